@@ -1,1 +1,25 @@
-//! placeholder
+//! The pure core of vasooli: offices, consumers, money, dates, the persisted event schema,
+//! commands and their validation, and the rules of the ledger and the recovery ladder.
+//!
+//! Architecture invariant: this crate does no I/O. It never touches sled, files, sockets or
+//! the clock; everything it decides is a function of its arguments.
+
+pub mod codec;
+pub mod command;
+pub mod decide;
+pub mod event;
+pub mod ladder;
+pub mod ledger;
+pub mod mobile;
+pub mod money;
+pub mod period;
+pub mod policy;
+pub mod sms;
+pub mod state;
+pub mod types;
+
+pub use command::Command;
+pub use event::Event;
+pub use money::Money;
+pub use policy::Policy;
+pub use state::{Consumer, World};

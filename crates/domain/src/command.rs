@@ -1,0 +1,934 @@
+//! Commands: what users ask the engine to record, as JSON objects (`append`, the HTTP API) or
+//! CSV rows (`import`). Parsing checks each field's form and names the field and the reason;
+//! checks against the state a command would change live in `decide`.
+
+use crate::codec::parse_date;
+use crate::event::Installment;
+use crate::mobile::normalize_mobile;
+use crate::money::Money;
+use crate::types::*;
+use chrono::NaiveDate;
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+use std::str::FromStr;
+
+/// Most instalments one plan may have.
+pub const INSTALLMENTS_MAX: usize = 120;
+/// Most officers listed for one camp.
+pub const OFFICERS_PRESENT_MAX: usize = 50;
+/// Longest free text (reasons, notes, venues).
+pub const TEXT_LEN_MAX: usize = 200;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The key or column, empty for the whole record.
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}", self.reason)
+        } else {
+            write!(f, "{}: {}", self.field, self.reason)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    RegisterOffice {
+        code: String,
+        name: String,
+        level: Level,
+        parent: Option<String>,
+    },
+    RegisterConsumer {
+        account_no: String,
+        name: String,
+        category: Category,
+        subdivision: String,
+        load_watts: i64,
+        connected_on: NaiveDate,
+        mobile: Option<String>,
+        language: Language,
+    },
+    RegisterMobile {
+        account_no: String,
+        mobile: String,
+        registered_on: NaiveDate,
+        source: MobileSource,
+    },
+    IssueBill {
+        bill_no: String,
+        account_no: String,
+        period: String,
+        issued_on: NaiveDate,
+        due_on: NaiveDate,
+        amount: Money,
+    },
+    ReviseBill {
+        bill_no: String,
+        revised_on: NaiveDate,
+        new_amount: Money,
+        reason: String,
+    },
+    ReceivePayment {
+        receipt_no: String,
+        account_no: String,
+        amount: Money,
+        paid_on: NaiveDate,
+        channel: Channel,
+    },
+    ReversePayment {
+        receipt_no: String,
+        reversed_on: NaiveDate,
+        reason: String,
+    },
+    PostAdjustment {
+        adjustment_no: String,
+        account_no: String,
+        posted_on: NaiveDate,
+        amount: Money,
+        reason: String,
+    },
+    ServeNotice {
+        notice_no: String,
+        served_on: NaiveDate,
+        mode: NoticeMode,
+    },
+    Disconnect {
+        account_no: String,
+        on: NaiveDate,
+        order_no: String,
+    },
+    Reconnect {
+        account_no: String,
+        on: NaiveDate,
+    },
+    PermanentlyDisconnect {
+        account_no: String,
+        on: NaiveDate,
+    },
+    IssueRecoveryCertificate {
+        account_no: String,
+        rc_no: String,
+        on: NaiveDate,
+    },
+    RaiseDispute {
+        account_no: String,
+        on: NaiveDate,
+        deposit: Money,
+        bill_no: Option<String>,
+    },
+    ResolveDispute {
+        account_no: String,
+        on: NaiveDate,
+    },
+    GrantInstallmentPlan {
+        plan_id: String,
+        account_no: String,
+        granted_on: NaiveDate,
+        installments: Vec<Installment>,
+    },
+    ScheduleCamp {
+        camp_id: String,
+        subdivision: String,
+        on: NaiveDate,
+        venue: String,
+    },
+    HoldCamp {
+        camp_id: String,
+        held_on: NaiveDate,
+        officers_present: Vec<String>,
+    },
+    RegisterGrievance {
+        grievance_id: String,
+        subdivision: String,
+        category: GrievanceCategory,
+        registered_on: NaiveDate,
+        account_no: Option<String>,
+        camp_id: Option<String>,
+    },
+    ResolveGrievance {
+        grievance_id: String,
+        resolved_on: NaiveDate,
+        note: String,
+    },
+}
+
+/// The command types with their keys; `?` marks an optional key.
+pub const COMMAND_KEYS: &[(&str, &[&str])] = &[
+    ("register_office", &["code", "name", "level", "parent?"]),
+    (
+        "register_consumer",
+        &[
+            "account_no",
+            "name",
+            "category",
+            "subdivision",
+            "load_kw",
+            "connected_on",
+            "mobile?",
+            "language?",
+        ],
+    ),
+    (
+        "register_mobile",
+        &["account_no", "mobile", "registered_on", "source"],
+    ),
+    (
+        "issue_bill",
+        &[
+            "bill_no",
+            "account_no",
+            "period",
+            "issued_on",
+            "due_on",
+            "amount",
+        ],
+    ),
+    (
+        "revise_bill",
+        &["bill_no", "revised_on", "new_amount", "reason"],
+    ),
+    (
+        "receive_payment",
+        &["receipt_no", "account_no", "amount", "paid_on", "channel"],
+    ),
+    ("reverse_payment", &["receipt_no", "reversed_on", "reason"]),
+    (
+        "post_adjustment",
+        &[
+            "adjustment_no",
+            "account_no",
+            "posted_on",
+            "amount",
+            "reason",
+        ],
+    ),
+    ("serve_notice", &["notice_no", "served_on", "mode"]),
+    ("disconnect", &["account_no", "on", "order_no"]),
+    ("reconnect", &["account_no", "on"]),
+    ("permanently_disconnect", &["account_no", "on"]),
+    ("issue_recovery_certificate", &["account_no", "rc_no", "on"]),
+    (
+        "raise_dispute",
+        &["account_no", "on", "deposit", "bill_no?"],
+    ),
+    ("resolve_dispute", &["account_no", "on"]),
+    (
+        "grant_installment_plan",
+        &["plan_id", "account_no", "granted_on", "installments"],
+    ),
+    ("schedule_camp", &["camp_id", "subdivision", "on", "venue"]),
+    ("hold_camp", &["camp_id", "held_on", "officers_present"]),
+    (
+        "register_grievance",
+        &[
+            "grievance_id",
+            "subdivision",
+            "category",
+            "registered_on",
+            "account_no?",
+            "camp_id?",
+        ],
+    ),
+    (
+        "resolve_grievance",
+        &["grievance_id", "resolved_on", "note"],
+    ),
+];
+
+/// The command type an import kind turns each CSV row into.
+pub fn import_command_type(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "offices" => "register_office",
+        "consumers" => "register_consumer",
+        "bills" => "issue_bill",
+        "payments" => "receive_payment",
+        "mobiles" => "register_mobile",
+        _ => return None,
+    })
+}
+
+/// The CSV columns of an import kind: the command's keys, without the `?`.
+pub fn import_columns(kind: &str) -> Option<Vec<&'static str>> {
+    let command = import_command_type(kind)?;
+    let keys = COMMAND_KEYS.iter().find(|(t, _)| *t == command)?.1;
+    Some(keys.iter().map(|k| k.trim_end_matches('?')).collect())
+}
+
+impl Command {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Command::RegisterOffice { .. } => "register_office",
+            Command::RegisterConsumer { .. } => "register_consumer",
+            Command::RegisterMobile { .. } => "register_mobile",
+            Command::IssueBill { .. } => "issue_bill",
+            Command::ReviseBill { .. } => "revise_bill",
+            Command::ReceivePayment { .. } => "receive_payment",
+            Command::ReversePayment { .. } => "reverse_payment",
+            Command::PostAdjustment { .. } => "post_adjustment",
+            Command::ServeNotice { .. } => "serve_notice",
+            Command::Disconnect { .. } => "disconnect",
+            Command::Reconnect { .. } => "reconnect",
+            Command::PermanentlyDisconnect { .. } => "permanently_disconnect",
+            Command::IssueRecoveryCertificate { .. } => "issue_recovery_certificate",
+            Command::RaiseDispute { .. } => "raise_dispute",
+            Command::ResolveDispute { .. } => "resolve_dispute",
+            Command::GrantInstallmentPlan { .. } => "grant_installment_plan",
+            Command::ScheduleCamp { .. } => "schedule_camp",
+            Command::HoldCamp { .. } => "hold_camp",
+            Command::RegisterGrievance { .. } => "register_grievance",
+            Command::ResolveGrievance { .. } => "resolve_grievance",
+        }
+    }
+
+    /// Parses one JSON object; unknown keys and the command's own field checks are reported
+    /// together.
+    pub fn from_json(value: &Value) -> Result<Command, Vec<FieldError>> {
+        let Value::Object(map) = value else {
+            return Err(vec![FieldError::new("", "a command must be a JSON object")]);
+        };
+        let Some(kind) = map.get("type") else {
+            return Err(vec![FieldError::new("type", "is required")]);
+        };
+        let Value::String(kind) = kind else {
+            return Err(vec![FieldError::new("type", "must be a string")]);
+        };
+        let mut fields = map.clone();
+        fields.remove("type");
+        Command::from_fields(kind, &fields)
+    }
+
+    /// Parses the fields of a command of type `kind` (JSON values, or CSV cells as strings).
+    pub fn from_fields(
+        kind: &str,
+        fields: &Map<String, Value>,
+    ) -> Result<Command, Vec<FieldError>> {
+        let Some((_, keys)) = COMMAND_KEYS.iter().find(|(t, _)| *t == kind) else {
+            let known: Vec<&str> = COMMAND_KEYS.iter().map(|(t, _)| *t).collect();
+            return Err(vec![FieldError::new(
+                "type",
+                format!("`{kind}` is not one of {}", known.join(", ")),
+            )]);
+        };
+        let mut r = Reader {
+            fields,
+            errors: Vec::new(),
+        };
+        for key in fields.keys() {
+            if !keys.iter().any(|k| k.trim_end_matches('?') == key) {
+                r.errors.push(FieldError::new(
+                    key.clone(),
+                    format!("is not a key of {kind}"),
+                ));
+            }
+        }
+        let command = parse_fields(kind, &mut r);
+        match command {
+            Some(c) if r.errors.is_empty() => Ok(c),
+            _ => {
+                if r.errors.is_empty() {
+                    r.errors.push(FieldError::new("", "is not a valid command"));
+                }
+                Err(r.errors)
+            }
+        }
+    }
+}
+
+struct Reader<'a> {
+    fields: &'a Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl Reader<'_> {
+    fn fail<T>(&mut self, key: &str, reason: impl Into<String>) -> Option<T> {
+        self.errors.push(FieldError::new(key, reason));
+        None
+    }
+
+    /// The text of a key; numbers are taken as their text. Empty text counts as absent.
+    fn text_opt(&mut self, key: &str) -> Option<String> {
+        match self.fields.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(_) => self.fail(key, "must be a string"),
+        }
+    }
+
+    fn text(&mut self, key: &str) -> Option<String> {
+        if !self.fields.contains_key(key) || matches!(self.fields.get(key), Some(Value::Null)) {
+            return self.fail(key, "is required");
+        }
+        match self.text_opt(key) {
+            Some(t) => Some(t),
+            None if self.errors.last().is_some_and(|e| e.field == key) => None,
+            None => self.fail(key, "is empty"),
+        }
+    }
+
+    fn check(
+        &mut self,
+        key: &str,
+        value: Option<String>,
+        check: impl Fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
+        let value = value?;
+        match check(&value) {
+            Ok(()) => Some(value),
+            Err(reason) => self.fail(key, reason),
+        }
+    }
+
+    fn account(&mut self, key: &str) -> Option<String> {
+        let v = self.text(key);
+        self.check(key, v, |t| check_code(t, 20, false))
+    }
+
+    fn account_opt(&mut self, key: &str) -> Option<Option<String>> {
+        match self.text_opt(key) {
+            None => Some(None),
+            Some(v) => self
+                .check(key, Some(v), |t| check_code(t, 20, false))
+                .map(Some),
+        }
+    }
+
+    fn office(&mut self, key: &str) -> Option<String> {
+        let v = self.text(key);
+        self.check(key, v, |t| check_code(t, 16, true))
+    }
+
+    fn identifier(&mut self, key: &str) -> Option<String> {
+        let v = self.text(key);
+        self.check(key, v, check_identifier)
+    }
+
+    fn identifier_opt(&mut self, key: &str) -> Option<Option<String>> {
+        match self.text_opt(key) {
+            None => Some(None),
+            Some(v) => self.check(key, Some(v), check_identifier).map(Some),
+        }
+    }
+
+    fn free_text(&mut self, key: &str, max: usize) -> Option<String> {
+        let v = self.text(key);
+        self.check(key, v, |t| check_text(t, max))
+            .map(|t| t.trim().to_string())
+    }
+
+    fn date(&mut self, key: &str) -> Option<NaiveDate> {
+        let v = self.text(key)?;
+        match parse_date(&v) {
+            Ok(d) => Some(d),
+            Err(reason) => self.fail(key, reason),
+        }
+    }
+
+    fn money(&mut self, key: &str) -> Option<Money> {
+        let parsed = match self.fields.get(key) {
+            Some(Value::Number(n)) => {
+                if let Some(i) = n.as_i64() {
+                    Money::from_decimal_exact(Decimal::from(i)).map_err(|r| format!("`{n}` {r}"))
+                } else {
+                    Money::parse(&n.as_f64().map(|f| format!("{f}")).unwrap_or_default())
+                }
+            }
+            _ => {
+                let v = self.text(key)?;
+                Money::parse(&v)
+            }
+        };
+        match parsed {
+            Ok(m) => Some(m),
+            Err(reason) => self.fail(key, reason),
+        }
+    }
+
+    fn positive_money(&mut self, key: &str) -> Option<Money> {
+        let m = self.money(key)?;
+        if m.is_positive() {
+            Some(m)
+        } else {
+            self.fail(key, format!("must be greater than 0, not {m}"))
+        }
+    }
+
+    fn parsed<T: FromStr<Err = String>>(&mut self, key: &str) -> Option<T> {
+        let v = self.text(key)?;
+        match v.parse::<T>() {
+            Ok(t) => Some(t),
+            Err(reason) => self.fail(key, reason),
+        }
+    }
+
+    fn parsed_or<T: FromStr<Err = String>>(&mut self, key: &str, default: T) -> Option<T> {
+        match self.text_opt(key) {
+            None if self.errors.last().is_some_and(|e| e.field == key) => None,
+            None => Some(default),
+            Some(v) => match v.parse::<T>() {
+                Ok(t) => Some(t),
+                Err(reason) => self.fail(key, reason),
+            },
+        }
+    }
+
+    fn load_watts(&mut self, key: &str) -> Option<i64> {
+        let v = self.text(key)?;
+        let parsed = Decimal::from_str(v.trim())
+            .ok()
+            .filter(|_| !v.contains(['e', 'E', '_']));
+        let Some(kw) = parsed.map(|d| d.normalize()) else {
+            return self.fail(key, format!("`{v}` is not a number"));
+        };
+        if kw.scale() > 3 {
+            return self.fail(key, format!("`{v}` has more than 3 decimal places"));
+        }
+        match (kw * Decimal::ONE_THOUSAND).to_i64() {
+            Some(w) if w > 0 => Some(w),
+            _ => self.fail(key, format!("`{v}` must be greater than 0")),
+        }
+    }
+
+    fn mobile(&mut self, key: &str, required: bool) -> Option<Option<String>> {
+        let v = if required {
+            Some(self.text(key)?)
+        } else {
+            self.text_opt(key)
+        };
+        match v {
+            None => Some(None),
+            Some(v) => match normalize_mobile(&v) {
+                Ok(m) => Some(Some(m)),
+                Err(reason) => self.fail(key, reason),
+            },
+        }
+    }
+
+    fn period(&mut self, key: &str) -> Option<String> {
+        let v = self.text(key)?;
+        let valid = v.len() == 7
+            && v.as_bytes()[4] == b'-'
+            && v[..4].chars().all(|c| c.is_ascii_digit())
+            && v[5..].parse::<u32>().is_ok_and(|m| (1..=12).contains(&m));
+        if valid {
+            Some(v)
+        } else {
+            self.fail(key, format!("`{v}` is not a month of the form YYYY-MM"))
+        }
+    }
+
+    fn installments(&mut self, key: &str) -> Option<Vec<Installment>> {
+        let Some(value) = self.fields.get(key) else {
+            return self.fail(key, "is required");
+        };
+        let Value::Array(items) = value else {
+            return self.fail(key, "must be a list of {\"due_on\", \"amount\"}");
+        };
+        if items.is_empty() || items.len() > INSTALLMENTS_MAX {
+            return self.fail(
+                key,
+                format!("must have 1 to {INSTALLMENTS_MAX} instalments"),
+            );
+        }
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let name = format!("{key}[{i}]");
+            let Value::Object(map) = item else {
+                return self.fail(&name, "must be an object");
+            };
+            let mut inner = Reader {
+                fields: map,
+                errors: Vec::new(),
+            };
+            for k in map.keys().filter(|k| *k != "due_on" && *k != "amount") {
+                inner
+                    .errors
+                    .push(FieldError::new(k.clone(), "is not a key of an instalment"));
+            }
+            let due_on = inner.date("due_on");
+            let amount = inner.positive_money("amount");
+            for e in inner.errors {
+                self.errors
+                    .push(FieldError::new(format!("{name}.{}", e.field), e.reason));
+            }
+            if let (Some(due_on), Some(amount)) = (due_on, amount) {
+                out.push(Installment { due_on, amount });
+            }
+        }
+        Some(out)
+    }
+
+    fn designations(&mut self, key: &str) -> Option<Vec<String>> {
+        let list: Vec<String> = match self.fields.get(key) {
+            None => return self.fail(key, "is required"),
+            Some(Value::Array(items)) => {
+                let mut out = Vec::new();
+                for item in items {
+                    match item {
+                        Value::String(s) => out.push(s.trim().to_string()),
+                        _ => {
+                            return self.fail(key, "must be a list of designations such as \"SDO\"")
+                        }
+                    }
+                }
+                out
+            }
+            // CSV cells list designations separated by `;`.
+            Some(Value::String(s)) => s
+                .split(';')
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty())
+                .collect(),
+            Some(_) => return self.fail(key, "must be a list of designations such as \"SDO\""),
+        };
+        if list.len() > OFFICERS_PRESENT_MAX {
+            return self.fail(
+                key,
+                format!("lists more than {OFFICERS_PRESENT_MAX} officers"),
+            );
+        }
+        for d in &list {
+            if d.is_empty()
+                || d.len() > 16
+                || !d
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+            {
+                return self.fail(
+                    key,
+                    format!("`{d}` is not a designation such as SDO, EE or JE"),
+                );
+            }
+        }
+        Some(list)
+    }
+}
+
+fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
+    Some(match kind {
+        "register_office" => {
+            let code = r.office("code");
+            let name = r.free_text("name", 100);
+            let level = r.parsed::<Level>("level");
+            let parent = match r.text_opt("parent") {
+                None => Some(None),
+                Some(p) => r
+                    .check("parent", Some(p), |t| check_code(t, 16, true))
+                    .map(Some),
+            };
+            Command::RegisterOffice {
+                code: code?,
+                name: name?,
+                level: level?,
+                parent: parent?,
+            }
+        }
+        "register_consumer" => {
+            let account_no = r.account("account_no");
+            let name = r.free_text("name", 100);
+            let category = r.parsed::<Category>("category");
+            let subdivision = r.office("subdivision");
+            let load_watts = r.load_watts("load_kw");
+            let connected_on = r.date("connected_on");
+            let mobile = r.mobile("mobile", false);
+            let language = r.parsed_or("language", Language::Hi);
+            Command::RegisterConsumer {
+                account_no: account_no?,
+                name: name?,
+                category: category?,
+                subdivision: subdivision?,
+                load_watts: load_watts?,
+                connected_on: connected_on?,
+                mobile: mobile?,
+                language: language?,
+            }
+        }
+        "register_mobile" => {
+            let account_no = r.account("account_no");
+            let mobile = r.mobile("mobile", true);
+            let registered_on = r.date("registered_on");
+            let source = r.parsed::<MobileSource>("source");
+            Command::RegisterMobile {
+                account_no: account_no?,
+                mobile: mobile??,
+                registered_on: registered_on?,
+                source: source?,
+            }
+        }
+        "issue_bill" => {
+            let bill_no = r.identifier("bill_no");
+            let account_no = r.account("account_no");
+            let period = r.period("period");
+            let issued_on = r.date("issued_on");
+            let due_on = r.date("due_on");
+            let amount = r.positive_money("amount");
+            if let (Some(i), Some(d)) = (issued_on, due_on) {
+                if d < i {
+                    r.fail::<()>("due_on", format!("{d} is before issued_on {i}"));
+                }
+            }
+            Command::IssueBill {
+                bill_no: bill_no?,
+                account_no: account_no?,
+                period: period?,
+                issued_on: issued_on?,
+                due_on: due_on?,
+                amount: amount?,
+            }
+        }
+        "revise_bill" => {
+            let bill_no = r.identifier("bill_no");
+            let revised_on = r.date("revised_on");
+            let new_amount = r.money("new_amount");
+            if new_amount.is_some_and(|m| m < Money::ZERO) {
+                r.fail::<()>("new_amount", "must not be negative");
+            }
+            let reason = r.free_text("reason", TEXT_LEN_MAX);
+            Command::ReviseBill {
+                bill_no: bill_no?,
+                revised_on: revised_on?,
+                new_amount: new_amount?,
+                reason: reason?,
+            }
+        }
+        "receive_payment" => {
+            let receipt_no = r.identifier("receipt_no");
+            let account_no = r.account("account_no");
+            let amount = r.positive_money("amount");
+            let paid_on = r.date("paid_on");
+            let channel = r.parsed::<Channel>("channel");
+            Command::ReceivePayment {
+                receipt_no: receipt_no?,
+                account_no: account_no?,
+                amount: amount?,
+                paid_on: paid_on?,
+                channel: channel?,
+            }
+        }
+        "reverse_payment" => {
+            let receipt_no = r.identifier("receipt_no");
+            let reversed_on = r.date("reversed_on");
+            let reason = r.free_text("reason", TEXT_LEN_MAX);
+            Command::ReversePayment {
+                receipt_no: receipt_no?,
+                reversed_on: reversed_on?,
+                reason: reason?,
+            }
+        }
+        "post_adjustment" => {
+            let adjustment_no = r.identifier("adjustment_no");
+            let account_no = r.account("account_no");
+            let posted_on = r.date("posted_on");
+            let amount = r.money("amount");
+            if amount.is_some_and(|m| m.is_zero()) {
+                r.fail::<()>(
+                    "amount",
+                    "must not be 0 (positive: a charge; negative: a credit)",
+                );
+            }
+            let reason = r.free_text("reason", TEXT_LEN_MAX);
+            Command::PostAdjustment {
+                adjustment_no: adjustment_no?,
+                account_no: account_no?,
+                posted_on: posted_on?,
+                amount: amount?,
+                reason: reason?,
+            }
+        }
+        "serve_notice" => {
+            let notice_no = r.identifier("notice_no");
+            let served_on = r.date("served_on");
+            let mode = r.parsed::<NoticeMode>("mode");
+            Command::ServeNotice {
+                notice_no: notice_no?,
+                served_on: served_on?,
+                mode: mode?,
+            }
+        }
+        "disconnect" => {
+            let account_no = r.account("account_no");
+            let on = r.date("on");
+            let order_no = r.identifier("order_no");
+            Command::Disconnect {
+                account_no: account_no?,
+                on: on?,
+                order_no: order_no?,
+            }
+        }
+        "reconnect" => {
+            let account_no = r.account("account_no");
+            let on = r.date("on");
+            Command::Reconnect {
+                account_no: account_no?,
+                on: on?,
+            }
+        }
+        "permanently_disconnect" => {
+            let account_no = r.account("account_no");
+            let on = r.date("on");
+            Command::PermanentlyDisconnect {
+                account_no: account_no?,
+                on: on?,
+            }
+        }
+        "issue_recovery_certificate" => {
+            let account_no = r.account("account_no");
+            let rc_no = r.identifier("rc_no");
+            let on = r.date("on");
+            Command::IssueRecoveryCertificate {
+                account_no: account_no?,
+                rc_no: rc_no?,
+                on: on?,
+            }
+        }
+        "raise_dispute" => {
+            let account_no = r.account("account_no");
+            let on = r.date("on");
+            let deposit = r.positive_money("deposit");
+            let bill_no = r.identifier_opt("bill_no");
+            Command::RaiseDispute {
+                account_no: account_no?,
+                on: on?,
+                deposit: deposit?,
+                bill_no: bill_no?,
+            }
+        }
+        "resolve_dispute" => {
+            let account_no = r.account("account_no");
+            let on = r.date("on");
+            Command::ResolveDispute {
+                account_no: account_no?,
+                on: on?,
+            }
+        }
+        "grant_installment_plan" => {
+            let plan_id = r.identifier("plan_id");
+            let account_no = r.account("account_no");
+            let granted_on = r.date("granted_on");
+            let installments = r.installments("installments");
+            if let (Some(g), Some(list)) = (granted_on, installments.as_ref()) {
+                if let Some(early) = list.iter().find(|i| i.due_on < g) {
+                    r.fail::<()>(
+                        "installments",
+                        format!(
+                            "an instalment due {} is before granted_on {g}",
+                            early.due_on
+                        ),
+                    );
+                }
+            }
+            Command::GrantInstallmentPlan {
+                plan_id: plan_id?,
+                account_no: account_no?,
+                granted_on: granted_on?,
+                installments: installments?,
+            }
+        }
+        "schedule_camp" => {
+            let camp_id = r.identifier("camp_id");
+            let subdivision = r.office("subdivision");
+            let on = r.date("on");
+            let venue = r.free_text("venue", TEXT_LEN_MAX);
+            Command::ScheduleCamp {
+                camp_id: camp_id?,
+                subdivision: subdivision?,
+                on: on?,
+                venue: venue?,
+            }
+        }
+        "hold_camp" => {
+            let camp_id = r.identifier("camp_id");
+            let held_on = r.date("held_on");
+            let officers_present = r.designations("officers_present");
+            Command::HoldCamp {
+                camp_id: camp_id?,
+                held_on: held_on?,
+                officers_present: officers_present?,
+            }
+        }
+        "register_grievance" => {
+            let grievance_id = r.identifier("grievance_id");
+            let subdivision = r.office("subdivision");
+            let category = r.parsed::<GrievanceCategory>("category");
+            let registered_on = r.date("registered_on");
+            let account_no = r.account_opt("account_no");
+            let camp_id = r.identifier_opt("camp_id");
+            Command::RegisterGrievance {
+                grievance_id: grievance_id?,
+                subdivision: subdivision?,
+                category: category?,
+                registered_on: registered_on?,
+                account_no: account_no?,
+                camp_id: camp_id?,
+            }
+        }
+        "resolve_grievance" => {
+            let grievance_id = r.identifier("grievance_id");
+            let resolved_on = r.date("resolved_on");
+            let note = r.free_text("note", TEXT_LEN_MAX);
+            Command::ResolveGrievance {
+                grievance_id: grievance_id?,
+                resolved_on: resolved_on?,
+                note: note?,
+            }
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_the_interfaces_example() {
+        let c = Command::from_json(&json!({"type":"receive_payment","receipt_no":"R-0001","account_no":"A1","amount":"700.00","paid_on":"2026-08-10","channel":"upi"})).unwrap();
+        assert!(matches!(c, Command::ReceivePayment { amount, .. } if amount.paise() == 70_000));
+    }
+
+    #[test]
+    fn reports_every_bad_field_by_name() {
+        let errors = Command::from_json(&json!({"type":"receive_payment","receipt_no":"R1","account_no":"a1","amount":"1.005","paid_on":"2026-02-30","channel":"upi","extra":1})).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        for f in ["extra", "account_no", "amount", "paid_on"] {
+            assert!(fields.contains(&f), "{f} missing from {errors:?}");
+        }
+        let errors = Command::from_json(&json!({"type":"issue_bill","bill_no":"B1","account_no":"A1","period":"2026-07","issued_on":"2026-07-05","due_on":"2026-07-01","amount":100})).unwrap_err();
+        assert_eq!(errors[0].field, "due_on");
+    }
+
+    #[test]
+    fn numbers_with_three_decimals_are_rejected() {
+        let errors = Command::from_json(&json!({"type":"receive_payment","receipt_no":"R1","account_no":"A1","amount":700.125,"paid_on":"2026-08-10","channel":"upi"})).unwrap_err();
+        assert_eq!(errors[0].field, "amount");
+        assert!(Command::from_json(&json!({"type":"receive_payment","receipt_no":"R1","account_no":"A1","amount":700.1,"paid_on":"2026-08-10","channel":"upi"})).is_ok());
+    }
+
+    #[test]
+    fn unknown_type_and_missing_keys() {
+        assert_eq!(
+            Command::from_json(&json!({"type":"pay"})).unwrap_err()[0].field,
+            "type"
+        );
+        let errors = Command::from_json(&json!({"type":"reconnect"})).unwrap_err();
+        assert_eq!(errors.len(), 2);
+    }
+}

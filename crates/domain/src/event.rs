@@ -1,0 +1,483 @@
+//! The persisted event schema, version 1.
+//!
+//! These types are a contract with data already on disk: variants and fields are only ever
+//! appended, never reordered, renamed or removed (the binary codec encodes a variant by its
+//! index and fields by their order). In-memory read models live in `state` and elsewhere.
+
+use crate::money::Money;
+use crate::types::*;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficeRegistered {
+    pub code: String,
+    pub name: String,
+    pub level: Level,
+    pub parent: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerRegistered {
+    pub account_no: String,
+    pub name: String,
+    pub category: Category,
+    pub subdivision: String,
+    /// Sanctioned load in watts (kW with 3 decimals).
+    pub load_watts: i64,
+    #[serde(with = "crate::codec::date")]
+    pub connected_on: NaiveDate,
+    pub mobile: Option<String>,
+    pub language: Language,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MobileRegistered {
+    pub account_no: String,
+    pub mobile: String,
+    #[serde(with = "crate::codec::date")]
+    pub registered_on: NaiveDate,
+    pub source: MobileSource,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillIssued {
+    pub bill_no: String,
+    pub account_no: String,
+    pub period: String,
+    #[serde(with = "crate::codec::date")]
+    pub issued_on: NaiveDate,
+    #[serde(with = "crate::codec::date")]
+    pub due_on: NaiveDate,
+    pub amount: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillRevised {
+    pub bill_no: String,
+    pub account_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub revised_on: NaiveDate,
+    pub new_amount: Money,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentReceived {
+    pub receipt_no: String,
+    pub account_no: String,
+    pub amount: Money,
+    #[serde(with = "crate::codec::date")]
+    pub paid_on: NaiveDate,
+    pub channel: Channel,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentReversed {
+    pub receipt_no: String,
+    pub account_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub reversed_on: NaiveDate,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustmentPosted {
+    pub adjustment_no: String,
+    pub account_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub posted_on: NaiveDate,
+    /// Positive: a charge. Negative: a credit.
+    pub amount: Money,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurchargeLevied {
+    pub account_no: String,
+    pub bill_no: String,
+    /// Which anniversary of the bill's due date (1, 2, ...).
+    pub anniversary: u32,
+    #[serde(with = "crate::codec::date")]
+    pub levied_on: NaiveDate,
+    pub amount: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeIssued {
+    pub notice_no: String,
+    pub account_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub issued_on: NaiveDate,
+    pub overdue_arrears: Money,
+    #[serde(with = "crate::codec::date")]
+    pub oldest_due_on: NaiveDate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeServed {
+    pub notice_no: String,
+    pub account_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub served_on: NaiveDate,
+    pub mode: NoticeMode,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseClosed {
+    pub notice_no: String,
+    pub account_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub closed_on: NaiveDate,
+    pub reason: CaseCloseReason,
+    /// True when the notice was never served and so lapsed.
+    pub lapsed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disconnected {
+    pub account_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub on: NaiveDate,
+    pub order_no: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconnected {
+    pub account_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub on: NaiveDate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermanentlyDisconnected {
+    pub account_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub on: NaiveDate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryCertificateIssued {
+    pub account_no: String,
+    pub rc_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub on: NaiveDate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisputeRaised {
+    pub account_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub on: NaiveDate,
+    /// Paid under protest (s.56(1) proviso); a credit dated `on`.
+    pub deposit: Money,
+    pub bill_no: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisputeResolved {
+    pub account_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub on: NaiveDate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Installment {
+    #[serde(with = "crate::codec::date")]
+    pub due_on: NaiveDate,
+    pub amount: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallmentPlanGranted {
+    pub plan_id: String,
+    pub account_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub granted_on: NaiveDate,
+    pub installments: Vec<Installment>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallmentPlanBroken {
+    pub plan_id: String,
+    pub account_no: String,
+    #[serde(with = "crate::codec::date")]
+    pub on: NaiveDate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampScheduled {
+    pub camp_id: String,
+    pub subdivision: String,
+    #[serde(with = "crate::codec::date")]
+    pub on: NaiveDate,
+    pub venue: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampHeld {
+    pub camp_id: String,
+    #[serde(with = "crate::codec::date")]
+    pub held_on: NaiveDate,
+    pub officers_present: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrievanceRegistered {
+    pub grievance_id: String,
+    pub subdivision: String,
+    pub account_no: Option<String>,
+    pub camp_id: Option<String>,
+    pub category: GrievanceCategory,
+    #[serde(with = "crate::codec::date")]
+    pub registered_on: NaiveDate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrievanceResolved {
+    pub grievance_id: String,
+    #[serde(with = "crate::codec::date")]
+    pub resolved_on: NaiveDate,
+    pub note: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsQueued {
+    pub message_id: String,
+    pub account_no: String,
+    pub mobile: String,
+    pub template: String,
+    pub dlt_template_id: String,
+    pub language: Language,
+    pub text: String,
+    #[serde(with = "crate::codec::date")]
+    pub queued_on: NaiveDate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsAttempted {
+    pub message_id: String,
+    pub account_no: String,
+    pub attempt: u32,
+    pub outcome: SmsOutcome,
+    pub detail: String,
+    pub at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NightlyRunCompleted {
+    #[serde(with = "crate::codec::date")]
+    pub as_of: NaiveDate,
+}
+
+/// Every fact the engine records. Append new variants at the end only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    OfficeRegistered(OfficeRegistered),
+    ConsumerRegistered(ConsumerRegistered),
+    MobileRegistered(MobileRegistered),
+    BillIssued(BillIssued),
+    BillRevised(BillRevised),
+    PaymentReceived(PaymentReceived),
+    PaymentReversed(PaymentReversed),
+    AdjustmentPosted(AdjustmentPosted),
+    SurchargeLevied(SurchargeLevied),
+    NoticeIssued(NoticeIssued),
+    NoticeServed(NoticeServed),
+    CaseClosed(CaseClosed),
+    Disconnected(Disconnected),
+    Reconnected(Reconnected),
+    PermanentlyDisconnected(PermanentlyDisconnected),
+    RecoveryCertificateIssued(RecoveryCertificateIssued),
+    DisputeRaised(DisputeRaised),
+    DisputeResolved(DisputeResolved),
+    InstallmentPlanGranted(InstallmentPlanGranted),
+    InstallmentPlanBroken(InstallmentPlanBroken),
+    CampScheduled(CampScheduled),
+    CampHeld(CampHeld),
+    GrievanceRegistered(GrievanceRegistered),
+    GrievanceResolved(GrievanceResolved),
+    SmsQueued(SmsQueued),
+    SmsAttempted(SmsAttempted),
+    NightlyRunCompleted(NightlyRunCompleted),
+}
+
+/// A natural key: the identity a user gives a fact, so that the same fact sent twice is
+/// recognised. Parts are joined with `|`, which identifiers may not contain.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EventKey {
+    pub namespace: &'static str,
+    pub key: String,
+}
+
+fn key(namespace: &'static str, parts: &[&str]) -> Option<EventKey> {
+    Some(EventKey {
+        namespace,
+        key: parts.join("|"),
+    })
+}
+
+pub fn consumer_stream(account_no: &str) -> String {
+    format!("consumer-{account_no}")
+}
+
+/// The account in a consumer stream's name.
+pub fn account_of_stream(stream: &str) -> Option<&str> {
+    stream.strip_prefix("consumer-")
+}
+
+impl Event {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::OfficeRegistered(_) => "office_registered",
+            Event::ConsumerRegistered(_) => "consumer_registered",
+            Event::MobileRegistered(_) => "mobile_registered",
+            Event::BillIssued(_) => "bill_issued",
+            Event::BillRevised(_) => "bill_revised",
+            Event::PaymentReceived(_) => "payment_received",
+            Event::PaymentReversed(_) => "payment_reversed",
+            Event::AdjustmentPosted(_) => "adjustment_posted",
+            Event::SurchargeLevied(_) => "surcharge_levied",
+            Event::NoticeIssued(_) => "notice_issued",
+            Event::NoticeServed(_) => "notice_served",
+            Event::CaseClosed(_) => "case_closed",
+            Event::Disconnected(_) => "disconnected",
+            Event::Reconnected(_) => "reconnected",
+            Event::PermanentlyDisconnected(_) => "permanently_disconnected",
+            Event::RecoveryCertificateIssued(_) => "recovery_certificate_issued",
+            Event::DisputeRaised(_) => "dispute_raised",
+            Event::DisputeResolved(_) => "dispute_resolved",
+            Event::InstallmentPlanGranted(_) => "installment_plan_granted",
+            Event::InstallmentPlanBroken(_) => "installment_plan_broken",
+            Event::CampScheduled(_) => "camp_scheduled",
+            Event::CampHeld(_) => "camp_held",
+            Event::GrievanceRegistered(_) => "grievance_registered",
+            Event::GrievanceResolved(_) => "grievance_resolved",
+            Event::SmsQueued(_) => "sms_queued",
+            Event::SmsAttempted(_) => "sms_attempted",
+            Event::NightlyRunCompleted(_) => "nightly_run_completed",
+        }
+    }
+
+    /// The consumer the event belongs to, if any.
+    pub fn account_no(&self) -> Option<&str> {
+        Some(match self {
+            Event::ConsumerRegistered(e) => &e.account_no,
+            Event::MobileRegistered(e) => &e.account_no,
+            Event::BillIssued(e) => &e.account_no,
+            Event::BillRevised(e) => &e.account_no,
+            Event::PaymentReceived(e) => &e.account_no,
+            Event::PaymentReversed(e) => &e.account_no,
+            Event::AdjustmentPosted(e) => &e.account_no,
+            Event::SurchargeLevied(e) => &e.account_no,
+            Event::NoticeIssued(e) => &e.account_no,
+            Event::NoticeServed(e) => &e.account_no,
+            Event::CaseClosed(e) => &e.account_no,
+            Event::Disconnected(e) => &e.account_no,
+            Event::Reconnected(e) => &e.account_no,
+            Event::PermanentlyDisconnected(e) => &e.account_no,
+            Event::RecoveryCertificateIssued(e) => &e.account_no,
+            Event::DisputeRaised(e) => &e.account_no,
+            Event::DisputeResolved(e) => &e.account_no,
+            Event::InstallmentPlanGranted(e) => &e.account_no,
+            Event::InstallmentPlanBroken(e) => &e.account_no,
+            Event::SmsQueued(e) => &e.account_no,
+            Event::SmsAttempted(e) => &e.account_no,
+            Event::OfficeRegistered(_)
+            | Event::CampScheduled(_)
+            | Event::CampHeld(_)
+            | Event::GrievanceRegistered(_)
+            | Event::GrievanceResolved(_)
+            | Event::NightlyRunCompleted(_) => return None,
+        })
+    }
+
+    /// The stream the event is appended to.
+    pub fn stream(&self) -> String {
+        if let Some(account) = self.account_no() {
+            return consumer_stream(account);
+        }
+        match self {
+            Event::OfficeRegistered(e) => format!("office-{}", e.code),
+            Event::CampScheduled(e) => format!("camp-{}", e.camp_id),
+            Event::CampHeld(e) => format!("camp-{}", e.camp_id),
+            Event::GrievanceRegistered(e) => format!("grievance-{}", e.grievance_id),
+            Event::GrievanceResolved(e) => format!("grievance-{}", e.grievance_id),
+            _ => "nightly".to_string(),
+        }
+    }
+
+    /// The business date (DOMAIN.md §4); offices have none.
+    pub fn business_date(&self) -> Option<NaiveDate> {
+        Some(match self {
+            Event::OfficeRegistered(_) => return None,
+            Event::ConsumerRegistered(e) => e.connected_on,
+            Event::MobileRegistered(e) => e.registered_on,
+            Event::BillIssued(e) => e.issued_on,
+            Event::BillRevised(e) => e.revised_on,
+            Event::PaymentReceived(e) => e.paid_on,
+            Event::PaymentReversed(e) => e.reversed_on,
+            Event::AdjustmentPosted(e) => e.posted_on,
+            Event::SurchargeLevied(e) => e.levied_on,
+            Event::NoticeIssued(e) => e.issued_on,
+            Event::NoticeServed(e) => e.served_on,
+            Event::CaseClosed(e) => e.closed_on,
+            Event::Disconnected(e) => e.on,
+            Event::Reconnected(e) => e.on,
+            Event::PermanentlyDisconnected(e) => e.on,
+            Event::RecoveryCertificateIssued(e) => e.on,
+            Event::DisputeRaised(e) => e.on,
+            Event::DisputeResolved(e) => e.on,
+            Event::InstallmentPlanGranted(e) => e.granted_on,
+            Event::InstallmentPlanBroken(e) => e.on,
+            Event::CampScheduled(e) => e.on,
+            Event::CampHeld(e) => e.held_on,
+            Event::GrievanceRegistered(e) => e.registered_on,
+            Event::GrievanceResolved(e) => e.resolved_on,
+            Event::SmsQueued(e) => e.queued_on,
+            Event::SmsAttempted(_) => return None,
+            Event::NightlyRunCompleted(e) => e.as_of,
+        })
+    }
+
+    /// The natural key under which the store recognises a repeat of this fact.
+    pub fn natural_key(&self) -> Option<EventKey> {
+        match self {
+            Event::OfficeRegistered(e) => key("office", &[&e.code]),
+            Event::ConsumerRegistered(e) => key("consumer", &[&e.account_no]),
+            Event::MobileRegistered(e) => key(
+                "mobile",
+                &[&e.account_no, &e.mobile, &e.registered_on.to_string()],
+            ),
+            Event::BillIssued(e) => key("bill", &[&e.bill_no]),
+            Event::BillRevised(e) => key("revision", &[&e.bill_no, &e.revised_on.to_string()]),
+            Event::PaymentReceived(e) => key("receipt", &[&e.receipt_no]),
+            Event::PaymentReversed(e) => key("reversal", &[&e.receipt_no]),
+            Event::AdjustmentPosted(e) => key("adjustment", &[&e.adjustment_no]),
+            Event::SurchargeLevied(e) => {
+                key("surcharge", &[&e.bill_no, &e.anniversary.to_string()])
+            }
+            Event::NoticeIssued(e) => key("notice", &[&e.notice_no]),
+            Event::NoticeServed(e) => key("notice_served", &[&e.notice_no]),
+            Event::CaseClosed(e) => key("case_closed", &[&e.notice_no]),
+            Event::Disconnected(e) => key("disconnection", &[&e.account_no, &e.on.to_string()]),
+            Event::Reconnected(e) => key("reconnection", &[&e.account_no, &e.on.to_string()]),
+            Event::PermanentlyDisconnected(e) => key("permanent_disconnection", &[&e.account_no]),
+            Event::RecoveryCertificateIssued(e) => key("recovery_certificate", &[&e.rc_no]),
+            Event::DisputeRaised(e) => key("dispute", &[&e.account_no, &e.on.to_string()]),
+            Event::DisputeResolved(e) => {
+                key("dispute_resolved", &[&e.account_no, &e.on.to_string()])
+            }
+            Event::InstallmentPlanGranted(e) => key("plan", &[&e.plan_id]),
+            Event::InstallmentPlanBroken(e) => key("plan_broken", &[&e.plan_id]),
+            Event::CampScheduled(e) => key("camp", &[&e.camp_id]),
+            Event::CampHeld(e) => key("camp_held", &[&e.camp_id]),
+            Event::GrievanceRegistered(e) => key("grievance", &[&e.grievance_id]),
+            Event::GrievanceResolved(e) => key("grievance_resolved", &[&e.grievance_id]),
+            Event::SmsQueued(e) => key("sms", &[&e.message_id]),
+            Event::SmsAttempted(e) => key("sms_attempt", &[&e.message_id, &e.attempt.to_string()]),
+            Event::NightlyRunCompleted(_) => None,
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The recovery ladder (DOMAIN.md §6): where a consumer stands as of a date, what holds apply,
+//! and which worklist the consumer belongs on. The first rule of the table that applies wins.
+
+use crate::ledger::LedgerView;
+use crate::money::Money;
+use crate::policy::Policy;
+use crate::state::{Case, Connection, Consumer};
+use crate::types::{Category, Hold, Stage, WorklistKind};
+use chrono::{Days, NaiveDate};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LadderView {
+    pub stage: Stage,
+    /// The open case as of the date, if any.
+    pub notice_no: Option<String>,
+    pub notice_served_on: Option<NaiveDate>,
+    pub disconnection_allowed_on: Option<NaiveDate>,
+    pub holds: Vec<Hold>,
+    pub worklist: Option<WorklistKind>,
+    /// Rule 7: the open case closes (its notice lapses if it was never served).
+    pub closes_case: bool,
+    /// Rule 11: criteria met with no case; the nightly run issues a notice.
+    pub opens_case: bool,
+}
+
+/// The first day disconnection is allowed after a notice served on `served_on`.
+pub fn disconnection_allowed_on(served_on: NaiveDate, policy: &Policy) -> NaiveDate {
+    served_on + Days::new((policy.notice.clear_days + 1).max(0) as u64)
+}
+
+/// Whether the notice criteria are met.
+pub fn notice_criteria_met(consumer: &Consumer, ledger: &LedgerView, policy: &Policy) -> bool {
+    ledger.overdue_arrears >= policy.notice.threshold.for_category(consumer.category)
+        && ledger.overdue_arrears.is_positive()
+        && ledger.days_overdue >= policy.notice.min_days_overdue
+}
+
+pub fn ladder_as_of(
+    consumer: &Consumer,
+    ledger: &LedgerView,
+    date: NaiveDate,
+    policy: &Policy,
+) -> LadderView {
+    let arrears = ledger.overdue_arrears;
+    let threshold = policy.notice.threshold.for_category(consumer.category);
+    let case: Option<&Case> = consumer.open_case(date);
+    let served_on = case.and_then(|c| c.served_by(date));
+    let allowed_on = served_on.map(|s| disconnection_allowed_on(s, policy));
+    let plan_in_force = consumer.plan_in_force(date).is_some();
+    let mut view = LadderView {
+        stage: Stage::Clear,
+        notice_no: case.map(|c| c.notice_no.clone()),
+        notice_served_on: served_on,
+        disconnection_allowed_on: allowed_on,
+        holds: Vec::new(),
+        worklist: None,
+        closes_case: false,
+        opens_case: false,
+    };
+    if consumer.dispute_in_force(date).is_some() {
+        view.holds.push(Hold::Dispute);
+    }
+    if plan_in_force {
+        view.holds.push(Hold::InstallmentPlan);
+    }
+    view.stage = match consumer.connection_as_of(date) {
+        Connection::PermanentlyDisconnected {
+            rc_issued: true, ..
+        } => Stage::RcIssued,
+        Connection::PermanentlyDisconnected { .. }
+            if arrears >= policy.recovery_certificate.min_arrears =>
+        {
+            Stage::RcDue
+        }
+        Connection::PermanentlyDisconnected { .. } => Stage::PermanentlyDisconnected,
+        Connection::Disconnected { .. } if arrears == Money::ZERO || plan_in_force => {
+            Stage::ReconnectionDue
+        }
+        Connection::Disconnected { since }
+            if (date - since).num_days() >= policy.permanent_disconnection.after_days =>
+        {
+            Stage::PdDue
+        }
+        Connection::Disconnected { .. } => Stage::Disconnected,
+        Connection::Connected => match case {
+            Some(_) if arrears < threshold || !arrears.is_positive() => {
+                view.closes_case = true;
+                Stage::Clear
+            }
+            Some(_) if served_on.is_none() => Stage::NoticeIssued,
+            Some(_) if allowed_on.is_some_and(|a| date < a) => Stage::NoticeServed,
+            Some(_) => Stage::DisconnectionDue,
+            None if notice_criteria_met(consumer, ledger, policy) => {
+                view.opens_case = true;
+                Stage::NoticeDue
+            }
+            None => Stage::Clear,
+        },
+    };
+    if view.closes_case {
+        view.notice_no = None;
+        view.notice_served_on = None;
+        view.disconnection_allowed_on = None;
+    }
+    view.worklist = match view.stage {
+        Stage::NoticeIssued => Some(WorklistKind::ServeNotice),
+        Stage::DisconnectionDue => {
+            let government = consumer.category == Category::Government;
+            if government {
+                view.holds.push(Hold::EssentialService);
+            }
+            let moratorium = policy.in_moratorium(date);
+            if moratorium {
+                view.holds.push(Hold::Moratorium);
+            }
+            let personal_hold = view
+                .holds
+                .iter()
+                .any(|h| matches!(h, Hold::Dispute | Hold::InstallmentPlan));
+            if personal_hold {
+                None
+            } else if government {
+                Some(WorklistKind::HqEscalation)
+            } else if moratorium {
+                None
+            } else {
+                Some(WorklistKind::Disconnection)
+            }
+        }
+        Stage::ReconnectionDue => Some(WorklistKind::Reconnection),
+        Stage::PdDue => Some(WorklistKind::PermanentDisconnection),
+        Stage::RcDue => Some(WorklistKind::RecoveryCertificate),
+        _ => None,
+    };
+    view
+}
+
+/// The deterministic number of a consumer's n-th notice (n from 1).
+pub fn notice_number(account_no: &str, n: usize) -> String {
+    format!("N-{account_no}-{n:03}")
+}
+
+/// The account a notice number belongs to.
+pub fn account_of_notice(notice_no: &str) -> Option<&str> {
+    let rest = notice_no.strip_prefix("N-")?;
+    let (account, _) = rest.rsplit_once('-')?;
+    Some(account)
+}

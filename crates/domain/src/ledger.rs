@@ -1,0 +1,277 @@
+//! The ledger of one consumer as of a date (DOMAIN.md §4) and the late payment surcharge (§5).
+//!
+//! Charges are ordered by due date, surcharges before other charges of the same due date,
+//! then log order; total credits cover that order from the front. The unpaid part of charge
+//! i is `clamp(cumulative_i - total_credits, 0, amount_i)`.
+
+use crate::money::Money;
+use crate::policy::Policy;
+use crate::state::{Consumer, Surcharge};
+use crate::types::aging_bucket;
+use chrono::{Months, NaiveDate};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChargeKind {
+    Bill { bill_no: String, period: String },
+    Surcharge { bill_no: String, anniversary: u32 },
+    Adjustment { adjustment_no: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChargeLine {
+    pub kind: ChargeKind,
+    pub booked_on: NaiveDate,
+    pub due_on: NaiveDate,
+    pub amount: Money,
+    pub unpaid: Money,
+    pub position: u64,
+}
+
+impl ChargeLine {
+    pub fn is_surcharge(&self) -> bool {
+        matches!(self.kind, ChargeKind::Surcharge { .. })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CreditKind {
+    Payment { receipt_no: String },
+    Deposit,
+    Adjustment { adjustment_no: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreditLine {
+    pub kind: CreditKind,
+    pub on: NaiveDate,
+    pub amount: Money,
+}
+
+/// A consumer's ledger as of one date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerView {
+    pub as_of: NaiveDate,
+    /// In allocation order.
+    pub charges: Vec<ChargeLine>,
+    pub credits: Vec<CreditLine>,
+    pub total_charges: Money,
+    pub total_credits: Money,
+    pub overdue_arrears: Money,
+    pub oldest_overdue_due_on: Option<NaiveDate>,
+    pub days_overdue: i64,
+}
+
+impl LedgerView {
+    /// Charges less credits; negative when the consumer has paid in advance.
+    pub fn balance(&self) -> Money {
+        self.total_charges - self.total_credits
+    }
+    pub fn outstanding(&self) -> Money {
+        self.charges.iter().map(|c| c.unpaid).sum()
+    }
+    pub fn advance(&self) -> Money {
+        (self.total_credits - self.total_charges).max(Money::ZERO)
+    }
+    pub fn aging_bucket(&self) -> &'static str {
+        aging_bucket(self.days_overdue)
+    }
+}
+
+/// Which charges to count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Charges {
+    All,
+    /// Leaves surcharges out: the principal arrears of rankings (§10).
+    PrincipalOnly,
+}
+
+/// Computes the ledger as of `date` from the events dated on or before it, plus `extra`
+/// surcharges not yet in the consumer's history (levies being decided in this run).
+pub fn ledger_as_of(
+    consumer: &Consumer,
+    date: NaiveDate,
+    which: Charges,
+    extra: &[Surcharge],
+) -> LedgerView {
+    let mut charges: Vec<ChargeLine> = Vec::with_capacity(consumer.bills.len() * 2);
+    for bill in consumer.bills.iter().filter(|b| b.issued_on <= date) {
+        charges.push(ChargeLine {
+            kind: ChargeKind::Bill {
+                bill_no: bill.bill_no.clone(),
+                period: bill.period.clone(),
+            },
+            booked_on: bill.issued_on,
+            due_on: bill.due_on,
+            amount: bill.amount_as_of(date),
+            unpaid: Money::ZERO,
+            position: bill.position,
+        });
+    }
+    if which == Charges::All {
+        for s in consumer
+            .surcharges
+            .iter()
+            .chain(extra)
+            .filter(|s| s.levied_on <= date)
+        {
+            charges.push(ChargeLine {
+                kind: ChargeKind::Surcharge {
+                    bill_no: s.bill_no.clone(),
+                    anniversary: s.anniversary,
+                },
+                booked_on: s.levied_on,
+                due_on: s.levied_on,
+                amount: s.amount,
+                unpaid: Money::ZERO,
+                position: s.position,
+            });
+        }
+    }
+    let mut credits = Vec::new();
+    for a in consumer.adjustments.iter().filter(|a| a.posted_on <= date) {
+        if a.amount.is_positive() {
+            charges.push(ChargeLine {
+                kind: ChargeKind::Adjustment {
+                    adjustment_no: a.adjustment_no.clone(),
+                },
+                booked_on: a.posted_on,
+                due_on: a.posted_on,
+                amount: a.amount,
+                unpaid: Money::ZERO,
+                position: a.position,
+            });
+        } else if !a.amount.is_zero() {
+            credits.push(CreditLine {
+                kind: CreditKind::Adjustment {
+                    adjustment_no: a.adjustment_no.clone(),
+                },
+                on: a.posted_on,
+                amount: -a.amount,
+            });
+        }
+    }
+    for p in consumer.payments.iter().filter(|p| p.counts_on(date)) {
+        credits.push(CreditLine {
+            kind: CreditKind::Payment {
+                receipt_no: p.receipt_no.clone(),
+            },
+            on: p.paid_on,
+            amount: p.amount,
+        });
+    }
+    for d in consumer.disputes.iter().filter(|d| d.on <= date) {
+        credits.push(CreditLine {
+            kind: CreditKind::Deposit,
+            on: d.on,
+            amount: d.deposit,
+        });
+    }
+    allocate(charges, credits, date)
+}
+
+fn allocate(mut charges: Vec<ChargeLine>, credits: Vec<CreditLine>, date: NaiveDate) -> LedgerView {
+    charges.sort_by_key(|c| (c.due_on, !c.is_surcharge(), c.position));
+    let total_credits: Money = credits.iter().map(|c| c.amount).sum();
+    let mut cumulative = Money::ZERO;
+    let mut overdue_arrears = Money::ZERO;
+    let mut oldest_overdue_due_on = None;
+    for charge in &mut charges {
+        cumulative += charge.amount;
+        charge.unpaid =
+            (cumulative - total_credits).clamp(Money::ZERO, charge.amount.max(Money::ZERO));
+        if charge.due_on < date && charge.unpaid.is_positive() {
+            overdue_arrears += charge.unpaid;
+            oldest_overdue_due_on.get_or_insert(charge.due_on);
+        }
+    }
+    let total_charges: Money = charges.iter().map(|c| c.amount).sum();
+    debug_assert!(
+        charges.iter().map(|c| c.unpaid).sum::<Money>()
+            == (total_charges - total_credits).max(Money::ZERO)
+    );
+    let days_overdue = oldest_overdue_due_on.map_or(0, |d| (date - d).num_days());
+    LedgerView {
+        as_of: date,
+        charges,
+        credits,
+        total_charges,
+        total_credits,
+        overdue_arrears,
+        oldest_overdue_due_on,
+        days_overdue,
+    }
+}
+
+/// The k-th anniversary of a due date: `due_on + k months`, clamped to the month's end.
+pub fn anniversary(due_on: NaiveDate, k: u32) -> Option<NaiveDate> {
+    due_on.checked_add_months(Months::new(k))
+}
+
+/// Decides the surcharges a nightly run on `date` levies for one consumer.
+///
+/// Anniversaries are assessed once: by the first run dated on or after them that saw the
+/// bill in the log. `assessed_through` is the previous run's date for bills that run saw,
+/// `None` for bills it did not. Anniversaries are taken in date order, each seeing the
+/// levies before it, so one run after a gap levies what daily runs would have.
+pub fn surcharges_due(
+    consumer: &Consumer,
+    date: NaiveDate,
+    policy: &Policy,
+    assessed_through: impl Fn(u64) -> Option<NaiveDate>,
+) -> Vec<Surcharge> {
+    let rate = policy.lps_rate();
+    let mut due: Vec<(NaiveDate, usize, u32)> = Vec::new();
+    for (index, bill) in consumer.bills.iter().enumerate() {
+        let after = assessed_through(bill.position);
+        for k in 1u32.. {
+            let Some(day) = anniversary(bill.due_on, k) else {
+                break;
+            };
+            if day > date {
+                break;
+            }
+            if after.is_some_and(|a| day <= a) || day < bill.issued_on {
+                continue;
+            }
+            let levied = consumer
+                .surcharges
+                .iter()
+                .any(|s| s.bill_no == bill.bill_no && s.anniversary == k);
+            if !levied {
+                due.push((day, index, k));
+            }
+        }
+    }
+    due.sort();
+    let mut levies: Vec<Surcharge> = Vec::new();
+    for (day, index, k) in due {
+        let bill = &consumer.bills[index];
+        let ledger = ledger_as_of(consumer, day, Charges::All, &levies);
+        let unpaid_principal = ledger
+            .charges
+            .iter()
+            .find(
+                |c| matches!(&c.kind, ChargeKind::Bill { bill_no, .. } if *bill_no == bill.bill_no),
+            )
+            .map_or(Money::ZERO, |c| c.unpaid);
+        let amount = Money::from_decimal_rounded(unpaid_principal.to_decimal() * rate);
+        if amount.is_positive() {
+            levies.push(Surcharge {
+                bill_no: bill.bill_no.clone(),
+                anniversary: k,
+                levied_on: day,
+                amount,
+                // Levies of one run follow everything already in the log.
+                position: u64::MAX - 1_000_000 + levies.len() as u64,
+            });
+        }
+    }
+    levies
+}
+
+/// Whether a charge is more than two years past its due date (s.56(2)).
+pub fn over_two_years(due_on: NaiveDate, date: NaiveDate) -> bool {
+    due_on
+        .checked_add_months(Months::new(24))
+        .is_some_and(|limit| limit < date)
+}

@@ -1,0 +1,298 @@
+//! The policy: every tunable named in DOMAIN.md, with its default. A policy file may hold only
+//! some keys; the rest keep their defaults. Unknown keys are an error.
+
+use crate::money::Money;
+use crate::types::Category;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    pub defaulters: DefaultersPolicy,
+    pub lps: LpsPolicy,
+    pub notice: NoticePolicy,
+    pub permanent_disconnection: PermanentDisconnectionPolicy,
+    pub recovery_certificate: RecoveryCertificatePolicy,
+    pub moratorium: MoratoriumPolicy,
+    pub grievances: GrievancesPolicy,
+    pub ranking: RankingPolicy,
+    pub sms: SmsPolicy,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DefaultersPolicy {
+    pub min_overdue_arrears: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LpsPolicy {
+    #[serde(with = "rust_decimal::serde::str")]
+    pub monthly_rate_percent: Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NoticePolicy {
+    pub min_days_overdue: i64,
+    pub clear_days: i64,
+    pub threshold: NoticeThreshold,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NoticeThreshold {
+    pub domestic: Money,
+    pub non_domestic: Money,
+    pub government: Money,
+    pub agriculture: Money,
+    pub industrial: Money,
+    pub other: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PermanentDisconnectionPolicy {
+    pub after_days: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecoveryCertificatePolicy {
+    pub min_arrears: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MoratoriumPolicy {
+    /// Inclusive date ranges.
+    pub ranges: Vec<[NaiveDate; 2]>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrievancesPolicy {
+    pub resolution_days: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RankingPolicy {
+    pub weights: RankingWeights,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RankingWeights {
+    pub collection_efficiency: u32,
+    pub arrears_reduction: u32,
+    pub grievance_resolution: u32,
+    pub digital_share: u32,
+    pub mobile_coverage: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsPolicy {
+    pub reminder_days_before_due: i64,
+    pub camp_notice_days_before: i64,
+    pub entity_id: String,
+    pub sender: String,
+    pub templates: BTreeMap<String, SmsTemplate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsTemplate {
+    pub hi: String,
+    pub en: String,
+    pub dlt_template_id: String,
+}
+
+impl Default for DefaultersPolicy {
+    fn default() -> Self {
+        DefaultersPolicy {
+            min_overdue_arrears: Money::from_paise(50_000),
+        }
+    }
+}
+impl Default for LpsPolicy {
+    fn default() -> Self {
+        LpsPolicy {
+            monthly_rate_percent: Decimal::new(125, 2),
+        }
+    }
+}
+impl Default for NoticePolicy {
+    fn default() -> Self {
+        NoticePolicy {
+            min_days_overdue: 30,
+            clear_days: 15,
+            threshold: NoticeThreshold::default(),
+        }
+    }
+}
+impl Default for NoticeThreshold {
+    fn default() -> Self {
+        let rupees = |r: i64| Money::from_paise(r * 100);
+        NoticeThreshold {
+            domestic: rupees(1_000),
+            non_domestic: rupees(5_000),
+            government: rupees(10_000),
+            agriculture: rupees(5_000),
+            industrial: rupees(25_000),
+            other: rupees(5_000),
+        }
+    }
+}
+impl NoticeThreshold {
+    pub fn for_category(&self, category: Category) -> Money {
+        match category {
+            Category::Domestic => self.domestic,
+            Category::NonDomestic => self.non_domestic,
+            Category::Government => self.government,
+            Category::Agriculture => self.agriculture,
+            Category::Industrial => self.industrial,
+            Category::Other => self.other,
+        }
+    }
+}
+impl Default for PermanentDisconnectionPolicy {
+    fn default() -> Self {
+        PermanentDisconnectionPolicy { after_days: 180 }
+    }
+}
+impl Default for RecoveryCertificatePolicy {
+    fn default() -> Self {
+        RecoveryCertificatePolicy {
+            min_arrears: Money::from_paise(1_000_000),
+        }
+    }
+}
+impl Default for GrievancesPolicy {
+    fn default() -> Self {
+        GrievancesPolicy {
+            resolution_days: 15,
+        }
+    }
+}
+impl Default for RankingWeights {
+    fn default() -> Self {
+        RankingWeights {
+            collection_efficiency: 40,
+            arrears_reduction: 25,
+            grievance_resolution: 15,
+            digital_share: 10,
+            mobile_coverage: 10,
+        }
+    }
+}
+impl Default for SmsPolicy {
+    fn default() -> Self {
+        SmsPolicy {
+            reminder_days_before_due: 3,
+            camp_notice_days_before: 3,
+            entity_id: String::new(),
+            sender: "UPCLTD".to_string(),
+            templates: crate::sms::default_templates(),
+        }
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            defaulters: DefaultersPolicy::default(),
+            lps: LpsPolicy::default(),
+            notice: NoticePolicy::default(),
+            permanent_disconnection: PermanentDisconnectionPolicy::default(),
+            recovery_certificate: RecoveryCertificatePolicy::default(),
+            moratorium: MoratoriumPolicy::default(),
+            grievances: GrievancesPolicy::default(),
+            ranking: RankingPolicy::default(),
+            sms: SmsPolicy::default(),
+        }
+    }
+}
+
+impl Policy {
+    /// Reads a policy from TOML text, keeping defaults for absent keys.
+    pub fn from_toml(text: &str) -> Result<Policy, String> {
+        let mut policy: Policy =
+            toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
+        // Templates named in the file replace the defaults of the same name; the rest stay.
+        let mut templates = crate::sms::default_templates();
+        templates.append(&mut policy.sms.templates);
+        policy.sms.templates = templates;
+        policy.check()?;
+        Ok(policy)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# policy does not print: {e}\n"))
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.lps.monthly_rate_percent.is_sign_negative() {
+            return Err("lps.monthly_rate_percent: must not be negative".into());
+        }
+        if self.notice.clear_days < 0 || self.notice.min_days_overdue < 0 {
+            return Err("notice: day counts must not be negative".into());
+        }
+        for [from, to] in &self.moratorium.ranges {
+            if from > to {
+                return Err(format!("moratorium.ranges: {from} is after {to}"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn in_moratorium(&self, date: NaiveDate) -> bool {
+        self.moratorium
+            .ranges
+            .iter()
+            .any(|[from, to]| *from <= date && date <= *to)
+    }
+
+    /// The monthly surcharge rate as a fraction (1.25% is 0.0125).
+    pub fn lps_rate(&self) -> Decimal {
+        self.lps.monthly_rate_percent / Decimal::ONE_HUNDRED
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_file_keeps_defaults() {
+        let policy = Policy::from_toml("[notice]\nclear_days = 7\n").unwrap();
+        assert_eq!(policy.notice.clear_days, 7);
+        assert_eq!(policy.notice.min_days_overdue, 30);
+        assert_eq!(policy.notice.threshold.domestic.to_string(), "1000.00");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        assert!(Policy::from_toml("[notice]\nclear_dayz = 7\n")
+            .unwrap_err()
+            .contains("clear_dayz"));
+        assert!(Policy::from_toml("colour = 1\n").is_err());
+    }
+
+    #[test]
+    fn prints_and_reads_back() {
+        let policy = Policy::default();
+        let text = policy.to_toml();
+        assert!(text.contains("monthly_rate_percent = \"1.25\""), "{text}");
+        assert_eq!(Policy::from_toml(&text).unwrap(), policy);
+        let m = Policy::from_toml("[moratorium]\nranges = [[\"2026-10-20\", \"2026-10-25\"]]\n")
+            .unwrap();
+        assert!(m.in_moratorium(NaiveDate::from_ymd_opt(2026, 10, 25).unwrap()));
+        assert!(!m.in_moratorium(NaiveDate::from_ymd_opt(2026, 10, 26).unwrap()));
+    }
+}
