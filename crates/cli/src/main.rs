@@ -1,1 +1,197 @@
-fn main() {}
+//! The `vasooli` binary: argument parsing and glue. The logic lives in the library crates.
+
+mod commands;
+mod output;
+
+use clap::{Parser, Subcommand};
+use output::Format;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vasooli",
+    version,
+    about = "Revenue recovery and arrears engine for an electricity distribution utility"
+)]
+pub struct Cli {
+    /// The data directory (sled database and projections).
+    #[arg(
+        long,
+        global = true,
+        env = "VASOOLI_DATA",
+        default_value = "./vasooli-data"
+    )]
+    pub data: PathBuf,
+    /// The policy file (TOML); default DIR/policy.toml when present, else built-in defaults.
+    #[arg(long, global = true)]
+    pub policy: Option<PathBuf>,
+    /// How records are printed.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Adds a UTF-8 byte order mark to CSV so Excel shows Hindi names.
+    #[arg(long, global = true)]
+    pub excel: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Imports a CSV file of offices, consumers, bills, payments or mobiles.
+    Import { kind: String, file: PathBuf },
+    /// Appends JSON Lines of commands (`-` reads stdin).
+    Append { file: String },
+    /// The finance run as of a date.
+    Nightly {
+        #[arg(long)]
+        as_of: String,
+    },
+    /// The defaulter list below an office.
+    Defaulters {
+        #[arg(long)]
+        office: String,
+        #[arg(long)]
+        min_arrears: Option<String>,
+        #[arg(long)]
+        stage: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// An officer's worklist below an office.
+    Worklist {
+        #[arg(long)]
+        office: String,
+        #[arg(long)]
+        kind: String,
+        /// Also write printable notices (HTML) to this file.
+        #[arg(long)]
+        notices: Option<PathBuf>,
+    },
+    /// One consumer's ledger.
+    Statement {
+        #[arg(long)]
+        account: String,
+    },
+    /// Office rankings for a period at a level.
+    Rankings {
+        #[arg(long)]
+        period: String,
+        #[arg(long)]
+        level: String,
+    },
+    /// Awards for a period (csv, json or html).
+    Awards {
+        #[arg(long)]
+        period: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Mobile registration coverage below an office.
+    Campaign {
+        #[arg(long)]
+        office: String,
+    },
+    /// The camp and grievance report below an office.
+    Camps {
+        #[arg(long)]
+        office: String,
+        #[arg(long)]
+        period: String,
+    },
+    /// The SMS outbox and sending it.
+    Sms {
+        #[command(subcommand)]
+        action: SmsAction,
+    },
+    /// Checks the whole log.
+    Verify,
+    /// Drops and rebuilds every projection from the log.
+    Rebuild,
+    /// Writes the whole log as JSON Lines.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Loads an export into an empty data directory.
+    Restore { file: PathBuf },
+    /// Generates a realistic utility, runs the nightly runs and shows the first lists.
+    Demo {
+        #[arg(long, default_value_t = 20_000)]
+        consumers: usize,
+        #[arg(long, default_value_t = 12)]
+        months: u32,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// The policy in force.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SmsAction {
+    /// Lists the outbox.
+    Outbox {
+        #[arg(long)]
+        status: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyAction {
+    /// Prints every key with its value.
+    Show,
+}
+
+/// How a command failed, and so the exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Exit 1: I/O, a corrupt store.
+    Runtime(anyhow::Error),
+    /// Exit 2: bad flags, a nightly date before the last one.
+    Usage(String),
+    /// Exit 3: rejected input; each line says what, where and why.
+    Rejected(Vec<String>),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure::Runtime(e)
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VASOOLI_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Runtime(e)) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Rejected(lines)) => {
+            for line in &lines {
+                eprintln!("{line}");
+            }
+            eprintln!(
+                "rejected: {} problem{}; nothing was written",
+                lines.len(),
+                if lines.len() == 1 { "" } else { "s" }
+            );
+            ExitCode::from(3)
+        }
+    }
+}

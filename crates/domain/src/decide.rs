@@ -49,12 +49,27 @@ fn not_found(field: &str, reason: impl Into<String>) -> Rejection {
 pub trait StateView {
     fn office_level(&self, code: &str) -> Option<Level>;
     fn consumer(&self, account_no: &str) -> Option<Cow<'_, Consumer>>;
+    /// Whether a consumer exists; cheaper than `consumer` where only existence matters.
+    fn has_consumer(&self, account_no: &str) -> bool {
+        self.consumer(account_no).is_some()
+    }
     fn camp(&self, camp_id: &str) -> Option<Cow<'_, Camp>>;
     fn grievance(&self, grievance_id: &str) -> Option<Cow<'_, Grievance>>;
     /// The account a bill or receipt number belongs to.
     fn account_of_bill(&self, bill_no: &str) -> Option<String>;
     fn account_of_receipt(&self, receipt_no: &str) -> Option<String>;
     fn policy(&self) -> &Policy;
+}
+
+fn need_account(view: &dyn StateView, account_no: &str) -> Result<(), Rejection> {
+    if view.has_consumer(account_no) {
+        Ok(())
+    } else {
+        Err(not_found(
+            "account_no",
+            format!("no consumer has account {account_no}"),
+        ))
+    }
 }
 
 fn need_consumer<'a>(
@@ -148,7 +163,7 @@ pub fn decide(view: &dyn StateView, command: &Command) -> Result<Event, Rejectio
             registered_on,
             source,
         } => {
-            need_consumer(view, &account_no)?;
+            need_account(view, &account_no)?;
             Event::MobileRegistered(MobileRegistered {
                 account_no,
                 mobile,
@@ -164,7 +179,7 @@ pub fn decide(view: &dyn StateView, command: &Command) -> Result<Event, Rejectio
             due_on,
             amount,
         } => {
-            need_consumer(view, &account_no)?;
+            need_account(view, &account_no)?;
             Event::BillIssued(BillIssued {
                 bill_no,
                 account_no,
@@ -218,7 +233,7 @@ pub fn decide(view: &dyn StateView, command: &Command) -> Result<Event, Rejectio
             paid_on,
             channel,
         } => {
-            need_consumer(view, &account_no)?;
+            need_account(view, &account_no)?;
             Event::PaymentReceived(PaymentReceived {
                 receipt_no,
                 account_no,
@@ -269,7 +284,7 @@ pub fn decide(view: &dyn StateView, command: &Command) -> Result<Event, Rejectio
             amount,
             reason,
         } => {
-            need_consumer(view, &account_no)?;
+            need_account(view, &account_no)?;
             Event::AdjustmentPosted(AdjustmentPosted {
                 adjustment_no,
                 account_no,
@@ -582,7 +597,7 @@ pub fn decide(view: &dyn StateView, command: &Command) -> Result<Event, Rejectio
                 }
             }
             if let Some(a) = &account_no {
-                need_consumer(view, a)?;
+                need_account(view, a)?;
             }
             if let Some(c) = &camp_id {
                 if view.camp(c).is_none() {

@@ -1,0 +1,631 @@
+//! One function per subcommand: read input, call the engine, print.
+
+use crate::output::{write_records, Format, Record};
+use crate::{Cli, Command, Failure, PolicyAction, SmsAction};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+use std::str::FromStr;
+use vasooli_domain::codec::{decode_event, parse_date};
+use vasooli_domain::command::{import_columns, import_command_type};
+use vasooli_domain::event::Event;
+use vasooli_domain::types::{Level, WorklistKind};
+use vasooli_domain::{Command as DomainCommand, Money, Policy};
+use vasooli_projections::engine::{Engine, EngineError, Input};
+use vasooli_projections::lists;
+
+/// Most bytes of one JSON Lines command.
+const COMMAND_LINE_BYTES_MAX: usize = 1 << 20;
+
+type Outcome = Result<(), Failure>;
+
+fn load_policy(cli: &Cli) -> Result<Policy, Failure> {
+    let path = match &cli.policy {
+        Some(p) => Some(p.clone()),
+        None => Some(cli.data.join("policy.toml")).filter(|p| p.exists()),
+    };
+    let Some(path) = path else {
+        return Ok(Policy::default());
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+    Policy::from_toml(&text).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
+}
+
+fn open(cli: &Cli) -> Result<Engine, Failure> {
+    let policy = load_policy(cli)?;
+    Engine::open(&cli.data, policy).map_err(engine_failure)
+}
+
+fn engine_failure(e: EngineError) -> Failure {
+    match e {
+        EngineError::Rejected(errors) => {
+            Failure::Rejected(errors.iter().map(|e| e.to_string()).collect())
+        }
+        EngineError::Usage(m) => Failure::Usage(m),
+        other => Failure::Runtime(anyhow::anyhow!(other)),
+    }
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure::Usage(message.into())
+}
+
+fn print(cli: &Cli, columns: &[&str], records: &[Record]) -> Outcome {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    write_records(&mut out, cli.format, cli.excel, columns, records)?;
+    out.flush().context("writing to stdout")?;
+    Ok(())
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+pub fn run(cli: Cli) -> Outcome {
+    match &cli.command {
+        Command::Import { kind, file } => import(&cli, kind, file),
+        Command::Append { file } => append(&cli, file),
+        Command::Nightly { as_of } => nightly(&cli, as_of),
+        Command::Defaulters {
+            office,
+            min_arrears,
+            stage,
+            limit,
+        } => defaulters(
+            &cli,
+            office,
+            min_arrears.as_deref(),
+            stage.as_deref(),
+            *limit,
+        ),
+        Command::Worklist {
+            office,
+            kind,
+            notices,
+        } => worklist(&cli, office, kind, notices.as_deref()),
+        Command::Statement { account } => statement(&cli, account),
+        Command::Rankings { period, level } => {
+            crate::commands::reports::rankings(&cli, period, level)
+        }
+        Command::Awards { period, out } => {
+            crate::commands::reports::awards(&cli, period, out.as_deref())
+        }
+        Command::Campaign { office } => crate::commands::reports::campaign(&cli, office),
+        Command::Camps { office, period } => crate::commands::reports::camps(&cli, office, period),
+        Command::Sms {
+            action: SmsAction::Outbox { status },
+        } => sms_outbox(&cli, status.as_deref()),
+        Command::Verify => verify(&cli),
+        Command::Rebuild => rebuild(&cli),
+        Command::Export { out } => export(&cli, out),
+        Command::Restore { file } => restore(&cli, file),
+        Command::Demo {
+            consumers,
+            months,
+            seed,
+        } => crate::commands::demo::run(&cli, *consumers, *months, *seed),
+        Command::Policy {
+            action: PolicyAction::Show,
+        } => {
+            let policy = load_policy(&cli)?;
+            print!("{}", policy.to_toml());
+            Ok(())
+        }
+    }
+}
+
+pub mod demo;
+pub mod reports;
+
+fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
+    let (Some(command_type), Some(columns)) = (import_command_type(kind), import_columns(kind))
+    else {
+        return Err(usage(format!(
+            "`{kind}` is not one of offices, consumers, bills, payments, mobiles"
+        )));
+    };
+    let name = file.display().to_string();
+    let handle = File::open(file).map_err(|e| usage(format!("{name}: {e}")))?;
+    let total = handle.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = progress(total, "reading");
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(bar.wrap_read(handle));
+    let headers = reader
+        .headers()
+        .map_err(|e| Failure::Rejected(vec![format!("{name}:1: {e}")]))?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+        .collect::<Vec<_>>();
+    let mut header_errors = Vec::new();
+    for column in &columns {
+        let optional = matches!(
+            (kind, *column),
+            ("offices", "parent") | ("consumers", "mobile") | ("consumers", "language")
+        );
+        if !optional && !headers.iter().any(|h| h == column) {
+            header_errors.push(format!(
+                "{name}:1: {column}: the column is missing (columns: {})",
+                columns.join(",")
+            ));
+        }
+    }
+    for header in &headers {
+        if !columns.contains(&header.as_str()) {
+            header_errors.push(format!(
+                "{name}:1: {header}: not a column of {kind} (columns: {})",
+                columns.join(",")
+            ));
+        }
+    }
+    if !header_errors.is_empty() {
+        return Err(Failure::Rejected(header_errors));
+    }
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line());
+                let mut fields = Map::new();
+                for (header, value) in headers.iter().zip(record.iter()) {
+                    fields.insert(header.clone(), Value::String(value.to_string()));
+                }
+                inputs.push(Input {
+                    location: format!("{name}:{line}"),
+                    command: DomainCommand::from_fields(command_type, &fields),
+                });
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                errors.push(format!("{name}:{line}: {}", csv_reason(&e)));
+                if errors.len() > 1000 {
+                    break;
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    if !errors.is_empty() {
+        return Err(Failure::Rejected(errors));
+    }
+    let mut engine = open(cli)?;
+    let report = engine.execute(inputs).map_err(engine_failure)?;
+    println!(
+        "read {}, appended {}, duplicates skipped {}",
+        report.read, report.appended, report.duplicates
+    );
+    Ok(())
+}
+
+fn csv_reason(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("has {len} fields, the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+fn append(cli: &Cli, file: &str) -> Outcome {
+    let (name, reader): (String, Box<dyn Read>) = if file == "-" {
+        ("-".to_string(), Box::new(std::io::stdin()))
+    } else {
+        let handle = File::open(file).map_err(|e| usage(format!("{file}: {e}")))?;
+        (file.to_string(), Box::new(handle))
+    };
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    for (index, line) in BufReader::new(reader).lines().enumerate() {
+        let line_no = index + 1;
+        let line = line.map_err(|e| Failure::Rejected(vec![format!("{name}:{line_no}: {e}")]))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        if line.len() > COMMAND_LINE_BYTES_MAX {
+            errors.push(format!(
+                "{name}:{line_no}: the line is longer than {COMMAND_LINE_BYTES_MAX} bytes"
+            ));
+            continue;
+        }
+        match serde_json::from_str::<Value>(&line) {
+            Ok(value) => inputs.push(Input {
+                location: format!("{name}:{line_no}"),
+                command: DomainCommand::from_json(&value),
+            }),
+            Err(e) => errors.push(format!(
+                "{name}:{line_no}: column {}: not valid JSON: {e}",
+                e.column()
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::Rejected(errors));
+    }
+    let mut engine = open(cli)?;
+    let report = engine.execute(inputs).map_err(engine_failure)?;
+    println!(
+        "read {}, appended {}, duplicates skipped {}",
+        report.read, report.appended, report.duplicates
+    );
+    Ok(())
+}
+
+fn nightly(cli: &Cli, as_of: &str) -> Outcome {
+    let date = parse_date(as_of).map_err(|e| usage(format!("--as-of: {e}")))?;
+    let mut engine = open(cli)?;
+    let summary = engine.nightly(date).map_err(engine_failure)?;
+    println!("nightly run as of {date}");
+    println!("events read: {}", summary.events_read);
+    println!("events appended: {}", summary.appended);
+    println!(
+        "surcharges: {}, notices: {}, cases closed: {}, plans broken: {}, sms queued: {}",
+        summary.surcharges,
+        summary.notices,
+        summary.cases_closed,
+        summary.plans_broken,
+        summary.sms_queued
+    );
+    for (stage, count) in &summary.stages {
+        println!("stage {stage}: {count}");
+    }
+    println!("elapsed: {} ms", summary.elapsed_ms);
+    Ok(())
+}
+
+fn defaulters(
+    cli: &Cli,
+    office: &str,
+    min_arrears: Option<&str>,
+    stage: Option<&str>,
+    limit: Option<usize>,
+) -> Outcome {
+    let min_arrears = min_arrears
+        .map(Money::parse)
+        .transpose()
+        .map_err(|e| usage(format!("--min-arrears: {e}")))?;
+    let stage = stage
+        .map(lists::parse_stage)
+        .transpose()
+        .map_err(|e| usage(format!("--stage: {e}")))?;
+    let engine = open(cli)?;
+    let date = engine.as_of().map_err(engine_failure)?;
+    let filter = lists::DefaulterFilter {
+        min_arrears,
+        stage,
+        limit,
+        offset: 0,
+    };
+    let rows =
+        lists::defaulters(engine.world(), engine.policy(), office, date, &filter).map_err(usage)?;
+    let records: Vec<Record> = rows.iter().map(|r| r.to_record()).collect();
+    print(cli, lists::DEFAULTER_COLUMNS, &records)
+}
+
+fn worklist(cli: &Cli, office: &str, kind: &str, notices: Option<&Path>) -> Outcome {
+    let kind = WorklistKind::from_str(kind).map_err(|e| usage(format!("--kind: {e}")))?;
+    let engine = open(cli)?;
+    let date = engine.as_of().map_err(engine_failure)?;
+    let rows = lists::worklist(engine.world(), engine.policy(), office, kind, date, None, 0)
+        .map_err(usage)?;
+    if let Some(path) = notices {
+        let html = vasooli_projections::notices::render_notices(
+            engine.world(),
+            engine.policy(),
+            &rows,
+            date,
+        );
+        std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let records: Vec<Record> = rows
+        .iter()
+        .map(|r| lists::worklist_record(r, kind))
+        .collect();
+    let mut columns = lists::DEFAULTER_COLUMNS.to_vec();
+    columns.push("kind");
+    print(cli, &columns, &records)
+}
+
+fn statement(cli: &Cli, account: &str) -> Outcome {
+    let engine = open(cli)?;
+    let date = engine.as_of().map_err(engine_failure)?;
+    let value = lists::statement(engine.world(), engine.policy(), account, date).map_err(usage)?;
+    if cli.format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).context("printing")?
+        );
+        return Ok(());
+    }
+    let get = |k: &str| {
+        value
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    println!(
+        "Statement of {} ({}) as of {}",
+        get("account_no"),
+        get("name"),
+        get("as_of")
+    );
+    println!(
+        "category {}, subdivision {}, division {}, circle {}",
+        get("category"),
+        get("subdivision"),
+        get("division"),
+        get("circle")
+    );
+    println!(
+        "charges {}  credits {}  outstanding {}  overdue arrears {}  days overdue {}  bucket {}",
+        get("total_charges"),
+        get("total_credits"),
+        get("outstanding"),
+        get("overdue_arrears"),
+        get("days_overdue"),
+        get("aging_bucket")
+    );
+    println!(
+        "stage {}  notice {}  hold {}",
+        get("stage"),
+        get("notice_no"),
+        get("hold")
+    );
+    let charges: Vec<Record> = value["charges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let s = |k: &str| {
+                c.get(k)
+                    .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+            };
+            vec![
+                ("kind", s("kind")),
+                ("reference", s("reference")),
+                ("due_on", s("due_on")),
+                ("amount", s("amount")),
+                ("unpaid", s("unpaid")),
+                ("over_two_years", s("over_two_years")),
+            ]
+        })
+        .collect();
+    println!();
+    print(
+        cli,
+        &[
+            "kind",
+            "reference",
+            "due_on",
+            "amount",
+            "unpaid",
+            "over_two_years",
+        ],
+        &charges,
+    )?;
+    let credits: Vec<Record> = value["credits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let s = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
+            vec![
+                ("kind", s("kind")),
+                ("reference", s("reference")),
+                ("on", s("on")),
+                ("amount", s("amount")),
+            ]
+        })
+        .collect();
+    println!();
+    print(cli, &["kind", "reference", "on", "amount"], &credits)
+}
+
+fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
+    if let Some(s) = status {
+        if !matches!(s, "queued" | "sent" | "failed") {
+            return Err(usage(format!(
+                "--status: `{s}` is not one of queued, sent, failed"
+            )));
+        }
+    }
+    let engine = open(cli)?;
+    let mut records: Vec<Record> = Vec::new();
+    for consumer in &engine.world().consumers {
+        for m in &consumer.sms {
+            let state = lists::sms_status(m);
+            if status.is_some_and(|s| s != state) {
+                continue;
+            }
+            let (encoding, parts) = vasooli_domain::sms::encoding_and_parts(&m.text);
+            records.push(vec![
+                ("message_id", Some(m.message_id.clone())),
+                ("account_no", Some(consumer.account_no.clone())),
+                (
+                    "mobile",
+                    Some(vasooli_domain::mobile::mask_mobile(&m.mobile)),
+                ),
+                ("template", Some(m.template.clone())),
+                ("dlt_template_id", Some(m.dlt_template_id.clone())),
+                ("language", Some(m.language.to_string())),
+                ("queued_on", Some(m.queued_on.to_string())),
+                ("status", Some(state.to_string())),
+                ("attempts", Some(m.attempts.to_string())),
+                ("encoding", Some(encoding.as_str().to_string())),
+                ("parts", Some(parts.to_string())),
+                ("text", Some(m.text.clone())),
+            ]);
+        }
+    }
+    print(
+        cli,
+        &[
+            "message_id",
+            "account_no",
+            "mobile",
+            "template",
+            "dlt_template_id",
+            "language",
+            "queued_on",
+            "status",
+            "attempts",
+            "encoding",
+            "parts",
+            "text",
+        ],
+        &records,
+    )
+}
+
+fn verify(cli: &Cli) -> Outcome {
+    let store =
+        vasooli_store::Store::open(&cli.data).map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
+    let report = store
+        .verify()
+        .map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
+    if let Some(problem) = report.problems.first() {
+        for p in &report.problems {
+            eprintln!("position {}: {}", p.position, p.reason);
+        }
+        return Err(Failure::Runtime(anyhow::anyhow!(
+            "the log is not sound: first bad position {}: {}",
+            problem.position,
+            problem.reason
+        )));
+    }
+    // The store vouches for the envelopes; check every event also decodes as an event.
+    let mut events = 0u64;
+    for recorded in store.read_all(1) {
+        let recorded = recorded.map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
+        if let Err(e) = decode_event(&recorded.payload) {
+            return Err(Failure::Runtime(anyhow::anyhow!(
+                "the log is not sound: first bad position {}: {e}",
+                recorded.position
+            )));
+        }
+        events += 1;
+    }
+    println!(
+        "ok: {} events in {} commits, last position {}",
+        events, report.commits, report.last_position
+    );
+    Ok(())
+}
+
+fn rebuild(cli: &Cli) -> Outcome {
+    let mut engine = open(cli)?;
+    let count = engine.rebuild().map_err(engine_failure)?;
+    println!("rebuilt projections from {count} events");
+    Ok(())
+}
+
+fn export(cli: &Cli, out: &Path) -> Outcome {
+    let store =
+        vasooli_store::Store::open(&cli.data).map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
+    let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut writer = BufWriter::new(file);
+    let mut count = 0u64;
+    for recorded in store.read_all(1) {
+        let recorded = recorded.map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
+        let event = decode_event(&recorded.payload).map_err(|e| {
+            Failure::Runtime(anyhow::anyhow!("position {}: {e}", recorded.position))
+        })?;
+        let line = serde_json::json!({
+            "position": recorded.position,
+            "stream": recorded.stream,
+            "stream_version": recorded.stream_version,
+            "recorded_at_ms": recorded.recorded_at_ms,
+            "event": event,
+        });
+        serde_json::to_writer(&mut writer, &line).context("writing export")?;
+        writer.write_all(b"\n").context("writing export")?;
+        count += 1;
+    }
+    writer.flush().context("writing export")?;
+    println!("exported {count} events to {}", out.display());
+    Ok(())
+}
+
+fn restore(cli: &Cli, file: &Path) -> Outcome {
+    let name = file.display().to_string();
+    let handle = File::open(file).map_err(|e| usage(format!("{name}: {e}")))?;
+    let mut events: Vec<(Event, i64)> = Vec::new();
+    let mut errors = Vec::new();
+    for (index, line) in BufReader::new(handle).lines().enumerate() {
+        let line_no = index + 1;
+        let line = line.map_err(|e| Failure::Rejected(vec![format!("{name}:{line_no}: {e}")]))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = serde_json::from_str::<Value>(&line)
+            .map_err(|e| format!("column {}: not valid JSON: {e}", e.column()))
+            .and_then(|v| {
+                let expected = events.len() as u64 + 1;
+                if v.get("position").and_then(Value::as_u64) != Some(expected) {
+                    return Err(format!("position: expected {expected}"));
+                }
+                let at = v
+                    .get("recorded_at_ms")
+                    .and_then(Value::as_i64)
+                    .ok_or("recorded_at_ms: is required")?;
+                let event: Event =
+                    serde_json::from_value(v.get("event").cloned().unwrap_or(Value::Null))
+                        .map_err(|e| format!("event: {e}"))?;
+                Ok((event, at))
+            });
+        match parsed {
+            Ok(e) => events.push(e),
+            Err(reason) => {
+                errors.push(format!("{name}:{line_no}: {reason}"));
+                if errors.len() > 1000 {
+                    break;
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::Rejected(errors));
+    }
+    let store =
+        vasooli_store::Store::open(&cli.data).map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
+    if store.last_position() != 0 {
+        return Err(usage(format!(
+            "{} is not empty; restore loads into an empty data directory",
+            cli.data.display()
+        )));
+    }
+    let count = events.len();
+    vasooli_projections::engine::restore_events(&store, events).map_err(engine_failure)?;
+    drop(store);
+    let mut engine = open(cli)?;
+    engine.rebuild().map_err(engine_failure)?;
+    println!("restored {count} events");
+    Ok(())
+}
+
+/// Parses `--level`.
+pub fn parse_level(text: &str) -> Result<Level, Failure> {
+    match Level::from_str(text) {
+        Ok(Level::Zone) | Err(_) => Err(usage(format!(
+            "--level: `{text}` is not one of circle, division, subdivision"
+        ))),
+        Ok(level) => Ok(level),
+    }
+}

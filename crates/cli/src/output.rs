@@ -1,0 +1,89 @@
+//! Writes records as a table for people, CSV (RFC 4180, optional BOM for Excel) or JSON.
+
+use serde_json::{Map, Value};
+use std::io::Write;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+pub type Record = Vec<(&'static str, Option<String>)>;
+
+pub fn write_records(
+    out: &mut dyn Write,
+    format: Format,
+    excel: bool,
+    columns: &[&str],
+    records: &[Record],
+) -> anyhow::Result<()> {
+    match format {
+        Format::Csv => {
+            if excel {
+                out.write_all("\u{feff}".as_bytes())?;
+            }
+            let mut writer = csv::Writer::from_writer(out);
+            writer.write_record(columns)?;
+            for record in records {
+                writer.write_record(record.iter().map(|(_, v)| v.as_deref().unwrap_or("")))?;
+            }
+            writer.flush()?;
+        }
+        Format::Json => {
+            let array: Vec<Value> = records
+                .iter()
+                .map(|record| {
+                    let mut object = Map::new();
+                    for (key, value) in record {
+                        object.insert(
+                            key.to_string(),
+                            value.clone().map_or(Value::Null, Value::String),
+                        );
+                    }
+                    Value::Object(object)
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &Value::Array(array))?;
+            writeln!(out)?;
+        }
+        Format::Table => {
+            let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
+            for record in records {
+                for (i, (_, v)) in record.iter().enumerate() {
+                    if let Some(w) = widths.get_mut(i) {
+                        *w = (*w).max(v.as_deref().unwrap_or("").chars().count());
+                    }
+                }
+            }
+            let line = |cells: Vec<&str>| -> String {
+                cells
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c}{}", " ".repeat(w.saturating_sub(c.chars().count()))))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_string()
+            };
+            writeln!(out, "{}", line(columns.to_vec()))?;
+            for record in records {
+                writeln!(
+                    out,
+                    "{}",
+                    line(
+                        record
+                            .iter()
+                            .map(|(_, v)| v.as_deref().unwrap_or(""))
+                            .collect()
+                    )
+                )?;
+            }
+            if records.is_empty() {
+                writeln!(out, "(no rows)")?;
+            }
+        }
+    }
+    Ok(())
+}

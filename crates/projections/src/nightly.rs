@@ -1,0 +1,177 @@
+//! The nightly finance run: a pipeline of stages over every consumer for one date.
+//!
+//! 1. surcharges: levy each unassessed anniversary in date order (DOMAIN.md §5);
+//! 2. plans: record instalment plans broken by this date;
+//! 3. ladder: close cases whose arrears fell below the threshold, open cases (issue notices)
+//!    where the criteria are met (§6);
+//! 4. sms: queue the messages of §11 for consumers with a mobile;
+//! 5. completion: record the run, so the next one knows what was assessed.
+//!
+//! Each stage decides from the consumer's history plus the events earlier stages decided for
+//! it; the events are then appended and the world brought up to date from the log.
+
+use crate::engine::{Engine, EngineError};
+use crate::sms_queue;
+use chrono::{Days, NaiveDate};
+use std::collections::BTreeMap;
+use std::time::Instant;
+use vasooli_domain::codec::encode_event;
+use vasooli_domain::event::*;
+use vasooli_domain::ladder::{ladder_as_of, notice_number};
+use vasooli_domain::ledger::{ledger_as_of, surcharges_due, Charges};
+use vasooli_domain::state::{Consumer, World};
+use vasooli_domain::types::{CaseCloseReason, Stage};
+use vasooli_domain::Policy;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NightlySummary {
+    pub as_of: Option<NaiveDate>,
+    pub events_read: u64,
+    pub appended: usize,
+    pub surcharges: usize,
+    pub notices: usize,
+    pub cases_closed: usize,
+    pub plans_broken: usize,
+    pub sms_queued: usize,
+    pub stages: BTreeMap<&'static str, usize>,
+    pub elapsed_ms: u128,
+}
+
+/// The events the run decides for one consumer, and the stage it ends at.
+pub fn decide_consumer(
+    world: &World,
+    consumer: &Consumer,
+    as_of: NaiveDate,
+    policy: &Policy,
+) -> (Vec<Event>, Stage) {
+    let previous_run = world.last_nightly;
+    let previous_position = world.last_nightly_position;
+    let levies = surcharges_due(consumer, as_of, policy, |position| {
+        if position < previous_position {
+            previous_run
+        } else {
+            None
+        }
+    });
+    let mut events: Vec<Event> = levies
+        .iter()
+        .map(|s| {
+            Event::SurchargeLevied(SurchargeLevied {
+                account_no: consumer.account_no.clone(),
+                bill_no: s.bill_no.clone(),
+                anniversary: s.anniversary,
+                levied_on: s.levied_on,
+                amount: s.amount,
+            })
+        })
+        .collect();
+
+    // The consumer as the later stages must see it: with this run's levies applied.
+    let mut scratch: Option<Consumer> = None;
+    if !levies.is_empty() {
+        let mut c = consumer.clone();
+        c.surcharges.extend(levies);
+        scratch = Some(c);
+    }
+
+    let view = scratch.as_ref().unwrap_or(consumer);
+    if let Some(plan) = view.plan_in_force(as_of) {
+        let cutoff = as_of.checked_sub_days(Days::new(15)).unwrap_or(as_of);
+        let owed_by_now: vasooli_domain::Money = plan
+            .installments
+            .iter()
+            .filter(|i| i.due_on <= cutoff)
+            .map(|i| i.amount)
+            .sum();
+        if view.payments_between(plan.granted_on, as_of) < owed_by_now {
+            let plan_id = plan.plan_id.clone();
+            events.push(Event::InstallmentPlanBroken(InstallmentPlanBroken {
+                plan_id: plan_id.clone(),
+                account_no: consumer.account_no.clone(),
+                on: as_of,
+            }));
+            let mut c = scratch.take().unwrap_or_else(|| consumer.clone());
+            if let Some(p) = c.plans.iter_mut().find(|p| p.plan_id == plan_id) {
+                p.broken_on = Some(as_of);
+            }
+            scratch = Some(c);
+        }
+    }
+
+    let view = scratch.as_ref().unwrap_or(consumer);
+    let ledger = ledger_as_of(view, as_of, Charges::All, &[]);
+    let ladder = ladder_as_of(view, &ledger, as_of, policy);
+    let mut stage = ladder.stage;
+    if ladder.closes_case {
+        if let Some(case) = view.open_case(as_of) {
+            events.push(Event::CaseClosed(CaseClosed {
+                notice_no: case.notice_no.clone(),
+                account_no: consumer.account_no.clone(),
+                closed_on: as_of,
+                reason: CaseCloseReason::ArrearsCleared,
+                lapsed: case.served_on.is_none(),
+            }));
+        }
+    }
+    if ladder.opens_case {
+        let notice_no = notice_number(&consumer.account_no, view.cases.len() + 1);
+        events.push(Event::NoticeIssued(NoticeIssued {
+            notice_no,
+            account_no: consumer.account_no.clone(),
+            issued_on: as_of,
+            overdue_arrears: ledger.overdue_arrears,
+            oldest_due_on: ledger.oldest_overdue_due_on.unwrap_or(as_of),
+        }));
+        stage = Stage::NoticeIssued;
+    }
+    let messages = sms_queue::queue_for_consumer(world, view, as_of, policy, &events);
+    events.extend(messages);
+    (events, stage)
+}
+
+pub fn run(engine: &mut Engine, as_of: NaiveDate) -> Result<NightlySummary, EngineError> {
+    let started = Instant::now();
+    let world = engine.world();
+    if let Some(last) = world.last_nightly {
+        if as_of < last {
+            return Err(EngineError::Usage(format!(
+                "--as-of {as_of} is before the last nightly run's date {last}"
+            )));
+        }
+    }
+    let mut summary = NightlySummary {
+        as_of: Some(as_of),
+        events_read: world.position,
+        ..Default::default()
+    };
+    let mut decided: Vec<(Event, Vec<u8>)> = Vec::new();
+    for consumer in &world.consumers {
+        if consumer.connected_on > as_of {
+            continue;
+        }
+        let (events, stage) = decide_consumer(world, consumer, as_of, engine.policy());
+        *summary.stages.entry(stage.as_str()).or_insert(0) += 1;
+        for event in events {
+            match &event {
+                Event::SurchargeLevied(_) => summary.surcharges += 1,
+                Event::NoticeIssued(_) => summary.notices += 1,
+                Event::CaseClosed(_) => summary.cases_closed += 1,
+                Event::InstallmentPlanBroken(_) => summary.plans_broken += 1,
+                Event::SmsQueued(_) => summary.sms_queued += 1,
+                _ => {}
+            }
+            let payload = encode_event(&event).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+            decided.push((event, payload));
+        }
+    }
+    let new_date = world.last_nightly != Some(as_of);
+    if new_date || !decided.is_empty() {
+        let done = Event::NightlyRunCompleted(NightlyRunCompleted { as_of });
+        let payload = encode_event(&done).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        decided.push((done, payload));
+    }
+    summary.appended = decided.len();
+    engine.append_events(decided)?;
+    summary.elapsed_ms = started.elapsed().as_millis();
+    Ok(summary)
+}

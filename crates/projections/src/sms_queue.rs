@@ -1,0 +1,163 @@
+//! Queues the SMS of DOMAIN.md §11 during the nightly run.
+//!
+//! A message is queued for a trigger (a bill issued, a reminder date, a payment, a notice, a
+//! disconnection or reconnection, a camp ahead) dated after the previous run (or in the last
+//! week, on the first run) and on or before this run's date, for consumers with a mobile on
+//! that date. Each message id is derived from its trigger, so a rerun queues no duplicate.
+
+use chrono::{Days, NaiveDate};
+use vasooli_domain::event::{Event, SmsQueued};
+use vasooli_domain::ledger::{ledger_as_of, ChargeKind, Charges};
+use vasooli_domain::sms::render;
+use vasooli_domain::state::{ConnectionChange, Consumer, World};
+use vasooli_domain::types::Language;
+use vasooli_domain::Policy;
+
+/// How far back the first run looks for triggers.
+pub const FIRST_RUN_WINDOW_DAYS: u64 = 7;
+
+pub fn queue_for_consumer(
+    world: &World,
+    consumer: &Consumer,
+    as_of: NaiveDate,
+    policy: &Policy,
+    decided: &[Event],
+) -> Vec<Event> {
+    let Some(mobile) = consumer.mobile_as_of(as_of) else {
+        return Vec::new();
+    };
+    let after = world
+        .last_nightly
+        .unwrap_or_else(|| as_of - Days::new(FIRST_RUN_WINDOW_DAYS));
+    let in_window = |d: NaiveDate| d > after && d <= as_of;
+    let mut out = Vec::new();
+    let mut queue = |id: String, template: &str, vars: Vec<(&str, String)>, on: NaiveDate| {
+        if consumer.sms.iter().any(|m| m.message_id == id) {
+            return;
+        }
+        let Some(t) = policy.sms.templates.get(template) else {
+            return;
+        };
+        let text = match consumer.language {
+            Language::Hi => render(&t.hi, &vars),
+            Language::En => render(&t.en, &vars),
+        };
+        out.push(Event::SmsQueued(SmsQueued {
+            message_id: id,
+            account_no: consumer.account_no.clone(),
+            mobile: mobile.to_string(),
+            template: template.to_string(),
+            dlt_template_id: t.dlt_template_id.clone(),
+            language: consumer.language,
+            text,
+            queued_on: on.max(after.succ_opt().unwrap_or(on)).min(as_of),
+        }));
+    };
+    let account = consumer.account_no.clone();
+    for bill in &consumer.bills {
+        if in_window(bill.issued_on) {
+            queue(
+                format!("{account}-bill-{}", bill.bill_no),
+                "bill",
+                vec![
+                    ("account", account.clone()),
+                    ("period", bill.period.clone()),
+                    ("amount", bill.amount_as_of(as_of).to_string()),
+                    ("due", bill.due_on.to_string()),
+                ],
+                bill.issued_on,
+            );
+        }
+        let Some(remind_on) = bill
+            .due_on
+            .checked_sub_days(Days::new(policy.sms.reminder_days_before_due.max(0) as u64))
+        else {
+            continue;
+        };
+        if in_window(remind_on) && remind_on >= bill.issued_on {
+            let ledger = ledger_as_of(consumer, remind_on, Charges::All, &[]);
+            let unpaid = ledger
+                .charges
+                .iter()
+                .find(|c| matches!(&c.kind, ChargeKind::Bill { bill_no, .. } if *bill_no == bill.bill_no))
+                .map(|c| c.unpaid)
+                .unwrap_or_default();
+            if unpaid.is_positive() {
+                queue(
+                    format!("{account}-reminder-{}", bill.bill_no),
+                    "reminder",
+                    vec![
+                        ("account", account.clone()),
+                        ("amount", unpaid.to_string()),
+                        ("due", bill.due_on.to_string()),
+                    ],
+                    remind_on,
+                );
+            }
+        }
+    }
+    for p in consumer.payments.iter().filter(|p| in_window(p.paid_on)) {
+        queue(
+            format!("{account}-receipt-{}", p.receipt_no),
+            "receipt",
+            vec![
+                ("account", account.clone()),
+                ("amount", p.amount.to_string()),
+                ("date", p.paid_on.to_string()),
+                ("receipt", p.receipt_no.clone()),
+            ],
+            p.paid_on,
+        );
+    }
+    for e in decided {
+        if let Event::NoticeIssued(n) = e {
+            queue(
+                format!("{account}-notice-{}", n.notice_no),
+                "notice",
+                vec![
+                    ("account", account.clone()),
+                    ("amount", n.overdue_arrears.to_string()),
+                    ("notice", n.notice_no.clone()),
+                ],
+                n.issued_on,
+            );
+        }
+    }
+    for c in consumer.connection.iter().filter(|c| in_window(c.on)) {
+        let arrears = ledger_as_of(consumer, c.on, Charges::All, &[]).overdue_arrears;
+        let (kind, template) = match c.change {
+            ConnectionChange::Disconnected { .. } => ("disconnection", "disconnection"),
+            ConnectionChange::Reconnected => ("reconnection", "reconnection"),
+            _ => continue,
+        };
+        queue(
+            format!("{account}-{kind}-{}", c.on.format("%Y%m%d")),
+            template,
+            vec![
+                ("account", account.clone()),
+                ("amount", arrears.to_string()),
+                ("date", c.on.to_string()),
+            ],
+            c.on,
+        );
+    }
+    let lead = Days::new(policy.sms.camp_notice_days_before.max(0) as u64);
+    for camp in world
+        .camps
+        .values()
+        .filter(|c| c.subdivision == consumer.subdivision)
+    {
+        let Some(announce_on) = camp.on.checked_sub_days(lead) else {
+            continue;
+        };
+        if in_window(announce_on) {
+            queue(
+                format!("{account}-camp-{}", camp.camp_id),
+                "camp",
+                vec![("venue", camp.venue.clone()), ("date", camp.on.to_string())],
+                announce_on,
+            );
+        }
+    }
+    out
+}
