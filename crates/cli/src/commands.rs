@@ -1,7 +1,7 @@
 //! One function per subcommand: read input, call the engine, print.
 
 use crate::output::{write_records, Format, Record};
-use crate::{Cli, Command, Failure, PolicyAction, SmsAction};
+use crate::{Cli, Command, Failure, PolicyAction, SmsAction, TokensAction};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
@@ -107,6 +107,8 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Sms {
             action: SmsAction::Outbox { status },
         } => sms_outbox(&cli, status.as_deref()),
+        Command::Serve { addr } => serve(&cli, addr),
+        Command::Tokens { action } => tokens(&cli, action),
         Command::Verify => verify(&cli),
         Command::Rebuild => rebuild(&cli),
         Command::Export { out } => export(&cli, out),
@@ -628,4 +630,55 @@ pub fn parse_level(text: &str) -> Result<Level, Failure> {
         ))),
         Ok(level) => Ok(level),
     }
+}
+
+fn serve(cli: &Cli, addr: &str) -> Outcome {
+    let addr: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| usage(format!("--addr: `{addr}`: {e}")))?;
+    let policy = load_policy(cli)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    runtime.block_on(async {
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        vasooli_server::serve(cli.data.clone(), policy, addr, shutdown).await
+    })?;
+    Ok(())
+}
+
+fn tokens(cli: &Cli, action: &TokensAction) -> Outcome {
+    use vasooli_server::tokens::{self, Role};
+    let engine = open(cli)?;
+    let db = engine.store().db();
+    match action {
+        TokensAction::Create { role, office, name } => {
+            let role = Role::from_str(role).map_err(|e| usage(format!("--role: {e}")))?;
+            if let Some(code) = office {
+                lists::check_office(engine.world(), code)
+                    .map_err(|e| usage(format!("--office: {e}")))?;
+            }
+            let token = tokens::create(db, role, office.clone(), name).map_err(usage)?;
+            println!("{token}");
+        }
+        TokensAction::List => {
+            let records: Vec<Record> = tokens::list(db)
+                .into_iter()
+                .map(|t| {
+                    vec![
+                        ("name", Some(t.name)),
+                        ("role", Some(t.role.to_string())),
+                        ("office", t.office),
+                        ("created_at", Some(t.created_at)),
+                    ]
+                })
+                .collect();
+            print(cli, &["name", "role", "office", "created_at"], &records)?;
+        }
+        TokensAction::Revoke { name } => {
+            tokens::revoke(db, name).map_err(usage)?;
+            println!("revoked {name}");
+        }
+    }
+    Ok(())
 }

@@ -104,6 +104,16 @@ pub enum Command {
         #[command(subcommand)]
         action: SmsAction,
     },
+    /// The HTTP API and the officers' web page.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
+    /// API tokens: create, list, revoke.
+    Tokens {
+        #[command(subcommand)]
+        action: TokensAction,
+    },
     /// Checks the whole log.
     Verify,
     /// Drops and rebuilds every projection from the log.
@@ -117,7 +127,7 @@ pub enum Command {
     Restore { file: PathBuf },
     /// Generates a realistic utility, runs the nightly runs and shows the first lists.
     Demo {
-        #[arg(long, default_value_t = 20_000)]
+        #[arg(long, default_value_t = 10_000)]
         consumers: usize,
         #[arg(long, default_value_t = 12)]
         months: u32,
@@ -138,6 +148,23 @@ pub enum SmsAction {
         #[arg(long)]
         status: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokensAction {
+    /// Creates a token and prints it once on stdout; only its hash is kept.
+    Create {
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        office: Option<String>,
+        #[arg(long)]
+        name: String,
+    },
+    /// Lists tokens (never the tokens themselves).
+    List,
+    /// Revokes a token by name.
+    Revoke { name: String },
 }
 
 #[derive(Subcommand, Debug)]

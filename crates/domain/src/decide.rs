@@ -211,7 +211,15 @@ pub fn decide(view: &dyn StateView, command: &Command) -> Result<Event, Rejectio
                     ),
                 ));
             }
-            let current = bill.amount_as_of(revised_on);
+            if let Some(latest) = bill.revisions.iter().map(|r| r.revised_on).max() {
+                if revised_on < latest {
+                    return Err(unprocessable(
+                        "revised_on",
+                        format!("{revised_on} is before the bill's latest revision on {latest}"),
+                    ));
+                }
+            }
+            let current = bill.current_amount();
             if new_amount >= current {
                 return Err(unprocessable(
                     "new_amount",

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
     pub defaulters: DefaultersPolicy,
@@ -199,22 +199,6 @@ impl Default for SmsPolicy {
             entity_id: String::new(),
             sender: "UPCLTD".to_string(),
             templates: crate::sms::default_templates(),
-        }
-    }
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            defaulters: DefaultersPolicy::default(),
-            lps: LpsPolicy::default(),
-            notice: NoticePolicy::default(),
-            permanent_disconnection: PermanentDisconnectionPolicy::default(),
-            recovery_certificate: RecoveryCertificatePolicy::default(),
-            moratorium: MoratoriumPolicy::default(),
-            grievances: GrievancesPolicy::default(),
-            ranking: RankingPolicy::default(),
-            sms: SmsPolicy::default(),
         }
     }
 }

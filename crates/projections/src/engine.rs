@@ -95,6 +95,8 @@ pub struct Engine {
     store: Store,
     world: World,
     policy: Policy,
+    /// When set, checkpoints wait for `save_checkpoint` (bulk loads checkpoint once at the end).
+    defer_checkpoints: bool,
 }
 
 pub fn now_ms() -> i64 {
@@ -121,6 +123,7 @@ impl Engine {
             store,
             world,
             policy,
+            defer_checkpoints: false,
         };
         let replayed = engine.catch_up()?;
         if replayed > 0 {
@@ -272,8 +275,29 @@ impl Engine {
             self.store.append(NewCommit::new(chunk))?;
         }
         self.catch_up()?;
-        self.save_checkpoint()?;
+        if !self.defer_checkpoints {
+            self.save_checkpoint()?;
+        }
         Ok(())
+    }
+
+    /// Defers checkpoints during a bulk load; the caller saves one at the end. The log stays
+    /// durable after every append, and a crash only costs a longer replay on the next open.
+    pub fn defer_checkpoints(&mut self, defer: bool) {
+        self.defer_checkpoints = defer;
+    }
+
+    /// Records events the engine's own processes decided (SMS attempts, for one), skipping
+    /// those whose natural key is already in the log with the same content.
+    pub fn record(&mut self, events: Vec<Event>) -> Result<usize, EngineError> {
+        let mut encoded = Vec::with_capacity(events.len());
+        for event in events {
+            let payload = encode_event(&event).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+            encoded.push((event, payload));
+        }
+        let before = self.store.last_position();
+        self.append_events(encoded)?;
+        Ok((self.store.last_position() - before) as usize)
     }
 
     /// The finance run for `as_of`.

@@ -1,1 +1,225 @@
-//! placeholder
+//! The HTTP API of vasooli (`vasooli serve`): token authentication, role and office checks,
+//! the write routes that feed the engine and the read routes over its lists and reports.
+//!
+//! The engine sits behind one read-write lock: reads share it, a write holds it alone while
+//! its commit is flushed to disk, so a write answers only once its events are durable and
+//! every later read sees them. Engine work runs on the blocking pool, since both list
+//! computation and the disk flush would otherwise stall the async workers.
+
+pub mod access;
+mod api;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod tokens;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, Uri};
+use axum::routing::{get, post};
+use axum::Router;
+use error::ApiError;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use tokens::TokenInfo;
+use tower_http::trace::TraceLayer;
+use vasooli_domain::Policy;
+use vasooli_projections::Engine;
+
+/// Largest command batch body.
+pub const COMMANDS_BODY_MAX: usize = 1 << 20;
+/// Largest CSV import body.
+pub const IMPORT_BODY_MAX: usize = 8 << 20;
+/// Largest nightly request body; it holds one date.
+pub const NIGHTLY_BODY_MAX: usize = 4 << 10;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    engine: Arc<RwLock<Engine>>,
+    db: sled::Db,
+    position: Arc<AtomicU64>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    /// Opens the data directory (blocking: it may replay the log's tail).
+    pub fn open(data_dir: &Path, policy: Policy) -> anyhow::Result<AppState> {
+        let engine = Engine::open(data_dir, policy)
+            .map_err(|e| anyhow::anyhow!("opening {}: {e}", data_dir.display()))?;
+        Ok(AppState::from_engine(engine))
+    }
+
+    pub fn from_engine(engine: Engine) -> AppState {
+        let db = engine.store().db().clone();
+        let position = Arc::new(AtomicU64::new(engine.store().last_position()));
+        AppState {
+            engine: Arc::new(RwLock::new(engine)),
+            db,
+            position,
+            metrics: Arc::new(metrics::Metrics::default()),
+        }
+    }
+
+    /// The sled database of the data directory, for the token tree.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// The log's last position as of the last write.
+    pub fn log_position(&self) -> u64 {
+        self.position.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` with shared access to the engine on the blocking pool.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = engine
+                .read()
+                .map_err(|_| ApiError::internal("the engine lock is poisoned"))?;
+            f(&guard)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("a read task failed: {e}")))?
+    }
+
+    /// Runs `f` with sole access to the engine on the blocking pool; the log position gauge
+    /// follows whatever `f` appended.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Engine) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let engine = self.engine.clone();
+        let position = self.position.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = engine
+                .write()
+                .map_err(|_| ApiError::internal("the engine lock is poisoned"))?;
+            let out = f(&mut guard);
+            position.store(guard.store().last_position(), Ordering::Relaxed);
+            out
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("a write task failed: {e}")))?
+    }
+}
+
+/// The authenticated caller of an `/api/v1/` route.
+#[derive(Clone, Debug)]
+pub struct Caller(pub TokenInfo);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        caller_of(parts, state).map(Caller)
+    }
+}
+
+fn caller_of(parts: &Parts, state: &AppState) -> Result<TokenInfo, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::unauthorized(
+            "an Authorization: Bearer TOKEN header is required",
+        ));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    tokens::authenticate(&state.db, token)
+        .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
+}
+
+async fn fallback(State(state): State<AppState>, uri: Uri, parts: Parts) -> ApiError {
+    state.metrics.count("GET", "unmatched", 404);
+    // Unknown routes under the API still answer 401 first, as the check order says.
+    if uri.path().starts_with("/api/v1/") {
+        if let Err(e) = caller_of(&parts, &state) {
+            return e;
+        }
+    }
+    ApiError::not_found(format!("no route for {}", uri.path()))
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route(
+            "/api/v1/commands",
+            post(api::commands).layer(DefaultBodyLimit::max(COMMANDS_BODY_MAX)),
+        )
+        .route(
+            "/api/v1/import/{kind}",
+            post(api::import).layer(DefaultBodyLimit::max(IMPORT_BODY_MAX)),
+        )
+        .route(
+            "/api/v1/nightly",
+            post(api::nightly).layer(DefaultBodyLimit::max(NIGHTLY_BODY_MAX)),
+        )
+        .route("/api/v1/offices/{code}/defaulters", get(api::defaulters))
+        .route(
+            "/api/v1/offices/{code}/worklists/{kind}",
+            get(api::worklist),
+        )
+        .route("/api/v1/offices/{code}/campaign", get(api::campaign))
+        .route("/api/v1/offices/{code}/camps", get(api::camps))
+        .route("/api/v1/consumers/{account_no}", get(api::consumer))
+        .route("/api/v1/rankings", get(api::rankings))
+        .route("/api/v1/awards", get(api::awards))
+        .route("/health", get(api::health))
+        .route("/metrics", get(api::metrics))
+        .route("/api/openapi.json", get(api::openapi))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ));
+    api.fallback(fallback)
+        // The default span holds the method and path only: no headers, so no tokens.
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves `listener` until `shutdown` completes, then lets requests in flight finish and
+/// flushes the data directory.
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    let db = state.db.clone();
+    tokio::task::spawn_blocking(move || db.flush()).await??;
+    Ok(())
+}
+
+/// Opens `data_dir`, binds `addr` (port 0 picks a free port), prints
+/// `listening on http://ADDR` on stdout once bound, and serves until `shutdown` completes.
+pub async fn serve(
+    data_dir: PathBuf,
+    policy: Policy,
+    addr: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = tokio::task::spawn_blocking(move || AppState::open(&data_dir, policy)).await??;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{local}")?;
+        out.flush()?;
+    }
+    tracing::info!("listening on http://{local}");
+    serve_listener(listener, state, shutdown).await
+}

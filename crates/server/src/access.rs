@@ -1,0 +1,241 @@
+//! Who may do what: the role rules of INTERFACES.md and the office scope of officer tokens.
+//!
+//! These checks answer 403 and run before the body or the engine is consulted for anything
+//! else, because the documented order puts 403 right after 401. An officer asking about an
+//! office or consumer that does not exist gets 403 rather than 404: an unknown office is not
+//! within its own, and answering 404 would let it probe which accounts exist elsewhere.
+
+use crate::error::ApiError;
+use crate::tokens::{Role, TokenInfo};
+use serde_json::Value;
+use vasooli_domain::World;
+
+/// Commands an officer may send, for consumers and subdivisions within its office.
+pub const OFFICER_COMMANDS: &[&str] = &[
+    "serve_notice",
+    "disconnect",
+    "reconnect",
+    "permanently_disconnect",
+    "issue_recovery_certificate",
+    "raise_dispute",
+    "resolve_dispute",
+    "grant_installment_plan",
+    "schedule_camp",
+    "hold_camp",
+    "register_grievance",
+    "resolve_grievance",
+];
+
+/// Commands an ingest token may send.
+pub const INGEST_COMMANDS: &[&str] = &[
+    "register_consumer",
+    "register_mobile",
+    "issue_bill",
+    "revise_bill",
+    "receive_payment",
+    "reverse_payment",
+];
+
+/// Import kinds an ingest token may load.
+pub const INGEST_IMPORTS: &[&str] = &["consumers", "bills", "payments", "mobiles"];
+
+fn outside_role(caller: &TokenInfo, what: &str) -> ApiError {
+    ApiError::forbidden(format!("a {} token may not {what}", caller.role))
+}
+
+/// The officer's own office; every officer token has one.
+fn officer_office(caller: &TokenInfo) -> &str {
+    caller.office.as_deref().unwrap_or("")
+}
+
+/// Reads of the utility-wide reports (rankings, awards): headquarters' business, not an
+/// office's.
+pub fn require_utility_reader(caller: &TokenInfo) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Admin | Role::Finance | Role::Hq => Ok(()),
+        Role::Officer | Role::Ingest => Err(outside_role(caller, "read utility-wide reports")),
+    }
+}
+
+/// Reads about one office, first half: 403 outside the caller's scope.
+pub fn check_office_scope(caller: &TokenInfo, world: &World, code: &str) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Ingest => Err(outside_role(caller, "read")),
+        Role::Officer if !world.is_within(code, officer_office(caller)) => {
+            Err(ApiError::forbidden(format!(
+                "office {code} is not within office {}",
+                officer_office(caller)
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Reads about one office, second half: 404 for an unknown office.
+pub fn check_office_exists(world: &World, code: &str) -> Result<(), ApiError> {
+    if world.offices.contains_key(code) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!("no office has code {code}")))
+    }
+}
+
+/// Reads before any office is named: everyone but ingest.
+pub fn require_reader(caller: &TokenInfo) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Ingest => Err(outside_role(caller, "read")),
+        _ => Ok(()),
+    }
+}
+
+/// Reads about one consumer: 403 outside the caller's scope, then 404 for an unknown
+/// account.
+pub fn check_consumer_read(
+    caller: &TokenInfo,
+    world: &World,
+    account_no: &str,
+) -> Result<(), ApiError> {
+    let consumer = world.consumer(account_no);
+    match caller.role {
+        Role::Ingest => return Err(outside_role(caller, "read")),
+        Role::Officer => {
+            let within =
+                consumer.is_some_and(|c| world.is_within(&c.subdivision, officer_office(caller)));
+            if !within {
+                return Err(ApiError::forbidden(format!(
+                    "account {account_no} is not within office {}",
+                    officer_office(caller)
+                )));
+            }
+        }
+        Role::Admin | Role::Finance | Role::Hq => {}
+    }
+    if consumer.is_some() {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!(
+            "no consumer has account {account_no}"
+        )))
+    }
+}
+
+/// Whether the caller's role may write at all; checked before the body is read.
+pub fn require_writer(caller: &TokenInfo) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Hq => Err(outside_role(caller, "write")),
+        _ => Ok(()),
+    }
+}
+
+pub fn require_nightly(caller: &TokenInfo) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Admin | Role::Finance => Ok(()),
+        _ => Err(outside_role(caller, "run the nightly run")),
+    }
+}
+
+/// Imports: admin and finance load any kind, ingest the four kinds of routine data. An
+/// unknown kind is a 404, but only once the role could have imported something.
+pub fn check_import(caller: &TokenInfo, kind: &str) -> Result<(), ApiError> {
+    let known = vasooli_domain::command::import_command_type(kind).is_some();
+    match caller.role {
+        Role::Admin | Role::Finance => {}
+        Role::Ingest if INGEST_IMPORTS.contains(&kind) || !known => {}
+        _ => return Err(outside_role(caller, &format!("import {kind}"))),
+    }
+    if known {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!(
+            "`{kind}` is not one of offices, consumers, bills, payments, mobiles"
+        )))
+    }
+}
+
+fn text<'a>(command: &'a Value, key: &str) -> Option<&'a str> {
+    command.get(key).and_then(Value::as_str).map(str::trim)
+}
+
+/// The subdivision a command acts on, looked up in the world and, for camps and grievances
+/// created earlier in the same batch, in the batch.
+fn subdivision_of(world: &World, batch: &[Value], command: &Value) -> Option<String> {
+    let kind = text(command, "type")?;
+    let in_batch = |creator: &str, key: &str, id: &str| {
+        batch
+            .iter()
+            .find(|c| text(c, "type") == Some(creator) && text(c, key) == Some(id))
+            .and_then(|c| text(c, "subdivision"))
+            .map(str::to_string)
+    };
+    match kind {
+        "schedule_camp" | "register_grievance" => text(command, "subdivision").map(str::to_string),
+        "hold_camp" => {
+            let id = text(command, "camp_id")?;
+            world
+                .camps
+                .get(id)
+                .map(|c| c.subdivision.clone())
+                .or_else(|| in_batch("schedule_camp", "camp_id", id))
+        }
+        "resolve_grievance" => {
+            let id = text(command, "grievance_id")?;
+            world
+                .grievances
+                .get(id)
+                .map(|g| g.subdivision.clone())
+                .or_else(|| in_batch("register_grievance", "grievance_id", id))
+        }
+        "serve_notice" => {
+            let notice = text(command, "notice_no")?;
+            world
+                .consumers
+                .iter()
+                .find(|c| c.cases.iter().any(|case| case.notice_no == notice))
+                .map(|c| c.subdivision.clone())
+        }
+        _ => {
+            let account = text(command, "account_no")?;
+            world.consumer(account).map(|c| c.subdivision.clone())
+        }
+    }
+}
+
+/// Checks every command of a batch against the caller's role and, for officers, office.
+/// A command whose type cannot be read is left for the parser to reject with 400.
+pub fn check_commands(caller: &TokenInfo, world: &World, batch: &[Value]) -> Result<(), ApiError> {
+    for (index, command) in batch.iter().enumerate() {
+        let Some(kind) = text(command, "type") else {
+            continue;
+        };
+        let allowed = match caller.role {
+            Role::Admin | Role::Finance => true,
+            Role::Hq => false,
+            Role::Officer => OFFICER_COMMANDS.contains(&kind),
+            Role::Ingest => INGEST_COMMANDS.contains(&kind),
+        };
+        if !allowed {
+            let known = vasooli_domain::command::COMMAND_KEYS
+                .iter()
+                .any(|(t, _)| *t == kind);
+            if known {
+                return Err(ApiError::forbidden(format!(
+                    "commands[{index}]: a {} token may not send {kind}",
+                    caller.role
+                )));
+            }
+            // An unknown type is malformed, whoever sends it.
+            continue;
+        }
+        if caller.role == Role::Officer {
+            let office = officer_office(caller);
+            let within =
+                subdivision_of(world, batch, command).is_some_and(|s| world.is_within(&s, office));
+            if !within {
+                return Err(ApiError::forbidden(format!(
+                    "commands[{index}]: {kind} acts outside office {office}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,622 @@
+//! The route handlers: each checks the caller, reads its input, and asks the engine.
+//!
+//! Checks run in the documented order (401, 403, 400, 422, 404, 409): the token is checked
+//! by the `Caller` extractor, the role before the body is read, the office scope against the
+//! world before the query or body is judged, and the engine last, which reports its own
+//! rejections by kind.
+
+use crate::access;
+use crate::error::ApiError;
+use crate::{AppState, Caller};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use vasooli_domain::codec::parse_date;
+use vasooli_domain::command::{import_columns, import_command_type};
+use vasooli_domain::period::Period;
+use vasooli_domain::types::{Level, WorklistKind};
+use vasooli_domain::{Command, Money};
+use vasooli_projections::engine::{Engine, EngineError, ExecuteReport, Input};
+use vasooli_projections::{lists, reports};
+
+/// Rows a list returns when the request names no `limit`.
+pub const LIST_LIMIT_DEFAULT: usize = 1_000;
+/// Most rows one list request may ask for.
+pub const LIST_LIMIT_MAX: usize = 10_000;
+/// Most CSV row errors reported before an import stops reading.
+const IMPORT_ERRORS_MAX: usize = 1_000;
+
+type Record = Vec<(&'static str, Option<String>)>;
+
+pub(crate) async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.metrics.render(state.log_position());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+pub(crate) async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
+
+fn body_error(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than this route accepts",
+        )
+    } else {
+        ApiError::malformed(format!("the request body could not be read: {e}"))
+    }
+}
+
+async fn body(request: Request) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, &()).await.map_err(body_error)
+}
+
+fn execute_report(report: &ExecuteReport) -> Json<Value> {
+    Json(json!({
+        "read": report.read,
+        "appended": report.appended,
+        "duplicates": report.duplicates,
+        "last_position": report.last_position,
+    }))
+}
+
+/// `POST /api/v1/commands`: one command object or an array of them, all or nothing.
+pub(crate) async fn commands(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    access::require_writer(&caller)?;
+    let bytes = body(request).await?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::malformed(format!(
+            "line {} column {}: not valid JSON: {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let batch = match value {
+        Value::Array(list) => list,
+        object @ Value::Object(_) => vec![object],
+        _ => {
+            return Err(ApiError::malformed(
+                "the body must be a command object or an array of them",
+            ))
+        }
+    };
+    let report = state
+        .write(move |engine| {
+            // Scope is judged against the world the batch would change, under the same lock.
+            access::check_commands(&caller, engine.world(), &batch)?;
+            if let Some(index) = batch.iter().position(|c| !c.is_object()) {
+                return Err(ApiError::malformed(format!(
+                    "commands[{index}]: a command must be a JSON object"
+                )));
+            }
+            let inputs = batch
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Input {
+                    location: format!("commands[{i}]"),
+                    command: Command::from_json(v),
+                })
+                .collect();
+            Ok(engine.execute(inputs)?)
+        })
+        .await?;
+    Ok(execute_report(&report))
+}
+
+/// `POST /api/v1/import/{kind}`: a CSV file of one kind, all rows or none.
+pub(crate) async fn import(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(kind): Path<String>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    access::check_import(&caller, &kind)?;
+    let bytes = body(request).await?;
+    let inputs = tokio::task::spawn_blocking(move || parse_csv(&kind, &bytes))
+        .await
+        .map_err(|e| ApiError::internal(format!("parsing failed: {e}")))??;
+    let report = state
+        .write(move |engine| Ok(engine.execute(inputs)?))
+        .await?;
+    Ok(execute_report(&report))
+}
+
+fn csv_reason(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("has {len} fields, the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// Reads an import body as the CLI's `import` reads a file: header names checked, then
+/// each row turned into the kind's command. Faults in the CSV itself are malformed (400).
+fn parse_csv(kind: &str, bytes: &[u8]) -> Result<Vec<Input>, ApiError> {
+    let (Some(command_type), Some(columns)) = (import_command_type(kind), import_columns(kind))
+    else {
+        return Err(ApiError::not_found(format!("no import kind {kind}")));
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(bytes);
+    let headers = reader
+        .headers()
+        .map_err(|e| ApiError::malformed(format!("line 1: {}", csv_reason(&e))))?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+        .collect::<Vec<_>>();
+    let mut errors = Vec::new();
+    for column in &columns {
+        let optional = matches!(
+            (kind, *column),
+            ("offices", "parent") | ("consumers", "mobile") | ("consumers", "language")
+        );
+        if !optional && !headers.iter().any(|h| h == column) {
+            errors.push(format!("line 1: {column}: the column is missing"));
+        }
+    }
+    for header in &headers {
+        if !columns.contains(&header.as_str()) {
+            errors.push(format!("line 1: {header}: not a column of {kind}"));
+        }
+    }
+    if !errors.is_empty() {
+        let mut e = ApiError::malformed(format!(
+            "{} (columns: {})",
+            errors.join("; "),
+            columns.join(",")
+        ));
+        e.details = errors.into_iter().map(Value::String).collect();
+        return Err(e);
+    }
+    let mut inputs = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line());
+                let mut fields = Map::new();
+                for (header, value) in headers.iter().zip(record.iter()) {
+                    fields.insert(header.clone(), Value::String(value.to_string()));
+                }
+                inputs.push(Input {
+                    location: format!("line {line}"),
+                    command: Command::from_fields(command_type, &fields),
+                });
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                errors.push(format!("line {line}: {}", csv_reason(&e)));
+                if errors.len() >= IMPORT_ERRORS_MAX {
+                    break;
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        let mut e = ApiError::malformed(format!(
+            "{} rows are not valid CSV; first: {}",
+            errors.len(),
+            errors[0]
+        ));
+        e.details = errors.into_iter().map(Value::String).collect();
+        return Err(e);
+    }
+    Ok(inputs)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NightlyBody {
+    as_of: String,
+}
+
+/// `POST /api/v1/nightly`: the finance run as of a date.
+pub(crate) async fn nightly(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    access::require_nightly(&caller)?;
+    let bytes = body(request).await?;
+    let parsed: NightlyBody = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::malformed(format!("expected {{\"as_of\":\"YYYY-MM-DD\"}}: {e}")))?;
+    let date = parse_date(&parsed.as_of).map_err(|e| ApiError::malformed(format!("as_of: {e}")))?;
+    let summary = state.write(move |engine| Ok(engine.nightly(date)?)).await?;
+    Ok(Json(json!({
+        "as_of": date.to_string(),
+        "events_read": summary.events_read,
+        "appended": summary.appended,
+        "surcharges": summary.surcharges,
+        "notices": summary.notices,
+        "cases_closed": summary.cases_closed,
+        "plans_broken": summary.plans_broken,
+        "sms_queued": summary.sms_queued,
+        "stages": summary.stages,
+    })))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Json,
+    Csv,
+}
+
+/// A list request's query: only the keys the route names, each at most once.
+struct Params {
+    map: BTreeMap<String, String>,
+}
+
+pub(crate) type RawQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+const LIST_KEYS: &[&str] = &["format", "limit", "offset"];
+
+impl Params {
+    fn parse(query: RawQuery, extra: &[&str]) -> Result<Params, ApiError> {
+        let Query(pairs) =
+            query.map_err(|e| ApiError::malformed(format!("the query is malformed: {e}")))?;
+        let mut map = BTreeMap::new();
+        for (key, value) in pairs {
+            if !LIST_KEYS.contains(&key.as_str()) && !extra.contains(&key.as_str()) {
+                let mut known = LIST_KEYS.to_vec();
+                known.extend_from_slice(extra);
+                return Err(ApiError::malformed(format!(
+                    "`{key}` is not a parameter of this route (parameters: {})",
+                    known.join(", ")
+                )));
+            }
+            if map.insert(key.clone(), value).is_some() {
+                return Err(ApiError::malformed(format!("`{key}` is given twice")));
+            }
+        }
+        Ok(Params { map })
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.map.get(key).map(String::as_str)
+    }
+
+    fn format(&self) -> Result<Format, ApiError> {
+        match self.get("format") {
+            None | Some("json") => Ok(Format::Json),
+            Some("csv") => Ok(Format::Csv),
+            Some(other) => Err(ApiError::malformed(format!(
+                "format: `{other}` is not one of csv, json"
+            ))),
+        }
+    }
+
+    fn number(&self, key: &str) -> Result<Option<usize>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                v.parse::<usize>().map_err(|_| {
+                    ApiError::malformed(format!("{key}: `{v}` is not a non-negative integer"))
+                })
+            })
+            .transpose()
+    }
+
+    /// The page asked for: (limit, offset). A limit above the maximum is well-formed but
+    /// breaks the rule, so 422.
+    fn page(&self) -> Result<(usize, usize), ApiError> {
+        let limit = self.number("limit")?.unwrap_or(LIST_LIMIT_DEFAULT);
+        let offset = self.number("offset")?.unwrap_or(0);
+        if limit > LIST_LIMIT_MAX {
+            return Err(ApiError::unprocessable(format!(
+                "limit: at most {LIST_LIMIT_MAX} rows per request"
+            )));
+        }
+        Ok((limit, offset))
+    }
+
+    fn period(&self) -> Result<Period, ApiError> {
+        let text = self
+            .get("period")
+            .ok_or_else(|| ApiError::malformed("period: is required"))?;
+        Period::from_str(text).map_err(|e| ApiError::malformed(format!("period: {e}")))
+    }
+}
+
+/// A list's answer: JSON objects keyed by column, or CSV with a header row.
+pub(crate) struct Listing {
+    format: Format,
+    columns: Vec<&'static str>,
+    records: Vec<Record>,
+}
+
+impl IntoResponse for Listing {
+    fn into_response(self) -> Response {
+        match self.format {
+            Format::Json => {
+                let rows: Vec<Value> = self
+                    .records
+                    .into_iter()
+                    .map(|record| {
+                        Value::Object(
+                            record
+                                .into_iter()
+                                .map(|(k, v)| (k.to_string(), v.map_or(Value::Null, Value::String)))
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                Json(Value::Array(rows)).into_response()
+            }
+            Format::Csv => {
+                let write = || -> Result<Vec<u8>, String> {
+                    let mut writer = csv::Writer::from_writer(Vec::new());
+                    writer
+                        .write_record(&self.columns)
+                        .map_err(|e| e.to_string())?;
+                    for record in &self.records {
+                        writer
+                            .write_record(record.iter().map(|(_, v)| v.as_deref().unwrap_or("")))
+                            .map_err(|e| e.to_string())?;
+                    }
+                    writer.into_inner().map_err(|e| e.to_string())
+                };
+                match write() {
+                    Ok(bytes) => {
+                        ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response()
+                    }
+                    Err(e) => ApiError::internal(format!("writing CSV: {e}")).into_response(),
+                }
+            }
+        }
+    }
+}
+
+/// The date lists are computed as of. Before the first nightly run there are no lists yet:
+/// the data's state, not the request, is at fault, hence 409.
+fn as_of(engine: &Engine) -> Result<chrono::NaiveDate, ApiError> {
+    engine.as_of().map_err(|e| match e {
+        EngineError::Usage(m) => ApiError::conflict(m),
+        other => ApiError::from(other),
+    })
+}
+
+fn page<T>(rows: Vec<T>, (limit, offset): (usize, usize)) -> Vec<T> {
+    rows.into_iter().skip(offset).take(limit).collect()
+}
+
+/// `GET /api/v1/offices/{code}/defaulters`.
+pub(crate) async fn defaulters(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(code): Path<String>,
+    query: RawQuery,
+) -> Result<Listing, ApiError> {
+    access::require_reader(&caller)?;
+    state
+        .read(move |engine| {
+            access::check_office_scope(&caller, engine.world(), &code)?;
+            let params = Params::parse(query, &["min_arrears", "stage"])?;
+            let format = params.format()?;
+            let min_arrears = params
+                .get("min_arrears")
+                .map(Money::parse)
+                .transpose()
+                .map_err(|e| ApiError::malformed(format!("min_arrears: {e}")))?;
+            let stage = params
+                .get("stage")
+                .map(lists::parse_stage)
+                .transpose()
+                .map_err(|e| ApiError::malformed(format!("stage: {e}")))?;
+            let (limit, offset) = params.page()?;
+            access::check_office_exists(engine.world(), &code)?;
+            let date = as_of(engine)?;
+            let filter = lists::DefaulterFilter {
+                min_arrears,
+                stage,
+                limit: Some(limit),
+                offset,
+            };
+            let rows = lists::defaulters(engine.world(), engine.policy(), &code, date, &filter)
+                .map_err(ApiError::not_found)?;
+            Ok(Listing {
+                format,
+                columns: lists::DEFAULTER_COLUMNS.to_vec(),
+                records: rows.iter().map(|r| r.to_record()).collect(),
+            })
+        })
+        .await
+}
+
+/// `GET /api/v1/offices/{code}/worklists/{kind}`.
+pub(crate) async fn worklist(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((code, kind)): Path<(String, String)>,
+    query: RawQuery,
+) -> Result<Listing, ApiError> {
+    access::require_reader(&caller)?;
+    state
+        .read(move |engine| {
+            access::check_office_scope(&caller, engine.world(), &code)?;
+            let params = Params::parse(query, &[])?;
+            let format = params.format()?;
+            let (limit, offset) = params.page()?;
+            access::check_office_exists(engine.world(), &code)?;
+            let kind = WorklistKind::from_str(&kind)
+                .map_err(|e| ApiError::not_found(format!("no worklist kind: {e}")))?;
+            let date = as_of(engine)?;
+            let rows = lists::worklist(
+                engine.world(),
+                engine.policy(),
+                &code,
+                kind,
+                date,
+                Some(limit),
+                offset,
+            )
+            .map_err(ApiError::not_found)?;
+            let mut columns = lists::DEFAULTER_COLUMNS.to_vec();
+            columns.push("kind");
+            Ok(Listing {
+                format,
+                columns,
+                records: rows
+                    .iter()
+                    .map(|r| lists::worklist_record(r, kind))
+                    .collect(),
+            })
+        })
+        .await
+}
+
+/// `GET /api/v1/consumers/{account_no}`: the statement as a JSON object.
+pub(crate) async fn consumer(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(account_no): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    access::require_reader(&caller)?;
+    state
+        .read(move |engine| {
+            access::check_consumer_read(&caller, engine.world(), &account_no)?;
+            let date = as_of(engine)?;
+            lists::statement(engine.world(), engine.policy(), &account_no, date)
+                .map(Json)
+                .map_err(ApiError::not_found)
+        })
+        .await
+}
+
+/// `GET /api/v1/rankings?period=&level=` (level defaults to subdivision).
+pub(crate) async fn rankings(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    query: RawQuery,
+) -> Result<Listing, ApiError> {
+    access::require_utility_reader(&caller)?;
+    let params = Params::parse(query, &["period", "level"])?;
+    let format = params.format()?;
+    let period = params.period()?;
+    let level = match params.get("level").map(Level::from_str) {
+        None => Level::Subdivision,
+        Some(Ok(level)) if level != Level::Zone => level,
+        Some(_) => {
+            return Err(ApiError::malformed(
+                "level: not one of circle, division, subdivision",
+            ))
+        }
+    };
+    let paging = params.page()?;
+    state
+        .read(move |engine| {
+            let rows = reports::rankings(engine.world(), engine.policy(), period, level);
+            Ok(Listing {
+                format,
+                columns: reports::RankingRow::COLUMNS.to_vec(),
+                records: page(rows, paging).iter().map(|r| r.to_record()).collect(),
+            })
+        })
+        .await
+}
+
+/// `GET /api/v1/awards?period=`.
+pub(crate) async fn awards(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    query: RawQuery,
+) -> Result<Listing, ApiError> {
+    access::require_utility_reader(&caller)?;
+    let params = Params::parse(query, &["period"])?;
+    let format = params.format()?;
+    let period = params.period()?;
+    let paging = params.page()?;
+    state
+        .read(move |engine| {
+            let rows = reports::awards(engine.world(), engine.policy(), period);
+            Ok(Listing {
+                format,
+                columns: reports::AwardRow::COLUMNS.to_vec(),
+                records: page(rows, paging).iter().map(|r| r.to_record()).collect(),
+            })
+        })
+        .await
+}
+
+/// `GET /api/v1/offices/{code}/campaign`: mobile coverage per subdivision.
+pub(crate) async fn campaign(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(code): Path<String>,
+    query: RawQuery,
+) -> Result<Listing, ApiError> {
+    access::require_reader(&caller)?;
+    state
+        .read(move |engine| {
+            access::check_office_scope(&caller, engine.world(), &code)?;
+            let params = Params::parse(query, &[])?;
+            let format = params.format()?;
+            let paging = params.page()?;
+            access::check_office_exists(engine.world(), &code)?;
+            let date = as_of(engine)?;
+            let rows = reports::campaign(engine.world(), &code, date);
+            Ok(Listing {
+                format,
+                columns: reports::CampaignRow::COLUMNS.to_vec(),
+                records: page(rows, paging).iter().map(|r| r.to_record()).collect(),
+            })
+        })
+        .await
+}
+
+/// `GET /api/v1/offices/{code}/camps?period=`.
+pub(crate) async fn camps(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(code): Path<String>,
+    query: RawQuery,
+) -> Result<Listing, ApiError> {
+    access::require_reader(&caller)?;
+    state
+        .read(move |engine| {
+            access::check_office_scope(&caller, engine.world(), &code)?;
+            let params = Params::parse(query, &["period"])?;
+            let format = params.format()?;
+            let period = params.period()?;
+            let paging = params.page()?;
+            access::check_office_exists(engine.world(), &code)?;
+            let rows = reports::camps_report(engine.world(), engine.policy(), &code, period);
+            Ok(Listing {
+                format,
+                columns: reports::CampRow::COLUMNS.to_vec(),
+                records: page(rows, paging).iter().map(|r| r.to_record()).collect(),
+            })
+        })
+        .await
+}

@@ -1,0 +1,62 @@
+//! Key layout of the single sled tree holding the log.
+//!
+//! Log chunks, the natural-key index, stream heads and the checkpoint marker all live in
+//! ONE tree so that a whole group of commits (plus an optional checkpoint) is written by a
+//! single `apply_batch`, which sled applies atomically, also across crashes.
+//!
+//! | prefix | key rest                                   | value            |
+//! |--------|--------------------------------------------|------------------|
+//! | `C`    | first position, u64 big-endian             | `ChunkWire`      |
+//! | `K`    | namespace length u32 BE, namespace, key    | `KeyWire`        |
+//! | `S`    | stream name                                | `StreamWire`     |
+//! | `M`    | `checkpoint`                               | `CheckpointWire` |
+//!
+//! Big-endian positions make sled's byte order equal to position order.
+
+/// Name of the sled tree holding the log. Other crates must not use names starting with `log_`.
+pub(crate) const LOG_TREE: &str = "log_v1";
+
+pub(crate) const CHUNK_PREFIX: u8 = b'C';
+pub(crate) const KEY_PREFIX: u8 = b'K';
+pub(crate) const STREAM_PREFIX: u8 = b'S';
+pub(crate) const CHECKPOINT_KEY: &[u8] = b"Mcheckpoint";
+
+/// Length of a chunk key: prefix plus a u64.
+pub(crate) const CHUNK_KEY_LEN: usize = 9;
+
+pub(crate) fn chunk_key(first_position: u64) -> [u8; CHUNK_KEY_LEN] {
+    let mut k = [0u8; CHUNK_KEY_LEN];
+    k[0] = CHUNK_PREFIX;
+    k[1..].copy_from_slice(&first_position.to_be_bytes());
+    k
+}
+
+/// Position encoded in a chunk key, or `None` if the key is not a well-formed chunk key.
+pub(crate) fn chunk_key_position(key: &[u8]) -> Option<u64> {
+    if key.len() != CHUNK_KEY_LEN || key[0] != CHUNK_PREFIX {
+        return None;
+    }
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&key[1..]);
+    Some(u64::from_be_bytes(b))
+}
+
+/// Exclusive upper bound of all chunk keys.
+pub(crate) const CHUNK_END: [u8; 1] = [CHUNK_PREFIX + 1];
+
+pub(crate) fn natural_key(namespace: &str, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + 4 + namespace.len() + key.len());
+    k.push(KEY_PREFIX);
+    // Length-prefixing the namespace keeps ("a","bc") and ("ab","c") distinct.
+    k.extend_from_slice(&(namespace.len() as u32).to_be_bytes());
+    k.extend_from_slice(namespace.as_bytes());
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+pub(crate) fn stream_key(stream: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + stream.len());
+    k.push(STREAM_PREFIX);
+    k.extend_from_slice(stream.as_bytes());
+    k
+}

@@ -1,0 +1,252 @@
+//! Read paths: rebuilding in-memory heads on open, streaming the global log, and
+//! reading one stream through the chunk index.
+
+use std::sync::Arc;
+
+use crate::codec::{self, CheckpointWire, ChunkWire, EventWire, StreamWire};
+use crate::layout::{self, CHUNK_END};
+use crate::{RecordedEvent, Shared, StoreError, StreamIndex};
+
+fn corrupt(position: u64, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        position,
+        reason: reason.into(),
+    }
+}
+
+/// Decodes a chunk value stored under the key for `position`, checking it claims that position.
+pub(crate) fn decode_chunk(position: u64, bytes: &[u8]) -> Result<ChunkWire<'_>, StoreError> {
+    let chunk: ChunkWire<'_> = codec::open_envelope(bytes).map_err(|r| corrupt(position, r))?;
+    if chunk.first_position != position {
+        return Err(corrupt(
+            position,
+            format!(
+                "chunk stored under position {position} claims first position {}",
+                chunk.first_position
+            ),
+        ));
+    }
+    if chunk.events.is_empty() {
+        return Err(corrupt(position, "empty chunk"));
+    }
+    Ok(chunk)
+}
+
+fn to_recorded(position: u64, ev: &EventWire<'_>) -> RecordedEvent {
+    RecordedEvent {
+        position,
+        stream: ev.stream.to_owned(),
+        stream_version: ev.stream_version,
+        event_type: ev.event_type.to_owned(),
+        payload: ev.payload.to_vec(),
+        recorded_at_ms: ev.recorded_at_ms,
+    }
+}
+
+/// Loads the checkpoint and replays the log after it. Returns the heads and the last position.
+pub(crate) fn rebuild_index(tree: &sled::Tree) -> Result<(StreamIndex, u64), StoreError> {
+    let checkpoint = match tree.get(layout::CHECKPOINT_KEY)? {
+        Some(bytes) => {
+            let cp: CheckpointWire = codec::open_envelope(&bytes)
+                .map_err(|r| corrupt(0, format!("checkpoint marker: {r}")))?;
+            cp.position
+        }
+        None => 0,
+    };
+    let mut index = StreamIndex {
+        checkpoint_position: checkpoint,
+        ..StreamIndex::default()
+    };
+    for item in tree.scan_prefix([layout::STREAM_PREFIX]) {
+        let (key, value) = item?;
+        let name = std::str::from_utf8(&key[1..])
+            .map_err(|_| corrupt(checkpoint, "stream head key is not UTF-8"))?;
+        let head: StreamWire = codec::open_envelope(&value)
+            .map_err(|r| corrupt(checkpoint, format!("stream head {name:?}: {r}")))?;
+        index.versions.insert(name.to_owned(), head.version);
+    }
+
+    let mut last = checkpoint;
+    let start = layout::chunk_key(checkpoint + 1);
+    for item in tree.range(&start[..]..&CHUNK_END[..]) {
+        let (key, value) = item?;
+        let position = layout::chunk_key_position(&key)
+            .ok_or_else(|| corrupt(last + 1, "malformed chunk key"))?;
+        if position != last + 1 {
+            return Err(corrupt(
+                last + 1,
+                format!(
+                    "log gap on open: expected position {}, found {position}",
+                    last + 1
+                ),
+            ));
+        }
+        let chunk = decode_chunk(position, &value)?;
+        for ev in &chunk.events {
+            match index.versions.get_mut(ev.stream) {
+                Some(v) => *v = ev.stream_version,
+                None => {
+                    index
+                        .versions
+                        .insert(ev.stream.to_owned(), ev.stream_version);
+                }
+            }
+            let chunks = index.tail_chunks.entry(ev.stream.to_owned()).or_default();
+            if chunks.last() != Some(&position) {
+                chunks.push(position);
+            }
+        }
+        last = position + chunk.events.len() as u64 - 1;
+    }
+    Ok((index, last))
+}
+
+/// Iterator over the global log, see [`crate::Store::read_all`].
+pub struct ReadAll {
+    tree: sled::Tree,
+    from: u64,
+    /// Last position to yield: the durable last position when the iterator was created.
+    cap: u64,
+    iter: Option<sled::Iter>,
+    buffered: std::vec::IntoIter<RecordedEvent>,
+    /// Position the next chunk must start at; catches gaps while streaming.
+    expected_next: Option<u64>,
+    done: bool,
+}
+
+impl ReadAll {
+    pub(crate) fn new(shared: &Arc<Shared>, from_position: u64) -> ReadAll {
+        let from = from_position.max(1);
+        let cap = shared.last_position();
+        ReadAll {
+            tree: shared.tree.clone(),
+            from,
+            cap,
+            iter: None,
+            buffered: Vec::new().into_iter(),
+            expected_next: None,
+            done: from > cap,
+        }
+    }
+
+    /// Decodes the next chunk into `buffered`; `Ok(false)` at the end.
+    fn load_next_chunk(&mut self) -> Result<bool, StoreError> {
+        if self.iter.is_none() {
+            // Start at the chunk containing `from`: the last chunk key <= from.
+            let start = match self
+                .tree
+                .range(layout::chunk_key(0)..=layout::chunk_key(self.from))
+                .next_back()
+            {
+                Some(item) => item?.0.to_vec(),
+                None => layout::chunk_key(0).to_vec(),
+            };
+            self.iter = Some(self.tree.range(&start[..]..&CHUNK_END[..]));
+        }
+        let Some(iter) = self.iter.as_mut() else {
+            return Ok(false);
+        };
+        let Some(item) = iter.next() else {
+            return Ok(false);
+        };
+        let (key, value) = item?;
+        let expected = self.expected_next.unwrap_or(self.from);
+        let position = layout::chunk_key_position(&key)
+            .ok_or_else(|| corrupt(expected, "malformed chunk key"))?;
+        if position > self.cap {
+            return Ok(false);
+        }
+        if let Some(next) = self.expected_next {
+            if position != next {
+                return Err(corrupt(
+                    next,
+                    format!("log gap: expected position {next}, found {position}"),
+                ));
+            }
+        }
+        let chunk = decode_chunk(position, &value)?;
+        let mut out = Vec::with_capacity(chunk.events.len());
+        for (i, ev) in chunk.events.iter().enumerate() {
+            let p = position + i as u64;
+            if p >= self.from && p <= self.cap {
+                out.push(to_recorded(p, ev));
+            }
+        }
+        self.expected_next = Some(position + chunk.events.len() as u64);
+        self.buffered = out.into_iter();
+        Ok(true)
+    }
+}
+
+impl Iterator for ReadAll {
+    type Item = Result<RecordedEvent, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(ev) = self.buffered.next() {
+                return Some(Ok(ev));
+            }
+            if self.done {
+                return None;
+            }
+            match self.load_next_chunk() {
+                Ok(true) => continue,
+                Ok(false) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    // Fused after an error: the caller decides whether to resume elsewhere.
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+/// Reads every event of `stream`, visiting only the chunks known to contain it.
+pub(crate) fn read_stream(shared: &Shared, stream: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+    let (mut chunks, cap) = {
+        // Both sources are read under the lock so a concurrent checkpoint cannot make
+        // chunks vanish between them; duplicates from overlap are removed below.
+        let index = shared
+            .index
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cap = shared.last_position();
+        let mut chunks = match shared.tree.get(layout::stream_key(stream))? {
+            Some(bytes) => {
+                let head: StreamWire = codec::open_envelope(&bytes).map_err(|r| {
+                    corrupt(
+                        index.checkpoint_position,
+                        format!("stream head {stream:?}: {r}"),
+                    )
+                })?;
+                head.chunks
+            }
+            None => Vec::new(),
+        };
+        if let Some(tail) = index.tail_chunks.get(stream) {
+            chunks.extend_from_slice(tail);
+        }
+        (chunks, cap)
+    };
+    chunks.sort_unstable();
+    chunks.dedup();
+    let mut out = Vec::new();
+    for position in chunks.into_iter().filter(|p| *p <= cap) {
+        let bytes = shared
+            .tree
+            .get(layout::chunk_key(position))?
+            .ok_or_else(|| corrupt(position, format!("chunk of stream {stream:?} missing")))?;
+        let chunk = decode_chunk(position, &bytes)?;
+        for (i, ev) in chunk.events.iter().enumerate() {
+            let p = position + i as u64;
+            if ev.stream == stream && p <= cap {
+                out.push(to_recorded(p, ev));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,209 @@
+//! Offline consistency check of the whole log and its indexes.
+//!
+//! Works only from the bytes in sled (never from in-memory state) and turns every kind of
+//! damage into a [`Problem`]; decoding goes through the checked envelope, so arbitrary
+//! garbage yields problems, not panics.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{self, CheckpointWire, KeyWire, StreamWire};
+use crate::fasthash::FastMap;
+use crate::layout::{self, CHUNK_END};
+use crate::read::decode_chunk;
+use crate::{StoreError, MAX_REPORTED_PROBLEMS};
+
+/// One inconsistency found by `verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// First position of the bad chunk, or the position a bad record refers to.
+    pub position: u64,
+    pub reason: String,
+}
+
+/// Result of walking the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub commits: u64,
+    pub events: u64,
+    /// Last position found in the log.
+    pub last_position: u64,
+    /// Problems in log order (log problems first, then index problems); capped at
+    /// [`MAX_REPORTED_PROBLEMS`].
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn problem(&mut self, position: u64, reason: impl Into<String>) {
+        if self.problems.len() < MAX_REPORTED_PROBLEMS {
+            self.problems.push(Problem {
+                position,
+                reason: reason.into(),
+            });
+        }
+    }
+}
+
+/// Walks the log tree. `expected_last` is the last position the open store believes in.
+pub(crate) fn verify_tree(
+    tree: &sled::Tree,
+    expected_last: Option<u64>,
+) -> Result<VerifyReport, StoreError> {
+    let mut report = VerifyReport::default();
+    let mut next = 1u64;
+    // After an undecodable chunk its length is unknown: take the next chunk's position as
+    // given instead of reporting a second, derived gap.
+    let mut resync = false;
+    // After damage, versions of streams first seen later cannot be checked from 1.
+    let mut lenient = false;
+    // (commit_first, commit_last) of the commit whose chunks are being walked.
+    let mut open_commit: Option<(u64, u64)> = None;
+    let mut versions: FastMap<String, u64> = FastMap::default();
+
+    let start = layout::chunk_key(0);
+    for item in tree.range(&start[..]..&CHUNK_END[..]) {
+        let (key, value) = item?;
+        let Some(position) = layout::chunk_key_position(&key) else {
+            report.problem(next, format!("malformed chunk key {:?}", &key[..]));
+            continue;
+        };
+        if expected_last.is_some_and(|cap| position > cap) {
+            // Written by an append that is still in flight; not part of this snapshot.
+            break;
+        }
+        if resync {
+            resync = false;
+        } else if position != next {
+            report.problem(
+                next,
+                format!("log gap: expected position {next}, found {position}"),
+            );
+            lenient = true;
+        }
+        let chunk = match decode_chunk(position, &value) {
+            Ok(chunk) => chunk,
+            Err(StoreError::Corrupt { reason, .. }) => {
+                report.problem(position, reason);
+                resync = true;
+                lenient = true;
+                open_commit = None;
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
+        let len = chunk.events.len() as u64;
+        let chunk_last = position.saturating_add(len - 1);
+        if chunk.commit_first == position {
+            if let Some((first, last)) = open_commit {
+                report.problem(first, format!("commit {first}..={last} is incomplete"));
+            }
+            if chunk.commit_last < chunk.commit_first {
+                report.problem(position, "commit ends before it starts");
+            }
+            open_commit = Some((chunk.commit_first, chunk.commit_last));
+            report.commits += 1;
+        } else if open_commit != Some((chunk.commit_first, chunk.commit_last)) {
+            report.problem(
+                position,
+                format!(
+                    "chunk continues commit {}..={} which did not start before it",
+                    chunk.commit_first, chunk.commit_last
+                ),
+            );
+            open_commit = Some((chunk.commit_first, chunk.commit_last));
+        }
+        if chunk_last > chunk.commit_last {
+            report.problem(position, "chunk extends beyond its commit");
+        }
+        for (i, ev) in chunk.events.iter().enumerate() {
+            let p = position + i as u64;
+            let (previous, slot) = match versions.get_mut(ev.stream) {
+                Some(v) => (Some(*v), v),
+                None => (None, versions.entry(ev.stream.to_owned()).or_insert(0)),
+            };
+            let expected = previous.unwrap_or(0) + 1;
+            if ev.stream_version != expected && !(lenient && previous.is_none()) {
+                report.problem(
+                    p,
+                    format!(
+                        "stream {:?}: version {} where {expected} was expected",
+                        ev.stream, ev.stream_version
+                    ),
+                );
+            }
+            *slot = ev.stream_version;
+        }
+        report.events += len;
+        next = chunk_last.saturating_add(1);
+        if chunk_last >= chunk.commit_last {
+            open_commit = None;
+        }
+    }
+    if let Some((first, last)) = open_commit {
+        report.problem(first, format!("commit {first}..={last} is incomplete"));
+    }
+    let last = next - 1;
+    report.last_position = last;
+    if let Some(expected) = expected_last {
+        if expected != last {
+            report.problem(
+                expected.min(last) + 1,
+                format!("store reports last position {expected}, log ends at {last}"),
+            );
+        }
+    }
+
+    // Index entries beyond the snapshot belong to appends still in flight.
+    let in_flight = |position: u64| expected_last.is_some_and(|cap| position > cap);
+    for item in tree.scan_prefix([layout::KEY_PREFIX]) {
+        let (_, value) = item?;
+        match codec::open_envelope::<KeyWire<'_>>(&value) {
+            Ok(entry) if in_flight(entry.position) => {}
+            Ok(entry) if entry.position == 0 || entry.position > last => report.problem(
+                entry.position,
+                format!("key index entry points beyond the log (last {last})"),
+            ),
+            Ok(_) => {}
+            Err(reason) => report.problem(0, format!("key index entry: {reason}")),
+        }
+    }
+    let mut checkpoint = 0;
+    if let Some(value) = tree.get(layout::CHECKPOINT_KEY)? {
+        match codec::open_envelope::<CheckpointWire>(&value) {
+            // A checkpoint is being written concurrently: heads are ahead of the snapshot.
+            Ok(cp) if in_flight(cp.position) => return Ok(report),
+            Ok(cp) if cp.position > last => report.problem(
+                cp.position,
+                format!("checkpoint beyond the log (last {last})"),
+            ),
+            Ok(cp) => checkpoint = cp.position,
+            Err(reason) => report.problem(0, format!("checkpoint marker: {reason}")),
+        }
+    }
+    for item in tree.scan_prefix([layout::STREAM_PREFIX]) {
+        let (key, value) = item?;
+        let name = String::from_utf8_lossy(&key[1..]).into_owned();
+        match codec::open_envelope::<StreamWire>(&value) {
+            Ok(head) => {
+                let actual = versions.get(&name).copied().unwrap_or(0);
+                if head.version > actual {
+                    report.problem(
+                        checkpoint,
+                        format!(
+                            "stream head {name:?} at version {} but log has {actual}",
+                            head.version
+                        ),
+                    );
+                }
+                if let Some(c) = head.chunks.iter().find(|c| **c == 0 || **c > last) {
+                    report.problem(*c, format!("stream head {name:?} lists a missing chunk"));
+                }
+            }
+            Err(reason) => report.problem(checkpoint, format!("stream head {name:?}: {reason}")),
+        }
+    }
+    Ok(report)
+}
