@@ -396,3 +396,104 @@ fn csv_excel_and_json_formats() {
     let unknown = vasooli(&data, &["defaulters", "--office", "NOPE"]);
     assert_ne!(unknown.code, 0);
 }
+
+#[test]
+fn flipped_bytes_in_a_commit_make_verify_name_its_position() {
+    // Corruption inside a stored commit: `verify` exits 1 naming that commit's position, and
+    // nothing panics.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed(dir.path(), &data);
+    let position = {
+        let db = sled::open(data.join("log")).unwrap();
+        let tree = db.open_tree("log_v1").unwrap();
+        let chunks: Vec<(sled::IVec, sled::IVec)> =
+            tree.scan_prefix(b"C").map(|r| r.unwrap()).collect();
+        assert!(chunks.len() >= 2, "the seed writes several commits");
+        let (key, value) = &chunks[1];
+        let position = u64::from_be_bytes(key[1..9].try_into().unwrap());
+        let mut bytes = value.to_vec();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x5a;
+        tree.insert(key, bytes).unwrap();
+        db.flush().unwrap();
+        position
+    };
+    let run = vasooli(&data, &["verify"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!("position {position}")),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn tokens_and_the_server_on_loopback() {
+    // `tokens create` prints a token once; `serve` answers on a loopback port with it, and
+    // refuses a request without it.
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed(dir.path(), &data);
+    ok(&data, &["nightly", "--as-of", "2026-09-30"]);
+    let token = ok(
+        &data,
+        &[
+            "tokens",
+            "create",
+            "--role",
+            "officer",
+            "--office",
+            "S1",
+            "--name",
+            "sdo-rishikesh",
+        ],
+    );
+    let token = token.trim().to_string();
+    assert!(!token.is_empty() && !token.contains(' '));
+    let listed = ok(&data, &["tokens", "list", "--format", "csv"]);
+    assert!(listed.contains("sdo-rishikesh,officer,S1"), "{listed}");
+    assert!(!listed.contains(&token), "a token is never shown again");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vasooli"))
+        .arg("--data")
+        .arg(&data)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the server prints where it listens")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("listening on http://") {
+            break rest.trim().to_string();
+        }
+    };
+    let get = |path: &str, token: Option<&str>| -> String {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    assert!(get("/health", None).starts_with("HTTP/1.1 200"));
+    assert!(get("/api/v1/offices/S1/defaulters", None).starts_with("HTTP/1.1 401"));
+    let mine = get("/api/v1/offices/S1/defaulters?format=csv", Some(&token));
+    assert!(mine.starts_with("HTTP/1.1 200"), "{mine}");
+    assert!(mine.contains("A1,"), "{mine}");
+    assert!(get("/api/v1/offices/S2/defaulters", Some(&token)).starts_with("HTTP/1.1 403"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

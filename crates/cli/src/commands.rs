@@ -497,11 +497,9 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
 }
 
 fn verify(cli: &Cli) -> Outcome {
-    let store =
-        vasooli_store::Store::open(&cli.data).map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
-    let report = store
-        .verify()
-        .map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
+    // Checked without opening, so a damaged tail that stops the store opening is still named.
+    let report =
+        vasooli_store::verify_dir(&cli.data).map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
     if let Some(problem) = report.problems.first() {
         for p in &report.problems {
             eprintln!("position {}: {}", p.position, p.reason);
@@ -513,6 +511,8 @@ fn verify(cli: &Cli) -> Outcome {
         )));
     }
     // The store vouches for the envelopes; check every event also decodes as an event.
+    let store =
+        vasooli_store::Store::open(&cli.data).map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
     let mut events = 0u64;
     for recorded in store.read_all(1) {
         let recorded = recorded.map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;

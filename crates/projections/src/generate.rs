@@ -376,6 +376,11 @@ impl Generator {
     /// Hands every command to `sink` in deliveries of at most `batch_size` commands (and at
     /// most [`BATCH_COMMANDS_MAX`]), as described at [`MonthBatch`]. Stops at the first error
     /// from `sink` and returns it.
+    ///
+    /// Memory stays bounded whatever the number of consumers: commands are made a few chunks
+    /// of consumers at a time, and a delivery is handed over as soon as it is full. A demo
+    /// applies each delivery and, on one marked `last_of_month` with a `month_end`, runs the
+    /// nightly run for that date before the next month arrives.
     pub fn for_each_month(
         &self,
         batch_size: usize,
