@@ -497,3 +497,86 @@ fn tokens_and_the_server_on_loopback() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn sms_go_to_a_gateway_once_each_despite_failures() {
+    // A gateway on loopback refuses every other request; every queued message still ends
+    // `sent` exactly once, and a second send has nothing left to send.
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed(dir.path(), &data);
+    ok(&data, &["nightly", "--as-of", "2026-07-01"]);
+    ok(&data, &["nightly", "--as-of", "2026-08-22"]);
+    let outbox = csv_rows(&ok(&data, &["sms", "outbox", "--format", "csv"]));
+    assert!(
+        outbox.len() > 2,
+        "bill, receipt and notice messages are queued: {outbox:?}"
+    );
+    assert!(outbox[1..].iter().all(|r| r[7] == "queued"));
+    assert!(
+        outbox[1..].iter().all(|r| r[9] == "ucs2"),
+        "Hindi texts go as UCS-2"
+    );
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let seen = accepted.clone();
+    std::thread::spawn(move || {
+        for (count, stream) in listener.incoming().enumerate().take(200) {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            let mut id = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                if lower.starts_with("idempotency-key:") {
+                    id = line["idempotency-key:".len()..].trim().to_string();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let status = if count % 2 == 0 {
+                "503 Service Unavailable"
+            } else {
+                "200 OK"
+            };
+            if count % 2 == 1 {
+                *seen.lock().unwrap().entry(id).or_default() += 1;
+            }
+            write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+        }
+    });
+    let out = ok(
+        &data,
+        &["sms", "send", "--gateway", &format!("http://{addr}/send")],
+    );
+    assert!(out.contains("failed 0"), "{out}");
+    let outbox = csv_rows(&ok(&data, &["sms", "outbox", "--format", "csv"]));
+    assert!(outbox[1..].iter().all(|r| r[7] == "sent"), "{outbox:?}");
+    let accepted = accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), outbox.len() - 1);
+    assert!(
+        accepted.values().all(|n| *n == 1),
+        "each message accepted once: {accepted:?}"
+    );
+    assert!(ok(
+        &data,
+        &["sms", "send", "--gateway", &format!("http://{addr}/send")]
+    )
+    .contains("sent 0, failed 0"));
+}

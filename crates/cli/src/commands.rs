@@ -107,6 +107,13 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Sms {
             action: SmsAction::Outbox { status },
         } => sms_outbox(&cli, status.as_deref()),
+        Command::Sms {
+            action:
+                SmsAction::Send {
+                    gateway,
+                    timeout_ms,
+                },
+        } => sms::send(&cli, gateway, *timeout_ms),
         Command::Serve { addr } => serve(&cli, addr),
         Command::Tokens { action } => tokens(&cli, action),
         Command::Verify => verify(&cli),
@@ -130,6 +137,7 @@ pub fn run(cli: Cli) -> Outcome {
 
 pub mod demo;
 pub mod reports;
+pub mod sms;
 
 fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
     let (Some(command_type), Some(columns)) = (import_command_type(kind), import_columns(kind))

@@ -148,6 +148,14 @@ pub enum SmsAction {
         #[arg(long)]
         status: Option<String>,
     },
+    /// Sends queued messages to an HTTP gateway, with retries and backoff.
+    Send {
+        #[arg(long)]
+        gateway: String,
+        /// Time-out of one attempt, in milliseconds.
+        #[arg(long, default_value_t = 5_000)]
+        timeout_ms: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
