@@ -1,0 +1,215 @@
+//! Every event type goes through the codec and comes back equal, in binary and in JSON; a
+//! flipped version byte is refused.
+
+use chrono::NaiveDate;
+use vasooli_domain::codec::{decode_event, encode_event};
+use vasooli_domain::event::*;
+use vasooli_domain::types::*;
+use vasooli_domain::Money;
+
+fn d(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+}
+
+fn every_event() -> Vec<Event> {
+    let a = || "A1".to_string();
+    let m = Money::from_paise(123_456);
+    vec![
+        Event::OfficeRegistered(OfficeRegistered {
+            code: "S1".into(),
+            name: "ऋषिकेश".into(),
+            level: Level::Subdivision,
+            parent: Some("D1".into()),
+        }),
+        Event::ConsumerRegistered(ConsumerRegistered {
+            account_no: a(),
+            name: "राम".into(),
+            category: Category::Government,
+            subdivision: "S1".into(),
+            load_watts: 2_500,
+            connected_on: d("2020-01-31"),
+            mobile: Some("9876543210".into()),
+            language: Language::En,
+        }),
+        Event::MobileRegistered(MobileRegistered {
+            account_no: a(),
+            mobile: "9876543210".into(),
+            registered_on: d("2026-01-01"),
+            source: MobileSource::Camp,
+        }),
+        Event::BillIssued(BillIssued {
+            bill_no: "B1".into(),
+            account_no: a(),
+            period: "2026-07".into(),
+            issued_on: d("2026-07-05"),
+            due_on: d("2026-07-20"),
+            amount: m,
+        }),
+        Event::BillRevised(BillRevised {
+            bill_no: "B1".into(),
+            account_no: a(),
+            revised_on: d("2026-07-06"),
+            new_amount: Money::ZERO,
+            reason: "meter".into(),
+        }),
+        Event::PaymentReceived(PaymentReceived {
+            receipt_no: "R1".into(),
+            account_no: a(),
+            amount: m,
+            paid_on: d("2026-07-07"),
+            channel: Channel::Bbps,
+        }),
+        Event::PaymentReversed(PaymentReversed {
+            receipt_no: "R1".into(),
+            account_no: a(),
+            reversed_on: d("2026-07-08"),
+            reason: "bounced".into(),
+        }),
+        Event::AdjustmentPosted(AdjustmentPosted {
+            adjustment_no: "J1".into(),
+            account_no: a(),
+            posted_on: d("2026-07-09"),
+            amount: Money::from_paise(-625),
+            reason: "waiver".into(),
+        }),
+        Event::SurchargeLevied(SurchargeLevied {
+            account_no: a(),
+            bill_no: "B1".into(),
+            anniversary: 2,
+            levied_on: d("2026-09-20"),
+            amount: Money::from_paise(625),
+        }),
+        Event::NoticeIssued(NoticeIssued {
+            notice_no: "N-A1-001".into(),
+            account_no: a(),
+            issued_on: d("2026-08-21"),
+            overdue_arrears: m,
+            oldest_due_on: d("2026-07-20"),
+        }),
+        Event::NoticeServed(NoticeServed {
+            notice_no: "N-A1-001".into(),
+            account_no: a(),
+            served_on: d("2026-08-24"),
+            mode: NoticeMode::Affixed,
+        }),
+        Event::CaseClosed(CaseClosed {
+            notice_no: "N-A1-001".into(),
+            account_no: a(),
+            closed_on: d("2026-09-01"),
+            reason: CaseCloseReason::ArrearsCleared,
+            lapsed: true,
+        }),
+        Event::Disconnected(Disconnected {
+            account_no: a(),
+            on: d("2026-09-10"),
+            order_no: "O1".into(),
+        }),
+        Event::Reconnected(Reconnected {
+            account_no: a(),
+            on: d("2026-09-11"),
+        }),
+        Event::PermanentlyDisconnected(PermanentlyDisconnected {
+            account_no: a(),
+            on: d("2027-03-10"),
+        }),
+        Event::RecoveryCertificateIssued(RecoveryCertificateIssued {
+            account_no: a(),
+            rc_no: "RC1".into(),
+            on: d("2027-03-11"),
+        }),
+        Event::DisputeRaised(DisputeRaised {
+            account_no: a(),
+            on: d("2026-09-01"),
+            deposit: m,
+            bill_no: None,
+        }),
+        Event::DisputeResolved(DisputeResolved {
+            account_no: a(),
+            on: d("2026-09-02"),
+        }),
+        Event::InstallmentPlanGranted(InstallmentPlanGranted {
+            plan_id: "PL1".into(),
+            account_no: a(),
+            granted_on: d("2026-09-03"),
+            installments: vec![Installment {
+                due_on: d("2026-10-03"),
+                amount: m,
+            }],
+        }),
+        Event::InstallmentPlanBroken(InstallmentPlanBroken {
+            plan_id: "PL1".into(),
+            account_no: a(),
+            on: d("2026-10-20"),
+        }),
+        Event::CampScheduled(CampScheduled {
+            camp_id: "C1".into(),
+            subdivision: "S1".into(),
+            on: d("2026-10-10"),
+            venue: "पंचायत भवन".into(),
+        }),
+        Event::CampHeld(CampHeld {
+            camp_id: "C1".into(),
+            held_on: d("2026-10-10"),
+            officers_present: vec!["SDO".into(), "JE".into()],
+        }),
+        Event::GrievanceRegistered(GrievanceRegistered {
+            grievance_id: "G1".into(),
+            subdivision: "S1".into(),
+            account_no: Some(a()),
+            camp_id: Some("C1".into()),
+            category: GrievanceCategory::Metering,
+            registered_on: d("2026-10-10"),
+        }),
+        Event::GrievanceResolved(GrievanceResolved {
+            grievance_id: "G1".into(),
+            resolved_on: d("2026-10-12"),
+            note: "meter replaced".into(),
+        }),
+        Event::SmsQueued(SmsQueued {
+            message_id: "A1-bill-B1".into(),
+            account_no: a(),
+            mobile: "9876543210".into(),
+            template: "bill".into(),
+            dlt_template_id: "1107".into(),
+            language: Language::Hi,
+            text: "बिल".into(),
+            queued_on: d("2026-07-05"),
+        }),
+        Event::SmsAttempted(SmsAttempted {
+            message_id: "A1-bill-B1".into(),
+            account_no: a(),
+            attempt: 1,
+            outcome: SmsOutcome::TimedOut,
+            detail: "timed out".into(),
+            at_ms: 1_790_000_000_000,
+        }),
+        Event::NightlyRunCompleted(NightlyRunCompleted {
+            as_of: d("2026-09-30"),
+        }),
+    ]
+}
+
+#[test]
+fn every_event_type_round_trips() {
+    let events = every_event();
+    let names: std::collections::BTreeSet<&str> = events.iter().map(Event::type_name).collect();
+    assert_eq!(names.len(), events.len(), "one of each type");
+    for event in events {
+        let bytes = encode_event(&event).unwrap();
+        assert_eq!(
+            decode_event(&bytes).unwrap(),
+            event,
+            "binary round trip of {}",
+            event.type_name()
+        );
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Event>(&json).unwrap(),
+            event,
+            "JSON round trip of {json}"
+        );
+        let mut flipped = bytes.clone();
+        flipped[0] = 0xee;
+        assert!(decode_event(&flipped).is_err());
+    }
+}
