@@ -10,16 +10,18 @@ use crate::state::{Consumer, Surcharge};
 use crate::types::aging_bucket;
 use chrono::{Months, NaiveDate};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ChargeKind {
-    Bill { bill_no: String, period: String },
-    Surcharge { bill_no: String, anniversary: u32 },
-    Adjustment { adjustment_no: String },
+/// What a charge is. Borrowed from the consumer's history, so computing a ledger allocates
+/// no strings (the nightly run computes several ledgers per consumer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChargeKind<'a> {
+    Bill { bill_no: &'a str, period: &'a str },
+    Surcharge { bill_no: &'a str, anniversary: u32 },
+    Adjustment { adjustment_no: &'a str },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChargeLine {
-    pub kind: ChargeKind,
+pub struct ChargeLine<'a> {
+    pub kind: ChargeKind<'a>,
     pub booked_on: NaiveDate,
     pub due_on: NaiveDate,
     pub amount: Money,
@@ -27,33 +29,33 @@ pub struct ChargeLine {
     pub position: u64,
 }
 
-impl ChargeLine {
+impl ChargeLine<'_> {
     pub fn is_surcharge(&self) -> bool {
         matches!(self.kind, ChargeKind::Surcharge { .. })
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CreditKind {
-    Payment { receipt_no: String },
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreditKind<'a> {
+    Payment { receipt_no: &'a str },
     Deposit,
-    Adjustment { adjustment_no: String },
+    Adjustment { adjustment_no: &'a str },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CreditLine {
-    pub kind: CreditKind,
+pub struct CreditLine<'a> {
+    pub kind: CreditKind<'a>,
     pub on: NaiveDate,
     pub amount: Money,
 }
 
 /// A consumer's ledger as of one date.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LedgerView {
+pub struct LedgerView<'a> {
     pub as_of: NaiveDate,
     /// In allocation order.
-    pub charges: Vec<ChargeLine>,
-    pub credits: Vec<CreditLine>,
+    pub charges: Vec<ChargeLine<'a>>,
+    pub credits: Vec<CreditLine<'a>>,
     pub total_charges: Money,
     pub total_credits: Money,
     pub overdue_arrears: Money,
@@ -61,7 +63,7 @@ pub struct LedgerView {
     pub days_overdue: i64,
 }
 
-impl LedgerView {
+impl LedgerView<'_> {
     /// Charges less credits; negative when the consumer has paid in advance.
     pub fn balance(&self) -> Money {
         self.total_charges - self.total_credits
@@ -87,18 +89,18 @@ pub enum Charges {
 
 /// Computes the ledger as of `date` from the events dated on or before it, plus `extra`
 /// surcharges not yet in the consumer's history (levies being decided in this run).
-pub fn ledger_as_of(
-    consumer: &Consumer,
+pub fn ledger_as_of<'a>(
+    consumer: &'a Consumer,
     date: NaiveDate,
     which: Charges,
-    extra: &[Surcharge],
-) -> LedgerView {
+    extra: &'a [Surcharge],
+) -> LedgerView<'a> {
     let mut charges: Vec<ChargeLine> = Vec::with_capacity(consumer.bills.len() * 2);
     for bill in consumer.bills.iter().filter(|b| b.issued_on <= date) {
         charges.push(ChargeLine {
             kind: ChargeKind::Bill {
-                bill_no: bill.bill_no.clone(),
-                period: bill.period.clone(),
+                bill_no: &bill.bill_no,
+                period: &bill.period,
             },
             booked_on: bill.issued_on,
             due_on: bill.due_on,
@@ -116,7 +118,7 @@ pub fn ledger_as_of(
         {
             charges.push(ChargeLine {
                 kind: ChargeKind::Surcharge {
-                    bill_no: s.bill_no.clone(),
+                    bill_no: &s.bill_no,
                     anniversary: s.anniversary,
                 },
                 booked_on: s.levied_on,
@@ -132,7 +134,7 @@ pub fn ledger_as_of(
         if a.amount.is_positive() {
             charges.push(ChargeLine {
                 kind: ChargeKind::Adjustment {
-                    adjustment_no: a.adjustment_no.clone(),
+                    adjustment_no: &a.adjustment_no,
                 },
                 booked_on: a.posted_on,
                 due_on: a.posted_on,
@@ -143,7 +145,7 @@ pub fn ledger_as_of(
         } else if !a.amount.is_zero() {
             credits.push(CreditLine {
                 kind: CreditKind::Adjustment {
-                    adjustment_no: a.adjustment_no.clone(),
+                    adjustment_no: &a.adjustment_no,
                 },
                 on: a.posted_on,
                 amount: -a.amount,
@@ -153,7 +155,7 @@ pub fn ledger_as_of(
     for p in consumer.payments.iter().filter(|p| p.counts_on(date)) {
         credits.push(CreditLine {
             kind: CreditKind::Payment {
-                receipt_no: p.receipt_no.clone(),
+                receipt_no: &p.receipt_no,
             },
             on: p.paid_on,
             amount: p.amount,
@@ -169,7 +171,11 @@ pub fn ledger_as_of(
     allocate(charges, credits, date)
 }
 
-fn allocate(mut charges: Vec<ChargeLine>, credits: Vec<CreditLine>, date: NaiveDate) -> LedgerView {
+fn allocate<'a>(
+    mut charges: Vec<ChargeLine<'a>>,
+    credits: Vec<CreditLine<'a>>,
+    date: NaiveDate,
+) -> LedgerView<'a> {
     charges.sort_by_key(|c| (c.due_on, !c.is_surcharge(), c.position));
     let total_credits: Money = credits.iter().map(|c| c.amount).sum();
     let mut cumulative = Money::ZERO;

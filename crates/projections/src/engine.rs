@@ -97,7 +97,13 @@ pub struct Engine {
     policy: Policy,
     /// When set, checkpoints wait for `save_checkpoint` (bulk loads checkpoint once at the end).
     defer_checkpoints: bool,
+    /// The log position the saved checkpoint reflects.
+    checkpoint_position: u64,
 }
+
+/// How far the world may run ahead of its saved checkpoint: opening replays at most this many
+/// events, and small writes do not each re-encode the whole world.
+pub const CHECKPOINT_LAG_EVENTS_MAX: u64 = 200_000;
 
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -124,11 +130,11 @@ impl Engine {
             world,
             policy,
             defer_checkpoints: false,
+            checkpoint_position: 0,
         };
-        let replayed = engine.catch_up()?;
-        if replayed > 0 {
-            engine.save_checkpoint()?;
-        }
+        engine.checkpoint_position = engine.world.position;
+        engine.catch_up()?;
+        engine.maybe_checkpoint()?;
         Ok(engine)
     }
 
@@ -157,7 +163,8 @@ impl Engine {
     }
 
     /// Writes the world and its position to the projections tree, durably.
-    pub fn save_checkpoint(&self) -> Result<(), EngineError> {
+    pub fn save_checkpoint(&mut self) -> Result<(), EngineError> {
+        self.checkpoint_position = self.world.position;
         let bytes = encode_value(&self.world).map_err(|e| EngineError::Corrupt(e.to_string()))?;
         let tree = self
             .store
@@ -275,7 +282,14 @@ impl Engine {
             self.store.append(NewCommit::new(chunk))?;
         }
         self.catch_up()?;
-        if !self.defer_checkpoints {
+        self.maybe_checkpoint()
+    }
+
+    /// Saves a checkpoint when the world has run far enough ahead of the last one.
+    pub fn maybe_checkpoint(&mut self) -> Result<(), EngineError> {
+        if !self.defer_checkpoints
+            && self.world.position - self.checkpoint_position >= CHECKPOINT_LAG_EVENTS_MAX
+        {
             self.save_checkpoint()?;
         }
         Ok(())

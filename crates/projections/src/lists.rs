@@ -95,7 +95,11 @@ impl ConsumerRow {
 }
 
 /// The ledger and ladder of one consumer as of a date.
-pub fn assess(consumer: &Consumer, date: NaiveDate, policy: &Policy) -> (LedgerView, LadderView) {
+pub fn assess<'a>(
+    consumer: &'a Consumer,
+    date: NaiveDate,
+    policy: &Policy,
+) -> (LedgerView<'a>, LadderView) {
     let ledger = ledger_as_of(consumer, date, Charges::All, &[]);
     let ladder = ladder_as_of(consumer, &ledger, date, policy);
     (ledger, ladder)
@@ -296,7 +300,9 @@ pub fn statement(
                     bill_no,
                     anniversary,
                 } => ("surcharge", format!("{bill_no} #{anniversary}")),
-                ChargeKind::Adjustment { adjustment_no } => ("adjustment", adjustment_no.clone()),
+                ChargeKind::Adjustment { adjustment_no } => {
+                    ("adjustment", adjustment_no.to_string())
+                }
             };
             json!({
                 "kind": kind,
@@ -315,9 +321,9 @@ pub fn statement(
         .iter()
         .map(|c| {
             let (kind, reference) = match &c.kind {
-                CreditKind::Payment { receipt_no } => ("payment", receipt_no.clone()),
+                CreditKind::Payment { receipt_no } => ("payment", receipt_no.to_string()),
                 CreditKind::Deposit => ("deposit_under_protest", String::new()),
-                CreditKind::Adjustment { adjustment_no } => ("adjustment", adjustment_no.clone()),
+                CreditKind::Adjustment { adjustment_no } => ("adjustment", adjustment_no.to_string()),
             };
             json!({"kind": kind, "reference": reference, "on": c.on.to_string(), "amount": c.amount.to_string()})
         })

@@ -13,13 +13,13 @@
 use crate::engine::{Engine, EngineError};
 use crate::sms_queue;
 use chrono::{Days, NaiveDate};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 use vasooli_domain::codec::encode_event;
 use vasooli_domain::event::*;
 use vasooli_domain::ladder::{ladder_as_of, notice_number};
 use vasooli_domain::ledger::{ledger_as_of, surcharges_due, Charges};
-use vasooli_domain::state::{Consumer, World};
+use vasooli_domain::state::{Camp, Consumer, World};
 use vasooli_domain::types::{CaseCloseReason, Stage};
 use vasooli_domain::Policy;
 
@@ -43,6 +43,7 @@ pub fn decide_consumer(
     consumer: &Consumer,
     as_of: NaiveDate,
     policy: &Policy,
+    camps_ahead: &[&Camp],
 ) -> (Vec<Event>, Stage) {
     let previous_run = world.last_nightly;
     let previous_position = world.last_nightly_position;
@@ -124,9 +125,50 @@ pub fn decide_consumer(
         }));
         stage = Stage::NoticeIssued;
     }
-    let messages = sms_queue::queue_for_consumer(world, view, as_of, policy, &events);
+    let messages = sms_queue::queue_for_consumer(world, view, as_of, policy, &events, camps_ahead);
     events.extend(messages);
     (events, stage)
+}
+
+/// Most threads the run decides consumers on.
+pub const NIGHTLY_THREADS_MAX: usize = 16;
+
+/// What one thread decided for its share of the consumers.
+#[derive(Default)]
+struct Share {
+    events: Vec<(Event, Vec<u8>)>,
+    stages: BTreeMap<&'static str, usize>,
+    error: Option<String>,
+}
+
+fn decide_share(
+    world: &World,
+    consumers: &[Consumer],
+    as_of: NaiveDate,
+    policy: &Policy,
+    camps: &HashMap<&str, Vec<&Camp>>,
+) -> Share {
+    let mut share = Share::default();
+    for consumer in consumers {
+        if consumer.connected_on > as_of {
+            continue;
+        }
+        let camps_ahead = camps
+            .get(consumer.subdivision.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        let (events, stage) = decide_consumer(world, consumer, as_of, policy, camps_ahead);
+        *share.stages.entry(stage.as_str()).or_insert(0) += 1;
+        for event in events {
+            match encode_event(&event) {
+                Ok(payload) => share.events.push((event, payload)),
+                Err(e) => {
+                    share.error = Some(e.to_string());
+                    return share;
+                }
+            }
+        }
+    }
+    share
 }
 
 pub fn run(engine: &mut Engine, as_of: NaiveDate) -> Result<NightlySummary, EngineError> {
@@ -139,20 +181,45 @@ pub fn run(engine: &mut Engine, as_of: NaiveDate) -> Result<NightlySummary, Engi
             )));
         }
     }
+    let policy = engine.policy();
     let mut summary = NightlySummary {
         as_of: Some(as_of),
         events_read: world.position,
         ..Default::default()
     };
+    let camps = sms_queue::camps_ahead_by_subdivision(world, as_of, policy);
+    // Consumers are decided independently, so shares run on threads; their events are joined
+    // in consumer order, so the log does not depend on the thread count.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, NIGHTLY_THREADS_MAX);
+    let chunk = world.consumers.len().div_ceil(threads).max(1);
+    let shares: Vec<Share> = std::thread::scope(|scope| {
+        let handles: Vec<_> = world
+            .consumers
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| decide_share(world, part, as_of, policy, &camps)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| Share {
+                    error: Some("a nightly worker panicked".into()),
+                    ..Share::default()
+                })
+            })
+            .collect()
+    });
     let mut decided: Vec<(Event, Vec<u8>)> = Vec::new();
-    for consumer in &world.consumers {
-        if consumer.connected_on > as_of {
-            continue;
+    for share in shares {
+        if let Some(e) = share.error {
+            return Err(EngineError::Corrupt(e));
         }
-        let (events, stage) = decide_consumer(world, consumer, as_of, engine.policy());
-        *summary.stages.entry(stage.as_str()).or_insert(0) += 1;
-        for event in events {
-            match &event {
+        for (stage, count) in share.stages {
+            *summary.stages.entry(stage).or_insert(0) += count;
+        }
+        for (event, _) in &share.events {
+            match event {
                 Event::SurchargeLevied(_) => summary.surcharges += 1,
                 Event::NoticeIssued(_) => summary.notices += 1,
                 Event::CaseClosed(_) => summary.cases_closed += 1,
@@ -160,9 +227,8 @@ pub fn run(engine: &mut Engine, as_of: NaiveDate) -> Result<NightlySummary, Engi
                 Event::SmsQueued(_) => summary.sms_queued += 1,
                 _ => {}
             }
-            let payload = encode_event(&event).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-            decided.push((event, payload));
         }
+        decided.extend(share.events);
     }
     let new_date = world.last_nightly != Some(as_of);
     if new_date || !decided.is_empty() {

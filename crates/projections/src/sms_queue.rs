@@ -9,7 +9,7 @@ use chrono::{Days, NaiveDate};
 use vasooli_domain::event::{Event, SmsQueued};
 use vasooli_domain::ledger::{ledger_as_of, ChargeKind, Charges};
 use vasooli_domain::sms::render;
-use vasooli_domain::state::{ConnectionChange, Consumer, World};
+use vasooli_domain::state::{Camp, ConnectionChange, Consumer, World};
 use vasooli_domain::types::Language;
 use vasooli_domain::Policy;
 
@@ -22,6 +22,7 @@ pub fn queue_for_consumer(
     as_of: NaiveDate,
     policy: &Policy,
     decided: &[Event],
+    camps_ahead: &[&Camp],
 ) -> Vec<Event> {
     let Some(mobile) = consumer.mobile_as_of(as_of) else {
         return Vec::new();
@@ -142,9 +143,8 @@ pub fn queue_for_consumer(
         );
     }
     let lead = Days::new(policy.sms.camp_notice_days_before.max(0) as u64);
-    for camp in world
-        .camps
-        .values()
+    for camp in camps_ahead
+        .iter()
         .filter(|c| c.subdivision == consumer.subdivision)
     {
         let Some(announce_on) = camp.on.checked_sub_days(lead) else {
@@ -160,4 +160,27 @@ pub fn queue_for_consumer(
         }
     }
     out
+}
+
+/// The camps announced in this run's window, by subdivision: computed once per run so that
+/// queueing for each consumer looks only at its own subdivision's camps.
+pub fn camps_ahead_by_subdivision<'a>(
+    world: &'a World,
+    as_of: NaiveDate,
+    policy: &Policy,
+) -> std::collections::HashMap<&'a str, Vec<&'a Camp>> {
+    let after = world
+        .last_nightly
+        .unwrap_or_else(|| as_of - Days::new(FIRST_RUN_WINDOW_DAYS));
+    let lead = Days::new(policy.sms.camp_notice_days_before.max(0) as u64);
+    let mut map: std::collections::HashMap<&str, Vec<&Camp>> = std::collections::HashMap::new();
+    for camp in world.camps.values() {
+        let Some(announce_on) = camp.on.checked_sub_days(lead) else {
+            continue;
+        };
+        if announce_on > after && announce_on <= as_of {
+            map.entry(camp.subdivision.as_str()).or_default().push(camp);
+        }
+    }
+    map
 }

@@ -1208,12 +1208,12 @@ fn surcharges_come_before_bills_of_the_same_due_date() {
         .iter()
         .map(|c| {
             let name = match &c.kind {
-                ChargeKind::Bill { bill_no, .. } => bill_no.clone(),
+                ChargeKind::Bill { bill_no, .. } => bill_no.to_string(),
                 ChargeKind::Surcharge {
                     bill_no,
                     anniversary,
                 } => format!("{bill_no}#{anniversary}"),
-                ChargeKind::Adjustment { adjustment_no } => adjustment_no.clone(),
+                ChargeKind::Adjustment { adjustment_no } => adjustment_no.to_string(),
             };
             (name, c.unpaid.to_string())
         })
