@@ -139,11 +139,11 @@ impl Utility {
         lists::consumer_row(world, consumer, date, self.engine.policy())
     }
 
-    fn ledger(&self, account: &str, date: &str) -> LedgerView {
+    fn ledger(&self, account: &str, date: &str) -> LedgerView<'_> {
         self.ledger_on(account, day(date))
     }
 
-    fn ledger_on(&self, account: &str, date: NaiveDate) -> LedgerView {
+    fn ledger_on(&self, account: &str, date: NaiveDate) -> LedgerView<'_> {
         let consumer = self.engine.world().consumer(account).expect("a consumer");
         ledger_as_of(consumer, date, Charges::All, &[])
     }
