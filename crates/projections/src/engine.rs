@@ -27,9 +27,9 @@ pub const PROJECTIONS_TREE: &str = "projections";
 const WORLD_KEY: &[u8] = b"world";
 /// Most events in one commit; bigger batches are split (each part is still all-or-nothing,
 /// and natural keys make a cut-off batch safe to run again).
-pub const COMMIT_EVENTS_MAX: usize = 250_000;
+pub const COMMIT_EVENTS_MAX: usize = 4_000_000;
 /// Most commands one batch may hold.
-pub const BATCH_COMMANDS_MAX: usize = 5_000_000;
+pub const BATCH_COMMANDS_MAX: usize = 4_000_000;
 
 /// Why a command or row was refused, in HTTP terms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,7 +221,7 @@ impl Engine {
                     continue;
                 }
             };
-            match batch.accept(&command) {
+            match batch.accept(&command, &input.location) {
                 Ok(Accepted::Event) => {}
                 Ok(Accepted::Duplicate) => duplicates += 1,
                 Err((kind, field, reason)) => errors.push(RowError {
@@ -232,19 +232,36 @@ impl Engine {
                 }),
             }
         }
-        if let Some(e) = batch.store_error.take() {
-            return Err(EngineError::Store(e));
-        }
         if !errors.is_empty() {
             return Err(EngineError::Rejected(errors));
         }
-        let events = batch.into_events();
-        let appended = events.len();
-        self.append_events(events)?;
+        // One commit: the store skips what it already holds and refuses the whole commit if
+        // a key is held with other content; only then are the keys looked up one by one to
+        // name every conflicting record.
+        let receipt = match append_commit(&self.store, &batch.events) {
+            Ok(receipt) => receipt,
+            Err(StoreError::KeyConflict { namespace, key }) => {
+                let mut errors = batch.stored_conflicts();
+                if errors.is_empty() {
+                    let (kind, field, reason) = conflict(&namespace, &key);
+                    errors.push(RowError {
+                        location: String::new(),
+                        field,
+                        reason,
+                        kind,
+                    });
+                }
+                return Err(EngineError::Rejected(errors));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        drop(batch);
+        self.catch_up()?;
+        self.maybe_checkpoint()?;
         Ok(ExecuteReport {
             read,
-            appended,
-            duplicates,
+            appended: receipt.appended,
+            duplicates: duplicates + receipt.duplicates,
             last_position: self.store.last_position(),
         })
     }
@@ -258,28 +275,8 @@ impl Engine {
         if events.is_empty() {
             return Ok(());
         }
-        let recorded_at_ms = now_ms();
-        let mut pending = events.into_iter().peekable();
-        while pending.peek().is_some() {
-            let chunk: Vec<NewEvent> = pending
-                .by_ref()
-                .take(COMMIT_EVENTS_MAX)
-                .map(|(event, payload)| {
-                    let key = event.natural_key().map(|k| NaturalKey {
-                        namespace: k.namespace.to_string(),
-                        key: k.key,
-                        content_hash: content_hash(&payload),
-                    });
-                    NewEvent {
-                        stream: event.stream(),
-                        event_type: event.type_name().to_string(),
-                        payload,
-                        recorded_at_ms,
-                        key,
-                    }
-                })
-                .collect();
-            self.store.append(NewCommit::new(chunk))?;
+        for chunk in events.chunks(COMMIT_EVENTS_MAX) {
+            append_commit(&self.store, chunk)?;
         }
         self.catch_up()?;
         self.maybe_checkpoint()
@@ -329,6 +326,32 @@ impl Engine {
     }
 }
 
+/// Appends events as one commit (the store keeps a commit all-or-nothing however big).
+fn append_commit(
+    store: &Store,
+    events: &[(Event, Vec<u8>)],
+) -> Result<vasooli_store::CommitReceipt, StoreError> {
+    let recorded_at_ms = now_ms();
+    let new_events: Vec<NewEvent> = events
+        .iter()
+        .map(|(event, payload)| {
+            let key = event.natural_key().map(|k| NaturalKey {
+                namespace: k.namespace.to_string(),
+                key: k.key,
+                content_hash: content_hash(payload),
+            });
+            NewEvent {
+                stream: event.stream(),
+                event_type: event.type_name().to_string(),
+                payload: payload.clone(),
+                recorded_at_ms,
+                key,
+            }
+        })
+        .collect();
+    store.append(NewCommit::new(new_events))
+}
+
 fn load_checkpoint(store: &Store) -> Option<World> {
     let tree = store.db().open_tree(PROJECTIONS_TREE).ok()?;
     let bytes = tree.get(WORLD_KEY).ok()??;
@@ -352,6 +375,8 @@ struct Batch<'a> {
     store: &'a Store,
     policy: &'a Policy,
     events: Vec<(Event, Vec<u8>)>,
+    /// Where each event's command came from, for errors found at append.
+    locations: Vec<String>,
     by_account: HashMap<String, Vec<usize>>,
     offices: HashMap<String, Level>,
     camps: HashMap<String, Camp>,
@@ -359,7 +384,6 @@ struct Batch<'a> {
     keys: HashMap<(&'static str, String), u64>,
     bills: HashMap<String, String>,
     receipts: HashMap<String, String>,
-    store_error: Option<StoreError>,
 }
 
 type Refusal = (ErrorKind, String, String);
@@ -371,6 +395,7 @@ impl<'a> Batch<'a> {
             store,
             policy,
             events: Vec::new(),
+            locations: Vec::new(),
             by_account: HashMap::new(),
             offices: HashMap::new(),
             camps: HashMap::new(),
@@ -378,12 +403,7 @@ impl<'a> Batch<'a> {
             keys: HashMap::new(),
             bills: HashMap::new(),
             receipts: HashMap::new(),
-            store_error: None,
         }
-    }
-
-    fn into_events(self) -> Vec<(Event, Vec<u8>)> {
-        self.events
     }
 
     fn stored_key(&self, namespace: &str, key: &str) -> Option<vasooli_store::KeyEntry> {
@@ -396,39 +416,43 @@ impl<'a> Batch<'a> {
         }
     }
 
-    fn accept(&mut self, command: &Command) -> Result<Accepted, Refusal> {
-        // A command already recorded with the same content is a duplicate, whatever the
-        // rules would say of it now; with other content it is a conflict.
-        if let Some(candidate) = event_of(self, command) {
-            if let Some(k) = candidate.natural_key() {
-                let payload = encode_event(&candidate)
-                    .map_err(|e| (ErrorKind::Unprocessable, String::new(), e.to_string()))?;
-                let hash = content_hash(&payload);
-                let known = self
-                    .keys
-                    .get(&(k.namespace, k.key.clone()))
-                    .copied()
-                    .or_else(|| self.stored_key(k.namespace, &k.key).map(|e| e.content_hash));
-                match known {
-                    Some(h) if h == hash => return Ok(Accepted::Duplicate),
-                    Some(_) => {
-                        return Err((
-                            ErrorKind::Conflict,
-                            key_field(k.namespace).to_string(),
-                            format!("`{}` is already recorded with different content", k.key),
-                        ))
-                    }
-                    None => {}
-                }
+    fn accept(&mut self, command: &Command, location: &str) -> Result<Accepted, Refusal> {
+        // Within the batch, a repeated key is a duplicate with the same content and a conflict
+        // with other content.
+        let candidate = event_of(self, command);
+        let candidate_key = candidate.as_ref().and_then(|event| {
+            let key = event.natural_key()?;
+            let payload = encode_event(event).ok()?;
+            Some((key, content_hash(&payload)))
+        });
+        if let Some((k, hash)) = &candidate_key {
+            match self.keys.get(&(k.namespace, k.key.clone())) {
+                Some(h) if h == hash => return Ok(Accepted::Duplicate),
+                Some(_) => return Err(conflict(k.namespace, &k.key)),
+                None => {}
             }
         }
-        let event = decide(self, command).map_err(|r| {
-            let kind = match r.kind {
-                RejectionKind::NotFound => ErrorKind::NotFound,
-                RejectionKind::Unprocessable => ErrorKind::Unprocessable,
-            };
-            (kind, r.field, r.reason)
-        })?;
+        let event = match decide(self, command) {
+            Ok(event) => event,
+            Err(r) => {
+                // A command the log already holds is a duplicate, whatever the rules would
+                // say of it now (a notice already served, a payment already reversed).
+                if let Some((k, hash)) = &candidate_key {
+                    match self.stored_key(k.namespace, &k.key) {
+                        Some(entry) if entry.content_hash == *hash => {
+                            return Ok(Accepted::Duplicate)
+                        }
+                        Some(_) => return Err(conflict(k.namespace, &k.key)),
+                        None => {}
+                    }
+                }
+                let kind = match r.kind {
+                    RejectionKind::NotFound => ErrorKind::NotFound,
+                    RejectionKind::Unprocessable => ErrorKind::Unprocessable,
+                };
+                return Err((kind, r.field, r.reason));
+            }
+        };
         let payload = encode_event(&event)
             .map_err(|e| (ErrorKind::Unprocessable, String::new(), e.to_string()))?;
         if let Some(k) = event.natural_key() {
@@ -437,7 +461,31 @@ impl<'a> Batch<'a> {
         }
         self.note(&event);
         self.events.push((event, payload));
+        self.locations.push(location.to_string());
         Ok(Accepted::Event)
+    }
+
+    /// Every event of the batch whose natural key the log holds with other content. Only
+    /// asked when the store refused the batch, so the common path makes no lookups.
+    fn stored_conflicts(&self) -> Vec<RowError> {
+        let mut errors = Vec::new();
+        for ((event, payload), location) in self.events.iter().zip(&self.locations) {
+            let Some(k) = event.natural_key() else {
+                continue;
+            };
+            if let Some(entry) = self.stored_key(k.namespace, &k.key) {
+                if entry.content_hash != content_hash(payload) {
+                    let (kind, field, reason) = conflict(k.namespace, &k.key);
+                    errors.push(RowError {
+                        location: location.clone(),
+                        field,
+                        reason,
+                        kind,
+                    });
+                }
+            }
+        }
+        errors
     }
 
     /// Records what later commands of the batch must see.
@@ -504,6 +552,14 @@ impl<'a> Batch<'a> {
                 .push(index);
         }
     }
+}
+
+fn conflict(namespace: &str, key: &str) -> Refusal {
+    (
+        ErrorKind::Conflict,
+        key_field(namespace).to_string(),
+        format!("`{key}` is already recorded with different content"),
+    )
 }
 
 fn key_field(namespace: &str) -> &'static str {

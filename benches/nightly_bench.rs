@@ -1,0 +1,104 @@
+//! The nightly run and rebuild at utility scale.
+//!
+//! Generates a utility (`NIGHTLY_BENCH_CONSUMERS`, default 275,000; 12 months), loads it,
+//! and prints in one run: events generated, full rebuild throughput beside a raw replay of
+//! the same log (read and decode every event, nothing applied), the first nightly run (which
+//! assesses a year of anniversaries), one more day's nightly run, and peak memory.
+
+use std::time::Instant;
+use vasooli_domain::codec::decode_event;
+use vasooli_domain::Policy;
+use vasooli_projections::engine::{Engine, Input};
+use vasooli_projections::generate::{Generator, GeneratorConfig};
+
+fn peak_memory_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let consumers: usize = std::env::var("NIGHTLY_BENCH_CONSUMERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(275_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = GeneratorConfig {
+        consumers,
+        months: 12,
+        ..GeneratorConfig::default()
+    };
+    let generator = Generator::new(config);
+    let mut engine = Engine::open(dir.path(), Policy::default()).expect("open");
+    engine.defer_checkpoints(true);
+
+    let started = Instant::now();
+    generator
+        .for_each_batch(250_000, &mut |commands| {
+            let inputs = commands
+                .into_iter()
+                .map(|c| Input {
+                    location: "bench".into(),
+                    command: Ok(c),
+                })
+                .collect();
+            engine
+                .execute(inputs)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .expect("load");
+    let generated = engine.store().last_position();
+    let load_seconds = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let first = engine.nightly(generator.end_date()).expect("nightly");
+    let first_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let next_day = generator.end_date().succ_opt().expect("date");
+    let one_day = engine.nightly(next_day).expect("nightly");
+    let day_seconds = started.elapsed().as_secs_f64();
+    let total_events = engine.store().last_position();
+
+    let started = Instant::now();
+    let mut raw = 0u64;
+    for recorded in engine.store().read_all(1) {
+        let recorded = recorded.expect("read");
+        decode_event(&recorded.payload).expect("decode");
+        raw += 1;
+    }
+    let raw_seconds = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let rebuilt = engine.rebuild().expect("rebuild");
+    let rebuild_seconds = started.elapsed().as_secs_f64();
+
+    println!("consumers                         {consumers}");
+    println!("events generated                  {generated} (loaded in {load_seconds:.1} s, {:.0} events/s)", generated as f64 / load_seconds);
+    println!(
+        "first nightly run                 {first_seconds:.2} s, {} events appended",
+        first.appended
+    );
+    println!(
+        "one more day's nightly run        {day_seconds:.2} s, {} events appended",
+        one_day.appended
+    );
+    println!("events in the log                 {total_events}");
+    println!(
+        "raw replay (read + decode)        {raw} events in {raw_seconds:.2} s = {:.0} events/s",
+        raw as f64 / raw_seconds
+    );
+    println!("full rebuild (replay + apply)     {rebuilt} events in {rebuild_seconds:.2} s = {:.0} events/s", rebuilt as f64 / rebuild_seconds);
+    println!(
+        "rebuild / raw replay speed        {:.2}",
+        (rebuilt as f64 / rebuild_seconds) / (raw as f64 / raw_seconds)
+    );
+    println!(
+        "peak memory                       {:.0} MiB",
+        peak_memory_mib()
+    );
+}
