@@ -7,6 +7,7 @@
 
 use crate::access;
 use crate::error::ApiError;
+use crate::tokens::{Role, TokenInfo};
 use crate::{AppState, Caller};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -22,9 +23,9 @@ use vasooli_domain::codec::parse_date;
 use vasooli_domain::command::{import_columns, import_command_type};
 use vasooli_domain::period::Period;
 use vasooli_domain::types::{Level, WorklistKind};
-use vasooli_domain::{Command, Money};
+use vasooli_domain::{Command, Money, World};
 use vasooli_projections::engine::{Engine, EngineError, ExecuteReport, Input};
-use vasooli_projections::{lists, reports};
+use vasooli_projections::{lists, notices, reports};
 
 /// Rows a list returns when the request names no `limit`.
 pub const LIST_LIMIT_DEFAULT: usize = 1_000;
@@ -285,13 +286,18 @@ const LIST_KEYS: &[&str] = &["format", "limit", "offset"];
 
 impl Params {
     fn parse(query: RawQuery, extra: &[&str]) -> Result<Params, ApiError> {
+        let mut known = LIST_KEYS.to_vec();
+        known.extend_from_slice(extra);
+        Params::parse_keys(query, &known)
+    }
+
+    /// A query that may hold only `known` keys.
+    fn parse_keys(query: RawQuery, known: &[&str]) -> Result<Params, ApiError> {
         let Query(pairs) =
             query.map_err(|e| ApiError::malformed(format!("the query is malformed: {e}")))?;
         let mut map = BTreeMap::new();
         for (key, value) in pairs {
-            if !LIST_KEYS.contains(&key.as_str()) && !extra.contains(&key.as_str()) {
-                let mut known = LIST_KEYS.to_vec();
-                known.extend_from_slice(extra);
+            if !known.contains(&key.as_str()) {
                 return Err(ApiError::malformed(format!(
                     "`{key}` is not a parameter of this route (parameters: {})",
                     known.join(", ")
@@ -492,6 +498,117 @@ pub(crate) async fn worklist(
                     .map(|r| lists::worklist_record(r, kind))
                     .collect(),
             })
+        })
+        .await
+}
+
+/// `GET /api/v1/offices/{code}/worklists/{kind}/notices`: the worklist's printable s.56
+/// notices as one HTML document, one page per consumer, under the same checks as the
+/// worklist itself. Only `limit` and `offset` apply: the answer is always HTML.
+pub(crate) async fn notices(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((code, kind)): Path<(String, String)>,
+    query: RawQuery,
+) -> Result<Response, ApiError> {
+    access::require_reader(&caller)?;
+    let html = state
+        .read(move |engine| {
+            access::check_office_scope(&caller, engine.world(), &code)?;
+            let params = Params::parse_keys(query, &["limit", "offset"])?;
+            let (limit, offset) = params.page()?;
+            access::check_office_exists(engine.world(), &code)?;
+            let kind = WorklistKind::from_str(&kind)
+                .map_err(|e| ApiError::not_found(format!("no worklist kind: {e}")))?;
+            let date = as_of(engine)?;
+            let rows = lists::worklist(
+                engine.world(),
+                engine.policy(),
+                &code,
+                kind,
+                date,
+                Some(limit),
+                offset,
+            )
+            .map_err(ApiError::not_found)?;
+            Ok(notices::render_notices(
+                engine.world(),
+                engine.policy(),
+                &rows,
+                date,
+            ))
+        })
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // The notices carry their own inline style and nothing else; no script may run.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response())
+}
+
+/// The offices a caller may read, top down, each followed by the offices below it.
+fn visible_offices(world: &World, caller: &TokenInfo) -> Vec<Value> {
+    let roots: Vec<String> = match caller.role {
+        Role::Ingest => Vec::new(),
+        Role::Officer => caller
+            .office
+            .iter()
+            .filter(|code| world.offices.contains_key(code.as_str()))
+            .cloned()
+            .collect(),
+        Role::Admin | Role::Finance | Role::Hq => world
+            .offices
+            .values()
+            .filter(|o| o.parent.is_none())
+            .map(|o| o.code.clone())
+            .collect(),
+    };
+    let mut out = Vec::new();
+    // Children are pushed in reverse so that they come off the stack in code order.
+    let mut stack: Vec<String> = roots.into_iter().rev().collect();
+    while let Some(code) = stack.pop() {
+        let Some(office) = world.offices.get(&code) else {
+            continue;
+        };
+        out.push(json!({
+            "code": office.code,
+            "name": office.name,
+            "level": office.level.as_str(),
+            "parent": office.parent,
+        }));
+        let mut children = office.children.clone();
+        children.sort();
+        stack.extend(children.into_iter().rev());
+    }
+    out
+}
+
+/// `GET /api/v1/me`: who the token belongs to and which offices it may read, so that a
+/// client can offer exactly those. Every valid token may ask, ingest included (its list of
+/// offices is empty).
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .read(move |engine| {
+            let world = engine.world();
+            Ok(Json(json!({
+                "name": caller.name,
+                "role": caller.role.as_str(),
+                "office": caller.office,
+                "offices": visible_offices(world, &caller),
+                "as_of": world.last_nightly.map(|d| d.to_string()),
+                "worklists": WorklistKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            })))
         })
         .await
 }

@@ -1,5 +1,6 @@
 //! The HTTP API of vasooli (`vasooli serve`): token authentication, role and office checks,
-//! the write routes that feed the engine and the read routes over its lists and reports.
+//! the write routes that feed the engine, the read routes over its lists and reports, and
+//! the officers' web page that uses them.
 //!
 //! The engine sits behind one read-write lock: reads share it, a write holds it alone while
 //! its commit is flushed to disk, so a write answers only once its events are durable and
@@ -12,6 +13,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod tokens;
+mod web;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -172,12 +174,20 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/offices/{code}/campaign", get(api::campaign))
         .route("/api/v1/offices/{code}/camps", get(api::camps))
+        .route(
+            "/api/v1/offices/{code}/worklists/{kind}/notices",
+            get(api::notices),
+        )
+        .route("/api/v1/me", get(api::me))
         .route("/api/v1/consumers/{account_no}", get(api::consumer))
         .route("/api/v1/rankings", get(api::rankings))
         .route("/api/v1/awards", get(api::awards))
         .route("/health", get(api::health))
         .route("/metrics", get(api::metrics))
         .route("/api/openapi.json", get(api::openapi))
+        .route("/", get(web::index))
+        .route("/page.js", get(web::script))
+        .route("/page.css", get(web::style))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

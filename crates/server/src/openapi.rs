@@ -86,6 +86,35 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/api/v1/offices/{code}/worklists/{kind}/notices",
+        summary: "Printable notices for a worklist (HTML, one page per consumer)",
+        params: &[
+            ("code", "path"),
+            ("kind", "path"),
+            ("limit", "query"),
+            ("offset", "query"),
+        ],
+        body: None,
+        open: false,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/me",
+        summary: "The token's name, role, office and the offices it may read",
+        params: &[],
+        body: None,
+        open: false,
+    },
+    Route {
+        method: "get",
+        path: "/",
+        summary: "The officers' web page",
+        params: &[],
+        body: None,
+        open: true,
+    },
+    Route {
+        method: "get",
         path: "/api/v1/consumers/{account_no}",
         summary: "A consumer's statement",
         params: &[("account_no", "path")],
@@ -135,7 +164,11 @@ fn operation(route: &Route) -> Value {
                    "schema": {"type": "string"}})
         })
         .collect();
-    let is_list = route.method == "get" && !route.open && !route.path.contains("consumers");
+    let is_list = route.method == "get"
+        && !route.open
+        && !route.path.contains("consumers")
+        && !route.path.ends_with("/notices")
+        && route.path != "/api/v1/me";
     if is_list {
         params.extend(LIST.iter().map(|(name, place)| {
             json!({"name": name, "in": place, "required": false, "schema": {"type": "string"}})

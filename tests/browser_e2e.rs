@@ -1,0 +1,404 @@
+//! End-to-end tests of the officers' web page: the real server on a loopback port with a
+//! small utility seeded through the API, the page's own routes checked over HTTP, and the
+//! page itself run in headless Chromium, which must sign in from the link, fetch the
+//! defaulter list and render its rows.
+//!
+//! Chromium is looked for at `VASOOLI_CHROMIUM` or `/usr/bin/chromium`. Without it the
+//! browser test fails when `CI` is set, since CI installs it, and is skipped with a note
+//! otherwise, so that the suite still runs on a machine without a browser.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use vasooli_domain::Policy;
+use vasooli_server::tokens::{self, Role};
+use vasooli_server::AppState;
+
+/// How long one Chromium run may take before it is killed and the test fails.
+const BROWSER_DEADLINE: Duration = Duration::from_secs(120);
+
+struct Server {
+    base: String,
+    http: reqwest::Client,
+    tokens: HashMap<&'static str, String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::open(dir.path(), Policy::default()).unwrap();
+        let mut tokens = HashMap::new();
+        for (name, role, office) in [
+            ("admin", Role::Admin, None),
+            ("hq", Role::Hq, None),
+            ("officer_s1", Role::Officer, Some("S1")),
+            ("officer_d1", Role::Officer, Some("D1")),
+            ("ingest", Role::Ingest, None),
+        ] {
+            let token = tokens::create(state.db(), role, office.map(str::to_string), name).unwrap();
+            tokens.insert(name, token);
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(vasooli_server::serve_listener(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Server {
+            base,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            tokens,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// Status, content type and body of a GET, as `role` (or with no token).
+    async fn get(&self, path: &str, role: Option<&str>) -> (StatusCode, String, String) {
+        let mut request = self
+            .http
+            .request(Method::GET, format!("{}{path}", self.base));
+        if let Some(role) = role {
+            request = request.bearer_auth(&self.tokens[role]);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (status, content_type, response.text().await.unwrap())
+    }
+
+    async fn admin_post(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.tokens["admin"])
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, StatusCode::OK, "POST {path}: {body}");
+        body
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap().unwrap();
+    }
+}
+
+/// The offices Z1 > C1 > D1 > {S1, S2}; A1 in S1 with the bills and payment of DOMAIN.md
+/// §12 and a Hindi name and language, A2 in S2 with one large unpaid bill; a nightly run.
+async fn seeded() -> Server {
+    let server = Server::start().await;
+    let commands = json!([
+        {"type":"register_office","code":"Z1","name":"गढ़वाल क्षेत्र","level":"zone"},
+        {"type":"register_office","code":"C1","name":"देहरादून वृत्त","level":"circle","parent":"Z1"},
+        {"type":"register_office","code":"D1","name":"Dehradun North","level":"division","parent":"C1"},
+        {"type":"register_office","code":"S1","name":"Rajpur","level":"subdivision","parent":"D1"},
+        {"type":"register_office","code":"S2","name":"Mussoorie","level":"subdivision","parent":"D1"},
+        {"type":"register_consumer","account_no":"A1","name":"आशा देवी","category":"domestic",
+         "subdivision":"S1","load_kw":"2","connected_on":"2026-01-01","language":"hi"},
+        {"type":"register_consumer","account_no":"A2","name":"Bhim Singh","category":"domestic",
+         "subdivision":"S2","load_kw":"2","connected_on":"2026-01-01","language":"en"},
+        {"type":"issue_bill","bill_no":"B1","account_no":"A1","period":"2026-06",
+         "issued_on":"2026-07-05","due_on":"2026-07-20","amount":"1200.00"},
+        {"type":"issue_bill","bill_no":"B2","account_no":"A1","period":"2026-07",
+         "issued_on":"2026-08-05","due_on":"2026-08-20","amount":"1500.00"},
+        {"type":"issue_bill","bill_no":"B3","account_no":"A2","period":"2026-06",
+         "issued_on":"2026-07-05","due_on":"2026-07-20","amount":"3000.00"},
+        {"type":"receive_payment","receipt_no":"P1","account_no":"A1","amount":"700.00",
+         "paid_on":"2026-08-10","channel":"upi"}
+    ]);
+    server.admin_post("/api/v1/commands", commands).await;
+    server
+        .admin_post("/api/v1/nightly", json!({"as_of":"2026-09-30"}))
+        .await;
+    server
+}
+
+fn office_codes(me: &Value) -> Vec<&str> {
+    me["offices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["code"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_its_files_and_its_api_routes_answer() {
+    let server = seeded().await;
+
+    // The page and its files are open, UTF-8, and refer to nothing on another host.
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/page.js", "text/javascript"),
+        ("/page.css", "text/css"),
+    ] {
+        let (status, content_type, body) = server.get(path, None).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}");
+        assert!(content_type.starts_with(kind), "{path}: {content_type}");
+        assert!(content_type.contains("charset=utf-8"), "{path}");
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{path}"
+        );
+    }
+    let (_, _, page) = server.get("/", None).await;
+    assert!(page.contains("/page.js") && page.contains("/page.css"));
+
+    // Who the token is and which offices it may pick, top down.
+    let (status, _, text) = server.get("/api/v1/me", Some("officer_s1")).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let me: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(me["name"], "officer_s1");
+    assert_eq!(me["role"], "officer");
+    assert_eq!(me["office"], "S1");
+    assert_eq!(me["as_of"], "2026-09-30");
+    assert_eq!(office_codes(&me), ["S1"]);
+    assert_eq!(me["offices"][0]["name"], "Rajpur");
+    assert_eq!(me["offices"][0]["level"], "subdivision");
+    assert!(me["worklists"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("serve_notice")));
+    let (_, _, text) = server.get("/api/v1/me", Some("officer_d1")).await;
+    let me: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(office_codes(&me), ["D1", "S1", "S2"]);
+    for role in ["admin", "hq"] {
+        let (_, _, text) = server.get("/api/v1/me", Some(role)).await;
+        let me: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(office_codes(&me), ["Z1", "C1", "D1", "S1", "S2"], "{role}");
+        assert_eq!(me["office"], Value::Null);
+        assert_eq!(me["offices"][0]["name"], "गढ़वाल क्षेत्र");
+    }
+    let (status, _, text) = server.get("/api/v1/me", Some("ingest")).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let me: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(me["role"], "ingest");
+    assert!(office_codes(&me).is_empty());
+    let (status, _, _) = server.get("/api/v1/me", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The worklist behind the notices: A1 is due a notice.
+    let (status, _, text) = server
+        .get(
+            "/api/v1/offices/S1/worklists/serve_notice",
+            Some("officer_s1"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let rows: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(rows[0]["account_no"], "A1", "{text}");
+
+    // Notices: HTML, one page per consumer, in the consumer's language.
+    let path = "/api/v1/offices/D1/worklists/serve_notice/notices";
+    let (status, content_type, html) = server.get(path, Some("officer_d1")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_eq!(content_type, "text/html; charset=utf-8");
+    assert!(
+        html.contains("आशा देवी") && html.contains("धारा 56(1)"),
+        "{html}"
+    );
+    assert!(html.contains("2031.25"), "{html}");
+    let pages = html.matches("class=\"page\"").count();
+    let (_, _, list) = server
+        .get(
+            "/api/v1/offices/D1/worklists/serve_notice",
+            Some("officer_d1"),
+        )
+        .await;
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(pages, list.as_array().unwrap().len());
+    if list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["account_no"] == "A2")
+    {
+        assert!(html.contains("Section 56(1)"), "{html}");
+    }
+
+    // The same checks as the worklist itself, in the same order.
+    for (path, role, want) in [
+        (path, None, 401),
+        (path, Some("officer_s1"), 403),
+        (path, Some("ingest"), 403),
+        (
+            "/api/v1/offices/S1/worklists/serve_notice/notices",
+            Some("officer_s1"),
+            200,
+        ),
+        (
+            "/api/v1/offices/S1/worklists/serve_notice/notices?format=csv",
+            Some("officer_s1"),
+            400,
+        ),
+        (
+            "/api/v1/offices/S1/worklists/serve_notice/notices?limit=1",
+            Some("officer_s1"),
+            200,
+        ),
+        (
+            "/api/v1/offices/S1/worklists/nothing/notices",
+            Some("officer_s1"),
+            404,
+        ),
+        (
+            "/api/v1/offices/ZZ/worklists/serve_notice/notices",
+            Some("admin"),
+            404,
+        ),
+        (
+            "/api/v1/offices/ZZ/worklists/serve_notice/notices",
+            Some("officer_s1"),
+            403,
+        ),
+    ] {
+        let (status, _, text) = server.get(path, role).await;
+        assert_eq!(status.as_u16(), want, "{role:?} GET {path}: {text}");
+    }
+    server.stop().await;
+}
+
+/// The browser to drive, or `None` (after a note) when there is none and CI is not set.
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("VASOOLI_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "{} is missing: CI must install Chromium (apt-get install chromium) for the \
+             browser test of the officers' page",
+            path.display()
+        );
+    }
+    eprintln!(
+        "note: skipping the browser test of the officers' page: {} is missing \
+         (install chromium, or point VASOOLI_CHROMIUM at a Chromium binary)",
+        path.display()
+    );
+    None
+}
+
+/// Loads `url` in headless Chromium and returns the DOM once the page's scripts and
+/// fetches have settled.
+fn dump_dom(browser: &PathBuf, url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--no-proxy-server",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", browser.display()));
+    // Both pipes are drained on their own threads, so a chatty browser cannot block on a
+    // full pipe while it is being waited for.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > BROWSER_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "chromium did not finish within {BROWSER_DEADLINE:?}; stderr:\n{}",
+                stderr.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let dom = stdout.join().unwrap();
+    let errors = stderr.join().unwrap();
+    assert!(status.success(), "chromium exited with {status}:\n{errors}");
+    assert!(
+        dom.contains("</html>"),
+        "no DOM was dumped; stderr:\n{errors}"
+    );
+    dom
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_an_officers_defaulters_in_a_browser() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let server = seeded().await;
+
+    let url = format!(
+        "{}/#token={}&office=S1",
+        server.base, server.tokens["officer_s1"]
+    );
+    let dom = tokio::task::spawn_blocking({
+        let browser = browser.clone();
+        move || dump_dom(&browser, &url)
+    })
+    .await
+    .unwrap();
+    // Signed in, lists shown, the defaulter row rendered with its arrears and Hindi name.
+    assert!(dom.contains("<section id=\"lists\">"), "{dom}");
+    assert!(
+        dom.contains("<section id=\"sign-in\" hidden=\"\">"),
+        "{dom}"
+    );
+    assert!(dom.contains("<td>A1</td>"), "{dom}");
+    assert!(dom.contains("<td class=\"num\">2031.25</td>"), "{dom}");
+    assert!(dom.contains("आशा देवी"), "{dom}");
+    assert!(dom.contains("officer_s1 · officer · office S1"), "{dom}");
+    // A2 belongs to S2, outside this officer's office.
+    assert!(!dom.contains("<td>A2</td>"), "{dom}");
+    assert!(!dom.contains(&server.tokens["officer_s1"]), "{dom}");
+
+    // An ingest token is told why it sees no lists.
+    let url = format!("{}/#token={}", server.base, server.tokens["ingest"]);
+    let dom = tokio::task::spawn_blocking(move || dump_dom(&browser, &url))
+        .await
+        .unwrap();
+    assert!(dom.contains("<section id=\"no-reads\">"), "{dom}");
+    assert!(dom.contains("<section id=\"lists\" hidden=\"\">"), "{dom}");
+    assert!(!dom.contains("<td>A1</td>"), "{dom}");
+    server.stop().await;
+}
