@@ -580,3 +580,62 @@ fn sms_go_to_a_gateway_once_each_despite_failures() {
     )
     .contains("sent 0, failed 0"));
 }
+
+#[test]
+fn awards_as_one_self_contained_html_file() {
+    // The awards export for headquarters: a winner per level, a chart, Hindi names as text,
+    // nothing loaded from another host; CSV and JSON carry the same rows.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed(dir.path(), &data);
+    let out = dir.path().join("awards.html");
+    ok(
+        &data,
+        &[
+            "awards",
+            "--period",
+            "2026-08",
+            "--format",
+            "html",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let html = fs::read_to_string(&out).unwrap();
+    assert!(html.contains("<svg"), "a chart");
+    assert!(html.contains("देहरादून वृत्त"), "Hindi names as UTF-8 text");
+    assert!(!html.contains("&#"), "no character references");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "nothing from another host"
+    );
+    let rows = csv_rows(&ok(
+        &data,
+        &["awards", "--period", "2026-08", "--format", "csv"],
+    ));
+    assert_eq!(
+        rows[0],
+        [
+            "period",
+            "level",
+            "award",
+            "office_code",
+            "office_name",
+            "score",
+            "score_change"
+        ]
+    );
+    assert_eq!(column(&rows, 1, "level"), "circle");
+    assert_eq!(column(&rows, 1, "award"), "gold");
+    assert_eq!(column(&rows, 1, "office_code"), "C1");
+    assert!(html.contains("gold"));
+    // Only awards print HTML.
+    assert_eq!(
+        vasooli(
+            &data,
+            &["rankings", "--period", "2026-08", "--level", "circle", "--format", "html"]
+        )
+        .code,
+        2
+    );
+}

@@ -55,6 +55,9 @@ fn usage(message: impl Into<String>) -> Failure {
 }
 
 fn print(cli: &Cli, columns: &[&str], records: &[Record]) -> Outcome {
+    if cli.format == Format::Html {
+        return Err(usage("--format html is only for `awards`"));
+    }
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     write_records(&mut out, cli.format, cli.excel, columns, records)?;

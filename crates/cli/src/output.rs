@@ -8,6 +8,8 @@ pub enum Format {
     Table,
     Csv,
     Json,
+    /// One self-contained HTML file; only `awards` writes it.
+    Html,
 }
 
 pub type Record = Vec<(&'static str, Option<String>)>;
@@ -20,6 +22,7 @@ pub fn write_records(
     records: &[Record],
 ) -> anyhow::Result<()> {
     match format {
+        Format::Html => anyhow::bail!("--format html is only for `awards`"),
         Format::Csv => {
             if excel {
                 out.write_all("\u{feff}".as_bytes())?;

@@ -41,12 +41,12 @@ h1{font-size:1.3em;text-align:center}table{border-collapse:collapse}td{padding:2
                 format!(
                     "<p>प्रिय {name} (खाता संख्या {account}),</p>\
 <p>आपके विद्युत संयोजन पर दिनांक {date} तक <span class=\"amount\">₹ {amount}</span> की बकाया राशि देय है, जो {oldest} से लंबित है।</p>\
-<p>विद्युत अधिनियम 2003 की धारा 56(1) के अंतर्गत आपको सूचित किया जाता है कि यदि यह राशि इस नोटिस की तामील से 15 स्पष्ट दिनों के भीतर, अर्थात {deadline} तक, जमा नहीं की गई, तो आपकी विद्युत आपूर्ति बिना किसी अन्य सूचना के विच्छेदित की जा सकती है।</p>\
+<p>विद्युत अधिनियम 2003 की धारा 56(1) के अंतर्गत आपको सूचित किया जाता है कि यदि यह राशि इस नोटिस की तामील से {clear} स्पष्ट दिनों के भीतर, अर्थात {deadline} तक, जमा नहीं की गई, तो आपकी विद्युत आपूर्ति बिना किसी अन्य सूचना के विच्छेदित की जा सकती है।</p>\
 <p>यदि आप बिल से असहमत हैं, तो विवादित राशि विरोध के अंतर्गत जमा कर शिकायत दर्ज कर सकते हैं।</p>\
 <p>नोटिस संख्या: <b>{notice}</b><br>कार्यालय: {office}</p><p>उपखंड अधिकारी</p>",
                     name = escape(&row.name), account = row.account_no, date = date, amount = row.overdue_arrears,
                     oldest = row.oldest_due_on.map(|d| d.to_string()).unwrap_or_default(), deadline = deadline,
-                    notice = escape(&notice), office = escape(&office)
+                    notice = escape(&notice), office = escape(&office), clear = policy.notice.clear_days
                 ),
             ),
             Language::En => (
@@ -54,17 +54,18 @@ h1{font-size:1.3em;text-align:center}table{border-collapse:collapse}td{padding:2
                 format!(
                     "<p>Dear {name} (account {account}),</p>\
 <p>As of {date}, arrears of <span class=\"amount\">Rs {amount}</span> are due on your electricity connection, outstanding since {oldest}.</p>\
-<p>Under Section 56(1) of the Electricity Act, 2003, you are hereby given notice that if this sum is not paid within 15 clear days of the service of this notice, that is by {deadline}, your supply may be disconnected without further notice.</p>\
+<p>Under Section 56(1) of the Electricity Act, 2003, you are hereby given notice that if this sum is not paid within {clear} clear days of the service of this notice, that is by {deadline}, your supply may be disconnected without further notice.</p>\
 <p>If you dispute the bill, you may deposit the amount under protest and raise a complaint.</p>\
 <p>Notice number: <b>{notice}</b><br>Office: {office}</p><p>Sub-Divisional Officer</p>",
                     name = escape(&row.name), account = row.account_no, date = date, amount = row.overdue_arrears,
                     oldest = row.oldest_due_on.map(|d| d.to_string()).unwrap_or_default(), deadline = deadline,
-                    notice = escape(&notice), office = escape(&office)
+                    notice = escape(&notice), office = escape(&office), clear = policy.notice.clear_days
                 ),
             ),
         };
         html.push_str(&format!(
-            "<section class=\"page\"><h1>{title}</h1>{body}</section>\n"
+            "<section class=\"page\" lang=\"{lang}\"><h1>{title}</h1>{body}</section>\n",
+            lang = row.language.as_str()
         ));
     }
     html.push_str("</body></html>\n");

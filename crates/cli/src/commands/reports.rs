@@ -36,11 +36,16 @@ pub fn awards(cli: &Cli, period: &str, out: Option<&Path>) -> Outcome {
         out.and_then(|p| p.extension()).and_then(|e| e.to_str()),
         Some("html" | "htm")
     );
-    if html || cli.format == Format::Table && out.is_some() {
+    if html || cli.format == Format::Html || cli.format == Format::Table && out.is_some() {
         let text = awards_html(engine.world(), engine.policy(), period, &rows);
-        let path = out.expect("checked above");
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {}", path.display());
+        match out {
+            Some(path) => {
+                std::fs::write(path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            None => print!("{text}"),
+        }
         return Ok(());
     }
     match out {
@@ -76,7 +81,7 @@ pub fn awards_html(world: &World, policy: &Policy, period: Period, awards: &[Awa
         "<!DOCTYPE html>\n<html lang=\"hi\"><head><meta charset=\"utf-8\"><title>Awards {period}</title><style>\
 body{{font-family:'Noto Sans Devanagari','Noto Sans',sans-serif;margin:2em;color:#222}}\
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #bbb;padding:4px 10px;text-align:left}}\
-th{{background:#eee}}.gold{{background:#f7e27e}}.silver{{background:#e3e3e3}}.bronze{{background:#e8c39e}}\
+th{{background:#eee}}td.code,td:nth-child(2){{white-space:nowrap}}.gold{{background:#f7e27e}}.silver{{background:#e3e3e3}}.bronze{{background:#e8c39e}}\
 </style></head><body>\n<h1>पुरस्कार / Awards — {period}</h1>\n"
     );
     for level in [Level::Circle, Level::Division, Level::Subdivision] {
@@ -140,10 +145,11 @@ th{{background:#eee}}.gold{{background:#f7e27e}}.silver{{background:#e3e3e3}}.br
 /// A horizontal bar chart of scores, as inline SVG.
 fn bar_chart(rows: &[RankingRow]) -> String {
     const BAR_HEIGHT: usize = 18;
-    const CHART_ROWS_MAX: usize = 40;
+    const CHART_ROWS_MAX: usize = 200;
+    const LABEL_CHARS_MAX: usize = 44;
     let shown = &rows[..rows.len().min(CHART_ROWS_MAX)];
     let height = shown.len() * (BAR_HEIGHT + 4) + 10;
-    let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"{height}\" role=\"img\" aria-label=\"scores by office\">\n");
+    let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"980\" height=\"{height}\" role=\"img\" aria-label=\"scores by office\">\n");
     for (i, row) in shown.iter().enumerate() {
         let record = row.to_record();
         let score: f64 = record
@@ -155,14 +161,31 @@ fn bar_chart(rows: &[RankingRow]) -> String {
         let y = i * (BAR_HEIGHT + 4) + 5;
         let width = (score.clamp(0.0, 100.0) * 4.5) as usize;
         svg.push_str(&format!(
-            "<text x=\"0\" y=\"{ty}\" font-size=\"12\">{name}</text><rect x=\"240\" y=\"{y}\" width=\"{width}\" height=\"{BAR_HEIGHT}\" fill=\"#3a7bd5\"/><text x=\"{tx}\" y=\"{ty}\" font-size=\"12\">{score:.2}</text>\n",
+            "<text x=\"0\" y=\"{ty}\" font-size=\"12\"><title>{full}</title>{name}</text><rect x=\"440\" y=\"{y}\" width=\"{width}\" height=\"{BAR_HEIGHT}\" fill=\"#3a7bd5\"/><text x=\"{tx}\" y=\"{ty}\" font-size=\"12\">{score:.2}</text>\n",
             ty = y + 13,
-            name = escape(&row.office_name),
-            tx = 245 + width,
+            full = escape(&row.office_name),
+            name = escape(&short_name(&row.office_name, LABEL_CHARS_MAX)),
+            tx = 445 + width,
         ));
     }
     svg.push_str("</svg>\n");
+    if rows.len() > shown.len() {
+        svg.push_str(&format!(
+            "<p>The chart shows the first {} of {} ranked offices.</p>\n",
+            shown.len(),
+            rows.len()
+        ));
+    }
     svg
+}
+
+/// A name cut to `max` characters with an ellipsis, so a label never runs under its bar.
+fn short_name(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        name.to_string()
+    } else {
+        format!("{}…", name.chars().take(max - 1).collect::<String>())
+    }
 }
 
 fn report_date(engine: &vasooli_projections::Engine) -> NaiveDate {
