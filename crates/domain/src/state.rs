@@ -411,6 +411,80 @@ impl World {
         false
     }
 
+    /// Applies an event it owns, moving its strings into the world rather than copying them:
+    /// the path of replays and rebuilds, where the event is not needed afterwards.
+    pub fn apply_owned(&mut self, position: u64, event: Event) {
+        let index = match &event {
+            Event::BillIssued(_)
+            | Event::PaymentReceived(_)
+            | Event::SurchargeLevied(_)
+            | Event::SmsQueued(_)
+            | Event::MobileRegistered(_)
+            | Event::AdjustmentPosted(_) => event
+                .account_no()
+                .and_then(|a| self.account_index.get(a).copied()),
+            _ => None,
+        };
+        let Some(index) = index else {
+            self.apply(position, &event);
+            return;
+        };
+        debug_assert!(position > self.position, "events apply in log order");
+        self.position = position;
+        let c = &mut self.consumers[index as usize];
+        match event {
+            Event::BillIssued(e) => c.bills.push(Bill {
+                bill_no: e.bill_no,
+                period: e.period,
+                issued_on: e.issued_on,
+                due_on: e.due_on,
+                amount: e.amount,
+                revisions: Vec::new(),
+                position,
+            }),
+            Event::PaymentReceived(e) => c.payments.push(Payment {
+                receipt_no: e.receipt_no,
+                amount: e.amount,
+                paid_on: e.paid_on,
+                channel: e.channel,
+                reversed_on: None,
+                position,
+            }),
+            Event::SurchargeLevied(e) => c.surcharges.push(Surcharge {
+                bill_no: e.bill_no,
+                anniversary: e.anniversary,
+                levied_on: e.levied_on,
+                amount: e.amount,
+                position,
+            }),
+            Event::SmsQueued(e) => c.sms.push(SmsMessage {
+                message_id: e.message_id,
+                mobile: e.mobile,
+                template: e.template,
+                dlt_template_id: e.dlt_template_id,
+                language: e.language,
+                text: e.text,
+                queued_on: e.queued_on,
+                attempts: 0,
+                last_outcome: None,
+                last_detail: String::new(),
+            }),
+            Event::MobileRegistered(e) => c.mobiles.push(MobileRegistration {
+                registered_on: e.registered_on,
+                mobile: e.mobile,
+                source: Some(e.source),
+            }),
+            Event::AdjustmentPosted(e) => c.adjustments.push(Adjustment {
+                adjustment_no: e.adjustment_no,
+                posted_on: e.posted_on,
+                amount: e.amount,
+                reason: e.reason,
+                position,
+            }),
+            other => apply_to_consumer(c, position, &other),
+        }
+    }
+
     /// Applies one event at its log position. Events are trusted here: they were validated
     /// before they were appended. An event about an unknown consumer is ignored.
     pub fn apply(&mut self, position: u64, event: &Event) {

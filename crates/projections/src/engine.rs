@@ -156,7 +156,7 @@ impl Engine {
             let event = decode_event(&recorded.payload).map_err(|e| {
                 EngineError::Corrupt(format!("position {}: {e}", recorded.position))
             })?;
-            self.world.apply(recorded.position, &event);
+            self.world.apply_owned(recorded.position, event);
             count += 1;
         }
         Ok(count)
