@@ -71,7 +71,7 @@ pub(crate) struct CheckpointWire {
 
 /// Encodes `value` into a fresh envelope.
 pub(crate) fn seal<T: Encode>(value: &T) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(256);
+    let mut out = Vec::with_capacity(64);
     seal_into(value, &mut out)?;
     Ok(out)
 }
@@ -85,6 +85,59 @@ pub(crate) fn seal_into<T: Encode>(value: &T, out: &mut Vec<u8>) -> Result<(), S
     let crc = crc32fast::hash(&out[HEADER_LEN..]);
     out[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
     Ok(())
+}
+
+/// Builds a chunk envelope event by event, without collecting [`EventWire`]s first.
+/// The bytes are exactly those of `seal(&ChunkWire { .. })` (bincode encodes a `Vec` as
+/// its length followed by the elements, and a struct as its fields in order).
+#[derive(Debug, Default)]
+pub(crate) struct ChunkBuilder {
+    events: Vec<u8>,
+    count: u64,
+}
+
+impl ChunkBuilder {
+    pub(crate) fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub(crate) fn push(&mut self, event: &EventWire<'_>) -> Result<(), String> {
+        bincode::encode_into_std_write(event, &mut self.events, config())
+            .map_err(|e| e.to_string())?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Writes the envelope of the chunk holding the pushed events into `out` (cleared
+    /// first) and empties the builder.
+    pub(crate) fn finish_into(
+        &mut self,
+        commit_first: u64,
+        commit_last: u64,
+        first_position: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        out.clear();
+        out.reserve(HEADER_LEN + 4 * 9 + self.events.len());
+        out.push(FORMAT_VERSION);
+        out.extend_from_slice(&[0u8; 4]);
+        bincode::encode_into_std_write(
+            (commit_first, commit_last, first_position, self.count),
+            out,
+            config(),
+        )
+        .map_err(|e| e.to_string())?;
+        out.extend_from_slice(&self.events);
+        let crc = crc32fast::hash(&out[HEADER_LEN..]);
+        out[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+        self.events.clear();
+        self.count = 0;
+        Ok(())
+    }
 }
 
 /// Checks the envelope and decodes its body. Never panics on arbitrary bytes.
@@ -143,5 +196,46 @@ mod tests {
             assert!(open_envelope::<ChunkWire<'_>>(&bad).is_err(), "flip at {i}");
         }
         assert!(open_envelope::<ChunkWire<'_>>(&bytes[..3]).is_err());
+    }
+
+    #[test]
+    fn chunk_builder_matches_chunk_wire() {
+        let payloads: Vec<Vec<u8>> = (0..300usize)
+            .map(|i| vec![(i % 251) as u8; (i * 37) % 700])
+            .collect();
+        let streams: Vec<String> = (0..300usize).map(|i| format!("s-{}", i * i)).collect();
+        let events: Vec<EventWire<'_>> = (0..300usize)
+            .map(|i| EventWire {
+                stream: &streams[i],
+                stream_version: (i as u64) << (i % 60),
+                event_type: if i % 2 == 0 { "A" } else { "SomethingLonger" },
+                recorded_at_ms: if i % 3 == 0 {
+                    -(i as i64)
+                } else {
+                    (i as i64) << 40
+                },
+                payload: &payloads[i],
+            })
+            .collect();
+        let mut builder = ChunkBuilder::default();
+        let mut out = Vec::new();
+        for n in [1usize, 2, 250, 251, 300] {
+            for ev in &events[..n] {
+                builder.push(ev).expect("push");
+            }
+            assert_eq!(builder.len(), n);
+            builder
+                .finish_into(1 << 33, (1 << 33) + 70_000, 300, &mut out)
+                .expect("finish");
+            assert!(builder.is_empty());
+            let expected = seal(&ChunkWire {
+                commit_first: 1 << 33,
+                commit_last: (1 << 33) + 70_000,
+                first_position: 300,
+                events: events[..n].to_vec(),
+            })
+            .expect("seal");
+            assert_eq!(out, expected, "{n} events");
+        }
     }
 }

@@ -63,7 +63,12 @@ pub(crate) fn rebuild_index(tree: &sled::Tree) -> Result<(StreamIndex, u64), Sto
             .map_err(|_| corrupt(checkpoint, "stream head key is not UTF-8"))?;
         let head: StreamWire = codec::open_envelope(&value)
             .map_err(|r| corrupt(checkpoint, format!("stream head {name:?}: {r}")))?;
-        index.versions.insert(name.to_owned(), head.version);
+        match index.id(name) {
+            Some(id) => index.heads[id as usize].version = head.version,
+            None => {
+                index.add_stream(name, head.version);
+            }
+        }
     }
 
     let mut last = checkpoint;
@@ -83,18 +88,14 @@ pub(crate) fn rebuild_index(tree: &sled::Tree) -> Result<(StreamIndex, u64), Sto
         }
         let chunk = decode_chunk(position, &value)?;
         for ev in &chunk.events {
-            match index.versions.get_mut(ev.stream) {
-                Some(v) => *v = ev.stream_version,
-                None => {
-                    index
-                        .versions
-                        .insert(ev.stream.to_owned(), ev.stream_version);
+            let id = match index.id(ev.stream) {
+                Some(id) => {
+                    index.heads[id as usize].version = ev.stream_version;
+                    id
                 }
-            }
-            let chunks = index.tail_chunks.entry(ev.stream.to_owned()).or_default();
-            if chunks.last() != Some(&position) {
-                chunks.push(position);
-            }
+                None => index.add_stream(ev.stream, ev.stream_version),
+            };
+            index.push_tail_chunk(id, position);
         }
         last = position + chunk.events.len() as u64 - 1;
     }
@@ -227,8 +228,8 @@ pub(crate) fn read_stream(shared: &Shared, stream: &str) -> Result<Vec<RecordedE
             }
             None => Vec::new(),
         };
-        if let Some(tail) = index.tail_chunks.get(stream) {
-            chunks.extend_from_slice(tail);
+        if let Some(id) = index.id(stream) {
+            chunks.extend_from_slice(&index.heads[id as usize].tail_chunks);
         }
         (chunks, cap)
     };

@@ -7,7 +7,7 @@
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
-use crate::codec::{self, CheckpointWire, ChunkWire, EventWire, KeyWire, StreamWire};
+use crate::codec::{self, CheckpointWire, ChunkBuilder, EventWire, KeyWire, StreamWire};
 use crate::fasthash::FastMap;
 use crate::layout;
 use crate::{
@@ -31,14 +31,32 @@ pub(crate) enum Command {
     Shutdown,
 }
 
-/// Fixed per-event overhead counted towards `MAX_CHUNK_BYTES` besides names and payload.
-const EVENT_OVERHEAD_BYTES: usize = 16;
+/// Upper bound of an encoded event's bytes besides names and payload: five varints
+/// (three lengths, the version and the timestamp) of at most 9 bytes each.
+const EVENT_OVERHEAD_BYTES: usize = 45;
 
 pub(crate) fn run(shared: Arc<Shared>, rx: Receiver<Command>) {
+    let heads = {
+        let index = shared
+            .index
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        index
+            .heads
+            .iter()
+            .map(|h| Head {
+                version: h.version,
+                ..Head::default()
+            })
+            .collect()
+    };
     let mut writer = Writer {
         shared,
         commits_since_checkpoint: 0,
         events_since_checkpoint: 0,
+        heads,
+        commit_seq: 0,
+        group_seq: 0,
     };
     loop {
         let first = match rx.recv() {
@@ -93,6 +111,25 @@ struct Writer {
     shared: Arc<Shared>,
     commits_since_checkpoint: u64,
     events_since_checkpoint: u64,
+    /// The writer's view of every stream, indexed by stream id like `StreamIndex::heads`
+    /// and followed by the streams first seen in the current group. Versions here include
+    /// the commits accepted so far in the group; readers see them at `publish`.
+    heads: Vec<Head>,
+    /// Number of the commit being staged / of the current group, for the stamps in `Head`.
+    commit_seq: u64,
+    group_seq: u64,
+}
+
+/// Writer-side state of one stream.
+#[derive(Debug, Default, Clone, Copy)]
+struct Head {
+    version: u64,
+    /// First position of the last chunk recorded for the stream (0: none yet).
+    last_chunk: u64,
+    /// `commit_seq` of the last commit that touched the stream (for undo).
+    commit_stamp: u64,
+    /// `group_seq` of the last group that touched the stream (for publishing).
+    group_stamp: u64,
 }
 
 /// Effects of the commits accepted so far in the current group, not yet published.
@@ -100,31 +137,31 @@ struct Writer {
 /// so the hot path allocates no per-event strings.
 struct GroupState<'g> {
     next_position: u64,
-    versions: FastMap<&'g str, u64>,
+    /// Streams known to the shared index when the group started; ids from here on are
+    /// streams first seen in this group, named by `new_names`.
+    known: u32,
+    new_names: Vec<&'g str>,
+    new_ids: FastMap<&'g str, u32>,
+    /// Ids whose version changed in the group.
+    touched: Vec<u32>,
     /// Natural keys written by earlier commits of the group: sled key -> content hash.
     keys: FastMap<Vec<u8>, u64>,
-    /// (stream, chunk first position) for every stream of every new chunk.
-    new_chunks: Vec<(&'g str, u64)>,
+    /// (stream id, chunk first position) for every stream of every new chunk.
+    new_chunks: Vec<(u32, u64)>,
     batch: sled::Batch,
     writes: usize,
     accepted_commits: u64,
     appended_events: u64,
 }
 
-/// A validated commit, encoded but not yet added to the group.
-struct Staged<'g> {
-    receipt: CommitReceipt,
-    writes: Vec<KeyValue>,
-    versions: Vec<(&'g str, u64)>,
-    keys: Vec<(Vec<u8>, u64)>,
-    new_chunks: Vec<(&'g str, u64)>,
-}
-
-impl GroupState<'_> {
-    fn new(next_position: u64) -> Self {
+impl<'g> GroupState<'g> {
+    fn new(next_position: u64, known: usize) -> Self {
         GroupState {
             next_position,
-            versions: FastMap::default(),
+            known: known as u32,
+            new_names: Vec::new(),
+            new_ids: FastMap::default(),
+            touched: Vec::new(),
             keys: FastMap::default(),
             new_chunks: Vec::new(),
             batch: sled::Batch::default(),
@@ -133,6 +170,27 @@ impl GroupState<'_> {
             appended_events: 0,
         }
     }
+
+    fn lookup(&self, index: &StreamIndex, stream: &str) -> Option<u32> {
+        index
+            .id(stream)
+            .or_else(|| self.new_ids.get(stream).copied())
+    }
+
+    fn name<'a>(&'a self, index: &'a StreamIndex, id: u32) -> &'a str {
+        match id.checked_sub(self.known) {
+            Some(i) => self.new_names[i as usize],
+            None => &index.names[id as usize],
+        }
+    }
+}
+
+/// What a commit changed in the group and writer state before it failed, to roll back.
+struct Undo {
+    touched: usize,
+    new_chunks: usize,
+    new_names: usize,
+    heads: Vec<(u32, Head)>,
 }
 
 fn limit(what: &'static str, limit: u64, actual: u64) -> Result<(), StoreError> {
@@ -187,37 +245,52 @@ impl Writer {
             .index
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut st = GroupState::new(shared.last_position() + 1);
+        self.group_seq += 1;
+        debug_assert_eq!(self.heads.len(), index.heads.len());
+        let mut st = GroupState::new(shared.last_position() + 1, index.heads.len());
         let mut outcomes = Vec::with_capacity(commits.len());
         for commit in &commits {
-            let outcome = self.stage(&index, &st, commit).map(|staged| {
-                let receipt = staged.receipt;
-                for (k, v) in staged.writes {
-                    st.batch.insert(k, v);
-                    st.writes += 1;
-                }
-                st.versions.extend(staged.versions);
-                st.keys.extend(staged.keys);
-                st.new_chunks.extend(staged.new_chunks);
-                st.accepted_commits += 1;
-                st.appended_events += receipt.appended as u64;
-                if receipt.appended > 0 {
-                    st.next_position = receipt.last_position + 1;
-                }
-                receipt
-            });
+            let outcome = self
+                .stage(&index, &mut st, commit)
+                .map(|(receipt, writes, keys)| {
+                    for (k, v) in writes {
+                        st.batch.insert(k, v);
+                        st.writes += 1;
+                    }
+                    st.keys.extend(keys);
+                    st.accepted_commits += 1;
+                    st.appended_events += receipt.appended as u64;
+                    if receipt.appended > 0 {
+                        st.next_position = receipt.last_position + 1;
+                    }
+                    receipt
+                });
             outcomes.push(outcome);
         }
         let new_last = st.next_position - 1;
 
         let mut checkpointed = false;
+        // Checkpoint entries too many for the group's batch, written after it.
+        let mut separate_checkpoint = Vec::new();
         if st.writes > 0 {
             self.commits_since_checkpoint += st.accepted_commits;
             self.events_since_checkpoint += st.appended_events;
             if self.commits_since_checkpoint >= CHECKPOINT_EVERY_COMMITS
                 || self.events_since_checkpoint >= CHECKPOINT_EVERY_EVENTS
             {
-                match checkpoint_entries(&shared, &index, &st, new_last) {
+                let heads = &self.heads;
+                match checkpoint_entries(
+                    &shared,
+                    &index,
+                    &st.new_chunks,
+                    |id| st.name(&index, id),
+                    |id| heads[id as usize].version,
+                    new_last,
+                ) {
+                    Ok(entries) if entries.len() > CHECKPOINT_BATCH_ENTRIES => {
+                        separate_checkpoint = entries;
+                        checkpointed = true;
+                    }
                     Ok(entries) => {
                         for (k, v) in entries {
                             st.batch.insert(k, v);
@@ -236,7 +309,16 @@ impl Writer {
                 .tree
                 .apply_batch(std::mem::take(&mut st.batch))
                 .map_err(StoreError::from)
-                .and_then(|()| shared.db.flush().map(|_| ()).map_err(StoreError::from));
+                .and_then(|()| {
+                    if !separate_checkpoint.is_empty() {
+                        if let Err(e) = apply_checkpoint(&shared.tree, separate_checkpoint) {
+                            // Heads are rebuilt from a longer tail next open.
+                            tracing::error!(error = %e, "stream head checkpoint failed");
+                            checkpointed = false;
+                        }
+                    }
+                    shared.db.flush().map(|_| ()).map_err(StoreError::from)
+                });
             if let Err(e) = written {
                 for (outcome, reply) in outcomes.into_iter().zip(replies) {
                     let _ = reply.send(outcome.and(Err(e.duplicate())));
@@ -262,26 +344,19 @@ impl Writer {
                 .index
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            for (stream, version) in &st.versions {
-                match index.versions.get_mut(*stream) {
-                    Some(v) => *v = *version,
-                    None => {
-                        index.versions.insert((*stream).to_owned(), *version);
-                    }
-                }
+            for name in &st.new_names {
+                index.add_stream(name, 0);
+            }
+            debug_assert_eq!(index.heads.len(), self.heads.len());
+            for &id in &st.touched {
+                index.heads[id as usize].version = self.heads[id as usize].version;
             }
             if checkpointed {
-                index.tail_chunks.clear();
+                index.clear_tails();
                 index.checkpoint_position = new_last;
             } else {
-                for (stream, chunk) in &st.new_chunks {
-                    let chunks = match index.tail_chunks.get_mut(*stream) {
-                        Some(c) => c,
-                        None => index.tail_chunks.entry((*stream).to_owned()).or_default(),
-                    };
-                    if chunks.last() != Some(chunk) {
-                        chunks.push(*chunk);
-                    }
+                for &(id, chunk) in &st.new_chunks {
+                    index.push_tail_chunk(id, chunk);
                 }
             }
         }
@@ -293,21 +368,20 @@ impl Writer {
     }
 
     /// Validates one commit against the store plus the group so far and encodes it.
+    /// On success the commit's stream effects are already applied to `st` and
+    /// `self.heads`; returns its receipt, sled writes and new natural keys.
+    #[allow(clippy::type_complexity)]
     fn stage<'g>(
-        &self,
+        &mut self,
         index: &StreamIndex,
-        st: &GroupState<'g>,
+        st: &mut GroupState<'g>,
         commit: &'g NewCommit,
-    ) -> Result<Staged<'g>, StoreError> {
+    ) -> Result<(CommitReceipt, Vec<KeyValue>, Vec<(Vec<u8>, u64)>), StoreError> {
         check_limits(commit)?;
-        let current = |stream: &str| -> Option<u64> {
-            st.versions
-                .get(stream)
-                .or_else(|| index.versions.get(stream))
-                .copied()
-        };
         for (stream, expected) in &commit.expectations {
-            let actual = current(stream);
+            let actual = st
+                .lookup(index, stream)
+                .map(|id| self.heads[id as usize].version);
             let ok = match expected {
                 ExpectedVersion::Any => true,
                 ExpectedVersion::NoStream => actual.is_none(),
@@ -365,67 +439,135 @@ impl Writer {
         let appended = keep.iter().filter(|k| **k).count();
         if appended == 0 {
             let last = st.next_position - 1;
-            return Ok(Staged {
-                receipt: CommitReceipt {
-                    first_position: last,
-                    last_position: last,
-                    appended: 0,
-                    duplicates,
-                },
-                writes: Vec::new(),
-                versions: Vec::new(),
-                keys: Vec::new(),
-                new_chunks: Vec::new(),
-            });
+            let receipt = CommitReceipt {
+                first_position: last,
+                last_position: last,
+                appended: 0,
+                duplicates,
+            };
+            return Ok((receipt, Vec::new(), Vec::new()));
         }
 
+        self.commit_seq += 1;
+        let mut undo = Undo {
+            touched: st.touched.len(),
+            new_chunks: st.new_chunks.len(),
+            new_names: st.new_names.len(),
+            heads: Vec::new(),
+        };
+        match self.encode(index, st, commit, &keep, new_keys, appended, &mut undo) {
+            Ok(writes) => {
+                let receipt = CommitReceipt {
+                    first_position: st.next_position,
+                    last_position: st.next_position + appended as u64 - 1,
+                    appended,
+                    duplicates,
+                };
+                // `commit_keys` holds exactly the keys this commit records.
+                Ok((receipt, writes, commit_keys.into_iter().collect()))
+            }
+            Err(e) => {
+                // Roll back the stream effects of the failed commit.
+                for (id, head) in undo.heads.into_iter().rev() {
+                    if let Some(slot) = self.heads.get_mut(id as usize) {
+                        *slot = head;
+                    }
+                }
+                st.touched.truncate(undo.touched);
+                st.new_chunks.truncate(undo.new_chunks);
+                for name in st.new_names.drain(undo.new_names..) {
+                    st.new_ids.remove(name);
+                }
+                self.heads.truncate(st.known as usize + st.new_names.len());
+                Err(e)
+            }
+        }
+    }
+
+    /// Assigns stream versions to the kept events of a validated commit and encodes its
+    /// chunks and key index entries.
+    #[allow(clippy::too_many_arguments)]
+    fn encode<'g>(
+        &mut self,
+        index: &StreamIndex,
+        st: &mut GroupState<'g>,
+        commit: &'g NewCommit,
+        keep: &[bool],
+        new_keys: Vec<(usize, Vec<u8>)>,
+        appended: usize,
+        undo: &mut Undo,
+    ) -> Result<Vec<KeyValue>, StoreError> {
         let commit_first = st.next_position;
         let commit_last = commit_first + appended as u64 - 1;
-        // Per stream: version so far and the last chunk recorded for it.
-        // Sized up front: growing it event by event showed up as rehashing in profiles.
-        let mut heads: FastMap<&'g str, (u64, u64)> = FastMap::with_capacity_and_hasher(
-            appended.min(MAX_EVENTS_PER_CHUNK),
-            Default::default(),
-        );
-        let mut writes = Vec::new();
-        let mut new_chunks = Vec::new();
+        let mut writes = Vec::with_capacity(appended / 512 + 2 + new_keys.len());
         let mut key_writes = Vec::with_capacity(new_keys.len());
         let mut new_keys = new_keys.into_iter().peekable();
-        let mut chunk = ChunkWire {
-            commit_first,
-            commit_last,
-            first_position: commit_first,
-            events: Vec::with_capacity(appended.min(MAX_EVENTS_PER_CHUNK)),
-        };
+        let mut chunk = ChunkBuilder::default();
+        let mut chunk_first = commit_first;
         let mut chunk_bytes = 0usize;
         let mut position = commit_first;
         let mut encoded = Vec::new();
+        // The last stream resolved: consecutive events of one stream skip the lookup.
+        let mut last: Option<(&'g str, u32)> = None;
         for (i, ev) in commit.events.iter().enumerate() {
             if !keep[i] {
                 continue;
             }
-            let head = heads
-                .entry(ev.stream.as_str())
-                .or_insert_with(|| (current(&ev.stream).unwrap_or(0), 0));
-            head.0 += 1;
-            if head.1 != chunk.first_position {
-                head.1 = chunk.first_position;
-                new_chunks.push((ev.stream.as_str(), chunk.first_position));
+            let stream = ev.stream.as_str();
+            let event_bytes =
+                ev.payload.len() + stream.len() + ev.event_type.len() + EVENT_OVERHEAD_BYTES;
+            // Close the chunk before it would outgrow the limit (a single bigger event
+            // gets a chunk of its own).
+            if chunk.len() >= MAX_EVENTS_PER_CHUNK
+                || (!chunk.is_empty() && chunk_bytes + event_bytes > MAX_CHUNK_BYTES)
+            {
+                chunk
+                    .finish_into(commit_first, commit_last, chunk_first, &mut encoded)
+                    .map_err(codec_err)?;
+                writes.push((
+                    layout::chunk_key(chunk_first).to_vec(),
+                    std::mem::take(&mut encoded),
+                ));
+                chunk_first = position;
+                chunk_bytes = 0;
             }
-            chunk.events.push(EventWire {
-                stream: &ev.stream,
-                stream_version: head.0,
-                event_type: &ev.event_type,
-                recorded_at_ms: ev.recorded_at_ms,
-                payload: &ev.payload,
-            });
-            chunk_bytes +=
-                ev.payload.len() + ev.stream.len() + ev.event_type.len() + EVENT_OVERHEAD_BYTES;
+            let id = match last {
+                Some((name, id)) if name == stream => id,
+                _ => {
+                    let id = self.resolve(index, st, stream);
+                    last = Some((stream, id));
+                    id
+                }
+            };
+            let head = &mut self.heads[id as usize];
+            if head.commit_stamp != self.commit_seq {
+                undo.heads.push((id, *head));
+                head.commit_stamp = self.commit_seq;
+            }
+            if head.group_stamp != self.group_seq {
+                head.group_stamp = self.group_seq;
+                st.touched.push(id);
+            }
+            head.version += 1;
+            if head.last_chunk != chunk_first {
+                head.last_chunk = chunk_first;
+                st.new_chunks.push((id, chunk_first));
+            }
+            chunk
+                .push(&EventWire {
+                    stream,
+                    stream_version: head.version,
+                    event_type: &ev.event_type,
+                    recorded_at_ms: ev.recorded_at_ms,
+                    payload: &ev.payload,
+                })
+                .map_err(codec_err)?;
+            chunk_bytes += event_bytes;
             if new_keys.peek().map(|(idx, _)| *idx) == Some(i) {
                 if let Some((_, k)) = new_keys.next() {
                     let value = codec::seal(&KeyWire {
                         content_hash: ev.key.as_ref().map_or(0, |nk| nk.content_hash),
-                        stream: &ev.stream,
+                        stream,
                         position,
                     })
                     .map_err(codec_err)?;
@@ -433,105 +575,133 @@ impl Writer {
                 }
             }
             position += 1;
-            if chunk.events.len() >= MAX_EVENTS_PER_CHUNK || chunk_bytes >= MAX_CHUNK_BYTES {
-                codec::seal_into(&chunk, &mut encoded).map_err(codec_err)?;
-                writes.push((
-                    layout::chunk_key(chunk.first_position).to_vec(),
-                    std::mem::take(&mut encoded),
-                ));
-                chunk.first_position = position;
-                chunk.events.clear();
-                chunk_bytes = 0;
-            }
         }
-        if !chunk.events.is_empty() {
-            codec::seal_into(&chunk, &mut encoded).map_err(codec_err)?;
-            writes.push((layout::chunk_key(chunk.first_position).to_vec(), encoded));
+        if !chunk.is_empty() {
+            chunk
+                .finish_into(commit_first, commit_last, chunk_first, &mut encoded)
+                .map_err(codec_err)?;
+            writes.push((layout::chunk_key(chunk_first).to_vec(), encoded));
         }
-        let versions = heads
-            .into_iter()
-            .map(|(stream, (version, _))| (stream, version))
-            .collect();
-        // `commit_keys` holds exactly the keys this commit records.
-        let keys = commit_keys.into_iter().collect();
         writes.extend(key_writes);
-        Ok(Staged {
-            receipt: CommitReceipt {
-                first_position: commit_first,
-                last_position: commit_last,
-                appended,
-                duplicates,
-            },
-            writes,
-            versions,
-            keys,
-            new_chunks,
-        })
+        Ok(writes)
     }
 
+    /// Id of `stream`, adding it as a stream new in this group if it is unknown.
+    fn resolve<'g>(
+        &mut self,
+        index: &StreamIndex,
+        st: &mut GroupState<'g>,
+        stream: &'g str,
+    ) -> u32 {
+        if let Some(id) = st.lookup(index, stream) {
+            return id;
+        }
+        let id = st.known + st.new_names.len() as u32;
+        st.new_names.push(stream);
+        st.new_ids.insert(stream, id);
+        self.heads.push(Head::default());
+        id
+    }
     /// Checkpoints heads (if anything changed since the last checkpoint) and flushes the db.
     fn checkpoint_and_flush(&mut self) -> Result<(), StoreError> {
         let shared = Arc::clone(&self.shared);
         let last = shared.last_position();
-        let needs_checkpoint = {
+        let entries = {
             let index = shared
                 .index
                 .read()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            index.checkpoint_position != last || !index.tail_chunks.is_empty()
-        };
-        if needs_checkpoint {
-            let batch = {
-                let index = shared
-                    .index
-                    .read()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                let st = GroupState::new(last + 1);
-                let mut batch = sled::Batch::default();
-                for (k, v) in checkpoint_entries(&shared, &index, &st, last)? {
-                    batch.insert(k, v);
-                }
-                batch
-            };
-            shared.tree.apply_batch(batch)?;
-            shared.db.flush()?;
-            {
-                let mut index = shared
-                    .index
-                    .write()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                index.tail_chunks.clear();
-                index.checkpoint_position = last;
+            if index.checkpoint_position == last && index.touched.is_empty() {
+                None
+            } else {
+                Some(checkpoint_entries(
+                    &shared,
+                    &index,
+                    &[],
+                    |id| &index.names[id as usize],
+                    |id| index.heads[id as usize].version,
+                    last,
+                )?)
             }
-            self.commits_since_checkpoint = 0;
-            self.events_since_checkpoint = 0;
-        } else {
-            shared.db.flush()?;
+        };
+        match entries {
+            Some(entries) => {
+                apply_checkpoint(&shared.tree, entries)?;
+                shared.db.flush()?;
+                {
+                    let mut index = shared
+                        .index
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    index.clear_tails();
+                    index.checkpoint_position = last;
+                }
+                self.commits_since_checkpoint = 0;
+                self.events_since_checkpoint = 0;
+            }
+            None => {
+                shared.db.flush()?;
+            }
         }
         Ok(())
     }
 }
 
-/// Sled writes for the heads of every stream touched since the last checkpoint
-/// (including the pending group `st`) and for the checkpoint marker at `position`.
-fn checkpoint_entries(
+/// Most keys in one checkpoint batch. sled keeps every node version replaced during an
+/// `apply_batch` allocated until the batch ends (a few KiB per key), so checkpointing the
+/// heads of 100,000 streams in one batch cost hundreds of MiB.
+const CHECKPOINT_BATCH_ENTRIES: usize = 4096;
+
+/// Writes checkpoint entries (stream heads, the marker last) in batches of at most
+/// [`CHECKPOINT_BATCH_ENTRIES`]. A crash between batches leaves some heads newer than the
+/// marker, which is harmless: a head never describes more than the log durably holds
+/// (sled recovers a prefix of the batches), opening replays the log after the older
+/// marker and sets versions from the events, and chunk lists are merged and deduplicated.
+fn apply_checkpoint(tree: &sled::Tree, entries: Vec<KeyValue>) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    let mut in_batch = 0;
+    for (k, v) in entries {
+        batch.insert(k, v);
+        in_batch += 1;
+        if in_batch == CHECKPOINT_BATCH_ENTRIES {
+            tree.apply_batch(std::mem::take(&mut batch))?;
+            in_batch = 0;
+        }
+    }
+    if in_batch > 0 {
+        tree.apply_batch(batch)?;
+    }
+    Ok(())
+}
+
+/// Sled writes for the heads of every stream touched since the last checkpoint (the
+/// index's tail lists plus `new_chunks` of a pending group) and for the checkpoint marker
+/// at `position`. `name` and `version` give a stream id's name and current version.
+fn checkpoint_entries<'a>(
     shared: &Shared,
     index: &StreamIndex,
-    st: &GroupState<'_>,
+    new_chunks: &[(u32, u64)],
+    name: impl Fn(u32) -> &'a str,
+    version: impl Fn(u32) -> u64,
     position: u64,
 ) -> Result<Vec<KeyValue>, StoreError> {
-    let mut touched: FastMap<&str, Vec<u64>> = FastMap::default();
-    for (stream, chunks) in &index.tail_chunks {
-        touched
-            .entry(stream.as_str())
-            .or_default()
-            .extend_from_slice(chunks);
+    // Stream id -> slot in `tails`.
+    let mut slots: FastMap<u32, usize> = FastMap::default();
+    let mut tails: Vec<(u32, Vec<u64>)> = Vec::new();
+    for &id in &index.touched {
+        slots.insert(id, tails.len());
+        tails.push((id, index.heads[id as usize].tail_chunks.clone()));
     }
-    for (stream, chunk) in &st.new_chunks {
-        touched.entry(*stream).or_default().push(*chunk);
+    for &(id, chunk) in new_chunks {
+        let slot = *slots.entry(id).or_insert_with(|| {
+            tails.push((id, Vec::new()));
+            tails.len() - 1
+        });
+        tails[slot].1.push(chunk);
     }
-    let mut out = Vec::with_capacity(touched.len() + 1);
-    for (stream, tail) in touched {
+    let mut out = Vec::with_capacity(tails.len() + 1);
+    for (id, tail) in tails {
+        let stream = name(id);
         let key = layout::stream_key(stream);
         let mut chunks = match shared.tree.get(&key)? {
             Some(bytes) => {
@@ -549,15 +719,13 @@ fn checkpoint_entries(
                 chunks.push(c);
             }
         }
-        let version = st
-            .versions
-            .get(stream)
-            .or_else(|| index.versions.get(stream))
-            .copied()
-            .unwrap_or(0);
         out.push((
             key,
-            codec::seal(&StreamWire { version, chunks }).map_err(codec_err)?,
+            codec::seal(&StreamWire {
+                version: version(id),
+                chunks,
+            })
+            .map_err(codec_err)?,
         ));
     }
     out.push((

@@ -521,7 +521,19 @@ fn corruption_is_reported_not_panicked() {
     drop(tree);
     drop(store);
     {
-        let db = sled::open(dir.path().join("log")).expect("sled");
+        // sled's background threads release the directory lock shortly after the store
+        // is dropped (`Store::open` waits for it the same way).
+        let started = Instant::now();
+        let db = loop {
+            match sled::open(dir.path().join("log")) {
+                Ok(db) => break db,
+                Err(e) if started.elapsed() < Duration::from_secs(5) => {
+                    assert!(e.to_string().contains("could not acquire lock"), "{e}");
+                    thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("sled: {e}"),
+            }
+        };
         let tree = db.open_tree(LOG_TREE).expect("tree");
         let mut k = vec![b'C'];
         k.extend_from_slice(&second.first_position.to_be_bytes());
