@@ -494,9 +494,10 @@ impl Reader<'_> {
         let parsed = Decimal::from_str(v.trim())
             .ok()
             .filter(|_| !v.contains(['e', 'E', '_']));
-        let Some(kw) = parsed.map(|d| d.normalize()) else {
+        let Some(kw) = parsed else {
             return self.fail(key, format!("`{v}` is not a number"));
         };
+        // The scale as written: `2.5000` has four decimal places even though its value has one.
         if kw.scale() > 3 {
             return self.fail(key, format!("`{v}` has more than 3 decimal places"));
         }
@@ -920,6 +921,45 @@ mod tests {
         let errors = Command::from_json(&json!({"type":"receive_payment","receipt_no":"R1","account_no":"A1","amount":700.125,"paid_on":"2026-08-10","channel":"upi"})).unwrap_err();
         assert_eq!(errors[0].field, "amount");
         assert!(Command::from_json(&json!({"type":"receive_payment","receipt_no":"R1","account_no":"A1","amount":700.1,"paid_on":"2026-08-10","channel":"upi"})).is_ok());
+    }
+
+    #[test]
+    fn load_kw_with_more_than_3_decimals_as_written_is_rejected() {
+        let consumer = |load_kw: &str| {
+            Command::from_json(
+                &json!({"type":"register_consumer","account_no":"A1","name":"A",
+                "category":"domestic","subdivision":"S1","load_kw":load_kw,"connected_on":"2025-04-01"}),
+            )
+        };
+        for load_kw in ["2.5000", "1.0000"] {
+            let errors = consumer(load_kw).unwrap_err();
+            assert_eq!(errors[0].field, "load_kw");
+            assert!(
+                errors[0].reason.contains("more than 3 decimal places"),
+                "{errors:?}"
+            );
+        }
+        for (load_kw, watts) in [("2.500", 2500), ("2.5", 2500), ("0.001", 1)] {
+            let command = consumer(load_kw).expect(load_kw);
+            assert!(
+                matches!(command, Command::RegisterConsumer { load_watts, .. } if load_watts == watts),
+                "{load_kw}"
+            );
+        }
+    }
+
+    #[test]
+    fn amounts_with_trailing_zero_decimals_are_rejected() {
+        let errors = Command::from_json(
+            &json!({"type":"issue_bill","bill_no":"B1","account_no":"A1",
+            "period":"2026-03","issued_on":"2026-03-01","due_on":"2026-03-15","amount":"10.10000"}),
+        )
+        .unwrap_err();
+        assert_eq!(errors[0].field, "amount");
+        assert!(
+            errors[0].reason.contains("more than 2 decimal places"),
+            "{errors:?}"
+        );
     }
 
     #[test]

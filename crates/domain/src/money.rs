@@ -52,8 +52,9 @@ impl Money {
         }))
     }
 
-    /// Parses an amount such as `1234.50`, `700` or `-25.5`. More than two decimal places
-    /// (other than trailing zeros) is an error.
+    /// Parses an amount such as `1234.50`, `700` or `-25.5`. More than two decimal places as
+    /// written is an error, trailing zeros included (`100.000`): the scale is checked on the
+    /// text as parsed, before anything is normalised.
     pub fn parse(text: &str) -> Result<Money, String> {
         let text = text.trim();
         if text.is_empty() {
@@ -63,9 +64,14 @@ impl Money {
             return Err(format!("`{text}` is not a plain decimal amount"));
         }
         let value = Decimal::from_str(text).map_err(|_| format!("`{text}` is not an amount"))?;
+        if value.scale() > 2 {
+            return Err(format!("`{text}` has more than 2 decimal places"));
+        }
         Money::from_decimal_exact(value).map_err(|reason| format!("`{text}` {reason}"))
     }
 
+    /// The amount a decimal value holds, when it is a whole number of paise. Trailing zeros do
+    /// not count here (`12.500` is 12.50): this judges a value, and `parse` judges input text.
     pub fn from_decimal_exact(value: Decimal) -> Result<Money, String> {
         let value = value.normalize();
         if value.scale() > 2 {
@@ -174,12 +180,43 @@ mod tests {
         assert_eq!(Money::parse("1234.5").unwrap().to_string(), "1234.50");
         assert_eq!(Money::parse("700").unwrap().paise(), 70_000);
         assert_eq!(Money::parse("-0.05").unwrap().to_string(), "-0.05");
-        assert_eq!(Money::parse("1.100").unwrap().paise(), 110);
+        assert_eq!(Money::parse("1.10").unwrap().paise(), 110);
+        assert_eq!(Money::parse("100.0").unwrap().paise(), 10_000);
         assert!(Money::parse("1.005")
             .unwrap_err()
             .contains("more than 2 decimal"));
         assert!(Money::parse("abc").is_err());
         assert!(Money::parse("1e3").is_err());
+    }
+
+    /// DOMAIN.md §3: a third decimal as written is an error even when it is a zero; the text is
+    /// judged before it is normalised.
+    #[test]
+    fn trailing_zero_decimals_beyond_two_are_rejected() {
+        for text in ["100.000", "10.10000", "1.100", "-0.050", " 7.000 ", "0.000"] {
+            let reason = Money::parse(text).expect_err(text);
+            assert_eq!(
+                reason,
+                format!("`{}` has more than 2 decimal places", text.trim())
+            );
+        }
+        for (text, paise) in [("100.00", 10_000), ("10.1", 1010), ("0.00", 0), ("7", 700)] {
+            assert_eq!(Money::parse(text).map(Money::paise), Ok(paise), "{text}");
+        }
+        // Values (rather than text) are judged by what they hold.
+        assert_eq!(
+            Money::from_decimal_exact(Decimal::new(12_500, 3)).map(Money::paise),
+            Ok(1250)
+        );
+    }
+
+    #[test]
+    fn json_strings_with_trailing_zero_decimals_are_rejected() {
+        let err = serde_json::from_str::<Money>("\"10.10000\"").unwrap_err();
+        assert!(
+            err.to_string().contains("has more than 2 decimal places"),
+            "{err}"
+        );
     }
 
     #[test]

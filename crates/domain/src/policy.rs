@@ -1,5 +1,6 @@
 //! The policy: every tunable named in DOMAIN.md, with its default. A policy file may hold only
-//! some keys; the rest keep their defaults. Unknown keys are an error.
+//! some keys; the rest keep their defaults. Unknown keys are an error, reported like any other
+//! input file's: the line, the key and why.
 
 use crate::money::Money;
 use crate::types::Category;
@@ -7,6 +8,97 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt;
+
+/// Why a policy text does not read, and where: the line (counting from 1) and the key, when the
+/// problem has them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyError {
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    /// One line, without the key or the line.
+    pub reason: String,
+}
+
+impl PolicyError {
+    fn for_key(key: &str, reason: impl Into<String>) -> PolicyError {
+        PolicyError {
+            line: None,
+            key: Some(key.to_string()),
+            reason: reason.into(),
+        }
+    }
+
+    /// From the TOML reader's error: its span gives the line and, through the text on that
+    /// line, the key; its message (not the multi-line rendering with the source) gives why.
+    fn from_toml_error(text: &str, error: &toml::de::Error) -> PolicyError {
+        let message = one_line(error.message());
+        let span = error.span().filter(|s| s.start <= text.len());
+        let line = span
+            .as_ref()
+            .map(|s| text[..s.start].matches('\n').count() + 1);
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            if let Some((key, expected)) = rest.split_once('`') {
+                let expected = expected.trim_start_matches(',').trim();
+                let reason = if expected.is_empty() {
+                    "unknown key".to_string()
+                } else {
+                    format!("unknown key, {expected}")
+                };
+                return PolicyError {
+                    line,
+                    key: Some(key.to_string()),
+                    reason,
+                };
+            }
+        }
+        let key = span.and_then(|s| key_on_line(text, s.start));
+        PolicyError {
+            line,
+            key,
+            reason: message,
+        }
+    }
+
+    /// The one-line report for a policy read from `file`: `FILE:LINE: key: reason`, leaving out
+    /// the parts the problem does not have.
+    pub fn in_file(&self, file: &str) -> String {
+        match self.line {
+            Some(line) => format!("{file}:{line}: {self}"),
+            None => format!("{file}: {self}"),
+        }
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "{key}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The key that the line holding byte `offset` is about: the left side of `key = value`, or
+/// the name of a `[table]` header.
+fn key_on_line(text: &str, offset: usize) -> Option<String> {
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = text[start..end].trim();
+    let key = if let Some(header) = line.strip_prefix('[') {
+        header.trim_start_matches('[').split(']').next()?
+    } else {
+        line.split_once('=')?.0
+    };
+    let key = key.trim();
+    (!key.is_empty()).then(|| key.to_string())
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -205,9 +297,9 @@ impl Default for SmsPolicy {
 
 impl Policy {
     /// Reads a policy from TOML text, keeping defaults for absent keys.
-    pub fn from_toml(text: &str) -> Result<Policy, String> {
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
         let mut policy: Policy =
-            toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
+            toml::from_str(text).map_err(|e| PolicyError::from_toml_error(text, &e))?;
         // Templates named in the file replace the defaults of the same name; the rest stay.
         let mut templates = crate::sms::default_templates();
         templates.append(&mut policy.sms.templates);
@@ -220,16 +312,25 @@ impl Policy {
         toml::to_string(self).unwrap_or_else(|e| format!("# policy does not print: {e}\n"))
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), PolicyError> {
         if self.lps.monthly_rate_percent.is_sign_negative() {
-            return Err("lps.monthly_rate_percent: must not be negative".into());
+            return Err(PolicyError::for_key(
+                "lps.monthly_rate_percent",
+                "must not be negative",
+            ));
         }
         if self.notice.clear_days < 0 || self.notice.min_days_overdue < 0 {
-            return Err("notice: day counts must not be negative".into());
+            return Err(PolicyError::for_key(
+                "notice",
+                "day counts must not be negative",
+            ));
         }
         for [from, to] in &self.moratorium.ranges {
             if from > to {
-                return Err(format!("moratorium.ranges: {from} is after {to}"));
+                return Err(PolicyError::for_key(
+                    "moratorium.ranges",
+                    format!("{from} is after {to}"),
+                ));
             }
         }
         Ok(())
@@ -264,8 +365,56 @@ mod tests {
     fn unknown_keys_are_errors() {
         assert!(Policy::from_toml("[notice]\nclear_dayz = 7\n")
             .unwrap_err()
+            .to_string()
             .contains("clear_dayz"));
         assert!(Policy::from_toml("colour = 1\n").is_err());
+    }
+
+    /// INTERFACES.md: an input file's errors name FILE:LINE and the key, in one line.
+    #[test]
+    fn errors_name_the_line_and_the_key() {
+        let text = "[lps]\nmonthly_rate_percent = \"1.25\"\nmonthly_rate = \"2\"\n";
+        let error = Policy::from_toml(text).unwrap_err();
+        assert_eq!(
+            (error.line, error.key.as_deref()),
+            (Some(3), Some("monthly_rate"))
+        );
+        assert!(error.reason.starts_with("unknown key"), "{error:?}");
+        let report = error.in_file("policy.toml");
+        assert!(
+            report.starts_with("policy.toml:3: monthly_rate: unknown key"),
+            "{report}"
+        );
+        assert!(!report.contains('\n'), "{report}");
+
+        // A bad value names its key and line too, and the reason says why in one line.
+        let text = "[notice]\nmin_days_overdue = 30\n\nclear_days = \"soon\"\n";
+        let error = Policy::from_toml(text).unwrap_err();
+        assert_eq!(
+            (error.line, error.key.as_deref()),
+            (Some(4), Some("clear_days"))
+        );
+        assert!(!error.in_file("p.toml").contains('\n'));
+        let text = "[defaulters]\r\nmin_overdue_arrears = \"500.000\"\r\n";
+        let error = Policy::from_toml(text).unwrap_err();
+        assert_eq!(
+            error.in_file("p.toml"),
+            "p.toml:2: min_overdue_arrears: `500.000` has more than 2 decimal places"
+        );
+
+        // An unknown table is an unknown key on its header's line.
+        let error = Policy::from_toml("[notice]\nclear_days = 7\n[colour]\nred = 1\n").unwrap_err();
+        assert_eq!(
+            (error.line, error.key.as_deref()),
+            (Some(3), Some("colour"))
+        );
+
+        // A rule broken by a value read well names its key.
+        let error = Policy::from_toml("[lps]\nmonthly_rate_percent = \"-1\"\n").unwrap_err();
+        assert_eq!(
+            error.in_file("p.toml"),
+            "p.toml: lps.monthly_rate_percent: must not be negative"
+        );
     }
 
     #[test]

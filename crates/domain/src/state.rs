@@ -139,6 +139,8 @@ pub struct ConnectionEvent {
     #[serde(with = "crate::codec::date")]
     pub on: NaiveDate,
     pub change: ConnectionChange,
+    /// Log position: tells a change recorded after a nightly run from one the run saw.
+    pub position: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -649,11 +651,13 @@ fn apply_to_consumer(c: &mut Consumer, position: u64, event: &Event) {
             change: ConnectionChange::Disconnected {
                 order_no: e.order_no.clone(),
             },
+            position,
         }),
         Event::Reconnected(e) => {
             c.connection.push(ConnectionEvent {
                 on: e.on,
                 change: ConnectionChange::Reconnected,
+                position,
             });
             // A reconnection closes the case that led to the disconnection.
             for case in c
@@ -668,12 +672,14 @@ fn apply_to_consumer(c: &mut Consumer, position: u64, event: &Event) {
         Event::PermanentlyDisconnected(e) => c.connection.push(ConnectionEvent {
             on: e.on,
             change: ConnectionChange::PermanentlyDisconnected,
+            position,
         }),
         Event::RecoveryCertificateIssued(e) => c.connection.push(ConnectionEvent {
             on: e.on,
             change: ConnectionChange::RecoveryCertificate {
                 rc_no: e.rc_no.clone(),
             },
+            position,
         }),
         Event::DisputeRaised(e) => c.disputes.push(Dispute {
             on: e.on,

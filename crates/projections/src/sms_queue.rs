@@ -3,7 +3,13 @@
 //! A message is queued for a trigger (a bill issued, a reminder date, a payment, a notice, a
 //! disconnection or reconnection, a camp ahead) dated after the previous run (or in the last
 //! week, on the first run) and on or before this run's date, for consumers with a mobile on
-//! that date. Each message id is derived from its trigger, so a rerun queues no duplicate.
+//! that date. A recorded trigger (a bill, a payment, a disconnection or reconnection) that was
+//! appended after the previous run is queued too when it is dated on or before this run's date
+//! and within the last week: a disconnection recorded after the run of its own day, or a
+//! payment posted a few days late, still gets its message, while an old backlog imported late
+//! does not. Reminders and camp announcements follow the calendar only.
+//! Each message id is derived from its trigger, and an id already queued (by an earlier run or
+//! earlier in this one) is never queued again, so a rerun queues no duplicate.
 
 use chrono::{Days, NaiveDate};
 use vasooli_domain::event::{Event, SmsQueued};
@@ -31,9 +37,23 @@ pub fn queue_for_consumer(
         .last_nightly
         .unwrap_or_else(|| as_of - Days::new(FIRST_RUN_WINDOW_DAYS));
     let in_window = |d: NaiveDate| d > after && d <= as_of;
-    let mut out = Vec::new();
+    // Appended after the previous run's completion, so that run could not have seen it. The
+    // first run has no previous one and keeps to its window rather than messaging all history.
+    let recorded_since_last_run =
+        |position: u64| world.last_nightly.is_some() && position > world.last_nightly_position;
+    // A late-recorded trigger is still news only for a week; an old backlog imported late is
+    // not messaged.
+    let late_from = as_of - Days::new(FIRST_RUN_WINDOW_DAYS);
+    let recorded_due = |d: NaiveDate, position: u64| {
+        in_window(d) || (d > late_from && d <= as_of && recorded_since_last_run(position))
+    };
+    let mut out: Vec<Event> = Vec::new();
     let mut queue = |id: String, template: &str, vars: Vec<(&str, String)>, on: NaiveDate| {
-        if consumer.sms.iter().any(|m| m.message_id == id) {
+        let queued_already = consumer.sms.iter().any(|m| m.message_id == id)
+            || out
+                .iter()
+                .any(|e| matches!(e, Event::SmsQueued(m) if m.message_id == id));
+        if queued_already {
             return;
         }
         let Some(t) = policy.sms.templates.get(template) else {
@@ -56,7 +76,7 @@ pub fn queue_for_consumer(
     };
     let account = consumer.account_no.clone();
     for bill in &consumer.bills {
-        if in_window(bill.issued_on) {
+        if recorded_due(bill.issued_on, bill.position) {
             queue(
                 format!("{account}-bill-{}", bill.bill_no),
                 "bill",
@@ -97,7 +117,11 @@ pub fn queue_for_consumer(
             }
         }
     }
-    for p in consumer.payments.iter().filter(|p| in_window(p.paid_on)) {
+    for p in consumer
+        .payments
+        .iter()
+        .filter(|p| recorded_due(p.paid_on, p.position))
+    {
         queue(
             format!("{account}-receipt-{}", p.receipt_no),
             "receipt",
@@ -124,7 +148,11 @@ pub fn queue_for_consumer(
             );
         }
     }
-    for c in consumer.connection.iter().filter(|c| in_window(c.on)) {
+    for c in consumer
+        .connection
+        .iter()
+        .filter(|c| recorded_due(c.on, c.position))
+    {
         let arrears = ledger_as_of(consumer, c.on, Charges::All, &[]).overdue_arrears;
         let (kind, template) = match c.change {
             ConnectionChange::Disconnected { .. } => ("disconnection", "disconnection"),

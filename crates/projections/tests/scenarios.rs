@@ -855,6 +855,82 @@ fn nightly_refuses_the_past_and_is_idempotent() {
     assert_eq!(u.as_of(), day("2026-02-10"));
 }
 
+/// The ids of the messages queued for a consumer, in log order.
+fn sms_ids(u: &Utility, account: &str) -> Vec<String> {
+    u.events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::SmsQueued(m) if m.account_no == account => Some(m.message_id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Proves §11's "each disconnection and each payment receipt" for events recorded after the
+/// run of their day: a disconnection dated the day of the run that listed it but appended after
+/// that run, and payments dated on and before the last run's date but posted after it, are
+/// messaged at the next run, once each; a rerun of that date and a rebuild change nothing.
+#[test]
+fn events_recorded_after_their_days_run_are_still_messaged() {
+    let mut u = Utility::new();
+    u.run(vec![
+        consumer_with_mobile("LR1", "98765 43210"),
+        bill("BLR1", "LR1", "2026-01-01", "2026-01-10", "2500.00"),
+    ]);
+    u.nightly("2026-02-10");
+    let notice_no = u.row("LR1").notice_no.expect("a notice on 2026-02-10");
+    u.run(vec![serve(&notice_no, "2026-02-11")]);
+    u.nightly("2026-02-27");
+    assert_eq!(u.row("LR1").stage.as_str(), "disconnection_due");
+
+    // The lineman disconnects on the day of the run that listed the consumer; the order is
+    // recorded after that run.
+    u.run(vec![disconnect("LR1", "2026-02-27", "DO-LR1")]);
+    let summary = u.nightly("2026-02-28");
+    assert_eq!(summary.sms_queued, 1);
+    assert!(sms_ids(&u, "LR1").contains(&"LR1-disconnection-20260227".to_string()));
+
+    // Payments taken at the counter on the day of a run and the day before, posted after it.
+    u.nightly("2026-03-05");
+    u.run(vec![
+        payment("RLR1", "LR1", "100.00", "2026-03-05"),
+        payment("RLR2", "LR1", "50.00", "2026-03-04"),
+    ]);
+    let summary = u.nightly("2026-03-06");
+    assert_eq!(summary.sms_queued, 2);
+    let consumer = u.engine.world().consumer("LR1").expect("LR1");
+    let receipts: Vec<(&str, NaiveDate)> = consumer
+        .sms
+        .iter()
+        .filter(|m| m.template == "receipt")
+        .map(|m| (m.message_id.as_str(), m.queued_on))
+        .collect();
+    assert_eq!(
+        receipts,
+        vec![
+            ("LR1-receipt-RLR1", day("2026-03-06")),
+            ("LR1-receipt-RLR2", day("2026-03-06")),
+        ]
+    );
+
+    // A rerun of the date appends nothing; later runs queue none of these again.
+    let position = u.last_position();
+    assert_eq!(u.nightly("2026-03-06").appended, 0);
+    assert_eq!(u.last_position(), position);
+    u.nightly("2026-03-07");
+    let ids = sms_ids(&u, "LR1");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "no message queued twice: {ids:?}");
+
+    // The world rebuilt from the log holds the same messages.
+    let before = format!("{:?}", u.engine.world().consumer("LR1").expect("LR1").sms);
+    u.engine.rebuild().expect("rebuild");
+    let after = format!("{:?}", u.engine.world().consumer("LR1").expect("LR1").sms);
+    assert_eq!(before, after);
+}
+
 /// The commands of the catch-up scenario: three consumers whose payments land between
 /// anniversaries, on an anniversary, and before a second bill.
 fn catch_up_commands() -> Vec<Value> {
