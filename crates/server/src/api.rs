@@ -6,7 +6,8 @@
 //! rejections by kind.
 
 use crate::access;
-use crate::error::ApiError;
+use crate::error::{ApiError, Detail};
+use crate::openapi as doc;
 use crate::tokens::{Role, TokenInfo};
 use crate::{AppState, Caller};
 use axum::body::Bytes;
@@ -15,10 +16,12 @@ use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use utoipa::openapi::path::ParameterIn;
+use utoipa::{IntoParams, ToSchema};
 use vasooli_domain::codec::parse_date;
 use vasooli_domain::command::{import_columns, import_command_type};
 use vasooli_domain::period::Period;
@@ -36,10 +39,39 @@ const IMPORT_ERRORS_MAX: usize = 1_000;
 
 type Record = Vec<(&'static str, Option<String>)>;
 
-pub(crate) async fn health() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// The answer of `GET /health`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok` while the server answers.
+    #[schema(value_type = String, example = "ok")]
+    status: &'static str,
 }
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    summary = "Liveness",
+    responses((status = 200, description = "The server is up", body = Health)),
+)]
+pub(crate) async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "system",
+    summary = "Prometheus metrics",
+    description = "Requests by method, route template and status, and the event log's last \
+                   position, in the Prometheus text exposition format.",
+    responses((
+        status = 200,
+        description = "The metrics",
+        body = String,
+        content_type = "text/plain; version=0.0.4",
+    )),
+)]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let text = state.metrics.render(state.log_position());
     (
@@ -52,8 +84,15 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-pub(crate) async fn openapi() -> Json<Value> {
-    Json(crate::openapi::document())
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "system",
+    summary = "This document",
+    responses((status = 200, description = "The OpenAPI document of this API", body = Object)),
+)]
+pub(crate) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(doc::document())
 }
 
 fn body_error(e: BytesRejection) -> ApiError {
@@ -72,21 +111,62 @@ async fn body(request: Request) -> Result<Bytes, ApiError> {
     Bytes::from_request(request, &()).await.map_err(body_error)
 }
 
-fn execute_report(report: &ExecuteReport) -> Json<Value> {
-    Json(json!({
-        "read": report.read,
-        "appended": report.appended,
-        "duplicates": report.duplicates,
-        "last_position": report.last_position,
-    }))
+/// What a write did.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct WriteReport {
+    /// Records in the request.
+    read: usize,
+    /// Events appended to the log.
+    appended: usize,
+    /// Records already in the log with the same content, skipped.
+    duplicates: usize,
+    /// The log's last position after the write.
+    last_position: u64,
+}
+
+fn execute_report(report: &ExecuteReport) -> Json<WriteReport> {
+    Json(WriteReport {
+        read: report.read,
+        appended: report.appended,
+        duplicates: report.duplicates,
+        last_position: report.last_position,
+    })
 }
 
 /// `POST /api/v1/commands`: one command object or an array of them, all or nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/commands",
+    tag = "writes",
+    summary = "Apply one command or an array of commands atomically",
+    description = "Every command is checked against the state it would change; if any is \
+                   refused, nothing is written and `details` lists every refused command. A \
+                   command already in the log with the same content is skipped and counted. \
+                   Officers may send officer actions within their office; ingest tokens the \
+                   data-feed commands. The answer comes once the events are durable.",
+    request_body(
+        content = doc::CommandBatch,
+        description = "One command object, or an array of them",
+        example = json!({"type": "receive_payment", "receipt_no": "R-0001", "account_no": "A1",
+                         "amount": "700.00", "paid_on": "2026-08-10", "channel": "upi"}),
+    ),
+    responses(
+        (status = 200, description = "The batch was applied", body = WriteReport),
+        doc::Malformed,
+        doc::Unauthorized,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+        doc::PayloadTooLarge,
+        doc::Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn commands(
     State(state): State<AppState>,
     Caller(caller): Caller,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WriteReport>, ApiError> {
     access::require_writer(&caller)?;
     let bytes = body(request).await?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
@@ -129,12 +209,39 @@ pub(crate) async fn commands(
 }
 
 /// `POST /api/v1/import/{kind}`: a CSV file of one kind, all rows or none.
+#[utoipa::path(
+    post,
+    path = "/api/v1/import/{kind}",
+    tag = "writes",
+    summary = "Import a CSV file (offices, consumers, bills, payments, mobiles)",
+    description = "The whole file is checked first; any bad row rejects the whole file, with \
+                   every bad row under `details`. A row already in the log with the same \
+                   content is skipped and counted, so an import that was cut off can be sent \
+                   again.",
+    params(("kind" = doc::ImportKind, Path, description = "What the file holds")),
+    request_body(
+        content = String,
+        content_type = "text/csv",
+        description = "UTF-8 CSV with a header row; the columns of the kind, in any order",
+    ),
+    responses(
+        (status = 200, description = "The file was imported", body = WriteReport),
+        doc::Malformed,
+        doc::Unauthorized,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+        doc::PayloadTooLarge,
+        doc::Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn import(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(kind): Path<String>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WriteReport>, ApiError> {
     access::check_import(&caller, &kind)?;
     let bytes = body(request).await?;
     let inputs = tokio::task::spawn_blocking(move || parse_csv(&kind, &bytes))
@@ -194,7 +301,7 @@ fn parse_csv(kind: &str, bytes: &[u8]) -> Result<Vec<Input>, ApiError> {
             errors.join("; "),
             columns.join(",")
         ));
-        e.details = errors.into_iter().map(Value::String).collect();
+        e.details = errors.into_iter().map(Detail::Text).collect();
         return Err(e);
     }
     let mut inputs = Vec::new();
@@ -228,51 +335,181 @@ fn parse_csv(kind: &str, bytes: &[u8]) -> Result<Vec<Input>, ApiError> {
             errors.len(),
             errors[0]
         ));
-        e.details = errors.into_iter().map(Value::String).collect();
+        e.details = errors.into_iter().map(Detail::Text).collect();
         return Err(e);
     }
     Ok(inputs)
 }
 
-#[derive(Deserialize)]
+/// The date to run the nightly finance run as of.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NightlyBody {
+pub(crate) struct NightlyBody {
+    /// `YYYY-MM-DD`; not before the last run's date.
+    #[schema(format = Date, example = "2026-09-30")]
     as_of: String,
 }
 
+/// What a nightly run did.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct NightlyReport {
+    /// The date the run was made as of.
+    #[schema(format = Date)]
+    as_of: String,
+    /// Events read from the log.
+    events_read: u64,
+    /// Events the run appended.
+    appended: usize,
+    /// Late payment surcharges levied.
+    surcharges: usize,
+    /// Notices issued.
+    notices: usize,
+    /// Recovery cases closed.
+    cases_closed: usize,
+    /// Installment plans recorded as broken.
+    plans_broken: usize,
+    /// SMS messages queued.
+    sms_queued: usize,
+    /// Counts by stage of the run.
+    #[schema(value_type = BTreeMap<String, usize>)]
+    stages: BTreeMap<&'static str, usize>,
+}
+
 /// `POST /api/v1/nightly`: the finance run as of a date.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nightly",
+    tag = "writes",
+    summary = "Run the nightly finance run as of a date",
+    description = "Levies surcharges, moves the recovery ladder, records broken plans, queues \
+                   SMS and brings every list up to date as of the date. Running it again for \
+                   the same date changes nothing; a date before the last run's is refused \
+                   with 422.",
+    request_body = NightlyBody,
+    responses(
+        (status = 200, description = "The run is done", body = NightlyReport),
+        doc::Malformed,
+        doc::Unauthorized,
+        doc::Forbidden,
+        doc::PayloadTooLarge,
+        doc::Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn nightly(
     State(state): State<AppState>,
     Caller(caller): Caller,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NightlyReport>, ApiError> {
     access::require_nightly(&caller)?;
     let bytes = body(request).await?;
     let parsed: NightlyBody = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::malformed(format!("expected {{\"as_of\":\"YYYY-MM-DD\"}}: {e}")))?;
     let date = parse_date(&parsed.as_of).map_err(|e| ApiError::malformed(format!("as_of: {e}")))?;
     let summary = state.write(move |engine| Ok(engine.nightly(date)?)).await?;
-    Ok(Json(json!({
-        "as_of": date.to_string(),
-        "events_read": summary.events_read,
-        "appended": summary.appended,
-        "surcharges": summary.surcharges,
-        "notices": summary.notices,
-        "cases_closed": summary.cases_closed,
-        "plans_broken": summary.plans_broken,
-        "sms_queued": summary.sms_queued,
-        "stages": summary.stages,
-    })))
+    Ok(Json(NightlyReport {
+        as_of: date.to_string(),
+        events_read: summary.events_read,
+        appended: summary.appended,
+        surcharges: summary.surcharges,
+        notices: summary.notices,
+        cases_closed: summary.cases_closed,
+        plans_broken: summary.plans_broken,
+        sms_queued: summary.sms_queued,
+        stages: summary.stages,
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reads
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// How a list is answered.
+#[derive(Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub(crate) enum Format {
+    /// An array of objects keyed by column.
     Json,
+    /// A header row, then a row per record.
     Csv,
+}
+
+// The query types below describe each route's query for the OpenAPI document. They are
+// never built: `Params` reads the query, accepting exactly the keys they document.
+
+/// The format and page of a list.
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// `json` (the default) or `csv`.
+    format: Option<Format>,
+    /// Most rows to return: 1000 when absent, at most 10000.
+    #[param(minimum = 0, maximum = 10000, default = 1000)]
+    limit: Option<usize>,
+    /// Rows to skip first.
+    #[param(minimum = 0, default = 0)]
+    offset: Option<usize>,
+}
+
+/// The page of printable notices.
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// Most consumers to print: 1000 when absent, at most 10000.
+    #[param(minimum = 0, maximum = 10000, default = 1000)]
+    limit: Option<usize>,
+    /// Consumers of the worklist to skip first.
+    #[param(minimum = 0, default = 0)]
+    offset: Option<usize>,
+}
+
+/// The defaulter list's filters.
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DefaulterFilter {
+    /// Only consumers with at least this much overdue arrears, in rupees; the policy's
+    /// `defaulters.min_overdue_arrears` when absent.
+    #[param(example = "2000.00")]
+    min_arrears: Option<String>,
+    /// Only consumers at this stage of the recovery ladder.
+    #[param(value_type = Option<doc::Stage>)]
+    stage: Option<String>,
+}
+
+/// The period of a report.
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PeriodFilter {
+    /// A month (`2026-10`), a financial year (`FY2026-27`) or a quarter of one
+    /// (`FY2026-27-Q2`).
+    #[param(example = "2026-10")]
+    period: String,
+}
+
+/// The period and office level of the rankings.
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RankingsFilter {
+    /// A month (`2026-10`), a financial year (`FY2026-27`) or a quarter of one
+    /// (`FY2026-27-Q2`).
+    #[param(example = "2026-10")]
+    period: String,
+    /// The level of the offices ranked; `subdivision` when absent.
+    #[param(value_type = Option<doc::RankingLevel>)]
+    level: Option<String>,
+}
+
+/// The query keys an `IntoParams` type documents.
+fn keys<Q: IntoParams>() -> Vec<String> {
+    Q::into_params(|| Some(ParameterIn::Query))
+        .into_iter()
+        .map(|p| p.name)
+        .collect()
 }
 
 /// A list request's query: only the keys the route names, each at most once.
@@ -282,17 +519,10 @@ struct Params {
 
 pub(crate) type RawQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
-const LIST_KEYS: &[&str] = &["format", "limit", "offset"];
-
 impl Params {
-    fn parse(query: RawQuery, extra: &[&str]) -> Result<Params, ApiError> {
-        let mut known = LIST_KEYS.to_vec();
-        known.extend_from_slice(extra);
-        Params::parse_keys(query, &known)
-    }
-
-    /// A query that may hold only `known` keys.
-    fn parse_keys(query: RawQuery, known: &[&str]) -> Result<Params, ApiError> {
+    /// A query that may hold only the keys the `known` query types document.
+    fn parse(query: RawQuery, known: &[Vec<String>]) -> Result<Params, ApiError> {
+        let known: Vec<&str> = known.iter().flatten().map(String::as_str).collect();
         let Query(pairs) =
             query.map_err(|e| ApiError::malformed(format!("the query is malformed: {e}")))?;
         let mut map = BTreeMap::new();
@@ -418,6 +648,32 @@ fn page<T>(rows: Vec<T>, (limit, offset): (usize, usize)) -> Vec<T> {
 }
 
 /// `GET /api/v1/offices/{code}/defaulters`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/offices/{code}/defaulters",
+    tag = "reads",
+    summary = "Defaulter list below an office",
+    description = "The consumers below the office with overdue arrears as of the last nightly \
+                   run, by overdue arrears descending, then account number.",
+    params(
+        ("code" = String, Path, description = "An office code"),
+        ListQuery,
+        DefaulterFilter,
+    ),
+    responses(
+        (status = 200, description = "The list", content(
+            (Vec<doc::DefaulterRow> = "application/json"),
+            (String = "text/csv"),
+        )),
+        doc::Malformed,
+        doc::Unauthorized,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+        doc::Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn defaulters(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -428,7 +684,7 @@ pub(crate) async fn defaulters(
     state
         .read(move |engine| {
             access::check_office_scope(&caller, engine.world(), &code)?;
-            let params = Params::parse(query, &["min_arrears", "stage"])?;
+            let params = Params::parse(query, &[keys::<ListQuery>(), keys::<DefaulterFilter>()])?;
             let format = params.format()?;
             let min_arrears = params
                 .get("min_arrears")
@@ -461,6 +717,32 @@ pub(crate) async fn defaulters(
 }
 
 /// `GET /api/v1/offices/{code}/worklists/{kind}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/offices/{code}/worklists/{kind}",
+    tag = "reads",
+    summary = "A worklist below an office",
+    description = "The consumers below the office due for one recovery action as of the last \
+                   nightly run.",
+    params(
+        ("code" = String, Path, description = "An office code"),
+        ("kind" = doc::WorklistKind, Path, description = "The worklist"),
+        ListQuery,
+    ),
+    responses(
+        (status = 200, description = "The worklist", content(
+            (Vec<doc::WorklistRow> = "application/json"),
+            (String = "text/csv"),
+        )),
+        doc::Malformed,
+        doc::Unauthorized,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+        doc::Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn worklist(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -471,7 +753,7 @@ pub(crate) async fn worklist(
     state
         .read(move |engine| {
             access::check_office_scope(&caller, engine.world(), &code)?;
-            let params = Params::parse(query, &[])?;
+            let params = Params::parse(query, &[keys::<ListQuery>()])?;
             let format = params.format()?;
             let (limit, offset) = params.page()?;
             access::check_office_exists(engine.world(), &code)?;
@@ -488,11 +770,9 @@ pub(crate) async fn worklist(
                 offset,
             )
             .map_err(ApiError::not_found)?;
-            let mut columns = lists::DEFAULTER_COLUMNS.to_vec();
-            columns.push("kind");
             Ok(Listing {
                 format,
-                columns,
+                columns: worklist_columns(),
                 records: rows
                     .iter()
                     .map(|r| lists::worklist_record(r, kind))
@@ -502,9 +782,40 @@ pub(crate) async fn worklist(
         .await
 }
 
+/// A worklist's columns: the defaulter list's, then the worklist's kind.
+pub(crate) fn worklist_columns() -> Vec<&'static str> {
+    let mut columns = lists::DEFAULTER_COLUMNS.to_vec();
+    columns.push("kind");
+    columns
+}
+
 /// `GET /api/v1/offices/{code}/worklists/{kind}/notices`: the worklist's printable s.56
 /// notices as one HTML document, one page per consumer, under the same checks as the
 /// worklist itself. Only `limit` and `offset` apply: the answer is always HTML.
+#[utoipa::path(
+    get,
+    path = "/api/v1/offices/{code}/worklists/{kind}/notices",
+    tag = "reads",
+    summary = "Printable notices for a worklist (HTML, one page per consumer)",
+    description = "The worklist's s.56 notices as one HTML document, a page per consumer, in \
+                   Hindi or English by the consumer's language.",
+    params(
+        ("code" = String, Path, description = "An office code"),
+        ("kind" = doc::WorklistKind, Path, description = "The worklist"),
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "The notices", body = String,
+         content_type = "text/html"),
+        doc::Malformed,
+        doc::Unauthorized,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+        doc::Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn notices(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -515,7 +826,7 @@ pub(crate) async fn notices(
     let html = state
         .read(move |engine| {
             access::check_office_scope(&caller, engine.world(), &code)?;
-            let params = Params::parse_keys(query, &["limit", "offset"])?;
+            let params = Params::parse(query, &[keys::<PageQuery>()])?;
             let (limit, offset) = params.page()?;
             access::check_office_exists(engine.world(), &code)?;
             let kind = WorklistKind::from_str(&kind)
@@ -554,8 +865,37 @@ pub(crate) async fn notices(
         .into_response())
 }
 
+/// An office a token may read.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Office {
+    code: String,
+    name: String,
+    #[schema(value_type = doc::OfficeLevel)]
+    level: &'static str,
+    /// The office above; null for a zone.
+    parent: Option<String>,
+}
+
+/// The answer of `GET /api/v1/me`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Me {
+    /// The token's name.
+    name: String,
+    role: Role,
+    /// The office an officer token was created for; null for the other roles.
+    office: Option<String>,
+    /// The offices the token may read, top down, each followed by the offices below it.
+    offices: Vec<Office>,
+    /// The date of the last nightly run; null before the first.
+    #[schema(format = Date)]
+    as_of: Option<String>,
+    /// The worklist kinds.
+    #[schema(value_type = Vec<doc::WorklistKind>)]
+    worklists: Vec<&'static str>,
+}
+
 /// The offices a caller may read, top down, each followed by the offices below it.
-fn visible_offices(world: &World, caller: &TokenInfo) -> Vec<Value> {
+fn visible_offices(world: &World, caller: &TokenInfo) -> Vec<Office> {
     let roots: Vec<String> = match caller.role {
         Role::Ingest => Vec::new(),
         Role::Officer => caller
@@ -578,12 +918,12 @@ fn visible_offices(world: &World, caller: &TokenInfo) -> Vec<Value> {
         let Some(office) = world.offices.get(&code) else {
             continue;
         };
-        out.push(json!({
-            "code": office.code,
-            "name": office.name,
-            "level": office.level.as_str(),
-            "parent": office.parent,
-        }));
+        out.push(Office {
+            code: office.code.clone(),
+            name: office.name.clone(),
+            level: office.level.as_str(),
+            parent: office.parent.clone(),
+        });
         let mut children = office.children.clone();
         children.sort();
         stack.extend(children.into_iter().rev());
@@ -594,26 +934,54 @@ fn visible_offices(world: &World, caller: &TokenInfo) -> Vec<Value> {
 /// `GET /api/v1/me`: who the token belongs to and which offices it may read, so that a
 /// client can offer exactly those. Every valid token may ask, ingest included (its list of
 /// offices is empty).
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "reads",
+    summary = "The token's name, role, office and the offices it may read",
+    responses(
+        (status = 200, description = "Who the token belongs to", body = Me),
+        doc::Unauthorized,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn me(
     State(state): State<AppState>,
     Caller(caller): Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Me>, ApiError> {
     state
         .read(move |engine| {
             let world = engine.world();
-            Ok(Json(json!({
-                "name": caller.name,
-                "role": caller.role.as_str(),
-                "office": caller.office,
-                "offices": visible_offices(world, &caller),
-                "as_of": world.last_nightly.map(|d| d.to_string()),
-                "worklists": WorklistKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-            })))
+            let offices = visible_offices(world, &caller);
+            Ok(Json(Me {
+                name: caller.name,
+                role: caller.role,
+                office: caller.office,
+                offices,
+                as_of: world.last_nightly.map(|d| d.to_string()),
+                worklists: WorklistKind::ALL.iter().map(|k| k.as_str()).collect(),
+            }))
         })
         .await
 }
 
 /// `GET /api/v1/consumers/{account_no}`: the statement as a JSON object.
+#[utoipa::path(
+    get,
+    path = "/api/v1/consumers/{account_no}",
+    tag = "reads",
+    summary = "A consumer's statement",
+    params(("account_no" = String, Path, description = "The consumer's account number")),
+    responses(
+        (status = 200, description = "The statement as of the last nightly run",
+         body = doc::Statement),
+        doc::Unauthorized,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn consumer(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -632,13 +1000,33 @@ pub(crate) async fn consumer(
 }
 
 /// `GET /api/v1/rankings?period=&level=` (level defaults to subdivision).
+#[utoipa::path(
+    get,
+    path = "/api/v1/rankings",
+    tag = "reports",
+    summary = "Office rankings for a period",
+    description = "Every office of the level, ranked by its weighted score for the period. \
+                   Answers whether or not a nightly run ever ran.",
+    params(ListQuery, RankingsFilter),
+    responses(
+        (status = 200, description = "The rankings", content(
+            (Vec<doc::RankingRow> = "application/json"),
+            (String = "text/csv"),
+        )),
+        doc::Malformed,
+        doc::Unauthorized,
+        doc::Forbidden,
+        doc::Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn rankings(
     State(state): State<AppState>,
     Caller(caller): Caller,
     query: RawQuery,
 ) -> Result<Listing, ApiError> {
     access::require_utility_reader(&caller)?;
-    let params = Params::parse(query, &["period", "level"])?;
+    let params = Params::parse(query, &[keys::<ListQuery>(), keys::<RankingsFilter>()])?;
     let format = params.format()?;
     let period = params.period()?;
     let level = match params.get("level").map(Level::from_str) {
@@ -664,13 +1052,31 @@ pub(crate) async fn rankings(
 }
 
 /// `GET /api/v1/awards?period=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/awards",
+    tag = "reports",
+    summary = "Awards for a period",
+    params(ListQuery, PeriodFilter),
+    responses(
+        (status = 200, description = "The awards", content(
+            (Vec<doc::AwardRow> = "application/json"),
+            (String = "text/csv"),
+        )),
+        doc::Malformed,
+        doc::Unauthorized,
+        doc::Forbidden,
+        doc::Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn awards(
     State(state): State<AppState>,
     Caller(caller): Caller,
     query: RawQuery,
 ) -> Result<Listing, ApiError> {
     access::require_utility_reader(&caller)?;
-    let params = Params::parse(query, &["period"])?;
+    let params = Params::parse(query, &[keys::<ListQuery>(), keys::<PeriodFilter>()])?;
     let format = params.format()?;
     let period = params.period()?;
     let paging = params.page()?;
@@ -687,6 +1093,28 @@ pub(crate) async fn awards(
 }
 
 /// `GET /api/v1/offices/{code}/campaign`: mobile coverage per subdivision.
+#[utoipa::path(
+    get,
+    path = "/api/v1/offices/{code}/campaign",
+    tag = "reports",
+    summary = "Mobile coverage per subdivision",
+    description = "Mobile registration coverage and shared mobiles, a row per subdivision \
+                   below the office.",
+    params(("code" = String, Path, description = "An office code"), ListQuery),
+    responses(
+        (status = 200, description = "The campaign report", content(
+            (Vec<doc::CampaignRow> = "application/json"),
+            (String = "text/csv"),
+        )),
+        doc::Malformed,
+        doc::Unauthorized,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Conflict,
+        doc::Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn campaign(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -697,7 +1125,7 @@ pub(crate) async fn campaign(
     state
         .read(move |engine| {
             access::check_office_scope(&caller, engine.world(), &code)?;
-            let params = Params::parse(query, &[])?;
+            let params = Params::parse(query, &[keys::<ListQuery>()])?;
             let format = params.format()?;
             let paging = params.page()?;
             access::check_office_exists(engine.world(), &code)?;
@@ -713,6 +1141,31 @@ pub(crate) async fn campaign(
 }
 
 /// `GET /api/v1/offices/{code}/camps?period=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/offices/{code}/camps",
+    tag = "reports",
+    summary = "Camps and grievances per subdivision",
+    description = "Camps scheduled and held, grievances and their resolution, a row per \
+                   subdivision below the office.",
+    params(
+        ("code" = String, Path, description = "An office code"),
+        ListQuery,
+        PeriodFilter,
+    ),
+    responses(
+        (status = 200, description = "The camp report", content(
+            (Vec<doc::CampRow> = "application/json"),
+            (String = "text/csv"),
+        )),
+        doc::Malformed,
+        doc::Unauthorized,
+        doc::Forbidden,
+        doc::NotFound,
+        doc::Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn camps(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -723,7 +1176,7 @@ pub(crate) async fn camps(
     state
         .read(move |engine| {
             access::check_office_scope(&caller, engine.world(), &code)?;
-            let params = Params::parse(query, &["period"])?;
+            let params = Params::parse(query, &[keys::<ListQuery>(), keys::<PeriodFilter>()])?;
             let format = params.format()?;
             let period = params.period()?;
             let paging = params.page()?;

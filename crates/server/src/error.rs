@@ -3,7 +3,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 use vasooli_projections::{EngineError, ErrorKind, RowError};
 
 /// Most rejected rows one answer lists; the count says how many there were.
@@ -14,7 +15,51 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub details: Vec<Value>,
+    pub details: Vec<Detail>,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "forbidden", "message": "a hq token may not write"}}))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `malformed` (400), `unauthorized` (401), `forbidden` (403), `not_found` (404),
+    /// `conflict` (409), `payload_too_large` (413), `unprocessable` (422) or `internal` (500).
+    #[schema(value_type = String)]
+    pub code: &'static str,
+    /// One line saying what, where and why.
+    pub message: String,
+    /// Every rejected row of a refused batch (at most 100); absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub details: Vec<Detail>,
+}
+
+/// One entry of an error's `details`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Detail {
+    /// A record of a batch or import that failed its checks.
+    Row(RejectedRow),
+    /// A fault in a CSV body itself: a missing or unknown column, a row that is not CSV.
+    Text(String),
+}
+
+/// A record of a batch or import that failed its checks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectedRow {
+    /// `commands[INDEX]` for a command batch, `line N` for a CSV import.
+    pub location: String,
+    /// The key or column at fault; empty when the record as a whole is.
+    pub field: String,
+    pub reason: String,
+    /// The status this row alone would answer with.
+    pub status: u16,
 }
 
 impl ApiError {
@@ -82,11 +127,11 @@ pub fn rejected(errors: &[RowError]) -> ApiError {
         .iter()
         .take(DETAILS_MAX)
         .map(|e| {
-            json!({
-                "location": e.location,
-                "field": e.field,
-                "reason": e.reason,
-                "status": match e.kind {
+            Detail::Row(RejectedRow {
+                location: e.location.clone(),
+                field: e.field.clone(),
+                reason: e.reason.clone(),
+                status: match e.kind {
                     ErrorKind::Malformed => 400,
                     ErrorKind::Unprocessable => 422,
                     ErrorKind::NotFound => 404,
@@ -113,10 +158,13 @@ impl From<EngineError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if !self.details.is_empty() {
-            error["details"] = Value::Array(self.details);
-        }
-        (self.status, axum::Json(json!({ "error": error }))).into_response()
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+            },
+        };
+        (self.status, axum::Json(body)).into_response()
     }
 }

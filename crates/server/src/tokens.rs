@@ -18,8 +18,14 @@ pub const TOKEN_PREFIX: &str = "vso_";
 const NAME_LEN_MAX: usize = 64;
 
 /// What a token may do; see the HTTP API section of INTERFACES.md.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(
+    description = "What a token may do: `admin` everything; `finance` imports, commands, the \
+                   nightly run and all reads; `hq` all reads, rankings and awards; `officer` \
+                   reads and officer actions within its office; `ingest` the data-feed \
+                   commands and imports, no reads"
+)]
 pub enum Role {
     Admin,
     Finance,

@@ -34,16 +34,52 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// `GET /`.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "page",
+    summary = "The officers' web page",
+    responses((
+        status = 200,
+        description = "The page",
+        body = String,
+        content_type = "text/html",
+    )),
+)]
 pub(crate) async fn index() -> Response {
     asset("text/html; charset=utf-8", INDEX_HTML)
 }
 
 /// `GET /page.js`.
+#[utoipa::path(
+    get,
+    path = "/page.js",
+    tag = "page",
+    summary = "The web page's script",
+    responses((
+        status = 200,
+        description = "The script",
+        body = String,
+        content_type = "text/javascript",
+    )),
+)]
 pub(crate) async fn script() -> Response {
     asset("text/javascript; charset=utf-8", PAGE_JS)
 }
 
 /// `GET /page.css`.
+#[utoipa::path(
+    get,
+    path = "/page.css",
+    tag = "page",
+    summary = "The web page's style sheet",
+    responses((
+        status = 200,
+        description = "The style sheet",
+        body = String,
+        content_type = "text/css",
+    )),
+)]
 pub(crate) async fn style() -> Response {
     asset("text/css; charset=utf-8", PAGE_CSS)
 }
