@@ -2770,7 +2770,7 @@ fn statement_marks_charges_over_two_years() {
         objs.iter()
             .find(|o| {
                 o.as_object().unwrap().values().any(|v| {
-                    v.as_str().map_or(false, |s| s.contains(needle))
+                    v.as_str().is_some_and(|s| s.contains(needle))
                         && !o.to_string().contains("surcharge")
                 })
             })
@@ -2876,7 +2876,7 @@ fn append_natural_keys_and_references() {
         p.clone(),
     ]);
     let before = env.export();
-    env.append_ok(&[p.clone()]);
+    env.append_ok(std::slice::from_ref(&p));
     assert!(
         env.export() == before,
         "re-appending the same payment wrote events"
@@ -3003,7 +3003,6 @@ fn import_error_lines_count_quoted_newlines() {
 /// Error lines are physical lines also in a file with CRLF line endings (as Excel on Windows
 /// writes CSV): the bad row on physical line 3 is reported as FILE:3.
 #[test]
-#[ignore = "spec mismatch: INTERFACES.md Global (LINE is the physical line, header = 1): `import offices` of a CRLF file whose bad row (level `state`) is on physical line 3 reports `FILE:2: level: ...`; every CRLF row is reported one line too early (a bad row on line 2 is reported as `FILE:1`, the header's line)"]
 fn import_error_lines_with_crlf_line_endings() {
     let env = Env::new();
     let (path, out) = env.import(
@@ -3020,7 +3019,6 @@ fn import_error_lines_with_crlf_line_endings() {
 
 /// Error lines are physical lines also when the file has an empty line between rows.
 #[test]
-#[ignore = "spec mismatch: INTERFACES.md Global (LINE is the physical line): `import offices` of an LF file `header / Z1 row / empty line / bad row` reports the bad row (physical line 4) as `FILE:3`; empty lines are skipped without being counted"]
 fn import_error_lines_after_an_empty_line() {
     let env = Env::new();
     let (path, out) = env.import(
@@ -3571,7 +3569,6 @@ fn tokens_are_printed_once() {
 /// run that listed it (dated that day, appended after the run) and a payment dated before the
 /// last run but recorded after it still get their messages at the next run.
 #[test]
-#[ignore = "spec mismatch: DOMAIN.md §11 (queues each disconnection and a payment receipt): after `nightly --as-of 2026-03-09`, appending `disconnect` with on=2026-03-09 and then running `nightly --as-of 2026-03-10` queues no message (summary `sms queued: 0`, outbox unchanged); likewise after `nightly --as-of 2026-03-15`, payments with paid_on 2026-03-15 and 2026-03-14 get no receipt at the 2026-03-16 run. Only events dated after the previous run's date are ever messaged"]
 fn sms_for_events_recorded_after_their_days_run() {
     let env = Env::new();
     env.offices();
@@ -3633,7 +3630,7 @@ fn verify_detects_damaged_bytes() {
             let tree = db.open_tree(&name).unwrap();
             for kv in tree.iter() {
                 let (k, v) = kv.unwrap();
-                if largest.as_ref().map_or(true, |(_, _, b)| v.len() > b.len()) {
+                if largest.as_ref().is_none_or(|(_, _, b)| v.len() > b.len()) {
                     largest = Some((tree.clone(), k, v.to_vec()));
                 }
             }
@@ -3693,7 +3690,6 @@ fn import_header_problems_and_data_env_var() {
 /// §3: at most 2 decimal places on input; a third decimal is a validation error. `100.000` has
 /// three decimal places as written.
 #[test]
-#[ignore = "spec mismatch (minor): DOMAIN.md §3 (at most 2 decimal places on input; a third decimal is a validation error): `import bills` with amount `100.000` and `append` of issue_bill with amount \"10.10000\" are accepted (exit 0, appended 1); only a non-zero third decimal such as `100.005` is rejected"]
 fn amounts_with_trailing_zero_decimals_are_rejected() {
     let env = Env::new();
     env.offices();
@@ -3714,7 +3710,6 @@ fn amounts_with_trailing_zero_decimals_are_rejected() {
 
 /// An unknown policy key is a usage error reported like other input files: FILE:LINE and the key.
 #[test]
-#[ignore = "spec mismatch (minor): INTERFACES.md Global (errors name FILE:LINE and the key for input files): a policy file whose line 3 is `monthly_rate = \"2\"` exits 2 as required, but stderr reads `error: FILE: TOML parse error at line 3, column 1 | 3 | monthly_rate = \"2\" | ^^^ unknown field `monthly_rate`, expected `monthly_rate_percent`` rather than `FILE:3: monthly_rate: ...`"]
 fn unknown_policy_key_error_names_file_line_and_key() {
     let env = Env::with_policy("[lps]\nmonthly_rate_percent = \"1.25\"\nmonthly_rate = \"2\"\n");
     let out = env.run(&["policy", "show"]);

@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::str::FromStr;
 use vasooli_domain::codec::{decode_event, parse_date};
-use vasooli_domain::command::{import_columns, import_command_type};
+use vasooli_domain::command::{import_columns, import_command_type, FieldError};
 use vasooli_domain::event::Event;
 use vasooli_domain::types::{Level, WorklistKind};
 use vasooli_domain::{Command as DomainCommand, Money, Policy};
@@ -32,7 +32,7 @@ fn load_policy(cli: &Cli) -> Result<Policy, Failure> {
     };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
-    Policy::from_toml(&text).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
+    Policy::from_toml(&text).map_err(|e| Failure::Usage(e.in_file(&path.display().to_string())))
 }
 
 fn open(cli: &Cli) -> Result<Engine, Failure> {
@@ -65,13 +65,18 @@ fn print(cli: &Cli, columns: &[&str], records: &[Record]) -> Outcome {
     Ok(())
 }
 
+fn progress_style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// A bar over the bytes of an input file (drawn only on a terminal).
 fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
+    bar.set_style(progress_style(
+        "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+    ));
     bar.set_message(what.to_string());
     bar
 }
@@ -153,10 +158,11 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
     let handle = File::open(file).map_err(|e| usage(format!("{name}: {e}")))?;
     let total = handle.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress(total, "reading");
+    let lines = LineIndex::default();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_reader(bar.wrap_read(handle));
+        .from_reader(lines.wrap(bar.wrap_read(handle)));
     let headers = reader
         .headers()
         .map_err(|e| Failure::Rejected(vec![format!("{name}:1: {e}")]))?
@@ -187,43 +193,122 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
     if !header_errors.is_empty() {
         return Err(Failure::Rejected(header_errors));
     }
-    let mut inputs = Vec::new();
-    let mut errors = Vec::new();
+    // Rows are parsed as the engine validates them, so the file's rows and the events they
+    // become are never all in memory at once. A malformed record (wrong field count, invalid
+    // UTF-8) is a row error like any other, so one pass reports every bad row.
+    let mut engine = open(cli)?;
     let mut record = csv::StringRecord::new();
-    loop {
+    let mut stopped = false;
+    let rows = std::iter::from_fn(|| {
+        if stopped {
+            return None;
+        }
         match reader.read_record(&mut record) {
-            Ok(false) => break,
+            Ok(false) => None,
             Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line());
+                let line = record.position().map_or(0, |p| lines.line_of(p.byte()));
                 let mut fields = Map::new();
                 for (header, value) in headers.iter().zip(record.iter()) {
                     fields.insert(header.clone(), Value::String(value.to_string()));
                 }
-                inputs.push(Input {
+                Some(Input {
                     location: format!("{name}:{line}"),
                     command: DomainCommand::from_fields(command_type, &fields),
-                });
+                })
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                errors.push(format!("{name}:{line}: {}", csv_reason(&e)));
-                if errors.len() > 1000 {
-                    break;
-                }
+                let line = e.position().map_or(0, |p| lines.line_of(p.byte()));
+                // A read error ends the file; a malformed record does not.
+                stopped = e.is_io_error();
+                Some(Input {
+                    location: format!("{name}:{line}"),
+                    command: Err(vec![FieldError::new("", csv_reason(&e))]),
+                })
             }
         }
-    }
+    });
+    let writing = bar.clone();
+    let report = engine
+        .execute_with_progress(rows, &mut |done, total| {
+            if done == 0 {
+                writing.set_style(progress_style(
+                    "{msg} [{bar:40}] {human_pos}/{human_len} events ({per_sec}, {eta})",
+                ));
+                writing.set_message("writing");
+                writing.set_length(total as u64);
+                writing.reset();
+            }
+            writing.set_position(done as u64);
+        })
+        .map_err(engine_failure);
     bar.finish_and_clear();
-    if !errors.is_empty() {
-        return Err(Failure::Rejected(errors));
-    }
-    let mut engine = open(cli)?;
-    let report = engine.execute(inputs).map_err(engine_failure)?;
+    let report = report?;
     println!(
         "read {}, appended {}, duplicates skipped {}",
         report.read, report.appended, report.duplicates
     );
     Ok(())
+}
+
+/// Byte offsets of the line breaks read so far, to turn a CSV record's byte offset into its
+/// physical line (1-based; CRLF and empty lines counted as an editor counts them).
+#[derive(Clone, Default)]
+struct LineIndex(std::rc::Rc<std::cell::RefCell<Breaks>>);
+
+#[derive(Default)]
+struct Breaks {
+    /// Offsets of every `\r` and `\n`.
+    terminators: Vec<u64>,
+    /// Offsets of every `\n`.
+    line_feeds: Vec<u64>,
+}
+
+impl LineIndex {
+    fn wrap<R: Read>(&self, inner: R) -> LineCounting<R> {
+        LineCounting {
+            inner,
+            offset: 0,
+            index: self.clone(),
+        }
+    }
+
+    /// The physical line of the record the CSV reader says starts at byte `offset`. The
+    /// reader counts the line breaks it skipped before a record (the `\n` of a CRLF, empty
+    /// lines) as part of it, so those are stepped over first.
+    fn line_of(&self, offset: u64) -> u64 {
+        let breaks = self.0.borrow();
+        let mut start = offset;
+        let mut next = breaks.terminators.partition_point(|&t| t < start);
+        while breaks.terminators.get(next) == Some(&start) {
+            start += 1;
+            next += 1;
+        }
+        breaks.line_feeds.partition_point(|&lf| lf < start) as u64 + 1
+    }
+}
+
+struct LineCounting<R> {
+    inner: R,
+    offset: u64,
+    index: LineIndex,
+}
+
+impl<R: Read> Read for LineCounting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut breaks = self.index.0.borrow_mut();
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                let at = self.offset + i as u64;
+                breaks.terminators.push(at);
+                if b == b'\n' {
+                    breaks.line_feeds.push(at);
+                }
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
 }
 
 fn csv_reason(e: &csv::Error) -> String {

@@ -28,6 +28,9 @@ const WORLD_KEY: &[u8] = b"world";
 /// Most events in one commit; bigger batches are split (each part is still all-or-nothing,
 /// and natural keys make a cut-off batch safe to run again).
 pub const COMMIT_EVENTS_MAX: usize = 4_000_000;
+/// Events per commit when a bulk batch is written in parts (see
+/// [`Engine::execute_with_progress`]).
+pub const COMMIT_CHUNK_EVENTS: usize = 10_000;
 /// Most commands one batch may hold.
 pub const BATCH_COMMANDS_MAX: usize = 4_000_000;
 
@@ -192,16 +195,34 @@ impl Engine {
 
     /// Validates a whole batch; writes all of it or nothing.
     pub fn execute(&mut self, inputs: Vec<Input>) -> Result<ExecuteReport, EngineError> {
-        if inputs.len() > BATCH_COMMANDS_MAX {
-            return Err(EngineError::Usage(format!(
-                "a batch may hold at most {BATCH_COMMANDS_MAX} commands"
-            )));
-        }
-        let read = inputs.len();
+        self.execute_with_progress(inputs, &mut |_, _| {})
+    }
+
+    /// [`Engine::execute`], calling `progress(written, total)` as the batch's events are
+    /// written. Batches of up to [`COMMIT_CHUNK_EVENTS`] events are one commit. A bigger
+    /// batch (a bulk import) is validated whole, its stored keys are checked for conflicts
+    /// first, and it is then written in commits of that size, so memory stays bounded; a
+    /// crash part-way leaves a prefix of whole commits, and running the same file again
+    /// skips what is already there by its natural keys.
+    ///
+    /// `inputs` may be a lazy iterator (a file being parsed), so a large import never holds
+    /// its rows and its events in memory at once.
+    pub fn execute_with_progress(
+        &mut self,
+        inputs: impl IntoIterator<Item = Input>,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<ExecuteReport, EngineError> {
+        let mut read = 0;
         let mut errors = Vec::new();
         let mut batch = Batch::new(&self.world, &self.store, &self.policy);
         let mut duplicates = 0;
         for input in inputs {
+            read += 1;
+            if read > BATCH_COMMANDS_MAX {
+                return Err(EngineError::Usage(format!(
+                    "a batch may hold at most {BATCH_COMMANDS_MAX} commands"
+                )));
+            }
             let command = match input.command {
                 Ok(c) => c,
                 Err(field_errors) => {
@@ -235,9 +256,39 @@ impl Engine {
         if !errors.is_empty() {
             return Err(EngineError::Rejected(errors));
         }
+        if batch.events.len() > COMMIT_CHUNK_EVENTS {
+            let conflicts = batch.stored_conflicts();
+            if !conflicts.is_empty() {
+                return Err(EngineError::Rejected(conflicts));
+            }
+            let events = std::mem::take(&mut batch.events);
+            drop(batch);
+            let total = events.len();
+            let (mut appended, mut skipped) = (0, 0);
+            progress(0, total);
+            for (index, chunk) in events.chunks(COMMIT_CHUNK_EVENTS).enumerate() {
+                let receipt = append_commit(&self.store, chunk)?;
+                appended += receipt.appended;
+                skipped += receipt.duplicates;
+                progress(
+                    (index * COMMIT_CHUNK_EVENTS + chunk.len()).min(total),
+                    total,
+                );
+            }
+            drop(events);
+            self.catch_up()?;
+            self.maybe_checkpoint()?;
+            return Ok(ExecuteReport {
+                read,
+                appended,
+                duplicates: duplicates + skipped,
+                last_position: self.store.last_position(),
+            });
+        }
         // One commit: the store skips what it already holds and refuses the whole commit if
         // a key is held with other content; only then are the keys looked up one by one to
         // name every conflicting record.
+        let total = batch.events.len();
         let receipt = match append_commit(&self.store, &batch.events) {
             Ok(receipt) => receipt,
             Err(StoreError::KeyConflict { namespace, key }) => {
@@ -256,6 +307,7 @@ impl Engine {
             Err(e) => return Err(e.into()),
         };
         drop(batch);
+        progress(total, total);
         self.catch_up()?;
         self.maybe_checkpoint()?;
         Ok(ExecuteReport {
