@@ -231,9 +231,17 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
     let report = engine
         .execute_with_progress(rows, &mut |done, total| {
             if done == 0 {
-                writing.set_style(progress_style(
-                    "{msg} [{bar:40}] {human_pos}/{human_len} events ({per_sec}, {eta})",
-                ));
+                writing.set_style(
+                    progress_style(
+                        "{msg} [{bar:40}] {human_pos}/{human_len} events ({rate}, {eta})",
+                    )
+                    .with_key(
+                        "rate",
+                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.0}/s", state.per_sec());
+                        },
+                    ),
+                );
                 writing.set_message("writing");
                 writing.set_length(total as u64);
                 writing.reset();

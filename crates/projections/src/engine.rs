@@ -261,22 +261,26 @@ impl Engine {
             if !conflicts.is_empty() {
                 return Err(EngineError::Rejected(conflicts));
             }
-            let events = std::mem::take(&mut batch.events);
+            let mut events = std::mem::take(&mut batch.events);
             drop(batch);
             let total = events.len();
-            let (mut appended, mut skipped) = (0, 0);
+            let (mut appended, mut skipped, mut written) = (0, 0, 0);
             progress(0, total);
-            for (index, chunk) in events.chunks(COMMIT_CHUNK_EVENTS).enumerate() {
-                let receipt = append_commit(&self.store, chunk)?;
+            // Written from the front, each part dropped once written and read into the world,
+            // so the world grows as the batch shrinks.
+            events.reverse();
+            while !events.is_empty() {
+                let mut chunk = events.split_off(events.len().saturating_sub(COMMIT_CHUNK_EVENTS));
+                chunk.reverse();
+                let receipt = self.store.append(new_events(&chunk)?)?;
                 appended += receipt.appended;
                 skipped += receipt.duplicates;
-                progress(
-                    (index * COMMIT_CHUNK_EVENTS + chunk.len()).min(total),
-                    total,
-                );
+                written += chunk.len();
+                drop(chunk);
+                self.catch_up()?;
+                progress(written, total);
             }
             drop(events);
-            self.catch_up()?;
             self.maybe_checkpoint()?;
             return Ok(ExecuteReport {
                 read,
@@ -289,7 +293,8 @@ impl Engine {
         // a key is held with other content; only then are the keys looked up one by one to
         // name every conflicting record.
         let total = batch.events.len();
-        let receipt = match append_commit(&self.store, &batch.events) {
+        let commit = new_events(&batch.events)?;
+        let receipt = match self.store.append(commit) {
             Ok(receipt) => receipt,
             Err(StoreError::KeyConflict { namespace, key }) => {
                 let mut errors = batch.stored_conflicts();
@@ -384,24 +389,37 @@ fn append_commit(
     events: &[(Event, Vec<u8>)],
 ) -> Result<vasooli_store::CommitReceipt, StoreError> {
     let recorded_at_ms = now_ms();
-    let new_events: Vec<NewEvent> = events
+    let new_events = events
         .iter()
-        .map(|(event, payload)| {
-            let key = event.natural_key().map(|k| NaturalKey {
-                namespace: k.namespace.to_string(),
-                key: k.key,
-                content_hash: content_hash(payload),
-            });
-            NewEvent {
-                stream: event.stream(),
-                event_type: event.type_name().to_string(),
-                payload: payload.clone(),
-                recorded_at_ms,
-                key,
-            }
-        })
+        .map(|(event, payload)| new_event(event, payload, recorded_at_ms))
         .collect();
     store.append(NewCommit::new(new_events))
+}
+
+/// The store's records for a batch's encoded events, all stamped with one time.
+fn new_events(payloads: &[Box<[u8]>]) -> Result<NewCommit, EngineError> {
+    let recorded_at_ms = now_ms();
+    let mut events = Vec::with_capacity(payloads.len());
+    for payload in payloads {
+        let event = decode_event(payload).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        events.push(new_event(&event, payload, recorded_at_ms));
+    }
+    Ok(NewCommit::new(events))
+}
+
+fn new_event(event: &Event, payload: &[u8], recorded_at_ms: i64) -> NewEvent {
+    let key = event.natural_key().map(|k| NaturalKey {
+        namespace: k.namespace.to_string(),
+        key: k.key,
+        content_hash: content_hash(payload),
+    });
+    NewEvent {
+        stream: event.stream(),
+        event_type: event.type_name().to_string(),
+        payload: payload.to_vec(),
+        recorded_at_ms,
+        key,
+    }
 }
 
 fn load_checkpoint(store: &Store) -> Option<World> {
@@ -426,16 +444,24 @@ struct Batch<'a> {
     world: &'a World,
     store: &'a Store,
     policy: &'a Policy,
-    events: Vec<(Event, Vec<u8>)>,
+    /// The accepted events, encoded: a bulk import holds a million of them, so they are kept
+    /// as their compact payloads and decoded when a later command needs them.
+    events: Vec<Box<[u8]>>,
     /// Where each event's command came from, for errors found at append.
-    locations: Vec<String>,
-    by_account: HashMap<String, Vec<usize>>,
+    locations: Vec<Box<str>>,
+    by_account: HashMap<String, Pending>,
     offices: HashMap<String, Level>,
     camps: HashMap<String, Camp>,
     grievances: HashMap<String, Grievance>,
-    keys: HashMap<(&'static str, String), u64>,
-    bills: HashMap<String, String>,
-    receipts: HashMap<String, String>,
+    /// Natural keys of the batch: content hash and the event's index.
+    keys: HashMap<(&'static str, String), (u64, u32)>,
+}
+
+/// A consumer's events in the batch.
+#[derive(Default)]
+struct Pending {
+    registered: bool,
+    events: Vec<u32>,
 }
 
 type Refusal = (ErrorKind, String, String);
@@ -453,9 +479,24 @@ impl<'a> Batch<'a> {
             camps: HashMap::new(),
             grievances: HashMap::new(),
             keys: HashMap::new(),
-            bills: HashMap::new(),
-            receipts: HashMap::new(),
         }
+    }
+
+    /// The batch's event at `index`, decoded.
+    fn event(&self, index: u32) -> Option<Event> {
+        match decode_event(&self.events[index as usize]) {
+            Ok(event) => Some(event),
+            Err(e) => {
+                tracing::error!("batch event {index} does not decode: {e}");
+                None
+            }
+        }
+    }
+
+    /// The consumer a bill or receipt of the batch belongs to.
+    fn account_of_key(&self, namespace: &'static str, key: &str) -> Option<String> {
+        let (_, index) = self.keys.get(&(namespace, key.to_string()))?;
+        self.event(*index)?.account_no().map(str::to_string)
     }
 
     fn stored_key(&self, namespace: &str, key: &str) -> Option<vasooli_store::KeyEntry> {
@@ -478,7 +519,7 @@ impl<'a> Batch<'a> {
             Some((key, content_hash(&payload)))
         });
         if let Some((k, hash)) = &candidate_key {
-            match self.keys.get(&(k.namespace, k.key.clone())) {
+            match self.keys.get(&(k.namespace, k.key.clone())).map(|(h, _)| h) {
                 Some(h) if h == hash => return Ok(Accepted::Duplicate),
                 Some(_) => return Err(conflict(k.namespace, &k.key)),
                 None => {}
@@ -507,13 +548,14 @@ impl<'a> Batch<'a> {
         };
         let payload = encode_event(&event)
             .map_err(|e| (ErrorKind::Unprocessable, String::new(), e.to_string()))?;
+        let index = self.events.len() as u32;
         if let Some(k) = event.natural_key() {
             self.keys
-                .insert((k.namespace, k.key), content_hash(&payload));
+                .insert((k.namespace, k.key), (content_hash(&payload), index));
         }
         self.note(&event);
-        self.events.push((event, payload));
-        self.locations.push(location.to_string());
+        self.events.push(payload.into_boxed_slice());
+        self.locations.push(location.into());
         Ok(Accepted::Event)
     }
 
@@ -521,15 +563,15 @@ impl<'a> Batch<'a> {
     /// asked when the store refused the batch, so the common path makes no lookups.
     fn stored_conflicts(&self) -> Vec<RowError> {
         let mut errors = Vec::new();
-        for ((event, payload), location) in self.events.iter().zip(&self.locations) {
-            let Some(k) = event.natural_key() else {
+        for (index, (payload, location)) in self.events.iter().zip(&self.locations).enumerate() {
+            let Some(k) = self.event(index as u32).and_then(|e| e.natural_key()) else {
                 continue;
             };
             if let Some(entry) = self.stored_key(k.namespace, &k.key) {
                 if entry.content_hash != content_hash(payload) {
                     let (kind, field, reason) = conflict(k.namespace, &k.key);
                     errors.push(RowError {
-                        location: location.clone(),
+                        location: location.to_string(),
                         field,
                         reason,
                         kind,
@@ -542,7 +584,7 @@ impl<'a> Batch<'a> {
 
     /// Records what later commands of the batch must see.
     fn note(&mut self, event: &Event) {
-        let index = self.events.len();
+        let index = self.events.len() as u32;
         match event {
             Event::OfficeRegistered(e) => {
                 self.offices.insert(e.code.clone(), e.level);
@@ -590,18 +632,10 @@ impl<'a> Batch<'a> {
             }
             _ => {}
         }
-        if let Event::BillIssued(e) = event {
-            self.bills.insert(e.bill_no.clone(), e.account_no.clone());
-        }
-        if let Event::PaymentReceived(e) = event {
-            self.receipts
-                .insert(e.receipt_no.clone(), e.account_no.clone());
-        }
         if let Some(account) = event.account_no() {
-            self.by_account
-                .entry(account.to_string())
-                .or_default()
-                .push(index);
+            let pending = self.by_account.entry(account.to_string()).or_default();
+            pending.registered |= matches!(event, Event::ConsumerRegistered(_));
+            pending.events.push(index);
         }
     }
 }
@@ -641,10 +675,10 @@ impl StateView for Batch<'_> {
 
     fn has_consumer(&self, account_no: &str) -> bool {
         self.world.account_index.contains_key(account_no)
-            || self.by_account.get(account_no).is_some_and(|list| {
-                list.iter()
-                    .any(|i| matches!(self.events[*i].0, Event::ConsumerRegistered(_)))
-            })
+            || self
+                .by_account
+                .get(account_no)
+                .is_some_and(|pending| pending.registered)
     }
 
     fn consumer(&self, account_no: &str) -> Option<Cow<'_, Consumer>> {
@@ -653,7 +687,7 @@ impl StateView for Batch<'_> {
         match (base, pending) {
             (Some(c), None) => Some(Cow::Borrowed(c)),
             (None, None) => None,
-            (base, Some(list)) => {
+            (base, Some(pending)) => {
                 let mut scratch = World::default();
                 let mut position = self.world.position;
                 if let Some(c) = base {
@@ -662,8 +696,10 @@ impl StateView for Batch<'_> {
                     position = position.max(c.position);
                 }
                 scratch.position = position;
-                for (offset, i) in list.iter().enumerate() {
-                    scratch.apply(position + 1 + offset as u64, &self.events[*i].0);
+                for (offset, i) in pending.events.iter().enumerate() {
+                    if let Some(event) = self.event(*i) {
+                        scratch.apply_owned(position + 1 + offset as u64, event);
+                    }
                 }
                 scratch.consumers.pop().map(Cow::Owned)
             }
@@ -685,14 +721,14 @@ impl StateView for Batch<'_> {
     }
 
     fn account_of_bill(&self, bill_no: &str) -> Option<String> {
-        self.bills.get(bill_no).cloned().or_else(|| {
+        self.account_of_key("bill", bill_no).or_else(|| {
             let entry = self.stored_key("bill", bill_no)?;
             account_of_stream(&entry.stream).map(str::to_string)
         })
     }
 
     fn account_of_receipt(&self, receipt_no: &str) -> Option<String> {
-        self.receipts.get(receipt_no).cloned().or_else(|| {
+        self.account_of_key("receipt", receipt_no).or_else(|| {
             let entry = self.stored_key("receipt", receipt_no)?;
             account_of_stream(&entry.stream).map(str::to_string)
         })
