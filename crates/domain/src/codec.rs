@@ -65,8 +65,14 @@ pub fn decode_value<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, C
     if version != EVENT_FORMAT_V1 {
         return Err(CodecError::UnknownVersion(version));
     }
-    let (value, _) = bincode::serde::decode_from_slice::<T, _>(body, config())
+    let (value, read) = bincode::serde::decode_from_slice::<T, _>(body, config())
         .map_err(|e| CodecError::Decode(e.to_string()))?;
+    if read != body.len() {
+        return Err(CodecError::Decode(format!(
+            "{} bytes left over after the value",
+            body.len() - read
+        )));
+    }
     Ok(value)
 }
 

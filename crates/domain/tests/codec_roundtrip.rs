@@ -238,3 +238,16 @@ fn applying_owned_events_builds_the_same_world() {
     );
     assert_eq!(by_ref.position, owned.position);
 }
+
+/// A value with bytes after it (a checkpoint of another layout, say) is refused, not misread.
+#[test]
+fn values_with_bytes_left_over_are_refused() {
+    use vasooli_domain::codec::{decode_value, encode_value};
+    let mut bytes = encode_value(&(7u32, "seven".to_string())).unwrap();
+    assert_eq!(
+        decode_value::<(u32, String)>(&bytes).unwrap(),
+        (7, "seven".to_string())
+    );
+    bytes.push(0);
+    assert!(decode_value::<(u32, String)>(&bytes).is_err());
+}

@@ -24,7 +24,12 @@ use vasooli_store::{NaturalKey, NewCommit, NewEvent, Store, StoreError};
 
 /// The sled tree holding projection checkpoints.
 pub const PROJECTIONS_TREE: &str = "projections";
-const WORLD_KEY: &[u8] = b"world";
+/// The key of the world's checkpoint names the layout of `World` it was written with: change
+/// it whenever a field of `World` or of anything it holds changes, so that a checkpoint of an
+/// older layout is never misread (it is ignored, and the world is replayed from the log).
+const WORLD_KEY: &[u8] = b"world-layout-2";
+/// Keys of checkpoints of earlier layouts, removed when a new checkpoint is saved.
+const OLD_WORLD_KEYS: &[&[u8]] = &[b"world"];
 /// Most events in one commit; bigger batches are split (each part is still all-or-nothing,
 /// and natural keys make a cut-off batch safe to run again).
 pub const COMMIT_EVENTS_MAX: usize = 4_000_000;
@@ -175,6 +180,9 @@ impl Engine {
             .open_tree(PROJECTIONS_TREE)
             .map_err(StoreError::from)?;
         tree.insert(WORLD_KEY, bytes).map_err(StoreError::from)?;
+        for old in OLD_WORLD_KEYS {
+            tree.remove(old).map_err(StoreError::from)?;
+        }
         tree.flush().map_err(StoreError::from)?;
         Ok(())
     }
