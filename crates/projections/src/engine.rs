@@ -331,19 +331,26 @@ impl Engine {
         })
     }
 
-    /// Appends events the engine decided itself (nightly) or that a batch accepted, then
-    /// brings the world up to date from the log.
+    /// Appends events the engine decided itself (the nightly run, SMS attempts) in durable
+    /// commits of [`COMMIT_CHUNK_EVENTS`], in order, bringing the world up to date from the
+    /// log after each. The nightly run's events are idempotent by natural key and by the
+    /// world they were decided from, and its completion comes last, so a run cut off
+    /// part-way is completed by running it again.
     pub(crate) fn append_events(
         &mut self,
-        events: Vec<(Event, Vec<u8>)>,
+        mut events: Vec<(Event, Vec<u8>)>,
     ) -> Result<(), EngineError> {
         if events.is_empty() {
             return Ok(());
         }
-        for chunk in events.chunks(COMMIT_EVENTS_MAX) {
-            append_commit(&self.store, chunk)?;
+        events.reverse();
+        while !events.is_empty() {
+            let mut chunk = events.split_off(events.len().saturating_sub(COMMIT_CHUNK_EVENTS));
+            chunk.reverse();
+            append_commit(&self.store, &chunk)?;
+            drop(chunk);
+            self.catch_up()?;
         }
-        self.catch_up()?;
         self.maybe_checkpoint()
     }
 
