@@ -43,7 +43,14 @@ impl Server {
         }));
         Server {
             base,
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            // No idle connections kept: the server closes a connection after answering an
+            // oversized body without reading it, and a kept connection could be reused
+            // while it closes.
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
             tokens,
             stop: Some(stop),
             task: Some(task),

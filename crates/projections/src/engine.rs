@@ -33,6 +33,8 @@ const OLD_WORLD_KEYS: &[&[u8]] = &[b"world"];
 /// Most events in one commit; bigger batches are split (each part is still all-or-nothing,
 /// and natural keys make a cut-off batch safe to run again).
 pub const COMMIT_EVENTS_MAX: usize = 4_000_000;
+/// Batches bigger than this are executed on their own rather than in a group.
+pub const GROUP_BATCH_INPUTS_MAX: usize = 1_000;
 /// Events per commit when a bulk batch is written in parts (see
 /// [`Engine::execute_with_progress`]).
 pub const COMMIT_CHUNK_EVENTS: usize = 10_000;
@@ -85,6 +87,7 @@ pub enum EngineError {
 }
 
 /// One command to execute, with where it came from.
+#[derive(Clone)]
 pub struct Input {
     pub location: String,
     pub command: Result<Command, Vec<FieldError>>,
@@ -206,6 +209,88 @@ impl Engine {
         self.execute_with_progress(inputs, &mut |_, _| {})
     }
 
+    /// Executes independent batches (concurrent API requests) with one durable commit for
+    /// all of them, so they share a flush, and answers each on its own, as
+    /// [`Engine::execute`] would: each batch is validated against the world plus the batches
+    /// accepted before it, and a refused batch writes nothing and leaves the others alone.
+    /// A batch holding a record the log already has (a repeat, a conflict) is executed by
+    /// itself after the shared commit, so that its answer names what it repeats.
+    pub fn execute_group(
+        &mut self,
+        batches: Vec<Vec<Input>>,
+    ) -> Vec<Result<ExecuteReport, EngineError>> {
+        if batches.len() <= 1 {
+            return batches
+                .into_iter()
+                .map(|inputs| self.execute(inputs))
+                .collect();
+        }
+        let mut results: Vec<Option<Result<ExecuteReport, EngineError>>> =
+            batches.iter().map(|_| None).collect();
+        // Batches to execute alone, and the accepted ones: (index, read, duplicates, events).
+        let mut alone: Vec<(usize, Vec<Input>)> = Vec::new();
+        let mut accepted: Vec<(usize, usize, usize, usize, Vec<Input>)> = Vec::new();
+        let payloads = {
+            let mut batch = Batch::new(&self.world, &self.store, &self.policy);
+            for (index, inputs) in batches.into_iter().enumerate() {
+                if inputs.len() > GROUP_BATCH_INPUTS_MAX {
+                    alone.push((index, inputs));
+                    continue;
+                }
+                let mut trial = batch.clone();
+                let from = trial.events.len();
+                let copy = inputs.clone();
+                match trial.check(inputs) {
+                    Err(e) => results[index] = Some(Err(e)),
+                    Ok(checked) if !checked.errors.is_empty() => {
+                        results[index] = Some(Err(EngineError::Rejected(checked.errors)))
+                    }
+                    Ok(_) if trial.any_stored_key(from) => alone.push((index, copy)),
+                    Ok(checked) => {
+                        let events = trial.events.len() - from;
+                        accepted.push((index, checked.read, checked.duplicates, events, copy));
+                        batch = trial;
+                    }
+                }
+            }
+            std::mem::take(&mut batch.events)
+        };
+        let shared = if payloads.is_empty() {
+            Ok(())
+        } else {
+            new_events(&payloads).and_then(|commit| Ok(self.store.append(commit).map(|_| ())?))
+        };
+        match shared {
+            Ok(()) => {
+                let caught_up = self.catch_up().and_then(|_| self.maybe_checkpoint());
+                let last_position = self.store.last_position();
+                for (index, read, duplicates, events, _) in accepted {
+                    results[index] = Some(match &caught_up {
+                        Ok(()) => Ok(ExecuteReport {
+                            read,
+                            appended: events,
+                            duplicates,
+                            last_position,
+                        }),
+                        Err(e) => Err(EngineError::Corrupt(e.to_string())),
+                    });
+                }
+            }
+            // Nothing of the shared commit was written: each batch on its own then.
+            Err(_) => alone.extend(accepted.into_iter().map(|(index, .., copy)| (index, copy))),
+        }
+        alone.sort_by_key(|(index, _)| *index);
+        for (index, inputs) in alone {
+            results[index] = Some(self.execute(inputs));
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(EngineError::Corrupt("a batch was not answered".into())))
+            })
+            .collect()
+    }
+
     /// [`Engine::execute`], calling `progress(written, total)` as the batch's events are
     /// written. Batches of up to [`COMMIT_CHUNK_EVENTS`] events are one commit. A bigger
     /// batch (a bulk import) is validated whole, its stored keys are checked for conflicts
@@ -220,47 +305,12 @@ impl Engine {
         inputs: impl IntoIterator<Item = Input>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ExecuteReport, EngineError> {
-        let mut read = 0;
-        let mut errors = Vec::new();
         let mut batch = Batch::new(&self.world, &self.store, &self.policy);
-        let mut duplicates = 0;
-        for input in inputs {
-            read += 1;
-            if read > BATCH_COMMANDS_MAX {
-                return Err(EngineError::Usage(format!(
-                    "a batch may hold at most {BATCH_COMMANDS_MAX} commands"
-                )));
-            }
-            let command = match input.command {
-                Ok(c) => c,
-                Err(field_errors) => {
-                    for e in field_errors {
-                        let kind = if e.reason.starts_with("is not a key of") || e.field == "type" {
-                            ErrorKind::Malformed
-                        } else {
-                            ErrorKind::Unprocessable
-                        };
-                        errors.push(RowError {
-                            location: input.location.clone(),
-                            field: e.field,
-                            reason: e.reason,
-                            kind,
-                        });
-                    }
-                    continue;
-                }
-            };
-            match batch.accept(&command, &input.location) {
-                Ok(Accepted::Event) => {}
-                Ok(Accepted::Duplicate) => duplicates += 1,
-                Err((kind, field, reason)) => errors.push(RowError {
-                    location: input.location,
-                    field,
-                    reason,
-                    kind,
-                }),
-            }
-        }
+        let Checked {
+            read,
+            duplicates,
+            errors,
+        } = batch.check(inputs)?;
         if !errors.is_empty() {
             return Err(EngineError::Rejected(errors));
         }
@@ -454,7 +504,16 @@ enum Accepted {
     Duplicate,
 }
 
+/// What checking a batch's inputs found.
+#[derive(Default)]
+struct Checked {
+    read: usize,
+    duplicates: usize,
+    errors: Vec<RowError>,
+}
+
 /// The world as a batch sees it: the world plus what the batch's earlier commands decided.
+#[derive(Clone)]
 struct Batch<'a> {
     world: &'a World,
     store: &'a Store,
@@ -473,7 +532,7 @@ struct Batch<'a> {
 }
 
 /// A consumer's events in the batch.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Pending {
     registered: bool,
     events: Vec<u32>,
@@ -512,6 +571,58 @@ impl<'a> Batch<'a> {
     fn account_of_key(&self, namespace: &'static str, key: &str) -> Option<String> {
         let (_, index) = self.keys.get(&(namespace, key.to_string()))?;
         self.event(*index)?.account_no().map(str::to_string)
+    }
+
+    /// Validates `inputs` into the batch: what is accepted is noted for the inputs after it.
+    fn check(&mut self, inputs: impl IntoIterator<Item = Input>) -> Result<Checked, EngineError> {
+        let mut checked = Checked::default();
+        for input in inputs {
+            checked.read += 1;
+            if checked.read > BATCH_COMMANDS_MAX {
+                return Err(EngineError::Usage(format!(
+                    "a batch may hold at most {BATCH_COMMANDS_MAX} commands"
+                )));
+            }
+            let command = match input.command {
+                Ok(c) => c,
+                Err(field_errors) => {
+                    for e in field_errors {
+                        let kind = if e.reason.starts_with("is not a key of") || e.field == "type" {
+                            ErrorKind::Malformed
+                        } else {
+                            ErrorKind::Unprocessable
+                        };
+                        checked.errors.push(RowError {
+                            location: input.location.clone(),
+                            field: e.field,
+                            reason: e.reason,
+                            kind,
+                        });
+                    }
+                    continue;
+                }
+            };
+            match self.accept(&command, &input.location) {
+                Ok(Accepted::Event) => {}
+                Ok(Accepted::Duplicate) => checked.duplicates += 1,
+                Err((kind, field, reason)) => checked.errors.push(RowError {
+                    location: input.location,
+                    field,
+                    reason,
+                    kind,
+                }),
+            }
+        }
+        Ok(checked)
+    }
+
+    /// Whether any event from `from` on has a natural key the log already holds.
+    fn any_stored_key(&self, from: usize) -> bool {
+        (from..self.events.len()).any(|index| {
+            self.event(index as u32)
+                .and_then(|e| e.natural_key())
+                .is_some_and(|k| self.stored_key(k.namespace, &k.key).is_some())
+        })
     }
 
     fn stored_key(&self, namespace: &str, key: &str) -> Option<vasooli_store::KeyEntry> {

@@ -132,3 +132,87 @@ fn a_bulk_batch_with_one_bad_row_at_the_end_writes_nothing() {
     }
     assert_eq!(engine.store().last_position(), before, "nothing written");
 }
+
+/// Concurrent requests executed as one group: each is answered as if executed alone in
+/// order, a refused one writes nothing and does not stop the others, a repeat of the log is
+/// answered as a duplicate, and the world equals a rebuild of the log.
+#[test]
+fn a_group_of_batches_answers_each_as_executed_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = Engine::open(dir.path(), Policy::default()).unwrap();
+    setup(&mut engine);
+    engine
+        .execute(inputs(&[payment(1, "10.00")]))
+        .expect("one payment");
+    let before = engine.store().last_position();
+
+    let unknown = json!({"type": "receive_payment", "receipt_no": "RX", "account_no": "NOBODY",
+                         "amount": "1.00", "paid_on": "2026-05-01", "channel": "upi"});
+    let batches = vec![
+        inputs(&[payment(2, "20.00")]),                      // accepted
+        inputs(&[payment(3, "30.00"), unknown]),             // refused whole: unknown account
+        inputs(&[payment(1, "10.00")]),                      // repeats the log
+        inputs(&[payment(4, "40.00"), payment(5, "50.00")]), // accepted
+        inputs(&[payment(2, "99.00")]),                      // conflicts with the first batch
+        inputs(&[payment(1, "11.00")]),                      // conflicts with the log
+    ];
+    let results = engine.execute_group(batches);
+    assert_eq!(results.len(), 6);
+
+    let report = |i: usize| results[i].as_ref().unwrap_or_else(|e| panic!("#{i}: {e}"));
+    assert_eq!(
+        (report(0).read, report(0).appended, report(0).duplicates),
+        (1, 1, 0)
+    );
+    assert_eq!(
+        (report(2).read, report(2).appended, report(2).duplicates),
+        (1, 0, 1)
+    );
+    assert_eq!(
+        (report(3).read, report(3).appended, report(3).duplicates),
+        (2, 2, 0)
+    );
+    match &results[1] {
+        Err(EngineError::Rejected(errors)) => {
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].location, "payments.csv:3");
+            assert_eq!(errors[0].kind, ErrorKind::NotFound);
+        }
+        other => panic!("expected #1 refused, got {other:?}"),
+    }
+    for i in [4, 5] {
+        match &results[i] {
+            Err(EngineError::Rejected(errors)) => {
+                assert_eq!(errors[0].kind, ErrorKind::Conflict, "#{i}: {errors:?}");
+            }
+            other => panic!("expected #{i} to conflict, got {other:?}"),
+        }
+    }
+    // Three payments written: R2, R4, R5; nothing of the refused batch (R3).
+    assert_eq!(engine.store().last_position(), before + 3);
+    let receipts: Vec<String> = engine
+        .world()
+        .consumers
+        .iter()
+        .flat_map(|c| c.payments.iter().map(|p| p.receipt_no.clone()))
+        .collect();
+    let mut sorted = receipts.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["R0000001", "R0000002", "R0000004", "R0000005"]);
+
+    // The world matches a rebuild of the log.
+    let paid: Vec<(String, usize)> = engine
+        .world()
+        .consumers
+        .iter()
+        .map(|c| (c.account_no.clone(), c.payments.len()))
+        .collect();
+    engine.rebuild().unwrap();
+    let rebuilt: Vec<(String, usize)> = engine
+        .world()
+        .consumers
+        .iter()
+        .map(|c| (c.account_no.clone(), c.payments.len()))
+        .collect();
+    assert_eq!(paid, rebuilt);
+}

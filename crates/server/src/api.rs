@@ -186,7 +186,7 @@ pub(crate) async fn commands(
         }
     };
     let report = state
-        .write(move |engine| {
+        .execute(move |engine| {
             // Scope is judged against the world the batch would change, under the same lock.
             access::check_commands(&caller, engine.world(), &batch)?;
             if let Some(index) = batch.iter().position(|c| !c.is_object()) {
@@ -194,15 +194,14 @@ pub(crate) async fn commands(
                     "commands[{index}]: a command must be a JSON object"
                 )));
             }
-            let inputs = batch
+            Ok(batch
                 .iter()
                 .enumerate()
                 .map(|(i, v)| Input {
                     location: format!("commands[{i}]"),
                     command: Command::from_json(v),
                 })
-                .collect();
-            Ok(engine.execute(inputs)?)
+                .collect())
         })
         .await?;
     Ok(execute_report(&report))
@@ -247,9 +246,7 @@ pub(crate) async fn import(
     let inputs = tokio::task::spawn_blocking(move || parse_csv(&kind, &bytes))
         .await
         .map_err(|e| ApiError::internal(format!("parsing failed: {e}")))??;
-    let report = state
-        .write(move |engine| Ok(engine.execute(inputs)?))
-        .await?;
+    let report = state.execute(move |_| Ok(inputs)).await?;
     Ok(execute_report(&report))
 }
 

@@ -29,6 +29,7 @@ use std::sync::{Arc, RwLock};
 use tokens::TokenInfo;
 use tower_http::trace::TraceLayer;
 use vasooli_domain::Policy;
+use vasooli_projections::engine::{ExecuteReport, Input};
 use vasooli_projections::Engine;
 
 /// Largest command batch body.
@@ -42,6 +43,8 @@ pub const NIGHTLY_BODY_MAX: usize = 4 << 10;
 #[derive(Clone)]
 pub struct AppState {
     engine: Arc<RwLock<Engine>>,
+    /// Writes of commands and imports, executed in groups that share one durable commit.
+    jobs: tokio::sync::mpsc::Sender<WriteJob>,
     db: sled::Db,
     position: Arc<AtomicU64>,
     pub metrics: Arc<metrics::Metrics>,
@@ -58,8 +61,18 @@ impl AppState {
     pub fn from_engine(engine: Engine) -> AppState {
         let db = engine.store().db().clone();
         let position = Arc::new(AtomicU64::new(engine.store().last_position()));
+        let engine = Arc::new(RwLock::new(engine));
+        let (jobs, queue) = tokio::sync::mpsc::channel(WRITE_QUEUE_MAX);
+        {
+            let (engine, position) = (engine.clone(), position.clone());
+            std::thread::Builder::new()
+                .name("vasooli-writes".into())
+                .spawn(move || run_writes(engine, position, queue))
+                .expect("the write thread starts");
+        }
         AppState {
-            engine: Arc::new(RwLock::new(engine)),
+            engine,
+            jobs,
             db,
             position,
             metrics: Arc::new(metrics::Metrics::default()),
@@ -110,6 +123,85 @@ impl AppState {
         })
         .await
         .map_err(|e| ApiError::internal(format!("a write task failed: {e}")))?
+    }
+
+    /// Executes the inputs `prepare` makes (it runs under the engine's write lock, so it may
+    /// judge them against the world) together with whatever other writes are waiting: one
+    /// durable commit serves them all, and each gets its own answer once it is durable.
+    pub async fn execute(
+        &self,
+        prepare: impl FnOnce(&Engine) -> Result<Vec<Input>, ApiError> + Send + 'static,
+    ) -> Result<ExecuteReport, ApiError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = WriteJob {
+            prepare: Box::new(prepare),
+            reply,
+        };
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| ApiError::internal("the write thread has stopped"))?;
+        answer
+            .await
+            .map_err(|_| ApiError::internal("the write thread stopped before answering"))?
+    }
+}
+
+/// Most writes waiting for the write thread; senders wait beyond it.
+const WRITE_QUEUE_MAX: usize = 4096;
+/// Most writes executed as one group.
+const WRITE_GROUP_MAX: usize = 512;
+
+type Prepare = Box<dyn FnOnce(&Engine) -> Result<Vec<Input>, ApiError> + Send>;
+
+struct WriteJob {
+    prepare: Prepare,
+    reply: tokio::sync::oneshot::Sender<Result<ExecuteReport, ApiError>>,
+}
+
+/// The write thread: takes every write waiting (up to [`WRITE_GROUP_MAX`]), executes them as
+/// one group under the write lock, answers each, and goes back for the writes that queued
+/// meanwhile. Under load the groups grow, so concurrent writers share flushes.
+fn run_writes(
+    engine: Arc<RwLock<Engine>>,
+    position: Arc<AtomicU64>,
+    mut queue: tokio::sync::mpsc::Receiver<WriteJob>,
+) {
+    while let Some(first) = queue.blocking_recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < WRITE_GROUP_MAX {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let Ok(mut guard) = engine.write() else {
+            for job in jobs {
+                let _ = job
+                    .reply
+                    .send(Err(ApiError::internal("the engine lock is poisoned")));
+            }
+            continue;
+        };
+        let mut batches = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match (job.prepare)(&guard) {
+                Ok(inputs) => {
+                    batches.push(inputs);
+                    replies.push(job.reply);
+                }
+                Err(e) => {
+                    let _ = job.reply.send(Err(e));
+                }
+            }
+        }
+        let results = guard.execute_group(batches);
+        position.store(guard.store().last_position(), Ordering::Relaxed);
+        drop(guard);
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result.map_err(ApiError::from));
+        }
     }
 }
 
