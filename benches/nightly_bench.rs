@@ -39,7 +39,7 @@ fn main() {
     let started = Instant::now();
     generator
         .for_each_batch(250_000, &mut |commands| {
-            let inputs = commands
+            let inputs: Vec<Input> = commands
                 .into_iter()
                 .map(|c| Input {
                     location: "bench".into(),
@@ -47,7 +47,7 @@ fn main() {
                 })
                 .collect();
             engine
-                .execute(inputs)
+                .execute_with_progress(inputs, &mut |_, _| {})
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         })

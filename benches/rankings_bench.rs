@@ -103,7 +103,7 @@ fn main() {
             if batch.commands.is_empty() {
                 return Ok(());
             }
-            let inputs = batch
+            let inputs: Vec<Input> = batch
                 .commands
                 .into_iter()
                 .map(|command| Input {
@@ -112,7 +112,7 @@ fn main() {
                 })
                 .collect();
             engine
-                .execute(inputs)
+                .execute_with_progress(inputs, &mut |_, _| {})
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         })

@@ -231,6 +231,8 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
     let report = engine
         .execute_with_progress(rows, &mut |done, total| {
             if done == 0 {
+                writing.set_length(total as u64);
+                writing.reset();
                 writing.set_style(
                     progress_style(
                         "{msg} [{bar:40}] {human_pos}/{human_len} events ({rate}, {eta})",
@@ -243,8 +245,6 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
                     ),
                 );
                 writing.set_message("writing");
-                writing.set_length(total as u64);
-                writing.reset();
             }
             writing.set_position(done as u64);
         })

@@ -30,9 +30,6 @@ pub const PROJECTIONS_TREE: &str = "projections";
 const WORLD_KEY: &[u8] = b"world-layout-2";
 /// Keys of checkpoints of earlier layouts, removed when a new checkpoint is saved.
 const OLD_WORLD_KEYS: &[&[u8]] = &[b"world"];
-/// Most events in one commit; bigger batches are split (each part is still all-or-nothing,
-/// and natural keys make a cut-off batch safe to run again).
-pub const COMMIT_EVENTS_MAX: usize = 4_000_000;
 /// Batches bigger than this are executed on their own rather than in a group.
 pub const GROUP_BATCH_INPUTS_MAX: usize = 1_000;
 /// Events per commit when a bulk batch is written in parts (see
@@ -206,7 +203,7 @@ impl Engine {
 
     /// Validates a whole batch; writes all of it or nothing.
     pub fn execute(&mut self, inputs: Vec<Input>) -> Result<ExecuteReport, EngineError> {
-        self.execute_with_progress(inputs, &mut |_, _| {})
+        self.execute_batch(inputs, None)
     }
 
     /// Executes independent batches (concurrent API requests) with one durable commit for
@@ -300,10 +297,23 @@ impl Engine {
     ///
     /// `inputs` may be a lazy iterator (a file being parsed), so a large import never holds
     /// its rows and its events in memory at once.
+    ///
+    /// For bulk loads only (a CSV import, the demo): an API request is one commit however
+    /// big, through [`Engine::execute`].
     pub fn execute_with_progress(
         &mut self,
         inputs: impl IntoIterator<Item = Input>,
         progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<ExecuteReport, EngineError> {
+        self.execute_batch(inputs, Some(progress))
+    }
+
+    /// Validates a batch whole; with `progress` (a bulk load) writes more than
+    /// [`COMMIT_CHUNK_EVENTS`] events in parts, else as one commit.
+    fn execute_batch(
+        &mut self,
+        inputs: impl IntoIterator<Item = Input>,
+        mut progress: Option<&mut dyn FnMut(usize, usize)>,
     ) -> Result<ExecuteReport, EngineError> {
         let mut batch = Batch::new(&self.world, &self.store, &self.policy);
         let Checked {
@@ -314,7 +324,9 @@ impl Engine {
         if !errors.is_empty() {
             return Err(EngineError::Rejected(errors));
         }
-        if batch.events.len() > COMMIT_CHUNK_EVENTS {
+        if let (Some(progress), true) =
+            (progress.as_mut(), batch.events.len() > COMMIT_CHUNK_EVENTS)
+        {
             let conflicts = batch.stored_conflicts();
             if !conflicts.is_empty() {
                 return Err(EngineError::Rejected(conflicts));
@@ -370,7 +382,9 @@ impl Engine {
             Err(e) => return Err(e.into()),
         };
         drop(batch);
-        progress(total, total);
+        if let Some(progress) = progress {
+            progress(total, total);
+        }
         self.catch_up()?;
         self.maybe_checkpoint()?;
         Ok(ExecuteReport {
@@ -388,17 +402,21 @@ impl Engine {
     /// part-way is completed by running it again.
     pub(crate) fn append_events(
         &mut self,
-        mut events: Vec<(Event, Vec<u8>)>,
+        events: Vec<(Event, Vec<u8>)>,
     ) -> Result<(), EngineError> {
         if events.is_empty() {
             return Ok(());
         }
-        events.reverse();
-        while !events.is_empty() {
-            let mut chunk = events.split_off(events.len().saturating_sub(COMMIT_CHUNK_EVENTS));
-            chunk.reverse();
-            append_commit(&self.store, &chunk)?;
-            drop(chunk);
+        // A commit ends only where the account changes, so one consumer's events (a notice
+        // and its SMS, say) are never split between commits.
+        let mut rest = &events[..];
+        while !rest.is_empty() {
+            let mut end = rest.len().min(COMMIT_CHUNK_EVENTS);
+            while end < rest.len() && same_account(&rest[end - 1].0, &rest[end].0) {
+                end += 1;
+            }
+            append_commit(&self.store, &rest[..end])?;
+            rest = &rest[end..];
             self.catch_up()?;
         }
         self.maybe_checkpoint()
@@ -459,6 +477,11 @@ fn append_commit(
         .map(|(event, payload)| new_event(event, payload, recorded_at_ms))
         .collect();
     store.append(NewCommit::new(new_events))
+}
+
+/// Whether two events belong to the same consumer.
+fn same_account(a: &Event, b: &Event) -> bool {
+    matches!((a.account_no(), b.account_no()), (Some(x), Some(y)) if x == y)
 }
 
 /// The store's records for a batch's encoded events, all stamped with one time.
@@ -871,7 +894,7 @@ pub fn restore_events(store: &Store, events: Vec<(Event, i64)>) -> Result<(), En
     let mut pending = events.into_iter().peekable();
     while pending.peek().is_some() {
         let mut chunk = Vec::new();
-        for (event, recorded_at_ms) in pending.by_ref().take(COMMIT_EVENTS_MAX) {
+        for (event, recorded_at_ms) in pending.by_ref().take(COMMIT_CHUNK_EVENTS) {
             let payload = encode_event(&event).map_err(|e| EngineError::Corrupt(e.to_string()))?;
             let key = event.natural_key().map(|k| NaturalKey {
                 namespace: k.namespace.to_string(),

@@ -101,7 +101,7 @@ fn a_bulk_batch_with_one_stored_conflict_writes_nothing() {
     let before = engine.store().last_position();
 
     let commands: Vec<Value> = (0..rows()).map(|n| payment(n, "10.00")).collect();
-    match engine.execute(inputs(&commands)) {
+    match engine.execute_with_progress(inputs(&commands), &mut |_, _| {}) {
         Err(EngineError::Rejected(errors)) => {
             assert_eq!(errors.len(), 1, "{errors:?}");
             assert_eq!(errors[0].kind, ErrorKind::Conflict);
@@ -123,7 +123,7 @@ fn a_bulk_batch_with_one_bad_row_at_the_end_writes_nothing() {
         json!({"type": "receive_payment", "receipt_no": "RX", "account_no": "NOBODY",
                          "amount": "1.00", "paid_on": "2026-05-01", "channel": "upi"}),
     );
-    match engine.execute(inputs(&commands)) {
+    match engine.execute_with_progress(inputs(&commands), &mut |_, _| {}) {
         Err(EngineError::Rejected(errors)) => {
             assert_eq!(errors.len(), 1, "{errors:?}");
             assert_eq!(errors[0].location, format!("payments.csv:{}", rows() + 2));

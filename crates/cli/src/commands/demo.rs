@@ -132,7 +132,7 @@ pub fn run(cli: &Cli, consumers: usize, months: u32, seed: u64) -> Outcome {
                 command: Ok(c),
             })
             .collect();
-        match engine.execute(inputs) {
+        match engine.execute_with_progress(inputs, &mut |_, _| {}) {
             Ok(report) => events += report.appended,
             Err(e) => {
                 failure = Some(engine_failure(e));
