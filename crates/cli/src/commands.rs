@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::str::FromStr;
 use vasooli_domain::codec::{decode_event, parse_date};
-use vasooli_domain::command::{import_columns, import_command_type, FieldError};
+use vasooli_domain::command::{import_columns, import_command_type, FieldError, LineBreaks};
 use vasooli_domain::event::Event;
 use vasooli_domain::types::{Level, WorklistKind};
 use vasooli_domain::{Command as DomainCommand, Money, Policy};
@@ -258,63 +258,32 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
     Ok(())
 }
 
-/// Byte offsets of the line breaks read so far, to turn a CSV record's byte offset into its
-/// physical line (1-based; CRLF and empty lines counted as an editor counts them).
+/// The line breaks of a file being read, shared between the reader and the rows' locations.
 #[derive(Clone, Default)]
-struct LineIndex(std::rc::Rc<std::cell::RefCell<Breaks>>);
-
-#[derive(Default)]
-struct Breaks {
-    /// Offsets of every `\r` and `\n`.
-    terminators: Vec<u64>,
-    /// Offsets of every `\n`.
-    line_feeds: Vec<u64>,
-}
+struct LineIndex(std::rc::Rc<std::cell::RefCell<LineBreaks>>);
 
 impl LineIndex {
     fn wrap<R: Read>(&self, inner: R) -> LineCounting<R> {
         LineCounting {
             inner,
-            offset: 0,
             index: self.clone(),
         }
     }
 
-    /// The physical line of the record the CSV reader says starts at byte `offset`. The
-    /// reader counts the line breaks it skipped before a record (the `\n` of a CRLF, empty
-    /// lines) as part of it, so those are stepped over first.
     fn line_of(&self, offset: u64) -> u64 {
-        let breaks = self.0.borrow();
-        let mut start = offset;
-        let mut next = breaks.terminators.partition_point(|&t| t < start);
-        while breaks.terminators.get(next) == Some(&start) {
-            start += 1;
-            next += 1;
-        }
-        breaks.line_feeds.partition_point(|&lf| lf < start) as u64 + 1
+        self.0.borrow().line_of(offset)
     }
 }
 
 struct LineCounting<R> {
     inner: R,
-    offset: u64,
     index: LineIndex,
 }
 
 impl<R: Read> Read for LineCounting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let mut breaks = self.index.0.borrow_mut();
-        for (i, &b) in buf[..n].iter().enumerate() {
-            if b == b'\n' || b == b'\r' {
-                let at = self.offset + i as u64;
-                breaks.terminators.push(at);
-                if b == b'\n' {
-                    breaks.line_feeds.push(at);
-                }
-            }
-        }
-        self.offset += n as u64;
+        self.index.0.borrow_mut().push(&buf[..n]);
         Ok(n)
     }
 }

@@ -263,6 +263,76 @@ pub fn import_command_type(kind: &str) -> Option<&'static str> {
     })
 }
 
+/// The line breaks of a CSV input, to turn the byte offset a CSV reader gives for a record
+/// into its physical line (1-based, header = 1; CRLF, empty lines and quoted fields that
+/// span lines counted as an editor counts them). Fed in order as the bytes are read.
+#[derive(Clone, Debug, Default)]
+pub struct LineBreaks {
+    /// Offsets of every `\r` and `\n`.
+    terminators: Vec<u64>,
+    /// Offsets of every `\n`.
+    line_feeds: Vec<u64>,
+    /// Bytes seen so far.
+    seen: u64,
+}
+
+impl LineBreaks {
+    /// The breaks of a whole input.
+    pub fn of(bytes: &[u8]) -> LineBreaks {
+        let mut breaks = LineBreaks::default();
+        breaks.push(bytes);
+        breaks
+    }
+
+    /// Notes the next bytes of the input.
+    pub fn push(&mut self, bytes: &[u8]) {
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                let at = self.seen + i as u64;
+                self.terminators.push(at);
+                if b == b'\n' {
+                    self.line_feeds.push(at);
+                }
+            }
+        }
+        self.seen += bytes.len() as u64;
+    }
+
+    /// The physical line of the record a CSV reader says starts at byte `offset`. The
+    /// reader counts the line breaks it skipped before a record (the `\n` of a CRLF, empty
+    /// lines) as part of it, so those are stepped over first.
+    pub fn line_of(&self, offset: u64) -> u64 {
+        let mut start = offset;
+        let mut next = self.terminators.partition_point(|&t| t < start);
+        while self.terminators.get(next) == Some(&start) {
+            start += 1;
+            next += 1;
+        }
+        self.line_feeds.partition_point(|&lf| lf < start) as u64 + 1
+    }
+}
+
+#[cfg(test)]
+mod line_breaks_tests {
+    use super::LineBreaks;
+
+    #[test]
+    fn records_start_on_the_physical_line_after_skipped_breaks() {
+        // header / row / empty line / row, CRLF: rows start at lines 2 and 4.
+        let text = b"a,b\r\nx,1\r\n\r\ny,2\r\n";
+        let breaks = LineBreaks::of(text);
+        assert_eq!(breaks.line_of(0), 1);
+        // A CSV reader reports the second row as starting at the `\n` after `x,1\r`.
+        assert_eq!(breaks.line_of(9), 4);
+        assert_eq!(breaks.line_of(5), 2);
+        // Fed in parts, the same answer.
+        let mut parts = LineBreaks::default();
+        parts.push(&text[..7]);
+        parts.push(&text[7..]);
+        assert_eq!(parts.line_of(9), 4);
+    }
+}
+
 /// The CSV columns of an import kind: the command's keys, without the `?`.
 pub fn import_columns(kind: &str) -> Option<Vec<&'static str>> {
     let command = import_command_type(kind)?;

@@ -23,7 +23,7 @@ use std::str::FromStr;
 use utoipa::openapi::path::ParameterIn;
 use utoipa::{IntoParams, ToSchema};
 use vasooli_domain::codec::parse_date;
-use vasooli_domain::command::{import_columns, import_command_type};
+use vasooli_domain::command::{import_columns, import_command_type, LineBreaks};
 use vasooli_domain::period::Period;
 use vasooli_domain::types::{Level, WorklistKind};
 use vasooli_domain::{Command, Money, World};
@@ -303,11 +303,12 @@ fn parse_csv(kind: &str, bytes: &[u8]) -> Result<Vec<Input>, ApiError> {
     }
     let mut inputs = Vec::new();
     let mut record = csv::StringRecord::new();
+    let lines = LineBreaks::of(bytes);
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line());
+                let line = record.position().map_or(0, |p| lines.line_of(p.byte()));
                 let mut fields = Map::new();
                 for (header, value) in headers.iter().zip(record.iter()) {
                     fields.insert(header.clone(), Value::String(value.to_string()));
@@ -318,7 +319,7 @@ fn parse_csv(kind: &str, bytes: &[u8]) -> Result<Vec<Input>, ApiError> {
                 });
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| lines.line_of(p.byte()));
                 errors.push(format!("line {line}: {}", csv_reason(&e)));
                 if errors.len() >= IMPORT_ERRORS_MAX {
                     break;
