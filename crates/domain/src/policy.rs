@@ -304,7 +304,12 @@ impl Policy {
         let mut templates = crate::sms::default_templates();
         templates.append(&mut policy.sms.templates);
         policy.sms.templates = templates;
-        policy.check()?;
+        policy.check().map_err(|mut e| {
+            if e.line.is_none() {
+                e.line = e.key.as_deref().and_then(|key| line_of_key(text, key));
+            }
+            e
+        })?;
         Ok(policy)
     }
 
@@ -319,11 +324,13 @@ impl Policy {
                 "must not be negative",
             ));
         }
-        if self.notice.clear_days < 0 || self.notice.min_days_overdue < 0 {
-            return Err(PolicyError::for_key(
-                "notice",
-                "day counts must not be negative",
-            ));
+        for (key, days) in [
+            ("notice.clear_days", self.notice.clear_days),
+            ("notice.min_days_overdue", self.notice.min_days_overdue),
+        ] {
+            if days < 0 {
+                return Err(PolicyError::for_key(key, "must not be negative"));
+            }
         }
         for [from, to] in &self.moratorium.ranges {
             if from > to {
@@ -409,11 +416,11 @@ mod tests {
             (Some(3), Some("colour"))
         );
 
-        // A rule broken by a value read well names its key.
+        // A rule broken by a value read well names its key and the key's line.
         let error = Policy::from_toml("[lps]\nmonthly_rate_percent = \"-1\"\n").unwrap_err();
         assert_eq!(
             error.in_file("p.toml"),
-            "p.toml: lps.monthly_rate_percent: must not be negative"
+            "p.toml:2: lps.monthly_rate_percent: must not be negative"
         );
     }
 
@@ -427,5 +434,50 @@ mod tests {
             .unwrap();
         assert!(m.in_moratorium(NaiveDate::from_ymd_opt(2026, 10, 25).unwrap()));
         assert!(!m.in_moratorium(NaiveDate::from_ymd_opt(2026, 10, 26).unwrap()));
+    }
+}
+
+/// The line where a dotted `key` (`lps.monthly_rate_percent`, or a table such as `notice`)
+/// is set in a policy file: `name =` under its `[table]` header, a dotted `table.name =`, or
+/// the table's header itself.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let (table, name) = match key.rsplit_once('.') {
+        Some((table, name)) => (table, name),
+        None => ("", key),
+    };
+    let sets = |line: &str, name: &str| {
+        line.strip_prefix(name)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    };
+    let mut current = String::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            current = header.trim_end_matches(']').trim().to_string();
+            if current == key {
+                return Some(index + 1);
+            }
+            continue;
+        }
+        if (current == table && sets(line, name)) || (current.is_empty() && sets(line, key)) {
+            return Some(index + 1);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod line_of_key_tests {
+    use super::Policy;
+
+    #[test]
+    fn rule_errors_name_the_line_of_their_key() {
+        let text = "[lps]\n# the monthly rate\nmonthly_rate_percent = \"-1\"\n";
+        let e = Policy::from_toml(text).unwrap_err();
+        assert_eq!(e.in_file("p.toml"), format!("p.toml:3: {e}"));
+        assert!(
+            e.to_string().starts_with("lps.monthly_rate_percent: "),
+            "{e}"
+        );
     }
 }
