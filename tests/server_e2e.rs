@@ -574,3 +574,31 @@ async fn lists_before_the_first_nightly_run_are_a_conflict() {
     assert_eq!(status, StatusCode::CONFLICT, "{text}");
     server.stop().await;
 }
+
+/// A list answer is served again while the log stays where it was, and made afresh after a
+/// write: a payment dated on the list's date takes the consumer off the defaulter list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_follow_every_write() {
+    let server = seeded().await;
+    let path = "/api/v1/offices/D1/defaulters?format=csv";
+    let (status, first) = server.as_role("admin", Method::GET, path, None).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert!(first.lines().any(|l| l.starts_with("A1,")), "{first}");
+    assert!(first.lines().any(|l| l.starts_with("A2,")), "{first}");
+    let (_, again) = server.as_role("admin", Method::GET, path, None).await;
+    assert_eq!(again, first);
+    // A2 pays the 3000.00 bill in full, dated on the list's date (the last nightly run's).
+    let (status, body) = server
+        .admin_post(
+            "/api/v1/commands",
+            json!({"type":"receive_payment","receipt_no":"P-CACHE","account_no":"A2",
+                   "amount":"3000.00","paid_on":"2026-09-30","channel":"upi"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, after) = server.as_role("admin", Method::GET, path, None).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert!(after.lines().any(|l| l.starts_with("A1,")), "{after}");
+    assert!(!after.lines().any(|l| l.starts_with("A2,")), "{after}");
+    server.stop().await;
+}

@@ -590,46 +590,91 @@ pub(crate) struct Listing {
     records: Vec<Record>,
 }
 
-impl IntoResponse for Listing {
-    fn into_response(self) -> Response {
+impl Listing {
+    /// The answer's content type and body.
+    fn body(&self) -> Result<(&'static str, Bytes), ApiError> {
         match self.format {
             Format::Json => {
-                let rows: Vec<Value> = self
-                    .records
-                    .into_iter()
-                    .map(|record| {
-                        Value::Object(
-                            record
-                                .into_iter()
-                                .map(|(k, v)| (k.to_string(), v.map_or(Value::Null, Value::String)))
-                                .collect(),
-                        )
-                    })
-                    .collect();
-                Json(Value::Array(rows)).into_response()
+                let mut out = Vec::with_capacity(128 * self.records.len() + 2);
+                out.push(b'[');
+                for (index, record) in self.records.iter().enumerate() {
+                    if index > 0 {
+                        out.push(b',');
+                    }
+                    let row: serde_json::Map<String, Value> = record
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.to_string(),
+                                v.as_ref().map_or(Value::Null, |v| Value::String(v.clone())),
+                            )
+                        })
+                        .collect();
+                    serde_json::to_writer(&mut out, &row)
+                        .map_err(|e| ApiError::internal(format!("writing JSON: {e}")))?;
+                }
+                out.push(b']');
+                Ok(("application/json", Bytes::from(out)))
             }
             Format::Csv => {
-                let write = || -> Result<Vec<u8>, String> {
-                    let mut writer = csv::Writer::from_writer(Vec::new());
+                let mut writer = csv::Writer::from_writer(Vec::new());
+                let csv_error = |e: csv::Error| ApiError::internal(format!("writing CSV: {e}"));
+                writer.write_record(&self.columns).map_err(csv_error)?;
+                for record in &self.records {
                     writer
-                        .write_record(&self.columns)
-                        .map_err(|e| e.to_string())?;
-                    for record in &self.records {
-                        writer
-                            .write_record(record.iter().map(|(_, v)| v.as_deref().unwrap_or("")))
-                            .map_err(|e| e.to_string())?;
-                    }
-                    writer.into_inner().map_err(|e| e.to_string())
-                };
-                match write() {
-                    Ok(bytes) => {
-                        ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response()
-                    }
-                    Err(e) => ApiError::internal(format!("writing CSV: {e}")).into_response(),
+                        .write_record(record.iter().map(|(_, v)| v.as_deref().unwrap_or("")))
+                        .map_err(csv_error)?;
                 }
+                let bytes = writer
+                    .into_inner()
+                    .map_err(|e| ApiError::internal(format!("writing CSV: {e}")))?;
+                Ok(("text/csv; charset=utf-8", Bytes::from(bytes)))
             }
         }
     }
+}
+
+impl IntoResponse for Listing {
+    fn into_response(self) -> Response {
+        match self.body() {
+            Ok((content_type, bytes)) => {
+                ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
+            }
+            Err(e) => e.into_response(),
+        }
+    }
+}
+
+/// A list answer kept for repeated requests while the log does not change.
+pub(crate) struct CachedList {
+    content_type: &'static str,
+    body: Bytes,
+}
+
+impl IntoResponse for CachedList {
+    fn into_response(self) -> Response {
+        ([(header::CONTENT_TYPE, self.content_type)], self.body).into_response()
+    }
+}
+
+/// Answers a list request from the cache when the log is where it was when the answer was
+/// made, else makes it with `make` and keeps it. `key` names the route and its query (none
+/// for a query that does not parse: its error is made afresh).
+fn cached_list(
+    state: &AppState,
+    engine: &Engine,
+    key: Option<String>,
+    make: impl FnOnce() -> Result<Listing, ApiError>,
+) -> Result<CachedList, ApiError> {
+    let position = engine.store().last_position();
+    if let Some((content_type, body)) = key.as_ref().and_then(|k| state.lists.get(k, position)) {
+        return Ok(CachedList { content_type, body });
+    }
+    let (content_type, body) = make()?.body()?;
+    if let Some(key) = key {
+        state.lists.put(key, position, content_type, body.clone());
+    }
+    Ok(CachedList { content_type, body })
 }
 
 /// The date lists are computed as of. Before the first nightly run there are no lists yet:
@@ -677,38 +722,46 @@ pub(crate) async fn defaulters(
     Caller(caller): Caller,
     Path(code): Path<String>,
     query: RawQuery,
-) -> Result<Listing, ApiError> {
+) -> Result<CachedList, ApiError> {
     access::require_reader(&caller)?;
+    let cache = state.clone();
     state
         .read(move |engine| {
             access::check_office_scope(&caller, engine.world(), &code)?;
-            let params = Params::parse(query, &[keys::<ListQuery>(), keys::<DefaulterFilter>()])?;
-            let format = params.format()?;
-            let min_arrears = params
-                .get("min_arrears")
-                .map(Money::parse)
-                .transpose()
-                .map_err(|e| ApiError::malformed(format!("min_arrears: {e}")))?;
-            let stage = params
-                .get("stage")
-                .map(lists::parse_stage)
-                .transpose()
-                .map_err(|e| ApiError::malformed(format!("stage: {e}")))?;
-            let (limit, offset) = params.page()?;
-            access::check_office_exists(engine.world(), &code)?;
-            let date = as_of(engine)?;
-            let filter = lists::DefaulterFilter {
-                min_arrears,
-                stage,
-                limit: Some(limit),
-                offset,
-            };
-            let rows = lists::defaulters(engine.world(), engine.policy(), &code, date, &filter)
-                .map_err(ApiError::not_found)?;
-            Ok(Listing {
-                format,
-                columns: lists::DEFAULTER_COLUMNS.to_vec(),
-                records: rows.iter().map(|r| r.to_record()).collect(),
+            let key = query
+                .as_ref()
+                .ok()
+                .map(|q| format!("defaulters/{code}?{:?}", q.0));
+            cached_list(&cache, engine, key, || {
+                let params =
+                    Params::parse(query, &[keys::<ListQuery>(), keys::<DefaulterFilter>()])?;
+                let format = params.format()?;
+                let min_arrears = params
+                    .get("min_arrears")
+                    .map(Money::parse)
+                    .transpose()
+                    .map_err(|e| ApiError::malformed(format!("min_arrears: {e}")))?;
+                let stage = params
+                    .get("stage")
+                    .map(lists::parse_stage)
+                    .transpose()
+                    .map_err(|e| ApiError::malformed(format!("stage: {e}")))?;
+                let (limit, offset) = params.page()?;
+                access::check_office_exists(engine.world(), &code)?;
+                let date = as_of(engine)?;
+                let filter = lists::DefaulterFilter {
+                    min_arrears,
+                    stage,
+                    limit: Some(limit),
+                    offset,
+                };
+                let rows = lists::defaulters(engine.world(), engine.policy(), &code, date, &filter)
+                    .map_err(ApiError::not_found)?;
+                Ok(Listing {
+                    format,
+                    columns: lists::DEFAULTER_COLUMNS.to_vec(),
+                    records: rows.iter().map(|r| r.to_record()).collect(),
+                })
             })
         })
         .await
@@ -746,35 +799,42 @@ pub(crate) async fn worklist(
     Caller(caller): Caller,
     Path((code, kind)): Path<(String, String)>,
     query: RawQuery,
-) -> Result<Listing, ApiError> {
+) -> Result<CachedList, ApiError> {
     access::require_reader(&caller)?;
+    let cache = state.clone();
     state
         .read(move |engine| {
             access::check_office_scope(&caller, engine.world(), &code)?;
-            let params = Params::parse(query, &[keys::<ListQuery>()])?;
-            let format = params.format()?;
-            let (limit, offset) = params.page()?;
-            access::check_office_exists(engine.world(), &code)?;
-            let kind = WorklistKind::from_str(&kind)
-                .map_err(|e| ApiError::not_found(format!("no worklist kind: {e}")))?;
-            let date = as_of(engine)?;
-            let rows = lists::worklist(
-                engine.world(),
-                engine.policy(),
-                &code,
-                kind,
-                date,
-                Some(limit),
-                offset,
-            )
-            .map_err(ApiError::not_found)?;
-            Ok(Listing {
-                format,
-                columns: worklist_columns(),
-                records: rows
-                    .iter()
-                    .map(|r| lists::worklist_record(r, kind))
-                    .collect(),
+            let key = query
+                .as_ref()
+                .ok()
+                .map(|q| format!("worklist/{code}/{kind}?{:?}", q.0));
+            cached_list(&cache, engine, key, || {
+                let params = Params::parse(query, &[keys::<ListQuery>()])?;
+                let format = params.format()?;
+                let (limit, offset) = params.page()?;
+                access::check_office_exists(engine.world(), &code)?;
+                let kind = WorklistKind::from_str(&kind)
+                    .map_err(|e| ApiError::not_found(format!("no worklist kind: {e}")))?;
+                let date = as_of(engine)?;
+                let rows = lists::worklist(
+                    engine.world(),
+                    engine.policy(),
+                    &code,
+                    kind,
+                    date,
+                    Some(limit),
+                    offset,
+                )
+                .map_err(ApiError::not_found)?;
+                Ok(Listing {
+                    format,
+                    columns: worklist_columns(),
+                    records: rows
+                        .iter()
+                        .map(|r| lists::worklist_record(r, kind))
+                        .collect(),
+                })
             })
         })
         .await

@@ -45,6 +45,8 @@ pub struct AppState {
     engine: Arc<RwLock<Engine>>,
     /// Writes of commands and imports, executed in groups that share one durable commit.
     jobs: tokio::sync::mpsc::Sender<WriteJob>,
+    /// List answers kept while the log stays where it was.
+    lists: Arc<ListCache>,
     db: sled::Db,
     position: Arc<AtomicU64>,
     pub metrics: Arc<metrics::Metrics>,
@@ -73,6 +75,7 @@ impl AppState {
         AppState {
             engine,
             jobs,
+            lists: Arc::new(ListCache::default()),
             db,
             position,
             metrics: Arc::new(metrics::Metrics::default()),
@@ -144,6 +147,34 @@ impl AppState {
         answer
             .await
             .map_err(|_| ApiError::internal("the write thread stopped before answering"))?
+    }
+}
+
+/// List answers by route and query, each with the log position it was made at. Any write
+/// moves the position, so an answer is never served for a log it was not made from.
+#[derive(Default)]
+pub(crate) struct ListCache {
+    answers:
+        std::sync::Mutex<std::collections::HashMap<String, (u64, &'static str, axum::body::Bytes)>>,
+}
+
+/// Most list answers kept; the cache starts over when full.
+const LIST_CACHE_ANSWERS_MAX: usize = 256;
+
+impl ListCache {
+    fn get(&self, key: &str, position: u64) -> Option<(&'static str, axum::body::Bytes)> {
+        let answers = self.answers.lock().ok()?;
+        let (at, content_type, body) = answers.get(key)?;
+        (*at == position).then(|| (*content_type, body.clone()))
+    }
+
+    fn put(&self, key: String, position: u64, content_type: &'static str, body: axum::body::Bytes) {
+        if let Ok(mut answers) = self.answers.lock() {
+            if answers.len() >= LIST_CACHE_ANSWERS_MAX && !answers.contains_key(&key) {
+                answers.clear();
+            }
+            answers.insert(key, (position, content_type, body));
+        }
     }
 }
 
