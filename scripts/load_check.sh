@@ -112,7 +112,7 @@ OFFICER_TOKEN=$(vasooli tokens create --role officer --office "$LIST_OFFICE" --n
 FINANCE_TOKEN=$(vasooli tokens create --role finance --name load-finance)
 
 # ---- server ----------------------------------------------------------------------------------
-"$BIN" --data "$DATA" serve --addr 127.0.0.1:0 > "$WORK/serve.out" 2> "$WORK/serve.err" &
+VASOOLI_LOG=${VASOOLI_LOG:-warn,vasooli_server=info} "$BIN" --data "$DATA" serve --addr 127.0.0.1:0 > "$WORK/serve.out" 2> "$WORK/serve.err" &
 SERVER_PID=$!
 ADDR=""
 for _ in $(seq 600); do

@@ -22,14 +22,18 @@ use vasooli_domain::types::Level;
 use vasooli_domain::{Command, Policy};
 use vasooli_store::{NaturalKey, NewCommit, NewEvent, Store, StoreError};
 
-/// The sled tree holding projection checkpoints.
+/// The sled tree of the log's database that held projection checkpoints in earlier versions;
+/// dropped when a checkpoint is saved.
 pub const PROJECTIONS_TREE: &str = "projections";
+/// The projections' own sled database in the data directory. It is apart from the log's, so
+/// writing a checkpoint of tens of MB never holds up a flush of the log.
+pub const PROJECTIONS_DIR: &str = "projections";
+/// Sled page cache of the projections' database: it holds a few large values.
+const PROJECTIONS_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// The key of the world's checkpoint names the layout of `World` it was written with: change
 /// it whenever a field of `World` or of anything it holds changes, so that a checkpoint of an
 /// older layout is never misread (it is ignored, and the world is replayed from the log).
 const WORLD_KEY: &[u8] = b"world-layout-2";
-/// Keys of checkpoints of earlier layouts, removed when a new checkpoint is saved.
-const OLD_WORLD_KEYS: &[&[u8]] = &[b"world"];
 /// Batches bigger than this are executed on their own rather than in a group.
 pub const GROUP_BATCH_INPUTS_MAX: usize = 1_000;
 /// Events per commit when a bulk batch is written in parts (see
@@ -101,6 +105,8 @@ pub struct ExecuteReport {
 
 pub struct Engine {
     store: Store,
+    /// The projections' sled database (checkpoints).
+    projections: sled::Db,
     world: World,
     policy: Policy,
     /// When set, checkpoints wait for `save_checkpoint` (bulk loads checkpoint once at the end).
@@ -127,7 +133,8 @@ impl Engine {
     }
 
     pub fn with_store(store: Store, policy: Policy) -> Result<Engine, EngineError> {
-        let world = load_checkpoint(&store).unwrap_or_default();
+        let projections = open_projections(store.dir())?;
+        let world = load_checkpoint(&projections).unwrap_or_default();
         let world = if world.position > store.last_position() {
             World::default()
         } else {
@@ -135,6 +142,7 @@ impl Engine {
         };
         let mut engine = Engine {
             store,
+            projections,
             world,
             policy,
             defer_checkpoints: false,
@@ -172,29 +180,41 @@ impl Engine {
 
     /// Writes the world and its position to the projections tree, durably.
     pub fn save_checkpoint(&mut self) -> Result<(), EngineError> {
-        self.checkpoint_position = self.world.position;
-        let bytes = encode_value(&self.world).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-        let tree = self
-            .store
-            .db()
-            .open_tree(PROJECTIONS_TREE)
-            .map_err(StoreError::from)?;
-        tree.insert(WORLD_KEY, bytes).map_err(StoreError::from)?;
-        for old in OLD_WORLD_KEYS {
-            tree.remove(old).map_err(StoreError::from)?;
-        }
-        tree.flush().map_err(StoreError::from)?;
+        let (position, bytes) = self.encode_checkpoint()?;
+        write_checkpoint(&self.projections, bytes)?;
+        drop_legacy_checkpoints(&self.store)?;
+        self.checkpoint_written(position);
         Ok(())
+    }
+
+    /// The world encoded for a checkpoint, with the log position it reflects. A server takes
+    /// it under a read lock and writes it with [`write_checkpoint`] holding no lock, so
+    /// writes wait only for the encoding.
+    pub fn encode_checkpoint(&self) -> Result<(u64, Vec<u8>), EngineError> {
+        let bytes = encode_value(&self.world).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        Ok((self.world.position, bytes))
+    }
+
+    /// Notes that a checkpoint of the world at `position` is on disk.
+    pub fn checkpoint_written(&mut self, position: u64) {
+        self.checkpoint_position = self.checkpoint_position.max(position);
+    }
+
+    /// The projections' sled database, for [`write_checkpoint`] from another thread.
+    pub fn projections_db(&self) -> &sled::Db {
+        &self.projections
+    }
+
+    /// How many events the world has run ahead of its saved checkpoint.
+    pub fn checkpoint_lag(&self) -> u64 {
+        self.world.position.saturating_sub(self.checkpoint_position)
     }
 
     /// Drops every projection and replays the whole log from position 1.
     pub fn rebuild(&mut self) -> Result<u64, EngineError> {
-        let tree = self
-            .store
-            .db()
-            .open_tree(PROJECTIONS_TREE)
-            .map_err(StoreError::from)?;
-        tree.clear().map_err(StoreError::from)?;
+        self.projections.clear().map_err(StoreError::from)?;
+        self.projections.flush().map_err(StoreError::from)?;
+        drop_legacy_checkpoints(&self.store)?;
         self.world = World::default();
         let count = self.catch_up()?;
         self.save_checkpoint()?;
@@ -510,9 +530,52 @@ fn new_event(event: &Event, payload: &[u8], recorded_at_ms: i64) -> NewEvent {
     }
 }
 
-fn load_checkpoint(store: &Store) -> Option<World> {
-    let tree = store.db().open_tree(PROJECTIONS_TREE).ok()?;
-    let bytes = tree.get(WORLD_KEY).ok()??;
+/// Writes an encoded world checkpoint ([`Engine::encode_checkpoint`]) durably to the
+/// projections' database ([`Engine::projections_db`]).
+pub fn write_checkpoint(projections: &sled::Db, bytes: Vec<u8>) -> Result<(), EngineError> {
+    projections
+        .insert(WORLD_KEY, bytes)
+        .map_err(StoreError::from)?;
+    projections.flush().map_err(StoreError::from)?;
+    Ok(())
+}
+
+/// Removes checkpoints that earlier versions kept in the log's database.
+fn drop_legacy_checkpoints(store: &Store) -> Result<(), EngineError> {
+    let db = store.db();
+    if db
+        .tree_names()
+        .iter()
+        .any(|n| n.as_ref() == PROJECTIONS_TREE.as_bytes())
+    {
+        db.drop_tree(PROJECTIONS_TREE).map_err(StoreError::from)?;
+    }
+    Ok(())
+}
+
+fn open_projections(dir: &Path) -> Result<sled::Db, EngineError> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new()
+            .path(dir.join(PROJECTIONS_DIR))
+            .cache_capacity(PROJECTIONS_CACHE_BYTES)
+            .open()
+        {
+            Ok(db) => return Ok(db),
+            // Another handle of the same directory is closing (a test reopening it).
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < std::time::Duration::from_secs(5) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(StoreError::from(e).into()),
+        }
+    }
+}
+
+fn load_checkpoint(projections: &sled::Db) -> Option<World> {
+    let bytes = projections.get(WORLD_KEY).ok()??;
     match decode_value::<World>(&bytes) {
         Ok(world) => Some(world),
         Err(e) => {

@@ -72,6 +72,13 @@ impl AppState {
                 .spawn(move || run_writes(engine, position, queue))
                 .expect("the write thread starts");
         }
+        {
+            let checkpoints = Arc::downgrade(&engine);
+            std::thread::Builder::new()
+                .name("vasooli-checkpoints".into())
+                .spawn(move || run_checkpoints(checkpoints))
+                .expect("the checkpoint thread starts");
+        }
         AppState {
             engine,
             jobs,
@@ -178,6 +185,9 @@ impl ListCache {
     }
 }
 
+/// How far the world may run ahead of its checkpoint while writes never pause.
+const CHECKPOINT_BUSY_LAG_EVENTS: u64 = 4_000_000;
+
 /// Most writes waiting for the write thread; senders wait beyond it.
 const WRITE_QUEUE_MAX: usize = 4096;
 /// Most writes executed as one group.
@@ -198,6 +208,10 @@ fn run_writes(
     position: Arc<AtomicU64>,
     mut queue: tokio::sync::mpsc::Receiver<WriteJob>,
 ) {
+    // Checkpoints are the checkpoint thread's, off the write path.
+    if let Ok(mut guard) = engine.write() {
+        guard.defer_checkpoints(true);
+    }
     while let Some(first) = queue.blocking_recv() {
         let mut jobs = vec![first];
         while jobs.len() < WRITE_GROUP_MAX {
@@ -232,6 +246,64 @@ fn run_writes(
         drop(guard);
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result.map_err(ApiError::from));
+        }
+    }
+}
+
+/// The checkpoint thread. Encoding the world takes a read lock, so writes wait for it (about
+/// a second for a world of 1.3 M events), and a checkpoint is therefore taken in a quiet
+/// moment: once the world has run
+/// [`CHECKPOINT_LAG_EVENTS_MAX`](vasooli_projections::engine::CHECKPOINT_LAG_EVENTS_MAX)
+/// events ahead of its checkpoint and nothing was written for a second; under writes that
+/// never pause, once it has run [`CHECKPOINT_BUSY_LAG_EVENTS`] ahead (a restart then replays
+/// at most that many events). The encoded world is written holding no lock, into the
+/// projections' own database, so the log's flushes are not held up. Ends with the server.
+fn run_checkpoints(engine: std::sync::Weak<RwLock<Engine>>) {
+    let lag_max = vasooli_projections::engine::CHECKPOINT_LAG_EVENTS_MAX;
+    let mut last_seen = None;
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        let (lag, position) = match engine.read() {
+            Ok(guard) => (guard.checkpoint_lag(), guard.store().last_position()),
+            Err(_) => return,
+        };
+        let quiet = last_seen == Some(position);
+        last_seen = Some(position);
+        if !((quiet && lag >= lag_max) || lag >= CHECKPOINT_BUSY_LAG_EVENTS) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let encoded = {
+            let Ok(guard) = engine.read() else {
+                return;
+            };
+            guard
+                .encode_checkpoint()
+                .map(|(position, bytes)| (position, bytes, guard.projections_db().clone()))
+        };
+        let encoded_in = started.elapsed();
+        let saved = encoded.and_then(|(position, bytes, projections)| {
+            let size = bytes.len();
+            vasooli_projections::engine::write_checkpoint(&projections, bytes)?;
+            tracing::info!(
+                position,
+                bytes = size,
+                encode_ms = encoded_in.as_millis() as u64,
+                total_ms = started.elapsed().as_millis() as u64,
+                "checkpoint saved"
+            );
+            Ok(position)
+        });
+        match saved {
+            Ok(position) => {
+                if let Ok(mut guard) = engine.write() {
+                    guard.checkpoint_written(position);
+                }
+            }
+            Err(e) => tracing::error!("saving the checkpoint failed: {e}"),
         }
     }
 }
@@ -333,6 +405,18 @@ pub async fn serve_listener(
         .await?;
     let db = state.db.clone();
     tokio::task::spawn_blocking(move || db.flush()).await??;
+    // A checkpoint on the way out, so that the next start replays little.
+    let engine = state.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Ok(mut guard) = engine.write() {
+            if guard.checkpoint_lag() > 0 {
+                if let Err(e) = guard.save_checkpoint() {
+                    tracing::error!("saving the checkpoint failed: {e}");
+                }
+            }
+        }
+    })
+    .await?;
     Ok(())
 }
 

@@ -258,6 +258,8 @@ impl StreamIndex {
 
 /// State shared by the store handles, the writer thread, readers and subscriptions.
 pub(crate) struct Shared {
+    /// The data directory the log lives in (as `log/`).
+    pub dir: std::path::PathBuf,
     pub db: sled::Db,
     pub tree: sled::Tree,
     /// Last durable position; only advanced after the flush covering it.
@@ -354,6 +356,7 @@ impl Store {
         let tree = db.open_tree(layout::LOG_TREE)?;
         let (index, last_position) = read::rebuild_index(&tree)?;
         let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
             db,
             tree,
             last_position: AtomicU64::new(last_position),
@@ -373,6 +376,11 @@ impl Store {
                 writer: Mutex::new(Some(handle)),
             }),
         })
+    }
+
+    /// The data directory the store was opened in.
+    pub fn dir(&self) -> &Path {
+        &self.inner.shared.dir
     }
 
     /// The underlying sled database, for other crates' own trees (names must not start
