@@ -2,40 +2,11 @@
 //! and officers would: imports, appends, nightly runs, lists, verify, export and restore.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn vasooli(data: &Path, args: &[&str]) -> Run {
-    let output: Output = Command::new(env!("CARGO_BIN_EXE_vasooli"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let run = vasooli(data, args);
-    assert_eq!(run.code, 0, "vasooli {args:?} failed: {}", run.stderr);
-    run.stdout
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    fs::write(&path, text).unwrap();
-    path
-}
+mod common;
+use common::{ok, vasooli, write};
 
 /// Offices, one consumer and the two bills and payment of DOMAIN.md §12.
 fn seed(dir: &Path, data: &Path) {
