@@ -559,7 +559,7 @@ async fn imports_open_routes_and_metrics() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lists_before_the_first_nightly_run_are_a_conflict() {
+async fn lists_before_the_first_nightly_run_are_unprocessable() {
     let server = Server::start().await;
     let (status, body) = server
         .admin_post(
@@ -571,7 +571,8 @@ async fn lists_before_the_first_nightly_run_are_a_conflict() {
     let (status, text) = server
         .as_role("admin", Method::GET, "/api/v1/offices/Z1/defaulters", None)
         .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{text}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("no nightly run yet"), "{text}");
     server.stop().await;
 }
 

@@ -330,16 +330,42 @@ fn append(cli: &Cli, file: &str) -> Outcome {
             )),
         }
     }
-    if !errors.is_empty() {
-        return Err(Failure::Rejected(errors));
-    }
     let mut engine = open(cli)?;
+    if !errors.is_empty() {
+        // Lines that are not JSON reject the file; the others are still checked so that every
+        // bad line is reported at once, in line order.
+        let mut lines: Vec<(usize, String)> = errors
+            .into_iter()
+            .chain(
+                engine
+                    .validate(inputs)
+                    .map_err(engine_failure)?
+                    .iter()
+                    .map(ToString::to_string),
+            )
+            .map(|message| (line_of(&message, &name), message))
+            .collect();
+        lines.sort_by_key(|(line, _)| *line);
+        return Err(Failure::Rejected(
+            lines.into_iter().map(|(_, m)| m).collect(),
+        ));
+    }
     let report = engine.execute(inputs).map_err(engine_failure)?;
     println!(
         "read {}, appended {}, duplicates skipped {}",
         report.read, report.appended, report.duplicates
     );
     Ok(())
+}
+
+/// The line number of an error message `NAME:LINE: ...` (0 when it has none).
+fn line_of(message: &str, name: &str) -> usize {
+    message
+        .strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|line| line.parse().ok())
+        .unwrap_or(0)
 }
 
 fn nightly(cli: &Cli, as_of: &str) -> Outcome {
@@ -419,7 +445,7 @@ fn worklist(cli: &Cli, office: &str, kind: &str, notices: Option<&Path>) -> Outc
 
 fn statement(cli: &Cli, account: &str) -> Outcome {
     let engine = open(cli)?;
-    let date = engine.as_of().map_err(engine_failure)?;
+    let date = engine.report_date();
     let value = lists::statement(engine.world(), engine.policy(), account, date).map_err(usage)?;
     if cli.format == Format::Json {
         println!(

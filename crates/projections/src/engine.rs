@@ -221,6 +221,21 @@ impl Engine {
         Ok(count)
     }
 
+    /// Validates a batch as [`Engine::execute`] would, writing nothing: every problem found,
+    /// for reporting them together with problems found before the engine (unparsable lines).
+    pub fn validate(
+        &self,
+        inputs: impl IntoIterator<Item = Input>,
+    ) -> Result<Vec<RowError>, EngineError> {
+        let mut batch = Batch::new(&self.world, &self.store, &self.policy);
+        let checked = batch.check(inputs)?;
+        let mut errors = checked.errors;
+        if errors.is_empty() {
+            errors = batch.stored_conflicts();
+        }
+        Ok(errors)
+    }
+
     /// Validates a whole batch; writes all of it or nothing.
     pub fn execute(&mut self, inputs: Vec<Input>) -> Result<ExecuteReport, EngineError> {
         self.execute_batch(inputs, None)
@@ -474,6 +489,15 @@ impl Engine {
     /// The finance run for `as_of`.
     pub fn nightly(&mut self, as_of: NaiveDate) -> Result<nightly::NightlySummary, EngineError> {
         nightly::run(self, as_of)
+    }
+
+    /// The date reports that need no nightly run are computed as of (a statement, the mobile
+    /// campaign): the last nightly run's, or before any run today's date in India (UTC+05:30),
+    /// the utility's local date.
+    pub fn report_date(&self) -> NaiveDate {
+        self.world
+            .last_nightly
+            .unwrap_or_else(|| (chrono::Utc::now() + chrono::Duration::minutes(330)).date_naive())
     }
 
     /// The date lists are computed as of: the last nightly run's.
@@ -730,32 +754,42 @@ impl<'a> Batch<'a> {
             let payload = encode_event(event).ok()?;
             Some((key, content_hash(&payload)))
         });
+        let mut batch_conflict = false;
         if let Some((k, hash)) = &candidate_key {
             match self.keys.get(&(k.namespace, k.key.clone())).map(|(h, _)| h) {
                 Some(h) if h == hash => return Ok(Accepted::Duplicate),
-                Some(_) => return Err(conflict(k.namespace, &k.key)),
+                Some(_) => batch_conflict = true,
                 None => {}
             }
         }
         let event = match decide(self, command) {
-            Ok(event) => event,
+            Ok(event) if !batch_conflict => event,
+            Ok(_) => {
+                let (k, _) = candidate_key.as_ref().expect("a conflict has a key");
+                return Err(conflict(k.namespace, &k.key));
+            }
             Err(r) => {
                 // A command the log already holds is a duplicate, whatever the rules would
                 // say of it now (a notice already served, a payment already reversed).
-                if let Some((k, hash)) = &candidate_key {
-                    match self.stored_key(k.namespace, &k.key) {
-                        Some(entry) if entry.content_hash == *hash => {
-                            return Ok(Accepted::Duplicate)
-                        }
-                        Some(_) => return Err(conflict(k.namespace, &k.key)),
-                        None => {}
+                let stored = candidate_key
+                    .as_ref()
+                    .and_then(|(k, hash)| Some((k, *hash, self.stored_key(k.namespace, &k.key)?)));
+                if let Some((_, hash, entry)) = &stored {
+                    if entry.content_hash == *hash {
+                        return Ok(Accepted::Duplicate);
                     }
                 }
-                let kind = match r.kind {
-                    RejectionKind::NotFound => ErrorKind::NotFound,
-                    RejectionKind::Unprocessable => ErrorKind::Unprocessable,
-                };
-                return Err((kind, r.field, r.reason));
+                // An unknown account or office answers before a reused key (404 before 409).
+                if r.kind == RejectionKind::NotFound {
+                    return Err((ErrorKind::NotFound, r.field, r.reason));
+                }
+                if let Some((k, _)) = candidate_key.as_ref().filter(|_| batch_conflict) {
+                    return Err(conflict(k.namespace, &k.key));
+                }
+                if let Some((k, ..)) = stored {
+                    return Err(conflict(k.namespace, &k.key));
+                }
+                return Err((ErrorKind::Unprocessable, r.field, r.reason));
             }
         };
         let payload = encode_event(&event)

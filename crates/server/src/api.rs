@@ -678,10 +678,10 @@ fn cached_list(
 }
 
 /// The date lists are computed as of. Before the first nightly run there are no lists yet:
-/// the data's state, not the request, is at fault, hence 409.
+/// a well-formed request the data's state does not allow, hence 422.
 fn as_of(engine: &Engine) -> Result<chrono::NaiveDate, ApiError> {
     engine.as_of().map_err(|e| match e {
-        EngineError::Usage(m) => ApiError::conflict(m),
+        EngineError::Usage(m) => ApiError::unprocessable(m),
         other => ApiError::from(other),
     })
 }
@@ -712,7 +712,6 @@ fn page<T>(rows: Vec<T>, (limit, offset): (usize, usize)) -> Vec<T> {
         doc::Unauthorized,
         doc::Forbidden,
         doc::NotFound,
-        doc::Conflict,
         doc::Unprocessable,
     ),
     security(("bearer" = [])),
@@ -789,7 +788,6 @@ pub(crate) async fn defaulters(
         doc::Unauthorized,
         doc::Forbidden,
         doc::NotFound,
-        doc::Conflict,
         doc::Unprocessable,
     ),
     security(("bearer" = [])),
@@ -869,7 +867,6 @@ pub(crate) fn worklist_columns() -> Vec<&'static str> {
         doc::Unauthorized,
         doc::Forbidden,
         doc::NotFound,
-        doc::Conflict,
         doc::Unprocessable,
     ),
     security(("bearer" = [])),
@@ -1036,7 +1033,6 @@ pub(crate) async fn me(
         doc::Unauthorized,
         doc::Forbidden,
         doc::NotFound,
-        doc::Conflict,
     ),
     security(("bearer" = [])),
 )]
@@ -1049,7 +1045,7 @@ pub(crate) async fn consumer(
     state
         .read(move |engine| {
             access::check_consumer_read(&caller, engine.world(), &account_no)?;
-            let date = as_of(engine)?;
+            let date = engine.report_date();
             lists::statement(engine.world(), engine.policy(), &account_no, date)
                 .map(Json)
                 .map_err(ApiError::not_found)
@@ -1168,7 +1164,6 @@ pub(crate) async fn awards(
         doc::Unauthorized,
         doc::Forbidden,
         doc::NotFound,
-        doc::Conflict,
         doc::Unprocessable,
     ),
     security(("bearer" = [])),
@@ -1187,7 +1182,7 @@ pub(crate) async fn campaign(
             let format = params.format()?;
             let paging = params.page()?;
             access::check_office_exists(engine.world(), &code)?;
-            let date = as_of(engine)?;
+            let date = engine.report_date();
             let rows = reports::campaign(engine.world(), &code, date);
             Ok(Listing {
                 format,

@@ -195,8 +195,7 @@ error_answer!(
 error_answer!(
     Conflict,
     409,
-    "A natural key already used with different content, or a list asked for before the first \
-     nightly run"
+    "A natural key already used with different content"
 );
 error_answer!(
     PayloadTooLarge,
@@ -207,7 +206,8 @@ error_answer!(
     Unprocessable,
     422,
     "A well-formed value that breaks a rule: a third decimal, a nightly date before the last \
-     run's, an action the consumer's state does not allow, a limit above the maximum"
+     run's, an action the consumer's state does not allow, a limit above the maximum, a list \
+     asked for before the first nightly run"
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -364,7 +364,7 @@ schema_type!(
 schema_type!(
     /// A consumer's statement.
     Statement => ObjectBuilder::new().description(Some(
-        "A consumer's ledger as of the last nightly run: charges with their unpaid parts, \
+        "A consumer's ledger as of the last nightly run (before any, as of today): charges with their unpaid parts, \
          credits, overdue arrears, days overdue, aging bucket, stage, holds, notices and SMS",
     ))
 );

@@ -361,17 +361,10 @@ fn short_label(name: &str, room_em: f64) -> String {
     format!("{start}…")
 }
 
-fn report_date(engine: &vasooli_projections::Engine) -> NaiveDate {
-    engine
-        .world()
-        .last_nightly
-        .unwrap_or_else(|| chrono::Utc::now().date_naive())
-}
-
 pub fn campaign(cli: &Cli, office: &str) -> Outcome {
     let engine = open(cli)?;
     check_office(engine.world(), office).map_err(usage)?;
-    let rows = reports::campaign(engine.world(), office, report_date(&engine));
+    let rows = reports::campaign(engine.world(), office, engine.report_date());
     let records: Vec<Record> = rows.iter().map(CampaignRow::to_record).collect();
     print(cli, CampaignRow::COLUMNS, &records)
 }
