@@ -210,14 +210,17 @@ impl Engine {
         self.world.position.saturating_sub(self.checkpoint_position)
     }
 
-    /// Drops every projection and replays the whole log from position 1.
+    /// Drops every projection and replays the whole log from position 1, then saves a
+    /// checkpoint (unless checkpoints are deferred: a benchmark or a bulk load saves its own).
     pub fn rebuild(&mut self) -> Result<u64, EngineError> {
         self.projections.clear().map_err(StoreError::from)?;
         self.projections.flush().map_err(StoreError::from)?;
         drop_legacy_checkpoints(&self.store)?;
         self.world = World::default();
         let count = self.catch_up()?;
-        self.save_checkpoint()?;
+        if !self.defer_checkpoints {
+            self.save_checkpoint()?;
+        }
         Ok(count)
     }
 
