@@ -236,6 +236,31 @@ fn duplicates_are_skipped_and_conflicts_rejected() {
 }
 
 #[test]
+fn a_column_named_twice_in_the_header_is_refused() {
+    // Which of the two `amount` fields would count is anyone's guess: the file is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed(dir.path(), &data);
+    let twice = write(
+        dir.path(),
+        "twice.csv",
+        "receipt_no,account_no,amount,paid_on,channel,amount\nP9,A1,10.00,2026-08-11,upi,20.00\n",
+    );
+    let run = vasooli(&data, &["import", "payments", twice.to_str().unwrap()]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("twice.csv:1: amount:") && run.stderr.contains("more than once"),
+        "{}",
+        run.stderr
+    );
+    let statement = ok(&data, &["statement", "--account", "A1", "--format", "json"]);
+    assert!(
+        !statement.contains("P9"),
+        "nothing was written: {statement}"
+    );
+}
+
+#[test]
 fn append_rejects_unknown_keys_and_bad_json_with_line_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

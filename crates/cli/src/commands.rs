@@ -182,11 +182,15 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
             ));
         }
     }
-    for header in &headers {
+    for (index, header) in headers.iter().enumerate() {
         if !columns.contains(&header.as_str()) {
             header_errors.push(format!(
                 "{name}:1: {header}: not a column of {kind} (columns: {})",
                 columns.join(",")
+            ));
+        } else if headers[..index].contains(header) {
+            header_errors.push(format!(
+                "{name}:1: {header}: the column appears more than once in the header"
             ));
         }
     }

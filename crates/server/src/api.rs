@@ -287,9 +287,13 @@ fn parse_csv(kind: &str, bytes: &[u8]) -> Result<Vec<Input>, ApiError> {
             errors.push(format!("line 1: {column}: the column is missing"));
         }
     }
-    for header in &headers {
+    for (index, header) in headers.iter().enumerate() {
         if !columns.contains(&header.as_str()) {
             errors.push(format!("line 1: {header}: not a column of {kind}"));
+        } else if headers[..index].contains(header) {
+            errors.push(format!(
+                "line 1: {header}: the column appears more than once in the header"
+            ));
         }
     }
     if !errors.is_empty() {
