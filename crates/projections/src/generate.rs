@@ -929,7 +929,7 @@ impl Generator {
         let month = &self.months_compact[k];
         match *planned {
             Planned::Bill { rupees } => Command::IssueBill {
-                bill_no: concat(&["B", account, month]),
+                bill_no: concat(&["B", month, account]),
                 account_no: account.to_string(),
                 period: self.periods[k].clone(),
                 issued_on: date_of(self.month_starts[k] + BILL_ISSUE_OFFSET_DAYS),
@@ -942,7 +942,7 @@ impl Generator {
                 day,
                 channel,
             } => Command::ReceivePayment {
-                receipt_no: concat(&["R", account, month, SEQUENCE_DIGITS[sequence as usize]]),
+                receipt_no: concat(&["R", month, account, SEQUENCE_DIGITS[sequence as usize]]),
                 account_no: account.to_string(),
                 amount: Money::from_paise(rupees * 100),
                 paid_on: date_of(day),
