@@ -588,6 +588,12 @@ async fn lists_follow_every_write() {
     assert!(first.lines().any(|l| l.starts_with("A2,")), "{first}");
     let (_, again) = server.as_role("admin", Method::GET, path, None).await;
     assert_eq!(again, first);
+    // A kept answer is kept for the role and office that passed the scope check: an officer
+    // of a subdivision below D1 still may not see D1's list.
+    let (status, text) = server.as_role("officer_s1", Method::GET, path, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    let (status, text) = server.as_role("officer_d1", Method::GET, path, None).await;
+    assert_eq!((status, text), (StatusCode::OK, first.clone()));
     // A2 pays the 3000.00 bill in full, dated on the list's date (the last nightly run's).
     let (status, body) = server
         .admin_post(
