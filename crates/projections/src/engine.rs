@@ -442,6 +442,16 @@ impl Engine {
         &mut self,
         events: Vec<(Event, Vec<u8>)>,
     ) -> Result<(), EngineError> {
+        self.append_decided(events)?;
+        self.maybe_checkpoint()
+    }
+
+    /// [`Engine::append_events`] without the checkpoint, for a run that appends in parts and
+    /// checkpoints once at its end.
+    pub(crate) fn append_decided(
+        &mut self,
+        events: Vec<(Event, Vec<u8>)>,
+    ) -> Result<(), EngineError> {
         if events.is_empty() {
             return Ok(());
         }
@@ -457,7 +467,7 @@ impl Engine {
             rest = &rest[end..];
             self.catch_up()?;
         }
-        self.maybe_checkpoint()
+        Ok(())
     }
 
     /// Saves a checkpoint when the world has run far enough ahead of the last one.

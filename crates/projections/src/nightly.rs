@@ -172,6 +172,16 @@ fn decide_share(
 }
 
 pub fn run(engine: &mut Engine, as_of: NaiveDate) -> Result<NightlySummary, EngineError> {
+    run_in_blocks(engine, as_of, NIGHTLY_BLOCK_CONSUMERS)
+}
+
+/// [`run`], deciding `block` consumers between appends (at least one).
+pub fn run_in_blocks(
+    engine: &mut Engine,
+    as_of: NaiveDate,
+    block: usize,
+) -> Result<NightlySummary, EngineError> {
+    let block = block.max(1);
     let started = Instant::now();
     let world = engine.world();
     if let Some(last) = world.last_nightly {
@@ -181,22 +191,65 @@ pub fn run(engine: &mut Engine, as_of: NaiveDate) -> Result<NightlySummary, Engi
             )));
         }
     }
-    let policy = engine.policy();
+    let new_date = world.last_nightly != Some(as_of);
+    let consumers = world.consumers.len();
     let mut summary = NightlySummary {
         as_of: Some(as_of),
         events_read: world.position,
         ..Default::default()
     };
+    // Consumers are decided in blocks, each appended and read into the world before the next
+    // is decided, so the run holds one block's events at a time however large the utility.
+    // Consumers are independent of each other and the run's own record comes last, so the
+    // decisions and the log are the same as deciding everyone at once.
+    let mut from = 0;
+    loop {
+        let to = consumers.min(from + block);
+        let decided = decide_block(
+            engine.world(),
+            engine.policy(),
+            from..to,
+            as_of,
+            &mut summary,
+        )?;
+        summary.appended += decided.len();
+        engine.append_decided(decided)?;
+        from = to;
+        if from >= consumers {
+            break;
+        }
+    }
+    if new_date || summary.appended > 0 {
+        let done = Event::NightlyRunCompleted(NightlyRunCompleted { as_of });
+        let payload = encode_event(&done).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        engine.append_decided(vec![(done, payload)])?;
+        summary.appended += 1;
+    }
+    engine.maybe_checkpoint()?;
+    summary.elapsed_ms = started.elapsed().as_millis();
+    Ok(summary)
+}
+
+/// Consumers decided between appends (see [`run`]).
+pub const NIGHTLY_BLOCK_CONSUMERS: usize = 100_000;
+
+/// Decides the consumers in `range` on threads and joins their events in consumer order, so
+/// the log does not depend on the thread count; counts stages and events into `summary`.
+fn decide_block(
+    world: &World,
+    policy: &Policy,
+    range: std::ops::Range<usize>,
+    as_of: NaiveDate,
+    summary: &mut NightlySummary,
+) -> Result<Vec<(Event, Vec<u8>)>, EngineError> {
     let camps = sms_queue::camps_ahead_by_subdivision(world, as_of, policy);
-    // Consumers are decided independently, so shares run on threads; their events are joined
-    // in consumer order, so the log does not depend on the thread count.
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, NIGHTLY_THREADS_MAX);
-    let chunk = world.consumers.len().div_ceil(threads).max(1);
+    let block = &world.consumers[range];
+    let chunk = block.len().div_ceil(threads).max(1);
     let shares: Vec<Share> = std::thread::scope(|scope| {
-        let handles: Vec<_> = world
-            .consumers
+        let handles: Vec<_> = block
             .chunks(chunk)
             .map(|part| scope.spawn(|| decide_share(world, part, as_of, policy, &camps)))
             .collect();
@@ -230,14 +283,5 @@ pub fn run(engine: &mut Engine, as_of: NaiveDate) -> Result<NightlySummary, Engi
         }
         decided.extend(share.events);
     }
-    let new_date = world.last_nightly != Some(as_of);
-    if new_date || !decided.is_empty() {
-        let done = Event::NightlyRunCompleted(NightlyRunCompleted { as_of });
-        let payload = encode_event(&done).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-        decided.push((done, payload));
-    }
-    summary.appended = decided.len();
-    engine.append_events(decided)?;
-    summary.elapsed_ms = started.elapsed().as_millis();
-    Ok(summary)
+    Ok(decided)
 }
