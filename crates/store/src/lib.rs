@@ -62,7 +62,7 @@ pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
 /// Longest stream name, event type, key namespace or key, in bytes.
 pub const MAX_NAME_BYTES: usize = 1024;
 /// Stream heads are checkpointed after this many commits since the last checkpoint...
-pub const CHECKPOINT_EVERY_COMMITS: u64 = 4096;
+pub const CHECKPOINT_EVERY_COMMITS: u64 = 65_536;
 /// ...or after this many events, whichever comes first. Bounds the tail replayed on open.
 pub const CHECKPOINT_EVERY_EVENTS: u64 = 1_000_000;
 /// `verify` stops collecting problems after this many (it still counts the whole log).
