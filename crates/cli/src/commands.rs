@@ -10,7 +10,9 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::str::FromStr;
 use vasooli_domain::codec::{decode_event, parse_date};
-use vasooli_domain::command::{import_columns, import_command_type, FieldError, LineBreaks};
+use vasooli_domain::command::{
+    header_problems, import_columns, import_command_type, FieldError, HeaderProblem, LineBreaks,
+};
 use vasooli_domain::event::Event;
 use vasooli_domain::types::{Level, WorklistKind};
 use vasooli_domain::{Command as DomainCommand, Money, Policy};
@@ -169,31 +171,20 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
         .collect::<Vec<_>>();
-    let mut header_errors = Vec::new();
-    for column in &columns {
-        let optional = matches!(
-            (kind, *column),
-            ("offices", "parent") | ("consumers", "mobile") | ("consumers", "language")
-        );
-        if !optional && !headers.iter().any(|h| h == column) {
-            header_errors.push(format!(
-                "{name}:1: {column}: the column is missing (columns: {})",
-                columns.join(",")
-            ));
-        }
-    }
-    for (index, header) in headers.iter().enumerate() {
-        if !columns.contains(&header.as_str()) {
-            header_errors.push(format!(
-                "{name}:1: {header}: not a column of {kind} (columns: {})",
-                columns.join(",")
-            ));
-        } else if headers[..index].contains(header) {
-            header_errors.push(format!(
-                "{name}:1: {header}: the column appears more than once in the header"
-            ));
-        }
-    }
+    let header_errors: Vec<String> = header_problems(kind, &headers)
+        .iter()
+        .map(|problem| {
+            let listed = match problem {
+                HeaderProblem::Twice(_) => String::new(),
+                _ => format!(" (columns: {})", columns.join(",")),
+            };
+            format!(
+                "{name}:1: {}: {}{listed}",
+                problem.column(),
+                problem.reason(kind)
+            )
+        })
+        .collect();
     if !header_errors.is_empty() {
         return Err(Failure::Rejected(header_errors));
     }

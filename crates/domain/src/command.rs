@@ -340,6 +340,64 @@ pub fn import_columns(kind: &str) -> Option<Vec<&'static str>> {
     Some(keys.iter().map(|k| k.trim_end_matches('?')).collect())
 }
 
+/// A fault in an import file's header (see [`header_problems`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeaderProblem {
+    /// A required column of the kind is not in the header.
+    Missing(String),
+    /// A name in the header is not a column of the kind.
+    Unknown(String),
+    /// A column is named more than once.
+    Twice(String),
+}
+
+impl HeaderProblem {
+    /// The column the problem is about.
+    pub fn column(&self) -> &str {
+        match self {
+            HeaderProblem::Missing(c) | HeaderProblem::Unknown(c) | HeaderProblem::Twice(c) => c,
+        }
+    }
+
+    /// Why, in words; `kind` is the import kind.
+    pub fn reason(&self, kind: &str) -> String {
+        match self {
+            HeaderProblem::Missing(_) => "the column is missing".to_string(),
+            HeaderProblem::Unknown(_) => format!("not a column of {kind}"),
+            HeaderProblem::Twice(_) => {
+                "the column appears more than once in the header".to_string()
+            }
+        }
+    }
+}
+
+/// Every fault in the header of an import file of `kind` ([`import_columns`]): required
+/// columns missing (`parent`, `mobile` and `language` may be left out), names that are not
+/// columns of the kind, and columns named twice. Empty for an unknown kind.
+pub fn header_problems(kind: &str, headers: &[String]) -> Vec<HeaderProblem> {
+    let Some(columns) = import_columns(kind) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    for column in &columns {
+        let optional = matches!(
+            (kind, *column),
+            ("offices", "parent") | ("consumers", "mobile") | ("consumers", "language")
+        );
+        if !optional && !headers.iter().any(|h| h == column) {
+            problems.push(HeaderProblem::Missing(column.to_string()));
+        }
+    }
+    for (index, header) in headers.iter().enumerate() {
+        if !columns.contains(&header.as_str()) {
+            problems.push(HeaderProblem::Unknown(header.clone()));
+        } else if headers[..index].contains(header) {
+            problems.push(HeaderProblem::Twice(header.clone()));
+        }
+    }
+    problems
+}
+
 impl Command {
     pub fn type_name(&self) -> &'static str {
         match self {

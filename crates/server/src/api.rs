@@ -23,7 +23,7 @@ use std::str::FromStr;
 use utoipa::openapi::path::ParameterIn;
 use utoipa::{IntoParams, ToSchema};
 use vasooli_domain::codec::parse_date;
-use vasooli_domain::command::{import_columns, import_command_type, LineBreaks};
+use vasooli_domain::command::{header_problems, import_columns, import_command_type, LineBreaks};
 use vasooli_domain::period::Period;
 use vasooli_domain::types::{Level, WorklistKind};
 use vasooli_domain::{Command, Money, World};
@@ -277,25 +277,10 @@ fn parse_csv(kind: &str, bytes: &[u8]) -> Result<Vec<Input>, ApiError> {
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
         .collect::<Vec<_>>();
-    let mut errors = Vec::new();
-    for column in &columns {
-        let optional = matches!(
-            (kind, *column),
-            ("offices", "parent") | ("consumers", "mobile") | ("consumers", "language")
-        );
-        if !optional && !headers.iter().any(|h| h == column) {
-            errors.push(format!("line 1: {column}: the column is missing"));
-        }
-    }
-    for (index, header) in headers.iter().enumerate() {
-        if !columns.contains(&header.as_str()) {
-            errors.push(format!("line 1: {header}: not a column of {kind}"));
-        } else if headers[..index].contains(header) {
-            errors.push(format!(
-                "line 1: {header}: the column appears more than once in the header"
-            ));
-        }
-    }
+    let mut errors: Vec<String> = header_problems(kind, &headers)
+        .iter()
+        .map(|problem| format!("line 1: {}: {}", problem.column(), problem.reason(kind)))
+        .collect();
     if !errors.is_empty() {
         let mut e = ApiError::malformed(format!(
             "{} (columns: {})",
