@@ -784,25 +784,22 @@ impl<'a> Batch<'a> {
             Err(r) => {
                 // A command the log already holds is a duplicate, whatever the rules would
                 // say of it now (a notice already served, a payment already reversed).
-                let stored = candidate_key
-                    .as_ref()
-                    .and_then(|(k, hash)| Some((k, *hash, self.stored_key(k.namespace, &k.key)?)));
-                if let Some((_, hash, entry)) = &stored {
-                    if entry.content_hash == *hash {
+                if let Some((k, hash)) = &candidate_key {
+                    let stored = self.stored_key(k.namespace, &k.key);
+                    if stored.as_ref().is_some_and(|e| e.content_hash == *hash) {
                         return Ok(Accepted::Duplicate);
                     }
+                    // An unknown account or office answers before a reused key (404 before
+                    // 409); a refusal because the key is taken is the conflict.
+                    if r.kind != RejectionKind::NotFound && (batch_conflict || stored.is_some()) {
+                        return Err(conflict(k.namespace, &k.key));
+                    }
                 }
-                // An unknown account or office answers before a reused key (404 before 409).
-                if r.kind == RejectionKind::NotFound {
-                    return Err((ErrorKind::NotFound, r.field, r.reason));
-                }
-                if let Some((k, _)) = candidate_key.as_ref().filter(|_| batch_conflict) {
-                    return Err(conflict(k.namespace, &k.key));
-                }
-                if let Some((k, ..)) = stored {
-                    return Err(conflict(k.namespace, &k.key));
-                }
-                return Err((ErrorKind::Unprocessable, r.field, r.reason));
+                let kind = match r.kind {
+                    RejectionKind::NotFound => ErrorKind::NotFound,
+                    RejectionKind::Unprocessable => ErrorKind::Unprocessable,
+                };
+                return Err((kind, r.field, r.reason));
             }
         };
         let payload = encode_event(&event)

@@ -364,8 +364,9 @@ schema_type!(
 schema_type!(
     /// A consumer's statement.
     Statement => ObjectBuilder::new().description(Some(
-        "A consumer's ledger as of the last nightly run (before any, as of today): charges with their unpaid parts, \
-         credits, overdue arrears, days overdue, aging bucket, stage, holds, notices and SMS",
+        "A consumer's ledger as of the last nightly run (before any, as of today): charges \
+         with their unpaid parts, credits, overdue arrears, days overdue, aging bucket, stage, \
+         holds, notices and SMS",
     ))
 );
 
