@@ -23,6 +23,7 @@
 //! Each test has its own temporary data directory.
 
 mod common;
+use common::{accounts, find, parse_csv, row, Row};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -67,8 +68,6 @@ min_arrears = "500.00"
 const DEFAULTER_COLUMNS: &str = "account_no,name,category,subdivision,division,circle,\
 mobile_registered,overdue_arrears,oldest_due_on,days_overdue,aging_bucket,last_payment_on,\
 last_payment_amount,stage,notice_no,notice_served_on,disconnection_allowed_on,hold";
-
-type Row = BTreeMap<String, String>;
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -214,43 +213,6 @@ impl Env {
         let norm = |s: &str| s.to_lowercase().replace('_', "");
         norm(&self.export()).matches(&norm(needle)).count()
     }
-}
-
-fn parse_csv(text: &str) -> (Vec<String>, Vec<Row>) {
-    let text = text.trim_start_matches('\u{feff}');
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let header: Vec<String> = rdr
-        .headers()
-        .expect("csv header")
-        .iter()
-        .map(String::from)
-        .collect();
-    let rows = rdr
-        .records()
-        .map(|r| {
-            let r = r.expect("csv record");
-            header
-                .iter()
-                .cloned()
-                .zip(r.iter().map(String::from))
-                .collect()
-        })
-        .collect();
-    (header, rows)
-}
-
-fn accounts(rows: &[Row]) -> Vec<String> {
-    rows.iter().map(|r| r["account_no"].clone()).collect()
-}
-
-fn find<'a>(rows: &'a [Row], account: &str) -> Option<&'a Row> {
-    rows.iter().find(|r| r["account_no"] == account)
-}
-
-fn row<'a>(rows: &'a [Row], account: &str) -> &'a Row {
-    find(rows, account).unwrap_or_else(|| panic!("{account} not listed in {rows:#?}"))
 }
 
 fn listed_on(rows: &[Row], account: &str) -> bool {

@@ -3,6 +3,8 @@
 //! Every expected figure below is computed by hand from the spec; the arithmetic is written in the
 //! comments next to the assertion. Each test drives the real binary over its own data directory.
 
+mod common;
+use common::{accounts, find, parse_csv, row, Row};
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -59,8 +61,6 @@ D2,Rishikesh Division,division,C1\n\
 S1,Raipur,subdivision,D1\n\
 S2,प्रेमनगर,subdivision,D1\n\
 S3,Rishikesh Nagar,subdivision,D2\n";
-
-type Row = BTreeMap<String, String>;
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -269,49 +269,12 @@ impl Env {
     }
 }
 
-fn parse_csv(text: &str) -> (Vec<String>, Vec<Row>) {
-    let text = text.trim_start_matches('\u{feff}');
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let header: Vec<String> = rdr
-        .headers()
-        .expect("csv header")
-        .iter()
-        .map(String::from)
-        .collect();
-    let rows = rdr
-        .records()
-        .map(|r| {
-            let r = r.expect("csv record");
-            header
-                .iter()
-                .cloned()
-                .zip(r.iter().map(String::from))
-                .collect()
-        })
-        .collect();
-    (header, rows)
-}
-
 fn cols(spec: &str) -> Vec<String> {
     spec.split(',').map(String::from).collect()
 }
 
 fn defaulter_cols() -> Vec<String> {
     DEFAULTER_COLUMNS.iter().map(|s| s.to_string()).collect()
-}
-
-fn accounts(rows: &[Row]) -> Vec<String> {
-    rows.iter().map(|r| r["account_no"].clone()).collect()
-}
-
-fn find<'a>(rows: &'a [Row], account: &str) -> Option<&'a Row> {
-    rows.iter().find(|r| r["account_no"] == account)
-}
-
-fn row<'a>(rows: &'a [Row], account: &str) -> &'a Row {
-    find(rows, account).unwrap_or_else(|| panic!("{account} not listed in {rows:#?}"))
 }
 
 fn by_office<'a>(rows: &'a [Row], code: &str) -> &'a Row {

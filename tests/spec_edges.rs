@@ -6,8 +6,10 @@
 //! expected figure is worked out in the comment beside its assertion. Each test drives the real
 //! binary over its own temporary data directory.
 
+mod common;
+use common::{accounts, find, parse_csv, row, Row};
 use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::path::PathBuf;
@@ -48,8 +50,6 @@ S3,Rishikesh Nagar,subdivision,D2\n";
 
 /// A policy that lists every consumer owing at least 0.01, so that small figures stay visible.
 const LIST_ALL: &str = "[defaulters]\nmin_overdue_arrears = \"0.01\"\n";
-
-type Row = BTreeMap<String, String>;
 
 // ---------------------------------------------------------------------------------------------
 // Harness (adapted from spec_conformance.rs)
@@ -262,31 +262,6 @@ impl Env {
     }
 }
 
-fn parse_csv(text: &str) -> (Vec<String>, Vec<Row>) {
-    let text = text.trim_start_matches('\u{feff}');
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let header: Vec<String> = rdr
-        .headers()
-        .expect("csv header")
-        .iter()
-        .map(String::from)
-        .collect();
-    let rows = rdr
-        .records()
-        .map(|r| {
-            let r = r.expect("csv record");
-            header
-                .iter()
-                .cloned()
-                .zip(r.iter().map(String::from))
-                .collect()
-        })
-        .collect();
-    (header, rows)
-}
-
 fn cols(spec: &str) -> Vec<String> {
     spec.split(',').map(String::from).collect()
 }
@@ -299,18 +274,6 @@ fn csv_rows(header: &str, lines: &[&str]) -> Vec<Row> {
         text.push('\n');
     }
     parse_csv(&text).1
-}
-
-fn accounts(rows: &[Row]) -> Vec<String> {
-    rows.iter().map(|r| r["account_no"].clone()).collect()
-}
-
-fn find<'a>(rows: &'a [Row], account: &str) -> Option<&'a Row> {
-    rows.iter().find(|r| r["account_no"] == account)
-}
-
-fn row<'a>(rows: &'a [Row], account: &str) -> &'a Row {
-    find(rows, account).unwrap_or_else(|| panic!("{account} not listed in {rows:#?}"))
 }
 
 fn by_office<'a>(rows: &'a [Row], code: &str) -> &'a Row {

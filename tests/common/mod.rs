@@ -40,3 +40,47 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     fs::write(&path, text).unwrap();
     path
 }
+
+/// One CSV row by column name.
+pub type Row = std::collections::BTreeMap<String, String>;
+
+/// The header and the rows of a CSV text (a leading BOM is skipped).
+pub fn parse_csv(text: &str) -> (Vec<String>, Vec<Row>) {
+    let text = text.trim_start_matches('\u{feff}');
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = rdr
+        .headers()
+        .expect("csv header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows = rdr
+        .records()
+        .map(|r| {
+            let r = r.expect("csv record");
+            header
+                .iter()
+                .cloned()
+                .zip(r.iter().map(String::from))
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+/// The `account_no` of each row, in order.
+pub fn accounts(rows: &[Row]) -> Vec<String> {
+    rows.iter().map(|r| r["account_no"].clone()).collect()
+}
+
+/// The row of an account, if listed.
+pub fn find<'a>(rows: &'a [Row], account: &str) -> Option<&'a Row> {
+    rows.iter().find(|r| r["account_no"] == account)
+}
+
+/// The row of an account, which must be listed.
+pub fn row<'a>(rows: &'a [Row], account: &str) -> &'a Row {
+    find(rows, account).unwrap_or_else(|| panic!("{account} not listed in {rows:#?}"))
+}
