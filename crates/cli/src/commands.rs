@@ -552,14 +552,14 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
             }
             let (encoding, parts) = vasooli_domain::sms::encoding_and_parts(&m.text);
             records.push(vec![
-                ("message_id", Some(m.message_id.clone())),
-                ("account_no", Some(consumer.account_no.clone())),
+                ("message_id", Some(m.message_id.to_string())),
+                ("account_no", Some(consumer.account_no.to_string())),
                 (
                     "mobile",
                     Some(vasooli_domain::mobile::mask_mobile(&m.mobile)),
                 ),
-                ("template", Some(m.template.clone())),
-                ("dlt_template_id", Some(m.dlt_template_id.clone())),
+                ("template", Some(m.template.to_string())),
+                ("dlt_template_id", Some(m.dlt_template_id.to_string())),
                 ("language", Some(m.language.to_string())),
                 ("queued_on", Some(m.queued_on.to_string())),
                 ("status", Some(state.to_string())),

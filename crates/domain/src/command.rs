@@ -652,10 +652,7 @@ impl Reader<'_> {
 
     fn period(&mut self, key: &str) -> Option<String> {
         let v = self.text(key)?;
-        let valid = v.len() == 7
-            && v.as_bytes()[4] == b'-'
-            && v[..4].chars().all(|c| c.is_ascii_digit())
-            && v[5..].parse::<u32>().is_ok_and(|m| (1..=12).contains(&m));
+        let valid = crate::state::BillMonth::parse(&v).is_some();
         if valid {
             Some(v)
         } else {
@@ -1042,6 +1039,10 @@ mod tests {
         }
         let errors = Command::from_json(&json!({"type":"issue_bill","bill_no":"B1","account_no":"A1","period":"2026-07","issued_on":"2026-07-05","due_on":"2026-07-01","amount":100})).unwrap_err();
         assert_eq!(errors[0].field, "due_on");
+        for period in ["2026-+7", "2026-13", "2026-7", "+026-07"] {
+            let errors = Command::from_json(&json!({"type":"issue_bill","bill_no":"B1","account_no":"A1","period":period,"issued_on":"2026-07-01","due_on":"2026-07-15","amount":"100.00"})).unwrap_err();
+            assert_eq!(errors[0].field, "period", "{period}");
+        }
     }
 
     #[test]

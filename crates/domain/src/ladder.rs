@@ -49,7 +49,7 @@ pub fn ladder_as_of(
     let plan_in_force = consumer.plan_in_force(date).is_some();
     let mut view = LadderView {
         stage: Stage::Clear,
-        notice_no: case.map(|c| c.notice_no.clone()),
+        notice_no: case.map(|c| c.notice_no.to_string()),
         notice_served_on: served_on,
         disconnection_allowed_on: allowed_on,
         holds: Vec::new(),

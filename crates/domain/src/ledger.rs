@@ -6,7 +6,7 @@
 
 use crate::money::Money;
 use crate::policy::Policy;
-use crate::state::{Consumer, Surcharge};
+use crate::state::{BillMonth, Consumer, Surcharge};
 use crate::types::aging_bucket;
 use chrono::{Months, NaiveDate};
 
@@ -14,7 +14,7 @@ use chrono::{Months, NaiveDate};
 /// no strings (the nightly run computes several ledgers per consumer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChargeKind<'a> {
-    Bill { bill_no: &'a str, period: &'a str },
+    Bill { bill_no: &'a str, period: BillMonth },
     Surcharge { bill_no: &'a str, anniversary: u32 },
     Adjustment { adjustment_no: &'a str },
 }
@@ -100,7 +100,7 @@ pub fn ledger_as_of<'a>(
         charges.push(ChargeLine {
             kind: ChargeKind::Bill {
                 bill_no: &bill.bill_no,
-                period: &bill.period,
+                period: bill.period,
             },
             booked_on: bill.issued_on,
             due_on: bill.due_on,
@@ -118,7 +118,7 @@ pub fn ledger_as_of<'a>(
         {
             charges.push(ChargeLine {
                 kind: ChargeKind::Surcharge {
-                    bill_no: &s.bill_no,
+                    bill_no: consumer.surcharge_bill_no(s),
                     anniversary: s.anniversary,
                 },
                 booked_on: s.levied_on,
@@ -242,7 +242,7 @@ pub fn surcharges_due(
             let levied = consumer
                 .surcharges
                 .iter()
-                .any(|s| s.bill_no == bill.bill_no && s.anniversary == k);
+                .any(|s| s.bill == index as u32 && s.anniversary == k);
             if !levied {
                 due.push((day, index, k));
             }
@@ -263,7 +263,7 @@ pub fn surcharges_due(
         let amount = Money::from_decimal_rounded(unpaid_principal.to_decimal() * rate);
         if amount.is_positive() {
             levies.push(Surcharge {
-                bill_no: bill.bill_no.clone(),
+                bill: index as u32,
                 anniversary: k,
                 levied_on: day,
                 amount,

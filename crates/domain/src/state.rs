@@ -9,6 +9,25 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
+/// A short text kept in the world: up to 24 bytes are held inline (account, bill and
+/// receipt numbers, periods, mobiles), so a consumer's history costs no heap per string.
+pub type Text = compact_str::CompactString;
+
+/// A list kept in the world: one pointer wide, and an empty list allocates nothing.
+pub type List<T> = thin_vec::ThinVec<T>;
+
+/// Pushes onto a world list growing it by a few places at a time rather than doubling:
+/// histories grow by one event at a time and are read far more than written, so the
+/// spare places doubling leaves behind (a third of every list on average) are not worth it.
+pub fn push_compact<T>(list: &mut List<T>, item: T) {
+    if list.len() == list.capacity() {
+        list.reserve_exact(LIST_GROWTH);
+    }
+    list.push(item);
+}
+
+const LIST_GROWTH: usize = 4;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Office {
     pub code: String,
@@ -22,9 +41,52 @@ pub struct Office {
 pub struct MobileRegistration {
     #[serde(with = "crate::codec::date")]
     pub registered_on: NaiveDate,
-    pub mobile: String,
+    pub mobile: Text,
     /// `None` for the number given at registration.
     pub source: Option<MobileSource>,
+}
+
+/// A bill's month, `YYYY-MM` (checked when the bill was issued), kept as one number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct BillMonth(u32);
+
+impl BillMonth {
+    /// Reads `YYYY-MM`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<BillMonth> {
+        let bytes = text.as_bytes();
+        let digits = |range: std::ops::Range<usize>| {
+            bytes[range]
+                .iter()
+                .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'))
+        };
+        let well_formed = bytes.len() == 7
+            && bytes[4] == b'-'
+            && bytes
+                .iter()
+                .enumerate()
+                .all(|(i, b)| i == 4 || b.is_ascii_digit());
+        if !well_formed {
+            return None;
+        }
+        let month = digits(5..7);
+        (1..=12)
+            .contains(&month)
+            .then_some(BillMonth(digits(0..4) * 100 + month))
+    }
+
+    /// The month of a bill recorded in the log. The command that issued it checked the form,
+    /// so anything else is a log written by other software: kept as month 0 of year 0.
+    fn of_bill(text: &str) -> BillMonth {
+        let month = BillMonth::parse(text);
+        debug_assert!(month.is_some(), "bill period {text:?} is not YYYY-MM");
+        month.unwrap_or(BillMonth(0))
+    }
+}
+
+impl std::fmt::Display for BillMonth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.0 / 100, self.0 % 100)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -36,14 +98,14 @@ pub struct Revision {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Bill {
-    pub bill_no: String,
-    pub period: String,
+    pub bill_no: Text,
+    pub period: BillMonth,
     #[serde(with = "crate::codec::date")]
     pub issued_on: NaiveDate,
     #[serde(with = "crate::codec::date")]
     pub due_on: NaiveDate,
     pub amount: Money,
-    pub revisions: Vec<Revision>,
+    pub revisions: List<Revision>,
     /// Log position: the tie-breaker of the allocation order.
     pub position: u64,
 }
@@ -66,7 +128,8 @@ impl Bill {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Surcharge {
-    pub bill_no: String,
+    /// The bill it is levied on: its place in the consumer's `bills`.
+    pub bill: u32,
     pub anniversary: u32,
     #[serde(with = "crate::codec::date")]
     pub levied_on: NaiveDate,
@@ -76,7 +139,7 @@ pub struct Surcharge {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Adjustment {
-    pub adjustment_no: String,
+    pub adjustment_no: Text,
     #[serde(with = "crate::codec::date")]
     pub posted_on: NaiveDate,
     pub amount: Money,
@@ -86,7 +149,7 @@ pub struct Adjustment {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Payment {
-    pub receipt_no: String,
+    pub receipt_no: Text,
     pub amount: Money,
     #[serde(with = "crate::codec::date")]
     pub paid_on: NaiveDate,
@@ -105,7 +168,7 @@ impl Payment {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Case {
-    pub notice_no: String,
+    pub notice_no: Text,
     #[serde(with = "crate::codec::date")]
     pub issued_on: NaiveDate,
     pub overdue_arrears_at_issue: Money,
@@ -128,10 +191,10 @@ impl Case {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConnectionChange {
-    Disconnected { order_no: String },
+    Disconnected { order_no: Text },
     Reconnected,
     PermanentlyDisconnected,
-    RecoveryCertificate { rc_no: String },
+    RecoveryCertificate { rc_no: Text },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -148,7 +211,7 @@ pub struct Dispute {
     #[serde(with = "crate::codec::date")]
     pub on: NaiveDate,
     pub deposit: Money,
-    pub bill_no: Option<String>,
+    pub bill_no: Option<Text>,
     #[serde(with = "crate::codec::date_opt")]
     pub resolved_on: Option<NaiveDate>,
 }
@@ -161,7 +224,7 @@ impl Dispute {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Plan {
-    pub plan_id: String,
+    pub plan_id: Text,
     #[serde(with = "crate::codec::date")]
     pub granted_on: NaiveDate,
     pub installments: Vec<Installment>,
@@ -177,10 +240,10 @@ impl Plan {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SmsMessage {
-    pub message_id: String,
-    pub mobile: String,
-    pub template: String,
-    pub dlt_template_id: String,
+    pub message_id: Text,
+    pub mobile: Text,
+    pub template: Text,
+    pub dlt_template_id: Text,
     pub language: Language,
     pub text: String,
     #[serde(with = "crate::codec::date")]
@@ -192,24 +255,24 @@ pub struct SmsMessage {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Consumer {
-    pub account_no: String,
-    pub name: String,
+    pub account_no: Text,
+    pub name: Text,
     pub category: Category,
-    pub subdivision: String,
+    pub subdivision: Text,
     pub load_watts: i64,
     #[serde(with = "crate::codec::date")]
     pub connected_on: NaiveDate,
     pub language: Language,
-    pub mobiles: Vec<MobileRegistration>,
-    pub bills: Vec<Bill>,
-    pub surcharges: Vec<Surcharge>,
-    pub adjustments: Vec<Adjustment>,
-    pub payments: Vec<Payment>,
-    pub cases: Vec<Case>,
-    pub connection: Vec<ConnectionEvent>,
-    pub disputes: Vec<Dispute>,
-    pub plans: Vec<Plan>,
-    pub sms: Vec<SmsMessage>,
+    pub mobiles: List<MobileRegistration>,
+    pub bills: List<Bill>,
+    pub surcharges: List<Surcharge>,
+    pub adjustments: List<Adjustment>,
+    pub payments: List<Payment>,
+    pub cases: List<Case>,
+    pub connection: List<ConnectionEvent>,
+    pub disputes: List<Dispute>,
+    pub plans: List<Plan>,
+    pub sms: List<SmsMessage>,
     /// Log position of the registration.
     pub position: u64,
 }
@@ -225,10 +288,10 @@ pub enum Connection {
 impl Consumer {
     pub fn from_registration(e: &ConsumerRegistered, position: u64) -> Consumer {
         Consumer {
-            account_no: e.account_no.clone(),
-            name: e.name.clone(),
+            account_no: e.account_no.as_str().into(),
+            name: e.name.as_str().into(),
             category: e.category,
-            subdivision: e.subdivision.clone(),
+            subdivision: e.subdivision.as_str().into(),
             load_watts: e.load_watts,
             connected_on: e.connected_on,
             language: e.language,
@@ -237,19 +300,19 @@ impl Consumer {
                 .iter()
                 .map(|m| MobileRegistration {
                     registered_on: e.connected_on,
-                    mobile: m.clone(),
+                    mobile: m.as_str().into(),
                     source: None,
                 })
                 .collect(),
-            bills: Vec::new(),
-            surcharges: Vec::new(),
-            adjustments: Vec::new(),
-            payments: Vec::new(),
-            cases: Vec::new(),
-            connection: Vec::new(),
-            disputes: Vec::new(),
-            plans: Vec::new(),
-            sms: Vec::new(),
+            bills: List::new(),
+            surcharges: List::new(),
+            adjustments: List::new(),
+            payments: List::new(),
+            cases: List::new(),
+            connection: List::new(),
+            disputes: List::new(),
+            plans: List::new(),
+            sms: List::new(),
             position,
         }
     }
@@ -319,6 +382,21 @@ impl Consumer {
     pub fn bill(&self, bill_no: &str) -> Option<&Bill> {
         self.bills.iter().find(|b| b.bill_no == bill_no)
     }
+
+    /// The place of a bill in `bills`.
+    pub fn bill_index(&self, bill_no: &str) -> Option<u32> {
+        self.bills
+            .iter()
+            .rposition(|b| b.bill_no == bill_no)
+            .map(|i| i as u32)
+    }
+
+    /// The number of the bill a surcharge is levied on.
+    pub fn surcharge_bill_no(&self, surcharge: &Surcharge) -> &str {
+        self.bills
+            .get(surcharge.bill as usize)
+            .map_or("", |b| b.bill_no.as_str())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -351,7 +429,7 @@ pub struct Grievance {
 pub struct World {
     pub offices: BTreeMap<String, Office>,
     pub consumers: Vec<Consumer>,
-    pub account_index: HashMap<String, u32>,
+    pub account_index: HashMap<Text, u32>,
     pub camps: BTreeMap<String, Camp>,
     pub grievances: BTreeMap<String, Grievance>,
     /// The last nightly run: its date and log position.
@@ -435,54 +513,62 @@ impl World {
         self.position = position;
         let c = &mut self.consumers[index as usize];
         match event {
-            Event::BillIssued(e) => c.bills.push(Bill {
-                bill_no: e.bill_no,
-                period: e.period,
-                issued_on: e.issued_on,
-                due_on: e.due_on,
-                amount: e.amount,
-                revisions: Vec::new(),
-                position,
-            }),
-            Event::PaymentReceived(e) => c.payments.push(Payment {
-                receipt_no: e.receipt_no,
-                amount: e.amount,
-                paid_on: e.paid_on,
-                channel: e.channel,
-                reversed_on: None,
-                position,
-            }),
-            Event::SurchargeLevied(e) => c.surcharges.push(Surcharge {
-                bill_no: e.bill_no,
-                anniversary: e.anniversary,
-                levied_on: e.levied_on,
-                amount: e.amount,
-                position,
-            }),
-            Event::SmsQueued(e) => c.sms.push(SmsMessage {
-                message_id: e.message_id,
-                mobile: e.mobile,
-                template: e.template,
-                dlt_template_id: e.dlt_template_id,
-                language: e.language,
-                text: e.text,
-                queued_on: e.queued_on,
-                attempts: 0,
-                last_outcome: None,
-                last_detail: String::new(),
-            }),
-            Event::MobileRegistered(e) => c.mobiles.push(MobileRegistration {
-                registered_on: e.registered_on,
-                mobile: e.mobile,
-                source: Some(e.source),
-            }),
-            Event::AdjustmentPosted(e) => c.adjustments.push(Adjustment {
-                adjustment_no: e.adjustment_no,
-                posted_on: e.posted_on,
-                amount: e.amount,
-                reason: e.reason,
-                position,
-            }),
+            Event::BillIssued(e) => push_compact(
+                &mut c.bills,
+                Bill {
+                    bill_no: e.bill_no.into(),
+                    period: BillMonth::of_bill(&e.period),
+                    issued_on: e.issued_on,
+                    due_on: e.due_on,
+                    amount: e.amount,
+                    revisions: List::new(),
+                    position,
+                },
+            ),
+            Event::PaymentReceived(e) => push_compact(
+                &mut c.payments,
+                Payment {
+                    receipt_no: e.receipt_no.into(),
+                    amount: e.amount,
+                    paid_on: e.paid_on,
+                    channel: e.channel,
+                    reversed_on: None,
+                    position,
+                },
+            ),
+            Event::SmsQueued(e) => push_compact(
+                &mut c.sms,
+                SmsMessage {
+                    message_id: e.message_id.into(),
+                    mobile: e.mobile.into(),
+                    template: e.template.into(),
+                    dlt_template_id: e.dlt_template_id.into(),
+                    language: e.language,
+                    text: e.text,
+                    queued_on: e.queued_on,
+                    attempts: 0,
+                    last_outcome: None,
+                    last_detail: String::new(),
+                },
+            ),
+            Event::MobileRegistered(e) => push_compact(
+                &mut c.mobiles,
+                MobileRegistration {
+                    registered_on: e.registered_on,
+                    mobile: e.mobile.into(),
+                    source: Some(e.source),
+                },
+            ),
+            Event::AdjustmentPosted(e) => push_compact(
+                &mut c.adjustments,
+                Adjustment {
+                    adjustment_no: e.adjustment_no.into(),
+                    posted_on: e.posted_on,
+                    amount: e.amount,
+                    reason: e.reason,
+                    position,
+                },
+            ),
             other => apply_to_consumer(c, position, &other),
         }
     }
@@ -511,9 +597,9 @@ impl World {
                 );
             }
             Event::ConsumerRegistered(e) => {
-                if !self.account_index.contains_key(&e.account_no) {
+                if !self.account_index.contains_key(e.account_no.as_str()) {
                     self.account_index
-                        .insert(e.account_no.clone(), self.consumers.len() as u32);
+                        .insert(e.account_no.as_str().into(), self.consumers.len() as u32);
                     self.consumers
                         .push(Consumer::from_registration(e, position));
                 }
@@ -574,64 +660,90 @@ impl World {
 
 fn apply_to_consumer(c: &mut Consumer, position: u64, event: &Event) {
     match event {
-        Event::MobileRegistered(e) => c.mobiles.push(MobileRegistration {
-            registered_on: e.registered_on,
-            mobile: e.mobile.clone(),
-            source: Some(e.source),
-        }),
-        Event::BillIssued(e) => c.bills.push(Bill {
-            bill_no: e.bill_no.clone(),
-            period: e.period.clone(),
-            issued_on: e.issued_on,
-            due_on: e.due_on,
-            amount: e.amount,
-            revisions: Vec::new(),
-            position,
-        }),
+        Event::MobileRegistered(e) => push_compact(
+            &mut c.mobiles,
+            MobileRegistration {
+                registered_on: e.registered_on,
+                mobile: e.mobile.as_str().into(),
+                source: Some(e.source),
+            },
+        ),
+        Event::BillIssued(e) => push_compact(
+            &mut c.bills,
+            Bill {
+                bill_no: e.bill_no.as_str().into(),
+                period: BillMonth::of_bill(&e.period),
+                issued_on: e.issued_on,
+                due_on: e.due_on,
+                amount: e.amount,
+                revisions: List::new(),
+                position,
+            },
+        ),
         Event::BillRevised(e) => {
             if let Some(bill) = c.bills.iter_mut().find(|b| b.bill_no == e.bill_no) {
-                bill.revisions.push(Revision {
-                    revised_on: e.revised_on,
-                    new_amount: e.new_amount,
-                });
+                push_compact(
+                    &mut bill.revisions,
+                    Revision {
+                        revised_on: e.revised_on,
+                        new_amount: e.new_amount,
+                    },
+                );
             }
         }
-        Event::PaymentReceived(e) => c.payments.push(Payment {
-            receipt_no: e.receipt_no.clone(),
-            amount: e.amount,
-            paid_on: e.paid_on,
-            channel: e.channel,
-            reversed_on: None,
-            position,
-        }),
+        Event::PaymentReceived(e) => push_compact(
+            &mut c.payments,
+            Payment {
+                receipt_no: e.receipt_no.as_str().into(),
+                amount: e.amount,
+                paid_on: e.paid_on,
+                channel: e.channel,
+                reversed_on: None,
+                position,
+            },
+        ),
         Event::PaymentReversed(e) => {
             if let Some(p) = c.payments.iter_mut().find(|p| p.receipt_no == e.receipt_no) {
                 p.reversed_on = Some(e.reversed_on);
             }
         }
-        Event::AdjustmentPosted(e) => c.adjustments.push(Adjustment {
-            adjustment_no: e.adjustment_no.clone(),
-            posted_on: e.posted_on,
-            amount: e.amount,
-            reason: e.reason.clone(),
-            position,
-        }),
-        Event::SurchargeLevied(e) => c.surcharges.push(Surcharge {
-            bill_no: e.bill_no.clone(),
-            anniversary: e.anniversary,
-            levied_on: e.levied_on,
-            amount: e.amount,
-            position,
-        }),
-        Event::NoticeIssued(e) => c.cases.push(Case {
-            notice_no: e.notice_no.clone(),
-            issued_on: e.issued_on,
-            overdue_arrears_at_issue: e.overdue_arrears,
-            served_on: None,
-            mode: None,
-            closed_on: None,
-            close_reason: None,
-        }),
+        Event::AdjustmentPosted(e) => push_compact(
+            &mut c.adjustments,
+            Adjustment {
+                adjustment_no: e.adjustment_no.as_str().into(),
+                posted_on: e.posted_on,
+                amount: e.amount,
+                reason: e.reason.clone(),
+                position,
+            },
+        ),
+        Event::SurchargeLevied(e) => {
+            // The nightly run levies only on bills in the history.
+            if let Some(bill) = c.bill_index(&e.bill_no) {
+                push_compact(
+                    &mut c.surcharges,
+                    Surcharge {
+                        bill,
+                        anniversary: e.anniversary,
+                        levied_on: e.levied_on,
+                        amount: e.amount,
+                        position,
+                    },
+                );
+            }
+        }
+        Event::NoticeIssued(e) => push_compact(
+            &mut c.cases,
+            Case {
+                notice_no: e.notice_no.as_str().into(),
+                issued_on: e.issued_on,
+                overdue_arrears_at_issue: e.overdue_arrears,
+                served_on: None,
+                mode: None,
+                closed_on: None,
+                close_reason: None,
+            },
+        ),
         Event::NoticeServed(e) => {
             if let Some(case) = c.cases.iter_mut().find(|k| k.notice_no == e.notice_no) {
                 case.served_on = Some(e.served_on);
@@ -646,19 +758,25 @@ fn apply_to_consumer(c: &mut Consumer, position: u64, event: &Event) {
                 }
             }
         }
-        Event::Disconnected(e) => c.connection.push(ConnectionEvent {
-            on: e.on,
-            change: ConnectionChange::Disconnected {
-                order_no: e.order_no.clone(),
-            },
-            position,
-        }),
-        Event::Reconnected(e) => {
-            c.connection.push(ConnectionEvent {
+        Event::Disconnected(e) => push_compact(
+            &mut c.connection,
+            ConnectionEvent {
                 on: e.on,
-                change: ConnectionChange::Reconnected,
+                change: ConnectionChange::Disconnected {
+                    order_no: e.order_no.as_str().into(),
+                },
                 position,
-            });
+            },
+        ),
+        Event::Reconnected(e) => {
+            push_compact(
+                &mut c.connection,
+                ConnectionEvent {
+                    on: e.on,
+                    change: ConnectionChange::Reconnected,
+                    position,
+                },
+            );
             // A reconnection closes the case that led to the disconnection.
             for case in c
                 .cases
@@ -669,24 +787,33 @@ fn apply_to_consumer(c: &mut Consumer, position: u64, event: &Event) {
                 case.close_reason = Some(CaseCloseReason::Reconnected);
             }
         }
-        Event::PermanentlyDisconnected(e) => c.connection.push(ConnectionEvent {
-            on: e.on,
-            change: ConnectionChange::PermanentlyDisconnected,
-            position,
-        }),
-        Event::RecoveryCertificateIssued(e) => c.connection.push(ConnectionEvent {
-            on: e.on,
-            change: ConnectionChange::RecoveryCertificate {
-                rc_no: e.rc_no.clone(),
+        Event::PermanentlyDisconnected(e) => push_compact(
+            &mut c.connection,
+            ConnectionEvent {
+                on: e.on,
+                change: ConnectionChange::PermanentlyDisconnected,
+                position,
             },
-            position,
-        }),
-        Event::DisputeRaised(e) => c.disputes.push(Dispute {
-            on: e.on,
-            deposit: e.deposit,
-            bill_no: e.bill_no.clone(),
-            resolved_on: None,
-        }),
+        ),
+        Event::RecoveryCertificateIssued(e) => push_compact(
+            &mut c.connection,
+            ConnectionEvent {
+                on: e.on,
+                change: ConnectionChange::RecoveryCertificate {
+                    rc_no: e.rc_no.as_str().into(),
+                },
+                position,
+            },
+        ),
+        Event::DisputeRaised(e) => push_compact(
+            &mut c.disputes,
+            Dispute {
+                on: e.on,
+                deposit: e.deposit,
+                bill_no: e.bill_no.as_deref().map(Text::from),
+                resolved_on: None,
+            },
+        ),
         Event::DisputeResolved(e) => {
             if let Some(d) = c
                 .disputes
@@ -697,29 +824,35 @@ fn apply_to_consumer(c: &mut Consumer, position: u64, event: &Event) {
                 d.resolved_on = Some(e.on);
             }
         }
-        Event::InstallmentPlanGranted(e) => c.plans.push(Plan {
-            plan_id: e.plan_id.clone(),
-            granted_on: e.granted_on,
-            installments: e.installments.clone(),
-            broken_on: None,
-        }),
+        Event::InstallmentPlanGranted(e) => push_compact(
+            &mut c.plans,
+            Plan {
+                plan_id: e.plan_id.as_str().into(),
+                granted_on: e.granted_on,
+                installments: e.installments.clone(),
+                broken_on: None,
+            },
+        ),
         Event::InstallmentPlanBroken(e) => {
             if let Some(p) = c.plans.iter_mut().find(|p| p.plan_id == e.plan_id) {
                 p.broken_on = Some(e.on);
             }
         }
-        Event::SmsQueued(e) => c.sms.push(SmsMessage {
-            message_id: e.message_id.clone(),
-            mobile: e.mobile.clone(),
-            template: e.template.clone(),
-            dlt_template_id: e.dlt_template_id.clone(),
-            language: e.language,
-            text: e.text.clone(),
-            queued_on: e.queued_on,
-            attempts: 0,
-            last_outcome: None,
-            last_detail: String::new(),
-        }),
+        Event::SmsQueued(e) => push_compact(
+            &mut c.sms,
+            SmsMessage {
+                message_id: e.message_id.as_str().into(),
+                mobile: e.mobile.as_str().into(),
+                template: e.template.as_str().into(),
+                dlt_template_id: e.dlt_template_id.as_str().into(),
+                language: e.language,
+                text: e.text.clone(),
+                queued_on: e.queued_on,
+                attempts: 0,
+                last_outcome: None,
+                last_detail: String::new(),
+            },
+        ),
         Event::SmsAttempted(e) => {
             if let Some(m) = c.sms.iter_mut().find(|m| m.message_id == e.message_id) {
                 m.attempts = m.attempts.max(e.attempt);
@@ -728,5 +861,38 @@ fn apply_to_consumer(c: &mut Consumer, position: u64, event: &Event) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bill_month_reads_and_prints_yyyy_mm_only() {
+        for text in ["2025-04", "1999-12", "2026-01"] {
+            assert_eq!(BillMonth::parse(text).unwrap().to_string(), text);
+        }
+        for text in [
+            "2025-13", "2025-00", "2025-4", "25-04", "2025/04", "20a5-04", "2025-+4", "+025-04", "",
+        ] {
+            assert_eq!(BillMonth::parse(text), None, "{text}");
+        }
+        assert!(BillMonth::parse("2025-12") < BillMonth::parse("2026-01"));
+    }
+
+    #[test]
+    fn world_lists_grow_a_few_places_at_a_time() {
+        let mut list: List<u32> = List::new();
+        assert_eq!(list.capacity(), 0);
+        for n in 0..9 {
+            push_compact(&mut list, n);
+        }
+        assert_eq!(list.len(), 9);
+        assert_eq!(list.capacity(), 12);
+        assert_eq!(
+            list.iter().copied().collect::<Vec<_>>(),
+            (0..9).collect::<Vec<_>>()
+        );
     }
 }

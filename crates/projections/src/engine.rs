@@ -33,7 +33,9 @@ const PROJECTIONS_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// The key of the world's checkpoint names the layout of `World` it was written with: change
 /// it whenever a field of `World` or of anything it holds changes, so that a checkpoint of an
 /// older layout is never misread (it is ignored, and the world is replayed from the log).
-const WORLD_KEY: &[u8] = b"world-layout-2";
+const WORLD_KEY: &[u8] = b"world-layout-3";
+/// What the keys of every layout's checkpoint start with.
+const WORLD_KEY_PREFIX: &[u8] = b"world-layout-";
 /// Batches bigger than this are executed on their own rather than in a group.
 pub const GROUP_BATCH_INPUTS_MAX: usize = 1_000;
 /// Events per commit when a bulk batch is written in parts (see
@@ -573,6 +575,13 @@ pub fn write_checkpoint(projections: &sled::Db, bytes: Vec<u8>) -> Result<(), En
     projections
         .insert(WORLD_KEY, bytes)
         .map_err(StoreError::from)?;
+    // A checkpoint of an older layout is of no more use once this one is written.
+    for key in projections.scan_prefix(WORLD_KEY_PREFIX).keys() {
+        let key = key.map_err(StoreError::from)?;
+        if key != WORLD_KEY {
+            projections.remove(key).map_err(StoreError::from)?;
+        }
+    }
     projections.flush().map_err(StoreError::from)?;
     Ok(())
 }
@@ -947,7 +956,9 @@ impl StateView for Batch<'_> {
                 let mut scratch = World::default();
                 let mut position = self.world.position;
                 if let Some(c) = base {
-                    scratch.account_index.insert(account_no.to_string(), 0);
+                    scratch
+                        .account_index
+                        .insert(account_no.to_string().into(), 0);
                     scratch.consumers.push(c.clone());
                     position = position.max(c.position);
                 }

@@ -134,10 +134,10 @@ fn row_from(
         .filter(|p| p.counts_on(date))
         .max_by_key(|p| (p.paid_on, p.position));
     ConsumerRow {
-        account_no: consumer.account_no.clone(),
-        name: consumer.name.clone(),
+        account_no: consumer.account_no.to_string(),
+        name: consumer.name.to_string(),
         category: consumer.category.to_string(),
-        subdivision: consumer.subdivision.clone(),
+        subdivision: consumer.subdivision.to_string(),
         division: office_at(Level::Division),
         circle: office_at(Level::Circle),
         mobile_registered: consumer.mobile_as_of(date).is_some(),
@@ -168,7 +168,11 @@ pub fn consumers_under<'a>(world: &'a World, office: &str) -> Vec<&'a Consumer> 
     let mut list: Vec<&Consumer> = world
         .consumers
         .iter()
-        .filter(|c| subdivisions.binary_search(&c.subdivision).is_ok())
+        .filter(|c| {
+            subdivisions
+                .binary_search_by(|s| s.as_str().cmp(&c.subdivision))
+                .is_ok()
+        })
         .collect();
     list.sort_by(|a, b| a.account_no.cmp(&b.account_no));
     list

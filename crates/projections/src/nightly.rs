@@ -58,8 +58,8 @@ pub fn decide_consumer(
         .iter()
         .map(|s| {
             Event::SurchargeLevied(SurchargeLevied {
-                account_no: consumer.account_no.clone(),
-                bill_no: s.bill_no.clone(),
+                account_no: consumer.account_no.to_string(),
+                bill_no: consumer.surcharge_bill_no(s).to_string(),
                 anniversary: s.anniversary,
                 levied_on: s.levied_on,
                 amount: s.amount,
@@ -87,8 +87,8 @@ pub fn decide_consumer(
         if view.payments_between(plan.granted_on, as_of) < owed_by_now {
             let plan_id = plan.plan_id.clone();
             events.push(Event::InstallmentPlanBroken(InstallmentPlanBroken {
-                plan_id: plan_id.clone(),
-                account_no: consumer.account_no.clone(),
+                plan_id: plan_id.to_string(),
+                account_no: consumer.account_no.to_string(),
                 on: as_of,
             }));
             let mut c = scratch.take().unwrap_or_else(|| consumer.clone());
@@ -106,8 +106,8 @@ pub fn decide_consumer(
     if ladder.closes_case {
         if let Some(case) = view.open_case(as_of) {
             events.push(Event::CaseClosed(CaseClosed {
-                notice_no: case.notice_no.clone(),
-                account_no: consumer.account_no.clone(),
+                notice_no: case.notice_no.to_string(),
+                account_no: consumer.account_no.to_string(),
                 closed_on: as_of,
                 reason: CaseCloseReason::ArrearsCleared,
                 lapsed: case.served_on.is_none(),
@@ -118,7 +118,7 @@ pub fn decide_consumer(
         let notice_no = notice_number(&consumer.account_no, view.cases.len() + 1);
         events.push(Event::NoticeIssued(NoticeIssued {
             notice_no,
-            account_no: consumer.account_no.clone(),
+            account_no: consumer.account_no.to_string(),
             issued_on: as_of,
             overdue_arrears: ledger.overdue_arrears,
             oldest_due_on: ledger.oldest_overdue_due_on.unwrap_or(as_of),

@@ -65,7 +65,7 @@ pub fn queue_for_consumer(
         };
         out.push(Event::SmsQueued(SmsQueued {
             message_id: id,
-            account_no: consumer.account_no.clone(),
+            account_no: consumer.account_no.to_string(),
             mobile: mobile.to_string(),
             template: template.to_string(),
             dlt_template_id: t.dlt_template_id.clone(),
@@ -81,8 +81,8 @@ pub fn queue_for_consumer(
                 format!("{account}-bill-{}", bill.bill_no),
                 "bill",
                 vec![
-                    ("account", account.clone()),
-                    ("period", bill.period.clone()),
+                    ("account", account.to_string()),
+                    ("period", bill.period.to_string()),
                     ("amount", bill.amount_as_of(as_of).to_string()),
                     ("due", bill.due_on.to_string()),
                 ],
@@ -108,7 +108,7 @@ pub fn queue_for_consumer(
                     format!("{account}-reminder-{}", bill.bill_no),
                     "reminder",
                     vec![
-                        ("account", account.clone()),
+                        ("account", account.to_string()),
                         ("amount", unpaid.to_string()),
                         ("due", bill.due_on.to_string()),
                     ],
@@ -126,10 +126,10 @@ pub fn queue_for_consumer(
             format!("{account}-receipt-{}", p.receipt_no),
             "receipt",
             vec![
-                ("account", account.clone()),
+                ("account", account.to_string()),
                 ("amount", p.amount.to_string()),
                 ("date", p.paid_on.to_string()),
-                ("receipt", p.receipt_no.clone()),
+                ("receipt", p.receipt_no.to_string()),
             ],
             p.paid_on,
         );
@@ -140,7 +140,7 @@ pub fn queue_for_consumer(
                 format!("{account}-notice-{}", n.notice_no),
                 "notice",
                 vec![
-                    ("account", account.clone()),
+                    ("account", account.to_string()),
                     ("amount", n.overdue_arrears.to_string()),
                     ("notice", n.notice_no.clone()),
                 ],
@@ -163,7 +163,7 @@ pub fn queue_for_consumer(
             format!("{account}-{kind}-{}", c.on.format("%Y%m%d")),
             template,
             vec![
-                ("account", account.clone()),
+                ("account", account.to_string()),
                 ("amount", arrears.to_string()),
                 ("date", c.on.to_string()),
             ],

@@ -194,7 +194,7 @@ fn a_group_of_batches_answers_each_as_executed_alone() {
         .world()
         .consumers
         .iter()
-        .flat_map(|c| c.payments.iter().map(|p| p.receipt_no.clone()))
+        .flat_map(|c| c.payments.iter().map(|p| p.receipt_no.to_string()))
         .collect();
     let mut sorted = receipts.clone();
     sorted.sort();
@@ -205,14 +205,14 @@ fn a_group_of_batches_answers_each_as_executed_alone() {
         .world()
         .consumers
         .iter()
-        .map(|c| (c.account_no.clone(), c.payments.len()))
+        .map(|c| (c.account_no.to_string(), c.payments.len()))
         .collect();
     engine.rebuild().unwrap();
     let rebuilt: Vec<(String, usize)> = engine
         .world()
         .consumers
         .iter()
-        .map(|c| (c.account_no.clone(), c.payments.len()))
+        .map(|c| (c.account_no.to_string(), c.payments.len()))
         .collect();
     assert_eq!(paid, rebuilt);
 }

@@ -760,8 +760,8 @@ fn levies(engine: &Engine) -> BTreeSet<(String, String, u32, NaiveDate, Money)> 
         .flat_map(|c| {
             c.surcharges.iter().map(|s| {
                 (
-                    c.account_no.clone(),
-                    s.bill_no.clone(),
+                    c.account_no.to_string(),
+                    c.surcharge_bill_no(s).to_string(),
                     s.anniversary,
                     s.levied_on,
                     s.amount,

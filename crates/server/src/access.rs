@@ -174,7 +174,7 @@ fn subdivision_of(world: &World, batch: &[Value], command: &Value) -> Option<Str
             world
                 .camps
                 .get(id)
-                .map(|c| c.subdivision.clone())
+                .map(|c| c.subdivision.to_string())
                 .or_else(|| in_batch("schedule_camp", "camp_id", id))
         }
         "resolve_grievance" => {
@@ -191,11 +191,11 @@ fn subdivision_of(world: &World, batch: &[Value], command: &Value) -> Option<Str
                 .consumers
                 .iter()
                 .find(|c| c.cases.iter().any(|case| case.notice_no == notice))
-                .map(|c| c.subdivision.clone())
+                .map(|c| c.subdivision.to_string())
         }
         _ => {
             let account = text(command, "account_no")?;
-            world.consumer(account).map(|c| c.subdivision.clone())
+            world.consumer(account).map(|c| c.subdivision.to_string())
         }
     }
 }

@@ -50,18 +50,18 @@ fn officers_act(engine: &mut Engine, date: NaiveDate) -> Result<usize, Failure> 
                 if row.worklist.is_some() && chosen(account, "disconnect", 60) =>
             {
                 commands.push(Command::Disconnect {
-                    account_no: account.clone(),
+                    account_no: account.to_string(),
                     on: date,
                     order_no: format!("DO-{account}-{}", date.format("%Y%m%d")),
                 });
             }
             Stage::ReconnectionDue => commands.push(Command::Reconnect {
-                account_no: account.clone(),
+                account_no: account.to_string(),
                 on: date,
             }),
             Stage::PdDue if chosen(account, "pd", 50) => {
                 commands.push(Command::PermanentlyDisconnect {
-                    account_no: account.clone(),
+                    account_no: account.to_string(),
                     on: date,
                 })
             }

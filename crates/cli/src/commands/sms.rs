@@ -38,7 +38,11 @@ pub fn send(cli: &Cli, gateway: &str, timeout_ms: u64) -> Outcome {
         .world()
         .consumers
         .iter()
-        .flat_map(|c| c.sms.iter().map(move |m| (c.account_no.clone(), m.clone())))
+        .flat_map(|c| {
+            c.sms
+                .iter()
+                .map(move |m| (c.account_no.to_string(), m.clone()))
+        })
         .filter(|(_, m)| m.last_outcome != Some(SmsOutcome::Sent) && m.attempts < SMS_ATTEMPTS_MAX)
         .take(SEND_MESSAGES_MAX)
         .collect();
@@ -59,7 +63,7 @@ pub fn send(cli: &Cli, gateway: &str, timeout_ms: u64) -> Outcome {
         for attempt in message.attempts + 1..=SMS_ATTEMPTS_MAX {
             let result = client
                 .post(gateway)
-                .header("Idempotency-Key", &message.message_id)
+                .header("Idempotency-Key", message.message_id.as_str())
                 .json(&body)
                 .send();
             let (outcome, detail) = match result {
@@ -71,7 +75,7 @@ pub fn send(cli: &Cli, gateway: &str, timeout_ms: u64) -> Outcome {
                 Err(e) => (SmsOutcome::Failed, e.to_string()),
             };
             let event = Event::SmsAttempted(SmsAttempted {
-                message_id: message.message_id.clone(),
+                message_id: message.message_id.to_string(),
                 account_no: account_no.clone(),
                 attempt,
                 outcome,
