@@ -36,6 +36,24 @@ const PROJECTIONS_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 const WORLD_KEY: &[u8] = b"world-layout-3";
 /// What the keys of every layout's checkpoint start with.
 const WORLD_KEY_PREFIX: &[u8] = b"world-layout-";
+/// A catch-up of at least this many events decodes on a second thread (see
+/// [`Engine::catch_up`]).
+const CATCH_UP_PIPELINE_MIN_EVENTS: u64 = 50_000;
+/// Events per block handed from the decoding thread to the applying one.
+const CATCH_UP_BLOCK_EVENTS: usize = 4_096;
+/// Decoded blocks waiting to be applied, at most.
+const CATCH_UP_BLOCKS_IN_FLIGHT: usize = 8;
+
+/// A recorded event decoded, with its position.
+fn decode_recorded(
+    recorded: Result<vasooli_store::RecordedEvent, StoreError>,
+) -> Result<(u64, Event), EngineError> {
+    let recorded = recorded?;
+    let event = decode_event(&recorded.payload)
+        .map_err(|e| EngineError::Corrupt(format!("position {}: {e}", recorded.position)))?;
+    Ok((recorded.position, event))
+}
+
 /// Batches bigger than this are executed on their own rather than in a group.
 pub const GROUP_BATCH_INPUTS_MAX: usize = 1_000;
 /// Events per commit when a bulk batch is written in parts (see
@@ -135,6 +153,20 @@ impl Engine {
     }
 
     pub fn with_store(store: Store, policy: Policy) -> Result<Engine, EngineError> {
+        Engine::with_store_deferring(store, policy, false)
+    }
+
+    /// Opens the data directory for a bulk job with checkpoints deferred from the start (see
+    /// [`Engine::defer_checkpoints`]): replaying a long log on open writes no checkpoint.
+    pub fn open_deferring_checkpoints(dir: &Path, policy: Policy) -> Result<Engine, EngineError> {
+        Engine::with_store_deferring(Store::open(dir)?, policy, true)
+    }
+
+    fn with_store_deferring(
+        store: Store,
+        policy: Policy,
+        defer_checkpoints: bool,
+    ) -> Result<Engine, EngineError> {
         let projections = open_projections(store.dir())?;
         let world = load_checkpoint(&projections).unwrap_or_default();
         let world = if world.position > store.last_position() {
@@ -147,7 +179,7 @@ impl Engine {
             projections,
             world,
             policy,
-            defer_checkpoints: false,
+            defer_checkpoints,
             checkpoint_position: 0,
         };
         engine.checkpoint_position = engine.world.position;
@@ -167,17 +199,61 @@ impl Engine {
     }
 
     /// Applies every event after the world's position; returns how many.
+    ///
+    /// A long tail (a rebuild, an open after a bulk load) is read and decoded on a second
+    /// thread while this one applies, a block of events at a time; a short one is read here.
+    /// Either way the events apply in log order, and on a damaged event the ones before it
+    /// are applied and the error is returned.
     pub fn catch_up(&mut self) -> Result<u64, EngineError> {
-        let mut count = 0;
-        for recorded in self.store.read_all(self.world.position + 1) {
-            let recorded = recorded?;
-            let event = decode_event(&recorded.payload).map_err(|e| {
-                EngineError::Corrupt(format!("position {}: {e}", recorded.position))
-            })?;
-            self.world.apply_owned(recorded.position, event);
-            count += 1;
+        let from = self.world.position + 1;
+        let tail = self
+            .store
+            .last_position()
+            .saturating_sub(self.world.position);
+        if tail < CATCH_UP_PIPELINE_MIN_EVENTS {
+            let mut count = 0;
+            for item in self.store.read_all(from).map(decode_recorded) {
+                let (position, event) = item?;
+                self.world.apply_owned(position, event);
+                count += 1;
+            }
+            return Ok(count);
         }
-        Ok(count)
+        let (store, world) = (&self.store, &mut self.world);
+        std::thread::scope(|scope| {
+            let (blocks, decoded) = std::sync::mpsc::sync_channel(CATCH_UP_BLOCKS_IN_FLIGHT);
+            scope.spawn(move || {
+                let mut block = Vec::with_capacity(CATCH_UP_BLOCK_EVENTS);
+                for item in store.read_all(from).map(decode_recorded) {
+                    match item {
+                        Ok(item) => block.push(item),
+                        Err(e) => {
+                            let _ = blocks.send(Ok(block));
+                            let _ = blocks.send(Err(e));
+                            return;
+                        }
+                    }
+                    if block.len() == CATCH_UP_BLOCK_EVENTS {
+                        let full = std::mem::replace(
+                            &mut block,
+                            Vec::with_capacity(CATCH_UP_BLOCK_EVENTS),
+                        );
+                        if blocks.send(Ok(full)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                let _ = blocks.send(Ok(block));
+            });
+            let mut count = 0;
+            for block in decoded {
+                for (position, event) in block? {
+                    world.apply_owned(position, event);
+                    count += 1;
+                }
+            }
+            Ok(count)
+        })
     }
 
     /// Writes the world and its position to the projections tree, durably.
