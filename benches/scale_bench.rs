@@ -81,13 +81,13 @@ fn main() {
         "scale_bench: {consumers} consumers, {MONTHS} months from 2025-04, seed {SEED}"
     ));
     // `SCALE_BENCH_DATA=DIR`: the utility is already loaded in DIR (by an earlier run with the
-    // same settings, stopped after its load); it is opened, which replays its log into the
+    // same settings with `SCALE_BENCH_KEEP=DIR`); it is opened, which replays its log into the
     // world, and the run goes on from the nightly runs.
     if let Ok(data) = std::env::var("SCALE_BENCH_DATA") {
         let started = Instant::now();
-        let mut engine = Engine::open(std::path::Path::new(&data), Policy::default())
-            .expect("the data directory opens");
-        engine.defer_checkpoints(true);
+        let mut engine =
+            Engine::open_deferring_checkpoints(std::path::Path::new(&data), Policy::default())
+                .expect("the data directory opens");
         say(format!(
             "opened {data}: {} events replayed in {:.0} s",
             engine.world().position,
@@ -96,9 +96,13 @@ fn main() {
         nightly_and_rebuild(&mut engine, &generator);
         return;
     }
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut engine = Engine::open(dir.path(), Policy::default()).expect("a new data directory");
-    engine.defer_checkpoints(true);
+    // `SCALE_BENCH_KEEP=DIR`: load into DIR, keep it, and stop after the load (for a later
+    // run with `SCALE_BENCH_DATA=DIR`).
+    let keep = std::env::var("SCALE_BENCH_KEEP").ok();
+    let temporary = tempfile::tempdir().expect("a temporary directory");
+    let dir = keep.as_ref().map_or(temporary.path(), std::path::Path::new);
+    let mut engine =
+        Engine::open_deferring_checkpoints(dir, Policy::default()).expect("a new data directory");
 
     let started = Instant::now();
     let mut batches = 0u64;
@@ -135,6 +139,12 @@ fn main() {
         "events generated and loaded       {generated} in {load_seconds:.0} s ({:.0} events/s)",
         generated as f64 / load_seconds
     ));
+
+    if let Some(keep) = keep {
+        engine.store().flush().expect("the log flushes");
+        say(format!("kept the loaded utility in {keep}"));
+        return;
+    }
 
     // 1. Rankings and awards for the year beside a raw read of the same log.
     let (raw_events, raw_seconds) = raw_read(&engine);
