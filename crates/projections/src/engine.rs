@@ -36,6 +36,8 @@ const PROJECTIONS_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 const WORLD_KEY: &[u8] = b"world-layout-3";
 /// What the keys of every layout's checkpoint start with.
 const WORLD_KEY_PREFIX: &[u8] = b"world-layout-";
+/// Consumers per part of a world checkpoint (about 20 MB encoded at 12 months' history).
+pub const CHECKPOINT_PART_CONSUMERS: usize = 16_384;
 /// A catch-up of at least this many events decodes on a second thread (see
 /// [`Engine::catch_up`]).
 const CATCH_UP_PIPELINE_MIN_EVENTS: u64 = 50_000;
@@ -258,19 +260,38 @@ impl Engine {
 
     /// Writes the world and its position to the projections tree, durably.
     pub fn save_checkpoint(&mut self) -> Result<(), EngineError> {
-        let (position, bytes) = self.encode_checkpoint()?;
-        write_checkpoint(&self.projections, bytes)?;
+        let encoded = self.encode_checkpoint()?;
+        let position = encoded.position;
+        write_checkpoint(&self.projections, encoded)?;
         drop_legacy_checkpoints(&self.store)?;
         self.checkpoint_written(position);
         Ok(())
     }
 
-    /// The world encoded for a checkpoint, with the log position it reflects. A server takes
-    /// it under a read lock and writes it with [`write_checkpoint`] holding no lock, so
-    /// writes wait only for the encoding.
-    pub fn encode_checkpoint(&self) -> Result<(u64, Vec<u8>), EngineError> {
-        let bytes = encode_value(&self.world).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-        Ok((self.world.position, bytes))
+    /// The world encoded for a checkpoint, in parts (see [`EncodedWorld`]). A server takes it
+    /// under a read lock and writes it with [`write_checkpoint`] holding no lock, so writes
+    /// wait only for the encoding.
+    pub fn encode_checkpoint(&self) -> Result<EncodedWorld, EngineError> {
+        let world = &self.world;
+        let corrupt = |e: vasooli_domain::codec::CodecError| EngineError::Corrupt(e.to_string());
+        let head = World {
+            offices: world.offices.clone(),
+            consumers: Vec::new(),
+            account_index: Default::default(),
+            camps: world.camps.clone(),
+            grievances: world.grievances.clone(),
+            last_nightly: world.last_nightly,
+            last_nightly_position: world.last_nightly_position,
+            position: world.position,
+        };
+        let mut parts = vec![encode_value(&head).map_err(corrupt)?];
+        for block in world.consumers.chunks(CHECKPOINT_PART_CONSUMERS) {
+            parts.push(encode_value(&block).map_err(corrupt)?);
+        }
+        Ok(EncodedWorld {
+            position: world.position,
+            parts,
+        })
     }
 
     /// Notes that a checkpoint of the world at `position` is on disk.
@@ -645,16 +666,69 @@ fn new_event(event: &Event, payload: &[u8], recorded_at_ms: i64) -> NewEvent {
     }
 }
 
+/// A world encoded for a checkpoint: part 0 is the world without its consumers, then one
+/// part per [`CHECKPOINT_PART_CONSUMERS`] consumers in order. No sled value is then larger
+/// than one part, however big the utility; the account index is not stored (it is rebuilt
+/// from the consumers on load).
+pub struct EncodedWorld {
+    /// The log position the world reflects.
+    pub position: u64,
+    pub parts: Vec<Vec<u8>>,
+}
+
+impl EncodedWorld {
+    /// Encoded bytes in all parts.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+}
+
+/// The key of part `part` of checkpoint generation `generation`.
+fn checkpoint_part_key(generation: u64, part: u32) -> Vec<u8> {
+    let mut key = WORLD_KEY.to_vec();
+    key.push(b'/');
+    key.extend_from_slice(&generation.to_be_bytes());
+    key.extend_from_slice(&part.to_be_bytes());
+    key
+}
+
+/// The current checkpoint: its generation and number of parts.
+fn checkpoint_head(projections: &sled::Db) -> Option<(u64, u32)> {
+    let bytes = projections.get(WORLD_KEY).ok()??;
+    decode_value::<(u64, u32)>(&bytes).ok()
+}
+
 /// Writes an encoded world checkpoint ([`Engine::encode_checkpoint`]) durably to the
 /// projections' database ([`Engine::projections_db`]).
-pub fn write_checkpoint(projections: &sled::Db, bytes: Vec<u8>) -> Result<(), EngineError> {
+///
+/// The parts are written under a new generation and made durable before the head naming
+/// that generation is written, so a crash at any point leaves either the previous checkpoint
+/// whole or the new one whole. Then the previous generation's parts (and checkpoints of
+/// older layouts) are removed.
+pub fn write_checkpoint(projections: &sled::Db, encoded: EncodedWorld) -> Result<(), EngineError> {
+    let generation = checkpoint_head(projections).map_or(1, |(g, _)| g + 1);
+    let count = encoded.parts.len() as u32;
+    for (part, bytes) in encoded.parts.into_iter().enumerate() {
+        projections
+            .insert(checkpoint_part_key(generation, part as u32), bytes)
+            .map_err(StoreError::from)?;
+    }
+    projections.flush().map_err(StoreError::from)?;
+    let head =
+        encode_value(&(generation, count)).map_err(|e| EngineError::Corrupt(e.to_string()))?;
     projections
-        .insert(WORLD_KEY, bytes)
+        .insert(WORLD_KEY, head)
         .map_err(StoreError::from)?;
-    // A checkpoint of an older layout is of no more use once this one is written.
+    projections.flush().map_err(StoreError::from)?;
+    let current = checkpoint_part_key(generation, 0);
+    let current = &current[..current.len() - 4];
     for key in projections.scan_prefix(WORLD_KEY_PREFIX).keys() {
         let key = key.map_err(StoreError::from)?;
-        if key != WORLD_KEY {
+        if key != WORLD_KEY && !key.starts_with(current) {
             projections.remove(key).map_err(StoreError::from)?;
         }
     }
@@ -697,8 +771,28 @@ fn open_projections(dir: &Path) -> Result<sled::Db, EngineError> {
 }
 
 fn load_checkpoint(projections: &sled::Db) -> Option<World> {
-    let bytes = projections.get(WORLD_KEY).ok()??;
-    match decode_value::<World>(&bytes) {
+    let (generation, count) = checkpoint_head(projections)?;
+    let part = |index: u32| -> Result<sled::IVec, String> {
+        projections
+            .get(checkpoint_part_key(generation, index))
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("part {index} of {count} is missing"))
+    };
+    let decoded = (|| -> Result<World, String> {
+        let mut world: World = decode_value(&part(0)?).map_err(|e| e.to_string())?;
+        for index in 1..count {
+            let block: Vec<Consumer> = decode_value(&part(index)?).map_err(|e| e.to_string())?;
+            world.consumers.extend(block);
+        }
+        world.account_index = world
+            .consumers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.account_no.clone(), i as u32))
+            .collect();
+        Ok(world)
+    })();
+    match decoded {
         Ok(world) => Some(world),
         Err(e) => {
             tracing::warn!("projection checkpoint does not decode ({e}); rebuilding from the log");

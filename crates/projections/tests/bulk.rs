@@ -369,3 +369,93 @@ fn a_long_catch_up_builds_the_world_the_writes_built() {
     let reopened = world_text(&engine);
     assert!(reopened == live, "the world after a short catch-up differs");
 }
+
+/// A world checkpoint is written in parts: reopening loads it whole (nothing replayed), a
+/// second save leaves only its own parts, and a checkpoint with a part missing is ignored
+/// (the world is replayed from the log instead).
+#[test]
+fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
+    use vasooli_projections::engine::CHECKPOINT_PART_CONSUMERS;
+    use vasooli_projections::generate::{Generator, GeneratorConfig};
+
+    let consumers = 2 * CHECKPOINT_PART_CONSUMERS + 100;
+    let generator = Generator::new(GeneratorConfig {
+        consumers,
+        months: 1,
+        ..GeneratorConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = Engine::open_deferring_checkpoints(dir.path(), Policy::default()).unwrap();
+    generator
+        .for_each_batch(50_000, &mut |commands| {
+            let inputs = commands
+                .into_iter()
+                .map(|c| Input {
+                    location: "generated".into(),
+                    command: Ok(c),
+                })
+                .collect::<Vec<_>>();
+            engine
+                .execute(inputs)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .expect("the generated utility loads");
+    assert_eq!(engine.world().consumers.len(), consumers);
+    let encoded = engine.encode_checkpoint().unwrap();
+    assert_eq!(
+        encoded.parts.len(),
+        1 + 3,
+        "the head and three blocks of consumers"
+    );
+    engine.save_checkpoint().unwrap();
+    engine.save_checkpoint().unwrap();
+    let written = world_text(&engine);
+    let keys = |engine: &Engine| -> Vec<Vec<u8>> {
+        engine
+            .projections_db()
+            .scan_prefix(b"world-layout-")
+            .keys()
+            .map(|k| k.unwrap().to_vec())
+            .collect()
+    };
+    assert_eq!(
+        keys(&engine).len(),
+        1 + 4,
+        "one head and the last save's four parts"
+    );
+    let projections_dir = dir
+        .path()
+        .join(vasooli_projections::engine::PROJECTIONS_DIR);
+    drop(engine);
+
+    // Reopened: the checkpoint is the whole world, so no event is replayed.
+    let engine = Engine::open(dir.path(), Policy::default()).unwrap();
+    assert_eq!(world_text(&engine), written);
+    assert_eq!(engine.checkpoint_lag(), 0, "loaded from the checkpoint");
+    assert_eq!(
+        engine
+            .world()
+            .consumer(&engine.world().consumers[consumers - 1].account_no)
+            .map(|c| c.position),
+        Some(engine.world().consumers[consumers - 1].position),
+        "the account index is rebuilt"
+    );
+    let part = keys(&engine)
+        .into_iter()
+        .find(|k| k.len() > b"world-layout-3".len())
+        .unwrap();
+    engine.projections_db().remove(&part).unwrap();
+    engine.projections_db().flush().unwrap();
+    drop(engine);
+    assert!(projections_dir.exists());
+
+    // A part missing: the checkpoint is ignored and the log replayed, to the same world.
+    let engine = Engine::open(dir.path(), Policy::default()).unwrap();
+    assert_eq!(world_text(&engine), written);
+    assert_eq!(
+        engine.checkpoint_lag(),
+        engine.store().last_position(),
+        "replayed from the log"
+    );
+}

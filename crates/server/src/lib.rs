@@ -282,12 +282,12 @@ fn run_checkpoints(engine: std::sync::Weak<RwLock<Engine>>) {
             };
             guard
                 .encode_checkpoint()
-                .map(|(position, bytes)| (position, bytes, guard.projections_db().clone()))
+                .map(|encoded| (encoded, guard.projections_db().clone()))
         };
         let encoded_in = started.elapsed();
-        let saved = encoded.and_then(|(position, bytes, projections)| {
-            let size = bytes.len();
-            vasooli_projections::engine::write_checkpoint(&projections, bytes)?;
+        let saved = encoded.and_then(|(encoded, projections)| {
+            let (position, size) = (encoded.position, encoded.len());
+            vasooli_projections::engine::write_checkpoint(&projections, encoded)?;
             tracing::info!(
                 position,
                 bytes = size,
