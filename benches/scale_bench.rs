@@ -33,18 +33,23 @@ const MONTHS: u32 = 12;
 const LOAD_BATCH_COMMANDS: usize = 200_000;
 const SEED: u64 = 42;
 
-fn peak_mib() -> f64 {
+/// A figure of /proc/self/status in MiB: `VmHWM` (peak) or `VmRSS` (now).
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn say(text: String) {
-    println!("{text:<72} peak {:>7.0} MiB", peak_mib());
+    println!(
+        "{text:<72} rss {:>7.0} MiB, peak {:>7.0} MiB",
+        status_mib("VmRSS:"),
+        status_mib("VmHWM:")
+    );
     let _ = std::io::stdout().flush();
 }
 
@@ -84,6 +89,17 @@ fn main() {
     // same settings with `SCALE_BENCH_KEEP=DIR`); it is opened, which replays its log into the
     // world, and the run goes on from the nightly runs.
     if let Ok(data) = std::env::var("SCALE_BENCH_DATA") {
+        // The log alone first: what opening the store costs (sled's page table, the stream
+        // index), before the world is built.
+        let started = Instant::now();
+        let store = vasooli_store::Store::open(std::path::Path::new(&data))
+            .expect("the data directory opens");
+        say(format!(
+            "opened the log alone: {} events, {:.0} s",
+            store.last_position(),
+            started.elapsed().as_secs_f64()
+        ));
+        drop(store);
         let started = Instant::now();
         let mut engine =
             Engine::open_deferring_checkpoints(std::path::Path::new(&data), Policy::default())
