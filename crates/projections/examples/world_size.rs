@@ -1,0 +1,203 @@
+//! How much memory the projected world takes per consumer, part by part.
+//!
+//! Generates `N` consumers (default 20,000) with twelve months of history, loads them through
+//! the engine, and prints the heap and inline bytes of each part of the world after the load,
+//! after the first nightly run and after a rebuild, beside the process's resident memory.
+//! Run with `N=20000 cargo run --release -p vasooli-projections --example world_size`.
+//!
+//! Sizes are counted from the structures' lengths and capacities (allocator rounding and
+//! headers aside): a text longer than 24 bytes counts its heap bytes rounded up to 16.
+
+use std::collections::BTreeMap;
+use std::mem::size_of;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use vasooli_domain::state::{
+    Adjustment, Bill, Case, ConnectionEvent, Consumer, Dispute, MobileRegistration, Payment, Plan,
+    SmsMessage, Surcharge, Text, World,
+};
+use vasooli_domain::Policy;
+use vasooli_projections::generate::{Generator, GeneratorConfig};
+use vasooli_projections::{Engine, Input};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn status_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Heap bytes of a text (none when it is held inline).
+fn text_heap(text: &str) -> usize {
+    if text.len() <= size_of::<Text>() {
+        0
+    } else {
+        text.len().next_multiple_of(16)
+    }
+}
+
+/// Bytes of a list's buffer: its header (length and capacity) and its places.
+fn list<T>(len: usize, capacity: usize) -> usize {
+    if capacity == 0 {
+        0
+    } else {
+        16 + capacity.max(len) * size_of::<T>()
+    }
+}
+
+#[derive(Default)]
+struct Tally(BTreeMap<&'static str, (usize, usize)>);
+
+impl Tally {
+    fn add(&mut self, part: &'static str, items: usize, bytes: usize) {
+        let entry = self.0.entry(part).or_default();
+        entry.0 += items;
+        entry.1 += bytes;
+    }
+
+    fn consumer(&mut self, c: &Consumer) {
+        self.add("consumer record", 1, size_of::<Consumer>());
+        self.add(
+            "consumer texts",
+            3,
+            text_heap(&c.account_no) + text_heap(&c.name) + text_heap(&c.subdivision),
+        );
+        let bills: usize = c
+            .bills
+            .iter()
+            .map(|b| text_heap(&b.bill_no) + list::<u64>(b.revisions.len(), b.revisions.capacity()))
+            .sum();
+        self.add(
+            "bills",
+            c.bills.len(),
+            list::<Bill>(c.bills.len(), c.bills.capacity()) + bills,
+        );
+        let receipts: usize = c.payments.iter().map(|p| text_heap(&p.receipt_no)).sum();
+        self.add(
+            "payments",
+            c.payments.len(),
+            list::<Payment>(c.payments.len(), c.payments.capacity()) + receipts,
+        );
+        self.add(
+            "surcharges",
+            c.surcharges.len(),
+            list::<Surcharge>(c.surcharges.len(), c.surcharges.capacity()),
+        );
+        let sms: usize = c
+            .sms
+            .iter()
+            .map(|m| {
+                text_heap(&m.message_id)
+                    + text_heap(&m.mobile)
+                    + text_heap(&m.template)
+                    + text_heap(&m.dlt_template_id)
+                    + m.text.capacity()
+                    + m.last_detail.capacity()
+            })
+            .sum();
+        self.add(
+            "sms",
+            c.sms.len(),
+            list::<SmsMessage>(c.sms.len(), c.sms.capacity()) + sms,
+        );
+        self.add(
+            "cases",
+            c.cases.len(),
+            list::<Case>(c.cases.len(), c.cases.capacity()),
+        );
+        let mobiles: usize = c.mobiles.iter().map(|m| text_heap(&m.mobile)).sum();
+        self.add(
+            "mobiles",
+            c.mobiles.len(),
+            list::<MobileRegistration>(c.mobiles.len(), c.mobiles.capacity()) + mobiles,
+        );
+        let other = list::<Adjustment>(c.adjustments.len(), c.adjustments.capacity())
+            + list::<ConnectionEvent>(c.connection.len(), c.connection.capacity())
+            + list::<Dispute>(c.disputes.len(), c.disputes.capacity())
+            + list::<Plan>(c.plans.len(), c.plans.capacity());
+        let items = c.adjustments.len() + c.connection.len() + c.disputes.len() + c.plans.len();
+        self.add("adjustments, connection, disputes, plans", items, other);
+    }
+
+    fn print(world: &World, when: &str) {
+        let mut tally = Tally::default();
+        for c in &world.consumers {
+            tally.consumer(c);
+        }
+        let index = &world.account_index;
+        // A hash map keeps a control byte and a (key, value) place per bucket.
+        let index_bytes = index.capacity() * (1 + size_of::<(Text, u32)>())
+            + index.keys().map(|k| text_heap(k)).sum::<usize>();
+        tally.add("account index", index.len(), index_bytes);
+        let consumers = world.consumers.len().max(1) as f64;
+        println!("{when}:");
+        let mut total = 0;
+        for (part, (items, bytes)) in &tally.0 {
+            total += bytes;
+            println!(
+                "  {part:<42} {items:>9} items {:>8.1} MiB {:>6.0} B/consumer",
+                *bytes as f64 / 1048576.0,
+                *bytes as f64 / consumers
+            );
+        }
+        println!(
+            "  {:<42} {:>15} {:>8.1} MiB {:>6.0} B/consumer   (process: rss {:.0} MiB, peak {:.0} MiB)",
+            "world",
+            "",
+            total as f64 / 1048576.0,
+            total as f64 / consumers,
+            status_mib("VmRSS:"),
+            status_mib("VmHWM:")
+        );
+    }
+}
+
+fn main() {
+    let consumers: usize = std::env::var("N")
+        .ok()
+        .map(|v| v.replace('_', "").parse().expect("N: a whole number"))
+        .unwrap_or(20_000);
+    let generator = Generator::new(GeneratorConfig {
+        consumers,
+        months: 12,
+        seed: 42,
+        start: NaiveDate::from_ymd_opt(2025, 4, 1).expect("a date"),
+    });
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut engine = Engine::open_deferring_checkpoints(dir.path(), Policy::default())
+        .expect("a new data directory");
+    let started = Instant::now();
+    generator
+        .for_each_month(200_000, &mut |batch| {
+            let inputs: Vec<Input> = batch
+                .commands
+                .into_iter()
+                .map(|command| Input {
+                    location: "generated".into(),
+                    command: Ok(command),
+                })
+                .collect();
+            engine
+                .execute_with_progress(inputs, &mut |_, _| {})
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .expect("the generated utility loads");
+    let loaded = format!(
+        "{consumers} consumers, {} events loaded in {:.1} s",
+        engine.store().last_position(),
+        started.elapsed().as_secs_f64()
+    );
+    Tally::print(engine.world(), &loaded);
+    engine.nightly(generator.end_date()).expect("nightly");
+    Tally::print(engine.world(), "after the first nightly run");
+    engine.rebuild().expect("rebuild");
+    Tally::print(engine.world(), "after a rebuild");
+}
