@@ -74,12 +74,20 @@ impl BillMonth {
             .then_some(BillMonth(digits(0..4) * 100 + month))
     }
 
-    /// The month of a bill recorded in the log. The command that issued it checked the form,
-    /// so anything else is a log written by other software: kept as month 0 of year 0.
+    /// The month of a bill recorded in the log. The command that issued it checked the form;
+    /// earlier versions also let a sign through before the month (`2026-+7`), read here as
+    /// that month. Anything else is a log written by other software: kept as month 0 of year 0.
     fn of_bill(text: &str) -> BillMonth {
-        let month = BillMonth::parse(text);
-        debug_assert!(month.is_some(), "bill period {text:?} is not YYYY-MM");
-        month.unwrap_or(BillMonth(0))
+        BillMonth::parse(text)
+            .or_else(|| {
+                let (year, month) = text.split_once('-')?;
+                let month: u32 = month.parse().ok()?;
+                (year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()))
+                    .then_some(())
+                    .and((1..=12).contains(&month).then_some(()))
+                    .map(|()| BillMonth(year.parse::<u32>().unwrap_or(0) * 100 + month))
+            })
+            .unwrap_or(BillMonth(0))
     }
 }
 
@@ -387,15 +395,18 @@ impl Consumer {
     pub fn bill_index(&self, bill_no: &str) -> Option<u32> {
         self.bills
             .iter()
-            .rposition(|b| b.bill_no == bill_no)
+            .position(|b| b.bill_no == bill_no)
             .map(|i| i as u32)
     }
 
     /// The number of the bill a surcharge is levied on.
     pub fn surcharge_bill_no(&self, surcharge: &Surcharge) -> &str {
-        self.bills
-            .get(surcharge.bill as usize)
-            .map_or("", |b| b.bill_no.as_str())
+        let bill = self.bills.get(surcharge.bill as usize);
+        debug_assert!(
+            bill.is_some(),
+            "a surcharge points at a bill of its consumer"
+        );
+        bill.map_or("", |b| b.bill_no.as_str())
     }
 }
 
@@ -879,6 +890,13 @@ mod tests {
             assert_eq!(BillMonth::parse(text), None, "{text}");
         }
         assert!(BillMonth::parse("2025-12") < BillMonth::parse("2026-01"));
+    }
+
+    #[test]
+    fn a_bill_month_in_the_log_with_a_sign_reads_as_that_month() {
+        assert_eq!(BillMonth::of_bill("2026-+7").to_string(), "2026-07");
+        assert_eq!(BillMonth::of_bill("2026-07").to_string(), "2026-07");
+        assert_eq!(BillMonth::of_bill("July").to_string(), "0000-00");
     }
 
     #[test]

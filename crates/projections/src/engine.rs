@@ -258,11 +258,11 @@ impl Engine {
         })
     }
 
-    /// Writes the world and its position to the projections tree, durably.
+    /// Writes the world and its position to the projections tree, durably, encoding and
+    /// writing one part at a time (so at most one part's bytes are held).
     pub fn save_checkpoint(&mut self) -> Result<(), EngineError> {
-        let encoded = self.encode_checkpoint()?;
-        let position = encoded.position;
-        write_checkpoint(&self.projections, encoded)?;
+        let position = self.world.position;
+        write_parts(&self.projections, position, checkpoint_parts(&self.world))?;
         drop_legacy_checkpoints(&self.store)?;
         self.checkpoint_written(position);
         Ok(())
@@ -272,25 +272,9 @@ impl Engine {
     /// under a read lock and writes it with [`write_checkpoint`] holding no lock, so writes
     /// wait only for the encoding.
     pub fn encode_checkpoint(&self) -> Result<EncodedWorld, EngineError> {
-        let world = &self.world;
-        let corrupt = |e: vasooli_domain::codec::CodecError| EngineError::Corrupt(e.to_string());
-        let head = World {
-            offices: world.offices.clone(),
-            consumers: Vec::new(),
-            account_index: Default::default(),
-            camps: world.camps.clone(),
-            grievances: world.grievances.clone(),
-            last_nightly: world.last_nightly,
-            last_nightly_position: world.last_nightly_position,
-            position: world.position,
-        };
-        let mut parts = vec![encode_value(&head).map_err(corrupt)?];
-        for block in world.consumers.chunks(CHECKPOINT_PART_CONSUMERS) {
-            parts.push(encode_value(&block).map_err(corrupt)?);
-        }
         Ok(EncodedWorld {
-            position: world.position,
-            parts,
+            position: self.world.position,
+            parts: checkpoint_parts(&self.world).collect::<Result<_, _>>()?,
         })
     }
 
@@ -687,6 +671,27 @@ impl EncodedWorld {
     }
 }
 
+/// The parts of a world's checkpoint, encoded one by one as they are taken.
+fn checkpoint_parts(world: &World) -> impl Iterator<Item = Result<Vec<u8>, EngineError>> + '_ {
+    let corrupt = |e: vasooli_domain::codec::CodecError| EngineError::Corrupt(e.to_string());
+    let head = World {
+        offices: world.offices.clone(),
+        consumers: Vec::new(),
+        account_index: Default::default(),
+        camps: world.camps.clone(),
+        grievances: world.grievances.clone(),
+        last_nightly: world.last_nightly,
+        last_nightly_position: world.last_nightly_position,
+        position: world.position,
+    };
+    std::iter::once(encode_value(&head).map_err(corrupt)).chain(
+        world
+            .consumers
+            .chunks(CHECKPOINT_PART_CONSUMERS)
+            .map(move |block| encode_value(&block).map_err(corrupt)),
+    )
+}
+
 /// The key of part `part` of checkpoint generation `generation`.
 fn checkpoint_part_key(generation: u64, part: u32) -> Vec<u8> {
     let mut key = WORLD_KEY.to_vec();
@@ -696,11 +701,15 @@ fn checkpoint_part_key(generation: u64, part: u32) -> Vec<u8> {
     key
 }
 
-/// The current checkpoint: its generation and number of parts.
-fn checkpoint_head(projections: &sled::Db) -> Option<(u64, u32)> {
+/// The current checkpoint: its generation, number of parts and log position.
+fn checkpoint_head(projections: &sled::Db) -> Option<(u64, u32, u64)> {
     let bytes = projections.get(WORLD_KEY).ok()??;
-    decode_value::<(u64, u32)>(&bytes).ok()
+    decode_value::<(u64, u32, u64)>(&bytes).ok()
 }
+
+/// One checkpoint write at a time in this process (a server's checkpoint thread and its
+/// shutdown may both write).
+static CHECKPOINT_WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Writes an encoded world checkpoint ([`Engine::encode_checkpoint`]) durably to the
 /// projections' database ([`Engine::projections_db`]).
@@ -708,18 +717,39 @@ fn checkpoint_head(projections: &sled::Db) -> Option<(u64, u32)> {
 /// The parts are written under a new generation and made durable before the head naming
 /// that generation is written, so a crash at any point leaves either the previous checkpoint
 /// whole or the new one whole. Then the previous generation's parts (and checkpoints of
-/// older layouts) are removed.
+/// older layouts) are removed. Writes are taken one at a time, each under a generation
+/// number of its own, and a checkpoint older than the one on disk is not written.
 pub fn write_checkpoint(projections: &sled::Db, encoded: EncodedWorld) -> Result<(), EngineError> {
-    let generation = checkpoint_head(projections).map_or(1, |(g, _)| g + 1);
-    let count = encoded.parts.len() as u32;
-    for (part, bytes) in encoded.parts.into_iter().enumerate() {
+    write_parts(
+        projections,
+        encoded.position,
+        encoded.parts.into_iter().map(Ok),
+    )
+}
+
+/// [`write_checkpoint`] of the world at `position`, its parts taken one at a time.
+fn write_parts(
+    projections: &sled::Db,
+    position: u64,
+    parts: impl Iterator<Item = Result<Vec<u8>, EngineError>>,
+) -> Result<(), EngineError> {
+    let _one_at_a_time = CHECKPOINT_WRITE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if checkpoint_head(projections).is_some_and(|(_, _, on_disk)| on_disk > position) {
+        return Ok(());
+    }
+    let generation = projections.generate_id().map_err(StoreError::from)?;
+    let mut count = 0u32;
+    for bytes in parts {
         projections
-            .insert(checkpoint_part_key(generation, part as u32), bytes)
+            .insert(checkpoint_part_key(generation, count), bytes?)
             .map_err(StoreError::from)?;
+        count += 1;
     }
     projections.flush().map_err(StoreError::from)?;
-    let head =
-        encode_value(&(generation, count)).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+    let head = encode_value(&(generation, count, position))
+        .map_err(|e| EngineError::Corrupt(e.to_string()))?;
     projections
         .insert(WORLD_KEY, head)
         .map_err(StoreError::from)?;
@@ -771,7 +801,7 @@ fn open_projections(dir: &Path) -> Result<sled::Db, EngineError> {
 }
 
 fn load_checkpoint(projections: &sled::Db) -> Option<World> {
-    let (generation, count) = checkpoint_head(projections)?;
+    let (generation, count, _) = checkpoint_head(projections)?;
     let part = |index: u32| -> Result<sled::IVec, String> {
         projections
             .get(checkpoint_part_key(generation, index))

@@ -459,3 +459,30 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
         "replayed from the log"
     );
 }
+
+/// A checkpoint encoded earlier and written late (a server's checkpoint thread finishing
+/// after its shutdown saved a newer one) does not replace the newer one on disk.
+#[test]
+fn an_older_checkpoint_written_late_does_not_replace_a_newer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = Engine::open(dir.path(), Policy::default()).unwrap();
+    setup(&mut engine);
+    let older = engine.encode_checkpoint().unwrap();
+    engine
+        .execute(inputs(&[payment(1, "10.00")]))
+        .expect("one payment");
+    engine.save_checkpoint().unwrap();
+    let newer = world_text(&engine);
+    let written_before = older.position;
+    vasooli_projections::engine::write_checkpoint(engine.projections_db(), older).unwrap();
+    drop(engine);
+
+    let engine = Engine::open(dir.path(), Policy::default()).unwrap();
+    assert!(engine.world().position > written_before);
+    assert_eq!(world_text(&engine), newer);
+    assert_eq!(
+        engine.checkpoint_lag(),
+        0,
+        "loaded from the newer checkpoint"
+    );
+}
