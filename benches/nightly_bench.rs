@@ -11,6 +11,10 @@ use vasooli_domain::Policy;
 use vasooli_projections::engine::{Engine, Input};
 use vasooli_projections::generate::{Generator, GeneratorConfig};
 
+// The allocator of the `vasooli` binary, so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn peak_memory_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
