@@ -127,14 +127,7 @@ fn main() {
             if batch.commands.is_empty() {
                 return Ok(());
             }
-            let inputs: Vec<Input> = batch
-                .commands
-                .into_iter()
-                .map(|command| Input {
-                    location: "generated".into(),
-                    command: Ok(command),
-                })
-                .collect();
+            let inputs = Input::all_at("generated", batch.commands);
             engine
                 .execute_with_progress(inputs, &mut |_, _| {})
                 .map_err(|e| e.to_string())?;

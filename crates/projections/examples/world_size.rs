@@ -176,14 +176,7 @@ fn main() {
     let started = Instant::now();
     generator
         .for_each_month(200_000, &mut |batch| {
-            let inputs: Vec<Input> = batch
-                .commands
-                .into_iter()
-                .map(|command| Input {
-                    location: "generated".into(),
-                    command: Ok(command),
-                })
-                .collect();
+            let inputs = Input::all_at("generated", batch.commands);
             engine
                 .execute_with_progress(inputs, &mut |_, _| {})
                 .map(|_| ())

@@ -116,6 +116,20 @@ pub struct Input {
     pub command: Result<Command, Vec<FieldError>>,
 }
 
+impl Input {
+    /// Commands built in code rather than parsed (a generated utility, the demo's officers),
+    /// all reported at `location`.
+    pub fn all_at(location: &str, commands: Vec<Command>) -> Vec<Input> {
+        commands
+            .into_iter()
+            .map(|command| Input {
+                location: location.to_string(),
+                command: Ok(command),
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExecuteReport {
     pub read: usize,

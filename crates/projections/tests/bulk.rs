@@ -230,23 +230,7 @@ fn a_nightly_run_in_blocks_writes_the_log_of_one_block() {
         months: 4,
         ..GeneratorConfig::default()
     });
-    let load = |engine: &mut Engine| {
-        generator
-            .for_each_batch(10_000, &mut |commands| {
-                let inputs = commands
-                    .into_iter()
-                    .map(|c| Input {
-                        location: "generated".into(),
-                        command: Ok(c),
-                    })
-                    .collect::<Vec<_>>();
-                engine
-                    .execute(inputs)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            })
-            .expect("the generated utility loads");
-    };
+    let load = |engine: &mut Engine| load_generated(engine, &generator, 10_000);
     let payloads = |engine: &Engine| -> Vec<(String, Vec<u8>)> {
         engine
             .store()
@@ -289,6 +273,22 @@ fn a_nightly_run_in_blocks_writes_the_log_of_one_block() {
     assert!(a == b, "the logs differ");
 }
 
+/// Loads a generated utility through the engine, `batch` commands at a time.
+fn load_generated(
+    engine: &mut Engine,
+    generator: &vasooli_projections::generate::Generator,
+    batch: usize,
+) {
+    generator
+        .for_each_batch(batch, &mut |commands| {
+            engine
+                .execute(Input::all_at("generated", commands))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .expect("the generated utility loads");
+}
+
 /// Everything the world holds, as text (the account index is a hash map, whose order
 /// differs between two maps of the same accounts: it is compared as sorted pairs).
 fn world_text(engine: &Engine) -> String {
@@ -321,21 +321,7 @@ fn a_long_catch_up_builds_the_world_the_writes_built() {
     });
     let dir = tempfile::tempdir().unwrap();
     let mut engine = Engine::open_deferring_checkpoints(dir.path(), Policy::default()).unwrap();
-    generator
-        .for_each_batch(20_000, &mut |commands| {
-            let inputs = commands
-                .into_iter()
-                .map(|c| Input {
-                    location: "generated".into(),
-                    command: Ok(c),
-                })
-                .collect::<Vec<_>>();
-            engine
-                .execute(inputs)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-        .expect("the generated utility loads");
+    load_generated(&mut engine, &generator, 20_000);
     engine.nightly(generator.end_date()).expect("nightly");
     let events = engine.store().last_position();
     assert!(events > 60_000, "a long tail: {events} events");
@@ -386,21 +372,7 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     });
     let dir = tempfile::tempdir().unwrap();
     let mut engine = Engine::open_deferring_checkpoints(dir.path(), Policy::default()).unwrap();
-    generator
-        .for_each_batch(50_000, &mut |commands| {
-            let inputs = commands
-                .into_iter()
-                .map(|c| Input {
-                    location: "generated".into(),
-                    command: Ok(c),
-                })
-                .collect::<Vec<_>>();
-            engine
-                .execute(inputs)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-        .expect("the generated utility loads");
+    load_generated(&mut engine, &generator, 50_000);
     assert_eq!(engine.world().consumers.len(), consumers);
     let encoded = engine.encode_checkpoint().unwrap();
     assert_eq!(

@@ -118,15 +118,8 @@ fn execute(engine: &mut Engine, commands: Vec<Command>) {
     if commands.is_empty() {
         return;
     }
-    let inputs = commands
-        .into_iter()
-        .map(|command| Input {
-            location: "generated".into(),
-            command: Ok(command),
-        })
-        .collect();
     engine
-        .execute(inputs)
+        .execute(Input::all_at("generated", commands))
         .expect("the engine accepts generated commands");
 }
 

@@ -69,14 +69,9 @@ fn officers_act(engine: &mut Engine, date: NaiveDate) -> Result<usize, Failure> 
         }
     }
     let count = commands.len();
-    let inputs = commands
-        .into_iter()
-        .map(|c| Input {
-            location: "demo officers".into(),
-            command: Ok(c),
-        })
-        .collect();
-    engine.execute(inputs).map_err(engine_failure)?;
+    engine
+        .execute(Input::all_at("demo officers", commands))
+        .map_err(engine_failure)?;
     Ok(count)
 }
 
@@ -124,14 +119,7 @@ pub fn run(cli: &Cli, consumers: usize, months: u32, seed: u64) -> Outcome {
     let mut actions = 0usize;
     let mut failure: Option<Failure> = None;
     let result = generator.for_each_month(DEMO_BATCH_COMMANDS, &mut |batch| {
-        let inputs: Vec<Input> = batch
-            .commands
-            .into_iter()
-            .map(|c| Input {
-                location: "demo".into(),
-                command: Ok(c),
-            })
-            .collect();
+        let inputs = Input::all_at("demo", batch.commands);
         match engine.execute_with_progress(inputs, &mut |_, _| {}) {
             Ok(report) => events += report.appended,
             Err(e) => {
