@@ -502,86 +502,11 @@ impl World {
         false
     }
 
-    /// Applies an event it owns, moving its strings into the world rather than copying them:
-    /// the path of replays and rebuilds, where the event is not needed afterwards.
+    /// Applies an event it owns (the path of replays and rebuilds). The world keeps short
+    /// texts inline, so moving the event's strings would save no copy: it is applied as
+    /// [`World::apply`] does.
     pub fn apply_owned(&mut self, position: u64, event: Event) {
-        let index = match &event {
-            Event::BillIssued(_)
-            | Event::PaymentReceived(_)
-            | Event::SurchargeLevied(_)
-            | Event::SmsQueued(_)
-            | Event::MobileRegistered(_)
-            | Event::AdjustmentPosted(_) => event
-                .account_no()
-                .and_then(|a| self.account_index.get(a).copied()),
-            _ => None,
-        };
-        let Some(index) = index else {
-            self.apply(position, &event);
-            return;
-        };
-        debug_assert!(position > self.position, "events apply in log order");
-        self.position = position;
-        let c = &mut self.consumers[index as usize];
-        match event {
-            Event::BillIssued(e) => push_compact(
-                &mut c.bills,
-                Bill {
-                    bill_no: e.bill_no.into(),
-                    period: BillMonth::of_bill(&e.period),
-                    issued_on: e.issued_on,
-                    due_on: e.due_on,
-                    amount: e.amount,
-                    revisions: List::new(),
-                    position,
-                },
-            ),
-            Event::PaymentReceived(e) => push_compact(
-                &mut c.payments,
-                Payment {
-                    receipt_no: e.receipt_no.into(),
-                    amount: e.amount,
-                    paid_on: e.paid_on,
-                    channel: e.channel,
-                    reversed_on: None,
-                    position,
-                },
-            ),
-            Event::SmsQueued(e) => push_compact(
-                &mut c.sms,
-                SmsMessage {
-                    message_id: e.message_id.into(),
-                    mobile: e.mobile.into(),
-                    template: e.template.into(),
-                    dlt_template_id: e.dlt_template_id.into(),
-                    language: e.language,
-                    text: e.text,
-                    queued_on: e.queued_on,
-                    attempts: 0,
-                    last_outcome: None,
-                    last_detail: String::new(),
-                },
-            ),
-            Event::MobileRegistered(e) => push_compact(
-                &mut c.mobiles,
-                MobileRegistration {
-                    registered_on: e.registered_on,
-                    mobile: e.mobile.into(),
-                    source: Some(e.source),
-                },
-            ),
-            Event::AdjustmentPosted(e) => push_compact(
-                &mut c.adjustments,
-                Adjustment {
-                    adjustment_no: e.adjustment_no.into(),
-                    posted_on: e.posted_on,
-                    amount: e.amount,
-                    reason: e.reason,
-                    position,
-                },
-            ),
-            other => apply_to_consumer(c, position, &other),
-        }
+        self.apply(position, &event);
     }
 
     /// Applies one event at its log position. Events are trusted here: they were validated
