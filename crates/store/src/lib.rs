@@ -51,12 +51,15 @@ pub const MAX_COMMIT_PAYLOAD_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Most events stored in one sled value.
 pub const MAX_EVENTS_PER_CHUNK: usize = 4096;
 /// A chunk is closed before its encoded events would exceed this many bytes (a single
-/// bigger event gets a chunk of its own). sled 0.34 writes a value inline in its log only
-/// below a quarter of its 512 KiB segment (131,052 bytes including its message header);
-/// bigger values, or leaf nodes holding several, go to separate blob files. Chunks just
-/// under that limit measured the smallest on disk (1.6x the encoded bytes, against 1.7x
-/// with 64 KiB chunks and 3x with ~370 KiB chunks) at the best append rate.
-pub const MAX_CHUNK_BYTES: usize = 120 * 1024;
+/// bigger event gets a chunk of its own). sled 0.34 keeps a leaf node inline in its log only
+/// below a quarter of its 512 KiB segment (131,052 bytes with the message header), and a
+/// leaf holds up to 17 values before it splits; a bigger leaf goes to a blob file of its
+/// own, which sled's cache counts at its pointer's size and so never evicts: with 120 KiB
+/// chunks, reading a log kept every chunk it had read in memory. At 4 KiB a full leaf stays
+/// inline and reading 4.8 GB of chunks held about 0.5 GiB; appends run slower than with
+/// 120 KiB chunks (0.93-1.28 M events/s against 1.38-1.62 M/s) and take 1.6-1.9x the
+/// encoded bytes on disk (1.35-1.6x before). See docs/STORE.md.
+pub const MAX_CHUNK_BYTES: usize = 4 * 1024;
 /// Largest payload of a single event.
 pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
 /// Longest stream name, event type, key namespace or key, in bytes.

@@ -586,3 +586,37 @@ fn subscription_wakes_on_append() {
     // Already beyond: returns at once.
     assert_eq!(store.subscribe().wait_beyond(1, Duration::from_secs(20)), 2);
 }
+
+/// Chunks are small enough that sled keeps every leaf of the log inline in its segments:
+/// a leaf holds up to 17 values, and one above a quarter of a segment goes to a file of its
+/// own under `blobs/`, which sled's cache then counts by its pointer's size and never
+/// evicts (reading such a log keeps all of it in memory).
+#[test]
+fn a_big_log_keeps_its_chunks_inline_in_sled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    // 40 MiB of events (200 bytes each) in commits of 10,000 across 1,000 streams, every
+    // tenth with a natural key: enough leaves of chunks for sled to have split many times.
+    let payload = "x".repeat(200);
+    for commit in 0..20 {
+        let events: Vec<_> = (0..10_000)
+            .map(|i| {
+                let n = commit * 10_000 + i;
+                let event = ev(&format!("acct-{}", n % 1000), "Billed", &payload);
+                if n % 10 == 0 {
+                    event.with_key("bill", &format!("B{n}"), 1)
+                } else {
+                    event
+                }
+            })
+            .collect();
+        store.append(NewCommit::new(events)).expect("append");
+    }
+    store.flush().expect("flush");
+    let blobs = dir.path().join("log").join("blobs");
+    let files: Vec<_> = std::fs::read_dir(&blobs)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(files.is_empty(), "sled wrote blob files: {files:?}");
+    assert_eq!(read_all(&store, 1).len(), 200_000);
+}
