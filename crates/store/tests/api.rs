@@ -604,7 +604,7 @@ fn a_big_log_keeps_its_chunks_inline_in_sled() {
                 let n = commit * 10_000 + i;
                 let event = ev(&format!("acct-{}", n % 1000), "Billed", &payload);
                 if n % 10 == 0 {
-                    event.with_key("bill", &format!("B{n}"), 1)
+                    event.with_key("bill", format!("B{n}"), 1)
                 } else {
                     event
                 }
