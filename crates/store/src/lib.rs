@@ -5,7 +5,7 @@
 //! domain layer for idempotent imports.
 //!
 //! Design in one paragraph: every commit gets gap-free global positions; its events are
-//! encoded into one sled value per chunk of at most [`MAX_EVENTS_PER_CHUNK`] events, keyed
+//! encoded into one sled value per chunk of at most [`MAX_CHUNK_BYTES`] (4 KiB), keyed
 //! by the chunk's first position (big-endian). A single writer thread owns the write path
 //! and does group commit: it drains queued commits, validates each (expected versions,
 //! natural keys) against the state left by the ones before it, writes all accepted ones
@@ -48,14 +48,15 @@ pub const MAX_GROUP_EVENTS: usize = 250_000;
 pub const MAX_EVENTS_PER_COMMIT: usize = 4_000_000;
 /// Largest commit accepted, in payload bytes summed over its events.
 pub const MAX_COMMIT_PAYLOAD_BYTES: u64 = 2 * 1024 * 1024 * 1024;
-/// Most events stored in one sled value.
+/// Most events stored in one sled value. Chunks of small events close on
+/// [`MAX_CHUNK_BYTES`] first (at 91 events at most); chunks of older logs hold up to this.
 pub const MAX_EVENTS_PER_CHUNK: usize = 4096;
 /// A chunk is closed before its encoded events would exceed this many bytes (a single
 /// bigger event gets a chunk of its own). sled 0.34 keeps a leaf node inline in its log only
 /// below a quarter of its 512 KiB segment (131,052 bytes with the message header), and a
 /// leaf holds up to 17 values before it splits; a bigger leaf goes to a blob file of its
-/// own, which sled's cache counts at its pointer's size and so never evicts: with 120 KiB
-/// chunks, reading a log kept every chunk it had read in memory. At 4 KiB a full leaf stays
+/// own, which sled's cache counts at its pointer's size and so hardly ever evicts: with
+/// 120 KiB chunks, reading a log kept every chunk it had read in memory. At 4 KiB a full leaf stays
 /// inline and reading 4.8 GB of chunks held about 0.5 GiB; appends run slower than with
 /// 120 KiB chunks (0.93-1.28 M events/s against 1.38-1.62 M/s) and take 1.6-1.9x the
 /// encoded bytes on disk (1.35-1.6x before). See docs/STORE.md.

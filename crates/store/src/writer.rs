@@ -499,7 +499,7 @@ impl Writer {
     ) -> Result<Vec<KeyValue>, StoreError> {
         let commit_first = st.next_position;
         let commit_last = commit_first + appended as u64 - 1;
-        let mut writes = Vec::with_capacity(appended / 512 + 2 + new_keys.len());
+        let mut writes = Vec::with_capacity(appended / 16 + 2 + new_keys.len());
         let mut key_writes = Vec::with_capacity(new_keys.len());
         let mut new_keys = new_keys.into_iter().peekable();
         let mut chunk = ChunkBuilder::default();

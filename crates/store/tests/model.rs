@@ -38,7 +38,7 @@ enum Op {
 fn event_strategy() -> impl Strategy<Value = GenEvent> {
     (
         0..STREAMS,
-        prop_oneof![0..64usize, 0..2000usize],
+        prop_oneof![0..64usize, 0..2000usize, 0..10_000usize],
         proptest::option::weighted(0.3, (0..KEYS, 0..2u64)),
     )
         .prop_map(|(stream, payload_len, key)| GenEvent {
