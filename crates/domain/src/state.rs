@@ -502,13 +502,6 @@ impl World {
         false
     }
 
-    /// Applies an event it owns (the path of replays and rebuilds). The world keeps short
-    /// texts inline, so moving the event's strings would save no copy: it is applied as
-    /// [`World::apply`] does.
-    pub fn apply_owned(&mut self, position: u64, event: Event) {
-        self.apply(position, &event);
-    }
-
     /// Applies one event at its log position. Events are trusted here: they were validated
     /// before they were appended. An event about an unknown consumer is ignored.
     pub fn apply(&mut self, position: u64, event: &Event) {

@@ -214,31 +214,6 @@ fn every_event_type_round_trips() {
     }
 }
 
-#[test]
-fn applying_owned_events_builds_the_same_world() {
-    // Replays move event strings into the world; the result must equal applying by reference.
-    use vasooli_domain::codec::encode_value;
-    use vasooli_domain::World;
-    let mut events = vec![Event::OfficeRegistered(OfficeRegistered {
-        code: "D1".into(),
-        name: "D".into(),
-        level: Level::Division,
-        parent: None,
-    })];
-    events.extend(every_event());
-    let (mut by_ref, mut owned) = (World::default(), World::default());
-    for (i, event) in events.into_iter().enumerate() {
-        by_ref.apply(i as u64 + 1, &event);
-        owned.apply_owned(i as u64 + 1, event);
-    }
-    assert!(!by_ref.consumers[0].bills.is_empty() && !by_ref.consumers[0].sms.is_empty());
-    assert_eq!(
-        encode_value(&by_ref.consumers).unwrap(),
-        encode_value(&owned.consumers).unwrap()
-    );
-    assert_eq!(by_ref.position, owned.position);
-}
-
 /// A value with bytes after it (a checkpoint of another layout, say) is refused, not misread.
 #[test]
 fn values_with_bytes_left_over_are_refused() {

@@ -230,7 +230,7 @@ impl Engine {
             let mut count = 0;
             for item in self.store.read_all(from).map(decode_recorded) {
                 let (position, event) = item?;
-                self.world.apply_owned(position, event);
+                self.world.apply(position, &event);
                 count += 1;
             }
             return Ok(count);
@@ -264,7 +264,7 @@ impl Engine {
             let mut count = 0;
             for block in decoded {
                 for (position, event) in block? {
-                    world.apply_owned(position, event);
+                    world.apply(position, &event);
                     count += 1;
                 }
             }
@@ -1179,7 +1179,7 @@ impl StateView for Batch<'_> {
                 scratch.position = position;
                 for (offset, i) in pending.events.iter().enumerate() {
                     if let Some(event) = self.event(*i) {
-                        scratch.apply_owned(position + 1 + offset as u64, event);
+                        scratch.apply(position + 1 + offset as u64, &event);
                     }
                 }
                 scratch.consumers.pop().map(Cow::Owned)

@@ -56,10 +56,10 @@ pub const MAX_EVENTS_PER_CHUNK: usize = 4096;
 /// below a quarter of its 512 KiB segment (131,052 bytes with the message header), and a
 /// leaf holds up to 17 values before it splits; a bigger leaf goes to a blob file of its
 /// own, which sled's cache counts at its pointer's size and so hardly ever evicts: with
-/// 120 KiB chunks, reading a log kept every chunk it had read in memory. At 4 KiB a full leaf stays
-/// inline and reading 4.8 GB of chunks held about 0.5 GiB; appends run slower than with
-/// 120 KiB chunks (0.93-1.28 M events/s against 1.38-1.62 M/s) and take 1.6-1.9x the
-/// encoded bytes on disk (1.35-1.6x before). See docs/STORE.md.
+/// 120 KiB chunks, reading a log kept every chunk it had read in memory. At 4 KiB a full
+/// leaf stays inline and reading 4.8 GB of chunks held about 0.5 GiB; appends run slower
+/// than with 120 KiB chunks (0.93-1.28 M events/s against 1.38-1.62 M/s) and take
+/// 1.6-1.9x the encoded bytes on disk (1.35-1.6x before). See docs/STORE.md.
 pub const MAX_CHUNK_BYTES: usize = 4 * 1024;
 /// Largest payload of a single event.
 pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
