@@ -99,6 +99,14 @@ fn main() {
             store.last_position(),
             started.elapsed().as_secs_f64()
         ));
+        let keys = store.key_index_stats();
+        say(format!(
+            "key index: {} runs, {} keys in runs, {} in memory, filters {:.0} MiB",
+            keys.runs,
+            keys.run_entries,
+            keys.memtable_entries,
+            keys.filter_bytes as f64 / 1048576.0
+        ));
         drop(store);
         let started = Instant::now();
         let mut engine =

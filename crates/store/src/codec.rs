@@ -10,8 +10,12 @@
 
 use bincode::{BorrowDecode, Encode};
 
-/// Format of every envelope written by this version of the crate.
+/// Format of every envelope written by this version of the crate, chunks excepted.
 pub(crate) const FORMAT_VERSION: u8 = 1;
+
+/// Format of chunk envelopes: 2 since events carry their natural key. Chunks of format 1
+/// (events without keys, written before) still decode, see [`open_chunk`].
+pub(crate) const CHUNK_FORMAT_VERSION: u8 = 2;
 
 /// Envelope header: one format byte plus a 4-byte CRC.
 const HEADER_LEN: usize = 5;
@@ -33,6 +37,17 @@ pub(crate) struct EventWire<'a> {
     pub event_type: &'a str,
     pub recorded_at_ms: i64,
     pub payload: &'a [u8],
+    /// The event's natural key: the key index holds only its hash and position, and a
+    /// lookup confirms a candidate against this.
+    pub key: Option<EventKeyWire<'a>>,
+}
+
+/// A natural key as stored with its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, BorrowDecode)]
+pub(crate) struct EventKeyWire<'a> {
+    pub namespace: &'a str,
+    pub key: &'a str,
+    pub content_hash: u64,
 }
 
 /// One sled value of the log: a run of consecutive positions belonging to one commit.
@@ -46,7 +61,51 @@ pub(crate) struct ChunkWire<'a> {
     pub events: Vec<EventWire<'a>>,
 }
 
-/// Durable natural-key index entry.
+/// An event of a format-1 chunk (no natural key).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
+pub(crate) struct EventWireV1<'a> {
+    pub stream: &'a str,
+    pub stream_version: u64,
+    pub event_type: &'a str,
+    pub recorded_at_ms: i64,
+    pub payload: &'a [u8],
+}
+
+/// A format-1 chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
+pub(crate) struct ChunkWireV1<'a> {
+    pub commit_first: u64,
+    pub commit_last: u64,
+    pub first_position: u64,
+    pub events: Vec<EventWireV1<'a>>,
+}
+
+/// One block of a key-index run: up to `keyindex::BLOCK_ENTRIES` entries of 16 bytes
+/// (key hash, then position, both u64 big-endian), in ascending order.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
+pub(crate) struct KeyBlockWire<'a> {
+    pub entries: &'a [u8],
+}
+
+/// One run of the key index, as listed in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
+pub(crate) struct KeyRunWire {
+    pub id: u64,
+    pub level: u32,
+    pub entries: u64,
+    pub blocks: u64,
+}
+
+/// The key index's manifest: its runs hold the key of every keyed event at positions up
+/// to `covered`; keys after it are re-read from the log on open.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
+pub(crate) struct KeyIndexWire {
+    pub covered: u64,
+    pub next_run_id: u64,
+    pub runs: Vec<KeyRunWire>,
+}
+
+/// Natural-key index entry of format-1 logs (one sled key per natural key); read only.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
 pub(crate) struct KeyWire<'a> {
     pub content_hash: u64,
@@ -78,8 +137,12 @@ pub(crate) fn seal<T: Encode>(value: &T) -> Result<Vec<u8>, String> {
 
 /// Encodes `value` into `out` (cleared first), reusing its allocation.
 pub(crate) fn seal_into<T: Encode>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
+    seal_versioned(value, FORMAT_VERSION, out)
+}
+
+fn seal_versioned<T: Encode>(value: &T, version: u8, out: &mut Vec<u8>) -> Result<(), String> {
     out.clear();
-    out.push(FORMAT_VERSION);
+    out.push(version);
     out.extend_from_slice(&[0u8; 4]);
     bincode::encode_into_std_write(value, out, config()).map_err(|e| e.to_string())?;
     let crc = crc32fast::hash(&out[HEADER_LEN..]);
@@ -88,7 +151,7 @@ pub(crate) fn seal_into<T: Encode>(value: &T, out: &mut Vec<u8>) -> Result<(), S
 }
 
 /// Builds a chunk envelope event by event, without collecting [`EventWire`]s first.
-/// The bytes are exactly those of `seal(&ChunkWire { .. })` (bincode encodes a `Vec` as
+/// The bytes are exactly those of a sealed `ChunkWire` (format 2) (bincode encodes a `Vec` as
 /// its length followed by the elements, and a struct as its fields in order).
 #[derive(Debug, Default)]
 pub(crate) struct ChunkBuilder {
@@ -123,7 +186,7 @@ impl ChunkBuilder {
     ) -> Result<(), String> {
         out.clear();
         out.reserve(HEADER_LEN + 4 * 9 + self.events.len());
-        out.push(FORMAT_VERSION);
+        out.push(CHUNK_FORMAT_VERSION);
         out.extend_from_slice(&[0u8; 4]);
         bincode::encode_into_std_write(
             (commit_first, commit_last, first_position, self.count),
@@ -140,13 +203,10 @@ impl ChunkBuilder {
     }
 }
 
-/// Checks the envelope and decodes its body. Never panics on arbitrary bytes.
-pub(crate) fn open_envelope<'a, T: BorrowDecode<'a, ()>>(bytes: &'a [u8]) -> Result<T, String> {
+/// Checks the envelope's CRC; returns its format byte and body. Never panics.
+fn check_envelope(bytes: &[u8]) -> Result<(u8, &[u8]), String> {
     if bytes.len() < HEADER_LEN {
         return Err(format!("value too short ({} bytes)", bytes.len()));
-    }
-    if bytes[0] != FORMAT_VERSION {
-        return Err(format!("unknown format version {}", bytes[0]));
     }
     let mut crc_bytes = [0u8; 4];
     crc_bytes.copy_from_slice(&bytes[1..HEADER_LEN]);
@@ -158,6 +218,10 @@ pub(crate) fn open_envelope<'a, T: BorrowDecode<'a, ()>>(bytes: &'a [u8]) -> Res
             "crc mismatch (stored {stored:08x}, computed {actual:08x})"
         ));
     }
+    Ok((bytes[0], body))
+}
+
+fn decode_body<'a, T: BorrowDecode<'a, ()>>(body: &'a [u8]) -> Result<T, String> {
     let (value, used) =
         bincode::borrow_decode_from_slice(body, config()).map_err(|e| format!("decode: {e}"))?;
     if used != body.len() {
@@ -169,9 +233,53 @@ pub(crate) fn open_envelope<'a, T: BorrowDecode<'a, ()>>(bytes: &'a [u8]) -> Res
     Ok(value)
 }
 
+/// Checks the envelope and decodes its body. Never panics on arbitrary bytes.
+pub(crate) fn open_envelope<'a, T: BorrowDecode<'a, ()>>(bytes: &'a [u8]) -> Result<T, String> {
+    if bytes.first().is_some_and(|v| *v != FORMAT_VERSION) {
+        return Err(format!("unknown format version {}", bytes[0]));
+    }
+    let (_, body) = check_envelope(bytes)?;
+    decode_body(body)
+}
+
+/// Checks and decodes a chunk envelope of either format. Never panics on arbitrary bytes.
+pub(crate) fn open_chunk(bytes: &[u8]) -> Result<ChunkWire<'_>, String> {
+    match bytes.first() {
+        Some(&CHUNK_FORMAT_VERSION) => decode_body(check_envelope(bytes)?.1),
+        Some(1) => {
+            let old: ChunkWireV1<'_> = decode_body(check_envelope(bytes)?.1)?;
+            Ok(ChunkWire {
+                commit_first: old.commit_first,
+                commit_last: old.commit_last,
+                first_position: old.first_position,
+                events: old
+                    .events
+                    .into_iter()
+                    .map(|e| EventWire {
+                        stream: e.stream,
+                        stream_version: e.stream_version,
+                        event_type: e.event_type,
+                        recorded_at_ms: e.recorded_at_ms,
+                        payload: e.payload,
+                        key: None,
+                    })
+                    .collect(),
+            })
+        }
+        Some(other) => Err(format!("unknown chunk format version {other}")),
+        None => Err("value too short (0 bytes)".to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn seal_chunk(chunk: &ChunkWire<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        seal_versioned(chunk, CHUNK_FORMAT_VERSION, &mut out).expect("encode");
+        out
+    }
 
     #[test]
     fn chunk_round_trip_and_damage_detected() {
@@ -185,17 +293,63 @@ mod tests {
                 event_type: "t",
                 recorded_at_ms: -3,
                 payload: b"hello",
+                key: Some(EventKeyWire {
+                    namespace: "receipt",
+                    key: "R-1",
+                    content_hash: u64::MAX - 3,
+                }),
             }],
         };
-        let bytes = seal(&chunk).expect("encode");
-        let back: ChunkWire<'_> = open_envelope(&bytes).expect("decode");
+        let bytes = seal_chunk(&chunk);
+        let back = open_chunk(&bytes).expect("decode");
         assert_eq!(back, chunk);
         for i in 0..bytes.len() {
             let mut bad = bytes.clone();
             bad[i] ^= 0x41;
-            assert!(open_envelope::<ChunkWire<'_>>(&bad).is_err(), "flip at {i}");
+            assert!(open_chunk(&bad).is_err(), "flip at {i}");
         }
-        assert!(open_envelope::<ChunkWire<'_>>(&bytes[..3]).is_err());
+        assert!(open_chunk(&bytes[..3]).is_err());
+        assert!(open_chunk(&[]).is_err());
+    }
+
+    #[test]
+    fn format_1_chunks_still_decode_without_keys() {
+        let old = ChunkWireV1 {
+            commit_first: 7,
+            commit_last: 9,
+            first_position: 8,
+            events: vec![EventWireV1 {
+                stream: "consumer-1",
+                stream_version: 4,
+                event_type: "bill_issued",
+                recorded_at_ms: 1_700_000_000_000,
+                payload: b"old",
+            }],
+        };
+        let bytes = seal(&old).expect("encode");
+        assert_eq!(bytes[0], 1);
+        let back = open_chunk(&bytes).expect("decode");
+        assert_eq!(
+            (back.commit_first, back.commit_last, back.first_position),
+            (7, 9, 8)
+        );
+        assert_eq!(
+            back.events,
+            vec![EventWire {
+                stream: "consumer-1",
+                stream_version: 4,
+                event_type: "bill_issued",
+                recorded_at_ms: 1_700_000_000_000,
+                payload: b"old",
+                key: None,
+            }]
+        );
+        // A format-2 body is not a format-1 chunk, whatever its CRC says.
+        let mut relabelled = seal_chunk(&back);
+        relabelled[0] = 1;
+        assert!(open_chunk(&relabelled).is_err());
+        // Other envelopes do not accept the chunk format.
+        assert!(open_envelope::<CheckpointWire>(&seal_chunk(&back)).is_err());
     }
 
     #[test]
@@ -215,6 +369,11 @@ mod tests {
                     (i as i64) << 40
                 },
                 payload: &payloads[i],
+                key: (i % 3 != 1).then(|| EventKeyWire {
+                    namespace: "ns",
+                    key: &streams[(i * 7) % 300],
+                    content_hash: (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                }),
             })
             .collect();
         let mut builder = ChunkBuilder::default();
@@ -228,13 +387,12 @@ mod tests {
                 .finish_into(1 << 33, (1 << 33) + 70_000, 300, &mut out)
                 .expect("finish");
             assert!(builder.is_empty());
-            let expected = seal(&ChunkWire {
+            let expected = seal_chunk(&ChunkWire {
                 commit_first: 1 << 33,
                 commit_last: (1 << 33) + 70_000,
                 first_position: 300,
                 events: events[..n].to_vec(),
-            })
-            .expect("seal");
+            });
             assert_eq!(out, expected, "{n} events");
         }
     }

@@ -7,9 +7,11 @@
 //! | prefix | key rest                                   | value            |
 //! |--------|--------------------------------------------|------------------|
 //! | `C`    | first position, u64 big-endian             | `ChunkWire`      |
-//! | `K`    | namespace length u32 BE, namespace, key    | `KeyWire`        |
+//! | `I`    | key-index run id u64 BE, block number u32 BE | `KeyBlockWire` |
+//! | `K`    | namespace length u32 BE, namespace, key    | `KeyWire` (format-1 logs only; no longer written) |
 //! | `S`    | stream name                                | `StreamWire`     |
 //! | `M`    | `checkpoint`                               | `CheckpointWire` |
+//! | `M`    | `keyindex`                                 | `KeyIndexWire`   |
 //!
 //! Big-endian positions make sled's byte order equal to position order.
 
@@ -20,6 +22,31 @@ pub(crate) const CHUNK_PREFIX: u8 = b'C';
 pub(crate) const KEY_PREFIX: u8 = b'K';
 pub(crate) const STREAM_PREFIX: u8 = b'S';
 pub(crate) const CHECKPOINT_KEY: &[u8] = b"Mcheckpoint";
+pub(crate) const KEY_BLOCK_PREFIX: u8 = b'I';
+pub(crate) const KEY_INDEX_KEY: &[u8] = b"Mkeyindex";
+
+/// Length of a key-index block key: prefix, run id u64, block number u32.
+pub(crate) const KEY_BLOCK_KEY_LEN: usize = 13;
+
+pub(crate) fn key_block(run_id: u64, block: u32) -> [u8; KEY_BLOCK_KEY_LEN] {
+    let mut k = [0u8; KEY_BLOCK_KEY_LEN];
+    k[0] = KEY_BLOCK_PREFIX;
+    k[1..9].copy_from_slice(&run_id.to_be_bytes());
+    k[9..].copy_from_slice(&block.to_be_bytes());
+    k
+}
+
+/// Run id and block number of a key-index block key.
+pub(crate) fn key_block_parts(key: &[u8]) -> Option<(u64, u32)> {
+    if key.len() != KEY_BLOCK_KEY_LEN || key[0] != KEY_BLOCK_PREFIX {
+        return None;
+    }
+    let mut run = [0u8; 8];
+    let mut block = [0u8; 4];
+    run.copy_from_slice(&key[1..9]);
+    block.copy_from_slice(&key[9..]);
+    Some((u64::from_be_bytes(run), u32::from_be_bytes(block)))
+}
 
 /// Length of a chunk key: prefix plus a u64.
 pub(crate) const CHUNK_KEY_LEN: usize = 9;

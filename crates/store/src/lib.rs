@@ -17,6 +17,7 @@
 mod codec;
 mod error;
 mod fasthash;
+mod keyindex;
 mod layout;
 mod read;
 mod verify;
@@ -32,6 +33,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use error::StoreError;
+pub use keyindex::KeyIndexStats;
 pub use read::ReadAll;
 pub use verify::{Problem, VerifyReport};
 
@@ -269,6 +271,10 @@ pub(crate) struct Shared {
     /// Last durable position; only advanced after the flush covering it.
     pub last_position: AtomicU64,
     pub index: RwLock<StreamIndex>,
+    /// The natural-key index; the writer is its only mutator.
+    pub keys: RwLock<keyindex::KeyIndex>,
+    /// Keys the memtable holds before the writer writes it as a run.
+    pub key_memtable_entries: usize,
     notify_lock: Mutex<()>,
     notify: Condvar,
 }
@@ -352,19 +358,47 @@ fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
+/// Settings of an open store; [`Store::open`] takes the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Natural keys held in memory before they are written to sled as a sorted run of
+    /// the key index (16 bytes each on disk, about 40 in memory). Smaller values write
+    /// runs (and merge them) more often; tests use a handful to exercise that.
+    pub key_memtable_entries: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            key_memtable_entries: KEY_MEMTABLE_ENTRIES,
+        }
+    }
+}
+
+/// Default of [`StoreOptions::key_memtable_entries`].
+pub const KEY_MEMTABLE_ENTRIES: usize = 1 << 20;
+
 impl Store {
     /// Opens (creating if missing) the store in `dir`; the sled database lives in `dir/log`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(dir, StoreOptions::default())
+    }
+
+    /// [`Store::open`] with other settings.
+    pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir)?;
         let db = open_sled(&dir.join("log"))?;
         let tree = db.open_tree(layout::LOG_TREE)?;
-        let (index, last_position) = read::rebuild_index(&tree)?;
+        let mut keys = keyindex::KeyIndex::open(&tree)?;
+        let (index, last_position) = read::rebuild_index(&tree, &mut keys)?;
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             db,
             tree,
             last_position: AtomicU64::new(last_position),
             index: RwLock::new(index),
+            keys: RwLock::new(keys),
+            key_memtable_entries: options.key_memtable_entries.max(1),
             notify_lock: Mutex::new(()),
             notify: Condvar::new(),
         });
@@ -433,23 +467,24 @@ impl Store {
     /// Where the natural key was first recorded, if it was.
     pub fn lookup_key(&self, namespace: &str, key: &str) -> Result<Option<KeyEntry>, StoreError> {
         let shared = &self.inner.shared;
-        let Some(bytes) = shared.tree.get(layout::natural_key(namespace, key))? else {
-            return Ok(None);
-        };
-        let wire: codec::KeyWire<'_> =
-            codec::open_envelope(&bytes).map_err(|reason| StoreError::Corrupt {
-                position: 0,
-                reason: format!("key index entry {namespace}/{key}: {reason}"),
-            })?;
-        // An entry of a commit whose flush has not completed is not reported yet.
-        if wire.position > shared.last_position() {
-            return Ok(None);
-        }
-        Ok(Some(KeyEntry {
-            content_hash: wire.content_hash,
-            stream: wire.stream.to_owned(),
-            position: wire.position,
-        }))
+        let entry = shared
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .find(&shared.tree, namespace, key)?;
+        // An entry of a commit whose flush has not completed is not reported yet (only
+        // format-1 entries can be ahead: the key index holds durable keys only).
+        Ok(entry.filter(|e| e.position <= shared.last_position()))
+    }
+
+    /// Figures about the natural-key index.
+    pub fn key_index_stats(&self) -> KeyIndexStats {
+        self.inner
+            .shared
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .stats()
     }
 
     /// A handle for waiting on new commits.

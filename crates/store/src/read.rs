@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::codec::{self, CheckpointWire, ChunkWire, EventWire, StreamWire};
+use crate::keyindex::{self, KeyIndex};
 use crate::layout::{self, CHUNK_END};
 use crate::{RecordedEvent, Shared, StoreError, StreamIndex};
 
@@ -16,7 +17,7 @@ fn corrupt(position: u64, reason: impl Into<String>) -> StoreError {
 
 /// Decodes a chunk value stored under the key for `position`, checking it claims that position.
 pub(crate) fn decode_chunk(position: u64, bytes: &[u8]) -> Result<ChunkWire<'_>, StoreError> {
-    let chunk: ChunkWire<'_> = codec::open_envelope(bytes).map_err(|r| corrupt(position, r))?;
+    let chunk: ChunkWire<'_> = codec::open_chunk(bytes).map_err(|r| corrupt(position, r))?;
     if chunk.first_position != position {
         return Err(corrupt(
             position,
@@ -43,8 +44,13 @@ fn to_recorded(position: u64, ev: &EventWire<'_>) -> RecordedEvent {
     }
 }
 
-/// Loads the checkpoint and replays the log after it. Returns the heads and the last position.
-pub(crate) fn rebuild_index(tree: &sled::Tree) -> Result<(StreamIndex, u64), StoreError> {
+/// Loads the checkpoint and replays the log after it (and after the key index's runs,
+/// whichever is earlier): returns the heads and the last position, and puts the keys the
+/// runs do not hold into `keys`' memtable.
+pub(crate) fn rebuild_index(
+    tree: &sled::Tree,
+    keys: &mut KeyIndex,
+) -> Result<(StreamIndex, u64), StoreError> {
     let checkpoint = match tree.get(layout::CHECKPOINT_KEY)? {
         Some(bytes) => {
             let cp: CheckpointWire = codec::open_envelope(&bytes)
@@ -71,8 +77,11 @@ pub(crate) fn rebuild_index(tree: &sled::Tree) -> Result<(StreamIndex, u64), Sto
         }
     }
 
-    let mut last = checkpoint;
-    let start = layout::chunk_key(checkpoint + 1);
+    let covered = keys.covered();
+    let from = checkpoint.min(covered);
+    let mut last = from;
+    let mut tail_keys = Vec::new();
+    let start = layout::chunk_key(from + 1);
     for item in tree.range(&start[..]..&CHUNK_END[..]) {
         let (key, value) = item?;
         let position = layout::chunk_key_position(&key)
@@ -87,18 +96,35 @@ pub(crate) fn rebuild_index(tree: &sled::Tree) -> Result<(StreamIndex, u64), Sto
             ));
         }
         let chunk = decode_chunk(position, &value)?;
-        for ev in &chunk.events {
-            let id = match index.id(ev.stream) {
-                Some(id) => {
-                    index.heads[id as usize].version = ev.stream_version;
-                    id
+        for (i, ev) in chunk.events.iter().enumerate() {
+            let p = position + i as u64;
+            if p > covered {
+                if let Some(k) = &ev.key {
+                    tail_keys.push((keyindex::key_hash(k.namespace, k.key), p));
                 }
-                None => index.add_stream(ev.stream, ev.stream_version),
-            };
-            index.push_tail_chunk(id, position);
+            }
+            if p > checkpoint {
+                let id = match index.id(ev.stream) {
+                    Some(id) => {
+                        index.heads[id as usize].version = ev.stream_version;
+                        id
+                    }
+                    None => index.add_stream(ev.stream, ev.stream_version),
+                };
+                index.push_tail_chunk(id, position);
+            }
         }
         last = position + chunk.events.len() as u64 - 1;
     }
+    if last < checkpoint.max(covered) {
+        return Err(corrupt(
+            last + 1,
+            format!(
+                "log ends at {last}, before its checkpoint ({checkpoint}) or key index ({covered})"
+            ),
+        ));
+    }
+    keys.insert(tail_keys);
     Ok((index, last))
 }
 

@@ -6,8 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{self, CheckpointWire, KeyWire, StreamWire};
+use crate::codec::{self, CheckpointWire, KeyIndexWire, KeyWire, StreamWire};
 use crate::fasthash::FastMap;
+use crate::keyindex;
 use crate::layout::{self, CHUNK_END};
 use crate::read::decode_chunk;
 use crate::{StoreError, MAX_REPORTED_PROBLEMS};
@@ -62,6 +63,23 @@ pub(crate) fn verify_tree(
     // (commit_first, commit_last) of the commit whose chunks are being walked.
     let mut open_commit: Option<(u64, u64)> = None;
     let mut versions: FastMap<String, u64> = FastMap::default();
+    // The key index's manifest, read before the log so that the keys it covers are
+    // already in the log when it is walked.
+    let manifest_bytes = tree.get(layout::KEY_INDEX_KEY)?;
+    let manifest = match manifest_bytes
+        .as_deref()
+        .map(codec::open_envelope::<KeyIndexWire>)
+    {
+        None => None,
+        Some(Ok(m)) => Some(m),
+        Some(Err(reason)) => {
+            report.problem(0, format!("key index manifest: {reason}"));
+            None
+        }
+    };
+    let covered = manifest.as_ref().map_or(0, |m| m.covered);
+    // Keyed events the runs must hold: count and sum of fingerprints.
+    let mut log_keys = (0u64, 0u64);
 
     let start = layout::chunk_key(0);
     for item in tree.range(&start[..]..&CHUNK_END[..]) {
@@ -135,6 +153,13 @@ pub(crate) fn verify_tree(
                 );
             }
             *slot = ev.stream_version;
+            if let (Some(k), true) = (&ev.key, p <= covered) {
+                let hash = keyindex::key_hash(k.namespace, k.key);
+                log_keys.0 += 1;
+                log_keys.1 = log_keys
+                    .1
+                    .wrapping_add(keyindex::entry_fingerprint(hash, p));
+            }
         }
         report.events += len;
         next = chunk_last.saturating_add(1);
@@ -153,6 +178,37 @@ pub(crate) fn verify_tree(
                 expected.min(last) + 1,
                 format!("store reports last position {expected}, log ends at {last}"),
             );
+        }
+    }
+
+    if let Some(manifest) = &manifest {
+        let mut found = Vec::new();
+        let run_keys = verify_runs(tree, manifest, &mut found)?;
+        if covered > last {
+            found.push(Problem {
+                position: covered,
+                reason: format!("key index covers up to {covered}, beyond the log (last {last})"),
+            });
+        } else if run_keys != log_keys {
+            found.push(Problem {
+                position: covered,
+                reason: format!(
+                    "key index runs hold {} entries, the log has {} keyed events up to {covered}{}",
+                    run_keys.0,
+                    log_keys.0,
+                    if run_keys.0 == log_keys.0 {
+                        " (but not the same ones)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        // A run written or merged while this walked is not damage: check again then.
+        if !found.is_empty() && tree.get(layout::KEY_INDEX_KEY)? == manifest_bytes {
+            for p in found {
+                report.problem(p.position, p.reason);
+            }
         }
     }
 
@@ -206,4 +262,66 @@ pub(crate) fn verify_tree(
         }
     }
     Ok(report)
+}
+
+/// Walks the blocks of every run the manifest lists; returns the count and fingerprint sum
+/// of their entries and adds what is wrong with them to `found`.
+fn verify_runs(
+    tree: &sled::Tree,
+    manifest: &KeyIndexWire,
+    found: &mut Vec<Problem>,
+) -> Result<(u64, u64), StoreError> {
+    let mut total = (0u64, 0u64);
+    for run in &manifest.runs {
+        let mut problem = |reason: String| {
+            found.push(Problem {
+                position: manifest.covered,
+                reason: format!("key index run {}: {reason}", run.id),
+            })
+        };
+        let mut blocks = 0u64;
+        let mut entries = 0u64;
+        let mut previous: Option<(u64, u64)> = None;
+        let mut ordered = true;
+        let mut in_range = true;
+        let range = layout::key_block(run.id, 0)..layout::key_block(run.id + 1, 0);
+        for item in tree.range(range) {
+            let (key, value) = item?;
+            if layout::key_block_parts(&key).map(|(_, b)| u64::from(b)) != Some(blocks) {
+                problem(format!("block {blocks} missing or misnamed"));
+                break;
+            }
+            blocks += 1;
+            let decoded = match keyindex::decode_block(run.id, &value) {
+                Ok(d) => d,
+                Err(e) => {
+                    problem(format!("block {}: {e}", blocks - 1));
+                    continue;
+                }
+            };
+            for entry in decoded {
+                ordered &= previous.is_none_or(|p| p < entry);
+                in_range &= entry.1 >= 1 && entry.1 <= manifest.covered;
+                previous = Some(entry);
+                entries += 1;
+                total.0 += 1;
+                total.1 = total
+                    .1
+                    .wrapping_add(keyindex::entry_fingerprint(entry.0, entry.1));
+            }
+        }
+        if !ordered {
+            problem("entries out of order".to_owned());
+        }
+        if !in_range {
+            problem(format!("an entry points outside 1..={}", manifest.covered));
+        }
+        if (entries, blocks) != (run.entries, run.blocks) {
+            problem(format!(
+                "{entries} entries in {blocks} blocks where the manifest lists {} in {}",
+                run.entries, run.blocks
+            ));
+        }
+    }
+    Ok(total)
 }

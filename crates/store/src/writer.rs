@@ -7,8 +7,9 @@
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
-use crate::codec::{self, CheckpointWire, ChunkBuilder, EventWire, KeyWire, StreamWire};
+use crate::codec::{self, CheckpointWire, ChunkBuilder, EventKeyWire, EventWire, StreamWire};
 use crate::fasthash::FastMap;
+use crate::keyindex::{self, KeyIndex};
 use crate::layout;
 use crate::{
     CommitReceipt, ExpectedVersion, NewCommit, Shared, StoreError, StreamIndex,
@@ -32,8 +33,12 @@ pub(crate) enum Command {
 }
 
 /// Upper bound of an encoded event's bytes besides names and payload: five varints
-/// (three lengths, the version and the timestamp) of at most 9 bytes each.
-const EVENT_OVERHEAD_BYTES: usize = 45;
+/// (three lengths, the version and the timestamp) of at most 9 bytes each, and the tag
+/// saying whether a natural key follows.
+const EVENT_OVERHEAD_BYTES: usize = 46;
+/// Upper bound of a natural key's bytes in a chunk besides its namespace and key: two
+/// lengths and the content hash, varints of at most 9 bytes each.
+const KEY_OVERHEAD_BYTES: usize = 27;
 
 pub(crate) fn run(shared: Arc<Shared>, rx: Receiver<Command>) {
     let heads = {
@@ -146,6 +151,8 @@ struct GroupState<'g> {
     touched: Vec<u32>,
     /// Natural keys written by earlier commits of the group: sled key -> content hash.
     keys: FastMap<Vec<u8>, u64>,
+    /// (key hash, position) of every natural key written in the group, for the key index.
+    key_entries: Vec<(u64, u64)>,
     /// (stream id, chunk first position) for every stream of every new chunk.
     new_chunks: Vec<(u32, u64)>,
     batch: sled::Batch,
@@ -163,6 +170,7 @@ impl<'g> GroupState<'g> {
             new_ids: FastMap::default(),
             touched: Vec::new(),
             keys: FastMap::default(),
+            key_entries: Vec::new(),
             new_chunks: Vec::new(),
             batch: sled::Batch::default(),
             writes: 0,
@@ -188,6 +196,7 @@ impl<'g> GroupState<'g> {
 /// What a commit changed in the group and writer state before it failed, to roll back.
 struct Undo {
     touched: usize,
+    key_entries: usize,
     new_chunks: usize,
     new_names: usize,
     heads: Vec<(u32, Head)>,
@@ -245,26 +254,30 @@ impl Writer {
             .index
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let keys = shared
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.group_seq += 1;
         debug_assert_eq!(self.heads.len(), index.heads.len());
         let mut st = GroupState::new(shared.last_position() + 1, index.heads.len());
         let mut outcomes = Vec::with_capacity(commits.len());
         for commit in &commits {
-            let outcome = self
-                .stage(&index, &mut st, commit)
-                .map(|(receipt, writes, keys)| {
-                    for (k, v) in writes {
-                        st.batch.insert(k, v);
-                        st.writes += 1;
-                    }
-                    st.keys.extend(keys);
-                    st.accepted_commits += 1;
-                    st.appended_events += receipt.appended as u64;
-                    if receipt.appended > 0 {
-                        st.next_position = receipt.last_position + 1;
-                    }
-                    receipt
-                });
+            let outcome =
+                self.stage(&index, &keys, &mut st, commit)
+                    .map(|(receipt, writes, keys)| {
+                        for (k, v) in writes {
+                            st.batch.insert(k, v);
+                            st.writes += 1;
+                        }
+                        st.keys.extend(keys);
+                        st.accepted_commits += 1;
+                        st.appended_events += receipt.appended as u64;
+                        if receipt.appended > 0 {
+                            st.next_position = receipt.last_position + 1;
+                        }
+                        receipt
+                    });
             outcomes.push(outcome);
         }
         let new_last = st.next_position - 1;
@@ -303,6 +316,7 @@ impl Writer {
             }
         }
         drop(index);
+        drop(keys);
 
         if st.writes > 0 {
             let written = shared
@@ -333,6 +347,16 @@ impl Writer {
         // `commits` (borrowed by `st`) is freed only now, after every caller was answered.
         drop(st);
         drop(commits);
+        let memtable = shared
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .memtable_len();
+        if memtable >= shared.key_memtable_entries {
+            // A failure stops the writer like a failed group: the log is intact, and the
+            // keys are re-read from it on the next open.
+            KeyIndex::write_run(&shared.keys, &shared.tree, shared.last_position())?;
+        }
         Ok(())
     }
 
@@ -360,6 +384,13 @@ impl Writer {
                 }
             }
         }
+        if !st.key_entries.is_empty() {
+            self.shared
+                .keys
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(st.key_entries.iter().copied());
+        }
         if checkpointed {
             self.commits_since_checkpoint = 0;
             self.events_since_checkpoint = 0;
@@ -374,6 +405,7 @@ impl Writer {
     fn stage<'g>(
         &mut self,
         index: &StreamIndex,
+        keys: &KeyIndex,
         st: &mut GroupState<'g>,
         commit: &'g NewCommit,
     ) -> Result<(CommitReceipt, Vec<KeyValue>, Vec<(Vec<u8>, u64)>), StoreError> {
@@ -400,24 +432,14 @@ impl Writer {
         let mut keep = vec![true; commit.events.len()];
         let mut duplicates = 0usize;
         let mut commit_keys: FastMap<Vec<u8>, u64> = FastMap::default();
-        // (event index, sled key) of keys this commit will record, in event order.
-        let mut new_keys: Vec<(usize, Vec<u8>)> = Vec::new();
         for (i, ev) in commit.events.iter().enumerate() {
             let Some(nk) = &ev.key else { continue };
             let k = layout::natural_key(&nk.namespace, &nk.key);
             let existing = match commit_keys.get(&k).or_else(|| st.keys.get(&k)) {
                 Some(h) => Some(*h),
-                None => match self.shared.tree.get(&k)? {
-                    Some(bytes) => {
-                        let wire: KeyWire<'_> =
-                            codec::open_envelope(&bytes).map_err(|r| StoreError::Corrupt {
-                                position: 0,
-                                reason: format!("key index entry {}/{}: {r}", nk.namespace, nk.key),
-                            })?;
-                        Some(wire.content_hash)
-                    }
-                    None => None,
-                },
+                None => keys
+                    .find(&self.shared.tree, &nk.namespace, &nk.key)?
+                    .map(|entry| entry.content_hash),
             };
             match existing {
                 Some(h) if h == nk.content_hash => {
@@ -431,8 +453,7 @@ impl Writer {
                     })
                 }
                 None => {
-                    commit_keys.insert(k.clone(), nk.content_hash);
-                    new_keys.push((i, k));
+                    commit_keys.insert(k, nk.content_hash);
                 }
             }
         }
@@ -451,11 +472,12 @@ impl Writer {
         self.commit_seq += 1;
         let mut undo = Undo {
             touched: st.touched.len(),
+            key_entries: st.key_entries.len(),
             new_chunks: st.new_chunks.len(),
             new_names: st.new_names.len(),
             heads: Vec::new(),
         };
-        match self.encode(index, st, commit, &keep, new_keys, appended, &mut undo) {
+        match self.encode(index, st, commit, &keep, appended, &mut undo) {
             Ok(writes) => {
                 let receipt = CommitReceipt {
                     first_position: st.next_position,
@@ -474,6 +496,7 @@ impl Writer {
                     }
                 }
                 st.touched.truncate(undo.touched);
+                st.key_entries.truncate(undo.key_entries);
                 st.new_chunks.truncate(undo.new_chunks);
                 for name in st.new_names.drain(undo.new_names..) {
                     st.new_ids.remove(name);
@@ -485,7 +508,7 @@ impl Writer {
     }
 
     /// Assigns stream versions to the kept events of a validated commit and encodes its
-    /// chunks and key index entries.
+    /// chunks; every kept event with a natural key records a new one.
     #[allow(clippy::too_many_arguments)]
     fn encode<'g>(
         &mut self,
@@ -493,15 +516,12 @@ impl Writer {
         st: &mut GroupState<'g>,
         commit: &'g NewCommit,
         keep: &[bool],
-        new_keys: Vec<(usize, Vec<u8>)>,
         appended: usize,
         undo: &mut Undo,
     ) -> Result<Vec<KeyValue>, StoreError> {
         let commit_first = st.next_position;
         let commit_last = commit_first + appended as u64 - 1;
-        let mut writes = Vec::with_capacity(appended / 16 + 2 + new_keys.len());
-        let mut key_writes = Vec::with_capacity(new_keys.len());
-        let mut new_keys = new_keys.into_iter().peekable();
+        let mut writes = Vec::with_capacity(appended / 16 + 2);
         let mut chunk = ChunkBuilder::default();
         let mut chunk_first = commit_first;
         let mut chunk_bytes = 0usize;
@@ -514,8 +534,14 @@ impl Writer {
                 continue;
             }
             let stream = ev.stream.as_str();
-            let event_bytes =
-                ev.payload.len() + stream.len() + ev.event_type.len() + EVENT_OVERHEAD_BYTES;
+            let key_bytes = ev.key.as_ref().map_or(0, |nk| {
+                nk.namespace.len() + nk.key.len() + KEY_OVERHEAD_BYTES
+            });
+            let event_bytes = ev.payload.len()
+                + stream.len()
+                + ev.event_type.len()
+                + key_bytes
+                + EVENT_OVERHEAD_BYTES;
             // Close the chunk before it would outgrow the limit (a single bigger event
             // gets a chunk of its own).
             if chunk.len() >= MAX_EVENTS_PER_CHUNK
@@ -560,19 +586,17 @@ impl Writer {
                     event_type: &ev.event_type,
                     recorded_at_ms: ev.recorded_at_ms,
                     payload: &ev.payload,
+                    key: ev.key.as_ref().map(|nk| EventKeyWire {
+                        namespace: &nk.namespace,
+                        key: &nk.key,
+                        content_hash: nk.content_hash,
+                    }),
                 })
                 .map_err(codec_err)?;
             chunk_bytes += event_bytes;
-            if new_keys.peek().map(|(idx, _)| *idx) == Some(i) {
-                if let Some((_, k)) = new_keys.next() {
-                    let value = codec::seal(&KeyWire {
-                        content_hash: ev.key.as_ref().map_or(0, |nk| nk.content_hash),
-                        stream,
-                        position,
-                    })
-                    .map_err(codec_err)?;
-                    key_writes.push((k, value));
-                }
+            if let Some(nk) = &ev.key {
+                st.key_entries
+                    .push((keyindex::key_hash(&nk.namespace, &nk.key), position));
             }
             position += 1;
         }
@@ -582,7 +606,6 @@ impl Writer {
                 .map_err(codec_err)?;
             writes.push((layout::chunk_key(chunk_first).to_vec(), encoded));
         }
-        writes.extend(key_writes);
         Ok(writes)
     }
 

@@ -5,7 +5,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use vasooli_store::{
-    ExpectedVersion, NewCommit, NewEvent, RecordedEvent, Store, StoreError, LOG_TREE,
+    ExpectedVersion, NewCommit, NewEvent, RecordedEvent, Store, StoreError, StoreOptions, LOG_TREE,
     MAX_EVENTS_PER_CHUNK, MAX_EVENTS_PER_COMMIT,
 };
 
@@ -362,6 +362,126 @@ fn natural_keys_dedupe_and_conflict() {
     assert!(store.verify().expect("verify").is_ok());
 }
 
+/// Keys beyond the memtable go to sorted runs in sled, which merge as they accumulate;
+/// lookups, duplicates, conflicts, reopening and `verify` all see the same keys.
+#[test]
+fn natural_keys_in_runs_behave_like_keys_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = StoreOptions {
+        key_memtable_entries: 1_000,
+    };
+    let store = Store::open_with(dir.path(), options).expect("open");
+    let keyed = |n: u64, hash: u64| {
+        ev(&format!("acct-{}", n % 97), "Paid", &format!("payment {n}")).with_key(
+            "receipt",
+            format!("R-{n}"),
+            hash,
+        )
+    };
+    // 26 commits of 1,000 keys (one unkeyed event in each): 26 memtable flushes, and
+    // merges of every 4 runs of a level into one of the next.
+    for commit in 0..26u64 {
+        let mut events: Vec<_> = (0..1_000).map(|i| keyed(commit * 1_000 + i, i)).collect();
+        events.push(ev("notes", "Note", "unkeyed"));
+        let r = store.append(NewCommit::new(events)).expect("append");
+        assert_eq!((r.appended, r.duplicates), (1_001, 0));
+    }
+    // The writer writes a full memtable after answering; a flush queues behind that.
+    store.flush().expect("flush");
+    let stats = store.key_index_stats();
+    // 26 = 16 + 4 + 4 + 1 + 1: one run of level 2, two of level 1, two of level 0.
+    assert_eq!((stats.runs, stats.run_entries), (5, 26_000), "{stats:?}");
+    assert_eq!(stats.memtable_entries, 0);
+    let position_of = |n: u64| n + n / 1_000 + 1;
+    let check = |store: &Store| {
+        for n in (0..26_000u64).step_by(37).chain([0, 999, 1_000, 25_999]) {
+            let entry = store
+                .lookup_key("receipt", &format!("R-{n}"))
+                .expect("lookup")
+                .unwrap_or_else(|| panic!("R-{n} recorded"));
+            assert_eq!(entry.position, position_of(n), "R-{n}");
+            assert_eq!(entry.content_hash, n % 1_000);
+            assert_eq!(entry.stream, format!("acct-{}", n % 97));
+        }
+        for missing in ["R-26000", "R-", "R-00", "r-1"] {
+            assert_eq!(store.lookup_key("receipt", missing).expect("lookup"), None);
+        }
+        assert_eq!(store.lookup_key("bill", "R-5").expect("lookup"), None);
+    };
+    check(&store);
+    // Repeats of keys held in runs: skipped with the same hash, refused with another.
+    let r = store
+        .append(NewCommit::new(
+            (0..26_000)
+                .step_by(100)
+                .map(|n| keyed(n, n % 1_000))
+                .collect(),
+        ))
+        .expect("duplicates");
+    assert_eq!((r.appended, r.duplicates), (0, 260));
+    let last = store.last_position();
+    assert!(matches!(
+        store.append(NewCommit::new(vec![keyed(26_001, 1), keyed(5_005, 6)])),
+        Err(StoreError::KeyConflict { key, .. }) if key == "R-5005"
+    ));
+    assert_eq!(store.last_position(), last);
+    assert!(store.verify().expect("verify").is_ok());
+
+    // Reopened: the runs come back from sled, the keys after them from the log.
+    drop(store);
+    let store = Store::open_with(dir.path(), options).expect("reopen");
+    assert_eq!(store.key_index_stats(), stats);
+    check(&store);
+    // And with the default memtable, which never writes a run in this test.
+    drop(store);
+    let store = Store::open(dir.path()).expect("reopen with defaults");
+    check(&store);
+    let report = store.verify().expect("verify");
+    assert!(report.is_ok(), "{report:?}");
+
+    // Not one sled key per natural key: a few hundred blocks of runs.
+    let tree = store.db().open_tree(LOG_TREE).expect("tree");
+    assert_eq!(tree.scan_prefix(b"K").count(), 0);
+    let blocks = tree.scan_prefix(b"I").count();
+    assert!((100..=200).contains(&blocks), "{blocks} blocks");
+
+    // A damaged block is reported by verify and by a lookup that needs it.
+    let (key, value) = tree
+        .scan_prefix(b"I")
+        .nth(blocks / 2)
+        .expect("a block")
+        .expect("read");
+    let mut bad = value.to_vec();
+    let at = bad.len() - 3;
+    bad[at] ^= 0x10;
+    tree.insert(&key, bad).expect("damage");
+    let report = store.verify().expect("verify");
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.reason.contains("key index run")),
+        "{report:?}"
+    );
+    tree.insert(&key, value).expect("repair");
+    assert!(store.verify().expect("verify").is_ok());
+
+    // Blocks of a run the manifest does not list (a crash while writing one) are
+    // removed on open and change nothing.
+    let mut orphan = vec![b'I'];
+    orphan.extend_from_slice(&u64::MAX.to_be_bytes()[..7]);
+    orphan.extend_from_slice(&[0xfe, 0, 0, 0, 0]);
+    tree.insert(&orphan, b"not a block".to_vec())
+        .expect("orphan");
+    drop(tree);
+    drop(store);
+    let store = Store::open_with(dir.path(), options).expect("reopen");
+    let tree = store.db().open_tree(LOG_TREE).expect("tree");
+    assert_eq!(tree.get(&orphan).expect("get"), None);
+    check(&store);
+    assert!(store.verify().expect("verify").is_ok());
+}
+
 #[test]
 fn multi_chunk_commit_is_atomic_and_complete() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -594,7 +714,11 @@ fn subscription_wakes_on_append() {
 #[test]
 fn a_big_log_keeps_its_chunks_inline_in_sled() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    // Runs of the key index written and merged along the way must stay inline too.
+    let options = StoreOptions {
+        key_memtable_entries: 2_000,
+    };
+    let store = Store::open_with(dir.path(), options).expect("open");
     // 40 MiB of events (200 bytes each) in commits of 10,000 across 1,000 streams, every
     // tenth with a natural key: enough leaves of chunks for sled to have split many times.
     let payload = "x".repeat(200);

@@ -4,10 +4,15 @@
 use std::collections::HashMap;
 
 use proptest::prelude::*;
-use vasooli_store::{ExpectedVersion, NewCommit, NewEvent, RecordedEvent, Store, StoreError};
+use vasooli_store::{
+    ExpectedVersion, NewCommit, NewEvent, RecordedEvent, Store, StoreError, StoreOptions,
+};
 
 const STREAMS: usize = 4;
+/// Keys drawn often (repeats, duplicates and conflicts) and keys drawn from a wider set
+/// (enough distinct keys for the key index to write and merge runs).
 const KEYS: usize = 6;
+const MORE_KEYS: usize = 300;
 
 #[derive(Debug, Clone)]
 struct GenEvent {
@@ -39,7 +44,7 @@ fn event_strategy() -> impl Strategy<Value = GenEvent> {
     (
         0..STREAMS,
         prop_oneof![0..64usize, 0..2000usize, 0..10_000usize],
-        proptest::option::weighted(0.3, (0..KEYS, 0..2u64)),
+        proptest::option::weighted(0.4, (prop_oneof![0..KEYS, 0..MORE_KEYS], 0..2u64)),
     )
         .prop_map(|(stream, payload_len, key)| GenEvent {
             stream,
@@ -173,9 +178,13 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn store_matches_model(ops in proptest::collection::vec(op_strategy(), 1..25)) {
+    fn store_matches_model(
+        ops in proptest::collection::vec(op_strategy(), 1..25),
+        memtable in prop_oneof![Just(1usize), Just(2), Just(5), Just(1 << 20)],
+    ) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = Store::open(dir.path()).expect("open");
+        let options = StoreOptions { key_memtable_entries: memtable };
+        let mut store = Store::open_with(dir.path(), options).expect("open");
         let mut model = Model::default();
         let mut counter = 0u64;
         for op in ops {
@@ -183,7 +192,7 @@ proptest! {
                 Op::Flush => store.flush().expect("flush"),
                 Op::Reopen => {
                     drop(store);
-                    store = Store::open(dir.path()).expect("reopen");
+                    store = Store::open_with(dir.path(), options).expect("reopen");
                     check(&store, &model);
                 }
                 Op::Append { events, expect } => {
@@ -245,6 +254,17 @@ proptest! {
             let event = &model.events[entry.position as usize - 1];
             prop_assert_eq!(&event.stream, &entry.stream);
         }
+        for k in 0..MORE_KEYS {
+            let key = format!("key-{k}");
+            if !model.keys.contains_key(&key) {
+                prop_assert_eq!(store.lookup_key("ns", &key).expect("lookup"), None);
+            }
+        }
+        let stats = store.key_index_stats();
+        prop_assert_eq!(
+            stats.run_entries + stats.memtable_entries as u64,
+            model.keys.len() as u64
+        );
         let report = store.verify().expect("verify");
         prop_assert!(report.is_ok(), "{:?}", report);
         prop_assert_eq!(report.last_position, model.events.len() as u64);

@@ -1,0 +1,770 @@
+//! The natural-key index: which position recorded a natural key, without one sled key per
+//! natural key.
+//!
+//! sled splits a leaf at 17 values whatever their size, and its page table costs memory
+//! for every page, in memory or not: a sled key per natural key cost about 50 bytes of
+//! resident memory per keyed event (3 GiB to open a log of 67 M keyed events). So the
+//! index is a small log-structured tree of its own:
+//!
+//! - every event carries its natural key inside its chunk, so the log itself is the
+//!   durable record of every key;
+//! - an entry of the index is 16 bytes, `(hash of namespace and key, position)`;
+//! - entries of keys recorded after the last *run* are held in memory (the memtable) and
+//!   re-read from the log's tail on open;
+//! - when the memtable reaches its bound it is written to sled as a sorted *run* of
+//!   blocks of [`BLOCK_ENTRIES`] entries; every [`TIER_RUNS`] runs of one level are merged
+//!   into one run of the next level, so a log holds a few runs per level and a handful of
+//!   levels;
+//! - in memory each run keeps a blocked Bloom filter (10 bits per entry, one cache line per
+//!   probe) and the first hash of each block, so looking up a key not recorded costs one
+//!   cache line per run and, one time in about a hundred, a block read;
+//! - a hash found is a candidate only: the event at its position is read and its stored
+//!   key compared, so hash collisions cost a read, never a wrong answer.
+//!
+//! Crash safety: a run's blocks are written before the manifest (`Mkeyindex`) lists it,
+//! and the blocks of runs merged away are removed only after the manifest stopped listing
+//! them; sled recovers a prefix of the writes, so the manifest never lists a run whose
+//! blocks are missing. Blocks of runs the manifest does not list are removed on open.
+//! Logs written before this index (one `K` key per natural key, chunks without keys) are
+//! still read: their `K` entries are consulted after the runs.
+
+use std::collections::BTreeSet;
+
+use crate::codec::{self, KeyBlockWire, KeyIndexWire, KeyRunWire, KeyWire};
+use crate::layout;
+use crate::read::decode_chunk;
+use crate::{KeyEntry, StoreError};
+
+/// Entries per block of a run (16 bytes each: a block is 4 KiB, like a chunk).
+pub(crate) const BLOCK_ENTRIES: usize = 256;
+/// Runs of one level merged into one run of the next.
+pub(crate) const TIER_RUNS: usize = 4;
+/// Bloom filter bits per entry.
+const BLOOM_BITS_PER_ENTRY: u64 = 10;
+/// Bits set per key, all in one 512-bit line.
+const BLOOM_PROBES: u32 = 7;
+/// Most sled writes per batch while writing or removing a run (sled keeps every node
+/// version replaced during a batch until it ends).
+const RUN_BATCH_KEYS: usize = 1024;
+/// Bytes of one entry in a block.
+const ENTRY_BYTES: usize = 16;
+
+/// Hash of a natural key, stored in the index: stable across versions (it is on disk), so
+/// it is spelled out here rather than taken from a hasher that might change.
+pub(crate) fn key_hash(namespace: &str, key: &str) -> u64 {
+    let mut h: u64 = 0x243f_6a88_85a3_08d3;
+    let mut add = |word: u64| {
+        h = (h.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    };
+    for part in [namespace.as_bytes(), key.as_bytes()] {
+        add(part.len() as u64);
+        let mut words = part.chunks_exact(8);
+        for word in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(word);
+            add(u64::from_le_bytes(b));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            add(u64::from_le_bytes(b));
+        }
+    }
+    fmix64(h)
+}
+
+/// A fingerprint of one index entry: `verify` sums them over the log's keyed events and
+/// over the runs' entries, which agree only if the runs hold exactly those entries.
+pub(crate) fn entry_fingerprint(hash: u64, position: u64) -> u64 {
+    fmix64(hash ^ fmix64(position.wrapping_add(0x9e37_79b9_7f4a_7c15)))
+}
+
+/// MurmurHash3's finaliser: every output bit depends on every input bit.
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^= k >> 33;
+    k
+}
+
+/// A Bloom filter whose probes for one key all fall in one 64-byte line.
+#[derive(Debug)]
+struct Bloom {
+    lines: Vec<Line>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(align(64))]
+struct Line([u64; 8]);
+
+impl Bloom {
+    fn with_entries(entries: u64) -> Bloom {
+        let lines = (entries * BLOOM_BITS_PER_ENTRY).div_ceil(512).max(1);
+        Bloom {
+            lines: vec![Line::default(); lines as usize],
+        }
+    }
+
+    /// The line and the bits of `hash`.
+    fn probes(&self, hash: u64) -> (usize, u64) {
+        let line = (((hash >> 32) * self.lines.len() as u64) >> 32) as usize;
+        (line, fmix64(hash ^ 0x9e37_79b9_7f4a_7c15))
+    }
+
+    fn insert(&mut self, hash: u64) {
+        let (line, mut bits) = self.probes(hash);
+        let words = &mut self.lines[line].0;
+        for _ in 0..BLOOM_PROBES {
+            let bit = (bits & 511) as usize;
+            words[bit >> 6] |= 1 << (bit & 63);
+            bits >>= 9;
+        }
+    }
+
+    fn may_contain(&self, hash: u64) -> bool {
+        let (line, mut bits) = self.probes(hash);
+        let words = &self.lines[line].0;
+        for _ in 0..BLOOM_PROBES {
+            let bit = (bits & 511) as usize;
+            if words[bit >> 6] & (1 << (bit & 63)) == 0 {
+                return false;
+            }
+            bits >>= 9;
+        }
+        true
+    }
+
+    fn bytes(&self) -> usize {
+        self.lines.len() * std::mem::size_of::<Line>()
+    }
+}
+
+/// One run in memory: what finds a hash's block without reading the others.
+#[derive(Debug)]
+struct Run {
+    id: u64,
+    level: u32,
+    entries: u64,
+    /// First hash of every block.
+    fences: Vec<u64>,
+    bloom: Bloom,
+}
+
+impl Run {
+    fn wire(&self) -> KeyRunWire {
+        KeyRunWire {
+            id: self.id,
+            level: self.level,
+            entries: self.entries,
+            blocks: self.fences.len() as u64,
+        }
+    }
+}
+
+/// Builds a run block by block while its entries arrive in order.
+struct RunBuilder {
+    run: Run,
+    block: Vec<u8>,
+    batch: sled::Batch,
+    in_batch: usize,
+    last: Option<(u64, u64)>,
+}
+
+impl RunBuilder {
+    fn new(id: u64, level: u32, expected_entries: u64) -> RunBuilder {
+        RunBuilder {
+            run: Run {
+                id,
+                level,
+                entries: 0,
+                fences: Vec::new(),
+                bloom: Bloom::with_entries(expected_entries),
+            },
+            block: Vec::with_capacity(BLOCK_ENTRIES * ENTRY_BYTES),
+            batch: sled::Batch::default(),
+            in_batch: 0,
+            last: None,
+        }
+    }
+
+    fn push(&mut self, tree: &sled::Tree, entry: (u64, u64)) -> Result<(), StoreError> {
+        if self.last.is_some_and(|last| last >= entry) {
+            return Err(StoreError::Corrupt {
+                position: entry.1,
+                reason: format!("key index run {} out of order", self.run.id),
+            });
+        }
+        self.last = Some(entry);
+        if self.block.is_empty() {
+            self.run.fences.push(entry.0);
+        }
+        self.block.extend_from_slice(&entry.0.to_be_bytes());
+        self.block.extend_from_slice(&entry.1.to_be_bytes());
+        self.run.bloom.insert(entry.0);
+        self.run.entries += 1;
+        if self.block.len() == BLOCK_ENTRIES * ENTRY_BYTES {
+            self.finish_block(tree)?;
+        }
+        Ok(())
+    }
+
+    fn finish_block(&mut self, tree: &sled::Tree) -> Result<(), StoreError> {
+        let number = self.run.fences.len() as u32 - 1;
+        let value = codec::seal(&KeyBlockWire {
+            entries: &self.block,
+        })
+        .map_err(StoreError::Codec)?;
+        self.batch
+            .insert(&layout::key_block(self.run.id, number)[..], value);
+        self.block.clear();
+        self.in_batch += 1;
+        if self.in_batch == RUN_BATCH_KEYS {
+            tree.apply_batch(std::mem::take(&mut self.batch))?;
+            self.in_batch = 0;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, tree: &sled::Tree) -> Result<Run, StoreError> {
+        if !self.block.is_empty() {
+            self.finish_block(tree)?;
+        }
+        if self.in_batch > 0 {
+            tree.apply_batch(std::mem::take(&mut self.batch))?;
+        }
+        Ok(self.run)
+    }
+}
+
+/// Reads one run's entries in order.
+struct RunReader {
+    iter: sled::Iter,
+    run_id: u64,
+    block: Vec<(u64, u64)>,
+    next: usize,
+}
+
+impl RunReader {
+    fn new(tree: &sled::Tree, run_id: u64) -> RunReader {
+        RunReader {
+            iter: tree.range(layout::key_block(run_id, 0)..layout::key_block(run_id + 1, 0)),
+            run_id,
+            block: Vec::new(),
+            next: 0,
+        }
+    }
+
+    fn peek(&mut self) -> Result<Option<(u64, u64)>, StoreError> {
+        while self.next == self.block.len() {
+            let Some(item) = self.iter.next() else {
+                return Ok(None);
+            };
+            let (_, value) = item?;
+            self.block = decode_block(self.run_id, &value)?;
+            self.next = 0;
+        }
+        Ok(Some(self.block[self.next]))
+    }
+}
+
+fn corrupt_run(run_id: u64, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        position: 0,
+        reason: format!("key index run {run_id}: {reason}"),
+    }
+}
+
+/// Decodes a block's entries.
+pub(crate) fn decode_block(run_id: u64, bytes: &[u8]) -> Result<Vec<(u64, u64)>, StoreError> {
+    let wire: KeyBlockWire<'_> = codec::open_envelope(bytes).map_err(|r| corrupt_run(run_id, r))?;
+    if wire.entries.is_empty() || !wire.entries.len().is_multiple_of(ENTRY_BYTES) {
+        return Err(corrupt_run(
+            run_id,
+            format!("block of {} bytes", wire.entries.len()),
+        ));
+    }
+    Ok(wire
+        .entries
+        .chunks_exact(ENTRY_BYTES)
+        .map(|e| {
+            let mut h = [0u8; 8];
+            let mut p = [0u8; 8];
+            h.copy_from_slice(&e[..8]);
+            p.copy_from_slice(&e[8..]);
+            (u64::from_be_bytes(h), u64::from_be_bytes(p))
+        })
+        .collect())
+}
+
+/// The index. Shared behind a lock: the writer thread is its only mutator.
+#[derive(Debug, Default)]
+pub(crate) struct KeyIndex {
+    /// `(hash, position)` of every key recorded after `covered`, durable ones only.
+    memtable: BTreeSet<(u64, u64)>,
+    /// Oldest first; levels never increase towards the newest.
+    runs: Vec<Run>,
+    /// The runs hold every key recorded at positions up to this.
+    covered: u64,
+    next_run_id: u64,
+    /// The log has format-1 `K` entries, consulted after the runs.
+    legacy: bool,
+}
+
+/// Figures about the index, for benchmarks and docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyIndexStats {
+    pub memtable_entries: usize,
+    pub runs: usize,
+    pub run_entries: u64,
+    /// Bytes held in memory by the runs' filters and block fences.
+    pub filter_bytes: usize,
+}
+
+impl KeyIndex {
+    /// Loads the manifest and every listed run's filters; removes blocks of unlisted runs.
+    pub(crate) fn open(tree: &sled::Tree) -> Result<KeyIndex, StoreError> {
+        let manifest = match tree.get(layout::KEY_INDEX_KEY)? {
+            Some(bytes) => {
+                codec::open_envelope::<KeyIndexWire>(&bytes).map_err(|r| StoreError::Corrupt {
+                    position: 0,
+                    reason: format!("key index manifest: {r}"),
+                })?
+            }
+            None => KeyIndexWire {
+                covered: 0,
+                next_run_id: 0,
+                runs: Vec::new(),
+            },
+        };
+        let mut runs: Vec<RunBuilder> = manifest
+            .runs
+            .iter()
+            .map(|w| RunBuilder::new(w.id, w.level, w.entries))
+            .collect();
+        let mut orphans = Vec::new();
+        for item in tree.scan_prefix([layout::KEY_BLOCK_PREFIX]) {
+            let (key, value) = item?;
+            let Some((run_id, block)) = layout::key_block_parts(&key) else {
+                return Err(corrupt_run(0, "malformed block key"));
+            };
+            let Some(slot) = runs.iter().position(|r| r.run.id == run_id) else {
+                orphans.push(key);
+                continue;
+            };
+            let run = &mut runs[slot].run;
+            if block as usize != run.fences.len() {
+                return Err(corrupt_run(
+                    run_id,
+                    format!("block {block} out of sequence"),
+                ));
+            }
+            let entries = decode_block(run_id, &value)?;
+            run.fences.push(entries[0].0);
+            for (hash, _) in &entries {
+                run.bloom.insert(*hash);
+            }
+            run.entries += entries.len() as u64;
+        }
+        for (builder, wire) in runs.iter().zip(&manifest.runs) {
+            if builder.run.entries != wire.entries || builder.run.fences.len() as u64 != wire.blocks
+            {
+                return Err(corrupt_run(
+                    wire.id,
+                    format!(
+                        "{} entries in {} blocks where the manifest lists {} in {}",
+                        builder.run.entries,
+                        builder.run.fences.len(),
+                        wire.entries,
+                        wire.blocks
+                    ),
+                ));
+            }
+        }
+        for keys in orphans.chunks(RUN_BATCH_KEYS) {
+            let mut batch = sled::Batch::default();
+            for k in keys {
+                batch.remove(k.clone());
+            }
+            tree.apply_batch(batch)?;
+        }
+        let legacy = tree
+            .scan_prefix([layout::KEY_PREFIX])
+            .next()
+            .transpose()?
+            .is_some();
+        Ok(KeyIndex {
+            memtable: BTreeSet::new(),
+            runs: runs.into_iter().map(|b| b.run).collect(),
+            covered: manifest.covered,
+            next_run_id: manifest.next_run_id,
+            legacy,
+        })
+    }
+
+    /// Position up to which the runs hold every key.
+    pub(crate) fn covered(&self) -> u64 {
+        self.covered
+    }
+
+    pub(crate) fn memtable_len(&self) -> usize {
+        self.memtable.len()
+    }
+
+    /// Records durable keys (positions after `covered`).
+    pub(crate) fn insert(&mut self, entries: impl IntoIterator<Item = (u64, u64)>) {
+        self.memtable.extend(entries);
+    }
+
+    pub(crate) fn stats(&self) -> KeyIndexStats {
+        KeyIndexStats {
+            memtable_entries: self.memtable.len(),
+            runs: self.runs.len(),
+            run_entries: self.runs.iter().map(|r| r.entries).sum(),
+            filter_bytes: self
+                .runs
+                .iter()
+                .map(|r| r.bloom.bytes() + r.fences.len() * 8)
+                .sum(),
+        }
+    }
+
+    /// Where `namespace`/`key` was recorded, if it was.
+    pub(crate) fn find(
+        &self,
+        tree: &sled::Tree,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<KeyEntry>, StoreError> {
+        let hash = key_hash(namespace, key);
+        for &(_, position) in self.memtable.range((hash, 0)..=(hash, u64::MAX)) {
+            if let Some(entry) = recorded_key(tree, position, namespace, key)? {
+                return Ok(Some(entry));
+            }
+        }
+        for run in self.runs.iter().rev() {
+            if !run.bloom.may_contain(hash) {
+                continue;
+            }
+            // Entries with this hash start in the last block whose first hash is below it,
+            // or in the first block starting with it, and may run on over later blocks.
+            let first_at_or_above = run.fences.partition_point(|f| *f < hash);
+            let mut block = first_at_or_above.saturating_sub(1);
+            while block < run.fences.len()
+                && (block < first_at_or_above || run.fences[block] <= hash)
+            {
+                let bytes = tree
+                    .get(layout::key_block(run.id, block as u32))?
+                    .ok_or_else(|| corrupt_run(run.id, format!("block {block} missing")))?;
+                for (h, position) in decode_block(run.id, &bytes)? {
+                    if h == hash {
+                        if let Some(entry) = recorded_key(tree, position, namespace, key)? {
+                            return Ok(Some(entry));
+                        }
+                    }
+                }
+                block += 1;
+            }
+        }
+        if self.legacy {
+            if let Some(bytes) = tree.get(layout::natural_key(namespace, key))? {
+                let wire: KeyWire<'_> =
+                    codec::open_envelope(&bytes).map_err(|reason| StoreError::Corrupt {
+                        position: 0,
+                        reason: format!("key index entry {namespace}/{key}: {reason}"),
+                    })?;
+                return Ok(Some(KeyEntry {
+                    content_hash: wire.content_hash,
+                    stream: wire.stream.to_owned(),
+                    position: wire.position,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Writes the memtable as a run (merging runs as their levels fill) and a manifest
+    /// covering up to `position`, the last durable position, whose keys are all in the
+    /// memtable. Called by the writer only, between groups; the new state is published under
+    /// `lock` once written, and blocks of merged runs are removed after that.
+    pub(crate) fn write_run(
+        lock: &std::sync::RwLock<KeyIndex>,
+        tree: &sled::Tree,
+        position: u64,
+    ) -> Result<(), StoreError> {
+        fn read(lock: &std::sync::RwLock<KeyIndex>) -> std::sync::RwLockReadGuard<'_, KeyIndex> {
+            lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        }
+        // The writer is the only mutator, so what it reads here stays true while it writes.
+        let (mut next_id, flushed) = {
+            let index = read(lock);
+            let mut builder = RunBuilder::new(index.next_run_id, 0, index.memtable.len() as u64);
+            for entry in &index.memtable {
+                builder.push(tree, *entry)?;
+            }
+            (index.next_run_id + 1, builder.finish(tree)?)
+        };
+        // Runs after the merges: (id, level, entries) of the old ones kept, plus new ones.
+        let mut merged_away: Vec<u64> = Vec::new();
+        let mut new_runs = vec![flushed];
+        loop {
+            let index = read(lock);
+            let level = new_runs.last().map_or(0, |r| r.level);
+            // Runs of this level at the tail: the old ones still listed, then the new one.
+            let old_same: Vec<&Run> = index
+                .runs
+                .iter()
+                .filter(|r| !merged_away.contains(&r.id))
+                .rev()
+                .take_while(|r| r.level == level)
+                .collect();
+            let new_same = new_runs
+                .iter()
+                .rev()
+                .take_while(|r| r.level == level)
+                .count();
+            if old_same.len() + new_same < TIER_RUNS {
+                break;
+            }
+            let mut inputs: Vec<(u64, u64)> =
+                old_same.iter().rev().map(|r| (r.id, r.entries)).collect();
+            let new_inputs = new_runs.split_off(new_runs.len() - new_same);
+            inputs.extend(new_inputs.iter().map(|r| (r.id, r.entries)));
+            drop(index);
+            let total: u64 = inputs.iter().map(|(_, n)| n).sum();
+            let mut readers: Vec<RunReader> = inputs
+                .iter()
+                .map(|(id, _)| RunReader::new(tree, *id))
+                .collect();
+            let mut builder = RunBuilder::new(next_id, level + 1, total);
+            next_id += 1;
+            loop {
+                let mut best: Option<(usize, (u64, u64))> = None;
+                for (i, reader) in readers.iter_mut().enumerate() {
+                    if let Some(entry) = reader.peek()? {
+                        if best.is_none_or(|(_, b)| entry < b) {
+                            best = Some((i, entry));
+                        }
+                    }
+                }
+                let Some((i, entry)) = best else { break };
+                readers[i].next += 1;
+                builder.push(tree, entry)?;
+            }
+            let run = builder.finish(tree)?;
+            if run.entries != total {
+                return Err(corrupt_run(
+                    run.id,
+                    format!("merged {} entries from runs holding {total}", run.entries),
+                ));
+            }
+            merged_away.extend(inputs.iter().map(|(id, _)| *id));
+            new_runs.push(run);
+        }
+        let manifest = {
+            let index = read(lock);
+            let mut runs: Vec<KeyRunWire> = index
+                .runs
+                .iter()
+                .filter(|r| !merged_away.contains(&r.id))
+                .map(Run::wire)
+                .collect();
+            runs.extend(new_runs.iter().map(Run::wire));
+            KeyIndexWire {
+                covered: position,
+                next_run_id: next_id,
+                runs,
+            }
+        };
+        // An error here stops the writer (like any failed write); the new blocks are
+        // orphans then, removed on the next open.
+        let bytes = codec::seal(&manifest).map_err(StoreError::Codec)?;
+        tree.insert(layout::KEY_INDEX_KEY, bytes)?;
+        {
+            let mut index = lock
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            index.runs.retain(|r| !merged_away.contains(&r.id));
+            index.runs.extend(new_runs);
+            index.next_run_id = next_id;
+            index.covered = position;
+            // Every entry in the memtable is durable, so at or before `position`.
+            index.memtable.retain(|&(_, p)| p > position);
+        }
+        for id in merged_away {
+            remove_run(tree, id)?;
+        }
+        Ok(())
+    }
+}
+
+fn remove_run(tree: &sled::Tree, id: u64) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    let mut in_batch = 0;
+    for item in tree.range(layout::key_block(id, 0)..layout::key_block(id + 1, 0)) {
+        let (key, _) = item?;
+        batch.remove(key);
+        in_batch += 1;
+        if in_batch == RUN_BATCH_KEYS {
+            tree.apply_batch(std::mem::take(&mut batch))?;
+            in_batch = 0;
+        }
+    }
+    if in_batch > 0 {
+        tree.apply_batch(batch)?;
+    }
+    Ok(())
+}
+
+/// The key recorded with the event at `position`, if it is `namespace`/`key`.
+fn recorded_key(
+    tree: &sled::Tree,
+    position: u64,
+    namespace: &str,
+    key: &str,
+) -> Result<Option<KeyEntry>, StoreError> {
+    let Some(item) = tree
+        .range(layout::chunk_key(0)..=layout::chunk_key(position))
+        .next_back()
+    else {
+        return Err(StoreError::Corrupt {
+            position,
+            reason: "key index points before the log".to_owned(),
+        });
+    };
+    let (chunk_key, bytes) = item?;
+    let first = layout::chunk_key_position(&chunk_key).ok_or_else(|| StoreError::Corrupt {
+        position,
+        reason: "malformed chunk key".to_owned(),
+    })?;
+    let chunk = decode_chunk(first, &bytes)?;
+    let Some(event) = chunk.events.get((position - first) as usize) else {
+        return Err(StoreError::Corrupt {
+            position,
+            reason: "key index points at no event".to_owned(),
+        });
+    };
+    Ok(event
+        .key
+        .filter(|k| k.namespace == namespace && k.key == key)
+        .map(|k| KeyEntry {
+            content_hash: k.content_hash,
+            stream: event.stream.to_owned(),
+            position,
+        }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{ChunkWireV1, EventWireV1};
+    use crate::{NewCommit, NewEvent, Store};
+
+    #[test]
+    fn the_key_hash_is_stable() {
+        // On disk in every run: a change here makes existing runs unreadable.
+        assert_eq!(key_hash("receipt", "R-1"), 0xf2a7_bb71_731d_acae);
+        assert_ne!(key_hash("ab", "c"), key_hash("a", "bc"));
+        assert_ne!(key_hash("bill", ""), key_hash("bill\0", ""));
+    }
+
+    #[test]
+    fn the_bloom_filter_has_no_false_negatives_and_few_false_positives() {
+        let mut bloom = Bloom::with_entries(100_000);
+        for n in 0..100_000u64 {
+            bloom.insert(key_hash("receipt", &format!("R-{n}")));
+        }
+        for n in 0..100_000u64 {
+            assert!(bloom.may_contain(key_hash("receipt", &format!("R-{n}"))));
+        }
+        let false_positives = (100_000..200_000u64)
+            .filter(|n| bloom.may_contain(key_hash("receipt", &format!("R-{n}"))))
+            .count();
+        // 10 bits and 7 probes per key in 512-bit lines: about 1 %.
+        assert!(false_positives < 2_000, "{false_positives} false positives");
+        assert!(
+            false_positives > 100,
+            "{false_positives}: are probes being made?"
+        );
+    }
+
+    /// A log written before events carried their keys: format-1 chunks and one sled key
+    /// per natural key. It still reads, and its keys still count.
+    #[test]
+    fn a_format_1_log_still_reads_and_dedupes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let db = sled::open(dir.path().join("log")).expect("sled");
+            let tree = db.open_tree(layout::LOG_TREE).expect("tree");
+            let chunk = ChunkWireV1 {
+                commit_first: 1,
+                commit_last: 2,
+                first_position: 1,
+                events: vec![
+                    EventWireV1 {
+                        stream: "acct-1",
+                        stream_version: 1,
+                        event_type: "Paid",
+                        recorded_at_ms: 5,
+                        payload: b"old payment",
+                    },
+                    EventWireV1 {
+                        stream: "acct-2",
+                        stream_version: 1,
+                        event_type: "Note",
+                        recorded_at_ms: 6,
+                        payload: b"old note",
+                    },
+                ],
+            };
+            tree.insert(layout::chunk_key(1), codec::seal(&chunk).expect("seal"))
+                .expect("chunk");
+            let entry = KeyWire {
+                content_hash: 77,
+                stream: "acct-1",
+                position: 1,
+            };
+            tree.insert(
+                layout::natural_key("receipt", "R-1"),
+                codec::seal(&entry).expect("seal"),
+            )
+            .expect("key");
+            db.flush().expect("flush");
+        }
+        let store = Store::open(dir.path()).expect("open");
+        let events: Vec<_> = store.read_all(1).map(|e| e.expect("read")).collect();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].payload, b"old note");
+        let entry = store
+            .lookup_key("receipt", "R-1")
+            .expect("lookup")
+            .expect("found");
+        assert_eq!((entry.content_hash, entry.position), (77, 1));
+        let paid = |hash: u64, key: &str| {
+            NewEvent::new("acct-1", "Paid", b"new".to_vec(), 7).with_key("receipt", key, hash)
+        };
+        let r = store
+            .append(NewCommit::new(vec![paid(77, "R-1")]))
+            .expect("dup");
+        assert_eq!((r.appended, r.duplicates), (0, 1));
+        assert!(store.append(NewCommit::new(vec![paid(78, "R-1")])).is_err());
+        let r = store
+            .append(NewCommit::new(vec![paid(1, "R-2")]))
+            .expect("new");
+        assert_eq!((r.appended, r.first_position), (1, 3));
+        assert_eq!(store.stream_version("acct-1"), Some(2));
+        let entry = store
+            .lookup_key("receipt", "R-2")
+            .expect("lookup")
+            .expect("found");
+        assert_eq!(
+            (entry.content_hash, entry.stream.as_str(), entry.position),
+            (1, "acct-1", 3)
+        );
+        let report = store.verify().expect("verify");
+        assert!(report.is_ok(), "{report:?}");
+        assert_eq!(report.events, 3);
+    }
+}
