@@ -159,6 +159,49 @@ fn main() {
         });
     }
 
+    // (a') the same events, each with a natural key (as almost every event of the domain
+    // has): what the key index costs beside (a), and beside one sled key per event (c).
+    let keyed_dir = root.path().join("store_keyed");
+    {
+        let store = Store::open(&keyed_dir).expect("open");
+        let commits: Vec<NewCommit> = events
+            .chunks(EVENTS_PER_COMMIT)
+            .enumerate()
+            .map(|(c, chunk)| {
+                NewCommit::new(
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| {
+                            let n = c * EVENTS_PER_COMMIT + i;
+                            e.clone().with_key("receipt", format!("R{n:09}"), n as u64)
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        let t0 = Instant::now();
+        for commit in commits {
+            let r = store.append(commit).expect("append");
+            assert_eq!(r.duplicates, 0);
+        }
+        store.flush().expect("flush");
+        let seconds = t0.elapsed().as_secs_f64();
+        assert_eq!(store.last_position(), n as u64);
+        let keys = store.key_index_stats();
+        println!(
+            "(a') key index: {} runs, {} keys in runs, {} in memory, filters {} B",
+            keys.runs, keys.run_entries, keys.memtable_entries, keys.filter_bytes
+        );
+        rows.push(Row {
+            name: "(a') Store::append, every event keyed",
+            events: n,
+            seconds,
+            disk_bytes: None,
+        });
+    }
+    rows.last_mut().expect("row").disk_bytes = Some(dir_size(&keyed_dir));
+
     if std::env::var_os("STORE_BENCH_ONLY_STORE").is_some() {
         print_rows(&rows);
         println!(
@@ -255,12 +298,12 @@ fn main() {
 fn print_rows(rows: &[Row]) {
     println!();
     println!(
-        "{:<36} {:>12} {:>14} {:>14}",
+        "{:<40} {:>12} {:>14} {:>14}",
         "case", "seconds", "events/s", "disk bytes"
     );
     for r in rows {
         println!(
-            "{:<36} {:>12.3} {:>14.0} {:>14}",
+            "{:<40} {:>12.3} {:>14.0} {:>14}",
             r.name,
             r.seconds,
             r.events as f64 / r.seconds,

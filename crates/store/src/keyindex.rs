@@ -321,11 +321,52 @@ pub struct KeyIndexStats {
     pub run_entries: u64,
     /// Bytes held in memory by the runs' filters and block fences.
     pub filter_bytes: usize,
+    /// The runs hold every key recorded up to this position; opening the store re-reads
+    /// the keys after it from the log.
+    pub covered: u64,
 }
 
 impl KeyIndex {
     /// Loads the manifest and every listed run's filters; removes blocks of unlisted runs.
+    /// A damaged manifest or run is not fatal: the index is dropped (every block removed)
+    /// and rebuilt from the keys stored in the log, which the open's replay does.
     pub(crate) fn open(tree: &sled::Tree) -> Result<KeyIndex, StoreError> {
+        let legacy = tree
+            .scan_prefix([layout::KEY_PREFIX])
+            .next()
+            .transpose()?
+            .is_some();
+        match KeyIndex::load(tree) {
+            Ok((mut index, orphans)) => {
+                remove_keys(tree, &orphans)?;
+                index.legacy = legacy;
+                Ok(index)
+            }
+            Err(StoreError::Corrupt { reason, .. }) => {
+                tracing::error!(%reason, "key index damaged; rebuilding it from the log");
+                let mut blocks = Vec::new();
+                let mut next_run_id = 0;
+                for item in tree.scan_prefix([layout::KEY_BLOCK_PREFIX]) {
+                    let (key, _) = item?;
+                    if let Some((run, _)) = layout::key_block_parts(&key) {
+                        next_run_id = next_run_id.max(run.saturating_add(1));
+                    }
+                    blocks.push(key);
+                }
+                remove_keys(tree, &blocks)?;
+                tree.remove(layout::KEY_INDEX_KEY)?;
+                Ok(KeyIndex {
+                    next_run_id,
+                    legacy,
+                    ..KeyIndex::default()
+                })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The index the manifest describes, and the keys of blocks it does not list.
+    fn load(tree: &sled::Tree) -> Result<(KeyIndex, Vec<sled::IVec>), StoreError> {
         let manifest = match tree.get(layout::KEY_INDEX_KEY)? {
             Some(bytes) => {
                 codec::open_envelope::<KeyIndexWire>(&bytes).map_err(|r| StoreError::Corrupt {
@@ -383,25 +424,14 @@ impl KeyIndex {
                 ));
             }
         }
-        for keys in orphans.chunks(RUN_BATCH_KEYS) {
-            let mut batch = sled::Batch::default();
-            for k in keys {
-                batch.remove(k.clone());
-            }
-            tree.apply_batch(batch)?;
-        }
-        let legacy = tree
-            .scan_prefix([layout::KEY_PREFIX])
-            .next()
-            .transpose()?
-            .is_some();
-        Ok(KeyIndex {
+        let index = KeyIndex {
             memtable: BTreeSet::new(),
             runs: runs.into_iter().map(|b| b.run).collect(),
             covered: manifest.covered,
             next_run_id: manifest.next_run_id,
-            legacy,
-        })
+            legacy: false,
+        };
+        Ok((index, orphans))
     }
 
     /// Position up to which the runs hold every key.
@@ -428,22 +458,17 @@ impl KeyIndex {
                 .iter()
                 .map(|r| r.bloom.bytes() + r.fences.len() * 8)
                 .sum(),
+            covered: self.covered,
         }
     }
 
-    /// Where `namespace`/`key` was recorded, if it was.
-    pub(crate) fn find(
-        &self,
-        tree: &sled::Tree,
-        namespace: &str,
-        key: &str,
-    ) -> Result<Option<KeyEntry>, StoreError> {
-        let hash = key_hash(namespace, key);
-        for &(_, position) in self.memtable.range((hash, 0)..=(hash, u64::MAX)) {
-            if let Some(entry) = recorded_key(tree, position, namespace, key)? {
-                return Ok(Some(entry));
-            }
-        }
+    /// Positions recorded under `hash`: candidates, to be confirmed against the log.
+    fn positions_of(&self, tree: &sled::Tree, hash: u64) -> Result<Vec<u64>, StoreError> {
+        let mut out: Vec<u64> = self
+            .memtable
+            .range((hash, 0)..=(hash, u64::MAX))
+            .map(|&(_, position)| position)
+            .collect();
         for run in self.runs.iter().rev() {
             if !run.bloom.may_contain(hash) {
                 continue;
@@ -458,14 +483,28 @@ impl KeyIndex {
                 let bytes = tree
                     .get(layout::key_block(run.id, block as u32))?
                     .ok_or_else(|| corrupt_run(run.id, format!("block {block} missing")))?;
-                for (h, position) in decode_block(run.id, &bytes)? {
-                    if h == hash {
-                        if let Some(entry) = recorded_key(tree, position, namespace, key)? {
-                            return Ok(Some(entry));
-                        }
-                    }
-                }
+                out.extend(
+                    decode_block(run.id, &bytes)?
+                        .into_iter()
+                        .filter(|(h, _)| *h == hash)
+                        .map(|(_, position)| position),
+                );
                 block += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where `namespace`/`key` was recorded, if it was.
+    pub(crate) fn find(
+        &self,
+        tree: &sled::Tree,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<KeyEntry>, StoreError> {
+        for position in self.positions_of(tree, key_hash(namespace, key))? {
+            if let Some(entry) = recorded_key(tree, position, namespace, key)? {
+                return Ok(Some(entry));
             }
         }
         if self.legacy {
@@ -500,16 +539,22 @@ impl KeyIndex {
         // The writer is the only mutator, so what it reads here stays true while it writes.
         let (mut next_id, flushed) = {
             let index = read(lock);
-            let mut builder = RunBuilder::new(index.next_run_id, 0, index.memtable.len() as u64);
-            for entry in &index.memtable {
-                builder.push(tree, *entry)?;
+            if index.memtable.is_empty() {
+                // Nothing to write: the manifest only moves `covered` on.
+                (index.next_run_id, None)
+            } else {
+                let mut builder =
+                    RunBuilder::new(index.next_run_id, 0, index.memtable.len() as u64);
+                for entry in &index.memtable {
+                    builder.push(tree, *entry)?;
+                }
+                (index.next_run_id + 1, Some(builder.finish(tree)?))
             }
-            (index.next_run_id + 1, builder.finish(tree)?)
         };
-        // Runs after the merges: (id, level, entries) of the old ones kept, plus new ones.
+        // Ids of the old runs merged into new ones, and the new run (at most one).
         let mut merged_away: Vec<u64> = Vec::new();
-        let mut new_runs = vec![flushed];
-        loop {
+        let mut new_runs: Vec<Run> = flushed.into_iter().collect();
+        while !new_runs.is_empty() {
             let index = read(lock);
             let level = new_runs.last().map_or(0, |r| r.level);
             // Runs of this level at the tail: the old ones still listed, then the new one.
@@ -594,10 +639,24 @@ impl KeyIndex {
             index.memtable.retain(|&(_, p)| p > position);
         }
         for id in merged_away {
-            remove_run(tree, id)?;
+            // Only garbage is left behind by a failure here; open removes it.
+            if let Err(e) = remove_run(tree, id) {
+                tracing::error!(error = %e, run = id, "removing a merged key index run failed");
+            }
         }
         Ok(())
     }
+}
+
+fn remove_keys(tree: &sled::Tree, keys: &[sled::IVec]) -> Result<(), StoreError> {
+    for part in keys.chunks(RUN_BATCH_KEYS) {
+        let mut batch = sled::Batch::default();
+        for k in part {
+            batch.remove(k.clone());
+        }
+        tree.apply_batch(batch)?;
+    }
+    Ok(())
 }
 
 fn remove_run(tree: &sled::Tree, id: u64) -> Result<(), StoreError> {
@@ -660,7 +719,69 @@ fn recorded_key(
 mod tests {
     use super::*;
     use crate::codec::{ChunkWireV1, EventWireV1};
-    use crate::{NewCommit, NewEvent, Store};
+    use crate::{NewCommit, NewEvent, Store, StoreOptions};
+
+    /// Many entries under one hash, across blocks, in a run and in the memtable: every
+    /// position comes back, and none of its neighbours'.
+    #[test]
+    fn every_candidate_of_a_hash_is_found_across_blocks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = sled::open(dir.path()).expect("sled");
+        let tree = db.open_tree("t").expect("tree");
+        let hash = 1u64 << 40;
+        let mut entries: Vec<(u64, u64)> = Vec::new();
+        for p in 0..300 {
+            entries.push((hash - 1, 10_000 + p));
+            entries.push((hash + 1, 20_000 + p));
+        }
+        // 600 entries with the same hash straddle at least three 256-entry blocks.
+        entries.extend((0..600).map(|p| (hash, 30_000 + p)));
+        entries.push((0, 1));
+        entries.push((u64::MAX, 2));
+        entries.sort_unstable();
+        let mut builder = RunBuilder::new(0, 0, entries.len() as u64);
+        for e in &entries {
+            builder.push(&tree, *e).expect("push");
+        }
+        let run = builder.finish(&tree).expect("finish");
+        assert_eq!(run.fences.len(), entries.len().div_ceil(BLOCK_ENTRIES));
+        let mut index = KeyIndex {
+            runs: vec![run],
+            ..KeyIndex::default()
+        };
+        index.insert([(hash, 40_000), (hash + 2, 40_001)]);
+        let mut found = index.positions_of(&tree, hash).expect("search");
+        found.sort_unstable();
+        let mut expected: Vec<u64> = (30_000..30_600).collect();
+        expected.push(40_000);
+        assert_eq!(found, expected);
+        assert_eq!(
+            index.positions_of(&tree, hash + 1).expect("search").len(),
+            300
+        );
+        assert_eq!(
+            index.positions_of(&tree, hash - 1).expect("search").len(),
+            300
+        );
+        assert_eq!(
+            index.positions_of(&tree, hash + 2).expect("search"),
+            vec![40_001]
+        );
+        assert_eq!(index.positions_of(&tree, 0).expect("search"), vec![1]);
+        assert_eq!(
+            index.positions_of(&tree, u64::MAX).expect("search"),
+            vec![2]
+        );
+        assert!(index
+            .positions_of(&tree, hash + 3)
+            .expect("search")
+            .is_empty());
+        // Out of order entries are refused rather than written.
+        let mut builder = RunBuilder::new(1, 0, 2);
+        builder.push(&tree, (5, 5)).expect("push");
+        assert!(builder.push(&tree, (5, 5)).is_err());
+        assert!(builder.push(&tree, (4, 9)).is_err());
+    }
 
     #[test]
     fn the_key_hash_is_stable() {
@@ -733,7 +854,11 @@ mod tests {
             .expect("key");
             db.flush().expect("flush");
         }
-        let store = Store::open(dir.path()).expect("open");
+        // A memtable of one key: the new keys go to runs while the old ones stay in `K`.
+        let options = StoreOptions {
+            key_memtable_entries: 1,
+        };
+        let store = Store::open_with(dir.path(), options).expect("open");
         let events: Vec<_> = store.read_all(1).map(|e| e.expect("read")).collect();
         assert_eq!(events.len(), 2);
         assert_eq!(events[1].payload, b"old note");
@@ -766,5 +891,18 @@ mod tests {
         let report = store.verify().expect("verify");
         assert!(report.is_ok(), "{report:?}");
         assert_eq!(report.events, 3);
+        store.flush().expect("flush");
+        let stats = store.key_index_stats();
+        assert_eq!((stats.runs, stats.run_entries, stats.covered), (1, 1, 3));
+        drop(store);
+        let store = Store::open_with(dir.path(), options).expect("reopen");
+        for (key, position) in [("R-1", 1), ("R-2", 3)] {
+            let entry = store
+                .lookup_key("receipt", key)
+                .expect("lookup")
+                .expect("found");
+            assert_eq!(entry.position, position);
+        }
+        assert!(store.verify().expect("verify").is_ok());
     }
 }

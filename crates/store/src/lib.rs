@@ -51,7 +51,7 @@ pub const MAX_EVENTS_PER_COMMIT: usize = 4_000_000;
 /// Largest commit accepted, in payload bytes summed over its events.
 pub const MAX_COMMIT_PAYLOAD_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Most events stored in one sled value. Chunks of small events close on
-/// [`MAX_CHUNK_BYTES`] first (at 91 events at most); chunks of older logs hold up to this.
+/// [`MAX_CHUNK_BYTES`] first (at 89 events at most); chunks of older logs hold up to this.
 pub const MAX_EVENTS_PER_CHUNK: usize = 4096;
 /// A chunk is closed before its encoded events would exceed this many bytes (a single
 /// bigger event gets a chunk of its own). sled 0.34 keeps a leaf node inline in its log only
@@ -389,16 +389,17 @@ impl Store {
         std::fs::create_dir_all(dir)?;
         let db = open_sled(&dir.join("log"))?;
         let tree = db.open_tree(layout::LOG_TREE)?;
-        let mut keys = keyindex::KeyIndex::open(&tree)?;
-        let (index, last_position) = read::rebuild_index(&tree, &mut keys)?;
+        let memtable_entries = options.key_memtable_entries.max(1);
+        let keys = RwLock::new(keyindex::KeyIndex::open(&tree)?);
+        let (index, last_position) = read::rebuild_index(&tree, &keys, memtable_entries)?;
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             db,
             tree,
             last_position: AtomicU64::new(last_position),
             index: RwLock::new(index),
-            keys: RwLock::new(keys),
-            key_memtable_entries: options.key_memtable_entries.max(1),
+            keys,
+            key_memtable_entries: memtable_entries,
             notify_lock: Mutex::new(()),
             notify: Condvar::new(),
         });

@@ -1,7 +1,7 @@
 //! Read paths: rebuilding in-memory heads on open, streaming the global log, and
 //! reading one stream through the chunk index.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::codec::{self, CheckpointWire, ChunkWire, EventWire, StreamWire};
 use crate::keyindex::{self, KeyIndex};
@@ -46,10 +46,12 @@ fn to_recorded(position: u64, ev: &EventWire<'_>) -> RecordedEvent {
 
 /// Loads the checkpoint and replays the log after it (and after the key index's runs,
 /// whichever is earlier): returns the heads and the last position, and puts the keys the
-/// runs do not hold into `keys`' memtable.
+/// runs do not hold into `keys`' memtable, writing it as a run whenever it holds
+/// `memtable_entries` (a key index rebuilt from the whole log never sits in memory whole).
 pub(crate) fn rebuild_index(
     tree: &sled::Tree,
-    keys: &mut KeyIndex,
+    keys: &RwLock<KeyIndex>,
+    memtable_entries: usize,
 ) -> Result<(StreamIndex, u64), StoreError> {
     let checkpoint = match tree.get(layout::CHECKPOINT_KEY)? {
         Some(bytes) => {
@@ -77,7 +79,11 @@ pub(crate) fn rebuild_index(
         }
     }
 
-    let covered = keys.covered();
+    fn write(keys: &RwLock<KeyIndex>) -> std::sync::RwLockWriteGuard<'_, KeyIndex> {
+        keys.write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+    let covered = write(keys).covered();
     let from = checkpoint.min(covered);
     let mut last = from;
     let mut tail_keys = Vec::new();
@@ -115,6 +121,14 @@ pub(crate) fn rebuild_index(
             }
         }
         last = position + chunk.events.len() as u64 - 1;
+        if tail_keys.len() >= 4096 {
+            let mut index = write(keys);
+            index.insert(tail_keys.drain(..));
+            if index.memtable_len() >= memtable_entries {
+                drop(index);
+                KeyIndex::write_run(keys, tree, last)?;
+            }
+        }
     }
     if last < checkpoint.max(covered) {
         return Err(corrupt(
@@ -124,7 +138,7 @@ pub(crate) fn rebuild_index(
             ),
         ));
     }
-    keys.insert(tail_keys);
+    write(keys).insert(tail_keys);
     Ok((index, last))
 }
 

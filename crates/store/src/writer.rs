@@ -347,15 +347,21 @@ impl Writer {
         // `commits` (borrowed by `st`) is freed only now, after every caller was answered.
         drop(st);
         drop(commits);
-        let memtable = shared
-            .keys
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .memtable_len();
-        if memtable >= shared.key_memtable_entries {
+        let (memtable, covered) = {
+            let keys = shared
+                .keys
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            (keys.memtable_len(), keys.covered())
+        };
+        let last = shared.last_position();
+        // A full memtable becomes a run; and however few keys it holds, the keys after
+        // the runs are written (or the manifest moved on, if there are none) once they
+        // trail the log by a checkpoint's worth of events, which bounds what open re-reads.
+        if memtable >= shared.key_memtable_entries || last - covered >= CHECKPOINT_EVERY_EVENTS {
             // A failure stops the writer like a failed group: the log is intact, and the
             // keys are re-read from it on the next open.
-            KeyIndex::write_run(&shared.keys, &shared.tree, shared.last_position())?;
+            KeyIndex::write_run(&shared.keys, &shared.tree, last)?;
         }
         Ok(())
     }
@@ -629,6 +635,15 @@ impl Writer {
     fn checkpoint_and_flush(&mut self) -> Result<(), StoreError> {
         let shared = Arc::clone(&self.shared);
         let last = shared.last_position();
+        let covered = shared
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .covered();
+        if covered < last {
+            // So that the next open re-reads no keys from the log.
+            KeyIndex::write_run(&shared.keys, &shared.tree, last)?;
+        }
         let entries = {
             let index = shared
                 .index

@@ -480,6 +480,63 @@ fn natural_keys_in_runs_behave_like_keys_in_memory() {
     assert_eq!(tree.get(&orphan).expect("get"), None);
     check(&store);
     assert!(store.verify().expect("verify").is_ok());
+
+    // A block damaged while the store was closed: the index is rebuilt from the keys the
+    // log holds, and the store opens and answers as before.
+    let (key, value) = tree
+        .scan_prefix(b"I")
+        .nth(7)
+        .expect("a block")
+        .expect("read");
+    let mut bad = value.to_vec();
+    bad[6] ^= 0x01;
+    tree.insert(&key, bad).expect("damage");
+    drop(tree);
+    drop(store);
+    let store = Store::open_with(dir.path(), options).expect("opens despite the damage");
+    let stats = store.key_index_stats();
+    assert_eq!(
+        stats.run_entries + stats.memtable_entries as u64,
+        26_000,
+        "{stats:?}"
+    );
+    check(&store);
+    let report = store.verify().expect("verify");
+    assert!(report.is_ok(), "{report:?}");
+}
+
+/// The position up to which the index's runs hold every key follows the log, also when
+/// few or no events have keys, so that opening the store never re-reads more of the log
+/// than the tail after the last checkpoint.
+#[test]
+fn the_key_index_keeps_up_with_a_log_of_few_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    for i in 0..5 {
+        store
+            .append(NewCommit::new(vec![ev("a", "T", &format!("{i}"))]))
+            .expect("append");
+    }
+    store.flush().expect("flush");
+    let stats = store.key_index_stats();
+    assert_eq!((stats.runs, stats.covered), (0, 5), "{stats:?}");
+    store
+        .append(NewCommit::new(vec![
+            ev("a", "T", "keyed").with_key("ns", "k", 1)
+        ]))
+        .expect("append");
+    drop(store);
+    let store = Store::open(dir.path()).expect("reopen");
+    let stats = store.key_index_stats();
+    assert_eq!((stats.runs, stats.run_entries, stats.covered), (1, 1, 6));
+    assert_eq!(stats.memtable_entries, 0);
+    assert_eq!(
+        store
+            .lookup_key("ns", "k")
+            .expect("lookup")
+            .map(|e| e.position),
+        Some(6)
+    );
 }
 
 #[test]
