@@ -9,8 +9,8 @@
 //! - every event carries its natural key inside its chunk, so the log itself is the
 //!   durable record of every key;
 //! - an entry of the index is 16 bytes, `(hash of namespace and key, position)`;
-//! - entries of keys recorded after the last *run* are held in memory (the memtable) and
-//!   re-read from the log's tail on open;
+//! - entries of keys recorded after the last *run* are held in memory (the memtable, a hash
+//!   map) and re-read from the log's tail on open;
 //! - when the memtable reaches its bound it is written to sled as a sorted *run* of
 //!   blocks of [`BLOCK_ENTRIES`] entries; every [`TIER_RUNS`] runs of one level are merged
 //!   into one run of the next level, so a log holds a few runs per level and a handful of
@@ -28,9 +28,10 @@
 //! Logs written before this index (one `K` key per natural key, chunks without keys) are
 //! still read: their `K` entries are consulted after the runs.
 
-use std::collections::BTreeSet;
+use std::collections::hash_map::Entry;
 
 use crate::codec::{self, KeyBlockWire, KeyIndexWire, KeyRunWire, KeyWire};
+use crate::fasthash::FastMap;
 use crate::layout;
 use crate::read::decode_chunk;
 use crate::{KeyEntry, StoreError};
@@ -50,11 +51,17 @@ const RUN_BATCH_KEYS: usize = 1024;
 const ENTRY_BYTES: usize = 16;
 
 /// Hash of a natural key, stored in the index: stable across versions (it is on disk), so
-/// it is spelled out here rather than taken from a hasher that might change.
+/// it is spelled out here rather than taken from a hasher that might change. Each 8-byte
+/// word is mixed in with a multiply and a xor-shift, so that a difference anywhere reaches
+/// every bit before the next word comes (a multiply alone carries differences only
+/// upwards, and keys differing in a few digits then collided a few times in a hundred).
 pub(crate) fn key_hash(namespace: &str, key: &str) -> u64 {
     let mut h: u64 = 0x243f_6a88_85a3_08d3;
     let mut add = |word: u64| {
-        h = (h.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        h = (h ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^= h >> 32;
+        h = h.wrapping_mul(0xd6e8_feb8_6659_fd93);
+        h ^= h >> 29;
     };
     for part in [namespace.as_bytes(), key.as_bytes()] {
         add(part.len() as u64);
@@ -302,8 +309,10 @@ pub(crate) fn decode_block(run_id: u64, bytes: &[u8]) -> Result<Vec<(u64, u64)>,
 /// The index. Shared behind a lock: the writer thread is its only mutator.
 #[derive(Debug, Default)]
 pub(crate) struct KeyIndex {
-    /// `(hash, position)` of every key recorded after `covered`, durable ones only.
-    memtable: BTreeSet<(u64, u64)>,
+    /// Every key recorded after `covered` (durable ones only): hash -> position ...
+    memtable: FastMap<u64, u64>,
+    /// ... and `(hash, position)` of the rare further keys with a hash already there.
+    memtable_more: Vec<(u64, u64)>,
     /// Oldest first; levels never increase towards the newest.
     runs: Vec<Run>,
     /// The runs hold every key recorded at positions up to this.
@@ -425,7 +434,8 @@ impl KeyIndex {
             }
         }
         let index = KeyIndex {
-            memtable: BTreeSet::new(),
+            memtable: FastMap::default(),
+            memtable_more: Vec::new(),
             runs: runs.into_iter().map(|b| b.run).collect(),
             covered: manifest.covered,
             next_run_id: manifest.next_run_id,
@@ -440,17 +450,24 @@ impl KeyIndex {
     }
 
     pub(crate) fn memtable_len(&self) -> usize {
-        self.memtable.len()
+        self.memtable.len() + self.memtable_more.len()
     }
 
     /// Records durable keys (positions after `covered`).
     pub(crate) fn insert(&mut self, entries: impl IntoIterator<Item = (u64, u64)>) {
-        self.memtable.extend(entries);
+        for (hash, position) in entries {
+            match self.memtable.entry(hash) {
+                Entry::Occupied(_) => self.memtable_more.push((hash, position)),
+                Entry::Vacant(slot) => {
+                    slot.insert(position);
+                }
+            }
+        }
     }
 
     pub(crate) fn stats(&self) -> KeyIndexStats {
         KeyIndexStats {
-            memtable_entries: self.memtable.len(),
+            memtable_entries: self.memtable_len(),
             runs: self.runs.len(),
             run_entries: self.runs.iter().map(|r| r.entries).sum(),
             filter_bytes: self
@@ -464,11 +481,13 @@ impl KeyIndex {
 
     /// Positions recorded under `hash`: candidates, to be confirmed against the log.
     fn positions_of(&self, tree: &sled::Tree, hash: u64) -> Result<Vec<u64>, StoreError> {
-        let mut out: Vec<u64> = self
-            .memtable
-            .range((hash, 0)..=(hash, u64::MAX))
-            .map(|&(_, position)| position)
-            .collect();
+        let mut out: Vec<u64> = self.memtable.get(&hash).copied().into_iter().collect();
+        out.extend(
+            self.memtable_more
+                .iter()
+                .filter(|(h, _)| *h == hash)
+                .map(|&(_, position)| position),
+        );
         for run in self.runs.iter().rev() {
             if !run.bloom.may_contain(hash) {
                 continue;
@@ -539,14 +558,20 @@ impl KeyIndex {
         // The writer is the only mutator, so what it reads here stays true while it writes.
         let (mut next_id, flushed) = {
             let index = read(lock);
-            if index.memtable.is_empty() {
+            if index.memtable_len() == 0 {
                 // Nothing to write: the manifest only moves `covered` on.
                 (index.next_run_id, None)
             } else {
-                let mut builder =
-                    RunBuilder::new(index.next_run_id, 0, index.memtable.len() as u64);
-                for entry in &index.memtable {
-                    builder.push(tree, *entry)?;
+                let mut entries: Vec<(u64, u64)> = index
+                    .memtable
+                    .iter()
+                    .map(|(&hash, &position)| (hash, position))
+                    .chain(index.memtable_more.iter().copied())
+                    .collect();
+                entries.sort_unstable();
+                let mut builder = RunBuilder::new(index.next_run_id, 0, entries.len() as u64);
+                for entry in entries {
+                    builder.push(tree, entry)?;
                 }
                 (index.next_run_id + 1, Some(builder.finish(tree)?))
             }
@@ -636,7 +661,8 @@ impl KeyIndex {
             index.next_run_id = next_id;
             index.covered = position;
             // Every entry in the memtable is durable, so at or before `position`.
-            index.memtable.retain(|&(_, p)| p > position);
+            index.memtable.retain(|_, p| *p > position);
+            index.memtable_more.retain(|&(_, p)| p > position);
         }
         for id in merged_away {
             // Only garbage is left behind by a failure here; open removes it.
@@ -786,9 +812,26 @@ mod tests {
     #[test]
     fn the_key_hash_is_stable() {
         // On disk in every run: a change here makes existing runs unreadable.
-        assert_eq!(key_hash("receipt", "R-1"), 0xf2a7_bb71_731d_acae);
+        assert_eq!(key_hash("receipt", "R-1"), 0xd970_4a6c_88b7_ba80);
         assert_ne!(key_hash("ab", "c"), key_hash("a", "bc"));
         assert_ne!(key_hash("bill", ""), key_hash("bill\0", ""));
+    }
+
+    /// Keys like the domain's (numbers differing in a few digits, parts joined by `|`)
+    /// must not collide: a collision costs a log read on every lookup of either key.
+    #[test]
+    fn structured_keys_do_not_collide() {
+        let mut hashes: Vec<u64> = Vec::new();
+        for n in 0..200_000u64 {
+            hashes.push(key_hash("receipt", &format!("R{n:09}")));
+            hashes.push(key_hash("bill", &format!("B2504-{n}")));
+            hashes.push(key_hash("surcharge", &format!("B2504-{}|{}", n / 4, n % 4)));
+            hashes.push(key_hash("sms", &format!("SMS-2026-03-31-UK{n:010}")));
+        }
+        let all = hashes.len();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), all, "{} collisions", all - hashes.len());
     }
 
     #[test]
