@@ -100,6 +100,8 @@ pub(crate) struct KeyRunWire {
 /// to `covered`; keys after it are re-read from the log on open.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
 pub(crate) struct KeyIndexWire {
+    /// Which `key_hash` the runs' entries were made with (`keyindex::KEY_HASH_VERSION`).
+    pub hash_version: u32,
     pub covered: u64,
     pub next_run_id: u64,
     pub runs: Vec<KeyRunWire>,

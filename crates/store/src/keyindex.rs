@@ -50,6 +50,10 @@ const RUN_BATCH_KEYS: usize = 1024;
 /// Bytes of one entry in a block.
 const ENTRY_BYTES: usize = 16;
 
+/// Version of [`key_hash`], recorded in the manifest: runs made with another hash are
+/// treated as damaged, so the index is rebuilt from the log.
+pub(crate) const KEY_HASH_VERSION: u32 = 1;
+
 /// Hash of a natural key, stored in the index: stable across versions (it is on disk), so
 /// it is spelled out here rather than taken from a hasher that might change. Each 8-byte
 /// word is mixed in with a multiply and a xor-shift, so that a difference anywhere reaches
@@ -353,19 +357,15 @@ impl KeyIndex {
             }
             Err(StoreError::Corrupt { reason, .. }) => {
                 tracing::error!(%reason, "key index damaged; rebuilding it from the log");
-                let mut blocks = Vec::new();
-                let mut next_run_id = 0;
-                for item in tree.scan_prefix([layout::KEY_BLOCK_PREFIX]) {
-                    let (key, _) = item?;
-                    if let Some((run, _)) = layout::key_block_parts(&key) {
-                        next_run_id = next_run_id.max(run.saturating_add(1));
-                    }
-                    blocks.push(key);
-                }
+                // Every block goes before the manifest does, so run ids start again at 0
+                // (a crash part-way leaves the damaged manifest, and this runs again).
+                let blocks = tree
+                    .scan_prefix([layout::KEY_BLOCK_PREFIX])
+                    .keys()
+                    .collect::<Result<Vec<_>, _>>()?;
                 remove_keys(tree, &blocks)?;
                 tree.remove(layout::KEY_INDEX_KEY)?;
                 Ok(KeyIndex {
-                    next_run_id,
                     legacy,
                     ..KeyIndex::default()
                 })
@@ -384,11 +384,18 @@ impl KeyIndex {
                 })?
             }
             None => KeyIndexWire {
+                hash_version: KEY_HASH_VERSION,
                 covered: 0,
                 next_run_id: 0,
                 runs: Vec::new(),
             },
         };
+        if manifest.hash_version != KEY_HASH_VERSION {
+            return Err(corrupt_run(
+                0,
+                format!("runs made with key hash {}", manifest.hash_version),
+            ));
+        }
         let mut runs: Vec<RunBuilder> = manifest
             .runs
             .iter()
@@ -481,13 +488,17 @@ impl KeyIndex {
 
     /// Positions recorded under `hash`: candidates, to be confirmed against the log.
     fn positions_of(&self, tree: &sled::Tree, hash: u64) -> Result<Vec<u64>, StoreError> {
-        let mut out: Vec<u64> = self.memtable.get(&hash).copied().into_iter().collect();
-        out.extend(
-            self.memtable_more
-                .iter()
-                .filter(|(h, _)| *h == hash)
-                .map(|&(_, position)| position),
-        );
+        let mut out: Vec<u64> = Vec::new();
+        if let Some(&first) = self.memtable.get(&hash) {
+            out.push(first);
+            // Only a hash already in the map has further positions.
+            out.extend(
+                self.memtable_more
+                    .iter()
+                    .filter(|(h, _)| *h == hash)
+                    .map(|&(_, position)| position),
+            );
+        }
         for run in self.runs.iter().rev() {
             if !run.bloom.may_contain(hash) {
                 continue;
@@ -643,6 +654,7 @@ impl KeyIndex {
                 .collect();
             runs.extend(new_runs.iter().map(Run::wire));
             KeyIndexWire {
+                hash_version: KEY_HASH_VERSION,
                 covered: position,
                 next_run_id: next_id,
                 runs,
@@ -815,6 +827,66 @@ mod tests {
         assert_eq!(key_hash("receipt", "R-1"), 0xd970_4a6c_88b7_ba80);
         assert_ne!(key_hash("ab", "c"), key_hash("a", "bc"));
         assert_ne!(key_hash("bill", ""), key_hash("bill\0", ""));
+    }
+
+    /// Runs made with another key hash would answer "not recorded" for every key they
+    /// hold: the manifest says which hash made them, and another one rebuilds the index.
+    #[test]
+    fn runs_of_another_key_hash_are_rebuilt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = StoreOptions {
+            key_memtable_entries: 2,
+        };
+        let store = Store::open_with(dir.path(), options).expect("open");
+        for n in 0..10u64 {
+            let event = NewEvent::new("acct-1", "Paid", vec![n as u8], 1).with_key(
+                "receipt",
+                format!("R-{n}"),
+                n,
+            );
+            store.append(NewCommit::new(vec![event])).expect("append");
+        }
+        store.flush().expect("flush");
+        let tree = store.db().open_tree(layout::LOG_TREE).expect("tree");
+        let bytes = tree
+            .get(layout::KEY_INDEX_KEY)
+            .expect("get")
+            .expect("manifest");
+        let mut manifest: KeyIndexWire = codec::open_envelope(&bytes).expect("decode");
+        assert_eq!(manifest.hash_version, KEY_HASH_VERSION);
+        assert!(!manifest.runs.is_empty());
+        // As another hash would have made them: every entry's hash differs.
+        let blocks: Vec<_> = tree
+            .scan_prefix([layout::KEY_BLOCK_PREFIX])
+            .collect::<Result<_, _>>()
+            .expect("blocks");
+        for (key, value) in blocks {
+            let mut entries = Vec::new();
+            for (hash, position) in decode_block(0, &value).expect("block") {
+                entries.extend_from_slice(&(!hash).to_be_bytes());
+                entries.extend_from_slice(&position.to_be_bytes());
+            }
+            let block = KeyBlockWire { entries: &entries };
+            tree.insert(key, codec::seal(&block).expect("seal"))
+                .expect("insert");
+        }
+        manifest.hash_version = KEY_HASH_VERSION + 1;
+        tree.insert(layout::KEY_INDEX_KEY, codec::seal(&manifest).expect("seal"))
+            .expect("insert");
+        drop(tree);
+        drop(store);
+        let store = Store::open_with(dir.path(), options).expect("reopen");
+        for n in 0..10u64 {
+            let entry = store
+                .lookup_key("receipt", &format!("R-{n}"))
+                .expect("lookup")
+                .expect("found after the rebuild");
+            assert_eq!((entry.position, entry.content_hash), (n + 1, n));
+        }
+        let repeat = NewEvent::new("acct-1", "Paid", vec![3], 1).with_key("receipt", "R-3", 3);
+        let r = store.append(NewCommit::new(vec![repeat])).expect("append");
+        assert_eq!((r.appended, r.duplicates), (0, 1));
+        assert!(store.verify().expect("verify").is_ok());
     }
 
     /// Keys like the domain's (numbers differing in a few digits, parts joined by `|`)

@@ -641,8 +641,11 @@ impl Writer {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .covered();
         if covered < last {
-            // So that the next open re-reads no keys from the log.
-            KeyIndex::write_run(&shared.keys, &shared.tree, last)?;
+            // So that the next open re-reads no keys from the log. The log is intact if
+            // this fails (the keys are re-read on open): go on to the checkpoint and flush.
+            if let Err(e) = KeyIndex::write_run(&shared.keys, &shared.tree, last) {
+                tracing::error!(error = %e, "writing the key index's memtable failed");
+            }
         }
         let entries = {
             let index = shared
