@@ -351,7 +351,7 @@ impl KeyIndex {
             .is_some();
         match KeyIndex::load(tree) {
             Ok((mut index, orphans)) => {
-                remove_keys(tree, &orphans)?;
+                remove_keys(tree, orphans)?;
                 index.legacy = legacy;
                 Ok(index)
             }
@@ -363,7 +363,7 @@ impl KeyIndex {
                     .scan_prefix([layout::KEY_BLOCK_PREFIX])
                     .keys()
                     .collect::<Result<Vec<_>, _>>()?;
-                remove_keys(tree, &blocks)?;
+                remove_keys(tree, blocks)?;
                 tree.remove(layout::KEY_INDEX_KEY)?;
                 Ok(KeyIndex {
                     legacy,
@@ -686,33 +686,17 @@ impl KeyIndex {
     }
 }
 
-fn remove_keys(tree: &sled::Tree, keys: &[sled::IVec]) -> Result<(), StoreError> {
-    for part in keys.chunks(RUN_BATCH_KEYS) {
-        let mut batch = sled::Batch::default();
-        for k in part {
-            batch.remove(k.clone());
-        }
-        tree.apply_batch(batch)?;
-    }
+fn remove_keys(tree: &sled::Tree, keys: Vec<sled::IVec>) -> Result<(), StoreError> {
+    layout::apply_in_batches(tree, keys, RUN_BATCH_KEYS, |batch, key| batch.remove(key))?;
     Ok(())
 }
 
 fn remove_run(tree: &sled::Tree, id: u64) -> Result<(), StoreError> {
-    let mut batch = sled::Batch::default();
-    let mut in_batch = 0;
-    for item in tree.range(layout::key_block(id, 0)..layout::key_block(id + 1, 0)) {
-        let (key, _) = item?;
-        batch.remove(key);
-        in_batch += 1;
-        if in_batch == RUN_BATCH_KEYS {
-            tree.apply_batch(std::mem::take(&mut batch))?;
-            in_batch = 0;
-        }
-    }
-    if in_batch > 0 {
-        tree.apply_batch(batch)?;
-    }
-    Ok(())
+    let blocks = tree
+        .range(layout::key_block(id, 0)..layout::key_block(id + 1, 0))
+        .keys()
+        .collect::<Result<Vec<_>, _>>()?;
+    remove_keys(tree, blocks)
 }
 
 /// The key recorded with the event at `position`, if it is `namespace`/`key`.

@@ -48,6 +48,31 @@ pub(crate) fn key_block_parts(key: &[u8]) -> Option<(u64, u32)> {
     Some((u64::from_be_bytes(run), u32::from_be_bytes(block)))
 }
 
+/// Applies `items` to `tree` in batches of at most `per_batch` (sled holds every node
+/// version replaced during one `apply_batch` until it ends, a few KiB per key, so big
+/// writes go in several batches; sled recovers a prefix of them after a crash).
+pub(crate) fn apply_in_batches<T>(
+    tree: &sled::Tree,
+    items: impl IntoIterator<Item = T>,
+    per_batch: usize,
+    mut add: impl FnMut(&mut sled::Batch, T),
+) -> sled::Result<()> {
+    let mut batch = sled::Batch::default();
+    let mut in_batch = 0;
+    for item in items {
+        add(&mut batch, item);
+        in_batch += 1;
+        if in_batch == per_batch {
+            tree.apply_batch(std::mem::take(&mut batch))?;
+            in_batch = 0;
+        }
+    }
+    if in_batch > 0 {
+        tree.apply_batch(batch)?;
+    }
+    Ok(())
+}
+
 /// Length of a chunk key: prefix plus a u64.
 pub(crate) const CHUNK_KEY_LEN: usize = 9;
 

@@ -699,19 +699,9 @@ const CHECKPOINT_BATCH_ENTRIES: usize = 4096;
 /// (sled recovers a prefix of the batches), opening replays the log after the older
 /// marker and sets versions from the events, and chunk lists are merged and deduplicated.
 fn apply_checkpoint(tree: &sled::Tree, entries: Vec<KeyValue>) -> Result<(), StoreError> {
-    let mut batch = sled::Batch::default();
-    let mut in_batch = 0;
-    for (k, v) in entries {
-        batch.insert(k, v);
-        in_batch += 1;
-        if in_batch == CHECKPOINT_BATCH_ENTRIES {
-            tree.apply_batch(std::mem::take(&mut batch))?;
-            in_batch = 0;
-        }
-    }
-    if in_batch > 0 {
-        tree.apply_batch(batch)?;
-    }
+    layout::apply_in_batches(tree, entries, CHECKPOINT_BATCH_ENTRIES, |batch, (k, v)| {
+        batch.insert(k, v)
+    })?;
     Ok(())
 }
 
