@@ -34,7 +34,7 @@ use crate::codec::{self, KeyBlockWire, KeyIndexWire, KeyRunWire, KeyWire};
 use crate::fasthash::FastMap;
 use crate::layout;
 use crate::read::decode_chunk;
-use crate::{KeyEntry, StoreError};
+use crate::{KeyEntry, Recover, StoreError};
 
 /// Entries per block of a run (16 bytes each: a block is 4 KiB, like a chunk).
 pub(crate) const BLOCK_ENTRIES: usize = 256;
@@ -563,12 +563,9 @@ impl KeyIndex {
         tree: &sled::Tree,
         position: u64,
     ) -> Result<(), StoreError> {
-        fn read(lock: &std::sync::RwLock<KeyIndex>) -> std::sync::RwLockReadGuard<'_, KeyIndex> {
-            lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-        }
         // The writer is the only mutator, so what it reads here stays true while it writes.
         let (mut next_id, flushed) = {
-            let index = read(lock);
+            let index = lock.read_recovered();
             if index.memtable_len() == 0 {
                 // Nothing to write: the manifest only moves `covered` on.
                 (index.next_run_id, None)
@@ -591,7 +588,7 @@ impl KeyIndex {
         let mut merged_away: Vec<u64> = Vec::new();
         let mut new_runs: Vec<Run> = flushed.into_iter().collect();
         while !new_runs.is_empty() {
-            let index = read(lock);
+            let index = lock.read_recovered();
             let level = new_runs.last().map_or(0, |r| r.level);
             // Runs of this level at the tail: the old ones still listed, then the new one.
             let old_same: Vec<&Run> = index
@@ -645,7 +642,7 @@ impl KeyIndex {
             new_runs.push(run);
         }
         let manifest = {
-            let index = read(lock);
+            let index = lock.read_recovered();
             let mut runs: Vec<KeyRunWire> = index
                 .runs
                 .iter()
@@ -665,9 +662,7 @@ impl KeyIndex {
         let bytes = codec::seal(&manifest).map_err(StoreError::Codec)?;
         tree.insert(layout::KEY_INDEX_KEY, bytes)?;
         {
-            let mut index = lock
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut index = lock.write_recovered();
             index.runs.retain(|r| !merged_away.contains(&r.id));
             index.runs.extend(new_runs);
             index.next_run_id = next_id;

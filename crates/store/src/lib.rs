@@ -196,6 +196,24 @@ pub struct RecordedEvent {
     pub recorded_at_ms: i64,
 }
 
+/// Taking a lock whose previous holder panicked: every lock of the store guards state that
+/// is whole between statements, so a poisoned one is used as it is.
+pub(crate) trait Recover<T> {
+    fn read_recovered(&self) -> std::sync::RwLockReadGuard<'_, T>;
+    fn write_recovered(&self) -> std::sync::RwLockWriteGuard<'_, T>;
+}
+
+impl<T> Recover<T> for RwLock<T> {
+    fn read_recovered(&self) -> std::sync::RwLockReadGuard<'_, T> {
+        self.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_recovered(&self) -> std::sync::RwLockWriteGuard<'_, T> {
+        self.write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// Per-stream state shared between the writer (sole mutator) and readers.
 ///
 /// Streams are numbered in the order they are first seen (ids are process-local, never
@@ -445,12 +463,7 @@ impl Store {
 
     /// Version of `stream` (its number of events), `None` if it has none.
     pub fn stream_version(&self, stream: &str) -> Option<u64> {
-        let index = self
-            .inner
-            .shared
-            .index
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let index = self.inner.shared.index.read_recovered();
         index.version(stream)
     }
 
@@ -470,8 +483,7 @@ impl Store {
         let shared = &self.inner.shared;
         let entry = shared
             .keys
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .read_recovered()
             .find(&shared.tree, namespace, key)?;
         // An entry of a commit whose flush has not completed is not reported yet (only
         // format-1 entries can be ahead: the key index holds durable keys only).
@@ -480,12 +492,7 @@ impl Store {
 
     /// Figures about the natural-key index.
     pub fn key_index_stats(&self) -> KeyIndexStats {
-        self.inner
-            .shared
-            .keys
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .stats()
+        self.inner.shared.keys.read_recovered().stats()
     }
 
     /// A handle for waiting on new commits.

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use crate::codec::{self, CheckpointWire, ChunkWire, EventWire, StreamWire};
 use crate::keyindex::{self, KeyIndex};
 use crate::layout::{self, CHUNK_END};
-use crate::{RecordedEvent, Shared, StoreError, StreamIndex};
+use crate::{RecordedEvent, Recover, Shared, StoreError, StreamIndex};
 
 fn corrupt(position: u64, reason: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
@@ -79,11 +79,7 @@ pub(crate) fn rebuild_index(
         }
     }
 
-    fn write(keys: &RwLock<KeyIndex>) -> std::sync::RwLockWriteGuard<'_, KeyIndex> {
-        keys.write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-    let covered = write(keys).covered();
+    let covered = keys.read_recovered().covered();
     let from = checkpoint.min(covered);
     let mut last = from;
     let mut tail_keys = Vec::new();
@@ -122,7 +118,7 @@ pub(crate) fn rebuild_index(
         }
         last = position + chunk.events.len() as u64 - 1;
         if tail_keys.len() >= 4096 {
-            let mut index = write(keys);
+            let mut index = keys.write_recovered();
             index.insert(tail_keys.drain(..));
             if index.memtable_len() >= memtable_entries {
                 drop(index);
@@ -138,7 +134,7 @@ pub(crate) fn rebuild_index(
             ),
         ));
     }
-    write(keys).insert(tail_keys);
+    keys.write_recovered().insert(tail_keys);
     Ok((index, last))
 }
 
@@ -251,10 +247,7 @@ pub(crate) fn read_stream(shared: &Shared, stream: &str) -> Result<Vec<RecordedE
     let (mut chunks, cap) = {
         // Both sources are read under the lock so a concurrent checkpoint cannot make
         // chunks vanish between them; duplicates from overlap are removed below.
-        let index = shared
-            .index
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let index = shared.index.read_recovered();
         let cap = shared.last_position();
         let mut chunks = match shared.tree.get(layout::stream_key(stream))? {
             Some(bytes) => {

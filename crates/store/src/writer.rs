@@ -12,7 +12,7 @@ use crate::fasthash::FastMap;
 use crate::keyindex::{self, KeyIndex};
 use crate::layout;
 use crate::{
-    CommitReceipt, ExpectedVersion, NewCommit, Shared, StoreError, StreamIndex,
+    CommitReceipt, ExpectedVersion, NewCommit, Recover, Shared, StoreError, StreamIndex,
     CHECKPOINT_EVERY_COMMITS, CHECKPOINT_EVERY_EVENTS, MAX_CHUNK_BYTES, MAX_COMMIT_PAYLOAD_BYTES,
     MAX_EVENTS_PER_CHUNK, MAX_EVENTS_PER_COMMIT, MAX_GROUP_COMMITS, MAX_GROUP_EVENTS,
     MAX_NAME_BYTES, MAX_PAYLOAD_BYTES,
@@ -42,10 +42,7 @@ const KEY_OVERHEAD_BYTES: usize = 27;
 
 pub(crate) fn run(shared: Arc<Shared>, rx: Receiver<Command>) {
     let heads = {
-        let index = shared
-            .index
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let index = shared.index.read_recovered();
         index
             .heads
             .iter()
@@ -250,14 +247,8 @@ impl Writer {
     fn write_group(&mut self, group: Vec<(NewCommit, AppendReply)>) -> Result<(), StoreError> {
         let shared = Arc::clone(&self.shared);
         let (commits, replies): (Vec<NewCommit>, Vec<AppendReply>) = group.into_iter().unzip();
-        let index = shared
-            .index
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let keys = shared
-            .keys
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let index = shared.index.read_recovered();
+        let keys = shared.keys.read_recovered();
         self.group_seq += 1;
         debug_assert_eq!(self.heads.len(), index.heads.len());
         let mut st = GroupState::new(shared.last_position() + 1, index.heads.len());
@@ -348,10 +339,7 @@ impl Writer {
         drop(st);
         drop(commits);
         let (memtable, covered) = {
-            let keys = shared
-                .keys
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let keys = shared.keys.read_recovered();
             (keys.memtable_len(), keys.covered())
         };
         let last = shared.last_position();
@@ -369,11 +357,7 @@ impl Writer {
     /// Makes a durable group visible to readers.
     fn publish(&mut self, st: &GroupState<'_>, new_last: u64, checkpointed: bool) {
         {
-            let mut index = self
-                .shared
-                .index
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut index = self.shared.index.write_recovered();
             for name in &st.new_names {
                 index.add_stream(name, 0);
             }
@@ -393,8 +377,7 @@ impl Writer {
         if !st.key_entries.is_empty() {
             self.shared
                 .keys
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .write_recovered()
                 .insert(st.key_entries.iter().copied());
         }
         if checkpointed {
@@ -635,11 +618,7 @@ impl Writer {
     fn checkpoint_and_flush(&mut self) -> Result<(), StoreError> {
         let shared = Arc::clone(&self.shared);
         let last = shared.last_position();
-        let covered = shared
-            .keys
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .covered();
+        let covered = shared.keys.read_recovered().covered();
         if covered < last {
             // So that the next open re-reads no keys from the log. The log is intact if
             // this fails (the keys are re-read on open): go on to the checkpoint and flush.
@@ -648,10 +627,7 @@ impl Writer {
             }
         }
         let entries = {
-            let index = shared
-                .index
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let index = shared.index.read_recovered();
             if index.checkpoint_position == last && index.touched.is_empty() {
                 None
             } else {
@@ -670,10 +646,7 @@ impl Writer {
                 apply_checkpoint(&shared.tree, entries)?;
                 shared.db.flush()?;
                 {
-                    let mut index = shared
-                        .index
-                        .write()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    let mut index = shared.index.write_recovered();
                     index.clear_tails();
                     index.checkpoint_position = last;
                 }
