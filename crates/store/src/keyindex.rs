@@ -584,33 +584,27 @@ impl KeyIndex {
                 (index.next_run_id + 1, Some(builder.finish(tree)?))
             }
         };
-        // Ids of the old runs merged into new ones, and the new run (at most one).
+        // Ids of the old runs merged away, and the newest run: the one just written, or the
+        // one it was merged into.
         let mut merged_away: Vec<u64> = Vec::new();
-        let mut new_runs: Vec<Run> = flushed.into_iter().collect();
-        while !new_runs.is_empty() {
-            let index = lock.read_recovered();
-            let level = new_runs.last().map_or(0, |r| r.level);
-            // Runs of this level at the tail: the old ones still listed, then the new one.
-            let old_same: Vec<&Run> = index
+        let mut new_run: Option<Run> = flushed;
+        while let Some(newest) = &new_run {
+            let level = newest.level;
+            // The old runs still listed at the tail with the newest run's level.
+            let mut inputs: Vec<(u64, u64)> = lock
+                .read_recovered()
                 .runs
                 .iter()
                 .filter(|r| !merged_away.contains(&r.id))
                 .rev()
                 .take_while(|r| r.level == level)
+                .map(|r| (r.id, r.entries))
                 .collect();
-            let new_same = new_runs
-                .iter()
-                .rev()
-                .take_while(|r| r.level == level)
-                .count();
-            if old_same.len() + new_same < TIER_RUNS {
+            if inputs.len() + 1 < TIER_RUNS {
                 break;
             }
-            let mut inputs: Vec<(u64, u64)> =
-                old_same.iter().rev().map(|r| (r.id, r.entries)).collect();
-            let new_inputs = new_runs.split_off(new_runs.len() - new_same);
-            inputs.extend(new_inputs.iter().map(|r| (r.id, r.entries)));
-            drop(index);
+            inputs.reverse();
+            inputs.push((newest.id, newest.entries));
             let total: u64 = inputs.iter().map(|(_, n)| n).sum();
             let mut readers: Vec<RunReader> = inputs
                 .iter()
@@ -639,7 +633,7 @@ impl KeyIndex {
                 ));
             }
             merged_away.extend(inputs.iter().map(|(id, _)| *id));
-            new_runs.push(run);
+            new_run = Some(run);
         }
         let manifest = {
             let index = lock.read_recovered();
@@ -649,7 +643,7 @@ impl KeyIndex {
                 .filter(|r| !merged_away.contains(&r.id))
                 .map(Run::wire)
                 .collect();
-            runs.extend(new_runs.iter().map(Run::wire));
+            runs.extend(new_run.iter().map(Run::wire));
             KeyIndexWire {
                 hash_version: KEY_HASH_VERSION,
                 covered: position,
@@ -664,7 +658,7 @@ impl KeyIndex {
         {
             let mut index = lock.write_recovered();
             index.runs.retain(|r| !merged_away.contains(&r.id));
-            index.runs.extend(new_runs);
+            index.runs.extend(new_run);
             index.next_run_id = next_id;
             index.covered = position;
             // Every entry in the memtable is durable, so at or before `position`.
