@@ -85,10 +85,12 @@ pub(crate) fn key_hash(namespace: &str, key: &str) -> u64 {
     fmix64(h)
 }
 
-/// A fingerprint of one index entry: `verify` sums them over the log's keyed events and
-/// over the runs' entries, which agree only if the runs hold exactly those entries.
-pub(crate) fn entry_fingerprint(hash: u64, position: u64) -> u64 {
-    fmix64(hash ^ fmix64(position.wrapping_add(0x9e37_79b9_7f4a_7c15)))
+/// Counts one index entry into `(count, sum of fingerprints)`: `verify` tallies the log's
+/// keyed events and the runs' entries, which agree only if the runs hold exactly those.
+pub(crate) fn tally(total: &mut (u64, u64), hash: u64, position: u64) {
+    let fingerprint = fmix64(hash ^ fmix64(position.wrapping_add(0x9e37_79b9_7f4a_7c15)));
+    total.0 += 1;
+    total.1 = total.1.wrapping_add(fingerprint);
 }
 
 /// MurmurHash3's finaliser: every output bit depends on every input bit.

@@ -154,11 +154,7 @@ pub(crate) fn verify_tree(
             }
             *slot = ev.stream_version;
             if let (Some(k), true) = (&ev.key, p <= covered) {
-                let hash = keyindex::key_hash(k.namespace, k.key);
-                log_keys.0 += 1;
-                log_keys.1 = log_keys
-                    .1
-                    .wrapping_add(keyindex::entry_fingerprint(hash, p));
+                keyindex::tally(&mut log_keys, keyindex::key_hash(k.namespace, k.key), p);
             }
         }
         report.events += len;
@@ -181,10 +177,10 @@ pub(crate) fn verify_tree(
         }
     }
 
-    // A manifest beyond the snapshot was written by the writer after `expected_last` was
-    // read: its runs cover appends this walk did not see.
-    let index_in_flight = expected_last.is_some_and(|cap| covered > cap);
-    if let (Some(manifest), false) = (&manifest, index_in_flight) {
+    // Index entries beyond the snapshot belong to appends still in flight; so does a
+    // manifest covering them (its runs hold keys this walk did not see).
+    let in_flight = |position: u64| expected_last.is_some_and(|cap| position > cap);
+    if let (Some(manifest), false) = (&manifest, in_flight(covered)) {
         let mut found = Vec::new();
         let run_keys = verify_runs(tree, manifest, &mut found)?;
         if covered > last {
@@ -215,8 +211,6 @@ pub(crate) fn verify_tree(
         }
     }
 
-    // Index entries beyond the snapshot belong to appends still in flight.
-    let in_flight = |position: u64| expected_last.is_some_and(|cap| position > cap);
     for item in tree.scan_prefix([layout::KEY_PREFIX]) {
         let (_, value) = item?;
         match codec::open_envelope::<KeyWire<'_>>(&value) {
@@ -307,10 +301,7 @@ fn verify_runs(
                 in_range &= entry.1 >= 1 && entry.1 <= manifest.covered;
                 previous = Some(entry);
                 entries += 1;
-                total.0 += 1;
-                total.1 = total
-                    .1
-                    .wrapping_add(keyindex::entry_fingerprint(entry.0, entry.1));
+                keyindex::tally(&mut total, entry.0, entry.1);
             }
         }
         if !ordered {
