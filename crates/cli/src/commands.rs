@@ -544,7 +544,8 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
     }
     let engine = open(cli)?;
     let mut records: Vec<Record> = Vec::new();
-    for consumer in &engine.world().consumers {
+    for stored in &engine.world().consumers {
+        let consumer = stored.consumer();
         for m in &consumer.sms {
             let state = lists::sms_status(m);
             if status.is_some_and(|s| s != state) {

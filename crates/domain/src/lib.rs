@@ -8,6 +8,7 @@ pub mod codec;
 pub mod command;
 pub mod decide;
 pub mod event;
+pub mod journal;
 pub mod ladder;
 pub mod ledger;
 pub mod mobile;

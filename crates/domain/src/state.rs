@@ -3,6 +3,7 @@
 //! date" is computed from this history by the pure functions in `ledger` and `ladder`.
 
 use crate::event::*;
+use crate::journal;
 use crate::money::Money;
 use crate::types::*;
 use chrono::NaiveDate;
@@ -74,10 +75,25 @@ impl BillMonth {
             .then_some(BillMonth(digits(0..4) * 100 + month))
     }
 
+    /// Months from year 0 to this month (`year × 12 + month − 1`); the month of a malformed
+    /// period (`0000-00`) counts as -1.
+    pub fn months(self) -> i32 {
+        let (year, month) = ((self.0 / 100) as i32, (self.0 % 100) as i32);
+        year * 12 + month - 1
+    }
+
+    /// The month [`BillMonth::months`] counts; -1 is the malformed period.
+    pub fn from_months(months: i32) -> BillMonth {
+        if months < 0 {
+            return BillMonth(0);
+        }
+        BillMonth((months / 12) as u32 * 100 + (months % 12) as u32 + 1)
+    }
+
     /// The month of a bill recorded in the log. The command that issued it checked the form;
     /// earlier versions also let a sign through before the month (`2026-+7`), read here as
     /// that month. Anything else is a log written by other software: kept as month 0 of year 0.
-    fn of_bill(text: &str) -> BillMonth {
+    pub(crate) fn of_bill(text: &str) -> BillMonth {
         BillMonth::parse(text)
             .or_else(|| {
                 let (year, month) = text.split_once('-')?;
@@ -261,6 +277,87 @@ pub struct SmsMessage {
     pub last_detail: String,
 }
 
+/// A consumer as the world keeps it: what lists and runs select consumers by, and the rest of
+/// its history as a journal of compact records (see [`crate::journal`]). [`Self::consumer`]
+/// reads it into a [`Consumer`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoredConsumer {
+    pub account_no: Text,
+    pub subdivision: Text,
+    pub category: Category,
+    #[serde(with = "crate::codec::date")]
+    pub connected_on: NaiveDate,
+    /// Log position of the registration.
+    pub position: u64,
+    journal: List<u8>,
+}
+
+impl StoredConsumer {
+    fn base(&self) -> journal::Base<'_> {
+        journal::Base {
+            account_no: &self.account_no,
+            position: self.position,
+            connected_on: self.connected_on,
+        }
+    }
+
+    /// The consumer with its full history.
+    pub fn consumer(&self) -> Consumer {
+        let mut consumer = Consumer::empty(&self.account_no, self.position, self.connected_on);
+        consumer.subdivision = self.subdivision.clone();
+        consumer.category = self.category;
+        let replayed = journal::replay(self.base(), &self.journal, &mut consumer);
+        // Journals are written by this process, or checked when a checkpoint is loaded.
+        debug_assert!(replayed.is_ok(), "{}: {replayed:?}", self.account_no);
+        consumer
+    }
+
+    /// Checks that the journal reads back whole (a checkpoint's, when it is loaded).
+    pub fn check(&self) -> Result<(), journal::JournalError> {
+        journal::check(self.base(), &self.journal)
+    }
+
+    /// Calls `each` with the kind and length of every record of the journal.
+    pub fn journal_record_sizes(
+        &self,
+        each: impl FnMut(&'static str, usize),
+    ) -> Result<(), journal::JournalError> {
+        journal::record_sizes(self.base(), &self.journal, each)
+    }
+
+    /// Bytes the journal holds.
+    pub fn journal_len(&self) -> usize {
+        self.journal.len()
+    }
+
+    /// Bytes the journal has room for.
+    pub fn journal_capacity(&self) -> usize {
+        self.journal.capacity()
+    }
+
+    fn record(&mut self, position: u64, event: &Event) {
+        JOURNAL_SCRATCH.with_borrow_mut(|record| {
+            journal::encode(self.base(), position, event, record);
+            if record.is_empty() {
+                return;
+            }
+            let journal = &mut self.journal;
+            if journal.capacity() - journal.len() < record.len() {
+                // Grow by a quarter: journals grow a record at a time and are read far more
+                // than written, so doubling's spare half is not worth it.
+                journal.reserve_exact(record.len().max(journal.len() / 4).max(16));
+            }
+            journal.extend_from_slice(record);
+        });
+    }
+}
+
+thread_local! {
+    /// Where a record is encoded before it is appended to a journal.
+    static JOURNAL_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A consumer with its full history, read from the world's [`StoredConsumer`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Consumer {
     pub account_no: Text,
@@ -294,24 +391,18 @@ pub enum Connection {
 }
 
 impl Consumer {
-    pub fn from_registration(e: &ConsumerRegistered, position: u64) -> Consumer {
+    /// A consumer with its registration's fields set and no history yet: name, load and
+    /// language are filled in from the journal's first record.
+    pub fn empty(account_no: &str, position: u64, connected_on: NaiveDate) -> Consumer {
         Consumer {
-            account_no: e.account_no.as_str().into(),
-            name: e.name.as_str().into(),
-            category: e.category,
-            subdivision: e.subdivision.as_str().into(),
-            load_watts: e.load_watts,
-            connected_on: e.connected_on,
-            language: e.language,
-            mobiles: e
-                .mobile
-                .iter()
-                .map(|m| MobileRegistration {
-                    registered_on: e.connected_on,
-                    mobile: m.as_str().into(),
-                    source: None,
-                })
-                .collect(),
+            account_no: account_no.into(),
+            name: Text::default(),
+            category: Category::Domestic,
+            subdivision: Text::default(),
+            load_watts: 0,
+            connected_on,
+            language: Language::Hi,
+            mobiles: List::new(),
             bills: List::new(),
             surcharges: List::new(),
             adjustments: List::new(),
@@ -439,7 +530,7 @@ pub struct Grievance {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct World {
     pub offices: BTreeMap<String, Office>,
-    pub consumers: Vec<Consumer>,
+    pub consumers: Vec<StoredConsumer>,
     pub account_index: HashMap<Text, u32>,
     pub camps: BTreeMap<String, Camp>,
     pub grievances: BTreeMap<String, Grievance>,
@@ -452,15 +543,30 @@ pub struct World {
 }
 
 impl World {
-    pub fn consumer(&self, account_no: &str) -> Option<&Consumer> {
+    /// A consumer with its full history.
+    pub fn consumer(&self, account_no: &str) -> Option<Consumer> {
+        self.stored_consumer(account_no)
+            .map(StoredConsumer::consumer)
+    }
+
+    /// A consumer as the world keeps it.
+    pub fn stored_consumer(&self, account_no: &str) -> Option<&StoredConsumer> {
         self.account_index
             .get(account_no)
             .map(|i| &self.consumers[*i as usize])
     }
 
-    fn consumer_mut(&mut self, account_no: &str) -> Option<&mut Consumer> {
+    fn consumer_mut(&mut self, account_no: &str) -> Option<&mut StoredConsumer> {
         let index = *self.account_index.get(account_no)?;
         Some(&mut self.consumers[index as usize])
+    }
+
+    /// Gives back the journals' spare room (after a bulk replay, which leaves up to a
+    /// quarter of each unused).
+    pub fn shrink_journals(&mut self) {
+        for consumer in &mut self.consumers {
+            consumer.journal.shrink_to_fit();
+        }
     }
 
     /// Every subdivision at or below an office, in code order.
@@ -529,8 +635,16 @@ impl World {
                 if !self.account_index.contains_key(e.account_no.as_str()) {
                     self.account_index
                         .insert(e.account_no.as_str().into(), self.consumers.len() as u32);
-                    self.consumers
-                        .push(Consumer::from_registration(e, position));
+                    let mut stored = StoredConsumer {
+                        account_no: e.account_no.as_str().into(),
+                        subdivision: e.subdivision.as_str().into(),
+                        category: e.category,
+                        connected_on: e.connected_on,
+                        position,
+                        journal: List::new(),
+                    };
+                    stored.record(position, event);
+                    self.consumers.push(stored);
                 }
             }
             Event::CampScheduled(e) => {
@@ -580,216 +694,10 @@ impl World {
                     return;
                 };
                 if let Some(consumer) = self.consumer_mut(account) {
-                    apply_to_consumer(consumer, position, other);
+                    consumer.record(position, other);
                 }
             }
         }
-    }
-}
-
-fn apply_to_consumer(c: &mut Consumer, position: u64, event: &Event) {
-    match event {
-        Event::MobileRegistered(e) => push_compact(
-            &mut c.mobiles,
-            MobileRegistration {
-                registered_on: e.registered_on,
-                mobile: e.mobile.as_str().into(),
-                source: Some(e.source),
-            },
-        ),
-        Event::BillIssued(e) => push_compact(
-            &mut c.bills,
-            Bill {
-                bill_no: e.bill_no.as_str().into(),
-                period: BillMonth::of_bill(&e.period),
-                issued_on: e.issued_on,
-                due_on: e.due_on,
-                amount: e.amount,
-                revisions: List::new(),
-                position,
-            },
-        ),
-        Event::BillRevised(e) => {
-            if let Some(bill) = c.bills.iter_mut().find(|b| b.bill_no == e.bill_no) {
-                push_compact(
-                    &mut bill.revisions,
-                    Revision {
-                        revised_on: e.revised_on,
-                        new_amount: e.new_amount,
-                    },
-                );
-            }
-        }
-        Event::PaymentReceived(e) => push_compact(
-            &mut c.payments,
-            Payment {
-                receipt_no: e.receipt_no.as_str().into(),
-                amount: e.amount,
-                paid_on: e.paid_on,
-                channel: e.channel,
-                reversed_on: None,
-                position,
-            },
-        ),
-        Event::PaymentReversed(e) => {
-            if let Some(p) = c.payments.iter_mut().find(|p| p.receipt_no == e.receipt_no) {
-                p.reversed_on = Some(e.reversed_on);
-            }
-        }
-        Event::AdjustmentPosted(e) => push_compact(
-            &mut c.adjustments,
-            Adjustment {
-                adjustment_no: e.adjustment_no.as_str().into(),
-                posted_on: e.posted_on,
-                amount: e.amount,
-                reason: e.reason.clone(),
-                position,
-            },
-        ),
-        Event::SurchargeLevied(e) => {
-            // The nightly run levies only on bills in the history.
-            if let Some(bill) = c.bill_index(&e.bill_no) {
-                push_compact(
-                    &mut c.surcharges,
-                    Surcharge {
-                        bill,
-                        anniversary: e.anniversary,
-                        levied_on: e.levied_on,
-                        amount: e.amount,
-                        position,
-                    },
-                );
-            }
-        }
-        Event::NoticeIssued(e) => push_compact(
-            &mut c.cases,
-            Case {
-                notice_no: e.notice_no.as_str().into(),
-                issued_on: e.issued_on,
-                overdue_arrears_at_issue: e.overdue_arrears,
-                served_on: None,
-                mode: None,
-                closed_on: None,
-                close_reason: None,
-            },
-        ),
-        Event::NoticeServed(e) => {
-            if let Some(case) = c.cases.iter_mut().find(|k| k.notice_no == e.notice_no) {
-                case.served_on = Some(e.served_on);
-                case.mode = Some(e.mode);
-            }
-        }
-        Event::CaseClosed(e) => {
-            if let Some(case) = c.cases.iter_mut().find(|k| k.notice_no == e.notice_no) {
-                if case.closed_on.is_none() {
-                    case.closed_on = Some(e.closed_on);
-                    case.close_reason = Some(e.reason);
-                }
-            }
-        }
-        Event::Disconnected(e) => push_compact(
-            &mut c.connection,
-            ConnectionEvent {
-                on: e.on,
-                change: ConnectionChange::Disconnected {
-                    order_no: e.order_no.as_str().into(),
-                },
-                position,
-            },
-        ),
-        Event::Reconnected(e) => {
-            push_compact(
-                &mut c.connection,
-                ConnectionEvent {
-                    on: e.on,
-                    change: ConnectionChange::Reconnected,
-                    position,
-                },
-            );
-            // A reconnection closes the case that led to the disconnection.
-            for case in c
-                .cases
-                .iter_mut()
-                .filter(|k| k.closed_on.is_none() && k.issued_on <= e.on)
-            {
-                case.closed_on = Some(e.on);
-                case.close_reason = Some(CaseCloseReason::Reconnected);
-            }
-        }
-        Event::PermanentlyDisconnected(e) => push_compact(
-            &mut c.connection,
-            ConnectionEvent {
-                on: e.on,
-                change: ConnectionChange::PermanentlyDisconnected,
-                position,
-            },
-        ),
-        Event::RecoveryCertificateIssued(e) => push_compact(
-            &mut c.connection,
-            ConnectionEvent {
-                on: e.on,
-                change: ConnectionChange::RecoveryCertificate {
-                    rc_no: e.rc_no.as_str().into(),
-                },
-                position,
-            },
-        ),
-        Event::DisputeRaised(e) => push_compact(
-            &mut c.disputes,
-            Dispute {
-                on: e.on,
-                deposit: e.deposit,
-                bill_no: e.bill_no.as_deref().map(Text::from),
-                resolved_on: None,
-            },
-        ),
-        Event::DisputeResolved(e) => {
-            if let Some(d) = c
-                .disputes
-                .iter_mut()
-                .rev()
-                .find(|d| d.resolved_on.is_none())
-            {
-                d.resolved_on = Some(e.on);
-            }
-        }
-        Event::InstallmentPlanGranted(e) => push_compact(
-            &mut c.plans,
-            Plan {
-                plan_id: e.plan_id.as_str().into(),
-                granted_on: e.granted_on,
-                installments: e.installments.clone(),
-                broken_on: None,
-            },
-        ),
-        Event::InstallmentPlanBroken(e) => {
-            if let Some(p) = c.plans.iter_mut().find(|p| p.plan_id == e.plan_id) {
-                p.broken_on = Some(e.on);
-            }
-        }
-        Event::SmsQueued(e) => push_compact(
-            &mut c.sms,
-            SmsMessage {
-                message_id: e.message_id.as_str().into(),
-                mobile: e.mobile.as_str().into(),
-                template: e.template.as_str().into(),
-                dlt_template_id: e.dlt_template_id.as_str().into(),
-                language: e.language,
-                text: e.text.clone(),
-                queued_on: e.queued_on,
-                attempts: 0,
-                last_outcome: None,
-                last_detail: String::new(),
-            },
-        ),
-        Event::SmsAttempted(e) => {
-            if let Some(m) = c.sms.iter_mut().find(|m| m.message_id == e.message_id) {
-                m.attempts = m.attempts.max(e.attempt);
-                m.last_outcome = Some(e.outcome);
-                m.last_detail = e.detail.clone();
-            }
-        }
-        _ => {}
     }
 }
 

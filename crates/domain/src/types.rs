@@ -20,6 +20,14 @@ macro_rules! vocabulary {
             pub fn expected() -> String {
                 [$($text),+].join(", ")
             }
+            /// Its place in [`Self::ALL`]: how compact encodings store it.
+            pub fn index(self) -> u8 {
+                Self::ALL.iter().position(|v| *v == self).unwrap_or(0) as u8
+            }
+            /// The value at a place in [`Self::ALL`].
+            pub fn from_index(index: u8) -> Option<Self> {
+                Self::ALL.get(usize::from(index)).copied()
+            }
         }
 
         impl fmt::Display for $name {

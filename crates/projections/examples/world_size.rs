@@ -1,8 +1,9 @@
 //! How much memory the projected world takes per consumer, part by part.
 //!
 //! Generates `N` consumers (default 20,000) with twelve months of history, loads them through
-//! the engine, and prints the heap and inline bytes of each part of the world after the load,
-//! after the first nightly run and after a rebuild, beside the process's resident memory.
+//! the engine, and prints the bytes of each part of the world (each kind of journal record)
+//! after the load, after the first nightly run and after a rebuild, beside the process's
+//! resident memory.
 //! Run with `N=20000 cargo run --release -p vasooli-projections --example world_size`.
 //!
 //! Sizes are counted from the structures' lengths and capacities (allocator rounding and
@@ -13,10 +14,7 @@ use std::mem::size_of;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use vasooli_domain::state::{
-    Adjustment, Bill, Case, ConnectionEvent, Consumer, Dispute, MobileRegistration, Payment, Plan,
-    SmsMessage, Surcharge, Text, World,
-};
+use vasooli_domain::state::{StoredConsumer, Text, World};
 use vasooli_domain::Policy;
 use vasooli_projections::generate::{Generator, GeneratorConfig};
 use vasooli_projections::{Engine, Input};
@@ -43,15 +41,6 @@ fn text_heap(text: &str) -> usize {
     }
 }
 
-/// Bytes of a list's buffer: its header (length and capacity) and its places.
-fn list<T>(len: usize, capacity: usize) -> usize {
-    if capacity == 0 {
-        0
-    } else {
-        16 + capacity.max(len) * size_of::<T>()
-    }
-}
-
 #[derive(Default)]
 struct Tally(BTreeMap<&'static str, (usize, usize)>);
 
@@ -62,68 +51,23 @@ impl Tally {
         entry.1 += bytes;
     }
 
-    fn consumer(&mut self, c: &Consumer) {
-        self.add("consumer record", 1, size_of::<Consumer>());
+    fn consumer(&mut self, c: &StoredConsumer) {
+        self.add("consumer record", 1, size_of::<StoredConsumer>());
         self.add(
             "consumer texts",
-            3,
-            text_heap(&c.account_no) + text_heap(&c.name) + text_heap(&c.subdivision),
+            2,
+            text_heap(&c.account_no) + text_heap(&c.subdivision),
         );
-        let bills: usize = c
-            .bills
-            .iter()
-            .map(|b| text_heap(&b.bill_no) + list::<u64>(b.revisions.len(), b.revisions.capacity()))
-            .sum();
-        self.add(
-            "bills",
-            c.bills.len(),
-            list::<Bill>(c.bills.len(), c.bills.capacity()) + bills,
-        );
-        let receipts: usize = c.payments.iter().map(|p| text_heap(&p.receipt_no)).sum();
-        self.add(
-            "payments",
-            c.payments.len(),
-            list::<Payment>(c.payments.len(), c.payments.capacity()) + receipts,
-        );
-        self.add(
-            "surcharges",
-            c.surcharges.len(),
-            list::<Surcharge>(c.surcharges.len(), c.surcharges.capacity()),
-        );
-        let sms: usize = c
-            .sms
-            .iter()
-            .map(|m| {
-                text_heap(&m.message_id)
-                    + text_heap(&m.mobile)
-                    + text_heap(&m.template)
-                    + text_heap(&m.dlt_template_id)
-                    + m.text.capacity()
-                    + m.last_detail.capacity()
-            })
-            .sum();
-        self.add(
-            "sms",
-            c.sms.len(),
-            list::<SmsMessage>(c.sms.len(), c.sms.capacity()) + sms,
-        );
-        self.add(
-            "cases",
-            c.cases.len(),
-            list::<Case>(c.cases.len(), c.cases.capacity()),
-        );
-        let mobiles: usize = c.mobiles.iter().map(|m| text_heap(&m.mobile)).sum();
-        self.add(
-            "mobiles",
-            c.mobiles.len(),
-            list::<MobileRegistration>(c.mobiles.len(), c.mobiles.capacity()) + mobiles,
-        );
-        let other = list::<Adjustment>(c.adjustments.len(), c.adjustments.capacity())
-            + list::<ConnectionEvent>(c.connection.len(), c.connection.capacity())
-            + list::<Dispute>(c.disputes.len(), c.disputes.capacity())
-            + list::<Plan>(c.plans.len(), c.plans.capacity());
-        let items = c.adjustments.len() + c.connection.len() + c.disputes.len() + c.plans.len();
-        self.add("adjustments, connection, disputes, plans", items, other);
+        c.journal_record_sizes(|kind, bytes| self.add(kind, 1, bytes))
+            .expect("a journal written by this process reads back");
+        // The journal's buffer: its header (length and capacity) and the room beyond its
+        // records.
+        let spare = if c.journal_capacity() == 0 {
+            0
+        } else {
+            16 + c.journal_capacity() - c.journal_len()
+        };
+        self.add("journal header and spare room", 1, spare);
     }
 
     fn print(world: &World, when: &str) {

@@ -17,7 +17,7 @@ use vasooli_domain::codec::{content_hash, decode_event, decode_value, encode_eve
 use vasooli_domain::command::FieldError;
 use vasooli_domain::decide::{decide, event_of, RejectionKind, StateView};
 use vasooli_domain::event::{account_of_stream, Event};
-use vasooli_domain::state::{Camp, Consumer, Grievance, World};
+use vasooli_domain::state::{Camp, Consumer, Grievance, StoredConsumer, World};
 use vasooli_domain::types::Level;
 use vasooli_domain::{Command, Policy};
 use vasooli_store::{NaturalKey, NewCommit, NewEvent, Store, StoreError};
@@ -33,7 +33,7 @@ const PROJECTIONS_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// The key of the world's checkpoint names the layout of `World` it was written with: change
 /// it whenever a field of `World` or of anything it holds changes, so that a checkpoint of an
 /// older layout is never misread (it is ignored, and the world is replayed from the log).
-const WORLD_KEY: &[u8] = b"world-layout-3";
+const WORLD_KEY: &[u8] = b"world-layout-4";
 /// What the keys of every layout's checkpoint start with.
 const WORLD_KEY_PREFIX: &[u8] = b"world-layout-";
 /// Consumers per part of a world checkpoint (about 20 MB encoded at 12 months' history).
@@ -268,6 +268,8 @@ impl Engine {
                     count += 1;
                 }
             }
+            // Journals grew a quarter at a time; a long tail leaves much room unused.
+            world.shrink_journals();
             Ok(count)
         })
     }
@@ -825,7 +827,8 @@ fn load_checkpoint(projections: &sled::Db) -> Option<World> {
     let decoded = (|| -> Result<World, String> {
         let mut world: World = decode_value(&part(0)?).map_err(|e| e.to_string())?;
         for index in 1..count {
-            let block: Vec<Consumer> = decode_value(&part(index)?).map_err(|e| e.to_string())?;
+            let block: Vec<StoredConsumer> =
+                decode_value(&part(index)?).map_err(|e| e.to_string())?;
             world.consumers.extend(block);
         }
         world.account_index = world
@@ -1162,9 +1165,9 @@ impl StateView for Batch<'_> {
 
     fn consumer(&self, account_no: &str) -> Option<Cow<'_, Consumer>> {
         let pending = self.by_account.get(account_no);
-        let base = self.world.consumer(account_no);
+        let base = self.world.stored_consumer(account_no);
         match (base, pending) {
-            (Some(c), None) => Some(Cow::Borrowed(c)),
+            (Some(c), None) => Some(Cow::Owned(c.consumer())),
             (None, None) => None,
             (base, Some(pending)) => {
                 let mut scratch = World::default();
@@ -1182,7 +1185,7 @@ impl StateView for Batch<'_> {
                         scratch.apply(position + 1 + offset as u64, &event);
                     }
                 }
-                scratch.consumers.pop().map(Cow::Owned)
+                scratch.consumers.pop().map(|c| Cow::Owned(c.consumer()))
             }
         }
     }

@@ -1969,7 +1969,7 @@ mod tests {
             self.world.offices.get(code).map(|o| o.level)
         }
         fn consumer(&self, account_no: &str) -> Option<Cow<'_, Consumer>> {
-            self.world.consumer(account_no).map(Cow::Borrowed)
+            self.world.consumer(account_no).map(Cow::Owned)
         }
         fn camp(&self, camp_id: &str) -> Option<Cow<'_, Camp>> {
             self.world.camps.get(camp_id).map(Cow::Borrowed)

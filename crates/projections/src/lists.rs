@@ -9,7 +9,7 @@ use vasooli_domain::ledger::{
     ledger_as_of, over_two_years, ChargeKind, Charges, CreditKind, LedgerView,
 };
 use vasooli_domain::sms::encoding_and_parts;
-use vasooli_domain::state::{Connection, Consumer, World};
+use vasooli_domain::state::{Connection, Consumer, StoredConsumer, World};
 use vasooli_domain::types::{Level, Stage, WorklistKind};
 use vasooli_domain::{Money, Policy};
 
@@ -163,9 +163,9 @@ fn row_from(
 }
 
 /// The consumers below an office, in account order.
-pub fn consumers_under<'a>(world: &'a World, office: &str) -> Vec<&'a Consumer> {
+pub fn consumers_under<'a>(world: &'a World, office: &str) -> Vec<&'a StoredConsumer> {
     let subdivisions = world.subdivisions_under(office);
-    let mut list: Vec<&Consumer> = world
+    let mut list: Vec<&StoredConsumer> = world
         .consumers
         .iter()
         .filter(|c| {
@@ -217,7 +217,8 @@ pub fn defaulters(
     let mut rows: Vec<ConsumerRow> = consumers_under(world, office)
         .into_iter()
         .filter(|c| c.connected_on <= date)
-        .filter_map(|c| {
+        .filter_map(|stored| {
+            let c = &stored.consumer();
             let (ledger, ladder) = assess(c, date, policy);
             let keep = ledger.overdue_arrears >= min
                 && ledger.overdue_arrears.is_positive()
@@ -250,7 +251,8 @@ pub fn worklist(
     let mut rows: Vec<ConsumerRow> = consumers_under(world, office)
         .into_iter()
         .filter(|c| c.connected_on <= date)
-        .filter_map(|c| {
+        .filter_map(|stored| {
+            let c = &stored.consumer();
             let (ledger, ladder) = assess(c, date, policy);
             let on_list = match kind {
                 WorklistKind::NoMobile => {
@@ -292,8 +294,8 @@ pub fn statement(
     let consumer = world
         .consumer(account_no)
         .ok_or_else(|| format!("no consumer has account {account_no}"))?;
-    let (ledger, ladder) = assess(consumer, date, policy);
-    let row = row_from(world, consumer, date, &ledger, &ladder);
+    let (ledger, ladder) = assess(&consumer, date, policy);
+    let row = row_from(world, &consumer, date, &ledger, &ladder);
     let charges: Vec<Value> = ledger
         .charges
         .iter()

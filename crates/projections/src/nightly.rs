@@ -19,7 +19,7 @@ use vasooli_domain::codec::encode_event;
 use vasooli_domain::event::*;
 use vasooli_domain::ladder::{ladder_as_of, notice_number};
 use vasooli_domain::ledger::{ledger_as_of, surcharges_due, Charges};
-use vasooli_domain::state::{Camp, Consumer, World};
+use vasooli_domain::state::{Camp, Consumer, StoredConsumer, World};
 use vasooli_domain::types::{CaseCloseReason, Stage};
 use vasooli_domain::Policy;
 
@@ -143,16 +143,17 @@ struct Share {
 
 fn decide_share(
     world: &World,
-    consumers: &[Consumer],
+    consumers: &[StoredConsumer],
     as_of: NaiveDate,
     policy: &Policy,
     camps: &HashMap<&str, Vec<&Camp>>,
 ) -> Share {
     let mut share = Share::default();
-    for consumer in consumers {
-        if consumer.connected_on > as_of {
+    for stored in consumers {
+        if stored.connected_on > as_of {
             continue;
         }
+        let consumer = &stored.consumer();
         let camps_ahead = camps
             .get(consumer.subdivision.as_str())
             .map_or(&[][..], Vec::as_slice);

@@ -19,7 +19,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use vasooli_domain::period::Period;
 use vasooli_domain::policy::{Policy, RankingWeights};
-use vasooli_domain::state::{Connection, Consumer, Grievance, Office, World};
+use vasooli_domain::state::{Connection, Consumer, Grievance, Office, StoredConsumer, Text, World};
 use vasooli_domain::types::{Channel, GrievanceCategory, Level, MobileSource};
 use vasooli_domain::Money;
 
@@ -293,7 +293,7 @@ fn threads_for(consumers: usize) -> usize {
 /// results are merged. The result does not depend on the number of threads as long as
 /// `merge` is the sum that `fold` builds.
 fn fold_consumers<T, I, F, M>(
-    consumers: &[Consumer],
+    consumers: &[StoredConsumer],
     threads: usize,
     init: I,
     fold: F,
@@ -305,10 +305,10 @@ where
     F: Fn(&mut T, &Consumer) + Sync,
     M: Fn(&mut T, T),
 {
-    let run = |part: &[Consumer]| {
+    let run = |part: &[StoredConsumer]| {
         let mut accumulator = init();
         for consumer in part {
-            fold(&mut accumulator, consumer);
+            fold(&mut accumulator, &consumer.consumer());
         }
         accumulator
     };
@@ -876,11 +876,15 @@ impl CampaignRow {
 }
 
 /// How many active consumers use each number as of `as_of`, across the whole utility.
-fn active_mobile_counts(world: &World, as_of: NaiveDate) -> HashMap<&str, usize> {
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for consumer in world.consumers.iter().filter(|c| is_active(c, as_of)) {
+fn active_mobile_counts(world: &World, as_of: NaiveDate) -> HashMap<Text, usize> {
+    let mut counts: HashMap<Text, usize> = HashMap::new();
+    for stored in world.consumers.iter().filter(|c| c.connected_on <= as_of) {
+        let consumer = stored.consumer();
+        if !is_active(&consumer, as_of) {
+            continue;
+        }
         if let Some(mobile) = consumer.mobile_as_of(as_of) {
-            *counts.entry(mobile).or_default() += 1;
+            *counts.entry(mobile.into()).or_default() += 1;
         }
     }
     counts
@@ -908,12 +912,16 @@ pub fn campaign(world: &World, office_code: &str, as_of: NaiveDate) -> Vec<Campa
     let counts = active_mobile_counts(world, as_of);
     let mut active = vec![0u64; subdivisions.len()];
     let mut with_mobile = vec![0u64; subdivisions.len()];
-    let mut shared_in: HashSet<(usize, &str)> = HashSet::new();
-    for consumer in &world.consumers {
-        let Some(i) = subdivisions.position(&consumer.subdivision) else {
+    let mut shared_in: HashSet<(usize, Text)> = HashSet::new();
+    for stored in &world.consumers {
+        let Some(i) = subdivisions.position(&stored.subdivision) else {
             continue;
         };
-        if !is_active(consumer, as_of) {
+        if stored.connected_on > as_of {
+            continue;
+        }
+        let consumer = stored.consumer();
+        if !is_active(&consumer, as_of) {
             continue;
         }
         active[i] += 1;
@@ -923,7 +931,7 @@ pub fn campaign(world: &World, office_code: &str, as_of: NaiveDate) -> Vec<Campa
                 .get(mobile)
                 .is_some_and(|n| *n > SHARED_MOBILE_CONSUMERS_MAX)
             {
-                shared_in.insert((i, mobile));
+                shared_in.insert((i, mobile.into()));
             }
         }
     }
@@ -1493,9 +1501,9 @@ mod tests {
         let consumer = log.world.consumer("A1").expect("A1");
         let mut date = d("2026-08-25");
         while date <= d("2027-01-10") {
-            let ledger = ledger_as_of(consumer, date, Charges::PrincipalOnly, &[]);
+            let ledger = ledger_as_of(&consumer, date, Charges::PrincipalOnly, &[]);
             assert_eq!(
-                principal_arrears(consumer, date),
+                principal_arrears(&consumer, date),
                 ledger.overdue_arrears,
                 "{date}"
             );

@@ -74,7 +74,7 @@ fn a_bulk_batch_is_written_in_commits_with_progress_and_repeats_are_skipped() {
         .world()
         .consumers
         .iter()
-        .map(|c| c.payments.len())
+        .map(|c| c.consumer().payments.len())
         .sum();
     assert_eq!(payments, rows());
     drop(engine);
@@ -194,7 +194,12 @@ fn a_group_of_batches_answers_each_as_executed_alone() {
         .world()
         .consumers
         .iter()
-        .flat_map(|c| c.payments.iter().map(|p| p.receipt_no.to_string()))
+        .flat_map(|c| {
+            c.consumer()
+                .payments
+                .into_iter()
+                .map(|p| p.receipt_no.to_string())
+        })
         .collect();
     let mut sorted = receipts.clone();
     sorted.sort();
@@ -205,14 +210,14 @@ fn a_group_of_batches_answers_each_as_executed_alone() {
         .world()
         .consumers
         .iter()
-        .map(|c| (c.account_no.to_string(), c.payments.len()))
+        .map(|c| (c.account_no.to_string(), c.consumer().payments.len()))
         .collect();
     engine.rebuild().unwrap();
     let rebuilt: Vec<(String, usize)> = engine
         .world()
         .consumers
         .iter()
-        .map(|c| (c.account_no.to_string(), c.payments.len()))
+        .map(|c| (c.account_no.to_string(), c.consumer().payments.len()))
         .collect();
     assert_eq!(paid, rebuilt);
 }

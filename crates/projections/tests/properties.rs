@@ -432,7 +432,7 @@ proptest! {
             probe.insert(bill.due_on + Days::new(1));
         }
         for date in probe {
-            let view = ledger_as_of(consumer, date, Charges::All, &[]);
+            let view = ledger_as_of(&consumer, date, Charges::All, &[]);
             check_ledger(&view, &model, date)?;
         }
     }
@@ -641,13 +641,20 @@ fn snapshot(engine: &Engine) -> Snapshot {
         rows: world
             .consumers
             .iter()
-            .map(|c| lists::consumer_row(world, c, date, policy))
+            .map(|c| lists::consumer_row(world, &c.consumer(), date, policy))
             .collect(),
         statements: ACCOUNTS
             .iter()
             .map(|(a, _, _)| lists::statement(world, policy, a, date).expect("statement"))
             .collect(),
-        consumers: format!("{:?}", world.consumers),
+        consumers: format!(
+            "{:?}",
+            world
+                .consumers
+                .iter()
+                .map(|c| c.consumer())
+                .collect::<Vec<_>>()
+        ),
     }
 }
 
@@ -657,7 +664,8 @@ fn officer_actions(engine: &Engine, serve: bool, disconnect: bool) -> Vec<Value>
     let world = engine.world();
     let date = world.last_nightly.expect("a nightly run");
     let mut out = Vec::new();
-    for consumer in &world.consumers {
+    for stored in &world.consumers {
+        let consumer = &stored.consumer();
         let row = lists::consumer_row(world, consumer, date, engine.policy());
         match row.stage {
             Stage::NoticeIssued if serve => {
@@ -757,16 +765,20 @@ fn levies(engine: &Engine) -> BTreeSet<(String, String, u32, NaiveDate, Money)> 
         .world()
         .consumers
         .iter()
-        .flat_map(|c| {
-            c.surcharges.iter().map(|s| {
-                (
-                    c.account_no.to_string(),
-                    c.surcharge_bill_no(s).to_string(),
-                    s.anniversary,
-                    s.levied_on,
-                    s.amount,
-                )
-            })
+        .flat_map(|stored| {
+            let c = stored.consumer();
+            c.surcharges
+                .iter()
+                .map(|s| {
+                    (
+                        c.account_no.to_string(),
+                        c.surcharge_bill_no(s).to_string(),
+                        s.anniversary,
+                        s.levied_on,
+                        s.amount,
+                    )
+                })
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -800,7 +812,7 @@ proptest! {
             let row = |engine: &Engine| {
                 let world = engine.world();
                 let consumer = world.consumer(account).expect("registered");
-                let r = lists::consumer_row(world, consumer, last, engine.policy());
+                let r = lists::consumer_row(world, &consumer, last, engine.policy());
                 (r.overdue_arrears, r.days_overdue, r.aging_bucket)
             };
             prop_assert_eq!(row(&daily), row(&once), "{}", account);

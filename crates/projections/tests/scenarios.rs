@@ -11,7 +11,7 @@ use vasooli_domain::codec::decode_event;
 use vasooli_domain::event::Event;
 use vasooli_domain::ledger::{ledger_as_of, ChargeKind, Charges, LedgerView};
 use vasooli_domain::types::WorklistKind;
-use vasooli_domain::{Command, Money, Policy};
+use vasooli_domain::{Command, Consumer, Money, Policy};
 use vasooli_projections::lists::{self, ConsumerRow, DefaulterFilter};
 use vasooli_projections::nightly::NightlySummary;
 use vasooli_projections::{Engine, EngineError, ErrorKind, ExecuteReport, Input, RowError};
@@ -136,16 +136,12 @@ impl Utility {
     fn row_on(&self, account: &str, date: NaiveDate) -> ConsumerRow {
         let world = self.engine.world();
         let consumer = world.consumer(account).expect("a registered consumer");
-        lists::consumer_row(world, consumer, date, self.engine.policy())
+        lists::consumer_row(world, &consumer, date, self.engine.policy())
     }
 
-    fn ledger(&self, account: &str, date: &str) -> LedgerView<'_> {
-        self.ledger_on(account, day(date))
-    }
-
-    fn ledger_on(&self, account: &str, date: NaiveDate) -> LedgerView<'_> {
-        let consumer = self.engine.world().consumer(account).expect("a consumer");
-        ledger_as_of(consumer, date, Charges::All, &[])
+    /// The consumer with its history, as the world reads it back.
+    fn consumer(&self, account: &str) -> Consumer {
+        self.engine.world().consumer(account).expect("a consumer")
     }
 
     fn statement(&self, account: &str) -> Value {
@@ -386,7 +382,8 @@ fn worked_example_of_section_12_day_by_day() {
     }
 
     // As of 2026-09-30.
-    let ledger = u.ledger("A1", "2026-09-30");
+    let ledger_consumer = u.consumer("A1");
+    let ledger = ledger(&ledger_consumer, "2026-09-30");
     assert_eq!(ledger.total_charges.to_string(), "2731.25");
     assert_eq!(ledger.total_credits.to_string(), "700.00");
     assert_eq!(ledger.overdue_arrears.to_string(), "2031.25");
@@ -458,10 +455,12 @@ fn a_revision_lowers_a_bill_from_its_date_on() {
     assert_eq!(u.levies("R1"), vec![levy("B1", 1, "2026-02-10", "25.00")]);
 
     u.run(vec![revise("B1", "2026-02-15", "1200.00")]);
-    let before = u.ledger("R1", "2026-02-14");
+    let before_consumer = u.consumer("R1");
+    let before = ledger(&before_consumer, "2026-02-14");
     assert_eq!(before.total_charges.to_string(), "2025.00");
     assert_eq!(before.overdue_arrears.to_string(), "2025.00");
-    let after = u.ledger("R1", "2026-02-15");
+    let after_consumer = u.consumer("R1");
+    let after = ledger(&after_consumer, "2026-02-15");
     assert_eq!(after.total_charges.to_string(), "1225.00");
     assert_eq!(after.overdue_arrears.to_string(), "1225.00");
     assert_eq!(after.charges[0].amount.to_string(), "1200.00");
@@ -512,14 +511,16 @@ fn a_back_dated_revision_never_lets_a_bill_rise() {
     }
     let mut previous: Option<Money> = None;
     for date in days("2026-01-01", "2026-03-31") {
-        let amount = u.ledger_on("R2", date).total_charges;
+        let amount = ledger_as_of(&u.consumer("R2"), date, Charges::All, &[]).total_charges;
         if let Some(p) = previous {
             assert!(amount <= p, "B1 rises from {p} to {amount} on {date}");
         }
         previous = Some(amount);
     }
     assert_eq!(
-        u.ledger("R2", "2026-03-15").total_charges.to_string(),
+        ledger(&u.consumer("R2"), "2026-03-15")
+            .total_charges
+            .to_string(),
         "500.00"
     );
 }
@@ -593,10 +594,12 @@ fn a_bounced_cheque_counts_until_its_reversal_date() {
         json!({"type": "reverse_payment", "receipt_no": "CHQ-1", "reversed_on": "2026-01-20", "reason": "cheque bounced"}),
     ]);
     u.nightly("2026-01-20");
-    let on_19th = u.ledger("V1", "2026-01-19");
+    let on_19th_consumer = u.consumer("V1");
+    let on_19th = ledger(&on_19th_consumer, "2026-01-19");
     assert_eq!(on_19th.overdue_arrears, Money::ZERO);
     assert_eq!(on_19th.total_credits.to_string(), "1000.00");
-    let on_20th = u.ledger("V1", "2026-01-20");
+    let on_20th_consumer = u.consumer("V1");
+    let on_20th = ledger(&on_20th_consumer, "2026-01-20");
     assert_eq!(on_20th.overdue_arrears.to_string(), "1000.00");
     assert_eq!(on_20th.total_credits, Money::ZERO);
     assert_eq!(on_20th.days_overdue, 10);
@@ -665,7 +668,8 @@ fn an_advance_covers_later_bills_as_they_come() {
         "800.00",
     )]);
     u.nightly("2026-03-16");
-    let ledger = u.ledger("AD1", "2026-03-16");
+    let ledger_consumer = u.consumer("AD1");
+    let ledger = ledger(&ledger_consumer, "2026-03-16");
     let unpaid: Vec<String> = ledger
         .charges
         .iter()
@@ -781,7 +785,7 @@ fn a_third_decimal_is_refused_never_rounded() {
         payment("R-0003", "T1", "700.10", "2026-08-10"),
     ]);
     assert_eq!(report.appended, 2);
-    let credits = u.ledger("T1", "2026-08-10").total_credits;
+    let credits = ledger(&u.consumer("T1"), "2026-08-10").total_credits;
     assert_eq!(credits.to_string(), "1400.22");
 }
 
@@ -816,7 +820,9 @@ fn duplicate_rows_are_skipped_and_conflicts_refused() {
 
     // The duplicates counted once.
     assert_eq!(
-        u.ledger("U1", "2026-01-31").total_credits.to_string(),
+        ledger(&u.consumer("U1"), "2026-01-31")
+            .total_credits
+            .to_string(),
         "500.00"
     );
 }
@@ -1278,7 +1284,8 @@ fn surcharges_come_before_bills_of_the_same_due_date() {
     ]);
     u.nightly("2026-08-20");
     u.run(vec![payment("P1", "O1", "1210.00", "2026-08-21")]);
-    let ledger = u.ledger("O1", "2026-08-21");
+    let ledger_consumer = u.consumer("O1");
+    let ledger = ledger(&ledger_consumer, "2026-08-21");
     let order: Vec<(String, String)> = ledger
         .charges
         .iter()
@@ -1431,4 +1438,9 @@ fn permanent_disconnection_and_recovery_certificate() {
     assert_eq!(u.row("F1").stage.as_str(), "rc_issued");
     assert!(u.worklist(WorklistKind::RecoveryCertificate).is_empty());
     assert!(u.worklist(WorklistKind::NoMobile).is_empty());
+}
+
+/// A consumer's ledger as of a date.
+fn ledger<'a>(consumer: &'a Consumer, date: &str) -> LedgerView<'a> {
+    ledger_as_of(consumer, day(date), Charges::All, &[])
 }

@@ -8,6 +8,8 @@
 use crate::error::ApiError;
 use crate::tokens::{Role, TokenInfo};
 use serde_json::Value;
+use vasooli_domain::ladder::account_of_notice;
+use vasooli_domain::state::{Consumer, StoredConsumer};
 use vasooli_domain::World;
 
 /// Commands an officer may send, for consumers and subdivisions within its office.
@@ -95,7 +97,7 @@ pub fn check_consumer_read(
     world: &World,
     account_no: &str,
 ) -> Result<(), ApiError> {
-    let consumer = world.consumer(account_no);
+    let consumer = world.stored_consumer(account_no);
     match caller.role {
         Role::Ingest => return Err(outside_role(caller, "read")),
         Role::Officer => {
@@ -187,10 +189,19 @@ fn subdivision_of(world: &World, batch: &[Value], command: &Value) -> Option<Str
         }
         "serve_notice" => {
             let notice = text(command, "notice_no")?;
-            world
-                .consumers
-                .iter()
-                .find(|c| c.cases.iter().any(|case| case.notice_no == notice))
+            // Notice numbers name their account (`N-<account>-<n>`); any other is looked for
+            // in every consumer's cases.
+            let has_notice = |c: &Consumer| c.cases.iter().any(|case| case.notice_no == notice);
+            account_of_notice(notice)
+                .and_then(|account| world.consumer(account))
+                .filter(has_notice)
+                .or_else(|| {
+                    world
+                        .consumers
+                        .iter()
+                        .map(StoredConsumer::consumer)
+                        .find(has_notice)
+                })
                 .map(|c| c.subdivision.to_string())
         }
         _ => {

@@ -30,7 +30,8 @@ fn officers_act(engine: &mut Engine, date: NaiveDate) -> Result<usize, Failure> 
     let world = engine.world();
     let policy = engine.policy();
     let mut commands = Vec::new();
-    for consumer in &world.consumers {
+    for stored in &world.consumers {
+        let consumer = &stored.consumer();
         let row = lists::consumer_row(world, consumer, date, policy);
         let account = &consumer.account_no;
         match row.stage {

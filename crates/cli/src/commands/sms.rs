@@ -38,10 +38,10 @@ pub fn send(cli: &Cli, gateway: &str, timeout_ms: u64) -> Outcome {
         .world()
         .consumers
         .iter()
-        .flat_map(|c| {
-            c.sms
-                .iter()
-                .map(move |m| (c.account_no.to_string(), m.clone()))
+        .flat_map(|stored| {
+            let c = stored.consumer();
+            let account_no = c.account_no.to_string();
+            c.sms.into_iter().map(move |m| (account_no.clone(), m))
         })
         .filter(|(_, m)| m.last_outcome != Some(SmsOutcome::Sent) && m.attempts < SMS_ATTEMPTS_MAX)
         .take(SEND_MESSAGES_MAX)
