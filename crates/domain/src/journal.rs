@@ -347,6 +347,8 @@ struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
     base: Base<'a>,
+    /// Where a text is put back together.
+    scratch: Vec<u8>,
 }
 
 type Read<T> = Result<T, JournalError>;
@@ -440,7 +442,15 @@ impl<'a> Reader<'a> {
         let len = self.varint()?;
         let start = self.at;
         let encoded = self.slice(len)?;
-        let mut text: Vec<u8> = Vec::with_capacity(encoded.len() + self.base.account_no.len());
+        let not_utf8 = |_| JournalError {
+            at: start,
+            what: "a text that is not UTF-8",
+        };
+        if !encoded.iter().any(|b| *b == ACCOUNT || *b == DIGITS) {
+            return Text::from_utf8(encoded).map_err(not_utf8);
+        }
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
         let mut i = 0;
         while i < encoded.len() {
             match encoded[i] {
@@ -453,6 +463,7 @@ impl<'a> Reader<'a> {
                         bytes: encoded,
                         at: i + 1,
                         base: self.base,
+                        scratch: Vec::new(),
                     };
                     let value = digits.varint().map_err(|e| JournalError {
                         at: start + e.at,
@@ -468,13 +479,9 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        match String::from_utf8(text) {
-            Ok(text) => Ok(Text::from(text)),
-            Err(_) => Err(JournalError {
-                at: start,
-                what: "a text that is not UTF-8",
-            }),
-        }
+        let decoded = Text::from_utf8(&text).map_err(not_utf8);
+        self.scratch = text;
+        decoded
     }
 
     fn vocabulary<T>(&mut self, from_index: fn(u8) -> Option<T>) -> Read<T> {
@@ -498,6 +505,7 @@ pub fn replay(base: Base<'_>, journal: &[u8], consumer: &mut Consumer) -> Result
         bytes: journal,
         at: 0,
         base,
+        scratch: Vec::new(),
     };
     while r.at < journal.len() {
         apply_record(&mut r, consumer)?;
@@ -517,6 +525,7 @@ pub fn record_sizes(
         bytes: journal,
         at: 0,
         base,
+        scratch: Vec::new(),
     };
     while r.at < journal.len() {
         let start = r.at;
@@ -871,6 +880,7 @@ mod tests {
             bytes: &out,
             at: 0,
             base: base(account_no),
+            scratch: Vec::new(),
         };
         let back = r.text().expect("reads back").to_string();
         assert_eq!(r.at, len, "reads exactly what was written");
@@ -949,7 +959,7 @@ mod tests {
             w.varint(n as u64);
             let date = day("2020-06-15") + chrono::Duration::days(days);
             w.date(date);
-            let mut r = Reader { bytes: &out, at: 0, base: base("A") };
+            let mut r = Reader { bytes: &out, at: 0, base: base("A"), scratch: Vec::new() };
             prop_assert_eq!(r.signed().unwrap(), n);
             prop_assert_eq!(r.varint().unwrap(), n as u64);
             prop_assert_eq!(r.date().unwrap(), date);

@@ -232,7 +232,7 @@ pub fn run_in_blocks(
 }
 
 /// Consumers decided between appends (see [`run`]).
-pub const NIGHTLY_BLOCK_CONSUMERS: usize = 100_000;
+pub const NIGHTLY_BLOCK_CONSUMERS: usize = 25_000;
 
 /// Decides the consumers in `range` on threads and joins their events in consumer order, so
 /// the log does not depend on the thread count; counts stages and events into `summary`.
