@@ -83,6 +83,14 @@ const DIGITS_MIN: usize = 4;
 /// Longest: 19 digits always fit in 64 bits.
 const DIGITS_MAX: usize = 19;
 
+/// Where `needle` first occurs in `haystack` (not when empty). Texts are short, so a plain
+/// scan beats setting up a string searcher.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let (first, rest) = needle.split_first()?;
+    let last_start = haystack.len().checked_sub(needle.len())?;
+    (0..=last_start).find(|&i| haystack[i] == *first && haystack[i + 1..i + needle.len()] == *rest)
+}
+
 fn push_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
@@ -95,8 +103,6 @@ fn push_varint(out: &mut Vec<u8>, mut n: u64) {
 struct Writer<'a> {
     out: &'a mut Vec<u8>,
     base: Base<'a>,
-    /// Where a text is encoded before its length is known.
-    spare: Vec<u8>,
 }
 
 impl Writer<'_> {
@@ -129,10 +135,13 @@ impl Writer<'_> {
     /// [`DIGITS`] and the run's value. Neither byte occurs in UTF-8.
     fn text(&mut self, text: &str) {
         let account = self.base.account_no;
-        let mut encoded = std::mem::take(&mut self.spare);
-        encoded.clear();
+        // The length goes first; one byte holds it for a text of up to 127 encoded bytes,
+        // a longer one moves its bytes up to make room.
+        let length_at = self.out.len();
+        self.out.push(0);
+        let encoded = &mut *self.out;
         let bytes = text.as_bytes();
-        let account_at = (!account.is_empty()).then(|| text.find(account)).flatten();
+        let account_at = find(bytes, account.as_bytes());
         let mut i = 0;
         while i < bytes.len() {
             if account_at == Some(i) {
@@ -156,16 +165,21 @@ impl Writer<'_> {
                     .iter()
                     .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
                 encoded.push(DIGITS);
-                push_varint(&mut encoded, value);
+                push_varint(encoded, value);
                 i = run_end;
             } else {
                 encoded.push(bytes[i]);
                 i += 1;
             }
         }
-        self.varint(encoded.len() as u64);
-        self.out.extend_from_slice(&encoded);
-        self.spare = encoded;
+        let len = self.out.len() - length_at - 1;
+        if len < 0x80 {
+            self.out[length_at] = len as u8;
+        } else {
+            let mut prefix = Vec::with_capacity(3);
+            push_varint(&mut prefix, len as u64);
+            self.out.splice(length_at..=length_at, prefix);
+        }
     }
 }
 
@@ -174,11 +188,7 @@ impl Writer<'_> {
 /// `position` is the event's log position.
 pub fn encode(base: Base<'_>, position: u64, event: &Event, out: &mut Vec<u8>) {
     out.clear();
-    let mut w = Writer {
-        out,
-        base,
-        spare: Vec::new(),
-    };
+    let mut w = Writer { out, base };
     match event {
         Event::ConsumerRegistered(e) => {
             w.byte(tag::REGISTERED);
@@ -872,7 +882,6 @@ mod tests {
         let mut w = Writer {
             out: &mut out,
             base: base(account_no),
-            spare: Vec::new(),
         };
         w.text(text);
         let len = out.len();
@@ -917,6 +926,11 @@ mod tests {
             assert_eq!(round_trip_text("1234", text).0, text, "{text}");
         }
         assert_eq!(round_trip_text("", "B2025").0, "B2025");
+        // Longer than a one-byte length holds.
+        let long = format!("{}{account}{}", "बकाया ".repeat(20), "7".repeat(300));
+        let (back, len) = round_trip_text(account, &long);
+        assert_eq!(back, long);
+        assert!(len > 0x80 + 2, "{len}");
     }
 
     #[test]
@@ -954,7 +968,7 @@ mod tests {
         #[test]
         fn numbers_and_dates_read_back(n in any::<i64>(), days in -40_000i64..40_000) {
             let mut out = Vec::new();
-            let mut w = Writer { out: &mut out, base: base("A"), spare: Vec::new() };
+            let mut w = Writer { out: &mut out, base: base("A") };
             w.signed(n);
             w.varint(n as u64);
             let date = day("2020-06-15") + chrono::Duration::days(days);
