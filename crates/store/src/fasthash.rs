@@ -62,3 +62,5 @@ impl Hasher for FastHasher {
 }
 
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+/// The hasher of [`FastMap`], for hashing a value once by hand.
+pub(crate) type FastState = BuildHasherDefault<FastHasher>;

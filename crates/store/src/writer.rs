@@ -185,7 +185,7 @@ impl<'g> GroupState<'g> {
     fn name<'a>(&'a self, index: &'a StreamIndex, id: u32) -> &'a str {
         match id.checked_sub(self.known) {
             Some(i) => self.new_names[i as usize],
-            None => &index.names[id as usize],
+            None => index.name(id),
         }
     }
 }
@@ -635,7 +635,7 @@ impl Writer {
                     &shared,
                     &index,
                     &[],
-                    |id| &index.names[id as usize],
+                    |id| index.name(id),
                     |id| index.heads[id as usize].version,
                     last,
                 )?)
