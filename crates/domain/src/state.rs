@@ -8,7 +8,7 @@ use crate::money::Money;
 use crate::types::*;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// A short text kept in the world: up to 24 bytes are held inline (account, bill and
 /// receipt numbers, periods, mobiles), so a consumer's history costs no heap per string.
@@ -289,7 +289,10 @@ pub struct StoredConsumer {
     pub connected_on: NaiveDate,
     /// Log position of the registration.
     pub position: u64,
-    journal: List<u8>,
+    /// Exactly as long as its records: appending asks the allocator for the new length,
+    /// which it grants in place while the block's size class has room (a copy only when the
+    /// journal outgrows it), so no spare room is kept beyond the allocator's own rounding.
+    journal: Box<[u8]>,
 }
 
 impl StoredConsumer {
@@ -330,24 +333,16 @@ impl StoredConsumer {
         self.journal.len()
     }
 
-    /// Bytes the journal has room for.
-    pub fn journal_capacity(&self) -> usize {
-        self.journal.capacity()
-    }
-
     fn record(&mut self, position: u64, event: &Event) {
         JOURNAL_SCRATCH.with_borrow_mut(|record| {
             journal::encode(self.base(), position, event, record);
             if record.is_empty() {
                 return;
             }
-            let journal = &mut self.journal;
-            if journal.capacity() - journal.len() < record.len() {
-                // Grow by a quarter: journals grow a record at a time and are read far more
-                // than written, so doubling's spare half is not worth it.
-                journal.reserve_exact(record.len().max(journal.len() / 4).max(16));
-            }
+            let mut journal = Vec::from(std::mem::take(&mut self.journal));
+            journal.reserve_exact(record.len());
             journal.extend_from_slice(record);
+            self.journal = journal.into_boxed_slice();
         });
     }
 }
@@ -526,12 +521,66 @@ pub struct Grievance {
     pub resolved_on: Option<NaiveDate>,
 }
 
+/// Consumers by account number: the number's hash -> the consumer's place in
+/// [`World::consumers`], whose account numbers are compared on lookup, so a collision costs a
+/// comparison, never a wrong consumer (a second map holds the rare number whose hash another
+/// number has). About 12 bytes a consumer, against 40 for a map keyed by the numbers.
+#[derive(Clone, Debug, Default)]
+pub struct AccountIndex {
+    first: rustc_hash::FxHashMap<u64, u32>,
+    more: rustc_hash::FxHashMap<Text, u32>,
+}
+
+impl AccountIndex {
+    fn hash(account_no: &str) -> u64 {
+        use std::hash::BuildHasher;
+        rustc_hash::FxBuildHasher.hash_one(account_no)
+    }
+
+    fn get(&self, consumers: &[StoredConsumer], account_no: &str) -> Option<u32> {
+        let place = *self.first.get(&Self::hash(account_no))?;
+        if consumers.get(place as usize)?.account_no == account_no {
+            Some(place)
+        } else {
+            self.more.get(account_no).copied()
+        }
+    }
+
+    fn insert(&mut self, account_no: &str, place: u32) {
+        match self.first.entry(Self::hash(account_no)) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(place);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.more.insert(account_no.into(), place);
+            }
+        }
+    }
+
+    /// Accounts indexed.
+    pub fn len(&self) -> usize {
+        self.first.len() + self.more.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes the index's tables take (a control byte and a place per bucket).
+    pub fn table_bytes(&self) -> usize {
+        self.first.capacity() * (1 + std::mem::size_of::<(u64, u32)>())
+            + self.more.capacity() * (1 + std::mem::size_of::<(Text, u32)>())
+    }
+}
+
 /// Everything the engine knows, built by applying events in log order.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct World {
     pub offices: BTreeMap<String, Office>,
     pub consumers: Vec<StoredConsumer>,
-    pub account_index: HashMap<Text, u32>,
+    /// Rebuilt from `consumers` when a checkpoint is read ([`World::index_accounts`]).
+    #[serde(skip)]
+    pub account_index: AccountIndex,
     pub camps: BTreeMap<String, Camp>,
     pub grievances: BTreeMap<String, Grievance>,
     /// The last nightly run: its date and log position.
@@ -552,21 +601,39 @@ impl World {
     /// A consumer as the world keeps it.
     pub fn stored_consumer(&self, account_no: &str) -> Option<&StoredConsumer> {
         self.account_index
-            .get(account_no)
-            .map(|i| &self.consumers[*i as usize])
+            .get(&self.consumers, account_no)
+            .map(|i| &self.consumers[i as usize])
+    }
+
+    pub fn has_consumer(&self, account_no: &str) -> bool {
+        self.account_index
+            .get(&self.consumers, account_no)
+            .is_some()
     }
 
     fn consumer_mut(&mut self, account_no: &str) -> Option<&mut StoredConsumer> {
-        let index = *self.account_index.get(account_no)?;
+        let index = self.account_index.get(&self.consumers, account_no)?;
         Some(&mut self.consumers[index as usize])
     }
 
-    /// Gives back the journals' spare room (after a bulk replay, which leaves up to a
-    /// quarter of each unused).
-    pub fn shrink_journals(&mut self) {
-        for consumer in &mut self.consumers {
-            consumer.journal.shrink_to_fit();
+    /// Adds a consumer as kept elsewhere (a copy of another world's), unless its account is
+    /// here already.
+    pub fn add_stored_consumer(&mut self, consumer: StoredConsumer) {
+        if !self.has_consumer(&consumer.account_no) {
+            self.account_index
+                .insert(&consumer.account_no, self.consumers.len() as u32);
+            self.consumers.push(consumer);
         }
+    }
+
+    /// Builds the account index from `consumers` (after reading a checkpoint).
+    pub fn index_accounts(&mut self) {
+        let mut index = AccountIndex::default();
+        index.first.reserve(self.consumers.len());
+        for (place, consumer) in self.consumers.iter().enumerate() {
+            index.insert(&consumer.account_no, place as u32);
+        }
+        self.account_index = index;
     }
 
     /// Every subdivision at or below an office, in code order.
@@ -632,16 +699,16 @@ impl World {
                 );
             }
             Event::ConsumerRegistered(e) => {
-                if !self.account_index.contains_key(e.account_no.as_str()) {
+                if !self.has_consumer(&e.account_no) {
                     self.account_index
-                        .insert(e.account_no.as_str().into(), self.consumers.len() as u32);
+                        .insert(&e.account_no, self.consumers.len() as u32);
                     let mut stored = StoredConsumer {
                         account_no: e.account_no.as_str().into(),
                         subdivision: e.subdivision.as_str().into(),
                         category: e.category,
                         connected_on: e.connected_on,
                         position,
-                        journal: List::new(),
+                        journal: Box::default(),
                     };
                     stored.record(position, event);
                     self.consumers.push(stored);
@@ -723,6 +790,51 @@ mod tests {
         assert_eq!(BillMonth::of_bill("2026-+7").to_string(), "2026-07");
         assert_eq!(BillMonth::of_bill("2026-07").to_string(), "2026-07");
         assert_eq!(BillMonth::of_bill("July").to_string(), "0000-00");
+    }
+
+    fn registration(account_no: &str) -> Event {
+        Event::ConsumerRegistered(ConsumerRegistered {
+            account_no: account_no.into(),
+            name: format!("name of {account_no}"),
+            category: Category::Domestic,
+            subdivision: "S1".into(),
+            load_watts: 1_000,
+            connected_on: NaiveDate::from_ymd_opt(2025, 4, 1).expect("a date"),
+            mobile: None,
+            language: Language::Hi,
+        })
+    }
+
+    #[test]
+    fn consumers_are_found_by_account_also_when_hashes_collide() {
+        let mut world = World::default();
+        for (i, account) in ["A1", "A2", "A3"].iter().enumerate() {
+            world.apply(i as u64 + 1, &registration(account));
+        }
+        // "B9" collides with A1: its hash already points at A1's place.
+        world
+            .account_index
+            .first
+            .insert(AccountIndex::hash("B9"), 0);
+        assert!(!world.has_consumer("B9"));
+        world.apply(10, &registration("B9"));
+        world.apply(11, &registration("B9"));
+        assert_eq!(
+            world.consumers.len(),
+            4,
+            "a second registration adds nothing"
+        );
+        for (account, position) in [("A1", 1), ("A2", 2), ("A3", 3), ("B9", 10)] {
+            let c = world.consumer(account).expect("registered");
+            assert_eq!((c.account_no.as_str(), c.position), (account, position));
+            assert_eq!(c.name, format!("name of {account}"));
+        }
+        assert!(world.consumer("A4").is_none());
+        // Rebuilt from the consumers, as after reading a checkpoint.
+        world.account_index = AccountIndex::default();
+        world.index_accounts();
+        assert_eq!(world.stored_consumer("B9").map(|c| c.position), Some(10));
+        assert_eq!(world.stored_consumer("A1").map(|c| c.position), Some(1));
     }
 
     #[test]

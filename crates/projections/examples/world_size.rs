@@ -60,14 +60,7 @@ impl Tally {
         );
         c.journal_record_sizes(|kind, bytes| self.add(kind, 1, bytes))
             .expect("a journal written by this process reads back");
-        // The journal's buffer: its header (length and capacity) and the room beyond its
-        // records.
-        let spare = if c.journal_capacity() == 0 {
-            0
-        } else {
-            16 + c.journal_capacity() - c.journal_len()
-        };
-        self.add("journal header and spare room", 1, spare);
+        // What the allocator rounds the journal's block up to is not counted.
     }
 
     fn print(world: &World, when: &str) {
@@ -76,10 +69,7 @@ impl Tally {
             tally.consumer(c);
         }
         let index = &world.account_index;
-        // A hash map keeps a control byte and a (key, value) place per bucket.
-        let index_bytes = index.capacity() * (1 + size_of::<(Text, u32)>())
-            + index.keys().map(|k| text_heap(k)).sum::<usize>();
-        tally.add("account index", index.len(), index_bytes);
+        tally.add("account index", index.len(), index.table_bytes());
         let consumers = world.consumers.len().max(1) as f64;
         println!("{when}:");
         let mut total = 0;

@@ -268,8 +268,6 @@ impl Engine {
                     count += 1;
                 }
             }
-            // Journals grew a quarter at a time; a long tail leaves much room unused.
-            world.shrink_journals();
             Ok(count)
         })
     }
@@ -831,12 +829,7 @@ fn load_checkpoint(projections: &sled::Db) -> Option<World> {
                 decode_value(&part(index)?).map_err(|e| e.to_string())?;
             world.consumers.extend(block);
         }
-        world.account_index = world
-            .consumers
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.account_no.clone(), i as u32))
-            .collect();
+        world.index_accounts();
         Ok(world)
     })();
     match decoded {
@@ -1156,7 +1149,7 @@ impl StateView for Batch<'_> {
     }
 
     fn has_consumer(&self, account_no: &str) -> bool {
-        self.world.account_index.contains_key(account_no)
+        self.world.has_consumer(account_no)
             || self
                 .by_account
                 .get(account_no)
@@ -1173,10 +1166,7 @@ impl StateView for Batch<'_> {
                 let mut scratch = World::default();
                 let mut position = self.world.position;
                 if let Some(c) = base {
-                    scratch
-                        .account_index
-                        .insert(account_no.to_string().into(), 0);
-                    scratch.consumers.push(c.clone());
+                    scratch.add_stored_consumer(c.clone());
                     position = position.max(c.position);
                 }
                 scratch.position = position;

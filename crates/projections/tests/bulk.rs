@@ -294,12 +294,17 @@ fn load_generated(
         .expect("the generated utility loads");
 }
 
-/// Everything the world holds, as text (the account index is a hash map, whose order
-/// differs between two maps of the same accounts: it is compared as sorted pairs).
+/// Everything the world holds, as text, with where the account index finds each account.
 fn world_text(engine: &Engine) -> String {
     let world = engine.world();
-    let mut index: Vec<_> = world.account_index.iter().collect();
-    index.sort();
+    let index: Vec<_> = world
+        .consumers
+        .iter()
+        .map(|c| {
+            let found = world.stored_consumer(&c.account_no).map(|f| f.position);
+            (c.account_no.to_string(), found)
+        })
+        .collect();
     format!(
         "{:?}\n{:?}\n{:?}\n{:?}\n{:?} {} {}\n{index:?}",
         world.offices,

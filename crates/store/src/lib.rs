@@ -79,7 +79,7 @@ pub const MAX_REPORTED_PROBLEMS: usize = 1000;
 pub const LOG_TREE: &str = layout::LOG_TREE;
 
 /// Sled page cache size. Replay and appends stream through; a modest cache is enough.
-const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// What the caller expects a stream's version to be before its commit is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
