@@ -441,7 +441,14 @@ fn worklist(cli: &Cli, office: &str, kind: &str, notices: Option<&Path>) -> Outc
 fn statement(cli: &Cli, account: &str) -> Outcome {
     let engine = open(cli)?;
     let date = engine.report_date();
-    let value = lists::statement(engine.world(), engine.policy(), account, date).map_err(usage)?;
+    let value = lists::statement(
+        engine.world(),
+        engine.store(),
+        engine.policy(),
+        account,
+        date,
+    )
+    .map_err(usage)?;
     if cli.format == Format::Json {
         println!(
             "{}",
@@ -551,7 +558,9 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
             if status.is_some_and(|s| s != state) {
                 continue;
             }
-            let (encoding, parts) = vasooli_domain::sms::encoding_and_parts(&m.text);
+            let text = lists::sms_text(engine.store(), m)
+                .map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
+            let (encoding, parts) = vasooli_domain::sms::encoding_and_parts(&text);
             records.push(vec![
                 ("message_id", Some(m.message_id.to_string())),
                 ("account_no", Some(consumer.account_no.to_string())),
@@ -567,7 +576,7 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
                 ("attempts", Some(m.attempts.to_string())),
                 ("encoding", Some(encoding.as_str().to_string())),
                 ("parts", Some(parts.to_string())),
-                ("text", Some(m.text.clone())),
+                ("text", Some(text)),
             ]);
         }
     }

@@ -269,7 +269,10 @@ pub struct SmsMessage {
     pub template: Text,
     pub dlt_template_id: Text,
     pub language: Language,
-    pub text: String,
+    /// Log position of the message's `SmsQueued` event, which holds its text: texts are most
+    /// of a message's bytes, and a year of messages would be most of the world, so the world
+    /// keeps where the text is rather than the text.
+    pub position: u64,
     #[serde(with = "crate::codec::date")]
     pub queued_on: NaiveDate,
     pub attempts: u32,

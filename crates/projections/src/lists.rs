@@ -4,14 +4,17 @@
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 use std::str::FromStr;
+use vasooli_domain::codec::decode_event;
+use vasooli_domain::event::Event;
 use vasooli_domain::ladder::{ladder_as_of, LadderView};
 use vasooli_domain::ledger::{
     ledger_as_of, over_two_years, ChargeKind, Charges, CreditKind, LedgerView,
 };
 use vasooli_domain::sms::encoding_and_parts;
-use vasooli_domain::state::{Connection, Consumer, StoredConsumer, World};
+use vasooli_domain::state::{Connection, Consumer, SmsMessage, StoredConsumer, World};
 use vasooli_domain::types::{Level, Stage, WorklistKind};
 use vasooli_domain::{Money, Policy};
+use vasooli_store::Store;
 
 /// Columns of the defaulter list, in order.
 pub const DEFAULTER_COLUMNS: &[&str] = &[
@@ -287,6 +290,7 @@ pub fn parse_stage(text: &str) -> Result<Stage, String> {
 /// One consumer's statement as a JSON object.
 pub fn statement(
     world: &World,
+    store: &Store,
     policy: &Policy,
     account_no: &str,
     date: NaiveDate,
@@ -360,18 +364,19 @@ pub fn statement(
         .sms
         .iter()
         .map(|m| {
-            let (encoding, parts) = encoding_and_parts(&m.text);
-            json!({
+            let text = sms_text(store, m)?;
+            let (encoding, parts) = encoding_and_parts(&text);
+            Ok(json!({
                 "message_id": m.message_id,
                 "template": m.template,
                 "queued_on": m.queued_on.to_string(),
                 "status": sms_status(m),
                 "encoding": encoding.as_str(),
                 "parts": parts,
-                "text": m.text,
-            })
+                "text": text,
+            }))
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     let mut object = serde_json::Map::new();
     for (key, value) in row.to_record() {
         object.insert(key.to_string(), value.map_or(Value::Null, Value::String));
@@ -412,7 +417,29 @@ pub fn statement(
 }
 
 /// An SMS message's status in the outbox.
-pub fn sms_status(m: &vasooli_domain::state::SmsMessage) -> &'static str {
+/// A queued message's text, read from its `SmsQueued` event in the log.
+pub fn sms_text(store: &Store, message: &SmsMessage) -> Result<String, String> {
+    let not_found = || {
+        format!(
+            "the text of SMS {} is not at log position {}",
+            message.message_id, message.position
+        )
+    };
+    let recorded = store
+        .read_all(message.position)
+        .next()
+        .ok_or_else(not_found)?
+        .map_err(|e| e.to_string())?;
+    if recorded.position != message.position {
+        return Err(not_found());
+    }
+    match decode_event(&recorded.payload).map_err(|e| e.to_string())? {
+        Event::SmsQueued(queued) if queued.message_id == message.message_id => Ok(queued.text),
+        _ => Err(not_found()),
+    }
+}
+
+pub fn sms_status(m: &SmsMessage) -> &'static str {
     use vasooli_domain::types::SmsOutcome;
     match m.last_outcome {
         Some(SmsOutcome::Sent) => "sent",

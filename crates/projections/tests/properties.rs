@@ -645,7 +645,9 @@ fn snapshot(engine: &Engine) -> Snapshot {
             .collect(),
         statements: ACCOUNTS
             .iter()
-            .map(|(a, _, _)| lists::statement(world, policy, a, date).expect("statement"))
+            .map(|(a, _, _)| {
+                lists::statement(world, engine.store(), policy, a, date).expect("statement")
+            })
             .collect(),
         consumers: format!(
             "{:?}",

@@ -147,6 +147,7 @@ impl Utility {
     fn statement(&self, account: &str) -> Value {
         lists::statement(
             self.engine.world(),
+            self.engine.store(),
             self.engine.policy(),
             account,
             self.as_of(),
@@ -935,6 +936,30 @@ fn events_recorded_after_their_days_run_are_still_messaged() {
     u.engine.rebuild().expect("rebuild");
     let after = format!("{:?}", u.engine.world().consumer("LR1").expect("LR1").sms);
     assert_eq!(before, after);
+
+    // The world keeps where each text is; the text is the one the log recorded.
+    let consumer = u.engine.world().consumer("LR1").expect("LR1");
+    let store = u.engine.store();
+    for m in &consumer.sms {
+        let recorded = store
+            .read_all(m.position)
+            .next()
+            .expect("an event")
+            .expect("reads");
+        let Event::SmsQueued(queued) = decode_event(&recorded.payload).expect("decodes") else {
+            panic!("{} points at another kind of event", m.message_id);
+        };
+        assert_eq!(queued.message_id, m.message_id.as_str());
+        assert!(!queued.text.is_empty());
+        assert_eq!(lists::sms_text(store, m), Ok(queued.text));
+    }
+    // A message pointing at another event is an error naming it, not another text.
+    let mut wrong = consumer.sms[0].clone();
+    wrong.position = consumer.sms[1].position;
+    let error = lists::sms_text(store, &wrong).expect_err("another message's event");
+    assert!(error.contains(wrong.message_id.as_str()), "{error}");
+    wrong.position = u.last_position() + 1;
+    assert!(lists::sms_text(store, &wrong).is_err());
 }
 
 /// The commands of the catch-up scenario: three consumers whose payments land between

@@ -1059,9 +1059,15 @@ pub(crate) async fn consumer(
         .read(move |engine| {
             access::check_consumer_read(&caller, engine.world(), &account_no)?;
             let date = engine.report_date();
-            lists::statement(engine.world(), engine.policy(), &account_no, date)
-                .map(Json)
-                .map_err(ApiError::not_found)
+            lists::statement(
+                engine.world(),
+                engine.store(),
+                engine.policy(),
+                &account_no,
+                date,
+            )
+            .map(Json)
+            .map_err(ApiError::not_found)
         })
         .await
 }

@@ -12,7 +12,7 @@ use vasooli_domain::event::{Event, SmsAttempted};
 use vasooli_domain::sms::encoding_and_parts;
 use vasooli_domain::types::SmsOutcome;
 use vasooli_projections::engine::now_ms;
-use vasooli_projections::lists::SMS_ATTEMPTS_MAX;
+use vasooli_projections::lists::{self, SMS_ATTEMPTS_MAX};
 
 /// First wait between attempts; it doubles each time.
 const BACKOFF_FIRST_MS: u64 = 100;
@@ -48,14 +48,16 @@ pub fn send(cli: &Cli, gateway: &str, timeout_ms: u64) -> Outcome {
         .collect();
     let (mut sent, mut failed) = (0usize, 0usize);
     for (account_no, message) in pending {
-        let (encoding, parts) = encoding_and_parts(&message.text);
+        let text = lists::sms_text(engine.store(), &message)
+            .map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
+        let (encoding, parts) = encoding_and_parts(&text);
         let body = serde_json::json!({
             "message_id": message.message_id,
             "to": message.mobile,
             "sender": policy.sms.sender,
             "entity_id": policy.sms.entity_id,
             "dlt_template_id": message.dlt_template_id,
-            "text": message.text,
+            "text": text,
             "encoding": encoding.as_str(),
             "parts": parts,
         });
