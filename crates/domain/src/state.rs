@@ -1,6 +1,7 @@
-//! The in-memory state built from events: offices, consumers with their full history, camps
+//! The in-memory state built from events: offices, consumers with their full history (kept
+//! as a journal of compact records, see `journal`, and read back into a [`Consumer`]), camps
 //! and grievances. `World::apply` is the one place an event changes state; everything "as of a
-//! date" is computed from this history by the pure functions in `ledger` and `ladder`.
+//! date" is computed from a consumer's history by the pure functions in `ledger` and `ladder`.
 
 use crate::event::*;
 use crate::journal;
@@ -10,24 +11,12 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// A short text kept in the world: up to 24 bytes are held inline (account, bill and
-/// receipt numbers, periods, mobiles), so a consumer's history costs no heap per string.
+/// A short text of a consumer: up to 24 bytes are held inline (account, bill and receipt
+/// numbers, periods, mobiles), so reading a history back allocates no heap per string.
 pub type Text = compact_str::CompactString;
 
-/// A list kept in the world: one pointer wide, and an empty list allocates nothing.
+/// A list of a consumer's history: one pointer wide, and an empty list allocates nothing.
 pub type List<T> = thin_vec::ThinVec<T>;
-
-/// Pushes onto a world list growing it by a few places at a time rather than doubling:
-/// histories grow by one event at a time and are read far more than written, so the
-/// spare places doubling leaves behind (a third of every list on average) are not worth it.
-pub fn push_compact<T>(list: &mut List<T>, item: T) {
-    if list.len() == list.capacity() {
-        list.reserve_exact(LIST_GROWTH);
-    }
-    list.push(item);
-}
-
-const LIST_GROWTH: usize = 4;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Office {
@@ -838,20 +827,5 @@ mod tests {
         world.index_accounts();
         assert_eq!(world.stored_consumer("B9").map(|c| c.position), Some(10));
         assert_eq!(world.stored_consumer("A1").map(|c| c.position), Some(1));
-    }
-
-    #[test]
-    fn world_lists_grow_a_few_places_at_a_time() {
-        let mut list: List<u32> = List::new();
-        assert_eq!(list.capacity(), 0);
-        for n in 0..9 {
-            push_compact(&mut list, n);
-        }
-        assert_eq!(list.len(), 9);
-        assert_eq!(list.capacity(), 12);
-        assert_eq!(
-            list.iter().copied().collect::<Vec<_>>(),
-            (0..9).collect::<Vec<_>>()
-        );
     }
 }
