@@ -30,8 +30,7 @@ use crate::state::{
     MobileRegistration, Payment, Plan, Revision, SmsMessage, Surcharge, Text,
 };
 use crate::types::*;
-use chrono::{Days, NaiveDate};
-use std::io::Write as _;
+use chrono::{Datelike, NaiveDate};
 
 /// What every record of one consumer's journal is relative to.
 #[derive(Clone, Copy, Debug)]
@@ -347,9 +346,29 @@ pub fn encode(base: Base<'_>, position: u64, event: &Event, out: &mut Vec<u8>) {
     }
 }
 
+/// The date `days` after the day numbered `day` (from the common era), if there is one.
+fn day_after(day: i32, days: i64) -> Option<NaiveDate> {
+    let day = i32::try_from(i64::from(day).checked_add(days)?).ok()?;
+    NaiveDate::from_num_days_from_ce_opt(day)
+}
+
+/// Appends a number's decimal digits.
+fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 /// A date's month counted from year 0 (`year × 12 + month − 1`).
 fn months(date: NaiveDate) -> i64 {
-    use chrono::Datelike;
     i64::from(date.year()) * 12 + i64::from(date.month0())
 }
 
@@ -358,6 +377,8 @@ struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
     base: Base<'a>,
+    /// The connection date as a day number, which dates count from.
+    base_day: i32,
     /// Where a text is put back together.
     scratch: Vec<u8>,
 }
@@ -365,6 +386,16 @@ struct Reader<'a> {
 type Read<T> = Result<T, JournalError>;
 
 impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8], base: Base<'a>) -> Reader<'a> {
+        Reader {
+            bytes,
+            at: 0,
+            base,
+            base_day: base.connected_on.num_days_from_ce(),
+            scratch: Vec::new(),
+        }
+    }
+
     fn fail<T>(&self, what: &'static str) -> Read<T> {
         Err(JournalError { at: self.at, what })
     }
@@ -411,23 +442,13 @@ impl<'a> Reader<'a> {
 
     fn date(&mut self) -> Read<NaiveDate> {
         let days = self.signed()?;
-        let base = self.base.connected_on;
-        let date = if days >= 0 {
-            base.checked_add_days(Days::new(days as u64))
-        } else {
-            base.checked_sub_days(Days::new(days.unsigned_abs()))
-        };
-        date.map_or_else(|| self.fail("a date out of range"), Ok)
+        day_after(self.base_day, days).map_or_else(|| self.fail("a date out of range"), Ok)
     }
 
     fn due(&mut self, issued_on: NaiveDate) -> Read<NaiveDate> {
         let days = self.signed()?;
-        let date = if days >= 0 {
-            issued_on.checked_add_days(Days::new(days as u64))
-        } else {
-            issued_on.checked_sub_days(Days::new(days.unsigned_abs()))
-        };
-        date.map_or_else(|| self.fail("a due date out of range"), Ok)
+        day_after(issued_on.num_days_from_ce(), days)
+            .map_or_else(|| self.fail("a due date out of range"), Ok)
     }
 
     fn money(&mut self) -> Read<Money> {
@@ -470,18 +491,13 @@ impl<'a> Reader<'a> {
                     i += 1;
                 }
                 DIGITS => {
-                    let mut digits = Reader {
-                        bytes: encoded,
-                        at: i + 1,
-                        base: self.base,
-                        scratch: Vec::new(),
-                    };
+                    let mut digits = Reader::new(encoded, self.base);
+                    digits.at = i + 1;
                     let value = digits.varint().map_err(|e| JournalError {
                         at: start + e.at,
                         what: e.what,
                     })?;
-                    // Writing into a Vec does not fail.
-                    let _ = write!(text, "{value}");
+                    push_decimal(&mut text, value);
                     i = digits.at;
                 }
                 b => {
@@ -512,12 +528,7 @@ impl<'a> Reader<'a> {
 /// Reads a journal into `consumer` (whose registration fields are already set), applying each
 /// record in order.
 pub fn replay(base: Base<'_>, journal: &[u8], consumer: &mut Consumer) -> Result<(), JournalError> {
-    let mut r = Reader {
-        bytes: journal,
-        at: 0,
-        base,
-        scratch: Vec::new(),
-    };
+    let mut r = Reader::new(journal, base);
     while r.at < journal.len() {
         apply_record(&mut r, consumer)?;
     }
@@ -532,12 +543,7 @@ pub fn record_sizes(
     mut each: impl FnMut(&'static str, usize),
 ) -> Result<(), JournalError> {
     let mut scratch = Consumer::empty(base.account_no, base.position, base.connected_on);
-    let mut r = Reader {
-        bytes: journal,
-        at: 0,
-        base,
-        scratch: Vec::new(),
-    };
+    let mut r = Reader::new(journal, base);
     while r.at < journal.len() {
         let start = r.at;
         let kind = KINDS
@@ -886,12 +892,7 @@ mod tests {
         };
         w.text(text);
         let len = out.len();
-        let mut r = Reader {
-            bytes: &out,
-            at: 0,
-            base: base(account_no),
-            scratch: Vec::new(),
-        };
+        let mut r = Reader::new(&out, base(account_no));
         let back = r.text().expect("reads back").to_string();
         assert_eq!(r.at, len, "reads exactly what was written");
         (back, len)
@@ -974,7 +975,7 @@ mod tests {
             w.varint(n as u64);
             let date = day("2020-06-15") + chrono::Duration::days(days);
             w.date(date);
-            let mut r = Reader { bytes: &out, at: 0, base: base("A"), scratch: Vec::new() };
+            let mut r = Reader::new(&out, base("A"));
             prop_assert_eq!(r.signed().unwrap(), n);
             prop_assert_eq!(r.varint().unwrap(), n as u64);
             prop_assert_eq!(r.date().unwrap(), date);

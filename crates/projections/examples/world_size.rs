@@ -125,6 +125,22 @@ fn main() {
     Tally::print(engine.world(), &loaded);
     engine.nightly(generator.end_date()).expect("nightly");
     Tally::print(engine.world(), "after the first nightly run");
+    // What reading every history back costs (the day's nightly run does it once).
+    let started = Instant::now();
+    let records: usize = engine
+        .world()
+        .consumers
+        .iter()
+        .map(|c| {
+            let c = c.consumer();
+            c.bills.len() + c.payments.len() + c.surcharges.len() + c.sms.len()
+        })
+        .sum();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "read back every consumer ({records} bills, payments, surcharges and messages): {:.2} µs a consumer",
+        seconds * 1e6 / engine.world().consumers.len().max(1) as f64
+    );
     engine.rebuild().expect("rebuild");
     Tally::print(engine.world(), "after a rebuild");
 }
