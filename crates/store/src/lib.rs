@@ -70,7 +70,13 @@ pub const MAX_NAME_BYTES: usize = 1024;
 /// Stream heads are checkpointed after this many commits since the last checkpoint...
 pub const CHECKPOINT_EVERY_COMMITS: u64 = 65_536;
 /// ...or after this many events, whichever comes first. Bounds the tail replayed on open.
-pub const CHECKPOINT_EVERY_EVENTS: u64 = 1_000_000;
+/// A checkpoint rewrites the head of every stream touched since the last one, and sled
+/// holds the nodes those writes replace for a while: the fewer heads per checkpoint, the
+/// lower that transient (see docs/STORE.md).
+pub const CHECKPOINT_EVERY_EVENTS: u64 = 250_000;
+/// The key index writes its memtable as a run, however few keys it holds, once the keys
+/// not in runs trail the log by this many events (so that open re-reads at most this much).
+pub const KEY_INDEX_LAG_EVENTS_MAX: u64 = 1_000_000;
 /// `verify` stops collecting problems after this many (it still counts the whole log).
 pub const MAX_REPORTED_PROBLEMS: usize = 1000;
 

@@ -13,9 +13,9 @@ use crate::keyindex::{self, KeyIndex};
 use crate::layout;
 use crate::{
     CommitReceipt, ExpectedVersion, NewCommit, Recover, Shared, StoreError, StreamIndex,
-    CHECKPOINT_EVERY_COMMITS, CHECKPOINT_EVERY_EVENTS, MAX_CHUNK_BYTES, MAX_COMMIT_PAYLOAD_BYTES,
-    MAX_EVENTS_PER_CHUNK, MAX_EVENTS_PER_COMMIT, MAX_GROUP_COMMITS, MAX_GROUP_EVENTS,
-    MAX_NAME_BYTES, MAX_PAYLOAD_BYTES,
+    CHECKPOINT_EVERY_COMMITS, CHECKPOINT_EVERY_EVENTS, KEY_INDEX_LAG_EVENTS_MAX, MAX_CHUNK_BYTES,
+    MAX_COMMIT_PAYLOAD_BYTES, MAX_EVENTS_PER_CHUNK, MAX_EVENTS_PER_COMMIT, MAX_GROUP_COMMITS,
+    MAX_GROUP_EVENTS, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES,
 };
 
 /// A sled key and value waiting to go into the group's batch.
@@ -345,8 +345,8 @@ impl Writer {
         let last = shared.last_position();
         // A full memtable becomes a run; and however few keys it holds, the keys after
         // the runs are written (or the manifest moved on, if there are none) once they
-        // trail the log by a checkpoint's worth of events, which bounds what open re-reads.
-        if memtable >= shared.key_memtable_entries || last - covered >= CHECKPOINT_EVERY_EVENTS {
+        // trail the log by `KEY_INDEX_LAG_EVENTS_MAX`, which bounds what open re-reads.
+        if memtable >= shared.key_memtable_entries || last - covered >= KEY_INDEX_LAG_EVENTS_MAX {
             // A failure stops the writer like a failed group: the log is intact, and the
             // keys are re-read from it on the next open.
             KeyIndex::write_run(&shared.keys, &shared.tree, last)?;
