@@ -302,7 +302,8 @@ impl StoredConsumer {
         consumer.subdivision = self.subdivision.clone();
         consumer.category = self.category;
         let replayed = journal::replay(self.base(), &self.journal, &mut consumer);
-        // Journals are written by this process, or checked when a checkpoint is loaded.
+        // Journals are written by this process, or read from a checkpoint part whose CRC
+        // was checked when it was loaded.
         debug_assert!(replayed.is_ok(), "{}: {replayed:?}", self.account_no);
         consumer
     }

@@ -33,7 +33,7 @@ const PROJECTIONS_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// The key of the world's checkpoint names the layout of `World` it was written with: change
 /// it whenever a field of `World` or of anything it holds changes, so that a checkpoint of an
 /// older layout is never misread (it is ignored, and the world is replayed from the log).
-const WORLD_KEY: &[u8] = b"world-layout-5";
+const WORLD_KEY: &[u8] = b"world-layout-6";
 /// What the keys of every layout's checkpoint start with.
 const WORLD_KEY_PREFIX: &[u8] = b"world-layout-";
 /// Consumers per part of a world checkpoint (about 20 MB encoded at 12 months' history).
@@ -698,12 +698,27 @@ fn checkpoint_parts(world: &World) -> impl Iterator<Item = Result<Vec<u8>, Engin
         last_nightly_position: world.last_nightly_position,
         position: world.position,
     };
-    std::iter::once(encode_value(&head).map_err(corrupt)).chain(
+    std::iter::once(encode_value(&head).map(sealed).map_err(corrupt)).chain(
         world
             .consumers
             .chunks(CHECKPOINT_PART_CONSUMERS)
-            .map(move |block| encode_value(&block).map_err(corrupt)),
+            .map(move |block| encode_value(&block).map(sealed).map_err(corrupt)),
     )
+}
+
+/// A checkpoint part with the CRC-32 of its bytes after them. Journals are read back
+/// without checks each time a consumer is needed, so a part is checked whole when loaded:
+/// a damaged byte that still decoded would otherwise cut a consumer's history short.
+fn sealed(mut bytes: Vec<u8>) -> Vec<u8> {
+    let crc = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    bytes
+}
+
+/// The bytes of a part made by [`sealed`], if its CRC matches.
+fn unsealed(part: &[u8]) -> Option<&[u8]> {
+    let (bytes, crc) = part.split_at_checked(part.len().checked_sub(4)?)?;
+    (crc32fast::hash(bytes).to_le_bytes() == crc).then_some(bytes)
 }
 
 /// The key of part `part` of checkpoint generation `generation`.
@@ -822,11 +837,15 @@ fn load_checkpoint(projections: &sled::Db) -> Option<World> {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("part {index} of {count} is missing"))
     };
+    let crc_fails = |index: u32| format!("part {index} of {count} fails its CRC");
     let decoded = (|| -> Result<World, String> {
-        let mut world: World = decode_value(&part(0)?).map_err(|e| e.to_string())?;
+        let head = part(0)?;
+        let head = unsealed(&head).ok_or_else(|| crc_fails(0))?;
+        let mut world: World = decode_value(head).map_err(|e| e.to_string())?;
         for index in 1..count {
-            let block: Vec<StoredConsumer> =
-                decode_value(&part(index)?).map_err(|e| e.to_string())?;
+            let block = part(index)?;
+            let block = unsealed(&block).ok_or_else(|| crc_fails(index))?;
+            let block: Vec<StoredConsumer> = decode_value(block).map_err(|e| e.to_string())?;
             world.consumers.extend(block);
         }
         world.index_accounts();

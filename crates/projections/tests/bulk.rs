@@ -440,6 +440,33 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
         engine.store().last_position(),
         "replayed from the log"
     );
+
+    // A byte of a part damaged where it still decodes (inside a consumer's journal): the part
+    // fails its CRC, the checkpoint is ignored and the log replayed, to the same world.
+    let mut engine = engine;
+    engine.save_checkpoint().unwrap();
+    let part = keys(&engine)
+        .into_iter()
+        .rfind(|k| k.len() > b"world-layout-3".len())
+        .unwrap();
+    let mut bytes = engine
+        .projections_db()
+        .get(&part)
+        .unwrap()
+        .unwrap()
+        .to_vec();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    engine.projections_db().insert(&part, bytes).unwrap();
+    engine.projections_db().flush().unwrap();
+    drop(engine);
+    let engine = Engine::open(dir.path(), Policy::default()).unwrap();
+    assert_eq!(world_text(&engine), written);
+    assert_eq!(
+        engine.checkpoint_lag(),
+        engine.store().last_position(),
+        "replayed from the log, not read from the damaged part"
+    );
 }
 
 /// A checkpoint encoded earlier and written late (a server's checkpoint thread finishing
