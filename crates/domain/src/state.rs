@@ -308,7 +308,7 @@ impl StoredConsumer {
         consumer
     }
 
-    /// Checks that the journal reads back whole (a checkpoint's, when it is loaded).
+    /// Checks that the journal reads back whole.
     pub fn check(&self) -> Result<(), journal::JournalError> {
         journal::check(self.base(), &self.journal)
     }
@@ -613,10 +613,15 @@ impl World {
     /// here already.
     pub fn add_stored_consumer(&mut self, consumer: StoredConsumer) {
         if !self.has_consumer(&consumer.account_no) {
-            self.account_index
-                .insert(&consumer.account_no, self.consumers.len() as u32);
-            self.consumers.push(consumer);
+            self.push_consumer(consumer);
         }
+    }
+
+    /// Adds a consumer whose account is not here yet, and indexes it.
+    fn push_consumer(&mut self, consumer: StoredConsumer) {
+        self.account_index
+            .insert(&consumer.account_no, self.consumers.len() as u32);
+        self.consumers.push(consumer);
     }
 
     /// Builds the account index from `consumers` (after reading a checkpoint).
@@ -693,8 +698,6 @@ impl World {
             }
             Event::ConsumerRegistered(e) => {
                 if !self.has_consumer(&e.account_no) {
-                    self.account_index
-                        .insert(&e.account_no, self.consumers.len() as u32);
                     let mut stored = StoredConsumer {
                         account_no: e.account_no.as_str().into(),
                         subdivision: e.subdivision.as_str().into(),
@@ -704,7 +707,7 @@ impl World {
                         journal: Box::default(),
                     };
                     stored.record(position, event);
-                    self.consumers.push(stored);
+                    self.push_consumer(stored);
                 }
             }
             Event::CampScheduled(e) => {
