@@ -129,6 +129,17 @@ impl Writer<'_> {
         self.signed(amount.paise());
     }
 
+    /// A flag byte, 1 then the text when there is one, else 0.
+    fn optional_text(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => {
+                self.byte(1);
+                self.text(text);
+            }
+            None => self.byte(0),
+        }
+    }
+
     /// A text: its encoded length, then its bytes with the account number (its first
     /// occurrence) as [`ACCOUNT`] and each run of 4 to 19 digits not starting with 0 as
     /// [`DIGITS`] and the run's value. Neither byte occurs in UTF-8.
@@ -194,13 +205,7 @@ pub fn encode(base: Base<'_>, position: u64, event: &Event, out: &mut Vec<u8>) {
             w.text(&e.name);
             w.signed(e.load_watts);
             w.byte(e.language.index());
-            match &e.mobile {
-                Some(mobile) => {
-                    w.byte(1);
-                    w.text(mobile);
-                }
-                None => w.byte(0),
-            }
+            w.optional_text(e.mobile.as_deref());
         }
         Event::MobileRegistered(e) => {
             w.byte(tag::MOBILE);
@@ -297,13 +302,7 @@ pub fn encode(base: Base<'_>, position: u64, event: &Event, out: &mut Vec<u8>) {
             w.byte(tag::DISPUTE);
             w.date(e.on);
             w.money(e.deposit);
-            match &e.bill_no {
-                Some(bill_no) => {
-                    w.byte(1);
-                    w.text(bill_no);
-                }
-                None => w.byte(0),
-            }
+            w.optional_text(e.bill_no.as_deref());
         }
         Event::DisputeResolved(e) => {
             w.byte(tag::DISPUTE_RESOLVED);
@@ -516,10 +515,11 @@ impl<'a> Reader<'a> {
         from_index(index).map_or_else(|| self.fail("an unknown vocabulary word"), Ok)
     }
 
-    fn flag(&mut self) -> Read<bool> {
+    /// What [`Writer::optional_text`] wrote.
+    fn optional_text(&mut self) -> Read<Option<Text>> {
         match self.byte()? {
-            0 => Ok(false),
-            1 => Ok(true),
+            0 => Ok(None),
+            1 => self.text().map(Some),
             _ => self.fail("a flag that is neither 0 nor 1"),
         }
     }
@@ -593,8 +593,7 @@ fn apply_record(r: &mut Reader<'_>, c: &mut Consumer) -> Read<()> {
             c.name = r.text()?;
             c.load_watts = r.signed()?;
             c.language = r.vocabulary(Language::from_index)?;
-            if r.flag()? {
-                let mobile = r.text()?;
+            if let Some(mobile) = r.optional_text()? {
                 c.mobiles.push(MobileRegistration {
                     registered_on: c.connected_on,
                     mobile,
@@ -781,7 +780,7 @@ fn apply_record(r: &mut Reader<'_>, c: &mut Consumer) -> Read<()> {
         tag::DISPUTE => {
             let on = r.date()?;
             let deposit = r.money()?;
-            let bill_no = if r.flag()? { Some(r.text()?) } else { None };
+            let bill_no = r.optional_text()?;
             c.disputes.push(Dispute {
                 on,
                 deposit,
