@@ -6,10 +6,10 @@
 //! assesses a year of anniversaries), one more day's nightly run, and peak memory.
 
 use std::time::Instant;
+use vasooli_demo::{Generator, GeneratorConfig};
 use vasooli_domain::codec::decode_event;
 use vasooli_domain::Policy;
-use vasooli_projections::engine::{Engine, Input};
-use vasooli_projections::generate::{Generator, GeneratorConfig};
+use vasooli_engine::{Engine, Input};
 
 // The allocator of the `vasooli` binary, so the figures are the product's.
 #[global_allocator]

@@ -16,12 +16,13 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use vasooli_demo::{Generator, GeneratorConfig};
 use vasooli_domain::codec::decode_event;
 use vasooli_domain::period::Period;
 use vasooli_domain::types::Level;
 use vasooli_domain::Policy;
-use vasooli_projections::generate::{Generator, GeneratorConfig};
-use vasooli_projections::{reports, Engine, Input};
+use vasooli_engine::{Engine, Input};
+use vasooli_projections::reports;
 
 const DEFAULT_CONSUMERS: usize = 275_000;
 const DEFAULT_REPEATS: usize = 3;

@@ -18,12 +18,13 @@ use std::io::Write;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use vasooli_demo::{Generator, GeneratorConfig};
 use vasooli_domain::codec::decode_event;
 use vasooli_domain::period::Period;
 use vasooli_domain::types::Level;
 use vasooli_domain::Policy;
-use vasooli_projections::generate::{Generator, GeneratorConfig};
-use vasooli_projections::{reports, Engine, Input};
+use vasooli_engine::{Engine, Input};
+use vasooli_projections::reports;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

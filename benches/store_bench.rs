@@ -120,7 +120,7 @@ fn main() {
         let seconds = t0.elapsed().as_secs_f64();
         assert_eq!(store.last_position(), n as u64);
         store.flush().expect("flush");
-        let tree = store.db().open_tree(LOG_TREE).expect("tree");
+        let tree = store.raw_db().open_tree(LOG_TREE).expect("tree");
         encoded_bytes = tree
             .scan_prefix(b"C")
             .map(|kv| kv.map(|(_, v)| v.len() as u64).expect("scan"))

@@ -42,7 +42,8 @@ impl Server {
             ("officer_d1", Role::Officer, Some("D1")),
             ("ingest", Role::Ingest, None),
         ] {
-            let token = tokens::create(state.db(), role, office.map(str::to_string), name).unwrap();
+            let token =
+                tokens::create(state.tokens(), role, office.map(str::to_string), name).unwrap();
             tokens.insert(name, token);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,7 +1,6 @@
 //! One function per subcommand: read input, call the engine, print.
 
-use crate::output::{write_records, Format, Record};
-use crate::{Cli, Command, Failure, PolicyAction, SmsAction, TokensAction};
+use crate::{Cli, Command, Failure, Format, PolicyAction, SmsAction, TokensAction};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
@@ -9,15 +8,16 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::str::FromStr;
-use vasooli_domain::codec::{decode_event, parse_date};
+use vasooli_domain::codec::parse_date;
 use vasooli_domain::command::{
     header_problems, import_columns, import_command_type, FieldError, HeaderProblem, LineBreaks,
 };
 use vasooli_domain::event::Event;
 use vasooli_domain::types::{Level, WorklistKind};
 use vasooli_domain::{Command as DomainCommand, Money, Policy};
-use vasooli_projections::engine::{Engine, EngineError, Input};
+use vasooli_engine::{Engine, EngineError, Input};
 use vasooli_projections::lists;
+use vasooli_render::{write_records, Record};
 
 /// Most bytes of one JSON Lines command.
 const COMMAND_LINE_BYTES_MAX: usize = 1 << 20;
@@ -62,7 +62,8 @@ fn print(cli: &Cli, columns: &[&str], records: &[Record]) -> Outcome {
     }
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    write_records(&mut out, cli.format, cli.excel, columns, records)?;
+    write_records(&mut out, cli.format.into(), cli.excel, columns, records)
+        .context("writing to stdout")?;
     out.flush().context("writing to stdout")?;
     Ok(())
 }
@@ -421,12 +422,8 @@ fn worklist(cli: &Cli, office: &str, kind: &str, notices: Option<&Path>) -> Outc
     let rows = lists::worklist(engine.world(), engine.policy(), office, kind, date, None, 0)
         .map_err(usage)?;
     if let Some(path) = notices {
-        let html = vasooli_projections::notices::render_notices(
-            engine.world(),
-            engine.policy(),
-            &rows,
-            date,
-        );
+        let html =
+            vasooli_render::notices::render_notices(engine.world(), engine.policy(), &rows, date);
         std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
     }
     let records: Vec<Record> = rows
@@ -443,7 +440,7 @@ fn statement(cli: &Cli, account: &str) -> Outcome {
     let date = engine.report_date();
     let value = lists::statement(
         engine.world(),
-        engine.store(),
+        &|m| engine.sms_text(m),
         engine.policy(),
         account,
         date,
@@ -558,7 +555,8 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
             if status.is_some_and(|s| s != state) {
                 continue;
             }
-            let text = lists::sms_text(engine.store(), m)
+            let text = engine
+                .sms_text(m)
                 .map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
             let (encoding, parts) = vasooli_domain::sms::encoding_and_parts(&text);
             records.push(vec![
@@ -601,38 +599,25 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
 }
 
 fn verify(cli: &Cli) -> Outcome {
-    // Checked without opening, so a damaged tail that stops the store opening is still named.
-    let report =
-        vasooli_store::verify_dir(&cli.data).map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
-    if let Some(problem) = report.problems.first() {
-        for p in &report.problems {
-            eprintln!("position {}: {}", p.position, p.reason);
+    let checked = vasooli_engine::log::verify_log(&cli.data).map_err(engine_failure)?;
+    match checked {
+        Ok(figures) => {
+            println!(
+                "ok: {} events in {} commits, last position {}",
+                figures.events, figures.commits, figures.last_position
+            );
+            Ok(())
         }
-        return Err(Failure::Runtime(anyhow::anyhow!(
-            "the log is not sound: first bad position {}: {}",
-            problem.position,
-            problem.reason
-        )));
-    }
-    // The store vouches for the envelopes; check every event also decodes as an event.
-    let store =
-        vasooli_store::Store::open(&cli.data).map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
-    let mut events = 0u64;
-    for recorded in store.read_all(1) {
-        let recorded = recorded.map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
-        if let Err(e) = decode_event(&recorded.payload) {
-            return Err(Failure::Runtime(anyhow::anyhow!(
-                "the log is not sound: first bad position {}: {e}",
-                recorded.position
-            )));
+        Err(unsound) => {
+            for (position, reason) in &unsound.problems {
+                eprintln!("position {position}: {reason}");
+            }
+            let (position, reason) = &unsound.problems[0];
+            Err(Failure::Runtime(anyhow::anyhow!(
+                "the log is not sound: first bad position {position}: {reason}"
+            )))
         }
-        events += 1;
     }
-    println!(
-        "ok: {} events in {} commits, last position {}",
-        events, report.commits, report.last_position
-    );
-    Ok(())
 }
 
 fn rebuild(cli: &Cli) -> Outcome {
@@ -643,28 +628,9 @@ fn rebuild(cli: &Cli) -> Outcome {
 }
 
 fn export(cli: &Cli, out: &Path) -> Outcome {
-    let store =
-        vasooli_store::Store::open(&cli.data).map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
     let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut writer = BufWriter::new(file);
-    let mut count = 0u64;
-    for recorded in store.read_all(1) {
-        let recorded = recorded.map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
-        let event = decode_event(&recorded.payload).map_err(|e| {
-            Failure::Runtime(anyhow::anyhow!("position {}: {e}", recorded.position))
-        })?;
-        let line = serde_json::json!({
-            "position": recorded.position,
-            "stream": recorded.stream,
-            "stream_version": recorded.stream_version,
-            "recorded_at_ms": recorded.recorded_at_ms,
-            "event": event,
-        });
-        serde_json::to_writer(&mut writer, &line).context("writing export")?;
-        writer.write_all(b"\n").context("writing export")?;
-        count += 1;
-    }
-    writer.flush().context("writing export")?;
+    let count = vasooli_engine::log::export_log(&cli.data, &mut writer).map_err(engine_failure)?;
     println!("exported {count} events to {}", out.display());
     Ok(())
 }
@@ -709,19 +675,9 @@ fn restore(cli: &Cli, file: &Path) -> Outcome {
     if !errors.is_empty() {
         return Err(Failure::Rejected(errors));
     }
-    let store =
-        vasooli_store::Store::open(&cli.data).map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
-    if store.last_position() != 0 {
-        return Err(usage(format!(
-            "{} is not empty; restore loads into an empty data directory",
-            cli.data.display()
-        )));
-    }
     let count = events.len();
-    vasooli_projections::engine::restore_events(&store, events).map_err(engine_failure)?;
-    drop(store);
-    let mut engine = open(cli)?;
-    engine.rebuild().map_err(engine_failure)?;
+    vasooli_engine::log::restore_log(&cli.data, load_policy(cli)?, events)
+        .map_err(engine_failure)?;
     println!("restored {count} events");
     Ok(())
 }
@@ -754,7 +710,10 @@ fn serve(cli: &Cli, addr: &str) -> Outcome {
 fn tokens(cli: &Cli, action: &TokensAction) -> Outcome {
     use vasooli_server::tokens::{self, Role};
     let engine = open(cli)?;
-    let db = engine.store().db();
+    let db = &engine
+        .store()
+        .table(tokens::TOKENS_TREE)
+        .map_err(|e| Failure::Runtime(e.into()))?;
     match action {
         TokensAction::Create { role, office, name } => {
             let role = Role::from_str(role).map_err(|e| usage(format!("--role: {e}")))?;

@@ -1,12 +1,31 @@
 //! The `vasooli` binary: argument parsing and glue. The logic lives in the library crates.
 
 mod commands;
-mod output;
 
 use clap::{Parser, Subcommand};
-use output::Format;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// How records are printed (`--format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    /// One self-contained HTML file; only `awards` writes it.
+    Html,
+}
+
+impl From<Format> for vasooli_render::Format {
+    fn from(format: Format) -> vasooli_render::Format {
+        match format {
+            Format::Table => vasooli_render::Format::Table,
+            Format::Csv => vasooli_render::Format::Csv,
+            Format::Json => vasooli_render::Format::Json,
+            Format::Html => vasooli_render::Format::Html,
+        }
+    }
+}
 
 /// mimalloc returns freed memory to the system more readily than the system allocator does
 /// across the writer and worker threads, which keeps bulk imports and the nightly run small.

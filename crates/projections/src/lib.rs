@@ -1,16 +1,7 @@
-//! Read models built from the log, and the engine that keeps them: the world of offices and
-//! consumers, the nightly run, the defaulter lists and worklists, the statement, the office
-//! reports, and the demo generator.
-//!
-//! Architecture invariant: this crate reads and writes the log only through `vasooli-store`,
-//! and decides only through the pure rules of `vasooli-domain`.
+//! Read models: what officers and headquarters look at, computed from the world the engine
+//! keeps. The defaulter lists and worklists, one consumer's statement, and the office
+//! reports (rankings, awards, mobile campaign, camps). Pure functions of the world, a date
+//! and the policy: no I/O, nothing written.
 
-pub mod engine;
-pub mod generate;
 pub mod lists;
-pub mod nightly;
-pub mod notices;
 pub mod reports;
-pub mod sms_queue;
-
-pub use engine::{Engine, EngineError, ErrorKind, ExecuteReport, Input, RowError};

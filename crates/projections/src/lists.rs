@@ -4,8 +4,6 @@
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 use std::str::FromStr;
-use vasooli_domain::codec::decode_event;
-use vasooli_domain::event::Event;
 use vasooli_domain::ladder::{ladder_as_of, LadderView};
 use vasooli_domain::ledger::{
     ledger_as_of, over_two_years, ChargeKind, Charges, CreditKind, LedgerView,
@@ -14,7 +12,6 @@ use vasooli_domain::sms::encoding_and_parts;
 use vasooli_domain::state::{Connection, Consumer, SmsMessage, StoredConsumer, World};
 use vasooli_domain::types::{Level, Stage, WorklistKind};
 use vasooli_domain::{Money, Policy};
-use vasooli_store::Store;
 
 /// Columns of the defaulter list, in order.
 pub const DEFAULTER_COLUMNS: &[&str] = &[
@@ -290,7 +287,7 @@ pub fn parse_stage(text: &str) -> Result<Stage, String> {
 /// One consumer's statement as a JSON object.
 pub fn statement(
     world: &World,
-    store: &Store,
+    sms_text: &dyn Fn(&SmsMessage) -> Result<String, String>,
     policy: &Policy,
     account_no: &str,
     date: NaiveDate,
@@ -364,7 +361,7 @@ pub fn statement(
         .sms
         .iter()
         .map(|m| {
-            let text = sms_text(store, m)?;
+            let text = sms_text(m)?;
             let (encoding, parts) = encoding_and_parts(&text);
             Ok(json!({
                 "message_id": m.message_id,
@@ -417,28 +414,6 @@ pub fn statement(
 }
 
 /// An SMS message's status in the outbox.
-/// A queued message's text, read from its `SmsQueued` event in the log.
-pub fn sms_text(store: &Store, message: &SmsMessage) -> Result<String, String> {
-    let not_found = || {
-        format!(
-            "the text of SMS {} is not at log position {}",
-            message.message_id, message.position
-        )
-    };
-    let recorded = store
-        .read_all(message.position)
-        .next()
-        .ok_or_else(not_found)?
-        .map_err(|e| e.to_string())?;
-    if recorded.position != message.position {
-        return Err(not_found());
-    }
-    match decode_event(&recorded.payload).map_err(|e| e.to_string())? {
-        Event::SmsQueued(queued) if queued.message_id == message.message_id => Ok(queued.text),
-        _ => Err(not_found()),
-    }
-}
-
 pub fn sms_status(m: &SmsMessage) -> &'static str {
     use vasooli_domain::types::SmsOutcome;
     match m.last_outcome {

@@ -27,8 +27,9 @@ use vasooli_domain::command::{header_problems, import_columns, import_command_ty
 use vasooli_domain::period::Period;
 use vasooli_domain::types::{Level, WorklistKind};
 use vasooli_domain::{Command, Money, World};
-use vasooli_projections::engine::{Engine, EngineError, ExecuteReport, Input};
-use vasooli_projections::{lists, notices, reports};
+use vasooli_engine::{Engine, EngineError, ExecuteReport, Input};
+use vasooli_projections::{lists, reports};
+use vasooli_render::notices;
 
 /// Rows a list returns when the request names no `limit`.
 pub const LIST_LIMIT_DEFAULT: usize = 1_000;
@@ -1061,7 +1062,7 @@ pub(crate) async fn consumer(
             let date = engine.report_date();
             lists::statement(
                 engine.world(),
-                engine.store(),
+                &|m| engine.sms_text(m),
                 engine.policy(),
                 &account_no,
                 date,

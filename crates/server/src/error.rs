@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
-use vasooli_projections::{EngineError, ErrorKind, RowError};
+use vasooli_engine::{EngineError, ErrorKind, RowError};
 
 /// Most rejected rows one answer lists; the count says how many there were.
 const DETAILS_MAX: usize = 100;

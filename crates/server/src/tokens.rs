@@ -2,22 +2,22 @@
 //!
 //! A token is shown once, when it is created; the data directory keeps only its SHA-256
 //! hash, so a copy of the directory does not hand out working tokens. Tokens live in their
-//! own sled tree next to the log, keyed by that hash so that checking a request is one
-//! lookup.
+//! own table beside the log, keyed by that hash so that checking a request is one lookup.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::str::FromStr;
+use vasooli_store::SideTable;
 
-/// The sled tree holding token hashes.
+/// The table holding token hashes.
 pub const TOKENS_TREE: &str = "tokens";
 /// What every token starts with, so a leaked one is easy to recognise in a scan.
 pub const TOKEN_PREFIX: &str = "vso_";
 /// Longest token name.
 const NAME_LEN_MAX: usize = 64;
 
-/// What a token may do; see the HTTP API section of INTERFACES.md.
+/// What a token may do (docs/API.md, "Roles").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(
@@ -82,11 +82,6 @@ pub struct TokenInfo {
     pub created_at: String,
 }
 
-fn tree(db: &sled::Db) -> Result<sled::Tree, String> {
-    db.open_tree(TOKENS_TREE)
-        .map_err(|e| format!("opening the tokens tree: {e}"))
-}
-
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -101,10 +96,9 @@ fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-fn entries(tree: &sled::Tree) -> Result<Vec<(sled::IVec, TokenInfo)>, String> {
+fn entries(tree: &SideTable) -> Result<Vec<(Vec<u8>, TokenInfo)>, String> {
     let mut out = Vec::new();
-    for item in tree.iter() {
-        let (key, value) = item.map_err(|e| format!("reading tokens: {e}"))?;
+    for (key, value) in tree.entries().map_err(|e| format!("reading tokens: {e}"))? {
         let info: TokenInfo = serde_json::from_slice(&value)
             .map_err(|e| format!("a stored token does not decode: {e}"))?;
         out.push((key, info));
@@ -115,7 +109,7 @@ fn entries(tree: &sled::Tree) -> Result<Vec<(sled::IVec, TokenInfo)>, String> {
 /// Creates a token and returns it; only its hash is stored. Officer tokens need an office,
 /// the other roles must not name one; names are unique.
 pub fn create(
-    db: &sled::Db,
+    tree: &SideTable,
     role: Role,
     office: Option<String>,
     name: &str,
@@ -135,8 +129,7 @@ pub fn create(
         (_, Some(_)) => return Err(format!("a {role} token does not take an office")),
         (_, None) => {}
     }
-    let tree = tree(db)?;
-    if entries(&tree)?.iter().any(|(_, info)| info.name == name) {
+    if entries(tree)?.iter().any(|(_, info)| info.name == name) {
         return Err(format!("a token named `{name}` already exists"));
     }
     let mut secret = [0u8; 32];
@@ -149,7 +142,7 @@ pub fn create(
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
     let value = serde_json::to_vec(&info).map_err(|e| e.to_string())?;
-    tree.insert(hash(&token), value)
+    tree.insert(&hash(&token), value)
         .map_err(|e| format!("storing the token: {e}"))?;
     // A token printed but lost in a crash would be a confusing half-success.
     tree.flush()
@@ -158,9 +151,8 @@ pub fn create(
 }
 
 /// Every token, by name.
-pub fn list(db: &sled::Db) -> Vec<TokenInfo> {
-    let mut out: Vec<TokenInfo> = tree(db)
-        .and_then(|t| entries(&t))
+pub fn list(tree: &SideTable) -> Vec<TokenInfo> {
+    let mut out: Vec<TokenInfo> = entries(tree)
         .map(|e| e.into_iter().map(|(_, info)| info).collect())
         .unwrap_or_else(|e| {
             tracing::error!("listing tokens: {e}");
@@ -171,15 +163,14 @@ pub fn list(db: &sled::Db) -> Vec<TokenInfo> {
 }
 
 /// Revokes the token named `name`; it stops working at once.
-pub fn revoke(db: &sled::Db, name: &str) -> Result<(), String> {
-    let tree = tree(db)?;
-    let Some((key, _)) = entries(&tree)?
+pub fn revoke(tree: &SideTable, name: &str) -> Result<(), String> {
+    let Some((key, _)) = entries(tree)?
         .into_iter()
         .find(|(_, info)| info.name == name.trim())
     else {
         return Err(format!("no token is named `{name}`"));
     };
-    tree.remove(key)
+    tree.remove(&key)
         .map_err(|e| format!("revoking the token: {e}"))?;
     tree.flush()
         .map_err(|e| format!("revoking the token: {e}"))?;
@@ -187,12 +178,11 @@ pub fn revoke(db: &sled::Db, name: &str) -> Result<(), String> {
 }
 
 /// The token's holder, if the token is known.
-pub fn authenticate(db: &sled::Db, token: &str) -> Option<TokenInfo> {
+pub fn authenticate(tree: &SideTable, token: &str) -> Option<TokenInfo> {
     if !token.starts_with(TOKEN_PREFIX) {
         return None;
     }
-    let tree = tree(db).ok()?;
-    let value = tree.get(hash(token)).ok()??;
+    let value = tree.get(&hash(token)).ok()??;
     serde_json::from_slice(&value).ok()
 }
 
@@ -203,7 +193,8 @@ mod tests {
     #[test]
     fn tokens_are_created_listed_authenticated_and_revoked() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let store = vasooli_store::Store::open(dir.path()).unwrap();
+        let db = store.table(TOKENS_TREE).unwrap();
         let token = create(&db, Role::Officer, Some("S1".into()), "sdo-s1").unwrap();
         assert!(token.starts_with(TOKEN_PREFIX));
         assert_eq!(token.len(), TOKEN_PREFIX.len() + 64);
@@ -215,8 +206,7 @@ mod tests {
         assert!(create(&db, Role::Hq, Some("Z1".into()), "y").is_err());
         assert_eq!(list(&db).len(), 1);
         // Only the hash is stored: the token's text appears nowhere in the tree.
-        for item in db.open_tree(TOKENS_TREE).unwrap().iter() {
-            let (k, v) = item.unwrap();
+        for (k, v) in db.entries().unwrap() {
             assert!(!String::from_utf8_lossy(&k).contains(&token[4..]));
             assert!(!String::from_utf8_lossy(&v).contains(&token[4..]));
         }

@@ -51,7 +51,7 @@ fn concrete(template: &str) -> String {
 async fn the_document_names_every_route_with_its_methods() {
     let dir = tempfile::tempdir().unwrap();
     let state = AppState::open(dir.path(), Policy::default()).unwrap();
-    let token = tokens::create(state.db(), Role::Admin, None, "admin").unwrap();
+    let token = tokens::create(state.tokens(), Role::Admin, None, "admin").unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -822,7 +822,7 @@ mod tests {
             store.append(NewCommit::new(vec![event])).expect("append");
         }
         store.flush().expect("flush");
-        let tree = store.db().open_tree(layout::LOG_TREE).expect("tree");
+        let tree = store.raw_db().open_tree(layout::LOG_TREE).expect("tree");
         let bytes = tree
             .get(layout::KEY_INDEX_KEY)
             .expect("get")

@@ -20,6 +20,7 @@ mod fasthash;
 mod keyindex;
 mod layout;
 mod read;
+mod side;
 mod verify;
 mod writer;
 
@@ -35,6 +36,7 @@ use serde::{Deserialize, Serialize};
 pub use error::StoreError;
 pub use keyindex::KeyIndexStats;
 pub use read::ReadAll;
+pub use side::{SideDb, SideTable};
 pub use verify::{Problem, VerifyReport};
 
 /// Capacity of the queue between callers of [`Store::append`] and the writer thread.
@@ -412,12 +414,12 @@ impl std::fmt::Debug for Store {
 /// background threads release it shortly after the last handle drops.
 const OPEN_LOCK_WAIT: Duration = Duration::from_secs(5);
 
-fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
+fn open_sled(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     let started = std::time::Instant::now();
     loop {
         match sled::Config::new()
             .path(path)
-            .cache_capacity(SLED_CACHE_BYTES)
+            .cache_capacity(cache_bytes)
             .open()
         {
             Ok(db) => return Ok(db),
@@ -461,7 +463,7 @@ impl Store {
     /// [`Store::open`] with other settings.
     pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir)?;
-        let db = open_sled(&dir.join("log"))?;
+        let db = open_sled(&dir.join("log"), SLED_CACHE_BYTES)?;
         let tree = db.open_tree(layout::LOG_TREE)?;
         let memtable_entries = options.key_memtable_entries.max(1);
         let keys = RwLock::new(keyindex::KeyIndex::open(&tree)?);
@@ -496,9 +498,16 @@ impl Store {
         &self.inner.shared.dir
     }
 
-    /// The underlying sled database, for other crates' own trees (names must not start
-    /// with `log_`). Their writes become durable with the next append or [`Store::flush`].
-    pub fn db(&self) -> &sled::Db {
+    /// A table of another crate's in the log's database (names must not start with
+    /// `log_`). Its writes become durable with the next append, [`Store::flush`] or
+    /// [`SideTable::flush`].
+    pub fn table(&self, name: &str) -> Result<SideTable, StoreError> {
+        SideTable::in_log_db(&self.inner.shared.db, name)
+    }
+
+    /// The sled database itself, for the store's own tests, which damage it on purpose.
+    #[doc(hidden)]
+    pub fn raw_db(&self) -> &sled::Db {
         &self.inner.shared.db
     }
 
@@ -585,7 +594,7 @@ impl Store {
 /// tail and fails on a damaged tail). Must not be used while a `Store` has it open.
 pub fn verify_dir(dir: &Path) -> Result<VerifyReport, StoreError> {
     // Waits for the lock like `open`, in case a store on `dir` was just dropped.
-    let db = open_sled(&dir.join("log"))?;
+    let db = open_sled(&dir.join("log"), SLED_CACHE_BYTES)?;
     let tree = db.open_tree(layout::LOG_TREE)?;
     verify::verify_tree(&tree, None)
 }

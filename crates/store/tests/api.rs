@@ -440,7 +440,7 @@ fn natural_keys_in_runs_behave_like_keys_in_memory() {
     assert!(report.is_ok(), "{report:?}");
 
     // Not one sled key per natural key: a few hundred blocks of runs.
-    let tree = store.db().open_tree(LOG_TREE).expect("tree");
+    let tree = store.raw_db().open_tree(LOG_TREE).expect("tree");
     assert_eq!(tree.scan_prefix(b"K").count(), 0);
     let blocks = tree.scan_prefix(b"I").count();
     assert!((100..=200).contains(&blocks), "{blocks} blocks");
@@ -476,7 +476,7 @@ fn natural_keys_in_runs_behave_like_keys_in_memory() {
     drop(tree);
     drop(store);
     let store = Store::open_with(dir.path(), options).expect("reopen");
-    let tree = store.db().open_tree(LOG_TREE).expect("tree");
+    let tree = store.raw_db().open_tree(LOG_TREE).expect("tree");
     assert_eq!(tree.get(&orphan).expect("get"), None);
     check(&store);
     assert!(store.verify().expect("verify").is_ok());
@@ -612,7 +612,7 @@ fn oversized_commit_is_rejected() {
 
 /// Key and value of the log chunk starting at `position` (layout: `C` + big-endian position).
 fn chunk_entry(store: &Store, position: u64) -> (sled::IVec, sled::IVec) {
-    let tree = store.db().open_tree(LOG_TREE).expect("tree");
+    let tree = store.raw_db().open_tree(LOG_TREE).expect("tree");
     let mut key = vec![b'C'];
     key.extend_from_slice(&position.to_be_bytes());
     let value = tree.get(&key).expect("get").expect("chunk present");
@@ -640,7 +640,7 @@ fn corruption_is_reported_not_panicked() {
         .expect("append");
     assert!(store.verify().expect("verify").is_ok());
 
-    let tree = store.db().open_tree(LOG_TREE).expect("tree");
+    let tree = store.raw_db().open_tree(LOG_TREE).expect("tree");
     let (key, good) = chunk_entry(&store, second.first_position);
     let mut bad = good.to_vec();
     let mid = bad.len() / 2;

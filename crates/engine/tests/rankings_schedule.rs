@@ -15,14 +15,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 use tempfile::TempDir;
+use vasooli_demo::{Generator, GeneratorConfig};
 use vasooli_domain::codec::decode_event;
 use vasooli_domain::event::Event;
 use vasooli_domain::period::Period;
 use vasooli_domain::types::Level;
 use vasooli_domain::{Command, Policy};
-use vasooli_projections::generate::{Generator, GeneratorConfig};
+use vasooli_engine::{Engine, Input};
 use vasooli_projections::reports;
-use vasooli_projections::{Engine, Input};
 
 /// Enough consumers to spread over every subdivision with varied payers, few enough that a
 /// nightly run for every day of the months stays quick in a debug build.

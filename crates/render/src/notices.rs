@@ -2,17 +2,11 @@
 //! Hindi or English by the consumer's language, with the s.56 wording, the amount, the
 //! deadline, the office and the notice number. Nothing is loaded from another host.
 
-use crate::lists::ConsumerRow;
+use crate::escape;
 use chrono::{Days, NaiveDate};
 use vasooli_domain::types::Language;
 use vasooli_domain::{Policy, World};
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use vasooli_projections::lists::ConsumerRow;
 
 pub fn render_notices(
     world: &World,

@@ -17,15 +17,12 @@ use vasooli_domain::codec::{content_hash, decode_event, decode_value, encode_eve
 use vasooli_domain::command::FieldError;
 use vasooli_domain::decide::{decide, event_of, RejectionKind, StateView};
 use vasooli_domain::event::{account_of_stream, Event};
-use vasooli_domain::state::{Camp, Consumer, Grievance, StoredConsumer, World};
+use vasooli_domain::state::{Camp, Consumer, Grievance, SmsMessage, StoredConsumer, World};
 use vasooli_domain::types::Level;
 use vasooli_domain::{Command, Policy};
-use vasooli_store::{NaturalKey, NewCommit, NewEvent, Store, StoreError};
+use vasooli_store::{NaturalKey, NewCommit, NewEvent, SideDb, SideTable, Store, StoreError};
 
-/// The sled tree of the log's database that held projection checkpoints in earlier versions;
-/// dropped when a checkpoint is saved.
-pub const PROJECTIONS_TREE: &str = "projections";
-/// The projections' own sled database in the data directory. It is apart from the log's, so
+/// The projections' own database in the data directory. It is apart from the log's, so
 /// writing a checkpoint of tens of MB never holds up a flush of the log.
 pub const PROJECTIONS_DIR: &str = "projections";
 /// Sled page cache of the projections' database: it holds a few large values.
@@ -141,8 +138,8 @@ pub struct ExecuteReport {
 
 pub struct Engine {
     store: Store,
-    /// The projections' sled database (checkpoints).
-    projections: sled::Db,
+    /// The projections' own database (checkpoints).
+    projections: SideDb,
     world: World,
     policy: Policy,
     /// When set, checkpoints wait for `save_checkpoint` (bulk loads checkpoint once at the end).
@@ -277,7 +274,6 @@ impl Engine {
     pub fn save_checkpoint(&mut self) -> Result<(), EngineError> {
         let position = self.world.position;
         write_parts(&self.projections, position, checkpoint_parts(&self.world))?;
-        drop_legacy_checkpoints(&self.store)?;
         self.checkpoint_written(position);
         Ok(())
     }
@@ -297,8 +293,8 @@ impl Engine {
         self.checkpoint_position = self.checkpoint_position.max(position);
     }
 
-    /// The projections' sled database, for [`write_checkpoint`] from another thread.
-    pub fn projections_db(&self) -> &sled::Db {
+    /// The projections' database, for [`write_checkpoint`] from another thread.
+    pub fn projections_db(&self) -> &SideDb {
         &self.projections
     }
 
@@ -310,9 +306,8 @@ impl Engine {
     /// Drops every projection and replays the whole log from position 1, then saves a
     /// checkpoint (unless checkpoints are deferred: a benchmark or a bulk load saves its own).
     pub fn rebuild(&mut self) -> Result<u64, EngineError> {
-        self.projections.clear().map_err(StoreError::from)?;
-        self.projections.flush().map_err(StoreError::from)?;
-        drop_legacy_checkpoints(&self.store)?;
+        self.projections.table().clear()?;
+        self.projections.flush()?;
         self.world = World::default();
         let count = self.catch_up()?;
         if !self.defer_checkpoints {
@@ -610,6 +605,30 @@ impl Engine {
             .unwrap_or_else(|| (chrono::Utc::now() + chrono::Duration::minutes(330)).date_naive())
     }
 
+    /// A queued message's text, read from its `SmsQueued` event in the log (the world keeps
+    /// where the text is, not the text).
+    pub fn sms_text(&self, message: &SmsMessage) -> Result<String, String> {
+        let not_found = || {
+            format!(
+                "the text of SMS {} is not at log position {}",
+                message.message_id, message.position
+            )
+        };
+        let recorded = self
+            .store
+            .read_all(message.position)
+            .next()
+            .ok_or_else(not_found)?
+            .map_err(|e| e.to_string())?;
+        if recorded.position != message.position {
+            return Err(not_found());
+        }
+        match decode_event(&recorded.payload).map_err(|e| e.to_string())? {
+            Event::SmsQueued(queued) if queued.message_id == message.message_id => Ok(queued.text),
+            _ => Err(not_found()),
+        }
+    }
+
     /// The date lists are computed as of: the last nightly run's.
     pub fn as_of(&self) -> Result<NaiveDate, EngineError> {
         self.world.last_nightly.ok_or_else(|| {
@@ -731,7 +750,7 @@ fn checkpoint_part_key(generation: u64, part: u32) -> Vec<u8> {
 }
 
 /// The current checkpoint: its generation, number of parts and log position.
-fn checkpoint_head(projections: &sled::Db) -> Option<(u64, u32, u64)> {
+fn checkpoint_head(projections: &SideTable) -> Option<(u64, u32, u64)> {
     let bytes = projections.get(WORLD_KEY).ok()??;
     decode_value::<(u64, u32, u64)>(&bytes).ok()
 }
@@ -748,7 +767,7 @@ static CHECKPOINT_WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// whole or the new one whole. Then the previous generation's parts (and checkpoints of
 /// older layouts) are removed. Writes are taken one at a time, each under a generation
 /// number of its own, and a checkpoint older than the one on disk is not written.
-pub fn write_checkpoint(projections: &sled::Db, encoded: EncodedWorld) -> Result<(), EngineError> {
+pub fn write_checkpoint(projections: &SideDb, encoded: EncodedWorld) -> Result<(), EngineError> {
     write_parts(
         projections,
         encoded.position,
@@ -758,82 +777,52 @@ pub fn write_checkpoint(projections: &sled::Db, encoded: EncodedWorld) -> Result
 
 /// [`write_checkpoint`] of the world at `position`, its parts taken one at a time.
 fn write_parts(
-    projections: &sled::Db,
+    projections: &SideDb,
     position: u64,
     parts: impl Iterator<Item = Result<Vec<u8>, EngineError>>,
 ) -> Result<(), EngineError> {
     let _one_at_a_time = CHECKPOINT_WRITE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if checkpoint_head(projections).is_some_and(|(_, _, on_disk)| on_disk > position) {
+    let table = projections.table();
+    if checkpoint_head(&table).is_some_and(|(_, _, on_disk)| on_disk > position) {
         return Ok(());
     }
-    let generation = projections.generate_id().map_err(StoreError::from)?;
+    let generation = projections.generate_id()?;
     let mut count = 0u32;
     for bytes in parts {
-        projections
-            .insert(checkpoint_part_key(generation, count), bytes?)
-            .map_err(StoreError::from)?;
+        table.insert(&checkpoint_part_key(generation, count), bytes?)?;
         count += 1;
     }
-    projections.flush().map_err(StoreError::from)?;
+    projections.flush()?;
     let head = encode_value(&(generation, count, position))
         .map_err(|e| EngineError::Corrupt(e.to_string()))?;
-    projections
-        .insert(WORLD_KEY, head)
-        .map_err(StoreError::from)?;
-    projections.flush().map_err(StoreError::from)?;
+    table.insert(WORLD_KEY, head)?;
+    projections.flush()?;
     let current = checkpoint_part_key(generation, 0);
     let current = &current[..current.len() - 4];
-    for key in projections.scan_prefix(WORLD_KEY_PREFIX).keys() {
-        let key = key.map_err(StoreError::from)?;
+    for key in table.keys_with_prefix(WORLD_KEY_PREFIX)? {
         if key != WORLD_KEY && !key.starts_with(current) {
-            projections.remove(key).map_err(StoreError::from)?;
+            table.remove(&key)?;
         }
     }
-    projections.flush().map_err(StoreError::from)?;
+    projections.flush()?;
     Ok(())
 }
 
-/// Removes checkpoints that earlier versions kept in the log's database.
-fn drop_legacy_checkpoints(store: &Store) -> Result<(), EngineError> {
-    let db = store.db();
-    if db
-        .tree_names()
-        .iter()
-        .any(|n| n.as_ref() == PROJECTIONS_TREE.as_bytes())
-    {
-        db.drop_tree(PROJECTIONS_TREE).map_err(StoreError::from)?;
-    }
-    Ok(())
+fn open_projections(dir: &Path) -> Result<SideDb, EngineError> {
+    Ok(SideDb::open(
+        &dir.join(PROJECTIONS_DIR),
+        PROJECTIONS_CACHE_BYTES,
+    )?)
 }
 
-fn open_projections(dir: &Path) -> Result<sled::Db, EngineError> {
-    let started = std::time::Instant::now();
-    loop {
-        match sled::Config::new()
-            .path(dir.join(PROJECTIONS_DIR))
-            .cache_capacity(PROJECTIONS_CACHE_BYTES)
-            .open()
-        {
-            Ok(db) => return Ok(db),
-            // Another handle of the same directory is closing (a test reopening it).
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && started.elapsed() < std::time::Duration::from_secs(5) =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => return Err(StoreError::from(e).into()),
-        }
-    }
-}
-
-fn load_checkpoint(projections: &sled::Db) -> Option<World> {
-    let (generation, count, _) = checkpoint_head(projections)?;
-    let part = |index: u32| -> Result<sled::IVec, String> {
+fn load_checkpoint(projections: &SideDb) -> Option<World> {
+    let projections = projections.table();
+    let (generation, count, _) = checkpoint_head(&projections)?;
+    let part = |index: u32| -> Result<Vec<u8>, String> {
         projections
-            .get(checkpoint_part_key(generation, index))
+            .get(&checkpoint_part_key(generation, index))
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("part {index} of {count} is missing"))
     };

@@ -14,10 +14,10 @@ use std::mem::size_of;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use vasooli_demo::{Generator, GeneratorConfig};
 use vasooli_domain::state::{StoredConsumer, Text, World};
 use vasooli_domain::Policy;
-use vasooli_projections::generate::{Generator, GeneratorConfig};
-use vasooli_projections::{Engine, Input};
+use vasooli_engine::{Engine, Input};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -3,7 +3,21 @@
 use serde_json::{Map, Value};
 use std::io::Write;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// Why records could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Csv(#[from] csv::Error),
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("--format html is only for `awards`")]
+    HtmlNotForRecords,
+}
+
+/// How records are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Table,
     Csv,
@@ -20,9 +34,9 @@ pub fn write_records(
     excel: bool,
     columns: &[&str],
     records: &[Record],
-) -> anyhow::Result<()> {
+) -> Result<(), WriteError> {
     match format {
-        Format::Html => anyhow::bail!("--format html is only for `awards`"),
+        Format::Html => return Err(WriteError::HtmlNotForRecords),
         Format::Csv => {
             if excel {
                 out.write_all("\u{feff}".as_bytes())?;

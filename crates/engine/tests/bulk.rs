@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 use vasooli_domain::{Command, Policy};
-use vasooli_projections::engine::COMMIT_CHUNK_EVENTS;
-use vasooli_projections::{Engine, EngineError, ErrorKind, Input};
+use vasooli_engine::engine::COMMIT_CHUNK_EVENTS;
+use vasooli_engine::{Engine, EngineError, ErrorKind, Input};
 
 fn inputs(commands: &[Value]) -> Vec<Input> {
     commands
@@ -227,8 +227,8 @@ fn a_group_of_batches_answers_each_as_executed_alone() {
 /// once, for a generated utility with surcharges, notices and SMS on every run.
 #[test]
 fn a_nightly_run_in_blocks_writes_the_log_of_one_block() {
-    use vasooli_projections::generate::{Generator, GeneratorConfig};
-    use vasooli_projections::nightly::run_in_blocks;
+    use vasooli_demo::{Generator, GeneratorConfig};
+    use vasooli_engine::nightly::run_in_blocks;
 
     let generator = Generator::new(GeneratorConfig {
         consumers: 400,
@@ -279,11 +279,7 @@ fn a_nightly_run_in_blocks_writes_the_log_of_one_block() {
 }
 
 /// Loads a generated utility through the engine, `batch` commands at a time.
-fn load_generated(
-    engine: &mut Engine,
-    generator: &vasooli_projections::generate::Generator,
-    batch: usize,
-) {
+fn load_generated(engine: &mut Engine, generator: &vasooli_demo::Generator, batch: usize) {
     generator
         .for_each_batch(batch, &mut |commands| {
             engine
@@ -322,7 +318,7 @@ fn world_text(engine: &Engine) -> String {
 /// and on a rebuild; a short one (read on the calling thread) too.
 #[test]
 fn a_long_catch_up_builds_the_world_the_writes_built() {
-    use vasooli_projections::generate::{Generator, GeneratorConfig};
+    use vasooli_demo::{Generator, GeneratorConfig};
 
     let generator = Generator::new(GeneratorConfig {
         consumers: 2_500,
@@ -371,8 +367,8 @@ fn a_long_catch_up_builds_the_world_the_writes_built() {
 /// (the world is replayed from the log instead).
 #[test]
 fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
-    use vasooli_projections::engine::CHECKPOINT_PART_CONSUMERS;
-    use vasooli_projections::generate::{Generator, GeneratorConfig};
+    use vasooli_demo::{Generator, GeneratorConfig};
+    use vasooli_engine::engine::CHECKPOINT_PART_CONSUMERS;
 
     let consumers = 2 * CHECKPOINT_PART_CONSUMERS + 100;
     let generator = Generator::new(GeneratorConfig {
@@ -396,19 +392,16 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     let keys = |engine: &Engine| -> Vec<Vec<u8>> {
         engine
             .projections_db()
-            .scan_prefix(b"world-layout-")
-            .keys()
-            .map(|k| k.unwrap().to_vec())
-            .collect()
+            .table()
+            .keys_with_prefix(b"world-layout-")
+            .unwrap()
     };
     assert_eq!(
         keys(&engine).len(),
         1 + 4,
         "one head and the last save's four parts"
     );
-    let projections_dir = dir
-        .path()
-        .join(vasooli_projections::engine::PROJECTIONS_DIR);
+    let projections_dir = dir.path().join(vasooli_engine::engine::PROJECTIONS_DIR);
     drop(engine);
 
     // Reopened: the checkpoint is the whole world, so no event is replayed.
@@ -427,7 +420,7 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
         .into_iter()
         .find(|k| k.len() > b"world-layout-3".len())
         .unwrap();
-    engine.projections_db().remove(&part).unwrap();
+    engine.projections_db().table().remove(&part).unwrap();
     engine.projections_db().flush().unwrap();
     drop(engine);
     assert!(projections_dir.exists());
@@ -449,15 +442,14 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
         .into_iter()
         .rfind(|k| k.len() > b"world-layout-3".len())
         .unwrap();
-    let mut bytes = engine
-        .projections_db()
-        .get(&part)
-        .unwrap()
-        .unwrap()
-        .to_vec();
+    let mut bytes = engine.projections_db().table().get(&part).unwrap().unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
-    engine.projections_db().insert(&part, bytes).unwrap();
+    engine
+        .projections_db()
+        .table()
+        .insert(&part, bytes)
+        .unwrap();
     engine.projections_db().flush().unwrap();
     drop(engine);
     let engine = Engine::open(dir.path(), Policy::default()).unwrap();
@@ -483,7 +475,7 @@ fn an_older_checkpoint_written_late_does_not_replace_a_newer_one() {
     engine.save_checkpoint().unwrap();
     let newer = world_text(&engine);
     let written_before = older.position;
-    vasooli_projections::engine::write_checkpoint(engine.projections_db(), older).unwrap();
+    vasooli_engine::engine::write_checkpoint(engine.projections_db(), older).unwrap();
     drop(engine);
 
     let engine = Engine::open(dir.path(), Policy::default()).unwrap();

@@ -12,9 +12,9 @@ use vasooli_domain::event::Event;
 use vasooli_domain::ledger::{ledger_as_of, ChargeKind, Charges, LedgerView};
 use vasooli_domain::types::WorklistKind;
 use vasooli_domain::{Command, Consumer, Money, Policy};
+use vasooli_engine::nightly::NightlySummary;
+use vasooli_engine::{Engine, EngineError, ErrorKind, ExecuteReport, Input, RowError};
 use vasooli_projections::lists::{self, ConsumerRow, DefaulterFilter};
-use vasooli_projections::nightly::NightlySummary;
-use vasooli_projections::{Engine, EngineError, ErrorKind, ExecuteReport, Input, RowError};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: a utility in a temporary data directory, and builders for the JSON commands.
@@ -147,7 +147,7 @@ impl Utility {
     fn statement(&self, account: &str) -> Value {
         lists::statement(
             self.engine.world(),
-            self.engine.store(),
+            &|m| self.engine.sms_text(m),
             self.engine.policy(),
             account,
             self.as_of(),
@@ -951,15 +951,18 @@ fn events_recorded_after_their_days_run_are_still_messaged() {
         };
         assert_eq!(queued.message_id, m.message_id.as_str());
         assert!(!queued.text.is_empty());
-        assert_eq!(lists::sms_text(store, m), Ok(queued.text));
+        assert_eq!(u.engine.sms_text(m), Ok(queued.text));
     }
     // A message pointing at another event is an error naming it, not another text.
     let mut wrong = consumer.sms[0].clone();
     wrong.position = consumer.sms[1].position;
-    let error = lists::sms_text(store, &wrong).expect_err("another message's event");
+    let error = u
+        .engine
+        .sms_text(&wrong)
+        .expect_err("another message's event");
     assert!(error.contains(wrong.message_id.as_str()), "{error}");
     wrong.position = u.last_position() + 1;
-    assert!(lists::sms_text(store, &wrong).is_err());
+    assert!(u.engine.sms_text(&wrong).is_err());
 }
 
 /// The commands of the catch-up scenario: three consumers whose payments land between

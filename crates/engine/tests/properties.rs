@@ -10,8 +10,8 @@ use vasooli_domain::event::*;
 use vasooli_domain::ledger::{anniversary, ledger_as_of, Charges, LedgerView};
 use vasooli_domain::types::{Category, Channel, Language, Level, Stage};
 use vasooli_domain::{Command, Money, Policy, World};
+use vasooli_engine::{Engine, Input};
 use vasooli_projections::lists::{self, ConsumerRow, DefaulterFilter};
-use vasooli_projections::{Engine, Input};
 
 fn base() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 1, 1).expect("a date")
@@ -646,7 +646,8 @@ fn snapshot(engine: &Engine) -> Snapshot {
         statements: ACCOUNTS
             .iter()
             .map(|(a, _, _)| {
-                lists::statement(world, engine.store(), policy, a, date).expect("statement")
+                lists::statement(world, &|m| engine.sms_text(m), policy, a, date)
+                    .expect("statement")
             })
             .collect(),
         consumers: format!(

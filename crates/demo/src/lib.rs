@@ -1,0 +1,9 @@
+//! The demo: a deterministic generated utility ([`generate`]) and the run that takes it month
+//! by month through imports, nightly runs and officers' actions ([`run`]), so that a newcomer,
+//! a benchmark or a test has realistic data in seconds.
+
+pub mod generate;
+pub mod run;
+
+pub use generate::{Generator, GeneratorConfig};
+pub use run::{run_demo, DemoError, DemoReport};

@@ -1,0 +1,16 @@
+//! The engine: the only writer of the log. It parses nothing and renders nothing; it takes
+//! commands, checks them whole against the world projected from the log, appends what they
+//! decide in durable commits, and keeps the world (and its checkpoints) exactly the log's.
+//! The nightly finance run and the SMS queue it fills are its own processes.
+//!
+//! Architecture invariant: this crate reaches the log only through `vasooli-store` and
+//! decides only through the pure rules of `vasooli-domain`.
+
+pub mod engine;
+pub mod log;
+pub mod nightly;
+pub mod shared;
+pub mod sms_queue;
+
+pub use engine::{Engine, EngineError, ErrorKind, ExecuteReport, Input, RowError};
+pub use shared::SharedEngine;

@@ -1,0 +1,240 @@
+//! The engine shared by many callers (the server's requests): reads run side by side under a
+//! read lock; writes go to one write thread that executes every write waiting as one group
+//! sharing one durable commit, then answers each caller; a checkpoint thread saves the world
+//! in quiet moments. Everything here blocks: an async caller runs it on its blocking pool.
+
+use crate::engine::{write_checkpoint, Engine, EngineError, ExecuteReport, Input};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+/// How far the world may run ahead of its checkpoint while writes never pause.
+const CHECKPOINT_BUSY_LAG_EVENTS: u64 = 4_000_000;
+/// Most writes waiting for the write thread; callers wait beyond it.
+const WRITE_QUEUE_MAX: usize = 4096;
+/// Most writes executed as one group.
+const WRITE_GROUP_MAX: usize = 512;
+/// How often the checkpoint thread looks at the world's lag.
+const CHECKPOINT_POLL: Duration = Duration::from_secs(1);
+
+type Prepare = Box<dyn FnOnce(&Engine) -> Option<Vec<Input>> + Send>;
+type Reply = Box<dyn FnOnce(Result<ExecuteReport, EngineError>) + Send>;
+
+/// A write waiting for the write thread: `prepare` makes its inputs under the write lock
+/// (answering the caller itself when it refuses), `reply` takes the group's answer for it.
+struct WriteJob {
+    prepare: Prepare,
+    reply: Reply,
+}
+
+/// An engine shared between threads; cheap to clone.
+#[derive(Clone)]
+pub struct SharedEngine {
+    engine: Arc<RwLock<Engine>>,
+    jobs: SyncSender<WriteJob>,
+    position: Arc<AtomicU64>,
+}
+
+impl SharedEngine {
+    /// Shares `engine`, starting its write and checkpoint threads (they end with the last
+    /// handle).
+    pub fn start(engine: Engine) -> SharedEngine {
+        let position = Arc::new(AtomicU64::new(engine.store().last_position()));
+        let engine = Arc::new(RwLock::new(engine));
+        let (jobs, queue) = sync_channel(WRITE_QUEUE_MAX);
+        {
+            let (engine, position) = (Arc::downgrade(&engine), position.clone());
+            std::thread::Builder::new()
+                .name("vasooli-writes".into())
+                .spawn(move || run_writes(engine, position, queue))
+                .expect("the write thread starts");
+        }
+        {
+            let checkpoints = Arc::downgrade(&engine);
+            std::thread::Builder::new()
+                .name("vasooli-checkpoints".into())
+                .spawn(move || run_checkpoints(checkpoints))
+                .expect("the checkpoint thread starts");
+        }
+        SharedEngine {
+            engine,
+            jobs,
+            position,
+        }
+    }
+
+    /// The log's last position as of the last write.
+    pub fn log_position(&self) -> u64 {
+        self.position.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` with shared access to the engine.
+    pub fn read<T>(&self, f: impl FnOnce(&Engine) -> T) -> Result<T, EngineError> {
+        let guard = self
+            .engine
+            .read()
+            .map_err(|_| EngineError::Corrupt("the engine lock is poisoned".into()))?;
+        Ok(f(&guard))
+    }
+
+    /// Runs `f` with sole access to the engine; the log position follows what it appended.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Engine) -> T) -> Result<T, EngineError> {
+        let mut guard = self
+            .engine
+            .write()
+            .map_err(|_| EngineError::Corrupt("the engine lock is poisoned".into()))?;
+        let out = f(&mut guard);
+        self.position
+            .store(guard.store().last_position(), Ordering::Relaxed);
+        Ok(out)
+    }
+
+    /// Executes the inputs `prepare` makes (under the engine's write lock, so it may judge
+    /// them against the world) together with whatever other writes are waiting: one durable
+    /// commit serves them all, and each gets its own answer once it is durable.
+    pub fn execute<E>(
+        &self,
+        prepare: impl FnOnce(&Engine) -> Result<Vec<Input>, E> + Send + 'static,
+    ) -> Result<ExecuteReport, E>
+    where
+        E: From<EngineError> + Send + 'static,
+    {
+        let (answer, answered) = sync_channel::<Result<ExecuteReport, E>>(1);
+        let refused = answer.clone();
+        let job = WriteJob {
+            prepare: Box::new(move |engine| match prepare(engine) {
+                Ok(inputs) => Some(inputs),
+                Err(e) => {
+                    let _ = refused.send(Err(e));
+                    None
+                }
+            }),
+            reply: Box::new(move |result| {
+                let _ = answer.send(result.map_err(E::from));
+            }),
+        };
+        let stopped = || E::from(EngineError::Corrupt("the write thread has stopped".into()));
+        self.jobs.send(job).map_err(|_| stopped())?;
+        answered.recv().map_err(|_| stopped())?
+    }
+
+    /// Saves a checkpoint when the world is ahead of the last one (on the way out, so the
+    /// next start replays little).
+    pub fn checkpoint_now(&self) -> Result<(), EngineError> {
+        let mut guard = self
+            .engine
+            .write()
+            .map_err(|_| EngineError::Corrupt("the engine lock is poisoned".into()))?;
+        if guard.checkpoint_lag() > 0 {
+            guard.save_checkpoint()?;
+        }
+        Ok(())
+    }
+}
+
+/// The write thread: takes every write waiting (up to [`WRITE_GROUP_MAX`]), executes them as
+/// one group under the write lock, answers each, and goes back for the writes that queued
+/// meanwhile. Under load the groups grow, so concurrent writers share flushes.
+fn run_writes(engine: Weak<RwLock<Engine>>, position: Arc<AtomicU64>, queue: Receiver<WriteJob>) {
+    // Checkpoints are the checkpoint thread's, off the write path.
+    if let Some(Ok(mut guard)) = engine.upgrade().as_ref().map(|e| e.write()) {
+        guard.defer_checkpoints(true);
+    }
+    while let Ok(first) = queue.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < WRITE_GROUP_MAX {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        let Ok(mut guard) = engine.write() else {
+            for job in jobs {
+                (job.reply)(Err(EngineError::Corrupt(
+                    "the engine lock is poisoned".into(),
+                )));
+            }
+            continue;
+        };
+        let mut batches = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            if let Some(inputs) = (job.prepare)(&guard) {
+                batches.push(inputs);
+                replies.push(job.reply);
+            }
+        }
+        let results = guard.execute_group(batches);
+        position.store(guard.store().last_position(), Ordering::Relaxed);
+        drop(guard);
+        for (reply, result) in replies.into_iter().zip(results) {
+            reply(result);
+        }
+    }
+}
+
+/// The checkpoint thread. Encoding the world takes a read lock, so writes wait for it (about
+/// a second for a world of 1.3 M events), and a checkpoint is therefore taken in a quiet
+/// moment: once the world has run
+/// [`CHECKPOINT_LAG_EVENTS_MAX`](crate::engine::CHECKPOINT_LAG_EVENTS_MAX) events ahead of
+/// its checkpoint and nothing was written for a second; under writes that never pause, once
+/// it has run [`CHECKPOINT_BUSY_LAG_EVENTS`] ahead (a restart then replays at most that many
+/// events). The encoded world is written holding no lock, into the projections' own
+/// database, so the log's flushes are not held up. Ends with the engine.
+fn run_checkpoints(engine: Weak<RwLock<Engine>>) {
+    let lag_max = crate::engine::CHECKPOINT_LAG_EVENTS_MAX;
+    let mut last_seen = None;
+    loop {
+        std::thread::sleep(CHECKPOINT_POLL);
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        let (lag, position) = match engine.read() {
+            Ok(guard) => (guard.checkpoint_lag(), guard.store().last_position()),
+            Err(_) => return,
+        };
+        let quiet = last_seen == Some(position);
+        last_seen = Some(position);
+        if (quiet && lag >= lag_max) || lag >= CHECKPOINT_BUSY_LAG_EVENTS {
+            checkpoint_off_lock(&engine);
+        }
+    }
+}
+
+/// Encodes the world under a read lock and writes it holding none.
+fn checkpoint_off_lock(engine: &RwLock<Engine>) {
+    let started = Instant::now();
+    let encoded = {
+        let Ok(guard) = engine.read() else {
+            return;
+        };
+        guard
+            .encode_checkpoint()
+            .map(|encoded| (encoded, guard.projections_db().clone()))
+    };
+    let encoded_in = started.elapsed();
+    let saved = encoded.and_then(|(encoded, projections)| {
+        let (position, size) = (encoded.position, encoded.len());
+        write_checkpoint(&projections, encoded)?;
+        tracing::info!(
+            position,
+            bytes = size,
+            encode_ms = encoded_in.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "checkpoint saved"
+        );
+        Ok(position)
+    });
+    match saved {
+        Ok(position) => {
+            if let Ok(mut guard) = engine.write() {
+                guard.checkpoint_written(position);
+            }
+        }
+        Err(e) => tracing::error!("saving the checkpoint failed: {e}"),
+    }
+}
