@@ -1,0 +1,188 @@
+//! The architecture's invariants that a machine can check (docs/ARCHITECTURE.md): which crate
+//! may depend on which, that only the store names sled, that the pure crates do no I/O, and
+//! that only the two codecs name bincode. Each check reads the workspace's own manifests and
+//! sources, so a change that breaks an invariant fails here before review.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The workspace root (this test file lives in `tests/`).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every member crate: its directory name and its `[dependencies]` (not dev-dependencies).
+fn crates() -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for entry in fs::read_dir(root().join("crates")).expect("crates/") {
+        let dir = entry.expect("an entry").path();
+        let manifest = fs::read_to_string(dir.join("Cargo.toml")).expect("a manifest");
+        let manifest: toml::Table = manifest.parse().expect("the manifest parses");
+        let deps = manifest
+            .get("dependencies")
+            .and_then(|d| d.as_table())
+            .map(|d| d.keys().cloned().collect())
+            .unwrap_or_default();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        out.insert(name, deps);
+    }
+    out
+}
+
+/// The Rust sources of a crate's `src/`, with their paths.
+fn sources(krate: &str) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root().join("crates").join(krate).join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).expect("a source dir") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = fs::read_to_string(&path).expect("a source");
+                out.push((path, text));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_workspace_has_the_crates_the_architecture_names() {
+    let names: Vec<String> = crates().into_keys().collect();
+    for expected in [
+        "cli",
+        "demo",
+        "domain",
+        "engine",
+        "projections",
+        "render",
+        "server",
+        "sms",
+        "store",
+    ] {
+        assert!(
+            names.contains(&expected.to_string()),
+            "{expected} missing from {names:?}"
+        );
+    }
+}
+
+/// Architecture Invariant: only the store depends on sled.
+#[test]
+fn no_crate_but_the_store_depends_on_sled() {
+    for (name, deps) in crates() {
+        if name != "store" {
+            assert!(
+                !deps.contains(&"sled".to_string()),
+                "{name} depends on sled"
+            );
+        }
+    }
+    assert!(crates()["store"].contains(&"sled".to_string()));
+}
+
+/// Architecture Invariant: dependencies point one way. Each crate may depend only on the
+/// workspace crates listed for it.
+#[test]
+fn workspace_dependencies_point_one_way() {
+    let allowed: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        ("domain", &[][..]),
+        ("store", &[][..]),
+        ("projections", &["vasooli-domain"][..]),
+        ("engine", &["vasooli-domain", "vasooli-store"][..]),
+        ("render", &["vasooli-domain", "vasooli-projections"][..]),
+        (
+            "demo",
+            &["vasooli-domain", "vasooli-engine", "vasooli-projections"][..],
+        ),
+        (
+            "sms",
+            &["vasooli-domain", "vasooli-engine", "vasooli-projections"][..],
+        ),
+    ]);
+    for (name, deps) in crates() {
+        let Some(allowed) = allowed.get(name.as_str()) else {
+            continue; // the adapters (server, cli) may use any library crate
+        };
+        for dep in deps.iter().filter(|d| d.starts_with("vasooli-")) {
+            assert!(allowed.contains(&dep.as_str()), "{name} depends on {dep}");
+        }
+    }
+    // No library crate depends on an adapter.
+    for (name, deps) in crates() {
+        if name != "cli" {
+            assert!(
+                !deps.contains(&"vasooli-cli".to_string()),
+                "{name} depends on the cli"
+            );
+        }
+        if !["cli", "server"].contains(&name.as_str()) {
+            assert!(
+                !deps.contains(&"vasooli-server".to_string()),
+                "{name} depends on the server"
+            );
+        }
+    }
+}
+
+/// Architecture Invariant: the domain and the read models do no I/O. Their manifests name no
+/// crate that does I/O, and their sources touch no file, socket, environment or clock.
+#[test]
+fn the_pure_crates_do_no_io() {
+    let io_crates = [
+        "sled",
+        "tokio",
+        "axum",
+        "reqwest",
+        "hyper",
+        "mio",
+        "tower",
+        "tower-http",
+    ];
+    let io_calls = [
+        "std::fs",
+        "std::net",
+        "std::env",
+        "std::process",
+        "SystemTime",
+        "Instant::now",
+        "Utc::now",
+        "Local::now",
+        "stdin()",
+        "stdout()",
+    ];
+    for krate in ["domain", "projections"] {
+        for dep in &crates()[krate] {
+            assert!(
+                !io_crates.contains(&dep.as_str()),
+                "{krate} depends on {dep}"
+            );
+        }
+        for (path, text) in sources(krate) {
+            for call in io_calls {
+                assert!(!text.contains(call), "{} uses {call}", path.display());
+            }
+        }
+    }
+}
+
+/// Architecture Invariant: only the two codecs (the domain's events, the store's envelopes)
+/// name bincode, so another codec can replace it behind a new format version.
+#[test]
+fn only_the_codecs_name_bincode() {
+    for (name, _) in crates() {
+        for (path, text) in sources(&name) {
+            let codec =
+                path.ends_with("domain/src/codec.rs") || path.ends_with("store/src/codec.rs");
+            if !codec {
+                assert!(
+                    !text.contains("bincode"),
+                    "{} names bincode",
+                    path.display()
+                );
+            }
+        }
+    }
+}
