@@ -436,74 +436,62 @@ fn worklist(cli: &Cli, office: &str, kind: &str, notices: Option<&Path>) -> Outc
 }
 
 fn statement(cli: &Cli, account: &str) -> Outcome {
+    use vasooli_projections::statement::{statement, StatementError};
     let engine = open(cli)?;
     let date = engine.report_date();
-    let value = lists::statement(
+    let statement = statement(
         engine.world(),
         &|m| engine.sms_text(m),
         engine.policy(),
         account,
         date,
     )
-    .map_err(usage)?;
+    .map_err(|e| match e {
+        StatementError::UnknownAccount(_) => usage(e.to_string()),
+        StatementError::SmsText(_) => Failure::Runtime(e.into()),
+    })?;
     if cli.format == Format::Json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&value).context("printing")?
+            serde_json::to_string_pretty(&statement).context("printing")?
         );
         return Ok(());
     }
-    let get = |k: &str| {
-        value
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
+    let row = &statement.row;
     println!(
         "Statement of {} ({}) as of {}",
-        get("account_no"),
-        get("name"),
-        get("as_of")
+        row.account_no, row.name, statement.as_of
     );
     println!(
         "category {}, subdivision {}, division {}, circle {}",
-        get("category"),
-        get("subdivision"),
-        get("division"),
-        get("circle")
+        row.category, row.subdivision, row.division, row.circle
     );
     println!(
         "charges {}  credits {}  outstanding {}  overdue arrears {}  days overdue {}  bucket {}",
-        get("total_charges"),
-        get("total_credits"),
-        get("outstanding"),
-        get("overdue_arrears"),
-        get("days_overdue"),
-        get("aging_bucket")
+        statement.total_charges,
+        statement.total_credits,
+        statement.outstanding,
+        row.overdue_arrears,
+        row.days_overdue,
+        row.aging_bucket
     );
     println!(
         "stage {}  notice {}  hold {}",
-        get("stage"),
-        get("notice_no"),
-        get("hold")
+        row.stage,
+        row.notice_no.as_deref().unwrap_or(""),
+        row.hold
     );
-    let charges: Vec<Record> = value["charges"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let charges: Vec<Record> = statement
+        .charges
+        .iter()
         .map(|c| {
-            let s = |k: &str| {
-                c.get(k)
-                    .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
-            };
             vec![
-                ("kind", s("kind")),
-                ("reference", s("reference")),
-                ("due_on", s("due_on")),
-                ("amount", s("amount")),
-                ("unpaid", s("unpaid")),
-                ("over_two_years", s("over_two_years")),
+                ("kind", Some(c.kind.to_string())),
+                ("reference", Some(c.reference.clone())),
+                ("due_on", Some(c.due_on.to_string())),
+                ("amount", Some(c.amount.to_string())),
+                ("unpaid", Some(c.unpaid.to_string())),
+                ("over_two_years", Some(c.over_two_years.to_string())),
             ]
         })
         .collect();
@@ -520,17 +508,15 @@ fn statement(cli: &Cli, account: &str) -> Outcome {
         ],
         &charges,
     )?;
-    let credits: Vec<Record> = value["credits"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let credits: Vec<Record> = statement
+        .credits
+        .iter()
         .map(|c| {
-            let s = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
             vec![
-                ("kind", s("kind")),
-                ("reference", s("reference")),
-                ("on", s("on")),
-                ("amount", s("amount")),
+                ("kind", Some(c.kind.to_string())),
+                ("reference", Some(c.reference.clone())),
+                ("on", Some(c.on.to_string())),
+                ("amount", Some(c.amount.to_string())),
             ]
         })
         .collect();

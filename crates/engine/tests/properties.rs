@@ -646,8 +646,15 @@ fn snapshot(engine: &Engine) -> Snapshot {
         statements: ACCOUNTS
             .iter()
             .map(|(a, _, _)| {
-                lists::statement(world, &|m| engine.sms_text(m), policy, a, date)
-                    .expect("statement")
+                let statement = vasooli_projections::statement::statement(
+                    world,
+                    &|m| engine.sms_text(m),
+                    policy,
+                    a,
+                    date,
+                )
+                .expect("statement");
+                serde_json::to_value(statement).expect("a statement serializes")
             })
             .collect(),
         consumers: format!(

@@ -144,15 +144,17 @@ impl Utility {
         self.engine.world().consumer(account).expect("a consumer")
     }
 
+    /// The statement as the API answers it (JSON).
     fn statement(&self, account: &str) -> Value {
-        lists::statement(
+        let statement = vasooli_projections::statement::statement(
             self.engine.world(),
             &|m| self.engine.sms_text(m),
             self.engine.policy(),
             account,
             self.as_of(),
         )
-        .expect("a statement")
+        .expect("a statement");
+        serde_json::to_value(statement).expect("a statement serializes")
     }
 
     /// Accounts on the defaulter list of the whole zone, with an optional minimum.

@@ -5,3 +5,4 @@
 
 pub mod lists;
 pub mod reports;
+pub mod statement;

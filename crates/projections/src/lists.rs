@@ -2,13 +2,10 @@
 //! statement (DOMAIN.md §4, §6, §7; INTERFACES.md output columns).
 
 use chrono::NaiveDate;
-use serde_json::{json, Value};
+
 use std::str::FromStr;
 use vasooli_domain::ladder::{ladder_as_of, LadderView};
-use vasooli_domain::ledger::{
-    ledger_as_of, over_two_years, ChargeKind, Charges, CreditKind, LedgerView,
-};
-use vasooli_domain::sms::encoding_and_parts;
+use vasooli_domain::ledger::{ledger_as_of, Charges, LedgerView};
 use vasooli_domain::state::{Connection, Consumer, SmsMessage, StoredConsumer, World};
 use vasooli_domain::types::{Level, Stage, WorklistKind};
 use vasooli_domain::{Money, Policy};
@@ -115,7 +112,7 @@ pub fn consumer_row(
     row_from(world, consumer, date, &ledger, &ladder)
 }
 
-fn row_from(
+pub(crate) fn row_from(
     world: &World,
     consumer: &Consumer,
     date: NaiveDate,
@@ -282,135 +279,6 @@ pub fn worklist_record(
 
 pub fn parse_stage(text: &str) -> Result<Stage, String> {
     Stage::from_str(text)
-}
-
-/// One consumer's statement as a JSON object.
-pub fn statement(
-    world: &World,
-    sms_text: &dyn Fn(&SmsMessage) -> Result<String, String>,
-    policy: &Policy,
-    account_no: &str,
-    date: NaiveDate,
-) -> Result<Value, String> {
-    let consumer = world
-        .consumer(account_no)
-        .ok_or_else(|| format!("no consumer has account {account_no}"))?;
-    let (ledger, ladder) = assess(&consumer, date, policy);
-    let row = row_from(world, &consumer, date, &ledger, &ladder);
-    let charges: Vec<Value> = ledger
-        .charges
-        .iter()
-        .map(|c| {
-            let (kind, reference) = match &c.kind {
-                ChargeKind::Bill { bill_no, period } => ("bill", format!("{bill_no} ({period})")),
-                ChargeKind::Surcharge {
-                    bill_no,
-                    anniversary,
-                } => ("surcharge", format!("{bill_no} #{anniversary}")),
-                ChargeKind::Adjustment { adjustment_no } => {
-                    ("adjustment", adjustment_no.to_string())
-                }
-            };
-            json!({
-                "kind": kind,
-                "reference": reference,
-                "booked_on": c.booked_on.to_string(),
-                "due_on": c.due_on.to_string(),
-                "amount": c.amount.to_string(),
-                "unpaid": c.unpaid.to_string(),
-                "overdue": c.due_on < date && c.unpaid.is_positive(),
-                "over_two_years": over_two_years(c.due_on, date),
-            })
-        })
-        .collect();
-    let credits: Vec<Value> = ledger
-        .credits
-        .iter()
-        .map(|c| {
-            let (kind, reference) = match &c.kind {
-                CreditKind::Payment { receipt_no } => ("payment", receipt_no.to_string()),
-                CreditKind::Deposit => ("deposit_under_protest", String::new()),
-                CreditKind::Adjustment { adjustment_no } => ("adjustment", adjustment_no.to_string()),
-            };
-            json!({"kind": kind, "reference": reference, "on": c.on.to_string(), "amount": c.amount.to_string()})
-        })
-        .collect();
-    let reversed: Vec<Value> = consumer
-        .payments
-        .iter()
-        .filter(|p| p.reversed_on.is_some_and(|r| r <= date))
-        .map(|p| json!({"receipt_no": p.receipt_no, "amount": p.amount.to_string(), "paid_on": p.paid_on.to_string(), "reversed_on": p.reversed_on.map(|d| d.to_string())}))
-        .collect();
-    let notices: Vec<Value> = consumer
-        .cases
-        .iter()
-        .filter(|c| c.issued_on <= date)
-        .map(|c| {
-            json!({
-                "notice_no": c.notice_no,
-                "issued_on": c.issued_on.to_string(),
-                "arrears_at_issue": c.overdue_arrears_at_issue.to_string(),
-                "served_on": c.served_on.map(|d| d.to_string()),
-                "mode": c.mode.map(|m| m.to_string()),
-                "closed_on": c.closed_on.map(|d| d.to_string()),
-                "close_reason": c.close_reason.map(|r| r.to_string()),
-            })
-        })
-        .collect();
-    let sms: Vec<Value> = consumer
-        .sms
-        .iter()
-        .map(|m| {
-            let text = sms_text(m)?;
-            let (encoding, parts) = encoding_and_parts(&text);
-            Ok(json!({
-                "message_id": m.message_id,
-                "template": m.template,
-                "queued_on": m.queued_on.to_string(),
-                "status": sms_status(m),
-                "encoding": encoding.as_str(),
-                "parts": parts,
-                "text": text,
-            }))
-        })
-        .collect::<Result<_, String>>()?;
-    let mut object = serde_json::Map::new();
-    for (key, value) in row.to_record() {
-        object.insert(key.to_string(), value.map_or(Value::Null, Value::String));
-    }
-    object.insert("as_of".into(), json!(date.to_string()));
-    object.insert("language".into(), json!(consumer.language.as_str()));
-    object.insert(
-        "connected_on".into(),
-        json!(consumer.connected_on.to_string()),
-    );
-    object.insert(
-        "total_charges".into(),
-        json!(ledger.total_charges.to_string()),
-    );
-    object.insert(
-        "total_credits".into(),
-        json!(ledger.total_credits.to_string()),
-    );
-    object.insert(
-        "outstanding".into(),
-        json!(ledger.outstanding().to_string()),
-    );
-    object.insert("advance".into(), json!(ledger.advance().to_string()));
-    object.insert(
-        "holds".into(),
-        json!(ladder.holds.iter().map(|h| h.as_str()).collect::<Vec<_>>()),
-    );
-    object.insert(
-        "worklist".into(),
-        json!(ladder.worklist.map(|w| w.as_str())),
-    );
-    object.insert("charges".into(), Value::Array(charges));
-    object.insert("credits".into(), Value::Array(credits));
-    object.insert("reversed_payments".into(), Value::Array(reversed));
-    object.insert("notices".into(), Value::Array(notices));
-    object.insert("sms".into(), Value::Array(sms));
-    Ok(Value::Object(object))
 }
 
 /// An SMS message's status in the outbox.

@@ -28,6 +28,7 @@ use vasooli_domain::period::Period;
 use vasooli_domain::types::{Level, WorklistKind};
 use vasooli_domain::{Command, Money, World};
 use vasooli_engine::{Engine, EngineError, ExecuteReport, Input};
+use vasooli_projections::statement::{statement, Statement, StatementError};
 use vasooli_projections::{lists, reports};
 use vasooli_render::notices;
 
@@ -1054,13 +1055,13 @@ pub(crate) async fn consumer(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(account_no): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Statement>, ApiError> {
     access::require_reader(&caller)?;
     state
         .read(move |engine| {
             access::check_consumer_read(&caller, engine.world(), &account_no)?;
             let date = engine.report_date();
-            lists::statement(
+            statement(
                 engine.world(),
                 &|m| engine.sms_text(m),
                 engine.policy(),
@@ -1068,7 +1069,10 @@ pub(crate) async fn consumer(
                 date,
             )
             .map(Json)
-            .map_err(ApiError::not_found)
+            .map_err(|e| match e {
+                StatementError::UnknownAccount(_) => ApiError::not_found(e.to_string()),
+                StatementError::SmsText(_) => ApiError::internal(e.to_string()),
+            })
         })
         .await
 }
