@@ -1,11 +1,11 @@
 //! The recovery ladder (DOMAIN.md §6): where a consumer stands as of a date, what holds apply,
 //! and which worklist the consumer belongs on. The first rule of the table that applies wins.
 
-use crate::ledger::LedgerView;
+use crate::ledger::{ledger_as_of, ChargeKind, Charges, LedgerView};
 use crate::money::Money;
 use crate::policy::Policy;
 use crate::state::{Case, Connection, Consumer};
-use crate::types::{Category, Hold, Stage, WorklistKind};
+use crate::types::{CaseCloseReason, Category, Hold, Stage, WorklistKind};
 use chrono::{Days, NaiveDate};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,8 +17,8 @@ pub struct LadderView {
     pub disconnection_allowed_on: Option<NaiveDate>,
     pub holds: Vec<Hold>,
     pub worklist: Option<WorklistKind>,
-    /// Rule 7: the open case closes (its notice lapses if it was never served).
-    pub closes_case: bool,
+    /// Rules 7 and 7a: the open case closes, and why (an unserved notice lapses).
+    pub closes_case: Option<CaseCloseReason>,
     /// Rule 11: criteria met with no case; the nightly run issues a notice.
     pub opens_case: bool,
 }
@@ -54,7 +54,7 @@ pub fn ladder_as_of(
         disconnection_allowed_on: allowed_on,
         holds: Vec::new(),
         worklist: None,
-        closes_case: false,
+        closes_case: None,
         opens_case: false,
     };
     if consumer.dispute_in_force(date).is_some() {
@@ -84,8 +84,17 @@ pub fn ladder_as_of(
         Connection::Disconnected { .. } => Stage::Disconnected,
         Connection::Connected => match case {
             Some(_) if arrears < threshold || !arrears.is_positive() => {
-                view.closes_case = true;
+                view.closes_case = Some(CaseCloseReason::ArrearsCleared);
                 Stage::Clear
+            }
+            Some(c) if claim_paid(consumer, c, ledger) => {
+                view.closes_case = Some(CaseCloseReason::NoticePaid);
+                if notice_criteria_met(consumer, ledger, policy) {
+                    view.opens_case = true;
+                    Stage::NoticeDue
+                } else {
+                    Stage::Clear
+                }
             }
             Some(_) if served_on.is_none() => Stage::NoticeIssued,
             Some(_) if allowed_on.is_some_and(|a| date < a) => Stage::NoticeServed,
@@ -97,7 +106,7 @@ pub fn ladder_as_of(
             None => Stage::Clear,
         },
     };
-    if view.closes_case {
+    if view.closes_case.is_some() {
         view.notice_no = None;
         view.notice_served_on = None;
         view.disconnection_allowed_on = None;
@@ -133,6 +142,29 @@ pub fn ladder_as_of(
         _ => None,
     };
     view
+}
+
+/// Rule 7a: whether the sum a case's notice claimed has been paid as of the ledger's date.
+///
+/// The notice claims the charges that were overdue and unpaid on its issue date (the oldest,
+/// since credits cover charges oldest first). The claim is paid once the ledger shows every one
+/// of those charges covered; charges booked or fallen due after the notice do not count.
+pub fn claim_paid(consumer: &Consumer, case: &Case, ledger: &LedgerView) -> bool {
+    let at_issue = ledger_as_of(consumer, case.issued_on, Charges::All, &[]);
+    let claimed: Vec<ChargeKind> = at_issue
+        .charges
+        .iter()
+        .filter(|c| c.due_on < case.issued_on && c.unpaid.is_positive())
+        .map(|c| c.kind)
+        .collect();
+    !claimed.is_empty()
+        && claimed.iter().all(|kind| {
+            ledger
+                .charges
+                .iter()
+                .filter(|c| c.kind == *kind)
+                .all(|c| !c.unpaid.is_positive())
+        })
 }
 
 /// The deterministic number of a consumer's n-th notice (n from 1).

@@ -174,7 +174,11 @@ vocabulary!(
 
 vocabulary!(
     /// Why a case closed.
-    CaseCloseReason { ArrearsCleared => "arrears_cleared", Reconnected => "reconnected" }
+    CaseCloseReason {
+        ArrearsCleared => "arrears_cleared",
+        Reconnected => "reconnected",
+        NoticePaid => "notice_paid",
+    }
 );
 
 vocabulary!(

@@ -20,7 +20,7 @@ use vasooli_domain::event::*;
 use vasooli_domain::ladder::{ladder_as_of, notice_number};
 use vasooli_domain::ledger::{ledger_as_of, surcharges_due, Charges};
 use vasooli_domain::state::{Camp, Consumer, StoredConsumer, World};
-use vasooli_domain::types::{CaseCloseReason, Stage};
+use vasooli_domain::types::Stage;
 use vasooli_domain::Policy;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -103,13 +103,13 @@ pub fn decide_consumer(
     let ledger = ledger_as_of(view, as_of, Charges::All, &[]);
     let ladder = ladder_as_of(view, &ledger, as_of, policy);
     let mut stage = ladder.stage;
-    if ladder.closes_case {
+    if let Some(reason) = ladder.closes_case {
         if let Some(case) = view.open_case(as_of) {
             events.push(Event::CaseClosed(CaseClosed {
                 notice_no: case.notice_no.to_string(),
                 account_no: consumer.account_no.to_string(),
                 closed_on: as_of,
-                reason: CaseCloseReason::ArrearsCleared,
+                reason,
                 lapsed: case.served_on.is_none(),
             }));
         }

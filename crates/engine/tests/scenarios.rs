@@ -1474,3 +1474,112 @@ fn permanent_disconnection_and_recovery_certificate() {
 fn ledger<'a>(consumer: &'a Consumer, date: &str) -> LedgerView<'a> {
     ledger_as_of(consumer, day(date), Charges::All, &[])
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rule 7a: a notice claims a sum; once that sum is paid the notice is spent.
+// ---------------------------------------------------------------------------------------------
+
+/// The case closings in the log: (notice, date, reason, lapsed).
+fn closings(u: &Utility) -> Vec<(String, NaiveDate, String, bool)> {
+    u.events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::CaseClosed(c) => Some((c.notice_no, c.closed_on, c.reason.to_string(), c.lapsed)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Notices issued: (notice, date, overdue arrears claimed).
+fn notices(u: &Utility) -> Vec<(String, NaiveDate, String)> {
+    u.events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::NoticeIssued(n) => Some((n.notice_no, n.issued_on, n.overdue_arrears.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A domestic consumer with B1 (₹1,500.00 due 2026-01-15) overdue 30 days on 2026-02-14, when
+/// notice N-A-001 claims it; B2 (₹1,200.00 due 2026-02-15) comes after the notice.
+fn noticed_consumer() -> Utility {
+    let mut u = Utility::new();
+    u.run(vec![
+        consumer("A", "domestic"),
+        bill("B1", "A", "2026-01-01", "2026-01-15", "1500.00"),
+        bill("B2", "A", "2026-02-01", "2026-02-15", "1200.00"),
+    ]);
+    u.nightly("2026-02-14");
+    assert_eq!(
+        notices(&u),
+        vec![("N-A-001".to_string(), day("2026-02-14"), "1500.00".to_string())]
+    );
+    u.run(vec![serve("N-A-001", "2026-02-16")]);
+    u
+}
+
+/// Paying the claimed ₹1,500.00 on 2026-03-05 spends the notice although newer charges are
+/// overdue (B2 ₹1,200.00 and B1's first surcharge ₹18.75 = ₹1,218.75, only 18 days overdue):
+/// without rule 7a the served notice would have made the consumer due for disconnection
+/// (clear days ended 2026-03-03). The newer arrears open a new case once they meet the criteria.
+#[test]
+fn a_paid_notice_is_spent_and_newer_arrears_need_a_new_notice() {
+    let mut u = noticed_consumer();
+    u.run(vec![payment("P1", "A", "1500.00", "2026-03-05")]);
+    u.nightly("2026-03-05");
+    assert_eq!(
+        closings(&u),
+        vec![("N-A-001".to_string(), day("2026-03-05"), "notice_paid".to_string(), false)]
+    );
+    let row = u.row("A");
+    assert_eq!(row.stage.to_string(), "clear");
+    assert_eq!(row.overdue_arrears.to_string(), "1218.75");
+    assert!(u.worklist(WorklistKind::Disconnection).is_empty());
+
+    // 2026-03-17: B2 is 30 days overdue; B2's first surcharge (1.25% of 1,200.00 = 15.00) fell
+    // due on 2026-03-15; B1 was paid before its second anniversary, so no levy for it.
+    u.nightly("2026-03-17");
+    assert_eq!(
+        notices(&u)[1..],
+        [("N-A-002".to_string(), day("2026-03-17"), "1233.75".to_string())]
+    );
+    assert_eq!(u.row("A").stage.to_string(), "notice_issued");
+    assert_eq!(u.worklist(WorklistKind::ServeNotice), vec!["A".to_string()]);
+}
+
+/// When the newer arrears already meet the criteria on the day the claim is paid, the same run
+/// closes the old case and issues the new notice; rerunning the day appends nothing.
+#[test]
+fn a_paid_notice_and_a_new_one_in_the_same_run() {
+    let mut u = noticed_consumer();
+    u.run(vec![payment("P1", "A", "1500.00", "2026-03-20")]);
+    let summary = u.nightly("2026-03-20");
+    assert!(summary.appended > 0);
+    assert_eq!(
+        closings(&u),
+        vec![("N-A-001".to_string(), day("2026-03-20"), "notice_paid".to_string(), false)]
+    );
+    // Overdue on 2026-03-20: S(B1,1) 18.75 + B2 1200.00 + S(B1,2) 18.75 + S(B2,1) 15.00.
+    assert_eq!(
+        notices(&u)[1..],
+        [("N-A-002".to_string(), day("2026-03-20"), "1252.50".to_string())]
+    );
+    assert_eq!(u.row("A").stage.to_string(), "notice_issued");
+    assert!(u.worklist(WorklistKind::Disconnection).is_empty());
+    let before = u.last_position();
+    u.nightly("2026-03-20");
+    assert_eq!(u.last_position(), before, "a rerun of the same day appends nothing");
+}
+
+/// A claim paid only in part leaves the served notice standing: the consumer is due for
+/// disconnection on the notice as before.
+#[test]
+fn a_claim_paid_in_part_keeps_the_notice() {
+    let mut u = noticed_consumer();
+    u.run(vec![payment("P1", "A", "1499.99", "2026-03-05")]);
+    u.nightly("2026-03-05");
+    assert!(closings(&u).is_empty());
+    assert_eq!(u.row("A").stage.to_string(), "disconnection_due");
+    assert_eq!(u.worklist(WorklistKind::Disconnection), vec!["A".to_string()]);
+}

@@ -55,6 +55,11 @@ pub fn format_pct(value: Decimal) -> String {
     rounded.to_string()
 }
 
+/// A value rounded to two decimals, half away from zero, as it is shown.
+fn round2(value: Decimal) -> Decimal {
+    value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
 fn pct_text(value: Option<Decimal>) -> Option<String> {
     value.map(format_pct)
 }
@@ -774,8 +779,8 @@ impl AwardRow {
 /// bronze for ranks 1 to 3, then `most_improved` for the largest score gain over the previous
 /// period of the same kind among offices ranked in both (ties to the lower office code).
 ///
-/// The largest gain is awarded even when no office improved: the rule names the largest
-/// gain, and headquarters can read a negative `score_change` for what it is.
+/// A gain must be above 0.00 as shown (two decimals): when no office improved there is no
+/// `most_improved` at that level.
 pub fn awards(world: &World, policy: &Policy, period: Period) -> Vec<AwardRow> {
     let previous_period = period.previous();
     let subdivisions = Subdivisions::all(world);
@@ -820,6 +825,7 @@ pub fn awards(world: &World, policy: &Policy, period: Period) -> Vec<AwardRow> {
         let most_improved = ranked_now
             .iter()
             .filter_map(|row| change(row).map(|gain| (row, gain)))
+            .filter(|(_, gain)| round2(*gain) > Decimal::ZERO)
             .max_by(|(row_a, gain_a), (row_b, gain_b)| {
                 gain_a
                     .cmp(gain_b)
@@ -1756,6 +1762,53 @@ mod tests {
         let record = rows[6].to_record();
         assert_eq!(record[6], ("score_change", None));
         assert_eq!(record[4], ("office_name", Some("ऋषिकेश".to_string())));
+    }
+
+    /// September as in `awards_with_most_improved`; in October every office keeps or loses
+    /// score (S1 from all digital to all cash: 100 → 83.33; S2 and S3 as before), so no
+    /// office improved and no level has a `most_improved`, while the podium stands.
+    #[test]
+    fn no_most_improved_when_no_office_gained() {
+        let mut log = Log::new();
+        for (account, subdivision) in [("A1", "S1"), ("A2", "S2"), ("A3", "S3")] {
+            log.consumer(account, subdivision, "2025-04-01", Some("9876500001"));
+        }
+        for month_no in ["09", "10"] {
+            for account in ["A1", "A2", "A3"] {
+                log.bill(
+                    &format!("{account}-{month_no}"),
+                    account,
+                    &format!("2026-{month_no}-05"),
+                    &format!("2026-{month_no}-20"),
+                    "1000.00",
+                );
+            }
+            let a1 = if month_no == "09" {
+                Channel::Upi
+            } else {
+                Channel::CounterCash
+            };
+            let paid_on = format!("2026-{month_no}-10");
+            log.pay(&format!("R1-{month_no}"), "A1", "1000.00", &paid_on, a1);
+            log.pay(&format!("R2-{month_no}"), "A2", "1000.00", &paid_on, Channel::CounterCash);
+            log.pay(&format!("R3-{month_no}"), "A3", "500.00", &paid_on, Channel::Upi);
+            log.pay(&format!("R3B-{month_no}"), "A3", "500.00", &paid_on, Channel::CounterCash);
+        }
+        let rows = awards(&log.world, &Policy::default(), month("2026-10"));
+        assert!(rows.iter().all(|r| r.award.as_str() != "most_improved"));
+        let podium: Vec<(&str, &str, String)> = rows
+            .iter()
+            .filter(|r| r.level == Level::Subdivision)
+            .map(|r| (r.award.as_str(), r.office_code.as_str(), pct(r.score_change).unwrap()))
+            .collect();
+        assert_eq!(
+            podium,
+            vec![
+                ("gold", "S3", "0.00".to_string()),
+                ("silver", "S1", "-16.67".to_string()),
+                ("bronze", "S2", "0.00".to_string()),
+            ]
+        );
     }
 
     /// Of grievances registered in October with 15 days to resolve: two in time (one on the
