@@ -759,6 +759,13 @@ impl Generator {
         };
         // Connected between two months and thirty years before the first bill month.
         let connected = self.month_starts[0] - rng.gen_range(60..30 * 365);
+        // Drawn last, so the fields above stay as they were before addresses.
+        let (house, ward) = (rng.gen_range(1..=450), rng.gen_range(1..=12));
+        let address = if hindi {
+            format!("मकान नं. {house}, वार्ड {ward}, {place}")
+        } else {
+            format!("House No. {house}, Ward {ward}, {place}")
+        };
         Command::RegisterConsumer {
             account_no: account.to_string(),
             name,
@@ -768,6 +775,7 @@ impl Generator {
             connected_on: date_of(connected),
             mobile: profile.mobile_initial.map(|n| n.to_string()),
             language,
+            address: Some(address),
         }
     }
 

@@ -8,8 +8,12 @@
 use crate::event::Event;
 use thiserror::Error;
 
-/// The format of event bodies written today.
+/// The format of event bodies: the event alone.
 pub const EVENT_FORMAT_V1: u8 = 1;
+/// Format 1's body followed by an extension: the address of a consumer's registration.
+/// Only a registration that carries an address is written in format 2, so every other event
+/// encodes to the same bytes as before and logs written before addresses keep decoding.
+pub const EVENT_FORMAT_V2: u8 = 2;
 
 #[derive(Debug, Error)]
 pub enum CodecError {
@@ -31,21 +35,52 @@ fn config() -> impl bincode::config::Config {
 
 pub fn encode_event(event: &Event) -> Result<Vec<u8>, CodecError> {
     let mut bytes = Vec::with_capacity(64);
-    bytes.push(EVENT_FORMAT_V1);
+    let address = match event {
+        Event::ConsumerRegistered(e) => e.address.as_deref(),
+        _ => None,
+    };
+    bytes.push(if address.is_some() {
+        EVENT_FORMAT_V2
+    } else {
+        EVENT_FORMAT_V1
+    });
     bincode::serde::encode_into_std_write(event, &mut bytes, config())
         .map_err(|e| CodecError::Encode(e.to_string()))?;
+    if let Some(address) = address {
+        bincode::serde::encode_into_std_write(address, &mut bytes, config())
+            .map_err(|e| CodecError::Encode(e.to_string()))?;
+    }
     Ok(bytes)
 }
 
 pub fn decode_event(bytes: &[u8]) -> Result<Event, CodecError> {
     let (&version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
+    let decode = |bytes: &[u8]| {
+        bincode::serde::decode_from_slice::<Event, _>(bytes, config())
+            .map_err(|e| CodecError::Decode(e.to_string()))
+    };
     match version {
         EVENT_FORMAT_V1 => {
-            let (event, read) = bincode::serde::decode_from_slice::<Event, _>(body, config())
-                .map_err(|e| CodecError::Decode(e.to_string()))?;
+            let (event, read) = decode(body)?;
             if read != body.len() {
                 return Err(CodecError::Trailing(body.len() - read));
             }
+            Ok(event)
+        }
+        EVENT_FORMAT_V2 => {
+            let (mut event, read) = decode(body)?;
+            let Event::ConsumerRegistered(registration) = &mut event else {
+                return Err(CodecError::Decode(
+                    "format 2 carries only a consumer's registration".into(),
+                ));
+            };
+            let (address, extension) =
+                bincode::serde::decode_from_slice::<String, _>(&body[read..], config())
+                    .map_err(|e| CodecError::Decode(e.to_string()))?;
+            if read + extension != body.len() {
+                return Err(CodecError::Trailing(body.len() - read - extension));
+            }
+            registration.address = Some(address);
             Ok(event)
         }
         other => Err(CodecError::UnknownVersion(other)),

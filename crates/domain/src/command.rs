@@ -19,6 +19,8 @@ pub const INSTALLMENTS_MAX: usize = 120;
 pub const OFFICERS_PRESENT_MAX: usize = 50;
 /// Longest free text (reasons, notes, venues).
 pub const TEXT_LEN_MAX: usize = 200;
+/// Most characters of a consumer's postal address.
+pub const ADDRESS_CHARS_MAX: usize = 300;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldError {
@@ -63,6 +65,8 @@ pub enum Command {
         connected_on: NaiveDate,
         mobile: Option<String>,
         language: Language,
+        /// The postal address notices print.
+        address: Option<String>,
     },
     RegisterMobile {
         account_no: String,
@@ -182,6 +186,7 @@ pub const COMMAND_KEYS: &[(&str, &[&str])] = &[
             "connected_on",
             "mobile?",
             "language?",
+            "address?",
         ],
     ),
     (
@@ -372,19 +377,19 @@ impl HeaderProblem {
 }
 
 /// Every fault in the header of an import file of `kind` ([`import_columns`]): required
-/// columns missing (`parent`, `mobile` and `language` may be left out), names that are not
-/// columns of the kind, and columns named twice. Empty for an unknown kind.
+/// columns missing (the command's optional keys, marked `?`, may be left out), names that are
+/// not columns of the kind, and columns named twice. Empty for an unknown kind.
 pub fn header_problems(kind: &str, headers: &[String]) -> Vec<HeaderProblem> {
     let Some(columns) = import_columns(kind) else {
         return Vec::new();
     };
+    let optional: Vec<&str> = import_command_type(kind)
+        .and_then(|command| COMMAND_KEYS.iter().find(|(t, _)| *t == command))
+        .map(|(_, keys)| keys.iter().filter_map(|k| k.strip_suffix('?')).collect())
+        .unwrap_or_default();
     let mut problems = Vec::new();
     for column in &columns {
-        let optional = matches!(
-            (kind, *column),
-            ("offices", "parent") | ("consumers", "mobile") | ("consumers", "language")
-        );
-        if !optional && !headers.iter().any(|h| h == column) {
+        if !optional.contains(column) && !headers.iter().any(|h| h == column) {
             problems.push(HeaderProblem::Missing(column.to_string()));
         }
     }
@@ -559,6 +564,17 @@ impl Reader<'_> {
         let v = self.text(key);
         self.check(key, v, |t| check_text(t, max))
             .map(|t| t.trim().to_string())
+    }
+
+    /// Free text that may be left out or empty.
+    fn free_text_opt(&mut self, key: &str, max: usize) -> Option<Option<String>> {
+        match self.text_opt(key) {
+            None if self.errors.last().is_some_and(|e| e.field == key) => None,
+            None => Some(None),
+            Some(v) => self
+                .check(key, Some(v), |t| check_text(t, max))
+                .map(|t| Some(t.trim().to_string())),
+        }
     }
 
     fn date(&mut self, key: &str) -> Option<NaiveDate> {
@@ -775,6 +791,7 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
             let connected_on = r.date("connected_on");
             let mobile = r.mobile("mobile", false);
             let language = r.parsed_or("language", Language::Hi);
+            let address = r.free_text_opt("address", ADDRESS_CHARS_MAX);
             Command::RegisterConsumer {
                 account_no: account_no?,
                 name: name?,
@@ -784,6 +801,7 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
                 connected_on: connected_on?,
                 mobile: mobile?,
                 language: language?,
+                address: address?,
             }
         }
         "register_mobile" => {

@@ -130,6 +130,7 @@ pub fn decide(view: &dyn StateView, command: &Command) -> Result<Event, Rejectio
             connected_on,
             mobile,
             language,
+            address,
         } => {
             match view.office_level(&subdivision) {
                 None => {
@@ -155,6 +156,7 @@ pub fn decide(view: &dyn StateView, command: &Command) -> Result<Event, Rejectio
                 connected_on,
                 mobile,
                 language,
+                address,
             })
         }
         Command::RegisterMobile {
@@ -681,6 +683,7 @@ pub fn event_of(view: &dyn StateView, command: &Command) -> Option<Event> {
             connected_on,
             mobile,
             language,
+            address,
         } => Event::ConsumerRegistered(ConsumerRegistered {
             account_no,
             name,
@@ -690,6 +693,7 @@ pub fn event_of(view: &dyn StateView, command: &Command) -> Option<Event> {
             connected_on,
             mobile,
             language,
+            address,
         }),
         Command::RegisterMobile {
             account_no,

@@ -1,4 +1,4 @@
-//! The persisted event schema, version 1.
+//! The persisted event schema.
 //!
 //! These types are a contract with data already on disk: variants and fields are only ever
 //! appended, never reordered, renamed or removed (the binary codec encodes a variant by its
@@ -17,7 +17,13 @@ pub struct OfficeRegistered {
     pub parent: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A consumer's registration.
+///
+/// `address` came after the first logs were written. The binary form keeps the first eight
+/// fields exactly as before; the codec carries an address in an extension of its own (event
+/// format 2), so registrations without one encode to the same bytes as ever. The JSON form
+/// (export and restore) names `address` when there is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumerRegistered {
     pub account_no: String,
     pub name: String,
@@ -25,10 +31,106 @@ pub struct ConsumerRegistered {
     pub subdivision: String,
     /// Sanctioned load in watts (kW with 3 decimals).
     pub load_watts: i64,
-    #[serde(with = "crate::codec::date")]
     pub connected_on: NaiveDate,
     pub mobile: Option<String>,
     pub language: Language,
+    /// The postal address notices print; `None` when not given.
+    pub address: Option<String>,
+}
+
+/// The serialized shape of a registration: the binary form leaves `address` out.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "ConsumerRegistered")]
+struct RegistrationFields {
+    account_no: String,
+    name: String,
+    category: Category,
+    subdivision: String,
+    load_watts: i64,
+    #[serde(with = "crate::codec::date")]
+    connected_on: NaiveDate,
+    mobile: Option<String>,
+    language: Language,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "ConsumerRegistered")]
+struct RegistrationFieldsBinary {
+    account_no: String,
+    name: String,
+    category: Category,
+    subdivision: String,
+    load_watts: i64,
+    #[serde(with = "crate::codec::date")]
+    connected_on: NaiveDate,
+    mobile: Option<String>,
+    language: Language,
+}
+
+impl Serialize for ConsumerRegistered {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let e = self.clone();
+        if serializer.is_human_readable() {
+            RegistrationFields {
+                account_no: e.account_no,
+                name: e.name,
+                category: e.category,
+                subdivision: e.subdivision,
+                load_watts: e.load_watts,
+                connected_on: e.connected_on,
+                mobile: e.mobile,
+                language: e.language,
+                address: e.address,
+            }
+            .serialize(serializer)
+        } else {
+            RegistrationFieldsBinary {
+                account_no: e.account_no,
+                name: e.name,
+                category: e.category,
+                subdivision: e.subdivision,
+                load_watts: e.load_watts,
+                connected_on: e.connected_on,
+                mobile: e.mobile,
+                language: e.language,
+            }
+            .serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ConsumerRegistered {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let f = RegistrationFields::deserialize(deserializer)?;
+            Ok(ConsumerRegistered {
+                account_no: f.account_no,
+                name: f.name,
+                category: f.category,
+                subdivision: f.subdivision,
+                load_watts: f.load_watts,
+                connected_on: f.connected_on,
+                mobile: f.mobile,
+                language: f.language,
+                address: f.address,
+            })
+        } else {
+            let f = RegistrationFieldsBinary::deserialize(deserializer)?;
+            Ok(ConsumerRegistered {
+                account_no: f.account_no,
+                name: f.name,
+                category: f.category,
+                subdivision: f.subdivision,
+                load_watts: f.load_watts,
+                connected_on: f.connected_on,
+                mobile: f.mobile,
+                language: f.language,
+                address: None,
+            })
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -71,6 +71,8 @@ mod tag {
     pub const PLAN_BROKEN: u8 = 18;
     pub const SMS_QUEUED: u8 = 19;
     pub const SMS_ATTEMPTED: u8 = 20;
+    /// A registration with a postal address: `REGISTERED`'s fields, then the address.
+    pub const REGISTERED_WITH_ADDRESS: u8 = 21;
 }
 
 /// In an encoded text: the account number.
@@ -201,11 +203,17 @@ pub fn encode(base: Base<'_>, position: u64, event: &Event, out: &mut Vec<u8>) {
     let mut w = Writer { out, base };
     match event {
         Event::ConsumerRegistered(e) => {
-            w.byte(tag::REGISTERED);
+            w.byte(match e.address {
+                None => tag::REGISTERED,
+                Some(_) => tag::REGISTERED_WITH_ADDRESS,
+            });
             w.text(&e.name);
             w.signed(e.load_watts);
             w.byte(e.language.index());
             w.optional_text(e.mobile.as_deref());
+            if let Some(address) = &e.address {
+                w.text(address);
+            }
         }
         Event::MobileRegistered(e) => {
             w.byte(tag::MOBILE);
@@ -589,7 +597,7 @@ pub fn check(base: Base<'_>, journal: &[u8]) -> Result<(), JournalError> {
 
 fn apply_record(r: &mut Reader<'_>, c: &mut Consumer) -> Read<()> {
     match r.byte()? {
-        tag::REGISTERED => {
+        registered @ (tag::REGISTERED | tag::REGISTERED_WITH_ADDRESS) => {
             c.name = r.text()?;
             c.load_watts = r.signed()?;
             c.language = r.vocabulary(Language::from_index)?;
@@ -599,6 +607,9 @@ fn apply_record(r: &mut Reader<'_>, c: &mut Consumer) -> Read<()> {
                     mobile,
                     source: None,
                 });
+            }
+            if registered == tag::REGISTERED_WITH_ADDRESS {
+                c.address = Some(r.text()?);
             }
         }
         tag::MOBILE => {
@@ -998,6 +1009,7 @@ mod tests {
                 connected_on: day("2020-06-15"),
                 mobile: Some("9876500001".into()),
                 language: Language::En,
+                address: None,
             }),
             Event::BillIssued(BillIssued {
                 bill_no: format!("B202001{a}"),

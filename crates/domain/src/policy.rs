@@ -111,7 +111,30 @@ pub struct Policy {
     pub moratorium: MoratoriumPolicy,
     pub grievances: GrievancesPolicy,
     pub ranking: RankingPolicy,
+    pub utility: UtilityPolicy,
     pub sms: SmsPolicy,
+}
+
+/// The licensee: the letterhead of notices and orders, and where payments by UPI go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UtilityPolicy {
+    pub name: String,
+    pub name_hi: String,
+    pub address: String,
+    /// The UPI virtual payment address; empty means notices carry no UPI QR code.
+    pub upi_vpa: String,
+}
+
+impl Default for UtilityPolicy {
+    fn default() -> Self {
+        UtilityPolicy {
+            name: "Uttarakhand Power Corporation Ltd.".to_string(),
+            name_hi: "उत्तराखण्ड पावर कॉर्पोरेशन लिमिटेड".to_string(),
+            address: String::new(),
+            upi_vpa: String::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -332,6 +355,18 @@ impl Policy {
                 return Err(PolicyError::for_key(key, "must not be negative"));
             }
         }
+        if self.utility.name.trim().is_empty() {
+            return Err(PolicyError::for_key("utility.name", "must not be empty"));
+        }
+        if !self.utility.upi_vpa.is_empty() && !is_upi_vpa(&self.utility.upi_vpa) {
+            return Err(PolicyError::for_key(
+                "utility.upi_vpa",
+                format!(
+                    "`{}` is not a UPI address (handle@bank, letters, digits, '.', '-', '_')",
+                    self.utility.upi_vpa
+                ),
+            ));
+        }
         for [from, to] in &self.moratorium.ranges {
             if from > to {
                 return Err(PolicyError::for_key(
@@ -356,9 +391,47 @@ impl Policy {
     }
 }
 
+/// Whether `text` has the form of a UPI virtual payment address: `handle@bank`.
+pub fn is_upi_vpa(text: &str) -> bool {
+    let Some((handle, bank)) = text.split_once('@') else {
+        return false;
+    };
+    let handle_ok = !handle.is_empty()
+        && handle.len() <= 64
+        && handle
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    let bank_ok = !bank.is_empty()
+        && bank.len() <= 64
+        && bank
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+    handle_ok && bank_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_utility_section_reads_and_checks_the_upi_address() {
+        let text = "[utility]\nname = \"Uttarakhand Power Corporation Ltd.\"\n\
+name_hi = \"उत्तराखण्ड पावर कॉर्पोरेशन लिमिटेड\"\naddress = \"Urja Bhawan, Dehradun\"\n\
+upi_vpa = \"upcl.bill@sbi\"\n";
+        let policy = Policy::from_toml(text).unwrap();
+        assert_eq!(policy.utility.address, "Urja Bhawan, Dehradun");
+        assert_eq!(policy.utility.upi_vpa, "upcl.bill@sbi");
+        assert_eq!(
+            Policy::default().utility.name,
+            "Uttarakhand Power Corporation Ltd."
+        );
+        assert!(Policy::default().utility.upi_vpa.is_empty());
+        let error = Policy::from_toml("[utility]\nupi_vpa = \"not a vpa\"\n").unwrap_err();
+        assert_eq!(error.key.as_deref(), Some("utility.upi_vpa"));
+        assert_eq!(error.line, Some(2));
+        assert!(Policy::from_toml("[utility]\nname = \" \"\n").is_err());
+        assert!(Policy::from_toml("[utility]\nlogo = \"x\"\n").is_err());
+    }
 
     #[test]
     fn partial_file_keeps_defaults() {

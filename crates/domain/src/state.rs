@@ -356,6 +356,8 @@ pub struct Consumer {
     #[serde(with = "crate::codec::date")]
     pub connected_on: NaiveDate,
     pub language: Language,
+    /// The postal address notices print, when one was given.
+    pub address: Option<Text>,
     pub mobiles: List<MobileRegistration>,
     pub bills: List<Bill>,
     pub surcharges: List<Surcharge>,
@@ -390,6 +392,7 @@ impl Consumer {
             load_watts: 0,
             connected_on,
             language: Language::Hi,
+            address: None,
             mobiles: List::new(),
             bills: List::new(),
             surcharges: List::new(),
@@ -798,6 +801,7 @@ mod tests {
             connected_on: NaiveDate::from_ymd_opt(2025, 4, 1).expect("a date"),
             mobile: None,
             language: Language::Hi,
+            address: None,
         })
     }
 

@@ -30,6 +30,7 @@ fn every_event() -> Vec<Event> {
             connected_on: d("2020-01-31"),
             mobile: Some("9876543210".into()),
             language: Language::En,
+            address: None,
         }),
         Event::MobileRegistered(MobileRegistered {
             account_no: a(),
@@ -225,4 +226,62 @@ fn values_with_bytes_left_over_are_refused() {
     );
     bytes.push(0);
     assert!(decode_value::<(u32, String)>(&bytes).is_err());
+}
+
+/// A registration with an address travels in format 2 and comes back whole, in the binary
+/// codec and in JSON; one without keeps format 1 and its bytes, so older logs read as before.
+#[test]
+fn an_address_travels_in_format_2_and_older_registrations_keep_their_bytes() {
+    use vasooli_domain::codec::{EVENT_FORMAT_V1, EVENT_FORMAT_V2};
+    let without = ConsumerRegistered {
+        account_no: "A1".into(),
+        name: "राम सिंह".into(),
+        category: Category::Domestic,
+        subdivision: "SD1".into(),
+        load_watts: 2_000,
+        connected_on: NaiveDate::from_ymd_opt(2025, 4, 1).unwrap(),
+        mobile: None,
+        language: Language::Hi,
+        address: None,
+    };
+    let with = ConsumerRegistered {
+        address: Some("मकान नं. 12, वार्ड 3, ऋषिकेश".into()),
+        ..without.clone()
+    };
+    let plain = encode_event(&Event::ConsumerRegistered(without.clone())).unwrap();
+    let addressed = encode_event(&Event::ConsumerRegistered(with.clone())).unwrap();
+    assert_eq!(plain[0], EVENT_FORMAT_V1);
+    assert_eq!(addressed[0], EVENT_FORMAT_V2);
+    // Format 2 is format 1's body and then the address: the first body is a prefix.
+    assert_eq!(addressed[1..plain.len()], plain[1..]);
+    assert_eq!(
+        decode_event(&addressed).unwrap(),
+        Event::ConsumerRegistered(with.clone())
+    );
+    assert_eq!(
+        decode_event(&plain).unwrap(),
+        Event::ConsumerRegistered(without.clone())
+    );
+    // Format 2 holds registrations only; a cut extension or bytes after it are refused.
+    assert!(decode_event(&addressed[..addressed.len() - 1]).is_err());
+    let mut longer = addressed.clone();
+    longer.push(0);
+    assert!(decode_event(&longer).is_err());
+    let mut other = encode_event(&Event::NightlyRunCompleted(NightlyRunCompleted {
+        as_of: NaiveDate::from_ymd_opt(2026, 9, 30).unwrap(),
+    }))
+    .unwrap();
+    other[0] = EVENT_FORMAT_V2;
+    other.push(0);
+    assert!(decode_event(&other).is_err());
+    // JSON names the address only when there is one.
+    let json = serde_json::to_value(Event::ConsumerRegistered(with.clone())).unwrap();
+    assert_eq!(
+        json["consumer_registered"]["address"],
+        "मकान नं. 12, वार्ड 3, ऋषिकेश"
+    );
+    let back: Event = serde_json::from_value(json).unwrap();
+    assert_eq!(back, Event::ConsumerRegistered(with));
+    let json = serde_json::to_value(Event::ConsumerRegistered(without)).unwrap();
+    assert!(json["consumer_registered"].get("address").is_none());
 }

@@ -185,6 +185,7 @@ fn world_of(facts: &[Fact]) -> (World, Model) {
             connected_on: on(-30),
             mobile: None,
             language: Language::Hi,
+            address: Some("House No. 7, Ward 2, Raipur".into()),
         }),
     );
     let account = || "P1".to_string();

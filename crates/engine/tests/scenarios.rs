@@ -1484,7 +1484,9 @@ fn closings(u: &Utility) -> Vec<(String, NaiveDate, String, bool)> {
     u.events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::CaseClosed(c) => Some((c.notice_no, c.closed_on, c.reason.to_string(), c.lapsed)),
+            Event::CaseClosed(c) => {
+                Some((c.notice_no, c.closed_on, c.reason.to_string(), c.lapsed))
+            }
             _ => None,
         })
         .collect()
@@ -1495,7 +1497,9 @@ fn notices(u: &Utility) -> Vec<(String, NaiveDate, String)> {
     u.events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::NoticeIssued(n) => Some((n.notice_no, n.issued_on, n.overdue_arrears.to_string())),
+            Event::NoticeIssued(n) => {
+                Some((n.notice_no, n.issued_on, n.overdue_arrears.to_string()))
+            }
             _ => None,
         })
         .collect()
@@ -1513,7 +1517,11 @@ fn noticed_consumer() -> Utility {
     u.nightly("2026-02-14");
     assert_eq!(
         notices(&u),
-        vec![("N-A-001".to_string(), day("2026-02-14"), "1500.00".to_string())]
+        vec![(
+            "N-A-001".to_string(),
+            day("2026-02-14"),
+            "1500.00".to_string()
+        )]
     );
     u.run(vec![serve("N-A-001", "2026-02-16")]);
     u
@@ -1530,7 +1538,12 @@ fn a_paid_notice_is_spent_and_newer_arrears_need_a_new_notice() {
     u.nightly("2026-03-05");
     assert_eq!(
         closings(&u),
-        vec![("N-A-001".to_string(), day("2026-03-05"), "notice_paid".to_string(), false)]
+        vec![(
+            "N-A-001".to_string(),
+            day("2026-03-05"),
+            "notice_paid".to_string(),
+            false
+        )]
     );
     let row = u.row("A");
     assert_eq!(row.stage.to_string(), "clear");
@@ -1542,7 +1555,11 @@ fn a_paid_notice_is_spent_and_newer_arrears_need_a_new_notice() {
     u.nightly("2026-03-17");
     assert_eq!(
         notices(&u)[1..],
-        [("N-A-002".to_string(), day("2026-03-17"), "1233.75".to_string())]
+        [(
+            "N-A-002".to_string(),
+            day("2026-03-17"),
+            "1233.75".to_string()
+        )]
     );
     assert_eq!(u.row("A").stage.to_string(), "notice_issued");
     assert_eq!(u.worklist(WorklistKind::ServeNotice), vec!["A".to_string()]);
@@ -1558,18 +1575,31 @@ fn a_paid_notice_and_a_new_one_in_the_same_run() {
     assert!(summary.appended > 0);
     assert_eq!(
         closings(&u),
-        vec![("N-A-001".to_string(), day("2026-03-20"), "notice_paid".to_string(), false)]
+        vec![(
+            "N-A-001".to_string(),
+            day("2026-03-20"),
+            "notice_paid".to_string(),
+            false
+        )]
     );
     // Overdue on 2026-03-20: S(B1,1) 18.75 + B2 1200.00 + S(B1,2) 18.75 + S(B2,1) 15.00.
     assert_eq!(
         notices(&u)[1..],
-        [("N-A-002".to_string(), day("2026-03-20"), "1252.50".to_string())]
+        [(
+            "N-A-002".to_string(),
+            day("2026-03-20"),
+            "1252.50".to_string()
+        )]
     );
     assert_eq!(u.row("A").stage.to_string(), "notice_issued");
     assert!(u.worklist(WorklistKind::Disconnection).is_empty());
     let before = u.last_position();
     u.nightly("2026-03-20");
-    assert_eq!(u.last_position(), before, "a rerun of the same day appends nothing");
+    assert_eq!(
+        u.last_position(),
+        before,
+        "a rerun of the same day appends nothing"
+    );
 }
 
 /// A claim paid only in part leaves the served notice standing: the consumer is due for
@@ -1581,5 +1611,8 @@ fn a_claim_paid_in_part_keeps_the_notice() {
     u.nightly("2026-03-05");
     assert!(closings(&u).is_empty());
     assert_eq!(u.row("A").stage.to_string(), "disconnection_due");
-    assert_eq!(u.worklist(WorklistKind::Disconnection), vec!["A".to_string()]);
+    assert_eq!(
+        u.worklist(WorklistKind::Disconnection),
+        vec!["A".to_string()]
+    );
 }

@@ -1242,6 +1242,7 @@ mod tests {
                 connected_on: d(connected_on),
                 mobile: mobile.map(Into::into),
                 language: Language::Hi,
+                address: None,
             }));
         }
 
@@ -1790,16 +1791,40 @@ mod tests {
             };
             let paid_on = format!("2026-{month_no}-10");
             log.pay(&format!("R1-{month_no}"), "A1", "1000.00", &paid_on, a1);
-            log.pay(&format!("R2-{month_no}"), "A2", "1000.00", &paid_on, Channel::CounterCash);
-            log.pay(&format!("R3-{month_no}"), "A3", "500.00", &paid_on, Channel::Upi);
-            log.pay(&format!("R3B-{month_no}"), "A3", "500.00", &paid_on, Channel::CounterCash);
+            log.pay(
+                &format!("R2-{month_no}"),
+                "A2",
+                "1000.00",
+                &paid_on,
+                Channel::CounterCash,
+            );
+            log.pay(
+                &format!("R3-{month_no}"),
+                "A3",
+                "500.00",
+                &paid_on,
+                Channel::Upi,
+            );
+            log.pay(
+                &format!("R3B-{month_no}"),
+                "A3",
+                "500.00",
+                &paid_on,
+                Channel::CounterCash,
+            );
         }
         let rows = awards(&log.world, &Policy::default(), month("2026-10"));
         assert!(rows.iter().all(|r| r.award.as_str() != "most_improved"));
         let podium: Vec<(&str, &str, String)> = rows
             .iter()
             .filter(|r| r.level == Level::Subdivision)
-            .map(|r| (r.award.as_str(), r.office_code.as_str(), pct(r.score_change).unwrap()))
+            .map(|r| {
+                (
+                    r.award.as_str(),
+                    r.office_code.as_str(),
+                    pct(r.score_change).unwrap(),
+                )
+            })
             .collect();
         assert_eq!(
             podium,

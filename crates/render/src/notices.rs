@@ -19,7 +19,8 @@ pub fn render_notices(
 body{font-family:'Noto Sans Devanagari','Noto Sans','Lohit Devanagari',sans-serif;margin:0}\
 .page{page-break-after:always;padding:2.5cm 2cm;max-width:18cm}\
 h1{font-size:1.3em;text-align:center}table{border-collapse:collapse}td{padding:2px 8px}\
-.amount{font-size:1.4em;font-weight:bold}</style></head><body>\n",
+.amount{font-size:1.4em;font-weight:bold}.letterhead{text-align:center;margin-bottom:1em}\
+.to{margin:1em 0}</style></head><body>\n",
     );
     for row in rows {
         let office = world
@@ -27,6 +28,30 @@ h1{font-size:1.3em;text-align:center}table{border-collapse:collapse}td{padding:2
             .get(&row.subdivision)
             .map_or(row.subdivision.clone(), |o| o.name.clone());
         let notice = row.notice_no.clone().unwrap_or_else(|| "—".into());
+        let address = world
+            .consumer(&row.account_no)
+            .and_then(|c| c.address.map(|a| a.to_string()))
+            .unwrap_or_default();
+        let utility = &policy.utility;
+        let licensee = match row.language {
+            Language::Hi => &utility.name_hi,
+            Language::En => &utility.name,
+        };
+        let letterhead = format!(
+            "<header class=\"letterhead\"><b>{licensee}</b>{address}<br>{office}</header>",
+            licensee = escape(licensee),
+            address = if utility.address.is_empty() {
+                String::new()
+            } else {
+                format!("<br>{}", escape(&utility.address))
+            },
+            office = escape(&office),
+        );
+        let to = format!(
+            "<p class=\"to\">{name}<br>{address}</p>",
+            name = escape(&row.name),
+            address = escape(&address)
+        );
         let served = row.notice_served_on.unwrap_or(date);
         let deadline = served + Days::new(policy.notice.clear_days.max(0) as u64);
         let (title, body) = match row.language {
@@ -47,7 +72,7 @@ h1{font-size:1.3em;text-align:center}table{border-collapse:collapse}td{padding:2
                 "Notice under Section 56(1) of the Electricity Act, 2003",
                 format!(
                     "<p>Dear {name} (account {account}),</p>\
-<p>As of {date}, arrears of <span class=\"amount\">Rs {amount}</span> are due on your electricity connection, outstanding since {oldest}.</p>\
+<p>As of {date}, arrears of <span class=\"amount\">₹ {amount}</span> are due on your electricity connection, outstanding since {oldest}.</p>\
 <p>Under Section 56(1) of the Electricity Act, 2003, you are hereby given notice that if this sum is not paid within {clear} clear days of the service of this notice, that is by {deadline}, your supply may be disconnected without further notice.</p>\
 <p>If you dispute the bill, you may deposit the amount under protest and raise a complaint.</p>\
 <p>Notice number: <b>{notice}</b><br>Office: {office}</p><p>Sub-Divisional Officer</p>",
@@ -58,7 +83,7 @@ h1{font-size:1.3em;text-align:center}table{border-collapse:collapse}td{padding:2
             ),
         };
         html.push_str(&format!(
-            "<section class=\"page\" lang=\"{lang}\"><h1>{title}</h1>{body}</section>\n",
+            "<section class=\"page\" lang=\"{lang}\">{letterhead}<h1>{title}</h1>{to}{body}</section>\n",
             lang = row.language.as_str()
         ));
     }
