@@ -6,7 +6,7 @@
 
 use crate::command::Command;
 use crate::event::*;
-use crate::ladder::{account_of_notice, disconnection_allowed_on};
+use crate::ladder::{account_of_notice, claim_paid, disconnection_allowed_on};
 use crate::ledger::{ledger_as_of, Charges};
 use crate::money::Money;
 use crate::policy::Policy;
@@ -394,6 +394,15 @@ pub fn decide(view: &dyn StateView, command: &Command) -> Result<Event, Rejectio
                 return Err(unprocessable(
                     "account_no",
                     format!("{account_no} has no overdue arrears on {on}"),
+                ));
+            }
+            if claim_paid(&consumer, case, &ledger) {
+                return Err(unprocessable(
+                    "account_no",
+                    format!(
+                        "the sum notice {} claimed was paid by {on}; a disconnection needs a notice whose sum is unpaid",
+                        case.notice_no
+                    ),
                 ));
             }
             Event::Disconnected(Disconnected {

@@ -1616,3 +1616,21 @@ fn a_claim_paid_in_part_keeps_the_notice() {
         vec!["A".to_string()]
     );
 }
+
+/// A disconnection rests on a notice whose claimed sum is unpaid: once the claim is paid, a
+/// `disconnect` is refused even before a nightly run has closed the case, and nothing is written.
+#[test]
+fn a_disconnection_on_a_paid_notice_is_refused() {
+    let mut u = noticed_consumer();
+    u.run(vec![payment("P1", "A", "1500.00", "2026-03-05")]);
+    let errors = u.refused(vec![disconnect("A", "2026-03-05", "DO-1")]);
+    assert_eq!(fields(&errors), ["account_no"]);
+    assert!(
+        errors[0].reason.contains("N-A-001") && errors[0].reason.contains("paid"),
+        "{errors:?}"
+    );
+    // One paisa short of the claim, the served notice still stands.
+    let mut u = noticed_consumer();
+    u.run(vec![payment("P1", "A", "1499.99", "2026-03-05")]);
+    u.run(vec![disconnect("A", "2026-03-05", "DO-1")]);
+}
