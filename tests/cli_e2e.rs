@@ -625,6 +625,50 @@ fn awards_as_one_self_contained_html_file() {
     assert_eq!(column(&rows, 1, "award"), "gold");
     assert_eq!(column(&rows, 1, "office_code"), "C1");
     assert!(html.contains("gold"));
+    // What the figures reflect, how the score is made, labels in both languages; August 2026
+    // is over, so the report is final.
+    assert!(html.contains("Figures as of 31-08-2026"), "{html}");
+    assert!(html.contains("स्वर्ण / Gold") && html.contains("वृत्त / Circle"));
+    assert!(html.contains("Weights: collection efficiency 40, arrears reduction 25"));
+    assert!(!html.contains("Provisional"));
+    // A period still open on the day the report is made is marked provisional, as of that day.
+    let open = dir.path().join("open.html");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_vasooli"))
+        .env("VASOOLI_TODAY", "2026-08-20")
+        .args([
+            "--data",
+            data.to_str().unwrap(),
+            "awards",
+            "--period",
+            "2026-08",
+        ])
+        .args(["--format", "html", "--out", open.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let html = fs::read_to_string(&open).unwrap();
+    assert!(
+        html.contains("Provisional: the period 2026-08 is not over"),
+        "{html}"
+    );
+    assert!(html.contains("Figures as of 20-08-2026"), "{html}");
+    // The gold bars are drawn in gold.
+    assert!(
+        html.contains("#D4A017") || html.contains("#d4a017"),
+        "a gold bar"
+    );
+    // A period with no bills is a clear message and a non-zero exit, not an empty report.
+    let run = vasooli(&data, &["awards", "--period", "2031-01", "--format", "csv"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("no office was billed in 2031-01"),
+        "{}",
+        run.stderr
+    );
     // Only awards print HTML.
     assert_eq!(
         vasooli(

@@ -3,79 +3,129 @@
 //! Hindi names are written as UTF-8 text; nothing is loaded from another host.
 
 use crate::escape;
+use chrono::NaiveDate;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
 use vasooli_domain::period::Period;
 use vasooli_domain::types::Level;
 use vasooli_domain::{Policy, World};
-use vasooli_projections::reports::{self, AwardRow, RankingRow};
+use vasooli_projections::reports::{self, Award, AwardRow, RankingRow};
 
-/// One self-contained page: winners per level, a bar chart of scores, each winner's metrics
-/// beside its level's median. Hindi names are written as UTF-8 text.
-pub fn awards_html(world: &World, policy: &Policy, period: Period, awards: &[AwardRow]) -> String {
+/// Hindi and English names of a level, for headings.
+fn level_names(level: Level) -> (&'static str, &'static str) {
+    match level {
+        Level::Zone => ("क्षेत्र", "Zone"),
+        Level::Circle => ("वृत्त", "Circle"),
+        Level::Division => ("खंड", "Division"),
+        Level::Subdivision => ("उपखंड", "Sub-division"),
+    }
+}
+
+/// Hindi and English names of an award.
+fn award_names(award: Award) -> (&'static str, &'static str) {
+    match award {
+        Award::Gold => ("स्वर्ण", "Gold"),
+        Award::Silver => ("रजत", "Silver"),
+        Award::Bronze => ("कांस्य", "Bronze"),
+        Award::MostImproved => ("सर्वाधिक सुधार", "Most improved"),
+    }
+}
+
+fn pct(value: Option<Decimal>) -> String {
+    value.map(reports::format_pct).unwrap_or_else(|| "—".into())
+}
+
+/// The median of the values present, two decimals; empty when there are none.
+fn median(values: impl Iterator<Item = Option<Decimal>>) -> String {
+    let mut values: Vec<Decimal> = values.flatten().collect();
+    values.sort();
+    match values.len() {
+        0 => String::new(),
+        n if n % 2 == 1 => reports::format_pct(values[n / 2]),
+        n => reports::format_pct((values[n / 2 - 1] + values[n / 2]) / Decimal::TWO),
+    }
+}
+
+/// One self-contained page: for each level the winners with their metrics beside the level's
+/// median, and a bar chart of every ranked office's score with the medal winners marked. The
+/// page says what the figures reflect: events dated up to `as_of` (the period's last day, or
+/// an earlier date while the period is still open, when the report is marked provisional).
+/// Labels are in Hindi and English; Hindi names are written as UTF-8 text.
+pub fn awards_html(
+    world: &World,
+    policy: &Policy,
+    period: Period,
+    as_of: NaiveDate,
+    awards: &[AwardRow],
+) -> String {
+    let through = as_of.min(period.last_day());
+    let provisional = through < period.last_day();
     let mut html = format!(
-        "<!DOCTYPE html>\n<html lang=\"hi\"><head><meta charset=\"utf-8\"><title>Awards {period}</title><style>\
+        "<!DOCTYPE html>\n<html lang=\"hi\"><head><meta charset=\"utf-8\"><title>पुरस्कार / Awards {period}</title><style>\
 body{{font-family:'Noto Sans Devanagari','Noto Sans',sans-serif;margin:2em;color:#222}}\
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #bbb;padding:4px 10px;text-align:left}}\
 th{{background:#eee}}svg{{max-width:100%;height:auto}}td.code,td:nth-child(2){{white-space:nowrap}}.gold{{background:#f7e27e}}.silver{{background:#e3e3e3}}.bronze{{background:#e8c39e}}\
-</style></head><body>\n<h1>पुरस्कार / Awards — {period}</h1>\n"
+.provisional{{border:2px solid #b00;color:#b00;padding:.4em .8em;display:inline-block;font-weight:bold}}.note{{color:#444;font-size:.9em;max-width:60em}}\
+</style></head><body>\n<h1>पुरस्कार / Awards — {period}</h1>\n<p>आँकड़े {through_hi} तक / Figures as of {through_en}</p>\n",
+        through_hi = through.format("%d-%m-%Y"),
+        through_en = through.format("%d-%m-%Y"),
     );
+    if provisional {
+        html.push_str(&format!(
+            "<p class=\"provisional\">अनंतिम: अवधि {period} अभी समाप्त नहीं हुई / Provisional: the period {period} is not over</p>\n"
+        ));
+    }
+    html.push_str(&score_note(policy));
     for level in [Level::Circle, Level::Division, Level::Subdivision] {
         let ranked = reports::rankings(world, policy, period, level);
-        html.push_str(&format!("<h2>{level}</h2>\n<table><tr><th>award</th><th>office</th><th>score</th><th>score change</th><th>collection efficiency %</th><th>median %</th><th>arrears reduction %</th><th>median %</th></tr>\n"));
-        let median = |f: &dyn Fn(&RankingRow) -> Option<String>| -> String {
-            let mut values: Vec<f64> = ranked
-                .iter()
-                .filter_map(|r| f(r).and_then(|v| v.parse().ok()))
-                .collect();
-            values.sort_by(|a, b| a.total_cmp(b));
-            match values.len() {
-                0 => String::new(),
-                n if n % 2 == 1 => format!("{:.2}", values[n / 2]),
-                n => format!("{:.2}", (values[n / 2 - 1] + values[n / 2]) / 2.0),
-            }
-        };
-        let field = |name: &'static str| {
-            move |r: &RankingRow| {
-                r.to_record()
-                    .into_iter()
-                    .find(|(k, _)| *k == name)
-                    .and_then(|(_, v)| v)
-            }
-        };
-        let efficiency_median = median(&field("collection_efficiency_pct"));
-        let reduction_median = median(&field("arrears_reduction_pct"));
+        let (level_hi, level_en) = level_names(level);
+        html.push_str(&format!(
+            "<h2>{level_hi} / {level_en}</h2>\n<table><tr><th>पुरस्कार / award</th><th>कार्यालय / office</th><th>अंक / score</th><th>अंकों में परिवर्तन / score change</th><th>संग्रह दक्षता % / collection efficiency %</th><th>माध्यिका % / median %</th><th>बकाया में कमी % / arrears reduction %</th><th>माध्यिका % / median %</th></tr>\n"
+        ));
+        let efficiency_median = median(ranked.iter().map(|r| r.collection_efficiency_pct));
+        let reduction_median = median(ranked.iter().map(|r| r.arrears_reduction_pct));
         for award in awards.iter().filter(|a| a.level == level) {
-            let record = award.to_record();
-            let get = |k: &str| {
-                record
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .and_then(|(_, v)| v.clone())
-                    .unwrap_or_default()
-            };
             let ranking = ranked.iter().find(|r| r.office_code == award.office_code);
-            let metric =
-                |name: &'static str| ranking.and_then(|r| field(name)(r)).unwrap_or_default();
+            let (award_hi, award_en) = award_names(award.award);
             html.push_str(&format!(
-                "<tr class=\"{award_class}\"><td>{award_name}</td><td>{name} ({code})</td><td>{score}</td><td>{change}</td><td>{eff}</td><td>{eff_med}</td><td>{red}</td><td>{red_med}</td></tr>\n",
-                award_class = escape(&get("award")),
-                award_name = escape(&get("award")),
+                "<tr class=\"{award_class}\"><td>{award_hi} / {award_en}</td><td>{name} ({code})</td><td>{score}</td><td>{change}</td><td>{eff}</td><td>{eff_med}</td><td>{red}</td><td>{red_med}</td></tr>\n",
+                award_class = award.award.as_str(),
                 name = escape(&award.office_name),
                 code = escape(&award.office_code),
-                score = get("score"),
-                change = get("score_change"),
-                eff = metric("collection_efficiency_pct"),
+                score = reports::format_pct(award.score),
+                change = award.score_change.map(reports::format_pct).unwrap_or_default(),
+                eff = pct(ranking.and_then(|r| r.collection_efficiency_pct)),
                 eff_med = efficiency_median,
-                red = metric("arrears_reduction_pct"),
+                red = pct(ranking.and_then(|r| r.arrears_reduction_pct)),
                 red_med = reduction_median,
             ));
         }
         html.push_str("</table>\n");
-        html.push_str(&bar_chart(&ranked));
+        html.push_str(&bar_chart(&ranked, awards, level));
     }
     html.push_str("</body></html>\n");
     html
+}
+
+/// How the score is made, with the weights in force, in both languages.
+fn score_note(policy: &Policy) -> String {
+    let w = &policy.ranking.weights;
+    format!(
+        "<p class=\"note\">अंक = 100 × Σ(भार × मान) / Σ भार, केवल उपलब्ध मापों पर; प्रत्येक मान 0 से 100 प्रतिशत के बीच सीमित। \
+भार: संग्रह दक्षता {ce}, बकाया में कमी {ar}, शिकायत निवारण {gr}, डिजिटल भुगतान {ds}, मोबाइल पंजीकरण {mc}। \
+पदक श्रेणी 1 से 3 को; सर्वाधिक सुधार पिछली अवधि से सबसे अधिक अंक-वृद्धि (शून्य से अधिक) को।</p>\n\
+<p class=\"note\">Score = 100 × Σ(weight × metric) / Σ weight over the metrics that have a value, each metric \
+clamped to 0–100 per cent. Weights: collection efficiency {ce}, arrears reduction {ar}, grievance \
+resolution {gr}, digital share {ds}, mobile coverage {mc}. Medals go to ranks 1 to 3; most improved to \
+the largest gain in score over the previous period, when above zero.</p>\n",
+        ce = w.collection_efficiency,
+        ar = w.arrears_reduction,
+        gr = w.grievance_resolution,
+        ds = w.digital_share,
+        mc = w.mobile_coverage,
+    )
 }
 
 /// The most offices a chart shows; a longer ranking is cut, with a line saying so.
@@ -99,33 +149,59 @@ const CHART_FONT_PX: f64 = 12.0;
 /// Fonts for the chart's text, as a CSS list: the same faces as the page.
 const CHART_FONT_FAMILY: &str = "Noto Sans Devanagari, Noto Sans, sans-serif";
 const CHART_BAR_COLOUR: RGBColor = RGBColor(0x3a, 0x7b, 0xd5);
+const CHART_GOLD_COLOUR: RGBColor = RGBColor(0xd4, 0xa0, 0x17);
+const CHART_SILVER_COLOUR: RGBColor = RGBColor(0x9a, 0x9a, 0x9a);
+const CHART_BRONZE_COLOUR: RGBColor = RGBColor(0xb0, 0x6a, 0x2b);
 const CHART_GRID_COLOUR: RGBColor = RGBColor(0xcc, 0xcc, 0xcc);
 const CHART_TEXT_COLOUR: RGBColor = RGBColor(0x22, 0x22, 0x22);
 
-/// A horizontal bar chart of a level's scores, one bar per ranked office in rank order.
-fn bar_chart(rows: &[RankingRow]) -> String {
-    let entries: Vec<(&str, f64)> = rows
+/// A horizontal bar chart of a level's scores, one bar per ranked office in rank order, the
+/// medal winners' bars in their medal's colour and the most improved office's label starred.
+fn bar_chart(rows: &[RankingRow], awards: &[AwardRow], level: Level) -> String {
+    let award_of = |code: &str, wanted: &dyn Fn(Award) -> bool| {
+        awards
+            .iter()
+            .find(|a| a.level == level && a.office_code == code && wanted(a.award))
+            .map(|a| a.award)
+    };
+    let entries: Vec<ChartEntry> = rows
         .iter()
-        .map(|r| (r.office_name.as_str(), score_of(r)))
+        .map(|r| ChartEntry {
+            name: if award_of(&r.office_code, &|a| a == Award::MostImproved).is_some() {
+                format!("★ {}", r.office_name)
+            } else {
+                r.office_name.clone()
+            },
+            score: r.score.to_f64().unwrap_or(0.0),
+            medal: award_of(&r.office_code, &|a| a != Award::MostImproved),
+        })
         .collect();
     score_chart(&entries)
 }
 
-/// An office's score from its ranking row; 0 if it has none.
-fn score_of(row: &RankingRow) -> f64 {
-    row.to_record()
-        .iter()
-        .find(|(k, _)| *k == "score")
-        .and_then(|(_, v)| v.as_deref())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+/// One bar of the chart.
+struct ChartEntry {
+    name: String,
+    score: f64,
+    medal: Option<Award>,
+}
+
+impl ChartEntry {
+    fn colour(&self) -> RGBColor {
+        match self.medal {
+            Some(Award::Gold) => CHART_GOLD_COLOUR,
+            Some(Award::Silver) => CHART_SILVER_COLOUR,
+            Some(Award::Bronze) => CHART_BRONZE_COLOUR,
+            _ => CHART_BAR_COLOUR,
+        }
+    }
 }
 
 /// The chart of `(office name, score)` in rank order, as inline SVG drawn by plotters, with a
 /// line under it when the ranking is longer than the chart. Scores run 0 to 100; each bar has
 /// its name, shortened to fit, on the left and its score at its end. Names and numbers are SVG
 /// text, so the browser shapes the Devanagari with the page's fonts.
-fn score_chart(entries: &[(&str, f64)]) -> String {
+fn score_chart(entries: &[ChartEntry]) -> String {
     let shown = &entries[..entries.len().min(CHART_ROWS_MAX)];
     if shown.is_empty() {
         return "<p>No office is ranked at this level.</p>\n".to_string();
@@ -145,12 +221,12 @@ fn score_chart(entries: &[(&str, f64)]) -> String {
 }
 
 /// The SVG of `score_chart`, for at most `CHART_ROWS_MAX` entries.
-fn draw_score_chart(entries: &[(&str, f64)]) -> Result<String, String> {
+fn draw_score_chart(entries: &[ChartEntry]) -> Result<String, String> {
     let n = entries.len();
     let room_em = f64::from(CHART_LABEL_AREA_MAX - CHART_LABEL_GAP) / CHART_FONT_PX;
     let labels: Vec<String> = entries
         .iter()
-        .map(|(name, _)| short_label(name, room_em))
+        .map(|e| short_label(&e.name, room_em))
         .collect();
     let widest_px = labels
         .iter()
@@ -207,19 +283,19 @@ fn draw_score_chart(entries: &[(&str, f64)]) -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         let bar_end = |score: f64| score.clamp(0.0, 100.0);
         chart
-            .draw_series(entries.iter().enumerate().map(|(i, (_, score))| {
+            .draw_series(entries.iter().enumerate().map(|(i, entry)| {
                 let y = centre(i);
                 Rectangle::new(
-                    [(0.0, y - 4), (bar_end(*score), y + 4)],
-                    CHART_BAR_COLOUR.filled(),
+                    [(0.0, y - 4), (bar_end(entry.score), y + 4)],
+                    entry.colour().filled(),
                 )
             }))
             .map_err(|e| e.to_string())?;
         let score_font = font.pos(Pos::new(HPos::Left, VPos::Center));
         chart
-            .draw_series(entries.iter().enumerate().map(|(i, (_, score))| {
-                EmptyElement::at((bar_end(*score), centre(i)))
-                    + Text::new(format!("{score:.2}"), (4, 0), score_font.clone())
+            .draw_series(entries.iter().enumerate().map(|(i, entry)| {
+                EmptyElement::at((bar_end(entry.score), centre(i)))
+                    + Text::new(format!("{:.2}", entry.score), (4, 0), score_font.clone())
             }))
             .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
@@ -311,12 +387,18 @@ mod tests {
             .collect()
     }
 
+    /// Bars in any of the chart's bar colours (plain, gold, silver, bronze).
     fn bars(svg: &str) -> usize {
-        svg.matches("fill=\"#3A7BD5\"").count()
+        ["#3A7BD5", "#D4A017", "#9A9A9A", "#B06A2B"]
+            .iter()
+            .map(|colour| svg.matches(&format!("fill=\"{colour}\"")).count())
+            .sum()
     }
 
     /// `label` is `name`, or a start of it followed by an ellipsis.
     fn labels(label: &str, name: &str) -> bool {
+        // The most improved office's label starts with a star.
+        let label = label.strip_prefix("★ ").unwrap_or(label);
         label == name
             || label
                 .strip_suffix('…')
@@ -352,7 +434,7 @@ mod tests {
         engine.nightly(last).unwrap();
         let period = Period::month_of(last);
         let awards = reports::awards(engine.world(), engine.policy(), period);
-        let html = awards_html(engine.world(), engine.policy(), period, &awards);
+        let html = awards_html(engine.world(), engine.policy(), period, last, &awards);
         let charts: Vec<&str> = html
             .split("<svg ")
             .skip(1)
@@ -382,7 +464,7 @@ mod tests {
             let scores = texts(chart, "start");
             assert_eq!(scores.len(), ranked.len(), "a score per bar at {level}");
             for (text, row) in scores.iter().zip(&ranked) {
-                assert_eq!(*text, format!("{:.2}", score_of(row)));
+                assert_eq!(*text, reports::format_pct(row.score));
             }
         }
         assert!(html.contains("वृत्त"), "Hindi names as text");
@@ -402,10 +484,14 @@ mod tests {
                 )
             })
             .collect();
-        let entries: Vec<(&str, f64)> = names
+        let entries: Vec<ChartEntry> = names
             .iter()
             .enumerate()
-            .map(|(i, n)| (n.as_str(), 100.0 - i as f64 * 0.4))
+            .map(|(i, n)| ChartEntry {
+                name: n.clone(),
+                score: 100.0 - i as f64 * 0.4,
+                medal: None,
+            })
             .collect();
         let html = score_chart(&entries);
         assert_eq!(bars(&html), 200);
@@ -440,7 +526,12 @@ mod tests {
 
     #[test]
     fn scores_outside_0_to_100_keep_their_bars_on_the_scale() {
-        let html = score_chart(&[("A", 120.0), ("B", -5.0), ("C", 50.0)]);
+        let entry = |name: &str, score: f64| ChartEntry {
+            name: name.to_string(),
+            score,
+            medal: None,
+        };
+        let html = score_chart(&[entry("A", 120.0), entry("B", -5.0), entry("C", 50.0)]);
         assert_eq!(bars(&html), 3);
         assert!(html.contains("120.00") && html.contains("-5.00"));
         assert!(score_chart(&[]).contains("No office is ranked"));

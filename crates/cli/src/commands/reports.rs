@@ -14,6 +14,14 @@ use vasooli_projections::reports::{self, AwardRow, CampRow, CampaignRow, Ranking
 use vasooli_render::awards::awards_html;
 use vasooli_render::Record;
 
+/// Today's date in India (UTC+05:30), or `VASOOLI_TODAY` (YYYY-MM-DD) when set.
+fn today_in_india() -> NaiveDate {
+    std::env::var("VASOOLI_TODAY")
+        .ok()
+        .and_then(|t| NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok())
+        .unwrap_or_else(|| (chrono::Utc::now() + chrono::Duration::minutes(330)).date_naive())
+}
+
 fn parse_period(text: &str) -> Result<Period, Failure> {
     text.parse::<Period>()
         .map_err(|e| usage(format!("--period: {e}")))
@@ -32,13 +40,24 @@ pub fn awards(cli: &Cli, period: &str, out: Option<&Path>) -> Outcome {
     let period = parse_period(period)?;
     let engine = open(cli)?;
     let rows = reports::awards(engine.world(), engine.policy(), period);
+    if rows.is_empty() {
+        return Err(usage(format!(
+            "no office was billed in {period}: there is nothing to award"
+        )));
+    }
     let records: Vec<Record> = rows.iter().map(AwardRow::to_record).collect();
     let html = matches!(
         out.and_then(|p| p.extension()).and_then(|e| e.to_str()),
         Some("html" | "htm")
     );
     if html || cli.format == Format::Html || cli.format == Format::Table && out.is_some() {
-        let text = awards_html(engine.world(), engine.policy(), period, &rows);
+        let text = awards_html(
+            engine.world(),
+            engine.policy(),
+            period,
+            today_in_india(),
+            &rows,
+        );
         match out {
             Some(path) => {
                 std::fs::write(path, text)
