@@ -92,7 +92,7 @@ pub fn default_templates() -> BTreeMap<String, SmsTemplate> {
         "1107160000000000003",
     ));
     t.insert("notice".into(), template(
-        "खाता {#account#}: बकाया रु {#amount#}। नोटिस {#notice#}, विद्युत अधिनियम 2003 धारा 56 के अंतर्गत 15 दिन में भुगतान न करने पर संयोजन विच्छेदित किया जाएगा। UPCL",
+        "खाता {#account#}: बकाया रु {#amount#}। नोटिस {#notice#}, विद्युत अधिनियम 2003 धारा 56 के अंतर्गत 15 दिन में भुगतान न करने पर संयोजन विच्छेदित किया जा सकता है। UPCL",
         "A/c {#account#}: arrears Rs {#amount#}. Notice {#notice#} under s.56 Electricity Act 2003: supply may be disconnected if unpaid in 15 days. UPCL",
         "1107160000000000004",
     ));
@@ -123,6 +123,20 @@ pub fn default_templates() -> BTreeMap<String, SmsTemplate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The notice SMS says the same in both languages: supply *may* be disconnected (s.56
+    /// allows it; it does not order it).
+    #[test]
+    fn the_notice_message_says_may_in_both_languages() {
+        let templates = default_templates();
+        let notice = templates
+            .values()
+            .find(|t| t.en.contains("Notice {#notice#}"))
+            .expect("a notice template");
+        assert!(notice.en.contains("may be disconnected"), "{}", notice.en);
+        assert!(notice.hi.contains("किया जा सकता है"), "{}", notice.hi);
+        assert!(!notice.hi.contains("किया जाएगा"), "{}", notice.hi);
+    }
 
     #[test]
     fn gsm7_boundaries() {
