@@ -27,13 +27,33 @@ pub struct FieldError {
     /// The key or column, empty for the whole record.
     pub field: String,
     pub reason: String,
+    pub kind: FieldErrorKind,
+}
+
+/// What is wrong with a field: the record's shape, or a value the rules refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldErrorKind {
+    /// Not a command of a known type, or a key the command does not have.
+    Malformed,
+    /// A key of the command with a value that breaks its rules.
+    Invalid,
 }
 
 impl FieldError {
+    /// A value that breaks the rules of its field.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> FieldError {
         FieldError {
             field: field.into(),
             reason: reason.into(),
+            kind: FieldErrorKind::Invalid,
+        }
+    }
+
+    /// A record of the wrong shape: an unknown type, or a key that is not the command's.
+    pub fn malformed(field: impl Into<String>, reason: impl Into<String>) -> FieldError {
+        FieldError {
+            kind: FieldErrorKind::Malformed,
+            ..FieldError::new(field, reason)
         }
     }
 }
@@ -436,10 +456,10 @@ impl Command {
             return Err(vec![FieldError::new("", "a command must be a JSON object")]);
         };
         let Some(kind) = map.get("type") else {
-            return Err(vec![FieldError::new("type", "is required")]);
+            return Err(vec![FieldError::malformed("type", "is required")]);
         };
         let Value::String(kind) = kind else {
-            return Err(vec![FieldError::new("type", "must be a string")]);
+            return Err(vec![FieldError::malformed("type", "must be a string")]);
         };
         let mut fields = map.clone();
         fields.remove("type");
@@ -453,7 +473,7 @@ impl Command {
     ) -> Result<Command, Vec<FieldError>> {
         let Some((_, keys)) = COMMAND_KEYS.iter().find(|(t, _)| *t == kind) else {
             let known: Vec<&str> = COMMAND_KEYS.iter().map(|(t, _)| *t).collect();
-            return Err(vec![FieldError::new(
+            return Err(vec![FieldError::malformed(
                 "type",
                 format!("`{kind}` is not one of {}", known.join(", ")),
             )]);
@@ -464,7 +484,7 @@ impl Command {
         };
         for key in fields.keys() {
             if !keys.iter().any(|k| k.trim_end_matches('?') == key) {
-                r.errors.push(FieldError::new(
+                r.errors.push(FieldError::malformed(
                     key.clone(),
                     format!("is not a key of {kind}"),
                 ));
@@ -700,15 +720,18 @@ impl Reader<'_> {
                 errors: Vec::new(),
             };
             for k in map.keys().filter(|k| *k != "due_on" && *k != "amount") {
-                inner
-                    .errors
-                    .push(FieldError::new(k.clone(), "is not a key of an instalment"));
+                inner.errors.push(FieldError::malformed(
+                    k.clone(),
+                    "is not a key of an instalment",
+                ));
             }
             let due_on = inner.date("due_on");
             let amount = inner.positive_money("amount");
             for e in inner.errors {
-                self.errors
-                    .push(FieldError::new(format!("{name}.{}", e.field), e.reason));
+                self.errors.push(FieldError {
+                    field: format!("{name}.{}", e.field),
+                    ..e
+                });
             }
             if let (Some(due_on), Some(amount)) = (due_on, amount) {
                 out.push(Installment { due_on, amount });

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 use vasooli_domain::codec::{content_hash, decode_event, decode_value, encode_event, encode_value};
-use vasooli_domain::command::FieldError;
+use vasooli_domain::command::{FieldError, FieldErrorKind};
 use vasooli_domain::decide::{decide, event_of, RejectionKind, StateView};
 use vasooli_domain::event::{account_of_stream, Event};
 use vasooli_domain::state::{Camp, Consumer, Grievance, SmsMessage, StoredConsumer, World};
@@ -937,10 +937,9 @@ impl<'a> Batch<'a> {
                 Ok(c) => c,
                 Err(field_errors) => {
                     for e in field_errors {
-                        let kind = if e.reason.starts_with("is not a key of") || e.field == "type" {
-                            ErrorKind::Malformed
-                        } else {
-                            ErrorKind::Unprocessable
+                        let kind = match e.kind {
+                            FieldErrorKind::Malformed => ErrorKind::Malformed,
+                            FieldErrorKind::Invalid => ErrorKind::Unprocessable,
                         };
                         checked.errors.push(RowError {
                             location: input.location.clone(),
