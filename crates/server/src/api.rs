@@ -31,6 +31,7 @@ use vasooli_engine::{Engine, EngineError, ExecuteReport, Input};
 use vasooli_projections::statement::{statement, Statement, StatementError};
 use vasooli_projections::{lists, reports};
 use vasooli_render::notices;
+use vasooli_render::records::csv_cell;
 
 /// Rows a list returns when the request names no `limit`.
 pub const LIST_LIMIT_DEFAULT: usize = 1_000;
@@ -104,9 +105,27 @@ fn body_error(e: BytesRejection) -> ApiError {
             "payload_too_large",
             "the request body is larger than this route accepts",
         )
+    } else if timed_out(&e) {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body stopped arriving",
+        )
     } else {
         ApiError::malformed(format!("the request body could not be read: {e}"))
     }
+}
+
+/// Whether reading the body failed because the client stopped sending it.
+fn timed_out(e: &BytesRejection) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = source {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 async fn body(request: Request) -> Result<Bytes, ApiError> {
@@ -171,7 +190,7 @@ pub(crate) async fn commands(
 ) -> Result<Json<WriteReport>, ApiError> {
     access::require_writer(&caller)?;
     let bytes = body(request).await?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+    let value: Value = vasooli_domain::command::parse_json(&bytes).map_err(|e| {
         ApiError::malformed(format!(
             "line {} column {}: not valid JSON: {e}",
             e.line(),
@@ -613,7 +632,11 @@ impl Listing {
                 writer.write_record(&self.columns).map_err(csv_error)?;
                 for record in &self.records {
                     writer
-                        .write_record(record.iter().map(|(_, v)| v.as_deref().unwrap_or("")))
+                        .write_record(
+                            record
+                                .iter()
+                                .map(|(_, v)| csv_cell(v.as_deref().unwrap_or(""))),
+                        )
                         .map_err(csv_error)?;
                 }
                 let bytes = writer
