@@ -189,6 +189,17 @@ pub(crate) async fn commands(
     request: Request,
 ) -> Result<Json<WriteReport>, ApiError> {
     access::require_writer(&caller)?;
+    let who = caller.clone();
+    commands_of(state, caller, request)
+        .await
+        .map_err(|e| access::for_ingest(&who, e))
+}
+
+async fn commands_of(
+    state: AppState,
+    caller: TokenInfo,
+    request: Request,
+) -> Result<Json<WriteReport>, ApiError> {
     let bytes = body(request).await?;
     let value: Value = vasooli_domain::command::parse_json(&bytes).map_err(|e| {
         ApiError::malformed(format!(
@@ -263,12 +274,15 @@ pub(crate) async fn import(
     request: Request,
 ) -> Result<Json<WriteReport>, ApiError> {
     access::check_import(&caller, &kind)?;
-    let bytes = body(request).await?;
-    let inputs = tokio::task::spawn_blocking(move || parse_csv(&kind, &bytes))
-        .await
-        .map_err(|e| ApiError::internal(format!("parsing failed: {e}")))??;
-    let report = state.execute(move |_| Ok(inputs)).await?;
-    Ok(execute_report(&report))
+    let answer = async move {
+        let bytes = body(request).await?;
+        let inputs = tokio::task::spawn_blocking(move || parse_csv(&kind, &bytes))
+            .await
+            .map_err(|e| ApiError::internal(format!("parsing failed: {e}")))??;
+        let report = state.execute(move |_| Ok(inputs)).await?;
+        Ok(execute_report(&report))
+    };
+    answer.await.map_err(|e| access::for_ingest(&caller, e))
 }
 
 fn csv_reason(e: &csv::Error) -> String {
