@@ -108,7 +108,11 @@ fn a_command_naming_a_key_twice_is_rejected_by_name() {
     let run = vasooli(&data, &["append", file.to_str().unwrap()]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("commands.jsonl:1"), "{}", run.stderr);
-    assert!(run.stderr.contains("`amount` is given twice"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`amount` is given twice"),
+        "{}",
+        run.stderr
+    );
     let statement = ok(&data, &["statement", "--account", "A1", "--format", "json"]);
     assert!(!statement.contains("R1"), "{statement}");
 }

@@ -315,7 +315,10 @@ mod tests {
             printable("a.csv:2: name: `x\u{1b}[31my\nz` is bad"),
             "a.csv:2: name: `x\\u{1b}[31my\\nz` is bad"
         );
-        let long = format!("a.csv:2: name: `{}` is longer than 200 characters", "é".repeat(10_000));
+        let long = format!(
+            "a.csv:2: name: `{}` is longer than 200 characters",
+            "é".repeat(10_000)
+        );
         let line = printable(&long);
         assert!(line.len() < 300, "{line}");
         assert!(line.ends_with("…` is longer than 200 characters"), "{line}");

@@ -366,7 +366,10 @@ mod tests {
             mask_amounts("900.00 is not below the bill's amount 1200.00; see B1 on 2026-08-10"),
             "[amount] is not below the bill's amount [amount]; see B1 on 2026-08-10"
         );
-        assert_eq!(mask_amounts("12.345 and 1.5 and v1.20.3"), "12.345 and 1.5 and v1.20.3");
+        assert_eq!(
+            mask_amounts("12.345 and 1.5 and v1.20.3"),
+            "12.345 and 1.5 and v1.20.3"
+        );
         assert_eq!(mask_amounts("-120.00."), "-[amount].");
     }
 }
