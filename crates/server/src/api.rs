@@ -37,6 +37,8 @@ use vasooli_render::records::csv_cell;
 pub const LIST_LIMIT_DEFAULT: usize = 1_000;
 /// Most rows one list request may ask for.
 pub const LIST_LIMIT_MAX: usize = 10_000;
+/// Largest `offset` a list request may give.
+pub const LIST_OFFSET_MAX: usize = u32::MAX as usize;
 /// Most CSV row errors reported before an import stops reading.
 const IMPORT_ERRORS_MAX: usize = 1_000;
 
@@ -470,7 +472,7 @@ pub(crate) struct ListQuery {
     #[param(minimum = 0, maximum = 10000, default = 1000)]
     limit: Option<usize>,
     /// Rows to skip first.
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 4294967295_u64, default = 0)]
     offset: Option<usize>,
 }
 
@@ -483,7 +485,7 @@ pub(crate) struct PageQuery {
     #[param(minimum = 0, maximum = 10000, default = 1000)]
     limit: Option<usize>,
     /// Consumers of the worklist to skip first.
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 4294967295_u64, default = 0)]
     offset: Option<usize>,
 }
 
@@ -594,6 +596,11 @@ impl Params {
         if limit > LIST_LIMIT_MAX {
             return Err(ApiError::unprocessable(format!(
                 "limit: at most {LIST_LIMIT_MAX} rows per request"
+            )));
+        }
+        if offset > LIST_OFFSET_MAX {
+            return Err(ApiError::unprocessable(format!(
+                "offset: at most {LIST_OFFSET_MAX}"
             )));
         }
         Ok((limit, offset))
