@@ -573,3 +573,20 @@ async fn request_logs_hold_the_path_but_never_the_query() {
     assert!(!log.contains("4321.09"), "{log}");
     assert!(!log.contains("hunter2"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nightly_run_far_past_the_last_is_refused_over_http() {
+    let server = seeded().await;
+    let before = server.log_position().await;
+    let (status, text) = server
+        .post("admin", "/api/v1/nightly", json!({"as_of":"2028-01-01"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("366 days"), "{text}");
+    assert_eq!(server.log_position().await, before);
+    let (status, text) = server
+        .post("admin", "/api/v1/nightly", json!({"as_of":"2027-09-30"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    server.stop().await;
+}

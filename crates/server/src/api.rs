@@ -37,6 +37,10 @@ use vasooli_render::records::csv_cell;
 pub const LIST_LIMIT_DEFAULT: usize = 1_000;
 /// Most rows one list request may ask for.
 pub const LIST_LIMIT_MAX: usize = 10_000;
+/// Most days one nightly run over HTTP may move past the last one. A run levies every
+/// month's surcharges up to its date under the engine's write lock, so a date centuries
+/// ahead would stall every other request for as long as it takes.
+pub const NIGHTLY_STEP_DAYS_MAX: i64 = 366;
 /// Largest `offset` a list request may give.
 pub const LIST_OFFSET_MAX: usize = u32::MAX as usize;
 /// Most CSV row errors reported before an import stops reading.
@@ -407,8 +411,8 @@ pub(crate) struct NightlyReport {
     summary = "Run the nightly finance run as of a date",
     description = "Levies surcharges, moves the recovery ladder, records broken plans, queues \
                    SMS and brings every list up to date as of the date. Running it again for \
-                   the same date changes nothing; a date before the last run's is refused \
-                   with 422.",
+                   the same date changes nothing; a date before the last run's, or more than \
+                   366 days after it, is refused with 422.",
     request_body = NightlyBody,
     responses(
         (status = 200, description = "The run is done", body = NightlyReport),
@@ -430,7 +434,19 @@ pub(crate) async fn nightly(
     let parsed: NightlyBody = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::malformed(format!("expected {{\"as_of\":\"YYYY-MM-DD\"}}: {e}")))?;
     let date = parse_date(&parsed.as_of).map_err(|e| ApiError::malformed(format!("as_of: {e}")))?;
-    let summary = state.write(move |engine| Ok(engine.nightly(date)?)).await?;
+    let summary = state
+        .write(move |engine| {
+            if let Some(last) = engine.world().last_nightly {
+                if (date - last).num_days() > NIGHTLY_STEP_DAYS_MAX {
+                    return Err(ApiError::unprocessable(format!(
+                        "as_of: {date} is more than {NIGHTLY_STEP_DAYS_MAX} days after the last \
+                         run on {last}; run the nightly run in steps"
+                    )));
+                }
+            }
+            Ok(engine.nightly(date)?)
+        })
+        .await?;
     Ok(Json(NightlyReport {
         as_of: date.to_string(),
         events_read: summary.events_read,

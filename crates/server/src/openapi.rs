@@ -355,7 +355,22 @@ fn command_key(command: &str, key: &str) -> RefOr<Schema> {
             .description(Some("Designations of the officers present"))
             .into(),
         key if key == "on" || key.ends_with("_on") => date().into(),
-        _ => string().min_length(Some(1)).into(),
+        _ => string().into(),
+    }
+}
+
+/// A required key's schema: a plain text one may not be empty.
+fn required_key(command: &str, key: &str) -> RefOr<Schema> {
+    match command_key(command, key) {
+        RefOr::T(Schema::Object(mut object))
+            if object.schema_type == SchemaType::Type(Type::String)
+                && object.enum_values.is_none()
+                && object.format.is_none() =>
+        {
+            object.min_length = Some(1);
+            RefOr::T(Schema::Object(object))
+        }
+        other => other,
     }
 }
 
@@ -368,9 +383,13 @@ fn command(command: &str, keys: &[&str]) -> Schema {
         .additional_properties(Some(AdditionalProperties::FreeForm(false)));
     for key in keys {
         let name = key.trim_end_matches('?');
-        object = object.property(name, command_key(command, name));
-        if !key.ends_with('?') {
-            object = object.required(name);
+        if key.ends_with('?') {
+            // An optional key may be empty, which means absent.
+            object = object.property(name, command_key(command, name));
+        } else {
+            object = object
+                .property(name, required_key(command, name))
+                .required(name);
         }
     }
     object.into()
@@ -534,18 +553,39 @@ mod tests {
     #[test]
     fn the_period_pattern_matches_what_the_server_reads() {
         let pattern = period_pattern();
-        for period in ["2026-10", "FY2026-27", "FY2099-00", "FY2026-27-Q4", "2026-13", "FY2026-28",
-                       "FY2026-27-Q5", "26-10", ""] {
+        for period in [
+            "2026-10",
+            "FY2026-27",
+            "FY2099-00",
+            "FY2026-27-Q4",
+            "2026-13",
+            "FY2026-28",
+            "FY2026-27-Q5",
+            "26-10",
+            "",
+        ] {
             let read = period.parse::<vasooli_domain::period::Period>().is_ok();
             // The pattern is a plain alternation; check it by hand for these cases.
             let month = period.len() == 7
                 && period.as_bytes()[4] == b'-'
-                && matches!(&period[5..], "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12");
+                && matches!(
+                    &period[5..],
+                    "01" | "02"
+                        | "03"
+                        | "04"
+                        | "05"
+                        | "06"
+                        | "07"
+                        | "08"
+                        | "09"
+                        | "10"
+                        | "11"
+                        | "12"
+                );
             let fy = period.starts_with("FY") && period.len() >= 9 && {
                 let pair = &period[4..9];
                 pattern.contains(pair)
-                    && (period.len() == 9
-                        || matches!(&period[9..], "-Q1" | "-Q2" | "-Q3" | "-Q4"))
+                    && (period.len() == 9 || matches!(&period[9..], "-Q1" | "-Q2" | "-Q3" | "-Q4"))
             };
             assert_eq!(read, month || fy, "{period}");
         }
