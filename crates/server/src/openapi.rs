@@ -374,6 +374,28 @@ fn required_key(command: &str, key: &str) -> RefOr<Schema> {
     }
 }
 
+/// An optional key's schema: its value, or null.
+fn optional_key(command: &str, key: &str) -> RefOr<Schema> {
+    match command_key(command, key) {
+        RefOr::T(Schema::Object(mut object)) => {
+            let mut types = match &object.schema_type {
+                SchemaType::Type(t) => vec![t.clone()],
+                SchemaType::Array(list) => list.clone(),
+                SchemaType::AnyValue => return RefOr::T(Schema::Object(object)),
+            };
+            if !types.contains(&Type::Null) {
+                types.push(Type::Null);
+            }
+            object.schema_type = SchemaType::from_iter(types);
+            if let Some(values) = object.enum_values.as_mut() {
+                values.push(serde_json::Value::Null);
+            }
+            RefOr::T(Schema::Object(object))
+        }
+        other => other,
+    }
+}
+
 /// One command type's object: `type`, then the type's own keys (`?` marks optional ones).
 fn command(command: &str, keys: &[&str]) -> Schema {
     let mut object = ObjectBuilder::new()
@@ -384,8 +406,8 @@ fn command(command: &str, keys: &[&str]) -> Schema {
     for key in keys {
         let name = key.trim_end_matches('?');
         if key.ends_with('?') {
-            // An optional key may be empty, which means absent.
-            object = object.property(name, command_key(command, name));
+            // An optional key may be empty or null, which both mean absent.
+            object = object.property(name, optional_key(command, name));
         } else {
             object = object
                 .property(name, required_key(command, name))
