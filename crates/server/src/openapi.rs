@@ -355,15 +355,18 @@ fn command_key(command: &str, key: &str) -> RefOr<Schema> {
             .description(Some("Designations of the officers present"))
             .into(),
         key if key == "on" || key.ends_with("_on") => date().into(),
-        _ => string().into(),
+        // Text; a number is read as its text (`"account_no": 1001`).
+        _ => ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Number]))
+            .into(),
     }
 }
 
-/// A required key's schema: a plain text one may not be empty.
+/// A required key's schema: a plain text one may not be empty (a number is never empty).
 fn required_key(command: &str, key: &str) -> RefOr<Schema> {
     match command_key(command, key) {
         RefOr::T(Schema::Object(mut object))
-            if object.schema_type == SchemaType::Type(Type::String)
+            if matches!(&object.schema_type, SchemaType::Array(types) if types.contains(&Type::String))
                 && object.enum_values.is_none()
                 && object.format.is_none() =>
         {
