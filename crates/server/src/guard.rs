@@ -116,7 +116,7 @@ pub fn one_line(text: &str, max: usize) -> String {
     let mut out = String::new();
     for (count, c) in text.chars().enumerate() {
         if count == max {
-            out.push_str("…");
+            out.push('…');
             break;
         }
         if c.is_control() {
