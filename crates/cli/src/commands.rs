@@ -315,7 +315,7 @@ fn append(cli: &Cli, file: &str) -> Outcome {
             ));
             continue;
         }
-        match serde_json::from_str::<Value>(&line) {
+        match vasooli_domain::command::parse_json(line.as_bytes()) {
             Ok(value) => inputs.push(Input {
                 location: format!("{name}:{line_no}"),
                 command: DomainCommand::from_json(&value),

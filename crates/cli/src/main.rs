@@ -234,16 +234,16 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Runtime(e)) => {
-            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            eprintln!("error: {}", printable(&format!("{e:#}")));
             ExitCode::from(1)
         }
         Err(Failure::Usage(message)) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", printable(&message));
             ExitCode::from(2)
         }
         Err(Failure::Rejected(lines)) => {
             for line in &lines {
-                eprintln!("{line}");
+                eprintln!("{}", printable(line));
             }
             eprintln!(
                 "rejected: {} problem{}; nothing was written",
@@ -252,5 +252,80 @@ fn main() -> ExitCode {
             );
             ExitCode::from(3)
         }
+    }
+}
+
+/// Longest quoted value (between backticks) an error line shows.
+const QUOTED_MAX: usize = 60;
+/// Longest run of characters without a space an error line shows.
+const WORD_MAX: usize = 80;
+/// Longest error line.
+const LINE_MAX: usize = 1000;
+
+/// An error message as one line a terminal shows as it is: control characters (newlines,
+/// escape sequences) escaped, each quoted value and each overlong word cut with `…`, and
+/// the whole line cut at `LINE_MAX` characters. Input files can hold anything, and their
+/// values appear in the messages.
+fn printable(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(LINE_MAX + 8));
+    let mut quoted = false;
+    let mut run = 0usize;
+    let mut skipping = false;
+    let mut shown = 0usize;
+    for c in message.chars() {
+        if c == '`' {
+            quoted = !quoted;
+            run = 0;
+            skipping = false;
+        } else if c == ' ' && !quoted {
+            run = 0;
+            skipping = false;
+        } else {
+            run += 1;
+            let max = if quoted { QUOTED_MAX } else { WORD_MAX };
+            if run > max {
+                if !skipping {
+                    out.push('…');
+                    skipping = true;
+                }
+                continue;
+            }
+        }
+        if shown >= LINE_MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+        shown += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn error_lines_are_one_line_with_escapes_and_cuts() {
+        assert_eq!(
+            printable("a.csv:2: name: `x\u{1b}[31my\nz` is bad"),
+            "a.csv:2: name: `x\\u{1b}[31my\\nz` is bad"
+        );
+        let long = format!(
+            "a.csv:2: name: `{}` is longer than 200 characters",
+            "é".repeat(10_000)
+        );
+        let line = printable(&long);
+        assert!(line.len() < 300, "{line}");
+        assert!(line.ends_with("…` is longer than 200 characters"), "{line}");
+        let word = printable(&format!("no consumer has account {}", "9".repeat(10_000)));
+        assert!(word.chars().count() < 120, "{word}");
+        let spaced = printable(&"ab ".repeat(10_000));
+        assert!(spaced.chars().count() <= 1001, "{}", spaced.len());
+        assert_eq!(printable("plain words stay"), "plain words stay");
     }
 }

@@ -1142,3 +1142,89 @@ mod tests {
         assert_eq!(errors.len(), 2);
     }
 }
+
+/// Reads one JSON text of commands, refusing any object that names a key twice: a plain
+/// reading keeps the last of them silently, so `{"amount":"1.00","amount":"900.00"}` would
+/// mean whatever the last writer chose. The error names the key, its line and column.
+pub fn parse_json(text: &[u8]) -> Result<Value, serde_json::Error> {
+    let mut checker = serde_json::Deserializer::from_slice(text);
+    serde::Deserialize::deserialize(&mut checker).map(|UniqueKeys| ())?;
+    checker.end()?;
+    serde_json::from_slice(text)
+}
+
+/// A JSON value read only to check that no object names a key twice.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<UniqueKeys, D::Error> {
+        d.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_none<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<UniqueKeys, D::Error> {
+        serde::Deserialize::deserialize(d)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key `{key}` is given twice"
+                )));
+            }
+            map.next_value::<UniqueKeys>()?;
+            seen.insert(key);
+        }
+        Ok(UniqueKeys)
+    }
+}
+
+#[cfg(test)]
+mod unique_keys_tests {
+    use super::parse_json;
+
+    #[test]
+    fn a_key_given_twice_is_refused_by_name() {
+        let e = parse_json(br#"{"type":"x","amount":"1.00","amount":"900.00"}"#).unwrap_err();
+        assert!(e.to_string().contains("`amount` is given twice"), "{e}");
+        let e = parse_json(br#"[{"a":1},{"b":{"c":1,"c":2}}]"#).unwrap_err();
+        assert!(e.to_string().contains("`c`"), "{e}");
+        let v = parse_json(br#"[{"a":1,"b":[1,2.5,null,true]},{"a":"x"}]"#).unwrap();
+        assert_eq!(v[1]["a"], "x");
+        assert!(parse_json(br#"{"a":1} x"#).is_err());
+    }
+}

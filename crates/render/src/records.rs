@@ -1,7 +1,39 @@
 //! Writes records as a table for people, CSV (RFC 4180, optional BOM for Excel) or JSON.
 
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::io::Write;
+
+/// A CSV cell safe to open in a spreadsheet. Text that begins with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return would be read as a formula, so it gets a leading `'` that shows it as
+/// text. A plain number (`-120.00`, an advance) is left as it is: it cannot run anything, and
+/// amounts must stay numbers.
+pub fn csv_cell(text: &str) -> CsvCell<'_> {
+    let risky = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && !is_plain_number(text) {
+        CsvCell(Cow::Owned(format!("'{text}")))
+    } else {
+        CsvCell(Cow::Borrowed(text))
+    }
+}
+
+/// A cell as [`csv_cell`] makes it, ready for a CSV writer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CsvCell<'a>(pub Cow<'a, str>);
+
+impl AsRef<[u8]> for CsvCell<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// `-120.00`, `+5`, `42`: an optional sign, digits, and optionally a point and digits.
+fn is_plain_number(text: &str) -> bool {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && all_digits(fraction)
+}
 
 /// Why records could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +76,11 @@ pub fn write_records(
             let mut writer = csv::Writer::from_writer(out);
             writer.write_record(columns)?;
             for record in records {
-                writer.write_record(record.iter().map(|(_, v)| v.as_deref().unwrap_or("")))?;
+                writer.write_record(
+                    record
+                        .iter()
+                        .map(|(_, v)| csv_cell(v.as_deref().unwrap_or(""))),
+                )?;
             }
             writer.flush()?;
         }
@@ -103,4 +139,30 @@ pub fn write_records(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn formula_text_is_quoted_and_numbers_are_not() {
+        for (cell, expected) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+91 98", "'+91 98"),
+            ("-cmd", "'-cmd"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-120.00", "-120.00"),
+            ("+5", "+5"),
+            ("-", "'-"),
+            ("-1.", "'-1."),
+            ("Asha", "Asha"),
+            ("", ""),
+            ("2026-08-10", "2026-08-10"),
+        ] {
+            assert_eq!(csv_cell(cell).0, expected, "{cell:?}");
+        }
+    }
 }

@@ -246,7 +246,130 @@ pub fn check_commands(caller: &TokenInfo, world: &World, batch: &[Value]) -> Res
                     "commands[{index}]: {kind} acts outside office {office}"
                 )));
             }
+            check_references(world, batch, command, kind, office).map_err(|(what, id)| {
+                ApiError::forbidden(format!(
+                    "commands[{index}]: {what} {id} is not within office {office}"
+                ))
+            })?;
         }
     }
     Ok(())
+}
+
+/// The accounts, camps and grievances an officer's command names besides the one it acts
+/// on must be within the officer's office too. One that is elsewhere and one that does not
+/// exist answer alike, so that an officer cannot learn what exists outside its office.
+fn check_references<'a>(
+    world: &World,
+    batch: &[Value],
+    command: &'a Value,
+    kind: &str,
+    office: &str,
+) -> Result<(), (&'static str, &'a str)> {
+    let named = |key: &str| text(command, key).filter(|id| !id.is_empty());
+    if let Some(account) = named("account_no") {
+        let within = world
+            .consumer(account)
+            .is_some_and(|c| world.is_within(&c.subdivision, office));
+        if !within {
+            return Err(("account", account));
+        }
+    }
+    if let Some(camp) = named("camp_id") {
+        let stored = world.camps.get(camp).map(|c| c.subdivision.to_string());
+        let subdivision = match kind {
+            // A new camp is placed by the command itself, which was checked above.
+            "schedule_camp" => stored.or_else(|| text(command, "subdivision").map(str::to_string)),
+            _ => stored.or_else(|| {
+                batch
+                    .iter()
+                    .find(|c| {
+                        text(c, "type") == Some("schedule_camp") && text(c, "camp_id") == Some(camp)
+                    })
+                    .and_then(|c| text(c, "subdivision"))
+                    .map(str::to_string)
+            }),
+        };
+        if !subdivision.is_some_and(|s| world.is_within(&s, office)) {
+            return Err(("camp", camp));
+        }
+    }
+    if kind == "register_grievance" {
+        if let Some(grievance) = named("grievance_id") {
+            if let Some(stored) = world.grievances.get(grievance) {
+                if !world.is_within(&stored.subdivision, office) {
+                    return Err(("grievance", grievance));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An error as the ingest role may see it: ingest feeds data in and reads nothing, so
+/// amounts the system holds (a bill's current amount, what an account owes) are masked.
+pub fn for_ingest(caller: &TokenInfo, mut error: ApiError) -> ApiError {
+    if caller.role != Role::Ingest {
+        return error;
+    }
+    error.message = mask_amounts(&error.message);
+    for detail in &mut error.details {
+        match detail {
+            crate::error::Detail::Row(row) => row.reason = mask_amounts(&row.reason),
+            crate::error::Detail::Text(text) => *text = mask_amounts(text),
+        }
+    }
+    error
+}
+
+/// `text` with every amount (digits, a point and two digits) replaced by `[amount]`.
+pub fn mask_amounts(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let starts = chars[i].is_ascii_digit()
+            && (i == 0 || !(chars[i - 1].is_ascii_digit() || chars[i - 1] == '.'));
+        if starts {
+            let mut j = i;
+            while j < chars.len() && chars[j].is_ascii_digit() {
+                j += 1;
+            }
+            let digit = |k: usize| chars.get(k).is_some_and(char::is_ascii_digit);
+            let two_decimals = chars.get(j) == Some(&'.')
+                && digit(j + 1)
+                && digit(j + 2)
+                && !digit(j + 3)
+                && !(chars.get(j + 3) == Some(&'.') && digit(j + 4));
+            if two_decimals {
+                out.push_str("[amount]");
+                i = j + 3;
+                continue;
+            }
+            out.extend(&chars[i..j]);
+            i = j;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_amounts;
+
+    #[test]
+    fn amounts_are_masked_and_other_numbers_kept() {
+        assert_eq!(
+            mask_amounts("900.00 is not below the bill's amount 1200.00; see B1 on 2026-08-10"),
+            "[amount] is not below the bill's amount [amount]; see B1 on 2026-08-10"
+        );
+        assert_eq!(
+            mask_amounts("12.345 and 1.5 and v1.20.3"),
+            "12.345 and 1.5 and v1.20.3"
+        );
+        assert_eq!(mask_amounts("-120.00."), "-[amount].");
+    }
 }

@@ -31,11 +31,18 @@ use vasooli_engine::{Engine, EngineError, ExecuteReport, Input};
 use vasooli_projections::statement::{statement, Statement, StatementError};
 use vasooli_projections::{lists, reports};
 use vasooli_render::notices;
+use vasooli_render::records::csv_cell;
 
 /// Rows a list returns when the request names no `limit`.
 pub const LIST_LIMIT_DEFAULT: usize = 1_000;
 /// Most rows one list request may ask for.
 pub const LIST_LIMIT_MAX: usize = 10_000;
+/// Most days one nightly run over HTTP may move past the last one. A run levies every
+/// month's surcharges up to its date under the engine's write lock, so a date centuries
+/// ahead would stall every other request for as long as it takes.
+pub const NIGHTLY_STEP_DAYS_MAX: i64 = 366;
+/// Largest `offset` a list request may give.
+pub const LIST_OFFSET_MAX: usize = u32::MAX as usize;
 /// Most CSV row errors reported before an import stops reading.
 const IMPORT_ERRORS_MAX: usize = 1_000;
 
@@ -104,9 +111,27 @@ fn body_error(e: BytesRejection) -> ApiError {
             "payload_too_large",
             "the request body is larger than this route accepts",
         )
+    } else if timed_out(&e) {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body stopped arriving",
+        )
     } else {
         ApiError::malformed(format!("the request body could not be read: {e}"))
     }
+}
+
+/// Whether reading the body failed because the client stopped sending it.
+fn timed_out(e: &BytesRejection) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = source {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 async fn body(request: Request) -> Result<Bytes, ApiError> {
@@ -170,8 +195,19 @@ pub(crate) async fn commands(
     request: Request,
 ) -> Result<Json<WriteReport>, ApiError> {
     access::require_writer(&caller)?;
+    let who = caller.clone();
+    commands_of(state, caller, request)
+        .await
+        .map_err(|e| access::for_ingest(&who, e))
+}
+
+async fn commands_of(
+    state: AppState,
+    caller: TokenInfo,
+    request: Request,
+) -> Result<Json<WriteReport>, ApiError> {
     let bytes = body(request).await?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+    let value: Value = vasooli_domain::command::parse_json(&bytes).map_err(|e| {
         ApiError::malformed(format!(
             "line {} column {}: not valid JSON: {e}",
             e.line(),
@@ -244,12 +280,15 @@ pub(crate) async fn import(
     request: Request,
 ) -> Result<Json<WriteReport>, ApiError> {
     access::check_import(&caller, &kind)?;
-    let bytes = body(request).await?;
-    let inputs = tokio::task::spawn_blocking(move || parse_csv(&kind, &bytes))
-        .await
-        .map_err(|e| ApiError::internal(format!("parsing failed: {e}")))??;
-    let report = state.execute(move |_| Ok(inputs)).await?;
-    Ok(execute_report(&report))
+    let answer = async move {
+        let bytes = body(request).await?;
+        let inputs = tokio::task::spawn_blocking(move || parse_csv(&kind, &bytes))
+            .await
+            .map_err(|e| ApiError::internal(format!("parsing failed: {e}")))??;
+        let report = state.execute(move |_| Ok(inputs)).await?;
+        Ok(execute_report(&report))
+    };
+    answer.await.map_err(|e| access::for_ingest(&caller, e))
 }
 
 fn csv_reason(e: &csv::Error) -> String {
@@ -372,8 +411,8 @@ pub(crate) struct NightlyReport {
     summary = "Run the nightly finance run as of a date",
     description = "Levies surcharges, moves the recovery ladder, records broken plans, queues \
                    SMS and brings every list up to date as of the date. Running it again for \
-                   the same date changes nothing; a date before the last run's is refused \
-                   with 422.",
+                   the same date changes nothing; a date before the last run's, or more than \
+                   366 days after it, is refused with 422.",
     request_body = NightlyBody,
     responses(
         (status = 200, description = "The run is done", body = NightlyReport),
@@ -395,7 +434,19 @@ pub(crate) async fn nightly(
     let parsed: NightlyBody = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::malformed(format!("expected {{\"as_of\":\"YYYY-MM-DD\"}}: {e}")))?;
     let date = parse_date(&parsed.as_of).map_err(|e| ApiError::malformed(format!("as_of: {e}")))?;
-    let summary = state.write(move |engine| Ok(engine.nightly(date)?)).await?;
+    let summary = state
+        .write(move |engine| {
+            if let Some(last) = engine.world().last_nightly {
+                if (date - last).num_days() > NIGHTLY_STEP_DAYS_MAX {
+                    return Err(ApiError::unprocessable(format!(
+                        "as_of: {date} is more than {NIGHTLY_STEP_DAYS_MAX} days after the last \
+                         run on {last}; run the nightly run in steps"
+                    )));
+                }
+            }
+            Ok(engine.nightly(date)?)
+        })
+        .await?;
     Ok(Json(NightlyReport {
         as_of: date.to_string(),
         events_read: summary.events_read,
@@ -437,7 +488,7 @@ pub(crate) struct ListQuery {
     #[param(minimum = 0, maximum = 10000, default = 1000)]
     limit: Option<usize>,
     /// Rows to skip first.
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 4294967295_u64, default = 0)]
     offset: Option<usize>,
 }
 
@@ -450,7 +501,7 @@ pub(crate) struct PageQuery {
     #[param(minimum = 0, maximum = 10000, default = 1000)]
     limit: Option<usize>,
     /// Consumers of the worklist to skip first.
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 4294967295_u64, default = 0)]
     offset: Option<usize>,
 }
 
@@ -563,6 +614,11 @@ impl Params {
                 "limit: at most {LIST_LIMIT_MAX} rows per request"
             )));
         }
+        if offset > LIST_OFFSET_MAX {
+            return Err(ApiError::unprocessable(format!(
+                "offset: at most {LIST_OFFSET_MAX}"
+            )));
+        }
         Ok((limit, offset))
     }
 
@@ -613,7 +669,11 @@ impl Listing {
                 writer.write_record(&self.columns).map_err(csv_error)?;
                 for record in &self.records {
                     writer
-                        .write_record(record.iter().map(|(_, v)| v.as_deref().unwrap_or("")))
+                        .write_record(
+                            record
+                                .iter()
+                                .map(|(_, v)| csv_cell(v.as_deref().unwrap_or(""))),
+                        )
                         .map_err(csv_error)?;
                 }
                 let bytes = writer

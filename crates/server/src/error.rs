@@ -29,7 +29,9 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// `malformed` (400), `unauthorized` (401), `forbidden` (403), `not_found` (404),
-    /// `conflict` (409), `payload_too_large` (413), `unprocessable` (422) or `internal` (500).
+    /// `method_not_allowed` (405), `request_timeout` (408), `conflict` (409),
+    /// `payload_too_large` (413), `unprocessable` (422), `headers_too_large` (431) or
+    /// `internal` (500).
     #[schema(value_type = String)]
     pub code: &'static str,
     /// One line saying what, where and why.

@@ -10,6 +10,7 @@
 pub mod access;
 mod api;
 pub mod error;
+pub mod guard;
 pub mod metrics;
 pub mod openapi;
 pub mod tokens;
@@ -17,7 +18,7 @@ mod web;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{header, Uri};
+use axum::http::{header, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::Router;
 use error::ApiError;
@@ -26,6 +27,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokens::TokenInfo;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 use vasooli_domain::Policy;
 use vasooli_engine::{Engine, ExecuteReport, Input, SharedEngine};
@@ -153,17 +155,31 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 fn caller_of(parts: &Parts, state: &AppState) -> Result<TokenInfo, ApiError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+    if let Some(known) = parts.extensions.get::<Caller>() {
+        return Ok(known.0.clone());
+    }
+    authenticate(&parts.headers, state)
+}
+
+/// The token of an `Authorization` header: the `Bearer` scheme, in any letter case, then
+/// the token.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let value = value.trim_start();
+    let split = value.find(|c: char| c.is_ascii_whitespace())?;
+    let (scheme, token) = value.split_at(split);
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn authenticate(headers: &axum::http::HeaderMap, state: &AppState) -> Result<TokenInfo, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::unauthorized(
             "an Authorization: Bearer TOKEN header is required",
         ));
     };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or("");
+    let token = value.to_str().ok().and_then(bearer_token).unwrap_or("");
     tokens::authenticate(&state.tokens, token)
         .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
 }
@@ -179,21 +195,25 @@ async fn fallback(State(state): State<AppState>, uri: Uri, parts: Parts) -> ApiE
     ApiError::not_found(format!("no route for {}", uri.path()))
 }
 
+/// A known route asked with a method it does not take: 401 first under the API, as for any
+/// other check, then 405.
+async fn method_not_allowed(State(state): State<AppState>, uri: Uri, parts: Parts) -> ApiError {
+    if uri.path().starts_with("/api/v1/") {
+        if let Err(e) = caller_of(&parts, &state) {
+            return e;
+        }
+    }
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not take {}", uri.path(), parts.method),
+    )
+}
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route(
-            "/api/v1/commands",
-            post(api::commands).layer(DefaultBodyLimit::max(COMMANDS_BODY_MAX)),
-        )
-        .route(
-            "/api/v1/import/{kind}",
-            post(api::import).layer(DefaultBodyLimit::max(IMPORT_BODY_MAX)),
-        )
-        .route(
-            "/api/v1/nightly",
-            post(api::nightly).layer(DefaultBodyLimit::max(NIGHTLY_BODY_MAX)),
-        )
+    // Reads answer 408 past their deadline; writes are finished once started (see `guard`).
+    let reads = Router::new()
         .route("/api/v1/offices/{code}/defaulters", get(api::defaulters))
         .route(
             "/api/v1/offices/{code}/worklists/{kind}",
@@ -215,26 +235,75 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(web::index))
         .route("/page.js", get(web::script))
         .route("/page.css", get(web::style))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            guard::READ_TIMEOUT,
+        ));
+    let api = Router::new()
+        .route(
+            "/api/v1/commands",
+            post(api::commands).layer(DefaultBodyLimit::max(COMMANDS_BODY_MAX)),
+        )
+        .route(
+            "/api/v1/import/{kind}",
+            post(api::import).layer(DefaultBodyLimit::max(IMPORT_BODY_MAX)),
+        )
+        .route(
+            "/api/v1/nightly",
+            post(api::nightly).layer(DefaultBodyLimit::max(NIGHTLY_BODY_MAX)),
+        )
+        .merge(reads)
+        .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
         ));
     api.fallback(fallback)
-        // The default span holds the method and path only: no headers, so no tokens.
-        .layer(TraceLayer::new_for_http())
+        .layer(RequestBodyTimeoutLayer::new(guard::BODY_IDLE_TIMEOUT))
+        .layer(axum::middleware::from_fn(guard::header_limits))
+        .layer(axum::middleware::from_fn(guard::json_errors))
+        // The span holds the method and path only: no query, no headers, so no tokens.
+        .layer(TraceLayer::new_for_http().make_span_with(guard::span))
         .with_state(state)
 }
 
 /// Serves `listener` until `shutdown` completes, then lets requests in flight finish and
-/// flushes the data directory.
+/// flushes the data directory. Each connection speaks HTTP/1.1 with the caps and deadline
+/// of [`guard::http1`].
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let app = router(state.clone());
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let http1 = guard::http1();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, then go on.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = http1.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
     // A checkpoint on the way out, so that the next start replays little.
     let engine = state.engine.clone();
     tokio::task::spawn_blocking(move || {

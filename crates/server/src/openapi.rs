@@ -98,7 +98,7 @@ pub const IMPORT_KINDS: &[&str] = &["offices", "consumers", "bills", "payments",
             Unprocessable,
         ),
     ),
-    modifiers(&BearerToken),
+    modifiers(&BearerToken, &QueryPatterns),
     tags(
         (name = "system", description = "Open routes: liveness, metrics and this document"),
         (name = "writes", description = "Commands, imports and the nightly run"),
@@ -132,6 +132,43 @@ impl Modify for BearerToken {
                     .build(),
             ),
         );
+    }
+}
+
+/// Gives the query parameters that carry text the patterns the server reads them with, so
+/// that a client (or a fuzzer) can tell a well-formed value from the document alone.
+struct QueryPatterns;
+
+/// A period: a month `YYYY-MM`, a financial year `FYYYYY-YY` whose second year follows the
+/// first, or a quarter of one `FYYYYY-YY-Qn`.
+pub fn period_pattern() -> String {
+    let years: Vec<String> = (0..100)
+        .map(|y| format!("{y:02}-{:02}", (y + 1) % 100))
+        .collect();
+    format!(
+        "^([0-9]{{4}}-(0[1-9]|1[0-2])|FY[0-9]{{2}}({})(-Q[1-4])?)$",
+        years.join("|")
+    )
+}
+
+/// An amount in rupees as a query value: digits, at most 2 decimals, optionally negative.
+pub const AMOUNT_PATTERN: &str = r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$";
+
+impl Modify for QueryPatterns {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let period = period_pattern();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    let pattern = match parameter.name.as_str() {
+                        "period" => period.as_str(),
+                        "min_arrears" => AMOUNT_PATTERN,
+                        _ => continue,
+                    };
+                    parameter.schema = Some(string().pattern(Some(pattern)).into());
+                }
+            }
+        }
     }
 }
 
@@ -318,7 +355,47 @@ fn command_key(command: &str, key: &str) -> RefOr<Schema> {
             .description(Some("Designations of the officers present"))
             .into(),
         key if key == "on" || key.ends_with("_on") => date().into(),
-        _ => string().into(),
+        // Text; a number is read as its text (`"account_no": 1001`).
+        _ => ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Number]))
+            .into(),
+    }
+}
+
+/// A required key's schema: a plain text one may not be empty (a number is never empty).
+fn required_key(command: &str, key: &str) -> RefOr<Schema> {
+    match command_key(command, key) {
+        RefOr::T(Schema::Object(mut object))
+            if matches!(&object.schema_type, SchemaType::Array(types) if types.contains(&Type::String))
+                && object.enum_values.is_none()
+                && object.format.is_none() =>
+        {
+            object.min_length = Some(1);
+            RefOr::T(Schema::Object(object))
+        }
+        other => other,
+    }
+}
+
+/// An optional key's schema: its value, or null.
+fn optional_key(command: &str, key: &str) -> RefOr<Schema> {
+    match command_key(command, key) {
+        RefOr::T(Schema::Object(mut object)) => {
+            let mut types = match &object.schema_type {
+                SchemaType::Type(t) => vec![t.clone()],
+                SchemaType::Array(list) => list.clone(),
+                SchemaType::AnyValue => return RefOr::T(Schema::Object(object)),
+            };
+            if !types.contains(&Type::Null) {
+                types.push(Type::Null);
+            }
+            object.schema_type = SchemaType::from_iter(types);
+            if let Some(values) = object.enum_values.as_mut() {
+                values.push(serde_json::Value::Null);
+            }
+            RefOr::T(Schema::Object(object))
+        }
+        other => other,
     }
 }
 
@@ -331,9 +408,13 @@ fn command(command: &str, keys: &[&str]) -> Schema {
         .additional_properties(Some(AdditionalProperties::FreeForm(false)));
     for key in keys {
         let name = key.trim_end_matches('?');
-        object = object.property(name, command_key(command, name));
-        if !key.ends_with('?') {
-            object = object.required(name);
+        if key.ends_with('?') {
+            // An optional key may be empty or null, which both mean absent.
+            object = object.property(name, optional_key(command, name));
+        } else {
+            object = object
+                .property(name, required_key(command, name))
+                .required(name);
         }
     }
     object.into()
@@ -491,6 +572,47 @@ mod tests {
             }
             Value::Array(list) => list.iter().for_each(|v| refs(v, out)),
             _ => {}
+        }
+    }
+
+    #[test]
+    fn the_period_pattern_matches_what_the_server_reads() {
+        let pattern = period_pattern();
+        for period in [
+            "2026-10",
+            "FY2026-27",
+            "FY2099-00",
+            "FY2026-27-Q4",
+            "2026-13",
+            "FY2026-28",
+            "FY2026-27-Q5",
+            "26-10",
+            "",
+        ] {
+            let read = period.parse::<vasooli_domain::period::Period>().is_ok();
+            // The pattern is a plain alternation; check it by hand for these cases.
+            let month = period.len() == 7
+                && period.as_bytes()[4] == b'-'
+                && matches!(
+                    &period[5..],
+                    "01" | "02"
+                        | "03"
+                        | "04"
+                        | "05"
+                        | "06"
+                        | "07"
+                        | "08"
+                        | "09"
+                        | "10"
+                        | "11"
+                        | "12"
+                );
+            let fy = period.starts_with("FY") && period.len() >= 9 && {
+                let pair = &period[4..9];
+                pattern.contains(pair)
+                    && (period.len() == 9 || matches!(&period[9..], "-Q1" | "-Q2" | "-Q3" | "-Q4"))
+            };
+            assert_eq!(read, month || fy, "{period}");
         }
     }
 
