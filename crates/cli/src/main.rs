@@ -226,7 +226,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VASOOLI_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                // sled's own lines (it logs every failed write and open at length) are off
+                // by default: a storage fault reaches the user as one line of ours.
+                .unwrap_or_else(|_| "warn,sled=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -45,6 +45,7 @@ pub struct AppState {
     /// List answers kept while the log stays where it was.
     lists: Arc<ListCache>,
     tokens: SideTable,
+    store: vasooli_store::Store,
     pub metrics: Arc<metrics::Metrics>,
 }
 
@@ -58,12 +59,19 @@ impl AppState {
 
     pub fn from_engine(engine: Engine) -> anyhow::Result<AppState> {
         let tokens = engine.store().table(tokens::TOKENS_TREE)?;
+        let store = engine.store().clone();
         Ok(AppState {
+            store,
             engine: SharedEngine::start(engine),
             lists: Arc::new(ListCache::default()),
             tokens,
             metrics: Arc::new(metrics::Metrics::default()),
         })
+    }
+
+    /// The event log (for its health).
+    pub fn store(&self) -> &vasooli_store::Store {
+        &self.store
     }
 
     /// The table of API tokens.
