@@ -172,8 +172,12 @@ fn caller_of(parts: &Parts, state: &AppState) -> Result<TokenInfo, ApiError> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .unwrap_or("");
-    tokens::authenticate(&state.tokens, token)
-        .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
+    match tokens::lookup(&state.tokens, token) {
+        Ok(Some(info)) => Ok(info),
+        Ok(None) => Err(ApiError::unauthorized("the token is unknown or revoked")),
+        Err(e) => Err(error::storage(&e)
+            .unwrap_or_else(|| ApiError::internal(format!("reading the tokens failed: {e}")))),
+    }
 }
 
 async fn fallback(State(state): State<AppState>, uri: Uri, parts: Parts) -> ApiError {

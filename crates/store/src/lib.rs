@@ -39,6 +39,7 @@ pub use keyindex::KeyIndexStats;
 pub use read::ReadAll;
 pub use side::{SideDb, SideTable};
 pub use verify::{Problem, VerifyReport};
+pub use writer::PROBE_FREE_BYTES;
 
 /// Capacity of the queue between callers of [`Store::append`] and the writer thread.
 /// When it is full, callers block: this is the store's back-pressure.

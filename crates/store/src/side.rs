@@ -5,45 +5,94 @@
 
 use crate::{Shared, StoreError};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// A sled database of its own in a directory beside the log (see [`SideDb::open`]).
 #[derive(Clone)]
 pub struct SideDb {
-    db: sled::Db,
+    inner: Arc<SideInner>,
+}
+
+/// The database of a [`SideDb`] and what it takes to open it again: sled refuses every
+/// write after one failed (a full disk) until the database is opened again.
+struct SideInner {
     path: PathBuf,
+    cache_bytes: u64,
+    db: RwLock<Option<sled::Db>>,
+    /// A write failed: reopen before the next use.
+    broken: AtomicBool,
+}
+
+impl SideInner {
+    /// Runs `f` on the database, reopening it first after a failed write; a storage fault
+    /// of `f` marks it for reopening. Errors name the directory.
+    fn with_db<T>(
+        &self,
+        f: impl FnOnce(&sled::Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let run = || {
+            if self.broken.load(Ordering::Acquire) {
+                let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
+                if self.broken.load(Ordering::Acquire) {
+                    drop(slot.take());
+                    *slot = Some(crate::open_sled(&self.path, self.cache_bytes)?);
+                    self.broken.store(false, Ordering::Release);
+                }
+            }
+            let db = self
+                .db
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+                .ok_or_else(|| {
+                    StoreError::Io(std::io::Error::other("the database could not be reopened"))
+                })?;
+            let out = f(&db);
+            if let Err(e) = &out {
+                if e.storage_fault().is_some() {
+                    self.broken.store(true, Ordering::Release);
+                }
+            }
+            out
+        };
+        run().map_err(|e| e.in_dir(&self.path))
+    }
 }
 
 impl SideDb {
     /// Opens (creating if missing) the database in `path`, with a page cache of
     /// `cache_bytes`; waits like the store for a previous holder of its lock to let go.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<SideDb, StoreError> {
+        let db = crate::open_sled(path, cache_bytes)?;
         Ok(SideDb {
-            db: crate::open_sled(path, cache_bytes)?,
-            path: path.to_path_buf(),
+            inner: Arc::new(SideInner {
+                path: path.to_path_buf(),
+                cache_bytes,
+                db: RwLock::new(Some(db)),
+                broken: AtomicBool::new(false),
+            }),
         })
     }
 
     /// Its default table.
     pub fn table(&self) -> SideTable {
         SideTable {
-            source: Source::Own(sled::Tree::clone(&self.db), self.path.clone()),
+            source: Source::Own(Arc::clone(&self.inner)),
         }
     }
 
     /// A number never handed out before in this database (monotonic across restarts).
     pub fn generate_id(&self) -> Result<u64, StoreError> {
-        self.db
-            .generate_id()
-            .map_err(|e| StoreError::from(e).in_dir(&self.path))
+        self.inner.with_db(|db| Ok(db.generate_id()?))
     }
 
     /// Makes every write so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db
-            .flush()
-            .map_err(|e| StoreError::from(e).in_dir(&self.path))?;
-        Ok(())
+        self.inner.with_db(|db| {
+            db.flush()?;
+            Ok(())
+        })
     }
 }
 
@@ -60,8 +109,8 @@ pub struct SideTable {
 /// Where a table lives.
 #[derive(Clone)]
 enum Source {
-    /// A database of its own (and its directory, for errors).
-    Own(sled::Tree, PathBuf),
+    /// The default tree of a database of its own, looked up at each use.
+    Own(Arc<SideInner>),
     /// A named tree of the log's database, looked up at each use: the store reopens that
     /// database after a failed write.
     Log(Arc<Shared>, String),
@@ -88,7 +137,7 @@ impl SideTable {
         f: impl FnOnce(&sled::Tree) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match &self.source {
-            Source::Own(tree, path) => f(tree).map_err(|e| e.in_dir(path)),
+            Source::Own(inner) => inner.with_db(|db| f(db)),
             Source::Log(shared, name) => {
                 let run = || {
                     let tree = shared.db()?.open_tree(name)?;

@@ -74,7 +74,7 @@ pub(crate) fn clean_snapshots(path: &Path) -> Result<(), StoreError> {
             continue;
         }
         if name.ends_with(".generating") {
-            tracing::warn!(file = %entry.path().display(), "removing an interrupted sled snapshot");
+            tracing::info!(file = %entry.path().display(), "removing an interrupted sled snapshot");
             std::fs::remove_file(entry.path()).map_err(|e| storage(path, e))?;
         } else {
             finished.push(entry.path());

@@ -35,6 +35,10 @@ pub(crate) enum Command {
     Shutdown,
 }
 
+/// Free space a probe wants to see before it says writes may work again (a few group
+/// commits' worth: sled writes in segments of 512 KiB).
+pub const PROBE_FREE_BYTES: u64 = 4 << 20;
+
 /// Tree of the log's database the probe writes to (names `log_*` are the store's).
 const PROBE_TREE: &str = "log_probe";
 
@@ -279,10 +283,32 @@ fn codec_err(e: String) -> StoreError {
 }
 
 impl Writer {
-    /// Reopens the database first if an earlier write failed.
+    /// Reopens the database first if an earlier write failed. While the disk has less than
+    /// [`PROBE_FREE_BYTES`] free it does not try (sled's recovery itself writes, so the open
+    /// would fail) and keeps the old database for reads.
     fn usable(&mut self) -> Result<(), StoreError> {
         if self.broken {
+            if self.shared.sled.read_recovered().is_some() {
+                self.enough_space()?;
+            }
             self.reopen()?;
+        }
+        Ok(())
+    }
+
+    /// `Err(Full)` when the data directory's disk has less than [`PROBE_FREE_BYTES`] free.
+    fn enough_space(&self) -> Result<(), StoreError> {
+        let dir = &self.shared.dir;
+        let free = fs2::available_space(dir).map_err(|e| StoreError::Io(e).in_dir(dir))?;
+        if free < PROBE_FREE_BYTES {
+            return Err(StoreError::Storage {
+                dir: dir.clone(),
+                fault: crate::StorageFault::Full,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    format!("{free} bytes free, fewer than {PROBE_FREE_BYTES}"),
+                ),
+            });
         }
         Ok(())
     }
@@ -295,10 +321,15 @@ impl Writer {
         self.shared
             .degraded
             .store(true, std::sync::atomic::Ordering::Release);
-        tracing::error!(error = %e, "store write failed; reopening the log");
+        // The callers get the error; the log says what the store does about it.
+        tracing::info!(error = %e, "store write failed; reopening the log");
         self.broken = true;
+        if e.storage_fault() == Some(crate::StorageFault::Full) {
+            // Reopened once there is room again (see `usable`); reads go on meanwhile.
+            return;
+        }
         if let Err(e) = self.reopen() {
-            tracing::error!(error = %e, "reopening the log failed; trying again at the next write");
+            tracing::info!(error = %e, "reopening the log failed; trying again at the next write");
         }
     }
 
@@ -342,8 +373,11 @@ impl Writer {
         Ok(())
     }
 
-    /// A small durable write, to learn whether writes work again.
+    /// A small durable write, to learn whether writes work again; on a disk with less than
+    /// [`PROBE_FREE_BYTES`] free it fails without writing (a few bytes often still fit in
+    /// space sled has already claimed, so their write proves little).
     fn probe(&mut self) -> Result<(), StoreError> {
+        self.enough_space()?;
         let db = self.shared.db()?;
         let tree = db.open_tree(PROBE_TREE)?;
         let stamp = std::time::SystemTime::now()
