@@ -96,9 +96,20 @@ impl StoreError {
     pub fn in_dir(self, dir: &Path) -> StoreError {
         match self {
             StoreError::Io(source) | StoreError::Sled(sled::Error::Io(source)) => {
+                let fault = StorageFault::of(&source);
+                // sled hands errors it cloned over with their debug text as the message
+                // (`Os { code: 28, .. }`); the kind says the same in words.
+                let source = if source.raw_os_error().is_none()
+                    && fault != StorageFault::Unavailable
+                    && source.get_ref().is_some()
+                {
+                    std::io::Error::from(source.kind())
+                } else {
+                    source
+                };
                 StoreError::Storage {
                     dir: dir.to_path_buf(),
-                    fault: StorageFault::of(&source),
+                    fault,
                     source,
                 }
             }
@@ -159,5 +170,43 @@ impl StoreError {
             StoreError::Codec(s) => StoreError::Codec(s.clone()),
             StoreError::Closed => StoreError::Closed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_are_classified_from_the_os_error_code() {
+        let fault = |code| StorageFault::of(&std::io::Error::from_raw_os_error(code));
+        assert_eq!(fault(28), StorageFault::Full); // ENOSPC
+        assert_eq!(fault(122), StorageFault::Full); // EDQUOT
+        assert_eq!(fault(30), StorageFault::ReadOnly); // EROFS
+        assert_eq!(fault(13), StorageFault::Denied); // EACCES
+        assert_eq!(fault(1), StorageFault::Denied); // EPERM
+        assert_eq!(fault(5), StorageFault::Unavailable); // EIO
+                                                         // The message plays no part.
+        let other = std::io::Error::other("No space left on device");
+        assert_eq!(StorageFault::of(&other), StorageFault::Unavailable);
+    }
+
+    #[test]
+    fn a_storage_error_is_one_line_naming_the_directory_and_the_cause() {
+        let sled_clone = std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            format!("{:?}", std::io::Error::from_raw_os_error(28)),
+        );
+        let e = StoreError::Sled(sled::Error::Io(sled_clone)).in_dir(Path::new("/srv/data"));
+        assert_eq!(e.storage_fault(), Some(StorageFault::Full));
+        let text = e.to_string();
+        assert!(
+            text.starts_with("no space left on the disk in /srv/data: "),
+            "{text}"
+        );
+        assert!(!text.contains("Os {") && !text.contains('\n'), "{text}");
+        let e =
+            StoreError::Io(std::io::Error::from_raw_os_error(30)).in_dir(Path::new("/srv/data"));
+        assert!(e.to_string().contains("read-only in /srv/data"), "{e}");
     }
 }
