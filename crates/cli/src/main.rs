@@ -222,11 +222,27 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+/// The error and its causes on one line, each cause once: errors that show their cause in
+/// their own text (a store error inside an engine error) are not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line.replace('\n', " ")
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VASOOLI_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                // sled's own lines (it logs every failed write and open at length) are off
+                // by default: a storage fault reaches the user as one line of ours.
+                .unwrap_or_else(|_| "warn,sled=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -234,7 +250,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Runtime(e)) => {
-            eprintln!("error: {}", printable(&format!("{e:#}")));
+            eprintln!("error: {}", printable(&one_line(&e)));
             ExitCode::from(1)
         }
         Err(Failure::Usage(message)) => {

@@ -51,9 +51,13 @@ type Record = Vec<(&'static str, Option<String>)>;
 /// The answer of `GET /health`.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Health {
-    /// Always `ok` while the server answers.
+    /// `ok`, or `degraded` while the data directory cannot be written (then with 503).
     #[schema(value_type = String, example = "ok")]
     status: &'static str,
+    /// Why the store is degraded (it names the directory and the cause).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    store: Option<String>,
 }
 
 #[utoipa::path(
@@ -61,10 +65,48 @@ pub(crate) struct Health {
     path = "/health",
     tag = "system",
     summary = "Liveness",
-    responses((status = 200, description = "The server is up", body = Health)),
+    description = "`ok` while the server answers and its data directory takes writes. After a \
+                   write failed (a full disk, a read-only or failing file system) it answers \
+                   503 with `degraded` and the cause until a small probe write succeeds \
+                   again; writes resume by themselves once the disk has room.",
+    responses(
+        (status = 200, description = "The server is up", body = Health),
+        (status = 503, description = "Writes to the data directory fail", body = Health),
+    ),
 )]
-pub(crate) async fn health() -> Json<Health> {
-    Json(Health { status: "ok" })
+pub(crate) async fn health(State(state): State<AppState>) -> Response {
+    let store = state.store().clone();
+    if !store.degraded() {
+        return Json(Health {
+            status: "ok",
+            store: None,
+        })
+        .into_response();
+    }
+    let probed = tokio::task::spawn_blocking(move || store.probe()).await;
+    match probed {
+        Ok(Ok(())) => Json(Health {
+            status: "ok",
+            store: None,
+        })
+        .into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "degraded",
+                store: Some(e.to_string()),
+            }),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "degraded",
+                store: Some(format!("the probe failed: {e}")),
+            }),
+        )
+            .into_response(),
+    }
 }
 
 #[utoipa::path(

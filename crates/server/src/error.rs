@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use vasooli_engine::{EngineError, ErrorKind, RowError};
+use vasooli_store::{StorageFault, StoreError};
 
 /// Most rejected rows one answer lists; the count says how many there were.
 const DETAILS_MAX: usize = 100;
@@ -30,8 +31,9 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// `malformed` (400), `unauthorized` (401), `forbidden` (403), `not_found` (404),
     /// `method_not_allowed` (405), `request_timeout` (408), `conflict` (409),
-    /// `payload_too_large` (413), `unprocessable` (422), `headers_too_large` (431) or
-    /// `internal` (500).
+    /// `payload_too_large` (413), `unprocessable` (422), `headers_too_large` (431),
+    /// `internal` (500), `storage_unavailable` (503: the data directory cannot be written) or
+    /// `insufficient_storage` (507: its disk is full).
     #[schema(value_type = String)]
     pub code: &'static str,
     /// One line saying what, where and why.
@@ -150,12 +152,40 @@ impl From<EngineError> for ApiError {
         match e {
             EngineError::Rejected(errors) => rejected(&errors),
             EngineError::Usage(message) => ApiError::unprocessable(message),
+            EngineError::Store(e) => storage(&e).unwrap_or_else(|| {
+                tracing::error!("engine failure: store: {e}");
+                ApiError::internal("the engine failed; see the server log")
+            }),
             other => {
                 tracing::error!("engine failure: {other}");
                 ApiError::internal("the engine failed; see the server log")
             }
         }
     }
+}
+
+/// The answer to a storage fault: 507 when the disk is full, 503 for any other fault of the
+/// data directory (read-only, denied, failing, or open in another process). The message
+/// names the directory and the cause; nothing of the request was recorded.
+pub fn storage(e: &StoreError) -> Option<ApiError> {
+    let status = match e {
+        StoreError::InUse { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => match e.storage_fault()? {
+            StorageFault::Full => StatusCode::INSUFFICIENT_STORAGE,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        },
+    };
+    tracing::error!("storage fault: {e}");
+    let code = if status == StatusCode::INSUFFICIENT_STORAGE {
+        "insufficient_storage"
+    } else {
+        "storage_unavailable"
+    };
+    Some(ApiError::new(
+        status,
+        code,
+        format!("nothing was recorded: {e}"),
+    ))
 }
 
 impl IntoResponse for ApiError {

@@ -47,6 +47,7 @@ pub struct AppState {
     /// List answers kept while the log stays where it was.
     lists: Arc<ListCache>,
     tokens: SideTable,
+    store: vasooli_store::Store,
     pub metrics: Arc<metrics::Metrics>,
 }
 
@@ -60,12 +61,19 @@ impl AppState {
 
     pub fn from_engine(engine: Engine) -> anyhow::Result<AppState> {
         let tokens = engine.store().table(tokens::TOKENS_TREE)?;
+        let store = engine.store().clone();
         Ok(AppState {
+            store,
             engine: SharedEngine::start(engine),
             lists: Arc::new(ListCache::default()),
             tokens,
             metrics: Arc::new(metrics::Metrics::default()),
         })
+    }
+
+    /// The event log (for its health).
+    pub fn store(&self) -> &vasooli_store::Store {
+        &self.store
     }
 
     /// The table of API tokens.
@@ -180,8 +188,12 @@ fn authenticate(headers: &axum::http::HeaderMap, state: &AppState) -> Result<Tok
         ));
     };
     let token = value.to_str().ok().and_then(bearer_token).unwrap_or("");
-    tokens::authenticate(&state.tokens, token)
-        .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
+    match tokens::lookup(&state.tokens, token) {
+        Ok(Some(info)) => Ok(info),
+        Ok(None) => Err(ApiError::unauthorized("the token is unknown or revoked")),
+        Err(e) => Err(error::storage(&e)
+            .unwrap_or_else(|| ApiError::internal(format!("reading the tokens failed: {e}")))),
+    }
 }
 
 async fn fallback(State(state): State<AppState>, uri: Uri, parts: Parts) -> ApiError {

@@ -37,7 +37,12 @@ pub const IMPORT_KINDS: &[&str] = &["offices", "consumers", "bills", "payments",
                        Every `/api/v1/` route needs `Authorization: Bearer TOKEN`. Checks \
                        answer in the order 401, 403, 400, 422, 404, 409; the first that fails \
                        answers, with the body `{\"error\":{\"code\":\"…\",\"message\":\"…\"}}`. \
-                       A write answers only once its events are durable on disk.",
+                       A write answers only once its events are durable on disk. When the \
+                       data directory cannot take it, nothing is recorded and it answers 507 \
+                       (`insufficient_storage`: the disk is full) or 503 \
+                       (`storage_unavailable`: read-only, denied, failing, or in use); \
+                       `/health` then answers 503 `degraded`, and writes resume by themselves \
+                       once the disk can take them.",
     ),
     paths(
         api::health,

@@ -179,11 +179,22 @@ pub fn revoke(tree: &SideTable, name: &str) -> Result<(), String> {
 
 /// The token's holder, if the token is known.
 pub fn authenticate(tree: &SideTable, token: &str) -> Option<TokenInfo> {
+    lookup(tree, token).ok().flatten()
+}
+
+/// [`authenticate`], telling a table that cannot be read (a storage fault) from an unknown
+/// token.
+pub fn lookup(
+    tree: &SideTable,
+    token: &str,
+) -> Result<Option<TokenInfo>, vasooli_store::StoreError> {
     if !token.starts_with(TOKEN_PREFIX) {
-        return None;
+        return Ok(None);
     }
-    let value = tree.get(&hash(token)).ok()??;
-    serde_json::from_slice(&value).ok()
+    let Some(value) = tree.get(&hash(token))? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_slice(&value).ok())
 }
 
 #[cfg(test)]

@@ -1,6 +1,45 @@
 //! Error type of the store.
 
 use crate::ExpectedVersion;
+use std::path::{Path, PathBuf};
+
+/// What kind of storage fault stopped a read or write of a data directory. Classified from
+/// the operating system's error code (never from message text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFault {
+    /// No space left on the disk (or the user's quota is used up).
+    Full,
+    /// The file system is mounted read-only.
+    ReadOnly,
+    /// The process may not write (or read) the files.
+    Denied,
+    /// Any other failure of the device or file system (I/O error, device gone...).
+    Unavailable,
+}
+
+impl StorageFault {
+    /// The fault an I/O error stands for.
+    pub fn of(e: &std::io::Error) -> StorageFault {
+        use std::io::ErrorKind;
+        match e.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => StorageFault::Full,
+            ErrorKind::ReadOnlyFilesystem => StorageFault::ReadOnly,
+            ErrorKind::PermissionDenied => StorageFault::Denied,
+            _ => StorageFault::Unavailable,
+        }
+    }
+}
+
+impl std::fmt::Display for StorageFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StorageFault::Full => "no space left on the disk",
+            StorageFault::ReadOnly => "the file system is read-only",
+            StorageFault::Denied => "permission denied",
+            StorageFault::Unavailable => "the storage failed",
+        })
+    }
+}
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +69,17 @@ pub enum StoreError {
         limit: u64,
         actual: u64,
     },
+    /// The disk refused a read or write of the data directory `dir`. Whatever was being
+    /// committed was not acknowledged; the log holds whole commits only.
+    #[error("{fault} in {}: {source}", dir.display())]
+    Storage {
+        dir: PathBuf,
+        fault: StorageFault,
+        source: std::io::Error,
+    },
+    /// Another process has the data directory open.
+    #[error("{} is in use by another process (only one may open a data directory at a time)", dir.display())]
+    InUse { dir: PathBuf },
     #[error("sled: {0}")]
     Sled(#[from] sled::Error),
     #[error("io: {0}")]
@@ -42,6 +92,40 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// This error with any I/O failure turned into [`StoreError::Storage`] naming `dir`.
+    pub fn in_dir(self, dir: &Path) -> StoreError {
+        match self {
+            StoreError::Io(source) | StoreError::Sled(sled::Error::Io(source)) => {
+                let fault = StorageFault::of(&source);
+                // sled hands errors it cloned over with their debug text as the message
+                // (`Os { code: 28, .. }`); the kind says the same in words.
+                let source = if source.raw_os_error().is_none()
+                    && fault != StorageFault::Unavailable
+                    && source.get_ref().is_some()
+                {
+                    std::io::Error::from(source.kind())
+                } else {
+                    source
+                };
+                StoreError::Storage {
+                    dir: dir.to_path_buf(),
+                    fault,
+                    source,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The storage fault, when this is one.
+    pub fn storage_fault(&self) -> Option<StorageFault> {
+        match self {
+            StoreError::Storage { fault, .. } => Some(*fault),
+            StoreError::Io(e) | StoreError::Sled(sled::Error::Io(e)) => Some(StorageFault::of(e)),
+            _ => None,
+        }
+    }
+
     /// A copy for fanning one failure out to every caller of a group commit.
     /// Foreign error types are not `Clone`, so they are carried over as text.
     pub(crate) fn duplicate(&self) -> StoreError {
@@ -72,10 +156,57 @@ impl StoreError {
                 limit: *limit,
                 actual: *actual,
             },
+            StoreError::Storage { dir, fault, source } => StoreError::Storage {
+                dir: dir.clone(),
+                fault: *fault,
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            StoreError::InUse { dir } => StoreError::InUse { dir: dir.clone() },
+            StoreError::Sled(sled::Error::Io(e)) => {
+                StoreError::Io(std::io::Error::new(e.kind(), e.to_string()))
+            }
             StoreError::Sled(e) => StoreError::Io(std::io::Error::other(e.to_string())),
             StoreError::Io(e) => StoreError::Io(std::io::Error::new(e.kind(), e.to_string())),
             StoreError::Codec(s) => StoreError::Codec(s.clone()),
             StoreError::Closed => StoreError::Closed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_are_classified_from_the_os_error_code() {
+        let fault = |code| StorageFault::of(&std::io::Error::from_raw_os_error(code));
+        assert_eq!(fault(28), StorageFault::Full); // ENOSPC
+        assert_eq!(fault(122), StorageFault::Full); // EDQUOT
+        assert_eq!(fault(30), StorageFault::ReadOnly); // EROFS
+        assert_eq!(fault(13), StorageFault::Denied); // EACCES
+        assert_eq!(fault(1), StorageFault::Denied); // EPERM
+        assert_eq!(fault(5), StorageFault::Unavailable); // EIO
+                                                         // The message plays no part.
+        let other = std::io::Error::other("No space left on device");
+        assert_eq!(StorageFault::of(&other), StorageFault::Unavailable);
+    }
+
+    #[test]
+    fn a_storage_error_is_one_line_naming_the_directory_and_the_cause() {
+        let sled_clone = std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            format!("{:?}", std::io::Error::from_raw_os_error(28)),
+        );
+        let e = StoreError::Sled(sled::Error::Io(sled_clone)).in_dir(Path::new("/srv/data"));
+        assert_eq!(e.storage_fault(), Some(StorageFault::Full));
+        let text = e.to_string();
+        assert!(
+            text.starts_with("no space left on the disk in /srv/data: "),
+            "{text}"
+        );
+        assert!(!text.contains("Os {") && !text.contains('\n'), "{text}");
+        let e =
+            StoreError::Io(std::io::Error::from_raw_os_error(30)).in_dir(Path::new("/srv/data"));
+        assert!(e.to_string().contains("read-only in /srv/data"), "{e}");
     }
 }

@@ -21,6 +21,7 @@ mod keyindex;
 mod layout;
 mod read;
 mod side;
+mod snapshots;
 mod verify;
 mod writer;
 
@@ -33,11 +34,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-pub use error::StoreError;
+pub use error::{StorageFault, StoreError};
 pub use keyindex::KeyIndexStats;
 pub use read::ReadAll;
 pub use side::{SideDb, SideTable};
 pub use verify::{Problem, VerifyReport};
+pub use writer::PROBE_FREE_BYTES;
 
 /// Capacity of the queue between callers of [`Store::append`] and the writer thread.
 /// When it is full, callers block: this is the store's back-pressure.
@@ -342,8 +344,9 @@ impl StreamIndex {
 pub(crate) struct Shared {
     /// The data directory the log lives in (as `log/`).
     pub dir: std::path::PathBuf,
-    pub db: sled::Db,
-    pub tree: sled::Tree,
+    /// The open sled database; `None` while the writer reopens it after a failed write
+    /// (sled refuses every write after one failed, until it is opened again).
+    pub sled: RwLock<Option<SledDb>>,
     /// Last durable position; only advanced after the flush covering it.
     pub last_position: AtomicU64,
     pub index: RwLock<StreamIndex>,
@@ -351,11 +354,43 @@ pub(crate) struct Shared {
     pub keys: RwLock<keyindex::KeyIndex>,
     /// Keys the memtable holds before the writer writes it as a run.
     pub key_memtable_entries: usize,
+    /// Set when a write failed, cleared when one succeeds.
+    pub degraded: std::sync::atomic::AtomicBool,
     notify_lock: Mutex<()>,
     notify: Condvar,
 }
 
+/// An open sled database and the log's tree in it.
+pub(crate) struct SledDb {
+    pub db: sled::Db,
+    pub tree: sled::Tree,
+}
+
 impl Shared {
+    /// The log's tree, unless the database is being reopened.
+    pub(crate) fn tree(&self) -> Result<sled::Tree, StoreError> {
+        match &*self.sled.read_recovered() {
+            Some(s) => Ok(s.tree.clone()),
+            None => Err(self.reopening()),
+        }
+    }
+
+    /// The database, unless it is being reopened.
+    pub(crate) fn db(&self) -> Result<sled::Db, StoreError> {
+        match &*self.sled.read_recovered() {
+            Some(s) => Ok(s.db.clone()),
+            None => Err(self.reopening()),
+        }
+    }
+
+    fn reopening(&self) -> StoreError {
+        StoreError::Storage {
+            dir: self.dir.clone(),
+            fault: StorageFault::Unavailable,
+            source: std::io::Error::other("the log is being reopened after a failed write"),
+        }
+    }
+
     /// Publishes a new durable last position and wakes subscribers.
     pub(crate) fn publish_position(&self, position: u64) {
         self.last_position.store(position, Ordering::Release);
@@ -414,22 +449,44 @@ impl std::fmt::Debug for Store {
 /// background threads release it shortly after the last handle drops.
 const OPEN_LOCK_WAIT: Duration = Duration::from_secs(5);
 
-fn open_sled(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     let started = std::time::Instant::now();
+    // The directory a user knows: the data directory, not its `log/` inside.
+    let named = if path.file_name().is_some_and(|n| n == "log") {
+        path.parent().unwrap_or(path)
+    } else {
+        path
+    };
     loop {
-        match sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .open()
-        {
-            Ok(db) => return Ok(db),
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && started.elapsed() < OPEN_LOCK_WAIT =>
-            {
-                std::thread::sleep(Duration::from_millis(20));
+        let locked = match snapshots::prepare(path) {
+            Ok(snapshots::Prepared::Ready) => {
+                match sled::Config::new()
+                    .path(path)
+                    .cache_capacity(cache_bytes)
+                    .open()
+                {
+                    Ok(db) => return Ok(db),
+                    Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::Other => {
+                        // sled reports a lock held by another as a bare `Other` error: ask
+                        // the lock itself whether that was it.
+                        match snapshots::prepare(path) {
+                            Ok(snapshots::Prepared::Locked) => true,
+                            _ => return Err(StoreError::Sled(sled::Error::Io(e)).in_dir(named)),
+                        }
+                    }
+                    Err(e) => return Err(StoreError::from(e).in_dir(named)),
+                }
             }
-            Err(e) => return Err(e.into()),
+            Ok(snapshots::Prepared::Locked) => true,
+            Err(e) => return Err(e.in_dir(named)),
+        };
+        if locked {
+            if started.elapsed() >= OPEN_LOCK_WAIT {
+                return Err(StoreError::InUse {
+                    dir: named.to_path_buf(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
@@ -462,20 +519,19 @@ impl Store {
 
     /// [`Store::open`] with other settings.
     pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir)?;
-        let db = open_sled(&dir.join("log"), SLED_CACHE_BYTES)?;
-        let tree = db.open_tree(layout::LOG_TREE)?;
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(e).in_dir(dir))?;
         let memtable_entries = options.key_memtable_entries.max(1);
-        let keys = RwLock::new(keyindex::KeyIndex::open(&tree)?);
-        let (index, last_position) = read::rebuild_index(&tree, &keys, memtable_entries)?;
+        let (sled, keys, index, last_position) =
+            open_log(dir, memtable_entries).map_err(|e| e.in_dir(dir))?;
+        let keys = RwLock::new(keys);
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
-            db,
-            tree,
+            sled: RwLock::new(Some(sled)),
             last_position: AtomicU64::new(last_position),
             index: RwLock::new(index),
             keys,
             key_memtable_entries: memtable_entries,
+            degraded: std::sync::atomic::AtomicBool::new(false),
             notify_lock: Mutex::new(()),
             notify: Condvar::new(),
         });
@@ -493,6 +549,23 @@ impl Store {
         })
     }
 
+    /// `Ok` while writes succeed; after a failed write, the fault that stopped it until a
+    /// write (or this probe, which writes a few bytes) succeeds again. Once space is back the
+    /// store works again by itself: the writer reopens the database after a failed write.
+    pub fn probe(&self) -> Result<(), StoreError> {
+        let (reply_tx, reply_rx) = sync_channel(1);
+        self.inner
+            .tx
+            .send(writer::Command::Probe(reply_tx))
+            .map_err(|_| StoreError::Closed)?;
+        reply_rx.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    /// Whether the last write failed (and no write succeeded since).
+    pub fn degraded(&self) -> bool {
+        self.inner.shared.degraded.load(Ordering::Acquire)
+    }
+
     /// The data directory the store was opened in.
     pub fn dir(&self) -> &Path {
         &self.inner.shared.dir
@@ -502,13 +575,13 @@ impl Store {
     /// `log_`). Its writes become durable with the next append, [`Store::flush`] or
     /// [`SideTable::flush`].
     pub fn table(&self, name: &str) -> Result<SideTable, StoreError> {
-        SideTable::in_log_db(&self.inner.shared.db, name)
+        SideTable::in_log_db(&self.inner.shared, name)
     }
 
     /// The sled database itself, for the store's own tests, which damage it on purpose.
     #[doc(hidden)]
-    pub fn raw_db(&self) -> &sled::Db {
-        &self.inner.shared.db
+    pub fn raw_db(&self) -> sled::Db {
+        self.inner.shared.db().expect("the log is open")
     }
 
     /// Appends a commit atomically; returns once it is durable on disk.
@@ -518,7 +591,10 @@ impl Store {
             .tx
             .send(writer::Command::Append(commit, reply_tx))
             .map_err(|_| StoreError::Closed)?;
-        reply_rx.recv().map_err(|_| StoreError::Closed)?
+        reply_rx
+            .recv()
+            .map_err(|_| StoreError::Closed)?
+            .map_err(|e| e.in_dir(&self.inner.shared.dir))
     }
 
     /// Position of the last durable event; 0 when the log is empty.
@@ -549,7 +625,7 @@ impl Store {
         let entry = shared
             .keys
             .read_recovered()
-            .find(&shared.tree, namespace, key)?;
+            .find(&shared.tree()?, namespace, key)?;
         // An entry of a commit whose flush has not completed is not reported yet (only
         // format-1 entries can be ahead: the key index holds durable keys only).
         Ok(entry.filter(|e| e.position <= shared.last_position()))
@@ -570,7 +646,8 @@ impl Store {
     /// Walks the whole log and index and reports every inconsistency found.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
         let shared = &self.inner.shared;
-        verify::verify_tree(&shared.tree, Some(shared.last_position()))
+        verify::verify_tree(&shared.tree()?, Some(shared.last_position()))
+            .map_err(|e| e.in_dir(&shared.dir))
     }
 
     /// Checkpoints stream heads and flushes the whole database (including other crates'
@@ -583,10 +660,17 @@ impl Store {
             .send(writer::Command::Flush(reply_tx))
             .is_err()
         {
-            self.inner.shared.db.flush()?;
+            let shared = &self.inner.shared;
+            shared
+                .db()?
+                .flush()
+                .map_err(|e| StoreError::from(e).in_dir(&shared.dir))?;
             return Ok(());
         }
-        reply_rx.recv().map_err(|_| StoreError::Closed)?
+        reply_rx
+            .recv()
+            .map_err(|_| StoreError::Closed)?
+            .map_err(|e| e.in_dir(&self.inner.shared.dir))
     }
 }
 
@@ -594,9 +678,25 @@ impl Store {
 /// tail and fails on a damaged tail). Must not be used while a `Store` has it open.
 pub fn verify_dir(dir: &Path) -> Result<VerifyReport, StoreError> {
     // Waits for the lock like `open`, in case a store on `dir` was just dropped.
+    let verified = (|| {
+        let db = open_sled(&dir.join("log"), SLED_CACHE_BYTES)?;
+        let tree = db.open_tree(layout::LOG_TREE)?;
+        verify::verify_tree(&tree, None)
+    })();
+    verified.map_err(|e| e.in_dir(dir))
+}
+
+/// Opens the log in `dir/log` and rebuilds what the store keeps in memory.
+pub(crate) fn open_log(
+    dir: &Path,
+    memtable_entries: usize,
+) -> Result<(SledDb, keyindex::KeyIndex, StreamIndex, u64), StoreError> {
     let db = open_sled(&dir.join("log"), SLED_CACHE_BYTES)?;
     let tree = db.open_tree(layout::LOG_TREE)?;
-    verify::verify_tree(&tree, None)
+    let keys = RwLock::new(keyindex::KeyIndex::open(&tree)?);
+    let (index, last_position) = read::rebuild_index(&tree, &keys, memtable_entries)?;
+    let keys = keys.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok((SledDb { db, tree }, keys, index, last_position))
 }
 
 /// Waits for commits landing in the store.

@@ -140,7 +140,8 @@ pub(crate) fn rebuild_index(
 
 /// Iterator over the global log, see [`crate::Store::read_all`].
 pub struct ReadAll {
-    tree: sled::Tree,
+    /// The log's tree, or why it could not be had (yielded as the first item).
+    tree: Result<sled::Tree, Option<StoreError>>,
     from: u64,
     /// Last position to yield: the durable last position when the iterator was created.
     cap: u64,
@@ -156,7 +157,7 @@ impl ReadAll {
         let from = from_position.max(1);
         let cap = shared.last_position();
         ReadAll {
-            tree: shared.tree.clone(),
+            tree: shared.tree().map_err(Some),
             from,
             cap,
             iter: None,
@@ -168,17 +169,20 @@ impl ReadAll {
 
     /// Decodes the next chunk into `buffered`; `Ok(false)` at the end.
     fn load_next_chunk(&mut self) -> Result<bool, StoreError> {
+        let tree = match &mut self.tree {
+            Ok(tree) => tree,
+            Err(e) => return e.take().map_or(Ok(false), Err),
+        };
         if self.iter.is_none() {
             // Start at the chunk containing `from`: the last chunk key <= from.
-            let start = match self
-                .tree
+            let start = match tree
                 .range(layout::chunk_key(0)..=layout::chunk_key(self.from))
                 .next_back()
             {
                 Some(item) => item?.0.to_vec(),
                 None => layout::chunk_key(0).to_vec(),
             };
-            self.iter = Some(self.tree.range(&start[..]..&CHUNK_END[..]));
+            self.iter = Some(tree.range(&start[..]..&CHUNK_END[..]));
         }
         let Some(iter) = self.iter.as_mut() else {
             return Ok(false);
@@ -244,12 +248,13 @@ impl Iterator for ReadAll {
 
 /// Reads every event of `stream`, visiting only the chunks known to contain it.
 pub(crate) fn read_stream(shared: &Shared, stream: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+    let tree = shared.tree()?;
     let (mut chunks, cap) = {
         // Both sources are read under the lock so a concurrent checkpoint cannot make
         // chunks vanish between them; duplicates from overlap are removed below.
         let index = shared.index.read_recovered();
         let cap = shared.last_position();
-        let mut chunks = match shared.tree.get(layout::stream_key(stream))? {
+        let mut chunks = match tree.get(layout::stream_key(stream))? {
             Some(bytes) => {
                 let head: StreamWire = codec::open_envelope(&bytes).map_err(|r| {
                     corrupt(
@@ -270,8 +275,7 @@ pub(crate) fn read_stream(shared: &Shared, stream: &str) -> Result<Vec<RecordedE
     chunks.dedup();
     let mut out = Vec::new();
     for position in chunks.into_iter().filter(|p| *p <= cap) {
-        let bytes = shared
-            .tree
+        let bytes = tree
             .get(layout::chunk_key(position))?
             .ok_or_else(|| corrupt(position, format!("chunk of stream {stream:?} missing")))?;
         let chunk = decode_chunk(position, &bytes)?;

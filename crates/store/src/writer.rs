@@ -28,9 +28,19 @@ pub(crate) enum Command {
     Append(NewCommit, AppendReply),
     /// Checkpoint heads and flush everything.
     Flush(SyncSender<Result<(), StoreError>>),
+    /// Reopen the database if a write failed, then write a few bytes durably: clears the
+    /// degraded mark when that works.
+    Probe(SyncSender<Result<(), StoreError>>),
     /// Checkpoint, flush and exit.
     Shutdown,
 }
+
+/// Free space a probe wants to see before it says writes may work again (a few group
+/// commits' worth: sled writes in segments of 512 KiB).
+pub const PROBE_FREE_BYTES: u64 = 4 << 20;
+
+/// Tree of the log's database the probe writes to (names `log_*` are the store's).
+const PROBE_TREE: &str = "log_probe";
 
 /// Upper bound of an encoded event's bytes besides names and payload: five varints
 /// (three lengths, the version and the timestamp) of at most 9 bytes each, and the tag
@@ -59,6 +69,7 @@ pub(crate) fn run(shared: Arc<Shared>, rx: Receiver<Command>) {
         heads,
         commit_seq: 0,
         group_seq: 0,
+        broken: false,
     };
     loop {
         let first = match rx.recv() {
@@ -89,20 +100,43 @@ pub(crate) fn run(shared: Arc<Shared>, rx: Receiver<Command>) {
             }
         }
         if !group.is_empty() {
-            if let Err(e) = writer.write_group(group) {
-                // After a failed write or flush sled's state is unknown; stop accepting
-                // work so callers get `Closed` instead of appends on a broken log.
-                tracing::error!(error = %e, "store write failed; writer stopping");
-                return;
+            match writer.usable() {
+                Ok(()) => {
+                    if let Err(e) = writer.write_group(group) {
+                        writer.failed(&e);
+                    } else {
+                        writer.recovered();
+                    }
+                }
+                Err(e) => {
+                    for (_, reply) in group {
+                        let _ = reply.send(Err(e.duplicate()));
+                    }
+                }
             }
         }
         match control {
             Some(Command::Flush(reply)) => {
-                let _ = reply.send(writer.checkpoint_and_flush());
+                let flushed = writer.usable().and_then(|()| writer.checkpoint_and_flush());
+                if let Err(e) = &flushed {
+                    writer.failed(e);
+                }
+                let _ = reply.send(flushed);
+            }
+            Some(Command::Probe(reply)) => {
+                let probed = writer.usable().and_then(|()| writer.probe());
+                match &probed {
+                    Ok(()) => writer.recovered(),
+                    Err(e) => writer.failed(e),
+                }
+                let _ = reply.send(probed);
             }
             Some(Command::Shutdown) => break,
             _ => {}
         }
+    }
+    if writer.broken {
+        return;
     }
     if let Err(e) = writer.checkpoint_and_flush() {
         tracing::error!(error = %e, "final store checkpoint failed");
@@ -120,6 +154,8 @@ struct Writer {
     /// Number of the commit being staged / of the current group, for the stamps in `Head`.
     commit_seq: u64,
     group_seq: u64,
+    /// A write failed and the database could not be reopened yet.
+    broken: bool,
 }
 
 /// Writer-side state of one stream.
@@ -138,6 +174,8 @@ struct Head {
 /// Stream names are borrowed from the queued commits, which live until the group is done,
 /// so the hot path allocates no per-event strings.
 struct GroupState<'g> {
+    /// The log's tree for this group.
+    tree: sled::Tree,
     next_position: u64,
     /// Streams known to the shared index when the group started; ids from here on are
     /// streams first seen in this group, named by `new_names`.
@@ -159,8 +197,9 @@ struct GroupState<'g> {
 }
 
 impl<'g> GroupState<'g> {
-    fn new(next_position: u64, known: usize) -> Self {
+    fn new(tree: sled::Tree, next_position: u64, known: usize) -> Self {
         GroupState {
+            tree,
             next_position,
             known: known as u32,
             new_names: Vec::new(),
@@ -244,6 +283,111 @@ fn codec_err(e: String) -> StoreError {
 }
 
 impl Writer {
+    /// Reopens the database first if an earlier write failed. While the disk has less than
+    /// [`PROBE_FREE_BYTES`] free it does not try (sled's recovery itself writes, so the open
+    /// would fail) and keeps the old database for reads.
+    fn usable(&mut self) -> Result<(), StoreError> {
+        if self.broken {
+            if self.shared.sled.read_recovered().is_some() {
+                self.enough_space()?;
+            }
+            self.reopen()?;
+        }
+        Ok(())
+    }
+
+    /// `Err(Full)` when the data directory's disk has less than [`PROBE_FREE_BYTES`] free.
+    fn enough_space(&self) -> Result<(), StoreError> {
+        let dir = &self.shared.dir;
+        let free = fs2::available_space(dir).map_err(|e| StoreError::Io(e).in_dir(dir))?;
+        if free < PROBE_FREE_BYTES {
+            return Err(StoreError::Storage {
+                dir: dir.clone(),
+                fault: crate::StorageFault::Full,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    format!("{free} bytes free, fewer than {PROBE_FREE_BYTES}"),
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// After a failed write or flush: sled refuses every later write of that database until
+    /// it is opened again, and what it holds in memory may be ahead of the disk. So the
+    /// database is closed and opened again from disk (now, and if that fails before the
+    /// next command), and what the store keeps in memory is rebuilt from it.
+    fn failed(&mut self, e: &StoreError) {
+        self.shared
+            .degraded
+            .store(true, std::sync::atomic::Ordering::Release);
+        // The callers get the error; the log says what the store does about it.
+        tracing::info!(error = %e, "store write failed; reopening the log");
+        self.broken = true;
+        if e.storage_fault() == Some(crate::StorageFault::Full) {
+            // Reopened once there is room again (see `usable`); reads go on meanwhile.
+            return;
+        }
+        if let Err(e) = self.reopen() {
+            tracing::info!(error = %e, "reopening the log failed; trying again at the next write");
+        }
+    }
+
+    fn recovered(&mut self) {
+        self.shared
+            .degraded
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    fn reopen(&mut self) -> Result<(), StoreError> {
+        let shared = Arc::clone(&self.shared);
+        self.broken = true;
+        // Dropping the old database first releases its lock (sled's threads let go of it
+        // shortly after; `open_sled` waits for that).
+        drop(shared.sled.write_recovered().take());
+        let (sled, keys, index, last) = crate::open_log(&shared.dir, shared.key_memtable_entries)
+            .map_err(|e| e.in_dir(&shared.dir))?;
+        self.heads = index
+            .heads
+            .iter()
+            .map(|h| Head {
+                version: h.version,
+                ..Head::default()
+            })
+            .collect();
+        self.commits_since_checkpoint = 0;
+        self.events_since_checkpoint = 0;
+        *shared.keys.write_recovered() = keys;
+        *shared.index.write_recovered() = index;
+        *shared.sled.write_recovered() = Some(sled);
+        if last != shared.last_position() {
+            tracing::warn!(
+                before = shared.last_position(),
+                after = last,
+                "the reopened log ends elsewhere than the store believed"
+            );
+        }
+        shared.publish_position(last);
+        self.broken = false;
+        tracing::info!("log reopened");
+        Ok(())
+    }
+
+    /// A small durable write, to learn whether writes work again; on a disk with less than
+    /// [`PROBE_FREE_BYTES`] free it fails without writing (a few bytes often still fit in
+    /// space sled has already claimed, so their write proves little).
+    fn probe(&mut self) -> Result<(), StoreError> {
+        self.enough_space()?;
+        let db = self.shared.db()?;
+        let tree = db.open_tree(PROBE_TREE)?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        tree.insert(b"probe", stamp.to_be_bytes().to_vec())?;
+        db.flush()?;
+        Ok(())
+    }
+
     fn write_group(&mut self, group: Vec<(NewCommit, AppendReply)>) -> Result<(), StoreError> {
         let shared = Arc::clone(&self.shared);
         let (commits, replies): (Vec<NewCommit>, Vec<AppendReply>) = group.into_iter().unzip();
@@ -251,7 +395,9 @@ impl Writer {
         let keys = shared.keys.read_recovered();
         self.group_seq += 1;
         debug_assert_eq!(self.heads.len(), index.heads.len());
-        let mut st = GroupState::new(shared.last_position() + 1, index.heads.len());
+        let tree = shared.tree()?;
+        let db = shared.db()?;
+        let mut st = GroupState::new(tree.clone(), shared.last_position() + 1, index.heads.len());
         let mut outcomes = Vec::with_capacity(commits.len());
         for commit in &commits {
             let outcome =
@@ -284,7 +430,7 @@ impl Writer {
             {
                 let heads = &self.heads;
                 match checkpoint_entries(
-                    &shared,
+                    &tree,
                     &index,
                     &st.new_chunks,
                     |id| st.name(&index, id),
@@ -310,19 +456,18 @@ impl Writer {
         drop(keys);
 
         if st.writes > 0 {
-            let written = shared
-                .tree
+            let written = tree
                 .apply_batch(std::mem::take(&mut st.batch))
                 .map_err(StoreError::from)
                 .and_then(|()| {
                     if !separate_checkpoint.is_empty() {
-                        if let Err(e) = apply_checkpoint(&shared.tree, separate_checkpoint) {
+                        if let Err(e) = apply_checkpoint(&tree, separate_checkpoint) {
                             // Heads are rebuilt from a longer tail next open.
                             tracing::error!(error = %e, "stream head checkpoint failed");
                             checkpointed = false;
                         }
                     }
-                    shared.db.flush().map(|_| ()).map_err(StoreError::from)
+                    db.flush().map(|_| ()).map_err(StoreError::from)
                 });
             if let Err(e) = written {
                 for (outcome, reply) in outcomes.into_iter().zip(replies) {
@@ -349,7 +494,7 @@ impl Writer {
         if memtable >= shared.key_memtable_entries || last - covered >= KEY_INDEX_LAG_EVENTS_MAX {
             // A failure stops the writer like a failed group: the log is intact, and the
             // keys are re-read from it on the next open.
-            KeyIndex::write_run(&shared.keys, &shared.tree, last)?;
+            KeyIndex::write_run(&shared.keys, &tree, last)?;
         }
         Ok(())
     }
@@ -427,7 +572,7 @@ impl Writer {
             let existing = match commit_keys.get(&k).or_else(|| st.keys.get(&k)) {
                 Some(h) => Some(*h),
                 None => keys
-                    .find(&self.shared.tree, &nk.namespace, &nk.key)?
+                    .find(&st.tree, &nk.namespace, &nk.key)?
                     .map(|entry| entry.content_hash),
             };
             match existing {
@@ -617,12 +762,14 @@ impl Writer {
     /// Checkpoints heads (if anything changed since the last checkpoint) and flushes the db.
     fn checkpoint_and_flush(&mut self) -> Result<(), StoreError> {
         let shared = Arc::clone(&self.shared);
+        let tree = shared.tree()?;
+        let db = shared.db()?;
         let last = shared.last_position();
         let covered = shared.keys.read_recovered().covered();
         if covered < last {
             // So that the next open re-reads no keys from the log. The log is intact if
             // this fails (the keys are re-read on open): go on to the checkpoint and flush.
-            if let Err(e) = KeyIndex::write_run(&shared.keys, &shared.tree, last) {
+            if let Err(e) = KeyIndex::write_run(&shared.keys, &tree, last) {
                 tracing::error!(error = %e, "writing the key index's memtable failed");
             }
         }
@@ -632,7 +779,7 @@ impl Writer {
                 None
             } else {
                 Some(checkpoint_entries(
-                    &shared,
+                    &tree,
                     &index,
                     &[],
                     |id| index.name(id),
@@ -643,8 +790,8 @@ impl Writer {
         };
         match entries {
             Some(entries) => {
-                apply_checkpoint(&shared.tree, entries)?;
-                shared.db.flush()?;
+                apply_checkpoint(&tree, entries)?;
+                db.flush()?;
                 {
                     let mut index = shared.index.write_recovered();
                     index.clear_tails();
@@ -654,7 +801,7 @@ impl Writer {
                 self.events_since_checkpoint = 0;
             }
             None => {
-                shared.db.flush()?;
+                db.flush()?;
             }
         }
         Ok(())
@@ -682,7 +829,7 @@ fn apply_checkpoint(tree: &sled::Tree, entries: Vec<KeyValue>) -> Result<(), Sto
 /// index's tail lists plus `new_chunks` of a pending group) and for the checkpoint marker
 /// at `position`. `name` and `version` give a stream id's name and current version.
 fn checkpoint_entries<'a>(
-    shared: &Shared,
+    tree: &sled::Tree,
     index: &StreamIndex,
     new_chunks: &[(u32, u64)],
     name: impl Fn(u32) -> &'a str,
@@ -707,7 +854,7 @@ fn checkpoint_entries<'a>(
     for (id, tail) in tails {
         let stream = name(id);
         let key = layout::stream_key(stream);
-        let mut chunks = match shared.tree.get(&key)? {
+        let mut chunks = match tree.get(&key)? {
             Some(bytes) => {
                 let head: StreamWire =
                     codec::open_envelope(&bytes).map_err(|r| StoreError::Corrupt {
