@@ -6,7 +6,7 @@ use vasooli_store::{NaturalKey, NewCommit, NewEvent, Store, StoreError};
 
 fn keyed(i: u64) -> NewEvent {
     let mut e = NewEvent::new(
-        &format!("acct-{}", i % 7),
+        format!("acct-{}", i % 7),
         "Billed",
         format!("bill {i}").into_bytes(),
         1_700_000_000_000,
