@@ -2,6 +2,7 @@
 
 use crate::{Cli, Command, Failure, Format, PolicyAction, SmsAction, TokensAction};
 use anyhow::Context;
+use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 use std::fs::File;
@@ -13,7 +14,7 @@ use vasooli_domain::command::{
     header_problems, import_columns, import_command_type, FieldError, HeaderProblem, LineBreaks,
 };
 use vasooli_domain::event::Event;
-use vasooli_domain::types::{Level, WorklistKind};
+use vasooli_domain::types::{Level, Stage, WorklistKind};
 use vasooli_domain::{Command as DomainCommand, Money, Policy};
 use vasooli_engine::{Engine, EngineError, Input};
 use vasooli_projections::lists;
@@ -368,6 +369,17 @@ fn nightly(cli: &Cli, as_of: &str) -> Outcome {
     let date = parse_date(as_of).map_err(|e| usage(format!("--as-of: {e}")))?;
     let mut engine = open(cli)?;
     let summary = engine.nightly(date).map_err(engine_failure)?;
+    if cli.format == Format::Table {
+        print_nightly_summary(&summary, date);
+        return Ok(());
+    }
+    print(cli, &nightly_columns(), &[nightly_record(&summary, date)])
+}
+
+/// The nightly summary for people: counts, then the rupees behind them.
+fn print_nightly_summary(summary: &vasooli_engine::nightly::NightlySummary, date: NaiveDate) {
+    use vasooli_render::human::{date_dmy, rupees};
+    let money = &summary.money;
     println!("nightly run as of {date}");
     println!("events read: {}", summary.events_read);
     println!("events appended: {}", summary.appended);
@@ -380,10 +392,136 @@ fn nightly(cli: &Cli, as_of: &str) -> Outcome {
         summary.sms_queued
     );
     for (stage, count) in &summary.stages {
-        println!("stage {stage}: {count}");
+        let arrears = money
+            .arrears_by_stage
+            .get(stage)
+            .copied()
+            .unwrap_or_default();
+        println!(
+            "stage {stage}: {count}, overdue arrears {}",
+            rupees(&arrears.to_string())
+        );
     }
+    let window = match money.since {
+        None => format!("up to {}", date_dmy(&date.to_string())),
+        Some(since) if since > date => "since the last run of the same date".to_string(),
+        Some(since) => format!(
+            "{} to {}",
+            date_dmy(&since.to_string()),
+            date_dmy(&date.to_string())
+        ),
+    };
+    println!(
+        "billed {window}: {}; collected: {}; surcharge levied: {}",
+        rupees(&money.billed.to_string()),
+        rupees(&money.collected.to_string()),
+        rupees(&money.surcharge_levied.to_string())
+    );
     println!("elapsed: {} ms", summary.elapsed_ms);
-    Ok(())
+}
+
+/// Columns of the nightly summary as CSV or JSON: the counts, the rupees, and a count and the
+/// overdue arrears for every stage (each stage always present, so the columns never change).
+fn nightly_columns() -> Vec<&'static str> {
+    let mut columns = vec![
+        "as_of",
+        "events_read",
+        "events_appended",
+        "surcharges",
+        "notices",
+        "cases_closed",
+        "plans_broken",
+        "sms_queued",
+        "counted_from",
+        "billed",
+        "collected",
+        "surcharge_levied",
+    ];
+    for stage in Stage::ALL {
+        columns.push(stage_column(*stage, "consumers"));
+        columns.push(stage_column(*stage, "arrears"));
+    }
+    columns.push("elapsed_ms");
+    columns
+}
+
+/// The per-stage columns of the nightly summary, in the order of [`Stage::ALL`] (a test
+/// checks that they match it).
+const STAGE_COLUMNS: &[(&str, &str)] = &[
+    ("clear_consumers", "clear_arrears"),
+    ("notice_due_consumers", "notice_due_arrears"),
+    ("notice_issued_consumers", "notice_issued_arrears"),
+    ("notice_served_consumers", "notice_served_arrears"),
+    ("disconnection_due_consumers", "disconnection_due_arrears"),
+    ("disconnected_consumers", "disconnected_arrears"),
+    ("reconnection_due_consumers", "reconnection_due_arrears"),
+    ("pd_due_consumers", "pd_due_arrears"),
+    (
+        "permanently_disconnected_consumers",
+        "permanently_disconnected_arrears",
+    ),
+    ("rc_due_consumers", "rc_due_arrears"),
+    ("rc_issued_consumers", "rc_issued_arrears"),
+];
+
+/// `notice_served_consumers` (`what` "consumers") or `notice_served_arrears`.
+fn stage_column(stage: Stage, what: &str) -> &'static str {
+    let (consumers, arrears) = STAGE_COLUMNS[usize::from(stage.index())];
+    if what == "consumers" {
+        consumers
+    } else {
+        arrears
+    }
+}
+
+#[cfg(test)]
+mod nightly_columns_tests {
+    use super::*;
+
+    #[test]
+    fn every_stage_has_its_two_columns_in_order() {
+        assert_eq!(STAGE_COLUMNS.len(), Stage::ALL.len());
+        for stage in Stage::ALL {
+            assert_eq!(
+                stage_column(*stage, "consumers"),
+                format!("{}_consumers", stage.as_str())
+            );
+            assert_eq!(
+                stage_column(*stage, "arrears"),
+                format!("{}_arrears", stage.as_str())
+            );
+        }
+    }
+}
+
+fn nightly_record(summary: &vasooli_engine::nightly::NightlySummary, date: NaiveDate) -> Record {
+    let money = &summary.money;
+    let mut record: Record = vec![
+        ("as_of", Some(date.to_string())),
+        ("events_read", Some(summary.events_read.to_string())),
+        ("events_appended", Some(summary.appended.to_string())),
+        ("surcharges", Some(summary.surcharges.to_string())),
+        ("notices", Some(summary.notices.to_string())),
+        ("cases_closed", Some(summary.cases_closed.to_string())),
+        ("plans_broken", Some(summary.plans_broken.to_string())),
+        ("sms_queued", Some(summary.sms_queued.to_string())),
+        ("counted_from", money.since.map(|d| d.to_string())),
+        ("billed", Some(money.billed.to_string())),
+        ("collected", Some(money.collected.to_string())),
+        ("surcharge_levied", Some(money.surcharge_levied.to_string())),
+    ];
+    for stage in Stage::ALL {
+        let count = summary.stages.get(stage.as_str()).copied().unwrap_or(0);
+        let arrears = money
+            .arrears_by_stage
+            .get(stage.as_str())
+            .copied()
+            .unwrap_or_default();
+        record.push((stage_column(*stage, "consumers"), Some(count.to_string())));
+        record.push((stage_column(*stage, "arrears"), Some(arrears.to_string())));
+    }
+    record.push(("elapsed_ms", Some(summary.elapsed_ms.to_string())));
+    record
 }
 
 fn defaulters(

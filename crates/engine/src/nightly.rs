@@ -21,7 +21,7 @@ use vasooli_domain::ladder::{ladder_as_of, notice_number};
 use vasooli_domain::ledger::{ledger_as_of, surcharges_due, Charges};
 use vasooli_domain::state::{Camp, Consumer, StoredConsumer, World};
 use vasooli_domain::types::Stage;
-use vasooli_domain::Policy;
+use vasooli_domain::{Money, Policy};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NightlySummary {
@@ -34,7 +34,35 @@ pub struct NightlySummary {
     pub plans_broken: usize,
     pub sms_queued: usize,
     pub stages: BTreeMap<&'static str, usize>,
+    /// The run's money, for the summary finance reads.
+    pub money: NightlyMoney,
     pub elapsed_ms: u128,
+}
+
+/// The rupees behind a nightly run's counts.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct NightlyMoney {
+    /// The first day counted: the day after the previous run's date, `None` for a first run
+    /// (everything up to the run's date counts). A rerun of the same date starts the day
+    /// after it, and so counts no bills or payments.
+    pub since: Option<NaiveDate>,
+    /// Bills issued in the window, at their current amounts.
+    pub billed: Money,
+    /// Payments made in the window and not reversed by the run's date.
+    pub collected: Money,
+    /// Surcharges this run levied.
+    pub surcharge_levied: Money,
+    /// Overdue arrears of the consumers at each stage, after the run.
+    pub arrears_by_stage: BTreeMap<&'static str, Money>,
+}
+
+/// What the run decided for one consumer.
+pub struct Decision {
+    pub events: Vec<Event>,
+    /// The stage the consumer ends at.
+    pub stage: Stage,
+    /// The consumer's overdue arrears after the run's levies.
+    pub overdue_arrears: Money,
 }
 
 /// The events the run decides for one consumer, and the stage it ends at.
@@ -44,7 +72,7 @@ pub fn decide_consumer(
     as_of: NaiveDate,
     policy: &Policy,
     camps_ahead: &[&Camp],
-) -> (Vec<Event>, Stage) {
+) -> Decision {
     let previous_run = world.last_nightly;
     let previous_position = world.last_nightly_position;
     let levies = surcharges_due(consumer, as_of, policy, |position| {
@@ -127,7 +155,11 @@ pub fn decide_consumer(
     }
     let messages = sms_queue::queue_for_consumer(world, view, as_of, policy, &events, camps_ahead);
     events.extend(messages);
-    (events, stage)
+    Decision {
+        events,
+        stage,
+        overdue_arrears: ledger.overdue_arrears,
+    }
 }
 
 /// Most threads the run decides consumers on.
@@ -138,6 +170,7 @@ pub const NIGHTLY_THREADS_MAX: usize = 16;
 struct Share {
     events: Vec<(Event, Vec<u8>)>,
     stages: BTreeMap<&'static str, usize>,
+    money: NightlyMoney,
     error: Option<String>,
 }
 
@@ -149,6 +182,7 @@ fn decide_share(
     camps: &HashMap<&str, Vec<&Camp>>,
 ) -> Share {
     let mut share = Share::default();
+    let since = window_start(world, as_of);
     for stored in consumers {
         if stored.connected_on > as_of {
             continue;
@@ -157,9 +191,11 @@ fn decide_share(
         let camps_ahead = camps
             .get(consumer.subdivision.as_str())
             .map_or(&[][..], Vec::as_slice);
-        let (events, stage) = decide_consumer(world, consumer, as_of, policy, camps_ahead);
-        *share.stages.entry(stage.as_str()).or_insert(0) += 1;
-        for event in events {
+        let decision = decide_consumer(world, consumer, as_of, policy, camps_ahead);
+        let stage = decision.stage.as_str();
+        *share.stages.entry(stage).or_insert(0) += 1;
+        count_money(&mut share.money, consumer, &decision, since, as_of);
+        for event in decision.events {
             match encode_event(&event) {
                 Ok(payload) => share.events.push((event, payload)),
                 Err(e) => {
@@ -170,6 +206,44 @@ fn decide_share(
         }
     }
     share
+}
+
+/// The first day whose bills and payments a run on `as_of` counts: the day after the previous
+/// run, or none for a first run. A rerun of the same date counts nothing new.
+fn window_start(world: &World, as_of: NaiveDate) -> Option<NaiveDate> {
+    match world.last_nightly {
+        Some(last) if last >= as_of => Some(as_of.succ_opt().unwrap_or(as_of)),
+        Some(last) => last.succ_opt(),
+        None => None,
+    }
+}
+
+/// Adds one consumer's bills, payments, levies and arrears to `money`.
+fn count_money(
+    money: &mut NightlyMoney,
+    consumer: &Consumer,
+    decision: &Decision,
+    since: Option<NaiveDate>,
+    as_of: NaiveDate,
+) {
+    let within = |date: NaiveDate| date <= as_of && since.is_none_or(|s| date >= s);
+    for bill in consumer.bills.iter().filter(|b| within(b.issued_on)) {
+        money.billed += bill.amount_as_of(as_of);
+    }
+    for payment in consumer.payments.iter() {
+        if within(payment.paid_on) && payment.counts_on(as_of) {
+            money.collected += payment.amount;
+        }
+    }
+    for event in &decision.events {
+        if let Event::SurchargeLevied(levy) = event {
+            money.surcharge_levied += levy.amount;
+        }
+    }
+    *money
+        .arrears_by_stage
+        .entry(decision.stage.as_str())
+        .or_default() += decision.overdue_arrears;
 }
 
 pub fn run(engine: &mut Engine, as_of: NaiveDate) -> Result<NightlySummary, EngineError> {
@@ -199,6 +273,7 @@ pub fn run_in_blocks(
         events_read: world.position,
         ..Default::default()
     };
+    summary.money.since = window_start(world, as_of);
     // Consumers are decided in blocks, each appended and read into the world before the next
     // is decided, so the run holds one block's events at a time however large the utility.
     // Consumers are independent of each other and the run's own record comes last, so the
@@ -271,6 +346,13 @@ fn decide_block(
         }
         for (stage, count) in share.stages {
             *summary.stages.entry(stage).or_insert(0) += count;
+        }
+        let money = &mut summary.money;
+        money.billed += share.money.billed;
+        money.collected += share.money.collected;
+        money.surcharge_levied += share.money.surcharge_levied;
+        for (stage, arrears) in share.money.arrears_by_stage {
+            *money.arrears_by_stage.entry(stage).or_default() += arrears;
         }
         for (event, _) in &share.events {
             match event {

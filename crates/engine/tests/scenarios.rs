@@ -864,6 +864,61 @@ fn nightly_refuses_the_past_and_is_idempotent() {
     assert_eq!(u.as_of(), day("2026-02-10"));
 }
 
+#[test]
+fn the_nightly_summary_counts_the_rupees_since_the_last_run() {
+    let mut u = Utility::new();
+    u.run(vec![
+        consumer("M1", "domestic"),
+        consumer("M2", "domestic"),
+        bill("MB1", "M1", "2026-01-05", "2026-01-20", "1000.00"),
+        bill("MB2", "M2", "2026-01-05", "2026-01-20", "2000.00"),
+        payment("MP1", "M1", "400.00", "2026-01-25"),
+        // After the first run's date: counted by the second run only.
+        payment("MP2", "M2", "100.00", "2026-02-10"),
+        bill("MB3", "M1", "2026-02-05", "2026-02-20", "500.00"),
+    ]);
+    let first = u.nightly("2026-01-31");
+    assert_eq!(first.money.since, None, "a first run counts everything");
+    assert_eq!(first.money.billed.to_string(), "3000.00");
+    assert_eq!(first.money.collected.to_string(), "400.00");
+    assert_eq!(first.money.surcharge_levied.to_string(), "0.00");
+
+    let second = u.nightly("2026-02-28");
+    assert_eq!(second.money.since, Some(day("2026-02-01")));
+    assert_eq!(second.money.billed.to_string(), "500.00");
+    assert_eq!(second.money.collected.to_string(), "100.00");
+    let levied: Money = u
+        .levies("M1")
+        .into_iter()
+        .chain(u.levies("M2"))
+        .map(|(_, _, _, amount)| Money::parse(&amount).expect("an amount"))
+        .sum();
+    assert!(
+        levied > Money::ZERO,
+        "the anniversaries of 20-02 were levied"
+    );
+    assert_eq!(second.money.surcharge_levied, levied);
+    // The arrears by stage are the consumers' own rows, summed by their stage.
+    let mut by_stage: BTreeMap<&str, Money> = BTreeMap::new();
+    for account in ["M1", "M2"] {
+        let row = u.row(account);
+        *by_stage.entry(row.stage.as_str()).or_default() += row.overdue_arrears;
+    }
+    assert_eq!(second.money.arrears_by_stage, by_stage);
+    let total: Money = by_stage.values().copied().sum();
+    assert!(total > Money::parse("2600.00").expect("an amount"));
+
+    let again = u.nightly("2026-02-28");
+    assert_eq!(
+        again.money.billed,
+        Money::ZERO,
+        "a rerun counts nothing new"
+    );
+    assert_eq!(again.money.collected, Money::ZERO);
+    assert_eq!(again.money.surcharge_levied, Money::ZERO);
+    assert_eq!(again.money.arrears_by_stage, by_stage);
+}
+
 /// The ids of the messages queued for a consumer, in log order.
 fn sms_ids(u: &Utility, account: &str) -> Vec<String> {
     u.events()

@@ -3,6 +3,7 @@
 //! its chart ([`awards`]). Nothing here decides anything: it is given rows and writes text.
 
 pub mod awards;
+pub mod human;
 pub mod notices;
 pub mod records;
 

@@ -102,11 +102,21 @@ pub fn write_records(
             writeln!(out)?;
         }
         Format::Table => {
+            // People read the table: amounts with ₹ and Indian grouping, dates day first.
+            let shown: Vec<Vec<String>> = records
+                .iter()
+                .map(|record| {
+                    record
+                        .iter()
+                        .map(|(key, v)| crate::human::table_cell(key, v.as_deref().unwrap_or("")))
+                        .collect()
+                })
+                .collect();
             let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
-            for record in records {
-                for (i, (_, v)) in record.iter().enumerate() {
+            for record in &shown {
+                for (i, v) in record.iter().enumerate() {
                     if let Some(w) = widths.get_mut(i) {
-                        *w = (*w).max(v.as_deref().unwrap_or("").chars().count());
+                        *w = (*w).max(v.chars().count());
                     }
                 }
             }
@@ -121,17 +131,8 @@ pub fn write_records(
                     .to_string()
             };
             writeln!(out, "{}", line(columns.to_vec()))?;
-            for record in records {
-                writeln!(
-                    out,
-                    "{}",
-                    line(
-                        record
-                            .iter()
-                            .map(|(_, v)| v.as_deref().unwrap_or(""))
-                            .collect()
-                    )
-                )?;
+            for record in &shown {
+                writeln!(out, "{}", line(record.iter().map(String::as_str).collect()))?;
             }
             if records.is_empty() {
                 writeln!(out, "(no rows)")?;

@@ -443,6 +443,22 @@ pub(crate) struct NightlyReport {
     /// Counts by stage of the run.
     #[schema(value_type = BTreeMap<String, usize>)]
     stages: BTreeMap<&'static str, usize>,
+    /// The first day whose bills and payments are counted below (the day after the previous
+    /// run); null for a first run, which counts everything up to its date.
+    #[schema(format = Date)]
+    counted_from: Option<String>,
+    /// Bills issued from `counted_from` to the run's date, in rupees.
+    #[schema(example = "125000.00")]
+    billed: String,
+    /// Payments made from `counted_from` to the run's date and not reversed, in rupees.
+    #[schema(example = "98000.50")]
+    collected: String,
+    /// Surcharges this run levied, in rupees.
+    #[schema(example = "1250.00")]
+    surcharge_levied: String,
+    /// Overdue arrears of the consumers at each stage after the run, in rupees.
+    #[schema(value_type = BTreeMap<String, String>)]
+    arrears_by_stage: BTreeMap<&'static str, String>,
 }
 
 /// `POST /api/v1/nightly`: the finance run as of a date.
@@ -499,6 +515,16 @@ pub(crate) async fn nightly(
         plans_broken: summary.plans_broken,
         sms_queued: summary.sms_queued,
         stages: summary.stages,
+        counted_from: summary.money.since.map(|d| d.to_string()),
+        billed: summary.money.billed.to_string(),
+        collected: summary.money.collected.to_string(),
+        surcharge_levied: summary.money.surcharge_levied.to_string(),
+        arrears_by_stage: summary
+            .money
+            .arrears_by_stage
+            .iter()
+            .map(|(stage, arrears)| (*stage, arrears.to_string()))
+            .collect(),
     }))
 }
 
