@@ -474,26 +474,6 @@ fn stage_column(stage: Stage, what: &str) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod nightly_columns_tests {
-    use super::*;
-
-    #[test]
-    fn every_stage_has_its_two_columns_in_order() {
-        assert_eq!(STAGE_COLUMNS.len(), Stage::ALL.len());
-        for stage in Stage::ALL {
-            assert_eq!(
-                stage_column(*stage, "consumers"),
-                format!("{}_consumers", stage.as_str())
-            );
-            assert_eq!(
-                stage_column(*stage, "arrears"),
-                format!("{}_arrears", stage.as_str())
-            );
-        }
-    }
-}
-
 fn nightly_record(summary: &vasooli_engine::nightly::NightlySummary, date: NaiveDate) -> Record {
     let money = &summary.money;
     let mut record: Record = vec![
@@ -868,4 +848,24 @@ fn tokens(cli: &Cli, action: &TokensAction) -> Outcome {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod nightly_columns_tests {
+    use super::*;
+
+    #[test]
+    fn every_stage_has_its_two_columns_in_order() {
+        assert_eq!(STAGE_COLUMNS.len(), Stage::ALL.len());
+        for stage in Stage::ALL {
+            assert_eq!(
+                stage_column(*stage, "consumers"),
+                format!("{}_consumers", stage.as_str())
+            );
+            assert_eq!(
+                stage_column(*stage, "arrears"),
+                format!("{}_arrears", stage.as_str())
+            );
+        }
+    }
 }
