@@ -1,7 +1,8 @@
 //! The README's promises, kept by running them: its first code block is the two commands a
 //! newcomer types (`cargo run --release -- demo`, then the test suite), `cargo run` in this
 //! workspace means the `vasooli` binary, the demo those commands start succeeds, and every
-//! command of the "After the demo" block then runs as written against the demo's data,
+//! `vasooli` command of the README's "After the demo" block and of the code blocks of
+//! docs/CLI.md, docs/FORMATS.md and docs/API.md then runs as written against the demo's data,
 //! including the example files under `docs/examples/`.
 
 use std::fs;
@@ -129,31 +130,91 @@ fn shown(output: &Output) -> String {
     )
 }
 
-/// Runs one README command line: `vasooli ARGS [> FILE]`, possibly several joined by `&&`.
-fn run_line(dir: &Path, line: &str) {
-    for part in line.split("&&") {
-        let mut args = words(part);
-        assert_eq!(args.first().map(String::as_str), Some("vasooli"), "{line}");
-        args.remove(0);
-        let redirect = args.iter().position(|a| a == ">");
-        let target = redirect.map(|i| {
-            let file = args.get(i + 1).expect("a file after >").clone();
-            args.truncate(i);
-            file
-        });
-        let output = vasooli(dir, &args);
-        assert!(output.status.success(), "`{part}`: {}", shown(&output));
-        if let Some(file) = target {
-            fs::write(dir.join(file), &output.stdout).expect("writing the redirect");
+/// One documented command line: `[echo 'TEXT' |] vasooli ARGS [> FILE]`, as words, with the
+/// text it reads on stdin and the file its stdout goes to.
+struct Documented {
+    args: Vec<String>,
+    stdin: Option<String>,
+    stdout_to: Option<String>,
+}
+
+/// The `vasooli` commands of a code block line, several when joined by `&&`; none for other
+/// lines.
+fn documented(line: &str) -> Vec<Documented> {
+    let mut line = line.split(" #").next().unwrap_or("").trim().to_string();
+    let mut stdin = None;
+    if let Some(rest) = line.strip_prefix("echo '") {
+        if let Some((text, command)) = rest.split_once("' | ") {
+            stdin = Some(text.to_string());
+            line = command.to_string();
         }
     }
+    if !line.starts_with("vasooli ") {
+        return Vec::new();
+    }
+    line.split("&&")
+        .map(|part| {
+            let mut args = words(part);
+            args.remove(0);
+            let stdout_to = args.iter().position(|a| a == ">").map(|i| {
+                let file = args.get(i + 1).expect("a file after >").clone();
+                args.truncate(i);
+                file
+            });
+            Documented {
+                args,
+                stdin: stdin.clone(),
+                stdout_to,
+            }
+        })
+        .collect()
+}
+
+/// Runs one documented command in `dir` and checks that it succeeds.
+fn run_documented(dir: &Path, where_: &str, command: &Documented) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vasooli"))
+        .args(&command.args)
+        .current_dir(dir)
+        .env_remove("VASOOLI_DATA")
+        .env("VASOOLI_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vasooli runs");
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = &command.stdin {
+            writeln!(input, "{text}").expect("writing stdin");
+        }
+    }
+    let output = child.wait_with_output().expect("vasooli ends");
+    assert!(
+        output.status.success(),
+        "{where_}: `vasooli {}`: {}",
+        command.args.join(" "),
+        shown(&output)
+    );
+    if let Some(file) = &command.stdout_to {
+        fs::write(dir.join(file), &output.stdout).expect("writing the redirect");
+    }
+}
+
+/// Whether a documented command is run here: not the server and the SMS sender (they need a
+/// network peer and do not end by themselves), and not a second plain demo, which would
+/// replace the data the others run against.
+fn runnable(command: &Documented) -> bool {
+    let has = |word: &str| command.args.iter().any(|a| a == word);
+    !(has("serve") || (has("sms") && has("send")) || command.args == ["demo"])
 }
 
 /// The README's first command does what it says on a fresh checkout: the demo runs in the
 /// default data directory `./vasooli-data` and prints its summary; then every command the
-/// README shows after the demo runs as written against that data.
+/// README shows after the demo, and every `vasooli` command of docs/CLI.md, docs/FORMATS.md
+/// and docs/API.md, runs as written against that data.
 #[test]
-fn the_first_command_runs_the_demo_and_the_readme_examples_run_against_it() {
+fn the_first_command_runs_the_demo_and_the_documented_commands_run_against_it() {
     let text = readme();
     let blocks = code_blocks(&text);
     let first_command = words(&blocks[0].1[0]);
@@ -186,11 +247,37 @@ fn the_first_command_runs_the_demo_and_the_readme_examples_run_against_it() {
         .iter()
         .find(|(heading, _)| heading == "After the demo")
         .expect("the README's \"After the demo\" block");
-    let lines: Vec<&String> = after.iter().filter(|l| !l.trim().is_empty()).collect();
-    assert!(lines.len() >= 10, "{lines:?}");
-    for line in lines {
-        run_line(dir.path(), line);
+    let mut commands: Vec<(String, Documented)> = Vec::new();
+    for (index, line) in after.iter().enumerate() {
+        for command in documented(line) {
+            commands.push((
+                format!("README.md, After the demo, line {}", index + 1),
+                command,
+            ));
+        }
     }
+    assert!(commands.len() >= 10, "{} README commands", commands.len());
+    for doc in ["docs/CLI.md", "docs/FORMATS.md", "docs/API.md"] {
+        let text = fs::read_to_string(root().join(doc)).expect("a doc");
+        for (heading, lines) in code_blocks(&text) {
+            for line in lines {
+                for command in documented(&line) {
+                    commands.push((format!("{doc}, {heading}"), command));
+                }
+            }
+        }
+    }
+    // Each distinct command once, in order: the docs repeat some of the README's.
+    let mut seen = std::collections::HashSet::new();
+    let mut ran = 0;
+    for (where_, command) in &commands {
+        let key = (command.args.clone(), command.stdin.clone());
+        if runnable(command) && seen.insert(key) {
+            run_documented(dir.path(), where_, command);
+            ran += 1;
+        }
+    }
+    assert!(ran >= 30, "only {ran} documented commands ran");
     assert!(dir.path().join("notices.html").is_file());
     assert!(dir.path().join("awards.html").is_file());
     assert!(dir.path().join("vasooli-copy").is_dir());
