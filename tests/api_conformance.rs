@@ -1,9 +1,9 @@
 //! Black-box conformance tests of the HTTP API (`vasooli serve`), written from
-//! `INTERFACES.md` and `DOMAIN.md` alone. Each test starts the real binary on its own
+//! `docs/API.md` and `docs/RULES.md` alone. Each test starts the real binary on its own
 //! loopback port over its own temporary data directory, seeds a small utility through the
 //! documented interfaces (offices by `vasooli import`, tokens by `vasooli tokens create`,
 //! everything else by `POST /api/v1/commands`), and checks routes, status codes, the error
-//! body, content types, role scoping and figures computed by hand from DOMAIN.md.
+//! body, content types, role scoping and figures computed by hand from docs/RULES.md.
 //!
 //! The seeded utility (policy defaults):
 //!
@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// The `defaulters` columns of INTERFACES.md, in order.
+/// The `defaulters` columns of docs/CLI.md, in order.
 const DEFAULTER_COLUMNS: [&str; 18] = [
     "account_no",
     "name",
@@ -160,7 +160,7 @@ impl Answer {
         assert_error_body(self, what);
     }
 
-    /// Asserts one of the statuses (where the spec leaves the choice open) and the error body.
+    /// Asserts one of the statuses (where the docs leave the choice open) and the error body.
     fn error_one_of(&self, statuses: &[u16], what: &str) {
         assert!(
             statuses.contains(&self.status),
@@ -645,7 +645,7 @@ fn unknown_routes_are_404_with_the_error_body() {
 #[test]
 fn api_routes_need_a_known_bearer_token() {
     // 401 for no token, an unknown token, a revoked token and a non-bearer scheme, on every
-    // route INTERFACES.md lists, reads and writes alike.
+    // route docs/API.md lists, reads and writes alike.
     let api = Api::seeded();
     let revoked = api.token("revoked").to_string();
     let gets = [
@@ -928,7 +928,7 @@ fn an_officer_acts_only_on_its_own_consumers() {
 
 #[test]
 fn defaulters_have_the_hand_computed_figures() {
-    // As of one nightly run on 2026-09-30 (DOMAIN.md §4–§6):
+    // As of one nightly run on 2026-09-30 (docs/RULES.md):
     // A1: B1 1200 + B2 1500 + LPS 6.25 (B1, 08-20) + 6.25 (B1, 09-20) + 18.75 (B2, 09-20)
     //     − 700 = 2031.25; oldest unpaid due 07-20, 72 days, 61-90; notice issued.
     // A2: 3000 + 37.50 + 37.50 = 3075.00; 72 days; notice issued.
@@ -1124,8 +1124,8 @@ fn lists_page_with_limit_and_offset() {
 
 #[test]
 fn bad_pagination_and_format_values_are_refused_with_the_error_body() {
-    // Not a number, negative: refused as a client error (400 or 422; the spec does not say
-    // which, see the report) with the error body, never a server error or a silent default.
+    // Not a number, negative: refused as a client error (400 or 422; either
+    // will do) with the error body, never a server error or a silent default.
     let api = Api::seeded_after_nightly();
     for query in [
         "limit=abc",
@@ -1523,7 +1523,7 @@ fn camps_report_has_the_hand_computed_figures() {
 
 #[test]
 fn rankings_have_the_hand_computed_figures_without_a_nightly_run() {
-    // August 2026, no nightly run ever (DOMAIN.md §10):
+    // August 2026, no nightly run ever (docs/RULES.md):
     // S1: billed 1500 (B2), collected 900 (P1 700 upi + P2 200 camp) → 60 %; opening
     //     arrears (as of 07-31) 1200 + 400 = 1600, closing (08-31) 2000 + 600 + 400 = 3000 →
     //     −87.50 % (clamped to 0 in the score); digital 700/900 = 77.78 %; mobiles 2/3 =
@@ -1738,8 +1738,8 @@ fn awards_name_the_top_three_and_the_most_improved() {
 
 #[test]
 fn rankings_and_awards_refuse_bad_parameters() {
-    // A missing or malformed period or level is a client error with the error body (the spec
-    // does not say whether 400 or 422).
+    // A missing or malformed period or level is a client error with the error body (whether
+    // 400 or 422 is left open).
     let api = Api::seeded();
     for path in [
         "/api/v1/rankings?level=circle",
@@ -1874,7 +1874,7 @@ fn malformed_bodies_and_unknown_keys_are_400() {
         api.post_raw("admin", "/api/v1/commands", "application/json", body)
             .error(400, what);
     }
-    // A missing key: malformed (400) or a rule broken (422); the spec does not say which.
+    // A missing key: malformed (400) or a rule broken (422); either will do.
     api.command(
         "admin",
         json!({"type":"receive_payment","receipt_no":"P9","account_no":"A1",
@@ -1898,7 +1898,7 @@ fn malformed_bodies_and_unknown_keys_are_400() {
         "as_of=2026-09-30".into(),
     )
     .error(400, "nightly body not JSON");
-    // A missing or impossible date: malformed or a rule broken; the spec does not say which.
+    // A missing or impossible date: malformed or a rule broken; either will do.
     for body in [
         json!({}),
         json!({"as_of":"2026-02-30"}),

@@ -102,8 +102,8 @@ impl Server {
     }
 }
 
-/// The offices Z1 > C1 > D1 > {S1, S2}; A1 in S1 with the bills and payment of DOMAIN.md
-/// §12 and a Hindi name and language, A2 in S2 with one large unpaid bill; a nightly run.
+/// The offices Z1 > C1 > D1 > {S1, S2}; A1 in S1 with the bills and payment of the
+/// ledger's worked example in docs/RULES.md and a Hindi name and language, A2 in S2 with one large unpaid bill; a nightly run.
 async fn seeded() -> Server {
     let server = Server::start().await;
     let commands = json!([

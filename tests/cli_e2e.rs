@@ -8,7 +8,7 @@ use std::process::Command;
 mod common;
 use common::{ok, vasooli, write};
 
-/// Offices, one consumer and the two bills and payment of DOMAIN.md §12.
+/// Offices, one consumer and the two bills and payment of docs/RULES.md's worked example.
 fn seed(dir: &Path, data: &Path) {
     let offices = write(dir, "offices.csv", "code,name,level,parent\nZ1,गढ़वाल,zone,\nC1,देहरादून वृत्त,circle,Z1\nD1,Dehradun,division,C1\nS1,Rishikesh,subdivision,D1\nS2,Doiwala,subdivision,D1\n");
     let consumers = write(dir, "consumers.csv", "account_no,name,category,subdivision,load_kw,connected_on,mobile,language\nA1,राम सिंह,domestic,S1,2.5,2020-01-01,+91 98765 43210,hi\nA2,Sita Devi,domestic,S2,1,2020-01-01,,en\n");
@@ -49,7 +49,7 @@ fn column<'a>(rows: &'a [Vec<String>], row: usize, name: &str) -> &'a str {
 
 #[test]
 fn worked_example_through_the_binary() {
-    // DOMAIN.md §12 with the nightly run every day: the figures of the spec, on the lists.
+    // The worked example of docs/RULES.md with the nightly run every day, on the lists.
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     seed(dir.path(), &data);

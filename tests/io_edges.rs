@@ -1,5 +1,5 @@
-//! Black-box tests of the engine's edges with the outside world, derived from `DOMAIN.md` §11 and
-//! `INTERFACES.md` alone: which events queue an SMS and when, encodings and part counts at their
+//! Black-box tests of the engine's edges with the outside world, derived from `docs/RULES.md` and
+//! `docs/CLI.md` alone: which events queue an SMS and when, encodings and part counts at their
 //! boundaries, sending to an HTTP gateway; CSV import quirks (column order, BOM, quoting, empty
 //! fields, re-imports, line numbers); the policy file; export and restore; `--excel` and JSON.
 //!
@@ -32,7 +32,7 @@ S2,प्रेमनगर,subdivision,D1\n";
 const CONSUMER_HEADER: &str =
     "account_no,name,category,subdivision,load_kw,connected_on,mobile,language";
 
-/// The message kinds of DOMAIN.md §11, under the template names `policy show` prints.
+/// The message kinds of docs/RULES.md, under the template names `policy show` prints.
 const KINDS: [&str; 7] = [
     "bill",
     "reminder",
@@ -243,7 +243,7 @@ fn days(from: &str, to: &str) -> Vec<String> {
     out
 }
 
-/// The message's text column (INTERFACES.md names none; the outbox shows the text).
+/// The message's text column (the outbox shows the text).
 fn text_of(r: &Row) -> &str {
     ["text", "body", "message"]
         .iter()
@@ -402,7 +402,7 @@ fn start_gateway() -> (String, Arc<Mutex<Vec<Request>>>) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// SMS (DOMAIN.md §11)
+// SMS (docs/RULES.md)
 // ---------------------------------------------------------------------------------------------
 
 /// Every trigger of §11 queues its message on its own day, only for consumers with a registered
@@ -808,7 +808,7 @@ fn sms_send_carries_sender_entity_and_dlt_template_id() {
     }
 }
 
-/// A later `register_mobile` replaces the number from its `registered_on` (DOMAIN.md §2): the
+/// A later `register_mobile` replaces the number from its `registered_on` (docs/RULES.md): the
 /// bill of 07-05 goes to the first number, the bill of 08-05 to the one registered 08-01. A bill
 /// whose reminder day (due − 3) is its issue day gets both messages that day.
 #[test]
@@ -1067,7 +1067,7 @@ fn import_accepts_a_bom_before_the_header() {
     assert_eq!(rows[0]["overdue_arrears"], "1100.00");
 }
 
-/// INTERFACES.md lists each KIND's columns and says nothing of extra ones. Whatever the engine
+/// Each KIND has its columns, and nothing is promised of extra ones. Whatever the engine
 /// does with an unknown extra column must be whole: either the file is imported as if the column
 /// were absent (exit 0), or it is rejected (exit 3) naming the column, with nothing written.
 #[test]
@@ -1300,7 +1300,7 @@ fn bad_last_line_without_trailing_newline_reports_its_physical_line() {
             "{kind}: expected `{name}:{line}` naming {col}: {}",
             run.stderr
         );
-        // DOMAIN.md says nothing of control characters in names, so a row whose quoted name
+        // A control character in a name is refused, so a row whose quoted name
         // spans two lines may be rejected too; only single-line files are checked for it.
         let multi_line_field = text.matches('"').count() > 0 && text.contains("\"Ram");
         for other in (1..line).filter(|_| !multi_line_field) {
@@ -1498,9 +1498,8 @@ fn policy_from_the_data_dir_partial_files_and_the_flag() {
     let shown = toml_keys(&env.ok(&["--policy", flag.to_str().unwrap(), "policy", "show"]));
     assert_eq!(shown["defaulters.min_overdue_arrears"], "\"100.00\"");
 
-    // A template table with only some of its fields: INTERFACES.md says both "the others keep
-    // their defaults" and "[sms.templates.<name>] with hi, en and dlt_template_id", so either
-    // reading is allowed, but the outcome must be one of them.
+    // A template table with only some of its fields: either it is refused, or its other
+    // fields keep their defaults (docs/FORMATS.md); the outcome must be one of them.
     let partial = Env::with_policy("[sms.templates.bill]\nen = \"Your bill\"\n");
     let run = partial.run(&["policy", "show"]);
     if run.code == 0 {

@@ -1,5 +1,5 @@
-//! Edge cases of the recovery ladder (DOMAIN.md §6) and its worklists (§7), derived from the spec
-//! alone and driven through the `vasooli` CLI exactly as INTERFACES.md names it.
+//! Edge cases of the recovery ladder and its worklists, derived from the documented rules
+//! (docs/RULES.md) alone and driven through the `vasooli` CLI exactly as docs/CLI.md names it.
 //!
 //! Most tests run under a small policy (`SMALL`) so that every step of the ladder happens within a
 //! few weeks and the figures stay easy to check by hand:
@@ -64,7 +64,7 @@ after_days = 20
 min_arrears = "500.00"
 "#;
 
-/// INTERFACES.md, "Output columns": `defaulters`.
+/// The `defaulters` columns of docs/CLI.md.
 const DEFAULTER_COLUMNS: &str = "account_no,name,category,subdivision,division,circle,\
 mobile_registered,overdue_arrears,oldest_due_on,days_overdue,aging_bucket,last_payment_on,\
 last_payment_amount,stage,notice_no,notice_served_on,disconnection_allowed_on,hold";
@@ -197,7 +197,7 @@ impl Env {
         self.listed(account)["stage"].clone()
     }
 
-    /// The stage from the consumer statement (INTERFACES.md: the statement shows the stage), for
+    /// The stage from the consumer statement (docs/CLI.md: the statement shows the stage), for
     /// consumers who owe nothing and so are not on the defaulter list.
     fn statement_stage(&self, account: &str) -> String {
         let text = self.ok(&["--format", "json", "statement", "--account", account]);
@@ -219,8 +219,8 @@ fn listed_on(rows: &[Row], account: &str) -> bool {
     find(rows, account).is_some()
 }
 
-/// The `hold` column split on `;` exactly as INTERFACES.md says (no trimming), as a set: the
-/// spec does not fix the order of the names.
+/// The `hold` column split on `;` exactly as docs/CLI.md says (no trimming), as a set: the
+/// docs do not fix the order of the names.
 fn hold_set(r: &Row) -> BTreeSet<String> {
     if r["hold"].is_empty() {
         return BTreeSet::new();

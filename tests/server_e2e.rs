@@ -113,7 +113,7 @@ impl Server {
 }
 
 /// The offices Z1 > C1 > D1 > {S1, S2}, consumer A1 in S1 with the bills and payment of
-/// DOMAIN.md §12, consumer A2 in S2 with one large unpaid bill, and a nightly run.
+/// the ledger's worked example in docs/RULES.md, consumer A2 in S2 with one large unpaid bill, and a nightly run.
 async fn seeded() -> Server {
     let server = Server::start().await;
     let commands = json!([
@@ -449,7 +449,7 @@ async fn lists_come_as_json_or_csv_with_the_documented_columns() {
     // A2 owes more, so it comes first.
     assert_eq!(accounts, ["A2", "A1"], "{text}");
     let a1 = &rows[1];
-    // DOMAIN.md §12 as of 2026-09-30.
+    // The worked example of docs/RULES.md as of 2026-09-30.
     assert_eq!(a1["overdue_arrears"], "2031.25");
     assert_eq!(a1["days_overdue"], "72");
     assert_eq!(a1["aging_bucket"], "61-90");

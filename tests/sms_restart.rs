@@ -20,7 +20,7 @@ const TIMEOUT_MS: u64 = 500;
 const SLOW_MS: u64 = 100;
 /// How long the gateway sits on a request it lets time out: well past `TIMEOUT_MS`.
 const STALL_MS: u64 = 2_000;
-/// Attempts after which the outbox counts a message as failed (DOMAIN.md §11 retries).
+/// Attempts after which the outbox counts a message as failed (docs/CLI.md, `sms send`).
 const ATTEMPTS_MAX: u32 = 5;
 /// Upper bound on any one wait for the sender or the gateway.
 const PATIENCE: Duration = Duration::from_secs(300);

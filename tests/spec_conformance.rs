@@ -1,6 +1,6 @@
-//! Black-box conformance tests for `vasooli`, derived from `DOMAIN.md` and `INTERFACES.md` alone.
+//! Black-box conformance tests for `vasooli`, derived from `docs/RULES.md` and `docs/CLI.md` alone.
 //!
-//! Every expected figure below is computed by hand from the spec; the arithmetic is written in the
+//! Every expected figure below is computed by hand from the docs; the arithmetic is written in the
 //! comments next to the assertion. Each test drives the real binary over its own data directory.
 
 mod common;
@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vasooli");
 
-/// INTERFACES.md, "Output columns": `defaulters`.
+/// The `defaulters` columns of docs/CLI.md.
 const DEFAULTER_COLUMNS: [&str; 18] = [
     "account_no",
     "name",
@@ -192,7 +192,7 @@ impl Env {
         );
     }
 
-    /// Appends commands that the spec says must be rejected: exit 3 and nothing written (the
+    /// Appends commands that the rules say must be rejected: exit 3 and nothing written (the
     /// export is byte-identical before and after). Returns stderr.
     fn append_rejected(&self, cmds: &[Value]) -> String {
         let before = self.export();
@@ -252,7 +252,7 @@ impl Env {
         self.json(&["statement", "--account", account])
     }
 
-    /// The consumer's stage as the statement reports it (INTERFACES.md: the statement shows the
+    /// The consumer's stage as the statement reports it (docs/CLI.md: the statement shows the
     /// stage; its key is named like the defaulters column).
     fn stage(&self, account: &str) -> String {
         jtext(&self.statement(account), "stage")
@@ -390,7 +390,7 @@ fn ladder_env(policy: Option<&str>, who: &[(&str, &str, &str)]) -> (Env, BTreeMa
 // ---------------------------------------------------------------------------------------------
 
 /// All five KINDs import with their columns in an order other than the one listed in
-/// INTERFACES.md; counts are printed; the imported facts show up in the lists.
+/// docs/FORMATS.md; counts are printed; the imported facts show up in the lists.
 #[test]
 fn import_accepts_all_five_kinds_with_columns_in_any_order() {
     let env = Env::new();
@@ -692,7 +692,7 @@ fn mobile_numbers_are_normalised_and_bad_ones_rejected() {
 // append
 // ---------------------------------------------------------------------------------------------
 
-/// Every command type of INTERFACES.md's JSON table is accepted when valid, walking one consumer
+/// Every command type of docs/FORMATS.md's JSON table is accepted when valid, walking one consumer
 /// through the whole ladder (notice → disconnection → reconnection) and another to a recovery
 /// certificate.
 #[test]
@@ -923,7 +923,7 @@ fn append_rejects_rule_violations_and_reads_stdin() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Late payment surcharge (DOMAIN.md §5)
+// Late payment surcharge (docs/RULES.md)
 // ---------------------------------------------------------------------------------------------
 
 /// A policy that lists every consumer owing at least 0.01, so small surcharges are visible in the
@@ -1071,7 +1071,7 @@ fn lps_levy_is_not_changed_by_a_later_backdated_payment() {
     );
 }
 
-/// DOMAIN.md §12, with the nightly run on the dates that matter (state as of D is a pure function
+/// The ledger's worked example of docs/RULES.md, with the nightly run on the dates that matter (state as of D is a pure function
 /// of the events dated ≤ D, so skipped days change nothing).
 #[test]
 fn worked_example_of_section_12() {
@@ -1161,7 +1161,7 @@ fn worked_example_of_section_12() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The recovery ladder (DOMAIN.md §6) and worklists (§7)
+// The recovery ladder and worklists (docs/RULES.md)
 // ---------------------------------------------------------------------------------------------
 
 /// notice_issued → notice_served → disconnection_due → disconnected → reconnection_due → clear,
@@ -1667,7 +1667,7 @@ fn output_formats_csv_json_and_table() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rankings and awards (DOMAIN.md §10)
+// Rankings and awards (docs/RULES.md)
 // ---------------------------------------------------------------------------------------------
 
 /// Rankings scenario (all consumers connected 2025-01-01 unless noted):
@@ -2162,7 +2162,7 @@ fn verify_export_restore_round_trip() {
     assert!(na.iter().all(|r| !r["notice_no"].is_empty()));
 }
 
-/// `policy show` prints every key of INTERFACES.md's policy block with its default; a partial
+/// `policy show` prints every key of docs/FORMATS.md's policy block with its default; a partial
 /// file keeps the other defaults; DIR/policy.toml is used when present; an unknown key is exit 2.
 #[test]
 fn policy_show_partial_files_and_unknown_keys() {
@@ -2307,7 +2307,7 @@ fn sms_outbox_lists_queued_messages() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// More of DOMAIN.md §4–§6: allocation, adjustments, reversals, buckets, thresholds, policy
+// More of docs/RULES.md: allocation, adjustments, reversals, buckets, thresholds, policy
 // ---------------------------------------------------------------------------------------------
 
 /// Allocation puts a surcharge before a bill with the same due date, so credits reach the older

@@ -1,4 +1,4 @@
-//! Edge-case conformance tests for `vasooli`, derived from `DOMAIN.md` and `INTERFACES.md` alone.
+//! Edge-case conformance tests for `vasooli`, derived from `docs/RULES.md` and `docs/CLI.md` alone.
 //!
 //! A second, independent suite next to `spec_conformance.rs`: it covers the corners a tester
 //! computing figures by hand would pick (dates just before, on and after an event, month ends and
@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vasooli");
 
-/// INTERFACES.md, "Output columns".
+/// The output columns of docs/CLI.md.
 const DEFAULTER_COLUMNS: &str = "account_no,name,category,subdivision,division,circle,\
 mobile_registered,overdue_arrears,oldest_due_on,days_overdue,aging_bucket,last_payment_on,\
 last_payment_amount,stage,notice_no,notice_served_on,disconnection_allowed_on,hold";
@@ -187,7 +187,7 @@ impl Env {
         );
     }
 
-    /// Appends commands the spec says must be rejected: exit 3 and nothing written.
+    /// Appends commands the rules say must be rejected: exit 3 and nothing written.
     fn append_rejected(&self, cmds: &[Value]) -> String {
         let before = self.export();
         let (_, out) = self.append(cmds);
@@ -316,7 +316,7 @@ fn counts(out: &str) -> Vec<u64> {
 }
 
 /// The unpaid part the statement shows for a bill: the statement's layout is the engine's own
-/// (INTERFACES.md), so this looks for the object that names the bill, is not a surcharge, and has
+/// (docs/CLI.md), so this looks for the object that names the bill, is not a surcharge, and has
 /// a key containing `unpaid`.
 fn statement_unpaid(st: &Value, bill_no: &str) -> String {
     fn walk<'a>(v: &'a Value, out: &mut Vec<&'a serde_json::Map<String, Value>>) {
@@ -430,7 +430,7 @@ fn award_set(items: &[(&str, &str, &str, &str)]) -> BTreeSet<(String, String, St
 }
 
 // ---------------------------------------------------------------------------------------------
-// As of D: events dated later do not count (DOMAIN.md §4)
+// As of D: events dated later do not count (docs/RULES.md)
 // ---------------------------------------------------------------------------------------------
 
 /// "As of date D counts only events whose business date is ≤ D." A revision, a reversal, a
@@ -1664,7 +1664,7 @@ fn list_commands_cover_the_offices_below_at_every_level() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Exit codes, error shapes, defaults and formats (INTERFACES.md)
+// Exit codes, error shapes, defaults and formats (docs/CLI.md)
 // ---------------------------------------------------------------------------------------------
 
 /// Exit 2 for usage errors: an unknown command, a missing required flag, a bad flag value, a
@@ -1835,7 +1835,7 @@ fn rejected_input_reports_every_bad_line_with_file_line_and_key() {
     assert_eq!(counts(&out), vec![2, 1, 1], "{out}");
 }
 
-/// INTERFACES.md: `append` is "validated as a whole like import", and import reports "every bad
+/// docs/CLI.md: `append` is "validated as a whole like import", and import reports "every bad
 /// row". A line that is not JSON must not hide the bad lines after it.
 #[test]
 fn a_line_that_is_not_json_does_not_hide_other_bad_lines() {

@@ -510,7 +510,7 @@ impl Event {
         }
     }
 
-    /// The business date (DOMAIN.md §4); offices have none.
+    /// The business date (docs/RULES.md); offices have none.
     pub fn business_date(&self) -> Option<NaiveDate> {
         Some(match self {
             Event::OfficeRegistered(_) => return None,

@@ -1,4 +1,4 @@
-//! The recovery ladder (DOMAIN.md §6): where a consumer stands as of a date, what holds apply,
+//! The recovery ladder (docs/RULES.md): where a consumer stands as of a date, what holds apply,
 //! and which worklist the consumer belongs on. The first rule of the table that applies wins.
 
 use crate::ledger::{ledger_as_of, ChargeKind, Charges, LedgerView};

@@ -1,4 +1,4 @@
-//! The ledger of one consumer as of a date (DOMAIN.md §4) and the late payment surcharge (§5).
+//! The ledger of one consumer as of a date and the late payment surcharge (docs/RULES.md).
 //!
 //! Charges are ordered by due date, surcharges before other charges of the same due date,
 //! then log order; total credits cover that order from the front. The unpaid part of charge

@@ -189,7 +189,7 @@ mod tests {
         assert!(Money::parse("1e3").is_err());
     }
 
-    /// DOMAIN.md §3: a third decimal as written is an error even when it is a zero; the text is
+    /// A third decimal as written is an error even when it is a zero; the text is
     /// judged before it is normalised.
     #[test]
     fn trailing_zero_decimals_beyond_two_are_rejected() {

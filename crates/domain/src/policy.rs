@@ -1,4 +1,4 @@
-//! The policy: every tunable named in DOMAIN.md, with its default. A policy file may hold only
+//! The policy: every tunable of docs/RULES.md, with its default (docs/FORMATS.md). A policy file may hold only
 //! some keys; the rest keep their defaults. Unknown keys are an error, reported like any other
 //! input file's: the line, the key and why.
 
@@ -450,7 +450,7 @@ upi_vpa = \"upcl.bill@sbi\"\n";
         assert!(Policy::from_toml("colour = 1\n").is_err());
     }
 
-    /// INTERFACES.md: an input file's errors name FILE:LINE and the key, in one line.
+    /// An input file's errors name FILE:LINE and the key, in one line (docs/CLI.md).
     #[test]
     fn errors_name_the_line_and_the_key() {
         let text = "[lps]\nmonthly_rate_percent = \"1.25\"\nmonthly_rate = \"2\"\n";

@@ -133,7 +133,7 @@ vocabulary!(
 );
 
 vocabulary!(
-    /// Where a consumer stands on the recovery ladder (DOMAIN.md §6).
+    /// Where a consumer stands on the recovery ladder (docs/RULES.md).
     Stage {
         Clear => "clear",
         NoticeDue => "notice_due",
@@ -150,7 +150,7 @@ vocabulary!(
 );
 
 vocabulary!(
-    /// Officers' worklists (DOMAIN.md §7).
+    /// Officers' worklists (docs/RULES.md).
     WorklistKind {
         ServeNotice => "serve_notice",
         Disconnection => "disconnection",

@@ -1,10 +1,10 @@
 //! The nightly finance run: a pipeline of stages over every consumer for one date.
 //!
-//! 1. surcharges: levy each unassessed anniversary in date order (DOMAIN.md §5);
+//! 1. surcharges: levy each unassessed anniversary in date order (docs/RULES.md);
 //! 2. plans: record instalment plans broken by this date;
 //! 3. ladder: close cases whose arrears fell below the threshold, open cases (issue notices)
-//!    where the criteria are met (§6);
-//! 4. sms: queue the messages of §11 for consumers with a mobile;
+//!    where the criteria are met;
+//! 4. sms: queue the SMS messages for consumers with a mobile;
 //! 5. completion: record the run, so the next one knows what was assessed.
 //!
 //! Each stage decides from the consumer's history plus the events earlier stages decided for

@@ -1,4 +1,4 @@
-//! Queues the SMS of DOMAIN.md §11 during the nightly run.
+//! Queues the SMS of docs/RULES.md ("SMS") during the nightly run.
 //!
 //! A message is queued for a trigger (a bill issued, a reminder date, a payment, a notice, a
 //! disconnection or reconnection, a camp ahead) dated after the previous run (or in the last

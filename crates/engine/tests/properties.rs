@@ -1,4 +1,4 @@
-//! Property tests of the ledger (DOMAIN.md §4) and of the engine's claim that figures are a
+//! Property tests of the ledger (docs/RULES.md) and of the engine's claim that figures are a
 //! pure function of the log: incremental projections equal a rebuild, and nightly runs every
 //! day levy what one run after a gap levies.
 

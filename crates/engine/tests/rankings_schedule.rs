@@ -1,4 +1,4 @@
-//! Rankings and awards do not depend on the nightly run's schedule (DOMAIN.md §10).
+//! Rankings and awards do not depend on the nightly run's schedule (docs/RULES.md).
 //!
 //! The same generated commands go into three data directories. In the first the nightly run
 //! runs every day, in the second every seventh day, and in the third never; in the first two,

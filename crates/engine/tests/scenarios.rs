@@ -1,5 +1,5 @@
 //! Scenario tests: commands in, nightly runs, lists out. Every expected figure is worked out by
-//! hand from DOMAIN.md (policy defaults unless a test says otherwise): LPS 1.25% a month on
+//! hand from docs/RULES.md (policy defaults unless a test says otherwise): LPS 1.25% a month on
 //! unpaid bill principal, rounded half away from zero; domestic notice threshold 1000.00 after
 //! 30 days overdue; 15 clear days after service before disconnection.
 
@@ -271,7 +271,7 @@ fn fields(errors: &[RowError]) -> Vec<&str> {
 // §12: the worked example.
 // ---------------------------------------------------------------------------------------------
 
-/// Proves DOMAIN.md §12 figure for figure with a nightly run every day from 2026-07-20 to
+/// Proves the ledger's worked example of docs/RULES.md figure for figure with a nightly run every day from 2026-07-20 to
 /// 2026-09-30: the surcharges and their dates, the overdue arrears and days overdue around the
 /// notice, the ladder from notice to disconnection due, the figures as of 2026-09-30; then a
 /// disconnection, payment in full, reconnection due, reconnection and a closed case.

@@ -1,5 +1,5 @@
 //! The officers' lists as of the last nightly run: defaulters, worklists and the consumer
-//! statement (DOMAIN.md §4, §6, §7; INTERFACES.md output columns).
+//! statement (docs/RULES.md; their columns in docs/CLI.md).
 
 use chrono::NaiveDate;
 

@@ -1,4 +1,4 @@
-//! Headquarters' reports (DOMAIN.md §8 to §10): office performance metrics, rankings and
+//! Headquarters' reports (docs/RULES.md): office performance metrics, rankings and
 //! awards, the mobile registration campaign, and the camp and grievance report.
 //!
 //! Every function here is pure: it reads a `World` and the `Policy` and returns rows. The
@@ -24,7 +24,7 @@ use vasooli_domain::types::{Channel, GrievanceCategory, Level, MobileSource};
 use vasooli_domain::Money;
 
 /// A mobile number registered for more active consumers than this is flagged as shared
-/// (DOMAIN.md §2): often a field agent's own number.
+/// (docs/RULES.md): often a field agent's own number.
 pub const SHARED_MOBILE_CONSUMERS_MAX: usize = 5;
 
 /// The designation whose presence at camps the camp report measures.
@@ -44,7 +44,7 @@ const AWARD_LEVELS: [Level; 3] = [Level::Circle, Level::Division, Level::Subdivi
 // ---------------------------------------------------------------------------------------------
 
 /// Formats a percentage or score with exactly two decimals, rounding half away from zero
-/// (DOMAIN.md §3; `Decimal::round_dp` would round half to even).
+/// (docs/RULES.md; `Decimal::round_dp` would round half to even).
 pub fn format_pct(value: Decimal) -> String {
     let mut rounded = value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     // A tiny negative value rounds to zero; "-0.00" would only confuse a reader.
@@ -122,7 +122,7 @@ impl Span {
     }
 }
 
-/// Principal arrears as of `date` (DOMAIN.md §10): section 4's overdue arrears with
+/// Principal arrears as of `date` (docs/RULES.md): the ledger's overdue arrears with
 /// surcharges left out.
 ///
 /// Charges are allocated in due-date order, so the charges overdue on `date` (due before it)
@@ -197,7 +197,7 @@ fn is_active(consumer: &Consumer, date: NaiveDate) -> bool {
         )
 }
 
-/// How a grievance registered in a period counts towards its resolution share (DOMAIN.md §10).
+/// How a grievance registered in a period counts towards its resolution share (docs/RULES.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum GrievanceOutcome {
     /// Resolved within `resolution_days`, on or before the period's last day.
@@ -449,7 +449,7 @@ fn subdivision_totals(
 // Office metrics and the score
 // ---------------------------------------------------------------------------------------------
 
-/// One office's performance in one period (DOMAIN.md §10). Percentages are unrounded;
+/// One office's performance in one period (docs/RULES.md). Percentages are unrounded;
 /// `None` is a null metric.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OfficeMetrics {

@@ -1,4 +1,4 @@
-//! Who may do what: the role rules of INTERFACES.md and the office scope of officer tokens.
+//! Who may do what: the role rules of docs/API.md and the office scope of officer tokens.
 //!
 //! These checks answer 403 and run before the body or the engine is consulted for anything
 //! else, because the documented order puts 403 right after 401. An officer asking about an

@@ -99,7 +99,7 @@ impl ApiError {
 }
 
 fn rank(kind: ErrorKind) -> u8 {
-    // The order in which INTERFACES.md says checks answer.
+    // The order in which checks answer (docs/API.md, "Status codes").
     match kind {
         ErrorKind::Malformed => 0,
         ErrorKind::Unprocessable => 1,

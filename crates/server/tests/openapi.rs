@@ -1,5 +1,5 @@
 //! The OpenAPI document served by the real server on a loopback port: it names every route
-//! of the router and of INTERFACES.md with exactly its methods, and every (path, method) it
+//! of the router and of docs/API.md with exactly its methods, and every (path, method) it
 //! names is one the server routes, while the other methods of those paths answer 405.
 
 use reqwest::{Method, StatusCode};
@@ -9,7 +9,7 @@ use vasooli_domain::Policy;
 use vasooli_server::tokens::{self, Role};
 use vasooli_server::AppState;
 
-/// Every route `vasooli_server::router` serves, with its methods: those INTERFACES.md lists,
+/// Every route `vasooli_server::router` serves, with its methods: those docs/API.md lists,
 /// then `/api/v1/me`, the notices and the web page's files.
 const ROUTES: &[(&str, &[&str])] = &[
     ("/health", &["get"]),
