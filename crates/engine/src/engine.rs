@@ -30,7 +30,7 @@ const PROJECTIONS_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// The key of the world's checkpoint names the layout of `World` it was written with: change
 /// it whenever a field of `World` or of anything it holds changes, so that a checkpoint of an
 /// older layout is never misread (it is ignored, and the world is replayed from the log).
-const WORLD_KEY: &[u8] = b"world-layout-6";
+const WORLD_KEY: &[u8] = b"world-layout-7";
 /// What the keys of every layout's checkpoint start with.
 const WORLD_KEY_PREFIX: &[u8] = b"world-layout-";
 /// Consumers per part of a world checkpoint (about 20 MB encoded at 12 months' history).
