@@ -123,8 +123,9 @@ pub fn run(cli: Cli) -> Outcome {
                 SmsAction::Send {
                     gateway,
                     timeout_ms,
+                    in_flight,
                 },
-        } => sms::send(&cli, gateway, *timeout_ms),
+        } => sms::send(&cli, gateway, *timeout_ms, *in_flight),
         Command::Serve { addr } => serve(&cli, addr),
         Command::Tokens { action } => tokens(&cli, action),
         Command::Verify => verify(&cli),

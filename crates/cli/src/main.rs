@@ -179,6 +179,9 @@ pub enum SmsAction {
         /// Time-out of one attempt, in milliseconds.
         #[arg(long, default_value_t = 5_000)]
         timeout_ms: u64,
+        /// Most requests waiting on the gateway at once (default: policy sms.send.in_flight).
+        #[arg(long)]
+        in_flight: Option<usize>,
     },
 }
 
