@@ -639,6 +639,39 @@ impl Engine {
     }
 }
 
+/// Reads queued messages' texts for messages taken in log order with one pass over the log,
+/// rather than a read per message (each of which decodes a whole chunk of events). A message
+/// out of order is read on its own, and the pass starts again from the next one.
+#[derive(Default)]
+pub struct SmsTextCursor {
+    events: Option<vasooli_store::ReadAll>,
+}
+
+impl SmsTextCursor {
+    /// `message`'s text, as [`Engine::sms_text`].
+    pub fn text(&mut self, engine: &Engine, message: &SmsMessage) -> Result<String, String> {
+        let events = self
+            .events
+            .get_or_insert_with(|| engine.store.read_all(message.position));
+        for recorded in events.by_ref() {
+            let recorded = recorded.map_err(|e| e.to_string())?;
+            if recorded.position < message.position {
+                continue;
+            }
+            if recorded.position == message.position {
+                if let Ok(Event::SmsQueued(queued)) = decode_event(&recorded.payload) {
+                    if queued.message_id == message.message_id.as_str() {
+                        return Ok(queued.text);
+                    }
+                }
+            }
+            break;
+        }
+        self.events = None;
+        engine.sms_text(message)
+    }
+}
+
 /// Appends events as one commit (the store keeps a commit all-or-nothing however big).
 fn append_commit(
     store: &Store,

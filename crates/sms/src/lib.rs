@@ -25,7 +25,7 @@ use vasooli_domain::event::{Event, SmsAttempted, SmsRejected};
 use vasooli_domain::sms::encoding_and_parts;
 use vasooli_domain::state::SmsMessage;
 use vasooli_domain::types::SmsOutcome;
-use vasooli_engine::engine::now_ms;
+use vasooli_engine::engine::{now_ms, SmsTextCursor};
 use vasooli_engine::{Engine, EngineError};
 use vasooli_projections::lists::SMS_ATTEMPTS_MAX;
 
@@ -157,6 +157,8 @@ struct Job {
     attempt: u32,
     /// Throttling answers so far in this send.
     throttled: u32,
+    /// What is posted, kept for the message's later attempts.
+    body: Arc<[u8]>,
 }
 
 struct Done {
@@ -193,14 +195,14 @@ async fn post(
     limiter: Arc<Limiter>,
     gateway: Arc<str>,
     key: String,
-    body: Vec<u8>,
+    body: Arc<[u8]>,
 ) -> Answer {
     let permit = limiter.acquire().await;
     let result = client
         .post(&*gateway)
         .header("Idempotency-Key", key)
         .header("Content-Type", "application/json")
-        .body(body)
+        .body(body.to_vec())
         .send()
         .await;
     let answer = match result {
@@ -288,7 +290,10 @@ fn send_with(
     options: &SendOptions,
 ) -> Result<SendReport, SendError> {
     let mut report = SendReport::default();
-    let messages = pending(engine);
+    let mut messages = pending(engine);
+    // In the order they were queued, which is also the order their texts are in the log.
+    messages.sort_by_key(|(_, m)| m.position);
+    let mut texts = SmsTextCursor::default();
     let limiter = Arc::new(Limiter::new(options.in_flight));
     let gateway: Arc<str> = Arc::from(gateway);
     let (done_tx, done_rx) = mpsc::channel::<Done>();
@@ -300,18 +305,16 @@ fn send_with(
     let mut waiting: BinaryHeap<Waiting> = BinaryHeap::new();
     let mut rejections: Vec<Event> = Vec::new();
 
-    let submit = |engine: &Engine, job: Job| -> Result<(), SendError> {
+    let submit = |job: Job| {
         let (_, message) = &messages[job.index];
-        let text = engine.sms_text(message).map_err(SendError::Text)?;
-        let body = body(engine, message, &text);
         let tx = done_tx.clone();
         let (client, limiter, gateway) = (client.clone(), limiter.clone(), gateway.clone());
         let key = message.message_id.to_string();
+        let body = job.body.clone();
         runtime.spawn(async move {
             let answer = post(client, limiter, gateway, key, body).await;
             let _ = tx.send(Done { job, answer });
         });
-        Ok(())
     };
 
     loop {
@@ -319,14 +322,14 @@ fn send_with(
         let now = Instant::now();
         while waiting.peek().is_some_and(|w| w.ready <= now) {
             let Waiting { job, .. } = waiting.pop().expect("peeked");
-            submit(engine, job)?;
+            submit(job);
             outstanding += 1;
         }
         while outstanding < window && next_fresh < messages.len() {
             let index = next_fresh;
             next_fresh += 1;
             let (account_no, message) = &messages[index];
-            let text = engine.sms_text(message).map_err(SendError::Text)?;
+            let text = texts.text(engine, message).map_err(SendError::Text)?;
             if let Err(reason) = dlt::check_message(engine.policy(), message, &text) {
                 rejections.push(Event::SmsRejected(SmsRejected {
                     message_id: message.message_id.to_string(),
@@ -336,14 +339,12 @@ fn send_with(
                 }));
                 continue;
             }
-            submit(
-                engine,
-                Job {
-                    index,
-                    attempt: message.attempts + 1,
-                    throttled: 0,
-                },
-            )?;
+            submit(Job {
+                index,
+                attempt: message.attempts + 1,
+                throttled: 0,
+                body: body(engine, message, &text).into(),
+            });
             outstanding += 1;
         }
         if !rejections.is_empty() {
@@ -388,7 +389,7 @@ fn send_with(
                     job.throttled += 1;
                     if job.throttled < THROTTLED_PER_MESSAGE_MAX {
                         // Not an attempt: the message goes again once the limiter lets it.
-                        submit(engine, job)?;
+                        submit(job);
                         outstanding += 1;
                         continue;
                     }
@@ -418,9 +419,8 @@ fn send_with(
                 waiting.push(Waiting {
                     ready: Instant::now() + backoff(next),
                     job: Job {
-                        index: job.index,
                         attempt: next,
-                        throttled: job.throttled,
+                        ..job
                     },
                 });
             } else {
@@ -512,6 +512,7 @@ mod tests {
                     index,
                     attempt: 2,
                     throttled: 0,
+                    body: Arc::from(&b"{}"[..]),
                 },
             });
         }
