@@ -562,6 +562,20 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
                 ("encoding", Some(encoding.as_str().to_string())),
                 ("parts", Some(parts.to_string())),
                 ("text", Some(text)),
+                ("detail", Some(m.last_detail.clone())),
+                (
+                    "delivery",
+                    Some(lists::sms_delivery(m).to_string()),
+                ),
+                (
+                    "delivery_reason",
+                    Some(
+                        m.delivery
+                            .as_ref()
+                            .map(|d| d.reason.clone())
+                            .unwrap_or_default(),
+                    ),
+                ),
             ]);
         }
     }
@@ -580,6 +594,9 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
             "encoding",
             "parts",
             "text",
+            "detail",
+            "delivery",
+            "delivery_reason",
         ],
         &records,
     )
