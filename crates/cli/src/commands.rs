@@ -701,12 +701,21 @@ fn serve(cli: &Cli, addr: &str) -> Outcome {
         .parse()
         .map_err(|e| usage(format!("--addr: `{addr}`: {e}")))?;
     let policy = load_policy(cli)?;
+    use vasooli_server::dlr::{DlrSecrets, SECRETS_ENV};
+    let secrets = match std::env::var(SECRETS_ENV) {
+        Ok(text) => DlrSecrets::parse(&text).map_err(|e| Failure::Rejected(vec![e]))?,
+        Err(std::env::VarError::NotPresent) => DlrSecrets::default(),
+        Err(e) => return Err(Failure::Rejected(vec![format!("{SECRETS_ENV}: {e}")])),
+    };
+    let options = vasooli_server::ServeOptions {
+        dlr_secrets: secrets,
+    };
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        vasooli_server::serve(cli.data.clone(), policy, addr, shutdown).await
+        vasooli_server::serve_with(cli.data.clone(), policy, addr, options, shutdown).await
     })?;
     Ok(())
 }

@@ -853,6 +853,32 @@ pub struct CampaignRow {
     /// Distinct shared numbers (registered for more than `SHARED_MOBILE_CONSUMERS_MAX` active
     /// consumers across the utility) that this subdivision's active consumers use.
     pub shared_mobiles: u64,
+    /// Distinct numbers of this subdivision's active consumers whose last
+    /// `UNDELIVERED_IN_A_ROW_TO_REVERIFY` delivery reports all said undelivered: the number
+    /// is likely wrong or dead and should be verified again.
+    pub mobiles_to_reverify: u64,
+}
+
+/// Undelivered reports in a row after which a number is flagged for re-verification.
+pub const UNDELIVERED_IN_A_ROW_TO_REVERIFY: usize = 3;
+
+/// Whether the messages sent to `mobile` that the gateway reported on ended with
+/// [`UNDELIVERED_IN_A_ROW_TO_REVERIFY`] or more undelivered in a row (in the order they were
+/// queued).
+pub fn mobile_keeps_failing(consumer: &vasooli_domain::state::Consumer, mobile: &str) -> bool {
+    let mut reports: Vec<(u64, bool)> = consumer
+        .sms
+        .iter()
+        .filter(|m| m.mobile.as_str() == mobile)
+        .filter_map(|m| m.delivery.as_ref().map(|d| (m.position, d.delivered)))
+        .collect();
+    reports.sort_by_key(|(position, _)| *position);
+    let undelivered_in_a_row = reports
+        .iter()
+        .rev()
+        .take_while(|(_, delivered)| !delivered)
+        .count();
+    undelivered_in_a_row >= UNDELIVERED_IN_A_ROW_TO_REVERIFY
 }
 
 impl CampaignRow {
@@ -863,6 +889,7 @@ impl CampaignRow {
         "with_mobile",
         "mobile_coverage_pct",
         "shared_mobiles",
+        "mobiles_to_reverify",
     ];
 
     /// The row's values in `COLUMNS` order, formatted for output; `None` is null.
@@ -876,6 +903,7 @@ impl CampaignRow {
                 count_text(self.with_mobile),
                 pct_text(self.mobile_coverage_pct),
                 count_text(self.shared_mobiles),
+                count_text(self.mobiles_to_reverify),
             ],
         )
     }
@@ -919,6 +947,7 @@ pub fn campaign(world: &World, office_code: &str, as_of: NaiveDate) -> Vec<Campa
     let mut active = vec![0u64; subdivisions.len()];
     let mut with_mobile = vec![0u64; subdivisions.len()];
     let mut shared_in: HashSet<(usize, Text)> = HashSet::new();
+    let mut reverify_in: HashSet<(usize, Text)> = HashSet::new();
     for stored in &world.consumers {
         let Some(i) = subdivisions.position(&stored.subdivision) else {
             continue;
@@ -939,7 +968,14 @@ pub fn campaign(world: &World, office_code: &str, as_of: NaiveDate) -> Vec<Campa
             {
                 shared_in.insert((i, mobile.into()));
             }
+            if mobile_keeps_failing(&consumer, mobile) {
+                reverify_in.insert((i, mobile.into()));
+            }
         }
+    }
+    let mut reverify = vec![0u64; subdivisions.len()];
+    for (i, _) in &reverify_in {
+        reverify[*i] += 1;
     }
     let mut shared = vec![0u64; subdivisions.len()];
     for (i, _) in &shared_in {
@@ -956,6 +992,7 @@ pub fn campaign(world: &World, office_code: &str, as_of: NaiveDate) -> Vec<Campa
             with_mobile: with_mobile[i],
             mobile_coverage_pct: count_percentage(with_mobile[i], active[i]),
             shared_mobiles: shared[i],
+            mobiles_to_reverify: reverify[i],
         })
         .collect()
 }

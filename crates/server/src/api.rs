@@ -146,7 +146,7 @@ pub(crate) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(doc::document())
 }
 
-fn body_error(e: BytesRejection) -> ApiError {
+pub(crate) fn body_error(e: BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
