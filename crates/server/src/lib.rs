@@ -14,6 +14,7 @@ pub mod error;
 pub mod guard;
 pub mod metrics;
 pub mod openapi;
+pub mod sender;
 pub mod tokens;
 mod web;
 
@@ -379,5 +380,15 @@ pub async fn serve_with(
         out.flush()?;
     }
     tracing::info!("listening on http://{local}");
-    serve_listener(listener, state, shutdown).await
+    let send = state
+        .engine
+        .read(|engine| engine.policy().sms.send.clone())?;
+    let sender = send
+        .serve
+        .then(|| sender::SmsSender::start(state.engine.clone(), send));
+    let served = serve_listener(listener, state, shutdown).await;
+    if let Some(sender) = sender {
+        tokio::task::spawn_blocking(move || sender.stop()).await?;
+    }
+    served
 }

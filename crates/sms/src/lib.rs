@@ -26,7 +26,8 @@ use vasooli_domain::sms::encoding_and_parts;
 use vasooli_domain::state::SmsMessage;
 use vasooli_domain::types::SmsOutcome;
 use vasooli_engine::engine::{now_ms, SmsTextCursor};
-use vasooli_engine::{Engine, EngineError};
+use vasooli_domain::Policy;
+use vasooli_engine::{Engine, EngineError, SharedEngine};
 use vasooli_projections::lists::SMS_ATTEMPTS_MAX;
 
 /// First wait between attempts; it doubles each time.
@@ -109,6 +110,51 @@ pub fn pending(engine: &Engine) -> Vec<(String, SmsMessage)> {
         .collect()
 }
 
+/// Where a send takes its messages from and records what came of them: the engine itself
+/// (`vasooli sms send`), or the server's shared engine, locked only for each step so that
+/// the API goes on answering while messages are in flight.
+pub trait Outbox {
+    fn policy(&self) -> Result<Policy, SendError>;
+    fn pending(&self) -> Result<Vec<(String, SmsMessage)>, SendError>;
+    /// A queued message's text, read with `cursor` (see [`SmsTextCursor`]).
+    fn text(&self, cursor: &mut SmsTextCursor, message: &SmsMessage) -> Result<String, SendError>;
+    /// Appends events durably.
+    fn record(&mut self, events: Vec<Event>) -> Result<(), SendError>;
+}
+
+impl Outbox for Engine {
+    fn policy(&self) -> Result<Policy, SendError> {
+        Ok(Engine::policy(self).clone())
+    }
+    fn pending(&self) -> Result<Vec<(String, SmsMessage)>, SendError> {
+        Ok(pending(self))
+    }
+    fn text(&self, cursor: &mut SmsTextCursor, message: &SmsMessage) -> Result<String, SendError> {
+        cursor.text(self, message).map_err(SendError::Text)
+    }
+    fn record(&mut self, events: Vec<Event>) -> Result<(), SendError> {
+        Engine::record(self, events)?;
+        Ok(())
+    }
+}
+
+impl Outbox for SharedEngine {
+    fn policy(&self) -> Result<Policy, SendError> {
+        Ok(self.read(|engine| engine.policy().clone())?)
+    }
+    fn pending(&self) -> Result<Vec<(String, SmsMessage)>, SendError> {
+        Ok(self.read(pending)?)
+    }
+    fn text(&self, cursor: &mut SmsTextCursor, message: &SmsMessage) -> Result<String, SendError> {
+        self.read(|engine| cursor.text(engine, message))?
+            .map_err(SendError::Text)
+    }
+    fn record(&mut self, events: Vec<Event>) -> Result<(), SendError> {
+        self.write(|engine| engine.record(events))??;
+        Ok(())
+    }
+}
+
 fn check_gateway(gateway: &str) -> Result<(), SendError> {
     if gateway.starts_with("http://") || gateway.starts_with("https://") {
         Ok(())
@@ -118,8 +164,7 @@ fn check_gateway(gateway: &str) -> Result<(), SendError> {
 }
 
 /// The JSON body posted for a message.
-fn body(engine: &Engine, message: &SmsMessage, text: &str) -> Vec<u8> {
-    let policy = engine.policy();
+fn body(policy: &Policy, message: &SmsMessage, text: &str) -> Vec<u8> {
     let (encoding, parts) = encoding_and_parts(text);
     let body = serde_json::json!({
         "message_id": message.message_id,
@@ -250,18 +295,17 @@ fn one_line(e: &dyn std::error::Error) -> String {
     line
 }
 
-/// Sends every pending message of the outbox to `gateway` with up to `options.in_flight`
-/// requests in flight, recording every attempt durably (see the crate's documentation).
-pub fn send_outbox(
-    engine: &mut Engine,
-    gateway: &str,
-    options: &SendOptions,
-) -> Result<SendReport, SendError> {
-    check_gateway(gateway)?;
+fn check_options(options: &SendOptions) -> Result<(), SendError> {
     if options.in_flight == 0 || options.in_flight > vasooli_domain::policy::SMS_IN_FLIGHT_MAX {
         return Err(SendError::InFlight(options.in_flight));
     }
-    dlt::check_policy(engine.policy()).map_err(SendError::Policy)?;
+    Ok(())
+}
+
+/// The runtime the requests run on, and the HTTP client.
+fn runtime_and_client(
+    options: &SendOptions,
+) -> Result<(tokio::runtime::Runtime, reqwest::Client), SendError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -273,6 +317,20 @@ pub fn send_outbox(
             .pool_max_idle_per_host(options.in_flight)
             .build()?
     };
+    Ok((runtime, client))
+}
+
+/// Sends every pending message of the outbox to `gateway` with up to `options.in_flight`
+/// requests in flight, recording every attempt durably (see the crate's documentation).
+pub fn send_outbox(
+    engine: &mut Engine,
+    gateway: &str,
+    options: &SendOptions,
+) -> Result<SendReport, SendError> {
+    check_gateway(gateway)?;
+    check_options(options)?;
+    dlt::check_policy(engine.policy()).map_err(SendError::Policy)?;
+    let (runtime, client) = runtime_and_client(options)?;
     engine.defer_checkpoints(true);
     let result = send_with(engine, &runtime, &client, gateway, options);
     engine.defer_checkpoints(false);
@@ -282,15 +340,33 @@ pub fn send_outbox(
     Ok(report)
 }
 
+/// [`send_outbox`] for the server's shared engine: the engine is locked only to read the
+/// outbox and a text and to record a batch of answers, never while a request is in flight.
+pub fn send_outbox_shared(
+    engine: &SharedEngine,
+    gateway: &str,
+    options: &SendOptions,
+) -> Result<SendReport, SendError> {
+    check_gateway(gateway)?;
+    check_options(options)?;
+    let mut engine = engine.clone();
+    dlt::check_policy(&Outbox::policy(&engine)?).map_err(SendError::Policy)?;
+    let (runtime, client) = runtime_and_client(options)?;
+    let result = send_with(&mut engine, &runtime, &client, gateway, options);
+    runtime.shutdown_background();
+    result
+}
+
 fn send_with(
-    engine: &mut Engine,
+    engine: &mut impl Outbox,
     runtime: &tokio::runtime::Runtime,
     client: &reqwest::Client,
     gateway: &str,
     options: &SendOptions,
 ) -> Result<SendReport, SendError> {
     let mut report = SendReport::default();
-    let mut messages = pending(engine);
+    let policy = engine.policy()?;
+    let mut messages = engine.pending()?;
     // In the order they were queued, which is also the order their texts are in the log.
     messages.sort_by_key(|(_, m)| m.position);
     let mut texts = SmsTextCursor::default();
@@ -329,8 +405,8 @@ fn send_with(
             let index = next_fresh;
             next_fresh += 1;
             let (account_no, message) = &messages[index];
-            let text = texts.text(engine, message).map_err(SendError::Text)?;
-            if let Err(reason) = dlt::check_message(engine.policy(), message, &text) {
+            let text = engine.text(&mut texts, message)?;
+            if let Err(reason) = dlt::check_message(&policy, message, &text) {
                 rejections.push(Event::SmsRejected(SmsRejected {
                     message_id: message.message_id.to_string(),
                     account_no: account_no.clone(),
@@ -343,7 +419,7 @@ fn send_with(
                 index,
                 attempt: message.attempts + 1,
                 throttled: 0,
-                body: body(engine, message, &text).into(),
+                body: body(&policy, message, &text).into(),
             });
             outstanding += 1;
         }
@@ -447,7 +523,7 @@ pub fn send_outbox_one_at_a_time(
     let mut report = SendReport::default();
     for (account_no, message) in pending(engine) {
         let text = engine.sms_text(&message).map_err(SendError::Text)?;
-        let body = body(engine, &message, &text);
+        let body = body(engine.policy(), &message, &text);
         let mut delivered = false;
         for number in message.attempts + 1..=SMS_ATTEMPTS_MAX {
             let result = client
