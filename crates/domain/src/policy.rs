@@ -579,6 +579,38 @@ upi_vpa = \"upcl.bill@sbi\"\n";
     }
 
     #[test]
+    fn sms_sending_keys_read_and_are_checked() {
+        let policy = Policy::default();
+        assert_eq!(policy.sms.send.in_flight, 64);
+        assert_eq!(policy.sms.dlt.variable_max_chars, 30);
+        assert!(!policy.sms.send.serve);
+        assert!(!policy.sms.send.is_quiet(0));
+        let text = "[sms.send]\nin_flight = 8\nserve = true\ngateway = \"http://127.0.0.1:9/sms\"\n\
+                    quiet_from = \"21:00\"\nquiet_until = \"08:00\"\n[sms.dlt]\nvariable_max_chars = 20\n";
+        let policy = Policy::from_toml(text).unwrap();
+        assert_eq!(policy.sms.send.in_flight, 8);
+        assert_eq!(policy.sms.dlt.variable_max_chars, 20);
+        // Quiet hours across midnight.
+        assert!(policy.sms.send.is_quiet(21 * 60));
+        assert!(policy.sms.send.is_quiet(2 * 60));
+        assert!(!policy.sms.send.is_quiet(8 * 60));
+        assert!(!policy.sms.send.is_quiet(20 * 60 + 59));
+        assert_eq!(Policy::from_toml(&policy.to_toml()).unwrap(), policy);
+        for (bad, key) in [
+            ("[sms.send]\nin_flight = 0\n", "sms.send.in_flight"),
+            ("[sms.send]\nin_flight = 5000\n", "sms.send.in_flight"),
+            ("[sms.send]\nserve = true\n", "sms.send.gateway"),
+            ("[sms.send]\ngateway = \"ftp://x\"\n", "sms.send.gateway"),
+            ("[sms.send]\nquiet_from = \"25:00\"\nquiet_until = \"08:00\"\n", "sms.send.quiet_from"),
+            ("[sms.send]\nquiet_from = \"21:00\"\n", "sms.send.quiet_until"),
+            ("[sms.dlt]\nvariable_max_chars = 0\n", "sms.dlt.variable_max_chars"),
+        ] {
+            let error = Policy::from_toml(bad).unwrap_err();
+            assert_eq!(error.key.as_deref(), Some(key), "{bad}: {error}");
+        }
+    }
+
+    #[test]
     fn partial_file_keeps_defaults() {
         let policy = Policy::from_toml("[notice]\nclear_days = 7\n").unwrap();
         assert_eq!(policy.notice.clear_days, 7);
