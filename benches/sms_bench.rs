@@ -68,7 +68,9 @@ fn start_gateway(latency: Duration) -> (String, Arc<Mutex<Seen>>) {
             .unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let app = Router::new().route("/v1/sms", post(accept)).with_state(state);
+            let app = Router::new()
+                .route("/v1/sms", post(accept))
+                .with_state(state);
             axum::serve(listener, app).await.unwrap();
         });
     });
@@ -84,10 +86,18 @@ fn seeded(messages: usize) -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().unwrap();
     let mut engine = Engine::open(dir.path(), Policy::default()).unwrap();
     let mut commands = vec![
-        command(serde_json::json!({"type": "register_office", "code": "Z1", "name": "Zone", "level": "zone"})),
-        command(serde_json::json!({"type": "register_office", "code": "C1", "name": "Circle", "level": "circle", "parent": "Z1"})),
-        command(serde_json::json!({"type": "register_office", "code": "D1", "name": "Division", "level": "division", "parent": "C1"})),
-        command(serde_json::json!({"type": "register_office", "code": "S1", "name": "Subdivision", "level": "subdivision", "parent": "D1"})),
+        command(
+            serde_json::json!({"type": "register_office", "code": "Z1", "name": "Zone", "level": "zone"}),
+        ),
+        command(
+            serde_json::json!({"type": "register_office", "code": "C1", "name": "Circle", "level": "circle", "parent": "Z1"}),
+        ),
+        command(
+            serde_json::json!({"type": "register_office", "code": "D1", "name": "Division", "level": "division", "parent": "C1"}),
+        ),
+        command(
+            serde_json::json!({"type": "register_office", "code": "S1", "name": "Subdivision", "level": "subdivision", "parent": "D1"}),
+        ),
     ];
     for i in 0..messages {
         commands.push(command(serde_json::json!({

@@ -329,7 +329,10 @@ fn a_sender_killed_with_many_in_flight_reposts_only_what_it_never_recorded() {
         .filter(|(_, id, phase)| *phase == 1 && acknowledged.contains(id))
         .map(|(_, id, _)| id)
         .collect();
-    assert!(reposted.is_empty(), "acknowledged yet posted again: {reposted:?}");
+    assert!(
+        reposted.is_empty(),
+        "acknowledged yet posted again: {reposted:?}"
+    );
     // Every message reached the gateway, each delivered once by its key.
     assert_eq!(g.delivered.len(), MESSAGES);
     let delivered: HashSet<&String> = g.delivered.iter().collect();
@@ -433,7 +436,10 @@ fn a_template_variable_over_its_dlt_limit_is_failed_with_the_reason_and_not_post
     );
     let g = lock(&gateway);
     assert_eq!(g.posts.len(), 2, "{:?}", g.posts);
-    assert!(g.posts.iter().all(|(_, id, _)| *id != refused["message_id"]));
+    assert!(g
+        .posts
+        .iter()
+        .all(|(_, id, _)| *id != refused["message_id"]));
     drop(g);
     // The refusal is an event of its own, and sending again posts nothing.
     let export = dir.path().join("export.jsonl");

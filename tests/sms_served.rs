@@ -121,7 +121,10 @@ fn the_server_sends_what_the_nightly_run_queues() {
         .unwrap();
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
     let base = loop {
-        let line = lines.next().expect("the server says where it listens").unwrap();
+        let line = lines
+            .next()
+            .expect("the server says where it listens")
+            .unwrap();
         if let Some(rest) = line.strip_prefix("listening on ") {
             break rest.trim().to_string();
         }

@@ -113,7 +113,9 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Awards { period, out } => {
             crate::commands::reports::awards(&cli, period, out.as_deref())
         }
-        Command::Campaign { office } => crate::commands::reports::campaign(&cli, office),
+        Command::Campaign { office, reverify } => {
+            crate::commands::reports::campaign(&cli, office, *reverify)
+        }
         Command::Camps { office, period } => crate::commands::reports::camps(&cli, office, period),
         Command::Sms {
             action: SmsAction::Outbox { status },
@@ -563,10 +565,7 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
                 ("parts", Some(parts.to_string())),
                 ("text", Some(text)),
                 ("detail", Some(m.last_detail.clone())),
-                (
-                    "delivery",
-                    Some(lists::sms_delivery(m).to_string()),
-                ),
+                ("delivery", Some(lists::sms_delivery(m).to_string())),
                 (
                     "delivery_reason",
                     Some(

@@ -115,6 +115,10 @@ pub enum Command {
     Campaign {
         #[arg(long)]
         office: String,
+        /// Instead: the consumers whose number's last 3 or more SMS delivery reports all said
+        /// undelivered, to verify the number again.
+        #[arg(long)]
+        reverify: bool,
     },
     /// The camp and grievance report below an office.
     Camps {

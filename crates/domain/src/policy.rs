@@ -467,7 +467,10 @@ impl Policy {
             ));
         }
         if send.timeout_ms == 0 {
-            return Err(PolicyError::for_key("sms.send.timeout_ms", "must be above 0"));
+            return Err(PolicyError::for_key(
+                "sms.send.timeout_ms",
+                "must be above 0",
+            ));
         }
         if send.interval_seconds == 0 {
             return Err(PolicyError::for_key(
@@ -475,8 +478,9 @@ impl Policy {
                 "must be above 0",
             ));
         }
-        if !send.gateway.is_empty()
-            && !(send.gateway.starts_with("http://") || send.gateway.starts_with("https://"))
+        if !(send.gateway.is_empty()
+            || send.gateway.starts_with("http://")
+            || send.gateway.starts_with("https://"))
         {
             return Err(PolicyError::for_key(
                 "sms.send.gateway",
@@ -601,9 +605,18 @@ upi_vpa = \"upcl.bill@sbi\"\n";
             ("[sms.send]\nin_flight = 5000\n", "sms.send.in_flight"),
             ("[sms.send]\nserve = true\n", "sms.send.gateway"),
             ("[sms.send]\ngateway = \"ftp://x\"\n", "sms.send.gateway"),
-            ("[sms.send]\nquiet_from = \"25:00\"\nquiet_until = \"08:00\"\n", "sms.send.quiet_from"),
-            ("[sms.send]\nquiet_from = \"21:00\"\n", "sms.send.quiet_until"),
-            ("[sms.dlt]\nvariable_max_chars = 0\n", "sms.dlt.variable_max_chars"),
+            (
+                "[sms.send]\nquiet_from = \"25:00\"\nquiet_until = \"08:00\"\n",
+                "sms.send.quiet_from",
+            ),
+            (
+                "[sms.send]\nquiet_from = \"21:00\"\n",
+                "sms.send.quiet_until",
+            ),
+            (
+                "[sms.dlt]\nvariable_max_chars = 0\n",
+                "sms.dlt.variable_max_chars",
+            ),
         ] {
             let error = Policy::from_toml(bad).unwrap_err();
             assert_eq!(error.key.as_deref(), Some(key), "{bad}: {error}");

@@ -853,32 +853,103 @@ pub struct CampaignRow {
     /// Distinct shared numbers (registered for more than `SHARED_MOBILE_CONSUMERS_MAX` active
     /// consumers across the utility) that this subdivision's active consumers use.
     pub shared_mobiles: u64,
-    /// Distinct numbers of this subdivision's active consumers whose last
-    /// `UNDELIVERED_IN_A_ROW_TO_REVERIFY` delivery reports all said undelivered: the number
-    /// is likely wrong or dead and should be verified again.
-    pub mobiles_to_reverify: u64,
 }
 
 /// Undelivered reports in a row after which a number is flagged for re-verification.
 pub const UNDELIVERED_IN_A_ROW_TO_REVERIFY: usize = 3;
 
-/// Whether the messages sent to `mobile` that the gateway reported on ended with
-/// [`UNDELIVERED_IN_A_ROW_TO_REVERIFY`] or more undelivered in a row (in the order they were
-/// queued).
-pub fn mobile_keeps_failing(consumer: &vasooli_domain::state::Consumer, mobile: &str) -> bool {
-    let mut reports: Vec<(u64, bool)> = consumer
+/// How many of the last delivery reports on messages sent to `mobile` said undelivered in a
+/// row (in the order the messages were queued), and the operator's reason in the last one.
+pub fn undelivered_in_a_row(
+    consumer: &vasooli_domain::state::Consumer,
+    mobile: &str,
+) -> (usize, String) {
+    let mut reports: Vec<(u64, bool, &str)> = consumer
         .sms
         .iter()
         .filter(|m| m.mobile.as_str() == mobile)
-        .filter_map(|m| m.delivery.as_ref().map(|d| (m.position, d.delivered)))
+        .filter_map(|m| {
+            m.delivery
+                .as_ref()
+                .map(|d| (m.position, d.delivered, d.reason.as_str()))
+        })
         .collect();
-    reports.sort_by_key(|(position, _)| *position);
-    let undelivered_in_a_row = reports
+    reports.sort_by_key(|(position, _, _)| *position);
+    let run = reports
         .iter()
         .rev()
-        .take_while(|(_, delivered)| !delivered)
+        .take_while(|(_, delivered, _)| !delivered)
         .count();
-    undelivered_in_a_row >= UNDELIVERED_IN_A_ROW_TO_REVERIFY
+    let last_reason = reports.last().map(|r| r.2.to_string()).unwrap_or_default();
+    (run, last_reason)
+}
+
+/// One line of `vasooli campaign --reverify`: an active consumer whose current number's last
+/// [`UNDELIVERED_IN_A_ROW_TO_REVERIFY`] or more delivery reports all said undelivered, so the
+/// number is probably wrong or dead and should be verified with the consumer again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReverifyRow {
+    pub office_code: String,
+    pub account_no: String,
+    /// The number, masked as in the outbox.
+    pub mobile: String,
+    pub undelivered_in_a_row: usize,
+    /// The operator's reason in the last report.
+    pub last_reason: String,
+}
+
+impl ReverifyRow {
+    pub const COLUMNS: &'static [&'static str] = &[
+        "office_code",
+        "account_no",
+        "mobile",
+        "undelivered_in_a_row",
+        "last_reason",
+    ];
+
+    pub fn to_record(&self) -> Vec<(&'static str, Option<String>)> {
+        record(
+            Self::COLUMNS,
+            vec![
+                Some(self.office_code.clone()),
+                Some(self.account_no.clone()),
+                Some(self.mobile.clone()),
+                Some(self.undelivered_in_a_row.to_string()),
+                Some(self.last_reason.clone()),
+            ],
+        )
+    }
+}
+
+/// The consumers below `office_code` (active as of `as_of`) whose current number keeps
+/// failing, by subdivision and account; empty for an unknown office.
+pub fn mobiles_to_reverify(world: &World, office_code: &str, as_of: NaiveDate) -> Vec<ReverifyRow> {
+    let subdivisions = Subdivisions::under(world, office_code);
+    let mut rows = Vec::new();
+    for stored in &world.consumers {
+        if subdivisions.position(&stored.subdivision).is_none() || stored.connected_on > as_of {
+            continue;
+        }
+        let consumer = stored.consumer();
+        if !is_active(&consumer, as_of) {
+            continue;
+        }
+        let Some(mobile) = consumer.mobile_as_of(as_of) else {
+            continue;
+        };
+        let (run, last_reason) = undelivered_in_a_row(&consumer, mobile);
+        if run >= UNDELIVERED_IN_A_ROW_TO_REVERIFY {
+            rows.push(ReverifyRow {
+                office_code: stored.subdivision.to_string(),
+                account_no: consumer.account_no.to_string(),
+                mobile: vasooli_domain::mobile::mask_mobile(mobile),
+                undelivered_in_a_row: run,
+                last_reason,
+            });
+        }
+    }
+    rows.sort_by(|a, b| (&a.office_code, &a.account_no).cmp(&(&b.office_code, &b.account_no)));
+    rows
 }
 
 impl CampaignRow {
@@ -889,7 +960,6 @@ impl CampaignRow {
         "with_mobile",
         "mobile_coverage_pct",
         "shared_mobiles",
-        "mobiles_to_reverify",
     ];
 
     /// The row's values in `COLUMNS` order, formatted for output; `None` is null.
@@ -903,7 +973,6 @@ impl CampaignRow {
                 count_text(self.with_mobile),
                 pct_text(self.mobile_coverage_pct),
                 count_text(self.shared_mobiles),
-                count_text(self.mobiles_to_reverify),
             ],
         )
     }
@@ -947,7 +1016,6 @@ pub fn campaign(world: &World, office_code: &str, as_of: NaiveDate) -> Vec<Campa
     let mut active = vec![0u64; subdivisions.len()];
     let mut with_mobile = vec![0u64; subdivisions.len()];
     let mut shared_in: HashSet<(usize, Text)> = HashSet::new();
-    let mut reverify_in: HashSet<(usize, Text)> = HashSet::new();
     for stored in &world.consumers {
         let Some(i) = subdivisions.position(&stored.subdivision) else {
             continue;
@@ -968,15 +1036,9 @@ pub fn campaign(world: &World, office_code: &str, as_of: NaiveDate) -> Vec<Campa
             {
                 shared_in.insert((i, mobile.into()));
             }
-            if mobile_keeps_failing(&consumer, mobile) {
-                reverify_in.insert((i, mobile.into()));
-            }
         }
     }
-    let mut reverify = vec![0u64; subdivisions.len()];
-    for (i, _) in &reverify_in {
-        reverify[*i] += 1;
-    }
+
     let mut shared = vec![0u64; subdivisions.len()];
     for (i, _) in &shared_in {
         shared[*i] += 1;
@@ -992,7 +1054,6 @@ pub fn campaign(world: &World, office_code: &str, as_of: NaiveDate) -> Vec<Campa
             with_mobile: with_mobile[i],
             mobile_coverage_pct: count_percentage(with_mobile[i], active[i]),
             shared_mobiles: shared[i],
-            mobiles_to_reverify: reverify[i],
         })
         .collect()
 }

@@ -206,8 +206,7 @@ pub(crate) async fn delivery_report(
             "expected {{\"message_id\":\"…\",\"status\":\"delivered|undelivered\",\"reason\":\"…\"}}: {e}"
         ))
     })?;
-    if report.message_id.is_empty() || report.message_id.chars().count() > MESSAGE_ID_CHARS_MAX
-    {
+    if report.message_id.is_empty() || report.message_id.chars().count() > MESSAGE_ID_CHARS_MAX {
         return Err(ApiError::unprocessable(format!(
             "message_id: must be 1 to {MESSAGE_ID_CHARS_MAX} characters"
         )));
@@ -218,7 +217,11 @@ pub(crate) async fn delivery_report(
         )));
     }
     let delivered = report.status == DeliveryStatus::Delivered;
-    let status = if delivered { "delivered" } else { "undelivered" };
+    let status = if delivered {
+        "delivered"
+    } else {
+        "undelivered"
+    };
     let message_id = report.message_id;
     let reason = report.reason;
     state

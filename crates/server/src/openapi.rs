@@ -97,6 +97,8 @@ pub const IMPORT_KINDS: &[&str] = &["offices", "consumers", "bills", "payments",
             RankingRow,
             AwardRow,
             CampaignRow,
+            ReverifyRow,
+            CampaignAnswer,
             CampRow,
         ),
         responses(
@@ -559,6 +561,26 @@ schema_type!(
         "A subdivision's mobile coverage; the CSV has the same columns in this order",
         reports::CampaignRow::COLUMNS,
     )
+);
+
+schema_type!(
+    /// A row of the campaign report's numbers to verify again.
+    ReverifyRow => row(
+        "An active consumer whose current number's last 3 or more SMS delivery reports all \
+         said undelivered; the CSV has the same columns in this order",
+        reports::ReverifyRow::COLUMNS,
+    )
+);
+
+schema_type!(
+    /// The campaign report: coverage rows, or with `reverify=true` the numbers to verify.
+    CampaignAnswer => OneOfBuilder::new()
+        .description(Some(
+            "Coverage rows, a row per subdivision; with `reverify=true`, the consumers whose \
+             number keeps failing",
+        ))
+        .item(ArrayBuilder::new().items(Ref::from_schema_name("CampaignRow")))
+        .item(ArrayBuilder::new().items(Ref::from_schema_name("ReverifyRow")))
 );
 
 schema_type!(

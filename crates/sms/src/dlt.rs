@@ -103,7 +103,10 @@ mod tests {
              complaints. UPCL"
         );
         let reason = check_message(&policy, &message("camp", Language::En), &long).unwrap_err();
-        assert!(reason.contains("`venue`") && reason.contains("39 characters"), "{reason}");
+        assert!(
+            reason.contains("`venue`") && reason.contains("39 characters"),
+            "{reason}"
+        );
         // A wider limit lets it through.
         let mut wide = Policy::default();
         wide.sms.dlt.variable_max_chars = 40;

@@ -25,8 +25,8 @@ use vasooli_domain::event::{Event, SmsAttempted, SmsRejected};
 use vasooli_domain::sms::encoding_and_parts;
 use vasooli_domain::state::SmsMessage;
 use vasooli_domain::types::SmsOutcome;
-use vasooli_engine::engine::{now_ms, SmsTextCursor};
 use vasooli_domain::Policy;
+use vasooli_engine::engine::{now_ms, SmsTextCursor};
 use vasooli_engine::{Engine, EngineError, SharedEngine};
 use vasooli_projections::lists::SMS_ATTEMPTS_MAX;
 

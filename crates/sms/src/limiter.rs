@@ -128,7 +128,8 @@ impl Limiter {
                             }
                         };
                         let until = now + pause;
-                        state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
+                        state.paused_until =
+                            Some(state.paused_until.map_or(until, |u| u.max(until)));
                     }
                 }
             }
