@@ -387,6 +387,13 @@ fn a_storm_of_429s_slows_the_sender_and_loses_nothing() {
 
     let g = lock(&gateway);
     assert!(g.throttled > 0, "the gateway never throttled");
+    // Slowed down: a sender that kept 64 in flight and re-posted each refused message at once
+    // draws some 600 refusals here; one that halves its bound and pauses draws about 100.
+    assert!(
+        g.throttled < 3 * MESSAGES,
+        "{} answers 429 for {MESSAGES} messages: the sender did not slow down",
+        g.throttled
+    );
     assert!(g.strange.is_empty(), "{:?}", g.strange);
     assert_eq!(g.delivered.len(), MESSAGES);
     assert!(g.accepted.values().all(|n| *n == 1), "{:?}", g.accepted);
