@@ -132,6 +132,8 @@ struct Gateway {
     total: usize,
     /// Requests the gateway could not make sense of.
     strange: Vec<String>,
+    /// Connections that ended before a whole request came.
+    cut: usize,
     trap: Option<Trap>,
     fired: Option<String>,
     released: bool,
@@ -143,37 +145,70 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Gateway> {
     shared.0.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Why a connection carried no request the gateway could act on.
+enum Unread {
+    /// It ended before a whole request came: a sender killed while its requests were still
+    /// being written (many are in flight at once), or a connection it opened and never used.
+    Cut,
+    /// A whole request came, but not one the gateway understands.
+    Garbled(String),
+}
+
 /// Reads one HTTP request: its `Idempotency-Key` header and the `message_id` of its body.
-fn read_request(stream: &TcpStream) -> Option<(String, String)> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
+fn read_request(stream: &TcpStream) -> Result<(String, String), Unread> {
+    let mut reader = BufReader::new(stream.try_clone().map_err(|_| Unread::Cut)?);
     let mut length = 0usize;
     let mut key = String::new();
+    let mut ended = false;
     for _ in 0..100 {
         let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 || line == "\r\n" {
+        let read = reader.read_line(&mut line).map_err(|_| Unread::Cut)?;
+        if read == 0 {
+            return Err(Unread::Cut);
+        }
+        if line == "\r\n" {
+            ended = true;
             break;
         }
         let lower = line.to_ascii_lowercase();
         if let Some(v) = lower.strip_prefix("content-length:") {
-            length = v.trim().parse().ok()?;
+            length = v
+                .trim()
+                .parse()
+                .map_err(|_| Unread::Garbled(format!("Content-Length {v}")))?;
         }
         if lower.starts_with("idempotency-key:") {
             key = line["idempotency-key:".len()..].trim().to_string();
         }
     }
+    if !ended {
+        return Err(Unread::Garbled("headers do not end".into()));
+    }
     let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    let body: serde_json::Value = serde_json::from_slice(&body).ok()?;
-    let id = body.get("message_id")?.as_str()?.to_string();
-    Some((key, id))
+    reader.read_exact(&mut body).map_err(|_| Unread::Cut)?;
+    let body: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| Unread::Garbled(format!("body is not JSON: {e}")))?;
+    let id = body
+        .get("message_id")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| Unread::Garbled(format!("no message_id in {body}")))?
+        .to_string();
+    Ok((key, id))
 }
 
 fn serve(shared: Shared, mut stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
-    let Some((key, id)) = read_request(&stream) else {
-        lock(&shared).strange.push("unreadable request".into());
-        return;
+    let (key, id) = match read_request(&stream) {
+        Ok(request) => request,
+        Err(Unread::Cut) => {
+            lock(&shared).cut += 1;
+            return;
+        }
+        Err(Unread::Garbled(why)) => {
+            lock(&shared).strange.push(why);
+            return;
+        }
     };
     let (reply, fired) = {
         let mut g = lock(&shared);

@@ -114,7 +114,9 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Awards { period, out } => {
             crate::commands::reports::awards(&cli, period, out.as_deref())
         }
-        Command::Campaign { office } => crate::commands::reports::campaign(&cli, office),
+        Command::Campaign { office, reverify } => {
+            crate::commands::reports::campaign(&cli, office, *reverify)
+        }
         Command::Camps { office, period } => crate::commands::reports::camps(&cli, office, period),
         Command::Sms {
             action: SmsAction::Outbox { status },
@@ -124,8 +126,9 @@ pub fn run(cli: Cli) -> Outcome {
                 SmsAction::Send {
                     gateway,
                     timeout_ms,
+                    in_flight,
                 },
-        } => sms::send(&cli, gateway, *timeout_ms),
+        } => sms::send(&cli, gateway, *timeout_ms, *in_flight),
         Command::Serve { addr } => serve(&cli, addr),
         Command::Tokens { action } => tokens(&cli, action),
         Command::Verify => verify(&cli),
@@ -679,6 +682,17 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
                 ("encoding", Some(encoding.as_str().to_string())),
                 ("parts", Some(parts.to_string())),
                 ("text", Some(text)),
+                ("detail", Some(m.last_detail.clone())),
+                ("delivery", Some(lists::sms_delivery(m).to_string())),
+                (
+                    "delivery_reason",
+                    Some(
+                        m.delivery
+                            .as_ref()
+                            .map(|d| d.reason.clone())
+                            .unwrap_or_default(),
+                    ),
+                ),
             ]);
         }
     }
@@ -697,6 +711,9 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
             "encoding",
             "parts",
             "text",
+            "detail",
+            "delivery",
+            "delivery_reason",
         ],
         &records,
     )
@@ -801,12 +818,21 @@ fn serve(cli: &Cli, addr: &str) -> Outcome {
         .parse()
         .map_err(|e| usage(format!("--addr: `{addr}`: {e}")))?;
     let policy = load_policy(cli)?;
+    use vasooli_server::dlr::{DlrSecrets, SECRETS_ENV};
+    let secrets = match std::env::var(SECRETS_ENV) {
+        Ok(text) => DlrSecrets::parse(&text).map_err(|e| Failure::Rejected(vec![e]))?,
+        Err(std::env::VarError::NotPresent) => DlrSecrets::default(),
+        Err(e) => return Err(Failure::Rejected(vec![format!("{SECRETS_ENV}: {e}")])),
+    };
+    let options = vasooli_server::ServeOptions {
+        dlr_secrets: secrets,
+    };
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        vasooli_server::serve(cli.data.clone(), policy, addr, shutdown).await
+        vasooli_server::serve_with(cli.data.clone(), policy, addr, options, shutdown).await
     })?;
     Ok(())
 }

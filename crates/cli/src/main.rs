@@ -115,6 +115,10 @@ pub enum Command {
     Campaign {
         #[arg(long)]
         office: String,
+        /// Instead: the consumers whose number's last 3 or more SMS delivery reports all said
+        /// undelivered, to verify the number again.
+        #[arg(long)]
+        reverify: bool,
     },
     /// The camp and grievance report below an office.
     Camps {
@@ -179,6 +183,9 @@ pub enum SmsAction {
         /// Time-out of one attempt, in milliseconds.
         #[arg(long, default_value_t = 5_000)]
         timeout_ms: u64,
+        /// Most requests waiting on the gateway at once (default: policy sms.send.in_flight).
+        #[arg(long)]
+        in_flight: Option<usize>,
     },
 }
 

@@ -366,6 +366,31 @@ pub struct SmsAttempted {
     pub at_ms: i64,
 }
 
+/// A queued message the sender refused to post because it breaks the DLT rules (a template
+/// variable longer than the registration allows, a text that is not its template's): the
+/// message ends failed with `reason`, and no attempt is made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsRejected {
+    pub message_id: String,
+    pub account_no: String,
+    pub reason: String,
+    pub at_ms: i64,
+}
+
+/// A gateway's delivery report for a message it accepted: delivered to the handset or not,
+/// with the operator's reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsDeliveryReported {
+    pub message_id: String,
+    pub account_no: String,
+    /// The gateway that reported, as the delivery-report route names it.
+    pub gateway: String,
+    pub delivered: bool,
+    /// The operator's status or reason, as the gateway gave it.
+    pub reason: String,
+    pub at_ms: i64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NightlyRunCompleted {
     #[serde(with = "crate::codec::date")]
@@ -403,6 +428,8 @@ pub enum Event {
     SmsQueued(SmsQueued),
     SmsAttempted(SmsAttempted),
     NightlyRunCompleted(NightlyRunCompleted),
+    SmsRejected(SmsRejected),
+    SmsDeliveryReported(SmsDeliveryReported),
 }
 
 /// A natural key: the identity a user gives a fact, so that the same fact sent twice is
@@ -459,6 +486,8 @@ impl Event {
             Event::SmsQueued(_) => "sms_queued",
             Event::SmsAttempted(_) => "sms_attempted",
             Event::NightlyRunCompleted(_) => "nightly_run_completed",
+            Event::SmsRejected(_) => "sms_rejected",
+            Event::SmsDeliveryReported(_) => "sms_delivery_reported",
         }
     }
 
@@ -486,6 +515,8 @@ impl Event {
             Event::InstallmentPlanBroken(e) => &e.account_no,
             Event::SmsQueued(e) => &e.account_no,
             Event::SmsAttempted(e) => &e.account_no,
+            Event::SmsRejected(e) => &e.account_no,
+            Event::SmsDeliveryReported(e) => &e.account_no,
             Event::OfficeRegistered(_)
             | Event::CampScheduled(_)
             | Event::CampHeld(_)
@@ -538,7 +569,9 @@ impl Event {
             Event::GrievanceRegistered(e) => e.registered_on,
             Event::GrievanceResolved(e) => e.resolved_on,
             Event::SmsQueued(e) => e.queued_on,
-            Event::SmsAttempted(_) => return None,
+            Event::SmsAttempted(_) | Event::SmsRejected(_) | Event::SmsDeliveryReported(_) => {
+                return None
+            }
             Event::NightlyRunCompleted(e) => e.as_of,
         })
     }
@@ -580,6 +613,10 @@ impl Event {
             Event::SmsQueued(e) => key("sms", &[&e.message_id]),
             Event::SmsAttempted(e) => key("sms_attempt", &[&e.message_id, &e.attempt.to_string()]),
             Event::NightlyRunCompleted(_) => None,
+            Event::SmsRejected(e) => key("sms_rejected", &[&e.message_id]),
+            // A gateway may report a message more than once; the receiver skips a report
+            // that says what the last one said.
+            Event::SmsDeliveryReported(_) => None,
         }
     }
 }

@@ -27,7 +27,7 @@ use crate::event::Event;
 use crate::money::Money;
 use crate::state::{
     Adjustment, Bill, BillMonth, Case, ConnectionChange, ConnectionEvent, Consumer, Dispute,
-    MobileRegistration, Payment, Plan, Revision, SmsMessage, Surcharge, Text,
+    MobileRegistration, Payment, Plan, Revision, SmsDelivery, SmsMessage, Surcharge, Text,
 };
 use crate::types::*;
 use chrono::{Datelike, NaiveDate};
@@ -73,6 +73,8 @@ mod tag {
     pub const SMS_ATTEMPTED: u8 = 20;
     /// A registration with a postal address: `REGISTERED`'s fields, then the address.
     pub const REGISTERED_WITH_ADDRESS: u8 = 21;
+    pub const SMS_REJECTED: u8 = 22;
+    pub const SMS_DELIVERY: u8 = 23;
 }
 
 /// In an encoded text: the account number.
@@ -349,6 +351,17 @@ pub fn encode(base: Base<'_>, position: u64, event: &Event, out: &mut Vec<u8>) {
             w.byte(e.outcome.index());
             w.text(&e.detail);
         }
+        Event::SmsRejected(e) => {
+            w.byte(tag::SMS_REJECTED);
+            w.text(&e.message_id);
+            w.text(&e.reason);
+        }
+        Event::SmsDeliveryReported(e) => {
+            w.byte(tag::SMS_DELIVERY);
+            w.text(&e.message_id);
+            w.byte(u8::from(e.delivered));
+            w.text(&e.reason);
+        }
         _ => {}
     }
 }
@@ -565,7 +578,7 @@ pub fn record_sizes(
 }
 
 /// The records' kinds by tag.
-const KINDS: [&str; 21] = [
+const KINDS: [&str; 24] = [
     "registration",
     "mobile",
     "bill",
@@ -587,6 +600,9 @@ const KINDS: [&str; 21] = [
     "plan broken",
     "sms queued",
     "sms attempted",
+    "registration",
+    "sms rejected",
+    "sms delivery",
 ];
 
 /// Checks that a journal reads back whole.
@@ -853,6 +869,8 @@ fn apply_record(r: &mut Reader<'_>, c: &mut Consumer) -> Read<()> {
                 attempts: 0,
                 last_outcome: None,
                 last_detail: String::new(),
+                rejected: false,
+                delivery: None,
             });
         }
         tag::SMS_ATTEMPTED => {
@@ -864,6 +882,27 @@ fn apply_record(r: &mut Reader<'_>, c: &mut Consumer) -> Read<()> {
                 m.attempts = m.attempts.max(attempt);
                 m.last_outcome = Some(outcome);
                 m.last_detail = detail;
+            }
+        }
+        tag::SMS_REJECTED => {
+            let message_id = r.text()?;
+            let reason = r.text()?.into_string();
+            if let Some(m) = c.sms.iter_mut().find(|m| m.message_id == message_id) {
+                m.rejected = true;
+                m.last_outcome = Some(SmsOutcome::Failed);
+                m.last_detail = reason;
+            }
+        }
+        tag::SMS_DELIVERY => {
+            let message_id = r.text()?;
+            let delivered = match r.byte()? {
+                0 => false,
+                1 => true,
+                _ => return r.fail("a delivery flag other than 0 or 1"),
+            };
+            let reason = r.text()?.into_string();
+            if let Some(m) = c.sms.iter_mut().find(|m| m.message_id == message_id) {
+                m.delivery = Some(SmsDelivery { delivered, reason });
             }
         }
         _ => {

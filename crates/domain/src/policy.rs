@@ -218,6 +218,96 @@ pub struct SmsPolicy {
     pub entity_id: String,
     pub sender: String,
     pub templates: BTreeMap<String, SmsTemplate>,
+    /// How the outbox is sent: `vasooli sms send` and the server's own sender.
+    pub send: SmsSendPolicy,
+    /// The DLT registration's rules a message is checked against before it is posted.
+    pub dlt: SmsDltPolicy,
+}
+
+/// How the outbox is sent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsSendPolicy {
+    /// Most requests waiting on the gateway at once (`sms send --in-flight` overrides it).
+    pub in_flight: usize,
+    /// Time-out of one attempt, in milliseconds, for the server's sender.
+    pub timeout_ms: u64,
+    /// Whether `vasooli serve` runs the sender itself.
+    pub serve: bool,
+    /// The gateway the server's sender posts to (needed when `serve` is on).
+    pub gateway: String,
+    /// How often, in seconds, the server's sender looks for queued messages.
+    pub interval_seconds: u64,
+    /// Quiet hours (India time, `HH:MM`): the server's sender posts nothing from
+    /// `quiet_from` until `quiet_until`. Both empty: no quiet hours.
+    pub quiet_from: String,
+    pub quiet_until: String,
+}
+
+impl Default for SmsSendPolicy {
+    fn default() -> Self {
+        SmsSendPolicy {
+            in_flight: 64,
+            timeout_ms: 5_000,
+            serve: false,
+            gateway: String::new(),
+            interval_seconds: 60,
+            quiet_from: String::new(),
+            quiet_until: String::new(),
+        }
+    }
+}
+
+/// Most requests in flight the policy or the flag may ask for.
+pub const SMS_IN_FLIGHT_MAX: usize = 4_096;
+
+impl SmsSendPolicy {
+    /// The quiet hours as minutes of the day `(from, until)`, when there are any.
+    pub fn quiet_hours(&self) -> Option<(u32, u32)> {
+        let from = parse_hh_mm(&self.quiet_from)?;
+        let until = parse_hh_mm(&self.quiet_until)?;
+        Some((from, until))
+    }
+
+    /// Whether `minute` of the day (0..1440) falls in the quiet hours; they may run past
+    /// midnight (21:00 to 08:00).
+    pub fn is_quiet(&self, minute: u32) -> bool {
+        match self.quiet_hours() {
+            None => false,
+            Some((from, until)) if from <= until => from <= minute && minute < until,
+            Some((from, until)) => minute >= from || minute < until,
+        }
+    }
+}
+
+/// `HH:MM` as minutes of the day.
+pub fn parse_hh_mm(text: &str) -> Option<u32> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+/// The DLT registration's rules.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsDltPolicy {
+    /// Longest value of one `{#var#}` variable, in characters.
+    pub variable_max_chars: usize,
+    /// Whether sending needs `sms.entity_id` set. Off by default, because the built-in
+    /// entity id is empty; a utility registered on DLT turns it on.
+    pub require_entity_id: bool,
+}
+
+impl Default for SmsDltPolicy {
+    fn default() -> Self {
+        SmsDltPolicy {
+            variable_max_chars: 30,
+            require_entity_id: false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -314,6 +404,8 @@ impl Default for SmsPolicy {
             entity_id: String::new(),
             sender: "UPCLTD".to_string(),
             templates: crate::sms::default_templates(),
+            send: SmsSendPolicy::default(),
+            dlt: SmsDltPolicy::default(),
         }
     }
 }
@@ -365,6 +457,63 @@ impl Policy {
                     "`{}` is not a UPI address (handle@bank, letters, digits, '.', '-', '_')",
                     self.utility.upi_vpa
                 ),
+            ));
+        }
+        let send = &self.sms.send;
+        if send.in_flight == 0 || send.in_flight > SMS_IN_FLIGHT_MAX {
+            return Err(PolicyError::for_key(
+                "sms.send.in_flight",
+                format!("must be from 1 to {SMS_IN_FLIGHT_MAX}"),
+            ));
+        }
+        if send.timeout_ms == 0 {
+            return Err(PolicyError::for_key(
+                "sms.send.timeout_ms",
+                "must be above 0",
+            ));
+        }
+        if send.interval_seconds == 0 {
+            return Err(PolicyError::for_key(
+                "sms.send.interval_seconds",
+                "must be above 0",
+            ));
+        }
+        if !(send.gateway.is_empty()
+            || send.gateway.starts_with("http://")
+            || send.gateway.starts_with("https://"))
+        {
+            return Err(PolicyError::for_key(
+                "sms.send.gateway",
+                format!("`{}` is not an http(s) URL", send.gateway),
+            ));
+        }
+        if send.serve && send.gateway.is_empty() {
+            return Err(PolicyError::for_key(
+                "sms.send.gateway",
+                "must be set when sms.send.serve is on",
+            ));
+        }
+        for (key, value) in [
+            ("sms.send.quiet_from", &send.quiet_from),
+            ("sms.send.quiet_until", &send.quiet_until),
+        ] {
+            if !value.is_empty() && parse_hh_mm(value).is_none() {
+                return Err(PolicyError::for_key(
+                    key,
+                    format!("`{value}` is not a time of the form HH:MM"),
+                ));
+            }
+        }
+        if send.quiet_from.is_empty() != send.quiet_until.is_empty() {
+            return Err(PolicyError::for_key(
+                "sms.send.quiet_until",
+                "quiet hours need both quiet_from and quiet_until",
+            ));
+        }
+        if self.sms.dlt.variable_max_chars == 0 {
+            return Err(PolicyError::for_key(
+                "sms.dlt.variable_max_chars",
+                "must be above 0",
             ));
         }
         for [from, to] in &self.moratorium.ranges {
@@ -431,6 +580,47 @@ upi_vpa = \"upcl.bill@sbi\"\n";
         assert_eq!(error.line, Some(2));
         assert!(Policy::from_toml("[utility]\nname = \" \"\n").is_err());
         assert!(Policy::from_toml("[utility]\nlogo = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn sms_sending_keys_read_and_are_checked() {
+        let policy = Policy::default();
+        assert_eq!(policy.sms.send.in_flight, 64);
+        assert_eq!(policy.sms.dlt.variable_max_chars, 30);
+        assert!(!policy.sms.send.serve);
+        assert!(!policy.sms.send.is_quiet(0));
+        let text = "[sms.send]\nin_flight = 8\nserve = true\ngateway = \"http://127.0.0.1:9/sms\"\n\
+                    quiet_from = \"21:00\"\nquiet_until = \"08:00\"\n[sms.dlt]\nvariable_max_chars = 20\n";
+        let policy = Policy::from_toml(text).unwrap();
+        assert_eq!(policy.sms.send.in_flight, 8);
+        assert_eq!(policy.sms.dlt.variable_max_chars, 20);
+        // Quiet hours across midnight.
+        assert!(policy.sms.send.is_quiet(21 * 60));
+        assert!(policy.sms.send.is_quiet(2 * 60));
+        assert!(!policy.sms.send.is_quiet(8 * 60));
+        assert!(!policy.sms.send.is_quiet(20 * 60 + 59));
+        assert_eq!(Policy::from_toml(&policy.to_toml()).unwrap(), policy);
+        for (bad, key) in [
+            ("[sms.send]\nin_flight = 0\n", "sms.send.in_flight"),
+            ("[sms.send]\nin_flight = 5000\n", "sms.send.in_flight"),
+            ("[sms.send]\nserve = true\n", "sms.send.gateway"),
+            ("[sms.send]\ngateway = \"ftp://x\"\n", "sms.send.gateway"),
+            (
+                "[sms.send]\nquiet_from = \"25:00\"\nquiet_until = \"08:00\"\n",
+                "sms.send.quiet_from",
+            ),
+            (
+                "[sms.send]\nquiet_from = \"21:00\"\n",
+                "sms.send.quiet_until",
+            ),
+            (
+                "[sms.dlt]\nvariable_max_chars = 0\n",
+                "sms.dlt.variable_max_chars",
+            ),
+        ] {
+            let error = Policy::from_toml(bad).unwrap_err();
+            assert_eq!(error.key.as_deref(), Some(key), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -65,6 +65,45 @@ pub fn render(template: &str, vars: &[(&str, String)]) -> String {
     text
 }
 
+/// The values of a template's `{#name#}` variables in a text rendered from it, in the
+/// template's order; `None` when the text is not the template's. Each literal piece between
+/// variables is matched at its first occurrence after the previous one.
+pub fn template_variables(template: &str, text: &str) -> Option<Vec<(String, String)>> {
+    // The template as literal, name, literal, name, ..., literal.
+    let mut literals = Vec::new();
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{#") {
+        let Some(len) = rest[start + 2..].find("#}") else {
+            break;
+        };
+        literals.push(&rest[..start]);
+        names.push(&rest[start + 2..start + 2 + len]);
+        rest = &rest[start + 2 + len + 2..];
+    }
+    literals.push(rest);
+    let mut at = text.strip_prefix(literals[0])?;
+    let last = literals.len() - 1;
+    let mut values = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let next = literals[i + 1];
+        let end = if i + 1 == last {
+            if !at.ends_with(next) {
+                return None;
+            }
+            at.len() - next.len()
+        } else if next.is_empty() {
+            // Two variables side by side: the first takes nothing it cannot be told from.
+            0
+        } else {
+            at.find(next)?
+        };
+        values.push((name.to_string(), at[..end].to_string()));
+        at = &at[end + next.len()..];
+    }
+    (names.is_empty() && at.is_empty() || !names.is_empty()).then_some(values)
+}
+
 fn template(hi: &str, en: &str, id: &str) -> SmsTemplate {
     SmsTemplate {
         hi: hi.to_string(),
@@ -165,6 +204,30 @@ mod tests {
             encoding_and_parts(&format!("{}क", "a".repeat(69))),
             (SmsEncoding::Ucs2, 1)
         );
+    }
+
+    #[test]
+    fn reads_variables_back_from_a_text() {
+        let template = "a/c {#account#} Rs {#amount#}. UPCL";
+        let text = render(
+            template,
+            &[("account", "A1".into()), ("amount", "5.00".into())],
+        );
+        assert_eq!(
+            template_variables(template, &text),
+            Some(vec![
+                ("account".to_string(), "A1".to_string()),
+                ("amount".to_string(), "5.00".to_string())
+            ])
+        );
+        assert_eq!(template_variables(template, "something else"), None);
+        assert_eq!(template_variables("fixed", "fixed"), Some(vec![]));
+        assert_eq!(template_variables("fixed", "fixed!"), None);
+        let camp = "Camp at {#venue#} on {#date#}.";
+        let long = "Community Hall, Rishikesh Road, Ward 12";
+        let vars = template_variables(camp, &format!("Camp at {long} on 2026-07-01.")).unwrap();
+        assert_eq!(vars[0].1, long);
+        assert_eq!(vars[1].1, "2026-07-01");
     }
 
     #[test]

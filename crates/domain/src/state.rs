@@ -267,6 +267,18 @@ pub struct SmsMessage {
     pub attempts: u32,
     pub last_outcome: Option<SmsOutcome>,
     pub last_detail: String,
+    /// Refused before sending for breaking the DLT rules (`last_detail` says why).
+    pub rejected: bool,
+    /// The gateway's latest delivery report, when one came.
+    pub delivery: Option<SmsDelivery>,
+}
+
+/// What a gateway's delivery report said about a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsDelivery {
+    pub delivered: bool,
+    /// The operator's status or reason.
+    pub reason: String,
 }
 
 /// A consumer as the world keeps it: what lists and runs select consumers by, and the rest of

@@ -187,6 +187,20 @@ fn every_event() -> Vec<Event> {
         Event::NightlyRunCompleted(NightlyRunCompleted {
             as_of: d("2026-09-30"),
         }),
+        Event::SmsRejected(SmsRejected {
+            message_id: "A1-camp-C1".into(),
+            account_no: a(),
+            reason: "DLT: variable `venue` is 41 characters, over the 30 allowed".into(),
+            at_ms: 1_790_000_000_001,
+        }),
+        Event::SmsDeliveryReported(SmsDeliveryReported {
+            message_id: "A1-bill-B1".into(),
+            account_no: a(),
+            gateway: "primary".into(),
+            delivered: false,
+            reason: "ABSENT_SUBSCRIBER".into(),
+            at_ms: 1_790_000_000_002,
+        }),
     ]
 }
 
@@ -284,4 +298,19 @@ fn an_address_travels_in_format_2_and_older_registrations_keep_their_bytes() {
     assert_eq!(back, Event::ConsumerRegistered(with));
     let json = serde_json::to_value(Event::ConsumerRegistered(without)).unwrap();
     assert!(json["consumer_registered"].get("address").is_none());
+}
+
+/// New event types are appended after the old ones: every older type keeps its variant
+/// index (the byte after the format version), so bytes already on disk decode unchanged.
+#[test]
+fn new_event_types_come_after_the_old_ones() {
+    let events = every_event();
+    let index = |name: &str| {
+        let event = events.iter().find(|e| e.type_name() == name).unwrap();
+        encode_event(event).unwrap()[1]
+    };
+    assert_eq!(index("sms_attempted"), 25);
+    assert_eq!(index("nightly_run_completed"), 26);
+    assert_eq!(index("sms_rejected"), 27);
+    assert_eq!(index("sms_delivery_reported"), 28);
 }

@@ -30,7 +30,7 @@ const PROJECTIONS_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// The key of the world's checkpoint names the layout of `World` it was written with: change
 /// it whenever a field of `World` or of anything it holds changes, so that a checkpoint of an
 /// older layout is never misread (it is ignored, and the world is replayed from the log).
-const WORLD_KEY: &[u8] = b"world-layout-6";
+const WORLD_KEY: &[u8] = b"world-layout-7";
 /// What the keys of every layout's checkpoint start with.
 const WORLD_KEY_PREFIX: &[u8] = b"world-layout-";
 /// Consumers per part of a world checkpoint (about 20 MB encoded at 12 months' history).
@@ -636,6 +636,39 @@ impl Engine {
                 "no nightly run yet: run `vasooli nightly --as-of DATE` first".into(),
             )
         })
+    }
+}
+
+/// Reads queued messages' texts for messages taken in log order with one pass over the log,
+/// rather than a read per message (each of which decodes a whole chunk of events). A message
+/// out of order is read on its own, and the pass starts again from the next one.
+#[derive(Default)]
+pub struct SmsTextCursor {
+    events: Option<vasooli_store::ReadAll>,
+}
+
+impl SmsTextCursor {
+    /// `message`'s text, as [`Engine::sms_text`].
+    pub fn text(&mut self, engine: &Engine, message: &SmsMessage) -> Result<String, String> {
+        let events = self
+            .events
+            .get_or_insert_with(|| engine.store.read_all(message.position));
+        for recorded in events.by_ref() {
+            let recorded = recorded.map_err(|e| e.to_string())?;
+            if recorded.position < message.position {
+                continue;
+            }
+            if recorded.position == message.position {
+                if let Ok(Event::SmsQueued(queued)) = decode_event(&recorded.payload) {
+                    if queued.message_id == message.message_id.as_str() {
+                        return Ok(queued.text);
+                    }
+                }
+            }
+            break;
+        }
+        self.events = None;
+        engine.sms_text(message)
     }
 }
 

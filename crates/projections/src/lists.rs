@@ -285,9 +285,19 @@ pub fn parse_stage(text: &str) -> Result<Stage, String> {
 pub fn sms_status(m: &SmsMessage) -> &'static str {
     use vasooli_domain::types::SmsOutcome;
     match m.last_outcome {
+        _ if m.rejected => "failed",
         Some(SmsOutcome::Sent) => "sent",
         Some(_) if m.attempts >= crate::lists::SMS_ATTEMPTS_MAX => "failed",
         _ => "queued",
+    }
+}
+
+/// What the gateway's delivery report said: `delivered`, `undelivered`, or empty before one.
+pub fn sms_delivery(m: &SmsMessage) -> &'static str {
+    match &m.delivery {
+        Some(d) if d.delivered => "delivered",
+        Some(_) => "undelivered",
+        None => "",
     }
 }
 

@@ -855,6 +855,103 @@ pub struct CampaignRow {
     pub shared_mobiles: u64,
 }
 
+/// Undelivered reports in a row after which a number is flagged for re-verification.
+pub const UNDELIVERED_IN_A_ROW_TO_REVERIFY: usize = 3;
+
+/// How many of the last delivery reports on messages sent to `mobile` said undelivered in a
+/// row (in the order the messages were queued), and the operator's reason in the last one.
+pub fn undelivered_in_a_row(
+    consumer: &vasooli_domain::state::Consumer,
+    mobile: &str,
+) -> (usize, String) {
+    let mut reports: Vec<(u64, bool, &str)> = consumer
+        .sms
+        .iter()
+        .filter(|m| m.mobile.as_str() == mobile)
+        .filter_map(|m| {
+            m.delivery
+                .as_ref()
+                .map(|d| (m.position, d.delivered, d.reason.as_str()))
+        })
+        .collect();
+    reports.sort_by_key(|(position, _, _)| *position);
+    let run = reports
+        .iter()
+        .rev()
+        .take_while(|(_, delivered, _)| !delivered)
+        .count();
+    let last_reason = reports.last().map(|r| r.2.to_string()).unwrap_or_default();
+    (run, last_reason)
+}
+
+/// One line of `vasooli campaign --reverify`: an active consumer whose current number's last
+/// [`UNDELIVERED_IN_A_ROW_TO_REVERIFY`] or more delivery reports all said undelivered, so the
+/// number is probably wrong or dead and should be verified with the consumer again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReverifyRow {
+    pub office_code: String,
+    pub account_no: String,
+    /// The number, masked as in the outbox.
+    pub mobile: String,
+    pub undelivered_in_a_row: usize,
+    /// The operator's reason in the last report.
+    pub last_reason: String,
+}
+
+impl ReverifyRow {
+    pub const COLUMNS: &'static [&'static str] = &[
+        "office_code",
+        "account_no",
+        "mobile",
+        "undelivered_in_a_row",
+        "last_reason",
+    ];
+
+    pub fn to_record(&self) -> Vec<(&'static str, Option<String>)> {
+        record(
+            Self::COLUMNS,
+            vec![
+                Some(self.office_code.clone()),
+                Some(self.account_no.clone()),
+                Some(self.mobile.clone()),
+                Some(self.undelivered_in_a_row.to_string()),
+                Some(self.last_reason.clone()),
+            ],
+        )
+    }
+}
+
+/// The consumers below `office_code` (active as of `as_of`) whose current number keeps
+/// failing, by subdivision and account; empty for an unknown office.
+pub fn mobiles_to_reverify(world: &World, office_code: &str, as_of: NaiveDate) -> Vec<ReverifyRow> {
+    let subdivisions = Subdivisions::under(world, office_code);
+    let mut rows = Vec::new();
+    for stored in &world.consumers {
+        if subdivisions.position(&stored.subdivision).is_none() || stored.connected_on > as_of {
+            continue;
+        }
+        let consumer = stored.consumer();
+        if !is_active(&consumer, as_of) {
+            continue;
+        }
+        let Some(mobile) = consumer.mobile_as_of(as_of) else {
+            continue;
+        };
+        let (run, last_reason) = undelivered_in_a_row(&consumer, mobile);
+        if run >= UNDELIVERED_IN_A_ROW_TO_REVERIFY {
+            rows.push(ReverifyRow {
+                office_code: stored.subdivision.to_string(),
+                account_no: consumer.account_no.to_string(),
+                mobile: vasooli_domain::mobile::mask_mobile(mobile),
+                undelivered_in_a_row: run,
+                last_reason,
+            });
+        }
+    }
+    rows.sort_by(|a, b| (&a.office_code, &a.account_no).cmp(&(&b.office_code, &b.account_no)));
+    rows
+}
+
 impl CampaignRow {
     pub const COLUMNS: &'static [&'static str] = &[
         "office_code",
@@ -941,6 +1038,7 @@ pub fn campaign(world: &World, office_code: &str, as_of: NaiveDate) -> Vec<Campa
             }
         }
     }
+
     let mut shared = vec![0u64; subdivisions.len()];
     for (i, _) in &shared_in {
         shared[*i] += 1;

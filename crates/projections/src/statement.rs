@@ -70,6 +70,14 @@ pub struct StatementSms {
     pub encoding: &'static str,
     pub parts: u32,
     pub text: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// The last attempt's status or error, or why the message was refused.
+    pub detail: String,
+    /// `delivered` or `undelivered` once the gateway reported; else empty.
+    pub delivery: &'static str,
+    /// The operator's reason from the delivery report.
+    pub delivery_reason: String,
 }
 
 /// One consumer's statement as of a date. Serialized as one JSON object: the consumer's row
@@ -178,6 +186,14 @@ fn sms_line(
         encoding: encoding.as_str(),
         parts,
         text,
+        attempts: message.attempts,
+        detail: message.last_detail.clone(),
+        delivery: crate::lists::sms_delivery(message),
+        delivery_reason: message
+            .delivery
+            .as_ref()
+            .map(|d| d.reason.clone())
+            .unwrap_or_default(),
     })
 }
 

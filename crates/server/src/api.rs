@@ -146,7 +146,7 @@ pub(crate) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(doc::document())
 }
 
-fn body_error(e: BytesRejection) -> ApiError {
+pub(crate) fn body_error(e: BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -558,6 +558,17 @@ pub(crate) struct ListQuery {
     /// Rows to skip first.
     #[param(minimum = 0, maximum = 4294967295_u64, default = 0)]
     offset: Option<usize>,
+}
+
+/// Which campaign report.
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ReverifyFilter {
+    /// `true`: instead of coverage, the active consumers whose number's last 3 or more SMS
+    /// delivery reports all said undelivered.
+    #[param(default = false)]
+    reverify: Option<bool>,
 }
 
 /// The page of printable notices.
@@ -1305,11 +1316,12 @@ pub(crate) async fn awards(
     tag = "reports",
     summary = "Mobile coverage per subdivision",
     description = "Mobile registration coverage and shared mobiles, a row per subdivision \
-                   below the office.",
-    params(("code" = String, Path, description = "An office code"), ListQuery),
+                   below the office; with `reverify=true`, the consumers below it whose \
+                   number keeps failing (3 or more undelivered SMS in a row).",
+    params(("code" = String, Path, description = "An office code"), ListQuery, ReverifyFilter),
     responses(
         (status = 200, description = "The campaign report", content(
-            (Vec<doc::CampaignRow> = "application/json"),
+            (doc::CampaignAnswer = "application/json"),
             (String = "text/csv"),
         )),
         doc::Malformed,
@@ -1330,11 +1342,28 @@ pub(crate) async fn campaign(
     state
         .read(move |engine| {
             access::check_office_scope(&caller, engine.world(), &code)?;
-            let params = Params::parse(query, &[keys::<ListQuery>()])?;
+            let params = Params::parse(query, &[keys::<ListQuery>(), keys::<ReverifyFilter>()])?;
             let format = params.format()?;
             let paging = params.page()?;
+            let reverify = match params.get("reverify") {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ApiError::malformed(format!(
+                        "reverify: `{other}` is not true or false"
+                    )))
+                }
+            };
             access::check_office_exists(engine.world(), &code)?;
             let date = engine.report_date();
+            if reverify {
+                let rows = reports::mobiles_to_reverify(engine.world(), &code, date);
+                return Ok(Listing {
+                    format,
+                    columns: reports::ReverifyRow::COLUMNS.to_vec(),
+                    records: page(rows, paging).iter().map(|r| r.to_record()).collect(),
+                });
+            }
             let rows = reports::campaign(engine.world(), &code, date);
             Ok(Listing {
                 format,

@@ -9,10 +9,12 @@
 
 pub mod access;
 mod api;
+pub mod dlr;
 pub mod error;
 pub mod guard;
 pub mod metrics;
 pub mod openapi;
+pub mod sender;
 pub mod tokens;
 mod web;
 
@@ -49,6 +51,8 @@ pub struct AppState {
     tokens: SideTable,
     store: vasooli_store::Store,
     pub metrics: Arc<metrics::Metrics>,
+    /// The SMS gateways' secrets for delivery reports.
+    dlr_secrets: Arc<dlr::DlrSecrets>,
 }
 
 impl AppState {
@@ -68,7 +72,14 @@ impl AppState {
             lists: Arc::new(ListCache::default()),
             tokens,
             metrics: Arc::new(metrics::Metrics::default()),
+            dlr_secrets: Arc::new(dlr::DlrSecrets::default()),
         })
+    }
+
+    /// The gateways that may send delivery reports, with their secrets.
+    pub fn with_dlr_secrets(mut self, secrets: dlr::DlrSecrets) -> AppState {
+        self.dlr_secrets = Arc::new(secrets);
+        self
     }
 
     /// The event log (for its health).
@@ -264,6 +275,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/nightly",
             post(api::nightly).layer(DefaultBodyLimit::max(NIGHTLY_BODY_MAX)),
         )
+        .route(
+            "/sms/dlr/{gateway}",
+            post(dlr::delivery_report).layer(DefaultBodyLimit::max(dlr::DLR_BODY_MAX)),
+        )
         .merge(reads)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(
@@ -327,6 +342,13 @@ pub async fn serve_listener(
     Ok(())
 }
 
+/// What `vasooli serve` is given beside the data directory and the policy.
+#[derive(Clone, Default)]
+pub struct ServeOptions {
+    /// The SMS gateways that may send delivery reports, with their secrets.
+    pub dlr_secrets: dlr::DlrSecrets,
+}
+
 /// Opens `data_dir`, binds `addr` (port 0 picks a free port), prints
 /// `listening on http://ADDR` on stdout once bound, and serves until `shutdown` completes.
 pub async fn serve(
@@ -335,7 +357,20 @@ pub async fn serve(
     addr: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let state = tokio::task::spawn_blocking(move || AppState::open(&data_dir, policy)).await??;
+    serve_with(data_dir, policy, addr, ServeOptions::default(), shutdown).await
+}
+
+/// [`serve`] with options.
+pub async fn serve_with(
+    data_dir: PathBuf,
+    policy: Policy,
+    addr: SocketAddr,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = tokio::task::spawn_blocking(move || AppState::open(&data_dir, policy))
+        .await??
+        .with_dlr_secrets(options.dlr_secrets);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     {
@@ -345,5 +380,15 @@ pub async fn serve(
         out.flush()?;
     }
     tracing::info!("listening on http://{local}");
-    serve_listener(listener, state, shutdown).await
+    let send = state
+        .engine
+        .read(|engine| engine.policy().sms.send.clone())?;
+    let sender = send
+        .serve
+        .then(|| sender::SmsSender::start(state.engine.clone(), send));
+    let served = serve_listener(listener, state, shutdown).await;
+    if let Some(sender) = sender {
+        tokio::task::spawn_blocking(move || sender.stop()).await?;
+    }
+    served
 }

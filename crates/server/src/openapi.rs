@@ -34,7 +34,9 @@ pub const IMPORT_KINDS: &[&str] = &["offices", "consumers", "bills", "payments",
         description = "The HTTP API of vasooli, a revenue recovery engine for an electricity \
                        distribution utility: writes that feed its event log, and the lists and \
                        reports computed from it.\n\n\
-                       Every `/api/v1/` route needs `Authorization: Bearer TOKEN`. Checks \
+                       Every `/api/v1/` route needs `Authorization: Bearer TOKEN`; the SMS \
+                       gateways' delivery reports (`/sms/dlr/{gateway}`) carry the gateway's \
+                       own secret in `X-Dlr-Secret` instead. Checks \
                        answer in the order 401, 403, 400, 422, 404, 409; the first that fails \
                        answers, with the body `{\"error\":{\"code\":\"…\",\"message\":\"…\"}}`. \
                        A write answers only once its events are durable on disk. When the \
@@ -51,6 +53,7 @@ pub const IMPORT_KINDS: &[&str] = &["offices", "consumers", "bills", "payments",
         api::commands,
         api::import,
         api::nightly,
+        crate::dlr::delivery_report,
         api::defaulters,
         api::worklist,
         api::notices,
@@ -74,6 +77,9 @@ pub const IMPORT_KINDS: &[&str] = &["offices", "consumers", "bills", "payments",
             api::WriteReport,
             api::NightlyBody,
             api::NightlyReport,
+            crate::dlr::DeliveryReport,
+            crate::dlr::DeliveryStatus,
+            crate::dlr::DeliveryReportAnswer,
             api::Format,
             api::Me,
             api::Office,
@@ -91,11 +97,14 @@ pub const IMPORT_KINDS: &[&str] = &["offices", "consumers", "bills", "payments",
             RankingRow,
             AwardRow,
             CampaignRow,
+            ReverifyRow,
+            CampaignAnswer,
             CampRow,
         ),
         responses(
             Malformed,
             Unauthorized,
+            DlrUnauthorized,
             Forbidden,
             NotFound,
             Conflict,
@@ -109,6 +118,7 @@ pub const IMPORT_KINDS: &[&str] = &["offices", "consumers", "bills", "payments",
         (name = "writes", description = "Commands, imports and the nightly run"),
         (name = "reads", description = "The token, an office's lists and a consumer's statement"),
         (name = "reports", description = "Rankings, awards, the mobile campaign and camps"),
+        (name = "gateways", description = "Delivery reports from SMS gateways, each authenticated by the gateway's own secret"),
         (name = "page", description = "The officers' web page and its files (open)"),
     ),
 )]
@@ -227,6 +237,11 @@ error_answer!(
     Unauthorized,
     401,
     "No `Authorization: Bearer TOKEN` header, or an unknown or revoked token"
+);
+error_answer!(
+    DlrUnauthorized,
+    401,
+    "An unknown gateway, or no or a wrong `X-Dlr-Secret` header"
 );
 error_answer!(Forbidden, 403, "Outside the token's role or office");
 error_answer!(
@@ -546,6 +561,26 @@ schema_type!(
         "A subdivision's mobile coverage; the CSV has the same columns in this order",
         reports::CampaignRow::COLUMNS,
     )
+);
+
+schema_type!(
+    /// A row of the campaign report's numbers to verify again.
+    ReverifyRow => row(
+        "An active consumer whose current number's last 3 or more SMS delivery reports all \
+         said undelivered; the CSV has the same columns in this order",
+        reports::ReverifyRow::COLUMNS,
+    )
+);
+
+schema_type!(
+    /// The campaign report: coverage rows, or with `reverify=true` the numbers to verify.
+    CampaignAnswer => OneOfBuilder::new()
+        .description(Some(
+            "Coverage rows, a row per subdivision; with `reverify=true`, the consumers whose \
+             number keeps failing",
+        ))
+        .item(ArrayBuilder::new().items(Ref::from_schema_name("CampaignRow")))
+        .item(ArrayBuilder::new().items(Ref::from_schema_name("ReverifyRow")))
 );
 
 schema_type!(

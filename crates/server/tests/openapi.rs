@@ -18,6 +18,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/commands", &["post"]),
     ("/api/v1/import/{kind}", &["post"]),
     ("/api/v1/nightly", &["post"]),
+    ("/sms/dlr/{gateway}", &["post"]),
     ("/api/v1/offices/{code}/defaulters", &["get"]),
     ("/api/v1/offices/{code}/worklists/{kind}", &["get"]),
     ("/api/v1/consumers/{account_no}", &["get"]),

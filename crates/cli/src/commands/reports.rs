@@ -88,9 +88,14 @@ pub fn awards(cli: &Cli, period: &str, out: Option<&Path>) -> Outcome {
     }
 }
 
-pub fn campaign(cli: &Cli, office: &str) -> Outcome {
+pub fn campaign(cli: &Cli, office: &str, reverify: bool) -> Outcome {
     let engine = open(cli)?;
     check_office(engine.world(), office).map_err(usage)?;
+    if reverify {
+        let rows = reports::mobiles_to_reverify(engine.world(), office, engine.report_date());
+        let records: Vec<Record> = rows.iter().map(reports::ReverifyRow::to_record).collect();
+        return print(cli, reports::ReverifyRow::COLUMNS, &records);
+    }
     let rows = reports::campaign(engine.world(), office, engine.report_date());
     let records: Vec<Record> = rows.iter().map(CampaignRow::to_record).collect();
     print(cli, CampaignRow::COLUMNS, &records)
