@@ -28,6 +28,7 @@ use vasooli_domain::period::Period;
 use vasooli_domain::types::{Level, WorklistKind};
 use vasooli_domain::{Command, Money, World};
 use vasooli_engine::{Engine, EngineError, ExecuteReport, Input};
+use vasooli_projections::documents::{DocumentKind, NoDocuments};
 use vasooli_projections::statement::{statement, Statement, StatementError};
 use vasooli_projections::{lists, reports};
 use vasooli_render::notices;
@@ -1000,6 +1001,16 @@ pub(crate) async fn notices(
             access::check_office_scope(&caller, engine.world(), &code)?;
             let params = Params::parse(query, &[keys::<PageQuery>()])?;
             let (limit, offset) = params.page()?;
+            // A list without papers (`hq_escalation`, `no_mobile`) is refused first.
+            if let Ok(kind) = WorklistKind::from_str(&kind) {
+                if DocumentKind::for_worklist(kind).is_none() {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "no_documents",
+                        NoDocuments(kind).to_string(),
+                    ));
+                }
+            }
             access::check_office_exists(engine.world(), &code)?;
             let kind = WorklistKind::from_str(&kind)
                 .map_err(|e| ApiError::not_found(format!("no worklist kind: {e}")))?;
@@ -1014,12 +1025,9 @@ pub(crate) async fn notices(
                 offset,
             )
             .map_err(ApiError::not_found)?;
-            Ok(notices::render_notices(
-                engine.world(),
-                engine.policy(),
-                &rows,
-                date,
-            ))
+            notices::render_notices(engine.world(), engine.policy(), kind, &rows, date).map_err(
+                |e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_documents", e.to_string()),
+            )
         })
         .await?;
     Ok((
