@@ -367,12 +367,8 @@ fn notice_facts(case: &Case, policy: &Policy) -> NoticeFacts {
         claimed: case.overdue_arrears_at_issue,
         served_on: case.served_on,
         mode: case.mode,
-        pay_by: case
-            .served_on
-            .map(|s| s + chrono::Days::new(clear_days)),
-        disconnection_from: case
-            .served_on
-            .map(|s| disconnection_allowed_on(s, policy)),
+        pay_by: case.served_on.map(|s| s + chrono::Days::new(clear_days)),
+        disconnection_from: case.served_on.map(|s| disconnection_allowed_on(s, policy)),
     }
 }
 
@@ -487,8 +483,16 @@ fn fold_oldest(rows: Vec<BreakdownItem>) -> Vec<BreakdownItem> {
     };
     let older = BreakdownItem::OlderBills {
         count: folded.len(),
-        first_period: periods.iter().min().map(|p| p.to_string()).unwrap_or_default(),
-        last_period: periods.iter().max().map(|p| p.to_string()).unwrap_or_default(),
+        first_period: periods
+            .iter()
+            .min()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+        last_period: periods
+            .iter()
+            .max()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
         billed: folded.iter().map(field(0)).sum(),
         principal_unpaid: folded.iter().map(field(1)).sum(),
         surcharge_unpaid: folded.iter().map(field(2)).sum(),

@@ -174,9 +174,10 @@ fn title(w: &Words, kind: DocumentKind) -> &'static str {
             "Order of Disconnection of Supply under Section 56(1) of the Electricity Act, 2003",
             "विद्युत अधिनियम, 2003 की धारा 56(1) के अंतर्गत विद्युत विच्छेदन आदेश",
         ),
-        DocumentKind::ReconnectionOrder => {
-            w.pick("Order of Reconnection of Supply", "विद्युत आपूर्ति पुनः संयोजन आदेश")
-        }
+        DocumentKind::ReconnectionOrder => w.pick(
+            "Order of Reconnection of Supply",
+            "विद्युत आपूर्ति पुनः संयोजन आदेश",
+        ),
         DocumentKind::PermanentDisconnectionNotice => w.pick(
             "Notice of Permanent Disconnection",
             "स्थायी विद्युत विच्छेदन का नोटिस",
@@ -199,7 +200,10 @@ fn office_line(w: &Words, d: &Document) -> String {
         ),
         _ => format!(
             "{}: {} ({}){}",
-            w.pick("Office of the Sub-Divisional Officer", "उपखंड अधिकारी कार्यालय"),
+            w.pick(
+                "Office of the Sub-Divisional Officer",
+                "उपखंड अधिकारी कार्यालय"
+            ),
             i.subdivision_name,
             i.subdivision_code,
             if i.division_name.is_empty() {
@@ -223,8 +227,21 @@ fn consumer_lines(w: &Words, d: &Document) -> String {
         account = w.pick("Account No.", "खाता संख्या"),
         no = escape(&d.account_no),
         category = w.pick("Category", "श्रेणी"),
-        cat = escape(&d.category),
+        cat = escape(category(w, &d.category)),
     )
+}
+
+/// A consumer category as the paper's language names it.
+fn category<'a>(w: &Words, code: &'a str) -> &'a str {
+    match code {
+        "domestic" => w.pick("Domestic", "घरेलू"),
+        "non_domestic" => w.pick("Non-domestic", "गैर-घरेलू"),
+        "government" => w.pick("Government", "सरकारी"),
+        "agriculture" => w.pick("Agriculture", "कृषि"),
+        "industrial" => w.pick("Industrial", "औद्योगिक"),
+        "other" => w.pick("Other", "अन्य"),
+        other => other,
+    }
 }
 
 fn addressee(w: &Words, d: &Document) -> String {
@@ -236,7 +253,10 @@ fn addressee(w: &Words, d: &Document) -> String {
                 "The Collector (recovery of arrears of land revenue)",
                 "जिलाधिकारी (कलेक्टर) (भू-राजस्व के बकाये की वसूली)",
             ),
-            about = w.pick("Particulars of the defaulting consumer", "बकायेदार उपभोक्ता का विवरण"),
+            about = w.pick(
+                "Particulars of the defaulting consumer",
+                "बकायेदार उपभोक्ता का विवरण"
+            ),
             consumer = consumer_lines(w, d),
         ),
         _ => format!(
@@ -376,7 +396,15 @@ fn breakdown(w: &Words, d: &Document) -> String {
         })
         .sum();
     let head = if w.hindi {
-        ["बिल संख्या", "माह", "देय तिथि", "बिल राशि", "बकाया मूल राशि", "विलंब भुगतान अधिभार", "कुल"]
+        [
+            "बिल संख्या",
+            "माह",
+            "देय तिथि",
+            "बिल राशि",
+            "बकाया मूल राशि",
+            "विलंब भुगतान अधिभार",
+            "कुल",
+        ]
     } else {
         [
             "Bill No.",
@@ -413,10 +441,7 @@ fn mode(w: &Words, mode: Option<NoticeMode>) -> &'static str {
     match mode {
         Some(NoticeMode::Hand) => w.pick("by hand", "व्यक्तिगत रूप से"),
         Some(NoticeMode::Post) => w.pick("by post", "डाक द्वारा"),
-        Some(NoticeMode::Affixed) => w.pick(
-            "by affixing it at the premises",
-            "परिसर पर चस्पा कर",
-        ),
+        Some(NoticeMode::Affixed) => w.pick("by affixing it at the premises", "परिसर पर चस्पा कर"),
         None => "",
     }
 }
@@ -589,7 +614,10 @@ carries out this order shall record the date of disconnection with this order's 
         table = breakdown(w, d),
         sum = sum(
             w,
-            w.pick("Arrears due as on the date of this order", "इस आदेश की तिथि को देय बकाया"),
+            w.pick(
+                "Arrears due as on the date of this order",
+                "इस आदेश की तिथि को देय बकाया"
+            ),
             d.amount
         ),
         deposit = deposit(w, d, w.pick("this order", "इस आदेश से")),
@@ -637,11 +665,7 @@ reconnection.</p>"
     format!(
         "{order}{table}{sum}",
         table = breakdown(w, d),
-        sum = sum(
-            w,
-            w.pick("Arrears outstanding", "शेष बकाया"),
-            d.amount
-        ),
+        sum = sum(w, w.pick("Arrears outstanding", "शेष बकाया"), d.amount),
     )
 }
 
@@ -698,13 +722,7 @@ fn requisition_body(w: &Words, d: &Document, licensee: &str) -> String {
     let (notice_no, issued, served) = d
         .notice
         .as_ref()
-        .map(|n| {
-            (
-                escape(&n.notice_no),
-                dmy(n.issued_on),
-                n.served_on.map(dmy),
-            )
-        })
+        .map(|n| (escape(&n.notice_no), dmy(n.issued_on), n.served_on.map(dmy)))
         .unwrap_or_default();
     let pd = d.permanently_disconnected_on.map(dmy).unwrap_or_default();
     let date = dmy(d.dated);
@@ -722,9 +740,7 @@ fn requisition_body(w: &Words, d: &Document, licensee: &str) -> String {
             acc = escape(&d.account_no),
             amount = rupees(d.amount),
             words = in_words_hi(d.amount),
-            served = served
-                .map(|s| format!(" दिनांक {s} को"))
-                .unwrap_or_default(),
+            served = served.map(|s| format!(" दिनांक {s} को")).unwrap_or_default(),
         )
     } else {
         format!(

@@ -69,7 +69,11 @@ fn below_hundred_en(n: u64) -> String {
     match n {
         0..=19 => ONES_EN[n as usize].to_string(),
         _ if n % 10 == 0 => TENS_EN[(n / 10) as usize].to_string(),
-        _ => format!("{}-{}", TENS_EN[(n / 10) as usize], ONES_EN[(n % 10) as usize]),
+        _ => format!(
+            "{}-{}",
+            TENS_EN[(n / 10) as usize],
+            ONES_EN[(n % 10) as usize]
+        ),
     }
 }
 
@@ -318,14 +322,8 @@ mod tests {
                 "Rupees One Crore Twenty-Three Lakh Forty-Five Thousand Six Hundred \
                  Seventy-Eight and Nine Paise Only",
             ),
-            (
-                "1000000000000",
-                "Rupees One Lakh Crore Only",
-            ),
-            (
-                "2500100000",
-                "Rupees Two Hundred Fifty Crore One Lakh Only",
-            ),
+            ("1000000000000", "Rupees One Lakh Crore Only"),
+            ("2500100000", "Rupees Two Hundred Fifty Crore One Lakh Only"),
             ("-20", "Minus Rupees Twenty Only"),
         ] {
             assert_eq!(in_words_en(m(amount)), want, "{amount}");
@@ -345,7 +343,10 @@ mod tests {
             ("1.05", "एक रुपया और पाँच पैसे मात्र"),
             ("1500", "एक हज़ार पाँच सौ रुपये मात्र"),
             ("2031.25", "दो हज़ार इकतीस रुपये और पच्चीस पैसे मात्र"),
-            ("99999.99", "निन्यानवे हज़ार नौ सौ निन्यानवे रुपये और निन्यानवे पैसे मात्र"),
+            (
+                "99999.99",
+                "निन्यानवे हज़ार नौ सौ निन्यानवे रुपये और निन्यानवे पैसे मात्र",
+            ),
             ("10000000", "एक करोड़ रुपये मात्र"),
             ("3245000", "बत्तीस लाख पैंतालीस हज़ार रुपये मात्र"),
             (

@@ -1026,7 +1026,13 @@ pub(crate) async fn notices(
             )
             .map_err(ApiError::not_found)?;
             notices::render_notices(engine.world(), engine.policy(), kind, &rows, date).map_err(
-                |e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_documents", e.to_string()),
+                |e| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "no_documents",
+                        e.to_string(),
+                    )
+                },
             )
         })
         .await?;
