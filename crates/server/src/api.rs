@@ -963,23 +963,30 @@ pub(crate) fn worklist_columns() -> Vec<&'static str> {
     columns
 }
 
-/// `GET /api/v1/offices/{code}/worklists/{kind}/notices`: the worklist's printable s.56
-/// notices as one HTML document, one page per consumer, under the same checks as the
-/// worklist itself. Only `limit` and `offset` apply: the answer is always HTML.
+/// `GET /api/v1/offices/{code}/worklists/{kind}/notices`: the worklist's printable papers
+/// (the s.56 notice, or the order or notice of the list's step) as one HTML document, one
+/// page per consumer, under the same checks as the worklist itself. Only `limit` and
+/// `offset` apply: the answer is always HTML. A list without papers is a 422.
 #[utoipa::path(
     get,
     path = "/api/v1/offices/{code}/worklists/{kind}/notices",
     tag = "reads",
-    summary = "Printable notices for a worklist (HTML, one page per consumer)",
-    description = "The worklist's s.56 notices as one HTML document, a page per consumer, in \
-                   Hindi or English by the consumer's language.",
+    summary = "Printable documents for a worklist (HTML, one page per consumer)",
+    description = "The worklist's documents as one HTML document, a page per consumer with a \
+                   sum above zero, in Hindi or English by the consumer's language: \
+                   `serve_notice` prints s.56 notices, `disconnection` disconnection orders, \
+                   `reconnection` reconnection orders, `permanent_disconnection` notices of \
+                   permanent disconnection and `recovery_certificate` requisitions to the \
+                   Collector. Each demand carries a UPI QR code for the sum when the policy \
+                   names `utility.upi_vpa`. `hq_escalation` and `no_mobile` have no documents: \
+                   422 with code `no_documents`.",
     params(
         ("code" = String, Path, description = "An office code"),
         ("kind" = doc::WorklistKind, Path, description = "The worklist"),
         PageQuery,
     ),
     responses(
-        (status = 200, description = "The notices", body = String,
+        (status = 200, description = "The documents", body = String,
          content_type = "text/html"),
         doc::Malformed,
         doc::Unauthorized,
