@@ -617,3 +617,49 @@ fn lists_without_papers_are_refused() {
         assert!(run.stdout.is_empty() && !out.exists(), "{kind}");
     }
 }
+
+/// A long run of unpaid bills keeps to one page: the oldest are summed into one row, and the
+/// rows still add up to the sum claimed, to the paisa.
+#[test]
+fn a_long_breakdown_folds_its_oldest_bills_and_still_adds_up() {
+    let mut bills = String::from("bill_no,account_no,period,issued_on,due_on,amount\n");
+    for month in 1..=12 {
+        bills.push_str(&format!(
+            "M{month:02},A9,2025-{month:02},2025-{month:02}-05,2025-{month:02}-20,{}.{:02}\n",
+            900 + month * 37,
+            month * 7
+        ));
+    }
+    let ladder = Ladder::new(
+        "account_no,name,category,subdivision,load_kw,connected_on,mobile,language,address\n\
+A9,Gopal Bisht,domestic,S1,2,2024-12-01,,en,\n",
+        &bills,
+    );
+    // Only the last nightly run matters for the levies: every anniversary up to it is
+    // levied on the bill's unpaid principal.
+    ladder.nightly("2026-01-21");
+    let html = ladder.papers("serve_notice");
+    let page = page_of(&html, "A9");
+    let rows = breakdown_rows(page);
+    assert_eq!(rows.len(), 10, "{page}");
+    assert!(
+        rows[0][0].starts_with("3 older bills (01-2025 to 03-2025)"),
+        "{page}"
+    );
+    assert_eq!(rows[1][0], "M04");
+    assert_eq!(rows[9][0], "M12");
+    let claimed: i64 = rows.iter().map(|r| paise(r.last().unwrap())).sum();
+    let figure = page
+        .split("<data class=\"figure\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert_eq!(claimed, paise(figure), "{page}");
+    let total = breakdown_total(page);
+    assert_eq!(paise(&total[2]), claimed);
+    assert_eq!(paise(&total[0]) + paise(&total[1]), claimed);
+    // Principal: every bill, 12 × 900 + 37 × 78 rupees and 7 × 78 paise.
+    assert_eq!(paise(&total[0]), (12 * 900 + 37 * 78) * 100 + 7 * 78);
+}

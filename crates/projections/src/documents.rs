@@ -24,7 +24,7 @@ use crate::lists::ConsumerRow;
 
 /// Most rows a breakdown prints: past this, the oldest bills are summed into one row, so that a
 /// paper fits its printed page.
-pub const BREAKDOWN_ROWS_MAX: usize = 12;
+pub const BREAKDOWN_ROWS_MAX: usize = 10;
 
 /// How many months of bills the deposit under protest averages (s.56(1) proviso).
 pub const DEPOSIT_AVERAGE_MONTHS: u32 = 6;
@@ -432,6 +432,12 @@ pub fn breakdown(consumer: &Consumer, date: NaiveDate) -> Vec<BreakdownItem> {
             }),
         }
     }
+    // A bill whose principal is paid shows up first through a later surcharge: put every
+    // row in the order of its due date, so the oldest bills come first and fold together.
+    rows.sort_by_key(|r| match r {
+        BreakdownItem::Bill { due_on, .. } | BreakdownItem::Adjustment { due_on, .. } => *due_on,
+        _ => NaiveDate::MAX,
+    });
     fold_oldest(rows)
 }
 

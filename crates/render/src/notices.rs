@@ -35,9 +35,9 @@ pub fn render_notices(
 }
 
 const STYLE: &str = "\
-@page{size:A4;margin:10mm 14mm}\
+@page{size:A4;margin:8mm 12mm}\
 body{font-family:'Noto Sans Devanagari','Noto Sans','Lohit Devanagari',sans-serif;\
-font-size:10pt;line-height:1.35;margin:0;color:#000}\
+font-size:9.5pt;line-height:1.3;margin:0;color:#000}\
 .page{page-break-after:always;break-after:page;max-width:18.2cm;margin:0 auto}\
 .page:last-of-type{page-break-after:auto;break-after:auto}\
 .letterhead{text-align:center;border-bottom:2px solid #000;padding-bottom:4px}\
@@ -48,18 +48,19 @@ p{margin:4px 0;text-align:justify}\
 .to{margin:4px 0}\
 table.breakdown{border-collapse:collapse;width:100%;font-size:0.9em;margin:4px 0}\
 .breakdown th,.breakdown td{border:1px solid #000;padding:1px 5px}\
+.breakdown td{white-space:nowrap}.breakdown th{font-weight:600}\
 .breakdown td.num,.breakdown th.num{text-align:right;white-space:nowrap}\
 .breakdown tfoot td{font-weight:bold}\
 .sum{border:1px solid #000;padding:4px 8px;margin:6px 0}\
 .sum .figure{font-size:1.3em;font-weight:bold}\
 .other{font-size:0.9em}\
-.foot{display:flex;justify-content:space-between;align-items:flex-end;margin-top:8px;\
+.foot{display:flex;justify-content:space-between;align-items:flex-end;margin-top:4px;\
 break-inside:avoid}\
 .pay{display:flex;align-items:center;gap:8px;max-width:60%;font-size:0.85em}\
-.upi-qr{width:3.4cm;height:3.4cm;flex:none}\
+.upi-qr{width:3cm;height:3cm;flex:none}\
 .sign{text-align:center;min-width:5.5cm}\
-.sign .blank{height:1.2cm}\
-.tear{border-top:1px dashed #000;margin-top:10px;padding-top:4px;font-size:0.88em;\
+.sign .blank{height:1cm}\
+.tear{border-top:1px dashed #000;margin-top:6px;padding-top:4px;font-size:0.88em;\
 break-inside:avoid}\
 .tear .cut{text-align:center;font-size:0.85em;margin-bottom:2px}\
 .tear .line{display:inline-block;min-width:4cm;border-bottom:1px dotted #000}\
@@ -320,7 +321,7 @@ fn breakdown(w: &Words, d: &Document) -> String {
                 principal_unpaid,
                 surcharge_unpaid,
             } => format!(
-                "<td colspan=\"2\">{}</td><td></td>{}{}{}",
+                "<td colspan=\"3\">{}</td>{}{}{}",
                 if w.hindi {
                     format!(
                         "{count} पुराने बिल ({} से {})",
@@ -402,7 +403,7 @@ fn breakdown(w: &Words, d: &Document) -> String {
             "देय तिथि",
             "बिल राशि",
             "बकाया मूल राशि",
-            "विलंब भुगतान अधिभार",
+            "विलंब अधिभार",
             "कुल",
         ]
     } else {
@@ -412,7 +413,7 @@ fn breakdown(w: &Words, d: &Document) -> String {
             "Due date",
             "Billed (₹)",
             "Principal unpaid (₹)",
-            "Late payment surcharge (₹)",
+            "Surcharge (₹)",
             "Total (₹)",
         ]
     };
