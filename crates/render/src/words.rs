@@ -20,7 +20,7 @@ pub fn grouped(amount: Money) -> String {
     let (head, last3) = digits.split_at(digits.len().saturating_sub(3));
     let head: Vec<char> = head.chars().collect();
     for (i, c) in head.iter().enumerate() {
-        if i > 0 && (head.len() - i) % 2 == 0 {
+        if i > 0 && (head.len() - i).is_multiple_of(2) {
             out.push(',');
         }
         out.push(*c);
@@ -68,7 +68,7 @@ fn below_hundred_en(n: u64) -> String {
     debug_assert!(n < 100);
     match n {
         0..=19 => ONES_EN[n as usize].to_string(),
-        _ if n % 10 == 0 => TENS_EN[(n / 10) as usize].to_string(),
+        _ if n.is_multiple_of(10) => TENS_EN[(n / 10) as usize].to_string(),
         _ => format!(
             "{}-{}",
             TENS_EN[(n / 10) as usize],
