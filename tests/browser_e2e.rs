@@ -9,7 +9,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -32,8 +32,12 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
+        Server::start_with(Policy::default()).await
+    }
+
+    async fn start_with(policy: Policy) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let state = AppState::open(dir.path(), Policy::default()).unwrap();
+        let state = AppState::open(dir.path(), policy).unwrap();
         let mut tokens = HashMap::new();
         for (name, role, office) in [
             ("admin", Role::Admin, None),
@@ -270,6 +274,17 @@ async fn the_page_its_files_and_its_api_routes_answer() {
             Some("officer_s1"),
             403,
         ),
+        // Lists without papers are refused.
+        (
+            "/api/v1/offices/S1/worklists/no_mobile/notices",
+            Some("officer_s1"),
+            422,
+        ),
+        (
+            "/api/v1/offices/S1/worklists/hq_escalation/notices",
+            Some("officer_s1"),
+            422,
+        ),
     ] {
         let (status, _, text) = server.get(path, role).await;
         assert_eq!(status.as_u16(), want, "{role:?} GET {path}: {text}");
@@ -401,5 +416,278 @@ async fn the_page_shows_an_officers_defaulters_in_a_browser() {
     assert!(dom.contains("<section id=\"no-reads\">"), "{dom}");
     assert!(dom.contains("<section id=\"lists\" hidden=\"\">"), "{dom}");
     assert!(!dom.contains("<td>A1</td>"), "{dom}");
+    server.stop().await;
+}
+
+/// The programs that turn a printed PDF back into payment codes: `pdftoppm` (poppler-utils)
+/// and `zbarimg` (zbar-tools). `None` (after a note) when one is missing and CI is not set;
+/// in CI a missing one fails the test, since CI installs both.
+fn qr_tools() -> Option<(PathBuf, PathBuf)> {
+    let find = |name: &str| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .find(|path| path.is_file())
+        })
+    };
+    match (find("pdftoppm"), find("zbarimg")) {
+        (Some(pdftoppm), Some(zbarimg)) => Some((pdftoppm, zbarimg)),
+        _ if std::env::var_os("CI").is_some() => panic!(
+            "pdftoppm or zbarimg is missing: CI must install poppler-utils and zbar-tools \
+             for the test that scans the printed UPI codes"
+        ),
+        _ => {
+            eprintln!(
+                "note: skipping the scan of printed UPI codes: pdftoppm or zbarimg is missing \
+                 (apt-get install poppler-utils zbar-tools)"
+            );
+            None
+        }
+    }
+}
+
+/// Runs headless Chromium with `args` and `url`, within the deadline; returns its stdout.
+fn run_chromium(browser: &PathBuf, args: &[String], url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--no-proxy-server",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .args(args)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", browser.display()));
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > BROWSER_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "chromium did not finish within {BROWSER_DEADLINE:?}; stderr:\n{}",
+                stderr.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = stdout.join().unwrap();
+    let errors = stderr.join().unwrap();
+    assert!(status.success(), "chromium exited with {status}:\n{errors}");
+    out
+}
+
+/// The UPI links read back from every page of a PDF, a page at a time, in page order.
+fn scan_pdf(pdftoppm: &PathBuf, zbarimg: &PathBuf, pdf: &std::path::Path) -> Vec<Vec<String>> {
+    let dir = pdf.parent().unwrap();
+    let prefix = dir.join("page");
+    let status = Command::new(pdftoppm)
+        .args(["-r", "150", "-png"])
+        .arg(pdf)
+        .arg(&prefix)
+        .status()
+        .unwrap();
+    assert!(status.success(), "pdftoppm: {status}");
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("page-"))
+        })
+        .collect();
+    // pdftoppm pads page numbers to the same width, so names sort in page order.
+    pages.sort();
+    pages
+        .iter()
+        .map(|page| {
+            let output = Command::new(zbarimg)
+                .args(["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable"])
+                .arg(page)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            // zbarimg exits 4 when a page has no code; that page then reads as empty.
+            String::from_utf8(output.stdout)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+/// The query of a `upi://pay` link as (key, decoded value) pairs.
+fn upi_params(link: &str) -> BTreeMap<String, String> {
+    let query = link
+        .strip_prefix("upi://pay?")
+        .unwrap_or_else(|| panic!("not a UPI link: {link}"));
+    query
+        .split('&')
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap();
+            let mut bytes = Vec::new();
+            let raw = value.as_bytes();
+            let mut i = 0;
+            while i < raw.len() {
+                if raw[i] == b'%' {
+                    let hex = std::str::from_utf8(&raw[i + 1..i + 3]).unwrap();
+                    bytes.push(u8::from_str_radix(hex, 16).unwrap());
+                    i += 3;
+                } else {
+                    bytes.push(raw[i]);
+                    i += 1;
+                }
+            }
+            (key.to_string(), String::from_utf8(bytes).unwrap())
+        })
+        .collect()
+}
+
+/// A worklist's notices, printed to PDF by headless Chromium as an officer would print them,
+/// one page per notice; every page's QR code, read back from the printed page with zbarimg,
+/// pays the licensee's UPI address the notice's exact sum, noted with the consumer's account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printed_notices_carry_upi_codes_that_scan_to_the_sum_due() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let Some((pdftoppm, zbarimg)) = qr_tools() else {
+        return;
+    };
+    let policy = Policy::from_toml(
+        "[utility]\nname = \"Uttarakhand Power Corporation Ltd.\"\nupi_vpa = \"upcl.bill@sbi\"\n",
+    )
+    .unwrap();
+    let server = Server::start_with(policy).await;
+    let commands = json!([
+        {"type":"register_office","code":"Z1","name":"गढ़वाल क्षेत्र","level":"zone"},
+        {"type":"register_office","code":"C1","name":"देहरादून वृत्त","level":"circle","parent":"Z1"},
+        {"type":"register_office","code":"D1","name":"Dehradun North","level":"division","parent":"C1"},
+        {"type":"register_office","code":"S1","name":"Rajpur","level":"subdivision","parent":"D1"},
+        {"type":"register_consumer","account_no":"A1","name":"आशा देवी","category":"domestic",
+         "subdivision":"S1","load_kw":"2","connected_on":"2026-01-01","language":"hi"},
+        {"type":"register_consumer","account_no":"A2","name":"Bhim Singh","category":"domestic",
+         "subdivision":"S1","load_kw":"2","connected_on":"2026-01-01","language":"en"},
+        {"type":"register_consumer","account_no":"HOTEL7","name":"Hotel Doon & Sons",
+         "category":"non_domestic","subdivision":"S1","load_kw":"40",
+         "connected_on":"2026-01-01","language":"en"},
+        {"type":"issue_bill","bill_no":"B1","account_no":"A1","period":"2026-06",
+         "issued_on":"2026-07-05","due_on":"2026-07-20","amount":"1200.00"},
+        {"type":"issue_bill","bill_no":"B2","account_no":"A1","period":"2026-07",
+         "issued_on":"2026-08-05","due_on":"2026-08-20","amount":"1500.00"},
+        {"type":"issue_bill","bill_no":"B3","account_no":"A2","period":"2026-06",
+         "issued_on":"2026-07-05","due_on":"2026-07-20","amount":"3000.00"},
+        {"type":"issue_bill","bill_no":"B4","account_no":"HOTEL7","period":"2026-06",
+         "issued_on":"2026-07-05","due_on":"2026-07-20","amount":"166814.00"},
+        {"type":"receive_payment","receipt_no":"P1","account_no":"A1","amount":"700.00",
+         "paid_on":"2026-08-10","channel":"upi"}
+    ]);
+    server.admin_post("/api/v1/commands", commands).await;
+    server
+        .admin_post("/api/v1/nightly", json!({"as_of":"2026-08-21"}))
+        .await;
+
+    // The notices as the page fetches them, printed as the officer's browser prints them.
+    let (status, _, html) = server
+        .get(
+            "/api/v1/offices/S1/worklists/serve_notice/notices",
+            Some("officer_s1"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("notices.html");
+    std::fs::write(&file, &html).unwrap();
+    let pdf = work.path().join("notices.pdf");
+    let url = format!("file://{}", file.display());
+    let args = vec![
+        "--no-pdf-header-footer".to_string(),
+        format!("--print-to-pdf={}", pdf.display()),
+    ];
+    tokio::task::spawn_blocking({
+        let browser = browser.clone();
+        move || run_chromium(&browser, &args, &url)
+    })
+    .await
+    .unwrap();
+    let pages = scan_pdf(&pdftoppm, &zbarimg, &pdf);
+
+    // Sorted by arrears: HOTEL7 (166814.00 + 2085.18 surcharge), A2, A1 (DOMAIN's example).
+    let want = [
+        ("HOTEL7", "168899.18"),
+        ("A2", "3037.50"),
+        ("A1", "2006.25"),
+    ];
+    assert_eq!(
+        pages.len(),
+        want.len(),
+        "one printed page per notice: {pages:?}"
+    );
+    for (page, (account, amount)) in pages.iter().zip(want) {
+        assert_eq!(page.len(), 1, "one code on {account}'s page: {page:?}");
+        let params = upi_params(&page[0]);
+        assert_eq!(params["pa"], "upcl.bill@sbi", "{page:?}");
+        assert_eq!(
+            params["pn"], "Uttarakhand Power Corporation Ltd.",
+            "{page:?}"
+        );
+        assert_eq!(params["am"], amount, "{page:?}");
+        assert_eq!(params["cu"], "INR", "{page:?}");
+        assert_eq!(params["tn"], account, "{page:?}");
+        assert!(html.contains(&format!("value=\"{amount}\"")), "{account}");
+    }
+    assert!(html.contains("₹ 1,68,899.18"), "{html}");
+    assert!(
+        html.contains(
+            "Rupees One Lakh Sixty-Eight Thousand Eight Hundred Ninety-Nine and Eighteen \
+             Paise Only"
+        ),
+        "{html}"
+    );
+
+    // On the page, the print button names the list's papers, and is off for a list
+    // without any.
+    for (list, want) in [
+        ("serve_notice", "<button id=\"print\" type=\"button\" title=\"Open this worklist's documents for printing, one page per consumer\">Print notices</button>"),
+        ("disconnection", ">Print disconnection orders</button>"),
+        ("no_mobile", "title=\"This list has no printable documents\" disabled=\"\">Print documents</button>"),
+    ] {
+        let url = format!(
+            "{}/#token={}&office=S1&list={list}",
+            server.base, server.tokens["officer_s1"]
+        );
+        let dom = tokio::task::spawn_blocking({
+            let browser = browser.clone();
+            move || dump_dom(&browser, &url)
+        })
+        .await
+        .unwrap();
+        assert!(dom.contains(want), "{list}: {dom}");
+    }
     server.stop().await;
 }

@@ -17,6 +17,7 @@ use vasooli_domain::event::Event;
 use vasooli_domain::types::{Level, Stage, WorklistKind};
 use vasooli_domain::{Command as DomainCommand, Money, Policy};
 use vasooli_engine::{Engine, EngineError, Input};
+use vasooli_projections::documents::{DocumentKind, NoDocuments};
 use vasooli_projections::lists;
 use vasooli_render::{write_records, Record};
 
@@ -538,13 +539,23 @@ fn defaulters(
 
 fn worklist(cli: &Cli, office: &str, kind: &str, notices: Option<&Path>) -> Outcome {
     let kind = WorklistKind::from_str(kind).map_err(|e| usage(format!("--kind: {e}")))?;
+    // A list without papers is refused before anything is read or written.
+    if notices.is_some() && DocumentKind::for_worklist(kind).is_none() {
+        return Err(usage(format!("--notices: {}", NoDocuments(kind))));
+    }
     let engine = open(cli)?;
     let date = engine.as_of().map_err(engine_failure)?;
     let rows = lists::worklist(engine.world(), engine.policy(), office, kind, date, None, 0)
         .map_err(usage)?;
     if let Some(path) = notices {
-        let html =
-            vasooli_render::notices::render_notices(engine.world(), engine.policy(), &rows, date);
+        let html = vasooli_render::notices::render_notices(
+            engine.world(),
+            engine.policy(),
+            kind,
+            &rows,
+            date,
+        )
+        .map_err(|e| usage(format!("--notices: {e}")))?;
         std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
     }
     let records: Vec<Record> = rows

@@ -3,6 +3,7 @@
 //! reports (rankings, awards, mobile campaign, camps). Pure functions of the world, a date
 //! and the policy: no I/O, nothing written.
 
+pub mod documents;
 pub mod lists;
 pub mod reports;
 pub mod statement;

@@ -6,6 +6,8 @@ pub mod awards;
 pub mod human;
 pub mod notices;
 pub mod records;
+pub mod upi;
+pub mod words;
 
 pub use records::{write_records, Format, Record, WriteError};
 

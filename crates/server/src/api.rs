@@ -28,6 +28,7 @@ use vasooli_domain::period::Period;
 use vasooli_domain::types::{Level, WorklistKind};
 use vasooli_domain::{Command, Money, World};
 use vasooli_engine::{Engine, EngineError, ExecuteReport, Input};
+use vasooli_projections::documents::{DocumentKind, NoDocuments};
 use vasooli_projections::statement::{statement, Statement, StatementError};
 use vasooli_projections::{lists, reports};
 use vasooli_render::notices;
@@ -999,23 +1000,30 @@ pub(crate) fn worklist_columns() -> Vec<&'static str> {
     columns
 }
 
-/// `GET /api/v1/offices/{code}/worklists/{kind}/notices`: the worklist's printable s.56
-/// notices as one HTML document, one page per consumer, under the same checks as the
-/// worklist itself. Only `limit` and `offset` apply: the answer is always HTML.
+/// `GET /api/v1/offices/{code}/worklists/{kind}/notices`: the worklist's printable papers
+/// (the s.56 notice, or the order or notice of the list's step) as one HTML document, one
+/// page per consumer, under the same checks as the worklist itself. Only `limit` and
+/// `offset` apply: the answer is always HTML. A list without papers is a 422.
 #[utoipa::path(
     get,
     path = "/api/v1/offices/{code}/worklists/{kind}/notices",
     tag = "reads",
-    summary = "Printable notices for a worklist (HTML, one page per consumer)",
-    description = "The worklist's s.56 notices as one HTML document, a page per consumer, in \
-                   Hindi or English by the consumer's language.",
+    summary = "Printable documents for a worklist (HTML, one page per consumer)",
+    description = "The worklist's documents as one HTML document, a page per consumer with a \
+                   sum above zero, in Hindi or English by the consumer's language: \
+                   `serve_notice` prints s.56 notices, `disconnection` disconnection orders, \
+                   `reconnection` reconnection orders, `permanent_disconnection` notices of \
+                   permanent disconnection and `recovery_certificate` requisitions to the \
+                   Collector. Each demand carries a UPI QR code for the sum when the policy \
+                   names `utility.upi_vpa`. `hq_escalation` and `no_mobile` have no documents: \
+                   422 with code `no_documents`.",
     params(
         ("code" = String, Path, description = "An office code"),
         ("kind" = doc::WorklistKind, Path, description = "The worklist"),
         PageQuery,
     ),
     responses(
-        (status = 200, description = "The notices", body = String,
+        (status = 200, description = "The documents", body = String,
          content_type = "text/html"),
         doc::Malformed,
         doc::Unauthorized,
@@ -1037,6 +1045,16 @@ pub(crate) async fn notices(
             access::check_office_scope(&caller, engine.world(), &code)?;
             let params = Params::parse(query, &[keys::<PageQuery>()])?;
             let (limit, offset) = params.page()?;
+            // A list without papers (`hq_escalation`, `no_mobile`) is refused first.
+            if let Ok(kind) = WorklistKind::from_str(&kind) {
+                if DocumentKind::for_worklist(kind).is_none() {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "no_documents",
+                        NoDocuments(kind).to_string(),
+                    ));
+                }
+            }
             access::check_office_exists(engine.world(), &code)?;
             let kind = WorklistKind::from_str(&kind)
                 .map_err(|e| ApiError::not_found(format!("no worklist kind: {e}")))?;
@@ -1051,12 +1069,15 @@ pub(crate) async fn notices(
                 offset,
             )
             .map_err(ApiError::not_found)?;
-            Ok(notices::render_notices(
-                engine.world(),
-                engine.policy(),
-                &rows,
-                date,
-            ))
+            notices::render_notices(engine.world(), engine.policy(), kind, &rows, date).map_err(
+                |e| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "no_documents",
+                        e.to_string(),
+                    )
+                },
+            )
         })
         .await?;
     Ok((

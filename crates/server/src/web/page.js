@@ -27,6 +27,25 @@
     no_mobile: "No mobile · मोबाइल नहीं",
   };
 
+  // The paper each worklist prints (one per consumer); lists not named here print none.
+  const PAPERS = {
+    serve_notice: "Print notices",
+    disconnection: "Print disconnection orders",
+    reconnection: "Print reconnection orders",
+    permanent_disconnection: "Print permanent disconnection notices",
+    recovery_certificate: "Print requisitions to the Collector",
+  };
+
+  function setPrintButton(list) {
+    const button = $("print");
+    const label = PAPERS[list];
+    button.disabled = !label;
+    button.textContent = label || "Print documents";
+    button.title = label
+      ? "Open this worklist's documents for printing, one page per consumer"
+      : "This list has no printable documents";
+  }
+
   // The columns shown on screen; the CSV download carries every column of the API.
   const COLUMNS = [
     ["account_no", "Account"],
@@ -208,7 +227,7 @@
     if (!sel.office) return;
     sessionStorage.setItem(KEY_OFFICE, sel.office);
     sessionStorage.setItem(KEY_LIST, sel.list);
-    $("print").disabled = sel.list === "defaulters";
+    setPrintButton(sel.list);
     $("download").disabled = false;
     const seq = ++state.seq;
     $("summary").textContent = "Loading…";
@@ -317,7 +336,7 @@
 
   async function printNotices() {
     const sel = selection();
-    if (sel.list === "defaulters") return;
+    if (!PAPERS[sel.list]) return;
     // The window is opened within the click itself, or a pop-up blocker would stop it.
     const win = window.open("", "_blank");
     if (!win) {
