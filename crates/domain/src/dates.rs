@@ -17,9 +17,10 @@
 //! - An instalment of a plan falls due on or after the grant and at most `plan_years_max`
 //!   years after it.
 //! - A camp may be scheduled up to `camp_days_ahead_max` days ahead.
-//! - A consumer's own events (bills, payments, adjustments, notices, disconnections,
-//!   disputes, plans) are not dated before the consumer was connected. Mobiles and
-//!   grievances may be: a grievance about a new connection comes before it.
+//! - With `before_connection_allowed = false`, a consumer's own events (bills, payments,
+//!   adjustments, notices, disconnections, disputes, plans) are not dated before the
+//!   consumer was connected. Mobiles and grievances may be: a grievance about a new
+//!   connection comes before it. Allowed by default, for migrated accounts (see the field).
 //!
 //! These checks are pure: the caller passes today's date and the consumer's connection date.
 
@@ -43,6 +44,10 @@ pub struct DatesPolicy {
     pub plan_years_max: u32,
     /// How many days ahead of today a camp may be scheduled.
     pub camp_days_ahead_max: u32,
+    /// Whether a consumer's own events may be dated before its `connected_on`. Allowed by
+    /// default: accounts migrated from an older billing system often carry the migration
+    /// date as their connection date and arrears billed before it.
+    pub before_connection_allowed: bool,
 }
 
 impl Default for DatesPolicy {
@@ -54,6 +59,7 @@ impl Default for DatesPolicy {
             due_days_max: 90,
             plan_years_max: 5,
             camp_days_ahead_max: 180,
+            before_connection_allowed: true,
         }
     }
 }

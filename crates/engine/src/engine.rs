@@ -1082,7 +1082,10 @@ impl<'a> Batch<'a> {
                 return Err((kind, r.field, r.reason));
             }
         };
-        if let Some(connected_on) = event.account_no().and_then(|a| self.connected_on(a)) {
+        let connected_on = (!self.policy.dates.before_connection_allowed)
+            .then(|| event.account_no().and_then(|a| self.connected_on(a)))
+            .flatten();
+        if let Some(connected_on) = connected_on {
             if let Some(e) = check_after_connection(command, connected_on) {
                 return Err((ErrorKind::Unprocessable, e.field, e.reason));
             }
