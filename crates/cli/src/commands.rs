@@ -26,7 +26,7 @@ const COMMAND_LINE_BYTES_MAX: usize = 1 << 20;
 
 type Outcome = Result<(), Failure>;
 
-fn load_policy(cli: &Cli) -> Result<Policy, Failure> {
+pub(crate) fn load_policy(cli: &Cli) -> Result<Policy, Failure> {
     let path = match &cli.policy {
         Some(p) => Some(p.clone()),
         None => Some(cli.data.join("policy.toml")).filter(|p| p.exists()),
@@ -87,6 +87,8 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 }
 
 pub fn run(cli: Cli) -> Outcome {
+    // A clock fixed to something that is not a date is refused before anything runs.
+    vasooli_engine::Clock::from_env().map_err(usage)?;
     match &cli.command {
         Command::Import { kind, file } => import(&cli, kind, file),
         Command::Append { file } => append(&cli, file),

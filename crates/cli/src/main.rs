@@ -6,6 +6,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The data directory when none is given.
+pub const DATA_DEFAULT: &str = "./vasooli-data";
+/// The demo's data directory when none is given: never the everyday one.
+pub const DEMO_DATA_DEFAULT: &str = "./vasooli-demo";
+
 /// How records are printed (`--format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -39,13 +44,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Revenue recovery and arrears engine for an electricity distribution utility"
 )]
 pub struct Cli {
-    /// The data directory (sled database and projections).
+    /// The data directory (sled database and projections) [default: ./vasooli-data;
+    /// for `demo`, ./vasooli-demo].
     #[arg(
-        long,
+        long = "data",
         global = true,
         env = "VASOOLI_DATA",
-        default_value = "./vasooli-data"
+        value_name = "DATA"
     )]
+    pub data_given: Option<PathBuf>,
+    /// The data directory in use: `--data` (or `VASOOLI_DATA`), else the command's default.
+    #[arg(skip)]
     pub data: PathBuf,
     /// The policy file (TOML); default DIR/policy.toml when present, else built-in defaults.
     #[arg(long, global = true)]
@@ -253,7 +262,15 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    cli.data = cli.data_given.clone().unwrap_or_else(|| {
+        PathBuf::from(match cli.command {
+            // The demo deletes and remakes its directory: it never defaults to the everyday
+            // one.
+            Command::Demo { .. } => DEMO_DATA_DEFAULT,
+            _ => DATA_DEFAULT,
+        })
+    });
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Runtime(e)) => {

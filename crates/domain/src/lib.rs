@@ -6,6 +6,7 @@
 
 pub mod codec;
 pub mod command;
+pub mod dates;
 pub mod decide;
 pub mod event;
 pub mod journal;

@@ -110,6 +110,7 @@ pub struct Policy {
     pub recovery_certificate: RecoveryCertificatePolicy,
     pub moratorium: MoratoriumPolicy,
     pub grievances: GrievancesPolicy,
+    pub dates: crate::dates::DatesPolicy,
     pub ranking: RankingPolicy,
     pub utility: UtilityPolicy,
     pub sms: SmsPolicy,
@@ -446,6 +447,9 @@ impl Policy {
             if days < 0 {
                 return Err(PolicyError::for_key(key, "must not be negative"));
             }
+        }
+        if let Some((key, reason)) = self.dates.problem() {
+            return Err(PolicyError::for_key(key, reason));
         }
         if self.utility.name.trim().is_empty() {
             return Err(PolicyError::for_key("utility.name", "must not be empty"));

@@ -6,6 +6,7 @@
 //! world is always exactly what the log says. The world is checkpointed in sled (its own
 //! tree) with the position it reflects; opening replays only the log's tail after it.
 
+use crate::clock::Clock;
 use crate::nightly;
 use chrono::NaiveDate;
 use std::borrow::Cow;
@@ -15,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 use vasooli_domain::codec::{content_hash, decode_event, decode_value, encode_event, encode_value};
 use vasooli_domain::command::{FieldError, FieldErrorKind};
+use vasooli_domain::dates::{check_after_connection, check_windows};
 use vasooli_domain::decide::{decide, event_of, RejectionKind, StateView};
 use vasooli_domain::event::{account_of_stream, Event};
 use vasooli_domain::state::{Camp, Consumer, Grievance, SmsMessage, StoredConsumer, World};
@@ -146,6 +148,8 @@ pub struct Engine {
     defer_checkpoints: bool,
     /// The log position the saved checkpoint reflects.
     checkpoint_position: u64,
+    /// Where today's date comes from (the date windows, reports before any nightly run).
+    clock: Clock,
 }
 
 /// How far the world may run ahead of its saved checkpoint: opening replays at most this many
@@ -163,6 +167,14 @@ impl Engine {
     pub fn open(dir: &Path, policy: Policy) -> Result<Engine, EngineError> {
         let store = Store::open(dir)?;
         Engine::with_store(store, policy)
+    }
+
+    /// Opens the data directory whose lock the caller holds (see [`vasooli_store::DirLock`]).
+    pub fn open_locked(
+        lock: &vasooli_store::DirLock,
+        policy: Policy,
+    ) -> Result<Engine, EngineError> {
+        Engine::with_store(Store::open_locked(lock)?, policy)
     }
 
     pub fn with_store(store: Store, policy: Policy) -> Result<Engine, EngineError> {
@@ -194,6 +206,7 @@ impl Engine {
             policy,
             defer_checkpoints,
             checkpoint_position: 0,
+            clock: Clock::from_env_or_system(),
         };
         engine.checkpoint_position = engine.world.position;
         engine.catch_up()?;
@@ -209,6 +222,22 @@ impl Engine {
     }
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// Where the engine takes today's date from: `VASOOLI_TODAY` or the system clock (in
+    /// India) unless set otherwise with [`Engine::set_clock`].
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Fixes where today's date comes from (tests, and a server given its clock).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    /// Today's date in India by the engine's clock.
+    pub fn today(&self) -> NaiveDate {
+        self.clock.today()
     }
 
     /// Applies every event after the world's position; returns how many.
@@ -322,7 +351,7 @@ impl Engine {
         &self,
         inputs: impl IntoIterator<Item = Input>,
     ) -> Result<Vec<RowError>, EngineError> {
-        let mut batch = Batch::new(&self.world, &self.store, &self.policy);
+        let mut batch = Batch::new(&self.world, &self.store, &self.policy, self.clock.today());
         let checked = batch.check(inputs)?;
         let mut errors = checked.errors;
         if errors.is_empty() {
@@ -358,7 +387,7 @@ impl Engine {
         let mut alone: Vec<(usize, Vec<Input>)> = Vec::new();
         let mut accepted: Vec<(usize, usize, usize, usize, Vec<Input>)> = Vec::new();
         let payloads = {
-            let mut batch = Batch::new(&self.world, &self.store, &self.policy);
+            let mut batch = Batch::new(&self.world, &self.store, &self.policy, self.clock.today());
             for (index, inputs) in batches.into_iter().enumerate() {
                 if inputs.len() > GROUP_BATCH_INPUTS_MAX {
                     alone.push((index, inputs));
@@ -445,7 +474,7 @@ impl Engine {
         inputs: impl IntoIterator<Item = Input>,
         mut progress: Option<&mut dyn FnMut(usize, usize)>,
     ) -> Result<ExecuteReport, EngineError> {
-        let mut batch = Batch::new(&self.world, &self.store, &self.policy);
+        let mut batch = Batch::new(&self.world, &self.store, &self.policy, self.clock.today());
         let Checked {
             read,
             duplicates,
@@ -602,7 +631,7 @@ impl Engine {
     pub fn report_date(&self) -> NaiveDate {
         self.world
             .last_nightly
-            .unwrap_or_else(|| (chrono::Utc::now() + chrono::Duration::minutes(330)).date_naive())
+            .unwrap_or_else(|| self.clock.today())
     }
 
     /// A queued message's text, read from its `SmsQueued` event in the log (the world keeps
@@ -901,6 +930,8 @@ struct Batch<'a> {
     world: &'a World,
     store: &'a Store,
     policy: &'a Policy,
+    /// Today's date in India, for the date windows.
+    today: NaiveDate,
     /// The accepted events, encoded: a bulk import holds a million of them, so they are kept
     /// as their compact payloads and decoded when a later command needs them.
     events: Vec<Box<[u8]>>,
@@ -918,17 +949,20 @@ struct Batch<'a> {
 #[derive(Clone, Default)]
 struct Pending {
     registered: bool,
+    /// The connection date, when the batch registers the consumer.
+    connected_on: Option<NaiveDate>,
     events: Vec<u32>,
 }
 
 type Refusal = (ErrorKind, String, String);
 
 impl<'a> Batch<'a> {
-    fn new(world: &'a World, store: &'a Store, policy: &'a Policy) -> Batch<'a> {
+    fn new(world: &'a World, store: &'a Store, policy: &'a Policy, today: NaiveDate) -> Batch<'a> {
         Batch {
             world,
             store,
             policy,
+            today,
             events: Vec::new(),
             locations: Vec::new(),
             by_account: HashMap::new(),
@@ -998,6 +1032,18 @@ impl<'a> Batch<'a> {
         Ok(checked)
     }
 
+    /// When the consumer `account_no` was connected, from the batch or the world.
+    fn connected_on(&self, account_no: &str) -> Option<NaiveDate> {
+        self.by_account
+            .get(account_no)
+            .and_then(|pending| pending.connected_on)
+            .or_else(|| {
+                self.world
+                    .stored_consumer(account_no)
+                    .map(|c| c.connected_on)
+            })
+    }
+
     /// Whether any event from `from` on has a natural key the log already holds.
     fn any_stored_key(&self, from: usize) -> bool {
         (from..self.events.len()).any(|index| {
@@ -1034,6 +1080,14 @@ impl<'a> Batch<'a> {
                 None => {}
             }
         }
+        // Dates outside their windows are refused before anything is looked up: a broken
+        // rule (422) answers before an unknown account (404).
+        if let Some(e) = check_windows(command, &self.policy.dates, self.today)
+            .into_iter()
+            .next()
+        {
+            return Err((ErrorKind::Unprocessable, e.field, e.reason));
+        }
         let event = match decide(self, command) {
             Ok(event) if !batch_conflict => event,
             Ok(_) => {
@@ -1061,6 +1115,14 @@ impl<'a> Batch<'a> {
                 return Err((kind, r.field, r.reason));
             }
         };
+        let connected_on = (!self.policy.dates.before_connection_allowed)
+            .then(|| event.account_no().and_then(|a| self.connected_on(a)))
+            .flatten();
+        if let Some(connected_on) = connected_on {
+            if let Some(e) = check_after_connection(command, connected_on) {
+                return Err((ErrorKind::Unprocessable, e.field, e.reason));
+            }
+        }
         let payload = encode_event(&event)
             .map_err(|e| (ErrorKind::Unprocessable, String::new(), e.to_string()))?;
         let index = self.events.len() as u32;
@@ -1149,7 +1211,10 @@ impl<'a> Batch<'a> {
         }
         if let Some(account) = event.account_no() {
             let pending = self.by_account.entry(account.to_string()).or_default();
-            pending.registered |= matches!(event, Event::ConsumerRegistered(_));
+            if let Event::ConsumerRegistered(e) = event {
+                pending.registered = true;
+                pending.connected_on = Some(e.connected_on);
+            }
             pending.events.push(index);
         }
     }

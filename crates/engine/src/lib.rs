@@ -6,11 +6,13 @@
 //! Architecture invariant: this crate reaches the log only through `vasooli-store` and
 //! decides only through the pure rules of `vasooli-domain`.
 
+pub mod clock;
 pub mod engine;
 pub mod log;
 pub mod nightly;
 pub mod shared;
 pub mod sms_queue;
 
+pub use clock::Clock;
 pub use engine::{Engine, EngineError, ErrorKind, ExecuteReport, Input, RowError};
 pub use shared::SharedEngine;

@@ -100,3 +100,51 @@ pub fn restore_log(
     engine.rebuild()?;
     Ok(())
 }
+
+/// A running checksum of a log's events (position, stream, recorded time, payload), in
+/// position order, with the last position it covers. The demo records it in the directory
+/// it makes, so that a later demo can tell whether anything else was written there since.
+#[derive(Clone, Debug, Default)]
+pub struct LogDigest {
+    hasher: crc32fast::Hasher,
+    position: u64,
+}
+
+impl LogDigest {
+    /// The digest of the whole log of `store`.
+    pub fn of(store: &Store) -> Result<LogDigest, EngineError> {
+        let mut digest = LogDigest::default();
+        digest.update(store)?;
+        Ok(digest)
+    }
+
+    /// Takes in the events appended to `store` since the digest's last position.
+    pub fn update(&mut self, store: &Store) -> Result<(), EngineError> {
+        for recorded in store.read_all(self.position + 1) {
+            let recorded = recorded?;
+            debug_assert_eq!(
+                recorded.position,
+                self.position + 1,
+                "positions are gap-free"
+            );
+            self.hasher.update(&recorded.position.to_be_bytes());
+            self.hasher.update(recorded.stream.as_bytes());
+            self.hasher.update(&recorded.recorded_at_ms.to_be_bytes());
+            self.hasher
+                .update(&(recorded.payload.len() as u64).to_be_bytes());
+            self.hasher.update(&recorded.payload);
+            self.position = recorded.position;
+        }
+        Ok(())
+    }
+
+    /// How many events the digest covers (the log's last position when it was taken).
+    pub fn events(&self) -> u64 {
+        self.position
+    }
+
+    /// The checksum of those events.
+    pub fn checksum(&self) -> u32 {
+        self.hasher.clone().finalize()
+    }
+}

@@ -258,6 +258,14 @@ pub fn run_in_blocks(
 ) -> Result<NightlySummary, EngineError> {
     let block = block.max(1);
     let started = Instant::now();
+    if let Some(e) = vasooli_domain::dates::check_nightly(as_of, engine.today()) {
+        return Err(EngineError::Rejected(vec![crate::RowError {
+            location: String::new(),
+            field: e.field,
+            reason: e.reason,
+            kind: crate::ErrorKind::Unprocessable,
+        }]));
+    }
     let world = engine.world();
     if let Some(last) = world.last_nightly {
         if as_of < last {

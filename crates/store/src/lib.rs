@@ -15,6 +15,7 @@
 //! See `docs/STORE.md` for the on-disk format.
 
 mod codec;
+mod dirlock;
 mod error;
 mod fasthash;
 mod keyindex;
@@ -34,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+pub use dirlock::{wait_sled_closed, DirLock, LOCK_FILE};
 pub use error::{StorageFault, StoreError};
 pub use keyindex::KeyIndexStats;
 pub use read::ReadAll;
@@ -412,6 +414,8 @@ struct Inner {
     shared: Arc<Shared>,
     tx: SyncSender<writer::Command>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// The data directory's lock, held while the store is open (dropped last).
+    _lock: DirLock,
 }
 
 impl Drop for Inner {
@@ -520,6 +524,18 @@ impl Store {
     /// [`Store::open`] with other settings.
     pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(e).in_dir(dir))?;
+        let lock = DirLock::take(dir)?;
+        Store::open_under(dir, options, lock)
+    }
+
+    /// Opens the store in the directory whose lock the caller already holds (a command that
+    /// checks a directory and then replaces its data keeps the lock throughout).
+    pub fn open_locked(lock: &DirLock) -> Result<Store, StoreError> {
+        Store::open_under(lock.dir(), StoreOptions::default(), lock.clone())
+    }
+
+    fn open_under(dir: &Path, options: StoreOptions, lock: DirLock) -> Result<Store, StoreError> {
+        assert_eq!(lock.dir(), dir, "the lock held is the directory's own");
         let memtable_entries = options.key_memtable_entries.max(1);
         let (sled, keys, index, last_position) =
             open_log(dir, memtable_entries).map_err(|e| e.in_dir(dir))?;
@@ -545,6 +561,7 @@ impl Store {
                 shared,
                 tx,
                 writer: Mutex::new(Some(handle)),
+                _lock: lock,
             }),
         })
     }

@@ -14,14 +14,6 @@ use vasooli_projections::reports::{self, AwardRow, CampRow, CampaignRow, Ranking
 use vasooli_render::awards::awards_html;
 use vasooli_render::Record;
 
-/// Today's date in India (UTC+05:30), or `VASOOLI_TODAY` (YYYY-MM-DD) when set.
-fn today_in_india() -> NaiveDate {
-    std::env::var("VASOOLI_TODAY")
-        .ok()
-        .and_then(|t| NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok())
-        .unwrap_or_else(|| (chrono::Utc::now() + chrono::Duration::minutes(330)).date_naive())
-}
-
 fn parse_period(text: &str) -> Result<Period, Failure> {
     text.parse::<Period>()
         .map_err(|e| usage(format!("--period: {e}")))
@@ -55,7 +47,7 @@ pub fn awards(cli: &Cli, period: &str, out: Option<&Path>) -> Outcome {
             engine.world(),
             engine.policy(),
             period,
-            today_in_india(),
+            engine.today(),
             &rows,
         );
         match out {
