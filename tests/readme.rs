@@ -106,12 +106,22 @@ fn cargo_run_means_the_vasooli_binary() {
 }
 
 /// Runs the built `vasooli` in `dir` with `args`, as a shell would with no data directory in
-/// the environment.
+/// the environment (the demo itself).
 fn vasooli(dir: &Path, args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vasooli"))
+    vasooli_on(dir, args, None)
+}
+
+/// Runs the built `vasooli` in `dir` with `args` and `VASOOLI_DATA` set to `data` (as the
+/// README tells the reader to after the demo), or unset.
+fn vasooli_on(dir: &Path, args: &[String], data: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vasooli"));
+    match data {
+        Some(data) => command.env("VASOOLI_DATA", data),
+        None => command.env_remove("VASOOLI_DATA"),
+    };
+    command
         .args(args)
         .current_dir(dir)
-        .env_remove("VASOOLI_DATA")
         .env("VASOOLI_LOG", "error")
         .stdin(Stdio::null())
         .output()
@@ -175,7 +185,7 @@ fn run_documented(dir: &Path, where_: &str, command: &Documented) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vasooli"))
         .args(&command.args)
         .current_dir(dir)
-        .env_remove("VASOOLI_DATA")
+        .env("VASOOLI_DATA", "vasooli-demo")
         .env("VASOOLI_LOG", "error")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -210,7 +220,7 @@ fn runnable(command: &Documented) -> bool {
 }
 
 /// The README's first command does what it says on a fresh checkout: the demo runs in the
-/// default data directory `./vasooli-data` and prints its summary; then every command the
+/// directory `./vasooli-demo` and prints its summary; then every command the
 /// README shows after the demo, and every `vasooli` command of docs/CLI.md, docs/FORMATS.md
 /// and docs/API.md, runs as written against that data.
 #[test]
@@ -239,8 +249,8 @@ fn the_first_command_runs_the_demo_and_the_documented_commands_run_against_it() 
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("vasooli demo:"), "{}", shown(&output));
     assert!(
-        dir.path().join("vasooli-data").is_dir(),
-        "the demo wrote no ./vasooli-data"
+        dir.path().join("vasooli-demo").is_dir(),
+        "the demo wrote no ./vasooli-demo"
     );
 
     let (_, after) = blocks
