@@ -102,13 +102,14 @@ pub fn write_records(
             writeln!(out)?;
         }
         Format::Table => {
-            // People read the table: amounts with ₹ and Indian grouping, dates day first.
+            // Cells keep the plain figures CSV has, so that a table and a CSV of the same
+            // list can be compared; the nightly summary and printed papers use `human`.
             let shown: Vec<Vec<String>> = records
                 .iter()
                 .map(|record| {
                     record
                         .iter()
-                        .map(|(key, v)| crate::human::table_cell(key, v.as_deref().unwrap_or("")))
+                        .map(|(_, v)| v.as_deref().unwrap_or("").to_string())
                         .collect()
                 })
                 .collect();
