@@ -383,10 +383,10 @@ fn nightly(cli: &Cli, as_of: &str) -> Outcome {
 }
 
 /// The nightly summary for people: counts, then the rupees behind them.
-fn print_nightly_summary(summary: &vasooli_engine::nightly::NightlySummary, date: NaiveDate) {
-    use vasooli_render::human::{date_dmy, rupees};
+fn print_nightly_summary(summary: &vasooli_engine::nightly::NightlySummary, as_of: NaiveDate) {
+    use vasooli_render::words::{date, rupees};
     let money = &summary.money;
-    println!("nightly run as of {date}");
+    println!("nightly run as of {as_of}");
     println!("events read: {}", summary.events_read);
     println!("events appended: {}", summary.appended);
     println!(
@@ -405,23 +405,19 @@ fn print_nightly_summary(summary: &vasooli_engine::nightly::NightlySummary, date
             .unwrap_or_default();
         println!(
             "stage {stage}: {count}, overdue arrears {}",
-            rupees(&arrears.to_string())
+            rupees(arrears)
         );
     }
     let window = match money.since {
-        None => format!("up to {}", date_dmy(&date.to_string())),
-        Some(since) if since > date => "since the last run of the same date".to_string(),
-        Some(since) => format!(
-            "{} to {}",
-            date_dmy(&since.to_string()),
-            date_dmy(&date.to_string())
-        ),
+        None => format!("up to {}", date(as_of)),
+        Some(since) if since > as_of => "since the last run of the same date".to_string(),
+        Some(since) => format!("{} to {}", date(since), date(as_of)),
     };
     println!(
         "billed {window}: {}; collected: {}; surcharge levied: {}",
-        rupees(&money.billed.to_string()),
-        rupees(&money.collected.to_string()),
-        rupees(&money.surcharge_levied.to_string())
+        rupees(money.billed),
+        rupees(money.collected),
+        rupees(money.surcharge_levied)
     );
     println!("elapsed: {} ms", summary.elapsed_ms);
 }

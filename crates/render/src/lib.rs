@@ -3,7 +3,6 @@
 //! its chart ([`awards`]). Nothing here decides anything: it is given rows and writes text.
 
 pub mod awards;
-pub mod human;
 pub mod notices;
 pub mod records;
 pub mod upi;

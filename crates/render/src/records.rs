@@ -103,7 +103,7 @@ pub fn write_records(
         }
         Format::Table => {
             // Cells keep the plain figures CSV has, so that a table and a CSV of the same
-            // list can be compared; the nightly summary and printed papers use `human`.
+            // list can be compared; the nightly summary and printed papers use `words`.
             let shown: Vec<Vec<String>> = records
                 .iter()
                 .map(|record| {
