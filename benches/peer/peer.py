@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""The peer of the comparison bench: DuckDB over the same CSVs vasooli imports.
+
+Usage: peer.py CSV_DIR OUT_DIR AS_OF PERIOD_START PERIOD_END
+Loads offices, consumers, bills, payments and mobiles, then runs the two queries of
+peer.sql (the defaulter list as of AS_OF and the subdivision rankings of the period),
+writes OUT_DIR/defaulters.csv and OUT_DIR/rankings.csv, and prints one JSON line of
+seconds: load, defaulters, rankings.
+"""
+import json, os, sys, time
+import duckdb
+
+csv_dir, out_dir, as_of, p_start, p_end = sys.argv[1:6]
+here = os.path.dirname(os.path.abspath(__file__))
+queries = {}
+for block in open(os.path.join(here, "peer.sql"), encoding="utf-8").read().split("-- name: ")[1:]:
+    name, _, body = block.partition("\n")
+    queries[name.strip()] = body.strip().rstrip(";")
+
+con = duckdb.connect()
+types = {
+    "offices": "{'code':'VARCHAR','name':'VARCHAR','level':'VARCHAR','parent':'VARCHAR'}",
+    "consumers": "{'account_no':'VARCHAR','name':'VARCHAR','category':'VARCHAR','subdivision':'VARCHAR',"
+                 "'load_kw':'VARCHAR','connected_on':'DATE','mobile':'VARCHAR','language':'VARCHAR'}",
+    "bills": "{'bill_no':'VARCHAR','account_no':'VARCHAR','period':'VARCHAR','issued_on':'DATE',"
+             "'due_on':'DATE','amount':'DECIMAL(18,2)'}",
+    "payments": "{'receipt_no':'VARCHAR','account_no':'VARCHAR','amount':'DECIMAL(18,2)',"
+                "'paid_on':'DATE','channel':'VARCHAR'}",
+    "mobiles": "{'account_no':'VARCHAR','mobile':'VARCHAR','registered_on':'DATE','source':'VARCHAR'}",
+}
+t0 = time.perf_counter()
+for table, columns in types.items():
+    path = os.path.join(csv_dir, f"{table}.csv")
+    con.execute(
+        f"CREATE TABLE {table} AS SELECT *, row_number() OVER () AS row_no "
+        f"FROM read_csv('{path}', header=true, columns={columns})"
+    )
+load = time.perf_counter() - t0
+con.execute(f"SET VARIABLE as_of = DATE '{as_of}'")
+con.execute(f"SET VARIABLE p_start = DATE '{p_start}'")
+con.execute(f"SET VARIABLE p_end = DATE '{p_end}'")
+seconds = {"load": load}
+for name in ("defaulters", "rankings"):
+    t0 = time.perf_counter()
+    rows = con.execute(queries[name]).fetchall()
+    columns = [d[0] for d in con.description]
+    seconds[name] = time.perf_counter() - t0
+    with open(os.path.join(out_dir, f"{name}.csv"), "w", encoding="utf-8") as f:
+        f.write(",".join(columns) + "\n")
+        for row in rows:
+            f.write(",".join("" if v is None else repr(v) if isinstance(v, float) else str(v)
+                             for v in row) + "\n")
+    seconds[name + "_rows"] = len(rows)
+print(json.dumps(seconds))

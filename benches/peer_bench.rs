@@ -1,0 +1,492 @@
+//! vasooli beside its peer, DuckDB running SQL over the same billing CSVs (what a finance
+//! analyst would do instead), figure for figure and timed in the same run.
+//!
+//! Generates `PEER_BENCH_CONSUMERS` consumers (default 100,000) with twelve months of bills
+//! and payments, April 2025 to March 2026, and writes them as the CSV files `vasooli import`
+//! reads (offices, consumers, bills, payments, mobiles). With the surcharge off (a policy with
+//! `lps.monthly_rate_percent = "0"`) it then times, with the release binary:
+//!
+//! - ours: the five imports, the nightly run as of 2026-03-31, the defaulter list of each
+//!   zone and the subdivision rankings of FY2025-26 and of its fourth quarter;
+//! - the peer: `benches/peer/peer.py` (DuckDB from PyPI) loading the same CSVs and running
+//!   `benches/peer/peer.sql`, the same lists written as SQL;
+//!
+//! and checks that both give the same defaulters (account, overdue arrears, oldest due date,
+//! days overdue, aging bucket) and the same rankings (rank, billed, collected, opening and
+//! closing arrears, and every percentage and score to 2 decimals).
+//! Run with `pip install duckdb` and
+//! `cargo bench -p vasooli-cli --bench peer_bench`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use std::process::Command as Process;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use vasooli_demo::{Generator, GeneratorConfig};
+use vasooli_domain::command::Command;
+
+const DEFAULT_CONSUMERS: usize = 100_000;
+const AS_OF: &str = "2026-03-31";
+/// The periods ranked, with their first and last days.
+const PERIODS: [(&str, &str, &str); 2] = [
+    ("FY2025-26", "2025-04-01", "2026-03-31"),
+    ("FY2025-26-Q4", "2026-01-01", "2026-03-31"),
+];
+
+struct Csvs {
+    files: BTreeMap<&'static str, csv::Writer<BufWriter<File>>>,
+    rows: BTreeMap<&'static str, u64>,
+    zones: Vec<String>,
+}
+
+impl Csvs {
+    fn create(dir: &Path) -> Csvs {
+        let headers: [(&str, &[&str]); 5] = [
+            ("offices", &["code", "name", "level", "parent"]),
+            (
+                "consumers",
+                &[
+                    "account_no",
+                    "name",
+                    "category",
+                    "subdivision",
+                    "load_kw",
+                    "connected_on",
+                    "mobile",
+                    "language",
+                ],
+            ),
+            (
+                "bills",
+                &[
+                    "bill_no",
+                    "account_no",
+                    "period",
+                    "issued_on",
+                    "due_on",
+                    "amount",
+                ],
+            ),
+            (
+                "payments",
+                &["receipt_no", "account_no", "amount", "paid_on", "channel"],
+            ),
+            (
+                "mobiles",
+                &["account_no", "mobile", "registered_on", "source"],
+            ),
+        ];
+        let mut files = BTreeMap::new();
+        for (kind, header) in headers {
+            let file = File::create(dir.join(format!("{kind}.csv"))).expect("create a CSV");
+            let mut writer = csv::Writer::from_writer(BufWriter::new(file));
+            writer.write_record(header).expect("write a header");
+            files.insert(kind, writer);
+        }
+        Csvs {
+            files,
+            rows: BTreeMap::new(),
+            zones: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, kind: &'static str, fields: &[&str]) {
+        let writer = self.files.get_mut(kind).expect("a known kind");
+        writer.write_record(fields).expect("write a row");
+        *self.rows.entry(kind).or_default() += 1;
+    }
+
+    /// Writes the commands the CSV files can carry; the rest (revisions, reversals, camps,
+    /// grievances) are left out of both sides alike.
+    fn write(&mut self, command: &Command) {
+        let date = |d: &NaiveDate| d.format("%Y-%m-%d").to_string();
+        match command {
+            Command::RegisterOffice {
+                code,
+                name,
+                level,
+                parent,
+            } => {
+                if parent.is_none() {
+                    self.zones.push(code.clone());
+                }
+                let level = level.as_str();
+                self.row(
+                    "offices",
+                    &[code, name, level, parent.as_deref().unwrap_or("")],
+                );
+            }
+            Command::RegisterConsumer {
+                account_no,
+                name,
+                category,
+                subdivision,
+                load_watts,
+                connected_on,
+                mobile,
+                language,
+                ..
+            } => {
+                let load_kw = format!("{}.{:03}", load_watts / 1000, load_watts % 1000);
+                self.row(
+                    "consumers",
+                    &[
+                        account_no,
+                        name,
+                        category.as_str(),
+                        subdivision,
+                        &load_kw,
+                        &date(connected_on),
+                        mobile.as_deref().unwrap_or(""),
+                        language.as_str(),
+                    ],
+                );
+            }
+            Command::RegisterMobile {
+                account_no,
+                mobile,
+                registered_on,
+                source,
+            } => self.row(
+                "mobiles",
+                &[account_no, mobile, &date(registered_on), source.as_str()],
+            ),
+            Command::IssueBill {
+                bill_no,
+                account_no,
+                period,
+                issued_on,
+                due_on,
+                amount,
+            } => self.row(
+                "bills",
+                &[
+                    bill_no,
+                    account_no,
+                    period,
+                    &date(issued_on),
+                    &date(due_on),
+                    &amount.to_string(),
+                ],
+            ),
+            Command::ReceivePayment {
+                receipt_no,
+                account_no,
+                amount,
+                paid_on,
+                channel,
+            } => self.row(
+                "payments",
+                &[
+                    receipt_no,
+                    account_no,
+                    &amount.to_string(),
+                    &date(paid_on),
+                    channel.as_str(),
+                ],
+            ),
+            _ => {}
+        }
+    }
+
+    fn finish(self) -> (BTreeMap<&'static str, u64>, Vec<String>) {
+        for (_, mut writer) in self.files {
+            writer.flush().expect("flush a CSV");
+        }
+        (self.rows, self.zones)
+    }
+}
+
+/// Runs the binary and returns its standard output and the time it took.
+fn vasooli(data: &Path, args: &[&str]) -> (String, Duration) {
+    let started = Instant::now();
+    let output = Process::new(env!("CARGO_BIN_EXE_vasooli"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run vasooli");
+    let took = started.elapsed();
+    assert!(
+        output.status.success(),
+        "vasooli {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (String::from_utf8(output.stdout).expect("UTF-8"), took)
+}
+
+type Rows = Vec<BTreeMap<String, String>>;
+
+fn read_csv(text: &str) -> Rows {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().expect("a header").clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("a row");
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// A figure of the peer's output written as ours is: 2 decimals, half away from zero.
+fn two_places(text: &str) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
+    let value: f64 = text.parse().expect("a number");
+    // The peer computes in binary floating point; a value within 1e-9 of a half rounds away
+    // from zero as the decimal arithmetic of vasooli does.
+    let scaled = value * 100.0;
+    let nudged = scaled + scaled.signum() * 1e-7;
+    format!("{:.2}", nudged.round() / 100.0)
+}
+
+/// Compares the named columns of two lists row by row; returns the mismatches, printing
+/// the first few.
+fn compare(what: &str, ours: &Rows, peer: &Rows, columns: &[(&str, &str, bool)]) -> usize {
+    let mut mismatches = 0;
+    if ours.len() != peer.len() {
+        println!(
+            "  {what}: {} rows here, {} in the peer",
+            ours.len(),
+            peer.len()
+        );
+        mismatches += 1;
+    }
+    for (i, (a, b)) in ours.iter().zip(peer).enumerate() {
+        for (ours_key, peer_key, rounded) in columns {
+            let mine = a.get(*ours_key).cloned().unwrap_or_default();
+            let theirs = b.get(*peer_key).cloned().unwrap_or_default();
+            let theirs = if *rounded {
+                two_places(&theirs)
+            } else {
+                theirs
+            };
+            if mine != theirs {
+                mismatches += 1;
+                if mismatches <= 5 {
+                    println!(
+                        "  {what} row {}: {ours_key} {mine:?} here, {theirs:?} in the peer",
+                        i + 1
+                    );
+                }
+            }
+        }
+    }
+    mismatches
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn main() {
+    let consumers: usize = std::env::var("PEER_BENCH_CONSUMERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CONSUMERS);
+    let work = std::env::temp_dir().join(format!("vasooli-peer-{}", std::process::id()));
+    let (csv_dir, data, peer_out) = (work.join("csv"), work.join("data"), work.join("peer"));
+    for dir in [&csv_dir, &data, &peer_out] {
+        std::fs::create_dir_all(dir).expect("make a work directory");
+    }
+    std::fs::write(
+        data.join("policy.toml"),
+        "[lps]\nmonthly_rate_percent = \"0\"\n",
+    )
+    .expect("write the policy");
+
+    let started = Instant::now();
+    let generator = Generator::new(GeneratorConfig {
+        consumers,
+        months: 12,
+        seed: 42,
+        start: NaiveDate::from_ymd_opt(2025, 4, 1).expect("a date"),
+    });
+    let mut csvs = Csvs::create(&csv_dir);
+    generator
+        .for_each_batch(250_000, &mut |commands| {
+            commands.iter().for_each(|c| csvs.write(c));
+            Ok(())
+        })
+        .expect("generate");
+    let (rows, zones) = csvs.finish();
+    let total_rows: u64 = rows.values().sum();
+    println!(
+        "{consumers} consumers, 12 months: {total_rows} CSV rows {rows:?}, written in {:.1} s",
+        secs(started.elapsed())
+    );
+
+    // Ours, the way an operator runs it.
+    let mut import = Duration::ZERO;
+    for kind in ["offices", "consumers", "mobiles", "bills", "payments"] {
+        let file = csv_dir.join(format!("{kind}.csv"));
+        let (_, took) = vasooli(&data, &["import", kind, &file.to_string_lossy()]);
+        println!("  import {kind:<9} {:>8.2} s", secs(took));
+        import += took;
+    }
+    let (_, nightly) = vasooli(&data, &["nightly", "--as-of", AS_OF]);
+    let mut lists = Duration::ZERO;
+    let mut defaulters = String::new();
+    for zone in &zones {
+        let (text, took) = vasooli(&data, &["--format", "csv", "defaulters", "--office", zone]);
+        lists += took;
+        let body = if defaulters.is_empty() {
+            text.as_str()
+        } else {
+            text.split_once('\n').map_or("", |(_, rest)| rest)
+        };
+        defaulters.push_str(body);
+    }
+    let mut our_defaulters = read_csv(&defaulters);
+    our_defaulters.sort_by(|a, b| {
+        let amount =
+            |r: &BTreeMap<String, String>| r["overdue_arrears"].parse::<f64>().expect("an amount");
+        amount(b)
+            .total_cmp(&amount(a))
+            .then_with(|| a["account_no"].cmp(&b["account_no"]))
+    });
+    let mut rankings = Duration::ZERO;
+    let mut our_rankings = Vec::new();
+    for (period, _, _) in PERIODS {
+        let args = [
+            "--format",
+            "csv",
+            "rankings",
+            "--period",
+            period,
+            "--level",
+            "subdivision",
+        ];
+        let (text, took) = vasooli(&data, &args);
+        rankings += took;
+        our_rankings.push(read_csv(&text));
+    }
+
+    // The peer, on the same files.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches/peer/peer.py");
+    let mut peer = BTreeMap::new();
+    let mut peer_rankings = Vec::new();
+    let mut peer_defaulters = Vec::new();
+    for (i, (_, start, end)) in PERIODS.iter().enumerate() {
+        let output = Process::new("python3")
+            .arg(&script)
+            .args([&csv_dir, &peer_out])
+            .args([AS_OF, start, end])
+            .output()
+            .expect("run python3 (pip install duckdb)");
+        assert!(
+            output.status.success(),
+            "the peer failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let seconds: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("the peer's JSON line");
+        for key in ["load", "defaulters", "rankings"] {
+            let value = seconds[key].as_f64().expect("seconds");
+            // The load and the defaulter list are the same in both runs; the rankings add up.
+            if i == 0 || key == "rankings" {
+                *peer.entry(key).or_insert(0.0) += value;
+            }
+        }
+        let read = |name: &str| {
+            read_csv(&std::fs::read_to_string(peer_out.join(name)).expect("the peer's output"))
+        };
+        if i == 0 {
+            peer_defaulters = read("defaulters.csv");
+        }
+        peer_rankings.push(read("rankings.csv"));
+    }
+
+    let mut mismatches = compare(
+        "defaulters",
+        &our_defaulters,
+        &peer_defaulters,
+        &[
+            ("account_no", "account_no", false),
+            ("overdue_arrears", "overdue_arrears", false),
+            ("oldest_due_on", "oldest_due_on", false),
+            ("days_overdue", "days_overdue", false),
+            ("aging_bucket", "aging_bucket", false),
+        ],
+    );
+    for ((period, _, _), (ours, theirs)) in
+        PERIODS.iter().zip(our_rankings.iter().zip(&peer_rankings))
+    {
+        mismatches += compare(
+            &format!("rankings {period}"),
+            ours,
+            theirs,
+            &[
+                ("rank", "rank", false),
+                ("office_code", "office_code", false),
+                ("billed", "billed", false),
+                ("collected", "collected", false),
+                ("opening_arrears", "opening_arrears", false),
+                ("closing_arrears", "closing_arrears", false),
+                (
+                    "collection_efficiency_pct",
+                    "collection_efficiency_pct",
+                    true,
+                ),
+                ("arrears_reduction_pct", "arrears_reduction_pct", true),
+                ("digital_share_pct", "digital_share_pct", true),
+                ("mobile_coverage_pct", "mobile_coverage_pct", true),
+                ("score", "score", true),
+            ],
+        );
+    }
+
+    let queries_ours = secs(nightly + lists + rankings);
+    let queries_peer = peer["defaulters"] + peer["rankings"];
+    let whole_ours = secs(import) + queries_ours;
+    let whole_peer = peer["load"] + queries_peer;
+    println!();
+    println!(
+        "{:<44} {:>10} {:>10} {:>8} {:>8}",
+        "figure", "vasooli", "DuckDB", "ratio", "target"
+    );
+    let line = |what: &str, ours: f64, theirs: f64, target: &str| {
+        println!(
+            "{what:<44} {ours:>9.2}s {theirs:>9.2}s {:>7.2}x {target:>8}",
+            ours / theirs
+        );
+    };
+    line("load / import (5 files)", secs(import), peer["load"], "");
+    line(
+        "nightly + lists + rankings / queries",
+        queries_ours,
+        queries_peer,
+        "<= 0.5x",
+    );
+    line("whole path", whole_ours, whole_peer, "<= 2x");
+    println!(
+        "import rate: {:.0} rows/s (target >= 1,000,000)",
+        total_rows as f64 / secs(import)
+    );
+    println!(
+        "defaulters {} rows, rankings {} + {} rows: {}",
+        our_defaulters.len(),
+        our_rankings[0].len(),
+        our_rankings[1].len(),
+        if mismatches == 0 {
+            "every figure identical".to_string()
+        } else {
+            format!("{mismatches} figures differ")
+        }
+    );
+    if std::env::var_os("PEER_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    } else {
+        println!("kept {}", work.display());
+    }
+    assert_eq!(mismatches, 0, "vasooli and the peer disagree");
+}
