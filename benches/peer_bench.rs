@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use vasooli_demo::{Generator, GeneratorConfig};
-use vasooli_domain::command::Command;
+use vasooli_domain::command::{import_columns, Command};
 
 const DEFAULT_CONSUMERS: usize = 100_000;
 const AS_OF: &str = "2026-03-31";
@@ -44,43 +44,9 @@ struct Csvs {
 
 impl Csvs {
     fn create(dir: &Path) -> Csvs {
-        let headers: [(&str, &[&str]); 5] = [
-            ("offices", &["code", "name", "level", "parent"]),
-            (
-                "consumers",
-                &[
-                    "account_no",
-                    "name",
-                    "category",
-                    "subdivision",
-                    "load_kw",
-                    "connected_on",
-                    "mobile",
-                    "language",
-                ],
-            ),
-            (
-                "bills",
-                &[
-                    "bill_no",
-                    "account_no",
-                    "period",
-                    "issued_on",
-                    "due_on",
-                    "amount",
-                ],
-            ),
-            (
-                "payments",
-                &["receipt_no", "account_no", "amount", "paid_on", "channel"],
-            ),
-            (
-                "mobiles",
-                &["account_no", "mobile", "registered_on", "source"],
-            ),
-        ];
         let mut files = BTreeMap::new();
-        for (kind, header) in headers {
+        for kind in ["offices", "consumers", "bills", "payments", "mobiles"] {
+            let header = import_columns(kind).expect("an import kind");
             let file = File::create(dir.join(format!("{kind}.csv"))).expect("create a CSV");
             let mut writer = csv::Writer::from_writer(BufWriter::new(file));
             writer.write_record(header).expect("write a header");
@@ -142,6 +108,7 @@ impl Csvs {
                         &date(connected_on),
                         mobile.as_deref().unwrap_or(""),
                         language.as_str(),
+                        "",
                     ],
                 );
             }

@@ -21,7 +21,7 @@ con = duckdb.connect()
 types = {
     "offices": "{'code':'VARCHAR','name':'VARCHAR','level':'VARCHAR','parent':'VARCHAR'}",
     "consumers": "{'account_no':'VARCHAR','name':'VARCHAR','category':'VARCHAR','subdivision':'VARCHAR',"
-                 "'load_kw':'VARCHAR','connected_on':'DATE','mobile':'VARCHAR','language':'VARCHAR'}",
+                 "'load_kw':'VARCHAR','connected_on':'DATE','mobile':'VARCHAR','language':'VARCHAR','address':'VARCHAR'}",
     "bills": "{'bill_no':'VARCHAR','account_no':'VARCHAR','period':'VARCHAR','issued_on':'DATE',"
              "'due_on':'DATE','amount':'DECIMAL(18,2)'}",
     "payments": "{'receipt_no':'VARCHAR','account_no':'VARCHAR','amount':'DECIMAL(18,2)',"
