@@ -318,58 +318,8 @@ fn chromium() -> Option<PathBuf> {
 /// Loads `url` in headless Chromium and returns the DOM once the page's scripts and
 /// fetches have settled.
 fn dump_dom(browser: &PathBuf, url: &str) -> String {
-    let profile = tempfile::tempdir().unwrap();
-    let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--no-proxy-server",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", browser.display()));
-    // Both pipes are drained on their own threads, so a chatty browser cannot block on a
-    // full pipe while it is being waited for.
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > BROWSER_DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "chromium did not finish within {BROWSER_DEADLINE:?}; stderr:\n{}",
-                stderr.join().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let dom = stdout.join().unwrap();
-    let errors = stderr.join().unwrap();
-    assert!(status.success(), "chromium exited with {status}:\n{errors}");
+    let args = ["--virtual-time-budget=5000", "--dump-dom"].map(String::from);
+    let (dom, errors) = run_chromium(browser, &args, url);
     assert!(
         dom.contains("</html>"),
         "no DOM was dumped; stderr:\n{errors}"
@@ -446,8 +396,9 @@ fn qr_tools() -> Option<(PathBuf, PathBuf)> {
     }
 }
 
-/// Runs headless Chromium with `args` and `url`, within the deadline; returns its stdout.
-fn run_chromium(browser: &PathBuf, args: &[String], url: &str) -> String {
+/// Runs headless Chromium with `args` and `url`, within the deadline; returns its stdout and
+/// stderr.
+fn run_chromium(browser: &PathBuf, args: &[String], url: &str) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(browser)
         .args([
@@ -470,6 +421,8 @@ fn run_chromium(browser: &PathBuf, args: &[String], url: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("starting {}: {e}", browser.display()));
+    // Both pipes are drained on their own threads, so a chatty browser cannot block on a
+    // full pipe while it is being waited for.
     let drain = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut text = String::new();
@@ -497,7 +450,7 @@ fn run_chromium(browser: &PathBuf, args: &[String], url: &str) -> String {
     let out = stdout.join().unwrap();
     let errors = stderr.join().unwrap();
     assert!(status.success(), "chromium exited with {status}:\n{errors}");
-    out
+    (out, errors)
 }
 
 /// The UPI links read back from every page of a PDF, a page at a time, in page order.
