@@ -4,7 +4,7 @@
 //! gateway exactly once by idempotency key; a storm of 429s slows it down and loses nothing;
 //! a message that breaks the DLT rules is failed with the reason and never posted.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{ok, parse_csv, vasooli, write, Row};
+use common::{ok, parse_csv, sms_attempts, vasooli, write, Row};
 
 /// Upper bound on any one wait.
 const PATIENCE: Duration = Duration::from_secs(300);
@@ -54,26 +54,6 @@ fn seed(dir: &Path, data: &Path, n: usize, amount: impl Fn(usize) -> String) {
 
 fn outbox(data: &Path) -> Vec<Row> {
     parse_csv(&ok(data, &["--format", "csv", "sms", "outbox"])).1
-}
-
-/// Message id to the outcomes of its recorded attempts, in log order.
-fn attempts_in_log(dir: &Path, data: &Path) -> BTreeMap<String, Vec<(u64, String)>> {
-    let file = dir.join("export.jsonl");
-    ok(data, &["export", "--out", file.to_str().unwrap()]);
-    let mut attempts: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
-    for line in fs::read_to_string(&file).unwrap().lines() {
-        let value: serde_json::Value = serde_json::from_str(line).unwrap();
-        if let Some(a) = value["event"].get("sms_attempted") {
-            attempts
-                .entry(a["message_id"].as_str().unwrap().to_string())
-                .or_default()
-                .push((
-                    a["attempt"].as_u64().unwrap(),
-                    a["outcome"].as_str().unwrap().to_string(),
-                ));
-        }
-    }
-    attempts
 }
 
 /// What the gateway does.
@@ -288,7 +268,7 @@ fn a_sender_killed_with_many_in_flight_reposts_only_what_it_never_recorded() {
     assert_eq!(vasooli(&data, &["verify"]).code, 0);
 
     // What the killed sender recorded as sent: these must never be posted again.
-    let log = attempts_in_log(dir.path(), &data);
+    let log = sms_attempts(dir.path(), &data);
     let acknowledged: HashSet<String> = log
         .iter()
         .filter(|(_, a)| a.iter().any(|(_, o)| o == "sent"))
@@ -352,13 +332,13 @@ fn a_sender_killed_with_many_in_flight_reposts_only_what_it_never_recorded() {
     drop(g);
 
     // The log: one successful attempt per message, attempts numbered from 1.
-    let log = attempts_in_log(dir.path(), &data);
+    let log = sms_attempts(dir.path(), &data);
     assert_eq!(log.len(), MESSAGES);
     for (id, attempts) in &log {
         let sent = attempts.iter().filter(|(_, o)| o == "sent").count();
         assert_eq!(sent, 1, "{id}: {attempts:?}");
-        let numbers: Vec<u64> = attempts.iter().map(|(n, _)| *n).collect();
-        assert_eq!(numbers, (1..=numbers.len() as u64).collect::<Vec<_>>());
+        let numbers: Vec<u32> = attempts.iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, (1..=numbers.len() as u32).collect::<Vec<_>>());
     }
     assert!(outbox(&data).iter().all(|r| r["status"] == "sent"));
     assert_eq!(vasooli(&data, &["verify"]).code, 0);
@@ -399,7 +379,7 @@ fn a_storm_of_429s_slows_the_sender_and_loses_nothing() {
     assert!(g.accepted.values().all(|n| *n == 1), "{:?}", g.accepted);
     drop(g);
     // A 429 is not an attempt: each message was sent on its first.
-    let log = attempts_in_log(dir.path(), &data);
+    let log = sms_attempts(dir.path(), &data);
     assert_eq!(log.len(), MESSAGES);
     for (id, attempts) in &log {
         assert_eq!(attempts, &vec![(1, "sent".to_string())], "{id}");
@@ -476,12 +456,12 @@ fn a_sender_header_that_breaks_the_dlt_rules_stops_the_send_before_anything_is_p
     .unwrap();
     seed(dir.path(), &data, 2, |i| format!("{i}0.00"));
     let (url, gateway) = start_gateway(Mode::Accept { delay_ms: 1 });
-    let before = attempts_in_log(dir.path(), &data);
+    let before = sms_attempts(dir.path(), &data);
     let run = vasooli(&data, &["sms", "send", "--gateway", &url]);
     assert_eq!(run.code, 3, "{} {}", run.stdout, run.stderr);
     assert!(run.stderr.contains("sms.sender"), "{}", run.stderr);
     assert!(lock(&gateway).posts.is_empty());
-    assert_eq!(attempts_in_log(dir.path(), &data), before);
+    assert_eq!(sms_attempts(dir.path(), &data), before);
     assert!(outbox(&data).iter().all(|r| r["status"] == "queued"));
 
     // With a proper header but no entity id, the entity id is named.

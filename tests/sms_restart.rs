@@ -3,7 +3,7 @@
 //! every message ends `sent` exactly once or `failed` after its retries, and nothing is
 //! recorded as sent twice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -28,7 +28,7 @@ const PATIENCE: Duration = Duration::from_secs(300);
 const CONNECTIONS_MAX: usize = 2_000;
 
 mod common;
-use common::{ok, vasooli, write};
+use common::{ok, sms_attempts, vasooli, write};
 
 fn csv_rows(text: &str) -> Vec<Vec<String>> {
     let mut reader = csv::ReaderBuilder::new()
@@ -436,26 +436,6 @@ fn kill_after_requests(
     running
 }
 
-/// The `sms_attempted` events of an export: message id to (attempt, outcome) in log order.
-fn attempts_in_export(dir: &Path, data: &Path) -> BTreeMap<String, Vec<(u32, String)>> {
-    let file = dir.join("export.jsonl");
-    ok(data, &["export", "--out", file.to_str().unwrap()]);
-    let mut attempts: BTreeMap<String, Vec<(u32, String)>> = BTreeMap::new();
-    for line in fs::read_to_string(&file).unwrap().lines() {
-        let value: serde_json::Value = serde_json::from_str(line).unwrap();
-        if let Some(a) = value["event"].get("sms_attempted") {
-            attempts
-                .entry(a["message_id"].as_str().unwrap().to_string())
-                .or_default()
-                .push((
-                    a["attempt"].as_u64().unwrap() as u32,
-                    a["outcome"].as_str().unwrap().to_string(),
-                ));
-        }
-    }
-    attempts
-}
-
 #[test]
 fn sms_end_sent_once_or_failed_across_sender_kills() {
     let dir = tempfile::tempdir().unwrap();
@@ -582,7 +562,7 @@ fn sms_end_sent_once_or_failed_across_sender_kills() {
 
     // The log records at most one successful attempt per message, attempts numbered from
     // 1 without gaps or repeats, ending with the status the outbox shows.
-    let log = attempts_in_export(dir.path(), &data);
+    let log = sms_attempts(dir.path(), &data);
     for (id, (status, attempts)) in &statuses {
         let recorded = log.get(id).cloned().unwrap_or_default();
         let numbers: Vec<u32> = recorded.iter().map(|(n, _)| *n).collect();

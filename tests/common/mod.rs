@@ -84,3 +84,28 @@ pub fn find<'a>(rows: &'a [Row], account: &str) -> Option<&'a Row> {
 pub fn row<'a>(rows: &'a [Row], account: &str) -> &'a Row {
     find(rows, account).unwrap_or_else(|| panic!("{account} not listed in {rows:#?}"))
 }
+
+/// The `sms_attempted` events of the log, exported through `vasooli export` into `dir`:
+/// message id to (attempt, outcome), in log order.
+pub fn sms_attempts(
+    dir: &Path,
+    data: &Path,
+) -> std::collections::BTreeMap<String, Vec<(u32, String)>> {
+    let file = dir.join("export.jsonl");
+    ok(data, &["export", "--out", file.to_str().unwrap()]);
+    let mut attempts: std::collections::BTreeMap<String, Vec<(u32, String)>> = Default::default();
+    for line in fs::read_to_string(&file).unwrap().lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let Some(a) = value["event"].get("sms_attempted") {
+            let attempt = a["attempt"].as_u64().unwrap();
+            attempts
+                .entry(a["message_id"].as_str().unwrap().to_string())
+                .or_default()
+                .push((
+                    u32::try_from(attempt).expect("an attempt number fits u32"),
+                    a["outcome"].as_str().unwrap().to_string(),
+                ));
+        }
+    }
+    attempts
+}
