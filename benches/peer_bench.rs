@@ -338,40 +338,33 @@ fn main() {
         our_rankings.push(read_csv(&text));
     }
 
-    // The peer, on the same files.
+    // The peer, on the same files: one load, the defaulter list, the rankings of each period.
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches/peer/peer.py");
-    let mut peer = BTreeMap::new();
-    let mut peer_rankings = Vec::new();
-    let mut peer_defaulters = Vec::new();
-    for (i, (_, start, end)) in PERIODS.iter().enumerate() {
-        let output = Process::new("python3")
-            .arg(&script)
-            .args([&csv_dir, &peer_out])
-            .args([AS_OF, start, end])
-            .output()
-            .expect("run python3 (pip install duckdb)");
-        assert!(
-            output.status.success(),
-            "the peer failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let seconds: serde_json::Value =
-            serde_json::from_slice(&output.stdout).expect("the peer's JSON line");
-        for key in ["load", "defaulters", "rankings"] {
-            let value = seconds[key].as_f64().expect("seconds");
-            // The load and the defaulter list are the same in both runs; the rankings add up.
-            if i == 0 || key == "rankings" {
-                *peer.entry(key).or_insert(0.0) += value;
-            }
-        }
-        let read = |name: &str| {
-            read_csv(&std::fs::read_to_string(peer_out.join(name)).expect("the peer's output"))
-        };
-        if i == 0 {
-            peer_defaulters = read("defaulters.csv");
-        }
-        peer_rankings.push(read("rankings.csv"));
-    }
+    let output = Process::new("python3")
+        .arg(&script)
+        .args([&csv_dir, &peer_out])
+        .arg(AS_OF)
+        .args(PERIODS.map(|(_, start, end)| format!("{start}:{end}")))
+        .output()
+        .expect("run python3 (pip install duckdb)");
+    assert!(
+        output.status.success(),
+        "the peer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seconds: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the peer's JSON line");
+    let peer: BTreeMap<&str, f64> = ["load", "defaulters", "rankings"]
+        .into_iter()
+        .map(|key| (key, seconds[key].as_f64().expect("seconds")))
+        .collect();
+    let read = |name: String| {
+        read_csv(&std::fs::read_to_string(peer_out.join(name)).expect("the peer's output"))
+    };
+    let peer_defaulters = read("defaulters.csv".to_string());
+    let peer_rankings: Vec<Rows> = (1..=PERIODS.len())
+        .map(|i| read(format!("rankings-{i}.csv")))
+        .collect();
 
     let mut mismatches = compare(
         "defaulters",

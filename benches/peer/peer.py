@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """The peer of the comparison bench: DuckDB over the same CSVs vasooli imports.
 
-Usage: peer.py CSV_DIR OUT_DIR AS_OF PERIOD_START PERIOD_END
-Loads offices, consumers, bills, payments and mobiles, then runs the two queries of
-peer.sql (the defaulter list as of AS_OF and the subdivision rankings of the period),
-writes OUT_DIR/defaulters.csv and OUT_DIR/rankings.csv, and prints one JSON line of
-seconds: load, defaulters, rankings.
+Usage: peer.py CSV_DIR OUT_DIR AS_OF START:END...
+Loads offices, consumers, bills, payments and mobiles once, then runs the two queries of
+peer.sql: the defaulter list as of AS_OF, written to OUT_DIR/defaulters.csv, and the
+subdivision rankings of each period START:END (first and last day), written to
+OUT_DIR/rankings-1.csv, rankings-2.csv, ... It prints one JSON line of seconds: load,
+defaulters, and rankings summed over the periods.
 """
 import json, os, sys, time
 import duckdb
 
-csv_dir, out_dir, as_of, p_start, p_end = sys.argv[1:6]
+csv_dir, out_dir, as_of = sys.argv[1:4]
+periods = [arg.split(":") for arg in sys.argv[4:]]
 here = os.path.dirname(os.path.abspath(__file__))
 queries = {}
 for block in open(os.path.join(here, "peer.sql"), encoding="utf-8").read().split("-- name: ")[1:]:
@@ -37,18 +39,25 @@ for table, columns in types.items():
     )
 load = time.perf_counter() - t0
 con.execute(f"SET VARIABLE as_of = DATE '{as_of}'")
-con.execute(f"SET VARIABLE p_start = DATE '{p_start}'")
-con.execute(f"SET VARIABLE p_end = DATE '{p_end}'")
-seconds = {"load": load}
-for name in ("defaulters", "rankings"):
-    t0 = time.perf_counter()
+seconds = {"load": load, "rankings": 0.0}
+
+
+def run(name, out_name):
+    started = time.perf_counter()
     rows = con.execute(queries[name]).fetchall()
     columns = [d[0] for d in con.description]
-    seconds[name] = time.perf_counter() - t0
-    with open(os.path.join(out_dir, f"{name}.csv"), "w", encoding="utf-8") as f:
+    took = time.perf_counter() - started
+    with open(os.path.join(out_dir, out_name), "w", encoding="utf-8") as f:
         f.write(",".join(columns) + "\n")
         for row in rows:
             f.write(",".join("" if v is None else repr(v) if isinstance(v, float) else str(v)
                              for v in row) + "\n")
-    seconds[name + "_rows"] = len(rows)
+    return took
+
+
+seconds["defaulters"] = run("defaulters", "defaulters.csv")
+for i, (p_start, p_end) in enumerate(periods, start=1):
+    con.execute(f"SET VARIABLE p_start = DATE '{p_start}'")
+    con.execute(f"SET VARIABLE p_end = DATE '{p_end}'")
+    seconds["rankings"] += run("rankings", f"rankings-{i}.csv")
 print(json.dumps(seconds))
