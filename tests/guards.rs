@@ -4,11 +4,9 @@
 
 mod common;
 
-use common::{ok, vasooli, write};
-use std::net::TcpListener;
+use common::{ok, vasooli, write, Server};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 /// A small demo into `data`.
 fn demo(data: &Path) -> common::Run {
@@ -18,62 +16,6 @@ fn demo(data: &Path) -> common::Run {
 fn exported(data: &Path, out: &Path) -> String {
     ok(data, &["export", "--out", out.to_str().unwrap()]);
     std::fs::read_to_string(out).unwrap()
-}
-
-/// `vasooli serve` on a free loopback port, until dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vasooli"))
-            .arg("--data")
-            .arg(data)
-            .args(["serve", "--addr", &addr])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let base = format!("http://{addr}");
-        for _ in 0..600 {
-            assert!(child.try_wait().unwrap().is_none(), "the server exited");
-            if health(&base).is_some() {
-                return Server { child, base };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        panic!("the server did not come up");
-    }
-}
-
-fn health(base: &str) -> Option<u16> {
-    let client = reqwest::blocking::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    client
-        .get(format!("{base}/health"))
-        .send()
-        .ok()
-        .map(|r| r.status().as_u16())
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
@@ -89,18 +31,20 @@ fn a_demo_replaces_its_own_directory_but_not_one_a_server_has_open() {
     let server = Server::start(&data);
     let refused = demo(&data);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("another process"),
-        "{}",
-        refused.stderr
-    );
+    // It names the server's process.
+    let holder = format!("process {} (vasooli serve)", server.child.id());
+    assert!(refused.stderr.contains(&holder), "{}", refused.stderr);
     assert!(
         refused.stderr.contains(data.to_str().unwrap()),
         "{}",
         refused.stderr
     );
     assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);
-    assert_eq!(health(&server.base), Some(200), "the server still serves");
+    assert_eq!(
+        server.get("/health", None).map(|(status, _)| status),
+        Some(200),
+        "the server still serves"
+    );
     drop(server);
     assert_eq!(exported(&data, &tmp.path().join("after.jsonl")), before);
 }

@@ -109,3 +109,95 @@ pub fn sms_attempts(
     }
     attempts
 }
+
+/// `vasooli serve` on a free loopback port, until stopped or dropped (dropping kills it).
+pub struct Server {
+    pub child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl Server {
+    /// Starts the server on `data` and waits until `/health` answers.
+    pub fn start(data: &Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vasooli"))
+            .arg("--data")
+            .arg(data)
+            .args(["serve", "--addr", &addr])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..600 {
+            assert!(child.try_wait().unwrap().is_none(), "the server exited");
+            if http_get(&addr, "/health", None).is_some() {
+                return Server { child, addr };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        panic!("the server did not come up");
+    }
+
+    /// `http://ADDR`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The status and body of `GET PATH`, with a bearer token when given; `None` when the
+    /// server does not answer.
+    pub fn get(&self, path: &str, token: Option<&str>) -> Option<(u16, String)> {
+        http_get(&self.addr, path, token)
+    }
+
+    /// Stops the server as Ctrl-C does and waits for it to exit.
+    pub fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "the server exited with {status}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The status and body of a plain HTTP/1.1 `GET` to a loopback server.
+pub fn http_get(addr: &str, path: &str, token: Option<&str>) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok()?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}

@@ -39,9 +39,42 @@ pub(crate) fn load_policy(cli: &Cli) -> Result<Policy, Failure> {
     Policy::from_toml(&text).map_err(|e| Failure::Usage(e.in_file(&path.display().to_string())))
 }
 
-fn open(cli: &Cli) -> Result<Engine, Failure> {
+/// The engine a command works on: its own, opened from the data directory, or the running
+/// server's, held alone for the command's length (a command handed over the server's socket).
+enum EngineRef {
+    Own(Box<Engine>),
+    Server(vasooli_engine::Exclusive),
+}
+
+impl std::ops::Deref for EngineRef {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        match self {
+            EngineRef::Own(engine) => engine,
+            EngineRef::Server(engine) => engine,
+        }
+    }
+}
+
+impl std::ops::DerefMut for EngineRef {
+    fn deref_mut(&mut self) -> &mut Engine {
+        match self {
+            EngineRef::Own(engine) => engine,
+            EngineRef::Server(engine) => engine,
+        }
+    }
+}
+
+fn open(cli: &Cli) -> Result<EngineRef, Failure> {
+    if let Some(shared) = &cli.attached {
+        return Ok(EngineRef::Server(
+            shared.exclusive().map_err(engine_failure)?,
+        ));
+    }
     let policy = load_policy(cli)?;
-    Engine::open(&cli.data, policy).map_err(engine_failure)
+    Engine::open(&cli.data, policy)
+        .map(|engine| EngineRef::Own(Box::new(engine)))
+        .map_err(engine_failure)
 }
 
 fn engine_failure(e: EngineError) -> Failure {
@@ -62,8 +95,7 @@ fn print(cli: &Cli, columns: &[&str], records: &[Record]) -> Outcome {
     if cli.format == Format::Html {
         return Err(usage("--format html is only for `awards`"));
     }
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::new(crate::out::stdout());
     write_records(&mut out, cli.format.into(), cli.excel, columns, records)
         .context("writing to stdout")?;
     out.flush().context("writing to stdout")?;
@@ -78,7 +110,12 @@ fn progress_style(template: &str) -> ProgressStyle {
 
 /// A bar over the bytes of an input file (drawn only on a terminal).
 fn progress(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
+    // A command run for a client of the server's socket draws nothing on the server's
+    // terminal.
+    let bar = match crate::out::is_redirected() {
+        true => ProgressBar::hidden(),
+        false => ProgressBar::new(len),
+    };
     bar.set_style(progress_style(
         "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
     ));
@@ -147,7 +184,7 @@ pub fn run(cli: Cli) -> Outcome {
             action: PolicyAction::Show,
         } => {
             let policy = load_policy(&cli)?;
-            print!("{}", policy.to_toml());
+            out!("{}", policy.to_toml());
             Ok(())
         }
     }
@@ -165,7 +202,8 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
         )));
     };
     let name = file.display().to_string();
-    let handle = File::open(file).map_err(|e| usage(format!("{name}: {e}")))?;
+    let handle =
+        File::open(crate::out::resolve(file)).map_err(|e| usage(format!("{name}: {e}")))?;
     let total = handle.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress(total, "reading");
     let lines = LineIndex::default();
@@ -254,9 +292,11 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
         .map_err(engine_failure);
     bar.finish_and_clear();
     let report = report?;
-    println!(
+    outln!(
         "read {}, appended {}, duplicates skipped {}",
-        report.read, report.appended, report.duplicates
+        report.read,
+        report.appended,
+        report.duplicates
     );
     Ok(())
 }
@@ -303,9 +343,10 @@ fn csv_reason(e: &csv::Error) -> String {
 
 fn append(cli: &Cli, file: &str) -> Outcome {
     let (name, reader): (String, Box<dyn Read>) = if file == "-" {
-        ("-".to_string(), Box::new(std::io::stdin()))
+        ("-".to_string(), crate::out::stdin())
     } else {
-        let handle = File::open(file).map_err(|e| usage(format!("{file}: {e}")))?;
+        let handle = File::open(crate::out::resolve(Path::new(file)))
+            .map_err(|e| usage(format!("{file}: {e}")))?;
         (file.to_string(), Box::new(handle))
     };
     let mut inputs = Vec::new();
@@ -354,9 +395,11 @@ fn append(cli: &Cli, file: &str) -> Outcome {
         ));
     }
     let report = engine.execute(inputs).map_err(engine_failure)?;
-    println!(
+    outln!(
         "read {}, appended {}, duplicates skipped {}",
-        report.read, report.appended, report.duplicates
+        report.read,
+        report.appended,
+        report.duplicates
     );
     Ok(())
 }
@@ -386,10 +429,10 @@ fn nightly(cli: &Cli, as_of: &str) -> Outcome {
 fn print_nightly_summary(summary: &vasooli_engine::nightly::NightlySummary, as_of: NaiveDate) {
     use vasooli_render::words::{date, rupees};
     let money = &summary.money;
-    println!("nightly run as of {as_of}");
-    println!("events read: {}", summary.events_read);
-    println!("events appended: {}", summary.appended);
-    println!(
+    outln!("nightly run as of {as_of}");
+    outln!("events read: {}", summary.events_read);
+    outln!("events appended: {}", summary.appended);
+    outln!(
         "surcharges: {}, notices: {}, cases closed: {}, plans broken: {}, sms queued: {}",
         summary.surcharges,
         summary.notices,
@@ -403,7 +446,7 @@ fn print_nightly_summary(summary: &vasooli_engine::nightly::NightlySummary, as_o
             .get(stage)
             .copied()
             .unwrap_or_default();
-        println!(
+        outln!(
             "stage {stage}: {count}, overdue arrears {}",
             rupees(arrears)
         );
@@ -413,13 +456,13 @@ fn print_nightly_summary(summary: &vasooli_engine::nightly::NightlySummary, as_o
         Some(since) if since > as_of => "since the last run of the same date".to_string(),
         Some(since) => format!("{} to {}", date(since), date(as_of)),
     };
-    println!(
+    outln!(
         "billed {window}: {}; collected: {}; surcharge levied: {}",
         rupees(money.billed),
         rupees(money.collected),
         rupees(money.surcharge_levied)
     );
-    println!("elapsed: {} ms", summary.elapsed_ms);
+    outln!("elapsed: {} ms", summary.elapsed_ms);
 }
 
 /// Columns of the nightly summary as CSV or JSON: the counts, the rupees, and a count and the
@@ -554,7 +597,8 @@ fn worklist(cli: &Cli, office: &str, kind: &str, notices: Option<&Path>) -> Outc
             date,
         )
         .map_err(|e| usage(format!("--notices: {e}")))?;
-        std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(crate::out::resolve(path), html)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     let records: Vec<Record> = rows
         .iter()
@@ -581,22 +625,27 @@ fn statement(cli: &Cli, account: &str) -> Outcome {
         StatementError::SmsText(_) => Failure::Runtime(e.into()),
     })?;
     if cli.format == Format::Json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&statement).context("printing")?
         );
         return Ok(());
     }
     let row = &statement.row;
-    println!(
+    outln!(
         "Statement of {} ({}) as of {}",
-        row.account_no, row.name, statement.as_of
+        row.account_no,
+        row.name,
+        statement.as_of
     );
-    println!(
+    outln!(
         "category {}, subdivision {}, division {}, circle {}",
-        row.category, row.subdivision, row.division, row.circle
+        row.category,
+        row.subdivision,
+        row.division,
+        row.circle
     );
-    println!(
+    outln!(
         "charges {}  credits {}  outstanding {}  overdue arrears {}  days overdue {}  bucket {}",
         statement.total_charges,
         statement.total_credits,
@@ -605,7 +654,7 @@ fn statement(cli: &Cli, account: &str) -> Outcome {
         row.days_overdue,
         row.aging_bucket
     );
-    println!(
+    outln!(
         "stage {}  notice {}  hold {}",
         row.stage,
         row.notice_no.as_deref().unwrap_or(""),
@@ -625,7 +674,7 @@ fn statement(cli: &Cli, account: &str) -> Outcome {
             ]
         })
         .collect();
-    println!();
+    outln!();
     print(
         cli,
         &[
@@ -650,7 +699,7 @@ fn statement(cli: &Cli, account: &str) -> Outcome {
             ]
         })
         .collect();
-    println!();
+    outln!();
     print(cli, &["kind", "reference", "on", "amount"], &credits)
 }
 
@@ -732,15 +781,17 @@ fn verify(cli: &Cli) -> Outcome {
     let checked = vasooli_engine::log::verify_log(&cli.data).map_err(engine_failure)?;
     match checked {
         Ok(figures) => {
-            println!(
+            outln!(
                 "ok: {} events in {} commits, last position {}",
-                figures.events, figures.commits, figures.last_position
+                figures.events,
+                figures.commits,
+                figures.last_position
             );
             Ok(())
         }
         Err(unsound) => {
             for (position, reason) in &unsound.problems {
-                eprintln!("position {position}: {reason}");
+                errln!("position {position}: {reason}");
             }
             let (position, reason) = &unsound.problems[0];
             Err(Failure::Runtime(anyhow::anyhow!(
@@ -753,7 +804,7 @@ fn verify(cli: &Cli) -> Outcome {
 fn rebuild(cli: &Cli) -> Outcome {
     let mut engine = open(cli)?;
     let count = engine.rebuild().map_err(engine_failure)?;
-    println!("rebuilt projections from {count} events");
+    outln!("rebuilt projections from {count} events");
     Ok(())
 }
 
@@ -761,7 +812,7 @@ fn export(cli: &Cli, out: &Path) -> Outcome {
     let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut writer = BufWriter::new(file);
     let count = vasooli_engine::log::export_log(&cli.data, &mut writer).map_err(engine_failure)?;
-    println!("exported {count} events to {}", out.display());
+    outln!("exported {count} events to {}", out.display());
     Ok(())
 }
 
@@ -808,7 +859,7 @@ fn restore(cli: &Cli, file: &Path) -> Outcome {
     let count = events.len();
     vasooli_engine::log::restore_log(&cli.data, load_policy(cli)?, events)
         .map_err(engine_failure)?;
-    println!("restored {count} events");
+    outln!("restored {count} events");
     Ok(())
 }
 
@@ -833,8 +884,21 @@ fn serve(cli: &Cli, addr: &str) -> Outcome {
         Err(std::env::VarError::NotPresent) => DlrSecrets::default(),
         Err(e) => return Err(Failure::Rejected(vec![format!("{SECRETS_ENV}: {e}")])),
     };
+    let dir = cli.data.clone();
+    let on_open: vasooli_server::OnOpen = std::sync::Arc::new(move |engine| {
+        // Without the socket the server still serves; other commands then say it holds the
+        // directory.
+        Ok(match crate::attach::listen(&dir, engine) {
+            Ok(listening) => Box::new(listening) as Box<dyn Send>,
+            Err(e) => {
+                tracing::warn!("commands cannot be handed to this server: {e:#}");
+                Box::new(())
+            }
+        })
+    });
     let options = vasooli_server::ServeOptions {
         dlr_secrets: secrets,
+        on_open: Some(on_open),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async {
@@ -861,7 +925,7 @@ fn tokens(cli: &Cli, action: &TokensAction) -> Outcome {
                     .map_err(|e| usage(format!("--office: {e}")))?;
             }
             let token = tokens::create(db, role, office.clone(), name).map_err(usage)?;
-            println!("{token}");
+            outln!("{token}");
         }
         TokensAction::List => {
             let records: Vec<Record> = tokens::list(db)
@@ -879,7 +943,7 @@ fn tokens(cli: &Cli, action: &TokensAction) -> Outcome {
         }
         TokensAction::Revoke { name } => {
             tokens::revoke(db, name).map_err(usage)?;
-            println!("revoked {name}");
+            outln!("revoked {name}");
         }
     }
     Ok(())

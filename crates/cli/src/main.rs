@@ -1,5 +1,8 @@
 //! The `vasooli` binary: argument parsing and glue. The logic lives in the library crates.
 
+#[macro_use]
+mod out;
+mod attach;
 mod commands;
 
 use clap::{Parser, Subcommand};
@@ -65,6 +68,9 @@ pub struct Cli {
     /// Adds a UTF-8 byte order mark to CSV so Excel shows Hindi names.
     #[arg(long, global = true)]
     pub excel: bool,
+    /// The running server's engine, when the command was handed to it over its socket.
+    #[arg(skip)]
+    pub attached: Option<vasooli_engine::SharedEngine>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -262,7 +268,13 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let mut cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let mut cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(name) = matches.subcommand_name() {
+        // Another process refused this one's directory says "process N (vasooli serve)".
+        vasooli_store::describe_holder(format!("vasooli {name}"));
+    }
     cli.data = cli.data_given.clone().unwrap_or_else(|| {
         PathBuf::from(match cli.command {
             // The demo deletes and remakes its directory: it never defaults to the everyday
@@ -271,26 +283,35 @@ fn main() -> ExitCode {
             _ => DATA_DEFAULT,
         })
     });
-    match commands::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match attach::forward(&cli) {
+        Some(code) => code,
+        None => finish(commands::run(cli)),
+    };
+    ExitCode::from(code)
+}
+
+/// Reports a command's failure on its standard error: the exit code.
+pub fn finish(outcome: Result<(), Failure>) -> u8 {
+    match outcome {
+        Ok(()) => 0,
         Err(Failure::Runtime(e)) => {
-            eprintln!("error: {}", printable(&one_line(&e)));
-            ExitCode::from(1)
+            errln!("error: {}", printable(&one_line(&e)));
+            1
         }
         Err(Failure::Usage(message)) => {
-            eprintln!("error: {}", printable(&message));
-            ExitCode::from(2)
+            errln!("error: {}", printable(&message));
+            2
         }
         Err(Failure::Rejected(lines)) => {
             for line in &lines {
-                eprintln!("{}", printable(line));
+                errln!("{}", printable(line));
             }
-            eprintln!(
+            errln!(
                 "rejected: {} problem{}; nothing was written",
                 lines.len(),
                 if lines.len() == 1 { "" } else { "s" }
             );
-            ExitCode::from(3)
+            3
         }
     }
 }

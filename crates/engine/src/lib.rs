@@ -15,4 +15,4 @@ pub mod sms_queue;
 
 pub use clock::Clock;
 pub use engine::{Engine, EngineError, ErrorKind, ExecuteReport, Input, RowError};
-pub use shared::SharedEngine;
+pub use shared::{Exclusive, SharedEngine};

@@ -4,9 +4,10 @@
 //! in quiet moments. Everything here blocks: an async caller runs it on its blocking pool.
 
 use crate::engine::{write_checkpoint, Engine, EngineError, ExecuteReport, Input};
-use std::sync::atomic::{AtomicU64, Ordering};
+use parking_lot::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// How far the world may run ahead of its checkpoint while writes never pause.
@@ -34,6 +35,63 @@ pub struct SharedEngine {
     engine: Arc<RwLock<Engine>>,
     jobs: SyncSender<WriteJob>,
     position: Arc<AtomicU64>,
+    /// Set when a writer panicked holding the engine: its world may be half-changed, so
+    /// nothing uses it again.
+    poisoned: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for SharedEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedEngine")
+            .field("position", &self.log_position())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sole access to a shared engine, held until dropped (a command of the CLI handed to the
+/// running server works through it). Dropping it publishes the log position it reached.
+pub struct Exclusive {
+    guard: parking_lot::ArcRwLockWriteGuard<parking_lot::RawRwLock, Engine>,
+    position: Arc<AtomicU64>,
+    poisoned: Arc<AtomicBool>,
+}
+
+impl std::ops::Deref for Exclusive {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Exclusive {
+    fn deref_mut(&mut self) -> &mut Engine {
+        &mut self.guard
+    }
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        self.position
+            .store(self.guard.store().last_position(), Ordering::Relaxed);
+        if std::thread::panicking() {
+            self.poisoned.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Marks the engine poisoned when dropped during a panic (a writer died half-way).
+struct PanicWatch<'a>(&'a AtomicBool);
+
+impl Drop for PanicWatch<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+fn poisoned_error() -> EngineError {
+    EngineError::Corrupt("the engine lock is poisoned".into())
 }
 
 impl SharedEngine {
@@ -42,25 +100,28 @@ impl SharedEngine {
     pub fn start(engine: Engine) -> SharedEngine {
         let position = Arc::new(AtomicU64::new(engine.store().last_position()));
         let engine = Arc::new(RwLock::new(engine));
+        let poisoned = Arc::new(AtomicBool::new(false));
         let (jobs, queue) = sync_channel(WRITE_QUEUE_MAX);
         {
-            let (engine, position) = (Arc::downgrade(&engine), position.clone());
+            let (engine, position, poisoned) =
+                (Arc::downgrade(&engine), position.clone(), poisoned.clone());
             std::thread::Builder::new()
                 .name("vasooli-writes".into())
-                .spawn(move || run_writes(engine, position, queue))
+                .spawn(move || run_writes(engine, position, poisoned, queue))
                 .expect("the write thread starts");
         }
         {
-            let checkpoints = Arc::downgrade(&engine);
+            let (checkpoints, poisoned) = (Arc::downgrade(&engine), poisoned.clone());
             std::thread::Builder::new()
                 .name("vasooli-checkpoints".into())
-                .spawn(move || run_checkpoints(checkpoints))
+                .spawn(move || run_checkpoints(checkpoints, poisoned))
                 .expect("the checkpoint thread starts");
         }
         SharedEngine {
             engine,
             jobs,
             position,
+            poisoned,
         }
     }
 
@@ -71,20 +132,36 @@ impl SharedEngine {
 
     /// Runs `f` with shared access to the engine.
     pub fn read<T>(&self, f: impl FnOnce(&Engine) -> T) -> Result<T, EngineError> {
-        let guard = self
-            .engine
-            .read()
-            .map_err(|_| EngineError::Corrupt("the engine lock is poisoned".into()))?;
+        self.check_poison()?;
+        let guard = self.engine.read();
         Ok(f(&guard))
+    }
+
+    fn check_poison(&self) -> Result<(), EngineError> {
+        match self.poisoned.load(Ordering::Relaxed) {
+            true => Err(poisoned_error()),
+            false => Ok(()),
+        }
+    }
+
+    /// Sole access to the engine until the answer is dropped: every read and write of the
+    /// server waits meanwhile.
+    pub fn exclusive(&self) -> Result<Exclusive, EngineError> {
+        self.check_poison()?;
+        Ok(Exclusive {
+            guard: self.engine.write_arc(),
+            position: self.position.clone(),
+            poisoned: self.poisoned.clone(),
+        })
     }
 
     /// Runs `f` with sole access to the engine; the log position follows what it appended.
     pub fn write<T>(&self, f: impl FnOnce(&mut Engine) -> T) -> Result<T, EngineError> {
-        let mut guard = self
-            .engine
-            .write()
-            .map_err(|_| EngineError::Corrupt("the engine lock is poisoned".into()))?;
+        self.check_poison()?;
+        let mut guard = self.engine.write();
+        let watch = PanicWatch(&self.poisoned);
         let out = f(&mut guard);
+        drop(watch);
         self.position
             .store(guard.store().last_position(), Ordering::Relaxed);
         Ok(out)
@@ -122,10 +199,8 @@ impl SharedEngine {
     /// Saves a checkpoint when the world is ahead of the last one (on the way out, so the
     /// next start replays little).
     pub fn checkpoint_now(&self) -> Result<(), EngineError> {
-        let mut guard = self
-            .engine
-            .write()
-            .map_err(|_| EngineError::Corrupt("the engine lock is poisoned".into()))?;
+        self.check_poison()?;
+        let mut guard = self.engine.write();
         if guard.checkpoint_lag() > 0 {
             guard.save_checkpoint()?;
         }
@@ -136,10 +211,15 @@ impl SharedEngine {
 /// The write thread: takes every write waiting (up to [`WRITE_GROUP_MAX`]), executes them as
 /// one group under the write lock, answers each, and goes back for the writes that queued
 /// meanwhile. Under load the groups grow, so concurrent writers share flushes.
-fn run_writes(engine: Weak<RwLock<Engine>>, position: Arc<AtomicU64>, queue: Receiver<WriteJob>) {
+fn run_writes(
+    engine: Weak<RwLock<Engine>>,
+    position: Arc<AtomicU64>,
+    poisoned: Arc<AtomicBool>,
+    queue: Receiver<WriteJob>,
+) {
     // Checkpoints are the checkpoint thread's, off the write path.
-    if let Some(Ok(mut guard)) = engine.upgrade().as_ref().map(|e| e.write()) {
-        guard.defer_checkpoints(true);
+    if let Some(engine) = engine.upgrade() {
+        engine.write().defer_checkpoints(true);
     }
     while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
@@ -152,14 +232,14 @@ fn run_writes(engine: Weak<RwLock<Engine>>, position: Arc<AtomicU64>, queue: Rec
         let Some(engine) = engine.upgrade() else {
             return;
         };
-        let Ok(mut guard) = engine.write() else {
+        if poisoned.load(Ordering::Relaxed) {
             for job in jobs {
-                (job.reply)(Err(EngineError::Corrupt(
-                    "the engine lock is poisoned".into(),
-                )));
+                (job.reply)(Err(poisoned_error()));
             }
             continue;
-        };
+        }
+        let mut guard = engine.write();
+        let watch = PanicWatch(&poisoned);
         let mut batches = Vec::with_capacity(jobs.len());
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -170,6 +250,7 @@ fn run_writes(engine: Weak<RwLock<Engine>>, position: Arc<AtomicU64>, queue: Rec
         }
         let results = guard.execute_group(batches);
         position.store(guard.store().last_position(), Ordering::Relaxed);
+        drop(watch);
         drop(guard);
         for (reply, result) in replies.into_iter().zip(results) {
             reply(result);
@@ -185,7 +266,7 @@ fn run_writes(engine: Weak<RwLock<Engine>>, position: Arc<AtomicU64>, queue: Rec
 /// it has run [`CHECKPOINT_BUSY_LAG_EVENTS`] ahead (a restart then replays at most that many
 /// events). The encoded world is written holding no lock, into the projections' own
 /// database, so the log's flushes are not held up. Ends with the engine.
-fn run_checkpoints(engine: Weak<RwLock<Engine>>) {
+fn run_checkpoints(engine: Weak<RwLock<Engine>>, poisoned: Arc<AtomicBool>) {
     let lag_max = crate::engine::CHECKPOINT_LAG_EVENTS_MAX;
     let mut last_seen = None;
     loop {
@@ -193,9 +274,12 @@ fn run_checkpoints(engine: Weak<RwLock<Engine>>) {
         let Some(engine) = engine.upgrade() else {
             return;
         };
-        let (lag, position) = match engine.read() {
-            Ok(guard) => (guard.checkpoint_lag(), guard.store().last_position()),
-            Err(_) => return,
+        if poisoned.load(Ordering::Relaxed) {
+            return;
+        }
+        let (lag, position) = {
+            let guard = engine.read();
+            (guard.checkpoint_lag(), guard.store().last_position())
         };
         let quiet = last_seen == Some(position);
         last_seen = Some(position);
@@ -209,9 +293,7 @@ fn run_checkpoints(engine: Weak<RwLock<Engine>>) {
 fn checkpoint_off_lock(engine: &RwLock<Engine>) {
     let started = Instant::now();
     let encoded = {
-        let Ok(guard) = engine.read() else {
-            return;
-        };
+        let guard = engine.read();
         guard
             .encode_checkpoint()
             .map(|encoded| (encoded, guard.projections_db().clone()))
@@ -231,9 +313,7 @@ fn checkpoint_off_lock(engine: &RwLock<Engine>) {
     });
     match saved {
         Ok(position) => {
-            if let Ok(mut guard) = engine.write() {
-                guard.checkpoint_written(position);
-            }
+            engine.write().checkpoint_written(position);
         }
         Err(e) => tracing::error!("saving the checkpoint failed: {e}"),
     }

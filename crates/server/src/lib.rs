@@ -347,7 +347,14 @@ pub async fn serve_listener(
 pub struct ServeOptions {
     /// The SMS gateways that may send delivery reports, with their secrets.
     pub dlr_secrets: dlr::DlrSecrets,
+    /// Called once the engine is open, before the API listens; what it returns is kept until
+    /// the server stops (the CLI's local socket, which hands commands to this engine).
+    pub on_open: Option<OnOpen>,
 }
+
+/// See [`ServeOptions::on_open`].
+pub type OnOpen =
+    Arc<dyn Fn(&SharedEngine) -> anyhow::Result<Box<dyn Send>> + Send + Sync + 'static>;
 
 /// Opens `data_dir`, binds `addr` (port 0 picks a free port), prints
 /// `listening on http://ADDR` on stdout once bound, and serves until `shutdown` completes.
@@ -371,6 +378,10 @@ pub async fn serve_with(
     let state = tokio::task::spawn_blocking(move || AppState::open(&data_dir, policy))
         .await??
         .with_dlr_secrets(options.dlr_secrets);
+    let opened = match &options.on_open {
+        Some(on_open) => Some(on_open(&state.engine)?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     {
@@ -386,6 +397,14 @@ pub async fn serve_with(
     let sender = send
         .serve
         .then(|| sender::SmsSender::start(state.engine.clone(), send));
+    // The local socket closes first (waiting for a command in progress), so that the
+    // checkpoint on the way out covers every write.
+    let shutdown = async move {
+        shutdown.await;
+        if let Some(opened) = opened {
+            let _ = tokio::task::spawn_blocking(move || drop(opened)).await;
+        }
+    };
     let served = serve_listener(listener, state, shutdown).await;
     if let Some(sender) = sender {
         tokio::task::spawn_blocking(move || sender.stop()).await?;

@@ -9,6 +9,8 @@
 //! the same lock first and opens the store under it ([`crate::Store::open_locked`]).
 //!
 //! The lock is advisory (`flock` on Unix): every vasooli process takes it through the store.
+//! The holder writes its process id and command into the file, so that a process refused
+//! the lock can say who has the directory.
 //! It is released when the last handle drops, or when the process dies, however it dies.
 
 use crate::StoreError;
@@ -18,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The lock file's name in the data directory. It holds nothing; only its lock matters.
+/// The lock file's name in the data directory. It names the holder (process id and command)
+/// for others' error messages; only its lock guards anything.
 pub const LOCK_FILE: &str = "lock";
 
 /// How long taking the lock waits for a previous holder in this process or another to let
@@ -68,15 +71,14 @@ impl DirLock {
                 Ok(()) => break,
                 Err(e) if e.kind() == fs2::lock_contended_error().kind() => {
                     if started.elapsed() >= wait {
-                        return Err(StoreError::InUse {
-                            dir: dir.to_path_buf(),
-                        });
+                        return Err(StoreError::in_use(dir));
                     }
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(e) => return Err(StoreError::Io(e).in_dir(dir)),
             }
         }
+        say_who_holds(&file);
         Ok(DirLock {
             inner: Arc::new(Held {
                 dir: dir.to_path_buf(),
@@ -89,6 +91,60 @@ impl DirLock {
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }
+}
+
+/// Longest holder description kept from a lock file.
+const HOLDER_MAX: usize = 200;
+
+/// Writes who holds the lock into the lock file, for the error another process shows
+/// ("in use by process 1234 (vasooli serve)"). Best effort: on a full or read-only disk the
+/// lock still holds, and the error says "another process".
+fn say_who_holds(file: &File) {
+    use std::io::{Seek, Write};
+    let command = HOLDER.get().cloned().unwrap_or_else(|| {
+        std::env::args_os()
+            .next()
+            .and_then(|arg| {
+                Path::new(&arg)
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+            })
+            .unwrap_or_default()
+    });
+    let text = format!("{} {command}\n", std::process::id());
+    let mut file = file;
+    let _ = file
+        .set_len(0)
+        .and_then(|()| file.seek(std::io::SeekFrom::Start(0)))
+        .and_then(|_| file.write_all(text.as_bytes()));
+}
+
+/// How this process describes itself in the lock files it holds (default: the program's
+/// name).
+static HOLDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets how this process describes itself to others refused a directory it holds, such as
+/// `vasooli serve`; the first call wins.
+pub fn describe_holder(description: impl Into<String>) {
+    let _ = HOLDER.set(description.into());
+}
+
+/// The process a data directory's lock file names ("process 1234 (vasooli serve)"), if it
+/// names one.
+pub(crate) fn holder_of(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(LOCK_FILE)).ok()?;
+    let line = text.lines().next()?.trim();
+    let (pid, command) = line.split_once(' ').unwrap_or((line, ""));
+    let pid: u32 = pid.parse().ok()?;
+    let command: String = command
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(HOLDER_MAX)
+        .collect();
+    Some(match command.is_empty() {
+        true => format!("process {pid}"),
+        false => format!("process {pid} ({command})"),
+    })
 }
 
 /// Waits until sled has let go of the database in `path` (its threads close the database
@@ -111,9 +167,7 @@ pub fn wait_sled_closed(path: &Path) -> Result<(), StoreError> {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == fs2::lock_contended_error().kind() => {
                 if started.elapsed() >= LOCK_WAIT {
-                    return Err(StoreError::InUse {
-                        dir: path.to_path_buf(),
-                    });
+                    return Err(StoreError::in_use(path));
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }

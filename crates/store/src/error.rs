@@ -77,9 +77,13 @@ pub enum StoreError {
         fault: StorageFault,
         source: std::io::Error,
     },
-    /// Another process has the data directory open.
-    #[error("{} is in use by another process (only one may open a data directory at a time)", dir.display())]
-    InUse { dir: PathBuf },
+    /// Another process has the data directory open; `holder` names it when it said who it
+    /// is in the directory's lock file ("process 1234 (vasooli serve)").
+    #[error("{} is in use by {} (only one may open a data directory at a time)", dir.display(), holder.as_deref().unwrap_or("another process"))]
+    InUse {
+        dir: PathBuf,
+        holder: Option<String>,
+    },
     #[error("sled: {0}")]
     Sled(#[from] sled::Error),
     #[error("io: {0}")]
@@ -92,6 +96,18 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// [`StoreError::InUse`] for `dir`, naming the process that holds it when its lock file
+    /// (in `dir` or, for a database inside a data directory, in its parent) says.
+    pub fn in_use(dir: &Path) -> StoreError {
+        let holder = std::iter::once(dir)
+            .chain(dir.parent())
+            .find_map(crate::dirlock::holder_of);
+        StoreError::InUse {
+            dir: dir.to_path_buf(),
+            holder,
+        }
+    }
+
     /// This error with any I/O failure turned into [`StoreError::Storage`] naming `dir`.
     pub fn in_dir(self, dir: &Path) -> StoreError {
         match self {
@@ -161,7 +177,10 @@ impl StoreError {
                 fault: *fault,
                 source: std::io::Error::new(source.kind(), source.to_string()),
             },
-            StoreError::InUse { dir } => StoreError::InUse { dir: dir.clone() },
+            StoreError::InUse { dir, holder } => StoreError::InUse {
+                dir: dir.clone(),
+                holder: holder.clone(),
+            },
             StoreError::Sled(sled::Error::Io(e)) => {
                 StoreError::Io(std::io::Error::new(e.kind(), e.to_string()))
             }

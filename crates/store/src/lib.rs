@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-pub use dirlock::{wait_sled_closed, DirLock, LOCK_FILE};
+pub use dirlock::{describe_holder, wait_sled_closed, DirLock, LOCK_FILE};
 pub use error::{StorageFault, StoreError};
 pub use keyindex::KeyIndexStats;
 pub use read::ReadAll;
@@ -486,9 +486,7 @@ pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<sled::Db, Store
         };
         if locked {
             if started.elapsed() >= OPEN_LOCK_WAIT {
-                return Err(StoreError::InUse {
-                    dir: named.to_path_buf(),
-                });
+                return Err(StoreError::in_use(named));
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -67,20 +67,22 @@ pub fn run(cli: &Cli, consumers: usize, months: u32, seed: u64) -> Outcome {
 
     let world = engine.world();
     let policy = engine.policy();
-    println!(
+    outln!(
         "vasooli demo: {} consumers, {} months, seed {}",
-        consumers, months, seed
+        consumers,
+        months,
+        seed
     );
-    println!(
+    outln!(
         "{} offices, {} events in the log, {} officers' actions, {:.1} s",
         world.offices.len(),
         engine.store().last_position(),
         actions,
         started.elapsed().as_secs_f64()
     );
-    println!("\nstages as of {final_date}:");
+    outln!("\nstages as of {final_date}:");
     for (stage, count) in &summary.stages {
-        println!("  {stage:<26} {count}");
+        outln!("  {stage:<26} {count}");
     }
     let circle = world
         .offices
@@ -99,7 +101,7 @@ pub fn run(cli: &Cli, consumers: usize, months: u32, seed: u64) -> Outcome {
         };
         let rows = lists::defaulters(world, policy, code, final_date, &filter).map_err(usage)?;
         let name = &world.offices[code].name;
-        println!("\ntop defaulters of circle {code} ({name}) as of {final_date}:");
+        outln!("\ntop defaulters of circle {code} ({name}) as of {final_date}:");
         let records: Vec<Record> = rows
             .iter()
             .map(|r| {
@@ -118,9 +120,8 @@ pub fn run(cli: &Cli, consumers: usize, months: u32, seed: u64) -> Outcome {
                 full.into_iter().filter(|(k, _)| keep.contains(k)).collect()
             })
             .collect();
-        let stdout = std::io::stdout();
         write_records(
-            &mut stdout.lock(),
+            &mut crate::out::stdout(),
             Format::Table,
             false,
             &[
@@ -139,18 +140,18 @@ pub fn run(cli: &Cli, consumers: usize, months: u32, seed: u64) -> Outcome {
         .map_err(|e| Failure::Runtime(e.into()))?;
     }
     if let Some(code) = &subdivision {
-        println!(
+        outln!(
             "\nworklists of subdivision {code} ({}):",
             world.offices[code].name
         );
         for kind in vasooli_domain::types::WorklistKind::ALL {
             let rows =
                 lists::worklist(world, policy, code, *kind, final_date, None, 0).map_err(usage)?;
-            println!("  {:<26} {}", kind.as_str(), rows.len());
+            outln!("  {:<26} {}", kind.as_str(), rows.len());
         }
     }
     super::reports::print_demo_rankings(world, policy, last)?;
-    println!("\nnext: vasooli --data {} defaulters --office CODE | worklist --office CODE --kind serve_notice | rankings --period PERIOD --level circle", cli.data.display());
+    outln!("\nnext: vasooli --data {} defaulters --office CODE | worklist --office CODE --kind serve_notice | rankings --period PERIOD --level circle", cli.data.display());
     Ok(())
 }
 
@@ -207,9 +208,12 @@ mod guard {
         };
         let holds_data = entries.iter().any(|name| name != LOCK_FILE);
         let lock = DirLock::try_take(dir).map_err(|e| match e {
-            StoreError::InUse { .. } => refuse(
+            StoreError::InUse { holder, .. } => refuse(
                 dir,
-                "another process has it open (a running `vasooli serve`, an import...)",
+                &format!(
+                    "{} has it open",
+                    holder.as_deref().unwrap_or("another process")
+                ),
             ),
             other => Failure::Runtime(other.into()),
         })?;

@@ -52,17 +52,17 @@ pub fn awards(cli: &Cli, period: &str, out: Option<&Path>) -> Outcome {
         );
         match out {
             Some(path) => {
-                std::fs::write(path, text)
+                std::fs::write(crate::out::resolve(path), text)
                     .with_context(|| format!("writing {}", path.display()))?;
-                println!("wrote {}", path.display());
+                outln!("wrote {}", path.display());
             }
-            None => print!("{text}"),
+            None => out!("{text}"),
         }
         return Ok(());
     }
     match out {
         Some(path) => {
-            let file = std::fs::File::create(path)
+            let file = std::fs::File::create(crate::out::resolve(path))
                 .with_context(|| format!("creating {}", path.display()))?;
             let mut writer = std::io::BufWriter::new(file);
             vasooli_render::write_records(
@@ -73,7 +73,7 @@ pub fn awards(cli: &Cli, period: &str, out: Option<&Path>) -> Outcome {
                 &records,
             )
             .map_err(|e| Failure::Runtime(e.into()))?;
-            println!("wrote {}", path.display());
+            outln!("wrote {}", path.display());
             Ok(())
         }
         None => print(cli, AwardRow::COLUMNS, &records),
@@ -106,7 +106,7 @@ pub fn camps(cli: &Cli, office: &str, period: &str) -> Outcome {
 pub fn print_demo_rankings(world: &World, policy: &Policy, last_day: NaiveDate) -> Outcome {
     let period = Period::month_of(last_day);
     let rows = reports::rankings(world, policy, period, Level::Circle);
-    println!("\ncircle rankings for {period}:");
+    outln!("\ncircle rankings for {period}:");
     let records: Vec<Record> = rows
         .iter()
         .map(|r| {
@@ -126,9 +126,8 @@ pub fn print_demo_rankings(world: &World, policy: &Policy, last_day: NaiveDate) 
                 .collect()
         })
         .collect();
-    let stdout = std::io::stdout();
     vasooli_render::write_records(
-        &mut stdout.lock(),
+        &mut crate::out::stdout(),
         vasooli_render::Format::Table,
         false,
         &[

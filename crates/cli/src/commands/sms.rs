@@ -17,17 +17,17 @@ pub fn send(cli: &Cli, gateway: &str, timeout_ms: u64, in_flight: Option<usize>)
         other => Failure::Runtime(other.into()),
     })?;
     if report.throttled > 0 {
-        eprintln!(
+        errln!(
             "the gateway asked to slow down {} times (429/503)",
             report.throttled
         );
     }
     if report.rejected > 0 {
-        eprintln!(
+        errln!(
             "{} refused under the DLT rules (see `vasooli sms outbox --status failed`)",
             report.rejected
         );
     }
-    println!("sent {}, failed {}", report.sent, report.failed);
+    outln!("sent {}, failed {}", report.sent, report.failed);
     Ok(())
 }
