@@ -610,3 +610,64 @@ async fn lists_follow_every_write() {
     assert!(!after.lines().any(|l| l.starts_with("A2,")), "{after}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_dates_are_unprocessable_naming_the_field_and_write_nothing() {
+    let server = seeded().await;
+    let admin = server.tokens["admin"].clone();
+    let payment = |paid_on: &str| {
+        json!({"type":"receive_payment","receipt_no":"R-D","account_no":"A1","amount":"1.00",
+               "paid_on":paid_on,"channel":"upi"})
+        .to_string()
+    };
+    let cases: Vec<(&str, &str, String, &str)> = vec![
+        ("a payment in year 9999", "/api/v1/commands", payment("9999-12-31"), "paid_on"),
+        ("a payment in year 0", "/api/v1/commands", payment("0000-01-01"), "paid_on"),
+        (
+            "a bill for period 0001-01",
+            "/api/v1/commands",
+            json!({"type":"issue_bill","bill_no":"B-D","account_no":"A1","period":"0001-01",
+                   "issued_on":"2026-09-05","due_on":"2026-09-20","amount":"1000.00"})
+            .to_string(),
+            "period",
+        ),
+        (
+            "an imported bill issued in 2062",
+            "/api/v1/import/bills",
+            "bill_no,account_no,period,issued_on,due_on,amount\nB-E,A1,2026-09,2062-10-05,2062-10-20,10.00\n"
+                .to_string(),
+            "issued_on",
+        ),
+        (
+            "a nightly run in year 9999",
+            "/api/v1/nightly",
+            json!({"as_of":"9999-12-31"}).to_string(),
+            "as_of",
+        ),
+    ];
+    for (what, path, body, field) in cases {
+        let before = server.log_position().await;
+        let (status, text) = server
+            .call(Method::POST, path, Some(&admin), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {text}");
+        assert_eq!(error_code(&text), "unprocessable", "{what}");
+        assert!(text.contains(field), "{what}: {text}");
+        assert_eq!(
+            server.log_position().await,
+            before,
+            "{what} wrote something"
+        );
+    }
+    // The same payment dated inside the window is taken.
+    let (status, text) = server
+        .call(
+            Method::POST,
+            "/api/v1/commands",
+            Some(&admin),
+            Some(payment("2026-09-01")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    server.stop().await;
+}
