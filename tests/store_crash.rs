@@ -12,8 +12,8 @@ use vasooli_store::Store;
 
 /// Number of kill-and-recover rounds, all on the same growing directory.
 const ROUNDS: u64 = 22;
-const MIN_SLEEP_MS: u64 = 20;
-const MAX_SLEEP_MS: u64 = 300;
+const SLEEP_MS_MIN: u64 = 20;
+const SLEEP_MS_MAX: u64 = 300;
 
 /// (run, thread, commit) identifies a commit written by the child.
 type CommitId = (u64, u64, u64);
@@ -79,7 +79,7 @@ fn sigkill_never_loses_acknowledged_or_exposes_partial_commits() {
             buf
         });
         std::thread::sleep(Duration::from_millis(
-            rng.gen_range(MIN_SLEEP_MS..=MAX_SLEEP_MS),
+            rng.gen_range(SLEEP_MS_MIN..=SLEEP_MS_MAX),
         ));
         child.kill().expect("SIGKILL writer");
         child.wait().expect("reap writer");

@@ -13,7 +13,7 @@ use std::ops::{Add, AddAssign, Neg, Sub, SubAssign};
 use std::str::FromStr;
 
 /// Largest amount accepted on input: one lakh crore rupees, far beyond any bill.
-pub const MONEY_ABS_MAX_PAISE: i64 = 100_000_000_000_000;
+pub const MONEY_ABS_PAISE_MAX: i64 = 100_000_000_000_000;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Money(i64);
@@ -79,7 +79,7 @@ impl Money {
         }
         let paise = (value * Decimal::ONE_HUNDRED)
             .to_i64()
-            .filter(|p| p.abs() <= MONEY_ABS_MAX_PAISE)
+            .filter(|p| p.abs() <= MONEY_ABS_PAISE_MAX)
             .ok_or_else(|| "is out of range".to_string())?;
         Ok(Money(paise))
     }

@@ -39,7 +39,7 @@ const WORLD_KEY_PREFIX: &[u8] = b"world-layout-";
 pub const CHECKPOINT_PART_CONSUMERS: usize = 16_384;
 /// A catch-up of at least this many events decodes on a second thread (see
 /// [`Engine::catch_up`]).
-const CATCH_UP_PIPELINE_MIN_EVENTS: u64 = 50_000;
+const CATCH_UP_PIPELINE_EVENTS_MIN: u64 = 50_000;
 /// Events per block handed from the decoding thread to the applying one.
 const CATCH_UP_BLOCK_EVENTS: usize = 4_096;
 /// Decoded blocks waiting to be applied, at most.
@@ -252,7 +252,7 @@ impl Engine {
             .store
             .last_position()
             .saturating_sub(self.world.position);
-        if tail < CATCH_UP_PIPELINE_MIN_EVENTS {
+        if tail < CATCH_UP_PIPELINE_EVENTS_MIN {
             let mut count = 0;
             for item in self.store.read_all(from).map(decode_recorded) {
                 let (position, event) = item?;

@@ -33,7 +33,7 @@ use vasooli_projections::lists::SMS_ATTEMPTS_MAX;
 /// First wait between attempts; it doubles each time.
 const BACKOFF_FIRST_MS: u64 = 100;
 /// Longest wait between attempts.
-const BACKOFF_MAX_MS: u64 = 2_000;
+const BACKOFF_MS_MAX: u64 = 2_000;
 /// Most messages one send handles.
 const SEND_MESSAGES_MAX: usize = 1_000_000;
 /// Most results recorded in one commit.
@@ -182,7 +182,7 @@ fn body(policy: &Policy, message: &SmsMessage, text: &str) -> Vec<u8> {
 /// The wait before attempt `next` (2, 3, ...) after a failed one.
 fn backoff(next: u32) -> Duration {
     let failed = next.saturating_sub(1).max(1);
-    Duration::from_millis((BACKOFF_FIRST_MS << (failed - 1).min(10)).min(BACKOFF_MAX_MS))
+    Duration::from_millis((BACKOFF_FIRST_MS << (failed - 1).min(10)).min(BACKOFF_MS_MAX))
 }
 
 /// What one POST came to.

@@ -22,7 +22,7 @@ const HEADER_LEN: usize = 5;
 
 /// Upper bound on bytes a single body may make the decoder claim (allocate).
 /// It only guards against corrupt length prefixes turning into giant allocations;
-/// legitimate chunks are far smaller (see `MAX_CHUNK_BYTES` and `MAX_PAYLOAD_BYTES`).
+/// legitimate chunks are far smaller (see `CHUNK_BYTES_MAX` and `PAYLOAD_BYTES_MAX`).
 const DECODE_LIMIT_BYTES: usize = 256 * 1024 * 1024;
 
 fn config() -> impl bincode::config::Config {

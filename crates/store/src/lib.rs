@@ -5,7 +5,7 @@
 //! domain layer for idempotent imports.
 //!
 //! Design in one paragraph: every commit gets gap-free global positions; its events are
-//! encoded into one sled value per chunk of at most [`MAX_CHUNK_BYTES`] (4 KiB), keyed
+//! encoded into one sled value per chunk of at most [`CHUNK_BYTES_MAX`] (4 KiB), keyed
 //! by the chunk's first position (big-endian). A single writer thread owns the write path
 //! and does group commit: it drains queued commits, validates each (expected versions,
 //! natural keys) against the state left by the ones before it, writes all accepted ones
@@ -47,18 +47,18 @@ pub use writer::PROBE_FREE_BYTES;
 /// When it is full, callers block: this is the store's back-pressure.
 pub const WRITE_QUEUE_BOUND: usize = 1024;
 /// Most commits the writer folds into one group (one batch, one flush).
-pub const MAX_GROUP_COMMITS: usize = 256;
+pub const GROUP_COMMITS_MAX: usize = 256;
 /// The writer stops draining the queue once a group holds this many events, so one
 /// flush never waits on an unbounded amount of work (a single bigger commit still goes
 /// through alone).
-pub const MAX_GROUP_EVENTS: usize = 250_000;
+pub const GROUP_EVENTS_MAX: usize = 250_000;
 /// Largest commit accepted, in events.
-pub const MAX_EVENTS_PER_COMMIT: usize = 4_000_000;
+pub const COMMIT_EVENTS_MAX: usize = 4_000_000;
 /// Largest commit accepted, in payload bytes summed over its events.
-pub const MAX_COMMIT_PAYLOAD_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+pub const COMMIT_PAYLOAD_BYTES_MAX: u64 = 2 * 1024 * 1024 * 1024;
 /// Most events stored in one sled value. Chunks of small events close on
-/// [`MAX_CHUNK_BYTES`] first (at 89 events at most); chunks of older logs hold up to this.
-pub const MAX_EVENTS_PER_CHUNK: usize = 4096;
+/// [`CHUNK_BYTES_MAX`] first (at 89 events at most); chunks of older logs hold up to this.
+pub const CHUNK_EVENTS_MAX: usize = 4096;
 /// A chunk is closed before its encoded events would exceed this many bytes (a single
 /// bigger event gets a chunk of its own). sled 0.34 keeps a leaf node inline in its log only
 /// below a quarter of its 512 KiB segment (131,052 bytes with the message header), and a
@@ -68,11 +68,11 @@ pub const MAX_EVENTS_PER_CHUNK: usize = 4096;
 /// leaf stays inline and reading 4.8 GB of chunks held about 0.5 GiB; appends run slower
 /// than with 120 KiB chunks (0.93-1.28 M events/s against 1.38-1.62 M/s) and take
 /// 1.6-1.9x the encoded bytes on disk (1.35-1.6x before). See docs/STORE.md.
-pub const MAX_CHUNK_BYTES: usize = 4 * 1024;
+pub const CHUNK_BYTES_MAX: usize = 4 * 1024;
 /// Largest payload of a single event.
-pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
+pub const PAYLOAD_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Longest stream name, event type, key namespace or key, in bytes.
-pub const MAX_NAME_BYTES: usize = 1024;
+pub const NAME_BYTES_MAX: usize = 1024;
 /// Stream heads are checkpointed after this many commits since the last checkpoint...
 pub const CHECKPOINT_EVERY_COMMITS: u64 = 65_536;
 /// ...or after this many events, whichever comes first. Bounds the tail replayed on open.
@@ -84,7 +84,7 @@ pub const CHECKPOINT_EVERY_EVENTS: u64 = 250_000;
 /// not in runs trail the log by this many events (so that open re-reads at most this much).
 pub const KEY_INDEX_LAG_EVENTS_MAX: u64 = 1_000_000;
 /// `verify` stops collecting problems after this many (it still counts the whole log).
-pub const MAX_REPORTED_PROBLEMS: usize = 1000;
+pub const REPORTED_PROBLEMS_MAX: usize = 1000;
 
 /// Name of the sled tree holding the log (chunks, key index, heads). Every tree name
 /// starting with `log_` is reserved for the store.

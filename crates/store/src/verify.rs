@@ -11,7 +11,7 @@ use crate::fasthash::FastMap;
 use crate::keyindex;
 use crate::layout::{self, CHUNK_END};
 use crate::read::decode_chunk;
-use crate::{StoreError, MAX_REPORTED_PROBLEMS};
+use crate::{StoreError, REPORTED_PROBLEMS_MAX};
 
 /// One inconsistency found by `verify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,7 +29,7 @@ pub struct VerifyReport {
     /// Last position found in the log.
     pub last_position: u64,
     /// Problems in log order (log problems first, then index problems); capped at
-    /// [`MAX_REPORTED_PROBLEMS`].
+    /// [`REPORTED_PROBLEMS_MAX`].
     pub problems: Vec<Problem>,
 }
 
@@ -39,7 +39,7 @@ impl VerifyReport {
     }
 
     fn problem(&mut self, position: u64, reason: impl Into<String>) {
-        if self.problems.len() < MAX_REPORTED_PROBLEMS {
+        if self.problems.len() < REPORTED_PROBLEMS_MAX {
             self.problems.push(Problem {
                 position,
                 reason: reason.into(),

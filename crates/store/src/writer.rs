@@ -13,9 +13,9 @@ use crate::keyindex::{self, KeyIndex};
 use crate::layout;
 use crate::{
     CommitReceipt, ExpectedVersion, NewCommit, Recover, Shared, StoreError, StreamIndex,
-    CHECKPOINT_EVERY_COMMITS, CHECKPOINT_EVERY_EVENTS, KEY_INDEX_LAG_EVENTS_MAX, MAX_CHUNK_BYTES,
-    MAX_COMMIT_PAYLOAD_BYTES, MAX_EVENTS_PER_CHUNK, MAX_EVENTS_PER_COMMIT, MAX_GROUP_COMMITS,
-    MAX_GROUP_EVENTS, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES,
+    CHECKPOINT_EVERY_COMMITS, CHECKPOINT_EVERY_EVENTS, CHUNK_BYTES_MAX, CHUNK_EVENTS_MAX,
+    COMMIT_EVENTS_MAX, COMMIT_PAYLOAD_BYTES_MAX, GROUP_COMMITS_MAX, GROUP_EVENTS_MAX,
+    KEY_INDEX_LAG_EVENTS_MAX, NAME_BYTES_MAX, PAYLOAD_BYTES_MAX,
 };
 
 /// A sled key and value waiting to go into the group's batch.
@@ -87,8 +87,8 @@ pub(crate) fn run(shared: Arc<Shared>, rx: Receiver<Command>) {
             other => control = Some(other),
         }
         while control.is_none()
-            && group.len() < MAX_GROUP_COMMITS
-            && group_events < MAX_GROUP_EVENTS
+            && group.len() < GROUP_COMMITS_MAX
+            && group_events < GROUP_EVENTS_MAX
         {
             match rx.try_recv() {
                 Ok(Command::Append(commit, reply)) => {
@@ -250,10 +250,10 @@ fn limit(what: &'static str, limit: u64, actual: u64) -> Result<(), StoreError> 
 }
 
 fn check_limits(commit: &NewCommit) -> Result<(), StoreError> {
-    let name = MAX_NAME_BYTES as u64;
+    let name = NAME_BYTES_MAX as u64;
     limit(
         "events per commit",
-        MAX_EVENTS_PER_COMMIT as u64,
+        COMMIT_EVENTS_MAX as u64,
         commit.events.len() as u64,
     )?;
     let mut total = 0u64;
@@ -262,7 +262,7 @@ fn check_limits(commit: &NewCommit) -> Result<(), StoreError> {
         limit("event type bytes", name, ev.event_type.len() as u64)?;
         limit(
             "payload bytes",
-            MAX_PAYLOAD_BYTES as u64,
+            PAYLOAD_BYTES_MAX as u64,
             ev.payload.len() as u64,
         )?;
         if let Some(key) = &ev.key {
@@ -271,7 +271,7 @@ fn check_limits(commit: &NewCommit) -> Result<(), StoreError> {
         }
         total += ev.payload.len() as u64;
     }
-    limit("commit payload bytes", MAX_COMMIT_PAYLOAD_BYTES, total)?;
+    limit("commit payload bytes", COMMIT_PAYLOAD_BYTES_MAX, total)?;
     for (stream, _) in &commit.expectations {
         limit("stream name bytes", name, stream.len() as u64)?;
     }
@@ -678,8 +678,8 @@ impl Writer {
                 + EVENT_OVERHEAD_BYTES;
             // Close the chunk before it would outgrow the limit (a single bigger event
             // gets a chunk of its own).
-            if chunk.len() >= MAX_EVENTS_PER_CHUNK
-                || (!chunk.is_empty() && chunk_bytes + event_bytes > MAX_CHUNK_BYTES)
+            if chunk.len() >= CHUNK_EVENTS_MAX
+                || (!chunk.is_empty() && chunk_bytes + event_bytes > CHUNK_BYTES_MAX)
             {
                 chunk
                     .finish_into(commit_first, commit_last, chunk_first, &mut encoded)

@@ -5,8 +5,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use vasooli_store::{
-    ExpectedVersion, NewCommit, NewEvent, RecordedEvent, Store, StoreError, StoreOptions, LOG_TREE,
-    MAX_EVENTS_PER_CHUNK, MAX_EVENTS_PER_COMMIT,
+    ExpectedVersion, NewCommit, NewEvent, RecordedEvent, Store, StoreError, StoreOptions,
+    CHUNK_EVENTS_MAX, COMMIT_EVENTS_MAX, LOG_TREE,
 };
 
 fn ev(stream: &str, ty: &str, payload: &str) -> NewEvent {
@@ -542,7 +542,7 @@ fn the_key_index_keeps_up_with_a_log_of_few_keys() {
 #[test]
 fn multi_chunk_commit_is_atomic_and_complete() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let n = MAX_EVENTS_PER_CHUNK * 2 + 123;
+    let n = CHUNK_EVENTS_MAX * 2 + 123;
     {
         let store = Store::open(dir.path()).expect("open");
         store
@@ -576,7 +576,7 @@ fn multi_chunk_commit_is_atomic_and_complete() {
         assert_eq!(e.payload, format!("event {i} of {n}").into_bytes());
     }
     // Reading from the middle of a chunk starts at exactly that position.
-    let mid = MAX_EVENTS_PER_CHUNK as u64 + 17;
+    let mid = CHUNK_EVENTS_MAX as u64 + 17;
     assert_eq!(
         store
             .read_all(mid)
@@ -597,12 +597,12 @@ fn multi_chunk_commit_is_atomic_and_complete() {
 fn oversized_commit_is_rejected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("open");
-    let events = vec![ev("s", "T", ""); MAX_EVENTS_PER_COMMIT + 1];
+    let events = vec![ev("s", "T", ""); COMMIT_EVENTS_MAX + 1];
     assert!(matches!(
         store.append(NewCommit::new(events)),
         Err(StoreError::LimitExceeded { .. })
     ));
-    let long = "x".repeat(vasooli_store::MAX_NAME_BYTES + 1);
+    let long = "x".repeat(vasooli_store::NAME_BYTES_MAX + 1);
     assert!(matches!(
         store.append(NewCommit::new(vec![ev(&long, "T", "")])),
         Err(StoreError::LimitExceeded { .. })
