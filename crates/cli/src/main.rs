@@ -80,7 +80,12 @@ pub enum Command {
     /// Imports a CSV file of offices, consumers, bills, payments or mobiles.
     Import { kind: String, file: PathBuf },
     /// Appends JSON Lines of commands (`-` reads stdin).
-    Append { file: String },
+    #[command(after_help = append_examples())]
+    Append {
+        /// A file of JSON Lines, one command per line, or `-` for standard input.
+        #[arg(value_name = "FILE|-")]
+        file: String,
+    },
     /// The finance run as of a date.
     Nightly {
         #[arg(long)]
@@ -225,6 +230,19 @@ pub enum TokensAction {
 pub enum PolicyAction {
     /// Prints every key with its value.
     Show,
+}
+
+/// `append --help`'s list: one example line of every command kind.
+fn append_examples() -> String {
+    let mut text = String::from(
+        "Every line is one JSON object; `type` names the command and the other keys are \
+         exactly the command's own (see docs/FORMATS.md). One line of each kind:\n",
+    );
+    for kind in vasooli_domain::command::COMMAND_KINDS {
+        text.push('\n');
+        text.push_str(kind.example);
+    }
+    text
 }
 
 /// How a command failed, and so the exit code.

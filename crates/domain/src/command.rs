@@ -192,12 +192,37 @@ pub enum Command {
     },
 }
 
-/// The command types with their keys; `?` marks an optional key.
-pub const COMMAND_KEYS: &[(&str, &[&str])] = &[
-    ("register_office", &["code", "name", "level", "parent?"]),
-    (
-        "register_consumer",
-        &[
+/// One kind of command: its name (the JSON `type`), its keys (`?` marks an optional one), the
+/// import kind whose CSV rows become it, who besides admin and finance may send it, and one
+/// example line. The parser, the import, the API's access rules, the OpenAPI document and the
+/// CLI's help all read this table.
+#[derive(Clone, Copy, Debug)]
+pub struct CommandKind {
+    pub name: &'static str,
+    pub keys: &'static [&'static str],
+    /// The import kind (`vasooli import KIND`) whose rows are this command.
+    pub import: Option<&'static str>,
+    /// An officer token may send it (for consumers, camps and grievances of its offices).
+    pub officer: bool,
+    /// An ingest token (a billing or collection system's feed) may send it.
+    pub ingest: bool,
+    /// One JSON line of this kind, as `vasooli append` and `POST /api/v1/commands` take it.
+    pub example: &'static str,
+}
+
+/// Every command kind.
+pub const COMMAND_KINDS: &[CommandKind] = &[
+    CommandKind {
+        name: "register_office",
+        keys: &["code", "name", "level", "parent?"],
+        import: Some("offices"),
+        officer: false,
+        ingest: false,
+        example: r#"{"type":"register_office","code":"SD-BHANIYAWALA","name":"भानियावाला उपखंड (Bhaniyawala Subdivision)","level":"subdivision","parent":"D-DDN-RURAL"}"#,
+    },
+    CommandKind {
+        name: "register_consumer",
+        keys: &[
             "account_no",
             "name",
             "category",
@@ -208,14 +233,22 @@ pub const COMMAND_KEYS: &[(&str, &[&str])] = &[
             "language?",
             "address?",
         ],
-    ),
-    (
-        "register_mobile",
-        &["account_no", "mobile", "registered_on", "source"],
-    ),
-    (
-        "issue_bill",
-        &[
+        import: Some("consumers"),
+        officer: false,
+        ingest: true,
+        example: r#"{"type":"register_consumer","account_no":"UK9100000004","name":"Rakesh Negi","category":"domestic","subdivision":"SD-BHANIYAWALA","load_kw":"1.5","connected_on":"2026-10-06","mobile":"98370 11223","language":"en","address":"Near Post Office, Bhaniyawala"}"#,
+    },
+    CommandKind {
+        name: "register_mobile",
+        keys: &["account_no", "mobile", "registered_on", "source"],
+        import: Some("mobiles"),
+        officer: false,
+        ingest: true,
+        example: r#"{"type":"register_mobile","account_no":"UK9100000004","mobile":"+919837044556","registered_on":"2026-10-07","source":"online"}"#,
+    },
+    CommandKind {
+        name: "issue_bill",
+        keys: &[
             "bill_no",
             "account_no",
             "period",
@@ -223,45 +256,132 @@ pub const COMMAND_KEYS: &[(&str, &[&str])] = &[
             "due_on",
             "amount",
         ],
-    ),
-    (
-        "revise_bill",
-        &["bill_no", "revised_on", "new_amount", "reason"],
-    ),
-    (
-        "receive_payment",
-        &["receipt_no", "account_no", "amount", "paid_on", "channel"],
-    ),
-    ("reverse_payment", &["receipt_no", "reversed_on", "reason"]),
-    (
-        "post_adjustment",
-        &[
+        import: Some("bills"),
+        officer: false,
+        ingest: true,
+        example: r#"{"type":"issue_bill","bill_no":"B202610UK9100000004","account_no":"UK9100000004","period":"2026-10","issued_on":"2026-10-06","due_on":"2026-10-21","amount":"1250.00"}"#,
+    },
+    CommandKind {
+        name: "revise_bill",
+        keys: &["bill_no", "revised_on", "new_amount", "reason"],
+        import: None,
+        officer: false,
+        ingest: true,
+        example: r#"{"type":"revise_bill","bill_no":"B202610UK9100000004","revised_on":"2026-10-08","new_amount":"1100.00","reason":"meter reading corrected"}"#,
+    },
+    CommandKind {
+        name: "receive_payment",
+        keys: &["receipt_no", "account_no", "amount", "paid_on", "channel"],
+        import: Some("payments"),
+        officer: false,
+        ingest: true,
+        example: r#"{"type":"receive_payment","receipt_no":"R202610UK91000000041","account_no":"UK9100000004","amount":"1100.00","paid_on":"2026-10-09","channel":"counter_cheque"}"#,
+    },
+    CommandKind {
+        name: "reverse_payment",
+        keys: &["receipt_no", "reversed_on", "reason"],
+        import: None,
+        officer: false,
+        ingest: true,
+        example: r#"{"type":"reverse_payment","receipt_no":"R202610UK91000000041","reversed_on":"2026-10-12","reason":"cheque returned unpaid"}"#,
+    },
+    CommandKind {
+        name: "post_adjustment",
+        keys: &[
             "adjustment_no",
             "account_no",
             "posted_on",
             "amount",
             "reason",
         ],
-    ),
-    ("serve_notice", &["notice_no", "served_on", "mode"]),
-    ("disconnect", &["account_no", "on", "order_no"]),
-    ("reconnect", &["account_no", "on"]),
-    ("permanently_disconnect", &["account_no", "on"]),
-    ("issue_recovery_certificate", &["account_no", "rc_no", "on"]),
-    (
-        "raise_dispute",
-        &["account_no", "on", "deposit", "bill_no?"],
-    ),
-    ("resolve_dispute", &["account_no", "on"]),
-    (
-        "grant_installment_plan",
-        &["plan_id", "account_no", "granted_on", "installments"],
-    ),
-    ("schedule_camp", &["camp_id", "subdivision", "on", "venue"]),
-    ("hold_camp", &["camp_id", "held_on", "officers_present"]),
-    (
-        "register_grievance",
-        &[
+        import: None,
+        officer: false,
+        ingest: false,
+        example: r#"{"type":"post_adjustment","adjustment_no":"ADJ-2610-0001","account_no":"UK9100000004","posted_on":"2026-10-12","amount":"200.00","reason":"cheque return charges"}"#,
+    },
+    CommandKind {
+        name: "serve_notice",
+        keys: &["notice_no", "served_on", "mode"],
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"serve_notice","notice_no":"N-UK2973380637-001","served_on":"2026-10-06","mode":"hand"}"#,
+    },
+    CommandKind {
+        name: "disconnect",
+        keys: &["account_no", "on", "order_no"],
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"disconnect","account_no":"UK0218309098","on":"2026-10-06","order_no":"DO-VKN-2610-01"}"#,
+    },
+    CommandKind {
+        name: "reconnect",
+        keys: &["account_no", "on"],
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"reconnect","account_no":"UK9250234784","on":"2026-10-07"}"#,
+    },
+    CommandKind {
+        name: "permanently_disconnect",
+        keys: &["account_no", "on"],
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"permanently_disconnect","account_no":"UK6785541496","on":"2026-10-06"}"#,
+    },
+    CommandKind {
+        name: "issue_recovery_certificate",
+        keys: &["account_no", "rc_no", "on"],
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"issue_recovery_certificate","account_no":"UK5701999669","rc_no":"RC-RKS-2026-014","on":"2026-10-06"}"#,
+    },
+    CommandKind {
+        name: "raise_dispute",
+        keys: &["account_no", "on", "deposit", "bill_no?"],
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"raise_dispute","account_no":"UK0662297447","on":"2026-10-06","deposit":"10000.00","bill_no":"B202609UK0662297447"}"#,
+    },
+    CommandKind {
+        name: "resolve_dispute",
+        keys: &["account_no", "on"],
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"resolve_dispute","account_no":"UK0662297447","on":"2026-10-20"}"#,
+    },
+    CommandKind {
+        name: "grant_installment_plan",
+        keys: &["plan_id", "account_no", "granted_on", "installments"],
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"grant_installment_plan","plan_id":"PLAN-2610-0007","account_no":"UK3067200924","granted_on":"2026-10-06","installments":[{"due_on":"2026-10-31","amount":"30000.00"},{"due_on":"2026-11-30","amount":"30000.00"},{"due_on":"2026-12-31","amount":"22685.86"}]}"#,
+    },
+    CommandKind {
+        name: "schedule_camp",
+        keys: &["camp_id", "subdivision", "on", "venue"],
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"schedule_camp","camp_id":"CAMP-BHW-2610","subdivision":"SD-BHANIYAWALA","on":"2026-10-15","venue":"Panchayat Bhawan, Bhaniyawala"}"#,
+    },
+    CommandKind {
+        name: "hold_camp",
+        keys: &["camp_id", "held_on", "officers_present"],
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"hold_camp","camp_id":"CAMP-BHW-2610","held_on":"2026-10-15","officers_present":["SDO","JE"]}"#,
+    },
+    CommandKind {
+        name: "register_grievance",
+        keys: &[
             "grievance_id",
             "subdivision",
             "category",
@@ -269,23 +389,32 @@ pub const COMMAND_KEYS: &[(&str, &[&str])] = &[
             "account_no?",
             "camp_id?",
         ],
-    ),
-    (
-        "resolve_grievance",
-        &["grievance_id", "resolved_on", "note"],
-    ),
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"register_grievance","grievance_id":"GRV-2610-0031","subdivision":"SD-BHANIYAWALA","category":"metering","registered_on":"2026-10-15","account_no":"UK9100000004","camp_id":"CAMP-BHW-2610"}"#,
+    },
+    CommandKind {
+        name: "resolve_grievance",
+        keys: &["grievance_id", "resolved_on", "note"],
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"resolve_grievance","grievance_id":"GRV-2610-0031","resolved_on":"2026-10-22","note":"meter replaced"}"#,
+    },
 ];
+
+/// The kind named `name`.
+pub fn command_kind(name: &str) -> Option<&'static CommandKind> {
+    COMMAND_KINDS.iter().find(|kind| kind.name == name)
+}
 
 /// The command type an import kind turns each CSV row into.
 pub fn import_command_type(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "offices" => "register_office",
-        "consumers" => "register_consumer",
-        "bills" => "issue_bill",
-        "payments" => "receive_payment",
-        "mobiles" => "register_mobile",
-        _ => return None,
-    })
+    COMMAND_KINDS
+        .iter()
+        .find(|command| command.import == Some(kind))
+        .map(|command| command.name)
 }
 
 /// The line breaks of a CSV input, to turn the byte offset a CSV reader gives for a record
@@ -361,7 +490,7 @@ mod line_breaks_tests {
 /// The CSV columns of an import kind: the command's keys, without the `?`.
 pub fn import_columns(kind: &str) -> Option<Vec<&'static str>> {
     let command = import_command_type(kind)?;
-    let keys = COMMAND_KEYS.iter().find(|(t, _)| *t == command)?.1;
+    let keys = command_kind(command)?.keys;
     Some(keys.iter().map(|k| k.trim_end_matches('?')).collect())
 }
 
@@ -404,8 +533,13 @@ pub fn header_problems(kind: &str, headers: &[String]) -> Vec<HeaderProblem> {
         return Vec::new();
     };
     let optional: Vec<&str> = import_command_type(kind)
-        .and_then(|command| COMMAND_KEYS.iter().find(|(t, _)| *t == command))
-        .map(|(_, keys)| keys.iter().filter_map(|k| k.strip_suffix('?')).collect())
+        .and_then(command_kind)
+        .map(|kind| {
+            kind.keys
+                .iter()
+                .filter_map(|k| k.strip_suffix('?'))
+                .collect()
+        })
         .unwrap_or_default();
     let mut problems = Vec::new();
     for column in &columns {
@@ -471,8 +605,8 @@ impl Command {
         kind: &str,
         fields: &Map<String, Value>,
     ) -> Result<Command, Vec<FieldError>> {
-        let Some((_, keys)) = COMMAND_KEYS.iter().find(|(t, _)| *t == kind) else {
-            let known: Vec<&str> = COMMAND_KEYS.iter().map(|(t, _)| *t).collect();
+        let Some(CommandKind { keys, .. }) = command_kind(kind) else {
+            let known: Vec<&str> = COMMAND_KINDS.iter().map(|k| k.name).collect();
             return Err(vec![FieldError::malformed(
                 "type",
                 format!("`{kind}` is not one of {}", known.join(", ")),
@@ -1064,6 +1198,28 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_kind_is_named_once_and_its_example_parses_as_that_kind() {
+        let mut names: Vec<&str> = COMMAND_KINDS.iter().map(|k| k.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), COMMAND_KINDS.len());
+        for kind in COMMAND_KINDS {
+            let value: Value = serde_json::from_str(kind.example).unwrap();
+            let command =
+                Command::from_json(&value).unwrap_or_else(|e| panic!("{}: {e:?}", kind.name));
+            assert_eq!(command.type_name(), kind.name);
+            // The example names every key, optional ones too, so it shows the whole shape.
+            let shown: Vec<&String> = value.as_object().unwrap().keys().collect();
+            assert_eq!(shown.len(), kind.keys.len() + 1, "{}", kind.name);
+            if let Some(import) = kind.import {
+                assert_eq!(import_command_type(import), Some(kind.name));
+            }
+            // Officers record actions in the field; feeds carry billing and collection.
+            assert!(!(kind.officer && kind.ingest), "{}", kind.name);
+        }
+    }
 
     #[test]
     fn parses_the_interfaces_example() {

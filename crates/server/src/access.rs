@@ -8,38 +8,10 @@
 use crate::error::ApiError;
 use crate::tokens::{Role, TokenInfo};
 use serde_json::Value;
+use vasooli_domain::command::{command_kind, COMMAND_KINDS};
 use vasooli_domain::ladder::account_of_notice;
 use vasooli_domain::state::{Consumer, StoredConsumer};
 use vasooli_domain::World;
-
-/// Commands an officer may send, for consumers and subdivisions within its office.
-pub const OFFICER_COMMANDS: &[&str] = &[
-    "serve_notice",
-    "disconnect",
-    "reconnect",
-    "permanently_disconnect",
-    "issue_recovery_certificate",
-    "raise_dispute",
-    "resolve_dispute",
-    "grant_installment_plan",
-    "schedule_camp",
-    "hold_camp",
-    "register_grievance",
-    "resolve_grievance",
-];
-
-/// Commands an ingest token may send.
-pub const INGEST_COMMANDS: &[&str] = &[
-    "register_consumer",
-    "register_mobile",
-    "issue_bill",
-    "revise_bill",
-    "receive_payment",
-    "reverse_payment",
-];
-
-/// Import kinds an ingest token may load.
-pub const INGEST_IMPORTS: &[&str] = &["consumers", "bills", "payments", "mobiles"];
 
 fn outside_role(caller: &TokenInfo, what: &str) -> ApiError {
     ApiError::forbidden(format!("a {} token may not {what}", caller.role))
@@ -138,11 +110,18 @@ pub fn require_nightly(caller: &TokenInfo) -> Result<(), ApiError> {
 
 /// Imports: admin and finance load any kind, ingest the four kinds of routine data. An
 /// unknown kind is a 404, but only once the role could have imported something.
+/// Whether an ingest token may load the import kind: its rows are a command ingest may send.
+fn ingest_import(kind: &str) -> bool {
+    COMMAND_KINDS
+        .iter()
+        .any(|command| command.import == Some(kind) && command.ingest)
+}
+
 pub fn check_import(caller: &TokenInfo, kind: &str) -> Result<(), ApiError> {
     let known = vasooli_domain::command::import_command_type(kind).is_some();
     match caller.role {
         Role::Admin | Role::Finance => {}
-        Role::Ingest if INGEST_IMPORTS.contains(&kind) || !known => {}
+        Role::Ingest if ingest_import(kind) || !known => {}
         _ => return Err(outside_role(caller, &format!("import {kind}"))),
     }
     if known {
@@ -218,17 +197,15 @@ pub fn check_commands(caller: &TokenInfo, world: &World, batch: &[Value]) -> Res
         let Some(kind) = text(command, "type") else {
             continue;
         };
+        let known = command_kind(kind);
         let allowed = match caller.role {
             Role::Admin | Role::Finance => true,
             Role::Hq => false,
-            Role::Officer => OFFICER_COMMANDS.contains(&kind),
-            Role::Ingest => INGEST_COMMANDS.contains(&kind),
+            Role::Officer => known.is_some_and(|k| k.officer),
+            Role::Ingest => known.is_some_and(|k| k.ingest),
         };
         if !allowed {
-            let known = vasooli_domain::command::COMMAND_KEYS
-                .iter()
-                .any(|(t, _)| *t == kind);
-            if known {
+            if known.is_some() {
                 return Err(ApiError::forbidden(format!(
                     "commands[{index}]: a {} token may not send {kind}",
                     caller.role

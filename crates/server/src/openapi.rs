@@ -17,7 +17,7 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
-use vasooli_domain::command::{import_columns, COMMAND_KEYS};
+use vasooli_domain::command::{import_columns, CommandKind, COMMAND_KINDS};
 use vasooli_domain::types;
 use vasooli_projections::{lists, reports};
 
@@ -419,10 +419,14 @@ fn optional_key(command: &str, key: &str) -> RefOr<Schema> {
     }
 }
 
-/// One command type's object: `type`, then the type's own keys (`?` marks optional ones).
-fn command(command: &str, keys: &[&str]) -> Schema {
+/// One command type's object: `type`, then the type's own keys (`?` marks optional ones),
+/// with the kind's example.
+fn command(kind: &CommandKind) -> Schema {
+    let (command, keys) = (kind.name, kind.keys);
+    let example: Option<serde_json::Value> = serde_json::from_str(kind.example).ok();
     let mut object = ObjectBuilder::new()
         .title(Some(command))
+        .examples(example)
         .property("type", string().enum_values(Some([command])))
         .required("type")
         .additional_properties(Some(AdditionalProperties::FreeForm(false)));
@@ -442,7 +446,7 @@ fn command(command: &str, keys: &[&str]) -> Schema {
 
 schema_type!(
     /// A command: `type` names it and the other keys are exactly the type's own.
-    Command => COMMAND_KEYS
+    Command => COMMAND_KINDS
         .iter()
         .fold(
             OneOfBuilder::new().description(Some(
@@ -450,7 +454,7 @@ schema_type!(
                  unknown keys are rejected. Each command is checked against the state it \
                  would change.",
             )),
-            |one_of, (name, keys)| one_of.item(command(name, keys)),
+            |one_of, kind| one_of.item(command(kind)),
         )
 );
 
@@ -733,9 +737,12 @@ mod tests {
         let RefOr::T(Schema::OneOf(commands)) = component("Command") else {
             panic!("Command is not a oneOf");
         };
-        assert_eq!(commands.items.len(), COMMAND_KEYS.len());
-        for (variant, (name, keys)) in commands.items.iter().zip(COMMAND_KEYS) {
+        assert_eq!(commands.items.len(), COMMAND_KINDS.len());
+        for (variant, kind) in commands.items.iter().zip(COMMAND_KINDS) {
+            let (name, keys) = (kind.name, kind.keys);
             let variant = object(variant);
+            let example: Value = serde_json::from_str(kind.example).unwrap();
+            assert_eq!(variant.examples, vec![example], "{name}");
             let kind = object(&variant.properties["type"]);
             assert_eq!(
                 kind.enum_values,
