@@ -53,6 +53,7 @@ fn forwardable(command: &Command) -> bool {
         Command::Import { .. }
             | Command::Append { .. }
             | Command::Nightly { .. }
+            | Command::Offices
             | Command::Defaulters { .. }
             | Command::Worklist { .. }
             | Command::Statement { .. }

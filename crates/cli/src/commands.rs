@@ -130,6 +130,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Import { kind, file } => import(&cli, kind, file),
         Command::Append { file } => append(&cli, file),
         Command::Nightly { as_of } => nightly(&cli, as_of),
+        Command::Offices => offices(&cli),
         Command::Defaulters {
             office,
             min_arrears,
@@ -597,6 +598,11 @@ fn worklist(cli: &Cli, office: &str, kind: &str, notices: Option<&Path>) -> Outc
             date,
         )
         .map_err(|e| usage(format!("--notices: {e}")))?;
+        if reports::is_stdout(path) {
+            // The documents alone: the list would spoil the HTML.
+            out!("{html}");
+            return Ok(());
+        }
         std::fs::write(crate::out::resolve(path), html)
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -607,6 +613,40 @@ fn worklist(cli: &Cli, office: &str, kind: &str, notices: Option<&Path>) -> Outc
     let mut columns = lists::DEFAULTER_COLUMNS.to_vec();
     columns.push("kind");
     print(cli, &columns, &records)
+}
+
+fn offices(cli: &Cli) -> Outcome {
+    let engine = open(cli)?;
+    let offices = &engine.world().offices;
+    let mut records = Vec::with_capacity(offices.len());
+    // Depth first from the zones, children in code order.
+    let mut zones: Vec<&str> = offices
+        .values()
+        .filter(|o| o.parent.is_none())
+        .map(|o| o.code.as_str())
+        .collect();
+    zones.sort_unstable();
+    let mut stack: Vec<(&str, usize)> = zones.into_iter().rev().map(|c| (c, 0)).collect();
+    let indent = cli.format == Format::Table;
+    while let Some((code, depth)) = stack.pop() {
+        let Some(office) = offices.get(code) else {
+            continue;
+        };
+        let shown = match indent {
+            true => format!("{}{code}", "  ".repeat(depth)),
+            false => code.to_string(),
+        };
+        records.push(vec![
+            ("code", Some(shown)),
+            ("name", Some(office.name.clone())),
+            ("level", Some(office.level.as_str().to_string())),
+            ("parent", office.parent.clone()),
+        ]);
+        let mut children: Vec<&str> = office.children.iter().map(String::as_str).collect();
+        children.sort_unstable();
+        stack.extend(children.into_iter().rev().map(|c| (c, depth + 1)));
+    }
+    print(cli, &["code", "name", "level", "parent"], &records)
 }
 
 fn statement(cli: &Cli, account: &str) -> Outcome {
@@ -630,6 +670,9 @@ fn statement(cli: &Cli, account: &str) -> Outcome {
             serde_json::to_string_pretty(&statement).context("printing")?
         );
         return Ok(());
+    }
+    if cli.format == Format::Csv {
+        return print(cli, PASSBOOK_COLUMNS, &passbook(&statement));
     }
     let row = &statement.row;
     outln!(
@@ -701,6 +744,77 @@ fn statement(cli: &Cli, account: &str) -> Outcome {
         .collect();
     outln!();
     print(cli, &["kind", "reference", "on", "amount"], &credits)
+}
+
+/// The columns of `statement --format csv`.
+const PASSBOOK_COLUMNS: &[&str] = &[
+    "date",
+    "kind",
+    "reference",
+    "due_on",
+    "debit",
+    "credit",
+    "balance",
+];
+
+/// A statement as a passbook: every charge (on the date it was booked) and every credit (on
+/// the date it counts from) in date order, charges before credits on the same day, with the
+/// balance after each; the last balance is the amount outstanding.
+fn passbook(statement: &vasooli_projections::statement::Statement) -> Vec<Record> {
+    struct Entry<'a> {
+        date: NaiveDate,
+        credit: bool,
+        kind: &'a str,
+        reference: &'a str,
+        due_on: Option<NaiveDate>,
+        amount: Money,
+    }
+    let mut entries: Vec<Entry> = statement
+        .charges
+        .iter()
+        .map(|c| Entry {
+            date: c.booked_on,
+            credit: false,
+            kind: c.kind,
+            reference: &c.reference,
+            due_on: Some(c.due_on),
+            amount: c.amount,
+        })
+        .chain(statement.credits.iter().map(|c| Entry {
+            date: c.on,
+            credit: true,
+            kind: c.kind,
+            reference: &c.reference,
+            due_on: None,
+            amount: c.amount,
+        }))
+        .collect();
+    entries.sort_by_key(|e| (e.date, e.credit));
+    let mut balance = Money::ZERO;
+    entries
+        .into_iter()
+        .map(|e| {
+            let (debit, credit) = match e.credit {
+                false => {
+                    balance += e.amount;
+                    (Some(e.amount.to_string()), None)
+                }
+                true => {
+                    balance -= e.amount;
+                    (None, Some(e.amount.to_string()))
+                }
+            };
+            vec![
+                ("date", Some(e.date.to_string())),
+                ("kind", Some(e.kind.to_string())),
+                ("reference", Some(e.reference.to_string())),
+                ("due_on", e.due_on.map(|d| d.to_string())),
+                ("debit", debit),
+                ("credit", credit),
+                ("balance", Some(balance.to_string())),
+            ]
+        })
+        .collect()
 }
 
 fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
@@ -809,7 +923,16 @@ fn rebuild(cli: &Cli) -> Outcome {
 }
 
 fn export(cli: &Cli, out: &Path) -> Outcome {
-    let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    if reports::is_stdout(out) {
+        let mut writer = BufWriter::new(crate::out::stdout());
+        let count =
+            vasooli_engine::log::export_log(&cli.data, &mut writer).map_err(engine_failure)?;
+        writer.flush().context("writing to stdout")?;
+        errln!("exported {count} events");
+        return Ok(());
+    }
+    let file = File::create(crate::out::resolve(out))
+        .with_context(|| format!("creating {}", out.display()))?;
     let mut writer = BufWriter::new(file);
     let count = vasooli_engine::log::export_log(&cli.data, &mut writer).map_err(engine_failure)?;
     outln!("exported {count} events to {}", out.display());

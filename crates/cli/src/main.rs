@@ -59,10 +59,11 @@ pub struct Cli {
     /// The data directory in use: `--data` (or `VASOOLI_DATA`), else the command's default.
     #[arg(skip)]
     pub data: PathBuf,
-    /// The policy file (TOML); default DIR/policy.toml when present, else built-in defaults.
-    #[arg(long, global = true)]
+    /// The policy file (TOML); default DIR/policy.toml when present, else built-in defaults
+    /// (`vasooli policy show` prints every key).
+    #[arg(long, global = true, value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// How records are printed.
+    /// How records are printed (e.g. --format csv).
     #[arg(long, global = true, value_enum, default_value = "table")]
     pub format: Format,
     /// Adds a UTF-8 byte order mark to CSV so Excel shows Hindi names.
@@ -78,7 +79,15 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Imports a CSV file of offices, consumers, bills, payments or mobiles.
-    Import { kind: String, file: PathBuf },
+    #[command(after_help = "Example: vasooli import bills bills-2026-10.csv")]
+    Import {
+        /// What the file holds: offices, consumers, bills, payments or mobiles.
+        #[arg(value_name = "KIND")]
+        kind: String,
+        /// The CSV file, with a header row (see docs/FORMATS.md for each kind's columns).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Appends JSON Lines of commands (`-` reads stdin).
     #[command(after_help = append_examples())]
     Append {
@@ -88,52 +97,70 @@ pub enum Command {
     },
     /// The finance run as of a date.
     Nightly {
-        #[arg(long)]
+        /// The run's date, YYYY-MM-DD, not after today (e.g. --as-of 2026-10-31).
+        #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: String,
     },
+    /// The office tree: every office's code, name, level and parent, zones first, each
+    /// office followed by the offices below it (indented in the table).
+    Offices,
     /// The defaulter list below an office.
     Defaulters {
-        #[arg(long)]
+        /// The office whose consumers are listed, with every office below it (e.g. --office
+        /// C-DDN); `vasooli offices` lists the codes.
+        #[arg(long, value_name = "CODE")]
         office: String,
-        #[arg(long)]
+        /// Only overdue arrears of at least this many rupees (e.g. --min-arrears 10000).
+        #[arg(long, value_name = "RUPEES")]
         min_arrears: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_name = "STAGE", help = stage_help())]
         stage: Option<String>,
-        #[arg(long)]
+        /// At most this many rows, largest arrears first (e.g. --limit 50).
+        #[arg(long, value_name = "N")]
         limit: Option<usize>,
     },
     /// An officer's worklist below an office.
     Worklist {
-        #[arg(long)]
+        /// The office whose consumers are listed, with every office below it (e.g. --office
+        /// SD-RISHIKESH).
+        #[arg(long, value_name = "CODE")]
         office: String,
-        #[arg(long)]
+        #[arg(long, value_name = "KIND", help = worklist_help())]
         kind: String,
-        /// Also write printable notices (HTML) to this file.
-        #[arg(long)]
+        /// Also write the list's printable documents (HTML, one per page) to this file, or
+        /// `-` for standard output (then the documents alone) (e.g. --notices notices.html).
+        #[arg(long, value_name = "FILE|-")]
         notices: Option<PathBuf>,
     },
     /// One consumer's ledger.
     Statement {
-        #[arg(long)]
+        /// The consumer's account number (e.g. --account UK5701999669).
+        #[arg(long, value_name = "ACCOUNT")]
         account: String,
     },
     /// Office rankings for a period at a level.
     Rankings {
-        #[arg(long)]
+        /// A month, quarter or financial year (e.g. --period 2026-10, FY2026-27-Q3, FY2026-27).
+        #[arg(long, value_name = "PERIOD")]
         period: String,
-        #[arg(long)]
+        /// Which offices are ranked: circle, division or subdivision (e.g. --level circle).
+        #[arg(long, value_name = "LEVEL")]
         level: String,
     },
     /// Awards for a period (csv, json or html).
     Awards {
-        #[arg(long)]
+        /// A month, quarter or financial year (e.g. --period 2026-10, FY2026-27-Q3, FY2026-27).
+        #[arg(long, value_name = "PERIOD")]
         period: String,
-        #[arg(long)]
+        /// Write to this file instead (`.html`: the report with its chart), or `-` for
+        /// standard output (e.g. --out awards-2026-10.html).
+        #[arg(long, value_name = "FILE|-")]
         out: Option<PathBuf>,
     },
     /// Mobile registration coverage below an office.
     Campaign {
-        #[arg(long)]
+        /// The office whose subdivisions are shown (e.g. --office Z-GRW).
+        #[arg(long, value_name = "CODE")]
         office: String,
         /// Instead: the consumers whose number's last 3 or more SMS delivery reports all said
         /// undelivered, to verify the number again.
@@ -142,9 +169,11 @@ pub enum Command {
     },
     /// The camp and grievance report below an office.
     Camps {
-        #[arg(long)]
+        /// The office whose subdivisions are shown (e.g. --office D-DDN-RURAL).
+        #[arg(long, value_name = "CODE")]
         office: String,
-        #[arg(long)]
+        /// A month, quarter or financial year (e.g. --period 2026-10, FY2026-27-Q3, FY2026-27).
+        #[arg(long, value_name = "PERIOD")]
         period: String,
     },
     /// The SMS outbox and sending it.
@@ -154,7 +183,8 @@ pub enum Command {
     },
     /// The HTTP API and the officers' web page.
     Serve {
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        /// The address to listen on; port 0 picks a free one (e.g. --addr 127.0.0.1:8080).
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
         addr: String,
     },
     /// API tokens: create, list, revoke.
@@ -168,18 +198,26 @@ pub enum Command {
     Rebuild,
     /// Writes the whole log as JSON Lines.
     Export {
-        #[arg(long)]
+        /// The JSON Lines file to write, or `-` for standard output (e.g. --out log.jsonl).
+        #[arg(long, value_name = "FILE|-")]
         out: PathBuf,
     },
     /// Loads an export into an empty data directory.
-    Restore { file: PathBuf },
+    Restore {
+        /// A file `vasooli export` wrote.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Generates a realistic utility, runs the nightly runs and shows the first lists.
     Demo {
-        #[arg(long, default_value_t = 10_000)]
+        /// How many consumers (e.g. --consumers 100000).
+        #[arg(long, default_value_t = 10_000, value_name = "N")]
         consumers: usize,
-        #[arg(long, default_value_t = 12)]
+        /// How many months of bills and payments, ending with last month (e.g. --months 24).
+        #[arg(long, default_value_t = 12, value_name = "M")]
         months: u32,
-        #[arg(long, default_value_t = 42)]
+        /// The random seed: the same seed makes the same utility.
+        #[arg(long, default_value_t = 42, value_name = "S")]
         seed: u64,
     },
     /// The policy in force.
@@ -193,18 +231,20 @@ pub enum Command {
 pub enum SmsAction {
     /// Lists the outbox.
     Outbox {
-        #[arg(long)]
+        /// Only messages in this state: queued, sent or failed (e.g. --status failed).
+        #[arg(long, value_name = "STATUS")]
         status: Option<String>,
     },
     /// Sends queued messages to an HTTP gateway, with retries and backoff.
     Send {
-        #[arg(long)]
+        /// The gateway's URL (e.g. --gateway http://127.0.0.1:9000/send).
+        #[arg(long, value_name = "URL")]
         gateway: String,
         /// Time-out of one attempt, in milliseconds.
-        #[arg(long, default_value_t = 5_000)]
+        #[arg(long, default_value_t = 5_000, value_name = "MS")]
         timeout_ms: u64,
         /// Most requests waiting on the gateway at once (default: policy sms.send.in_flight).
-        #[arg(long)]
+        #[arg(long, value_name = "N")]
         in_flight: Option<usize>,
     },
 }
@@ -213,23 +253,52 @@ pub enum SmsAction {
 pub enum TokensAction {
     /// Creates a token and prints it once on stdout; only its hash is kept.
     Create {
-        #[arg(long)]
+        /// admin, finance, hq, officer or ingest (e.g. --role officer).
+        #[arg(long, value_name = "ROLE")]
         role: String,
-        #[arg(long)]
+        /// An officer token's office: it serves that office and every office below it (e.g.
+        /// --office SD-RISHIKESH).
+        #[arg(long, value_name = "CODE")]
         office: Option<String>,
-        #[arg(long)]
+        /// A name to list and revoke the token by (e.g. --name sdo-rishikesh).
+        #[arg(long, value_name = "NAME")]
         name: String,
     },
     /// Lists tokens (never the tokens themselves).
     List,
     /// Revokes a token by name.
-    Revoke { name: String },
+    Revoke {
+        /// The name the token was created with.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyAction {
     /// Prints every key with its value.
     Show,
+}
+
+/// `--stage`'s help, naming every stage.
+fn stage_help() -> String {
+    let stages: Vec<&str> = vasooli_domain::types::Stage::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    format!(
+        "Only this stage of the recovery ladder: {} (e.g. --stage notice_served)",
+        stages.join(", ")
+    )
+}
+
+/// `--kind`'s help, naming every worklist.
+fn worklist_help() -> String {
+    let kinds: Vec<&str> = vasooli_domain::types::WorklistKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    format!("The list: {} (e.g. --kind serve_notice)", kinds.join(", "))
 }
 
 /// `append --help`'s list: one example line of every command kind.
@@ -301,11 +370,31 @@ fn main() -> ExitCode {
             _ => DATA_DEFAULT,
         })
     });
+    if !matches!(
+        cli.command,
+        Command::Serve { .. }
+            | Command::Sms {
+                action: SmsAction::Send { .. }
+            }
+    ) {
+        quiet_on_closed_pipe();
+    }
     let code = match attach::forward(&cli) {
         Some(code) => code,
         None => finish(commands::run(cli)),
     };
     ExitCode::from(code)
+}
+
+/// A closed pipe downstream (`vasooli defaulters ... | head`) ends the process quietly, as
+/// it ends `cat`, instead of an error for every line it could not print. Not for the server
+/// and the SMS sender, whose sockets must not end the process.
+fn quiet_on_closed_pipe() {
+    // SAFETY: setting a signal's disposition to the default has no preconditions; no other
+    // thread runs yet.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// Reports a command's failure on its standard error: the exit code.

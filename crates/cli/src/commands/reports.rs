@@ -19,11 +19,21 @@ fn parse_period(text: &str) -> Result<Period, Failure> {
         .map_err(|e| usage(format!("--period: {e}")))
 }
 
+/// `--out -`: standard output.
+pub fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
 pub fn rankings(cli: &Cli, period: &str, level: &str) -> Outcome {
     let period = parse_period(period)?;
     let level = parse_level(level)?;
     let engine = open(cli)?;
     let rows = reports::rankings(engine.world(), engine.policy(), period, level);
+    if rows.is_empty() {
+        return Err(usage(format!(
+            "no office was billed in {period}: there is nothing to rank"
+        )));
+    }
     let records: Vec<Record> = rows.iter().map(RankingRow::to_record).collect();
     print(cli, RankingRow::COLUMNS, &records)
 }
@@ -50,7 +60,7 @@ pub fn awards(cli: &Cli, period: &str, out: Option<&Path>) -> Outcome {
             engine.today(),
             &rows,
         );
-        match out {
+        match out.filter(|path| !is_stdout(path)) {
             Some(path) => {
                 std::fs::write(crate::out::resolve(path), text)
                     .with_context(|| format!("writing {}", path.display()))?;
@@ -60,7 +70,7 @@ pub fn awards(cli: &Cli, period: &str, out: Option<&Path>) -> Outcome {
         }
         return Ok(());
     }
-    match out {
+    match out.filter(|path| !is_stdout(path)) {
         Some(path) => {
             let file = std::fs::File::create(crate::out::resolve(path))
                 .with_context(|| format!("creating {}", path.display()))?;

@@ -1,0 +1,250 @@
+//! The everyday CLI as a clerk meets it: the office tree, help that shows what each flag and
+//! each command line takes, a statement as one passbook CSV, `-` for standard output, a quiet
+//! end when the reader of a pipe stops, and a clear refusal of a period with nothing in it.
+
+mod common;
+
+use common::{ok, parse_csv, vasooli, write};
+use std::path::Path;
+use std::process::Command;
+use vasooli_domain::command::COMMAND_KINDS;
+
+fn seed(dir: &Path, data: &Path) {
+    let files = [
+        ("offices", "code,name,level,parent\nZ1,गढ़वाल,zone,\nC2,Haldwani,circle,Z1\nC1,देहरादून वृत्त,circle,Z1\nD1,Dehradun,division,C1\nS2,Doiwala,subdivision,D1\nS1,Rishikesh,subdivision,D1\n"),
+        ("consumers", "account_no,name,category,subdivision,load_kw,connected_on,mobile,language\nA1,राम सिंह,domestic,S1,2.5,2020-01-01,+91 98765 43210,hi\nA2,Sita Devi,domestic,S2,1,2020-01-01,,en\n"),
+        ("bills", "bill_no,account_no,period,issued_on,due_on,amount\nB1,A1,2026-07,2026-07-05,2026-07-20,1200.00\nB2,A1,2026-08,2026-08-05,2026-08-20,1500.00\nB3,A2,2026-07,2026-07-05,2026-07-20,800.00\n"),
+        ("payments", "receipt_no,account_no,amount,paid_on,channel\nP1,A1,700.00,2026-08-10,upi\nP2,A1,100.00,2026-07-20,counter_cash\n"),
+    ];
+    for (kind, text) in files {
+        let file = write(dir, &format!("{kind}.csv"), text);
+        ok(data, &["import", kind, file.to_str().unwrap()]);
+    }
+    ok(data, &["nightly", "--as-of", "2026-09-30"]);
+}
+
+#[test]
+fn offices_lists_the_tree_depth_first_with_codes_names_and_parents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    seed(tmp.path(), &data);
+    let (header, rows) = parse_csv(&ok(&data, &["offices", "--format", "csv"]));
+    assert_eq!(header, ["code", "name", "level", "parent"]);
+    let listed: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["code"].as_str(),
+                r["level"].as_str(),
+                r["parent"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("Z1", "zone", ""),
+            ("C1", "circle", "Z1"),
+            ("D1", "division", "C1"),
+            ("S1", "subdivision", "D1"),
+            ("S2", "subdivision", "D1"),
+            ("C2", "circle", "Z1"),
+        ]
+    );
+    assert_eq!(rows[1]["name"], "देहरादून वृत्त");
+    // The table shows the depth by indenting the code.
+    let table = ok(&data, &["offices"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[1].starts_with("Z1 "), "{table}");
+    assert!(lines[4].starts_with("      S1 "), "{table}");
+}
+
+#[test]
+fn append_help_shows_a_line_of_every_command_kind_and_each_line_is_understood() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    seed(tmp.path(), &data);
+    let help = ok(&data, &["append", "--help"]);
+    let lines: Vec<&str> = help
+        .lines()
+        .filter(|l| l.starts_with("{\"type\":"))
+        .collect();
+    assert_eq!(lines.len(), COMMAND_KINDS.len(), "{help}");
+    for kind in COMMAND_KINDS {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{{\"type\":\"{}\"", kind.name)))
+            .unwrap_or_else(|| panic!("no line of {}: {help}", kind.name));
+        // Fed to append, the line is parsed: whatever the rules then say of it (the example's
+        // accounts are not in this data), no key is unknown and nothing is malformed.
+        let file = write(tmp.path(), "one.jsonl", &format!("{line}\n"));
+        let run = vasooli(&data, &["append", file.to_str().unwrap()]);
+        assert!(run.code == 0 || run.code == 3, "{line}: {}", run.stderr);
+        for malformed in [
+            "is not a key of",
+            "not valid JSON",
+            "is required",
+            "is not one of",
+        ] {
+            assert!(!run.stderr.contains(malformed), "{line}: {}", run.stderr);
+        }
+    }
+}
+
+#[test]
+fn flags_name_their_values_with_an_example() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    for (command, flags) in [
+        (vec!["nightly"], vec!["--as-of <YYYY-MM-DD>"]),
+        (
+            vec!["defaulters"],
+            vec![
+                "--office <CODE>",
+                "--min-arrears <RUPEES>",
+                "--stage <STAGE>",
+                "--limit <N>",
+            ],
+        ),
+        (
+            vec!["worklist"],
+            vec!["--kind <KIND>", "--notices <FILE|->"],
+        ),
+        (
+            vec!["rankings"],
+            vec!["--period <PERIOD>", "--level <LEVEL>"],
+        ),
+        (vec!["awards"], vec!["--out <FILE|->"]),
+        (
+            vec!["tokens", "create"],
+            vec!["--role <ROLE>", "--name <NAME>"],
+        ),
+    ] {
+        let mut args = command.clone();
+        args.push("--help");
+        let help = ok(&data, &args);
+        let options = &help[help.find("Options:").expect("an options section")..];
+        for flag in flags {
+            let at = options
+                .find(flag)
+                .unwrap_or_else(|| panic!("{command:?}: no {flag}: {help}"));
+            let described = options[at..].split("\n\n").next().unwrap();
+            assert!(
+                described.contains("e.g. "),
+                "{command:?} {flag}: {described}"
+            );
+        }
+    }
+    // The stage filter names every stage.
+    let help = ok(&data, &["defaulters", "--help"]);
+    for stage in vasooli_domain::types::Stage::ALL {
+        assert!(help.contains(stage.as_str()), "{stage:?}: {help}");
+    }
+}
+
+#[test]
+fn a_statement_as_csv_is_one_passbook_ending_at_the_outstanding_amount() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    seed(tmp.path(), &data);
+    let csv = ok(&data, &["statement", "--account", "A1", "--format", "csv"]);
+    let (header, rows) = parse_csv(&csv);
+    assert_eq!(
+        header,
+        [
+            "date",
+            "kind",
+            "reference",
+            "due_on",
+            "debit",
+            "credit",
+            "balance"
+        ]
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(
+        &data,
+        &["statement", "--account", "A1", "--format", "json"],
+    ))
+    .unwrap();
+    // Every charge and credit once, in date order, the balance running.
+    let charges = json["charges"].as_array().unwrap().len();
+    let credits = json["credits"].as_array().unwrap().len();
+    assert_eq!(rows.len(), charges + credits);
+    let dates: Vec<&str> = rows.iter().map(|r| r["date"].as_str()).collect();
+    let mut sorted = dates.clone();
+    sorted.sort_unstable();
+    assert_eq!(dates, sorted);
+    let cents = |text: &str| -> i64 {
+        if text.is_empty() {
+            return 0;
+        }
+        let (rupees, paise) = text.split_once('.').unwrap();
+        rupees.parse::<i64>().unwrap() * 100 + paise.parse::<i64>().unwrap()
+    };
+    let mut balance = 0;
+    for row in &rows {
+        balance += cents(&row["debit"]) - cents(&row["credit"]);
+        assert_eq!(balance, cents(&row["balance"]), "{row:?}");
+    }
+    assert_eq!(
+        rows.last().unwrap()["balance"],
+        json["outstanding"].as_str().unwrap()
+    );
+    // The first entry is the first bill, booked on 5 July.
+    assert_eq!(rows[0]["reference"].split(' ').next(), Some("B1"));
+    assert_eq!(rows[0]["date"], "2026-07-05");
+}
+
+#[test]
+fn a_dash_means_standard_output_and_a_closed_pipe_ends_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let demo = vasooli(&data, &["demo", "--consumers", "300", "--months", "3"]);
+    assert_eq!(demo.code, 0, "{}", demo.stderr);
+    let file = tmp.path().join("log.jsonl");
+    ok(&data, &["export", "--out", file.to_str().unwrap()]);
+    let run = vasooli(&data, &["export", "--out", "-"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, std::fs::read_to_string(&file).unwrap());
+    assert!(run.stdout.len() > 1 << 20, "enough to fill a pipe");
+    // The reader stops after one line: no error, no panic.
+    let piped = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' --data '{}' export --out - | head -n 1",
+            env!("CARGO_BIN_EXE_vasooli"),
+            data.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    assert_eq!(String::from_utf8_lossy(&piped.stdout).lines().count(), 1);
+    assert_eq!(String::from_utf8_lossy(&piped.stderr), "");
+}
+
+#[test]
+fn a_period_with_nothing_billed_is_refused_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    seed(tmp.path(), &data);
+    for args in [
+        vec!["rankings", "--period", "2025-01", "--level", "circle"],
+        vec!["awards", "--period", "2025-01"],
+    ] {
+        let run = vasooli(&data, &args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stdout);
+        assert_eq!(run.stdout, "");
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("no office was billed in 2025-01"),
+            "{}",
+            run.stderr
+        );
+    }
+    // A period with bills ranks.
+    let run = vasooli(
+        &data,
+        &["rankings", "--period", "2026-07", "--level", "circle"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
