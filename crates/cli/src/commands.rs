@@ -96,10 +96,30 @@ fn print(cli: &Cli, columns: &[&str], records: &[Record]) -> Outcome {
         return Err(usage("--format html is only for `awards`"));
     }
     let mut out = BufWriter::new(crate::out::stdout());
-    write_records(&mut out, cli.format.into(), cli.excel, columns, records)
-        .context("writing to stdout")?;
+    match cli.format {
+        Format::Xlsx => vasooli_render::write_sheet(&mut out, &sheet_name(cli), columns, records),
+        format => write_records(&mut out, format.into(), cli.excel, columns, records),
+    }
+    .context("writing to stdout")?;
     out.flush().context("writing to stdout")?;
     Ok(())
+}
+
+/// The name of a workbook's sheet: the list it holds.
+pub(crate) fn sheet_name(cli: &Cli) -> String {
+    match &cli.command {
+        Command::Worklist { kind, .. } => format!("worklist {kind}"),
+        Command::Statement { account } => format!("passbook {account}"),
+        Command::Rankings { period, level } => format!("rankings {period} {level}"),
+        Command::Awards { period, .. } => format!("awards {period}"),
+        Command::Camps { period, .. } => format!("camps {period}"),
+        Command::Nightly { as_of } => format!("nightly {as_of}"),
+        Command::Sms { .. } => "sms outbox".to_string(),
+        Command::Tokens { .. } => "tokens".to_string(),
+        Command::Campaign { .. } => "campaign".to_string(),
+        Command::Offices => "offices".to_string(),
+        _ => "defaulters".to_string(),
+    }
 }
 
 fn progress_style(template: &str) -> ProgressStyle {
@@ -671,7 +691,7 @@ fn statement(cli: &Cli, account: &str) -> Outcome {
         );
         return Ok(());
     }
-    if cli.format == Format::Csv {
+    if matches!(cli.format, Format::Csv | Format::Xlsx) {
         return print(cli, PASSBOOK_COLUMNS, &passbook(&statement));
     }
     let row = &statement.row;
