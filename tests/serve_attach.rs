@@ -148,7 +148,11 @@ fn every_everyday_command_runs_through_the_server_with_the_same_output() {
                 .map(|line| format!("{line}\n"))
                 .collect()
         };
-        assert_eq!(timeless(&got.stdout), timeless(&expected.stdout), "{args:?}");
+        assert_eq!(
+            timeless(&got.stdout),
+            timeless(&expected.stdout),
+            "{args:?}"
+        );
         assert_eq!(got.stderr, expected.stderr, "{args:?}");
         differing_codes.insert(got.code);
     }

@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests that run the `vasooli` binary.
 #![allow(dead_code)]
 
+pub mod env;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
