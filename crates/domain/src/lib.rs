@@ -9,6 +9,8 @@ pub mod command;
 pub mod dates;
 pub mod decide;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod import;
 pub mod journal;
 pub mod ladder;

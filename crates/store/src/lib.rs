@@ -18,6 +18,8 @@ mod codec;
 mod dirlock;
 mod error;
 mod fasthash;
+#[doc(hidden)]
+pub mod fuzzing;
 mod keyindex;
 mod layout;
 mod read;
