@@ -424,8 +424,11 @@ pub fn import_command_type(kind: &str) -> Option<&'static str> {
 pub struct LineBreaks {
     /// Offsets of every `\r` and `\n`.
     terminators: Vec<u64>,
-    /// Offsets of every `\n`.
+    /// Offsets of every line break: a `\n`, or a `\r` not followed by `\n` (a CSV reader
+    /// ends a record there too, so a file with bare CR line ends has lines).
     line_feeds: Vec<u64>,
+    /// Offset of a `\r` that ended the bytes seen so far (a break unless a `\n` follows).
+    pending_cr: Option<u64>,
     /// Bytes seen so far.
     seen: u64,
 }
@@ -441,11 +444,18 @@ impl LineBreaks {
     /// Notes the next bytes of the input.
     pub fn push(&mut self, bytes: &[u8]) {
         for (i, &b) in bytes.iter().enumerate() {
+            let at = self.seen + i as u64;
+            if let Some(cr) = self.pending_cr.take() {
+                if b != b'\n' {
+                    self.line_feeds.push(cr);
+                }
+            }
             if b == b'\n' || b == b'\r' {
-                let at = self.seen + i as u64;
                 self.terminators.push(at);
                 if b == b'\n' {
                     self.line_feeds.push(at);
+                } else {
+                    self.pending_cr = Some(at);
                 }
             }
         }
@@ -469,6 +479,21 @@ impl LineBreaks {
 #[cfg(test)]
 mod line_breaks_tests {
     use super::LineBreaks;
+
+    #[test]
+    fn bare_carriage_returns_end_lines() {
+        // header / row / row with CR-only line ends, fed in two pieces split after a CR.
+        let text = b"a,b\rx,1\ry,2\r";
+        let mut breaks = LineBreaks::default();
+        breaks.push(&text[..4]);
+        breaks.push(&text[4..]);
+        assert_eq!(breaks.line_of(0), 1);
+        assert_eq!(breaks.line_of(4), 2);
+        assert_eq!(breaks.line_of(8), 3);
+        // A CRLF stays one break.
+        let crlf = LineBreaks::of(b"a,b\r\nx,1\r\n");
+        assert_eq!(crlf.line_of(5), 2);
+    }
 
     #[test]
     fn records_start_on_the_physical_line_after_skipped_breaks() {

@@ -14,10 +14,14 @@ use serde_json::Value;
 /// The five import kinds.
 pub const IMPORT_KINDS: [&str; 5] = ["offices", "consumers", "bills", "payments", "mobiles"];
 
-/// Number of physical lines of `bytes` (a last line without a line break counts).
+/// Number of physical lines of `bytes` (a line ends at `\n`, `\r\n` or a bare `\r`; a last
+/// line without a line break counts).
 fn physical_lines(bytes: &[u8]) -> u64 {
-    let breaks = bytes.iter().filter(|b| **b == b'\n').count() as u64;
-    breaks + u64::from(!bytes.ends_with(b"\n"))
+    let bare_cr = |i: usize| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+    let breaks = (0..bytes.len())
+        .filter(|&i| bytes[i] == b'\n' || bare_cr(i))
+        .count() as u64;
+    breaks + u64::from(!(bytes.ends_with(b"\n") || bytes.ends_with(b"\r")))
 }
 
 /// An import file of `kind`: every row's line is after the header, within the file, and
