@@ -155,7 +155,7 @@ pub fn policy_toml(bytes: &[u8]) {
                     "policy error on line {line} past the end: {e:?}"
                 );
             }
-            assert!(!e.reason.is_empty(), "policy error without a reason");
+            assert!(!e.reason.is_empty(), "policy error without a reason: {e:?}");
         }
     }
 }

@@ -32,8 +32,13 @@ impl PolicyError {
     /// From the TOML reader's error: its span gives the line and, through the text on that
     /// line, the key; its message (not the multi-line rendering with the source) gives why.
     fn from_toml_error(text: &str, error: &toml::de::Error) -> PolicyError {
-        let message = one_line(error.message());
-        let span = error.span().filter(|s| s.start <= text.len());
+        let mut message = one_line(error.message());
+        if message.is_empty() {
+            // The TOML reader gives no words for some faults (a control character in a
+            // comment): the line still says where.
+            message = "is not valid TOML".to_string();
+        }
+        let span = error.span().filter(|s| text.is_char_boundary(s.start));
         let line = span
             .as_ref()
             .map(|s| text[..s.start].matches('\n').count() + 1);
@@ -564,6 +569,14 @@ pub fn is_upi_vpa(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_toml_fault_without_words_still_has_a_reason_and_its_line() {
+        // Found by fuzzing: a NUL in a comment makes the TOML reader's message empty.
+        let e = Policy::from_toml("# a comment\n# with \u{0} inside\n").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert_eq!(e.reason, "is not valid TOML");
+    }
+
     use super::*;
 
     #[test]
