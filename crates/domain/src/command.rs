@@ -477,6 +477,25 @@ impl LineBreaks {
 }
 
 #[cfg(test)]
+mod load_tests {
+    use super::Command;
+    use serde_json::json;
+
+    #[test]
+    fn a_load_too_large_for_watts_is_refused_naming_the_field() {
+        // Found by fuzzing: the largest decimal times 1000 overflowed and panicked.
+        let command = json!({
+            "type": "register_consumer", "account_no": "UK9100000002", "name": "A",
+            "category": "domestic", "subdivision": "UK-DDN-S1",
+            "load_kw": "79228162514264337593543950335", "connected_on": "2020-01-01",
+        });
+        let errors = Command::from_json(&command).unwrap_err();
+        let load = errors.iter().find(|e| e.field == "load_kw").expect("load_kw refused");
+        assert!(load.reason.contains("too large"), "{}", load.reason);
+    }
+}
+
+#[cfg(test)]
 mod line_breaks_tests {
     use super::LineBreaks;
 
@@ -824,9 +843,10 @@ impl Reader<'_> {
         if kw.scale() > 3 {
             return self.fail(key, format!("`{v}` has more than 3 decimal places"));
         }
-        match (kw * Decimal::ONE_THOUSAND).to_i64() {
-            Some(w) if w > 0 => Some(w),
-            _ => self.fail(key, format!("`{v}` must be greater than 0")),
+        match kw.checked_mul(Decimal::ONE_THOUSAND).map(|w| w.to_i64()) {
+            Some(Some(w)) if w > 0 => Some(w),
+            Some(Some(_)) => self.fail(key, format!("`{v}` must be greater than 0")),
+            _ => self.fail(key, format!("`{v}` is too large")),
         }
     }
 

@@ -76,6 +76,10 @@ impl BillMonth {
         if months < 0 {
             return BillMonth(0);
         }
+        // A count past year 9999 comes only from a damaged log: the malformed period too.
+        if months / 12 > 9999 {
+            return BillMonth(0);
+        }
         BillMonth((months / 12) as u32 * 100 + (months % 12) as u32 + 1)
     }
 
@@ -847,5 +851,17 @@ mod tests {
         world.index_accounts();
         assert_eq!(world.stored_consumer("B9").map(|c| c.position), Some(10));
         assert_eq!(world.stored_consumer("A1").map(|c| c.position), Some(1));
+    }
+}
+
+#[cfg(test)]
+mod bill_month_tests {
+    use super::BillMonth;
+
+    #[test]
+    fn a_month_count_past_year_9999_is_the_malformed_period_not_an_overflow() {
+        // Found by fuzzing a journal: the count times 100 overflowed.
+        assert_eq!(BillMonth::from_months(i32::MAX), BillMonth(0));
+        assert_eq!(BillMonth::from_months(2026 * 12 + 6), BillMonth(202607));
     }
 }
