@@ -490,7 +490,10 @@ mod load_tests {
             "load_kw": "79228162514264337593543950335", "connected_on": "2020-01-01",
         });
         let errors = Command::from_json(&command).unwrap_err();
-        let load = errors.iter().find(|e| e.field == "load_kw").expect("load_kw refused");
+        let load = errors
+            .iter()
+            .find(|e| e.field == "load_kw")
+            .expect("load_kw refused");
         assert!(load.reason.contains("too large"), "{}", load.reason);
     }
 }

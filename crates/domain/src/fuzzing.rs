@@ -33,7 +33,11 @@ pub fn import_csv(kind: &str, bytes: &[u8]) {
     let lines = physical_lines(bytes).max(1);
     let mut previous = 1;
     for row in rows {
-        assert!(row.line >= 2, "row on line {} (the header is line 1)", row.line);
+        assert!(
+            row.line >= 2,
+            "row on line {} (the header is line 1)",
+            row.line
+        );
         assert!(
             row.line <= lines,
             "row on line {} of a file of {lines} lines",
@@ -97,7 +101,11 @@ pub fn event_codec(bytes: &[u8]) {
     let again = encode_event(&event).expect("a decoded event encodes");
     let back = decode_event(&again).expect("a re-encoded event decodes");
     assert_eq!(event, back, "decode(encode(event)) differs");
-    assert_eq!(again, encode_event(&back).expect("encodes"), "encoding is not stable");
+    assert_eq!(
+        again,
+        encode_event(&back).expect("encodes"),
+        "encoding is not stable"
+    );
 }
 
 fn fuzz_base() -> Base<'static> {
@@ -123,7 +131,12 @@ pub fn journal_bytes(bytes: &[u8]) {
             .expect("a journal that checks is measured");
             assert_eq!(total, bytes.len(), "record sizes do not cover the journal");
         }
-        Err(e) => assert!(e.at <= bytes.len(), "error at {} past the end {}", e.at, bytes.len()),
+        Err(e) => assert!(
+            e.at <= bytes.len(),
+            "error at {} past the end {}",
+            e.at,
+            bytes.len()
+        ),
     }
     if let Ok(event) = decode_event(bytes) {
         let mut record = Vec::new();
@@ -143,8 +156,9 @@ pub fn policy_toml(bytes: &[u8]) {
     match Policy::from_toml(text) {
         Ok(policy) => {
             let written = policy.to_toml();
-            let back = Policy::from_toml(&written)
-                .unwrap_or_else(|e| panic!("a policy written does not read back: {e:?}\n{written}"));
+            let back = Policy::from_toml(&written).unwrap_or_else(|e| {
+                panic!("a policy written does not read back: {e:?}\n{written}")
+            });
             assert_eq!(policy, back, "to_toml then from_toml changed the policy");
         }
         Err(e) => {

@@ -7,7 +7,13 @@ use vasooli_domain::fuzzing;
 
 type Check = fn(&[u8]);
 
-const TARGETS: &[(&str, Check)] = &[("import_csv", fuzzing::import_csv_any), ("json_commands", fuzzing::json_commands), ("policy_toml", fuzzing::policy_toml), ("event_codec", fuzzing::event_codec), ("journal", fuzzing::journal_bytes)];
+const TARGETS: &[(&str, Check)] = &[
+    ("import_csv", fuzzing::import_csv_any),
+    ("json_commands", fuzzing::json_commands),
+    ("policy_toml", fuzzing::policy_toml),
+    ("event_codec", fuzzing::event_codec),
+    ("journal", fuzzing::journal_bytes),
+];
 
 #[test]
 fn every_corpus_file_passes_its_target_checks() {
@@ -22,10 +28,18 @@ fn every_corpus_file_passes_its_target_checks() {
                 let path = entry.expect("a directory entry").path();
                 let bytes = std::fs::read(&path).expect("a corpus file reads");
                 let outcome = std::panic::catch_unwind(|| check(&bytes));
-                assert!(outcome.is_ok(), "{target}: {} fails its checks", path.display());
+                assert!(
+                    outcome.is_ok(),
+                    "{target}: {} fails its checks",
+                    path.display()
+                );
                 replayed += 1;
             }
         }
-        assert!(replayed > 0, "{target}: no corpus files under {}", fuzz.display());
+        assert!(
+            replayed > 0,
+            "{target}: no corpus files under {}",
+            fuzz.display()
+        );
     }
 }

@@ -7,7 +7,10 @@ use vasooli_store::fuzzing;
 
 type Check = fn(&[u8]);
 
-const TARGETS: &[(&str, Check)] = &[("store_chunk", fuzzing::chunk), ("checkpoint", fuzzing::checkpoint)];
+const TARGETS: &[(&str, Check)] = &[
+    ("store_chunk", fuzzing::chunk),
+    ("checkpoint", fuzzing::checkpoint),
+];
 
 #[test]
 fn every_corpus_file_passes_its_target_checks() {
@@ -22,10 +25,18 @@ fn every_corpus_file_passes_its_target_checks() {
                 let path = entry.expect("a directory entry").path();
                 let bytes = std::fs::read(&path).expect("a corpus file reads");
                 let outcome = std::panic::catch_unwind(|| check(&bytes));
-                assert!(outcome.is_ok(), "{target}: {} fails its checks", path.display());
+                assert!(
+                    outcome.is_ok(),
+                    "{target}: {} fails its checks",
+                    path.display()
+                );
                 replayed += 1;
             }
         }
-        assert!(replayed > 0, "{target}: no corpus files under {}", fuzz.display());
+        assert!(
+            replayed > 0,
+            "{target}: no corpus files under {}",
+            fuzz.display()
+        );
     }
 }
