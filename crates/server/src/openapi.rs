@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema,
-    SchemaFormat, SchemaType, Type,
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder,
+    Schema, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
@@ -578,7 +578,8 @@ schema_type!(
 
 schema_type!(
     /// The campaign report: coverage rows, or with `reverify=true` the numbers to verify.
-    CampaignAnswer => OneOfBuilder::new()
+    /// `anyOf`, not `oneOf`: an empty list is either.
+    CampaignAnswer => AnyOfBuilder::new()
         .description(Some(
             "Coverage rows, a row per subdivision; with `reverify=true`, the consumers whose \
              number keeps failing",
@@ -617,6 +618,18 @@ mod tests {
             Value::Array(list) => list.iter().for_each(|v| refs(v, out)),
             _ => {}
         }
+    }
+
+    #[test]
+    fn an_empty_campaign_report_matches_its_schema() {
+        // `oneOf` two arrays refused `[]`, which matches both.
+        let answer = &doc()["components"]["schemas"]["CampaignAnswer"];
+        assert!(answer.get("oneOf").is_none(), "{answer}");
+        assert_eq!(
+            answer["anyOf"].as_array().map(Vec::len),
+            Some(2),
+            "{answer}"
+        );
     }
 
     #[test]
