@@ -4,6 +4,7 @@
 //! Architecture invariant: this crate does no I/O. It never touches sled, files, sockets or
 //! the clock; everything it decides is a function of its arguments.
 
+pub mod aggregate;
 pub mod codec;
 pub mod command;
 pub mod dates;

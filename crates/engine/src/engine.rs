@@ -1167,43 +1167,21 @@ impl<'a> Batch<'a> {
                 self.offices.insert(e.code.clone(), e.level);
             }
             Event::CampScheduled(e) => {
-                self.camps.insert(
-                    e.camp_id.clone(),
-                    Camp {
-                        camp_id: e.camp_id.clone(),
-                        subdivision: e.subdivision.clone(),
-                        on: e.on,
-                        venue: e.venue.clone(),
-                        held_on: None,
-                        officers_present: Vec::new(),
-                    },
-                );
+                self.camps.insert(e.camp_id.clone(), Camp::scheduled(e));
             }
             Event::CampHeld(e) => {
-                if let Some(camp) = self.camp(&e.camp_id).map(Cow::into_owned) {
-                    let mut camp = camp;
-                    camp.held_on = Some(e.held_on);
-                    camp.officers_present = e.officers_present.clone();
+                if let Some(mut camp) = self.camp(&e.camp_id).map(Cow::into_owned) {
+                    camp.hold(e);
                     self.camps.insert(e.camp_id.clone(), camp);
                 }
             }
             Event::GrievanceRegistered(e) => {
-                self.grievances.insert(
-                    e.grievance_id.clone(),
-                    Grievance {
-                        grievance_id: e.grievance_id.clone(),
-                        subdivision: e.subdivision.clone(),
-                        account_no: e.account_no.clone(),
-                        camp_id: e.camp_id.clone(),
-                        category: e.category,
-                        registered_on: e.registered_on,
-                        resolved_on: None,
-                    },
-                );
+                self.grievances
+                    .insert(e.grievance_id.clone(), Grievance::registered(e));
             }
             Event::GrievanceResolved(e) => {
                 if let Some(mut g) = self.grievance(&e.grievance_id).map(Cow::into_owned) {
-                    g.resolved_on = Some(e.resolved_on);
+                    g.resolve(e);
                     self.grievances.insert(e.grievance_id.clone(), g);
                 }
             }
