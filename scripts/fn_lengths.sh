@@ -16,10 +16,18 @@ fn_line = re.compile(r"^(\s*)(pub(\([^)]*\))? )?(const )?(async )?(unsafe )?(ext
 over70 = over100 = total = 0
 for path in sys.stdin.read().split():
     lines = open(path, encoding="utf-8").read().split("\n")
-    for i, line in enumerate(lines):
-        if line.strip() == "#[cfg(test)]":
-            lines = lines[:i]
-            break
+    # Blank out each `#[cfg(test)] mod ... { ... }`, up to its `}` at the same indent.
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() == "#[cfg(test)]" and i + 1 < len(lines) and lines[i + 1].strip().startswith("mod "):
+            indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+            j = i + 1
+            while j < len(lines) and not (lines[j].startswith(indent + "}") and lines[j][len(indent)] == "}"):
+                j += 1
+            for k in range(i, min(j + 1, len(lines))):
+                lines[k] = ""
+            i = j
+        i += 1
     for i, line in enumerate(lines):
         m = fn_line.match(line)
         if not m:
