@@ -17,7 +17,7 @@ use thiserror::Error;
 use vasooli_domain::codec::{content_hash, decode_event, decode_value, encode_event, encode_value};
 use vasooli_domain::command::{FieldError, FieldErrorKind};
 use vasooli_domain::dates::{check_after_connection, check_windows};
-use vasooli_domain::decide::{decide, event_of, RejectionKind, StateView};
+use vasooli_domain::decide::{build_event, decide, RejectionKind, StateView};
 use vasooli_domain::event::{account_of_stream, Event};
 use vasooli_domain::state::{Camp, Consumer, Grievance, SmsMessage, StoredConsumer, World};
 use vasooli_domain::types::Level;
@@ -1066,7 +1066,7 @@ impl<'a> Batch<'a> {
     fn accept(&mut self, command: &Command, location: &str) -> Result<Accepted, Refusal> {
         // Within the batch, a repeated key is a duplicate with the same content and a conflict
         // with other content.
-        let candidate = event_of(self, command);
+        let candidate = build_event(self, command);
         let candidate_key = candidate.as_ref().and_then(|event| {
             let key = event.natural_key()?;
             let payload = encode_event(event).ok()?;
