@@ -449,3 +449,263 @@ impl Consumer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::*;
+    use crate::journal::{self, Base};
+    use crate::state::World;
+    use proptest::prelude::*;
+
+    const ACCOUNT: &str = "UK0012345";
+
+    fn day(offset: i64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 4, 1).expect("a date") + chrono::Duration::days(offset)
+    }
+
+    fn registration(mobile: bool, address: bool) -> Event {
+        Event::ConsumerRegistered(ConsumerRegistered {
+            account_no: ACCOUNT.into(),
+            name: "राम प्रसाद (Ram Prasad), a name longer than 24 bytes".into(),
+            category: Category::NonDomestic,
+            subdivision: "S1".into(),
+            load_watts: 2_000,
+            connected_on: day(0),
+            mobile: mobile.then(|| "9876543210".into()),
+            language: Language::En,
+            address: address.then(|| format!("House 7, near {ACCOUNT} office")),
+        })
+    }
+
+    /// One event about the consumer: its kind, a number naming what it is about (a bill,
+    /// a receipt, a notice, a plan, a message; often one that does not exist), a date and an
+    /// amount.
+    fn event(kind: u8, n: u8, offset: i64, paise: i64) -> Event {
+        let a = ACCOUNT.to_string();
+        let on = day(offset);
+        let amount = Money::from_paise(paise);
+        let bill_no = format!("B{n}{a}");
+        let notice_no = format!("N-{a}-00{n}");
+        let message_id = format!("{a}-bill-{n}");
+        match kind % 23 {
+            0 => Event::BillIssued(BillIssued {
+                bill_no,
+                account_no: a,
+                period: if n == 7 {
+                    "July".into()
+                } else {
+                    format!("2025-{:02}", n % 12 + 1)
+                },
+                issued_on: on,
+                due_on: day(offset + i64::from(n) - 3),
+                amount,
+            }),
+            1 => Event::BillRevised(BillRevised {
+                bill_no,
+                account_no: a,
+                revised_on: on,
+                new_amount: amount,
+                reason: "meter".into(),
+            }),
+            2 => Event::PaymentReceived(PaymentReceived {
+                receipt_no: format!("R{n}{a}"),
+                account_no: a,
+                amount,
+                paid_on: on,
+                channel: Channel::ALL[usize::from(n) % Channel::ALL.len()],
+            }),
+            3 => Event::PaymentReversed(PaymentReversed {
+                receipt_no: format!("R{n}{a}"),
+                account_no: a,
+                reversed_on: on,
+                reason: "bounced".into(),
+            }),
+            4 => Event::AdjustmentPosted(AdjustmentPosted {
+                adjustment_no: format!("ADJ-{n}"),
+                account_no: a,
+                posted_on: on,
+                amount,
+                reason: "rebate of 12345 on 2025-04-01".into(),
+            }),
+            5 => Event::SurchargeLevied(SurchargeLevied {
+                account_no: a,
+                bill_no,
+                anniversary: u32::from(n),
+                levied_on: on,
+                amount,
+            }),
+            6 => Event::NoticeIssued(NoticeIssued {
+                notice_no,
+                account_no: a,
+                issued_on: on,
+                overdue_arrears: amount,
+                oldest_due_on: day(offset - 30),
+            }),
+            7 => Event::NoticeServed(NoticeServed {
+                notice_no,
+                account_no: a,
+                served_on: on,
+                mode: NoticeMode::ALL[usize::from(n) % NoticeMode::ALL.len()],
+            }),
+            8 => Event::CaseClosed(CaseClosed {
+                notice_no,
+                account_no: a,
+                closed_on: on,
+                reason: CaseCloseReason::ALL[usize::from(n) % CaseCloseReason::ALL.len()],
+                lapsed: n % 2 == 0,
+            }),
+            9 => Event::Disconnected(Disconnected {
+                account_no: a,
+                on,
+                order_no: format!("DO-{n}"),
+            }),
+            10 => Event::Reconnected(Reconnected { account_no: a, on }),
+            11 => Event::PermanentlyDisconnected(PermanentlyDisconnected { account_no: a, on }),
+            12 => Event::RecoveryCertificateIssued(RecoveryCertificateIssued {
+                account_no: a,
+                rc_no: format!("RC/2025/{n}"),
+                on,
+            }),
+            13 => Event::DisputeRaised(DisputeRaised {
+                account_no: a,
+                on,
+                deposit: amount,
+                bill_no: (n % 2 == 0).then_some(bill_no),
+            }),
+            14 => Event::DisputeResolved(DisputeResolved { account_no: a, on }),
+            15 => Event::InstallmentPlanGranted(InstallmentPlanGranted {
+                plan_id: format!("P-{n}"),
+                account_no: a,
+                granted_on: on,
+                installments: (0..n % 4)
+                    .map(|i| Installment {
+                        due_on: day(offset + 30 * i64::from(i)),
+                        amount,
+                    })
+                    .collect(),
+            }),
+            16 => Event::InstallmentPlanBroken(InstallmentPlanBroken {
+                plan_id: format!("P-{n}"),
+                account_no: a,
+                on,
+            }),
+            17 => Event::SmsQueued(SmsQueued {
+                message_id,
+                account_no: a,
+                mobile: "9000000009".into(),
+                template: "bill".into(),
+                dlt_template_id: "1107160000000012345".into(),
+                language: Language::ALL[usize::from(n) % Language::ALL.len()],
+                text: "not kept in the journal".into(),
+                queued_on: on,
+            }),
+            18 => Event::SmsAttempted(SmsAttempted {
+                message_id,
+                account_no: a,
+                attempt: u32::from(n),
+                outcome: SmsOutcome::ALL[usize::from(n) % SmsOutcome::ALL.len()],
+                detail: format!("attempt {n}"),
+                at_ms: 7,
+            }),
+            19 => Event::SmsRejected(SmsRejected {
+                message_id,
+                account_no: a,
+                reason: "not a registered template".into(),
+                at_ms: 8,
+            }),
+            20 => Event::SmsDeliveryReported(SmsDeliveryReported {
+                message_id,
+                account_no: a,
+                gateway: "primary".into(),
+                delivered: n % 2 == 0,
+                reason: "DELIVRD".into(),
+                at_ms: 9,
+            }),
+            21 => Event::MobileRegistered(MobileRegistered {
+                account_no: a,
+                mobile: format!("90000000{:02}", n),
+                registered_on: on,
+                source: MobileSource::ALL[usize::from(n) % MobileSource::ALL.len()],
+            }),
+            _ => Event::NightlyRunCompleted(NightlyRunCompleted { as_of: on }),
+        }
+    }
+
+    fn events() -> impl Strategy<Value = (bool, bool, Vec<Event>)> {
+        (
+            any::<bool>(),
+            any::<bool>(),
+            prop::collection::vec(
+                (any::<u8>(), 0u8..4, -400i64..800, -1_000_000i64..10_000_000)
+                    .prop_map(|(kind, n, offset, paise)| event(kind, n, offset, paise)),
+                0..60,
+            ),
+        )
+    }
+
+    proptest! {
+        /// Every record decodes to the change its event makes, and a consumer read back from
+        /// its journal (rebuilt from the log) equals the consumer the changes build one by one.
+        #[test]
+        fn the_journal_round_trips_and_a_rebuild_equals_applying_one_by_one(
+            (mobile, address, history) in events(),
+            gaps in prop::collection::vec(1u64..5_000_000_000, 61),
+        ) {
+            let registered = registration(mobile, address);
+            let mut world = World::default();
+            let mut incremental = Consumer::empty(ACCOUNT, 0, day(0));
+            incremental.subdivision = "S1".into();
+            incremental.category = Category::NonDomestic;
+            let mut position = 0;
+            for (event, gap) in std::iter::once(&registered).chain(&history).zip(&gaps) {
+                position += gap;
+                if matches!(event, Event::ConsumerRegistered(_)) {
+                    incremental.position = position;
+                }
+                world.apply(position, event);
+                let base = Base { account_no: ACCOUNT, position: incremental.position, connected_on: day(0) };
+                let mut record = Vec::new();
+                journal::encode(base, position, event, &mut record);
+                let change = Change::of(position, event);
+                prop_assert_eq!(record.is_empty(), change.is_none(), "{:?}", event);
+                if let Some(change) = change {
+                    let mut decoded = Consumer::empty(ACCOUNT, incremental.position, day(0));
+                    let mut expected = decoded.clone();
+                    prop_assert_eq!(journal::replay(base, &record, &mut decoded), Ok(1));
+                    expected.apply(change.clone());
+                    prop_assert_eq!(decoded, expected, "{:?}", change);
+                    incremental.apply(change);
+                }
+            }
+            let stored = world.stored_consumer(ACCOUNT).expect("registered");
+            prop_assert_eq!(stored.check(), Ok(()));
+            let rebuilt = world.consumer(ACCOUNT).expect("registered");
+            prop_assert_eq!(rebuilt, incremental);
+        }
+    }
+
+    #[test]
+    fn a_journal_whose_positions_go_back_does_not_read() {
+        let base = Base {
+            account_no: ACCOUNT,
+            position: 10,
+            connected_on: day(0),
+        };
+        let mut journal = Vec::new();
+        let mut record = Vec::new();
+        for position in [20, 30] {
+            journal::encode(base, position, &event(2, 1, 5, 100), &mut record);
+            journal.extend_from_slice(&record);
+        }
+        assert_eq!(journal::check(base, &journal), Ok(()));
+        let mut back = Vec::new();
+        for position in [30, 20] {
+            journal::encode(base, position, &event(2, 1, 5, 100), &mut record);
+            back.extend_from_slice(&record);
+        }
+        let err = journal::check(base, &back).expect_err("positions go back");
+        assert_eq!(err.what, "a position not after the record before");
+        assert_eq!(err.at, journal.len() / 2);
+    }
+}

@@ -15,9 +15,11 @@ pub mod ladder;
 pub mod ledger;
 pub mod mobile;
 pub mod money;
+pub mod nightly;
 pub mod period;
 pub mod policy;
 pub mod sms;
+pub mod sms_triggers;
 pub mod state;
 pub mod types;
 
