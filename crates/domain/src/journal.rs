@@ -24,7 +24,7 @@
 //! log, which does not use it, rebuilds the journals.
 
 use crate::aggregate::Change;
-use crate::event::Event;
+use crate::event::{ConsumerRegistered, Event};
 use crate::money::Money;
 use crate::state::{
     Adjustment, Bill, BillMonth, ConnectionChange, ConnectionEvent, Consumer, Dispute,
@@ -205,19 +205,7 @@ pub fn encode(base: Base<'_>, position: u64, event: &Event, out: &mut Vec<u8>) {
     out.clear();
     let mut w = Writer { out, base };
     match event {
-        Event::ConsumerRegistered(e) => {
-            w.byte(match e.address {
-                None => tag::REGISTERED,
-                Some(_) => tag::REGISTERED_WITH_ADDRESS,
-            });
-            w.text(&e.name);
-            w.signed(e.load_watts);
-            w.byte(e.language.index());
-            w.optional_text(e.mobile.as_deref());
-            if let Some(address) = &e.address {
-                w.text(address);
-            }
-        }
+        Event::ConsumerRegistered(e) => encode_registration(&mut w, e),
         Event::MobileRegistered(e) => {
             w.byte(tag::MOBILE);
             w.date(e.registered_on);
@@ -269,6 +257,27 @@ pub fn encode(base: Base<'_>, position: u64, event: &Event, out: &mut Vec<u8>) {
             w.date(e.levied_on);
             w.money(e.amount);
         }
+        _ => encode_ladder(&mut w, position, event),
+    }
+}
+
+fn encode_registration(w: &mut Writer<'_>, e: &ConsumerRegistered) {
+    w.byte(match e.address {
+        None => tag::REGISTERED,
+        Some(_) => tag::REGISTERED_WITH_ADDRESS,
+    });
+    w.text(&e.name);
+    w.signed(e.load_watts);
+    w.byte(e.language.index());
+    w.optional_text(e.mobile.as_deref());
+    if let Some(address) = &e.address {
+        w.text(address);
+    }
+}
+
+/// Records of notices, the connection, disputes and plans.
+fn encode_ladder(w: &mut Writer<'_>, position: u64, event: &Event) {
+    match event {
         Event::NoticeIssued(e) => {
             w.byte(tag::NOTICE);
             w.text(&e.notice_no);
@@ -334,6 +343,13 @@ pub fn encode(base: Base<'_>, position: u64, event: &Event, out: &mut Vec<u8>) {
             w.text(&e.plan_id);
             w.date(e.on);
         }
+        _ => encode_sms(w, position, event),
+    }
+}
+
+/// Records of SMS messages; nothing for an event that is not about a consumer's history.
+fn encode_sms(w: &mut Writer<'_>, position: u64, event: &Event) {
+    match event {
         Event::SmsQueued(e) => {
             w.byte(tag::SMS_QUEUED);
             w.position(position);
