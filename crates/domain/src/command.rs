@@ -920,7 +920,28 @@ impl Reader<'_> {
     }
 }
 
+/// Reads the fields of a command of `kind`; `None` for an unknown kind or when a field is
+/// refused (the reader holds why).
 fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
+    match kind {
+        "register_office" | "register_consumer" | "register_mobile" => parse_registry(kind, r),
+        "issue_bill" | "revise_bill" => parse_bills(kind, r),
+        "receive_payment" | "reverse_payment" | "post_adjustment" => parse_payments(kind, r),
+        "serve_notice"
+        | "disconnect"
+        | "reconnect"
+        | "permanently_disconnect"
+        | "issue_recovery_certificate" => parse_connection(kind, r),
+        "raise_dispute" | "resolve_dispute" | "grant_installment_plan" => parse_relief(kind, r),
+        "schedule_camp" | "hold_camp" | "register_grievance" | "resolve_grievance" => {
+            parse_camps(kind, r)
+        }
+        _ => None,
+    }
+}
+
+/// Offices, consumers and their mobiles.
+fn parse_registry(kind: &str, r: &mut Reader) -> Option<Command> {
     Some(match kind {
         "register_office" => {
             let code = r.office("code");
@@ -973,6 +994,13 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
                 source: source?,
             }
         }
+        _ => return None,
+    })
+}
+
+/// Bills and their revisions.
+fn parse_bills(kind: &str, r: &mut Reader) -> Option<Command> {
+    Some(match kind {
         "issue_bill" => {
             let bill_no = r.identifier("bill_no");
             let account_no = r.account("account_no");
@@ -1009,6 +1037,13 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
                 reason: reason?,
             }
         }
+        _ => return None,
+    })
+}
+
+/// Payments, reversals and adjustments.
+fn parse_payments(kind: &str, r: &mut Reader) -> Option<Command> {
+    Some(match kind {
         "receive_payment" => {
             let receipt_no = r.identifier("receipt_no");
             let account_no = r.account("account_no");
@@ -1053,6 +1088,13 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
                 reason: reason?,
             }
         }
+        _ => return None,
+    })
+}
+
+/// Notices served and the connection.
+fn parse_connection(kind: &str, r: &mut Reader) -> Option<Command> {
+    Some(match kind {
         "serve_notice" => {
             let notice_no = r.identifier("notice_no");
             let served_on = r.date("served_on");
@@ -1099,6 +1141,13 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
                 on: on?,
             }
         }
+        _ => return None,
+    })
+}
+
+/// Disputes and instalment plans.
+fn parse_relief(kind: &str, r: &mut Reader) -> Option<Command> {
+    Some(match kind {
         "raise_dispute" => {
             let account_no = r.account("account_no");
             let on = r.date("on");
@@ -1142,6 +1191,13 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
                 installments: installments?,
             }
         }
+        _ => return None,
+    })
+}
+
+/// Camps and grievances.
+fn parse_camps(kind: &str, r: &mut Reader) -> Option<Command> {
+    Some(match kind {
         "schedule_camp" => {
             let camp_id = r.identifier("camp_id");
             let subdivision = r.office("subdivision");
