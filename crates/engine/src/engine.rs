@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
+use vasooli_domain::aggregate::Change;
 use vasooli_domain::codec::{content_hash, decode_event, decode_value, encode_event, encode_value};
 use vasooli_domain::command::{FieldError, FieldErrorKind};
 use vasooli_domain::dates::{check_after_connection, check_windows};
@@ -1272,19 +1273,29 @@ impl StateView for Batch<'_> {
             (Some(c), None) => Some(Cow::Owned(c.consumer())),
             (None, None) => None,
             (base, Some(pending)) => {
-                let mut scratch = World::default();
-                let mut position = self.world.position;
-                if let Some(c) = base {
-                    scratch.add_stored_consumer(c.clone());
-                    position = position.max(c.position);
-                }
-                scratch.position = position;
+                // The consumer as the log holds it, with the batch's earlier events applied
+                // as the world will apply them once they are written.
+                let mut consumer = base.map(StoredConsumer::consumer);
+                let start =
+                    base.map_or(self.world.position, |c| self.world.position.max(c.position));
                 for (offset, i) in pending.events.iter().enumerate() {
-                    if let Some(event) = self.event(*i) {
-                        scratch.apply(position + 1 + offset as u64, &event);
+                    let Some(event) = self.event(*i) else {
+                        continue;
+                    };
+                    let position = start + 1 + offset as u64;
+                    match &mut consumer {
+                        // A second registration changes nothing; events before the first
+                        // are about no consumer yet.
+                        None => consumer = Consumer::registered(position, &event),
+                        Some(_) if matches!(event, Event::ConsumerRegistered(_)) => {}
+                        Some(c) => {
+                            if let Some(change) = Change::of(position, &event) {
+                                c.apply(change);
+                            }
+                        }
                     }
                 }
-                scratch.consumers.pop().map(|c| Cow::Owned(c.consumer()))
+                consumer.map(Cow::Owned)
             }
         }
     }
