@@ -223,28 +223,101 @@ fn a_dash_means_standard_output_and_a_closed_pipe_ends_quietly() {
 }
 
 #[test]
-fn a_period_with_nothing_billed_is_refused_with_one_line() {
+fn a_period_with_nothing_billed_says_so() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     seed(tmp.path(), &data);
-    for args in [
-        vec!["rankings", "--period", "2025-01", "--level", "circle"],
-        vec!["awards", "--period", "2025-01"],
-    ] {
-        let run = vasooli(&data, &args);
-        assert_eq!(run.code, 2, "{args:?}: {}", run.stdout);
-        assert_eq!(run.stdout, "");
-        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-        assert!(
-            run.stderr.contains("no office was billed in 2025-01"),
-            "{}",
-            run.stderr
-        );
-    }
-    // A period with bills ranks.
+    // Awards for nothing are refused: exit 2, one line, nothing printed.
+    let run = vasooli(&data, &["awards", "--period", "2025-01"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no office was billed in 2025-01"),
+        "{}",
+        run.stderr
+    );
+    // Rankings answer with an empty list (a script still reads the header) and say why.
+    let run = vasooli(
+        &data,
+        &[
+            "rankings", "--period", "2025-01", "--level", "circle", "--format", "csv",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("no office was billed in 2025-01"),
+        "{}",
+        run.stderr
+    );
+    // A period with bills ranks, quietly.
     let run = vasooli(
         &data,
         &["rankings", "--period", "2026-07", "--level", "circle"],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn lists_as_excel_workbooks_hold_the_csv_figures_under_a_frozen_filtered_header() {
+    use calamine::{Data, Reader, Xlsx};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    seed(tmp.path(), &data);
+    let (_, csv_rows) = parse_csv(&ok(
+        &data,
+        &["defaulters", "--office", "Z1", "--format", "csv"],
+    ));
+    let path = tmp.path().join("defaulters.xlsx");
+    let output = Command::new(env!("CARGO_BIN_EXE_vasooli"))
+        .arg("--data")
+        .arg(&data)
+        .args(["defaulters", "--office", "Z1", "--format", "xlsx"])
+        .stdout(std::fs::File::create(&path).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut workbook: Xlsx<_> = calamine::open_workbook(&path).unwrap();
+    assert_eq!(workbook.sheet_names(), ["defaulters"]);
+    let range = workbook.worksheet_range("defaulters").unwrap();
+    let rows: Vec<&[Data]> = range.rows().collect();
+    assert_eq!(rows.len(), csv_rows.len() + 1);
+    let header: Vec<String> = rows[0].iter().map(|c| c.to_string()).collect();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for (cells, expected) in rows[1..].iter().zip(&csv_rows) {
+        assert_eq!(
+            cells[column("account_no")].to_string(),
+            expected["account_no"]
+        );
+        assert_eq!(cells[column("name")].to_string(), expected["name"]);
+        // Amounts are numbers, equal to the CSV's figures.
+        let Data::Float(arrears) = cells[column("overdue_arrears")] else {
+            panic!("not a number: {:?}", cells[column("overdue_arrears")]);
+        };
+        assert_eq!(format!("{arrears:.2}"), expected["overdue_arrears"]);
+        assert!(matches!(cells[column("days_overdue")], Data::Float(_)));
+        assert!(matches!(cells[column("oldest_due_on")], Data::DateTime(_)));
+    }
+    assert!(rows[1..]
+        .iter()
+        .any(|r| r[column("name")] == Data::String("राम सिंह".into())));
+    // The header is frozen and filterable, and amounts show ₹.
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let mut sheet = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(),
+        &mut sheet,
+    )
+    .unwrap();
+    assert!(sheet.contains("state=\"frozen\""), "{sheet}");
+    assert!(sheet.contains("<autoFilter"), "{sheet}");
+    let mut styles = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("xl/styles.xml").unwrap(), &mut styles).unwrap();
+    assert!(styles.contains("₹"), "{styles}");
 }

@@ -4,19 +4,14 @@
 //! comments next to the assertion. Each test drives the real binary over its own data directory.
 
 mod common;
+use common::env::{Env, BIN};
 use common::{accounts, find, parse_csv, row, Row};
-use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_vasooli");
-/// Today for the binary in these tests: after every date the cases use.
-const TEST_TODAY: &str = "2029-12-31";
 
 /// The `defaulters` columns of docs/CLI.md.
 const DEFAULTER_COLUMNS: [&str; 18] = [
@@ -68,194 +63,7 @@ S3,Rishikesh Nagar,subdivision,D2\n";
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-struct Env {
-    tmp: tempfile::TempDir,
-    policy: Option<PathBuf>,
-    seq: Cell<u32>,
-}
-
 impl Env {
-    fn new() -> Env {
-        Env {
-            tmp: tempfile::tempdir().expect("tempdir"),
-            policy: None,
-            seq: Cell::new(0),
-        }
-    }
-
-    /// An environment whose every command runs with `--policy FILE` holding `toml`.
-    fn with_policy(toml: &str) -> Env {
-        let mut env = Env::new();
-        let p = env.tmp.path().join("policy-file.toml");
-        fs::write(&p, toml).unwrap();
-        env.policy = Some(p);
-        env
-    }
-
-    fn data(&self) -> PathBuf {
-        self.tmp.path().join("data")
-    }
-
-    fn next_path(&self, stem: &str, ext: &str) -> PathBuf {
-        let n = self.seq.get() + 1;
-        self.seq.set(n);
-        self.tmp.path().join(format!("{stem}-{n}.{ext}"))
-    }
-
-    fn run_full(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = Command::new(BIN);
-        // The cases run into 2029: the binary's clock is fixed after them.
-        cmd.env("VASOOLI_TODAY", TEST_TODAY);
-        cmd.env_remove("VASOOLI_DATA")
-            .current_dir(self.tmp.path())
-            .arg("--data")
-            .arg(self.data());
-        if let Some(p) = &self.policy {
-            cmd.arg("--policy").arg(p);
-        }
-        cmd.args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn vasooli");
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-        }
-        child.wait_with_output().unwrap()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_full(args, None)
-    }
-
-    /// Runs and asserts exit 0; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "`vasooli {}` exited {:?}\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("stdout is UTF-8")
-    }
-
-    fn write(&self, stem: &str, ext: &str, content: &str) -> PathBuf {
-        let p = self.next_path(stem, ext);
-        fs::write(&p, content).unwrap();
-        p
-    }
-
-    fn import(&self, kind: &str, content: &str) -> (PathBuf, Output) {
-        let p = self.write(kind, "csv", content);
-        let out = self.run(&["import", kind, p.to_str().unwrap()]);
-        (p, out)
-    }
-
-    fn import_ok(&self, kind: &str, content: &str) -> String {
-        let (_, out) = self.import(kind, content);
-        assert!(
-            out.status.success(),
-            "import {kind} failed ({:?}): {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn append(&self, cmds: &[Value]) -> (PathBuf, Output) {
-        let mut text = String::new();
-        for c in cmds {
-            text.push_str(&c.to_string());
-            text.push('\n');
-        }
-        let p = self.write("commands", "jsonl", &text);
-        let out = self.run(&["append", p.to_str().unwrap()]);
-        (p, out)
-    }
-
-    fn append_ok(&self, cmds: &[Value]) {
-        let (_, out) = self.append(cmds);
-        assert!(
-            out.status.success(),
-            "append of {} failed ({:?}): {}",
-            Value::Array(cmds.to_vec()),
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Appends commands that the rules say must be rejected: exit 3 and nothing written (the
-    /// export is byte-identical before and after). Returns stderr.
-    fn append_rejected(&self, cmds: &[Value]) -> String {
-        let before = self.export();
-        let (_, out) = self.append(cmds);
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert_eq!(
-            out.status.code(),
-            Some(3),
-            "append of {} should be rejected with exit 3; stderr: {stderr}",
-            Value::Array(cmds.to_vec())
-        );
-        assert!(
-            self.export() == before,
-            "a rejected append wrote something: {}",
-            Value::Array(cmds.to_vec())
-        );
-        stderr
-    }
-
-    fn nightly(&self, date: &str) -> String {
-        self.ok(&["nightly", "--as-of", date])
-    }
-
-    fn export(&self) -> Vec<u8> {
-        let p = self.next_path("export", "jsonl");
-        self.ok(&["export", "--out", p.to_str().unwrap()]);
-        fs::read(&p).unwrap()
-    }
-
-    /// Runs a listing command with `--format csv` and parses it.
-    fn csv(&self, args: &[&str]) -> (Vec<String>, Vec<Row>) {
-        let mut full = vec!["--format", "csv"];
-        full.extend_from_slice(args);
-        parse_csv(&self.ok(&full))
-    }
-
-    fn rows(&self, args: &[&str]) -> Vec<Row> {
-        self.csv(args).1
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut full = vec!["--format", "json"];
-        full.extend_from_slice(args);
-        let text = self.ok(&full);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-    }
-
-    fn defaulters(&self, office: &str) -> Vec<Row> {
-        self.rows(&["defaulters", "--office", office])
-    }
-
-    fn worklist(&self, office: &str, kind: &str) -> Vec<Row> {
-        self.rows(&["worklist", "--office", office, "--kind", kind])
-    }
-
-    fn statement(&self, account: &str) -> Value {
-        self.json(&["statement", "--account", account])
-    }
-
     /// The consumer's stage as the statement reports it (docs/CLI.md: the statement shows the
     /// stage; its key is named like the defaulters column).
     fn stage(&self, account: &str) -> String {

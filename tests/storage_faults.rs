@@ -5,13 +5,11 @@
 //! once space is back everything works again without a manual step.
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 mod common;
-use common::{ok, vasooli, write};
+use common::{ok, vasooli, write, Server};
 
 /// A tmpfs of its own, unmounted when dropped.
 struct Tmpfs {
@@ -294,76 +292,34 @@ fn a_read_only_data_directory_serves_reads_or_names_the_path_and_reason() {
     verified(&data);
 }
 
-/// `vasooli serve` on a free loopback port.
-struct Server {
-    child: Child,
-    base: String,
-    http: reqwest::blocking::Client,
+/// The status and JSON body of a request to the server (`Null` for a body that is not JSON).
+fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let (status, text) =
+        common::http(&server.addr, method, path, token, body).expect("the server answers");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
 
-impl Server {
-    fn start(data: &Path) -> Server {
-        let http = reqwest::blocking::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vasooli"))
-            .arg("--data")
-            .arg(data)
-            .args(["serve", "--addr", &addr])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let base = format!("http://{addr}");
-        for _ in 0..600 {
-            assert!(child.try_wait().unwrap().is_none(), "the server exited");
-            if http.get(format!("{base}/health")).send().is_ok() {
-                return Server { child, base, http };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        panic!("the server did not come up");
-    }
-
-    fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
-        let mut request = self.http.get(format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().unwrap_or(serde_json::Value::Null))
-    }
-
-    fn import(&self, token: &str, kind: &str, csv: &str) -> (u16, serde_json::Value) {
-        let response = self
-            .http
-            .post(format!("{}/api/v1/import/{kind}", self.base))
-            .bearer_auth(token)
-            .header("Content-Type", "text/csv")
-            .body(csv.to_string())
-            .send()
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().unwrap_or(serde_json::Value::Null))
-    }
+fn get(server: &Server, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    call(server, "GET", path, token, None)
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn import(server: &Server, token: &str, kind: &str, csv: &str) -> (u16, serde_json::Value) {
+    call(
+        server,
+        "POST",
+        &format!("/api/v1/import/{kind}"),
+        Some(token),
+        Some(csv),
+    )
 }
 
 #[test]
@@ -374,13 +330,13 @@ fn the_server_answers_507_while_the_disk_is_full_and_recovers_by_itself() {
     let token = seed(files.path(), &data);
     let server = Server::start(&data);
     assert_eq!(
-        server.get("/health", None),
+        get(&server, "/health", None),
         (200, serde_json::json!({"status": "ok"}))
     );
 
     let bills = bills_csv();
     let filler = disk.fill(0);
-    let (status, body) = server.import(&token, "bills", &bills);
+    let (status, body) = import(&server, &token, "bills", &bills);
     assert_eq!(status, 507, "{body}");
     assert_eq!(body["error"]["code"], "insufficient_storage", "{body}");
     let message = body["error"]["message"].as_str().unwrap();
@@ -388,9 +344,9 @@ fn the_server_answers_507_while_the_disk_is_full_and_recovers_by_itself() {
     assert!(message.contains("no space"), "{message}");
 
     // Writes go on failing, cleanly, and /health says why.
-    let (status, body) = server.import(&token, "bills", &bills);
+    let (status, body) = import(&server, &token, "bills", &bills);
     assert_eq!(status, 507, "{body}");
-    let (status, body) = server.get("/health", None);
+    let (status, body) = get(&server, "/health", None);
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "degraded", "{body}");
     assert!(
@@ -401,14 +357,14 @@ fn the_server_answers_507_while_the_disk_is_full_and_recovers_by_itself() {
     // Space is back: no restart.
     std::fs::remove_file(filler).unwrap();
     assert_eq!(
-        server.get("/health", None),
+        get(&server, "/health", None),
         (200, serde_json::json!({"status": "ok"}))
     );
-    let (status, body) = server.import(&token, "bills", &bills);
+    let (status, body) = import(&server, &token, "bills", &bills);
     assert_eq!(status, 200, "{body}");
-    let (status, body) = server.import(&token, "bills", &bills);
+    let (status, body) = import(&server, &token, "bills", &bills);
     assert_eq!(status, 200, "{body}");
-    let (status, body) = server.get("/api/v1/consumers/A7", Some(&token));
+    let (status, body) = get(&server, "/api/v1/consumers/A7", Some(&token));
     assert_eq!(status, 200, "{body}");
     drop(server);
 

@@ -4,15 +4,13 @@ use crate::{Cli, Command, Failure, Format, PolicyAction, SmsAction, TokensAction
 use anyhow::Context;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::str::FromStr;
 use vasooli_domain::codec::parse_date;
-use vasooli_domain::command::{
-    header_problems, import_columns, import_command_type, FieldError, HeaderProblem, LineBreaks,
-};
+use vasooli_domain::command::{import_command_type, HeaderProblem};
 use vasooli_domain::event::Event;
 use vasooli_domain::types::{Level, Stage, WorklistKind};
 use vasooli_domain::{Command as DomainCommand, Money, Policy};
@@ -96,10 +94,30 @@ fn print(cli: &Cli, columns: &[&str], records: &[Record]) -> Outcome {
         return Err(usage("--format html is only for `awards`"));
     }
     let mut out = BufWriter::new(crate::out::stdout());
-    write_records(&mut out, cli.format.into(), cli.excel, columns, records)
-        .context("writing to stdout")?;
+    match cli.format {
+        Format::Xlsx => vasooli_render::write_sheet(&mut out, &sheet_name(cli), columns, records),
+        format => write_records(&mut out, format.into(), cli.excel, columns, records),
+    }
+    .context("writing to stdout")?;
     out.flush().context("writing to stdout")?;
     Ok(())
+}
+
+/// The name of a workbook's sheet: the list it holds.
+pub(crate) fn sheet_name(cli: &Cli) -> String {
+    match &cli.command {
+        Command::Worklist { kind, .. } => format!("worklist {kind}"),
+        Command::Statement { account } => format!("passbook {account}"),
+        Command::Rankings { period, level } => format!("rankings {period} {level}"),
+        Command::Awards { period, .. } => format!("awards {period}"),
+        Command::Camps { period, .. } => format!("camps {period}"),
+        Command::Nightly { as_of } => format!("nightly {as_of}"),
+        Command::Sms { .. } => "sms outbox".to_string(),
+        Command::Tokens { .. } => "tokens".to_string(),
+        Command::Campaign { .. } => "campaign".to_string(),
+        Command::Offices => "offices".to_string(),
+        _ => "defaulters".to_string(),
+    }
 }
 
 fn progress_style(template: &str) -> ProgressStyle {
@@ -196,78 +214,44 @@ pub mod reports;
 pub mod sms;
 
 fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
-    let (Some(command_type), Some(columns)) = (import_command_type(kind), import_columns(kind))
-    else {
+    use vasooli_domain::import::{CsvRows, HeaderFault};
+    if import_command_type(kind).is_none() {
         return Err(usage(format!(
             "`{kind}` is not one of offices, consumers, bills, payments, mobiles"
         )));
-    };
+    }
     let name = file.display().to_string();
     let handle =
         File::open(crate::out::resolve(file)).map_err(|e| usage(format!("{name}: {e}")))?;
     let total = handle.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress(total, "reading");
-    let lines = LineIndex::default();
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(lines.wrap(bar.wrap_read(handle)));
-    let headers = reader
-        .headers()
-        .map_err(|e| Failure::Rejected(vec![format!("{name}:1: {e}")]))?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
-        .collect::<Vec<_>>();
-    let header_errors: Vec<String> = header_problems(kind, &headers)
-        .iter()
-        .map(|problem| {
-            let listed = match problem {
-                HeaderProblem::Twice(_) => String::new(),
-                _ => format!(" (columns: {})", columns.join(",")),
-            };
-            format!(
-                "{name}:1: {}: {}{listed}",
-                problem.column(),
-                problem.reason(kind)
-            )
-        })
-        .collect();
-    if !header_errors.is_empty() {
-        return Err(Failure::Rejected(header_errors));
-    }
+    let rows = CsvRows::open(kind, bar.wrap_read(handle)).map_err(|fault| match fault {
+        HeaderFault::UnknownKind => usage(format!("`{kind}` is not an import kind")),
+        HeaderFault::Unreadable(e) => Failure::Rejected(vec![format!("{name}:1: {e}")]),
+        HeaderFault::Columns(problems) => Failure::Rejected(
+            problems
+                .iter()
+                .map(|problem| {
+                    let listed = match problem {
+                        HeaderProblem::Twice(_) => String::new(),
+                        _ => format!(" (columns: {})", vasooli_domain::import::columns_of(kind)),
+                    };
+                    format!(
+                        "{name}:1: {}: {}{listed}",
+                        problem.column(),
+                        problem.reason(kind)
+                    )
+                })
+                .collect(),
+        ),
+    })?;
     // Rows are parsed as the engine validates them, so the file's rows and the events they
     // become are never all in memory at once. A malformed record (wrong field count, invalid
     // UTF-8) is a row error like any other, so one pass reports every bad row.
     let mut engine = open(cli)?;
-    let mut record = csv::StringRecord::new();
-    let mut stopped = false;
-    let rows = std::iter::from_fn(|| {
-        if stopped {
-            return None;
-        }
-        match reader.read_record(&mut record) {
-            Ok(false) => None,
-            Ok(true) => {
-                let line = record.position().map_or(0, |p| lines.line_of(p.byte()));
-                let mut fields = Map::new();
-                for (header, value) in headers.iter().zip(record.iter()) {
-                    fields.insert(header.clone(), Value::String(value.to_string()));
-                }
-                Some(Input {
-                    location: format!("{name}:{line}"),
-                    command: DomainCommand::from_fields(command_type, &fields),
-                })
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, |p| lines.line_of(p.byte()));
-                // A read error ends the file; a malformed record does not.
-                stopped = e.is_io_error();
-                Some(Input {
-                    location: format!("{name}:{line}"),
-                    command: Err(vec![FieldError::new("", csv_reason(&e))]),
-                })
-            }
-        }
+    let rows = rows.map(|row| Input {
+        location: format!("{name}:{}", row.line),
+        command: row.command,
     });
     let writing = bar.clone();
     let report = engine
@@ -300,46 +284,6 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
         report.duplicates
     );
     Ok(())
-}
-
-/// The line breaks of a file being read, shared between the reader and the rows' locations.
-#[derive(Clone, Default)]
-struct LineIndex(std::rc::Rc<std::cell::RefCell<LineBreaks>>);
-
-impl LineIndex {
-    fn wrap<R: Read>(&self, inner: R) -> LineCounting<R> {
-        LineCounting {
-            inner,
-            index: self.clone(),
-        }
-    }
-
-    fn line_of(&self, offset: u64) -> u64 {
-        self.0.borrow().line_of(offset)
-    }
-}
-
-struct LineCounting<R> {
-    inner: R,
-    index: LineIndex,
-}
-
-impl<R: Read> Read for LineCounting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.index.0.borrow_mut().push(&buf[..n]);
-        Ok(n)
-    }
-}
-
-fn csv_reason(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!("has {len} fields, the header has {expected_len}"),
-        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
-        _ => e.to_string(),
-    }
 }
 
 fn append(cli: &Cli, file: &str) -> Outcome {
@@ -671,7 +615,7 @@ fn statement(cli: &Cli, account: &str) -> Outcome {
         );
         return Ok(());
     }
-    if cli.format == Format::Csv {
+    if matches!(cli.format, Format::Csv | Format::Xlsx) {
         return print(cli, PASSBOOK_COLUMNS, &passbook(&statement));
     }
     let row = &statement.row;

@@ -22,6 +22,9 @@ pub enum Format {
     Json,
     /// One self-contained HTML file; only `awards` writes it.
     Html,
+    /// An Excel workbook (.xlsx) of one sheet, to a file: redirect standard output, or
+    /// `awards --out FILE`.
+    Xlsx,
 }
 
 impl From<Format> for vasooli_render::Format {
@@ -31,6 +34,7 @@ impl From<Format> for vasooli_render::Format {
             Format::Csv => vasooli_render::Format::Csv,
             Format::Json => vasooli_render::Format::Json,
             Format::Html => vasooli_render::Format::Html,
+            Format::Xlsx => vasooli_render::Format::Xlsx,
         }
     }
 }
@@ -379,11 +383,30 @@ fn main() -> ExitCode {
     ) {
         quiet_on_closed_pipe();
     }
+    if let Some(message) = xlsx_to_terminal(&cli) {
+        errln!("error: {message}");
+        return ExitCode::from(2);
+    }
     let code = match attach::forward(&cli) {
         Some(code) => code,
         None => finish(commands::run(cli)),
     };
     ExitCode::from(code)
+}
+
+/// A workbook is not for a terminal: `--format xlsx` needs standard output sent to a file
+/// (or `awards --out FILE`).
+fn xlsx_to_terminal(cli: &Cli) -> Option<String> {
+    use std::io::IsTerminal;
+    let to_file = match &cli.command {
+        Command::Awards {
+            out: Some(path), ..
+        } => path != std::path::Path::new("-"),
+        _ => false,
+    };
+    (cli.format == Format::Xlsx && !to_file && std::io::stdout().is_terminal()).then(|| {
+        "--format xlsx writes a workbook: send standard output to a file (> list.xlsx)".to_string()
+    })
 }
 
 /// A closed pipe downstream (`vasooli defaulters ... | head`) ends the process quietly, as

@@ -10,6 +10,7 @@ pub mod command;
 pub mod dates;
 pub mod decide;
 pub mod event;
+pub mod import;
 pub mod journal;
 pub mod ladder;
 pub mod ledger;

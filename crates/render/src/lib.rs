@@ -7,8 +7,9 @@ pub mod notices;
 pub mod records;
 pub mod upi;
 pub mod words;
+pub mod xlsx;
 
-pub use records::{write_records, Format, Record, WriteError};
+pub use records::{write_records, write_sheet, Format, Record, WriteError};
 
 /// Text made safe to place in HTML content or a double-quoted attribute.
 pub fn escape(text: &str) -> String {

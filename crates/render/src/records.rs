@@ -46,6 +46,8 @@ pub enum WriteError {
     Json(#[from] serde_json::Error),
     #[error("--format html is only for `awards`")]
     HtmlNotForRecords,
+    #[error("writing the workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
 }
 
 /// How records are written.
@@ -56,9 +58,22 @@ pub enum Format {
     Json,
     /// One self-contained HTML file; only `awards` writes it.
     Html,
+    /// An Excel workbook of one sheet ([`crate::xlsx`]).
+    Xlsx,
 }
 
 pub type Record = Vec<(&'static str, Option<String>)>;
+
+/// Records as an Excel workbook whose one sheet is named `sheet`.
+pub fn write_sheet(
+    out: &mut dyn Write,
+    sheet: &str,
+    columns: &[&str],
+    records: &[Record],
+) -> Result<(), WriteError> {
+    out.write_all(&crate::xlsx::xlsx_bytes(sheet, columns, records)?)?;
+    Ok(())
+}
 
 pub fn write_records(
     out: &mut dyn Write,
@@ -69,6 +84,7 @@ pub fn write_records(
 ) -> Result<(), WriteError> {
     match format {
         Format::Html => return Err(WriteError::HtmlNotForRecords),
+        Format::Xlsx => write_sheet(out, "list", columns, records)?,
         Format::Csv => {
             if excel {
                 out.write_all("\u{feff}".as_bytes())?;

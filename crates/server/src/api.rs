@@ -17,13 +17,12 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use utoipa::openapi::path::ParameterIn;
 use utoipa::{IntoParams, ToSchema};
 use vasooli_domain::codec::parse_date;
-use vasooli_domain::command::{header_problems, import_columns, import_command_type, LineBreaks};
 use vasooli_domain::period::Period;
 use vasooli_domain::types::{Level, WorklistKind};
 use vasooli_domain::{Command, Money, World};
@@ -334,70 +333,42 @@ pub(crate) async fn import(
     answer.await.map_err(|e| access::for_ingest(&caller, e))
 }
 
-fn csv_reason(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!("has {len} fields, the header has {expected_len}"),
-        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
-        _ => e.to_string(),
-    }
-}
-
 /// Reads an import body as the CLI's `import` reads a file: header names checked, then
 /// each row turned into the kind's command. Faults in the CSV itself are malformed (400).
 fn parse_csv(kind: &str, bytes: &[u8]) -> Result<Vec<Input>, ApiError> {
-    let (Some(command_type), Some(columns)) = (import_command_type(kind), import_columns(kind))
-    else {
-        return Err(ApiError::not_found(format!("no import kind {kind}")));
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|e| ApiError::malformed(format!("line 1: {}", csv_reason(&e))))?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
-        .collect::<Vec<_>>();
-    let mut errors: Vec<String> = header_problems(kind, &headers)
-        .iter()
-        .map(|problem| format!("line 1: {}: {}", problem.column(), problem.reason(kind)))
-        .collect();
-    if !errors.is_empty() {
-        let mut e = ApiError::malformed(format!(
-            "{} (columns: {})",
-            errors.join("; "),
-            columns.join(",")
-        ));
-        e.details = errors.into_iter().map(Detail::Text).collect();
-        return Err(e);
-    }
+    use vasooli_domain::import::{columns_of, csv_reason, CsvRows, HeaderFault};
+    let rows = CsvRows::open(kind, bytes).map_err(|fault| match fault {
+        HeaderFault::UnknownKind => ApiError::not_found(format!("no import kind {kind}")),
+        HeaderFault::Unreadable(e) => ApiError::malformed(format!("line 1: {}", csv_reason(&e))),
+        HeaderFault::Columns(problems) => {
+            let errors: Vec<String> = problems
+                .iter()
+                .map(|problem| format!("line 1: {}: {}", problem.column(), problem.reason(kind)))
+                .collect();
+            let mut e = ApiError::malformed(format!(
+                "{} (columns: {})",
+                errors.join("; "),
+                columns_of(kind)
+            ));
+            e.details = errors.into_iter().map(Detail::Text).collect();
+            e
+        }
+    })?;
     let mut inputs = Vec::new();
-    let mut record = csv::StringRecord::new();
-    let lines = LineBreaks::of(bytes);
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = record.position().map_or(0, |p| lines.line_of(p.byte()));
-                let mut fields = Map::new();
-                for (header, value) in headers.iter().zip(record.iter()) {
-                    fields.insert(header.clone(), Value::String(value.to_string()));
-                }
-                inputs.push(Input {
-                    location: format!("line {line}"),
-                    command: Command::from_fields(command_type, &fields),
-                });
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, |p| lines.line_of(p.byte()));
-                errors.push(format!("line {line}: {}", csv_reason(&e)));
+    let mut errors: Vec<String> = Vec::new();
+    for row in rows {
+        match (row.malformed, row.command) {
+            (true, Err(faults)) => {
+                let reason = faults.first().map(|f| f.reason.as_str()).unwrap_or("");
+                errors.push(format!("line {}: {reason}", row.line));
                 if errors.len() >= IMPORT_ERRORS_MAX {
                     break;
                 }
             }
+            (_, command) => inputs.push(Input {
+                location: format!("line {}", row.line),
+                command,
+            }),
         }
     }
     if !errors.is_empty() {

@@ -30,9 +30,8 @@ pub fn rankings(cli: &Cli, period: &str, level: &str) -> Outcome {
     let engine = open(cli)?;
     let rows = reports::rankings(engine.world(), engine.policy(), period, level);
     if rows.is_empty() {
-        return Err(usage(format!(
-            "no office was billed in {period}: there is nothing to rank"
-        )));
+        // An empty list is still an answer (a script reads the header), but say why.
+        errln!("note: no office was billed in {period}: there is nothing to rank");
     }
     let records: Vec<Record> = rows.iter().map(RankingRow::to_record).collect();
     print(cli, RankingRow::COLUMNS, &records)
@@ -52,7 +51,12 @@ pub fn awards(cli: &Cli, period: &str, out: Option<&Path>) -> Outcome {
         out.and_then(|p| p.extension()).and_then(|e| e.to_str()),
         Some("html" | "htm")
     );
-    if html || cli.format == Format::Html || cli.format == Format::Table && out.is_some() {
+    let xlsx = cli.format == Format::Xlsx
+        || matches!(
+            out.and_then(|p| p.extension()).and_then(|e| e.to_str()),
+            Some("xlsx")
+        );
+    if html || cli.format == Format::Html || cli.format == Format::Table && out.is_some() && !xlsx {
         let text = awards_html(
             engine.world(),
             engine.policy(),
@@ -75,13 +79,21 @@ pub fn awards(cli: &Cli, period: &str, out: Option<&Path>) -> Outcome {
             let file = std::fs::File::create(crate::out::resolve(path))
                 .with_context(|| format!("creating {}", path.display()))?;
             let mut writer = std::io::BufWriter::new(file);
-            vasooli_render::write_records(
-                &mut writer,
-                cli.format.into(),
-                cli.excel,
-                AwardRow::COLUMNS,
-                &records,
-            )
+            match cli.format {
+                _ if xlsx => vasooli_render::write_sheet(
+                    &mut writer,
+                    &super::sheet_name(cli),
+                    AwardRow::COLUMNS,
+                    &records,
+                ),
+                format => vasooli_render::write_records(
+                    &mut writer,
+                    format.into(),
+                    cli.excel,
+                    AwardRow::COLUMNS,
+                    &records,
+                ),
+            }
             .map_err(|e| Failure::Runtime(e.into()))?;
             outln!("wrote {}", path.display());
             Ok(())
