@@ -350,12 +350,16 @@ async fn the_page_shows_an_officers_defaulters_in_a_browser() {
         dom.contains("<section id=\"sign-in\" hidden=\"\">"),
         "{dom}"
     );
-    assert!(dom.contains("<td>A1</td>"), "{dom}");
-    assert!(dom.contains("<td class=\"num\">2031.25</td>"), "{dom}");
+    assert!(dom.contains("<td data-label=\"Account\">A1</td>"), "{dom}");
+    // Arrears in rupees with Indian grouping.
+    assert!(
+        dom.contains("<td data-label=\"Arrears\" class=\"num\">₹ 2,031.25</td>"),
+        "{dom}"
+    );
     assert!(dom.contains("आशा देवी"), "{dom}");
     assert!(dom.contains("officer_s1 · officer · office S1"), "{dom}");
     // A2 belongs to S2, outside this officer's office.
-    assert!(!dom.contains("<td>A2</td>"), "{dom}");
+    assert!(!dom.contains(">A2</td>"), "{dom}");
     assert!(!dom.contains(&server.tokens["officer_s1"]), "{dom}");
 
     // An ingest token is told why it sees no lists.
@@ -365,7 +369,7 @@ async fn the_page_shows_an_officers_defaulters_in_a_browser() {
         .unwrap();
     assert!(dom.contains("<section id=\"no-reads\">"), "{dom}");
     assert!(dom.contains("<section id=\"lists\" hidden=\"\">"), "{dom}");
-    assert!(!dom.contains("<td>A1</td>"), "{dom}");
+    assert!(!dom.contains(">A1</td>"), "{dom}");
     server.stop().await;
 }
 
@@ -642,5 +646,262 @@ async fn printed_notices_carry_upi_codes_that_scan_to_the_sum_due() {
         .unwrap();
         assert!(dom.contains(want), "{list}: {dom}");
     }
+    server.stop().await;
+}
+
+/// Headless Chromium on a page, driven over the DevTools protocol: scripts run in the page as
+/// an officer's clicks and keystrokes would.
+struct Driven {
+    child: std::process::Child,
+    socket: tungstenite::WebSocket<std::net::TcpStream>,
+    next_id: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Driven {
+    fn open(browser: &PathBuf, url: &str, width: u32, height: u32) -> Driven {
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-quic",
+                "--no-first-run",
+                "--no-proxy-server",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--window-size={width},{height}"))
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", browser.display()));
+        // Chromium names its DevTools port on stderr; the rest of stderr is drained.
+        let stderr = child.stderr.take().unwrap();
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(rest) = line.split("ws://127.0.0.1:").nth(1) {
+                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    let _ = port_tx.send(port);
+                }
+            }
+        });
+        let port = port_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("Chromium names its DevTools port");
+        let started = Instant::now();
+        let page = loop {
+            let targets: Value = serde_json::from_str(
+                &plain_get(&format!("127.0.0.1:{port}"), "/json/list").unwrap_or_default(),
+            )
+            .unwrap_or(Value::Null);
+            let page = targets.as_array().and_then(|all| {
+                all.iter()
+                    .find(|t| t["type"] == "page")
+                    .and_then(|t| t["webSocketDebuggerUrl"].as_str().map(String::from))
+            });
+            if let Some(page) = page {
+                break page;
+            }
+            assert!(started.elapsed() < BROWSER_DEADLINE, "no page target");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let (socket, _) = tungstenite::client::client(page.as_str(), stream).unwrap();
+        Driven {
+            child,
+            socket,
+            next_id: 0,
+            _profile: profile,
+        }
+    }
+
+    /// The value of a JavaScript expression evaluated in the page (promises awaited).
+    fn eval(&mut self, expression: &str) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let request = json!({"id": id, "method": "Runtime.evaluate",
+            "params": {"expression": expression, "returnByValue": true, "awaitPromise": true}});
+        self.socket
+            .send(tungstenite::Message::text(request.to_string()))
+            .unwrap();
+        loop {
+            let message = self.socket.read().unwrap();
+            let Ok(text) = message.to_text() else {
+                continue;
+            };
+            let answer: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            if answer["id"] == id {
+                assert!(
+                    answer["result"]["exceptionDetails"].is_null(),
+                    "{expression}: {answer}"
+                );
+                return answer["result"]["result"]["value"].clone();
+            }
+        }
+    }
+
+    /// Waits until the expression is true in the page.
+    fn wait_for(&mut self, expression: &str) {
+        let started = Instant::now();
+        while self.eval(&format!("Boolean({expression})")) != Value::Bool(true) {
+            assert!(
+                started.elapsed() < BROWSER_DEADLINE,
+                "the page never showed {expression}; body: {}",
+                self.eval("document.body.innerText")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Driven {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The body of a plain HTTP GET on loopback, read as far as its `Content-Length` says (the
+/// DevTools server keeps connections open).
+fn plain_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 16384];
+    loop {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&response);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())
+                    .flatten()
+            });
+            if length.is_some_and(|length| body.len() >= length) {
+                return Some(body.to_string());
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&response).into_owned();
+    text.split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_records_a_served_notice_from_the_page_and_the_consumer_moves_on() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let server = seeded().await;
+    // A1 is on S1's list of notices to serve.
+    let (_, _, text) = server
+        .get(
+            "/api/v1/offices/S1/worklists/serve_notice",
+            Some("officer_s1"),
+        )
+        .await;
+    let listed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(listed[0]["account_no"], "A1", "{listed}");
+    let notice_no = listed[0]["notice_no"].as_str().unwrap().to_string();
+
+    let url = format!(
+        "{}/#token={}&office=S1&list=serve_notice",
+        server.base, server.tokens["officer_s1"]
+    );
+    let seen = tokio::task::spawn_blocking(move || {
+        let mut page = Driven::open(&browser, &url, 1280, 900);
+        page.wait_for("document.querySelector('tr[data-account=\"A1\"] button.act')");
+        // Stage names in words, arrears in rupees with Indian grouping, a total by stage.
+        let row = page.eval("document.querySelector('tr[data-account=\"A1\"]').innerText");
+        let totals = page.eval("document.getElementById('totals').innerText");
+        // The officer records the notice as served by hand on the day of the run (lists are
+        // as of the last nightly run, so a later date shows after the next one).
+        page.eval(
+            "document.querySelector('tr[data-account=\"A1\"] button.act').click();
+             document.getElementById('act-kind').value = 'serve_notice';
+             document.getElementById('act-kind').dispatchEvent(new Event('change'));
+             document.getElementById('act-date').value = '2026-09-30';
+             document.getElementById('act-mode').value = 'hand';
+             document.getElementById('act-form').requestSubmit(); true",
+        );
+        page.wait_for("document.getElementById('notice').textContent.startsWith('Recorded')");
+        let recorded = page.eval("document.getElementById('notice').textContent");
+        // Served, A1 has left the list of notices to serve.
+        page.wait_for("!document.querySelector('tr[data-account=\"A1\"]')");
+        // On the defaulter list A1 now stands at "notice served", served on 30-09-2026.
+        page.eval(
+            "document.getElementById('list').value = 'defaulters';
+             document.getElementById('list').dispatchEvent(new Event('change')); true",
+        );
+        page.wait_for("document.querySelector('tr[data-account=\"A1\"] td.stage')");
+        let after = page.eval("document.querySelector('tr[data-account=\"A1\"]').innerText");
+        // Cutting the connection the next day is refused, with the API's reason shown.
+        page.eval(
+            "document.querySelector('tr[data-account=\"A1\"] button.act').click();
+             document.getElementById('act-kind').value = 'disconnect';
+             document.getElementById('act-kind').dispatchEvent(new Event('change'));
+             document.getElementById('act-date').value = '2026-10-01';
+             document.getElementById('act-order').value = 'DO-S1-01';
+             document.getElementById('act-form').requestSubmit(); true",
+        );
+        page.wait_for("!document.getElementById('act-error').hidden");
+        let refused = page.eval("document.getElementById('act-error').textContent");
+        (row, totals, recorded, after, refused)
+    })
+    .await
+    .unwrap();
+    let (row, totals, recorded, after, refused) = seen;
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    assert!(text(&row).contains("Notice issued · नोटिस जारी"), "{row}");
+    assert!(text(&row).contains("₹ 2,031.25"), "{row}");
+    assert!(text(&totals).contains("₹ 2,031.25"), "{totals}");
+    assert!(
+        text(&recorded).starts_with("Recorded: Notice served"),
+        "{recorded}"
+    );
+    assert!(
+        text(&after).contains("Notice served · नोटिस तामील"),
+        "{after}"
+    );
+    assert!(text(&after).contains("30-09-2026"), "{after}");
+    assert!(text(&refused).starts_with("Refused: "), "{refused}");
+    assert!(text(&refused).contains("s.56(1)"), "{refused}");
+    // The log holds the served notice as the officer recorded it.
+    let (_, _, statement) = server.get("/api/v1/consumers/A1", Some("admin")).await;
+    let statement: Value = serde_json::from_str(&statement).unwrap();
+    let notice = statement["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["notice_no"] == notice_no.as_str())
+        .unwrap();
+    assert_eq!(notice["served_on"], "2026-09-30");
+    assert_eq!(notice["mode"], "hand");
     server.stop().await;
 }
