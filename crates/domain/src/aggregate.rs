@@ -87,6 +87,11 @@ pub enum Change {
         message_id: Text,
         delivery: SmsDelivery,
     },
+    /// An officer's ladder action voided as a mistake ([`crate::correction`]).
+    Voided {
+        action: LadderAction,
+        action_on: NaiveDate,
+    },
 }
 
 impl Change {
@@ -216,6 +221,10 @@ impl Change {
             Event::InstallmentPlanBroken(e) => Change::PlanBroken {
                 plan_id: e.plan_id.as_str().into(),
                 on: e.on,
+            },
+            Event::ActionVoided(e) => Change::Voided {
+                action: e.action,
+                action_on: e.action_on,
             },
             _ => return None,
         })
@@ -409,7 +418,41 @@ impl Consumer {
                     p.broken_on = Some(on);
                 }
             }
+            Change::Voided { action, action_on } => self.apply_void(action, action_on),
             other => unreachable!("not a ladder change: {other:?}"),
+        }
+    }
+
+    /// Undoes the action voided: the service of the notice served that day, or the connection
+    /// change made that day (a reconnection voided reopens the cases it closed).
+    fn apply_void(&mut self, action: LadderAction, on: NaiveDate) {
+        if action == LadderAction::ServeNotice {
+            if let Some(case) = self
+                .cases
+                .iter_mut()
+                .rev()
+                .find(|k| k.served_on == Some(on))
+            {
+                case.served_on = None;
+                case.mode = None;
+            }
+            return;
+        }
+        let Some(index) = self
+            .connection
+            .iter()
+            .rposition(|c| c.on == on && crate::correction::action_of(&c.change) == action)
+        else {
+            return;
+        };
+        self.connection.remove(index);
+        if action == LadderAction::Reconnect {
+            for case in self.cases.iter_mut().filter(|k| {
+                k.closed_on == Some(on) && k.close_reason == Some(CaseCloseReason::Reconnected)
+            }) {
+                case.closed_on = None;
+                case.close_reason = None;
+            }
         }
     }
 
@@ -500,7 +543,7 @@ mod tests {
         let bill_no = format!("B{n}{a}");
         let notice_no = format!("N-{a}-00{n}");
         let message_id = format!("{a}-bill-{n}");
-        match kind % 23 {
+        match kind % 24 {
             0 => Event::BillIssued(BillIssued {
                 bill_no,
                 account_no: a,
@@ -565,7 +608,7 @@ mod tests {
                 account_no: a,
                 closed_on: on,
                 reason: CaseCloseReason::ALL[usize::from(n) % CaseCloseReason::ALL.len()],
-                lapsed: n % 2 == 0,
+                lapsed: n.is_multiple_of(2),
             }),
             9 => Event::Disconnected(Disconnected {
                 account_no: a,
@@ -583,7 +626,7 @@ mod tests {
                 account_no: a,
                 on,
                 deposit: amount,
-                bill_no: (n % 2 == 0).then_some(bill_no),
+                bill_no: n.is_multiple_of(2).then_some(bill_no),
             }),
             14 => Event::DisputeResolved(DisputeResolved { account_no: a, on }),
             15 => Event::InstallmentPlanGranted(InstallmentPlanGranted {
@@ -630,7 +673,7 @@ mod tests {
                 message_id,
                 account_no: a,
                 gateway: "primary".into(),
-                delivered: n % 2 == 0,
+                delivered: n.is_multiple_of(2),
                 reason: "DELIVRD".into(),
                 at_ms: 9,
             }),
@@ -639,6 +682,13 @@ mod tests {
                 mobile: format!("90000000{:02}", n),
                 registered_on: on,
                 source: MobileSource::ALL[usize::from(n) % MobileSource::ALL.len()],
+            }),
+            22 => Event::ActionVoided(ActionVoided {
+                account_no: a,
+                action: LadderAction::ALL[usize::from(n) % LadderAction::ALL.len()],
+                action_on: on,
+                voided_on: on,
+                reason: "typed wrongly".into(),
             }),
             _ => Event::NightlyRunCompleted(NightlyRunCompleted { as_of: on }),
         }

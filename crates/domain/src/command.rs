@@ -190,6 +190,14 @@ pub enum Command {
         resolved_on: NaiveDate,
         note: String,
     },
+    /// Voids an officer's ladder action recorded by mistake ([`crate::correction`]).
+    VoidAction {
+        account_no: String,
+        action: LadderAction,
+        action_on: NaiveDate,
+        voided_on: NaiveDate,
+        reason: String,
+    },
 }
 
 /// One kind of command: its name (the JSON `type`), its keys (`?` marks an optional one), the
@@ -402,6 +410,14 @@ pub const COMMAND_KINDS: &[CommandKind] = &[
         ingest: false,
         example: r#"{"type":"resolve_grievance","grievance_id":"GRV-2610-0031","resolved_on":"2026-10-22","note":"meter replaced"}"#,
     },
+    CommandKind {
+        name: "void_action",
+        keys: &["account_no", "action", "action_on", "voided_on", "reason"],
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"void_action","account_no":"UK2973380637","action":"serve_notice","action_on":"2026-10-30","voided_on":"2026-11-02","reason":"served on 3 October; the date was typed wrongly"}"#,
+    },
 ];
 
 /// The kind named `name`.
@@ -580,6 +596,7 @@ impl Command {
             Command::HoldCamp { .. } => "hold_camp",
             Command::RegisterGrievance { .. } => "register_grievance",
             Command::ResolveGrievance { .. } => "resolve_grievance",
+            Command::VoidAction { .. } => "void_action",
         }
     }
 
@@ -936,8 +953,25 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
         "schedule_camp" | "hold_camp" | "register_grievance" | "resolve_grievance" => {
             parse_camps(kind, r)
         }
+        "void_action" => parse_correction(r),
         _ => None,
     }
+}
+
+/// A correction of an officer's action.
+fn parse_correction(r: &mut Reader) -> Option<Command> {
+    let account_no = r.account("account_no");
+    let action = r.parsed::<LadderAction>("action");
+    let action_on = r.date("action_on");
+    let voided_on = r.date("voided_on");
+    let reason = r.free_text("reason", TEXT_LEN_MAX);
+    Some(Command::VoidAction {
+        account_no: account_no?,
+        action: action?,
+        action_on: action_on?,
+        voided_on: voided_on?,
+        reason: reason?,
+    })
 }
 
 /// Offices, consumers and their mobiles.

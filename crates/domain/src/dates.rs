@@ -182,6 +182,11 @@ fn dated(command: &Command) -> Vec<Dated<'static>> {
         C::ReversePayment { reversed_on, .. } => vec![fact("reversed_on", *reversed_on)],
         C::PostAdjustment { posted_on, .. } => vec![fact("posted_on", *posted_on)],
         C::ServeNotice { served_on, .. } => vec![fact("served_on", *served_on)],
+        C::VoidAction {
+            action_on,
+            voided_on,
+            ..
+        } => vec![fact("action_on", *action_on), fact("voided_on", *voided_on)],
         C::Disconnect { on, .. }
         | C::Reconnect { on, .. }
         | C::PermanentlyDisconnect { on, .. }

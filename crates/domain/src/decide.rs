@@ -123,6 +123,8 @@ pub enum Family {
     Ladder,
     /// Camps and grievances.
     Camps,
+    /// Voiding an officer's action recorded by mistake ([`crate::correction`]).
+    Correction,
 }
 
 /// The family a command belongs to.
@@ -148,6 +150,7 @@ pub fn family(command: &Command) -> Family {
         | Command::HoldCamp { .. }
         | Command::RegisterGrievance { .. }
         | Command::ResolveGrievance { .. } => Family::Camps,
+        Command::VoidAction { .. } => Family::Correction,
     }
 }
 
@@ -159,6 +162,18 @@ pub fn decide(view: &dyn StateView, command: &Command) -> Result<Event, Rejectio
         Family::Ledger => ledger::check(view, command)?,
         Family::Ladder => ladder::check(view, command)?,
         Family::Camps => camps::check(view, command)?,
+        Family::Correction => {
+            if let Command::VoidAction {
+                account_no,
+                action,
+                action_on,
+                voided_on,
+                ..
+            } = command
+            {
+                crate::correction::check(view, account_no, *action, *action_on, *voided_on)?
+            }
+        }
     }
     // The checks found what the command names, so the builder resolves it too.
     build_event(view, command).ok_or_else(|| {

@@ -76,6 +76,8 @@ mod tag {
     pub const REGISTERED_WITH_ADDRESS: u8 = 21;
     pub const SMS_REJECTED: u8 = 22;
     pub const SMS_DELIVERY: u8 = 23;
+    /// An officer's ladder action voided: the action, then its date.
+    pub const VOIDED: u8 = 24;
 }
 
 /// In an encoded text: the account number.
@@ -342,6 +344,11 @@ fn encode_ladder(w: &mut Writer<'_>, position: u64, event: &Event) {
             w.byte(tag::PLAN_BROKEN);
             w.text(&e.plan_id);
             w.date(e.on);
+        }
+        Event::ActionVoided(e) => {
+            w.byte(tag::VOIDED);
+            w.byte(e.action.index());
+            w.date(e.action_on);
         }
         _ => encode_sms(w, position, event),
     }
@@ -658,7 +665,7 @@ pub fn record_sizes(
 }
 
 /// The records' kinds by tag.
-const KINDS: [&str; 24] = [
+const KINDS: [&str; 25] = [
     "registration",
     "mobile",
     "bill",
@@ -683,6 +690,7 @@ const KINDS: [&str; 24] = [
     "registration",
     "sms rejected",
     "sms delivery",
+    "action voided",
 ];
 
 /// Checks that a journal reads back whole.
@@ -843,7 +851,8 @@ fn decode_plan(r: &mut Reader<'_>) -> Read<Change> {
     }))
 }
 
-/// Decodes the rest of a record about an SMS message; an unknown tag is an error.
+/// Decodes the rest of a record about an SMS message or a correction; an unknown tag is an
+/// error.
 fn decode_sms(r: &mut Reader<'_>, tag: u8) -> Read<Change> {
     Ok(match tag {
         tag::SMS_QUEUED => Change::SmsQueued(SmsMessage {
@@ -880,6 +889,10 @@ fn decode_sms(r: &mut Reader<'_>, tag: u8) -> Read<Change> {
                 },
                 reason: r.text()?.into_string(),
             },
+        },
+        tag::VOIDED => Change::Voided {
+            action: r.vocabulary(LadderAction::from_index)?,
+            action_on: r.date()?,
         },
         _ => {
             r.at -= 1;

@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod codec;
 pub mod command;
+pub mod correction;
 pub mod dates;
 pub mod decide;
 pub mod event;

@@ -103,7 +103,7 @@ fn event(kind: u8, n: u8, offset: i64, paise: i64) -> Event {
             account_no: a,
             closed_on: on,
             reason: CaseCloseReason::ALL[usize::from(n) % CaseCloseReason::ALL.len()],
-            lapsed: n % 2 == 0,
+            lapsed: n.is_multiple_of(2),
         }),
         9 => Event::Disconnected(Disconnected {
             account_no: a,
@@ -121,7 +121,7 @@ fn event(kind: u8, n: u8, offset: i64, paise: i64) -> Event {
             account_no: a,
             on,
             deposit: amount,
-            bill_no: (n % 2 == 0).then_some(bill_no),
+            bill_no: n.is_multiple_of(2).then_some(bill_no),
         }),
         14 => Event::DisputeResolved(DisputeResolved { account_no: a, on }),
         15 => Event::InstallmentPlanGranted(InstallmentPlanGranted {
@@ -168,7 +168,7 @@ fn event(kind: u8, n: u8, offset: i64, paise: i64) -> Event {
             message_id,
             account_no: a,
             gateway: "primary".into(),
-            delivered: n % 2 == 0,
+            delivered: n.is_multiple_of(2),
             reason: "DELIVRD".into(),
             at_ms: 9,
         }),

@@ -34,6 +34,19 @@ pub fn build_event(view: &dyn StateView, command: &Command) -> Option<Event> {
         | Command::HoldCamp { .. }
         | Command::RegisterGrievance { .. }
         | Command::ResolveGrievance { .. } => Some(camp_event(command)),
+        Command::VoidAction {
+            account_no,
+            action,
+            action_on,
+            voided_on,
+            reason,
+        } => Some(Event::ActionVoided(ActionVoided {
+            account_no,
+            action,
+            action_on,
+            voided_on,
+            reason,
+        })),
     }
 }
 
