@@ -345,16 +345,12 @@ fn encode_ladder(w: &mut Writer<'_>, position: u64, event: &Event) {
             w.text(&e.plan_id);
             w.date(e.on);
         }
-        Event::ActionVoided(e) => {
-            w.byte(tag::VOIDED);
-            w.byte(e.action.index());
-            w.date(e.action_on);
-        }
         _ => encode_sms(w, position, event),
     }
 }
 
-/// Records of SMS messages; nothing for an event that is not about a consumer's history.
+/// Records of SMS messages and of corrections; nothing for an event that is not about a
+/// consumer's history.
 fn encode_sms(w: &mut Writer<'_>, position: u64, event: &Event) {
     match event {
         Event::SmsQueued(e) => {
@@ -385,6 +381,11 @@ fn encode_sms(w: &mut Writer<'_>, position: u64, event: &Event) {
             w.text(&e.message_id);
             w.byte(u8::from(e.delivered));
             w.text(&e.reason);
+        }
+        Event::ActionVoided(e) => {
+            w.byte(tag::VOIDED);
+            w.byte(e.action.index());
+            w.date(e.action_on);
         }
         _ => {}
     }
