@@ -321,3 +321,52 @@ fn lists_as_excel_workbooks_hold_the_csv_figures_under_a_frozen_filtered_header(
     std::io::Read::read_to_string(&mut zip.by_name("xl/styles.xml").unwrap(), &mut styles).unwrap();
     assert!(styles.contains("₹"), "{styles}");
 }
+
+#[test]
+fn append_reports_every_bad_line_in_line_order_whoever_found_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    seed(tmp.path(), &data);
+    let before = ok(&data, &["verify"]);
+    // Problems found while reading (not JSON, too long) and problems the rules find (an unknown
+    // key, a disconnection without a notice) come interleaved; a file name with a colon and
+    // digits in it does not confuse the order.
+    let long = format!("{{\"type\":\"note\",\"text\":\"{}\"}}", "x".repeat(1 << 20));
+    let text = [
+        "{\"type\":\"receive_payment\",\"receipt_no\":\"R9\",\"account_no\":\"A1\",\"amount\":\"5.00\",\"paid_on\":\"2026-08-12\",\"channel\":\"upi\",\"colour\":\"red\"}",
+        "{not json",
+        "",
+        "{\"type\":\"receive_payment\",\"receipt_no\":\"R10\",\"account_no\":\"A2\",\"amount\":\"5.00\",\"paid_on\":\"2026-08-12\",\"channel\":\"upi\"}",
+        "{\"type\":\"disconnect\",\"account_no\":\"A1\",\"on\":\"2026-09-01\",\"order_no\":\"O1\"}",
+        &long,
+        "{\"a\":1,\"a\":2}",
+    ]
+    .join("\n");
+    let file = write(tmp.path(), "day:12.jsonl", &text);
+    let name = file.to_str().unwrap();
+    let run = vasooli(&data, &["append", name]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 6, "{}", run.stderr);
+    let prefixes: Vec<String> = [1, 2, 5, 6, 7]
+        .iter()
+        .map(|line| format!("{name}:{line}: "))
+        .collect();
+    for (line, prefix) in lines.iter().zip(&prefixes) {
+        assert!(line.starts_with(prefix.as_str()), "{prefix} in {}", run.stderr);
+    }
+    assert!(lines[0].contains("colour"), "{}", run.stderr);
+    assert!(
+        lines[1].starts_with(&format!("{name}:2: column 2: not valid JSON: ")),
+        "{}",
+        run.stderr
+    );
+    assert!(lines[2].contains("no open notice"), "{}", run.stderr);
+    assert_eq!(
+        lines[3],
+        format!("{name}:6: the line is longer than 1048576 bytes")
+    );
+    assert!(lines[4].contains("not valid JSON"), "{}", run.stderr);
+    assert_eq!(lines[5], "rejected: 5 problems; nothing was written");
+    assert_eq!(ok(&data, &["verify"]), before, "nothing was written");
+}
