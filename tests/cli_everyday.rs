@@ -353,7 +353,11 @@ fn append_reports_every_bad_line_in_line_order_whoever_found_it() {
         .map(|line| format!("{name}:{line}: "))
         .collect();
     for (line, prefix) in lines.iter().zip(&prefixes) {
-        assert!(line.starts_with(prefix.as_str()), "{prefix} in {}", run.stderr);
+        assert!(
+            line.starts_with(prefix.as_str()),
+            "{prefix} in {}",
+            run.stderr
+        );
     }
     assert!(lines[0].contains("colour"), "{}", run.stderr);
     assert!(
@@ -405,10 +409,13 @@ fn nightly_summary_gives_the_rupees_in_every_format() {
     let data = |i: usize| dirs[i].join("data");
     let as_of = ["nightly", "--as-of", "2026-10-31"];
     let json: serde_json::Value =
-        serde_json::from_str(&ok(&data(0), &[&as_of[..], &["--format", "json"]].concat()))
-            .unwrap();
+        serde_json::from_str(&ok(&data(0), &[&as_of[..], &["--format", "json"]].concat())).unwrap();
     let json = &json[0];
-    let field = |name: &str| json[name].as_str().unwrap_or_else(|| panic!("{name}: {json}"));
+    let field = |name: &str| {
+        json[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {json}"))
+    };
     // The window is October: the bill and the payment made in it, nothing from before.
     assert_eq!(field("as_of"), "2026-10-31");
     assert_eq!(field("counted_from"), "2026-10-01");
