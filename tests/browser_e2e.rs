@@ -872,6 +872,20 @@ async fn an_officer_records_a_served_notice_from_the_page_and_the_consumer_moves
         );
         page.wait_for("!document.getElementById('act-error').hidden");
         let refused = page.eval("document.getElementById('act-error').textContent");
+        // The service was a mistake after all: the officer voids it from the same form, and
+        // A1 is back to a notice issued and not served.
+        page.eval(
+            "document.getElementById('act-kind').value = 'void_action';
+             document.getElementById('act-kind').dispatchEvent(new Event('change'));
+             document.getElementById('act-void').value = 'serve_notice';
+             document.getElementById('act-date').value = '2026-09-30';
+             document.getElementById('act-reason').value = 'served on the wrong consumer';
+             document.getElementById('act-form').requestSubmit(); true",
+        );
+        page.wait_for("document.getElementById('notice').textContent.startsWith('Recorded: Void')");
+        page.wait_for(
+            "(document.querySelector('tr[data-account=\"A1\"] td.stage') || {}).textContent === 'Notice issued · नोटिस जारी'",
+        );
         (row, totals, recorded, after, refused)
     })
     .await
@@ -892,7 +906,7 @@ async fn an_officer_records_a_served_notice_from_the_page_and_the_consumer_moves
     assert!(text(&after).contains("30-09-2026"), "{after}");
     assert!(text(&refused).starts_with("Refused: "), "{refused}");
     assert!(text(&refused).contains("s.56(1)"), "{refused}");
-    // The log holds the served notice as the officer recorded it.
+    // The log holds the service and its voiding; the statement follows the correction.
     let (_, _, statement) = server.get("/api/v1/consumers/A1", Some("admin")).await;
     let statement: Value = serde_json::from_str(&statement).unwrap();
     let notice = statement["notices"]
@@ -901,7 +915,7 @@ async fn an_officer_records_a_served_notice_from_the_page_and_the_consumer_moves
         .iter()
         .find(|n| n["notice_no"] == notice_no.as_str())
         .unwrap();
-    assert_eq!(notice["served_on"], "2026-09-30");
-    assert_eq!(notice["mode"], "hand");
+    // Voided from the page: the statement no longer shows the service.
+    assert_eq!(notice["served_on"], Value::Null);
     server.stop().await;
 }

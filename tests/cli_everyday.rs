@@ -321,3 +321,203 @@ fn lists_as_excel_workbooks_hold_the_csv_figures_under_a_frozen_filtered_header(
     std::io::Read::read_to_string(&mut zip.by_name("xl/styles.xml").unwrap(), &mut styles).unwrap();
     assert!(styles.contains("₹"), "{styles}");
 }
+
+#[test]
+fn append_reports_every_bad_line_in_line_order_whoever_found_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    seed(tmp.path(), &data);
+    let before = ok(&data, &["verify"]);
+    // Problems found while reading (not JSON, too long) and problems the rules find (an unknown
+    // key, a disconnection without a notice) come interleaved; a file name with a colon and
+    // digits in it does not confuse the order.
+    let long = format!("{{\"type\":\"note\",\"text\":\"{}\"}}", "x".repeat(1 << 20));
+    let text = [
+        "{\"type\":\"receive_payment\",\"receipt_no\":\"R9\",\"account_no\":\"A1\",\"amount\":\"5.00\",\"paid_on\":\"2026-08-12\",\"channel\":\"upi\",\"colour\":\"red\"}",
+        "{not json",
+        "",
+        "{\"type\":\"receive_payment\",\"receipt_no\":\"R10\",\"account_no\":\"A2\",\"amount\":\"5.00\",\"paid_on\":\"2026-08-12\",\"channel\":\"upi\"}",
+        "{\"type\":\"disconnect\",\"account_no\":\"A1\",\"on\":\"2026-09-01\",\"order_no\":\"O1\"}",
+        &long,
+        "{\"a\":1,\"a\":2}",
+    ]
+    .join("\n");
+    let file = write(tmp.path(), "day:12.jsonl", &text);
+    let name = file.to_str().unwrap();
+    let run = vasooli(&data, &["append", name]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 6, "{}", run.stderr);
+    let prefixes: Vec<String> = [1, 2, 5, 6, 7]
+        .iter()
+        .map(|line| format!("{name}:{line}: "))
+        .collect();
+    for (line, prefix) in lines.iter().zip(&prefixes) {
+        assert!(
+            line.starts_with(prefix.as_str()),
+            "{prefix} in {}",
+            run.stderr
+        );
+    }
+    assert!(lines[0].contains("colour"), "{}", run.stderr);
+    assert!(
+        lines[1].starts_with(&format!("{name}:2: column 2: not valid JSON: ")),
+        "{}",
+        run.stderr
+    );
+    assert!(lines[2].contains("no open notice"), "{}", run.stderr);
+    assert_eq!(
+        lines[3],
+        format!("{name}:6: the line is longer than 1048576 bytes")
+    );
+    assert!(lines[4].contains("not valid JSON"), "{}", run.stderr);
+    assert_eq!(lines[5], "rejected: 5 problems; nothing was written");
+    assert_eq!(ok(&data, &["verify"]), before, "nothing was written");
+}
+
+/// The data of [`seed`] plus a bill and a payment in October, ready for the October run.
+fn seed_october(dir: &Path, data: &Path) {
+    seed(dir, data);
+    let bills = write(
+        dir,
+        "october-bills.csv",
+        "bill_no,account_no,period,issued_on,due_on,amount\nB4,A2,2026-09,2026-10-05,2026-10-20,300.00\n",
+    );
+    ok(data, &["import", "bills", bills.to_str().unwrap()]);
+    let payments = write(
+        dir,
+        "october-payments.csv",
+        "receipt_no,account_no,amount,paid_on,channel\nP3,A2,200.00,2026-10-10,upi\n",
+    );
+    ok(data, &["import", "payments", payments.to_str().unwrap()]);
+}
+
+#[test]
+fn nightly_summary_gives_the_rupees_in_every_format() {
+    use calamine::{Data, Reader, Xlsx};
+    use vasooli_domain::types::Stage;
+    use vasooli_domain::Money;
+    use vasooli_render::words::rupees;
+    // The same run on four copies of the same data, once per format (a rerun of a date
+    // counts nothing, so each format needs its own first run of 2026-10-31).
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs: Vec<std::path::PathBuf> = (0..4).map(|i| tmp.path().join(format!("d{i}"))).collect();
+    for dir in &dirs {
+        std::fs::create_dir(dir).unwrap();
+        seed_october(dir, &dir.join("data"));
+    }
+    let data = |i: usize| dirs[i].join("data");
+    let as_of = ["nightly", "--as-of", "2026-10-31"];
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&data(0), &[&as_of[..], &["--format", "json"]].concat())).unwrap();
+    let json = &json[0];
+    let field = |name: &str| {
+        json[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {json}"))
+    };
+    // The window is October: the bill and the payment made in it, nothing from before.
+    assert_eq!(field("as_of"), "2026-10-31");
+    assert_eq!(field("counted_from"), "2026-10-01");
+    assert_eq!(field("billed"), "300.00");
+    assert_eq!(field("collected"), "200.00");
+    let levied = Money::parse(field("surcharge_levied")).unwrap();
+    assert!(levied > Money::default(), "{json}");
+    // Each stage's arrears are the defaulter list's arrears of the consumers at that stage.
+    let (_, defaulters) = parse_csv(&ok(
+        &data(0),
+        &["defaulters", "--office", "Z1", "--format", "csv"],
+    ));
+    for stage in Stage::ALL {
+        let at_stage: Vec<_> = defaulters
+            .iter()
+            .filter(|r| r["stage"] == stage.as_str())
+            .collect();
+        let sum = at_stage.iter().fold(Money::default(), |sum, r| {
+            sum + Money::parse(&r["overdue_arrears"]).unwrap()
+        });
+        assert_eq!(
+            field(&format!("{}_arrears", stage.as_str())),
+            sum.to_string(),
+            "{stage:?}"
+        );
+        assert_eq!(
+            field(&format!("{}_consumers", stage.as_str())),
+            at_stage.len().to_string()
+        );
+    }
+    // CSV: the same figures under the same names.
+    let (header, rows) = parse_csv(&ok(&data(1), &[&as_of[..], &["--format", "csv"]].concat()));
+    assert_eq!(rows.len(), 1);
+    for column in &header {
+        if column == "elapsed_ms" {
+            continue;
+        }
+        let expected = json[column.as_str()].as_str().unwrap_or("");
+        assert_eq!(rows[0][column.as_str()], expected, "{column}");
+    }
+    assert_eq!(header.len(), json.as_object().unwrap().len());
+    // The table: the same rupees, with ₹ and Indian grouping.
+    let table = ok(&data(2), &as_of);
+    assert!(
+        table.contains(&format!(
+            "billed 01-10-2026 to 31-10-2026: {}; collected: {}; surcharge levied: {}",
+            rupees(Money::parse("300.00").unwrap()),
+            rupees(Money::parse("200.00").unwrap()),
+            rupees(levied)
+        )),
+        "{table}"
+    );
+    for stage in Stage::ALL {
+        let count = field(&format!("{}_consumers", stage.as_str()));
+        if count == "0" {
+            continue;
+        }
+        let arrears = Money::parse(field(&format!("{}_arrears", stage.as_str()))).unwrap();
+        let line = format!(
+            "stage {}: {count}, overdue arrears {}",
+            stage.as_str(),
+            rupees(arrears)
+        );
+        assert!(table.contains(&line), "{line} in {table}");
+    }
+    // Excel: rupees and counts as numbers, the dates as dates.
+    let path = tmp.path().join("nightly.xlsx");
+    let output = Command::new(env!("CARGO_BIN_EXE_vasooli"))
+        .arg("--data")
+        .arg(data(3))
+        .args(as_of)
+        .args(["--format", "xlsx"])
+        .stdout(std::fs::File::create(&path).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut workbook: Xlsx<_> = calamine::open_workbook(&path).unwrap();
+    assert_eq!(workbook.sheet_names(), ["nightly 2026-10-31"]);
+    let range = workbook.worksheet_range("nightly 2026-10-31").unwrap();
+    let rows: Vec<&[Data]> = range.rows().collect();
+    assert_eq!(rows.len(), 2);
+    let header: Vec<String> = rows[0].iter().map(|c| c.to_string()).collect();
+    assert_eq!(header.len(), json.as_object().unwrap().len());
+    for (name, cell) in header.iter().zip(rows[1]) {
+        match name.as_str() {
+            "as_of" | "counted_from" => assert!(matches!(cell, Data::DateTime(_)), "{name}"),
+            "elapsed_ms" => assert!(matches!(cell, Data::Float(_)), "{name}"),
+            _ => {
+                let Data::Float(number) = cell else {
+                    panic!("{name} is not a number: {cell:?}");
+                };
+                let expected = field(name);
+                if expected.contains('.') {
+                    assert_eq!(format!("{number:.2}"), expected, "{name}");
+                } else {
+                    assert_eq!(number.to_string(), expected, "{name}");
+                }
+            }
+        }
+    }
+}

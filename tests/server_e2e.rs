@@ -671,3 +671,72 @@ async fn absurd_dates_are_unprocessable_naming_the_field_and_write_nothing() {
     assert_eq!(status, StatusCode::OK, "{text}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn officers_void_their_own_mistakes_and_nobody_elses() {
+    let server = seeded().await;
+    let (_, text) = server
+        .as_role(
+            "officer_s1",
+            Method::GET,
+            "/api/v1/offices/S1/worklists/serve_notice",
+            None,
+        )
+        .await;
+    let listed: Value = serde_json::from_str(&text).unwrap();
+    let notice_no = listed[0]["notice_no"].as_str().unwrap().to_string();
+    let serve =
+        json!({"type":"serve_notice","notice_no":notice_no,"served_on":"2026-09-30","mode":"hand"});
+    let void = |account: &str| {
+        json!({"type":"void_action","account_no":account,"action":"serve_notice",
+               "action_on":"2026-09-30","voided_on":"2026-10-01","reason":"wrong consumer"})
+    };
+    let (status, text) = server
+        .as_role("officer_s1", Method::POST, "/api/v1/commands", Some(serve))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    // Outside the officer's office, and from a feed: refused before anything is looked up.
+    for (role, account) in [("officer_s1", "A2"), ("ingest", "A1")] {
+        let before = server.log_position().await;
+        let (status, text) = server
+            .as_role(role, Method::POST, "/api/v1/commands", Some(void(account)))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{role}: {text}");
+        assert_eq!(server.log_position().await, before);
+    }
+    // A void naming nothing in force breaks a rule.
+    let (status, text) = server
+        .as_role(
+            "officer_s1",
+            Method::POST,
+            "/api/v1/commands",
+            Some(
+                json!({"type":"void_action","account_no":"A1","action":"disconnect",
+                        "action_on":"2026-09-30","voided_on":"2026-10-01","reason":"x"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    // The officer's own service, voided: the consumer is back on the list of notices to serve.
+    let (status, text) = server
+        .as_role(
+            "officer_s1",
+            Method::POST,
+            "/api/v1/commands",
+            Some(void("A1")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let (_, text) = server
+        .as_role(
+            "officer_s1",
+            Method::GET,
+            "/api/v1/offices/S1/worklists/serve_notice",
+            None,
+        )
+        .await;
+    let listed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(listed[0]["account_no"], "A1", "{listed}");
+    assert_eq!(listed[0]["notice_served_on"], Value::Null, "{listed}");
+    server.stop().await;
+}

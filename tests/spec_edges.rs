@@ -8,6 +8,7 @@
 
 mod common;
 use common::env::{Env, BIN};
+use common::spec::*;
 use common::{accounts, find, parse_csv, row, Row};
 use std::collections::BTreeSet;
 use std::fs;
@@ -19,30 +20,6 @@ use serde_json::{json, Value};
 const DEFAULTER_COLUMNS: &str = "account_no,name,category,subdivision,division,circle,\
 mobile_registered,overdue_arrears,oldest_due_on,days_overdue,aging_bucket,last_payment_on,\
 last_payment_amount,stage,notice_no,notice_served_on,disconnection_allowed_on,hold";
-
-const RANKING_COLUMNS: &str = "period,level,rank,office_code,office_name,billed,collected,\
-collection_efficiency_pct,opening_arrears,closing_arrears,arrears_reduction_pct,\
-digital_share_pct,mobile_coverage_pct,grievance_resolution_pct,score";
-
-const AWARD_COLUMNS: &str = "period,level,award,office_code,office_name,score,score_change";
-
-const CAMPAIGN_COLUMNS: &str =
-    "office_code,office_name,active_consumers,with_mobile,mobile_coverage_pct,shared_mobiles";
-
-const CAMPS_COLUMNS: &str = "office_code,office_name,camps_scheduled,camps_held,\
-held_with_sdo_pct,grievances,grievances_new_connection,grievances_metering,grievances_billing,\
-grievances_supply,grievances_other,grievance_resolution_pct,camp_collections,\
-mobiles_registered_at_camps";
-
-/// The office tree: Z1 → C1 → {D1 → {S1, S2}, D2 → {S3}}.
-const OFFICES_CSV: &str = "code,name,level,parent\n\
-Z1,Garhwal Zone,zone,\n\
-C1,Dehradun Circle,circle,Z1\n\
-D1,Dehradun Division,division,C1\n\
-D2,Rishikesh Division,division,C1\n\
-S1,Raipur,subdivision,D1\n\
-S2,प्रेमनगर,subdivision,D1\n\
-S3,Rishikesh Nagar,subdivision,D2\n";
 
 /// A policy that lists every consumer owing at least 0.01, so that small figures stay visible.
 const LIST_ALL: &str = "[defaulters]\nmin_overdue_arrears = \"0.01\"\n";
@@ -62,31 +39,6 @@ impl Env {
     fn rankings(&self, period: &str, level: &str) -> Vec<Row> {
         self.rows(&["rankings", "--period", period, "--level", level])
     }
-
-    fn offices(&self) {
-        let out = self.import_ok("offices", OFFICES_CSV);
-        assert_eq!(counts(&out), vec![7, 7, 0], "offices import counts: {out}");
-    }
-}
-
-fn cols(spec: &str) -> Vec<String> {
-    spec.split(',').map(String::from).collect()
-}
-
-fn csv_rows(header: &str, lines: &[&str]) -> Vec<Row> {
-    let mut text = header.to_string();
-    text.push('\n');
-    for l in lines {
-        text.push_str(l);
-        text.push('\n');
-    }
-    parse_csv(&text).1
-}
-
-fn by_office<'a>(rows: &'a [Row], code: &str) -> &'a Row {
-    rows.iter()
-        .find(|r| r["office_code"] == code)
-        .unwrap_or_else(|| panic!("office {code} not listed in {rows:#?}"))
 }
 
 fn office_codes(rows: &[Row]) -> BTreeSet<String> {
@@ -95,31 +47,6 @@ fn office_codes(rows: &[Row]) -> BTreeSet<String> {
 
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
-}
-
-/// A JSON value as text: strings as they are, numbers printed, null as "".
-fn jtext(v: &Value, key: &str) -> String {
-    match v.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) => String::new(),
-        Some(other) => other.to_string(),
-        None => panic!("key `{key}` missing in {v:#}"),
-    }
-}
-
-/// The integers printed by `import`: read, appended, duplicates skipped.
-fn counts(out: &str) -> Vec<u64> {
-    let mut nums = Vec::new();
-    let mut cur = String::new();
-    for ch in out.chars().chain(std::iter::once(' ')) {
-        if ch.is_ascii_digit() {
-            cur.push(ch);
-        } else if !cur.is_empty() {
-            nums.push(cur.parse().unwrap());
-            cur.clear();
-        }
-    }
-    nums
 }
 
 /// The unpaid part the statement shows for a bill: the statement's layout is the engine's own
@@ -156,27 +83,6 @@ fn statement_unpaid(st: &Value, bill_no: &str) -> String {
     }
 }
 
-fn consumer(account: &str, category: &str, sub: &str, mobile: Option<&str>) -> Value {
-    let mut v = json!({
-        "type": "register_consumer", "account_no": account, "name": format!("Consumer {account}"),
-        "category": category, "subdivision": sub, "load_kw": "2.5", "connected_on": "2025-01-01",
-    });
-    if let Some(m) = mobile {
-        v["mobile"] = json!(m);
-    }
-    v
-}
-
-fn bill(no: &str, account: &str, issued: &str, due: &str, amount: &str) -> Value {
-    json!({"type": "issue_bill", "bill_no": no, "account_no": account, "period": &issued[..7],
-           "issued_on": issued, "due_on": due, "amount": amount})
-}
-
-fn payment(no: &str, account: &str, amount: &str, on: &str, channel: &str) -> Value {
-    json!({"type": "receive_payment", "receipt_no": no, "account_no": account, "amount": amount,
-           "paid_on": on, "channel": channel})
-}
-
 fn revise(bill_no: &str, on: &str, new_amount: &str) -> Value {
     json!({"type": "revise_bill", "bill_no": bill_no, "revised_on": on,
            "new_amount": new_amount, "reason": "reading corrected"})
@@ -204,14 +110,6 @@ fn grievance(id: &str, sub: &str, category: &str, on: &str) -> Value {
 
 fn resolve_grievance(id: &str, on: &str) -> Value {
     json!({"type": "resolve_grievance", "grievance_id": id, "resolved_on": on, "note": "done"})
-}
-
-fn serve(notice: &str, on: &str, mode: &str) -> Value {
-    json!({"type": "serve_notice", "notice_no": notice, "served_on": on, "mode": mode})
-}
-
-fn disconnect(account: &str, on: &str, order: &str) -> Value {
-    json!({"type": "disconnect", "account_no": account, "on": on, "order_no": order})
 }
 
 /// The (award, office_code, score, score_change) rows of one level.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod env;
+pub mod spec;
 
 use std::fs;
 use std::path::{Path, PathBuf};

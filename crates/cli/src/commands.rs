@@ -295,48 +295,46 @@ fn append(cli: &Cli, file: &str) -> Outcome {
         (file.to_string(), Box::new(handle))
     };
     let mut inputs = Vec::new();
-    let mut errors = Vec::new();
+    // The line each input came from, by the location it is reported at.
+    let mut input_lines = std::collections::HashMap::new();
+    let mut problems = Vec::new();
     for (index, line) in BufReader::new(reader).lines().enumerate() {
         let line_no = index + 1;
-        let line = line.map_err(|e| Failure::Rejected(vec![format!("{name}:{line_no}: {e}")]))?;
+        let line = line.map_err(|e| {
+            Failure::Rejected(vec![LineProblem::unreadable(&name, line_no, &e).to_string()])
+        })?;
         if line.trim().is_empty() {
             continue;
         }
         if line.len() > COMMAND_LINE_BYTES_MAX {
-            errors.push(format!(
-                "{name}:{line_no}: the line is longer than {COMMAND_LINE_BYTES_MAX} bytes"
-            ));
+            problems.push(LineProblem::too_long(&name, line_no));
             continue;
         }
         match vasooli_domain::command::parse_json(line.as_bytes()) {
-            Ok(value) => inputs.push(Input {
-                location: format!("{name}:{line_no}"),
-                command: DomainCommand::from_json(&value),
-            }),
-            Err(e) => errors.push(format!(
-                "{name}:{line_no}: column {}: not valid JSON: {e}",
-                e.column()
-            )),
+            Ok(value) => {
+                let location = format!("{name}:{line_no}");
+                input_lines.insert(location.clone(), line_no);
+                inputs.push(Input {
+                    location,
+                    command: DomainCommand::from_json(&value),
+                });
+            }
+            Err(e) => problems.push(LineProblem::not_json(&name, line_no, &e)),
         }
     }
     let mut engine = open(cli)?;
-    if !errors.is_empty() {
+    if !problems.is_empty() {
         // Lines that are not JSON reject the file; the others are still checked so that every
         // bad line is reported at once, in line order.
-        let mut lines: Vec<(usize, String)> = errors
-            .into_iter()
-            .chain(
-                engine
-                    .validate(inputs)
-                    .map_err(engine_failure)?
-                    .iter()
-                    .map(ToString::to_string),
-            )
-            .map(|message| (line_of(&message, &name), message))
-            .collect();
-        lines.sort_by_key(|(line, _)| *line);
+        let refused = engine.validate(inputs).map_err(engine_failure)?;
+        problems.extend(refused.into_iter().map(|error| LineProblem {
+            line: input_lines.get(&error.location).copied(),
+            what: LineFault::Refused(error),
+        }));
+        // Problems without a line (none are expected) come first, as before any line.
+        problems.sort_by_key(|problem| problem.line.unwrap_or(0));
         return Err(Failure::Rejected(
-            lines.into_iter().map(|(_, m)| m).collect(),
+            problems.iter().map(ToString::to_string).collect(),
         ));
     }
     let report = engine.execute(inputs).map_err(engine_failure)?;
@@ -349,14 +347,80 @@ fn append(cli: &Cli, file: &str) -> Outcome {
     Ok(())
 }
 
-/// The line number of an error message `NAME:LINE: ...` (0 when it has none).
-fn line_of(message: &str, name: &str) -> usize {
-    message
-        .strip_prefix(name)
-        .and_then(|rest| rest.strip_prefix(':'))
-        .and_then(|rest| rest.split(':').next())
-        .and_then(|line| line.parse().ok())
-        .unwrap_or(0)
+/// A problem with one line of a JSON Lines file, with the line (and column) it is at as
+/// numbers, so that problems found before the engine and by it can be put in line order.
+#[derive(Debug)]
+struct LineProblem {
+    /// The line, counted from 1; `None` for a problem the engine placed at no line.
+    line: Option<usize>,
+    what: LineFault,
+}
+
+#[derive(Debug)]
+enum LineFault {
+    /// The line could not be read (not UTF-8, an I/O error).
+    Unreadable { file: String, error: String },
+    /// The line is longer than [`COMMAND_LINE_BYTES_MAX`].
+    TooLong { file: String },
+    /// The line is not JSON (or repeats a key); `column` counts from 1.
+    NotJson {
+        file: String,
+        column: usize,
+        error: String,
+    },
+    /// The engine refused the command on the line; the error names its location and key.
+    Refused(vasooli_engine::RowError),
+}
+
+impl LineProblem {
+    fn unreadable(file: &str, line: usize, error: &std::io::Error) -> LineProblem {
+        LineProblem {
+            line: Some(line),
+            what: LineFault::Unreadable {
+                file: file.to_string(),
+                error: error.to_string(),
+            },
+        }
+    }
+
+    fn too_long(file: &str, line: usize) -> LineProblem {
+        LineProblem {
+            line: Some(line),
+            what: LineFault::TooLong {
+                file: file.to_string(),
+            },
+        }
+    }
+
+    fn not_json(file: &str, line: usize, error: &serde_json::Error) -> LineProblem {
+        LineProblem {
+            line: Some(line),
+            what: LineFault::NotJson {
+                file: file.to_string(),
+                column: error.column(),
+                error: error.to_string(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for LineProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let line = self.line.unwrap_or(0);
+        match &self.what {
+            LineFault::Unreadable { file, error } => write!(f, "{file}:{line}: {error}"),
+            LineFault::TooLong { file } => write!(
+                f,
+                "{file}:{line}: the line is longer than {COMMAND_LINE_BYTES_MAX} bytes"
+            ),
+            LineFault::NotJson {
+                file,
+                column,
+                error,
+            } => write!(f, "{file}:{line}: column {column}: not valid JSON: {error}"),
+            LineFault::Refused(error) => write!(f, "{error}"),
+        }
+    }
 }
 
 fn nightly(cli: &Cli, as_of: &str) -> Outcome {

@@ -190,6 +190,14 @@ pub enum Command {
         resolved_on: NaiveDate,
         note: String,
     },
+    /// Voids an officer's ladder action recorded by mistake ([`crate::correction`]).
+    VoidAction {
+        account_no: String,
+        action: LadderAction,
+        action_on: NaiveDate,
+        voided_on: NaiveDate,
+        reason: String,
+    },
 }
 
 /// One kind of command: its name (the JSON `type`), its keys (`?` marks an optional one), the
@@ -401,6 +409,14 @@ pub const COMMAND_KINDS: &[CommandKind] = &[
         officer: true,
         ingest: false,
         example: r#"{"type":"resolve_grievance","grievance_id":"GRV-2610-0031","resolved_on":"2026-10-22","note":"meter replaced"}"#,
+    },
+    CommandKind {
+        name: "void_action",
+        keys: &["account_no", "action", "action_on", "voided_on", "reason"],
+        import: None,
+        officer: true,
+        ingest: false,
+        example: r#"{"type":"void_action","account_no":"UK2973380637","action":"serve_notice","action_on":"2026-10-30","voided_on":"2026-11-02","reason":"served on 3 October; the date was typed wrongly"}"#,
     },
 ];
 
@@ -627,6 +643,7 @@ impl Command {
             Command::HoldCamp { .. } => "hold_camp",
             Command::RegisterGrievance { .. } => "register_grievance",
             Command::ResolveGrievance { .. } => "resolve_grievance",
+            Command::VoidAction { .. } => "void_action",
         }
     }
 
@@ -968,7 +985,45 @@ impl Reader<'_> {
     }
 }
 
+/// Reads the fields of a command of `kind`; `None` for an unknown kind or when a field is
+/// refused (the reader holds why).
 fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
+    match kind {
+        "register_office" | "register_consumer" | "register_mobile" => parse_registry(kind, r),
+        "issue_bill" | "revise_bill" => parse_bills(kind, r),
+        "receive_payment" | "reverse_payment" | "post_adjustment" => parse_payments(kind, r),
+        "serve_notice"
+        | "disconnect"
+        | "reconnect"
+        | "permanently_disconnect"
+        | "issue_recovery_certificate" => parse_connection(kind, r),
+        "raise_dispute" | "resolve_dispute" | "grant_installment_plan" => parse_relief(kind, r),
+        "schedule_camp" | "hold_camp" | "register_grievance" | "resolve_grievance" => {
+            parse_camps(kind, r)
+        }
+        "void_action" => parse_correction(r),
+        _ => None,
+    }
+}
+
+/// A correction of an officer's action.
+fn parse_correction(r: &mut Reader) -> Option<Command> {
+    let account_no = r.account("account_no");
+    let action = r.parsed::<LadderAction>("action");
+    let action_on = r.date("action_on");
+    let voided_on = r.date("voided_on");
+    let reason = r.free_text("reason", TEXT_LEN_MAX);
+    Some(Command::VoidAction {
+        account_no: account_no?,
+        action: action?,
+        action_on: action_on?,
+        voided_on: voided_on?,
+        reason: reason?,
+    })
+}
+
+/// Offices, consumers and their mobiles.
+fn parse_registry(kind: &str, r: &mut Reader) -> Option<Command> {
     Some(match kind {
         "register_office" => {
             let code = r.office("code");
@@ -1021,6 +1076,13 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
                 source: source?,
             }
         }
+        _ => return None,
+    })
+}
+
+/// Bills and their revisions.
+fn parse_bills(kind: &str, r: &mut Reader) -> Option<Command> {
+    Some(match kind {
         "issue_bill" => {
             let bill_no = r.identifier("bill_no");
             let account_no = r.account("account_no");
@@ -1057,6 +1119,13 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
                 reason: reason?,
             }
         }
+        _ => return None,
+    })
+}
+
+/// Payments, reversals and adjustments.
+fn parse_payments(kind: &str, r: &mut Reader) -> Option<Command> {
+    Some(match kind {
         "receive_payment" => {
             let receipt_no = r.identifier("receipt_no");
             let account_no = r.account("account_no");
@@ -1101,6 +1170,13 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
                 reason: reason?,
             }
         }
+        _ => return None,
+    })
+}
+
+/// Notices served and the connection.
+fn parse_connection(kind: &str, r: &mut Reader) -> Option<Command> {
+    Some(match kind {
         "serve_notice" => {
             let notice_no = r.identifier("notice_no");
             let served_on = r.date("served_on");
@@ -1147,6 +1223,13 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
                 on: on?,
             }
         }
+        _ => return None,
+    })
+}
+
+/// Disputes and instalment plans.
+fn parse_relief(kind: &str, r: &mut Reader) -> Option<Command> {
+    Some(match kind {
         "raise_dispute" => {
             let account_no = r.account("account_no");
             let on = r.date("on");
@@ -1190,6 +1273,13 @@ fn parse_fields(kind: &str, r: &mut Reader) -> Option<Command> {
                 installments: installments?,
             }
         }
+        _ => return None,
+    })
+}
+
+/// Camps and grievances.
+fn parse_camps(kind: &str, r: &mut Reader) -> Option<Command> {
+    Some(match kind {
         "schedule_camp" => {
             let camp_id = r.identifier("camp_id");
             let subdivision = r.office("subdivision");

@@ -182,6 +182,11 @@ fn dated(command: &Command) -> Vec<Dated<'static>> {
         C::ReversePayment { reversed_on, .. } => vec![fact("reversed_on", *reversed_on)],
         C::PostAdjustment { posted_on, .. } => vec![fact("posted_on", *posted_on)],
         C::ServeNotice { served_on, .. } => vec![fact("served_on", *served_on)],
+        C::VoidAction {
+            action_on,
+            voided_on,
+            ..
+        } => vec![fact("action_on", *action_on), fact("voided_on", *voided_on)],
         C::Disconnect { on, .. }
         | C::Reconnect { on, .. }
         | C::PermanentlyDisconnect { on, .. }
@@ -213,9 +218,29 @@ fn dated(command: &Command) -> Vec<Dated<'static>> {
 /// Every date of `command` outside its window as of `today` (the date in India), one error
 /// per field, naming the field, the date, the bound and the policy key that sets it.
 pub fn check_windows(command: &Command, policy: &DatesPolicy, today: NaiveDate) -> Vec<FieldError> {
-    let earliest = policy.earliest(today);
-    let latest = policy.latest(today);
-    let too_old = |field: &str, date: NaiveDate| {
+    let window = Window {
+        policy,
+        today,
+        earliest: policy.earliest(today),
+        latest: policy.latest(today),
+    };
+    dated(command)
+        .into_iter()
+        .filter_map(|item| window.check(item))
+        .collect()
+}
+
+/// The dates accepted as of today.
+struct Window<'a> {
+    policy: &'a DatesPolicy,
+    today: NaiveDate,
+    earliest: NaiveDate,
+    latest: NaiveDate,
+}
+
+impl Window<'_> {
+    fn too_old(&self, field: &str, date: NaiveDate) -> FieldError {
+        let (policy, today, earliest) = (self.policy, self.today, self.earliest);
         FieldError::new(
             field,
             format!(
@@ -224,8 +249,10 @@ pub fn check_windows(command: &Command, policy: &DatesPolicy, today: NaiveDate) 
                 policy.past_years_max
             ),
         )
-    };
-    let too_late = |field: &str, date: NaiveDate| {
+    }
+
+    fn too_late(&self, field: &str, date: NaiveDate) -> FieldError {
+        let (policy, today) = (self.policy, self.today);
         FieldError::new(
             field,
             format!(
@@ -237,103 +264,128 @@ pub fn check_windows(command: &Command, policy: &DatesPolicy, today: NaiveDate) 
                 }
             ),
         )
-    };
-    let mut errors = Vec::new();
-    for item in dated(command) {
+    }
+
+    /// The error of one date outside its window.
+    fn check(&self, item: Dated<'_>) -> Option<FieldError> {
+        let (policy, today) = (self.policy, self.today);
         match item {
-            Dated::Fact { field, date } => {
-                if date < earliest {
-                    errors.push(too_old(field, date));
-                } else if date > latest {
-                    errors.push(too_late(field, date));
-                }
-            }
+            Dated::Fact { field, date } => self.fact(field, date),
             Dated::Connection { date } => {
                 let first = years_before(today, policy.connection_years_max);
                 if date < first {
-                    errors.push(FieldError::new(
+                    Some(FieldError::new(
                         "connected_on",
                         format!(
                             "{date} is more than {} years before today ({today}) (policy \
                              dates.connection_years_max)",
                             policy.connection_years_max
                         ),
-                    ));
-                } else if date > latest {
-                    errors.push(too_late("connected_on", date));
+                    ))
+                } else {
+                    (date > self.latest).then(|| self.too_late("connected_on", date))
                 }
             }
-            Dated::Due { issued_on, date } => {
-                let last = days_after(issued_on, policy.due_days_max);
-                if date > last {
-                    errors.push(FieldError::new(
+            Dated::Due { issued_on, date } => (date > days_after(issued_on, policy.due_days_max))
+                .then(|| {
+                    FieldError::new(
                         "due_on",
                         format!(
                             "{date} is more than {} days after issued_on {issued_on} (policy \
                              dates.due_days_max)",
                             policy.due_days_max
                         ),
-                    ));
-                }
-            }
-            Dated::Period { issued_on, date } => {
-                let month = date.format("%Y-%m");
-                if date < earliest.with_day0_of_month() {
-                    errors.push(FieldError::new(
-                        "period",
-                        format!(
-                            "{month} is more than {} years before today ({today}) (policy \
-                             dates.past_years_max)",
-                            policy.past_years_max
-                        ),
-                    ));
-                } else if date
-                    > days_after(issued_on, PERIOD_AHEAD_DAYS_MAX.max(policy.future_days_max))
-                {
-                    errors.push(FieldError::new(
-                        "period",
-                        format!(
-                            "{month} begins more than a month after issued_on {issued_on}: a \
-                             bill is for a month that has begun"
-                        ),
-                    ));
-                }
-            }
+                    )
+                }),
+            Dated::Period { issued_on, date } => self.period(issued_on, date),
             Dated::Installment {
                 field,
                 granted_on,
                 date,
-            } => {
-                if date > years_after(granted_on, policy.plan_years_max) {
-                    errors.push(FieldError::new(
-                        field,
-                        format!(
-                            "{date} is more than {} years after granted_on {granted_on} (policy \
-                             dates.plan_years_max)",
-                            policy.plan_years_max
-                        ),
-                    ));
-                } else if date < earliest {
-                    errors.push(too_old(&field, date));
-                }
-            }
-            Dated::Camp { date } => {
-                if date < earliest {
-                    errors.push(too_old("on", date));
-                } else if date > days_after(today, policy.camp_days_ahead_max) {
-                    errors.push(FieldError::new(
-                        "on",
-                        format!(
-                            "{date} is more than {} days after today ({today}, India) (policy \
-                             dates.camp_days_ahead_max)",
-                            policy.camp_days_ahead_max
-                        ),
-                    ));
-                }
-            }
+            } => self.installment(&field, granted_on, date),
+            Dated::Camp { date } => self.camp(date),
         }
     }
-    errors
+
+    /// Something that has happened: within the past years, not after the latest day.
+    fn fact(&self, field: &str, date: NaiveDate) -> Option<FieldError> {
+        if date < self.earliest {
+            Some(self.too_old(field, date))
+        } else if date > self.latest {
+            Some(self.too_late(field, date))
+        } else {
+            None
+        }
+    }
+
+    /// A bill's month: within the past years, begun by a month after the issue.
+    fn period(&self, issued_on: NaiveDate, date: NaiveDate) -> Option<FieldError> {
+        let (policy, today) = (self.policy, self.today);
+        let month = date.format("%Y-%m");
+        if date < self.earliest.with_day0_of_month() {
+            Some(FieldError::new(
+                "period",
+                format!(
+                    "{month} is more than {} years before today ({today}) (policy \
+                     dates.past_years_max)",
+                    policy.past_years_max
+                ),
+            ))
+        } else if date > days_after(issued_on, PERIOD_AHEAD_DAYS_MAX.max(policy.future_days_max)) {
+            Some(FieldError::new(
+                "period",
+                format!(
+                    "{month} begins more than a month after issued_on {issued_on}: a \
+                     bill is for a month that has begun"
+                ),
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// An instalment: within the plan's years, not before the earliest day.
+    fn installment(
+        &self,
+        field: &str,
+        granted_on: NaiveDate,
+        date: NaiveDate,
+    ) -> Option<FieldError> {
+        let policy = self.policy;
+        if date > years_after(granted_on, policy.plan_years_max) {
+            Some(FieldError::new(
+                field,
+                format!(
+                    "{date} is more than {} years after granted_on {granted_on} (policy \
+                     dates.plan_years_max)",
+                    policy.plan_years_max
+                ),
+            ))
+        } else if date < self.earliest {
+            Some(self.too_old(field, date))
+        } else {
+            None
+        }
+    }
+
+    /// A camp: not before the earliest day, not too far ahead.
+    fn camp(&self, date: NaiveDate) -> Option<FieldError> {
+        let (policy, today) = (self.policy, self.today);
+        if date < self.earliest {
+            Some(self.too_old("on", date))
+        } else if date > days_after(today, policy.camp_days_ahead_max) {
+            Some(FieldError::new(
+                "on",
+                format!(
+                    "{date} is more than {} days after today ({today}, India) (policy \
+                     dates.camp_days_ahead_max)",
+                    policy.camp_days_ahead_max
+                ),
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// The consumer's own events are not dated before the consumer was connected: the first

@@ -266,6 +266,22 @@ pub struct RecoveryCertificateIssued {
     pub on: NaiveDate,
 }
 
+/// An officer's ladder action recorded by mistake, voided: the log keeps both, and the
+/// consumer's history reads as if the action had not been recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionVoided {
+    pub account_no: String,
+    /// The action voided.
+    pub action: LadderAction,
+    /// Its date (a notice's `served_on`, an action's `on`).
+    #[serde(with = "crate::codec::date")]
+    pub action_on: NaiveDate,
+    /// When the mistake was corrected.
+    #[serde(with = "crate::codec::date")]
+    pub voided_on: NaiveDate,
+    pub reason: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DisputeRaised {
     pub account_no: String,
@@ -430,6 +446,8 @@ pub enum Event {
     NightlyRunCompleted(NightlyRunCompleted),
     SmsRejected(SmsRejected),
     SmsDeliveryReported(SmsDeliveryReported),
+    /// Last: variants are encoded by their place, so new ones go at the end.
+    ActionVoided(ActionVoided),
 }
 
 /// A natural key: the identity a user gives a fact, so that the same fact sent twice is
@@ -488,6 +506,7 @@ impl Event {
             Event::NightlyRunCompleted(_) => "nightly_run_completed",
             Event::SmsRejected(_) => "sms_rejected",
             Event::SmsDeliveryReported(_) => "sms_delivery_reported",
+            Event::ActionVoided(_) => "action_voided",
         }
     }
 
@@ -517,6 +536,7 @@ impl Event {
             Event::SmsAttempted(e) => &e.account_no,
             Event::SmsRejected(e) => &e.account_no,
             Event::SmsDeliveryReported(e) => &e.account_no,
+            Event::ActionVoided(e) => &e.account_no,
             Event::OfficeRegistered(_)
             | Event::CampScheduled(_)
             | Event::CampHeld(_)
@@ -573,6 +593,7 @@ impl Event {
                 return None
             }
             Event::NightlyRunCompleted(e) => e.as_of,
+            Event::ActionVoided(e) => e.voided_on,
         })
     }
 
@@ -594,11 +615,18 @@ impl Event {
                 key("surcharge", &[&e.bill_no, &e.anniversary.to_string()])
             }
             Event::NoticeIssued(e) => key("notice", &[&e.notice_no]),
-            Event::NoticeServed(e) => key("notice_served", &[&e.notice_no]),
+            // Dated, so that a service voided as a mistake may be recorded again with its
+            // right date, while the very same record sent again is still a repeat.
+            Event::NoticeServed(e) => {
+                key("notice_served", &[&e.notice_no, &e.served_on.to_string()])
+            }
             Event::CaseClosed(e) => key("case_closed", &[&e.notice_no]),
             Event::Disconnected(e) => key("disconnection", &[&e.account_no, &e.on.to_string()]),
             Event::Reconnected(e) => key("reconnection", &[&e.account_no, &e.on.to_string()]),
-            Event::PermanentlyDisconnected(e) => key("permanent_disconnection", &[&e.account_no]),
+            Event::PermanentlyDisconnected(e) => key(
+                "permanent_disconnection",
+                &[&e.account_no, &e.on.to_string()],
+            ),
             Event::RecoveryCertificateIssued(e) => key("recovery_certificate", &[&e.rc_no]),
             Event::DisputeRaised(e) => key("dispute", &[&e.account_no, &e.on.to_string()]),
             Event::DisputeResolved(e) => {
@@ -617,6 +645,10 @@ impl Event {
             // A gateway may report a message more than once; the receiver skips a report
             // that says what the last one said.
             Event::SmsDeliveryReported(_) => None,
+            Event::ActionVoided(e) => key(
+                "void",
+                &[&e.account_no, e.action.as_str(), &e.action_on.to_string()],
+            ),
         }
     }
 }

@@ -13,21 +13,22 @@
 //!   only what is around it;
 //! - vocabularies are one byte (their place in `ALL`).
 //!
-//! Records say what the event said, not what it did: a revision names its bill, a reversal
-//! its receipt, and [`replay`] applies them in order exactly as the world applied events
-//! before (an event about a bill the consumer does not have changes nothing). So the decoded
-//! consumer is a pure function of the consumer's events, and appending never needs to read
-//! the journal.
+//! A record holds one [`Change`]: what the event said, not what it did (a revision names its
+//! bill, a reversal its receipt). This module only encodes and decodes records; [`replay`]
+//! decodes them and applies each with [`Consumer::apply`], the one place a consumer's state
+//! changes. So the decoded consumer is a pure function of the consumer's events, and
+//! appending never needs to read the journal.
 //!
 //! The encoding is the engine's own and private to a running process and its checkpoints: a
 //! change of it is a change of the checkpoint's layout (its key names the layout), and the
 //! log, which does not use it, rebuilds the journals.
 
-use crate::event::Event;
+use crate::aggregate::Change;
+use crate::event::{ConsumerRegistered, Event};
 use crate::money::Money;
 use crate::state::{
-    Adjustment, Bill, BillMonth, Case, ConnectionChange, ConnectionEvent, Consumer, Dispute,
-    MobileRegistration, Payment, Plan, Revision, SmsDelivery, SmsMessage, Surcharge, Text,
+    Adjustment, Bill, BillMonth, ConnectionChange, ConnectionEvent, Consumer, Dispute,
+    MobileRegistration, Payment, Plan, Revision, SmsDelivery, SmsMessage, Text,
 };
 use crate::types::*;
 use chrono::{Datelike, NaiveDate};
@@ -75,6 +76,8 @@ mod tag {
     pub const REGISTERED_WITH_ADDRESS: u8 = 21;
     pub const SMS_REJECTED: u8 = 22;
     pub const SMS_DELIVERY: u8 = 23;
+    /// An officer's ladder action voided: the action, then its date.
+    pub const VOIDED: u8 = 24;
 }
 
 /// In an encoded text: the account number.
@@ -204,19 +207,7 @@ pub fn encode(base: Base<'_>, position: u64, event: &Event, out: &mut Vec<u8>) {
     out.clear();
     let mut w = Writer { out, base };
     match event {
-        Event::ConsumerRegistered(e) => {
-            w.byte(match e.address {
-                None => tag::REGISTERED,
-                Some(_) => tag::REGISTERED_WITH_ADDRESS,
-            });
-            w.text(&e.name);
-            w.signed(e.load_watts);
-            w.byte(e.language.index());
-            w.optional_text(e.mobile.as_deref());
-            if let Some(address) = &e.address {
-                w.text(address);
-            }
-        }
+        Event::ConsumerRegistered(e) => encode_registration(&mut w, e),
         Event::MobileRegistered(e) => {
             w.byte(tag::MOBILE);
             w.date(e.registered_on);
@@ -268,6 +259,27 @@ pub fn encode(base: Base<'_>, position: u64, event: &Event, out: &mut Vec<u8>) {
             w.date(e.levied_on);
             w.money(e.amount);
         }
+        _ => encode_ladder(&mut w, position, event),
+    }
+}
+
+fn encode_registration(w: &mut Writer<'_>, e: &ConsumerRegistered) {
+    w.byte(match e.address {
+        None => tag::REGISTERED,
+        Some(_) => tag::REGISTERED_WITH_ADDRESS,
+    });
+    w.text(&e.name);
+    w.signed(e.load_watts);
+    w.byte(e.language.index());
+    w.optional_text(e.mobile.as_deref());
+    if let Some(address) = &e.address {
+        w.text(address);
+    }
+}
+
+/// Records of notices, the connection, disputes and plans.
+fn encode_ladder(w: &mut Writer<'_>, position: u64, event: &Event) {
+    match event {
         Event::NoticeIssued(e) => {
             w.byte(tag::NOTICE);
             w.text(&e.notice_no);
@@ -333,6 +345,14 @@ pub fn encode(base: Base<'_>, position: u64, event: &Event, out: &mut Vec<u8>) {
             w.text(&e.plan_id);
             w.date(e.on);
         }
+        _ => encode_sms(w, position, event),
+    }
+}
+
+/// Records of SMS messages and of corrections; nothing for an event that is not about a
+/// consumer's history.
+fn encode_sms(w: &mut Writer<'_>, position: u64, event: &Event) {
+    match event {
         Event::SmsQueued(e) => {
             w.byte(tag::SMS_QUEUED);
             w.position(position);
@@ -361,6 +381,11 @@ pub fn encode(base: Base<'_>, position: u64, event: &Event, out: &mut Vec<u8>) {
             w.text(&e.message_id);
             w.byte(u8::from(e.delivered));
             w.text(&e.reason);
+        }
+        Event::ActionVoided(e) => {
+            w.byte(tag::VOIDED);
+            w.byte(e.action.index());
+            w.date(e.action_on);
         }
         _ => {}
     }
@@ -546,14 +571,77 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Reads a journal into `consumer` (whose registration fields are already set), applying each
-/// record in order.
-pub fn replay(base: Base<'_>, journal: &[u8], consumer: &mut Consumer) -> Result<(), JournalError> {
-    let mut r = Reader::new(journal, base);
-    while r.at < journal.len() {
-        apply_record(&mut r, consumer)?;
+/// Reads a journal into `consumer` (whose registration fields are already set): decodes each
+/// record and applies its change with [`Consumer::apply`], in order. Returns how many records
+/// the journal holds.
+pub fn replay(
+    base: Base<'_>,
+    journal: &[u8],
+    consumer: &mut Consumer,
+) -> Result<usize, JournalError> {
+    let mut records = Records::new(base, journal);
+    let mut count = 0;
+    while let Some(change) = records.next_change()? {
+        consumer.apply(change);
+        count += 1;
     }
-    Ok(())
+    // Every record read advances, and reading stops at the end: the journal was read whole.
+    assert_eq!(
+        records.reader.at,
+        journal.len(),
+        "a journal reads to its end"
+    );
+    Ok(count)
+}
+
+/// A journal's records, decoded one by one.
+struct Records<'a> {
+    reader: Reader<'a>,
+    /// The log position of the latest record that holds one: positions strictly increase,
+    /// records being appended in log order.
+    last_position: Option<u64>,
+}
+
+impl<'a> Records<'a> {
+    fn new(base: Base<'a>, journal: &'a [u8]) -> Records<'a> {
+        Records {
+            reader: Reader::new(journal, base),
+            last_position: None,
+        }
+    }
+
+    /// The next record's change, `None` at the end of the journal.
+    fn next_change(&mut self) -> Read<Option<Change>> {
+        if self.reader.at >= self.reader.bytes.len() {
+            return Ok(None);
+        }
+        let start = self.reader.at;
+        let change = decode_record(&mut self.reader)?;
+        assert!(self.reader.at > start, "a record is at least its tag");
+        if let Some(position) = position_of(&change) {
+            if self.last_position.is_some_and(|last| position <= last) {
+                return Err(JournalError {
+                    at: start,
+                    what: "a position not after the record before",
+                });
+            }
+            self.last_position = Some(position);
+        }
+        Ok(Some(change))
+    }
+}
+
+/// The log position a change records, for those that record one.
+fn position_of(change: &Change) -> Option<u64> {
+    match change {
+        Change::Bill(b) => Some(b.position),
+        Change::Payment(p) => Some(p.position),
+        Change::Adjustment(a) => Some(a.position),
+        Change::Surcharge { position, .. } => Some(*position),
+        Change::Connection(c) => Some(c.position),
+        Change::SmsQueued(m) => Some(m.position),
+        _ => None,
+    }
 }
 
 /// Calls `each` with the kind and length of every record of a journal, in order (for
@@ -563,22 +651,22 @@ pub fn record_sizes(
     journal: &[u8],
     mut each: impl FnMut(&'static str, usize),
 ) -> Result<(), JournalError> {
-    let mut scratch = Consumer::empty(base.account_no, base.position, base.connected_on);
-    let mut r = Reader::new(journal, base);
-    while r.at < journal.len() {
-        let start = r.at;
+    let mut records = Records::new(base, journal);
+    loop {
+        let start = records.reader.at;
+        if records.next_change()?.is_none() {
+            return Ok(());
+        }
         let kind = KINDS
             .get(usize::from(journal[start]))
             .copied()
             .unwrap_or("?");
-        apply_record(&mut r, &mut scratch)?;
-        each(kind, r.at - start);
+        each(kind, records.reader.at - start);
     }
-    Ok(())
 }
 
 /// The records' kinds by tag.
-const KINDS: [&str; 24] = [
+const KINDS: [&str; 25] = [
     "registration",
     "mobile",
     "bill",
@@ -603,314 +691,215 @@ const KINDS: [&str; 24] = [
     "registration",
     "sms rejected",
     "sms delivery",
+    "action voided",
 ];
 
 /// Checks that a journal reads back whole.
 pub fn check(base: Base<'_>, journal: &[u8]) -> Result<(), JournalError> {
-    let mut scratch = Consumer::empty(base.account_no, base.position, base.connected_on);
-    replay(base, journal, &mut scratch)
+    let mut records = Records::new(base, journal);
+    while records.next_change()?.is_some() {}
+    Ok(())
 }
 
-fn apply_record(r: &mut Reader<'_>, c: &mut Consumer) -> Read<()> {
-    match r.byte()? {
-        registered @ (tag::REGISTERED | tag::REGISTERED_WITH_ADDRESS) => {
-            c.name = r.text()?;
-            c.load_watts = r.signed()?;
-            c.language = r.vocabulary(Language::from_index)?;
-            if let Some(mobile) = r.optional_text()? {
-                c.mobiles.push(MobileRegistration {
-                    registered_on: c.connected_on,
-                    mobile,
-                    source: None,
-                });
-            }
-            if registered == tag::REGISTERED_WITH_ADDRESS {
-                c.address = Some(r.text()?);
-            }
-        }
-        tag::MOBILE => {
-            let registered_on = r.date()?;
-            let mobile = r.text()?;
-            let source = r.vocabulary(MobileSource::from_index)?;
-            c.mobiles.push(MobileRegistration {
-                registered_on,
-                mobile,
-                source: Some(source),
-            });
-        }
-        tag::BILL => {
-            let position = r.position()?;
-            let bill_no = r.text()?;
-            let issued_on = r.date()?;
-            let due_on = r.due(issued_on)?;
-            let period = r.signed()?.checked_add(months(issued_on));
-            let period = period.and_then(|m| i32::try_from(m).ok()).map_or_else(
-                || r.fail("a period out of range"),
-                |m| Ok(BillMonth::from_months(m)),
-            )?;
-            let amount = r.money()?;
-            c.bills.push(Bill {
-                bill_no,
-                period,
-                issued_on,
-                due_on,
-                amount,
-                revisions: Default::default(),
-                position,
-            });
-        }
-        tag::BILL_REVISED => {
-            let bill_no = r.text()?;
-            let revised_on = r.date()?;
-            let new_amount = r.money()?;
-            if let Some(bill) = c.bills.iter_mut().find(|b| b.bill_no == bill_no) {
-                bill.revisions.push(Revision {
-                    revised_on,
-                    new_amount,
-                });
-            }
-        }
-        tag::PAYMENT => {
-            let position = r.position()?;
-            let receipt_no = r.text()?;
-            let amount = r.money()?;
-            let paid_on = r.date()?;
-            let channel = r.vocabulary(Channel::from_index)?;
-            c.payments.push(Payment {
-                receipt_no,
-                amount,
-                paid_on,
-                channel,
-                reversed_on: None,
-                position,
-            });
-        }
-        tag::PAYMENT_REVERSED => {
-            let receipt_no = r.text()?;
-            let reversed_on = r.date()?;
-            if let Some(p) = c.payments.iter_mut().find(|p| p.receipt_no == receipt_no) {
-                p.reversed_on = Some(reversed_on);
-            }
-        }
-        tag::ADJUSTMENT => {
-            let position = r.position()?;
-            let adjustment_no = r.text()?;
-            let posted_on = r.date()?;
-            let amount = r.money()?;
-            let reason = r.text()?.into_string();
-            c.adjustments.push(Adjustment {
-                adjustment_no,
-                posted_on,
-                amount,
-                reason,
-                position,
-            });
-        }
-        tag::SURCHARGE => {
-            let position = r.position()?;
-            let bill_no = r.text()?;
-            let anniversary = r.u32()?;
-            let levied_on = r.date()?;
-            let amount = r.money()?;
-            // The nightly run levies only on bills in the history.
-            if let Some(bill) = c.bill_index(&bill_no) {
-                c.surcharges.push(Surcharge {
-                    bill,
-                    anniversary,
-                    levied_on,
-                    amount,
-                    position,
-                });
-            }
-        }
-        tag::NOTICE => {
-            let notice_no = r.text()?;
-            let issued_on = r.date()?;
-            let overdue_arrears_at_issue = r.money()?;
-            c.cases.push(Case {
-                notice_no,
-                issued_on,
-                overdue_arrears_at_issue,
-                served_on: None,
-                mode: None,
-                closed_on: None,
-                close_reason: None,
-            });
-        }
-        tag::NOTICE_SERVED => {
-            let notice_no = r.text()?;
-            let served_on = r.date()?;
-            let mode = r.vocabulary(NoticeMode::from_index)?;
-            if let Some(case) = c.cases.iter_mut().find(|k| k.notice_no == notice_no) {
-                case.served_on = Some(served_on);
-                case.mode = Some(mode);
-            }
-        }
-        tag::CASE_CLOSED => {
-            let notice_no = r.text()?;
-            let closed_on = r.date()?;
-            let reason = r.vocabulary(CaseCloseReason::from_index)?;
-            if let Some(case) = c.cases.iter_mut().find(|k| k.notice_no == notice_no) {
-                if case.closed_on.is_none() {
-                    case.closed_on = Some(closed_on);
-                    case.close_reason = Some(reason);
-                }
-            }
-        }
-        tag::DISCONNECTED => {
-            let position = r.position()?;
-            let on = r.date()?;
-            let order_no = r.text()?;
-            c.connection.push(ConnectionEvent {
-                on,
-                change: ConnectionChange::Disconnected { order_no },
-                position,
-            });
-        }
-        tag::RECONNECTED => {
-            let position = r.position()?;
-            let on = r.date()?;
-            c.connection.push(ConnectionEvent {
-                on,
-                change: ConnectionChange::Reconnected,
-                position,
-            });
-            // A reconnection closes the case that led to the disconnection.
-            for case in c
-                .cases
-                .iter_mut()
-                .filter(|k| k.closed_on.is_none() && k.issued_on <= on)
-            {
-                case.closed_on = Some(on);
-                case.close_reason = Some(CaseCloseReason::Reconnected);
-            }
-        }
+/// Decodes one record: the change it holds.
+fn decode_record(r: &mut Reader<'_>) -> Read<Change> {
+    let tag = r.byte()?;
+    match tag {
+        tag::REGISTERED | tag::REGISTERED_WITH_ADDRESS => Ok(Change::Registered {
+            name: r.text()?,
+            load_watts: r.signed()?,
+            language: r.vocabulary(Language::from_index)?,
+            mobile: r.optional_text()?,
+            address: match tag {
+                tag::REGISTERED_WITH_ADDRESS => Some(r.text()?),
+                _ => None,
+            },
+        }),
+        tag::MOBILE => Ok(Change::Mobile(MobileRegistration {
+            registered_on: r.date()?,
+            mobile: r.text()?,
+            source: Some(r.vocabulary(MobileSource::from_index)?),
+        })),
+        tag::BILL => decode_bill(r),
+        tag::BILL_REVISED => Ok(Change::BillRevised {
+            bill_no: r.text()?,
+            revision: Revision {
+                revised_on: r.date()?,
+                new_amount: r.money()?,
+            },
+        }),
+        tag::PAYMENT => Ok(Change::Payment(Payment {
+            position: r.position()?,
+            receipt_no: r.text()?,
+            amount: r.money()?,
+            paid_on: r.date()?,
+            channel: r.vocabulary(Channel::from_index)?,
+            reversed_on: None,
+        })),
+        tag::PAYMENT_REVERSED => Ok(Change::PaymentReversed {
+            receipt_no: r.text()?,
+            reversed_on: r.date()?,
+        }),
+        tag::ADJUSTMENT => Ok(Change::Adjustment(Adjustment {
+            position: r.position()?,
+            adjustment_no: r.text()?,
+            posted_on: r.date()?,
+            amount: r.money()?,
+            reason: r.text()?.into_string(),
+        })),
+        tag::SURCHARGE => Ok(Change::Surcharge {
+            position: r.position()?,
+            bill_no: r.text()?,
+            anniversary: r.u32()?,
+            levied_on: r.date()?,
+            amount: r.money()?,
+        }),
+        tag::NOTICE..=tag::PLAN_BROKEN => decode_ladder(r, tag),
+        _ => decode_sms(r, tag),
+    }
+}
+
+fn decode_bill(r: &mut Reader<'_>) -> Read<Change> {
+    let position = r.position()?;
+    let bill_no = r.text()?;
+    let issued_on = r.date()?;
+    let due_on = r.due(issued_on)?;
+    let period = r.signed()?.checked_add(months(issued_on));
+    let period = period.and_then(|m| i32::try_from(m).ok()).map_or_else(
+        || r.fail("a period out of range"),
+        |m| Ok(BillMonth::from_months(m)),
+    )?;
+    Ok(Change::Bill(Bill {
+        bill_no,
+        period,
+        issued_on,
+        due_on,
+        amount: r.money()?,
+        revisions: Default::default(),
+        position,
+    }))
+}
+
+/// Decodes the rest of a record about notices, the connection, disputes or plans.
+fn decode_ladder(r: &mut Reader<'_>, tag: u8) -> Read<Change> {
+    let connection = |r: &mut Reader<'_>, change: fn(&mut Reader<'_>) -> Read<ConnectionChange>| {
+        let position = r.position()?;
+        let on = r.date()?;
+        Ok(Change::Connection(ConnectionEvent {
+            on,
+            change: change(r)?,
+            position,
+        }))
+    };
+    Ok(match tag {
+        tag::NOTICE => Change::Notice {
+            notice_no: r.text()?,
+            issued_on: r.date()?,
+            overdue_arrears: r.money()?,
+        },
+        tag::NOTICE_SERVED => Change::NoticeServed {
+            notice_no: r.text()?,
+            served_on: r.date()?,
+            mode: r.vocabulary(NoticeMode::from_index)?,
+        },
+        tag::CASE_CLOSED => Change::CaseClosed {
+            notice_no: r.text()?,
+            closed_on: r.date()?,
+            reason: r.vocabulary(CaseCloseReason::from_index)?,
+        },
+        tag::DISCONNECTED => connection(r, |r| {
+            Ok(ConnectionChange::Disconnected {
+                order_no: r.text()?,
+            })
+        })?,
+        tag::RECONNECTED => connection(r, |_| Ok(ConnectionChange::Reconnected))?,
         tag::PERMANENTLY_DISCONNECTED => {
-            let position = r.position()?;
-            let on = r.date()?;
-            c.connection.push(ConnectionEvent {
-                on,
-                change: ConnectionChange::PermanentlyDisconnected,
-                position,
-            });
+            connection(r, |_| Ok(ConnectionChange::PermanentlyDisconnected))?
         }
-        tag::RECOVERY_CERTIFICATE => {
-            let position = r.position()?;
-            let on = r.date()?;
-            let rc_no = r.text()?;
-            c.connection.push(ConnectionEvent {
-                on,
-                change: ConnectionChange::RecoveryCertificate { rc_no },
-                position,
-            });
-        }
-        tag::DISPUTE => {
-            let on = r.date()?;
-            let deposit = r.money()?;
-            let bill_no = r.optional_text()?;
-            c.disputes.push(Dispute {
-                on,
-                deposit,
-                bill_no,
-                resolved_on: None,
-            });
-        }
-        tag::DISPUTE_RESOLVED => {
-            let on = r.date()?;
-            if let Some(d) = c
-                .disputes
-                .iter_mut()
-                .rev()
-                .find(|d| d.resolved_on.is_none())
-            {
-                d.resolved_on = Some(on);
-            }
-        }
-        tag::PLAN => {
-            let plan_id = r.text()?;
-            let granted_on = r.date()?;
-            let count = r.u32()?;
-            let mut installments = Vec::new();
-            for _ in 0..count {
-                let due_on = r.date()?;
-                let amount = r.money()?;
-                installments.push(crate::event::Installment { due_on, amount });
-            }
-            c.plans.push(Plan {
-                plan_id,
-                granted_on,
-                installments,
-                broken_on: None,
-            });
-        }
-        tag::PLAN_BROKEN => {
-            let plan_id = r.text()?;
-            let on = r.date()?;
-            if let Some(p) = c.plans.iter_mut().find(|p| p.plan_id == plan_id) {
-                p.broken_on = Some(on);
-            }
-        }
-        tag::SMS_QUEUED => {
-            let position = r.position()?;
-            let message_id = r.text()?;
-            let mobile = r.text()?;
-            let template = r.text()?;
-            let dlt_template_id = r.text()?;
-            let language = r.vocabulary(Language::from_index)?;
-            let queued_on = r.date()?;
-            c.sms.push(SmsMessage {
-                message_id,
-                mobile,
-                template,
-                dlt_template_id,
-                language,
-                position,
-                queued_on,
-                attempts: 0,
-                last_outcome: None,
-                last_detail: String::new(),
-                rejected: false,
-                delivery: None,
-            });
-        }
-        tag::SMS_ATTEMPTED => {
-            let message_id = r.text()?;
-            let attempt = r.u32()?;
-            let outcome = r.vocabulary(SmsOutcome::from_index)?;
-            let detail = r.text()?.into_string();
-            if let Some(m) = c.sms.iter_mut().find(|m| m.message_id == message_id) {
-                m.attempts = m.attempts.max(attempt);
-                m.last_outcome = Some(outcome);
-                m.last_detail = detail;
-            }
-        }
-        tag::SMS_REJECTED => {
-            let message_id = r.text()?;
-            let reason = r.text()?.into_string();
-            if let Some(m) = c.sms.iter_mut().find(|m| m.message_id == message_id) {
-                m.rejected = true;
-                m.last_outcome = Some(SmsOutcome::Failed);
-                m.last_detail = reason;
-            }
-        }
-        tag::SMS_DELIVERY => {
-            let message_id = r.text()?;
-            let delivered = match r.byte()? {
-                0 => false,
-                1 => true,
-                _ => return r.fail("a delivery flag other than 0 or 1"),
-            };
-            let reason = r.text()?.into_string();
-            if let Some(m) = c.sms.iter_mut().find(|m| m.message_id == message_id) {
-                m.delivery = Some(SmsDelivery { delivered, reason });
-            }
-        }
+        tag::RECOVERY_CERTIFICATE => connection(r, |r| {
+            Ok(ConnectionChange::RecoveryCertificate { rc_no: r.text()? })
+        })?,
+        tag::DISPUTE => Change::Dispute(Dispute {
+            on: r.date()?,
+            deposit: r.money()?,
+            bill_no: r.optional_text()?,
+            resolved_on: None,
+        }),
+        tag::DISPUTE_RESOLVED => Change::DisputeResolved { on: r.date()? },
+        tag::PLAN => decode_plan(r)?,
+        _ => Change::PlanBroken {
+            plan_id: r.text()?,
+            on: r.date()?,
+        },
+    })
+}
+
+fn decode_plan(r: &mut Reader<'_>) -> Read<Change> {
+    let plan_id = r.text()?;
+    let granted_on = r.date()?;
+    let count = r.u32()?;
+    let mut installments = Vec::new();
+    for _ in 0..count {
+        let due_on = r.date()?;
+        let amount = r.money()?;
+        installments.push(crate::event::Installment { due_on, amount });
+    }
+    Ok(Change::Plan(Plan {
+        plan_id,
+        granted_on,
+        installments,
+        broken_on: None,
+    }))
+}
+
+/// Decodes the rest of a record about an SMS message or a correction; an unknown tag is an
+/// error.
+fn decode_sms(r: &mut Reader<'_>, tag: u8) -> Read<Change> {
+    Ok(match tag {
+        tag::SMS_QUEUED => Change::SmsQueued(SmsMessage {
+            position: r.position()?,
+            message_id: r.text()?,
+            mobile: r.text()?,
+            template: r.text()?,
+            dlt_template_id: r.text()?,
+            language: r.vocabulary(Language::from_index)?,
+            queued_on: r.date()?,
+            attempts: 0,
+            last_outcome: None,
+            last_detail: String::new(),
+            rejected: false,
+            delivery: None,
+        }),
+        tag::SMS_ATTEMPTED => Change::SmsAttempted {
+            message_id: r.text()?,
+            attempt: r.u32()?,
+            outcome: r.vocabulary(SmsOutcome::from_index)?,
+            detail: r.text()?.into_string(),
+        },
+        tag::SMS_REJECTED => Change::SmsRejected {
+            message_id: r.text()?,
+            reason: r.text()?.into_string(),
+        },
+        tag::SMS_DELIVERY => Change::SmsDelivery {
+            message_id: r.text()?,
+            delivery: SmsDelivery {
+                delivered: match r.byte()? {
+                    0 => false,
+                    1 => true,
+                    _ => return r.fail("a delivery flag other than 0 or 1"),
+                },
+                reason: r.text()?.into_string(),
+            },
+        },
+        tag::VOIDED => Change::Voided {
+            action: r.vocabulary(LadderAction::from_index)?,
+            action_on: r.date()?,
+        },
         _ => {
             r.at -= 1;
             return r.fail("an unknown record");
         }
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -42,7 +42,6 @@ pub fn ladder_as_of(
     policy: &Policy,
 ) -> LadderView {
     let arrears = ledger.overdue_arrears;
-    let threshold = policy.notice.threshold.for_category(consumer.category);
     let case: Option<&Case> = consumer.open_case(date);
     let served_on = case.and_then(|c| c.served_by(date));
     let allowed_on = served_on.map(|s| disconnection_allowed_on(s, policy));
@@ -82,36 +81,25 @@ pub fn ladder_as_of(
             Stage::PdDue
         }
         Connection::Disconnected { .. } => Stage::Disconnected,
-        Connection::Connected => match case {
-            Some(_) if arrears < threshold || !arrears.is_positive() => {
-                view.closes_case = Some(CaseCloseReason::ArrearsCleared);
-                Stage::Clear
-            }
-            Some(c) if claim_paid(consumer, c, ledger) => {
-                view.closes_case = Some(CaseCloseReason::NoticePaid);
-                if notice_criteria_met(consumer, ledger, policy) {
-                    view.opens_case = true;
-                    Stage::NoticeDue
-                } else {
-                    Stage::Clear
-                }
-            }
-            Some(_) if served_on.is_none() => Stage::NoticeIssued,
-            Some(_) if allowed_on.is_some_and(|a| date < a) => Stage::NoticeServed,
-            Some(_) => Stage::DisconnectionDue,
-            None if notice_criteria_met(consumer, ledger, policy) => {
-                view.opens_case = true;
-                Stage::NoticeDue
-            }
-            None => Stage::Clear,
-        },
+        Connection::Connected => connected_stage(&mut view, consumer, ledger, case, date, policy),
     };
     if view.closes_case.is_some() {
         view.notice_no = None;
         view.notice_served_on = None;
         view.disconnection_allowed_on = None;
     }
-    view.worklist = match view.stage {
+    view.worklist = worklist(&mut view, consumer, date, policy);
+    view
+}
+
+/// The officers' worklist a consumer is on at its stage, noting the holds that keep it off.
+fn worklist(
+    view: &mut LadderView,
+    consumer: &Consumer,
+    date: NaiveDate,
+    policy: &Policy,
+) -> Option<WorklistKind> {
+    match view.stage {
         Stage::NoticeIssued => Some(WorklistKind::ServeNotice),
         Stage::DisconnectionDue => {
             let government = consumer.category == Category::Government;
@@ -140,8 +128,45 @@ pub fn ladder_as_of(
         Stage::PdDue => Some(WorklistKind::PermanentDisconnection),
         Stage::RcDue => Some(WorklistKind::RecoveryCertificate),
         _ => None,
-    };
-    view
+    }
+}
+
+/// The stage of a connected consumer, and whether its case closes or a case opens.
+fn connected_stage(
+    view: &mut LadderView,
+    consumer: &Consumer,
+    ledger: &LedgerView,
+    case: Option<&Case>,
+    date: NaiveDate,
+    policy: &Policy,
+) -> Stage {
+    let arrears = ledger.overdue_arrears;
+    let threshold = policy.notice.threshold.for_category(consumer.category);
+    let served_on = view.notice_served_on;
+    let allowed_on = view.disconnection_allowed_on;
+    match case {
+        Some(_) if arrears < threshold || !arrears.is_positive() => {
+            view.closes_case = Some(CaseCloseReason::ArrearsCleared);
+            Stage::Clear
+        }
+        Some(c) if claim_paid(consumer, c, ledger) => {
+            view.closes_case = Some(CaseCloseReason::NoticePaid);
+            if notice_criteria_met(consumer, ledger, policy) {
+                view.opens_case = true;
+                Stage::NoticeDue
+            } else {
+                Stage::Clear
+            }
+        }
+        Some(_) if served_on.is_none() => Stage::NoticeIssued,
+        Some(_) if allowed_on.is_some_and(|a| date < a) => Stage::NoticeServed,
+        Some(_) => Stage::DisconnectionDue,
+        None if notice_criteria_met(consumer, ledger, policy) => {
+            view.opens_case = true;
+            Stage::NoticeDue
+        }
+        None => Stage::Clear,
+    }
 }
 
 /// Rule 7a: whether the sum a case's notice claimed has been paid as of the ledger's date.

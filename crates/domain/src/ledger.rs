@@ -95,40 +95,7 @@ pub fn ledger_as_of<'a>(
     which: Charges,
     extra: &'a [Surcharge],
 ) -> LedgerView<'a> {
-    let mut charges: Vec<ChargeLine> = Vec::with_capacity(consumer.bills.len() * 2);
-    for bill in consumer.bills.iter().filter(|b| b.issued_on <= date) {
-        charges.push(ChargeLine {
-            kind: ChargeKind::Bill {
-                bill_no: &bill.bill_no,
-                period: bill.period,
-            },
-            booked_on: bill.issued_on,
-            due_on: bill.due_on,
-            amount: bill.amount_as_of(date),
-            unpaid: Money::ZERO,
-            position: bill.position,
-        });
-    }
-    if which == Charges::All {
-        for s in consumer
-            .surcharges
-            .iter()
-            .chain(extra)
-            .filter(|s| s.levied_on <= date)
-        {
-            charges.push(ChargeLine {
-                kind: ChargeKind::Surcharge {
-                    bill_no: consumer.surcharge_bill_no(s),
-                    anniversary: s.anniversary,
-                },
-                booked_on: s.levied_on,
-                due_on: s.levied_on,
-                amount: s.amount,
-                unpaid: Money::ZERO,
-                position: s.position,
-            });
-        }
-    }
+    let mut charges = bill_and_surcharge_lines(consumer, date, which, extra);
     let mut credits = Vec::new();
     for a in consumer.adjustments.iter().filter(|a| a.posted_on <= date) {
         if a.amount.is_positive() {
@@ -169,6 +136,51 @@ pub fn ledger_as_of<'a>(
         });
     }
     allocate(charges, credits, date)
+}
+
+/// The bills issued by `date` at their amounts then, and (for [`Charges::All`]) the
+/// surcharges levied by then, `extra` included.
+fn bill_and_surcharge_lines<'a>(
+    consumer: &'a Consumer,
+    date: NaiveDate,
+    which: Charges,
+    extra: &'a [Surcharge],
+) -> Vec<ChargeLine<'a>> {
+    let mut charges: Vec<ChargeLine> = Vec::with_capacity(consumer.bills.len() * 2);
+    for bill in consumer.bills.iter().filter(|b| b.issued_on <= date) {
+        charges.push(ChargeLine {
+            kind: ChargeKind::Bill {
+                bill_no: &bill.bill_no,
+                period: bill.period,
+            },
+            booked_on: bill.issued_on,
+            due_on: bill.due_on,
+            amount: bill.amount_as_of(date),
+            unpaid: Money::ZERO,
+            position: bill.position,
+        });
+    }
+    if which == Charges::All {
+        for s in consumer
+            .surcharges
+            .iter()
+            .chain(extra)
+            .filter(|s| s.levied_on <= date)
+        {
+            charges.push(ChargeLine {
+                kind: ChargeKind::Surcharge {
+                    bill_no: consumer.surcharge_bill_no(s),
+                    anniversary: s.anniversary,
+                },
+                booked_on: s.levied_on,
+                due_on: s.levied_on,
+                amount: s.amount,
+                unpaid: Money::ZERO,
+                position: s.position,
+            });
+        }
+    }
+    charges
 }
 
 fn allocate<'a>(

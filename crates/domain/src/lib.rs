@@ -4,8 +4,10 @@
 //! Architecture invariant: this crate does no I/O. It never touches sled, files, sockets or
 //! the clock; everything it decides is a function of its arguments.
 
+pub mod aggregate;
 pub mod codec;
 pub mod command;
+pub mod correction;
 pub mod dates;
 pub mod decide;
 pub mod event;
@@ -17,9 +19,11 @@ pub mod ladder;
 pub mod ledger;
 pub mod mobile;
 pub mod money;
+pub mod nightly;
 pub mod period;
 pub mod policy;
 pub mod sms;
+pub mod sms_triggers;
 pub mod state;
 pub mod types;
 

@@ -468,6 +468,26 @@ impl Policy {
                 ),
             ));
         }
+        self.check_sms_send()?;
+        if self.sms.dlt.variable_max_chars == 0 {
+            return Err(PolicyError::for_key(
+                "sms.dlt.variable_max_chars",
+                "must be above 0",
+            ));
+        }
+        for [from, to] in &self.moratorium.ranges {
+            if from > to {
+                return Err(PolicyError::for_key(
+                    "moratorium.ranges",
+                    format!("{from} is after {to}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `[sms.send]` keys.
+    fn check_sms_send(&self) -> Result<(), PolicyError> {
         let send = &self.sms.send;
         if send.in_flight == 0 || send.in_flight > SMS_IN_FLIGHT_MAX {
             return Err(PolicyError::for_key(
@@ -518,20 +538,6 @@ impl Policy {
                 "sms.send.quiet_until",
                 "quiet hours need both quiet_from and quiet_until",
             ));
-        }
-        if self.sms.dlt.variable_max_chars == 0 {
-            return Err(PolicyError::for_key(
-                "sms.dlt.variable_max_chars",
-                "must be above 0",
-            ));
-        }
-        for [from, to] in &self.moratorium.ranges {
-            if from > to {
-                return Err(PolicyError::for_key(
-                    "moratorium.ranges",
-                    format!("{from} is after {to}"),
-                ));
-            }
         }
         Ok(())
     }

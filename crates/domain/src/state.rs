@@ -27,7 +27,7 @@ pub struct Office {
     pub children: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MobileRegistration {
     #[serde(with = "crate::codec::date")]
     pub registered_on: NaiveDate,
@@ -106,14 +106,14 @@ impl std::fmt::Display for BillMonth {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revision {
     #[serde(with = "crate::codec::date")]
     pub revised_on: NaiveDate,
     pub new_amount: Money,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bill {
     pub bill_no: Text,
     pub period: BillMonth,
@@ -143,7 +143,7 @@ impl Bill {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Surcharge {
     /// The bill it is levied on: its place in the consumer's `bills`.
     pub bill: u32,
@@ -154,7 +154,7 @@ pub struct Surcharge {
     pub position: u64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Adjustment {
     pub adjustment_no: Text,
     #[serde(with = "crate::codec::date")]
@@ -164,7 +164,7 @@ pub struct Adjustment {
     pub position: u64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
     pub receipt_no: Text,
     pub amount: Money,
@@ -183,7 +183,7 @@ impl Payment {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Case {
     pub notice_no: Text,
     #[serde(with = "crate::codec::date")]
@@ -214,7 +214,7 @@ pub enum ConnectionChange {
     RecoveryCertificate { rc_no: Text },
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionEvent {
     #[serde(with = "crate::codec::date")]
     pub on: NaiveDate,
@@ -223,7 +223,7 @@ pub struct ConnectionEvent {
     pub position: u64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dispute {
     #[serde(with = "crate::codec::date")]
     pub on: NaiveDate,
@@ -239,7 +239,7 @@ impl Dispute {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub plan_id: Text,
     #[serde(with = "crate::codec::date")]
@@ -255,7 +255,7 @@ impl Plan {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmsMessage {
     pub message_id: Text,
     pub mobile: Text,
@@ -319,8 +319,12 @@ impl StoredConsumer {
         consumer.category = self.category;
         let replayed = journal::replay(self.base(), &self.journal, &mut consumer);
         // Journals are written by this process, or read from a checkpoint part whose CRC
-        // was checked when it was loaded.
-        debug_assert!(replayed.is_ok(), "{}: {replayed:?}", self.account_no);
+        // was checked when it was loaded; each holds at least the registration's record.
+        assert!(
+            replayed.as_ref().is_ok_and(|records| *records > 0),
+            "{}: {replayed:?}",
+            self.account_no
+        );
         consumer
     }
 
@@ -362,7 +366,7 @@ thread_local! {
 }
 
 /// A consumer with its full history, read from the world's [`StoredConsumer`].
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Consumer {
     pub account_no: Text,
     pub name: Text,
@@ -693,9 +697,11 @@ impl World {
     }
 
     /// Applies one event at its log position. Events are trusted here: they were validated
-    /// before they were appended. An event about an unknown consumer is ignored.
+    /// before they were appended. An event about an unknown consumer is ignored. An event
+    /// about a consumer's history is appended to its journal, which [`Consumer::apply`] reads
+    /// back.
     pub fn apply(&mut self, position: u64, event: &Event) {
-        debug_assert!(position > self.position, "events apply in log order");
+        assert!(position > self.position, "events apply in log order");
         self.position = position;
         match event {
             Event::OfficeRegistered(e) => {
@@ -704,16 +710,7 @@ impl World {
                         parent.children.push(e.code.clone());
                     }
                 }
-                self.offices.insert(
-                    e.code.clone(),
-                    Office {
-                        code: e.code.clone(),
-                        name: e.name.clone(),
-                        level: e.level,
-                        parent: e.parent.clone(),
-                        children: Vec::new(),
-                    },
-                );
+                self.offices.insert(e.code.clone(), Office::registered(e));
             }
             Event::ConsumerRegistered(e) => {
                 if !self.has_consumer(&e.account_no) {
@@ -730,41 +727,20 @@ impl World {
                 }
             }
             Event::CampScheduled(e) => {
-                self.camps.insert(
-                    e.camp_id.clone(),
-                    Camp {
-                        camp_id: e.camp_id.clone(),
-                        subdivision: e.subdivision.clone(),
-                        on: e.on,
-                        venue: e.venue.clone(),
-                        held_on: None,
-                        officers_present: Vec::new(),
-                    },
-                );
+                self.camps.insert(e.camp_id.clone(), Camp::scheduled(e));
             }
             Event::CampHeld(e) => {
                 if let Some(camp) = self.camps.get_mut(&e.camp_id) {
-                    camp.held_on = Some(e.held_on);
-                    camp.officers_present = e.officers_present.clone();
+                    camp.hold(e);
                 }
             }
             Event::GrievanceRegistered(e) => {
-                self.grievances.insert(
-                    e.grievance_id.clone(),
-                    Grievance {
-                        grievance_id: e.grievance_id.clone(),
-                        subdivision: e.subdivision.clone(),
-                        account_no: e.account_no.clone(),
-                        camp_id: e.camp_id.clone(),
-                        category: e.category,
-                        registered_on: e.registered_on,
-                        resolved_on: None,
-                    },
-                );
+                self.grievances
+                    .insert(e.grievance_id.clone(), Grievance::registered(e));
             }
             Event::GrievanceResolved(e) => {
                 if let Some(g) = self.grievances.get_mut(&e.grievance_id) {
-                    g.resolved_on = Some(e.resolved_on);
+                    g.resolve(e);
                 }
             }
             Event::NightlyRunCompleted(e) => {
@@ -780,6 +756,59 @@ impl World {
                 }
             }
         }
+    }
+}
+
+impl Office {
+    /// The office a registration records (its children come with their own registrations).
+    pub fn registered(e: &OfficeRegistered) -> Office {
+        Office {
+            code: e.code.clone(),
+            name: e.name.clone(),
+            level: e.level,
+            parent: e.parent.clone(),
+            children: Vec::new(),
+        }
+    }
+}
+
+impl Camp {
+    /// The camp a scheduling records, not yet held.
+    pub fn scheduled(e: &CampScheduled) -> Camp {
+        Camp {
+            camp_id: e.camp_id.clone(),
+            subdivision: e.subdivision.clone(),
+            on: e.on,
+            venue: e.venue.clone(),
+            held_on: None,
+            officers_present: Vec::new(),
+        }
+    }
+
+    /// Records the camp as held.
+    pub fn hold(&mut self, e: &CampHeld) {
+        self.held_on = Some(e.held_on);
+        self.officers_present = e.officers_present.clone();
+    }
+}
+
+impl Grievance {
+    /// The grievance a registration records, not yet resolved.
+    pub fn registered(e: &GrievanceRegistered) -> Grievance {
+        Grievance {
+            grievance_id: e.grievance_id.clone(),
+            subdivision: e.subdivision.clone(),
+            account_no: e.account_no.clone(),
+            camp_id: e.camp_id.clone(),
+            category: e.category,
+            registered_on: e.registered_on,
+            resolved_on: None,
+        }
+    }
+
+    /// Records the grievance as resolved.
+    pub fn resolve(&mut self, e: &GrievanceResolved) {
+        self.resolved_on = Some(e.resolved_on);
     }
 }
 

@@ -150,6 +150,17 @@ vocabulary!(
 );
 
 vocabulary!(
+    /// An officer's action on the recovery ladder that a correction may void.
+    LadderAction {
+        ServeNotice => "serve_notice",
+        Disconnect => "disconnect",
+        Reconnect => "reconnect",
+        PermanentlyDisconnect => "permanently_disconnect",
+        IssueRecoveryCertificate => "issue_recovery_certificate",
+    }
+);
+
+vocabulary!(
     /// Officers' worklists (docs/RULES.md).
     WorklistKind {
         ServeNotice => "serve_notice",

@@ -201,6 +201,13 @@ fn every_event() -> Vec<Event> {
             reason: "ABSENT_SUBSCRIBER".into(),
             at_ms: 1_790_000_000_002,
         }),
+        Event::ActionVoided(ActionVoided {
+            account_no: a(),
+            action: LadderAction::ServeNotice,
+            action_on: d("2026-09-30"),
+            voided_on: d("2026-10-01"),
+            reason: "served on 3 September; the date was typed wrongly".into(),
+        }),
     ]
 }
 
@@ -313,4 +320,5 @@ fn new_event_types_come_after_the_old_ones() {
     assert_eq!(index("nightly_run_completed"), 26);
     assert_eq!(index("sms_rejected"), 27);
     assert_eq!(index("sms_delivery_reported"), 28);
+    assert_eq!(index("action_voided"), 29);
 }

@@ -14,11 +14,12 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
+use vasooli_domain::aggregate::Change;
 use vasooli_domain::codec::{content_hash, decode_event, decode_value, encode_event, encode_value};
 use vasooli_domain::command::{FieldError, FieldErrorKind};
 use vasooli_domain::dates::{check_after_connection, check_windows};
-use vasooli_domain::decide::{decide, event_of, RejectionKind, StateView};
-use vasooli_domain::event::{account_of_stream, Event};
+use vasooli_domain::decide::{build_event, decide, Rejection, RejectionKind, StateView};
+use vasooli_domain::event::{account_of_stream, Event, EventKey};
 use vasooli_domain::state::{Camp, Consumer, Grievance, SmsMessage, StoredConsumer, World};
 use vasooli_domain::types::Level;
 use vasooli_domain::{Command, Policy};
@@ -439,12 +440,7 @@ impl Engine {
         for (index, inputs) in alone {
             results[index] = Some(self.execute(inputs));
         }
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| Err(EngineError::Corrupt("a batch was not answered".into())))
-            })
-            .collect()
+        answered(results)
     }
 
     /// [`Engine::execute`], calling `progress(written, total)` as the batch's events are
@@ -490,33 +486,9 @@ impl Engine {
             if !conflicts.is_empty() {
                 return Err(EngineError::Rejected(conflicts));
             }
-            let mut events = std::mem::take(&mut batch.events);
+            let events = std::mem::take(&mut batch.events);
             drop(batch);
-            let total = events.len();
-            let (mut appended, mut skipped, mut written) = (0, 0, 0);
-            progress(0, total);
-            // Written from the front, each part dropped once written and read into the world,
-            // so the world grows as the batch shrinks.
-            events.reverse();
-            while !events.is_empty() {
-                let mut chunk = events.split_off(events.len().saturating_sub(COMMIT_CHUNK_EVENTS));
-                chunk.reverse();
-                let receipt = self.store.append(new_events(&chunk)?)?;
-                appended += receipt.appended;
-                skipped += receipt.duplicates;
-                written += chunk.len();
-                drop(chunk);
-                self.catch_up()?;
-                progress(written, total);
-            }
-            drop(events);
-            self.maybe_checkpoint()?;
-            return Ok(ExecuteReport {
-                read,
-                appended,
-                duplicates: duplicates + skipped,
-                last_position: self.store.last_position(),
-            });
+            return self.write_in_parts(events, read, duplicates, progress);
         }
         // One commit: the store skips what it already holds and refuses the whole commit if
         // a key is held with other content; only then are the keys looked up one by one to
@@ -550,6 +522,42 @@ impl Engine {
             read,
             appended: receipt.appended,
             duplicates: duplicates + receipt.duplicates,
+            last_position: self.store.last_position(),
+        })
+    }
+
+    /// Writes a bulk load's events in commits of [`COMMIT_CHUNK_EVENTS`], reading each into
+    /// the world before the next.
+    fn write_in_parts(
+        &mut self,
+        mut events: Vec<Box<[u8]>>,
+        read: usize,
+        duplicates: usize,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<ExecuteReport, EngineError> {
+        let total = events.len();
+        let (mut appended, mut skipped, mut written) = (0, 0, 0);
+        progress(0, total);
+        // Written from the front, each part dropped once written and read into the world,
+        // so the world grows as the batch shrinks.
+        events.reverse();
+        while !events.is_empty() {
+            let mut chunk = events.split_off(events.len().saturating_sub(COMMIT_CHUNK_EVENTS));
+            chunk.reverse();
+            let receipt = self.store.append(new_events(&chunk)?)?;
+            appended += receipt.appended;
+            skipped += receipt.duplicates;
+            written += chunk.len();
+            drop(chunk);
+            self.catch_up()?;
+            progress(written, total);
+        }
+        drop(events);
+        self.maybe_checkpoint()?;
+        Ok(ExecuteReport {
+            read,
+            appended,
+            duplicates: duplicates + skipped,
             last_position: self.store.last_position(),
         })
     }
@@ -1066,7 +1074,7 @@ impl<'a> Batch<'a> {
     fn accept(&mut self, command: &Command, location: &str) -> Result<Accepted, Refusal> {
         // Within the batch, a repeated key is a duplicate with the same content and a conflict
         // with other content.
-        let candidate = event_of(self, command);
+        let candidate = build_event(self, command);
         let candidate_key = candidate.as_ref().and_then(|event| {
             let key = event.natural_key()?;
             let payload = encode_event(event).ok()?;
@@ -1094,26 +1102,7 @@ impl<'a> Batch<'a> {
                 let (k, _) = candidate_key.as_ref().expect("a conflict has a key");
                 return Err(conflict(k.namespace, &k.key));
             }
-            Err(r) => {
-                // A command the log already holds is a duplicate, whatever the rules would
-                // say of it now (a notice already served, a payment already reversed).
-                if let Some((k, hash)) = &candidate_key {
-                    let stored = self.stored_key(k.namespace, &k.key);
-                    if stored.as_ref().is_some_and(|e| e.content_hash == *hash) {
-                        return Ok(Accepted::Duplicate);
-                    }
-                    // An unknown account or office answers before a reused key (404 before
-                    // 409); a refusal because the key is taken is the conflict.
-                    if r.kind != RejectionKind::NotFound && (batch_conflict || stored.is_some()) {
-                        return Err(conflict(k.namespace, &k.key));
-                    }
-                }
-                let kind = match r.kind {
-                    RejectionKind::NotFound => ErrorKind::NotFound,
-                    RejectionKind::Unprocessable => ErrorKind::Unprocessable,
-                };
-                return Err((kind, r.field, r.reason));
-            }
+            Err(r) => return self.refused(r, candidate_key.as_ref(), batch_conflict),
         };
         let connected_on = (!self.policy.dates.before_connection_allowed)
             .then(|| event.account_no().and_then(|a| self.connected_on(a)))
@@ -1134,6 +1123,34 @@ impl<'a> Batch<'a> {
         self.events.push(payload.into_boxed_slice());
         self.locations.push(location.into());
         Ok(Accepted::Event)
+    }
+
+    /// What a command the rules refused comes to: a duplicate when the log holds its event
+    /// already, a conflict when its key is taken, else the refusal.
+    fn refused(
+        &self,
+        r: Rejection,
+        candidate_key: Option<&(EventKey, u64)>,
+        batch_conflict: bool,
+    ) -> Result<Accepted, Refusal> {
+        // A command the log already holds is a duplicate, whatever the rules would say of it
+        // now (a notice already served, a payment already reversed).
+        if let Some((k, hash)) = candidate_key {
+            let stored = self.stored_key(k.namespace, &k.key);
+            if stored.as_ref().is_some_and(|e| e.content_hash == *hash) {
+                return Ok(Accepted::Duplicate);
+            }
+            // An unknown account or office answers before a reused key (404 before 409); a
+            // refusal because the key is taken is the conflict.
+            if r.kind != RejectionKind::NotFound && (batch_conflict || stored.is_some()) {
+                return Err(conflict(k.namespace, &k.key));
+            }
+        }
+        let kind = match r.kind {
+            RejectionKind::NotFound => ErrorKind::NotFound,
+            RejectionKind::Unprocessable => ErrorKind::Unprocessable,
+        };
+        Err((kind, r.field, r.reason))
     }
 
     /// Every event of the batch whose natural key the log holds with other content. Only
@@ -1167,43 +1184,21 @@ impl<'a> Batch<'a> {
                 self.offices.insert(e.code.clone(), e.level);
             }
             Event::CampScheduled(e) => {
-                self.camps.insert(
-                    e.camp_id.clone(),
-                    Camp {
-                        camp_id: e.camp_id.clone(),
-                        subdivision: e.subdivision.clone(),
-                        on: e.on,
-                        venue: e.venue.clone(),
-                        held_on: None,
-                        officers_present: Vec::new(),
-                    },
-                );
+                self.camps.insert(e.camp_id.clone(), Camp::scheduled(e));
             }
             Event::CampHeld(e) => {
-                if let Some(camp) = self.camp(&e.camp_id).map(Cow::into_owned) {
-                    let mut camp = camp;
-                    camp.held_on = Some(e.held_on);
-                    camp.officers_present = e.officers_present.clone();
+                if let Some(mut camp) = self.camp(&e.camp_id).map(Cow::into_owned) {
+                    camp.hold(e);
                     self.camps.insert(e.camp_id.clone(), camp);
                 }
             }
             Event::GrievanceRegistered(e) => {
-                self.grievances.insert(
-                    e.grievance_id.clone(),
-                    Grievance {
-                        grievance_id: e.grievance_id.clone(),
-                        subdivision: e.subdivision.clone(),
-                        account_no: e.account_no.clone(),
-                        camp_id: e.camp_id.clone(),
-                        category: e.category,
-                        registered_on: e.registered_on,
-                        resolved_on: None,
-                    },
-                );
+                self.grievances
+                    .insert(e.grievance_id.clone(), Grievance::registered(e));
             }
             Event::GrievanceResolved(e) => {
                 if let Some(mut g) = self.grievance(&e.grievance_id).map(Cow::into_owned) {
-                    g.resolved_on = Some(e.resolved_on);
+                    g.resolve(e);
                     self.grievances.insert(e.grievance_id.clone(), g);
                 }
             }
@@ -1218,6 +1213,16 @@ impl<'a> Batch<'a> {
             pending.events.push(index);
         }
     }
+}
+
+/// Every batch's answer (a batch left unanswered is an error, never silence).
+fn answered(
+    results: Vec<Option<Result<ExecuteReport, EngineError>>>,
+) -> Vec<Result<ExecuteReport, EngineError>> {
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(EngineError::Corrupt("a batch was not answered".into()))))
+        .collect()
 }
 
 fn conflict(namespace: &str, key: &str) -> Refusal {
@@ -1268,19 +1273,29 @@ impl StateView for Batch<'_> {
             (Some(c), None) => Some(Cow::Owned(c.consumer())),
             (None, None) => None,
             (base, Some(pending)) => {
-                let mut scratch = World::default();
-                let mut position = self.world.position;
-                if let Some(c) = base {
-                    scratch.add_stored_consumer(c.clone());
-                    position = position.max(c.position);
-                }
-                scratch.position = position;
+                // The consumer as the log holds it, with the batch's earlier events applied
+                // as the world will apply them once they are written.
+                let mut consumer = base.map(StoredConsumer::consumer);
+                let start =
+                    base.map_or(self.world.position, |c| self.world.position.max(c.position));
                 for (offset, i) in pending.events.iter().enumerate() {
-                    if let Some(event) = self.event(*i) {
-                        scratch.apply(position + 1 + offset as u64, &event);
+                    let Some(event) = self.event(*i) else {
+                        continue;
+                    };
+                    let position = start + 1 + offset as u64;
+                    match &mut consumer {
+                        // A second registration changes nothing; events before the first
+                        // are about no consumer yet.
+                        None => consumer = Consumer::registered(position, &event),
+                        Some(_) if matches!(event, Event::ConsumerRegistered(_)) => {}
+                        Some(c) => {
+                            if let Some(change) = Change::of(position, &event) {
+                                c.apply(change);
+                            }
+                        }
                     }
                 }
-                scratch.consumers.pop().map(|c| Cow::Owned(c.consumer()))
+                consumer.map(Cow::Owned)
             }
         }
     }

@@ -8,19 +8,18 @@
 //! 5. completion: record the run, so the next one knows what was assessed.
 //!
 //! Each stage decides from the consumer's history plus the events earlier stages decided for
-//! it; the events are then appended and the world brought up to date from the log.
+//! it, in the domain's pure [`decide_consumer`]; the events are then appended and the world
+//! brought up to date from the log.
 
 use crate::engine::{Engine, EngineError};
 use crate::sms_queue;
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 use vasooli_domain::codec::encode_event;
 use vasooli_domain::event::*;
-use vasooli_domain::ladder::{ladder_as_of, notice_number};
-use vasooli_domain::ledger::{ledger_as_of, surcharges_due, Charges};
+pub use vasooli_domain::nightly::{decide_consumer, Decision};
 use vasooli_domain::state::{Camp, Consumer, StoredConsumer, World};
-use vasooli_domain::types::Stage;
 use vasooli_domain::{Money, Policy};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -54,112 +53,6 @@ pub struct NightlyMoney {
     pub surcharge_levied: Money,
     /// Overdue arrears of the consumers at each stage, after the run.
     pub arrears_by_stage: BTreeMap<&'static str, Money>,
-}
-
-/// What the run decided for one consumer.
-pub struct Decision {
-    pub events: Vec<Event>,
-    /// The stage the consumer ends at.
-    pub stage: Stage,
-    /// The consumer's overdue arrears after the run's levies.
-    pub overdue_arrears: Money,
-}
-
-/// The events the run decides for one consumer, and the stage it ends at.
-pub fn decide_consumer(
-    world: &World,
-    consumer: &Consumer,
-    as_of: NaiveDate,
-    policy: &Policy,
-    camps_ahead: &[&Camp],
-) -> Decision {
-    let previous_run = world.last_nightly;
-    let previous_position = world.last_nightly_position;
-    let levies = surcharges_due(consumer, as_of, policy, |position| {
-        if position < previous_position {
-            previous_run
-        } else {
-            None
-        }
-    });
-    let mut events: Vec<Event> = levies
-        .iter()
-        .map(|s| {
-            Event::SurchargeLevied(SurchargeLevied {
-                account_no: consumer.account_no.to_string(),
-                bill_no: consumer.surcharge_bill_no(s).to_string(),
-                anniversary: s.anniversary,
-                levied_on: s.levied_on,
-                amount: s.amount,
-            })
-        })
-        .collect();
-
-    // The consumer as the later stages must see it: with this run's levies applied.
-    let mut scratch: Option<Consumer> = None;
-    if !levies.is_empty() {
-        let mut c = consumer.clone();
-        c.surcharges.extend(levies);
-        scratch = Some(c);
-    }
-
-    let view = scratch.as_ref().unwrap_or(consumer);
-    if let Some(plan) = view.plan_in_force(as_of) {
-        let cutoff = as_of.checked_sub_days(Days::new(15)).unwrap_or(as_of);
-        let owed_by_now: vasooli_domain::Money = plan
-            .installments
-            .iter()
-            .filter(|i| i.due_on <= cutoff)
-            .map(|i| i.amount)
-            .sum();
-        if view.payments_between(plan.granted_on, as_of) < owed_by_now {
-            let plan_id = plan.plan_id.clone();
-            events.push(Event::InstallmentPlanBroken(InstallmentPlanBroken {
-                plan_id: plan_id.to_string(),
-                account_no: consumer.account_no.to_string(),
-                on: as_of,
-            }));
-            let mut c = scratch.take().unwrap_or_else(|| consumer.clone());
-            if let Some(p) = c.plans.iter_mut().find(|p| p.plan_id == plan_id) {
-                p.broken_on = Some(as_of);
-            }
-            scratch = Some(c);
-        }
-    }
-
-    let view = scratch.as_ref().unwrap_or(consumer);
-    let ledger = ledger_as_of(view, as_of, Charges::All, &[]);
-    let ladder = ladder_as_of(view, &ledger, as_of, policy);
-    let mut stage = ladder.stage;
-    if let Some(reason) = ladder.closes_case {
-        if let Some(case) = view.open_case(as_of) {
-            events.push(Event::CaseClosed(CaseClosed {
-                notice_no: case.notice_no.to_string(),
-                account_no: consumer.account_no.to_string(),
-                closed_on: as_of,
-                reason,
-                lapsed: case.served_on.is_none(),
-            }));
-        }
-    }
-    if ladder.opens_case {
-        let notice_no = notice_number(&consumer.account_no, view.cases.len() + 1);
-        events.push(Event::NoticeIssued(NoticeIssued {
-            notice_no,
-            account_no: consumer.account_no.to_string(),
-            issued_on: as_of,
-            overdue_arrears: ledger.overdue_arrears,
-            oldest_due_on: ledger.oldest_overdue_due_on.unwrap_or(as_of),
-        }));
-        stage = Stage::NoticeIssued;
-    }
-    let messages = sms_queue::queue_for_consumer(world, view, as_of, policy, &events, camps_ahead);
-    events.extend(messages);
-    Decision {
-        events,
-        stage,
-        overdue_arrears: ledger.overdue_arrears,
-    }
 }
 
 /// Most threads the run decides consumers on.

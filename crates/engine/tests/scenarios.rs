@@ -1689,3 +1689,56 @@ fn a_disconnection_on_a_paid_notice_is_refused() {
     u.run(vec![payment("P1", "A", "1499.99", "2026-03-05")]);
     u.run(vec![disconnect("A", "2026-03-05", "DO-1")]);
 }
+
+/// Proves that a batch checks each record against the consumer as the batch's earlier records
+/// leave it, also for a consumer the batch registers: a second revision is checked against
+/// the first, a second reversal of one payment is refused, and nothing of a refused batch is
+/// written.
+#[test]
+fn a_batch_checks_each_record_against_its_earlier_records() {
+    let mut u = Utility::new();
+    let reverse = |receipt: &str, on: &str| {
+        json!({"type": "reverse_payment", "receipt_no": receipt, "reversed_on": on,
+               "reason": "cheque bounced"})
+    };
+    let refused = u.try_run(vec![
+        consumer("AB1", "domestic"),
+        bill("BAB1", "AB1", "2026-01-01", "2026-01-20", "2000.00"),
+        revise("BAB1", "2026-01-05", "1500.00"),
+        revise("BAB1", "2026-01-06", "1800.00"),
+    ]);
+    let Err(EngineError::Rejected(errors)) = refused else {
+        panic!("a revision above the bill's revised amount is refused: {refused:?}");
+    };
+    assert_eq!(fields(&errors), ["new_amount"]);
+    assert_eq!(errors[0].location, "#4");
+    assert!(errors[0].reason.contains("1500.00"), "{}", errors[0].reason);
+    assert!(
+        u.engine.world().consumer("AB1").is_none(),
+        "nothing written"
+    );
+
+    let report = u.run(vec![
+        consumer("AB1", "domestic"),
+        bill("BAB1", "AB1", "2026-01-01", "2026-01-20", "2000.00"),
+        revise("BAB1", "2026-01-05", "1500.00"),
+        revise("BAB1", "2026-01-06", "1200.00"),
+        payment("RAB1", "AB1", "500.00", "2026-01-10"),
+        reverse("RAB1", "2026-01-12"),
+    ]);
+    assert_eq!(report.appended, 6);
+    let refused = u.try_run(vec![
+        payment("RAB2", "AB1", "300.00", "2026-01-15"),
+        reverse("RAB2", "2026-01-16"),
+        reverse("RAB2", "2026-01-17"),
+    ]);
+    let Err(EngineError::Rejected(errors)) = refused else {
+        panic!("a second reversal of one payment is refused: {refused:?}");
+    };
+    assert_eq!(fields(&errors), ["receipt_no"]);
+    assert_eq!(errors[0].location, "#3");
+    let c = u.consumer("AB1");
+    assert_eq!(c.bills[0].current_amount().to_string(), "1200.00");
+    assert_eq!(c.payments.len(), 1, "the refused batch wrote nothing");
+    assert!(c.payments[0].reversed_on.is_some());
+}

@@ -237,83 +237,23 @@ pub fn document(
     row: &ConsumerRow,
     date: NaiveDate,
 ) -> Option<Document> {
-    let last_disconnection = consumer
-        .connection
-        .iter()
-        .filter(|c| c.on <= date)
-        .filter_map(|c| match &c.change {
-            ConnectionChange::Disconnected { order_no } => Some((order_no.to_string(), c.on)),
-            _ => None,
-        })
-        .next_back();
-    let disconnections = consumer
-        .connection
-        .iter()
-        .filter(|c| c.on <= date && matches!(c.change, ConnectionChange::Disconnected { .. }))
-        .count();
-    let permanently_disconnected_on = consumer
-        .connection
-        .iter()
-        .filter(|c| c.on <= date && c.change == ConnectionChange::PermanentlyDisconnected)
-        .map(|c| c.on)
-        .next_back();
+    let (last_disconnection, disconnections, permanently_disconnected_on) =
+        connection_facts(consumer, date);
     // The notice: the row's for a notice or an order to disconnect; the one that led to the
     // last disconnection for the later steps.
     let case: Option<&Case> = match kind {
         DocumentKind::Notice | DocumentKind::DisconnectionOrder => {
             let notice_no = row.notice_no.as_deref()?;
-            consumer.cases.iter().find(|c| c.notice_no == notice_no)
+            Some(consumer.cases.iter().find(|c| c.notice_no == notice_no)?)
         }
         _ => {
             let (_, on) = last_disconnection.as_ref()?;
             consumer.cases.iter().rev().find(|c| c.issued_on <= *on)
         }
     };
-    if kind == DocumentKind::Notice || kind == DocumentKind::DisconnectionOrder {
-        case?;
-    }
-    if kind != DocumentKind::Notice && kind != DocumentKind::DisconnectionOrder {
-        last_disconnection.as_ref()?;
-    }
     let notice = case.map(|c| notice_facts(c, policy));
-    let (dated, number) = match kind {
-        DocumentKind::Notice => {
-            let case = case?;
-            (case.issued_on, case.notice_no.to_string())
-        }
-        DocumentKind::DisconnectionOrder => {
-            let notice_no = &case?.notice_no;
-            let tail = notice_no.strip_prefix("N-").unwrap_or(notice_no);
-            (date, format!("{}-{tail}", kind.number_prefix()))
-        }
-        _ => (
-            date,
-            format!(
-                "{}-{}-{:03}",
-                kind.number_prefix(),
-                consumer.account_no,
-                disconnections.max(1)
-            ),
-        ),
-    };
-    let (amount, breakdown) = match kind {
-        DocumentKind::Notice => {
-            let case = case?;
-            let claimed = case.overdue_arrears_at_issue;
-            let mut rows = breakdown(consumer, case.issued_on);
-            let shown: Money = rows.iter().map(BreakdownItem::total).sum();
-            if shown != claimed {
-                rows.push(BreakdownItem::RecordedLater {
-                    amount: claimed - shown,
-                });
-            }
-            (claimed, rows)
-        }
-        _ => {
-            let rows = breakdown(consumer, date);
-            (rows.iter().map(BreakdownItem::total).sum(), rows)
-        }
-    };
+    let (dated, number) = numbered(kind, case, consumer, date, disconnections)?;
+    let (amount, breakdown) = claim(kind, case, consumer, date)?;
     debug_assert_eq!(
         breakdown.iter().map(BreakdownItem::total).sum::<Money>(),
         amount
@@ -356,6 +296,99 @@ pub fn document(
             .plan_in_force(date)
             .filter(|_| kind == DocumentKind::ReconnectionOrder)
             .map(|p| p.plan_id.to_string()),
+    })
+}
+
+/// The consumer's last disconnection (order number and date), how many there were, and the
+/// date of a permanent disconnection, all as of `date`.
+#[allow(clippy::type_complexity)]
+fn connection_facts(
+    consumer: &Consumer,
+    date: NaiveDate,
+) -> (Option<(String, NaiveDate)>, usize, Option<NaiveDate>) {
+    let last_disconnection = consumer
+        .connection
+        .iter()
+        .filter(|c| c.on <= date)
+        .filter_map(|c| match &c.change {
+            ConnectionChange::Disconnected { order_no } => Some((order_no.to_string(), c.on)),
+            _ => None,
+        })
+        .next_back();
+    let disconnections = consumer
+        .connection
+        .iter()
+        .filter(|c| c.on <= date && matches!(c.change, ConnectionChange::Disconnected { .. }))
+        .count();
+    let permanently_disconnected_on = consumer
+        .connection
+        .iter()
+        .filter(|c| c.on <= date && c.change == ConnectionChange::PermanentlyDisconnected)
+        .map(|c| c.on)
+        .next_back();
+    (
+        last_disconnection,
+        disconnections,
+        permanently_disconnected_on,
+    )
+}
+
+/// A paper's date and number: a notice's own; an order's from its notice; the later steps'
+/// from the account and the count of disconnections.
+fn numbered(
+    kind: DocumentKind,
+    case: Option<&Case>,
+    consumer: &Consumer,
+    date: NaiveDate,
+    disconnections: usize,
+) -> Option<(NaiveDate, String)> {
+    Some(match kind {
+        DocumentKind::Notice => {
+            let case = case?;
+            (case.issued_on, case.notice_no.to_string())
+        }
+        DocumentKind::DisconnectionOrder => {
+            let notice_no = &case?.notice_no;
+            let tail = notice_no.strip_prefix("N-").unwrap_or(notice_no);
+            (date, format!("{}-{tail}", kind.number_prefix()))
+        }
+        _ => (
+            date,
+            format!(
+                "{}-{}-{:03}",
+                kind.number_prefix(),
+                consumer.account_no,
+                disconnections.max(1)
+            ),
+        ),
+    })
+}
+
+/// The sum a paper claims and its bill-wise breakdown: a notice's as it was issued (what was
+/// recorded later for its dates shown on a line of its own), any other paper's as of `date`.
+fn claim(
+    kind: DocumentKind,
+    case: Option<&Case>,
+    consumer: &Consumer,
+    date: NaiveDate,
+) -> Option<(Money, Vec<BreakdownItem>)> {
+    Some(match kind {
+        DocumentKind::Notice => {
+            let case = case?;
+            let claimed = case.overdue_arrears_at_issue;
+            let mut rows = breakdown(consumer, case.issued_on);
+            let shown: Money = rows.iter().map(BreakdownItem::total).sum();
+            if shown != claimed {
+                rows.push(BreakdownItem::RecordedLater {
+                    amount: claimed - shown,
+                });
+            }
+            (claimed, rows)
+        }
+        _ => {
+            let rows = breakdown(consumer, date);
+            (rows.iter().map(BreakdownItem::total).sum(), rows)
+        }
     })
 }
 

@@ -1174,6 +1174,24 @@ pub fn camps_report(
         .map(|o| CampRow::empty(o))
         .collect();
 
+    count_camps(world, &subdivisions, span, &mut rows);
+    let grievance_totals = count_grievances(world, policy, &subdivisions, span, &mut rows);
+    let at_camps = camp_collections_and_mobiles(world, &subdivisions, span);
+
+    for ((row, grievances), (collections, mobiles)) in
+        rows.iter_mut().zip(&grievance_totals).zip(at_camps)
+    {
+        row.held_with_sdo_pct = count_percentage(row.camps_held_with_sdo, row.camps_held);
+        row.grievance_resolution_pct =
+            count_percentage(grievances.grievances_in_time, grievances.grievances_counted);
+        row.camp_collections = collections;
+        row.mobiles_registered_at_camps = mobiles;
+    }
+    rows
+}
+
+/// Camps scheduled and held (and held with the SDO present) in the period, per subdivision.
+fn count_camps(world: &World, subdivisions: &Subdivisions, span: Span, rows: &mut [CampRow]) {
     for camp in world.camps.values() {
         let Some(i) = subdivisions.position(&camp.subdivision) else {
             continue;
@@ -1189,7 +1207,17 @@ pub fn camps_report(
             }
         }
     }
+}
 
+/// Grievances registered in the period by category, per subdivision; what counts towards the
+/// resolution percentage.
+fn count_grievances(
+    world: &World,
+    policy: &Policy,
+    subdivisions: &Subdivisions,
+    span: Span,
+    rows: &mut [CampRow],
+) -> Vec<Totals> {
     let mut grievance_totals = vec![Totals::default(); subdivisions.len()];
     for grievance in world.grievances.values() {
         let Some(i) = subdivisions.position(&grievance.subdivision) else {
@@ -1212,8 +1240,17 @@ pub fn camps_report(
             grievance_totals[i].add_grievance(outcome);
         }
     }
+    grievance_totals
+}
 
-    let at_camps: Vec<(Money, u64)> = fold_consumers(
+/// Collections at camps (less their reversals) and mobiles registered at camps in the period,
+/// per subdivision.
+fn camp_collections_and_mobiles(
+    world: &World,
+    subdivisions: &Subdivisions,
+    span: Span,
+) -> Vec<(Money, u64)> {
+    fold_consumers(
         &world.consumers,
         threads_for(world.consumers.len()),
         || vec![(Money::ZERO, 0u64); subdivisions.len()],
@@ -1245,18 +1282,7 @@ pub fn camps_report(
                 sum.1 += count;
             }
         },
-    );
-
-    for ((row, grievances), (collections, mobiles)) in
-        rows.iter_mut().zip(&grievance_totals).zip(at_camps)
-    {
-        row.held_with_sdo_pct = count_percentage(row.camps_held_with_sdo, row.camps_held);
-        row.grievance_resolution_pct =
-            count_percentage(grievances.grievances_in_time, grievances.grievances_counted);
-        row.camp_collections = collections;
-        row.mobiles_registered_at_camps = mobiles;
-    }
-    rows
+    )
 }
 
 #[cfg(test)]

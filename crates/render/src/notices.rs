@@ -293,73 +293,10 @@ fn month(period: &str) -> String {
 }
 
 fn breakdown(w: &Words, d: &Document) -> String {
-    let mut rows = String::new();
     let num = |m: Money| format!("<td class=\"num\">{}</td>", crate::words::grouped(m));
+    let mut rows = String::new();
     for item in &d.breakdown {
-        let cells = match item {
-            BreakdownItem::Bill {
-                bill_no,
-                period,
-                due_on,
-                billed,
-                principal_unpaid,
-                surcharge_unpaid,
-            } => format!(
-                "<td>{}</td><td>{}</td><td>{}</td>{}{}{}",
-                escape(bill_no),
-                month(period),
-                dmy(*due_on),
-                num(*billed),
-                num(*principal_unpaid),
-                num(*surcharge_unpaid)
-            ),
-            BreakdownItem::OlderBills {
-                count,
-                first_period,
-                last_period,
-                billed,
-                principal_unpaid,
-                surcharge_unpaid,
-            } => format!(
-                "<td colspan=\"3\">{}</td>{}{}{}",
-                if w.hindi {
-                    format!(
-                        "{count} पुराने बिल ({} से {})",
-                        month(first_period),
-                        month(last_period)
-                    )
-                } else {
-                    format!(
-                        "{count} older bills ({} to {})",
-                        month(first_period),
-                        month(last_period)
-                    )
-                },
-                num(*billed),
-                num(*principal_unpaid),
-                num(*surcharge_unpaid)
-            ),
-            BreakdownItem::Adjustment {
-                adjustment_no,
-                due_on,
-                unpaid,
-            } => format!(
-                "<td colspan=\"2\">{} {}</td><td>{}</td>{}{}<td class=\"num\">—</td>",
-                w.pick("Debit adjustment", "डेबिट समायोजन"),
-                escape(adjustment_no),
-                dmy(*due_on),
-                num(*unpaid),
-                num(*unpaid)
-            ),
-            BreakdownItem::RecordedLater { amount } => format!(
-                "<td colspan=\"5\">{}</td>{}",
-                w.pick(
-                    "Entries dated on or before the notice but recorded after it was issued",
-                    "नोटिस की तिथि तक की, उसके जारी होने के बाद दर्ज प्रविष्टियाँ",
-                ),
-                num(*amount)
-            ),
-        };
+        let cells = breakdown_cells(w, item);
         let total = num(item.total());
         rows.push_str(&format!("<tr>{cells}{total}</tr>"));
     }
@@ -369,6 +306,89 @@ fn breakdown(w: &Words, d: &Document) -> String {
             w.pick("Nil: nothing is overdue.", "शून्य: कोई राशि अतिदेय नहीं है।")
         ));
     }
+    let (principal, surcharge) = breakdown_totals(d);
+    let head = breakdown_head(w);
+    format!(
+        "<table class=\"breakdown\"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>\
+<tfoot><tr><td colspan=\"4\">{total}</td>{p}{s}{t}</tr></tfoot></table>",
+        total = w.pick("Total", "कुल योग"),
+        p = num(principal),
+        s = num(surcharge),
+        t = num(d.amount),
+    )
+}
+
+/// The cells of one row of the breakdown, before its total.
+fn breakdown_cells(w: &Words, item: &BreakdownItem) -> String {
+    let num = |m: Money| format!("<td class=\"num\">{}</td>", crate::words::grouped(m));
+    match item {
+        BreakdownItem::Bill {
+            bill_no,
+            period,
+            due_on,
+            billed,
+            principal_unpaid,
+            surcharge_unpaid,
+        } => format!(
+            "<td>{}</td><td>{}</td><td>{}</td>{}{}{}",
+            escape(bill_no),
+            month(period),
+            dmy(*due_on),
+            num(*billed),
+            num(*principal_unpaid),
+            num(*surcharge_unpaid)
+        ),
+        BreakdownItem::OlderBills {
+            count,
+            first_period,
+            last_period,
+            billed,
+            principal_unpaid,
+            surcharge_unpaid,
+        } => format!(
+            "<td colspan=\"3\">{}</td>{}{}{}",
+            if w.hindi {
+                format!(
+                    "{count} पुराने बिल ({} से {})",
+                    month(first_period),
+                    month(last_period)
+                )
+            } else {
+                format!(
+                    "{count} older bills ({} to {})",
+                    month(first_period),
+                    month(last_period)
+                )
+            },
+            num(*billed),
+            num(*principal_unpaid),
+            num(*surcharge_unpaid)
+        ),
+        BreakdownItem::Adjustment {
+            adjustment_no,
+            due_on,
+            unpaid,
+        } => format!(
+            "<td colspan=\"2\">{} {}</td><td>{}</td>{}{}<td class=\"num\">—</td>",
+            w.pick("Debit adjustment", "डेबिट समायोजन"),
+            escape(adjustment_no),
+            dmy(*due_on),
+            num(*unpaid),
+            num(*unpaid)
+        ),
+        BreakdownItem::RecordedLater { amount } => format!(
+            "<td colspan=\"5\">{}</td>{}",
+            w.pick(
+                "Entries dated on or before the notice but recorded after it was issued",
+                "नोटिस की तिथि तक की, उसके जारी होने के बाद दर्ज प्रविष्टियाँ",
+            ),
+            num(*amount)
+        ),
+    }
+}
+
+/// The principal and the surcharge unpaid over the breakdown's rows.
+fn breakdown_totals(d: &Document) -> (Money, Money) {
     let principal: Money = d
         .breakdown
         .iter()
@@ -396,6 +416,11 @@ fn breakdown(w: &Words, d: &Document) -> String {
             _ => Money::ZERO,
         })
         .sum();
+    (principal, surcharge)
+}
+
+/// The breakdown's header row.
+fn breakdown_head(w: &Words) -> String {
     let head = if w.hindi {
         [
             "बिल संख्या",
@@ -417,8 +442,7 @@ fn breakdown(w: &Words, d: &Document) -> String {
             "Total (₹)",
         ]
     };
-    let head: String = head
-        .iter()
+    head.iter()
         .enumerate()
         .map(|(i, h)| {
             if i >= 3 {
@@ -427,15 +451,7 @@ fn breakdown(w: &Words, d: &Document) -> String {
                 format!("<th>{h}</th>")
             }
         })
-        .collect();
-    format!(
-        "<table class=\"breakdown\"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>\
-<tfoot><tr><td colspan=\"4\">{total}</td>{p}{s}{t}</tr></tfoot></table>",
-        total = w.pick("Total", "कुल योग"),
-        p = num(principal),
-        s = num(surcharge),
-        t = num(d.amount),
-    )
+        .collect()
 }
 
 fn mode(w: &Words, mode: Option<NoticeMode>) -> &'static str {

@@ -85,76 +85,94 @@ pub fn write_records(
     match format {
         Format::Html => return Err(WriteError::HtmlNotForRecords),
         Format::Xlsx => write_sheet(out, "list", columns, records)?,
-        Format::Csv => {
-            if excel {
-                out.write_all("\u{feff}".as_bytes())?;
-            }
-            let mut writer = csv::Writer::from_writer(out);
-            writer.write_record(columns)?;
-            for record in records {
-                writer.write_record(
-                    record
-                        .iter()
-                        .map(|(_, v)| csv_cell(v.as_deref().unwrap_or(""))),
-                )?;
-            }
-            writer.flush()?;
-        }
-        Format::Json => {
-            let array: Vec<Value> = records
+        Format::Csv => write_csv(out, excel, columns, records)?,
+        Format::Json => write_json(out, records)?,
+        Format::Table => write_table(out, columns, records)?,
+    }
+    Ok(())
+}
+
+fn write_csv(
+    out: &mut dyn Write,
+    excel: bool,
+    columns: &[&str],
+    records: &[Record],
+) -> Result<(), WriteError> {
+    if excel {
+        out.write_all("\u{feff}".as_bytes())?;
+    }
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(columns)?;
+    for record in records {
+        writer.write_record(
+            record
                 .iter()
-                .map(|record| {
-                    let mut object = Map::new();
-                    for (key, value) in record {
-                        object.insert(
-                            key.to_string(),
-                            value.clone().map_or(Value::Null, Value::String),
-                        );
-                    }
-                    Value::Object(object)
-                })
-                .collect();
-            serde_json::to_writer_pretty(&mut *out, &Value::Array(array))?;
-            writeln!(out)?;
-        }
-        Format::Table => {
-            // Cells keep the plain figures CSV has, so that a table and a CSV of the same
-            // list can be compared; the nightly summary and printed papers use `words`.
-            let shown: Vec<Vec<String>> = records
+                .map(|(_, v)| csv_cell(v.as_deref().unwrap_or(""))),
+        )?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+fn write_json(out: &mut dyn Write, records: &[Record]) -> Result<(), WriteError> {
+    let array: Vec<Value> = records
+        .iter()
+        .map(|record| {
+            let mut object = Map::new();
+            for (key, value) in record {
+                object.insert(
+                    key.to_string(),
+                    value.clone().map_or(Value::Null, Value::String),
+                );
+            }
+            Value::Object(object)
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &Value::Array(array))?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Cells keep the plain figures CSV has, so that a table and a CSV of the same list can be
+/// compared; the nightly summary and printed papers use `words`.
+fn write_table(
+    out: &mut dyn Write,
+    columns: &[&str],
+    records: &[Record],
+) -> Result<(), WriteError> {
+    let shown: Vec<Vec<String>> = records
+        .iter()
+        .map(|record| {
+            record
                 .iter()
-                .map(|record| {
-                    record
-                        .iter()
-                        .map(|(_, v)| v.as_deref().unwrap_or("").to_string())
-                        .collect()
-                })
-                .collect();
-            let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
-            for record in &shown {
-                for (i, v) in record.iter().enumerate() {
-                    if let Some(w) = widths.get_mut(i) {
-                        *w = (*w).max(v.chars().count());
-                    }
-                }
-            }
-            let line = |cells: Vec<&str>| -> String {
-                cells
-                    .iter()
-                    .zip(&widths)
-                    .map(|(c, w)| format!("{c}{}", " ".repeat(w.saturating_sub(c.chars().count()))))
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_string()
-            };
-            writeln!(out, "{}", line(columns.to_vec()))?;
-            for record in &shown {
-                writeln!(out, "{}", line(record.iter().map(String::as_str).collect()))?;
-            }
-            if records.is_empty() {
-                writeln!(out, "(no rows)")?;
+                .map(|(_, v)| v.as_deref().unwrap_or("").to_string())
+                .collect()
+        })
+        .collect();
+    let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
+    for record in &shown {
+        for (i, v) in record.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(v.chars().count());
             }
         }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w.saturating_sub(c.chars().count()))))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    writeln!(out, "{}", line(columns.to_vec()))?;
+    for record in &shown {
+        writeln!(out, "{}", line(record.iter().map(String::as_str).collect()))?;
+    }
+    if records.is_empty() {
+        writeln!(out, "(no rows)")?;
     }
     Ok(())
 }

@@ -37,8 +37,24 @@ fn kind_of(column: &str) -> Kind {
         "unpaid",
         "amount",
         "deposit",
+        "surcharge_levied",
     ];
-    const COUNT_COLUMNS: &[&str] = &["rank", "days_overdue", "parts", "attempts"];
+    const COUNT_COLUMNS: &[&str] = &[
+        "rank",
+        "days_overdue",
+        "parts",
+        "attempts",
+        // The nightly summary's counts.
+        "events_read",
+        "events_appended",
+        "surcharges",
+        "notices",
+        "cases_closed",
+        "plans_broken",
+        "sms_queued",
+        "elapsed_ms",
+    ];
+    const DATE_COLUMNS: &[&str] = &["date", "as_of", "counted_from"];
     if RUPEES_COLUMNS.contains(&column)
         || column.ends_with("_arrears")
         || column.ends_with("_amount")
@@ -54,7 +70,7 @@ fn kind_of(column: &str) -> Kind {
         || column.ends_with("_count")
     {
         Kind::Count
-    } else if column == "date" || column.ends_with("_on") {
+    } else if DATE_COLUMNS.contains(&column) || column.ends_with("_on") {
         Kind::Date
     } else {
         Kind::Text
@@ -156,6 +172,13 @@ mod tests {
         assert_eq!(kind_of("days_overdue"), Kind::Count);
         assert_eq!(kind_of("oldest_due_on"), Kind::Date);
         assert_eq!(kind_of("account_no"), Kind::Text);
+        // The nightly summary: rupees, counts and its dates.
+        assert_eq!(kind_of("surcharge_levied"), Kind::Rupees);
+        assert_eq!(kind_of("notice_issued_arrears"), Kind::Rupees);
+        assert_eq!(kind_of("notice_issued_consumers"), Kind::Count);
+        assert_eq!(kind_of("events_appended"), Kind::Count);
+        assert_eq!(kind_of("as_of"), Kind::Date);
+        assert_eq!(kind_of("counted_from"), Kind::Date);
         assert_eq!(kind_of("mobile_registered"), Kind::Text);
     }
 

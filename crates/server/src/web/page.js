@@ -80,6 +80,7 @@
       fits: (row) => row.stage === "disconnected" || row.stage === "reconnection_due",
     },
     register_grievance: { label: "Grievance heard · शिकायत दर्ज", fits: () => true },
+    void_action: { label: "Void a record made by mistake · गलत प्रविष्टि रद्द करें", fits: () => false },
   };
 
   // The columns shown on screen; the CSV download carries every column of the API.
@@ -517,6 +518,7 @@
     $("act-date").value = todayInIndia();
     $("act-order").value = "";
     $("act-camp").value = "";
+    $("act-reason").value = "";
     $("act-grievance").value = "GRV-" + row.account_no + "-" + todayInIndia().replaceAll("-", "");
     setText("act-error", "");
     showActionFields();
@@ -527,8 +529,8 @@
 
   function showActionFields() {
     const kind = $("act-kind").value;
-    for (const label of $("act-form").querySelectorAll("label[data-for]")) {
-      label.hidden = label.dataset.for !== kind;
+    for (const field of $("act-form").querySelectorAll("[data-for]")) {
+      field.hidden = field.dataset.for !== kind;
     }
   }
 
@@ -550,6 +552,15 @@
         return { type: kind, account_no: row.account_no, on, order_no: $("act-order").value.trim() };
       case "reconnect":
         return { type: kind, account_no: row.account_no, on };
+      case "void_action":
+        return {
+          type: kind,
+          account_no: row.account_no,
+          action: $("act-void").value,
+          action_on: on,
+          voided_on: todayInIndia(),
+          reason: $("act-reason").value.trim(),
+        };
       default: {
         const command = {
           type: "register_grievance",
@@ -600,7 +611,7 @@
         "notice",
         body && body.appended === 0
           ? "Already recorded: " + what + " for " + row.account_no + "."
-          : "Recorded: " + what + " for " + row.account_no + " on " + ddmmyyyy(command.served_on || command.on || command.registered_on) + "."
+          : "Recorded: " + what + " for " + row.account_no + " on " + ddmmyyyy(command.served_on || command.on || command.registered_on || command.action_on) + "."
       );
       await load();
     } catch (err) {
