@@ -44,12 +44,17 @@ impl Money {
     /// Rounds a computed amount to paise, half away from zero (not banker's rounding).
     pub fn from_decimal_rounded(value: Decimal) -> Money {
         let rounded = value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-        let paise = rounded * Decimal::ONE_HUNDRED;
-        Money(paise.to_i64().unwrap_or(if value.is_sign_negative() {
+        let saturated = if value.is_sign_negative() {
             i64::MIN
         } else {
             i64::MAX
-        }))
+        };
+        Money(
+            rounded
+                .checked_mul(Decimal::ONE_HUNDRED)
+                .and_then(|paise| paise.to_i64())
+                .unwrap_or(saturated),
+        )
     }
 
     /// Parses an amount such as `1234.50`, `700` or `-25.5`. More than two decimal places as
@@ -77,8 +82,10 @@ impl Money {
         if value.scale() > 2 {
             return Err("has more than 2 decimal places".to_string());
         }
-        let paise = (value * Decimal::ONE_HUNDRED)
-            .to_i64()
+        // Near Decimal's own limit, multiplying by 100 overflows: that is out of range too.
+        let paise = value
+            .checked_mul(Decimal::ONE_HUNDRED)
+            .and_then(|paise| paise.to_i64())
             .filter(|p| p.abs() <= MONEY_ABS_PAISE_MAX)
             .ok_or_else(|| "is out of range".to_string())?;
         Ok(Money(paise))
@@ -217,6 +224,18 @@ mod tests {
             err.to_string().contains("has more than 2 decimal places"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_amount_near_the_decimal_limit_is_out_of_range_not_a_panic() {
+        // Found by fuzzing the JSON commands: 28 digits, times 100, overflows the decimal.
+        let text = "1000000639710584329737002941.";
+        assert_eq!(
+            Money::parse(text),
+            Err(format!("`{}` is out of range", text.trim()))
+        );
+        assert_eq!(Money::from_decimal_rounded(Decimal::MAX).paise(), i64::MAX);
+        assert_eq!(Money::from_decimal_rounded(Decimal::MIN).paise(), i64::MIN);
     }
 
     #[test]
