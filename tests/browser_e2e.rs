@@ -400,23 +400,27 @@ fn qr_tools() -> Option<(PathBuf, PathBuf)> {
     }
 }
 
+/// How every test runs Chromium: headless, sandbox off (CI runs as root), nothing fetched from
+/// the network on its own.
+const CHROMIUM_FLAGS: [&str; 10] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-proxy-server",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 /// Runs headless Chromium with `args` and `url`, within the deadline; returns its stdout and
 /// stderr.
 fn run_chromium(browser: &PathBuf, args: &[String], url: &str) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--no-proxy-server",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
+        .args(CHROMIUM_FLAGS)
         .args(args)
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(url)
@@ -662,17 +666,8 @@ impl Driven {
     fn open(browser: &PathBuf, url: &str, width: u32, height: u32) -> Driven {
         let profile = tempfile::tempdir().unwrap();
         let mut child = Command::new(browser)
+            .args(CHROMIUM_FLAGS)
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-quic",
-                "--no-first-run",
-                "--no-proxy-server",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
                 "--remote-debugging-address=127.0.0.1",
                 "--remote-debugging-port=0",
             ])

@@ -990,7 +990,7 @@ pub(crate) fn worklist_columns() -> Vec<&'static str> {
                    422 with code `no_documents`.",
     params(
         ("code" = String, Path, description = "An office code"),
-        ("kind" = doc::WorklistKind, Path, description = "The worklist"),
+        ("kind" = doc::PaperWorklistKind, Path, description = "A worklist with papers"),
         PageQuery,
     ),
     responses(

@@ -89,6 +89,7 @@ pub const IMPORT_KINDS: &[&str] = &["offices", "consumers", "bills", "payments",
             Statement,
             ImportKind,
             WorklistKind,
+            PaperWorklistKind,
             Stage,
             RankingLevel,
             OfficeLevel,
@@ -370,8 +371,10 @@ fn command_key(command: &str, key: &str) -> RefOr<Schema> {
                     .additional_properties(Some(AdditionalProperties::FreeForm(false))),
             )
             .into(),
-        "officers_present" => ArrayBuilder::new()
-            .items(string())
+        // A JSON list, or the designations in one text separated by `;` (as a CSV cell).
+        "officers_present" => OneOfBuilder::new()
+            .item(ArrayBuilder::new().items(string()))
+            .item(string().description(Some("Designations separated by `;`")))
             .description(Some("Designations of the officers present"))
             .into(),
         key if key == "on" || key.ends_with("_on") => date().into(),
@@ -496,6 +499,17 @@ schema_type!(
     WorklistKind => one_of_strings(
         "A worklist: the consumers due for one recovery action",
         types::WorklistKind::ALL.iter().map(|k| k.as_str()),
+    )
+);
+
+schema_type!(
+    /// A worklist whose consumers get a paper.
+    PaperWorklistKind => one_of_strings(
+        "A worklist whose consumers each get a paper (a notice or an order)",
+        types::WorklistKind::ALL
+            .iter()
+            .filter(|k| vasooli_projections::documents::DocumentKind::for_worklist(**k).is_some())
+            .map(|k| k.as_str()),
     )
 );
 
