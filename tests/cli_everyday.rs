@@ -23,6 +23,23 @@ fn seed(dir: &Path, data: &Path) {
     ok(data, &["nightly", "--as-of", "2026-09-30"]);
 }
 
+/// Runs `vasooli --data DATA ARGS...` with its standard output sent to the file `out`, as
+/// `> out` does (a workbook is not for a terminal), and asserts it succeeds.
+fn ok_to_file(data: &Path, args: &[&str], out: &Path) {
+    let output = Command::new(env!("CARGO_BIN_EXE_vasooli"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdout(std::fs::File::create(out).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "vasooli {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn offices_lists_the_tree_depth_first_with_codes_names_and_parents() {
     let tmp = tempfile::tempdir().unwrap();
@@ -271,17 +288,10 @@ fn lists_as_excel_workbooks_hold_the_csv_figures_under_a_frozen_filtered_header(
         &["defaulters", "--office", "Z1", "--format", "csv"],
     ));
     let path = tmp.path().join("defaulters.xlsx");
-    let output = Command::new(env!("CARGO_BIN_EXE_vasooli"))
-        .arg("--data")
-        .arg(&data)
-        .args(["defaulters", "--office", "Z1", "--format", "xlsx"])
-        .stdout(std::fs::File::create(&path).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    ok_to_file(
+        &data,
+        &["defaulters", "--office", "Z1", "--format", "xlsx"],
+        &path,
     );
     let mut workbook: Xlsx<_> = calamine::open_workbook(&path).unwrap();
     assert_eq!(workbook.sheet_names(), ["defaulters"]);
@@ -483,19 +493,9 @@ fn nightly_summary_gives_the_rupees_in_every_format() {
     }
     // Excel: rupees and counts as numbers, the dates as dates.
     let path = tmp.path().join("nightly.xlsx");
-    let output = Command::new(env!("CARGO_BIN_EXE_vasooli"))
-        .arg("--data")
-        .arg(data(3))
-        .args(as_of)
-        .args(["--format", "xlsx"])
-        .stdout(std::fs::File::create(&path).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut args: Vec<&str> = as_of.to_vec();
+    args.extend(["--format", "xlsx"]);
+    ok_to_file(&data(3), &args, &path);
     let mut workbook: Xlsx<_> = calamine::open_workbook(&path).unwrap();
     assert_eq!(workbook.sheet_names(), ["nightly 2026-10-31"]);
     let range = workbook.worksheet_range("nightly 2026-10-31").unwrap();
