@@ -672,9 +672,8 @@ async fn absurd_dates_are_unprocessable_naming_the_field_and_write_nothing() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn officers_void_their_own_mistakes_and_nobody_elses() {
-    let server = seeded().await;
+/// S1's worklist of notices to serve, as its officer reads it.
+async fn notices_to_serve(server: &Server) -> Value {
     let (_, text) = server
         .as_role(
             "officer_s1",
@@ -683,7 +682,13 @@ async fn officers_void_their_own_mistakes_and_nobody_elses() {
             None,
         )
         .await;
-    let listed: Value = serde_json::from_str(&text).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn officers_void_their_own_mistakes_and_nobody_elses() {
+    let server = seeded().await;
+    let listed = notices_to_serve(&server).await;
     let notice_no = listed[0]["notice_no"].as_str().unwrap().to_string();
     let serve =
         json!({"type":"serve_notice","notice_no":notice_no,"served_on":"2026-09-30","mode":"hand"});
@@ -727,15 +732,7 @@ async fn officers_void_their_own_mistakes_and_nobody_elses() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{text}");
-    let (_, text) = server
-        .as_role(
-            "officer_s1",
-            Method::GET,
-            "/api/v1/offices/S1/worklists/serve_notice",
-            None,
-        )
-        .await;
-    let listed: Value = serde_json::from_str(&text).unwrap();
+    let listed = notices_to_serve(&server).await;
     assert_eq!(listed[0]["account_no"], "A1", "{listed}");
     assert_eq!(listed[0]["notice_served_on"], Value::Null, "{listed}");
     server.stop().await;
