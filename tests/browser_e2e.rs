@@ -752,6 +752,26 @@ impl Driven {
         }
     }
 
+    /// Fills the page's *Record…* form (opened from `account`'s row, or already open) with the
+    /// `kind` of work and the given field values, and submits it, as an officer would.
+    fn record(&mut self, account: Option<&str>, kind: &str, fields: &[(&str, &str)]) {
+        let mut script = String::new();
+        if let Some(account) = account {
+            script += &format!(
+                "document.querySelector('tr[data-account=\"{account}\"] button.act').click();"
+            );
+        }
+        script += &format!(
+            "document.getElementById('act-kind').value = '{kind}';
+             document.getElementById('act-kind').dispatchEvent(new Event('change'));"
+        );
+        for (id, value) in fields {
+            script += &format!("document.getElementById('{id}').value = '{value}';");
+        }
+        script += "document.getElementById('act-form').requestSubmit(); true";
+        self.eval(&script);
+    }
+
     /// Waits until the expression is true in the page.
     fn wait_for(&mut self, expression: &str) {
         let started = Instant::now();
@@ -837,13 +857,10 @@ async fn an_officer_records_a_served_notice_from_the_page_and_the_consumer_moves
         let totals = page.eval("document.getElementById('totals').innerText");
         // The officer records the notice as served by hand on the day of the run (lists are
         // as of the last nightly run, so a later date shows after the next one).
-        page.eval(
-            "document.querySelector('tr[data-account=\"A1\"] button.act').click();
-             document.getElementById('act-kind').value = 'serve_notice';
-             document.getElementById('act-kind').dispatchEvent(new Event('change'));
-             document.getElementById('act-date').value = '2026-09-30';
-             document.getElementById('act-mode').value = 'hand';
-             document.getElementById('act-form').requestSubmit(); true",
+        page.record(
+            Some("A1"),
+            "serve_notice",
+            &[("act-date", "2026-09-30"), ("act-mode", "hand")],
         );
         page.wait_for("document.getElementById('notice').textContent.startsWith('Recorded')");
         let recorded = page.eval("document.getElementById('notice').textContent");
@@ -857,25 +874,23 @@ async fn an_officer_records_a_served_notice_from_the_page_and_the_consumer_moves
         page.wait_for("document.querySelector('tr[data-account=\"A1\"] td.stage')");
         let after = page.eval("document.querySelector('tr[data-account=\"A1\"]').innerText");
         // Cutting the connection the next day is refused, with the API's reason shown.
-        page.eval(
-            "document.querySelector('tr[data-account=\"A1\"] button.act').click();
-             document.getElementById('act-kind').value = 'disconnect';
-             document.getElementById('act-kind').dispatchEvent(new Event('change'));
-             document.getElementById('act-date').value = '2026-10-01';
-             document.getElementById('act-order').value = 'DO-S1-01';
-             document.getElementById('act-form').requestSubmit(); true",
+        page.record(
+            Some("A1"),
+            "disconnect",
+            &[("act-date", "2026-10-01"), ("act-order", "DO-S1-01")],
         );
         page.wait_for("!document.getElementById('act-error').hidden");
         let refused = page.eval("document.getElementById('act-error').textContent");
         // The service was a mistake after all: the officer voids it from the same form, and
         // A1 is back to a notice issued and not served.
-        page.eval(
-            "document.getElementById('act-kind').value = 'void_action';
-             document.getElementById('act-kind').dispatchEvent(new Event('change'));
-             document.getElementById('act-void').value = 'serve_notice';
-             document.getElementById('act-date').value = '2026-09-30';
-             document.getElementById('act-reason').value = 'served on the wrong consumer';
-             document.getElementById('act-form').requestSubmit(); true",
+        page.record(
+            None,
+            "void_action",
+            &[
+                ("act-void", "serve_notice"),
+                ("act-date", "2026-09-30"),
+                ("act-reason", "served on the wrong consumer"),
+            ],
         );
         page.wait_for("document.getElementById('notice').textContent.startsWith('Recorded: Void')");
         page.wait_for(
