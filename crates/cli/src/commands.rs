@@ -12,7 +12,7 @@ use std::str::FromStr;
 use vasooli_domain::codec::parse_date;
 use vasooli_domain::command::{import_command_type, HeaderProblem};
 use vasooli_domain::event::Event;
-use vasooli_domain::types::{Level, Stage, WorklistKind};
+use vasooli_domain::types::{Level, SmsStatus, Stage, WorklistKind};
 use vasooli_domain::{Command as DomainCommand, Money, Policy};
 use vasooli_engine::{Engine, EngineError, Input};
 use vasooli_projections::documents::{DocumentKind, NoDocuments};
@@ -826,13 +826,16 @@ fn passbook(statement: &vasooli_projections::statement::Statement) -> Vec<Record
 }
 
 fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
-    if let Some(s) = status {
-        if !matches!(s, "queued" | "sent" | "failed") {
-            return Err(usage(format!(
-                "--status: `{s}` is not one of queued, sent, failed"
-            )));
-        }
-    }
+    let status = status
+        .map(|s| {
+            SmsStatus::from_str(s).map_err(|_| {
+                usage(format!(
+                    "--status: `{s}` is not one of {}",
+                    SmsStatus::expected()
+                ))
+            })
+        })
+        .transpose()?;
     let engine = open(cli)?;
     let mut records: Vec<Record> = Vec::new();
     for stored in &engine.world().consumers {
@@ -863,7 +866,14 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
                 ("parts", Some(parts.to_string())),
                 ("text", Some(text)),
                 ("detail", Some(m.last_detail.clone())),
-                ("delivery", Some(lists::sms_delivery(m).to_string())),
+                (
+                    "delivery",
+                    Some(
+                        lists::sms_delivery(m)
+                            .map_or("", |d| d.as_str())
+                            .to_string(),
+                    ),
+                ),
                 (
                     "delivery_reason",
                     Some(

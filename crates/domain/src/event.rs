@@ -454,24 +454,73 @@ pub enum Event {
 /// recognised. Parts are joined with `|`, which identifiers may not contain.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EventKey {
-    pub namespace: &'static str,
+    pub namespace: KeyNamespace,
     pub key: String,
 }
 
-fn key(namespace: &'static str, parts: &[&str]) -> Option<EventKey> {
+fn key(namespace: KeyNamespace, parts: &[&str]) -> Option<EventKey> {
     Some(EventKey {
         namespace,
         key: parts.join("|"),
     })
 }
 
+/// The stream an event is appended to: a consumer's, an office's, a camp's, a grievance's, or
+/// the nightly run's. Its name (`consumer-<account>`, `office-<code>`, `camp-<id>`,
+/// `grievance-<id>`, `nightly`) is what the store files it under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StreamId<'a> {
+    Consumer(&'a str),
+    Office(&'a str),
+    Camp(&'a str),
+    Grievance(&'a str),
+    Nightly,
+}
+
+impl<'a> StreamId<'a> {
+    /// The stream a stored name denotes; `None` for a name no event is filed under.
+    pub fn parse(name: &'a str) -> Option<StreamId<'a>> {
+        if name == "nightly" {
+            return Some(StreamId::Nightly);
+        }
+        let (prefix, id) = name.split_once('-')?;
+        Some(match prefix {
+            "consumer" => StreamId::Consumer(id),
+            "office" => StreamId::Office(id),
+            "camp" => StreamId::Camp(id),
+            "grievance" => StreamId::Grievance(id),
+            _ => return None,
+        })
+    }
+
+    /// The consumer whose stream this is.
+    pub fn account(self) -> Option<&'a str> {
+        match self {
+            StreamId::Consumer(account) => Some(account),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for StreamId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamId::Consumer(a) => write!(f, "consumer-{a}"),
+            StreamId::Office(c) => write!(f, "office-{c}"),
+            StreamId::Camp(c) => write!(f, "camp-{c}"),
+            StreamId::Grievance(g) => write!(f, "grievance-{g}"),
+            StreamId::Nightly => f.write_str("nightly"),
+        }
+    }
+}
+
 pub fn consumer_stream(account_no: &str) -> String {
-    format!("consumer-{account_no}")
+    StreamId::Consumer(account_no).to_string()
 }
 
 /// The account in a consumer stream's name.
 pub fn account_of_stream(stream: &str) -> Option<&str> {
-    stream.strip_prefix("consumer-")
+    StreamId::parse(stream)?.account()
 }
 
 impl Event {
@@ -547,18 +596,23 @@ impl Event {
     }
 
     /// The stream the event is appended to.
-    pub fn stream(&self) -> String {
+    pub fn stream_id(&self) -> StreamId<'_> {
         if let Some(account) = self.account_no() {
-            return consumer_stream(account);
+            return StreamId::Consumer(account);
         }
         match self {
-            Event::OfficeRegistered(e) => format!("office-{}", e.code),
-            Event::CampScheduled(e) => format!("camp-{}", e.camp_id),
-            Event::CampHeld(e) => format!("camp-{}", e.camp_id),
-            Event::GrievanceRegistered(e) => format!("grievance-{}", e.grievance_id),
-            Event::GrievanceResolved(e) => format!("grievance-{}", e.grievance_id),
-            _ => "nightly".to_string(),
+            Event::OfficeRegistered(e) => StreamId::Office(&e.code),
+            Event::CampScheduled(e) => StreamId::Camp(&e.camp_id),
+            Event::CampHeld(e) => StreamId::Camp(&e.camp_id),
+            Event::GrievanceRegistered(e) => StreamId::Grievance(&e.grievance_id),
+            Event::GrievanceResolved(e) => StreamId::Grievance(&e.grievance_id),
+            _ => StreamId::Nightly,
         }
+    }
+
+    /// The name of the stream the event is appended to.
+    pub fn stream(&self) -> String {
+        self.stream_id().to_string()
     }
 
     /// The business date (docs/RULES.md); offices have none.
@@ -600,55 +654,113 @@ impl Event {
     /// The natural key under which the store recognises a repeat of this fact.
     pub fn natural_key(&self) -> Option<EventKey> {
         match self {
-            Event::OfficeRegistered(e) => key("office", &[&e.code]),
-            Event::ConsumerRegistered(e) => key("consumer", &[&e.account_no]),
+            Event::OfficeRegistered(e) => key(KeyNamespace::Office, &[&e.code]),
+            Event::ConsumerRegistered(e) => key(KeyNamespace::Consumer, &[&e.account_no]),
             Event::MobileRegistered(e) => key(
-                "mobile",
+                KeyNamespace::Mobile,
                 &[&e.account_no, &e.mobile, &e.registered_on.to_string()],
             ),
-            Event::BillIssued(e) => key("bill", &[&e.bill_no]),
-            Event::BillRevised(e) => key("revision", &[&e.bill_no, &e.revised_on.to_string()]),
-            Event::PaymentReceived(e) => key("receipt", &[&e.receipt_no]),
-            Event::PaymentReversed(e) => key("reversal", &[&e.receipt_no]),
-            Event::AdjustmentPosted(e) => key("adjustment", &[&e.adjustment_no]),
-            Event::SurchargeLevied(e) => {
-                key("surcharge", &[&e.bill_no, &e.anniversary.to_string()])
-            }
-            Event::NoticeIssued(e) => key("notice", &[&e.notice_no]),
+            Event::BillIssued(e) => key(KeyNamespace::Bill, &[&e.bill_no]),
+            Event::BillRevised(e) => key(
+                KeyNamespace::Revision,
+                &[&e.bill_no, &e.revised_on.to_string()],
+            ),
+            Event::PaymentReceived(e) => key(KeyNamespace::Receipt, &[&e.receipt_no]),
+            Event::PaymentReversed(e) => key(KeyNamespace::Reversal, &[&e.receipt_no]),
+            Event::AdjustmentPosted(e) => key(KeyNamespace::Adjustment, &[&e.adjustment_no]),
+            Event::SurchargeLevied(e) => key(
+                KeyNamespace::Surcharge,
+                &[&e.bill_no, &e.anniversary.to_string()],
+            ),
+            Event::NoticeIssued(e) => key(KeyNamespace::Notice, &[&e.notice_no]),
             // Dated, so that a service voided as a mistake may be recorded again with its
             // right date, while the very same record sent again is still a repeat.
-            Event::NoticeServed(e) => {
-                key("notice_served", &[&e.notice_no, &e.served_on.to_string()])
-            }
-            Event::CaseClosed(e) => key("case_closed", &[&e.notice_no]),
-            Event::Disconnected(e) => key("disconnection", &[&e.account_no, &e.on.to_string()]),
-            Event::Reconnected(e) => key("reconnection", &[&e.account_no, &e.on.to_string()]),
-            Event::PermanentlyDisconnected(e) => key(
-                "permanent_disconnection",
+            Event::NoticeServed(e) => key(
+                KeyNamespace::NoticeServed,
+                &[&e.notice_no, &e.served_on.to_string()],
+            ),
+            Event::CaseClosed(e) => key(KeyNamespace::CaseClosed, &[&e.notice_no]),
+            Event::Disconnected(e) => key(
+                KeyNamespace::Disconnection,
                 &[&e.account_no, &e.on.to_string()],
             ),
-            Event::RecoveryCertificateIssued(e) => key("recovery_certificate", &[&e.rc_no]),
-            Event::DisputeRaised(e) => key("dispute", &[&e.account_no, &e.on.to_string()]),
-            Event::DisputeResolved(e) => {
-                key("dispute_resolved", &[&e.account_no, &e.on.to_string()])
+            Event::Reconnected(e) => key(
+                KeyNamespace::Reconnection,
+                &[&e.account_no, &e.on.to_string()],
+            ),
+            Event::PermanentlyDisconnected(e) => key(
+                KeyNamespace::PermanentDisconnection,
+                &[&e.account_no, &e.on.to_string()],
+            ),
+            Event::RecoveryCertificateIssued(e) => {
+                key(KeyNamespace::RecoveryCertificate, &[&e.rc_no])
             }
-            Event::InstallmentPlanGranted(e) => key("plan", &[&e.plan_id]),
-            Event::InstallmentPlanBroken(e) => key("plan_broken", &[&e.plan_id]),
-            Event::CampScheduled(e) => key("camp", &[&e.camp_id]),
-            Event::CampHeld(e) => key("camp_held", &[&e.camp_id]),
-            Event::GrievanceRegistered(e) => key("grievance", &[&e.grievance_id]),
-            Event::GrievanceResolved(e) => key("grievance_resolved", &[&e.grievance_id]),
-            Event::SmsQueued(e) => key("sms", &[&e.message_id]),
-            Event::SmsAttempted(e) => key("sms_attempt", &[&e.message_id, &e.attempt.to_string()]),
+            Event::DisputeRaised(e) => {
+                key(KeyNamespace::Dispute, &[&e.account_no, &e.on.to_string()])
+            }
+            Event::DisputeResolved(e) => key(
+                KeyNamespace::DisputeResolved,
+                &[&e.account_no, &e.on.to_string()],
+            ),
+            Event::InstallmentPlanGranted(e) => key(KeyNamespace::Plan, &[&e.plan_id]),
+            Event::InstallmentPlanBroken(e) => key(KeyNamespace::PlanBroken, &[&e.plan_id]),
+            Event::CampScheduled(e) => key(KeyNamespace::Camp, &[&e.camp_id]),
+            Event::CampHeld(e) => key(KeyNamespace::CampHeld, &[&e.camp_id]),
+            Event::GrievanceRegistered(e) => key(KeyNamespace::Grievance, &[&e.grievance_id]),
+            Event::GrievanceResolved(e) => key(KeyNamespace::GrievanceResolved, &[&e.grievance_id]),
+            Event::SmsQueued(e) => key(KeyNamespace::Sms, &[&e.message_id]),
+            Event::SmsAttempted(e) => key(
+                KeyNamespace::SmsAttempt,
+                &[&e.message_id, &e.attempt.to_string()],
+            ),
             Event::NightlyRunCompleted(_) => None,
-            Event::SmsRejected(e) => key("sms_rejected", &[&e.message_id]),
+            Event::SmsRejected(e) => key(KeyNamespace::SmsRejected, &[&e.message_id]),
             // A gateway may report a message more than once; the receiver skips a report
             // that says what the last one said.
             Event::SmsDeliveryReported(_) => None,
             Event::ActionVoided(e) => key(
-                "void",
+                KeyNamespace::Void,
                 &[&e.account_no, e.action.as_str(), &e.action_on.to_string()],
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_namespaces_keep_the_names_the_key_index_holds() {
+        // The key index stores these names: a rename would make every stored key unknown.
+        let names: Vec<&str> = KeyNamespace::ALL.iter().map(|n| n.as_str()).collect();
+        assert_eq!(
+            names.join(" "),
+            "office consumer mobile bill revision receipt reversal adjustment surcharge notice \
+             notice_served case_closed disconnection reconnection permanent_disconnection \
+             recovery_certificate dispute dispute_resolved plan plan_broken camp camp_held \
+             grievance grievance_resolved sms sms_attempt sms_rejected void"
+        );
+        assert_eq!(KeyNamespace::Revision.field(), "bill_no");
+        assert_eq!(KeyNamespace::Void.field(), "account_no");
+    }
+
+    #[test]
+    fn stream_names_read_back_as_the_streams_they_name() {
+        for stream in [
+            StreamId::Consumer("9000-01"),
+            StreamId::Office("DDN-C"),
+            StreamId::Camp("C1"),
+            StreamId::Grievance("G-7"),
+            StreamId::Nightly,
+        ] {
+            let name = stream.to_string();
+            assert_eq!(StreamId::parse(&name), Some(stream), "{name}");
+        }
+        assert_eq!(consumer_stream("9000-01"), "consumer-9000-01");
+        assert_eq!(account_of_stream("consumer-9000-01"), Some("9000-01"));
+        assert_eq!(account_of_stream("office-DDN"), None);
+        assert_eq!(StreamId::parse("ledger-1"), None);
+        assert_eq!(StreamId::parse("nightly-1"), None);
     }
 }

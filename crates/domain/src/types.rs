@@ -197,6 +197,87 @@ vocabulary!(
     SmsOutcome { Sent => "sent", Failed => "failed", TimedOut => "timed_out" }
 );
 
+vocabulary!(
+    /// An SMS message's status in the outbox: waiting for (another) attempt, handed to the
+    /// gateway, or given up (rejected, or out of attempts).
+    SmsStatus { Queued => "queued", Sent => "sent", Failed => "failed" }
+);
+
+vocabulary!(
+    /// What the gateway's last delivery report said of a message.
+    SmsDelivery { Delivered => "delivered", Undelivered => "undelivered" }
+);
+
+vocabulary!(
+    /// The namespaces of natural keys: each kind of fact a user (or the nightly run) names, so
+    /// that the same fact sent twice is recognised. The names are stored in the key index:
+    /// never rename one.
+    KeyNamespace {
+        Office => "office",
+        Consumer => "consumer",
+        Mobile => "mobile",
+        Bill => "bill",
+        Revision => "revision",
+        Receipt => "receipt",
+        Reversal => "reversal",
+        Adjustment => "adjustment",
+        Surcharge => "surcharge",
+        Notice => "notice",
+        NoticeServed => "notice_served",
+        CaseClosed => "case_closed",
+        Disconnection => "disconnection",
+        Reconnection => "reconnection",
+        PermanentDisconnection => "permanent_disconnection",
+        RecoveryCertificate => "recovery_certificate",
+        Dispute => "dispute",
+        DisputeResolved => "dispute_resolved",
+        Plan => "plan",
+        PlanBroken => "plan_broken",
+        Camp => "camp",
+        CampHeld => "camp_held",
+        Grievance => "grievance",
+        GrievanceResolved => "grievance_resolved",
+        Sms => "sms",
+        SmsAttempt => "sms_attempt",
+        SmsRejected => "sms_rejected",
+        Void => "void",
+    }
+);
+
+impl KeyNamespace {
+    /// The command field a conflict under this namespace is reported on: the identifier the
+    /// sender chose, or the account where the key is the account and a date.
+    pub fn field(self) -> &'static str {
+        use KeyNamespace::*;
+        match self {
+            Office => "code",
+            Consumer => "account_no",
+            Mobile => "mobile",
+            Bill | Revision => "bill_no",
+            Receipt | Reversal => "receipt_no",
+            Adjustment => "adjustment_no",
+            NoticeServed => "notice_no",
+            RecoveryCertificate => "rc_no",
+            Plan => "plan_id",
+            Camp | CampHeld => "camp_id",
+            Grievance | GrievanceResolved => "grievance_id",
+            Surcharge
+            | Notice
+            | CaseClosed
+            | Disconnection
+            | Reconnection
+            | PermanentDisconnection
+            | Dispute
+            | DisputeResolved
+            | PlanBroken
+            | Sms
+            | SmsAttempt
+            | SmsRejected
+            | Void => "account_no",
+        }
+    }
+}
+
 /// Aging buckets by days overdue.
 pub fn aging_bucket(days_overdue: i64) -> &'static str {
     match days_overdue {

@@ -21,6 +21,7 @@ use vasooli_domain::dates::{check_after_connection, check_windows};
 use vasooli_domain::decide::{build_event, decide, Rejection, RejectionKind, StateView};
 use vasooli_domain::event::{account_of_stream, Event, EventKey};
 use vasooli_domain::state::{Camp, Consumer, Grievance, SmsMessage, StoredConsumer, World};
+use vasooli_domain::types::KeyNamespace;
 use vasooli_domain::types::Level;
 use vasooli_domain::{Command, Policy};
 use vasooli_store::{NaturalKey, NewCommit, NewEvent, SideDb, SideTable, Store, StoreError};
@@ -500,7 +501,7 @@ impl Engine {
             Err(StoreError::KeyConflict { namespace, key }) => {
                 let mut errors = batch.stored_conflicts();
                 if errors.is_empty() {
-                    let (kind, field, reason) = conflict(&namespace, &key);
+                    let (kind, field, reason) = stored_conflict(&namespace, &key);
                     errors.push(RowError {
                         location: String::new(),
                         field,
@@ -740,7 +741,7 @@ fn new_events(payloads: &[Box<[u8]>]) -> Result<NewCommit, EngineError> {
 
 fn new_event(event: &Event, payload: &[u8], recorded_at_ms: i64) -> NewEvent {
     let key = event.natural_key().map(|k| NaturalKey {
-        namespace: k.namespace.to_string(),
+        namespace: k.namespace.as_str().to_string(),
         key: k.key,
         content_hash: content_hash(payload),
     });
@@ -950,7 +951,7 @@ struct Batch<'a> {
     camps: HashMap<String, Camp>,
     grievances: HashMap<String, Grievance>,
     /// Natural keys of the batch: content hash and the event's index.
-    keys: HashMap<(&'static str, String), (u64, u32)>,
+    keys: HashMap<(KeyNamespace, String), (u64, u32)>,
 }
 
 /// A consumer's events in the batch.
@@ -993,7 +994,7 @@ impl<'a> Batch<'a> {
     }
 
     /// The consumer a bill or receipt of the batch belongs to.
-    fn account_of_key(&self, namespace: &'static str, key: &str) -> Option<String> {
+    fn account_of_key(&self, namespace: KeyNamespace, key: &str) -> Option<String> {
         let (_, index) = self.keys.get(&(namespace, key.to_string()))?;
         self.event(*index)?.account_no().map(str::to_string)
     }
@@ -1061,8 +1062,8 @@ impl<'a> Batch<'a> {
         })
     }
 
-    fn stored_key(&self, namespace: &str, key: &str) -> Option<vasooli_store::KeyEntry> {
-        match self.store.lookup_key(namespace, key) {
+    fn stored_key(&self, namespace: KeyNamespace, key: &str) -> Option<vasooli_store::KeyEntry> {
+        match self.store.lookup_key(namespace.as_str(), key) {
             Ok(entry) => entry,
             Err(e) => {
                 tracing::error!("key lookup failed: {e}");
@@ -1225,28 +1226,23 @@ fn answered(
         .collect()
 }
 
-fn conflict(namespace: &str, key: &str) -> Refusal {
+fn conflict(namespace: KeyNamespace, key: &str) -> Refusal {
     (
         ErrorKind::Conflict,
-        key_field(namespace).to_string(),
+        namespace.field().to_string(),
         format!("`{key}` is already recorded with different content"),
     )
 }
 
-fn key_field(namespace: &str) -> &'static str {
-    match namespace {
-        "office" => "code",
-        "consumer" => "account_no",
-        "bill" | "revision" => "bill_no",
-        "receipt" | "reversal" => "receipt_no",
-        "adjustment" => "adjustment_no",
-        "notice_served" => "notice_no",
-        "recovery_certificate" => "rc_no",
-        "plan" => "plan_id",
-        "camp" | "camp_held" => "camp_id",
-        "grievance" | "grievance_resolved" => "grievance_id",
-        "mobile" => "mobile",
-        _ => "account_no",
+/// A conflict the store reports under a namespace's stored name.
+fn stored_conflict(namespace: &str, key: &str) -> Refusal {
+    match namespace.parse::<KeyNamespace>() {
+        Ok(namespace) => conflict(namespace, key),
+        Err(_) => (
+            ErrorKind::Conflict,
+            "account_no".to_string(),
+            format!("`{key}` is already recorded with different content"),
+        ),
     }
 }
 
@@ -1315,17 +1311,19 @@ impl StateView for Batch<'_> {
     }
 
     fn account_of_bill(&self, bill_no: &str) -> Option<String> {
-        self.account_of_key("bill", bill_no).or_else(|| {
-            let entry = self.stored_key("bill", bill_no)?;
-            account_of_stream(&entry.stream).map(str::to_string)
-        })
+        self.account_of_key(KeyNamespace::Bill, bill_no)
+            .or_else(|| {
+                let entry = self.stored_key(KeyNamespace::Bill, bill_no)?;
+                account_of_stream(&entry.stream).map(str::to_string)
+            })
     }
 
     fn account_of_receipt(&self, receipt_no: &str) -> Option<String> {
-        self.account_of_key("receipt", receipt_no).or_else(|| {
-            let entry = self.stored_key("receipt", receipt_no)?;
-            account_of_stream(&entry.stream).map(str::to_string)
-        })
+        self.account_of_key(KeyNamespace::Receipt, receipt_no)
+            .or_else(|| {
+                let entry = self.stored_key(KeyNamespace::Receipt, receipt_no)?;
+                account_of_stream(&entry.stream).map(str::to_string)
+            })
     }
 
     fn policy(&self) -> &Policy {
@@ -1342,7 +1340,7 @@ pub fn restore_events(store: &Store, events: Vec<(Event, i64)>) -> Result<(), En
         for (event, recorded_at_ms) in pending.by_ref().take(COMMIT_CHUNK_EVENTS) {
             let payload = encode_event(&event).map_err(|e| EngineError::Corrupt(e.to_string()))?;
             let key = event.natural_key().map(|k| NaturalKey {
-                namespace: k.namespace.to_string(),
+                namespace: k.namespace.as_str().to_string(),
                 key: k.key,
                 content_hash: content_hash(&payload),
             });

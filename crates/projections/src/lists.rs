@@ -7,7 +7,7 @@ use std::str::FromStr;
 use vasooli_domain::ladder::{ladder_as_of, LadderView};
 use vasooli_domain::ledger::{ledger_as_of, Charges, LedgerView};
 use vasooli_domain::state::{Connection, Consumer, SmsMessage, StoredConsumer, World};
-use vasooli_domain::types::{Level, Stage, WorklistKind};
+use vasooli_domain::types::{Level, SmsDelivery, SmsStatus, Stage, WorklistKind};
 use vasooli_domain::{Money, Policy};
 
 /// Columns of the defaulter list, in order.
@@ -282,23 +282,25 @@ pub fn parse_stage(text: &str) -> Result<Stage, String> {
 }
 
 /// An SMS message's status in the outbox.
-pub fn sms_status(m: &SmsMessage) -> &'static str {
+pub fn sms_status(m: &SmsMessage) -> SmsStatus {
     use vasooli_domain::types::SmsOutcome;
     match m.last_outcome {
-        _ if m.rejected => "failed",
-        Some(SmsOutcome::Sent) => "sent",
-        Some(_) if m.attempts >= crate::lists::SMS_ATTEMPTS_MAX => "failed",
-        _ => "queued",
+        _ if m.rejected => SmsStatus::Failed,
+        Some(SmsOutcome::Sent) => SmsStatus::Sent,
+        Some(_) if m.attempts >= crate::lists::SMS_ATTEMPTS_MAX => SmsStatus::Failed,
+        _ => SmsStatus::Queued,
     }
 }
 
-/// What the gateway's delivery report said: `delivered`, `undelivered`, or empty before one.
-pub fn sms_delivery(m: &SmsMessage) -> &'static str {
-    match &m.delivery {
-        Some(d) if d.delivered => "delivered",
-        Some(_) => "undelivered",
-        None => "",
-    }
+/// What the gateway's delivery report said, or `None` before one.
+pub fn sms_delivery(m: &SmsMessage) -> Option<SmsDelivery> {
+    m.delivery.as_ref().map(|d| {
+        if d.delivered {
+            SmsDelivery::Delivered
+        } else {
+            SmsDelivery::Undelivered
+        }
+    })
 }
 
 /// Attempts after which a message counts as failed.

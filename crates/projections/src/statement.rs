@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 use vasooli_domain::ledger::{over_two_years, ChargeKind, CreditKind};
 use vasooli_domain::sms::encoding_and_parts;
 use vasooli_domain::state::SmsMessage;
+use vasooli_domain::types::{SmsDelivery, SmsStatus};
 use vasooli_domain::{Money, Policy, World};
 
 /// A charge and what of it is unpaid.
@@ -64,8 +65,7 @@ pub struct StatementSms {
     pub message_id: String,
     pub template: String,
     pub queued_on: NaiveDate,
-    /// `queued`, `sent` or `failed`.
-    pub status: &'static str,
+    pub status: SmsStatus,
     /// `GSM-7` or `UCS-2`.
     pub encoding: &'static str,
     pub parts: u32,
@@ -188,7 +188,7 @@ fn sms_line(
         text,
         attempts: message.attempts,
         detail: message.last_detail.clone(),
-        delivery: crate::lists::sms_delivery(message),
+        delivery: crate::lists::sms_delivery(message).map_or("", SmsDelivery::as_str),
         delivery_reason: message
             .delivery
             .as_ref()
