@@ -1065,7 +1065,7 @@ fn tokens(cli: &Cli, action: &TokensAction) -> Outcome {
                 lists::check_office(engine.world(), code)
                     .map_err(|e| usage(format!("--office: {e}")))?;
             }
-            let token = tokens::create(db, role, office.clone(), name).map_err(usage)?;
+            let token = tokens::create(db, role, office.clone(), name).map_err(token_failure)?;
             outln!("{token}");
         }
         TokensAction::List => {
@@ -1083,11 +1083,21 @@ fn tokens(cli: &Cli, action: &TokensAction) -> Outcome {
             print(cli, &["name", "role", "office", "created_at"], &records)?;
         }
         TokensAction::Revoke { name } => {
-            tokens::revoke(db, name).map_err(usage)?;
+            tokens::revoke(db, name).map_err(token_failure)?;
             outln!("revoked {name}");
         }
     }
     Ok(())
+}
+
+/// A token refused for what was asked is a usage error (exit 2); one the store could not
+/// keep is a runtime failure (exit 1).
+fn token_failure(e: vasooli_server::tokens::TokenError) -> Failure {
+    if e.is_request() {
+        usage(e.to_string())
+    } else {
+        Failure::Runtime(e.into())
+    }
 }
 
 #[cfg(test)]

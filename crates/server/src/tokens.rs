@@ -96,11 +96,50 @@ fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-fn entries(tree: &SideTable) -> Result<Vec<(Vec<u8>, TokenInfo)>, String> {
+/// Why a token could not be created or revoked: the request (exit 2 from the CLI) or the
+/// store (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("a token name must be 1 to {NAME_LEN_MAX} printable characters")]
+    BadName,
+    #[error("an officer token needs --office")]
+    OfficeNeeded,
+    #[error("a {0} token does not take an office")]
+    OfficeNotTaken(Role),
+    #[error("a token named `{0}` already exists")]
+    NameTaken(String),
+    #[error("no token is named `{0}`")]
+    NoSuchToken(String),
+    #[error("a stored token does not decode: {0}")]
+    Undecodable(String),
+    #[error("the token does not encode: {0}")]
+    Encode(String),
+    #[error("{doing} the token: {source}")]
+    Store {
+        doing: &'static str,
+        source: vasooli_store::StoreError,
+    },
+}
+
+impl TokenError {
+    /// A fault of the request, not of the store.
+    pub fn is_request(&self) -> bool {
+        !matches!(
+            self,
+            TokenError::Store { .. } | TokenError::Undecodable(_) | TokenError::Encode(_)
+        )
+    }
+}
+
+fn store_fault(doing: &'static str) -> impl Fn(vasooli_store::StoreError) -> TokenError {
+    move |source| TokenError::Store { doing, source }
+}
+
+fn entries(tree: &SideTable) -> Result<Vec<(Vec<u8>, TokenInfo)>, TokenError> {
     let mut out = Vec::new();
-    for (key, value) in tree.entries().map_err(|e| format!("reading tokens: {e}"))? {
-        let info: TokenInfo = serde_json::from_slice(&value)
-            .map_err(|e| format!("a stored token does not decode: {e}"))?;
+    for (key, value) in tree.entries().map_err(store_fault("reading"))? {
+        let info: TokenInfo =
+            serde_json::from_slice(&value).map_err(|e| TokenError::Undecodable(e.to_string()))?;
         out.push((key, info));
     }
     Ok(out)
@@ -113,24 +152,22 @@ pub fn create(
     role: Role,
     office: Option<String>,
     name: &str,
-) -> Result<String, String> {
+) -> Result<String, TokenError> {
     let name = name.trim();
     if name.is_empty() || name.len() > NAME_LEN_MAX || name.chars().any(char::is_control) {
-        return Err(format!(
-            "a token name must be 1 to {NAME_LEN_MAX} printable characters"
-        ));
+        return Err(TokenError::BadName);
     }
     let office = office
         .map(|o| o.trim().to_string())
         .filter(|o| !o.is_empty());
     match (role, &office) {
-        (Role::Officer, None) => return Err("an officer token needs --office".into()),
+        (Role::Officer, None) => return Err(TokenError::OfficeNeeded),
         (Role::Officer, Some(_)) => {}
-        (_, Some(_)) => return Err(format!("a {role} token does not take an office")),
+        (_, Some(_)) => return Err(TokenError::OfficeNotTaken(role)),
         (_, None) => {}
     }
     if entries(tree)?.iter().any(|(_, info)| info.name == name) {
-        return Err(format!("a token named `{name}` already exists"));
+        return Err(TokenError::NameTaken(name.to_string()));
     }
     let mut secret = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
@@ -141,12 +178,11 @@ pub fn create(
         office,
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let value = serde_json::to_vec(&info).map_err(|e| e.to_string())?;
+    let value = serde_json::to_vec(&info).map_err(|e| TokenError::Encode(e.to_string()))?;
     tree.insert(&hash(&token), value)
-        .map_err(|e| format!("storing the token: {e}"))?;
+        .map_err(store_fault("storing"))?;
     // A token printed but lost in a crash would be a confusing half-success.
-    tree.flush()
-        .map_err(|e| format!("storing the token: {e}"))?;
+    tree.flush().map_err(store_fault("storing"))?;
     Ok(token)
 }
 
@@ -163,17 +199,15 @@ pub fn list(tree: &SideTable) -> Vec<TokenInfo> {
 }
 
 /// Revokes the token named `name`; it stops working at once.
-pub fn revoke(tree: &SideTable, name: &str) -> Result<(), String> {
+pub fn revoke(tree: &SideTable, name: &str) -> Result<(), TokenError> {
     let Some((key, _)) = entries(tree)?
         .into_iter()
         .find(|(_, info)| info.name == name.trim())
     else {
-        return Err(format!("no token is named `{name}`"));
+        return Err(TokenError::NoSuchToken(name.to_string()));
     };
-    tree.remove(&key)
-        .map_err(|e| format!("revoking the token: {e}"))?;
-    tree.flush()
-        .map_err(|e| format!("revoking the token: {e}"))?;
+    tree.remove(&key).map_err(store_fault("revoking"))?;
+    tree.flush().map_err(store_fault("revoking"))?;
     Ok(())
 }
 
