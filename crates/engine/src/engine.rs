@@ -645,23 +645,20 @@ impl Engine {
 
     /// A queued message's text, read from its `SmsQueued` event in the log (the world keeps
     /// where the text is, not the text).
-    pub fn sms_text(&self, message: &SmsMessage) -> Result<String, String> {
-        let not_found = || {
-            format!(
-                "the text of SMS {} is not at log position {}",
-                message.message_id, message.position
-            )
+    pub fn sms_text(&self, message: &SmsMessage) -> Result<String, SmsTextError> {
+        let not_found = || SmsTextError::NotAtPosition {
+            message_id: message.message_id.to_string(),
+            position: message.position,
         };
         let recorded = self
             .store
             .read_all(message.position)
             .next()
-            .ok_or_else(not_found)?
-            .map_err(|e| e.to_string())?;
+            .ok_or_else(not_found)??;
         if recorded.position != message.position {
             return Err(not_found());
         }
-        match decode_event(&recorded.payload).map_err(|e| e.to_string())? {
+        match decode_event(&recorded.payload)? {
             Event::SmsQueued(queued) if queued.message_id == message.message_id => Ok(queued.text),
             _ => Err(not_found()),
         }
@@ -677,6 +674,18 @@ impl Engine {
     }
 }
 
+/// Why a queued message's text could not be read from the log.
+#[derive(Debug, thiserror::Error)]
+pub enum SmsTextError {
+    /// The message points at a position that does not hold its `SmsQueued` event.
+    #[error("the text of SMS {message_id} is not at log position {position}")]
+    NotAtPosition { message_id: String, position: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Decode(#[from] vasooli_domain::codec::CodecError),
+}
+
 /// Reads queued messages' texts for messages taken in log order with one pass over the log,
 /// rather than a read per message (each of which decodes a whole chunk of events). A message
 /// out of order is read on its own, and the pass starts again from the next one.
@@ -687,12 +696,12 @@ pub struct SmsTextCursor {
 
 impl SmsTextCursor {
     /// `message`'s text, as [`Engine::sms_text`].
-    pub fn text(&mut self, engine: &Engine, message: &SmsMessage) -> Result<String, String> {
+    pub fn text(&mut self, engine: &Engine, message: &SmsMessage) -> Result<String, SmsTextError> {
         let events = self
             .events
             .get_or_insert_with(|| engine.store.read_all(message.position));
         for recorded in events.by_ref() {
-            let recorded = recorded.map_err(|e| e.to_string())?;
+            let recorded = recorded?;
             if recorded.position < message.position {
                 continue;
             }

@@ -12,6 +12,7 @@ use vasooli_domain::event::Event;
 use vasooli_domain::ledger::{ledger_as_of, ChargeKind, Charges, LedgerView};
 use vasooli_domain::types::WorklistKind;
 use vasooli_domain::{Command, Consumer, Money, Policy};
+use vasooli_engine::engine::SmsTextError;
 use vasooli_engine::nightly::NightlySummary;
 use vasooli_engine::{Engine, EngineError, ErrorKind, ExecuteReport, Input, RowError};
 use vasooli_projections::lists::{self, ConsumerRow, DefaulterFilter};
@@ -1008,7 +1009,7 @@ fn events_recorded_after_their_days_run_are_still_messaged() {
         };
         assert_eq!(queued.message_id, m.message_id.as_str());
         assert!(!queued.text.is_empty());
-        assert_eq!(u.engine.sms_text(m), Ok(queued.text));
+        assert_eq!(u.engine.sms_text(m).expect("the text"), queued.text);
     }
     // A message pointing at another event is an error naming it, not another text.
     let mut wrong = consumer.sms[0].clone();
@@ -1017,9 +1018,20 @@ fn events_recorded_after_their_days_run_are_still_messaged() {
         .engine
         .sms_text(&wrong)
         .expect_err("another message's event");
-    assert!(error.contains(wrong.message_id.as_str()), "{error}");
+    assert!(
+        matches!(&error, SmsTextError::NotAtPosition { message_id, position }
+            if message_id == wrong.message_id.as_str() && *position == wrong.position),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains(wrong.message_id.as_str()),
+        "{error}"
+    );
     wrong.position = u.last_position() + 1;
-    assert!(u.engine.sms_text(&wrong).is_err());
+    assert!(matches!(
+        u.engine.sms_text(&wrong),
+        Err(SmsTextError::NotAtPosition { .. })
+    ));
 }
 
 /// The commands of the catch-up scenario: three consumers whose payments land between

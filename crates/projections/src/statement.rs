@@ -128,13 +128,13 @@ impl Serialize for Statement {
 }
 
 /// Why a statement could not be made.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum StatementError {
     #[error("no consumer has account {0}")]
     UnknownAccount(String),
     /// A queued message's text could not be read from the log.
-    #[error("{0}")]
-    SmsText(String),
+    #[error(transparent)]
+    SmsText(Box<dyn std::error::Error + Send + Sync>),
 }
 
 fn charge_line(line: &vasooli_domain::ledger::ChargeLine<'_>, date: NaiveDate) -> StatementCharge {
@@ -172,11 +172,11 @@ fn credit_line(line: &vasooli_domain::ledger::CreditLine<'_>) -> StatementCredit
     }
 }
 
-fn sms_line(
+fn sms_line<E: std::error::Error + Send + Sync + 'static>(
     message: &SmsMessage,
-    sms_text: &dyn Fn(&SmsMessage) -> Result<String, String>,
+    sms_text: &dyn Fn(&SmsMessage) -> Result<String, E>,
 ) -> Result<StatementSms, StatementError> {
-    let text = sms_text(message).map_err(StatementError::SmsText)?;
+    let text = sms_text(message).map_err(|e| StatementError::SmsText(Box::new(e)))?;
     let (encoding, parts) = encoding_and_parts(&text);
     Ok(StatementSms {
         message_id: message.message_id.to_string(),
@@ -199,9 +199,9 @@ fn sms_line(
 
 /// One consumer's statement as of `date`; `sms_text` reads a queued message's text (kept in
 /// the log, not in the world).
-pub fn statement(
+pub fn statement<E: std::error::Error + Send + Sync + 'static>(
     world: &World,
-    sms_text: &dyn Fn(&SmsMessage) -> Result<String, String>,
+    sms_text: &dyn Fn(&SmsMessage) -> Result<String, E>,
     policy: &Policy,
     account_no: &str,
     date: NaiveDate,

@@ -59,8 +59,8 @@ pub enum SendError {
     Runtime(#[from] std::io::Error),
     #[error(transparent)]
     Engine(#[from] EngineError),
-    #[error("{0}")]
-    Text(String),
+    #[error(transparent)]
+    Text(#[from] vasooli_engine::engine::SmsTextError),
 }
 
 /// What a send did.
