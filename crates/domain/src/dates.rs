@@ -169,7 +169,7 @@ fn dated(command: &Command) -> Vec<Dated<'static>> {
                     date: *due_on,
                 },
             ];
-            if let Ok(first) = NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d") {
+            if let Ok(first) = crate::codec::parse_date(&format!("{period}-01")) {
                 out.push(Dated::Period {
                     issued_on: *issued_on,
                     date: first,

@@ -157,26 +157,35 @@ pub fn family(command: &Command) -> Family {
 /// Decides one command: the event it records, or why it is refused. Its family's module
 /// checks the rules; the one builder makes the event.
 pub fn decide(view: &dyn StateView, command: &Command) -> Result<Event, Rejection> {
+    check(view, command)?;
+    built(command, build_event(view, command))
+}
+
+/// The rules of the command's family: `Ok` when the command may be recorded.
+pub fn check(view: &dyn StateView, command: &Command) -> Result<(), Rejection> {
     match family(command) {
-        Family::Registry => registry::check(view, command)?,
-        Family::Ledger => ledger::check(view, command)?,
-        Family::Ladder => ladder::check(view, command)?,
-        Family::Camps => camps::check(view, command)?,
-        Family::Correction => {
-            if let Command::VoidAction {
+        Family::Registry => registry::check(view, command),
+        Family::Ledger => ledger::check(view, command),
+        Family::Ladder => ladder::check(view, command),
+        Family::Camps => camps::check(view, command),
+        Family::Correction => match command {
+            Command::VoidAction {
                 account_no,
                 action,
                 action_on,
                 voided_on,
                 ..
-            } = command
-            {
-                crate::correction::check(view, account_no, *action, *action_on, *voided_on)?
-            }
-        }
+            } => crate::correction::check(view, account_no, *action, *action_on, *voided_on),
+            _ => Ok(()),
+        },
     }
+}
+
+/// [`decide`]'s answer for a command that passed [`check`], given what [`build_event`] made
+/// of it against the same state (a caller that built the event already reuses it).
+pub fn built(command: &Command, event: Option<Event>) -> Result<Event, Rejection> {
     // The checks found what the command names, so the builder resolves it too.
-    build_event(view, command).ok_or_else(|| {
+    event.ok_or_else(|| {
         not_found(
             "",
             format!("{} names nothing recorded", command.type_name()),

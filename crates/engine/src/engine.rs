@@ -9,8 +9,8 @@
 use crate::clock::Clock;
 use crate::nightly;
 use chrono::NaiveDate;
+use rustc_hash::FxHashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
@@ -18,7 +18,7 @@ use vasooli_domain::aggregate::Change;
 use vasooli_domain::codec::{content_hash, decode_event, decode_value, encode_event, encode_value};
 use vasooli_domain::command::{FieldError, FieldErrorKind};
 use vasooli_domain::dates::{check_after_connection, check_windows};
-use vasooli_domain::decide::{build_event, decide, Rejection, RejectionKind, StateView};
+use vasooli_domain::decide::{self, build_event, built, Rejection, RejectionKind, StateView};
 use vasooli_domain::event::{account_of_stream, Event, EventKey};
 use vasooli_domain::state::{Camp, Consumer, Grievance, SmsMessage, StoredConsumer, World};
 use vasooli_domain::types::KeyNamespace;
@@ -545,11 +545,12 @@ impl Engine {
         while !events.is_empty() {
             let mut chunk = events.split_off(events.len().saturating_sub(COMMIT_CHUNK_EVENTS));
             chunk.reverse();
-            let receipt = self.store.append(new_events(&chunk)?)?;
+            written += chunk.len();
+            let receipt = self
+                .store
+                .append(into_new_events(chunk.into_iter().map(Vec::from))?)?;
             appended += receipt.appended;
             skipped += receipt.duplicates;
-            written += chunk.len();
-            drop(chunk);
             self.catch_up()?;
             progress(written, total);
         }
@@ -727,7 +728,7 @@ fn append_commit(
     let recorded_at_ms = now_ms();
     let new_events = events
         .iter()
-        .map(|(event, payload)| new_event(event, payload, recorded_at_ms))
+        .map(|(event, payload)| new_event(event, payload.clone(), recorded_at_ms))
         .collect();
     store.append(NewCommit::new(new_events))
 }
@@ -739,25 +740,30 @@ fn same_account(a: &Event, b: &Event) -> bool {
 
 /// The store's records for a batch's encoded events, all stamped with one time.
 fn new_events(payloads: &[Box<[u8]>]) -> Result<NewCommit, EngineError> {
+    into_new_events(payloads.iter().map(|p| p.to_vec()))
+}
+
+/// [`new_events`] taking the payloads, so that none is copied.
+fn into_new_events(payloads: impl Iterator<Item = Vec<u8>>) -> Result<NewCommit, EngineError> {
     let recorded_at_ms = now_ms();
-    let mut events = Vec::with_capacity(payloads.len());
+    let mut events = Vec::with_capacity(payloads.size_hint().0);
     for payload in payloads {
-        let event = decode_event(payload).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let event = decode_event(&payload).map_err(|e| EngineError::Corrupt(e.to_string()))?;
         events.push(new_event(&event, payload, recorded_at_ms));
     }
     Ok(NewCommit::new(events))
 }
 
-fn new_event(event: &Event, payload: &[u8], recorded_at_ms: i64) -> NewEvent {
+fn new_event(event: &Event, payload: Vec<u8>, recorded_at_ms: i64) -> NewEvent {
     let key = event.natural_key().map(|k| NaturalKey {
         namespace: k.namespace.as_str().to_string(),
         key: k.key,
-        content_hash: content_hash(payload),
+        content_hash: content_hash(&payload),
     });
     NewEvent {
         stream: event.stream(),
         event_type: event.type_name().to_string(),
-        payload: payload.to_vec(),
+        payload,
         recorded_at_ms,
         key,
     }
@@ -955,12 +961,12 @@ struct Batch<'a> {
     events: Vec<Box<[u8]>>,
     /// Where each event's command came from, for errors found at append.
     locations: Vec<Box<str>>,
-    by_account: HashMap<String, Pending>,
-    offices: HashMap<String, Level>,
-    camps: HashMap<String, Camp>,
-    grievances: HashMap<String, Grievance>,
+    by_account: FxHashMap<String, Pending>,
+    offices: FxHashMap<String, Level>,
+    camps: FxHashMap<String, Camp>,
+    grievances: FxHashMap<String, Grievance>,
     /// Natural keys of the batch: content hash and the event's index.
-    keys: HashMap<(KeyNamespace, String), (u64, u32)>,
+    keys: FxHashMap<(KeyNamespace, String), (u64, u32)>,
 }
 
 /// A consumer's events in the batch.
@@ -983,11 +989,11 @@ impl<'a> Batch<'a> {
             today,
             events: Vec::new(),
             locations: Vec::new(),
-            by_account: HashMap::new(),
-            offices: HashMap::new(),
-            camps: HashMap::new(),
-            grievances: HashMap::new(),
-            keys: HashMap::new(),
+            by_account: FxHashMap::default(),
+            offices: FxHashMap::default(),
+            camps: FxHashMap::default(),
+            grievances: FxHashMap::default(),
+            keys: FxHashMap::default(),
         }
     }
 
@@ -1082,14 +1088,17 @@ impl<'a> Batch<'a> {
     }
 
     fn accept(&mut self, command: &Command, location: &str) -> Result<Accepted, Refusal> {
-        // Within the batch, a repeated key is a duplicate with the same content and a conflict
-        // with other content.
+        // The event the command would record, built once: its key and content tell a repeat
+        // within the batch (same content: a duplicate; other content: a conflict), and it is
+        // the event recorded when the rules pass.
         let candidate = build_event(self, command);
-        let candidate_key = candidate.as_ref().and_then(|event| {
-            let key = event.natural_key()?;
-            let payload = encode_event(event).ok()?;
-            Some((key, content_hash(&payload)))
-        });
+        let payload = candidate.as_ref().map(encode_event).transpose();
+        let candidate_key = match (&candidate, &payload) {
+            (Some(event), Ok(Some(payload))) => {
+                event.natural_key().map(|key| (key, content_hash(payload)))
+            }
+            _ => None,
+        };
         let mut batch_conflict = false;
         if let Some((k, hash)) = &candidate_key {
             match self.keys.get(&(k.namespace, k.key.clone())).map(|(h, _)| h) {
@@ -1106,7 +1115,7 @@ impl<'a> Batch<'a> {
         {
             return Err((ErrorKind::Unprocessable, e.field, e.reason));
         }
-        let event = match decide(self, command) {
+        let event = match decide::check(self, command).and_then(|()| built(command, candidate)) {
             Ok(event) if !batch_conflict => event,
             Ok(_) => {
                 let (k, _) = candidate_key.as_ref().expect("a conflict has a key");
@@ -1122,12 +1131,12 @@ impl<'a> Batch<'a> {
                 return Err((ErrorKind::Unprocessable, e.field, e.reason));
             }
         }
-        let payload = encode_event(&event)
-            .map_err(|e| (ErrorKind::Unprocessable, String::new(), e.to_string()))?;
+        let payload = payload
+            .map_err(|e| (ErrorKind::Unprocessable, String::new(), e.to_string()))?
+            .expect("an event was built, so it was encoded");
         let index = self.events.len() as u32;
-        if let Some(k) = event.natural_key() {
-            self.keys
-                .insert((k.namespace, k.key), (content_hash(&payload), index));
+        if let Some((k, hash)) = candidate_key {
+            self.keys.insert((k.namespace, k.key), (hash, index));
         }
         self.note(&event);
         self.events.push(payload.into_boxed_slice());
@@ -1215,7 +1224,14 @@ impl<'a> Batch<'a> {
             _ => {}
         }
         if let Some(account) = event.account_no() {
-            let pending = self.by_account.entry(account.to_string()).or_default();
+            if !self.by_account.contains_key(account) {
+                self.by_account
+                    .insert(account.to_string(), Pending::default());
+            }
+            let pending = self
+                .by_account
+                .get_mut(account)
+                .expect("inserted just now if it was missing");
             if let Event::ConsumerRegistered(e) = event {
                 pending.registered = true;
                 pending.connected_on = Some(e.connected_on);
