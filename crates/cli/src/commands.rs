@@ -249,10 +249,12 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
     // become are never all in memory at once. A malformed record (wrong field count, invalid
     // UTF-8) is a row error like any other, so one pass reports every bad row.
     let mut engine = open(cli)?;
-    let rows = rows.map(|row| Input {
-        location: format!("{name}:{}", row.line),
+    let location = name.clone();
+    // Parsed on a thread of its own while the engine checks the rows already parsed.
+    let rows = vasooli_engine::read_ahead::ReadAhead::new(rows.map(move |row| Input {
+        location: format!("{location}:{}", row.line),
         command: row.command,
-    });
+    }));
     let writing = bar.clone();
     let report = engine
         .execute_with_progress(rows, &mut |done, total| {

@@ -7,9 +7,8 @@ use crate::command::{
     header_problems, import_columns, import_command_type, FieldError, HeaderProblem, LineBreaks,
 };
 use crate::Command;
-use std::cell::RefCell;
 use std::io::Read;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Why an import file's header is refused.
 #[derive(Debug)]
@@ -131,13 +130,19 @@ pub fn columns_of(kind: &str) -> String {
     import_columns(kind).unwrap_or_default().join(",")
 }
 
-/// The line breaks of the input read so far, shared between the reader and the rows.
+/// The line breaks of the input read so far, shared between the reader and the rows (and
+/// `Send`, so that a file may be parsed on a thread of its own).
 #[derive(Clone, Default)]
-struct LineIndex(Rc<RefCell<LineBreaks>>);
+struct LineIndex(Arc<Mutex<LineBreaks>>);
 
 impl LineIndex {
+    fn breaks(&self) -> std::sync::MutexGuard<'_, LineBreaks> {
+        // Only ever held for one call that cannot panic half-way through a change.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn line_of(&self, offset: u64) -> u64 {
-        self.0.borrow().line_of(offset)
+        self.breaks().line_of(offset)
     }
 }
 
@@ -149,7 +154,7 @@ struct LineCounting<R> {
 impl<R: Read> Read for LineCounting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.index.0.borrow_mut().push(&buf[..n]);
+        self.index.breaks().push(&buf[..n]);
         Ok(n)
     }
 }

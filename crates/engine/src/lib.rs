@@ -10,6 +10,7 @@ pub mod clock;
 pub mod engine;
 pub mod log;
 pub mod nightly;
+pub mod read_ahead;
 pub mod shared;
 pub mod sms_queue;
 
