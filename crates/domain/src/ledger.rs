@@ -238,6 +238,10 @@ pub fn surcharges_due(
     assessed_through: impl Fn(u64) -> Option<NaiveDate>,
 ) -> Vec<Surcharge> {
     let rate = policy.lps_rate();
+    if rate.is_zero() {
+        // Every levy would be nothing, and a levy of nothing is not recorded.
+        return Vec::new();
+    }
     let mut due: Vec<(NaiveDate, usize, u32)> = Vec::new();
     for (index, bill) in consumer.bills.iter().enumerate() {
         let after = assessed_through(bill.position);
