@@ -528,7 +528,10 @@ impl Engine {
     }
 
     /// Writes a bulk load's events in commits of [`COMMIT_CHUNK_EVENTS`], reading each into
-    /// the world before the next.
+    /// the world. While the writer makes one commit durable, this thread prepares the next
+    /// and reads the last one into the world; a commit is handed over only once the one
+    /// before it is durable, so a failure leaves a prefix of whole commits, as one at a time
+    /// would.
     fn write_in_parts(
         &mut self,
         mut events: Vec<Box<[u8]>>,
@@ -539,22 +542,34 @@ impl Engine {
         let total = events.len();
         let (mut appended, mut skipped, mut written) = (0, 0, 0);
         progress(0, total);
-        // Written from the front, each part dropped once written and read into the world,
-        // so the world grows as the batch shrinks.
+        // Written from the front, each part dropped once handed over, so the world grows as
+        // the batch shrinks.
         events.reverse();
-        while !events.is_empty() {
-            let mut chunk = events.split_off(events.len().saturating_sub(COMMIT_CHUNK_EVENTS));
-            chunk.reverse();
-            written += chunk.len();
-            let receipt = self
-                .store
-                .append(into_new_events(chunk.into_iter().map(Vec::from))?)?;
-            appended += receipt.appended;
-            skipped += receipt.duplicates;
+        let mut in_flight: Option<(vasooli_store::PendingCommit, usize)> = None;
+        loop {
+            let next = if events.is_empty() {
+                None
+            } else {
+                let mut chunk = events.split_off(events.len().saturating_sub(COMMIT_CHUNK_EVENTS));
+                chunk.reverse();
+                let len = chunk.len();
+                Some((into_new_events(chunk.into_iter().map(Vec::from))?, len))
+            };
+            if let Some((pending, len)) = in_flight.take() {
+                let receipt = pending.wait()?;
+                appended += receipt.appended;
+                skipped += receipt.duplicates;
+                written += len;
+                progress(written, total);
+            }
+            let Some((commit, len)) = next else {
+                break;
+            };
+            in_flight = Some((self.store.submit(commit)?, len));
             self.catch_up()?;
-            progress(written, total);
         }
         drop(events);
+        self.catch_up()?;
         self.maybe_checkpoint()?;
         Ok(ExecuteReport {
             read,

@@ -179,6 +179,23 @@ impl NewCommit {
     }
 }
 
+/// A commit handed to the writer by [`Store::submit`], not yet answered.
+#[must_use = "a submitted commit's answer says whether it was written"]
+pub struct PendingCommit {
+    reply: std::sync::mpsc::Receiver<Result<CommitReceipt, StoreError>>,
+    dir: std::path::PathBuf,
+}
+
+impl PendingCommit {
+    /// Waits until the commit is durable on disk (or refused).
+    pub fn wait(self) -> Result<CommitReceipt, StoreError> {
+        self.reply
+            .recv()
+            .map_err(|_| StoreError::Closed)?
+            .map_err(|e| e.in_dir(&self.dir))
+    }
+}
+
 /// Natural-key index entry: where the first event with that key was recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyEntry {
@@ -603,15 +620,24 @@ impl Store {
 
     /// Appends a commit atomically; returns once it is durable on disk.
     pub fn append(&self, commit: NewCommit) -> Result<CommitReceipt, StoreError> {
-        let (reply_tx, reply_rx) = sync_channel(1);
+        self.submit(commit)?.wait()
+    }
+
+    /// Hands a commit to the writer and returns at once; [`PendingCommit::wait`] answers as
+    /// [`Store::append`] would. Commits are written in the order they are submitted. A caller
+    /// that must not see a later commit written after an earlier one failed waits for each
+    /// before submitting the next, and does its other work (preparing the next commit,
+    /// reading the last one) while the writer writes.
+    pub fn submit(&self, commit: NewCommit) -> Result<PendingCommit, StoreError> {
+        let (reply_tx, reply) = sync_channel(1);
         self.inner
             .tx
             .send(writer::Command::Append(commit, reply_tx))
             .map_err(|_| StoreError::Closed)?;
-        reply_rx
-            .recv()
-            .map_err(|_| StoreError::Closed)?
-            .map_err(|e| e.in_dir(&self.inner.shared.dir))
+        Ok(PendingCommit {
+            reply,
+            dir: self.inner.shared.dir.clone(),
+        })
     }
 
     /// Position of the last durable event; 0 when the log is empty.
