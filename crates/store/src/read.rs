@@ -61,24 +61,7 @@ pub(crate) fn rebuild_index(
         }
         None => 0,
     };
-    let mut index = StreamIndex {
-        checkpoint_position: checkpoint,
-        ..StreamIndex::default()
-    };
-    for item in tree.scan_prefix([layout::STREAM_PREFIX]) {
-        let (key, value) = item?;
-        let name = std::str::from_utf8(&key[1..])
-            .map_err(|_| corrupt(checkpoint, "stream head key is not UTF-8"))?;
-        let head: StreamWire = codec::open_envelope(&value)
-            .map_err(|r| corrupt(checkpoint, format!("stream head {name:?}: {r}")))?;
-        match index.id(name) {
-            Some(id) => index.heads[id as usize].version = head.version,
-            None => {
-                index.add_stream(name, head.version);
-            }
-        }
-    }
-
+    let mut index = load_heads(tree, checkpoint)?;
     let covered = keys.read_recovered().covered();
     let from = checkpoint.min(covered);
     let mut last = from;
@@ -98,24 +81,14 @@ pub(crate) fn rebuild_index(
             ));
         }
         let chunk = decode_chunk(position, &value)?;
-        for (i, ev) in chunk.events.iter().enumerate() {
-            let p = position + i as u64;
-            if p > covered {
-                if let Some(k) = &ev.key {
-                    tail_keys.push((keyindex::key_hash(k.namespace, k.key), p));
-                }
-            }
-            if p > checkpoint {
-                let id = match index.id(ev.stream) {
-                    Some(id) => {
-                        index.heads[id as usize].version = ev.stream_version;
-                        id
-                    }
-                    None => index.add_stream(ev.stream, ev.stream_version),
-                };
-                index.push_tail_chunk(id, position);
-            }
-        }
+        replay_chunk(
+            &mut index,
+            &mut tail_keys,
+            &chunk,
+            position,
+            checkpoint,
+            covered,
+        );
         last = position + chunk.events.len() as u64 - 1;
         if tail_keys.len() >= 4096 {
             let mut index = keys.write_recovered();
@@ -136,6 +109,58 @@ pub(crate) fn rebuild_index(
     }
     keys.write_recovered().insert(tail_keys);
     Ok((index, last))
+}
+
+/// The stream heads the checkpoint at `checkpoint` recorded.
+fn load_heads(tree: &sled::Tree, checkpoint: u64) -> Result<StreamIndex, StoreError> {
+    let mut index = StreamIndex {
+        checkpoint_position: checkpoint,
+        ..StreamIndex::default()
+    };
+    for item in tree.scan_prefix([layout::STREAM_PREFIX]) {
+        let (key, value) = item?;
+        let name = std::str::from_utf8(&key[1..])
+            .map_err(|_| corrupt(checkpoint, "stream head key is not UTF-8"))?;
+        let head: StreamWire = codec::open_envelope(&value)
+            .map_err(|r| corrupt(checkpoint, format!("stream head {name:?}: {r}")))?;
+        match index.id(name) {
+            Some(id) => index.heads[id as usize].version = head.version,
+            None => {
+                index.add_stream(name, head.version);
+            }
+        }
+    }
+    Ok(index)
+}
+
+/// Replays one chunk at `position`: its events after the checkpoint move their streams'
+/// heads on, and its keyed events after what the key index covers join `tail_keys`.
+fn replay_chunk(
+    index: &mut StreamIndex,
+    tail_keys: &mut Vec<(u64, u64)>,
+    chunk: &ChunkWire<'_>,
+    position: u64,
+    checkpoint: u64,
+    covered: u64,
+) {
+    for (i, ev) in chunk.events.iter().enumerate() {
+        let p = position + i as u64;
+        if p > covered {
+            if let Some(k) = &ev.key {
+                tail_keys.push((keyindex::key_hash(k.namespace, k.key), p));
+            }
+        }
+        if p > checkpoint {
+            let id = match index.id(ev.stream) {
+                Some(id) => {
+                    index.heads[id as usize].version = ev.stream_version;
+                    id
+                }
+                None => index.add_stream(ev.stream, ev.stream_version),
+            };
+            index.push_tail_chunk(id, position);
+        }
+    }
 }
 
 /// Iterator over the global log, see [`crate::Store::read_all`].
