@@ -271,23 +271,7 @@ fn draw_score_chart(entries: &[ChartEntry]) -> Result<String, String> {
             .light_line_style(TRANSPARENT)
             .draw()
             .map_err(|e| e.to_string())?;
-        let bar_end = |score: f64| score.clamp(0.0, 100.0);
-        chart
-            .draw_series(entries.iter().enumerate().map(|(i, entry)| {
-                let y = centre(i);
-                Rectangle::new(
-                    [(0.0, y - 4), (bar_end(entry.score), y + 4)],
-                    entry.colour().filled(),
-                )
-            }))
-            .map_err(|e| e.to_string())?;
-        let score_font = font.pos(Pos::new(HPos::Left, VPos::Center));
-        chart
-            .draw_series(entries.iter().enumerate().map(|(i, entry)| {
-                EmptyElement::at((bar_end(entry.score), centre(i)))
-                    + Text::new(format!("{:.2}", entry.score), (4, 0), score_font.clone())
-            }))
-            .map_err(|e| e.to_string())?;
+        draw_bars(&mut chart, entries, centre, &font)?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg.replacen(
@@ -295,6 +279,33 @@ fn draw_score_chart(entries: &[ChartEntry]) -> Result<String, String> {
         "<svg role=\"img\" aria-label=\"scores by office\" ",
         1,
     ))
+}
+
+/// Each entry's bar, centred on its row, with its score at the bar's end.
+fn draw_bars<DB: DrawingBackend, CT: CoordTranslate<From = (f64, i32)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    entries: &[ChartEntry],
+    centre: impl Fn(usize) -> i32,
+    font: &TextStyle<'_>,
+) -> Result<(), String> {
+    let bar_end = |score: f64| score.clamp(0.0, 100.0);
+    chart
+        .draw_series(entries.iter().enumerate().map(|(i, entry)| {
+            let y = centre(i);
+            Rectangle::new(
+                [(0.0, y - 4), (bar_end(entry.score), y + 4)],
+                entry.colour().filled(),
+            )
+        }))
+        .map_err(|e| e.to_string())?;
+    let score_font = font.pos(Pos::new(HPos::Left, VPos::Center));
+    chart
+        .draw_series(entries.iter().enumerate().map(|(i, entry)| {
+            EmptyElement::at((bar_end(entry.score), centre(i)))
+                + Text::new(format!("{:.2}", entry.score), (4, 0), score_font.clone())
+        }))
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// The offices' names as the chart labels them (shortened to fit the widest label area),
