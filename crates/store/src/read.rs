@@ -63,6 +63,37 @@ pub(crate) fn rebuild_index(
     };
     let mut index = load_heads(tree, checkpoint)?;
     let covered = keys.read_recovered().covered();
+    let (last, tail_keys) = replay_log(
+        tree,
+        keys,
+        memtable_entries,
+        &mut index,
+        checkpoint,
+        covered,
+    )?;
+    if last < checkpoint.max(covered) {
+        return Err(corrupt(
+            last + 1,
+            format!(
+                "log ends at {last}, before its checkpoint ({checkpoint}) or key index ({covered})"
+            ),
+        ));
+    }
+    keys.write_recovered().insert(tail_keys);
+    Ok((index, last))
+}
+
+/// Replays the log after the checkpoint or what the key index covers, whichever is earlier,
+/// into `index` and `keys` (see [`rebuild_index`]); returns the last position and the keys
+/// read since the memtable last took them.
+fn replay_log(
+    tree: &sled::Tree,
+    keys: &RwLock<KeyIndex>,
+    memtable_entries: usize,
+    index: &mut StreamIndex,
+    checkpoint: u64,
+    covered: u64,
+) -> Result<(u64, Vec<(u64, u64)>), StoreError> {
     let from = checkpoint.min(covered);
     let mut last = from;
     let mut tail_keys = Vec::new();
@@ -81,14 +112,7 @@ pub(crate) fn rebuild_index(
             ));
         }
         let chunk = decode_chunk(position, &value)?;
-        replay_chunk(
-            &mut index,
-            &mut tail_keys,
-            &chunk,
-            position,
-            checkpoint,
-            covered,
-        );
+        replay_chunk(index, &mut tail_keys, &chunk, position, checkpoint, covered);
         last = position + chunk.events.len() as u64 - 1;
         if tail_keys.len() >= 4096 {
             let mut index = keys.write_recovered();
@@ -99,16 +123,7 @@ pub(crate) fn rebuild_index(
             }
         }
     }
-    if last < checkpoint.max(covered) {
-        return Err(corrupt(
-            last + 1,
-            format!(
-                "log ends at {last}, before its checkpoint ({checkpoint}) or key index ({covered})"
-            ),
-        ));
-    }
-    keys.write_recovered().insert(tail_keys);
-    Ok((index, last))
+    Ok((last, tail_keys))
 }
 
 /// The stream heads the checkpoint at `checkpoint` recorded.

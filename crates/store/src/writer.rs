@@ -661,14 +661,7 @@ impl Writer {
         let commit_first = st.next_position;
         let commit_last = commit_first + appended as u64 - 1;
         let mut writes = Vec::with_capacity(appended / 16 + 2);
-        let mut chunks = Chunks {
-            chunk: ChunkBuilder::default(),
-            commit_first,
-            commit_last,
-            first: commit_first,
-            bytes: 0,
-            encoded: Vec::new(),
-        };
+        let mut chunks = Chunks::new(commit_first, commit_last);
         let mut position = commit_first;
         // The last stream resolved: consecutive events of one stream skip the lookup.
         let mut last: Option<(&'g str, u32)> = None;
@@ -680,9 +673,7 @@ impl Writer {
             let event_bytes = event_bytes(ev);
             // Close the chunk before it would outgrow the limit (a single bigger event
             // gets a chunk of its own).
-            if chunks.chunk.len() >= CHUNK_EVENTS_MAX
-                || (!chunks.chunk.is_empty() && chunks.bytes + event_bytes > CHUNK_BYTES_MAX)
-            {
+            if chunks.full(event_bytes) {
                 chunks.close(&mut writes, position)?;
             }
             let id = match last {
@@ -696,18 +687,7 @@ impl Writer {
             let stream_version = self.advance(st, undo, id, chunks.first);
             chunks
                 .chunk
-                .push(&EventWire {
-                    stream,
-                    stream_version,
-                    event_type: &ev.event_type,
-                    recorded_at_ms: ev.recorded_at_ms,
-                    payload: &ev.payload,
-                    key: ev.key.as_ref().map(|nk| EventKeyWire {
-                        namespace: &nk.namespace,
-                        key: &nk.key,
-                        content_hash: nk.content_hash,
-                    }),
-                })
+                .push(&event_wire(ev, stream_version))
                 .map_err(codec_err)?;
             chunks.bytes += event_bytes;
             if let Some(nk) = &ev.key {
@@ -857,6 +837,23 @@ fn new_keys(
     Ok((duplicates, commit_keys))
 }
 
+/// How an event is encoded in its chunk, at `stream_version`.
+#[inline]
+fn event_wire(ev: &crate::NewEvent, stream_version: u64) -> EventWire<'_> {
+    EventWire {
+        stream: &ev.stream,
+        stream_version,
+        event_type: &ev.event_type,
+        recorded_at_ms: ev.recorded_at_ms,
+        payload: &ev.payload,
+        key: ev.key.as_ref().map(|nk| EventKeyWire {
+            namespace: &nk.namespace,
+            key: &nk.key,
+            content_hash: nk.content_hash,
+        }),
+    }
+}
+
 /// Upper bound of an event's bytes in a chunk.
 #[inline]
 fn event_bytes(ev: &crate::NewEvent) -> usize {
@@ -879,6 +876,25 @@ struct Chunks {
 }
 
 impl Chunks {
+    fn new(commit_first: u64, commit_last: u64) -> Chunks {
+        Chunks {
+            chunk: ChunkBuilder::default(),
+            commit_first,
+            commit_last,
+            first: commit_first,
+            bytes: 0,
+            encoded: Vec::new(),
+        }
+    }
+
+    /// Whether the chunk is to be closed before an event of `event_bytes` joins it: it
+    /// holds the most events a chunk may, or it would outgrow the limit with the event.
+    #[inline]
+    fn full(&self, event_bytes: usize) -> bool {
+        self.chunk.len() >= CHUNK_EVENTS_MAX
+            || (!self.chunk.is_empty() && self.bytes + event_bytes > CHUNK_BYTES_MAX)
+    }
+
     /// Encodes the chunk into `writes`; the next one starts at `next_first`.
     fn close(&mut self, writes: &mut Vec<KeyValue>, next_first: u64) -> Result<(), StoreError> {
         self.chunk
