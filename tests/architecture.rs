@@ -107,7 +107,12 @@ fn workspace_dependencies_point_one_way() {
         ("render", &["vasooli-domain", "vasooli-projections"][..]),
         (
             "demo",
-            &["vasooli-domain", "vasooli-engine", "vasooli-projections"][..],
+            &[
+                "vasooli-domain",
+                "vasooli-engine",
+                "vasooli-projections",
+                "vasooli-store",
+            ][..],
         ),
         (
             "sms",

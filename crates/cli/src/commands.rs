@@ -214,7 +214,7 @@ pub mod reports;
 pub mod sms;
 
 fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
-    use vasooli_domain::import::{CsvRows, HeaderFault};
+    use vasooli_domain::import::CsvRows;
     if import_command_type(kind).is_none() {
         return Err(usage(format!(
             "`{kind}` is not one of offices, consumers, bills, payments, mobiles"
@@ -225,7 +225,42 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
         File::open(crate::out::resolve(file)).map_err(|e| usage(format!("{name}: {e}")))?;
     let total = handle.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress(total, "reading");
-    let rows = CsvRows::open(kind, bar.wrap_read(handle)).map_err(|fault| match fault {
+    let rows = CsvRows::open(kind, bar.wrap_read(handle))
+        .map_err(|fault| header_failure(kind, &name, fault))?;
+    // Rows are parsed as the engine validates them, so the file's rows and the events they
+    // become are never all in memory at once. A malformed record (wrong field count, invalid
+    // UTF-8) is a row error like any other, so one pass reports every bad row.
+    let mut engine = open(cli)?;
+    let location = name.clone();
+    // Parsed on a thread of its own while the engine checks the rows already parsed.
+    let rows = vasooli_engine::read_ahead::ReadAhead::new(rows.map(move |row| Input {
+        location: format!("{location}:{}", row.line),
+        command: row.command,
+    }));
+    let writing = bar.clone();
+    let report = engine
+        .execute_with_progress(rows, &mut |done, total| {
+            if done == 0 {
+                show_writing(&writing, total as u64);
+            }
+            writing.set_position(done as u64);
+        })
+        .map_err(engine_failure);
+    bar.finish_and_clear();
+    let report = report?;
+    outln!(
+        "read {}, appended {}, duplicates skipped {}",
+        report.read,
+        report.appended,
+        report.duplicates
+    );
+    Ok(())
+}
+
+/// What is wrong with an import file's header line, as the user is told it.
+fn header_failure(kind: &str, name: &str, fault: vasooli_domain::import::HeaderFault) -> Failure {
+    use vasooli_domain::import::HeaderFault;
+    match fault {
         HeaderFault::UnknownKind => usage(format!("`{kind}` is not an import kind")),
         HeaderFault::Unreadable(e) => Failure::Rejected(vec![format!("{name}:1: {e}")]),
         HeaderFault::Columns(problems) => Failure::Rejected(
@@ -244,48 +279,22 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
                 })
                 .collect(),
         ),
-    })?;
-    // Rows are parsed as the engine validates them, so the file's rows and the events they
-    // become are never all in memory at once. A malformed record (wrong field count, invalid
-    // UTF-8) is a row error like any other, so one pass reports every bad row.
-    let mut engine = open(cli)?;
-    let location = name.clone();
-    // Parsed on a thread of its own while the engine checks the rows already parsed.
-    let rows = vasooli_engine::read_ahead::ReadAhead::new(rows.map(move |row| Input {
-        location: format!("{location}:{}", row.line),
-        command: row.command,
-    }));
-    let writing = bar.clone();
-    let report = engine
-        .execute_with_progress(rows, &mut |done, total| {
-            if done == 0 {
-                writing.set_length(total as u64);
-                writing.reset();
-                writing.set_style(
-                    progress_style(
-                        "{msg} [{bar:40}] {human_pos}/{human_len} events ({rate}, {eta})",
-                    )
-                    .with_key(
-                        "rate",
-                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                            let _ = write!(w, "{:.0}/s", state.per_sec());
-                        },
-                    ),
-                );
-                writing.set_message("writing");
-            }
-            writing.set_position(done as u64);
-        })
-        .map_err(engine_failure);
-    bar.finish_and_clear();
-    let report = report?;
-    outln!(
-        "read {}, appended {}, duplicates skipped {}",
-        report.read,
-        report.appended,
-        report.duplicates
+    }
+}
+
+/// Turns the reading bar into the writing bar, over `total` events.
+fn show_writing(bar: &indicatif::ProgressBar, total: u64) {
+    bar.set_length(total);
+    bar.reset();
+    bar.set_style(
+        progress_style("{msg} [{bar:40}] {human_pos}/{human_len} events ({rate}, {eta})").with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        ),
     );
-    Ok(())
+    bar.set_message("writing");
 }
 
 fn append(cli: &Cli, file: &str) -> Outcome {
@@ -684,6 +693,12 @@ fn statement(cli: &Cli, account: &str) -> Outcome {
     if matches!(cli.format, Format::Csv | Format::Xlsx) {
         return print(cli, PASSBOOK_COLUMNS, &passbook(&statement));
     }
+    print_statement_head(&statement);
+    print_statement_lines(cli, &statement)
+}
+
+/// The statement's account, totals and ladder stage, as lines of text.
+fn print_statement_head(statement: &vasooli_projections::statement::Statement) {
     let row = &statement.row;
     outln!(
         "Statement of {} ({}) as of {}",
@@ -713,6 +728,13 @@ fn statement(cli: &Cli, account: &str) -> Outcome {
         row.notice_no.as_deref().unwrap_or(""),
         row.hold
     );
+}
+
+/// The statement's charges, then its credits, as tables.
+fn print_statement_lines(
+    cli: &Cli,
+    statement: &vasooli_projections::statement::Statement,
+) -> Outcome {
     let charges: Vec<Record> = statement
         .charges
         .iter()
@@ -827,6 +849,25 @@ fn passbook(statement: &vasooli_projections::statement::Statement) -> Vec<Record
         .collect()
 }
 
+/// The columns of `sms outbox`.
+const OUTBOX_COLUMNS: &[&str] = &[
+    "message_id",
+    "account_no",
+    "mobile",
+    "template",
+    "dlt_template_id",
+    "language",
+    "queued_on",
+    "status",
+    "attempts",
+    "encoding",
+    "parts",
+    "text",
+    "detail",
+    "delivery",
+    "delivery_reason",
+];
+
 fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
     let status = status
         .map(|s| {
@@ -850,65 +891,60 @@ fn sms_outbox(cli: &Cli, status: Option<&str>) -> Outcome {
             let text = engine
                 .sms_text(m)
                 .map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
-            let (encoding, parts) = vasooli_domain::sms::encoding_and_parts(&text);
-            records.push(vec![
-                ("message_id", Some(m.message_id.to_string())),
-                ("account_no", Some(consumer.account_no.to_string())),
-                (
-                    "mobile",
-                    Some(vasooli_domain::mobile::mask_mobile(&m.mobile)),
-                ),
-                ("template", Some(m.template.to_string())),
-                ("dlt_template_id", Some(m.dlt_template_id.to_string())),
-                ("language", Some(m.language.to_string())),
-                ("queued_on", Some(m.queued_on.to_string())),
-                ("status", Some(state.to_string())),
-                ("attempts", Some(m.attempts.to_string())),
-                ("encoding", Some(encoding.as_str().to_string())),
-                ("parts", Some(parts.to_string())),
-                ("text", Some(text)),
-                ("detail", Some(m.last_detail.clone())),
-                (
-                    "delivery",
-                    Some(
-                        lists::sms_delivery(m)
-                            .map_or("", |d| d.as_str())
-                            .to_string(),
-                    ),
-                ),
-                (
-                    "delivery_reason",
-                    Some(
-                        m.delivery
-                            .as_ref()
-                            .map(|d| d.reason.clone())
-                            .unwrap_or_default(),
-                    ),
-                ),
-            ]);
+            records.push(outbox_record(
+                m,
+                consumer.account_no.to_string(),
+                state,
+                text,
+            ));
         }
     }
-    print(
-        cli,
-        &[
-            "message_id",
-            "account_no",
+    print(cli, OUTBOX_COLUMNS, &records)
+}
+
+/// One message of the outbox, in [`OUTBOX_COLUMNS`].
+fn outbox_record(
+    m: &vasooli_domain::state::SmsMessage,
+    account_no: String,
+    state: SmsStatus,
+    text: String,
+) -> Record {
+    let (encoding, parts) = vasooli_domain::sms::encoding_and_parts(&text);
+    vec![
+        ("message_id", Some(m.message_id.to_string())),
+        ("account_no", Some(account_no)),
+        (
             "mobile",
-            "template",
-            "dlt_template_id",
-            "language",
-            "queued_on",
-            "status",
-            "attempts",
-            "encoding",
-            "parts",
-            "text",
-            "detail",
+            Some(vasooli_domain::mobile::mask_mobile(&m.mobile)),
+        ),
+        ("template", Some(m.template.to_string())),
+        ("dlt_template_id", Some(m.dlt_template_id.to_string())),
+        ("language", Some(m.language.to_string())),
+        ("queued_on", Some(m.queued_on.to_string())),
+        ("status", Some(state.to_string())),
+        ("attempts", Some(m.attempts.to_string())),
+        ("encoding", Some(encoding.as_str().to_string())),
+        ("parts", Some(parts.to_string())),
+        ("text", Some(text)),
+        ("detail", Some(m.last_detail.clone())),
+        (
             "delivery",
+            Some(
+                lists::sms_delivery(m)
+                    .map_or("", |d| d.as_str())
+                    .to_string(),
+            ),
+        ),
+        (
             "delivery_reason",
-        ],
-        &records,
-    )
+            Some(
+                m.delivery
+                    .as_ref()
+                    .map(|d| d.reason.clone())
+                    .unwrap_or_default(),
+            ),
+        ),
+    ]
 }
 
 fn verify(cli: &Cli) -> Outcome {

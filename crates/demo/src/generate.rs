@@ -704,59 +704,9 @@ impl Generator {
         } else {
             format!("{first_en} {last_en}")
         };
-        let pick = |rng: &mut ChaCha8Rng, list: &[(&str, &str)]| {
-            let (en, hi) = list[rng.gen_range(0..list.len())];
-            if hindi {
-                hi.to_string()
-            } else {
-                en.to_string()
-            }
-        };
-        let (name, load_watts) = match profile.category {
-            Category::Domestic => {
-                // Mostly whole kilowatts as sanctioned; some half kilowatts in the hills.
-                let kw_halves = *[2, 2, 2, 4, 4, 4, 6, 6, 8, 10, 1, 3]
-                    .get(rng.gen_range(0..12))
-                    .expect("in range");
-                (person, kw_halves * 500)
-            }
-            Category::NonDomestic => {
-                let business = pick(&mut rng, &SHOPS);
-                let name = if hindi {
-                    format!("{last_hi} {business}")
-                } else {
-                    format!("{last_en} {business}")
-                };
-                (name, rng.gen_range(1..=25) * 1000)
-            }
-            Category::Agriculture => {
-                // Pump sets are sanctioned in horsepower: 3 to 10 HP at 746 W.
-                let hp = [3, 5, 5, 7, 10][rng.gen_range(0..5)];
-                let suffix = if hindi {
-                    "(नलकूप)"
-                } else {
-                    "(Tube well)"
-                };
-                (format!("{person} {suffix}"), hp * 746)
-            }
-            Category::Industrial => {
-                let firm = pick(&mut rng, &FIRMS);
-                let name = if hindi {
-                    format!("{last_hi} {firm}")
-                } else {
-                    format!("{last_en} {firm}")
-                };
-                (name, rng.gen_range(50..=1000) * 1000)
-            }
-            Category::Government => {
-                let office = pick(&mut rng, &GOVERNMENT);
-                (format!("{office}, {place}"), rng.gen_range(5..=100) * 1000)
-            }
-            Category::Other => {
-                let body = pick(&mut rng, &OTHERS);
-                (format!("{body}, {place}"), rng.gen_range(1..=10) * 1000)
-            }
-        };
+        let last = if hindi { last_hi } else { last_en };
+        let (name, load_watts) =
+            name_and_load(profile.category, hindi, person, last, place, &mut rng);
         // Connected between two months and thirty years before the first bill month.
         let connected = self.month_starts[0] - rng.gen_range(60..30 * 365);
         // Drawn last, so the fields above stay as they were before addresses.
@@ -784,7 +734,6 @@ impl Generator {
     fn episode(&self, index: u64, k: usize, profile: &Profile, out: &mut Vec<Planned>) {
         let mut rng = self.rng(TAG_EPISODE, index, k as u64);
         let month_start = self.month_starts[k];
-        let days_in_month = self.month_starts[k + 1] - month_start;
         let issue = month_start + BILL_ISSUE_OFFSET_DAYS;
         let due = month_start + BILL_DUE_OFFSET_DAYS;
         let (low, high) = bill_range_rupees(profile.category);
@@ -793,47 +742,23 @@ impl Generator {
             .clamp(low, high)
             .round() as i64;
         out.push(Planned::Bill { rupees: bill });
+        let payments = payments_of(&profile.payer, bill, issue, due, &mut rng);
+        self.plan_payments(k, profile, issue, payments, &mut rng, out);
+        self.plan_mobile(k, profile, &mut rng, out);
+        self.plan_grievance(k, profile, &mut rng, out);
+    }
 
-        let on_time = |rng: &mut ChaCha8Rng| rng.gen_range(issue + 1..=due);
-        let mut payments: [(i64, i32); 2] = [(0, 0); 2];
-        match profile.payer {
-            Payer::OnTime => {
-                let day = if rng.gen_bool(0.97) {
-                    on_time(&mut rng)
-                } else {
-                    due + rng.gen_range(1..=15)
-                };
-                payments[0] = (bill, day);
-            }
-            Payer::Late => payments[0] = (bill, due + rng.gen_range(5..=40)),
-            Payer::Partial => {
-                if rng.gen_bool(0.15) {
-                    payments[0] = (bill, on_time(&mut rng));
-                } else {
-                    let share = rng.gen_range(30..=80);
-                    let day = rng.gen_range(issue + 1..=due + 10);
-                    payments[0] = ((bill * share / 100).max(1), day);
-                }
-            }
-            Payer::Chronic { pays } => {
-                if pays && rng.gen_bool(0.15) {
-                    // A lump sum now and then, in round hundreds, when pressed.
-                    let share = rng.gen_range(50..=150);
-                    let rupees = ((bill * share / 100 + 50) / 100 * 100).max(100);
-                    payments[0] = (rupees, issue + rng.gen_range(10..=55));
-                }
-            }
-            Payer::Irregular => match rng.gen_range(0..100) {
-                0..=39 => payments[0] = (bill, on_time(&mut rng)),
-                40..=59 => payments[0] = (bill, due + rng.gen_range(1..=35)),
-                60..=74 => {
-                    // Catching up: this bill and an earlier one, in two payments.
-                    payments[0] = (bill, due + rng.gen_range(1..=10));
-                    payments[1] = (bill, due + rng.gen_range(11..=30));
-                }
-                _ => {}
-            },
-        }
+    /// The payments of a bill, each with its channel: a payment at a camp is moved to the
+    /// last camp held since the bill came, or made at the counter when there was none.
+    fn plan_payments(
+        &self,
+        k: usize,
+        profile: &Profile,
+        issue: i32,
+        payments: [(i64, i32); 2],
+        rng: &mut ChaCha8Rng,
+        out: &mut Vec<Planned>,
+    ) {
         for (sequence, (rupees, day)) in payments.into_iter().enumerate() {
             if rupees <= 0 {
                 continue;
@@ -861,48 +786,73 @@ impl Generator {
                 channel,
             });
         }
+    }
 
-        if let Some((month, source, number)) = profile.mobile_later {
-            if month == k {
-                let mut day = month_start + rng.gen_range(0..days_in_month);
-                let mut source = source;
-                if source == MobileSource::Camp {
-                    let camp = self.camp(profile.subdivision, k);
-                    if camp.held {
-                        day = camp.day;
-                    } else {
-                        source = MobileSource::Field;
-                    }
-                }
-                out.push(Planned::Mobile {
-                    number,
-                    day,
-                    source,
-                });
+    /// The mobile number a consumer registers later, when month `k` is its month.
+    fn plan_mobile(
+        &self,
+        k: usize,
+        profile: &Profile,
+        rng: &mut ChaCha8Rng,
+        out: &mut Vec<Planned>,
+    ) {
+        let Some((month, source, number)) = profile.mobile_later else {
+            return;
+        };
+        if month != k {
+            return;
+        }
+        let month_start = self.month_starts[k];
+        let days_in_month = self.month_starts[k + 1] - month_start;
+        let mut day = month_start + rng.gen_range(0..days_in_month);
+        let mut source = source;
+        if source == MobileSource::Camp {
+            let camp = self.camp(profile.subdivision, k);
+            if camp.held {
+                day = camp.day;
+            } else {
+                source = MobileSource::Field;
             }
         }
+        out.push(Planned::Mobile {
+            number,
+            day,
+            source,
+        });
+    }
 
-        if rng.gen_bool(GRIEVANCE_MONTHLY_PROBABILITY) {
-            let category = pick_weighted(&CONSUMER_GRIEVANCES, rng.gen_range(0..100));
-            let camp = self.camp(profile.subdivision, k);
-            let at_camp = camp.held && rng.gen_bool(0.3);
-            let day = if at_camp {
-                camp.day
-            } else {
-                month_start + rng.gen_range(0..days_in_month)
-            };
-            out.push(Planned::Grievance {
-                day,
+    /// Now and then a grievance in month `k`, mostly resolved after a while.
+    fn plan_grievance(
+        &self,
+        k: usize,
+        profile: &Profile,
+        rng: &mut ChaCha8Rng,
+        out: &mut Vec<Planned>,
+    ) {
+        if !rng.gen_bool(GRIEVANCE_MONTHLY_PROBABILITY) {
+            return;
+        }
+        let month_start = self.month_starts[k];
+        let days_in_month = self.month_starts[k + 1] - month_start;
+        let category = pick_weighted(&CONSUMER_GRIEVANCES, rng.gen_range(0..100));
+        let camp = self.camp(profile.subdivision, k);
+        let at_camp = camp.held && rng.gen_bool(0.3);
+        let day = if at_camp {
+            camp.day
+        } else {
+            month_start + rng.gen_range(0..days_in_month)
+        };
+        out.push(Planned::Grievance {
+            day,
+            category,
+            at_camp,
+        });
+        if rng.gen_bool(0.85) {
+            out.push(Planned::Resolution {
+                day: day + resolution_delay_days(rng),
                 category,
-                at_camp,
+                note: rng.gen_range(0..2),
             });
-            if rng.gen_bool(0.85) {
-                out.push(Planned::Resolution {
-                    day: day + resolution_delay_days(&mut rng),
-                    category,
-                    note: rng.gen_range(0..2),
-                });
-            }
         }
     }
 
@@ -1092,6 +1042,114 @@ fn date_of(day: i32) -> NaiveDate {
 fn mobile_number(rng: &mut ChaCha8Rng) -> u64 {
     let first = [9u64, 9, 9, 9, 8, 8, 8, 7, 7, 6][rng.gen_range(0..10)];
     first * 1_000_000_000 + rng.gen_range(0..1_000_000_000)
+}
+
+/// A consumer's name and sanctioned load in watts, by category: a person's name for a home,
+/// a business's, a firm's or an office's otherwise. `last` is the surname, `place` the
+/// subdivision's place, both in the consumer's language.
+fn name_and_load(
+    category: Category,
+    hindi: bool,
+    person: String,
+    last: &str,
+    place: &str,
+    rng: &mut ChaCha8Rng,
+) -> (String, i64) {
+    let pick = |rng: &mut ChaCha8Rng, list: &[(&str, &str)]| {
+        let (en, hi) = list[rng.gen_range(0..list.len())];
+        if hindi {
+            hi.to_string()
+        } else {
+            en.to_string()
+        }
+    };
+    match category {
+        Category::Domestic => {
+            // Mostly whole kilowatts as sanctioned; some half kilowatts in the hills.
+            let kw_halves = *[2, 2, 2, 4, 4, 4, 6, 6, 8, 10, 1, 3]
+                .get(rng.gen_range(0..12))
+                .expect("in range");
+            (person, kw_halves * 500)
+        }
+        Category::NonDomestic => {
+            let business = pick(rng, &SHOPS);
+            (format!("{last} {business}"), rng.gen_range(1..=25) * 1000)
+        }
+        Category::Agriculture => {
+            // Pump sets are sanctioned in horsepower: 3 to 10 HP at 746 W.
+            let hp = [3, 5, 5, 7, 10][rng.gen_range(0..5)];
+            let suffix = if hindi {
+                "(नलकूप)"
+            } else {
+                "(Tube well)"
+            };
+            (format!("{person} {suffix}"), hp * 746)
+        }
+        Category::Industrial => {
+            let firm = pick(rng, &FIRMS);
+            (format!("{last} {firm}"), rng.gen_range(50..=1000) * 1000)
+        }
+        Category::Government => {
+            let office = pick(rng, &GOVERNMENT);
+            (format!("{office}, {place}"), rng.gen_range(5..=100) * 1000)
+        }
+        Category::Other => {
+            let body = pick(rng, &OTHERS);
+            (format!("{body}, {place}"), rng.gen_range(1..=10) * 1000)
+        }
+    }
+}
+
+/// The payments (rupees, day) a payer makes on a bill issued on `issue`, due on `due`; a
+/// payment of 0 rupees is none.
+fn payments_of(
+    payer: &Payer,
+    bill: i64,
+    issue: i32,
+    due: i32,
+    rng: &mut ChaCha8Rng,
+) -> [(i64, i32); 2] {
+    let on_time = |rng: &mut ChaCha8Rng| rng.gen_range(issue + 1..=due);
+    let mut payments: [(i64, i32); 2] = [(0, 0); 2];
+    match payer {
+        Payer::OnTime => {
+            let day = if rng.gen_bool(0.97) {
+                on_time(rng)
+            } else {
+                due + rng.gen_range(1..=15)
+            };
+            payments[0] = (bill, day);
+        }
+        Payer::Late => payments[0] = (bill, due + rng.gen_range(5..=40)),
+        Payer::Partial => {
+            if rng.gen_bool(0.15) {
+                payments[0] = (bill, on_time(rng));
+            } else {
+                let share = rng.gen_range(30..=80);
+                let day = rng.gen_range(issue + 1..=due + 10);
+                payments[0] = ((bill * share / 100).max(1), day);
+            }
+        }
+        Payer::Chronic { pays } => {
+            if *pays && rng.gen_bool(0.15) {
+                // A lump sum now and then, in round hundreds, when pressed.
+                let share = rng.gen_range(50..=150);
+                let rupees = ((bill * share / 100 + 50) / 100 * 100).max(100);
+                payments[0] = (rupees, issue + rng.gen_range(10..=55));
+            }
+        }
+        Payer::Irregular => match rng.gen_range(0..100) {
+            0..=39 => payments[0] = (bill, on_time(rng)),
+            40..=59 => payments[0] = (bill, due + rng.gen_range(1..=35)),
+            60..=74 => {
+                // Catching up: this bill and an earlier one, in two payments.
+                payments[0] = (bill, due + rng.gen_range(1..=10));
+                payments[1] = (bill, due + rng.gen_range(11..=30));
+            }
+            _ => {}
+        },
+    }
+    payments
 }
 
 /// Most grievances are settled within a fortnight; a few take up to a month.

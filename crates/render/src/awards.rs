@@ -223,17 +223,7 @@ fn score_chart(entries: &[ChartEntry]) -> String {
 /// The SVG of `score_chart`, for at most `CHART_ROWS_MAX` entries.
 fn draw_score_chart(entries: &[ChartEntry]) -> Result<String, String> {
     let n = entries.len();
-    let room_em = f64::from(CHART_LABEL_AREA_MAX - CHART_LABEL_GAP) / CHART_FONT_PX;
-    let labels: Vec<String> = entries
-        .iter()
-        .map(|e| short_label(&e.name, room_em))
-        .collect();
-    let widest_px = labels
-        .iter()
-        .map(|l| text_width_em(l) * CHART_FONT_PX)
-        .fold(0.0, f64::max);
-    let label_area = (widest_px.ceil() as u32 + CHART_LABEL_GAP)
-        .clamp(CHART_LABEL_AREA_MIN, CHART_LABEL_AREA_MAX);
+    let (labels, label_area) = chart_labels(entries);
     let width = 2 * CHART_MARGIN + label_area + CHART_SCALE_WIDTH + CHART_SCORE_ROOM;
     let height = n as u32 * CHART_ROW_HEIGHT + 2 * (CHART_AXIS_AREA + CHART_MARGIN);
     // The y axis counts tenths of a row from the bottom; row i (rank order, best first) is
@@ -281,23 +271,7 @@ fn draw_score_chart(entries: &[ChartEntry]) -> Result<String, String> {
             .light_line_style(TRANSPARENT)
             .draw()
             .map_err(|e| e.to_string())?;
-        let bar_end = |score: f64| score.clamp(0.0, 100.0);
-        chart
-            .draw_series(entries.iter().enumerate().map(|(i, entry)| {
-                let y = centre(i);
-                Rectangle::new(
-                    [(0.0, y - 4), (bar_end(entry.score), y + 4)],
-                    entry.colour().filled(),
-                )
-            }))
-            .map_err(|e| e.to_string())?;
-        let score_font = font.pos(Pos::new(HPos::Left, VPos::Center));
-        chart
-            .draw_series(entries.iter().enumerate().map(|(i, entry)| {
-                EmptyElement::at((bar_end(entry.score), centre(i)))
-                    + Text::new(format!("{:.2}", entry.score), (4, 0), score_font.clone())
-            }))
-            .map_err(|e| e.to_string())?;
+        draw_bars(&mut chart, entries, centre, &font)?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg.replacen(
@@ -305,6 +279,50 @@ fn draw_score_chart(entries: &[ChartEntry]) -> Result<String, String> {
         "<svg role=\"img\" aria-label=\"scores by office\" ",
         1,
     ))
+}
+
+/// Each entry's bar, centred on its row, with its score at the bar's end.
+fn draw_bars<DB: DrawingBackend, CT: CoordTranslate<From = (f64, i32)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    entries: &[ChartEntry],
+    centre: impl Fn(usize) -> i32,
+    font: &TextStyle<'_>,
+) -> Result<(), String> {
+    let bar_end = |score: f64| score.clamp(0.0, 100.0);
+    chart
+        .draw_series(entries.iter().enumerate().map(|(i, entry)| {
+            let y = centre(i);
+            Rectangle::new(
+                [(0.0, y - 4), (bar_end(entry.score), y + 4)],
+                entry.colour().filled(),
+            )
+        }))
+        .map_err(|e| e.to_string())?;
+    let score_font = font.pos(Pos::new(HPos::Left, VPos::Center));
+    chart
+        .draw_series(entries.iter().enumerate().map(|(i, entry)| {
+            EmptyElement::at((bar_end(entry.score), centre(i)))
+                + Text::new(format!("{:.2}", entry.score), (4, 0), score_font.clone())
+        }))
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The offices' names as the chart labels them (shortened to fit the widest label area),
+/// and the width of the label area that fits the widest of them.
+fn chart_labels(entries: &[ChartEntry]) -> (Vec<String>, u32) {
+    let room_em = f64::from(CHART_LABEL_AREA_MAX - CHART_LABEL_GAP) / CHART_FONT_PX;
+    let labels: Vec<String> = entries
+        .iter()
+        .map(|e| short_label(&e.name, room_em))
+        .collect();
+    let widest_px = labels
+        .iter()
+        .map(|l| text_width_em(l) * CHART_FONT_PX)
+        .fold(0.0, f64::max);
+    let label_area = (widest_px.ceil() as u32 + CHART_LABEL_GAP)
+        .clamp(CHART_LABEL_AREA_MIN, CHART_LABEL_AREA_MAX);
+    (labels, label_area)
 }
 
 /// Width of a text in ems, by `char_width_em`.

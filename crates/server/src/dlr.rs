@@ -201,7 +201,15 @@ pub(crate) async fn delivery_report(
     let bytes = Bytes::from_request(request, &())
         .await
         .map_err(crate::api::body_error)?;
-    let report: DeliveryReport = serde_json::from_slice(&bytes).map_err(|e| {
+    let report = read_report(&bytes)?;
+    state
+        .write(move |engine| record_report(engine, gateway, report))
+        .await
+}
+
+/// The report in a request's body, its fields within their bounds.
+fn read_report(bytes: &[u8]) -> Result<DeliveryReport, ApiError> {
+    let report: DeliveryReport = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::malformed(format!(
             "expected {{\"message_id\":\"…\",\"status\":\"delivered|undelivered\",\"reason\":\"…\"}}: {e}"
         ))
@@ -216,6 +224,15 @@ pub(crate) async fn delivery_report(
             "reason: longer than {REASON_CHARS_MAX} characters"
         )));
     }
+    Ok(report)
+}
+
+/// Records `gateway`'s report unless it says what the message's last report said.
+fn record_report(
+    engine: &mut vasooli_engine::Engine,
+    gateway: String,
+    report: DeliveryReport,
+) -> Result<Json<DeliveryReportAnswer>, ApiError> {
     let delivered = report.status == DeliveryStatus::Delivered;
     let status = if delivered {
         "delivered"
@@ -224,38 +241,34 @@ pub(crate) async fn delivery_report(
     };
     let message_id = report.message_id;
     let reason = report.reason;
-    state
-        .write(move |engine| {
-            let Some(account_no) = account_of_message(engine.world(), &message_id) else {
-                return Err(ApiError::not_found(format!(
-                    "no message `{message_id}` in the outbox"
-                )));
-            };
-            let consumer = engine.world().consumer(&account_no).expect("found above");
-            let last = consumer
-                .sms
-                .iter()
-                .find(|m| m.message_id.as_str() == message_id)
-                .and_then(|m| m.delivery.clone());
-            let repeat = last.is_some_and(|d| d.delivered == delivered && d.reason == reason);
-            if !repeat {
-                engine.record(vec![Event::SmsDeliveryReported(SmsDeliveryReported {
-                    message_id: message_id.clone(),
-                    account_no: account_no.clone(),
-                    gateway,
-                    delivered,
-                    reason,
-                    at_ms: now_ms(),
-                })])?;
-            }
-            Ok(Json(DeliveryReportAnswer {
-                message_id,
-                account_no,
-                status,
-                recorded: !repeat,
-            }))
-        })
-        .await
+    let Some(account_no) = account_of_message(engine.world(), &message_id) else {
+        return Err(ApiError::not_found(format!(
+            "no message `{message_id}` in the outbox"
+        )));
+    };
+    let consumer = engine.world().consumer(&account_no).expect("found above");
+    let last = consumer
+        .sms
+        .iter()
+        .find(|m| m.message_id.as_str() == message_id)
+        .and_then(|m| m.delivery.clone());
+    let repeat = last.is_some_and(|d| d.delivered == delivered && d.reason == reason);
+    if !repeat {
+        engine.record(vec![Event::SmsDeliveryReported(SmsDeliveryReported {
+            message_id: message_id.clone(),
+            account_no: account_no.clone(),
+            gateway,
+            delivered,
+            reason,
+            at_ms: now_ms(),
+        })])?;
+    }
+    Ok(Json(DeliveryReportAnswer {
+        message_id,
+        account_no,
+        status,
+        recorded: !repeat,
+    }))
 }
 
 #[cfg(test)]

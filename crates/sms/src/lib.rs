@@ -364,73 +364,17 @@ fn send_with(
     gateway: &str,
     options: &SendOptions,
 ) -> Result<SendReport, SendError> {
-    let mut report = SendReport::default();
-    let policy = engine.policy()?;
-    let mut messages = engine.pending()?;
-    // In the order they were queued, which is also the order their texts are in the log.
-    messages.sort_by_key(|(_, m)| m.position);
-    let mut texts = SmsTextCursor::default();
-    let limiter = Arc::new(Limiter::new(options.in_flight));
-    let gateway: Arc<str> = Arc::from(gateway);
     let (done_tx, done_rx) = mpsc::channel::<Done>();
-    // Messages handed to the runtime and not yet answered; new ones are handed over while
-    // fewer than `window` are, so the runtime always has the next request ready.
-    let window = options.in_flight * 2;
-    let mut outstanding = 0usize;
-    let mut next_fresh = 0usize;
-    let mut waiting: BinaryHeap<Waiting> = BinaryHeap::new();
-    let mut rejections: Vec<Event> = Vec::new();
-
-    let submit = |job: Job| {
-        let (_, message) = &messages[job.index];
-        let tx = done_tx.clone();
-        let (client, limiter, gateway) = (client.clone(), limiter.clone(), gateway.clone());
-        let key = message.message_id.to_string();
-        let body = job.body.clone();
-        runtime.spawn(async move {
-            let answer = post(client, limiter, gateway, key, body).await;
-            let _ = tx.send(Done { job, answer });
-        });
-    };
-
+    let mut sender = Sender::new(engine, runtime, client, gateway, options, done_tx)?;
     loop {
         // Hand over messages whose back-off has passed, then new ones.
         let now = Instant::now();
-        while waiting.peek().is_some_and(|w| w.ready <= now) {
-            let Waiting { job, .. } = waiting.pop().expect("peeked");
-            submit(job);
-            outstanding += 1;
-        }
-        while outstanding < window && next_fresh < messages.len() {
-            let index = next_fresh;
-            next_fresh += 1;
-            let (account_no, message) = &messages[index];
-            let text = engine.text(&mut texts, message)?;
-            if let Err(reason) = dlt::check_message(&policy, message, &text) {
-                rejections.push(Event::SmsRejected(SmsRejected {
-                    message_id: message.message_id.to_string(),
-                    account_no: account_no.clone(),
-                    reason,
-                    at_ms: now_ms(),
-                }));
-                continue;
-            }
-            submit(Job {
-                index,
-                attempt: message.attempts + 1,
-                throttled: 0,
-                body: body(&policy, message, &text).into(),
-            });
-            outstanding += 1;
-        }
-        if !rejections.is_empty() {
-            report.rejected += rejections.len();
-            report.failed += rejections.len();
-            engine.record(std::mem::take(&mut rejections))?;
-        }
-        if outstanding == 0 {
-            match waiting.peek() {
-                None if next_fresh >= messages.len() => break,
+        sender.hand_over_waiting(now);
+        sender.hand_over_fresh()?;
+        sender.record_rejections()?;
+        if sender.outstanding == 0 {
+            match sender.waiting.peek() {
+                None if sender.next_fresh >= sender.messages.len() => break,
                 None => continue,
                 Some(w) => {
                     std::thread::sleep(w.ready.saturating_duration_since(Instant::now()));
@@ -439,10 +383,137 @@ fn send_with(
             }
         }
         // Wait for an answer (or the next back-off to pass), then take every answer in.
-        let first = match waiting.peek() {
+        let Some(batch) = sender.receive(&done_rx, now) else {
+            continue;
+        };
+        sender.take_answers(batch)?;
+    }
+    Ok(sender.report)
+}
+
+/// What [`send_with`] carries through its loop.
+struct Sender<'a, O: Outbox> {
+    engine: &'a mut O,
+    runtime: &'a tokio::runtime::Runtime,
+    client: &'a reqwest::Client,
+    gateway: Arc<str>,
+    limiter: Arc<Limiter>,
+    done_tx: mpsc::Sender<Done>,
+    policy: Policy,
+    /// The pending messages, in the order they were queued, which is also the order their
+    /// texts are in the log.
+    messages: Vec<(String, SmsMessage)>,
+    texts: SmsTextCursor,
+    /// Messages handed to the runtime and not yet answered; new ones are handed over while
+    /// fewer than `window` are, so the runtime always has the next request ready.
+    window: usize,
+    outstanding: usize,
+    /// Index of the first message not yet handed over.
+    next_fresh: usize,
+    waiting: BinaryHeap<Waiting>,
+    rejections: Vec<Event>,
+    report: SendReport,
+}
+
+impl<'a, O: Outbox> Sender<'a, O> {
+    fn new(
+        engine: &'a mut O,
+        runtime: &'a tokio::runtime::Runtime,
+        client: &'a reqwest::Client,
+        gateway: &str,
+        options: &SendOptions,
+        done_tx: mpsc::Sender<Done>,
+    ) -> Result<Self, SendError> {
+        let policy = engine.policy()?;
+        let mut messages = engine.pending()?;
+        messages.sort_by_key(|(_, m)| m.position);
+        Ok(Sender {
+            engine,
+            runtime,
+            client,
+            gateway: Arc::from(gateway),
+            limiter: Arc::new(Limiter::new(options.in_flight)),
+            done_tx,
+            policy,
+            messages,
+            texts: SmsTextCursor::default(),
+            window: options.in_flight * 2,
+            outstanding: 0,
+            next_fresh: 0,
+            waiting: BinaryHeap::new(),
+            rejections: Vec::new(),
+            report: SendReport::default(),
+        })
+    }
+
+    /// Hands a job to the runtime; its answer comes back on the done channel.
+    fn submit(&mut self, job: Job) {
+        let (_, message) = &self.messages[job.index];
+        let tx = self.done_tx.clone();
+        let client = self.client.clone();
+        let (limiter, gateway) = (self.limiter.clone(), self.gateway.clone());
+        let key = message.message_id.to_string();
+        let body = job.body.clone();
+        self.runtime.spawn(async move {
+            let answer = post(client, limiter, gateway, key, body).await;
+            let _ = tx.send(Done { job, answer });
+        });
+        self.outstanding += 1;
+    }
+
+    /// Hands over the messages whose back-off has passed by `now`.
+    fn hand_over_waiting(&mut self, now: Instant) {
+        while self.waiting.peek().is_some_and(|w| w.ready <= now) {
+            let Waiting { job, .. } = self.waiting.pop().expect("peeked");
+            self.submit(job);
+        }
+    }
+
+    /// Hands over new messages while the window has room; a message its DLT check refuses
+    /// is set aside as a rejection instead.
+    fn hand_over_fresh(&mut self) -> Result<(), SendError> {
+        while self.outstanding < self.window && self.next_fresh < self.messages.len() {
+            let index = self.next_fresh;
+            self.next_fresh += 1;
+            let (account_no, message) = &self.messages[index];
+            let text = self.engine.text(&mut self.texts, message)?;
+            if let Err(reason) = dlt::check_message(&self.policy, message, &text) {
+                self.rejections.push(Event::SmsRejected(SmsRejected {
+                    message_id: message.message_id.to_string(),
+                    account_no: account_no.clone(),
+                    reason,
+                    at_ms: now_ms(),
+                }));
+                continue;
+            }
+            let job = Job {
+                index,
+                attempt: message.attempts + 1,
+                throttled: 0,
+                body: body(&self.policy, message, &text).into(),
+            };
+            self.submit(job);
+        }
+        Ok(())
+    }
+
+    /// Records the rejections set aside, counting them.
+    fn record_rejections(&mut self) -> Result<(), SendError> {
+        if !self.rejections.is_empty() {
+            self.report.rejected += self.rejections.len();
+            self.report.failed += self.rejections.len();
+            self.engine.record(std::mem::take(&mut self.rejections))?;
+        }
+        Ok(())
+    }
+
+    /// Waits for an answer, or until the next back-off passes (then `None`), and takes every
+    /// answer already there with it.
+    fn receive(&mut self, done_rx: &mpsc::Receiver<Done>, now: Instant) -> Option<Vec<Done>> {
+        let first = match self.waiting.peek() {
             Some(w) => match done_rx.recv_timeout(w.ready.saturating_duration_since(now)) {
                 Ok(done) => done,
-                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Timeout) => return None,
                 Err(mpsc::RecvTimeoutError::Disconnected) => unreachable!("a sender is held"),
             },
             None => done_rx.recv().expect("a sender is held"),
@@ -454,26 +525,29 @@ fn send_with(
                 Err(_) => break,
             }
         }
-        outstanding -= batch.len();
-        // Record the attempts; only once they are durable is anything counted or retried.
+        self.outstanding -= batch.len();
+        Some(batch)
+    }
+
+    /// Records the attempts; only once they are durable is anything counted or retried.
+    fn take_answers(&mut self, batch: Vec<Done>) -> Result<(), SendError> {
         let mut events = Vec::with_capacity(batch.len());
         let mut decided = Vec::with_capacity(batch.len());
         for Done { mut job, answer } in batch {
             let (outcome, detail) = match answer {
                 Answer::Throttled(detail) => {
-                    report.throttled += 1;
+                    self.report.throttled += 1;
                     job.throttled += 1;
                     if job.throttled < THROTTLED_PER_MESSAGE_MAX {
                         // Not an attempt: the message goes again once the limiter lets it.
-                        submit(job);
-                        outstanding += 1;
+                        self.submit(job);
                         continue;
                     }
                     (SmsOutcome::Failed, detail)
                 }
                 Answer::Attempt(outcome, detail) => (outcome, detail),
             };
-            let (account_no, message) = &messages[job.index];
+            let (account_no, message) = &self.messages[job.index];
             events.push(Event::SmsAttempted(SmsAttempted {
                 message_id: message.message_id.to_string(),
                 account_no: account_no.clone(),
@@ -485,26 +559,31 @@ fn send_with(
             decided.push((job, outcome));
         }
         if !events.is_empty() {
-            engine.record(events)?;
+            self.engine.record(events)?;
         }
         for (job, outcome) in decided {
-            if outcome == SmsOutcome::Sent {
-                report.sent += 1;
-            } else if job.attempt < SMS_ATTEMPTS_MAX {
-                let next = job.attempt + 1;
-                waiting.push(Waiting {
-                    ready: Instant::now() + backoff(next),
-                    job: Job {
-                        attempt: next,
-                        ..job
-                    },
-                });
-            } else {
-                report.failed += 1;
-            }
+            self.decided(job, outcome);
+        }
+        Ok(())
+    }
+
+    /// Counts a recorded attempt, or schedules the message's next one after its back-off.
+    fn decided(&mut self, job: Job, outcome: SmsOutcome) {
+        if outcome == SmsOutcome::Sent {
+            self.report.sent += 1;
+        } else if job.attempt < SMS_ATTEMPTS_MAX {
+            let next = job.attempt + 1;
+            self.waiting.push(Waiting {
+                ready: Instant::now() + backoff(next),
+                job: Job {
+                    attempt: next,
+                    ..job
+                },
+            });
+        } else {
+            self.report.failed += 1;
         }
     }
-    Ok(report)
 }
 
 /// The sender as it was before requests went in flight together: one message at a time,

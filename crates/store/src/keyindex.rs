@@ -378,55 +378,13 @@ impl KeyIndex {
 
     /// The index the manifest describes, and the keys of blocks it does not list.
     fn load(tree: &sled::Tree) -> Result<(KeyIndex, Vec<sled::IVec>), StoreError> {
-        let manifest = match tree.get(layout::KEY_INDEX_KEY)? {
-            Some(bytes) => {
-                codec::open_envelope::<KeyIndexWire>(&bytes).map_err(|r| StoreError::Corrupt {
-                    position: 0,
-                    reason: format!("key index manifest: {r}"),
-                })?
-            }
-            None => KeyIndexWire {
-                hash_version: KEY_HASH_VERSION,
-                covered: 0,
-                next_run_id: 0,
-                runs: Vec::new(),
-            },
-        };
-        if manifest.hash_version != KEY_HASH_VERSION {
-            return Err(corrupt_run(
-                0,
-                format!("runs made with key hash {}", manifest.hash_version),
-            ));
-        }
+        let manifest = read_manifest(tree)?;
         let mut runs: Vec<RunBuilder> = manifest
             .runs
             .iter()
             .map(|w| RunBuilder::new(w.id, w.level, w.entries))
             .collect();
-        let mut orphans = Vec::new();
-        for item in tree.scan_prefix([layout::KEY_BLOCK_PREFIX]) {
-            let (key, value) = item?;
-            let Some((run_id, block)) = layout::key_block_parts(&key) else {
-                return Err(corrupt_run(0, "malformed block key"));
-            };
-            let Some(slot) = runs.iter().position(|r| r.run.id == run_id) else {
-                orphans.push(key);
-                continue;
-            };
-            let run = &mut runs[slot].run;
-            if block as usize != run.fences.len() {
-                return Err(corrupt_run(
-                    run_id,
-                    format!("block {block} out of sequence"),
-                ));
-            }
-            let entries = decode_block(run_id, &value)?;
-            run.fences.push(entries[0].0);
-            for (hash, _) in &entries {
-                run.bloom.insert(*hash);
-            }
-            run.entries += entries.len() as u64;
-        }
+        let orphans = load_blocks(tree, &mut runs)?;
         for (builder, wire) in runs.iter().zip(&manifest.runs) {
             if builder.run.entries != wire.entries || builder.run.fences.len() as u64 != wire.blocks
             {
@@ -566,77 +524,12 @@ impl KeyIndex {
         position: u64,
     ) -> Result<(), StoreError> {
         // The writer is the only mutator, so what it reads here stays true while it writes.
-        let (mut next_id, flushed) = {
-            let index = lock.read_recovered();
-            if index.memtable_len() == 0 {
-                // Nothing to write: the manifest only moves `covered` on.
-                (index.next_run_id, None)
-            } else {
-                let mut entries: Vec<(u64, u64)> = index
-                    .memtable
-                    .iter()
-                    .map(|(&hash, &position)| (hash, position))
-                    .chain(index.memtable_more.iter().copied())
-                    .collect();
-                entries.sort_unstable();
-                let mut builder = RunBuilder::new(index.next_run_id, 0, entries.len() as u64);
-                for entry in entries {
-                    builder.push(tree, entry)?;
-                }
-                (index.next_run_id + 1, Some(builder.finish(tree)?))
-            }
-        };
+        let (mut next_id, flushed) = KeyIndex::flush_memtable(lock, tree)?;
         // Ids of the old runs merged away, and the newest run: the one just written, or the
         // one it was merged into.
         let mut merged_away: Vec<u64> = Vec::new();
-        let mut new_run: Option<Run> = flushed;
-        while let Some(newest) = &new_run {
-            let level = newest.level;
-            // The old runs still listed at the tail with the newest run's level.
-            let mut inputs: Vec<(u64, u64)> = lock
-                .read_recovered()
-                .runs
-                .iter()
-                .filter(|r| !merged_away.contains(&r.id))
-                .rev()
-                .take_while(|r| r.level == level)
-                .map(|r| (r.id, r.entries))
-                .collect();
-            if inputs.len() + 1 < TIER_RUNS {
-                break;
-            }
-            inputs.reverse();
-            inputs.push((newest.id, newest.entries));
-            let total: u64 = inputs.iter().map(|(_, n)| n).sum();
-            let mut readers: Vec<RunReader> = inputs
-                .iter()
-                .map(|(id, _)| RunReader::new(tree, *id))
-                .collect();
-            let mut builder = RunBuilder::new(next_id, level + 1, total);
-            next_id += 1;
-            loop {
-                let mut best: Option<(usize, (u64, u64))> = None;
-                for (i, reader) in readers.iter_mut().enumerate() {
-                    if let Some(entry) = reader.peek()? {
-                        if best.is_none_or(|(_, b)| entry < b) {
-                            best = Some((i, entry));
-                        }
-                    }
-                }
-                let Some((i, entry)) = best else { break };
-                readers[i].next += 1;
-                builder.push(tree, entry)?;
-            }
-            let run = builder.finish(tree)?;
-            if run.entries != total {
-                return Err(corrupt_run(
-                    run.id,
-                    format!("merged {} entries from runs holding {total}", run.entries),
-                ));
-            }
-            merged_away.extend(inputs.iter().map(|(id, _)| *id));
-            new_run = Some(run);
-        }
+        let new_run =
+            KeyIndex::merge_full_levels(lock, tree, flushed, &mut next_id, &mut merged_away)?;
         let manifest = {
             let index = lock.read_recovered();
             let mut runs: Vec<KeyRunWire> = index
@@ -675,6 +568,156 @@ impl KeyIndex {
         }
         Ok(())
     }
+
+    /// Writes the memtable's entries, sorted, as a run of level 0; returns the next run id
+    /// and the run (none when the memtable is empty: the manifest only moves `covered` on).
+    fn flush_memtable(
+        lock: &std::sync::RwLock<KeyIndex>,
+        tree: &sled::Tree,
+    ) -> Result<(u64, Option<Run>), StoreError> {
+        let index = lock.read_recovered();
+        if index.memtable_len() == 0 {
+            return Ok((index.next_run_id, None));
+        }
+        let mut entries: Vec<(u64, u64)> = index
+            .memtable
+            .iter()
+            .map(|(&hash, &position)| (hash, position))
+            .chain(index.memtable_more.iter().copied())
+            .collect();
+        entries.sort_unstable();
+        let mut builder = RunBuilder::new(index.next_run_id, 0, entries.len() as u64);
+        for entry in entries {
+            builder.push(tree, entry)?;
+        }
+        Ok((index.next_run_id + 1, Some(builder.finish(tree)?)))
+    }
+
+    /// While the newest run's level holds `TIER_RUNS` runs with it, merges them into one run
+    /// of the next level; returns the newest run, and adds the ids merged away to
+    /// `merged_away`.
+    fn merge_full_levels(
+        lock: &std::sync::RwLock<KeyIndex>,
+        tree: &sled::Tree,
+        mut new_run: Option<Run>,
+        next_id: &mut u64,
+        merged_away: &mut Vec<u64>,
+    ) -> Result<Option<Run>, StoreError> {
+        while let Some(newest) = &new_run {
+            let level = newest.level;
+            // The old runs still listed at the tail with the newest run's level.
+            let mut inputs: Vec<(u64, u64)> = lock
+                .read_recovered()
+                .runs
+                .iter()
+                .filter(|r| !merged_away.contains(&r.id))
+                .rev()
+                .take_while(|r| r.level == level)
+                .map(|r| (r.id, r.entries))
+                .collect();
+            if inputs.len() + 1 < TIER_RUNS {
+                break;
+            }
+            inputs.reverse();
+            inputs.push((newest.id, newest.entries));
+            let run = merge_runs(tree, &inputs, *next_id, level + 1)?;
+            *next_id += 1;
+            merged_away.extend(inputs.iter().map(|(id, _)| *id));
+            new_run = Some(run);
+        }
+        Ok(new_run)
+    }
+}
+
+/// Merges the runs `inputs` (id, entries) into run `id` of `level`, in key order.
+fn merge_runs(
+    tree: &sled::Tree,
+    inputs: &[(u64, u64)],
+    id: u64,
+    level: u32,
+) -> Result<Run, StoreError> {
+    let total: u64 = inputs.iter().map(|(_, n)| n).sum();
+    let mut readers: Vec<RunReader> = inputs
+        .iter()
+        .map(|(id, _)| RunReader::new(tree, *id))
+        .collect();
+    let mut builder = RunBuilder::new(id, level, total);
+    loop {
+        let mut best: Option<(usize, (u64, u64))> = None;
+        for (i, reader) in readers.iter_mut().enumerate() {
+            if let Some(entry) = reader.peek()? {
+                if best.is_none_or(|(_, b)| entry < b) {
+                    best = Some((i, entry));
+                }
+            }
+        }
+        let Some((i, entry)) = best else { break };
+        readers[i].next += 1;
+        builder.push(tree, entry)?;
+    }
+    let run = builder.finish(tree)?;
+    if run.entries != total {
+        return Err(corrupt_run(
+            run.id,
+            format!("merged {} entries from runs holding {total}", run.entries),
+        ));
+    }
+    Ok(run)
+}
+
+/// The key index's manifest (an empty one when there is none), made with this key hash.
+fn read_manifest(tree: &sled::Tree) -> Result<KeyIndexWire, StoreError> {
+    let manifest = match tree.get(layout::KEY_INDEX_KEY)? {
+        Some(bytes) => {
+            codec::open_envelope::<KeyIndexWire>(&bytes).map_err(|r| StoreError::Corrupt {
+                position: 0,
+                reason: format!("key index manifest: {r}"),
+            })?
+        }
+        None => KeyIndexWire {
+            hash_version: KEY_HASH_VERSION,
+            covered: 0,
+            next_run_id: 0,
+            runs: Vec::new(),
+        },
+    };
+    if manifest.hash_version != KEY_HASH_VERSION {
+        return Err(corrupt_run(
+            0,
+            format!("runs made with key hash {}", manifest.hash_version),
+        ));
+    }
+    Ok(manifest)
+}
+
+/// Reads every block into the fences, bloom filter and count of its run in `runs`; returns
+/// the keys of blocks of runs not listed there.
+fn load_blocks(tree: &sled::Tree, runs: &mut [RunBuilder]) -> Result<Vec<sled::IVec>, StoreError> {
+    let mut orphans = Vec::new();
+    for item in tree.scan_prefix([layout::KEY_BLOCK_PREFIX]) {
+        let (key, value) = item?;
+        let Some((run_id, block)) = layout::key_block_parts(&key) else {
+            return Err(corrupt_run(0, "malformed block key"));
+        };
+        let Some(slot) = runs.iter().position(|r| r.run.id == run_id) else {
+            orphans.push(key);
+            continue;
+        };
+        let run = &mut runs[slot].run;
+        if block as usize != run.fences.len() {
+            return Err(corrupt_run(
+                run_id,
+                format!("block {block} out of sequence"),
+            ));
+        }
+        let entries = decode_block(run_id, &value)?;
+        run.fences.push(entries[0].0);
+        for (hash, _) in &entries {
+            run.bloom.insert(*hash);
+        }
+        run.entries += entries.len() as u64;
+    }
+    Ok(orphans)
 }
 
 fn remove_keys(tree: &sled::Tree, keys: Vec<sled::IVec>) -> Result<(), StoreError> {

@@ -61,25 +61,39 @@ pub(crate) fn rebuild_index(
         }
         None => 0,
     };
-    let mut index = StreamIndex {
-        checkpoint_position: checkpoint,
-        ..StreamIndex::default()
-    };
-    for item in tree.scan_prefix([layout::STREAM_PREFIX]) {
-        let (key, value) = item?;
-        let name = std::str::from_utf8(&key[1..])
-            .map_err(|_| corrupt(checkpoint, "stream head key is not UTF-8"))?;
-        let head: StreamWire = codec::open_envelope(&value)
-            .map_err(|r| corrupt(checkpoint, format!("stream head {name:?}: {r}")))?;
-        match index.id(name) {
-            Some(id) => index.heads[id as usize].version = head.version,
-            None => {
-                index.add_stream(name, head.version);
-            }
-        }
-    }
-
+    let mut index = load_heads(tree, checkpoint)?;
     let covered = keys.read_recovered().covered();
+    let (last, tail_keys) = replay_log(
+        tree,
+        keys,
+        memtable_entries,
+        &mut index,
+        checkpoint,
+        covered,
+    )?;
+    if last < checkpoint.max(covered) {
+        return Err(corrupt(
+            last + 1,
+            format!(
+                "log ends at {last}, before its checkpoint ({checkpoint}) or key index ({covered})"
+            ),
+        ));
+    }
+    keys.write_recovered().insert(tail_keys);
+    Ok((index, last))
+}
+
+/// Replays the log after the checkpoint or what the key index covers, whichever is earlier,
+/// into `index` and `keys` (see [`rebuild_index`]); returns the last position and the keys
+/// read since the memtable last took them.
+fn replay_log(
+    tree: &sled::Tree,
+    keys: &RwLock<KeyIndex>,
+    memtable_entries: usize,
+    index: &mut StreamIndex,
+    checkpoint: u64,
+    covered: u64,
+) -> Result<(u64, Vec<(u64, u64)>), StoreError> {
     let from = checkpoint.min(covered);
     let mut last = from;
     let mut tail_keys = Vec::new();
@@ -98,24 +112,7 @@ pub(crate) fn rebuild_index(
             ));
         }
         let chunk = decode_chunk(position, &value)?;
-        for (i, ev) in chunk.events.iter().enumerate() {
-            let p = position + i as u64;
-            if p > covered {
-                if let Some(k) = &ev.key {
-                    tail_keys.push((keyindex::key_hash(k.namespace, k.key), p));
-                }
-            }
-            if p > checkpoint {
-                let id = match index.id(ev.stream) {
-                    Some(id) => {
-                        index.heads[id as usize].version = ev.stream_version;
-                        id
-                    }
-                    None => index.add_stream(ev.stream, ev.stream_version),
-                };
-                index.push_tail_chunk(id, position);
-            }
-        }
+        replay_chunk(index, &mut tail_keys, &chunk, position, checkpoint, covered);
         last = position + chunk.events.len() as u64 - 1;
         if tail_keys.len() >= 4096 {
             let mut index = keys.write_recovered();
@@ -126,16 +123,59 @@ pub(crate) fn rebuild_index(
             }
         }
     }
-    if last < checkpoint.max(covered) {
-        return Err(corrupt(
-            last + 1,
-            format!(
-                "log ends at {last}, before its checkpoint ({checkpoint}) or key index ({covered})"
-            ),
-        ));
+    Ok((last, tail_keys))
+}
+
+/// The stream heads the checkpoint at `checkpoint` recorded.
+fn load_heads(tree: &sled::Tree, checkpoint: u64) -> Result<StreamIndex, StoreError> {
+    let mut index = StreamIndex {
+        checkpoint_position: checkpoint,
+        ..StreamIndex::default()
+    };
+    for item in tree.scan_prefix([layout::STREAM_PREFIX]) {
+        let (key, value) = item?;
+        let name = std::str::from_utf8(&key[1..])
+            .map_err(|_| corrupt(checkpoint, "stream head key is not UTF-8"))?;
+        let head: StreamWire = codec::open_envelope(&value)
+            .map_err(|r| corrupt(checkpoint, format!("stream head {name:?}: {r}")))?;
+        match index.id(name) {
+            Some(id) => index.heads[id as usize].version = head.version,
+            None => {
+                index.add_stream(name, head.version);
+            }
+        }
     }
-    keys.write_recovered().insert(tail_keys);
-    Ok((index, last))
+    Ok(index)
+}
+
+/// Replays one chunk at `position`: its events after the checkpoint move their streams'
+/// heads on, and its keyed events after what the key index covers join `tail_keys`.
+fn replay_chunk(
+    index: &mut StreamIndex,
+    tail_keys: &mut Vec<(u64, u64)>,
+    chunk: &ChunkWire<'_>,
+    position: u64,
+    checkpoint: u64,
+    covered: u64,
+) {
+    for (i, ev) in chunk.events.iter().enumerate() {
+        let p = position + i as u64;
+        if p > covered {
+            if let Some(k) = &ev.key {
+                tail_keys.push((keyindex::key_hash(k.namespace, k.key), p));
+            }
+        }
+        if p > checkpoint {
+            let id = match index.id(ev.stream) {
+                Some(id) => {
+                    index.heads[id as usize].version = ev.stream_version;
+                    id
+                }
+                None => index.add_stream(ev.stream, ev.stream_version),
+            };
+            index.push_tail_chunk(id, position);
+        }
+    }
 }
 
 /// Iterator over the global log, see [`crate::Store::read_all`].

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{self, CheckpointWire, KeyIndexWire, KeyWire, StreamWire};
+use crate::codec::{self, CheckpointWire, ChunkWire, EventWire, KeyIndexWire, KeyWire, StreamWire};
 use crate::fasthash::FastMap;
 use crate::keyindex;
 use crate::layout::{self, CHUNK_END};
@@ -54,119 +54,13 @@ pub(crate) fn verify_tree(
     expected_last: Option<u64>,
 ) -> Result<VerifyReport, StoreError> {
     let mut report = VerifyReport::default();
-    let mut next = 1u64;
-    // After an undecodable chunk its length is unknown: take the next chunk's position as
-    // given instead of reporting a second, derived gap.
-    let mut resync = false;
-    // After damage, versions of streams first seen later cannot be checked from 1.
-    let mut lenient = false;
-    // (commit_first, commit_last) of the commit whose chunks are being walked.
-    let mut open_commit: Option<(u64, u64)> = None;
-    let mut versions: FastMap<String, u64> = FastMap::default();
     // The key index's manifest, read before the log so that the keys it covers are
     // already in the log when it is walked.
     let manifest_bytes = tree.get(layout::KEY_INDEX_KEY)?;
-    let manifest = match manifest_bytes
-        .as_deref()
-        .map(codec::open_envelope::<KeyIndexWire>)
-    {
-        None => None,
-        Some(Ok(m)) => Some(m),
-        Some(Err(reason)) => {
-            report.problem(0, format!("key index manifest: {reason}"));
-            None
-        }
-    };
+    let manifest = read_manifest(manifest_bytes.as_deref(), &mut report);
     let covered = manifest.as_ref().map_or(0, |m| m.covered);
-    // Keyed events the runs must hold: count and sum of fingerprints.
-    let mut log_keys = (0u64, 0u64);
-
-    let start = layout::chunk_key(0);
-    for item in tree.range(&start[..]..&CHUNK_END[..]) {
-        let (key, value) = item?;
-        let Some(position) = layout::chunk_key_position(&key) else {
-            report.problem(next, format!("malformed chunk key {:?}", &key[..]));
-            continue;
-        };
-        if expected_last.is_some_and(|cap| position > cap) {
-            // Written by an append that is still in flight; not part of this snapshot.
-            break;
-        }
-        if resync {
-            resync = false;
-        } else if position != next {
-            report.problem(
-                next,
-                format!("log gap: expected position {next}, found {position}"),
-            );
-            lenient = true;
-        }
-        let chunk = match decode_chunk(position, &value) {
-            Ok(chunk) => chunk,
-            Err(StoreError::Corrupt { reason, .. }) => {
-                report.problem(position, reason);
-                resync = true;
-                lenient = true;
-                open_commit = None;
-                continue;
-            }
-            Err(other) => return Err(other),
-        };
-        let len = chunk.events.len() as u64;
-        let chunk_last = position.saturating_add(len - 1);
-        if chunk.commit_first == position {
-            if let Some((first, last)) = open_commit {
-                report.problem(first, format!("commit {first}..={last} is incomplete"));
-            }
-            if chunk.commit_last < chunk.commit_first {
-                report.problem(position, "commit ends before it starts");
-            }
-            open_commit = Some((chunk.commit_first, chunk.commit_last));
-            report.commits += 1;
-        } else if open_commit != Some((chunk.commit_first, chunk.commit_last)) {
-            report.problem(
-                position,
-                format!(
-                    "chunk continues commit {}..={} which did not start before it",
-                    chunk.commit_first, chunk.commit_last
-                ),
-            );
-            open_commit = Some((chunk.commit_first, chunk.commit_last));
-        }
-        if chunk_last > chunk.commit_last {
-            report.problem(position, "chunk extends beyond its commit");
-        }
-        for (i, ev) in chunk.events.iter().enumerate() {
-            let p = position + i as u64;
-            let (previous, slot) = match versions.get_mut(ev.stream) {
-                Some(v) => (Some(*v), v),
-                None => (None, versions.entry(ev.stream.to_owned()).or_insert(0)),
-            };
-            let expected = previous.unwrap_or(0) + 1;
-            if ev.stream_version != expected && !(lenient && previous.is_none()) {
-                report.problem(
-                    p,
-                    format!(
-                        "stream {:?}: version {} where {expected} was expected",
-                        ev.stream, ev.stream_version
-                    ),
-                );
-            }
-            *slot = ev.stream_version;
-            if let (Some(k), true) = (&ev.key, p <= covered) {
-                keyindex::tally(&mut log_keys, keyindex::key_hash(k.namespace, k.key), p);
-            }
-        }
-        report.events += len;
-        next = chunk_last.saturating_add(1);
-        if chunk_last >= chunk.commit_last {
-            open_commit = None;
-        }
-    }
-    if let Some((first, last)) = open_commit {
-        report.problem(first, format!("commit {first}..={last} is incomplete"));
-    }
-    let last = next - 1;
+    let walk = walk_log(tree, expected_last, covered, &mut report)?;
+    let last = walk.next - 1;
     report.last_position = last;
     if let Some(expected) = expected_last {
         if expected != last {
@@ -181,28 +75,7 @@ pub(crate) fn verify_tree(
     // manifest covering them (its runs hold keys this walk did not see).
     let in_flight = |position: u64| expected_last.is_some_and(|cap| position > cap);
     if let (Some(manifest), false) = (&manifest, in_flight(covered)) {
-        let mut found = Vec::new();
-        let run_keys = verify_runs(tree, manifest, &mut found)?;
-        if covered > last {
-            found.push(Problem {
-                position: covered,
-                reason: format!("key index covers up to {covered}, beyond the log (last {last})"),
-            });
-        } else if run_keys != log_keys {
-            found.push(Problem {
-                position: covered,
-                reason: format!(
-                    "key index runs hold {} entries, the log has {} keyed events up to {covered}{}",
-                    run_keys.0,
-                    log_keys.0,
-                    if run_keys.0 == log_keys.0 {
-                        " (but not the same ones)"
-                    } else {
-                        ""
-                    }
-                ),
-            });
-        }
+        let found = check_key_runs(tree, manifest, last, walk.log_keys)?;
         // A run written or merged while this walked is not damage: check again then.
         if !found.is_empty() && tree.get(layout::KEY_INDEX_KEY)? == manifest_bytes {
             for p in found {
@@ -210,7 +83,225 @@ pub(crate) fn verify_tree(
             }
         }
     }
+    check_key_entries(tree, last, &in_flight, &mut report)?;
+    let Some(checkpoint) = check_checkpoint(tree, last, &in_flight, &mut report)? else {
+        // A checkpoint is being written concurrently: heads are ahead of the snapshot.
+        return Ok(report);
+    };
+    check_stream_heads(tree, checkpoint, last, &walk.versions, &mut report)?;
+    Ok(report)
+}
 
+/// Decodes the key index's manifest; a damaged one is a problem and counts as absent.
+fn read_manifest(bytes: Option<&[u8]>, report: &mut VerifyReport) -> Option<KeyIndexWire> {
+    match bytes.map(codec::open_envelope::<KeyIndexWire>) {
+        None => None,
+        Some(Ok(m)) => Some(m),
+        Some(Err(reason)) => {
+            report.problem(0, format!("key index manifest: {reason}"));
+            None
+        }
+    }
+}
+
+/// What the walk over the log's chunks carries from one chunk to the next.
+struct LogWalk {
+    /// Position the next chunk should start at.
+    next: u64,
+    /// After an undecodable chunk its length is unknown: take the next chunk's position as
+    /// given instead of reporting a second, derived gap.
+    resync: bool,
+    /// After damage, versions of streams first seen later cannot be checked from 1.
+    lenient: bool,
+    /// (commit_first, commit_last) of the commit whose chunks are being walked.
+    open_commit: Option<(u64, u64)>,
+    /// Last version seen of each stream.
+    versions: FastMap<String, u64>,
+    /// Last position the key index's manifest covers.
+    covered: u64,
+    /// Keyed events the runs must hold: count and sum of fingerprints.
+    log_keys: (u64, u64),
+}
+
+/// Walks every chunk of the log up to `expected_last`, reporting gaps, damaged chunks,
+/// broken commits and stream versions out of order.
+fn walk_log(
+    tree: &sled::Tree,
+    expected_last: Option<u64>,
+    covered: u64,
+    report: &mut VerifyReport,
+) -> Result<LogWalk, StoreError> {
+    let mut walk = LogWalk {
+        next: 1,
+        resync: false,
+        lenient: false,
+        open_commit: None,
+        versions: FastMap::default(),
+        covered,
+        log_keys: (0, 0),
+    };
+    let start = layout::chunk_key(0);
+    for item in tree.range(&start[..]..&CHUNK_END[..]) {
+        let (key, value) = item?;
+        let Some(position) = layout::chunk_key_position(&key) else {
+            report.problem(walk.next, format!("malformed chunk key {:?}", &key[..]));
+            continue;
+        };
+        if expected_last.is_some_and(|cap| position > cap) {
+            // Written by an append that is still in flight; not part of this snapshot.
+            break;
+        }
+        walk.chunk(position, &value, report)?;
+    }
+    if let Some((first, last)) = walk.open_commit {
+        report.problem(first, format!("commit {first}..={last} is incomplete"));
+    }
+    Ok(walk)
+}
+
+impl LogWalk {
+    /// Checks one chunk stored under `position`.
+    fn chunk(
+        &mut self,
+        position: u64,
+        value: &[u8],
+        report: &mut VerifyReport,
+    ) -> Result<(), StoreError> {
+        if self.resync {
+            self.resync = false;
+        } else if position != self.next {
+            let next = self.next;
+            report.problem(
+                next,
+                format!("log gap: expected position {next}, found {position}"),
+            );
+            self.lenient = true;
+        }
+        let chunk = match decode_chunk(position, value) {
+            Ok(chunk) => chunk,
+            Err(StoreError::Corrupt { reason, .. }) => {
+                report.problem(position, reason);
+                self.resync = true;
+                self.lenient = true;
+                self.open_commit = None;
+                return Ok(());
+            }
+            Err(other) => return Err(other),
+        };
+        let len = chunk.events.len() as u64;
+        let chunk_last = position.saturating_add(len - 1);
+        self.commit(&chunk, position, chunk_last, report);
+        for (i, ev) in chunk.events.iter().enumerate() {
+            self.event(position + i as u64, ev, report);
+        }
+        report.events += len;
+        self.next = chunk_last.saturating_add(1);
+        if chunk_last >= chunk.commit_last {
+            self.open_commit = None;
+        }
+        Ok(())
+    }
+
+    /// Checks that the chunk starts its commit or continues the open one, within its bounds.
+    fn commit(
+        &mut self,
+        chunk: &ChunkWire<'_>,
+        position: u64,
+        chunk_last: u64,
+        report: &mut VerifyReport,
+    ) {
+        if chunk.commit_first == position {
+            if let Some((first, last)) = self.open_commit {
+                report.problem(first, format!("commit {first}..={last} is incomplete"));
+            }
+            if chunk.commit_last < chunk.commit_first {
+                report.problem(position, "commit ends before it starts");
+            }
+            self.open_commit = Some((chunk.commit_first, chunk.commit_last));
+            report.commits += 1;
+        } else if self.open_commit != Some((chunk.commit_first, chunk.commit_last)) {
+            report.problem(
+                position,
+                format!(
+                    "chunk continues commit {}..={} which did not start before it",
+                    chunk.commit_first, chunk.commit_last
+                ),
+            );
+            self.open_commit = Some((chunk.commit_first, chunk.commit_last));
+        }
+        if chunk_last > chunk.commit_last {
+            report.problem(position, "chunk extends beyond its commit");
+        }
+    }
+
+    /// Checks the stream version of the event at `p` and tallies its key.
+    fn event(&mut self, p: u64, ev: &EventWire<'_>, report: &mut VerifyReport) {
+        let (previous, slot) = match self.versions.get_mut(ev.stream) {
+            Some(v) => (Some(*v), v),
+            None => (None, self.versions.entry(ev.stream.to_owned()).or_insert(0)),
+        };
+        let expected = previous.unwrap_or(0) + 1;
+        if ev.stream_version != expected && !(self.lenient && previous.is_none()) {
+            report.problem(
+                p,
+                format!(
+                    "stream {:?}: version {} where {expected} was expected",
+                    ev.stream, ev.stream_version
+                ),
+            );
+        }
+        *slot = ev.stream_version;
+        if let (Some(k), true) = (&ev.key, p <= self.covered) {
+            keyindex::tally(
+                &mut self.log_keys,
+                keyindex::key_hash(k.namespace, k.key),
+                p,
+            );
+        }
+    }
+}
+
+/// Checks the key index's runs against the keyed events the log walk tallied; returns
+/// what is wrong, to be reported only if the manifest did not change meanwhile.
+fn check_key_runs(
+    tree: &sled::Tree,
+    manifest: &KeyIndexWire,
+    last: u64,
+    log_keys: (u64, u64),
+) -> Result<Vec<Problem>, StoreError> {
+    let covered = manifest.covered;
+    let mut found = Vec::new();
+    let run_keys = verify_runs(tree, manifest, &mut found)?;
+    if covered > last {
+        found.push(Problem {
+            position: covered,
+            reason: format!("key index covers up to {covered}, beyond the log (last {last})"),
+        });
+    } else if run_keys != log_keys {
+        found.push(Problem {
+            position: covered,
+            reason: format!(
+                "key index runs hold {} entries, the log has {} keyed events up to {covered}{}",
+                run_keys.0,
+                log_keys.0,
+                if run_keys.0 == log_keys.0 {
+                    " (but not the same ones)"
+                } else {
+                    ""
+                }
+            ),
+        });
+    }
+    Ok(found)
+}
+
+/// Checks that every key index entry points into the log.
+fn check_key_entries(
+    tree: &sled::Tree,
+    last: u64,
+    in_flight: &impl Fn(u64) -> bool,
+    report: &mut VerifyReport,
+) -> Result<(), StoreError> {
     for item in tree.scan_prefix([layout::KEY_PREFIX]) {
         let (_, value) = item?;
         match codec::open_envelope::<KeyWire<'_>>(&value) {
@@ -223,11 +314,21 @@ pub(crate) fn verify_tree(
             Err(reason) => report.problem(0, format!("key index entry: {reason}")),
         }
     }
+    Ok(())
+}
+
+/// The checkpoint's position (0 without a usable one), or `None` when a checkpoint is
+/// being written concurrently and the stream heads cannot be checked.
+fn check_checkpoint(
+    tree: &sled::Tree,
+    last: u64,
+    in_flight: &impl Fn(u64) -> bool,
+    report: &mut VerifyReport,
+) -> Result<Option<u64>, StoreError> {
     let mut checkpoint = 0;
     if let Some(value) = tree.get(layout::CHECKPOINT_KEY)? {
         match codec::open_envelope::<CheckpointWire>(&value) {
-            // A checkpoint is being written concurrently: heads are ahead of the snapshot.
-            Ok(cp) if in_flight(cp.position) => return Ok(report),
+            Ok(cp) if in_flight(cp.position) => return Ok(None),
             Ok(cp) if cp.position > last => report.problem(
                 cp.position,
                 format!("checkpoint beyond the log (last {last})"),
@@ -236,6 +337,17 @@ pub(crate) fn verify_tree(
             Err(reason) => report.problem(0, format!("checkpoint marker: {reason}")),
         }
     }
+    Ok(Some(checkpoint))
+}
+
+/// Checks every stream head against the versions the log walk saw.
+fn check_stream_heads(
+    tree: &sled::Tree,
+    checkpoint: u64,
+    last: u64,
+    versions: &FastMap<String, u64>,
+    report: &mut VerifyReport,
+) -> Result<(), StoreError> {
     for item in tree.scan_prefix([layout::STREAM_PREFIX]) {
         let (key, value) = item?;
         let name = String::from_utf8_lossy(&key[1..]).into_owned();
@@ -258,7 +370,7 @@ pub(crate) fn verify_tree(
             Err(reason) => report.problem(checkpoint, format!("stream head {name:?}: {reason}")),
         }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Walks the blocks of every run the manifest lists; returns the count and fingerprint sum

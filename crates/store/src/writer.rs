@@ -51,69 +51,15 @@ const EVENT_OVERHEAD_BYTES: usize = 46;
 const KEY_OVERHEAD_BYTES: usize = 27;
 
 pub(crate) fn run(shared: Arc<Shared>, rx: Receiver<Command>) {
-    let heads = {
-        let index = shared.index.read_recovered();
-        index
-            .heads
-            .iter()
-            .map(|h| Head {
-                version: h.version,
-                ..Head::default()
-            })
-            .collect()
-    };
-    let mut writer = Writer {
-        shared,
-        commits_since_checkpoint: 0,
-        events_since_checkpoint: 0,
-        heads,
-        commit_seq: 0,
-        group_seq: 0,
-        broken: false,
-    };
+    let mut writer = Writer::new(shared);
     loop {
         let first = match rx.recv() {
             Ok(command) => command,
             Err(_) => break,
         };
-        let mut group: Vec<(NewCommit, AppendReply)> = Vec::new();
-        let mut group_events = 0usize;
-        let mut control = None;
-        match first {
-            Command::Append(commit, reply) => {
-                group_events += commit.events.len();
-                group.push((commit, reply));
-            }
-            other => control = Some(other),
-        }
-        while control.is_none()
-            && group.len() < GROUP_COMMITS_MAX
-            && group_events < GROUP_EVENTS_MAX
-        {
-            match rx.try_recv() {
-                Ok(Command::Append(commit, reply)) => {
-                    group_events += commit.events.len();
-                    group.push((commit, reply));
-                }
-                Ok(other) => control = Some(other),
-                Err(_) => break,
-            }
-        }
+        let (group, control) = gather(first, &rx);
         if !group.is_empty() {
-            match writer.usable() {
-                Ok(()) => {
-                    if let Err(e) = writer.write_group(group) {
-                        writer.failed(&e);
-                    } else {
-                        writer.recovered();
-                    }
-                }
-                Err(e) => {
-                    for (_, reply) in group {
-                        let _ = reply.send(Err(e.duplicate()));
-                    }
-                }
-            }
+            writer.append_group(group);
         }
         match control {
             Some(Command::Flush(reply)) => {
@@ -141,6 +87,35 @@ pub(crate) fn run(shared: Arc<Shared>, rx: Receiver<Command>) {
     if let Err(e) = writer.checkpoint_and_flush() {
         tracing::error!(error = %e, "final store checkpoint failed");
     }
+}
+
+/// The appends waiting after `first`, up to a group's bounds, and the first command that
+/// is not an append (which ends the group).
+fn gather(
+    first: Command,
+    rx: &Receiver<Command>,
+) -> (Vec<(NewCommit, AppendReply)>, Option<Command>) {
+    let mut group: Vec<(NewCommit, AppendReply)> = Vec::new();
+    let mut group_events = 0usize;
+    let mut control = None;
+    match first {
+        Command::Append(commit, reply) => {
+            group_events += commit.events.len();
+            group.push((commit, reply));
+        }
+        other => control = Some(other),
+    }
+    while control.is_none() && group.len() < GROUP_COMMITS_MAX && group_events < GROUP_EVENTS_MAX {
+        match rx.try_recv() {
+            Ok(Command::Append(commit, reply)) => {
+                group_events += commit.events.len();
+                group.push((commit, reply));
+            }
+            Ok(other) => control = Some(other),
+            Err(_) => break,
+        }
+    }
+    (group, control)
 }
 
 struct Writer {
@@ -283,6 +258,46 @@ fn codec_err(e: String) -> StoreError {
 }
 
 impl Writer {
+    fn new(shared: Arc<Shared>) -> Writer {
+        let heads = {
+            let index = shared.index.read_recovered();
+            index
+                .heads
+                .iter()
+                .map(|h| Head {
+                    version: h.version,
+                    ..Head::default()
+                })
+                .collect()
+        };
+        Writer {
+            shared,
+            commits_since_checkpoint: 0,
+            events_since_checkpoint: 0,
+            heads,
+            commit_seq: 0,
+            group_seq: 0,
+            broken: false,
+        }
+    }
+
+    /// Writes a group of appends, or answers each with why the writer cannot.
+    fn append_group(&mut self, group: Vec<(NewCommit, AppendReply)>) {
+        match self.usable() {
+            Ok(()) => {
+                if let Err(e) = self.write_group(group) {
+                    self.failed(&e);
+                } else {
+                    self.recovered();
+                }
+            }
+            Err(e) => {
+                for (_, reply) in group {
+                    let _ = reply.send(Err(e.duplicate()));
+                }
+            }
+        }
+    }
     /// Reopens the database first if an earlier write failed. While the disk has less than
     /// [`PROBE_FREE_BYTES`] free it does not try (sled's recovery itself writes, so the open
     /// would fail) and keeps the old database for reads.
@@ -398,77 +413,20 @@ impl Writer {
         let tree = shared.tree()?;
         let db = shared.db()?;
         let mut st = GroupState::new(tree.clone(), shared.last_position() + 1, index.heads.len());
-        let mut outcomes = Vec::with_capacity(commits.len());
-        for commit in &commits {
-            let outcome =
-                self.stage(&index, &keys, &mut st, commit)
-                    .map(|(receipt, writes, keys)| {
-                        for (k, v) in writes {
-                            st.batch.insert(k, v);
-                            st.writes += 1;
-                        }
-                        st.keys.extend(keys);
-                        st.accepted_commits += 1;
-                        st.appended_events += receipt.appended as u64;
-                        if receipt.appended > 0 {
-                            st.next_position = receipt.last_position + 1;
-                        }
-                        receipt
-                    });
-            outcomes.push(outcome);
-        }
+        let outcomes = self.stage_group(&index, &keys, &mut st, &commits);
         let new_last = st.next_position - 1;
-
-        let mut checkpointed = false;
         // Checkpoint entries too many for the group's batch, written after it.
-        let mut separate_checkpoint = Vec::new();
-        if st.writes > 0 {
-            self.commits_since_checkpoint += st.accepted_commits;
-            self.events_since_checkpoint += st.appended_events;
-            if self.commits_since_checkpoint >= CHECKPOINT_EVERY_COMMITS
-                || self.events_since_checkpoint >= CHECKPOINT_EVERY_EVENTS
-            {
-                let heads = &self.heads;
-                match checkpoint_entries(
-                    &tree,
-                    &index,
-                    &st.new_chunks,
-                    |id| st.name(&index, id),
-                    |id| heads[id as usize].version,
-                    new_last,
-                ) {
-                    Ok(entries) if entries.len() > CHECKPOINT_BATCH_ENTRIES => {
-                        separate_checkpoint = entries;
-                        checkpointed = true;
-                    }
-                    Ok(entries) => {
-                        for (k, v) in entries {
-                            st.batch.insert(k, v);
-                        }
-                        checkpointed = true;
-                    }
-                    // The log itself is fine; heads are rebuilt from a longer tail next open.
-                    Err(e) => tracing::error!(error = %e, "skipping stream head checkpoint"),
-                }
-            }
-        }
+        let (mut checkpointed, separate_checkpoint) = if st.writes > 0 {
+            self.group_checkpoint(&tree, &index, &mut st, new_last)
+        } else {
+            (false, Vec::new())
+        };
         drop(index);
         drop(keys);
 
         if st.writes > 0 {
-            let written = tree
-                .apply_batch(std::mem::take(&mut st.batch))
-                .map_err(StoreError::from)
-                .and_then(|()| {
-                    if !separate_checkpoint.is_empty() {
-                        if let Err(e) = apply_checkpoint(&tree, separate_checkpoint) {
-                            // Heads are rebuilt from a longer tail next open.
-                            tracing::error!(error = %e, "stream head checkpoint failed");
-                            checkpointed = false;
-                        }
-                    }
-                    db.flush().map(|_| ()).map_err(StoreError::from)
-                });
+            let batch = std::mem::take(&mut st.batch);
+            let written = write_batch(&tree, &db, batch, separate_checkpoint, &mut checkpointed);
             if let Err(e) = written {
                 for (outcome, reply) in outcomes.into_iter().zip(replies) {
                     let _ = reply.send(outcome.and(Err(e.duplicate())));
@@ -483,20 +441,79 @@ impl Writer {
         // `commits` (borrowed by `st`) is freed only now, after every caller was answered.
         drop(st);
         drop(commits);
-        let (memtable, covered) = {
-            let keys = shared.keys.read_recovered();
-            (keys.memtable_len(), keys.covered())
-        };
-        let last = shared.last_position();
-        // A full memtable becomes a run; and however few keys it holds, the keys after
-        // the runs are written (or the manifest moved on, if there are none) once they
-        // trail the log by `KEY_INDEX_LAG_EVENTS_MAX`, which bounds what open re-reads.
-        if memtable >= shared.key_memtable_entries || last - covered >= KEY_INDEX_LAG_EVENTS_MAX {
-            // A failure stops the writer like a failed group: the log is intact, and the
-            // keys are re-read from it on the next open.
-            KeyIndex::write_run(&shared.keys, &tree, last)?;
+        write_run_if_due(&shared, &tree)
+    }
+
+    /// Stages every commit of the group in order, adding the writes of those accepted to
+    /// the group's batch; returns each commit's outcome.
+    fn stage_group<'g>(
+        &mut self,
+        index: &StreamIndex,
+        keys: &KeyIndex,
+        st: &mut GroupState<'g>,
+        commits: &'g [NewCommit],
+    ) -> Vec<Result<CommitReceipt, StoreError>> {
+        let mut outcomes = Vec::with_capacity(commits.len());
+        for commit in commits {
+            let outcome = self
+                .stage(index, keys, st, commit)
+                .map(|(receipt, writes, keys)| {
+                    for (k, v) in writes {
+                        st.batch.insert(k, v);
+                        st.writes += 1;
+                    }
+                    st.keys.extend(keys);
+                    st.accepted_commits += 1;
+                    st.appended_events += receipt.appended as u64;
+                    if receipt.appended > 0 {
+                        st.next_position = receipt.last_position + 1;
+                    }
+                    receipt
+                });
+            outcomes.push(outcome);
         }
-        Ok(())
+        outcomes
+    }
+
+    /// Counts the group towards the next checkpoint; when one is due, puts its stream head
+    /// entries in the group's batch, or returns them when too many for it. Returns whether
+    /// the heads are checkpointed with the group.
+    fn group_checkpoint(
+        &mut self,
+        tree: &sled::Tree,
+        index: &StreamIndex,
+        st: &mut GroupState<'_>,
+        new_last: u64,
+    ) -> (bool, Vec<KeyValue>) {
+        self.commits_since_checkpoint += st.accepted_commits;
+        self.events_since_checkpoint += st.appended_events;
+        if self.commits_since_checkpoint < CHECKPOINT_EVERY_COMMITS
+            && self.events_since_checkpoint < CHECKPOINT_EVERY_EVENTS
+        {
+            return (false, Vec::new());
+        }
+        let heads = &self.heads;
+        match checkpoint_entries(
+            tree,
+            index,
+            &st.new_chunks,
+            |id| st.name(index, id),
+            |id| heads[id as usize].version,
+            new_last,
+        ) {
+            Ok(entries) if entries.len() > CHECKPOINT_BATCH_ENTRIES => (true, entries),
+            Ok(entries) => {
+                for (k, v) in entries {
+                    st.batch.insert(k, v);
+                }
+                (true, Vec::new())
+            }
+            // The log itself is fine; heads are rebuilt from a longer tail next open.
+            Err(e) => {
+                tracing::error!(error = %e, "skipping stream head checkpoint");
+                (false, Vec::new())
+            }
+        }
     }
 
     /// Makes a durable group visible to readers.
@@ -544,53 +561,10 @@ impl Writer {
         commit: &'g NewCommit,
     ) -> Result<(CommitReceipt, Vec<KeyValue>, Vec<(Vec<u8>, u64)>), StoreError> {
         check_limits(commit)?;
-        for (stream, expected) in &commit.expectations {
-            let actual = st
-                .lookup(index, stream)
-                .map(|id| self.heads[id as usize].version);
-            let ok = match expected {
-                ExpectedVersion::Any => true,
-                ExpectedVersion::NoStream => actual.is_none(),
-                ExpectedVersion::Exact(n) => actual.unwrap_or(0) == *n,
-            };
-            if !ok {
-                return Err(StoreError::WrongExpectedVersion {
-                    stream: stream.clone(),
-                    expected: *expected,
-                    actual,
-                });
-            }
-        }
-
+        self.check_expectations(index, st, commit)?;
         // Natural keys: decide which events are kept.
         let mut keep = vec![true; commit.events.len()];
-        let mut duplicates = 0usize;
-        let mut commit_keys: FastMap<Vec<u8>, u64> = FastMap::default();
-        for (i, ev) in commit.events.iter().enumerate() {
-            let Some(nk) = &ev.key else { continue };
-            let k = layout::natural_key(&nk.namespace, &nk.key);
-            let existing = match commit_keys.get(&k).or_else(|| st.keys.get(&k)) {
-                Some(h) => Some(*h),
-                None => keys
-                    .find(&st.tree, &nk.namespace, &nk.key)?
-                    .map(|entry| entry.content_hash),
-            };
-            match existing {
-                Some(h) if h == nk.content_hash => {
-                    keep[i] = false;
-                    duplicates += 1;
-                }
-                Some(_) => {
-                    return Err(StoreError::KeyConflict {
-                        namespace: nk.namespace.clone(),
-                        key: nk.key.clone(),
-                    })
-                }
-                None => {
-                    commit_keys.insert(k, nk.content_hash);
-                }
-            }
-        }
+        let (duplicates, commit_keys) = new_keys(keys, st, commit, &mut keep)?;
         let appended = keep.iter().filter(|k| **k).count();
         if appended == 0 {
             let last = st.next_position - 1;
@@ -623,22 +597,53 @@ impl Writer {
                 Ok((receipt, writes, commit_keys.into_iter().collect()))
             }
             Err(e) => {
-                // Roll back the stream effects of the failed commit.
-                for (id, head) in undo.heads.into_iter().rev() {
-                    if let Some(slot) = self.heads.get_mut(id as usize) {
-                        *slot = head;
-                    }
-                }
-                st.touched.truncate(undo.touched);
-                st.key_entries.truncate(undo.key_entries);
-                st.new_chunks.truncate(undo.new_chunks);
-                for name in st.new_names.drain(undo.new_names..) {
-                    st.new_ids.remove(name);
-                }
-                self.heads.truncate(st.known as usize + st.new_names.len());
+                self.roll_back(st, undo);
                 Err(e)
             }
         }
+    }
+
+    /// Checks the versions the commit expects of its streams.
+    fn check_expectations(
+        &self,
+        index: &StreamIndex,
+        st: &GroupState<'_>,
+        commit: &NewCommit,
+    ) -> Result<(), StoreError> {
+        for (stream, expected) in &commit.expectations {
+            let actual = st
+                .lookup(index, stream)
+                .map(|id| self.heads[id as usize].version);
+            let ok = match expected {
+                ExpectedVersion::Any => true,
+                ExpectedVersion::NoStream => actual.is_none(),
+                ExpectedVersion::Exact(n) => actual.unwrap_or(0) == *n,
+            };
+            if !ok {
+                return Err(StoreError::WrongExpectedVersion {
+                    stream: stream.clone(),
+                    expected: *expected,
+                    actual,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Rolls back the stream effects of a commit that failed while encoding.
+    fn roll_back(&mut self, st: &mut GroupState<'_>, undo: Undo) {
+        for (id, head) in undo.heads.into_iter().rev() {
+            if let Some(slot) = self.heads.get_mut(id as usize) {
+                *slot = head;
+            }
+        }
+        st.touched.truncate(undo.touched);
+        st.key_entries.truncate(undo.key_entries);
+        st.new_chunks.truncate(undo.new_chunks);
+        for name in st.new_names.drain(undo.new_names..) {
+            st.new_ids.remove(name);
+        }
+        self.heads.truncate(st.known as usize + st.new_names.len());
     }
 
     /// Assigns stream versions to the kept events of a validated commit and encodes its
@@ -656,11 +661,8 @@ impl Writer {
         let commit_first = st.next_position;
         let commit_last = commit_first + appended as u64 - 1;
         let mut writes = Vec::with_capacity(appended / 16 + 2);
-        let mut chunk = ChunkBuilder::default();
-        let mut chunk_first = commit_first;
-        let mut chunk_bytes = 0usize;
+        let mut chunks = Chunks::new(commit_first, commit_last);
         let mut position = commit_first;
-        let mut encoded = Vec::new();
         // The last stream resolved: consecutive events of one stream skip the lookup.
         let mut last: Option<(&'g str, u32)> = None;
         for (i, ev) in commit.events.iter().enumerate() {
@@ -668,28 +670,11 @@ impl Writer {
                 continue;
             }
             let stream = ev.stream.as_str();
-            let key_bytes = ev.key.as_ref().map_or(0, |nk| {
-                nk.namespace.len() + nk.key.len() + KEY_OVERHEAD_BYTES
-            });
-            let event_bytes = ev.payload.len()
-                + stream.len()
-                + ev.event_type.len()
-                + key_bytes
-                + EVENT_OVERHEAD_BYTES;
+            let event_bytes = event_bytes(ev);
             // Close the chunk before it would outgrow the limit (a single bigger event
             // gets a chunk of its own).
-            if chunk.len() >= CHUNK_EVENTS_MAX
-                || (!chunk.is_empty() && chunk_bytes + event_bytes > CHUNK_BYTES_MAX)
-            {
-                chunk
-                    .finish_into(commit_first, commit_last, chunk_first, &mut encoded)
-                    .map_err(codec_err)?;
-                writes.push((
-                    layout::chunk_key(chunk_first).to_vec(),
-                    std::mem::take(&mut encoded),
-                ));
-                chunk_first = position;
-                chunk_bytes = 0;
+            if chunks.full(event_bytes) {
+                chunks.close(&mut writes, position)?;
             }
             let id = match last {
                 Some((name, id)) if name == stream => id,
@@ -699,48 +684,47 @@ impl Writer {
                     id
                 }
             };
-            let head = &mut self.heads[id as usize];
-            if head.commit_stamp != self.commit_seq {
-                undo.heads.push((id, *head));
-                head.commit_stamp = self.commit_seq;
-            }
-            if head.group_stamp != self.group_seq {
-                head.group_stamp = self.group_seq;
-                st.touched.push(id);
-            }
-            head.version += 1;
-            if head.last_chunk != chunk_first {
-                head.last_chunk = chunk_first;
-                st.new_chunks.push((id, chunk_first));
-            }
-            chunk
-                .push(&EventWire {
-                    stream,
-                    stream_version: head.version,
-                    event_type: &ev.event_type,
-                    recorded_at_ms: ev.recorded_at_ms,
-                    payload: &ev.payload,
-                    key: ev.key.as_ref().map(|nk| EventKeyWire {
-                        namespace: &nk.namespace,
-                        key: &nk.key,
-                        content_hash: nk.content_hash,
-                    }),
-                })
+            let stream_version = self.advance(st, undo, id, chunks.first);
+            chunks
+                .chunk
+                .push(&event_wire(ev, stream_version))
                 .map_err(codec_err)?;
-            chunk_bytes += event_bytes;
+            chunks.bytes += event_bytes;
             if let Some(nk) = &ev.key {
                 st.key_entries
                     .push((keyindex::key_hash(&nk.namespace, &nk.key), position));
             }
             position += 1;
         }
-        if !chunk.is_empty() {
-            chunk
-                .finish_into(commit_first, commit_last, chunk_first, &mut encoded)
-                .map_err(codec_err)?;
-            writes.push((layout::chunk_key(chunk_first).to_vec(), encoded));
-        }
+        chunks.finish(&mut writes)?;
         Ok(writes)
+    }
+
+    /// Moves stream `id` on by one version for an event in the chunk starting at
+    /// `chunk_first`, noting what to undo, publish and checkpoint; returns the new version.
+    #[inline]
+    fn advance(
+        &mut self,
+        st: &mut GroupState<'_>,
+        undo: &mut Undo,
+        id: u32,
+        chunk_first: u64,
+    ) -> u64 {
+        let head = &mut self.heads[id as usize];
+        if head.commit_stamp != self.commit_seq {
+            undo.heads.push((id, *head));
+            head.commit_stamp = self.commit_seq;
+        }
+        if head.group_stamp != self.group_seq {
+            head.group_stamp = self.group_seq;
+            st.touched.push(id);
+        }
+        head.version += 1;
+        if head.last_chunk != chunk_first {
+            head.last_chunk = chunk_first;
+            st.new_chunks.push((id, chunk_first));
+        }
+        head.version
     }
 
     /// Id of `stream`, adding it as a stream new in this group if it is unknown.
@@ -812,6 +796,180 @@ impl Writer {
 /// `apply_batch` allocated until the batch ends (a few KiB per key), so checkpointing the
 /// heads of 100,000 streams in one batch cost hundreds of MiB.
 const CHECKPOINT_BATCH_ENTRIES: usize = 4096;
+
+/// Decides which of the commit's events are kept: an event whose natural key is recorded
+/// (in the store, the group or the commit) with the same content is a duplicate and is
+/// dropped, with another content a conflict. Returns the duplicates and the keys the commit
+/// records.
+fn new_keys(
+    keys: &KeyIndex,
+    st: &GroupState<'_>,
+    commit: &NewCommit,
+    keep: &mut [bool],
+) -> Result<(usize, FastMap<Vec<u8>, u64>), StoreError> {
+    let mut duplicates = 0usize;
+    let mut commit_keys: FastMap<Vec<u8>, u64> = FastMap::default();
+    for (i, ev) in commit.events.iter().enumerate() {
+        let Some(nk) = &ev.key else { continue };
+        let k = layout::natural_key(&nk.namespace, &nk.key);
+        let existing = match commit_keys.get(&k).or_else(|| st.keys.get(&k)) {
+            Some(h) => Some(*h),
+            None => keys
+                .find(&st.tree, &nk.namespace, &nk.key)?
+                .map(|entry| entry.content_hash),
+        };
+        match existing {
+            Some(h) if h == nk.content_hash => {
+                keep[i] = false;
+                duplicates += 1;
+            }
+            Some(_) => {
+                return Err(StoreError::KeyConflict {
+                    namespace: nk.namespace.clone(),
+                    key: nk.key.clone(),
+                })
+            }
+            None => {
+                commit_keys.insert(k, nk.content_hash);
+            }
+        }
+    }
+    Ok((duplicates, commit_keys))
+}
+
+/// How an event is encoded in its chunk, at `stream_version`.
+#[inline]
+fn event_wire(ev: &crate::NewEvent, stream_version: u64) -> EventWire<'_> {
+    EventWire {
+        stream: &ev.stream,
+        stream_version,
+        event_type: &ev.event_type,
+        recorded_at_ms: ev.recorded_at_ms,
+        payload: &ev.payload,
+        key: ev.key.as_ref().map(|nk| EventKeyWire {
+            namespace: &nk.namespace,
+            key: &nk.key,
+            content_hash: nk.content_hash,
+        }),
+    }
+}
+
+/// Upper bound of an event's bytes in a chunk.
+#[inline]
+fn event_bytes(ev: &crate::NewEvent) -> usize {
+    let key_bytes = ev.key.as_ref().map_or(0, |nk| {
+        nk.namespace.len() + nk.key.len() + KEY_OVERHEAD_BYTES
+    });
+    ev.payload.len() + ev.stream.len() + ev.event_type.len() + key_bytes + EVENT_OVERHEAD_BYTES
+}
+
+/// The chunk of a commit being filled, and the buffer chunks are encoded into.
+struct Chunks {
+    chunk: ChunkBuilder,
+    commit_first: u64,
+    commit_last: u64,
+    /// First position of the chunk.
+    first: u64,
+    /// Upper bound of the chunk's bytes so far.
+    bytes: usize,
+    encoded: Vec<u8>,
+}
+
+impl Chunks {
+    fn new(commit_first: u64, commit_last: u64) -> Chunks {
+        Chunks {
+            chunk: ChunkBuilder::default(),
+            commit_first,
+            commit_last,
+            first: commit_first,
+            bytes: 0,
+            encoded: Vec::new(),
+        }
+    }
+
+    /// Whether the chunk is to be closed before an event of `event_bytes` joins it: it
+    /// holds the most events a chunk may, or it would outgrow the limit with the event.
+    #[inline]
+    fn full(&self, event_bytes: usize) -> bool {
+        self.chunk.len() >= CHUNK_EVENTS_MAX
+            || (!self.chunk.is_empty() && self.bytes + event_bytes > CHUNK_BYTES_MAX)
+    }
+
+    /// Encodes the chunk into `writes`; the next one starts at `next_first`.
+    fn close(&mut self, writes: &mut Vec<KeyValue>, next_first: u64) -> Result<(), StoreError> {
+        self.chunk
+            .finish_into(
+                self.commit_first,
+                self.commit_last,
+                self.first,
+                &mut self.encoded,
+            )
+            .map_err(codec_err)?;
+        writes.push((
+            layout::chunk_key(self.first).to_vec(),
+            std::mem::take(&mut self.encoded),
+        ));
+        self.first = next_first;
+        self.bytes = 0;
+        Ok(())
+    }
+
+    /// Encodes the last chunk, if it holds events, into `writes`.
+    fn finish(mut self, writes: &mut Vec<KeyValue>) -> Result<(), StoreError> {
+        if !self.chunk.is_empty() {
+            self.chunk
+                .finish_into(
+                    self.commit_first,
+                    self.commit_last,
+                    self.first,
+                    &mut self.encoded,
+                )
+                .map_err(codec_err)?;
+            writes.push((layout::chunk_key(self.first).to_vec(), self.encoded));
+        }
+        Ok(())
+    }
+}
+
+/// Applies the group's batch, then the checkpoint entries too many for it, and flushes.
+/// A failed separate checkpoint is no failure of the group: it only clears `checkpointed`.
+fn write_batch(
+    tree: &sled::Tree,
+    db: &sled::Db,
+    batch: sled::Batch,
+    separate_checkpoint: Vec<KeyValue>,
+    checkpointed: &mut bool,
+) -> Result<(), StoreError> {
+    tree.apply_batch(batch)
+        .map_err(StoreError::from)
+        .and_then(|()| {
+            if !separate_checkpoint.is_empty() {
+                if let Err(e) = apply_checkpoint(tree, separate_checkpoint) {
+                    // Heads are rebuilt from a longer tail next open.
+                    tracing::error!(error = %e, "stream head checkpoint failed");
+                    *checkpointed = false;
+                }
+            }
+            db.flush().map(|_| ()).map_err(StoreError::from)
+        })
+}
+
+/// A full memtable becomes a run; and however few keys it holds, the keys after the runs
+/// are written (or the manifest moved on, if there are none) once they trail the log by
+/// `KEY_INDEX_LAG_EVENTS_MAX`, which bounds what open re-reads.
+fn write_run_if_due(shared: &Shared, tree: &sled::Tree) -> Result<(), StoreError> {
+    let (memtable, covered) = {
+        let keys = shared.keys.read_recovered();
+        (keys.memtable_len(), keys.covered())
+    };
+    let last = shared.last_position();
+    if memtable >= shared.key_memtable_entries || last - covered >= KEY_INDEX_LAG_EVENTS_MAX {
+        // A failure stops the writer like a failed group: the log is intact, and the
+        // keys are re-read from it on the next open.
+        KeyIndex::write_run(&shared.keys, tree, last)?;
+    }
+    Ok(())
+}
 
 /// Writes checkpoint entries (stream heads, the marker last) in batches of at most
 /// [`CHECKPOINT_BATCH_ENTRIES`]. A crash between batches leaves some heads newer than the

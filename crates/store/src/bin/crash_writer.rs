@@ -52,58 +52,63 @@ fn main() -> ExitCode {
     let threads: Vec<_> = (0..WRITER_THREADS)
         .map(|thread| {
             let store = store.clone();
-            std::thread::spawn(move || {
-                let mut rng = XorShift(seed.wrapping_mul(31).wrapping_add(thread) | 1);
-                for commit in 0u64.. {
-                    let n = match rng.next() % 40 {
-                        0 => BIG_COMMIT_EVENTS,
-                        1..=6 => 50 + rng.next() % 200,
-                        _ => 1 + rng.next() % 8,
-                    };
-                    let events = (0..n)
-                        .map(|i| {
-                            let e = NewEvent::new(
-                                format!("t{thread}-s{}", (commit + i) % 5),
-                                "CrashTest",
-                                format!(
-                                    "run {run} thread {thread} commit {commit} event {i} of {n}"
-                                )
-                                .into_bytes(),
-                                commit as i64,
-                            );
-                            if i == 0 {
-                                e.with_key("crash", format!("{run}-{thread}-{commit}"), n)
-                            } else {
-                                e
-                            }
-                        })
-                        .collect();
-                    match store.append(NewCommit::new(events)) {
-                        Ok(r) => {
-                            let mut out = std::io::stdout().lock();
-                            let line = format!(
-                                "ack {run} {thread} {commit} {} {}\n",
-                                r.first_position, r.last_position
-                            );
-                            if out
-                                .write_all(line.as_bytes())
-                                .and_then(|()| out.flush())
-                                .is_err()
-                            {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            eprintln!("append failed: {e}");
-                            return;
-                        }
-                    }
-                }
-            })
+            std::thread::spawn(move || append_until_stopped(&store, run, seed, thread))
         })
         .collect();
     for t in threads {
         let _ = t.join();
     }
     ExitCode::FAILURE
+}
+
+/// One appender: commits of varying size, each acknowledged once durable, until an append
+/// or the acknowledgement fails (or the process is killed).
+fn append_until_stopped(store: &Store, run: u64, seed: u64, thread: u64) {
+    let mut rng = XorShift(seed.wrapping_mul(31).wrapping_add(thread) | 1);
+    for commit in 0u64.. {
+        let n = match rng.next() % 40 {
+            0 => BIG_COMMIT_EVENTS,
+            1..=6 => 50 + rng.next() % 200,
+            _ => 1 + rng.next() % 8,
+        };
+        match store.append(NewCommit::new(commit_events(run, thread, commit, n))) {
+            Ok(r) => {
+                let mut out = std::io::stdout().lock();
+                let line = format!(
+                    "ack {run} {thread} {commit} {} {}\n",
+                    r.first_position, r.last_position
+                );
+                if out
+                    .write_all(line.as_bytes())
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(e) => {
+                eprintln!("append failed: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// The `n` events of one commit; the first carries the commit's natural key.
+fn commit_events(run: u64, thread: u64, commit: u64, n: u64) -> Vec<NewEvent> {
+    (0..n)
+        .map(|i| {
+            let e = NewEvent::new(
+                format!("t{thread}-s{}", (commit + i) % 5),
+                "CrashTest",
+                format!("run {run} thread {thread} commit {commit} event {i} of {n}").into_bytes(),
+                commit as i64,
+            );
+            if i == 0 {
+                e.with_key("crash", format!("{run}-{thread}-{commit}"), n)
+            } else {
+                e
+            }
+        })
+        .collect()
 }
