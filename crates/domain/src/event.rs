@@ -653,73 +653,55 @@ impl Event {
 
     /// The natural key under which the store recognises a repeat of this fact.
     pub fn natural_key(&self) -> Option<EventKey> {
+        use KeyNamespace as N;
         match self {
-            Event::OfficeRegistered(e) => key(KeyNamespace::Office, &[&e.code]),
-            Event::ConsumerRegistered(e) => key(KeyNamespace::Consumer, &[&e.account_no]),
+            Event::OfficeRegistered(e) => key(N::Office, &[&e.code]),
+            Event::ConsumerRegistered(e) => key(N::Consumer, &[&e.account_no]),
             Event::MobileRegistered(e) => key(
-                KeyNamespace::Mobile,
+                N::Mobile,
                 &[&e.account_no, &e.mobile, &e.registered_on.to_string()],
             ),
-            Event::BillIssued(e) => key(KeyNamespace::Bill, &[&e.bill_no]),
-            Event::BillRevised(e) => key(
-                KeyNamespace::Revision,
-                &[&e.bill_no, &e.revised_on.to_string()],
-            ),
-            Event::PaymentReceived(e) => key(KeyNamespace::Receipt, &[&e.receipt_no]),
-            Event::PaymentReversed(e) => key(KeyNamespace::Reversal, &[&e.receipt_no]),
-            Event::AdjustmentPosted(e) => key(KeyNamespace::Adjustment, &[&e.adjustment_no]),
-            Event::SurchargeLevied(e) => key(
-                KeyNamespace::Surcharge,
-                &[&e.bill_no, &e.anniversary.to_string()],
-            ),
-            Event::NoticeIssued(e) => key(KeyNamespace::Notice, &[&e.notice_no]),
+            Event::BillIssued(e) => key(N::Bill, &[&e.bill_no]),
+            Event::BillRevised(e) => key(N::Revision, &[&e.bill_no, &e.revised_on.to_string()]),
+            Event::PaymentReceived(e) => key(N::Receipt, &[&e.receipt_no]),
+            Event::PaymentReversed(e) => key(N::Reversal, &[&e.receipt_no]),
+            Event::AdjustmentPosted(e) => key(N::Adjustment, &[&e.adjustment_no]),
+            Event::SurchargeLevied(e) => {
+                key(N::Surcharge, &[&e.bill_no, &e.anniversary.to_string()])
+            }
+            Event::NoticeIssued(e) => key(N::Notice, &[&e.notice_no]),
             // Dated, so that a service voided as a mistake may be recorded again with its
             // right date, while the very same record sent again is still a repeat.
-            Event::NoticeServed(e) => key(
-                KeyNamespace::NoticeServed,
-                &[&e.notice_no, &e.served_on.to_string()],
-            ),
-            Event::CaseClosed(e) => key(KeyNamespace::CaseClosed, &[&e.notice_no]),
-            Event::Disconnected(e) => key(
-                KeyNamespace::Disconnection,
-                &[&e.account_no, &e.on.to_string()],
-            ),
-            Event::Reconnected(e) => key(
-                KeyNamespace::Reconnection,
-                &[&e.account_no, &e.on.to_string()],
-            ),
+            Event::NoticeServed(e) => {
+                key(N::NoticeServed, &[&e.notice_no, &e.served_on.to_string()])
+            }
+            Event::CaseClosed(e) => key(N::CaseClosed, &[&e.notice_no]),
+            Event::Disconnected(e) => key(N::Disconnection, &[&e.account_no, &e.on.to_string()]),
+            Event::Reconnected(e) => key(N::Reconnection, &[&e.account_no, &e.on.to_string()]),
             Event::PermanentlyDisconnected(e) => key(
-                KeyNamespace::PermanentDisconnection,
+                N::PermanentDisconnection,
                 &[&e.account_no, &e.on.to_string()],
             ),
-            Event::RecoveryCertificateIssued(e) => {
-                key(KeyNamespace::RecoveryCertificate, &[&e.rc_no])
+            Event::RecoveryCertificateIssued(e) => key(N::RecoveryCertificate, &[&e.rc_no]),
+            Event::DisputeRaised(e) => key(N::Dispute, &[&e.account_no, &e.on.to_string()]),
+            Event::DisputeResolved(e) => {
+                key(N::DisputeResolved, &[&e.account_no, &e.on.to_string()])
             }
-            Event::DisputeRaised(e) => {
-                key(KeyNamespace::Dispute, &[&e.account_no, &e.on.to_string()])
-            }
-            Event::DisputeResolved(e) => key(
-                KeyNamespace::DisputeResolved,
-                &[&e.account_no, &e.on.to_string()],
-            ),
-            Event::InstallmentPlanGranted(e) => key(KeyNamespace::Plan, &[&e.plan_id]),
-            Event::InstallmentPlanBroken(e) => key(KeyNamespace::PlanBroken, &[&e.plan_id]),
-            Event::CampScheduled(e) => key(KeyNamespace::Camp, &[&e.camp_id]),
-            Event::CampHeld(e) => key(KeyNamespace::CampHeld, &[&e.camp_id]),
-            Event::GrievanceRegistered(e) => key(KeyNamespace::Grievance, &[&e.grievance_id]),
-            Event::GrievanceResolved(e) => key(KeyNamespace::GrievanceResolved, &[&e.grievance_id]),
-            Event::SmsQueued(e) => key(KeyNamespace::Sms, &[&e.message_id]),
-            Event::SmsAttempted(e) => key(
-                KeyNamespace::SmsAttempt,
-                &[&e.message_id, &e.attempt.to_string()],
-            ),
+            Event::InstallmentPlanGranted(e) => key(N::Plan, &[&e.plan_id]),
+            Event::InstallmentPlanBroken(e) => key(N::PlanBroken, &[&e.plan_id]),
+            Event::CampScheduled(e) => key(N::Camp, &[&e.camp_id]),
+            Event::CampHeld(e) => key(N::CampHeld, &[&e.camp_id]),
+            Event::GrievanceRegistered(e) => key(N::Grievance, &[&e.grievance_id]),
+            Event::GrievanceResolved(e) => key(N::GrievanceResolved, &[&e.grievance_id]),
+            Event::SmsQueued(e) => key(N::Sms, &[&e.message_id]),
+            Event::SmsAttempted(e) => key(N::SmsAttempt, &[&e.message_id, &e.attempt.to_string()]),
             Event::NightlyRunCompleted(_) => None,
-            Event::SmsRejected(e) => key(KeyNamespace::SmsRejected, &[&e.message_id]),
+            Event::SmsRejected(e) => key(N::SmsRejected, &[&e.message_id]),
             // A gateway may report a message more than once; the receiver skips a report
             // that says what the last one said.
             Event::SmsDeliveryReported(_) => None,
             Event::ActionVoided(e) => key(
-                KeyNamespace::Void,
+                N::Void,
                 &[&e.account_no, e.action.as_str(), &e.action_on.to_string()],
             ),
         }
