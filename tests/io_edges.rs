@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Write};
@@ -16,10 +15,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{vasooli, Run};
+use common::env::Env;
+use common::{Row, Run};
 use serde_json::{json, Value};
 
-type Row = BTreeMap<String, String>;
 
 /// Z1 → C1 → D1 → {S1, S2}; S2's name is Hindi.
 const OFFICES_CSV: &str = "code,name,level,parent\n\
@@ -47,152 +46,42 @@ const KINDS: [&str; 7] = [
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-struct Env {
-    tmp: tempfile::TempDir,
-    policy: Option<PathBuf>,
-    seq: Cell<u32>,
-}
-
+/// The shared environment (`tests/common/env.rs`) with the helpers only these tests use.
 impl Env {
-    fn new() -> Env {
-        Env {
-            tmp: tempfile::tempdir().expect("tempdir"),
-            policy: None,
-            seq: Cell::new(0),
-        }
-    }
-
-    /// Every command of this environment runs with `--policy FILE` holding `toml`.
-    fn with_policy(toml: &str) -> Env {
-        let mut env = Env::new();
-        let path = env.tmp.path().join("policy-file.toml");
-        fs::write(&path, toml).unwrap();
-        env.policy = Some(path);
-        env
-    }
-
-    fn data(&self) -> PathBuf {
-        self.tmp.path().join("data")
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let mut full: Vec<&str> = Vec::new();
-        if let Some(p) = &self.policy {
-            full.push("--policy");
-            full.push(p.to_str().unwrap());
-        }
-        full.extend_from_slice(args);
-        vasooli(&self.data(), &full)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let run = self.run(args);
-        assert_eq!(
-            run.code,
-            0,
-            "`vasooli {}` exited {}\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            run.code,
-            run.stdout,
-            run.stderr
-        );
-        run.stdout
-    }
-
     /// Writes `bytes` to a fresh file in the temp dir (outside the data directory).
     fn file(&self, stem: &str, ext: &str, bytes: &[u8]) -> PathBuf {
-        let n = self.seq.get() + 1;
-        self.seq.set(n);
-        let path = self.tmp.path().join(format!("{stem}-{n}.{ext}"));
+        let path = self.next_path(stem, ext);
         fs::write(&path, bytes).unwrap();
         path
     }
 
     fn import_bytes(&self, kind: &str, bytes: &[u8]) -> (String, Run) {
         let path = self.file(kind, "csv", bytes);
-        let run = self.run(&["import", kind, path.to_str().unwrap()]);
+        let run = self.go(&["import", kind, path.to_str().unwrap()]);
         (path.file_name().unwrap().to_str().unwrap().to_string(), run)
     }
 
-    fn import(&self, kind: &str, text: &str) -> (String, Run) {
+    /// Imports `text`; returns the file's name and the run.
+    fn import_named(&self, kind: &str, text: &str) -> (String, Run) {
         self.import_bytes(kind, text.as_bytes())
     }
 
     /// Imports and returns the counts printed: read, appended, duplicates skipped.
-    fn import_ok(&self, kind: &str, text: &str) -> Vec<u64> {
-        let (_, run) = self.import(kind, text);
+    fn import_counts(&self, kind: &str, text: &str) -> Vec<u64> {
+        let (_, run) = self.import_named(kind, text);
         assert_eq!(run.code, 0, "import {kind}: {}", run.stderr);
         counts(&run.stdout)
     }
 
-    fn offices(&self) {
-        assert_eq!(self.import_ok("offices", OFFICES_CSV), vec![5, 5, 0]);
-    }
-
-    fn append_ok(&self, cmds: &[Value]) {
-        let text: String = cmds.iter().map(|c| format!("{c}\n")).collect();
-        let path = self.file("commands", "jsonl", text.as_bytes());
-        self.ok(&["append", path.to_str().unwrap()]);
-    }
-
-    fn nightly(&self, date: &str) {
-        self.ok(&["nightly", "--as-of", date]);
-    }
-
-    fn export(&self) -> Vec<u8> {
-        let n = self.seq.get() + 1;
-        self.seq.set(n);
-        let path = self.tmp.path().join(format!("export-{n}.jsonl"));
-        self.ok(&["export", "--out", path.to_str().unwrap()]);
-        fs::read(&path).unwrap()
-    }
-
-    fn csv(&self, args: &[&str]) -> (Vec<String>, Vec<Row>) {
-        let mut full = vec!["--format", "csv"];
-        full.extend_from_slice(args);
-        parse_csv(&self.ok(&full))
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut full = vec!["--format", "json"];
-        full.extend_from_slice(args);
-        let text = self.ok(&full);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    fn import_offices(&self) {
+        assert_eq!(self.import_counts("offices", OFFICES_CSV), vec![5, 5, 0]);
     }
 
     fn outbox(&self) -> Vec<Row> {
         self.csv(&["sms", "outbox"]).1
     }
-
-    fn defaulters(&self, office: &str) -> Vec<Row> {
-        self.csv(&["defaulters", "--office", office]).1
-    }
 }
 
-fn parse_csv(text: &str) -> (Vec<String>, Vec<Row>) {
-    let text = text.trim_start_matches('\u{feff}');
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let header: Vec<String> = reader
-        .headers()
-        .expect("csv header")
-        .iter()
-        .map(String::from)
-        .collect();
-    let rows = reader
-        .records()
-        .map(|r| {
-            let r = r.expect("csv record");
-            header
-                .iter()
-                .cloned()
-                .zip(r.iter().map(String::from))
-                .collect()
-        })
-        .collect();
-    (header, rows)
-}
 
 /// The integers printed by `import`: read, appended, duplicates skipped.
 fn counts(out: &str) -> Vec<u64> {
@@ -427,7 +316,7 @@ fn sms_triggers_queue_on_their_day_for_mobiles_registered_then() {
         "[sms]\nreminder_days_before_due = 4\ncamp_notice_days_before = 2\n{}",
         marker_templates()
     ));
-    env.offices();
+    env.import_offices();
     // H1 gives no language: Hindi by default.
     let h1 = consumer("H1", "S1", Some("9876500002"), None);
     env.append_ok(&[
@@ -534,7 +423,7 @@ fn sms_triggers_queue_on_their_day_for_mobiles_registered_then() {
 #[test]
 fn sms_ids_are_deterministic_across_reruns_and_restores() {
     let env = Env::new();
-    env.offices();
+    env.import_offices();
     env.append_ok(&[
         consumer("D1A", "S1", Some("9876500011"), Some("en")),
         consumer("D1B", "S2", Some("9876500012"), None),
@@ -602,7 +491,7 @@ fn sms_encoding_and_parts_at_the_boundaries() {
             "[sms.templates.bill]\nhi = \"{hi}\"\nen = \"{en}\"\n\
              dlt_template_id = \"1107000000000000001\"\n"
         ));
-        env.offices();
+        env.import_offices();
         env.append_ok(&[
             consumer("E", "S1", Some("9876500021"), Some("en")),
             consumer("H", "S1", Some("9876500022"), Some("hi")),
@@ -642,7 +531,7 @@ fn sms_variables_are_substituted_before_counting_parts() {
          dlt_template_id = \"1107000000000000001\"\n",
         "a".repeat(158)
     ));
-    env.offices();
+    env.import_offices();
     env.append_ok(&[
         consumer("A1", "S1", Some("9876500031"), Some("en")),
         consumer("A12", "S1", Some("9876500032"), Some("en")),
@@ -668,7 +557,7 @@ fn sms_variables_are_substituted_before_counting_parts() {
 
     // Default templates: every kind that this scenario reaches has its variables filled in.
     let plain = Env::new();
-    plain.offices();
+    plain.import_offices();
     plain.append_ok(&[
         consumer("V1", "S1", Some("9876500034"), Some("en")),
         consumer("V2", "S1", Some("9876500035"), Some("hi")),
@@ -699,7 +588,7 @@ fn sms_variables_are_substituted_before_counting_parts() {
 #[test]
 fn sms_send_delivers_each_message_once_and_marks_it_sent() {
     let env = Env::new();
-    env.offices();
+    env.import_offices();
     env.append_ok(&[
         consumer("G1", "S1", Some("+91 98765-00041"), Some("en")),
         consumer("G2", "S2", Some("09876500042"), Some("hi")),
@@ -772,7 +661,7 @@ fn sms_send_delivers_each_message_once_and_marks_it_sent() {
     // Nothing left to send: the gateway sees nothing new.
     env.ok(&["sms", "send", "--gateway", &url]);
     assert_eq!(seen.lock().unwrap().len(), 3);
-    assert_eq!(env.run(&["verify"]).code, 0);
+    assert_eq!(env.go(&["verify"]).code, 0);
 }
 
 /// TRAI's rules (§11) need a registered entity id, a 6-letter sender header and a DLT template
@@ -783,7 +672,7 @@ fn sms_send_carries_sender_entity_and_dlt_template_id() {
         "[sms]\nentity_id = \"1201160000000077777\"\nsender = \"VASOOL\"\n\
          [sms.templates.bill]\nhi = \"बिल\"\nen = \"Bill\"\ndlt_template_id = \"1107000000000099999\"\n",
     );
-    env.offices();
+    env.import_offices();
     env.append_ok(&[
         consumer("T1", "S1", Some("9876500051"), Some("en")),
         bill("TB-1", "T1", "2026-07-05", "2026-07-20", "1200.00"),
@@ -814,7 +703,7 @@ fn sms_send_carries_sender_entity_and_dlt_template_id() {
 #[test]
 fn sms_follow_a_replaced_mobile_and_a_reminder_on_the_issue_day() {
     let env = Env::with_policy(&marker_templates());
-    env.offices();
+    env.import_offices();
     env.append_ok(&[
         consumer("MR1", "S1", Some("9876500141"), Some("en")),
         bill("MRB-1", "MR1", "2026-07-05", "2026-07-20", "300.00"),
@@ -882,7 +771,7 @@ fn sms_follow_a_replaced_mobile_and_a_reminder_on_the_issue_day() {
 #[test]
 fn sms_each_notice_and_camp_mobiles_as_of_the_day() {
     let env = Env::with_policy(&marker_templates());
-    env.offices();
+    env.import_offices();
     env.append_ok(&[
         consumer("NC1", "S1", Some("9876500151"), Some("en")),
         consumer("NC2", "S2", None, Some("en")),
@@ -948,7 +837,7 @@ fn sms_each_notice_and_camp_mobiles_as_of_the_day() {
 fn import_every_kind_with_shuffled_columns_quotes_and_hindi() {
     let env = Env::new();
     assert_eq!(
-        env.import_ok(
+        env.import_counts(
             "offices",
             "name,parent,code,level\n\"Zone, Garhwal\",,Z1,zone\n\"वृत्त, देहरादून\",Z1,C1,circle\n\
              \"Div \"\"East\"\"\",C1,D1,division\n\"रायपुर, उप\",D1,S1,subdivision\n",
@@ -956,7 +845,7 @@ fn import_every_kind_with_shuffled_columns_quotes_and_hindi() {
         vec![4, 4, 0]
     );
     assert_eq!(
-        env.import_ok(
+        env.import_counts(
             "consumers",
             "subdivision,language,account_no,mobile,load_kw,name,connected_on,category\n\
              S1,,Q1,,2.125,\"शर्मा, राम \"\"बिट्टू\"\"\",2025-01-01,domestic\n\
@@ -966,7 +855,7 @@ fn import_every_kind_with_shuffled_columns_quotes_and_hindi() {
         vec![3, 3, 0]
     );
     assert_eq!(
-        env.import_ok(
+        env.import_counts(
             "bills",
             "due_on,bill_no,amount,account_no,issued_on,period\n\
              2026-07-20,QB-1,1200.00,Q1,2026-07-05,2026-07\n\
@@ -976,14 +865,14 @@ fn import_every_kind_with_shuffled_columns_quotes_and_hindi() {
         vec![3, 3, 0]
     );
     assert_eq!(
-        env.import_ok(
+        env.import_counts(
             "payments",
             "paid_on,channel,receipt_no,account_no,amount\n2026-07-10,counter_cash,QR-1,Q1,200.00\n",
         ),
         vec![1, 1, 0]
     );
     assert_eq!(
-        env.import_ok(
+        env.import_counts(
             "mobiles",
             "source,account_no,registered_on,mobile\nonline,Q1,2026-07-01,\"98765-00062\"\n",
         ),
@@ -1073,9 +962,9 @@ fn import_accepts_a_bom_before_the_header() {
 #[test]
 fn import_with_an_extra_unknown_column_is_all_or_nothing() {
     let env = Env::new();
-    env.offices();
+    env.import_offices();
     let before = env.export();
-    let (name, run) = env.import(
+    let (name, run) = env.import_named(
         "consumers",
         &format!("{CONSUMER_HEADER},remarks\nXC1,Ram,domestic,S1,1,2025-01-01,,hi,old meter\n"),
     );
@@ -1102,7 +991,7 @@ fn import_with_an_extra_unknown_column_is_all_or_nothing() {
 #[test]
 fn import_empty_required_fields_are_rejected_and_optional_ones_accepted() {
     let env = Env::new();
-    env.offices();
+    env.import_offices();
     let before = env.export();
     let cases: [(&str, String, &str); 7] = [
         (
@@ -1146,7 +1035,7 @@ fn import_empty_required_fields_are_rejected_and_optional_ones_accepted() {
     let before_cases = env.export();
     assert!(before_cases.len() > before.len());
     for (kind, text, col) in cases {
-        let (name, run) = env.import(kind, &text);
+        let (name, run) = env.import_named(kind, &text);
         assert_eq!(run.code, 3, "{kind} empty {col}: {}", run.stderr);
         assert!(
             run.stderr
@@ -1161,7 +1050,7 @@ fn import_empty_required_fields_are_rejected_and_optional_ones_accepted() {
         );
     }
     assert_eq!(
-        env.import_ok(
+        env.import_counts(
             "consumers",
             &format!("{CONSUMER_HEADER}\nEF2,Ram,domestic,S1,1,2025-01-01,,\n")
         ),
@@ -1176,7 +1065,7 @@ fn import_empty_required_fields_are_rejected_and_optional_ones_accepted() {
 #[test]
 fn reimport_counts_and_the_mobiles_natural_key() {
     let env = Env::new();
-    assert_eq!(env.import_ok("offices", OFFICES_CSV), vec![5, 5, 0]);
+    assert_eq!(env.import_counts("offices", OFFICES_CSV), vec![5, 5, 0]);
     // Cut off after 3 rows, then run again in full.
     let partial: String = OFFICES_CSV
         .lines()
@@ -1184,27 +1073,27 @@ fn reimport_counts_and_the_mobiles_natural_key() {
         .map(|l| format!("{l}\n"))
         .collect();
     let env2 = Env::new();
-    assert_eq!(env2.import_ok("offices", &partial), vec![3, 3, 0]);
-    assert_eq!(env2.import_ok("offices", OFFICES_CSV), vec![5, 2, 3]);
+    assert_eq!(env2.import_counts("offices", &partial), vec![3, 3, 0]);
+    assert_eq!(env2.import_counts("offices", OFFICES_CSV), vec![5, 2, 3]);
 
     let consumers = format!(
         "{CONSUMER_HEADER}\nRK1,राम,domestic,S1,1,2025-01-01,9876500091,\n\
          RK2,\"Shah, M\",domestic,S2,1,2025-01-01,,en\n"
     );
-    assert_eq!(env.import_ok("consumers", &consumers), vec![2, 2, 0]);
-    assert_eq!(env.import_ok("consumers", &consumers), vec![2, 0, 2]);
+    assert_eq!(env.import_counts("consumers", &consumers), vec![2, 2, 0]);
+    assert_eq!(env.import_counts("consumers", &consumers), vec![2, 0, 2]);
     let payments = "receipt_no,account_no,amount,paid_on,channel\n\
                     RP1,RK1,10.00,2026-07-01,upi\nRP2,RK2,20.00,2026-07-01,camp\n";
-    assert_eq!(env.import_ok("payments", payments), vec![2, 2, 0]);
+    assert_eq!(env.import_counts("payments", payments), vec![2, 2, 0]);
     let more = format!("{payments}RP3,RK2,30.00,2026-07-02,bbps\n");
-    assert_eq!(env.import_ok("payments", &more), vec![3, 1, 2]);
+    assert_eq!(env.import_counts("payments", &more), vec![3, 1, 2]);
 
     let mobiles = "account_no,mobile,registered_on,source\nRK2,9876500092,2026-07-01,camp\n";
-    assert_eq!(env.import_ok("mobiles", mobiles), vec![1, 1, 0]);
-    assert_eq!(env.import_ok("mobiles", mobiles), vec![1, 0, 1]);
+    assert_eq!(env.import_counts("mobiles", mobiles), vec![1, 1, 0]);
+    assert_eq!(env.import_counts("mobiles", mobiles), vec![1, 0, 1]);
     // The same number as typed differently: the same stored 10 digits, so a duplicate.
     assert_eq!(
-        env.import_ok(
+        env.import_counts(
             "mobiles",
             "account_no,mobile,registered_on,source\nRK2,+91 98765-00092,2026-07-01,camp\n"
         ),
@@ -1212,7 +1101,7 @@ fn reimport_counts_and_the_mobiles_natural_key() {
     );
     // Another registered_on or another number: new rows.
     assert_eq!(
-        env.import_ok(
+        env.import_counts(
             "mobiles",
             "account_no,mobile,registered_on,source\nRK2,9876500092,2026-07-01,camp\n\
              RK2,9876500092,2026-07-05,sms\nRK2,9876500093,2026-07-01,field\n"
@@ -1221,7 +1110,7 @@ fn reimport_counts_and_the_mobiles_natural_key() {
     );
     // The same key with another source: a conflict, nothing written.
     let before = env.export();
-    let (name, run) = env.import(
+    let (name, run) = env.import_named(
         "mobiles",
         "account_no,mobile,registered_on,source\nRK1,9876500094,2026-07-09,field\n\
          RK2,9876500092,2026-07-01,online\n",
@@ -1236,7 +1125,7 @@ fn reimport_counts_and_the_mobiles_natural_key() {
 #[test]
 fn bad_last_line_without_trailing_newline_reports_its_physical_line() {
     let env = Env::new();
-    env.offices();
+    env.import_offices();
     env.append_ok(&[consumer("LL1", "S1", None, None)]);
     let before = env.export();
     let cases: [(&str, String, usize, &str); 6] = [
@@ -1286,7 +1175,7 @@ fn bad_last_line_without_trailing_newline_reports_its_physical_line() {
         ),
     ];
     for (kind, text, line, col) in cases {
-        let (name, run) = env.import(kind, &text);
+        let (name, run) = env.import_named(kind, &text);
         assert_eq!(run.code, 3, "{kind}: {}", run.stderr);
         let errors: Vec<&str> = run
             .stderr
@@ -1338,20 +1227,20 @@ fn bad_last_line_without_trailing_newline_reports_its_physical_line() {
 #[test]
 fn import_exit_codes() {
     let env = Env::new();
-    env.offices();
+    env.import_offices();
     let before = env.export();
     let path = env.file("x", "csv", OFFICES_CSV.as_bytes());
     assert_eq!(
-        env.run(&["import", "office", path.to_str().unwrap()]).code,
+        env.go(&["import", "office", path.to_str().unwrap()]).code,
         2
     );
-    let (_, run) = env.import("payments", "");
+    let (_, run) = env.import_named("payments", "");
     assert_eq!(run.code, 3, "empty file: {}", run.stderr);
     assert!(!run.stderr.trim().is_empty());
-    let (_, run) = env.import("payments", "receipt_no,account_no,amount,paid_on,channel\n");
+    let (_, run) = env.import_named("payments", "receipt_no,account_no,amount,paid_on,channel\n");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(counts(&run.stdout), vec![0, 0, 0], "{}", run.stdout);
-    let (name, run) = env.import("mobiles", "account_no,mobile,source\nX,9876500111,camp\n");
+    let (name, run) = env.import_named("mobiles", "account_no,mobile,source\nX,9876500111,camp\n");
     assert_eq!(run.code, 3);
     assert!(
         run.stderr.contains(&format!("{name}:1")) && run.stderr.contains("registered_on"),
@@ -1473,7 +1362,7 @@ fn policy_from_the_data_dir_partial_files_and_the_flag() {
             assert_eq!(shown.get(k), Some(v), "{k}");
         }
     }
-    env.offices();
+    env.import_offices();
     env.append_ok(&[
         consumer("PD1", "S1", None, None),
         consumer("PD2", "S1", None, None),
@@ -1501,7 +1390,7 @@ fn policy_from_the_data_dir_partial_files_and_the_flag() {
     // A template table with only some of its fields: either it is refused, or its other
     // fields keep their defaults (docs/FORMATS.md); the outcome must be one of them.
     let partial = Env::with_policy("[sms.templates.bill]\nen = \"Your bill\"\n");
-    let run = partial.run(&["policy", "show"]);
+    let run = partial.go(&["policy", "show"]);
     if run.code == 0 {
         let shown = toml_keys(&run.stdout);
         assert_eq!(shown["sms.templates.bill.en"], "\"Your bill\"");
@@ -1540,14 +1429,14 @@ fn policy_unknown_keys_anywhere_are_exit_2() {
         "[moratorium]\nranges = []\ndays = 3\n",
     ] {
         let env = Env::with_policy(bad);
-        let run = env.run(&["policy", "show"]);
+        let run = env.go(&["policy", "show"]);
         assert_eq!(run.code, 2, "{bad}: {}", run.stderr);
         assert!(!run.stderr.trim().is_empty());
     }
     let env = Env::new();
     fs::create_dir_all(env.data()).unwrap();
     fs::write(env.data().join("policy.toml"), "[lps]\nrate = \"1\"\n").unwrap();
-    let run = env.run(&["policy", "show"]);
+    let run = env.go(&["policy", "show"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("rate"), "{}", run.stderr);
 }
@@ -1562,7 +1451,7 @@ fn policy_unknown_keys_anywhere_are_exit_2() {
 #[test]
 fn restore_then_export_is_byte_identical() {
     let env = Env::new();
-    env.offices();
+    env.import_offices();
     let mut odd = consumer("RS1", "S2", Some("9876500121"), Some("hi"));
     odd["name"] = json!("\"गुप्ता\", \\ रमेश");
     env.append_ok(&[
@@ -1582,7 +1471,7 @@ fn restore_then_export_is_byte_identical() {
     let copy = Env::new();
     let file = copy.file("full", "jsonl", &first);
     copy.ok(&["restore", file.to_str().unwrap()]);
-    assert_eq!(copy.run(&["verify"]).code, 0);
+    assert_eq!(copy.go(&["verify"]).code, 0);
     assert!(copy.export() == first, "export after restore differs");
     copy.nightly("2026-08-20");
     assert!(
@@ -1601,14 +1490,14 @@ fn restore_then_export_is_byte_identical() {
 #[test]
 fn restore_into_a_non_empty_directory_is_refused() {
     let source = Env::new();
-    source.offices();
+    source.import_offices();
     source.append_ok(&[consumer("RN1", "S1", None, None)]);
     let file = source.file("src", "jsonl", &source.export());
 
     let target = Env::new();
-    target.import_ok("offices", "code,name,level,parent\nZ9,Other Zone,zone,\n");
+    target.import_counts("offices", "code,name,level,parent\nZ9,Other Zone,zone,\n");
     let before = target.export();
-    let run = target.run(&["restore", file.to_str().unwrap()]);
+    let run = target.go(&["restore", file.to_str().unwrap()]);
     assert_ne!(run.code, 0, "restore into a non-empty dir was accepted");
     assert!(!run.stderr.trim().is_empty());
     assert!(target.export() == before);
@@ -1616,7 +1505,7 @@ fn restore_into_a_non_empty_directory_is_refused() {
     let fresh = Env::new();
     fresh.ok(&["restore", file.to_str().unwrap()]);
     let restored = fresh.export();
-    let run = fresh.run(&["restore", file.to_str().unwrap()]);
+    let run = fresh.go(&["restore", file.to_str().unwrap()]);
     assert_ne!(run.code, 0, "a second restore was accepted");
     assert!(fresh.export() == restored);
 }
@@ -1631,7 +1520,7 @@ fn restore_into_a_non_empty_directory_is_refused() {
 #[test]
 fn excel_bom_and_json_types() {
     let env = Env::new();
-    env.offices();
+    env.import_offices();
     let mut hindi = consumer("FX1", "S2", Some("9876500131"), None);
     hindi["name"] = json!("राम, सिंह");
     env.append_ok(&[
@@ -1651,7 +1540,7 @@ fn excel_bom_and_json_types() {
     ] {
         let mut excel = vec!["--format", "csv", "--excel"];
         excel.extend_from_slice(&args);
-        let run = env.run(&excel);
+        let run = env.go(&excel);
         assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
         assert!(run.stdout.starts_with('\u{feff}'), "{args:?}: no BOM");
         assert_eq!(run.stdout.matches('\u{feff}').count(), 1, "{args:?}");

@@ -84,6 +84,16 @@ impl Env {
         self.run_full(args, None)
     }
 
+    /// [`Env::run`], its output as text.
+    pub fn go(&self, args: &[&str]) -> super::Run {
+        let output = self.run(args);
+        super::Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     pub fn code(&self, args: &[&str]) -> Option<i32> {
         self.run(args).status.code()
     }
