@@ -19,7 +19,6 @@ use common::env::Env;
 use common::{Row, Run};
 use serde_json::{json, Value};
 
-
 /// Z1 → C1 → D1 → {S1, S2}; S2's name is Hindi.
 const OFFICES_CSV: &str = "code,name,level,parent\n\
 Z1,Garhwal Zone,zone,\n\
@@ -81,7 +80,6 @@ impl Env {
         self.csv(&["sms", "outbox"]).1
     }
 }
-
 
 /// The integers printed by `import`: read, appended, duplicates skipped.
 fn counts(out: &str) -> Vec<u64> {

@@ -23,11 +23,10 @@
 //! Each test has its own temporary data directory.
 
 mod common;
-use common::{accounts, find, parse_csv, row, Row};
+use common::env::Env;
+use common::{accounts, find, row, Row};
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
@@ -73,119 +72,14 @@ last_payment_amount,stage,notice_no,notice_served_on,disconnection_allowed_on,ho
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-struct Env {
-    tmp: tempfile::TempDir,
-    policy: PathBuf,
-    seq: std::cell::Cell<u32>,
-}
-
+/// The shared environment (`tests/common/env.rs`) with the helpers only these tests use.
 impl Env {
     /// A fresh data directory with the given policy file and the standard offices.
-    fn new(policy: &str) -> Env {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let policy = common::write(tmp.path(), "policy.toml", policy);
-        let env = Env {
-            tmp,
-            policy,
-            seq: std::cell::Cell::new(0),
-        };
-        let offices = env.file("offices", "csv", OFFICES_CSV);
+    fn ladder(policy: &str) -> Env {
+        let env = Env::with_policy(policy);
+        let offices = env.write("offices", "csv", OFFICES_CSV);
         env.ok(&["import", "offices", offices.to_str().unwrap()]);
         env
-    }
-
-    fn data(&self) -> PathBuf {
-        self.tmp.path().join("data")
-    }
-
-    fn file(&self, stem: &str, ext: &str, text: &str) -> PathBuf {
-        let n = self.seq.get() + 1;
-        self.seq.set(n);
-        common::write(self.tmp.path(), &format!("{stem}-{n}.{ext}"), text)
-    }
-
-    fn run(&self, args: &[&str]) -> common::Run {
-        let mut full = vec!["--policy", self.policy.to_str().unwrap()];
-        full.extend_from_slice(args);
-        common::vasooli(&self.data(), &full)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let run = self.run(args);
-        assert_eq!(
-            run.code,
-            0,
-            "`vasooli {}` failed\nstdout: {}\nstderr: {}",
-            args.join(" "),
-            run.stdout,
-            run.stderr
-        );
-        run.stdout
-    }
-
-    fn append(&self, cmds: &[Value]) -> common::Run {
-        let text: String = cmds.iter().map(|c| format!("{c}\n")).collect();
-        let path = self.file("commands", "jsonl", &text);
-        self.run(&["append", path.to_str().unwrap()])
-    }
-
-    fn append_ok(&self, cmds: &[Value]) {
-        let run = self.append(cmds);
-        assert_eq!(
-            run.code,
-            0,
-            "append of {} failed: {}",
-            Value::Array(cmds.to_vec()),
-            run.stderr
-        );
-    }
-
-    /// Appends commands the state does not allow: exit 3 and nothing written.
-    fn append_rejected(&self, cmds: &[Value]) {
-        let before = self.export();
-        let run = self.append(cmds);
-        assert_eq!(
-            run.code,
-            3,
-            "append of {} should be rejected with exit 3 (stdout: {}; stderr: {})",
-            Value::Array(cmds.to_vec()),
-            run.stdout,
-            run.stderr
-        );
-        assert!(
-            self.export() == before,
-            "a rejected append wrote something: {}",
-            Value::Array(cmds.to_vec())
-        );
-    }
-
-    fn nightly(&self, date: &str) {
-        self.ok(&["nightly", "--as-of", date]);
-    }
-
-    fn export(&self) -> String {
-        let path = self.tmp.path().join(format!("export-{}.jsonl", {
-            let n = self.seq.get() + 1;
-            self.seq.set(n);
-            n
-        }));
-        self.ok(&["export", "--out", path.to_str().unwrap()]);
-        fs::read_to_string(&path).unwrap()
-    }
-
-    fn csv(&self, args: &[&str]) -> (Vec<String>, Vec<Row>) {
-        let mut full = vec!["--format", "csv"];
-        full.extend_from_slice(args);
-        parse_csv(&self.ok(&full))
-    }
-
-    fn defaulters(&self, office: &str) -> Vec<Row> {
-        self.csv(&["defaulters", "--office", office]).1
-    }
-
-    fn worklist(&self, office: &str, kind: &str) -> Vec<Row> {
-        self.csv(&["worklist", "--office", office, "--kind", kind])
-            .1
     }
 
     /// The defaulter-list row of one consumer (it must be listed).
@@ -211,7 +105,9 @@ impl Env {
     /// How many times the (case- and underscore-insensitive) text occurs in the exported log.
     fn log_mentions(&self, needle: &str) -> usize {
         let norm = |s: &str| s.to_lowercase().replace('_', "");
-        norm(&self.export()).matches(&norm(needle)).count()
+        norm(&String::from_utf8(self.export()).expect("the export is UTF-8"))
+            .matches(&norm(needle))
+            .count()
     }
 }
 
@@ -338,7 +234,7 @@ fn no_notice_due(env: &Env) {
 /// inclusive, with the days counted from the oldest unpaid overdue charge.
 #[test]
 fn notice_opens_on_exactly_min_days_overdue_and_exactly_the_threshold() {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     consumers_with_bills(
         &env,
         &[
@@ -395,7 +291,7 @@ fn notice_opens_on_exactly_min_days_overdue_and_exactly_the_threshold() {
 /// A disconnection dated 03-24 is refused, even when appended after the run of 03-25.
 #[test]
 fn disconnection_allowed_on_served_on_plus_clear_days_plus_one() {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     consumers_with_bills(
         &env,
         &[
@@ -459,7 +355,7 @@ fn disconnection_allowed_on_served_on_plus_clear_days_plus_one() {
 /// consumers only).
 #[test]
 fn disconnected_pd_due_at_after_days_and_reconnection_due_takes_precedence() {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     consumers_with_bills(
         &env,
         &[
@@ -560,7 +456,7 @@ fn disconnected_pd_due_at_after_days_and_reconnection_due_takes_precedence() {
 /// permanently disconnected consumer owing nothing is not reconnection_due.
 #[test]
 fn permanent_disconnection_rc_threshold_inclusive_and_rule_order() {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     consumers_with_bills(
         &env,
         &[
@@ -630,7 +526,7 @@ fn permanent_disconnection_rc_threshold_inclusive_and_rule_order() {
 /// Builds the scenario of `case_closes_below_threshold_*` up to the nightly of 2026-04-06 and
 /// returns the environment and the notice numbers seen along the way.
 fn closing_scenario() -> (Env, BTreeMap<String, String>) {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     consumers_with_bills(
         &env,
         &[
@@ -778,7 +674,7 @@ fn notice_numbers_are_deterministic_across_rerun_rebuild_and_replay() {
 #[test]
 fn holds_combine_and_moratorium_includes_both_ends() {
     let policy = format!("{SMALL}\n[moratorium]\nranges = [[\"2026-03-26\", \"2026-03-28\"]]\n");
-    let env = Env::new(&policy);
+    let env = Env::ladder(&policy);
     consumers_with_bills(
         &env,
         &[
@@ -879,7 +775,7 @@ fn holds_combine_and_moratorium_includes_both_ends() {
 /// to pd_due (disconnected ≥ after_days).
 #[test]
 fn installment_plan_broken_exactly_at_d_minus_15() {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     consumers_with_bills(
         &env,
         &[
@@ -992,7 +888,7 @@ fn installment_plan_broken_exactly_at_d_minus_15() {
 /// legal step its recorded events allow.
 #[test]
 fn a_long_gap_moves_only_one_legal_step() {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     consumers_with_bills(
         &env,
         &[
@@ -1069,7 +965,7 @@ fn a_long_gap_moves_only_one_legal_step() {
 /// nothing.
 #[test]
 fn officer_actions_refused_when_the_state_does_not_allow_them() {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     consumers_with_bills(
         &env,
         &[
@@ -1123,7 +1019,7 @@ fn officer_actions_refused_when_the_state_does_not_allow_them() {
 /// worklist holds only its own consumers.
 #[test]
 fn worklists_sort_by_arrears_desc_then_account_no() {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     // Registered in an order that is neither the arrears nor the account order.
     consumers_with_bills(
         &env,
@@ -1153,7 +1049,7 @@ fn worklists_sort_by_arrears_desc_then_account_no() {
 /// its arrears first. All sorted by arrears descending, then account_no.
 #[test]
 fn reconnection_worklist_lists_consumers_owing_nothing() {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     consumers_with_bills(
         &env,
         &[
@@ -1221,7 +1117,7 @@ impl Env {
 /// the `--stage` filter.
 #[test]
 fn defaulters_ladder_columns_and_stage_filter() {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     consumers_with_bills(
         &env,
         &[
@@ -1318,7 +1214,7 @@ fn defaulters_ladder_columns_and_stage_filter() {
 /// to disconnected.
 #[test]
 fn reconnection_due_needs_surcharge_paid_and_a_reversal_undoes_it() {
-    let env = Env::new("[defaulters]\nmin_overdue_arrears = \"0.01\"\n");
+    let env = Env::ladder("[defaulters]\nmin_overdue_arrears = \"0.01\"\n");
     env.append_ok(&[
         consumer("LP1", "domestic", "S1", 1),
         bill("BL-LP1", "LP1", "2026-01-05", "2026-01-20", "2000.00"),
@@ -1391,7 +1287,7 @@ fn reconnection_due_needs_surcharge_paid_and_a_reversal_undoes_it() {
 /// disconnection (05-10), not after the first.
 #[test]
 fn after_days_count_from_the_latest_disconnection() {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     consumers_with_bills(&env, &[("RD", "domestic", "S1", "150.00")]);
     let n = notices_on_0320(&env, &["RD"]);
     env.append_ok(&[serve(&n["RD"], "2026-03-21")]);
@@ -1437,7 +1333,7 @@ fn after_days_count_from_the_latest_disconnection() {
 /// or a plan in force).
 #[test]
 fn plan_paid_off_with_arrears_left_ends_reconnection_due() {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     consumers_with_bills(&env, &[("PO", "domestic", "S1", "150.00")]);
     let n = notices_on_0320(&env, &["PO"]);
     env.append_ok(&[serve(&n["PO"], "2026-03-21")]);
@@ -1463,7 +1359,7 @@ fn plan_paid_off_with_arrears_left_ends_reconnection_due() {
 /// 04-15 − 03-25 = 21 ≥ 20 days → pd_due.
 #[test]
 fn a_disconnection_recorded_late_counts_from_its_own_date() {
-    let env = Env::new(SMALL);
+    let env = Env::ladder(SMALL);
     consumers_with_bills(&env, &[("BD", "domestic", "S1", "150.00")]);
     let n = notices_on_0320(&env, &["BD"]);
     env.append_ok(&[serve(&n["BD"], "2026-03-21")]);
