@@ -130,23 +130,45 @@ pub(crate) struct CheckpointWire {
     pub position: u64,
 }
 
+/// Why a stored value does not encode or decode.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    #[error("value too short ({0} bytes)")]
+    TooShort(usize),
+    #[error("crc mismatch (stored {stored:08x}, computed {computed:08x})")]
+    Crc { stored: u32, computed: u32 },
+    #[error("unknown format version {0}")]
+    UnknownVersion(u8),
+    #[error("unknown chunk format version {0}")]
+    UnknownChunkVersion(u8),
+    /// The bincode decoder's reason.
+    #[error("decode: {0}")]
+    Decode(String),
+    #[error("{0} trailing bytes after body")]
+    Trailing(usize),
+    /// The bincode encoder's reason.
+    #[error("{0}")]
+    Encode(String),
+}
+
 /// Encodes `value` into a fresh envelope.
-pub(crate) fn seal<T: Encode>(value: &T) -> Result<Vec<u8>, String> {
+pub(crate) fn seal<T: Encode>(value: &T) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(64);
     seal_into(value, &mut out)?;
     Ok(out)
 }
 
 /// Encodes `value` into `out` (cleared first), reusing its allocation.
-pub(crate) fn seal_into<T: Encode>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
+pub(crate) fn seal_into<T: Encode>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
     seal_versioned(value, FORMAT_VERSION, out)
 }
 
-fn seal_versioned<T: Encode>(value: &T, version: u8, out: &mut Vec<u8>) -> Result<(), String> {
+fn seal_versioned<T: Encode>(value: &T, version: u8, out: &mut Vec<u8>) -> Result<(), CodecError> {
     out.clear();
     out.push(version);
     out.extend_from_slice(&[0u8; 4]);
-    bincode::encode_into_std_write(value, out, config()).map_err(|e| e.to_string())?;
+    bincode::encode_into_std_write(value, out, config())
+        .map_err(|e| CodecError::Encode(e.to_string()))?;
     let crc = crc32fast::hash(&out[HEADER_LEN..]);
     out[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
     Ok(())
@@ -170,9 +192,9 @@ impl ChunkBuilder {
         self.count == 0
     }
 
-    pub(crate) fn push(&mut self, event: &EventWire<'_>) -> Result<(), String> {
+    pub(crate) fn push(&mut self, event: &EventWire<'_>) -> Result<(), CodecError> {
         bincode::encode_into_std_write(event, &mut self.events, config())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| CodecError::Encode(e.to_string()))?;
         self.count += 1;
         Ok(())
     }
@@ -185,7 +207,7 @@ impl ChunkBuilder {
         commit_last: u64,
         first_position: u64,
         out: &mut Vec<u8>,
-    ) -> Result<(), String> {
+    ) -> Result<(), CodecError> {
         out.clear();
         out.reserve(HEADER_LEN + 4 * 9 + self.events.len());
         out.push(CHUNK_FORMAT_VERSION);
@@ -195,7 +217,7 @@ impl ChunkBuilder {
             out,
             config(),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| CodecError::Encode(e.to_string()))?;
         out.extend_from_slice(&self.events);
         let crc = crc32fast::hash(&out[HEADER_LEN..]);
         out[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
@@ -206,9 +228,9 @@ impl ChunkBuilder {
 }
 
 /// Checks the envelope's CRC; returns its format byte and body. Never panics.
-fn check_envelope(bytes: &[u8]) -> Result<(u8, &[u8]), String> {
+fn check_envelope(bytes: &[u8]) -> Result<(u8, &[u8]), CodecError> {
     if bytes.len() < HEADER_LEN {
-        return Err(format!("value too short ({} bytes)", bytes.len()));
+        return Err(CodecError::TooShort(bytes.len()));
     }
     let mut crc_bytes = [0u8; 4];
     crc_bytes.copy_from_slice(&bytes[1..HEADER_LEN]);
@@ -216,36 +238,34 @@ fn check_envelope(bytes: &[u8]) -> Result<(u8, &[u8]), String> {
     let body = &bytes[HEADER_LEN..];
     let actual = crc32fast::hash(body);
     if stored != actual {
-        return Err(format!(
-            "crc mismatch (stored {stored:08x}, computed {actual:08x})"
-        ));
+        return Err(CodecError::Crc {
+            stored,
+            computed: actual,
+        });
     }
     Ok((bytes[0], body))
 }
 
-fn decode_body<'a, T: BorrowDecode<'a, ()>>(body: &'a [u8]) -> Result<T, String> {
-    let (value, used) =
-        bincode::borrow_decode_from_slice(body, config()).map_err(|e| format!("decode: {e}"))?;
+fn decode_body<'a, T: BorrowDecode<'a, ()>>(body: &'a [u8]) -> Result<T, CodecError> {
+    let (value, used) = bincode::borrow_decode_from_slice(body, config())
+        .map_err(|e| CodecError::Decode(e.to_string()))?;
     if used != body.len() {
-        return Err(format!(
-            "{} trailing bytes after body",
-            body.len().saturating_sub(used)
-        ));
+        return Err(CodecError::Trailing(body.len().saturating_sub(used)));
     }
     Ok(value)
 }
 
 /// Checks the envelope and decodes its body. Never panics on arbitrary bytes.
-pub(crate) fn open_envelope<'a, T: BorrowDecode<'a, ()>>(bytes: &'a [u8]) -> Result<T, String> {
+pub(crate) fn open_envelope<'a, T: BorrowDecode<'a, ()>>(bytes: &'a [u8]) -> Result<T, CodecError> {
     if bytes.first().is_some_and(|v| *v != FORMAT_VERSION) {
-        return Err(format!("unknown format version {}", bytes[0]));
+        return Err(CodecError::UnknownVersion(bytes[0]));
     }
     let (_, body) = check_envelope(bytes)?;
     decode_body(body)
 }
 
 /// Checks and decodes a chunk envelope of either format. Never panics on arbitrary bytes.
-pub(crate) fn open_chunk(bytes: &[u8]) -> Result<ChunkWire<'_>, String> {
+pub(crate) fn open_chunk(bytes: &[u8]) -> Result<ChunkWire<'_>, CodecError> {
     match bytes.first() {
         Some(&CHUNK_FORMAT_VERSION) => decode_body(check_envelope(bytes)?.1),
         Some(1) => {
@@ -268,14 +288,42 @@ pub(crate) fn open_chunk(bytes: &[u8]) -> Result<ChunkWire<'_>, String> {
                     .collect(),
             })
         }
-        Some(other) => Err(format!("unknown chunk format version {other}")),
-        None => Err("value too short (0 bytes)".to_owned()),
+        Some(other) => Err(CodecError::UnknownChunkVersion(*other)),
+        None => Err(CodecError::TooShort(0)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_fault_of_a_stored_value_has_its_own_kind() {
+        let sealed = seal(&CheckpointWire { position: 42 }).expect("encode");
+        let back: CheckpointWire = open_envelope(&sealed).expect("decode");
+        assert_eq!(back.position, 42);
+        assert_eq!(
+            open_envelope::<CheckpointWire>(&sealed[..3]).err(),
+            Some(CodecError::TooShort(3))
+        );
+        let mut flipped = sealed.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(matches!(
+            open_envelope::<CheckpointWire>(&flipped),
+            Err(CodecError::Crc { .. })
+        ));
+        let mut other_version = sealed.clone();
+        other_version[0] = 99;
+        assert_eq!(
+            open_envelope::<CheckpointWire>(&other_version).err(),
+            Some(CodecError::UnknownVersion(99))
+        );
+        assert_eq!(open_chunk(&[]).err(), Some(CodecError::TooShort(0)));
+        assert_eq!(
+            open_chunk(&[77, 0, 0, 0, 0]).err(),
+            Some(CodecError::UnknownChunkVersion(77))
+        );
+    }
 
     fn seal_chunk(chunk: &ChunkWire<'_>) -> Vec<u8> {
         let mut out = Vec::new();

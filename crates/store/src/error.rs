@@ -89,7 +89,10 @@ pub enum StoreError {
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
     #[error("codec: {0}")]
-    Codec(String),
+    Codec(#[from] crate::codec::CodecError),
+    /// A side table was asked for under a name the log keeps for itself.
+    #[error("table name `{0}` is reserved for the log")]
+    ReservedTable(String),
     /// The writer thread is gone (the store is shutting down or a write failed earlier).
     #[error("store is closed")]
     Closed,
@@ -186,7 +189,8 @@ impl StoreError {
             }
             StoreError::Sled(e) => StoreError::Io(std::io::Error::other(e.to_string())),
             StoreError::Io(e) => StoreError::Io(std::io::Error::new(e.kind(), e.to_string())),
-            StoreError::Codec(s) => StoreError::Codec(s.clone()),
+            StoreError::Codec(e) => StoreError::Codec(e.clone()),
+            StoreError::ReservedTable(name) => StoreError::ReservedTable(name.clone()),
             StoreError::Closed => StoreError::Closed,
         }
     }

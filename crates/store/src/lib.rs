@@ -15,6 +15,7 @@
 //! See `docs/STORE.md` for the on-disk format.
 
 mod codec;
+pub use codec::CodecError;
 mod dirlock;
 mod error;
 mod fasthash;

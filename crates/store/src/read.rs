@@ -8,10 +8,10 @@ use crate::keyindex::{self, KeyIndex};
 use crate::layout::{self, CHUNK_END};
 use crate::{RecordedEvent, Recover, Shared, StoreError, StreamIndex};
 
-fn corrupt(position: u64, reason: impl Into<String>) -> StoreError {
+fn corrupt(position: u64, reason: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         position,
-        reason: reason.into(),
+        reason: reason.to_string(),
     }
 }
 

@@ -120,9 +120,7 @@ impl SideTable {
     /// A named table in the log's database; names starting with `log_` are the store's.
     pub(crate) fn in_log_db(shared: &Arc<Shared>, name: &str) -> Result<SideTable, StoreError> {
         if name.starts_with("log_") {
-            return Err(StoreError::Codec(format!(
-                "table name `{name}` is reserved for the log"
-            )));
+            return Err(StoreError::ReservedTable(name.to_string()));
         }
         let table = SideTable {
             source: Source::Log(Arc::clone(shared), name.to_string()),

@@ -253,7 +253,7 @@ fn check_limits(commit: &NewCommit) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn codec_err(e: String) -> StoreError {
+fn codec_err(e: crate::codec::CodecError) -> StoreError {
     StoreError::Codec(e)
 }
 
