@@ -1187,27 +1187,31 @@ impl<'a> Batch<'a> {
         Err((kind, r.field, r.reason))
     }
 
-    /// Every event of the batch whose natural key the log holds with other content. Only
-    /// asked when the store refused the batch, so the common path makes no lookups.
+    /// Every event of the batch whose natural key the log holds with other content, in the
+    /// batch's order. Read from the batch's keys and their content hashes, so that no event is
+    /// decoded; only asked when the store refused the batch or before a bulk load is written.
     fn stored_conflicts(&self) -> Vec<RowError> {
-        let mut errors = Vec::new();
-        for (index, (payload, location)) in self.events.iter().zip(&self.locations).enumerate() {
-            let Some(k) = self.event(index as u32).and_then(|e| e.natural_key()) else {
+        let mut found: Vec<(u32, RowError)> = Vec::new();
+        for ((namespace, key), (hash, index)) in &self.keys {
+            let Some(entry) = self.stored_key(*namespace, key) else {
                 continue;
             };
-            if let Some(entry) = self.stored_key(k.namespace, &k.key) {
-                if entry.content_hash != content_hash(payload) {
-                    let (kind, field, reason) = conflict(k.namespace, &k.key);
-                    errors.push(RowError {
-                        location: location.to_string(),
+            if entry.content_hash != *hash {
+                let (kind, field, reason) = conflict(*namespace, key);
+                let location = self.locations[*index as usize].to_string();
+                found.push((
+                    *index,
+                    RowError {
+                        location,
                         field,
                         reason,
                         kind,
-                    });
-                }
+                    },
+                ));
             }
         }
-        errors
+        found.sort_by_key(|(index, _)| *index);
+        found.into_iter().map(|(_, error)| error).collect()
     }
 
     /// Records what later commands of the batch must see.

@@ -89,6 +89,37 @@ fn a_bulk_batch_is_written_in_commits_with_progress_and_repeats_are_skipped() {
 }
 
 #[test]
+fn stored_conflicts_are_named_in_the_order_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = Engine::open(dir.path(), Policy::default()).unwrap();
+    setup(&mut engine);
+    // Receipts stored with other amounts, recorded in another order than the file's.
+    let taken = [rows() - 3, 7, rows() / 2, 1];
+    for n in taken {
+        engine
+            .execute(inputs(&[payment(n, "99.00")]))
+            .expect("one payment");
+    }
+    let before = engine.store().last_position();
+    let commands: Vec<Value> = (0..rows()).map(|n| payment(n, "10.00")).collect();
+    match engine.execute_with_progress(inputs(&commands), &mut |_, _| {}) {
+        Err(EngineError::Rejected(errors)) => {
+            let mut lines = taken.to_vec();
+            lines.sort();
+            let expected: Vec<String> = lines
+                .iter()
+                .map(|n| format!("payments.csv:{}", n + 2))
+                .collect();
+            let named: Vec<String> = errors.iter().map(|e| e.location.clone()).collect();
+            assert_eq!(named, expected);
+            assert!(errors.iter().all(|e| e.kind == ErrorKind::Conflict));
+        }
+        other => panic!("expected conflicts, got {other:?}"),
+    }
+    assert_eq!(engine.store().last_position(), before, "nothing written");
+}
+
+#[test]
 fn a_bulk_batch_with_one_stored_conflict_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut engine = Engine::open(dir.path(), Policy::default()).unwrap();
