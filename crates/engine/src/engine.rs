@@ -373,6 +373,11 @@ impl Engine {
     /// accepted before it, and a refused batch writes nothing and leaves the others alone.
     /// A batch holding a record the log already has (a repeat, a conflict) is executed by
     /// itself after the shared commit, so that its answer names what it repeats.
+    ///
+    /// The three steps are public for a caller that lets readers in meanwhile:
+    /// [`Engine::plan_group`] and [`Engine::write_planned`] need only shared access (the world
+    /// is not changed), [`Engine::finish_group`] sole access, for as long as reading the
+    /// commit into the world takes.
     pub fn execute_group(
         &mut self,
         batches: Vec<Vec<Input>>,
@@ -383,42 +388,70 @@ impl Engine {
                 .map(|inputs| self.execute(inputs))
                 .collect();
         }
-        let mut results: Vec<Option<Result<ExecuteReport, EngineError>>> =
-            batches.iter().map(|_| None).collect();
-        // Batches to execute alone, and the accepted ones: (index, read, duplicates, events).
-        let mut alone: Vec<(usize, Vec<Input>)> = Vec::new();
-        let mut accepted: Vec<(usize, usize, usize, usize, Vec<Input>)> = Vec::new();
-        let payloads = {
-            let mut batch = Batch::new(&self.world, &self.store, &self.policy, self.clock.today());
-            for (index, inputs) in batches.into_iter().enumerate() {
-                if inputs.len() > GROUP_BATCH_INPUTS_MAX {
-                    alone.push((index, inputs));
-                    continue;
+        let mut plan = self.plan_group(batches);
+        self.write_planned(&mut plan);
+        self.finish_group(plan)
+    }
+
+    /// Validates independent batches against the world, each seeing the ones accepted
+    /// before it; nothing is written.
+    pub fn plan_group(&self, batches: Vec<Vec<Input>>) -> GroupPlan {
+        let mut plan = GroupPlan {
+            results: batches.iter().map(|_| None).collect(),
+            alone: Vec::new(),
+            accepted: Vec::new(),
+            payloads: Vec::new(),
+            written: None,
+        };
+        let mut batch = Batch::new(&self.world, &self.store, &self.policy, self.clock.today());
+        for (index, inputs) in batches.into_iter().enumerate() {
+            if inputs.len() > GROUP_BATCH_INPUTS_MAX {
+                plan.alone.push((index, inputs));
+                continue;
+            }
+            let mut trial = batch.clone();
+            let from = trial.events.len();
+            let copy = inputs.clone();
+            match trial.check(inputs) {
+                Err(e) => plan.results[index] = Some(Err(e)),
+                Ok(checked) if !checked.errors.is_empty() => {
+                    plan.results[index] = Some(Err(EngineError::Rejected(checked.errors)))
                 }
-                let mut trial = batch.clone();
-                let from = trial.events.len();
-                let copy = inputs.clone();
-                match trial.check(inputs) {
-                    Err(e) => results[index] = Some(Err(e)),
-                    Ok(checked) if !checked.errors.is_empty() => {
-                        results[index] = Some(Err(EngineError::Rejected(checked.errors)))
-                    }
-                    Ok(_) if trial.any_stored_key(from) => alone.push((index, copy)),
-                    Ok(checked) => {
-                        let events = trial.events.len() - from;
-                        accepted.push((index, checked.read, checked.duplicates, events, copy));
-                        batch = trial;
-                    }
+                Ok(_) if trial.any_stored_key(from) => plan.alone.push((index, copy)),
+                Ok(checked) => {
+                    let events = trial.events.len() - from;
+                    plan.accepted
+                        .push((index, checked.read, checked.duplicates, events, copy));
+                    batch = trial;
                 }
             }
-            std::mem::take(&mut batch.events)
-        };
-        let shared = if payloads.is_empty() {
+        }
+        plan.payloads = std::mem::take(&mut batch.events);
+        plan
+    }
+
+    /// Appends the accepted batches of a plan as one durable commit. The world is not
+    /// changed: readers still see it as it was until [`Engine::finish_group`].
+    pub fn write_planned(&self, plan: &mut GroupPlan) {
+        let payloads = std::mem::take(&mut plan.payloads);
+        plan.written = Some(if payloads.is_empty() {
             Ok(())
         } else {
             new_events(&payloads).and_then(|commit| Ok(self.store.append(commit).map(|_| ())?))
-        };
-        match shared {
+        });
+    }
+
+    /// Reads a plan's commit into the world, executes the batches that must go alone, and
+    /// answers every batch.
+    pub fn finish_group(&mut self, plan: GroupPlan) -> Vec<Result<ExecuteReport, EngineError>> {
+        let GroupPlan {
+            mut results,
+            mut alone,
+            accepted,
+            written,
+            ..
+        } = plan;
+        match written.unwrap_or(Ok(())) {
             Ok(()) => {
                 let caught_up = self.catch_up().and_then(|_| self.maybe_checkpoint());
                 let last_position = self.store.last_position();
@@ -782,6 +815,20 @@ fn new_event(event: &Event, payload: Vec<u8>, recorded_at_ms: i64) -> NewEvent {
         recorded_at_ms,
         key,
     }
+}
+
+/// Batches validated together by [`Engine::plan_group`], waiting to be written and answered.
+pub struct GroupPlan {
+    /// Answers decided already (refusals), by batch.
+    results: Vec<Option<Result<ExecuteReport, EngineError>>>,
+    /// Batches to execute on their own: (index, inputs).
+    alone: Vec<(usize, Vec<Input>)>,
+    /// Accepted batches: (index, read, duplicates, events, inputs).
+    accepted: Vec<(usize, usize, usize, usize, Vec<Input>)>,
+    /// The accepted batches' events, in order.
+    payloads: Vec<Box<[u8]>>,
+    /// Whether their shared commit was written, once tried.
+    written: Option<Result<(), EngineError>>,
 }
 
 /// A world encoded for a checkpoint: part 0 is the world without its consumers, then one

@@ -4,7 +4,7 @@
 //! in quiet moments. Everything here blocks: an async caller runs it on its blocking pool.
 
 use crate::engine::{write_checkpoint, Engine, EngineError, ExecuteReport, Input};
-use parking_lot::RwLock;
+use parking_lot::{RwLock, RwLockUpgradableReadGuard};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Weak};
@@ -167,9 +167,10 @@ impl SharedEngine {
         Ok(out)
     }
 
-    /// Executes the inputs `prepare` makes (under the engine's write lock, so it may judge
-    /// them against the world) together with whatever other writes are waiting: one durable
-    /// commit serves them all, and each gets its own answer once it is durable.
+    /// Executes the inputs `prepare` makes (holding the engine's one write slot, so it may
+    /// judge them against the world, which no other write changes meanwhile; reads go on)
+    /// together with whatever other writes are waiting: one durable commit serves them all,
+    /// and each gets its own answer once it is durable.
     pub fn execute<E>(
         &self,
         prepare: impl FnOnce(&Engine) -> Result<Vec<Input>, E> + Send + 'static,
@@ -209,7 +210,7 @@ impl SharedEngine {
 }
 
 /// The write thread: takes every write waiting (up to [`WRITE_GROUP_MAX`]), executes them as
-/// one group under the write lock, answers each, and goes back for the writes that queued
+/// one group (reads wait only while its commit is read into the world), answers each, and goes back for the writes that queued
 /// meanwhile. Under load the groups grow, so concurrent writers share flushes.
 fn run_writes(
     engine: Weak<RwLock<Engine>>,
@@ -238,7 +239,11 @@ fn run_writes(
             }
             continue;
         }
-        let mut guard = engine.write();
+        // Checking the group and making its commit durable change nothing in memory, so
+        // readers go on meanwhile (an upgradable lock shares with readers, not with another
+        // writer); only reading the commit into the world takes the engine alone, and a
+        // reader sees the world from before the commit or from after it.
+        let guard = engine.upgradable_read();
         let watch = PanicWatch(&poisoned);
         let mut batches = Vec::with_capacity(jobs.len());
         let mut replies = Vec::with_capacity(jobs.len());
@@ -248,7 +253,10 @@ fn run_writes(
                 replies.push(job.reply);
             }
         }
-        let results = guard.execute_group(batches);
+        let mut plan = guard.plan_group(batches);
+        guard.write_planned(&mut plan);
+        let mut guard = RwLockUpgradableReadGuard::upgrade(guard);
+        let results = guard.finish_group(plan);
         position.store(guard.store().last_position(), Ordering::Relaxed);
         drop(watch);
         drop(guard);

@@ -1,0 +1,126 @@
+//! The shared engine (the server's): reads go on while a write is checked and made durable,
+//! and a reader sees the world from before a commit or from after it, never a part of one.
+
+use serde_json::{json, Value};
+use std::sync::mpsc::{channel, sync_channel};
+use std::time::Duration;
+use vasooli_domain::{Command, Policy};
+use vasooli_engine::{Engine, EngineError, Input, SharedEngine};
+
+/// A bound on waiting for an answer that must come: reached only if it never comes.
+const ANSWER_WAIT_MAX: Duration = Duration::from_secs(60);
+
+fn inputs(commands: &[Value]) -> Vec<Input> {
+    commands
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Input {
+            location: format!("request:{}", i + 1),
+            command: Command::from_json(c),
+        })
+        .collect()
+}
+
+fn shared_engine(dir: &std::path::Path) -> SharedEngine {
+    let mut engine = Engine::open(dir, Policy::default()).unwrap();
+    let setup = vec![
+        json!({"type": "register_office", "code": "Z1", "name": "Zone", "level": "zone"}),
+        json!({"type": "register_office", "code": "C1", "name": "Circle", "level": "circle", "parent": "Z1"}),
+        json!({"type": "register_office", "code": "DV1", "name": "Division", "level": "division", "parent": "C1"}),
+        json!({"type": "register_office", "code": "SD1", "name": "Subdivision", "level": "subdivision", "parent": "DV1"}),
+        json!({"type": "register_consumer", "account_no": "A1", "name": "One", "category": "domestic",
+               "subdivision": "SD1", "load_kw": "2.5", "connected_on": "2025-04-01"}),
+    ];
+    engine.execute(inputs(&setup)).expect("setup accepted");
+    SharedEngine::start(engine)
+}
+
+fn payment(n: usize) -> Value {
+    json!({"type": "receive_payment", "receipt_no": format!("R{n:05}"), "account_no": "A1",
+           "amount": "1.00", "paid_on": "2026-05-01", "channel": "upi"})
+}
+
+fn payments_of_a1(engine: &Engine) -> usize {
+    engine
+        .world()
+        .consumer("A1")
+        .map_or(0, |c| c.payments.len())
+}
+
+#[test]
+fn a_read_is_answered_while_a_write_is_being_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = shared_engine(dir.path());
+    let (started, write_started) = sync_channel::<()>(1);
+    let (release, released) = sync_channel::<()>(1);
+    let writer = {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            shared.execute(move |_engine: &Engine| {
+                started.send(()).unwrap();
+                // The write holds its place (judging its inputs against the world) until the
+                // test lets it go.
+                released.recv().unwrap();
+                Ok::<_, EngineError>(inputs(&[payment(1)]))
+            })
+        })
+    };
+    write_started
+        .recv_timeout(ANSWER_WAIT_MAX)
+        .expect("the write starts");
+    let (answer, answered) = channel();
+    {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            let _ = answer.send(shared.read(payments_of_a1));
+        });
+    }
+    let seen = answered
+        .recv_timeout(ANSWER_WAIT_MAX)
+        .expect("a read is answered while the write is in progress")
+        .unwrap();
+    assert_eq!(seen, 0, "the world from before the write");
+    release.send(()).unwrap();
+    let report = writer.join().unwrap().expect("the write is accepted");
+    assert_eq!(report.appended, 1);
+    assert_eq!(shared.read(payments_of_a1).unwrap(), 1);
+}
+
+#[test]
+fn reads_during_writes_see_whole_commits_only() {
+    const WRITES: usize = 30;
+    const PER_WRITE: usize = 7;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = shared_engine(dir.path());
+    let writer = {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            for w in 0..WRITES {
+                let batch: Vec<Value> =
+                    (0..PER_WRITE).map(|i| payment(w * PER_WRITE + i)).collect();
+                shared
+                    .execute(move |_: &Engine| Ok::<_, EngineError>(inputs(&batch)))
+                    .expect("a write is accepted");
+            }
+        })
+    };
+    let mut last = 0;
+    let mut reads = 0;
+    loop {
+        let done = writer.is_finished();
+        let seen = shared.read(payments_of_a1).unwrap();
+        reads += 1;
+        assert_eq!(
+            seen % PER_WRITE,
+            0,
+            "read {reads} saw part of a commit: {seen}"
+        );
+        assert!(seen >= last, "read {reads} went back from {last} to {seen}");
+        last = seen;
+        if done {
+            break;
+        }
+    }
+    writer.join().unwrap();
+    assert_eq!(shared.read(payments_of_a1).unwrap(), WRITES * PER_WRITE);
+}
