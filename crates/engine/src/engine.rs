@@ -631,12 +631,18 @@ impl Engine {
         &mut self,
         events: Vec<(Event, Vec<u8>)>,
     ) -> Result<(), EngineError> {
-        if events.is_empty() {
-            return Ok(());
-        }
+        self.append_commits(&events)?;
+        self.catch_up()?;
+        Ok(())
+    }
+
+    /// Appends events the engine decided in durable commits of about
+    /// [`COMMIT_CHUNK_EVENTS`], in order, leaving the world as it is (the caller reads them
+    /// in with [`Engine::catch_up`]).
+    pub(crate) fn append_commits(&self, events: &[(Event, Vec<u8>)]) -> Result<(), EngineError> {
         // A commit ends only where the account changes, so one consumer's events (a notice
         // and its SMS, say) are never split between commits.
-        let mut rest = &events[..];
+        let mut rest = events;
         while !rest.is_empty() {
             let mut end = rest.len().min(COMMIT_CHUNK_EVENTS);
             while end < rest.len() && same_account(&rest[end - 1].0, &rest[end].0) {
@@ -644,7 +650,6 @@ impl Engine {
             }
             append_commit(&self.store, &rest[..end])?;
             rest = &rest[end..];
-            self.catch_up()?;
         }
         Ok(())
     }

@@ -149,8 +149,22 @@ pub fn run_in_blocks(
     as_of: NaiveDate,
     block: usize,
 ) -> Result<NightlySummary, EngineError> {
-    let block = block.max(1);
     let started = Instant::now();
+    let mut summary = decide_and_append(engine, as_of, block)?;
+    finish(engine)?;
+    summary.elapsed_ms = started.elapsed().as_millis();
+    Ok(summary)
+}
+
+/// The run's decisions, appended to the log in durable commits, with the world left as it
+/// was: every reader still sees the world from before the run. [`finish`] then reads the
+/// run into the world at once. (A server runs this part sharing the engine with its readers.)
+pub fn decide_and_append(
+    engine: &Engine,
+    as_of: NaiveDate,
+    block: usize,
+) -> Result<NightlySummary, EngineError> {
+    let block = block.max(1);
     if let Some(e) = vasooli_domain::dates::check_nightly(as_of, engine.today()) {
         return Err(EngineError::Rejected(vec![crate::RowError {
             location: String::new(),
@@ -175,22 +189,17 @@ pub fn run_in_blocks(
         ..Default::default()
     };
     summary.money.since = window_start(world, as_of);
-    // Consumers are decided in blocks, each appended and read into the world before the next
-    // is decided, so the run holds one block's events at a time however large the utility.
-    // Consumers are independent of each other and the run's own record comes last, so the
-    // decisions and the log are the same as deciding everyone at once.
+    // Consumers are decided in blocks, each appended before the next is decided, so the run
+    // holds one block's events at a time however large the utility. Consumers are
+    // independent of each other (a block's events change no other consumer) and the run's own
+    // record comes last, so the decisions and the log are the same as deciding everyone at
+    // once, and a run cut off part-way is completed by running it again.
     let mut from = 0;
     loop {
         let to = consumers.min(from + block);
-        let decided = decide_block(
-            engine.world(),
-            engine.policy(),
-            from..to,
-            as_of,
-            &mut summary,
-        )?;
+        let decided = decide_block(world, engine.policy(), from..to, as_of, &mut summary)?;
         summary.appended += decided.len();
-        engine.append_decided(decided)?;
+        engine.append_commits(&decided)?;
         from = to;
         if from >= consumers {
             break;
@@ -199,12 +208,17 @@ pub fn run_in_blocks(
     if new_date || summary.appended > 0 {
         let done = Event::NightlyRunCompleted(NightlyRunCompleted { as_of });
         let payload = encode_event(&done).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-        engine.append_decided(vec![(done, payload)])?;
+        engine.append_commits(&[(done, payload)])?;
         summary.appended += 1;
     }
-    engine.maybe_checkpoint()?;
-    summary.elapsed_ms = started.elapsed().as_millis();
     Ok(summary)
+}
+
+/// Reads what [`decide_and_append`] appended into the world (and saves a checkpoint when
+/// one is due).
+pub fn finish(engine: &mut Engine) -> Result<(), EngineError> {
+    engine.catch_up()?;
+    engine.maybe_checkpoint()
 }
 
 /// Consumers decided between appends (see [`run`]).

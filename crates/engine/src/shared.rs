@@ -4,6 +4,7 @@
 //! in quiet moments. Everything here blocks: an async caller runs it on its blocking pool.
 
 use crate::engine::{write_checkpoint, Engine, EngineError, ExecuteReport, Input};
+use crate::nightly::{self, NightlySummary};
 use parking_lot::{RwLock, RwLockUpgradableReadGuard};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -165,6 +166,33 @@ impl SharedEngine {
         self.position
             .store(guard.store().last_position(), Ordering::Relaxed);
         Ok(out)
+    }
+
+    /// The nightly run for `as_of`, after `check` (which may refuse it) has seen the world.
+    /// Readers go on while the run decides and appends; they wait only while its events are
+    /// read into the world, and see the world from before the run or from after it. Other
+    /// writes wait for the whole run.
+    pub fn nightly<E: From<EngineError>>(
+        &self,
+        as_of: chrono::NaiveDate,
+        check: impl FnOnce(&Engine) -> Result<(), E>,
+    ) -> Result<NightlySummary, E> {
+        self.check_poison()?;
+        let started = Instant::now();
+        let guard = self.engine.upgradable_read();
+        let watch = PanicWatch(&self.poisoned);
+        check(&guard)?;
+        let decided = nightly::decide_and_append(&guard, as_of, nightly::NIGHTLY_BLOCK_CONSUMERS);
+        let mut guard = RwLockUpgradableReadGuard::upgrade(guard);
+        // Whatever was appended (all of the run, or a part of it before a failure) is read in.
+        let finished = nightly::finish(&mut guard);
+        self.position
+            .store(guard.store().last_position(), Ordering::Relaxed);
+        drop(watch);
+        let mut summary = decided?;
+        finished?;
+        summary.elapsed_ms = started.elapsed().as_millis();
+        Ok(summary)
     }
 
     /// Executes the inputs `prepare` makes (holding the engine's one write slot, so it may

@@ -124,3 +124,90 @@ fn reads_during_writes_see_whole_commits_only() {
     writer.join().unwrap();
     assert_eq!(shared.read(payments_of_a1).unwrap(), WRITES * PER_WRITE);
 }
+
+/// `consumers` consumers in SD1, each with a bill long overdue on 2026-06-30.
+fn overdue_utility(dir: &std::path::Path, consumers: usize) -> SharedEngine {
+    let shared = shared_engine(dir);
+    let mut commands = Vec::new();
+    for n in 0..consumers {
+        commands.push(
+            json!({"type": "register_consumer", "account_no": format!("B{n:04}"),
+            "name": "Consumer", "category": "domestic", "subdivision": "SD1", "load_kw": "2.0",
+            "connected_on": "2025-04-01"}),
+        );
+        commands.push(json!({"type": "issue_bill", "bill_no": format!("BL{n:04}"),
+            "account_no": format!("B{n:04}"), "period": "2026-03", "issued_on": "2026-04-05",
+            "due_on": "2026-04-20", "amount": "5000.00"}));
+    }
+    shared
+        .execute(move |_: &Engine| Ok::<_, EngineError>(inputs(&commands)))
+        .expect("the utility is accepted");
+    shared
+}
+
+/// The last run's date and how many consumers have a notice.
+fn run_and_notices(engine: &Engine) -> (Option<chrono::NaiveDate>, usize) {
+    let notices = engine
+        .world()
+        .consumers
+        .iter()
+        .filter(|c| !c.consumer().cases.is_empty())
+        .count();
+    (engine.world().last_nightly, notices)
+}
+
+#[test]
+fn reads_go_on_during_a_nightly_run_and_see_it_whole_or_not_at_all() {
+    const CONSUMERS: usize = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = overdue_utility(dir.path(), CONSUMERS);
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+    let (started, run_started) = sync_channel::<()>(1);
+    let (release, released) = sync_channel::<()>(1);
+    let runner = {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            shared.nightly(as_of, move |_: &Engine| {
+                started.send(()).unwrap();
+                released.recv().unwrap();
+                Ok::<_, EngineError>(())
+            })
+        })
+    };
+    run_started
+        .recv_timeout(ANSWER_WAIT_MAX)
+        .expect("the run starts");
+    let (answer, answered) = channel();
+    {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            let _ = answer.send(shared.read(run_and_notices));
+        });
+    }
+    let seen = answered
+        .recv_timeout(ANSWER_WAIT_MAX)
+        .expect("a read is answered while the run is in progress")
+        .unwrap();
+    assert_eq!(seen, (None, 0), "the world from before the run");
+    release.send(()).unwrap();
+    // Reads while the run decides, appends and is read in: before it, or all of it.
+    let mut reads = 0;
+    loop {
+        let done = runner.is_finished();
+        let seen = shared.read(run_and_notices).unwrap();
+        reads += 1;
+        assert!(
+            seen == (None, 0) || seen == (Some(as_of), CONSUMERS),
+            "read {reads} saw a part of the run: {seen:?}"
+        );
+        if done {
+            break;
+        }
+    }
+    let summary = runner.join().unwrap().expect("the run completes");
+    assert_eq!(summary.notices, CONSUMERS);
+    assert_eq!(
+        shared.read(run_and_notices).unwrap(),
+        (Some(as_of), CONSUMERS)
+    );
+}

@@ -465,7 +465,7 @@ pub(crate) async fn nightly(
         .map_err(|e| ApiError::malformed(format!("expected {{\"as_of\":\"YYYY-MM-DD\"}}: {e}")))?;
     let date = parse_date(&parsed.as_of).map_err(|e| ApiError::malformed(format!("as_of: {e}")))?;
     let summary = state
-        .write(move |engine| {
+        .nightly(date, move |engine| {
             if let Some(last) = engine.world().last_nightly {
                 if (date - last).num_days() > NIGHTLY_STEP_DAYS_MAX {
                     return Err(ApiError::unprocessable(format!(
@@ -474,7 +474,7 @@ pub(crate) async fn nightly(
                     )));
                 }
             }
-            Ok(engine.nightly(date)?)
+            Ok(())
         })
         .await?;
     Ok(Json(NightlyReport {

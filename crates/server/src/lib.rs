@@ -119,9 +119,22 @@ impl AppState {
             .map_err(|e| ApiError::internal(format!("a write task failed: {e}")))?
     }
 
-    /// Executes the inputs `prepare` makes (under the engine's write lock) together with
-    /// whatever other writes are waiting: one durable commit serves them all, and each gets
-    /// its own answer once it is durable.
+    /// The nightly run for `as_of` once `check` has let it through; reads go on while it
+    /// decides and appends (see `SharedEngine::nightly`).
+    pub async fn nightly(
+        &self,
+        as_of: chrono::NaiveDate,
+        check: impl FnOnce(&Engine) -> Result<(), ApiError> + Send + 'static,
+    ) -> Result<vasooli_engine::nightly::NightlySummary, ApiError> {
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || engine.nightly(as_of, check))
+            .await
+            .map_err(|e| ApiError::internal(format!("a nightly task failed: {e}")))?
+    }
+
+    /// Executes the inputs `prepare` makes (holding the engine's one write slot; reads go on)
+    /// together with whatever other writes are waiting: one durable commit serves them all,
+    /// and each gets its own answer once it is durable.
     pub async fn execute(
         &self,
         prepare: impl FnOnce(&Engine) -> Result<Vec<Input>, ApiError> + Send + 'static,
