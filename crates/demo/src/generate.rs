@@ -2219,7 +2219,7 @@ mod tests {
     }
 
     /// Generation speed for the size of a state utility; run with
-    /// `cargo test --release -p vasooli-projections generate::tests::throughput -- --ignored --nocapture`.
+    /// `cargo test --release -p vasooli-demo generate::tests::throughput -- --ignored --nocapture`.
     #[test]
     #[ignore]
     fn throughput() {

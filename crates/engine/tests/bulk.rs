@@ -7,15 +7,10 @@ use vasooli_domain::{Command, Policy};
 use vasooli_engine::engine::COMMIT_CHUNK_EVENTS;
 use vasooli_engine::{Engine, EngineError, ErrorKind, Input};
 
+mod common;
+
 fn inputs(commands: &[Value]) -> Vec<Input> {
-    commands
-        .iter()
-        .enumerate()
-        .map(|(i, c)| Input {
-            location: format!("payments.csv:{}", i + 2),
-            command: Command::from_json(c),
-        })
-        .collect()
+    common::inputs_from("payments.csv", commands)
 }
 
 fn setup(engine: &mut Engine) {

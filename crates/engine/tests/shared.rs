@@ -10,15 +10,10 @@ use vasooli_engine::{Engine, EngineError, Input, SharedEngine};
 /// A bound on waiting for an answer that must come: reached only if it never comes.
 const ANSWER_WAIT_MAX: Duration = Duration::from_secs(60);
 
+mod common;
+
 fn inputs(commands: &[Value]) -> Vec<Input> {
-    commands
-        .iter()
-        .enumerate()
-        .map(|(i, c)| Input {
-            location: format!("request:{}", i + 1),
-            command: Command::from_json(c),
-        })
-        .collect()
+    common::inputs_from("request", commands)
 }
 
 fn shared_engine(dir: &std::path::Path) -> SharedEngine {

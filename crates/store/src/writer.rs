@@ -917,15 +917,8 @@ impl Chunks {
     /// Encodes the last chunk, if it holds events, into `writes`.
     fn finish(mut self, writes: &mut Vec<KeyValue>) -> Result<(), StoreError> {
         if !self.chunk.is_empty() {
-            self.chunk
-                .finish_into(
-                    self.commit_first,
-                    self.commit_last,
-                    self.first,
-                    &mut self.encoded,
-                )
-                .map_err(codec_err)?;
-            writes.push((layout::chunk_key(self.first).to_vec(), self.encoded));
+            let next_first = self.first;
+            self.close(writes, next_first)?;
         }
         Ok(())
     }
