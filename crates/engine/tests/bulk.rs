@@ -3,7 +3,7 @@
 //! and a repeat that skips everything by natural key.
 
 use serde_json::{json, Value};
-use vasooli_domain::{Command, Policy};
+use vasooli_domain::Policy;
 use vasooli_engine::engine::COMMIT_CHUNK_EVENTS;
 use vasooli_engine::{Engine, EngineError, ErrorKind, Input};
 
@@ -14,16 +14,7 @@ fn inputs(commands: &[Value]) -> Vec<Input> {
 }
 
 fn setup(engine: &mut Engine) {
-    let commands = vec![
-        json!({"type": "register_office", "code": "Z1", "name": "Zone", "level": "zone"}),
-        json!({"type": "register_office", "code": "C1", "name": "Circle", "level": "circle", "parent": "Z1"}),
-        json!({"type": "register_office", "code": "DV1", "name": "Division", "level": "division", "parent": "C1"}),
-        json!({"type": "register_office", "code": "SD1", "name": "Subdivision", "level": "subdivision", "parent": "DV1"}),
-        json!({"type": "register_consumer", "account_no": "A1", "name": "One", "category": "domestic",
-               "subdivision": "SD1", "load_kw": "2.5", "connected_on": "2025-04-01"}),
-        json!({"type": "register_consumer", "account_no": "A2", "name": "Two", "category": "domestic",
-               "subdivision": "SD1", "load_kw": "2.5", "connected_on": "2025-04-01"}),
-    ];
+    let commands = common::offices_and_consumers(&["A1", "A2"]);
     engine.execute(inputs(&commands)).expect("setup accepted");
 }
 

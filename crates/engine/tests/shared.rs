@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use std::sync::mpsc::{channel, sync_channel};
 use std::time::Duration;
-use vasooli_domain::{Command, Policy};
+use vasooli_domain::Policy;
 use vasooli_engine::{Engine, EngineError, Input, SharedEngine};
 
 /// A bound on waiting for an answer that must come: reached only if it never comes.
@@ -18,14 +18,7 @@ fn inputs(commands: &[Value]) -> Vec<Input> {
 
 fn shared_engine(dir: &std::path::Path) -> SharedEngine {
     let mut engine = Engine::open(dir, Policy::default()).unwrap();
-    let setup = vec![
-        json!({"type": "register_office", "code": "Z1", "name": "Zone", "level": "zone"}),
-        json!({"type": "register_office", "code": "C1", "name": "Circle", "level": "circle", "parent": "Z1"}),
-        json!({"type": "register_office", "code": "DV1", "name": "Division", "level": "division", "parent": "C1"}),
-        json!({"type": "register_office", "code": "SD1", "name": "Subdivision", "level": "subdivision", "parent": "DV1"}),
-        json!({"type": "register_consumer", "account_no": "A1", "name": "One", "category": "domestic",
-               "subdivision": "SD1", "load_kw": "2.5", "connected_on": "2025-04-01"}),
-    ];
+    let setup = common::offices_and_consumers(&["A1"]);
     engine.execute(inputs(&setup)).expect("setup accepted");
     SharedEngine::start(engine)
 }

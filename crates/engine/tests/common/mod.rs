@@ -1,6 +1,6 @@
 //! Helpers shared by the engine's test files.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use vasooli_domain::Command;
 use vasooli_engine::Input;
 
@@ -14,4 +14,20 @@ pub fn inputs_from(file: &str, commands: &[Value]) -> Vec<Input> {
             command: Command::from_json(c),
         })
         .collect()
+}
+
+/// The office tree Z1 → C1 → DV1 → SD1 and one domestic consumer in SD1 for each account.
+pub fn offices_and_consumers(accounts: &[&str]) -> Vec<Value> {
+    let mut commands = vec![
+        json!({"type": "register_office", "code": "Z1", "name": "Zone", "level": "zone"}),
+        json!({"type": "register_office", "code": "C1", "name": "Circle", "level": "circle", "parent": "Z1"}),
+        json!({"type": "register_office", "code": "DV1", "name": "Division", "level": "division", "parent": "C1"}),
+        json!({"type": "register_office", "code": "SD1", "name": "Subdivision", "level": "subdivision", "parent": "DV1"}),
+    ];
+    for account in accounts {
+        commands.push(json!({"type": "register_consumer", "account_no": account,
+            "name": format!("Consumer {account}"), "category": "domestic", "subdivision": "SD1",
+            "load_kw": "2.5", "connected_on": "2025-04-01"}));
+    }
+    commands
 }
