@@ -451,7 +451,12 @@ impl Engine {
             written,
             ..
         } = plan;
-        match written.unwrap_or(Ok(())) {
+        let written = written.unwrap_or_else(|| {
+            Err(EngineError::Corrupt(
+                "a planned group was answered without being written".into(),
+            ))
+        });
+        match written {
             Ok(()) => {
                 let caught_up = self.catch_up().and_then(|_| self.maybe_checkpoint());
                 let last_position = self.store.last_position();
@@ -572,13 +577,45 @@ impl Engine {
         duplicates: usize,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ExecuteReport, EngineError> {
-        let total = events.len();
-        let (mut appended, mut skipped, mut written) = (0, 0, 0);
-        progress(0, total);
+        let mut tally = PartsWritten {
+            total: events.len(),
+            ..PartsWritten::default()
+        };
+        progress(0, tally.total);
         // Written from the front, each part dropped once handed over, so the world grows as
         // the batch shrinks.
         events.reverse();
         let mut in_flight: Option<(vasooli_store::PendingCommit, usize)> = None;
+        let outcome = self.write_parts(&mut events, &mut in_flight, &mut tally, progress);
+        drop(events);
+        if let Err(e) = outcome {
+            // A commit handed over is written whatever happened here: wait for it and read
+            // everything written into the world, so the world never lags the log.
+            if let Some((pending, _)) = in_flight.take() {
+                let _ = pending.wait();
+            }
+            let _ = self.catch_up();
+            return Err(e);
+        }
+        self.catch_up()?;
+        self.maybe_checkpoint()?;
+        Ok(ExecuteReport {
+            read,
+            appended: tally.appended,
+            duplicates: duplicates + tally.skipped,
+            last_position: self.store.last_position(),
+        })
+    }
+
+    /// [`Engine::write_in_parts`]'s loop: prepares the next commit, waits for the one in
+    /// flight, hands the next over, and reads the world up while it is written.
+    fn write_parts(
+        &mut self,
+        events: &mut Vec<Box<[u8]>>,
+        in_flight: &mut Option<(vasooli_store::PendingCommit, usize)>,
+        tally: &mut PartsWritten,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<(), EngineError> {
         loop {
             let next = if events.is_empty() {
                 None
@@ -590,26 +627,17 @@ impl Engine {
             };
             if let Some((pending, len)) = in_flight.take() {
                 let receipt = pending.wait()?;
-                appended += receipt.appended;
-                skipped += receipt.duplicates;
-                written += len;
-                progress(written, total);
+                tally.appended += receipt.appended;
+                tally.skipped += receipt.duplicates;
+                tally.written += len;
+                progress(tally.written, tally.total);
             }
             let Some((commit, len)) = next else {
-                break;
+                return Ok(());
             };
-            in_flight = Some((self.store.submit(commit)?, len));
+            *in_flight = Some((self.store.submit(commit)?, len));
             self.catch_up()?;
         }
-        drop(events);
-        self.catch_up()?;
-        self.maybe_checkpoint()?;
-        Ok(ExecuteReport {
-            read,
-            appended,
-            duplicates: duplicates + skipped,
-            last_position: self.store.last_position(),
-        })
     }
 
     /// Appends events the engine decided itself (the nightly run, SMS attempts) in durable
@@ -631,9 +659,10 @@ impl Engine {
         &mut self,
         events: Vec<(Event, Vec<u8>)>,
     ) -> Result<(), EngineError> {
-        self.append_commits(&events)?;
+        // What was appended before a failure is read in too, so the world never lags the log.
+        let appended = self.append_commits(&events);
         self.catch_up()?;
-        Ok(())
+        appended
     }
 
     /// Appends events the engine decided in durable commits of about
@@ -820,6 +849,15 @@ fn new_event(event: &Event, payload: Vec<u8>, recorded_at_ms: i64) -> NewEvent {
         recorded_at_ms,
         key,
     }
+}
+
+/// What a bulk load's commits came to so far.
+#[derive(Default)]
+struct PartsWritten {
+    total: usize,
+    written: usize,
+    appended: usize,
+    skipped: usize,
 }
 
 /// Batches validated together by [`Engine::plan_group`], waiting to be written and answered.

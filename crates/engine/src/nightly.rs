@@ -150,8 +150,12 @@ pub fn run_in_blocks(
     block: usize,
 ) -> Result<NightlySummary, EngineError> {
     let started = Instant::now();
-    let mut summary = decide_and_append(engine, as_of, block)?;
-    finish(engine)?;
+    let decided = decide_and_append(engine, as_of, block);
+    // Whatever was appended (all of the run, or the part before a failure) is read in, so the
+    // world never lags the log.
+    let finished = finish(engine);
+    let mut summary = decided?;
+    finished?;
     summary.elapsed_ms = started.elapsed().as_millis();
     Ok(summary)
 }

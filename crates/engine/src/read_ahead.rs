@@ -14,6 +14,9 @@ const BLOCKS_AHEAD_MAX: usize = 8;
 pub struct ReadAhead<T> {
     blocks: Receiver<Vec<T>>,
     current: std::vec::IntoIter<T>,
+    /// The last block (a short one) has arrived: the input ended.
+    ended: bool,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl<T: Send + 'static> ReadAhead<T> {
@@ -24,7 +27,7 @@ impl<T: Send + 'static> ReadAhead<T> {
     {
         let (sender, blocks) = sync_channel(BLOCKS_AHEAD_MAX);
         let mut items = items.into_iter();
-        std::thread::Builder::new()
+        let reader = std::thread::Builder::new()
             .name("vasooli-read-ahead".into())
             .spawn(move || loop {
                 let block: Vec<T> = items.by_ref().take(BLOCK_ITEMS).collect();
@@ -37,6 +40,8 @@ impl<T: Send + 'static> ReadAhead<T> {
         ReadAhead {
             blocks,
             current: Vec::new().into_iter(),
+            ended: false,
+            reader: Some(reader),
         }
     }
 }
@@ -49,10 +54,25 @@ impl<T> Iterator for ReadAhead<T> {
             if let Some(item) = self.current.next() {
                 return Some(item);
             }
-            // The reading thread ends after a short block (or when it panicked: the channel
-            // closes and the items end there, so the caller sees a short input; a panic in a
-            // parser is a bug, reported on stderr by the thread).
-            self.current = self.blocks.recv().ok()?.into_iter();
+            if self.ended {
+                return None;
+            }
+            match self.blocks.recv() {
+                Ok(block) => {
+                    self.ended = block.len() < BLOCK_ITEMS;
+                    self.current = block.into_iter();
+                }
+                // The channel closed before the short last block: the reading thread
+                // panicked. The panic goes on here, in the caller, so that a file is never
+                // taken for shorter than it is.
+                Err(_) => {
+                    self.ended = true;
+                    if let Some(Err(panic)) = self.reader.take().map(|r| r.join()) {
+                        std::panic::resume_unwind(panic);
+                    }
+                    return None;
+                }
+            }
         }
     }
 }
@@ -60,6 +80,22 @@ impl<T> Iterator for ReadAhead<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_while_reading_ahead_reaches_the_caller() {
+        let items = (0..BLOCK_ITEMS * 3).map(|i| {
+            if i == BLOCK_ITEMS * 2 + 5 {
+                panic!("a parser bug at item {i}");
+            }
+            i
+        });
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ReadAhead::new(items).count()
+        }));
+        let panic = read.expect_err("the input is not taken for shorter than it is");
+        let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(message.contains("a parser bug"), "{message}");
+    }
 
     #[test]
     fn every_item_arrives_once_in_order() {

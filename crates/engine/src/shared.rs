@@ -73,7 +73,7 @@ impl std::ops::DerefMut for Exclusive {
 impl Drop for Exclusive {
     fn drop(&mut self) {
         self.position
-            .store(self.guard.store().last_position(), Ordering::Relaxed);
+            .store(self.guard.world().position, Ordering::Relaxed);
         if std::thread::panicking() {
             self.poisoned.store(true, Ordering::Relaxed);
         }
@@ -99,7 +99,7 @@ impl SharedEngine {
     /// Shares `engine`, starting its write and checkpoint threads (they end with the last
     /// handle).
     pub fn start(engine: Engine) -> SharedEngine {
-        let position = Arc::new(AtomicU64::new(engine.store().last_position()));
+        let position = Arc::new(AtomicU64::new(engine.world().position));
         let engine = Arc::new(RwLock::new(engine));
         let poisoned = Arc::new(AtomicBool::new(false));
         let (jobs, queue) = sync_channel(WRITE_QUEUE_MAX);
@@ -126,7 +126,9 @@ impl SharedEngine {
         }
     }
 
-    /// The log's last position as of the last write.
+    /// The log position the world (what readers see) has reached, as of the last write: a
+    /// write is read into the world before it is acknowledged, so this covers every
+    /// acknowledged write. (The log itself may be ahead while a write is being made durable.)
     pub fn log_position(&self) -> u64 {
         self.position.load(Ordering::Relaxed)
     }
@@ -164,7 +166,7 @@ impl SharedEngine {
         let out = f(&mut guard);
         drop(watch);
         self.position
-            .store(guard.store().last_position(), Ordering::Relaxed);
+            .store(guard.world().position, Ordering::Relaxed);
         Ok(out)
     }
 
@@ -187,7 +189,7 @@ impl SharedEngine {
         // Whatever was appended (all of the run, or a part of it before a failure) is read in.
         let finished = nightly::finish(&mut guard);
         self.position
-            .store(guard.store().last_position(), Ordering::Relaxed);
+            .store(guard.world().position, Ordering::Relaxed);
         drop(watch);
         let mut summary = decided?;
         finished?;
@@ -285,7 +287,7 @@ fn run_writes(
         guard.write_planned(&mut plan);
         let mut guard = RwLockUpgradableReadGuard::upgrade(guard);
         let results = guard.finish_group(plan);
-        position.store(guard.store().last_position(), Ordering::Relaxed);
+        position.store(guard.world().position, Ordering::Relaxed);
         drop(watch);
         drop(guard);
         for (reply, result) in replies.into_iter().zip(results) {

@@ -769,16 +769,18 @@ fn list_key(caller: &TokenInfo, route: &str) -> String {
     )
 }
 
-/// A kept answer for `key` made at the log's current position, found without waiting for the
-/// engine: the same role and office passed the same scope check at that position, and a write
-/// moves the position before it is acknowledged, so no acknowledged write is missing from it.
+/// A kept answer for `key` made at the world's current position, found without waiting for
+/// the engine: the same role and office passed the same scope check at that position, and a
+/// write moves the position before it is acknowledged, so no acknowledged write is missing
+/// from it.
 fn kept_list(state: &AppState, key: Option<&str>) -> Option<CachedList> {
     let (content_type, body) = state.lists.get(key?, state.log_position())?;
     Some(CachedList { content_type, body })
 }
 
-/// Answers a list request from the cache when the log is where it was when the answer was
-/// made, else makes it with `make` and keeps it. `key` names the route and its query (none
+/// Answers a list request from the cache when the world is where it was when the answer was
+/// made, else makes it with `make` and keeps it. The world's position, not the log's: while a
+/// write is made durable the log is ahead of the world the answer is made from. `key` names the route and its query (none
 /// for a query that does not parse: its error is made afresh).
 fn cached_list(
     state: &AppState,
@@ -786,7 +788,7 @@ fn cached_list(
     key: Option<String>,
     make: impl FnOnce() -> Result<Listing, ApiError>,
 ) -> Result<CachedList, ApiError> {
-    let position = engine.store().last_position();
+    let position = engine.world().position;
     if let Some((content_type, body)) = key.as_ref().and_then(|k| state.lists.get(k, position)) {
         return Ok(CachedList { content_type, body });
     }
