@@ -25,6 +25,8 @@ pub mod policy;
 pub mod sms;
 pub mod sms_triggers;
 pub mod state;
+#[doc(hidden)]
+pub mod testkit;
 pub mod types;
 
 pub use command::Command;
