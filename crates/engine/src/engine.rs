@@ -1361,23 +1361,24 @@ fn answered(
 }
 
 fn conflict(namespace: KeyNamespace, key: &str) -> Refusal {
-    (
-        ErrorKind::Conflict,
-        namespace.field().to_string(),
-        format!("`{key}` is already recorded with different content"),
-    )
+    conflict_on(namespace.field(), key)
 }
 
-/// A conflict the store reports under a namespace's stored name.
+/// A conflict the store reports under a namespace's stored name (one this version does not
+/// know is reported on the account).
 fn stored_conflict(namespace: &str, key: &str) -> Refusal {
-    match namespace.parse::<KeyNamespace>() {
-        Ok(namespace) => conflict(namespace, key),
-        Err(_) => (
-            ErrorKind::Conflict,
-            "account_no".to_string(),
-            format!("`{key}` is already recorded with different content"),
-        ),
-    }
+    let field = namespace
+        .parse::<KeyNamespace>()
+        .map_or("account_no", KeyNamespace::field);
+    conflict_on(field, key)
+}
+
+fn conflict_on(field: &str, key: &str) -> Refusal {
+    (
+        ErrorKind::Conflict,
+        field.to_string(),
+        format!("`{key}` is already recorded with different content"),
+    )
 }
 
 impl StateView for Batch<'_> {
