@@ -151,8 +151,17 @@ pub fn run_in_blocks(
 ) -> Result<NightlySummary, EngineError> {
     let started = Instant::now();
     let decided = decide_and_append(engine, as_of, block);
-    // Whatever was appended (all of the run, or the part before a failure) is read in, so the
-    // world never lags the log.
+    complete(engine, decided, started)
+}
+
+/// Ends a run [`decide_and_append`] answered `decided` for: whatever was appended (all of the
+/// run, or the part before a failure) is read into the world, so the world never lags the
+/// log, and then the run's answer is given.
+pub fn complete(
+    engine: &mut Engine,
+    decided: Result<NightlySummary, EngineError>,
+    started: Instant,
+) -> Result<NightlySummary, EngineError> {
     let finished = finish(engine);
     let mut summary = decided?;
     finished?;

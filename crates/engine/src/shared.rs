@@ -186,15 +186,11 @@ impl SharedEngine {
         check(&guard)?;
         let decided = nightly::decide_and_append(&guard, as_of, nightly::NIGHTLY_BLOCK_CONSUMERS);
         let mut guard = RwLockUpgradableReadGuard::upgrade(guard);
-        // Whatever was appended (all of the run, or a part of it before a failure) is read in.
-        let finished = nightly::finish(&mut guard);
+        let completed = nightly::complete(&mut guard, decided, started);
         self.position
             .store(guard.world().position, Ordering::Relaxed);
         drop(watch);
-        let mut summary = decided?;
-        finished?;
-        summary.elapsed_ms = started.elapsed().as_millis();
-        Ok(summary)
+        Ok(completed?)
     }
 
     /// Executes the inputs `prepare` makes (holding the engine's one write slot, so it may
@@ -240,8 +236,9 @@ impl SharedEngine {
 }
 
 /// The write thread: takes every write waiting (up to [`WRITE_GROUP_MAX`]), executes them as
-/// one group (reads wait only while its commit is read into the world), answers each, and goes back for the writes that queued
-/// meanwhile. Under load the groups grow, so concurrent writers share flushes.
+/// one group (reads wait only while its commit is read into the world), answers each, and
+/// goes back for the writes that queued meanwhile. Under load the groups grow, so concurrent
+/// writers share flushes.
 fn run_writes(
     engine: Weak<RwLock<Engine>>,
     position: Arc<AtomicU64>,
