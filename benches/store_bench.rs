@@ -3,7 +3,8 @@
 //! Compares, on the same generated events, the store's durable append and replay with
 //! raw sled baselines: one key per event, and one value per commit. Run with
 //! `cargo bench -p vasooli-store --bench store_bench`; set `STORE_BENCH_EVENTS` to change
-//! the event count (default 1,000,000), `STORE_BENCH_ONLY_STORE=1` to skip the raw sled
+//! the event count (default 1,000,000), `STORE_BENCH_STREAMS` the number of streams they are
+//! spread over (default 10,000), `STORE_BENCH_ONLY_STORE=1` to skip the raw sled
 //! baselines, `STORE_BENCH_LIST=1` to list the store's files with their sizes.
 
 use std::path::Path;
@@ -13,8 +14,20 @@ use vasooli_store::{NewCommit, NewEvent, Store, LOG_TREE};
 
 const DEFAULT_EVENTS: usize = 1_000_000;
 const EVENTS_PER_COMMIT: usize = 10_000;
-/// Distinct streams the events are spread over (consumer accounts).
-const STREAMS: usize = 10_000;
+/// Distinct streams the events are spread over (consumer accounts), unless
+/// `STORE_BENCH_STREAMS` says otherwise.
+const DEFAULT_STREAMS: usize = 10_000;
+
+fn streams() -> usize {
+    static STREAMS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *STREAMS.get_or_init(|| {
+        std::env::var("STORE_BENCH_STREAMS")
+            .ok()
+            .and_then(|v| v.replace('_', "").parse().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(DEFAULT_STREAMS)
+    })
+}
 const EVENT_TYPES: [&str; 3] = ["BillIssued", "PaymentReceived", "NoticeServed"];
 
 struct Row {
@@ -64,7 +77,7 @@ fn make_event(i: usize) -> NewEvent {
     payload.extend(std::iter::repeat_n('x', pad));
     payload.push_str("\"}");
     NewEvent::new(
-        format!("consumer-{}", (i * 2_654_435_761) % STREAMS),
+        format!("consumer-{}", (i * 2_654_435_761) % streams()),
         EVENT_TYPES[i % EVENT_TYPES.len()],
         payload.into_bytes(),
         1_700_000_000_000 + i as i64,
@@ -98,7 +111,8 @@ fn main() {
         })
         .sum();
     println!(
-        "events: {n}, commits of {EVENTS_PER_COMMIT}, payload avg {:.1} B, raw encoded {raw_bytes} B",
+        "events: {n} over {} streams, commits of {EVENTS_PER_COMMIT}, payload avg {:.1} B, raw encoded {raw_bytes} B",
+        streams(),
         payload_bytes as f64 / n as f64
     );
     let root = tempfile::tempdir().expect("tempdir");
