@@ -12,6 +12,7 @@
 //! | `S`    | stream name                                | `StreamWire`     |
 //! | `M`    | `checkpoint`                               | `CheckpointWire` |
 //! | `M`    | `keyindex`                                 | `KeyIndexWire`   |
+//! | `M`    | `covered`                                  | u64 big-endian: replicated-log sequence covered |
 //!
 //! Big-endian positions make sled's byte order equal to position order.
 
@@ -24,6 +25,20 @@ pub(crate) const STREAM_PREFIX: u8 = b'S';
 pub(crate) const CHECKPOINT_KEY: &[u8] = b"Mcheckpoint";
 pub(crate) const KEY_BLOCK_PREFIX: u8 = b'I';
 pub(crate) const KEY_INDEX_KEY: &[u8] = b"Mkeyindex";
+/// The highest replicated-log sequence applied (cluster mode), written with the commit
+/// that applied it.
+pub(crate) const COVERED_KEY: &[u8] = b"Mcovered";
+
+/// The value stored under [`COVERED_KEY`] for sequence `seq`.
+pub(crate) fn covered_value(seq: u64) -> Vec<u8> {
+    seq.to_be_bytes().to_vec()
+}
+
+/// The sequence a [`COVERED_KEY`] value holds, if it is well formed.
+pub(crate) fn covered_from(value: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = value.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
 
 /// Length of a key-index block key: prefix, run id u64, block number u32.
 pub(crate) const KEY_BLOCK_KEY_LEN: usize = 13;

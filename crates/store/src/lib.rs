@@ -164,6 +164,12 @@ impl NewEvent {
 pub struct NewCommit {
     pub events: Vec<NewEvent>,
     pub expectations: Vec<(String, ExpectedVersion)>,
+    /// The sequence of a replicated log this commit applies, in cluster mode: written in
+    /// the same atomic batch as the commit's events, also when all of them are
+    /// duplicates, and read back by [`Store::covered_sequence`]. `None` outside cluster
+    /// mode.
+    #[serde(default)]
+    pub covers: Option<u64>,
 }
 
 impl NewCommit {
@@ -171,7 +177,14 @@ impl NewCommit {
         NewCommit {
             events,
             expectations: Vec::new(),
+            covers: None,
         }
+    }
+
+    /// Marks the commit as applying sequence `seq` of a replicated log.
+    pub fn covering(mut self, seq: u64) -> NewCommit {
+        self.covers = Some(seq);
+        self
     }
 
     pub fn expect(mut self, stream: impl Into<String>, expected: ExpectedVersion) -> NewCommit {
@@ -661,6 +674,20 @@ impl Store {
     /// All events of `stream`, in version order.
     pub fn read_stream(&self, stream: &str) -> Result<Vec<RecordedEvent>, StoreError> {
         read::read_stream(&self.inner.shared, stream)
+    }
+
+    /// The highest replicated-log sequence a commit has covered (see
+    /// [`NewCommit::covers`]); 0 when none has.
+    pub fn covered_sequence(&self) -> Result<u64, StoreError> {
+        let shared = &self.inner.shared;
+        let value = shared.tree()?.get(layout::COVERED_KEY)?;
+        match value {
+            None => Ok(0),
+            Some(bytes) => layout::covered_from(&bytes).ok_or_else(|| StoreError::Corrupt {
+                position: shared.last_position(),
+                reason: format!("covered sequence: {} bytes, expected 8", bytes.len()),
+            }),
+        }
     }
 
     /// Where the natural key was first recorded, if it was.
