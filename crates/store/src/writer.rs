@@ -465,7 +465,8 @@ impl Writer {
                     st.keys.extend(keys);
                     // Cluster mode: the log sequence applied goes in the same batch.
                     if let Some(seq) = commit.covers {
-                        st.batch.insert(layout::COVERED_KEY, layout::covered_value(seq));
+                        st.batch
+                            .insert(layout::COVERED_KEY, layout::covered_value(seq));
                         st.writes += 1;
                     }
                     st.accepted_commits += 1;

@@ -43,7 +43,12 @@ fn the_covered_sequence_advances_with_each_commit_and_survives_reopening() {
         assert_eq!(store.covered_sequence().expect("covered"), 0);
         // A commit without a sequence leaves it alone.
         store
-            .append(NewCommit::new(vec![NewEvent::new("other", "T", vec![1], 0)]))
+            .append(NewCommit::new(vec![NewEvent::new(
+                "other",
+                "T",
+                vec![1],
+                0,
+            )]))
             .expect("append");
         assert_eq!(store.covered_sequence().expect("covered"), 0);
         for seq in 1..=20 {
@@ -136,10 +141,14 @@ fn after_a_kill_at_any_moment_the_store_holds_a_commit_exactly_when_it_holds_its
         assert_eq!(seen, wanted, "the child stopped early");
         child.kill().expect("kill");
         let _ = child.wait();
-        vasooli_store::wait_sled_closed(&dir.path().join("log")).expect("the killed child let go of the log");
+        vasooli_store::wait_sled_closed(&dir.path().join("log"))
+            .expect("the killed child let go of the log");
         let store = Store::open(dir.path()).expect("reopen after the kill");
         let covered = store.covered_sequence().expect("covered");
-        assert!(covered >= acked, "acknowledged {acked}, covered only {covered}");
+        assert!(
+            covered >= acked,
+            "acknowledged {acked}, covered only {covered}"
+        );
         assert_eq!(
             last_applied(&store),
             covered,
