@@ -130,6 +130,12 @@ pub(crate) struct CheckpointWire {
     pub position: u64,
 }
 
+/// The replicated-log sequence the commits so far cover (cluster mode).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
+pub(crate) struct CoveredWire {
+    pub sequence: u64,
+}
+
 /// Why a stored value does not encode or decode.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {

@@ -12,7 +12,7 @@
 //! | `S`    | stream name                                | `StreamWire`     |
 //! | `M`    | `checkpoint`                               | `CheckpointWire` |
 //! | `M`    | `keyindex`                                 | `KeyIndexWire`   |
-//! | `M`    | `covered`                                  | u64 big-endian: replicated-log sequence covered |
+//! | `M`    | `covered`                                  | `CoveredWire`    |
 //!
 //! Big-endian positions make sled's byte order equal to position order.
 
@@ -31,13 +31,13 @@ pub(crate) const COVERED_KEY: &[u8] = b"Mcovered";
 
 /// The value stored under [`COVERED_KEY`] for sequence `seq`.
 pub(crate) fn covered_value(seq: u64) -> Vec<u8> {
-    seq.to_be_bytes().to_vec()
+    crate::codec::seal(&crate::codec::CoveredWire { sequence: seq })
+        .expect("a sequence always encodes")
 }
 
-/// The sequence a [`COVERED_KEY`] value holds, if it is well formed.
-pub(crate) fn covered_from(value: &[u8]) -> Option<u64> {
-    let bytes: [u8; 8] = value.try_into().ok()?;
-    Some(u64::from_be_bytes(bytes))
+/// The sequence a [`COVERED_KEY`] value holds.
+pub(crate) fn covered_from(value: &[u8]) -> Result<u64, crate::codec::CodecError> {
+    crate::codec::open_envelope::<crate::codec::CoveredWire>(value).map(|w| w.sequence)
 }
 
 /// Length of a key-index block key: prefix, run id u64, block number u32.

@@ -683,9 +683,9 @@ impl Store {
         let value = shared.tree()?.get(layout::COVERED_KEY)?;
         match value {
             None => Ok(0),
-            Some(bytes) => layout::covered_from(&bytes).ok_or_else(|| StoreError::Corrupt {
+            Some(bytes) => layout::covered_from(&bytes).map_err(|e| StoreError::Corrupt {
                 position: shared.last_position(),
-                reason: format!("covered sequence: {} bytes, expected 8", bytes.len()),
+                reason: format!("covered sequence: {e}"),
             }),
         }
     }
