@@ -261,6 +261,30 @@ impl TestCluster {
         )
     }
 
+    /// The message block files in which server `i` keeps `stream` (as JetStream lays out a
+    /// file store: `jetstream/$G/streams/<stream>/msgs/*.blk`).
+    pub fn stream_block_files(&self, i: usize, stream: &str) -> Vec<PathBuf> {
+        let msgs = self
+            .dir
+            .path()
+            .join(&self.nodes[i].name)
+            .join("jetstream")
+            .join("$G")
+            .join("streams")
+            .join(stream)
+            .join("msgs");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&msgs)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "blk"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
     /// The last lines of every server's log.
     pub fn log_tails(&self) -> String {
         let mut out = String::new();

@@ -113,6 +113,35 @@ async fn assert_every_copy_holds(
     }
 }
 
+/// With every server stopped, checks each server's files: the stream's message blocks on
+/// each disk hold every acknowledged commit id exactly once (ids are 32 hex digits, in the
+/// entry's `Nats-Msg-Id` header).
+fn assert_every_disk_holds_each_once(
+    cluster: &TestCluster,
+    stream: &str,
+    acked: &[(u64, CommitId)],
+) {
+    for i in 0..3 {
+        assert!(!cluster.is_running(i));
+        let files = cluster.stream_block_files(i, stream);
+        assert!(!files.is_empty(), "n{i} keeps no blocks of {stream}");
+        let mut text = String::new();
+        for f in &files {
+            text.push_str(&String::from_utf8_lossy(
+                &std::fs::read(f).expect("read a block"),
+            ));
+        }
+        for (seq, id) in acked {
+            let hex = envelope::commit_id_hex(id);
+            assert_eq!(
+                text.matches(hex.as_str()).count(),
+                1,
+                "n{i}: commit {hex} (sequence {seq}) on disk"
+            );
+        }
+    }
+}
+
 /// Replica states until every member of the stream's group is current (bounded).
 async fn wait_all_current(log: &ClusterLog) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -209,6 +238,8 @@ async fn killing_the_stream_leader_mid_append_loses_no_acknowledged_commit_and_d
     }
     wait_all_current(&log).await;
     assert_every_copy_holds(&cluster, "KILL", partition, &acked).await;
+    cluster.kill_all();
+    assert_every_disk_holds_each_once(&cluster, "KILL", &acked);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,6 +283,8 @@ async fn stopping_and_restarting_all_three_servers_keeps_every_acknowledged_comm
     );
     wait_all_current(&log).await;
     assert_every_copy_holds(&cluster, "ALL", partition, &acked).await;
+    cluster.kill_all();
+    assert_every_disk_holds_each_once(&cluster, "ALL", &acked);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
