@@ -1,21 +1,19 @@
 //! A commit as stored in the replicated log.
 //!
 //! Every entry is `[format version: u8][crc32 of the body: u32 LE][body]`, like the
-//! store's own values; the body is bincode 2 of the commit id and the commit's events and
-//! expectations. What a commit covers locally ([`NewCommit::covers`]) is not part of it:
-//! a replica sets it to the entry's sequence when applying.
+//! store's own values; the body is the 16-byte commit id followed by the commit as the
+//! store encodes it for carrying ([`vasooli_store::encode_commit`]: its events and
+//! expectations, in an envelope of its own). What a commit covers locally
+//! ([`NewCommit::covers`]) is not part of it: a replica sets it to the entry's sequence
+//! when applying.
 
-use serde::{Deserialize, Serialize};
-use vasooli_store::{ExpectedVersion, NewCommit, NewEvent};
+use vasooli_store::{CodecError, NewCommit};
 
 /// Format of the entries this version writes.
 pub const ENVELOPE_VERSION: u8 = 1;
 
 /// Header: the format byte and the CRC.
 const HEADER_LEN: usize = 5;
-
-/// Guards the decoder against corrupt length prefixes claiming giant allocations.
-const DECODE_LIMIT_BYTES: usize = 256 * 1024 * 1024;
 
 /// Names a commit in the log: the `Nats-Msg-Id` it is appended with, so that a retried
 /// append is not stored twice.
@@ -40,42 +38,16 @@ pub enum EnvelopeError {
     UnknownVersion(u8),
     #[error("crc mismatch (stored {stored:08x}, computed {computed:08x})")]
     Crc { stored: u32, computed: u32 },
-    #[error("decode: {0}")]
-    Decode(String),
-    #[error("{0} trailing bytes after the body")]
-    Trailing(usize),
-    #[error("encode: {0}")]
-    Encode(String),
-}
-
-#[derive(Serialize)]
-struct BodyRef<'a> {
-    id: &'a CommitId,
-    events: &'a [NewEvent],
-    expectations: &'a [(String, ExpectedVersion)],
-}
-
-#[derive(Deserialize)]
-struct Body {
-    id: CommitId,
-    events: Vec<NewEvent>,
-    expectations: Vec<(String, ExpectedVersion)>,
-}
-
-fn config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<DECODE_LIMIT_BYTES>()
+    #[error("commit: {0}")]
+    Commit(#[from] CodecError),
 }
 
 /// The log entry of `commit` named `id`.
 pub fn encode(id: &CommitId, commit: &NewCommit) -> Result<Vec<u8>, EnvelopeError> {
-    let body = BodyRef {
-        id,
-        events: &commit.events,
-        expectations: &commit.expectations,
-    };
-    let mut out = vec![ENVELOPE_VERSION, 0, 0, 0, 0];
-    let encoded = bincode::serde::encode_to_vec(&body, config())
-        .map_err(|e| EnvelopeError::Encode(e.to_string()))?;
+    let encoded = vasooli_store::encode_commit(commit)?;
+    let mut out = Vec::with_capacity(HEADER_LEN + id.len() + encoded.len());
+    out.extend_from_slice(&[ENVELOPE_VERSION, 0, 0, 0, 0]);
+    out.extend_from_slice(id);
     out.extend_from_slice(&encoded);
     let crc = crc32fast::hash(&out[HEADER_LEN..]);
     out[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
@@ -84,32 +56,27 @@ pub fn encode(id: &CommitId, commit: &NewCommit) -> Result<Vec<u8>, EnvelopeErro
 
 /// The commit id and commit of a log entry (the commit covers nothing yet).
 pub fn decode(bytes: &[u8]) -> Result<(CommitId, NewCommit), EnvelopeError> {
-    if bytes.len() < HEADER_LEN {
-        return Err(EnvelopeError::TooShort(bytes.len()));
-    }
-    if bytes[0] != ENVELOPE_VERSION {
+    if bytes.first().is_some_and(|v| *v != ENVELOPE_VERSION) {
         return Err(EnvelopeError::UnknownVersion(bytes[0]));
+    }
+    if bytes.len() < HEADER_LEN + 16 {
+        return Err(EnvelopeError::TooShort(bytes.len()));
     }
     let stored = u32::from_le_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
     let computed = crc32fast::hash(&bytes[HEADER_LEN..]);
     if stored != computed {
         return Err(EnvelopeError::Crc { stored, computed });
     }
-    let (body, read): (Body, usize) =
-        bincode::serde::decode_from_slice(&bytes[HEADER_LEN..], config())
-            .map_err(|e| EnvelopeError::Decode(e.to_string()))?;
-    let rest = bytes.len() - HEADER_LEN - read;
-    if rest != 0 {
-        return Err(EnvelopeError::Trailing(rest));
-    }
-    let mut commit = NewCommit::new(body.events);
-    commit.expectations = body.expectations;
-    Ok((body.id, commit))
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&bytes[HEADER_LEN..HEADER_LEN + 16]);
+    let commit = vasooli_store::decode_commit(&bytes[HEADER_LEN + 16..])?;
+    Ok((id, commit))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vasooli_store::{ExpectedVersion, NewEvent};
 
     fn sample() -> NewCommit {
         NewCommit::new(vec![
@@ -156,11 +123,12 @@ mod tests {
             decode(&bytes[..3]),
             Err(EnvelopeError::TooShort(3))
         ));
-        let mut longer = bytes.clone();
-        longer.push(0);
-        let crc = crc32fast::hash(&longer[HEADER_LEN..]);
-        longer[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(decode(&longer).map(|_| ()), Err(EnvelopeError::Trailing(1)));
+        // A body that is no commit, under a correct header, is refused by the store's codec.
+        let mut other = bytes[..HEADER_LEN + 16].to_vec();
+        other.extend_from_slice(&[9, 9, 9]);
+        let crc = crc32fast::hash(&other[HEADER_LEN..]);
+        other[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+        assert!(matches!(decode(&other), Err(EnvelopeError::Commit(_))));
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! See `docs/STORE.md` for the on-disk format.
 
 mod codec;
-pub use codec::CodecError;
+pub use codec::{decode_commit, encode_commit, CodecError};
 mod dirlock;
 mod error;
 mod fasthash;

@@ -6,7 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vasooli_store::{NewCommit, NewEvent, Store};
+use vasooli_store::{
+    decode_commit, encode_commit, CodecError, ExpectedVersion, NewCommit, NewEvent, Store,
+};
 
 /// Set in the child process this test re-runs itself as: the store directory it appends to.
 const CHILD_DIR_ENV: &str = "VASOOLI_COVERED_CHILD_DIR";
@@ -167,4 +169,24 @@ fn after_a_kill_at_any_moment_the_store_holds_a_commit_exactly_when_it_holds_its
             .collect();
         assert_eq!(seqs, (1..=covered).collect::<Vec<_>>());
     }
+}
+
+#[test]
+fn a_commit_carried_as_bytes_comes_back_whole_but_covering_nothing() {
+    let commit = commit_for(12).expect("log", ExpectedVersion::Exact(11));
+    let bytes = encode_commit(&commit).expect("encode");
+    let back = decode_commit(&bytes).expect("decode");
+    assert_eq!(back.events, commit.events);
+    assert_eq!(back.expectations, commit.expectations);
+    assert_eq!(back.covers, None);
+    for i in 0..bytes.len() {
+        let mut bad = bytes.clone();
+        bad[i] ^= 0x01;
+        assert!(decode_commit(&bad).is_err(), "byte {i} flipped");
+    }
+    assert!(matches!(
+        decode_commit(&bytes[..4]),
+        Err(CodecError::TooShort(4))
+    ));
+    assert!(matches!(decode_commit(&[]), Err(CodecError::TooShort(0))));
 }
