@@ -121,28 +121,31 @@ impl Leases {
         })
     }
 
-    async fn current(&self, key: &str) -> Result<Current, ClusterError> {
-        let found = retrying(&format!("read {key}"), self.retry_for, || {
-            last_of(&self.kv, key)
-        })
-        .await?;
-        let Some(m) = found else {
+    /// What `key` holds, read once from the bucket's leader.
+    async fn read(&self, key: &str) -> Result<Current, Attempt> {
+        let Some(m) = last_of(&self.kv, key).await? else {
             return Ok(Current::Absent);
         };
         if is_removal(&m) {
             return Ok(Current::Released(m.sequence));
         }
-        let value: LeaseValue =
-            serde_json::from_slice(&m.payload).map_err(|e| ClusterError::Corrupt {
+        let value: LeaseValue = serde_json::from_slice(&m.payload).map_err(|e| {
+            Attempt::Fail(ClusterError::Corrupt {
                 partition: key.to_string(),
                 seq: m.sequence,
                 reason: format!("lease value: {e}"),
-            })?;
+            })
+        })?;
         Ok(Current::Held {
             revision: m.sequence,
             written: m.time,
             value,
         })
+    }
+
+    /// What `key` holds, retried through elections.
+    async fn current(&self, key: &str) -> Result<Current, ClusterError> {
+        retrying(&format!("read {key}"), self.retry_for, || self.read(key)).await
     }
 
     /// The cluster's current time: the server's stamp on a write made now.
@@ -189,7 +192,8 @@ impl Leases {
 
     /// Takes lease `name` for `holder` for `ttl`: when it is free (never taken, released or
     /// expired by the cluster's clock) or already `holder`'s. Refused with
-    /// [`ClusterError::LeaseHeld`] while another holder's lease runs.
+    /// [`ClusterError::LeaseHeld`] while another holder's lease runs. Retried through
+    /// elections; a write whose answer was lost is recognised as this holder's.
     pub async fn acquire(
         &self,
         name: &str,
@@ -202,7 +206,21 @@ impl Leases {
             ttl_ms: ttl.as_millis().max(1) as u64,
         };
         let bytes = Bytes::from(serde_json::to_vec(&value).expect("a lease value serializes"));
-        let swap_on = match self.current(&key).await? {
+        retrying(&format!("acquire lease {name}"), self.retry_for, || {
+            self.try_acquire(name, &key, &value, bytes.clone(), ttl)
+        })
+        .await
+    }
+
+    async fn try_acquire(
+        &self,
+        name: &str,
+        key: &str,
+        value: &LeaseValue,
+        bytes: Bytes,
+        ttl: Duration,
+    ) -> Result<Lease, Attempt> {
+        let swap_on = match self.read(key).await? {
             Current::Absent => None,
             Current::Released(revision) => Some(revision),
             Current::Held {
@@ -211,75 +229,63 @@ impl Leases {
                 value: held,
             } => {
                 let until = expires(written, held.ttl_ms);
-                if held.holder != holder && self.cluster_now().await? < until {
-                    return Err(ClusterError::LeaseHeld {
+                if held.holder != value.holder && self.cluster_now().await? < until {
+                    return Err(Attempt::Fail(ClusterError::LeaseHeld {
                         name: name.to_string(),
                         holder: held.holder,
                         expires_at: until,
-                    });
+                    }));
                 }
                 Some(revision)
             }
         };
+        // Err(None): another write came first; Err(Some(reason)): no answer.
         let written = match swap_on {
-            None => self.kv.create(&key, bytes.clone()).await.map_err(|e| {
-                if e.kind() == kv::CreateErrorKind::AlreadyExists {
-                    None
-                } else {
-                    Some(e.to_string())
-                }
+            None => self.kv.create(key, bytes).await.map_err(|e| {
+                (e.kind() != kv::CreateErrorKind::AlreadyExists).then(|| e.to_string())
             }),
-            Some(revision) => self
-                .kv
-                .update(&key, bytes.clone(), revision)
-                .await
-                .map_err(|e| {
-                    if e.kind() == UpdateErrorKind::WrongLastRevision {
-                        None
-                    } else {
-                        Some(e.to_string())
-                    }
-                }),
+            Some(revision) => self.kv.update(key, bytes, revision).await.map_err(|e| {
+                (e.kind() != UpdateErrorKind::WrongLastRevision).then(|| e.to_string())
+            }),
         };
-        match written {
-            Ok(revision) => self.lease_at(name, holder, ttl, revision).await,
-            // Another contender wrote first, or the write's answer was lost: see who holds it.
-            Err(_) => match self.current(&key).await? {
-                Current::Held {
-                    revision,
-                    written,
-                    value: held,
-                } => {
-                    if held == value && Some(revision) != swap_on {
-                        // Our own write, its answer lost.
-                        return self.lease_at(name, holder, ttl, revision).await;
-                    }
-                    Err(ClusterError::LeaseHeld {
-                        name: name.to_string(),
-                        holder: held.holder.clone(),
-                        expires_at: expires(written, held.ttl_ms),
-                    })
+        let failed = match written {
+            Ok(revision) => return self.lease_at(name, &value.holder, ttl, revision).await,
+            Err(failed) => failed,
+        };
+        // See who holds it now: this holder's own write whose answer was lost, or another's.
+        match self.read(key).await? {
+            Current::Held {
+                revision,
+                written,
+                value: held,
+            } => {
+                if held == *value && Some(revision) != swap_on {
+                    return self.lease_at(name, &value.holder, ttl, revision).await;
                 }
-                _ => Err(ClusterError::Unavailable {
-                    what: format!("acquire lease {name}"),
-                    waited: Duration::ZERO,
-                    reason: "the lease changed while it was taken; try again".to_string(),
-                }),
-            },
+                match failed {
+                    Some(reason) => Err(Attempt::Retry(reason)),
+                    None => Err(Attempt::Fail(ClusterError::LeaseHeld {
+                        name: name.to_string(),
+                        holder: held.holder,
+                        expires_at: expires(written, held.ttl_ms),
+                    })),
+                }
+            }
+            _ => Err(Attempt::Retry(failed.unwrap_or_else(|| {
+                "the lease changed while it was taken".to_string()
+            }))),
         }
     }
 
+    /// The lease `holder` holds at `revision`, expiring `ttl` after the server's stamp on it.
     async fn lease_at(
         &self,
         name: &str,
         holder: &str,
         ttl: Duration,
         revision: u64,
-    ) -> Result<Lease, ClusterError> {
-        let written = retrying("read the lease's stamp", self.retry_for, || {
-            self.stamp(revision)
-        })
-        .await?;
+    ) -> Result<Lease, Attempt> {
+        let written = self.stamp(revision).await?;
         Ok(Lease {
             name: name.to_string(),
             holder: holder.to_string(),
@@ -298,38 +304,50 @@ impl Leases {
             ttl_ms: lease.ttl.as_millis().max(1) as u64,
         };
         let bytes = Bytes::from(serde_json::to_vec(&value).expect("a lease value serializes"));
-        match self.kv.update(&key, bytes, lease.revision).await {
+        let current: &Lease = lease;
+        let renewed = retrying(
+            &format!("renew lease {}", lease.name),
+            self.retry_for,
+            || self.try_renew(current, &key, &value, bytes.clone()),
+        )
+        .await?;
+        *lease = renewed;
+        Ok(())
+    }
+
+    async fn try_renew(
+        &self,
+        lease: &Lease,
+        key: &str,
+        value: &LeaseValue,
+        bytes: Bytes,
+    ) -> Result<Lease, Attempt> {
+        let failed = match self.kv.update(key, bytes, lease.revision).await {
             Ok(revision) => {
-                *lease = self
+                return self
                     .lease_at(&lease.name, &lease.holder, lease.ttl, revision)
-                    .await?;
-                Ok(())
+                    .await
             }
-            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => {
-                // Unless it was our own renewal whose answer was lost.
-                if let Current::Held {
-                    revision,
-                    value: held,
-                    ..
-                } = self.current(&key).await?
-                {
-                    if held == value && revision > lease.revision {
-                        *lease = self
-                            .lease_at(&lease.name, &lease.holder, lease.ttl, revision)
-                            .await?;
-                        return Ok(());
-                    }
-                }
-                Err(ClusterError::LeaseLost {
-                    name: lease.name.clone(),
-                    holder: lease.holder.clone(),
-                })
+            Err(e) => (e.kind() != UpdateErrorKind::WrongLastRevision).then(|| e.to_string()),
+        };
+        match self.read(key).await? {
+            // This renewal, its answer lost.
+            Current::Held {
+                revision,
+                value: held,
+                ..
+            } if held == *value && revision > lease.revision => {
+                self.lease_at(&lease.name, &lease.holder, lease.ttl, revision)
+                    .await
             }
-            Err(e) => Err(ClusterError::Unavailable {
-                what: format!("renew lease {}", lease.name),
-                waited: Duration::ZERO,
-                reason: e.to_string(),
-            }),
+            // Not written, nothing else either: try again.
+            Current::Held { revision, .. } if revision == lease.revision && failed.is_some() => {
+                Err(Attempt::Retry(failed.unwrap_or_default()))
+            }
+            _ => Err(Attempt::Fail(ClusterError::LeaseLost {
+                name: lease.name.clone(),
+                holder: lease.holder.clone(),
+            })),
         }
     }
 
@@ -337,26 +355,32 @@ impl Leases {
     /// [`ClusterError::LeaseLost`] when it was no longer this holder's.
     pub async fn release(&self, lease: Lease) -> Result<(), ClusterError> {
         let key = key_of(&lease.name)?;
-        match self
+        retrying(
+            &format!("release lease {}", lease.name),
+            self.retry_for,
+            || self.try_release(&lease, &key),
+        )
+        .await
+    }
+
+    async fn try_release(&self, lease: &Lease, key: &str) -> Result<(), Attempt> {
+        let failed = match self
             .kv
-            .delete_expect_revision(&key, Some(lease.revision))
+            .delete_expect_revision(key, Some(lease.revision))
             .await
         {
-            Ok(()) => Ok(()),
-            Err(e) => match self.current(&key).await? {
-                Current::Released(_) | Current::Absent => Ok(()),
-                Current::Held { value, .. } if value.holder != lease.holder => {
-                    Err(ClusterError::LeaseLost {
-                        name: lease.name.clone(),
-                        holder: lease.holder.clone(),
-                    })
-                }
-                Current::Held { .. } => Err(ClusterError::Unavailable {
-                    what: format!("release lease {}", lease.name),
-                    waited: Duration::ZERO,
-                    reason: e.to_string(),
-                }),
-            },
+            Ok(()) => return Ok(()),
+            Err(e) => e.to_string(),
+        };
+        match self.read(key).await? {
+            Current::Released(_) | Current::Absent => Ok(()),
+            Current::Held { revision, .. } if revision == lease.revision => {
+                Err(Attempt::Retry(failed))
+            }
+            Current::Held { .. } => Err(Attempt::Fail(ClusterError::LeaseLost {
+                name: lease.name.clone(),
+                holder: lease.holder.clone(),
+            })),
         }
     }
 }
