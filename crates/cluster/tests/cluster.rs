@@ -238,6 +238,28 @@ async fn killing_the_stream_leader_mid_append_loses_no_acknowledged_commit_and_d
     }
     wait_all_current(&log).await;
     assert_every_copy_holds(&cluster, "KILL", partition, &acked).await;
+
+    // A replica built from the log after the failover applies each commit once.
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Replica::open(log.clone(), partition, dir.path()).expect("replica");
+    let caught = replica.catch_up().await.expect("catch up");
+    assert_eq!((caught.commits, caught.appended), (COMMITS, 2 * COMMITS));
+    assert_eq!((caught.duplicates, caught.refused), (0, 0));
+    assert_eq!(caught.covered, acked.last().unwrap().0);
+    let paid = replica
+        .store()
+        .read_all(1)
+        .filter(|e| e.as_ref().unwrap().event_type == "Paid")
+        .count();
+    assert_eq!(paid as u64, COMMITS);
+    for n in [0, COMMITS / 2, COMMITS - 1] {
+        assert!(replica
+            .store()
+            .lookup_key("receipt", &format!("R-{n}"))
+            .unwrap()
+            .is_some());
+    }
+
     cluster.kill_all();
     assert_every_disk_holds_each_once(&cluster, "KILL", &acked);
 }
