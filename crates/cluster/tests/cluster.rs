@@ -619,6 +619,53 @@ async fn leases_are_taken_renewed_released_refused_while_held_and_taken_over_aft
     ));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_renewed_and_refused_through_the_election_after_its_buckets_leader_is_killed() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let Some(mut cluster) = TestCluster::start().await else {
+        return;
+    };
+    let cfg = config(&cluster, "FAIL");
+    let log = ClusterLog::connect(cfg.clone()).await.expect("connect");
+    let leases = Leases::open(&log).await.expect("leases");
+    let ttl = Duration::from_secs(60);
+    let mut lease = leases.acquire("p8", "a", ttl).await.expect("a takes p8");
+
+    // Who leads the lease bucket's stream.
+    let js = async_nats::jetstream::new(log.client().clone());
+    let bucket_stream = format!("KV_{}", cfg.lease_bucket);
+    let mut stream = js
+        .get_stream(&bucket_stream)
+        .await
+        .expect("the bucket's stream");
+    let info = stream.info().await.expect("info");
+    let leader = info
+        .cluster
+        .as_ref()
+        .and_then(|c| c.leader.clone())
+        .expect("the bucket has a leader");
+    let victim = cluster.index_of(&leader).expect("one of ours");
+    cluster.kill(victim);
+
+    // Renewing and a contender's refusal go through the election.
+    let revision = lease.revision;
+    leases
+        .renew(&mut lease)
+        .await
+        .expect("renewed through the election");
+    assert!(lease.revision > revision);
+    match leases.acquire("p8", "b", ttl).await {
+        Err(ClusterError::LeaseHeld { holder, .. }) => assert_eq!(holder, "a"),
+        other => panic!("b took a's lease: {other:?}"),
+    }
+    cluster.restart(victim).await;
+    leases.release(lease).await.expect("release");
+    leases
+        .acquire("p8", "b", ttl)
+        .await
+        .expect("b takes it once released");
+}
+
 #[test]
 fn a_store_opened_as_a_replica_keeps_working_as_a_plain_store() {
     // Cluster bookkeeping does not change what a store reads back.
