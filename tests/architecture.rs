@@ -118,6 +118,7 @@ fn workspace_dependencies_point_one_way() {
             "sms",
             &["vasooli-domain", "vasooli-engine", "vasooli-projections"][..],
         ),
+        ("cluster", &["vasooli-store"][..]),
     ]);
     for (name, deps) in crates() {
         let Some(allowed) = allowed.get(name.as_str()) else {

@@ -130,6 +130,60 @@ pub(crate) struct CheckpointWire {
     pub position: u64,
 }
 
+/// The replicated-log sequence the commits so far cover (cluster mode).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
+pub(crate) struct CoveredWire {
+    pub sequence: u64,
+}
+
+/// A commit's events and expectations, as [`encode_commit`] writes them.
+#[derive(serde::Serialize)]
+struct CommitRef<'a> {
+    events: &'a [crate::NewEvent],
+    expectations: &'a [(String, crate::ExpectedVersion)],
+}
+
+#[derive(serde::Deserialize)]
+struct CommitOwned {
+    events: Vec<crate::NewEvent>,
+    expectations: Vec<(String, crate::ExpectedVersion)>,
+}
+
+/// A commit as bytes, for carrying it outside the store (cluster mode's replicated log):
+/// an envelope like the store's values, `[format version u8][crc32 of the body][body]`,
+/// whose body holds the commit's events and expectations. What the commit covers
+/// ([`crate::NewCommit::covers`]) is not carried.
+pub fn encode_commit(commit: &crate::NewCommit) -> Result<Vec<u8>, CodecError> {
+    let body = CommitRef {
+        events: &commit.events,
+        expectations: &commit.expectations,
+    };
+    let mut out = vec![FORMAT_VERSION, 0, 0, 0, 0];
+    let encoded = bincode::serde::encode_to_vec(&body, config())
+        .map_err(|e| CodecError::Encode(e.to_string()))?;
+    out.extend_from_slice(&encoded);
+    let crc = crc32fast::hash(&out[HEADER_LEN..]);
+    out[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+    Ok(out)
+}
+
+/// The commit [`encode_commit`] made `bytes` of (covering nothing). Never panics on
+/// arbitrary bytes.
+pub fn decode_commit(bytes: &[u8]) -> Result<crate::NewCommit, CodecError> {
+    if bytes.first().is_some_and(|v| *v != FORMAT_VERSION) {
+        return Err(CodecError::UnknownVersion(bytes[0]));
+    }
+    let (_, body) = check_envelope(bytes)?;
+    let (commit, used): (CommitOwned, usize) = bincode::serde::decode_from_slice(body, config())
+        .map_err(|e| CodecError::Decode(e.to_string()))?;
+    if used != body.len() {
+        return Err(CodecError::Trailing(body.len() - used));
+    }
+    let mut out = crate::NewCommit::new(commit.events);
+    out.expectations = commit.expectations;
+    Ok(out)
+}
+
 /// Why a stored value does not encode or decode.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {

@@ -12,6 +12,7 @@
 //! | `S`    | stream name                                | `StreamWire`     |
 //! | `M`    | `checkpoint`                               | `CheckpointWire` |
 //! | `M`    | `keyindex`                                 | `KeyIndexWire`   |
+//! | `M`    | `covered`                                  | `CoveredWire`    |
 //!
 //! Big-endian positions make sled's byte order equal to position order.
 
@@ -24,6 +25,20 @@ pub(crate) const STREAM_PREFIX: u8 = b'S';
 pub(crate) const CHECKPOINT_KEY: &[u8] = b"Mcheckpoint";
 pub(crate) const KEY_BLOCK_PREFIX: u8 = b'I';
 pub(crate) const KEY_INDEX_KEY: &[u8] = b"Mkeyindex";
+/// The highest replicated-log sequence applied (cluster mode), written with the commit
+/// that applied it.
+pub(crate) const COVERED_KEY: &[u8] = b"Mcovered";
+
+/// The value stored under [`COVERED_KEY`] for sequence `seq`.
+pub(crate) fn covered_value(seq: u64) -> Vec<u8> {
+    crate::codec::seal(&crate::codec::CoveredWire { sequence: seq })
+        .expect("a sequence always encodes")
+}
+
+/// The sequence a [`COVERED_KEY`] value holds.
+pub(crate) fn covered_from(value: &[u8]) -> Result<u64, crate::codec::CodecError> {
+    crate::codec::open_envelope::<crate::codec::CoveredWire>(value).map(|w| w.sequence)
+}
 
 /// Length of a key-index block key: prefix, run id u64, block number u32.
 pub(crate) const KEY_BLOCK_KEY_LEN: usize = 13;

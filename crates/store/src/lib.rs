@@ -15,7 +15,7 @@
 //! See `docs/STORE.md` for the on-disk format.
 
 mod codec;
-pub use codec::CodecError;
+pub use codec::{decode_commit, encode_commit, CodecError};
 mod dirlock;
 mod error;
 mod fasthash;
@@ -169,6 +169,12 @@ impl NewEvent {
 pub struct NewCommit {
     pub events: Vec<NewEvent>,
     pub expectations: Vec<(String, ExpectedVersion)>,
+    /// The sequence of a replicated log this commit applies, in cluster mode: written in
+    /// the same atomic batch as the commit's events, also when all of them are
+    /// duplicates, and read back by [`Store::covered_sequence`]. `None` outside cluster
+    /// mode.
+    #[serde(default)]
+    pub covers: Option<u64>,
 }
 
 impl NewCommit {
@@ -176,7 +182,14 @@ impl NewCommit {
         NewCommit {
             events,
             expectations: Vec::new(),
+            covers: None,
         }
+    }
+
+    /// Marks the commit as applying sequence `seq` of a replicated log.
+    pub fn covering(mut self, seq: u64) -> NewCommit {
+        self.covers = Some(seq);
+        self
     }
 
     pub fn expect(mut self, stream: impl Into<String>, expected: ExpectedVersion) -> NewCommit {
@@ -666,6 +679,20 @@ impl Store {
     /// All events of `stream`, in version order.
     pub fn read_stream(&self, stream: &str) -> Result<Vec<RecordedEvent>, StoreError> {
         read::read_stream(&self.inner.shared, stream)
+    }
+
+    /// The highest replicated-log sequence a commit has covered (see
+    /// [`NewCommit::covers`]); 0 when none has.
+    pub fn covered_sequence(&self) -> Result<u64, StoreError> {
+        let shared = &self.inner.shared;
+        let value = shared.tree()?.get(layout::COVERED_KEY)?;
+        match value {
+            None => Ok(0),
+            Some(bytes) => layout::covered_from(&bytes).map_err(|e| StoreError::Corrupt {
+                position: shared.last_position(),
+                reason: format!("covered sequence: {e}"),
+            }),
+        }
     }
 
     /// Where the natural key was first recorded, if it was.

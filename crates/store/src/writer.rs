@@ -463,6 +463,12 @@ impl Writer {
                         st.writes += 1;
                     }
                     st.keys.extend(keys);
+                    // Cluster mode: the log sequence applied goes in the same batch.
+                    if let Some(seq) = commit.covers {
+                        st.batch
+                            .insert(layout::COVERED_KEY, layout::covered_value(seq));
+                        st.writes += 1;
+                    }
                     st.accepted_commits += 1;
                     st.appended_events += receipt.appended as u64;
                     if receipt.appended > 0 {

@@ -1,0 +1,54 @@
+//! Cluster mode: a utility's partitions over a replicated NATS JetStream log.
+//!
+//! This crate holds the foundation of cluster mode (see `docs/CLUSTER.md`):
+//!
+//! - [`ClusterLog`]: the replicated log, one subject per partition
+//!   (`<prefix>.<partition>`) in one stream of three replicas on file storage. An append
+//!   names its commit (`Nats-Msg-Id`) and the partition's last sequence as its writer knows
+//!   it (`Nats-Expected-Last-Subject-Sequence`); it is acknowledged once JetStream has
+//!   stored it on a quorum, and refused with [`ClusterError::StaleWriter`] when another
+//!   writer appended since.
+//! - [`envelope`]: how a commit is encoded in the log.
+//! - [`Leases`]: one owner per partition, as a key of a replicated key-value bucket taken
+//!   and renewed by compare-and-swap, expiring by the cluster's clock.
+//! - [`PartitionMap`]: which partition each division belongs to, kept in the cluster.
+//! - [`Replica`]: a partition's local store, applying the partition's log exactly once
+//!   (the sequence a commit covers is written in the same store batch as the commit).
+
+pub mod envelope;
+mod error;
+mod lease;
+mod log;
+mod partitions;
+mod replica;
+#[doc(hidden)]
+pub mod testing;
+
+pub use error::ClusterError;
+pub use lease::{Lease, Leases};
+pub use log::{ClusterConfig, ClusterLog, ReplicaState};
+pub use partitions::PartitionMap;
+pub use replica::{Appended, CatchUp, Replica};
+
+/// Whether `name` may be a partition name (it becomes the last token of a subject and
+/// part of a key): 1 to 64 ASCII letters, digits, `-` or `_`.
+pub fn valid_partition_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A partition name, or why it is not one.
+pub(crate) fn check_partition(name: &str) -> Result<(), ClusterError> {
+    if valid_partition_name(name) {
+        Ok(())
+    } else {
+        Err(ClusterError::InvalidName {
+            what: "partition",
+            name: name.to_string(),
+            why: "use 1 to 64 ASCII letters, digits, '-' or '_'",
+        })
+    }
+}
