@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod mobile;
 pub mod money;
 pub mod nightly;
+pub mod partition;
 pub mod period;
 pub mod policy;
 pub mod sms;

@@ -83,11 +83,10 @@ mod tests {
 
     #[test]
     fn a_panic_while_reading_ahead_reaches_the_caller() {
-        let items = (0..BLOCK_ITEMS * 3).map(|i| {
-            if i == BLOCK_ITEMS * 2 + 5 {
+        let items = (0..BLOCK_ITEMS * 3).inspect(|i| {
+            if *i == BLOCK_ITEMS * 2 + 5 {
                 panic!("a parser bug at item {i}");
             }
-            i
         });
         let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             ReadAhead::new(items).count()

@@ -4,6 +4,7 @@
 //! and the policy: no I/O, nothing written.
 
 pub mod documents;
+pub mod figures;
 pub mod lists;
 pub mod reports;
 pub mod statement;

@@ -344,22 +344,25 @@ where
     total
 }
 
-/// The additive figures behind an office's metrics for one period.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Totals {
-    billed: Money,
-    collected: Money,
-    collected_digital: Money,
-    opening_arrears: Money,
-    closing_arrears: Money,
-    consumers_active: u64,
-    consumers_with_mobile: u64,
-    grievances_in_time: u64,
-    grievances_counted: u64,
+/// The additive figures behind an office's metrics for one period: one subdivision's (or,
+/// summed, one office's). Partitions of a utility each publish their subdivisions' figures,
+/// and headquarters ranks the offices from their sum (see [`crate::figures`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Totals {
+    pub billed: Money,
+    pub collected: Money,
+    pub collected_digital: Money,
+    pub opening_arrears: Money,
+    pub closing_arrears: Money,
+    pub consumers_active: u64,
+    pub consumers_with_mobile: u64,
+    pub grievances_in_time: u64,
+    pub grievances_counted: u64,
 }
 
 impl Totals {
-    fn add(&mut self, other: &Totals) {
+    /// Adds another part's figures (every figure is a sum).
+    pub fn add(&mut self, other: &Totals) {
         self.billed += other.billed;
         self.collected += other.collected;
         self.collected_digital += other.collected_digital;
@@ -537,37 +540,70 @@ fn weighted_score(parts: &[(Option<Decimal>, u32)]) -> Decimal {
 }
 
 /// Sums subdivision totals into the offices of `level`, in code order. Offices with no
-/// consumers get zero totals and appear with null metrics.
-fn roll_up(
-    world: &World,
+/// consumers get zero totals and appear with null metrics; a subdivision the office tree does
+/// not know is left out.
+fn roll_up<'t>(
+    offices: &BTreeMap<String, Office>,
     policy: &Policy,
-    subdivisions: &Subdivisions,
-    totals: &[Totals],
+    totals: impl IntoIterator<Item = (&'t str, &'t Totals)>,
     level: Level,
 ) -> Vec<OfficeMetrics> {
-    let offices: Vec<&Office> = world
-        .offices
-        .values()
-        .filter(|o| o.level == level)
-        .collect();
-    let position: HashMap<&str, usize> = offices
+    let at_level: Vec<&Office> = offices.values().filter(|o| o.level == level).collect();
+    let position: HashMap<&str, usize> = at_level
         .iter()
         .enumerate()
         .map(|(i, office)| (office.code.as_str(), i))
         .collect();
-    let mut sums = vec![Totals::default(); offices.len()];
-    for (subdivision, figures) in subdivisions.codes.iter().zip(totals) {
-        let Some(office) = world.ancestor_at(&subdivision.code, level) else {
+    let mut sums = vec![Totals::default(); at_level.len()];
+    for (subdivision, figures) in totals {
+        let Some(office) = ancestor_at(offices, subdivision, level) else {
             continue;
         };
         if let Some(&i) = position.get(office.code.as_str()) {
             sums[i].add(figures);
         }
     }
-    offices
+    at_level
         .iter()
         .zip(&sums)
         .map(|(office, totals)| OfficeMetrics::from_totals(office, totals, &policy.ranking.weights))
+        .collect()
+}
+
+/// The office of `level` at or above `code`.
+fn ancestor_at<'o>(
+    offices: &'o BTreeMap<String, Office>,
+    code: &str,
+    level: Level,
+) -> Option<&'o Office> {
+    let mut office = offices.get(code)?;
+    while office.level != level {
+        office = offices.get(office.parent.as_ref()?)?;
+    }
+    Some(office)
+}
+
+/// Every subdivision's totals for `period`, in code order, leaving out subdivisions whose
+/// figures are all zero (they add nothing to any office).
+pub fn subdivision_figures(
+    world: &World,
+    policy: &Policy,
+    period: Period,
+) -> BTreeMap<String, Totals> {
+    let subdivisions = Subdivisions::all(world);
+    let totals = subdivision_totals(
+        world,
+        policy,
+        Span::of(period),
+        &subdivisions,
+        threads_for(world.consumers.len()),
+    );
+    subdivisions
+        .codes
+        .iter()
+        .zip(totals)
+        .filter(|(_, totals)| *totals != Totals::default())
+        .map(|(office, totals)| (office.code.clone(), totals))
         .collect()
 }
 
@@ -579,15 +615,8 @@ pub fn office_metrics(
     period: Period,
     level: Level,
 ) -> Vec<OfficeMetrics> {
-    let subdivisions = Subdivisions::all(world);
-    let totals = subdivision_totals(
-        world,
-        policy,
-        Span::of(period),
-        &subdivisions,
-        threads_for(world.consumers.len()),
-    );
-    roll_up(world, policy, &subdivisions, &totals, level)
+    let figures = subdivision_figures(world, policy, period);
+    roll_up(&world.offices, policy, parts(&figures), level)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -707,6 +736,19 @@ pub fn rankings(world: &World, policy: &Policy, period: Period, level: Level) ->
     rank(period, level, office_metrics(world, policy, period, level))
 }
 
+/// The rankings of the offices of `level` for `period` from subdivision figures (those of
+/// [`subdivision_figures`], or their sum over a utility's partitions) and the office tree.
+pub fn rankings_from(
+    offices: &BTreeMap<String, Office>,
+    policy: &Policy,
+    period: Period,
+    level: Level,
+    figures: &BTreeMap<String, Totals>,
+) -> Vec<RankingRow> {
+    let metrics = roll_up(offices, policy, parts(figures), level);
+    rank(period, level, metrics)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Awards
 // ---------------------------------------------------------------------------------------------
@@ -782,29 +824,37 @@ impl AwardRow {
 /// A gain must be above 0.00 as shown (two decimals): when no office improved there is no
 /// `most_improved` at that level.
 pub fn awards(world: &World, policy: &Policy, period: Period) -> Vec<AwardRow> {
+    let current = subdivision_figures(world, policy, period);
+    let previous = subdivision_figures(world, policy, period.previous());
+    awards_from(&world.offices, policy, period, &current, &previous)
+}
+
+/// A map of subdivision figures as [`roll_up`] reads them.
+fn parts(figures: &BTreeMap<String, Totals>) -> impl Iterator<Item = (&str, &Totals)> {
+    figures.iter().map(|(code, totals)| (code.as_str(), totals))
+}
+
+/// [`awards`] from subdivision figures of `period` and of the period before it (those of
+/// [`subdivision_figures`], or their sum over a utility's partitions) and the office tree.
+pub fn awards_from(
+    offices: &BTreeMap<String, Office>,
+    policy: &Policy,
+    period: Period,
+    current: &BTreeMap<String, Totals>,
+    previous: &BTreeMap<String, Totals>,
+) -> Vec<AwardRow> {
     let previous_period = period.previous();
-    let subdivisions = Subdivisions::all(world);
-    let threads = threads_for(world.consumers.len());
-    // Both periods are summed once per subdivision and rolled up to every level from there.
-    let current = subdivision_totals(world, policy, Span::of(period), &subdivisions, threads);
-    let previous = subdivision_totals(
-        world,
-        policy,
-        Span::of(previous_period),
-        &subdivisions,
-        threads,
-    );
     let mut rows = Vec::new();
     for level in AWARD_LEVELS {
         let ranked_now = rank(
             period,
             level,
-            roll_up(world, policy, &subdivisions, &current, level),
+            roll_up(offices, policy, parts(current), level),
         );
         let scores_before: HashMap<String, Decimal> = rank(
             previous_period,
             level,
-            roll_up(world, policy, &subdivisions, &previous, level),
+            roll_up(offices, policy, parts(previous), level),
         )
         .into_iter()
         .map(|row| (row.office_code, row.score))

@@ -1,0 +1,218 @@
+//! Figures a part of a utility publishes for headquarters, and their sum.
+//!
+//! A utility too large for one process is split into partitions of whole divisions, each with
+//! its own log. Rankings and awards need every office of the utility, so each partition
+//! publishes, for the periods asked, the additive figures of each of its subdivisions
+//! ([`Totals`]) together with the office tree and the log position they reflect.
+//! Headquarters adds the parts up ([`combine`]) and ranks from the sum with
+//! [`reports::rankings_from`](crate::reports::rankings_from) and
+//! [`reports::awards_from`](crate::reports::awards_from): every figure is a sum over
+//! consumers or grievances, and each subdivision lives in exactly one partition, so the result
+//! is the one a single process over all the events gives. The combined figures name the parts
+//! and positions they were computed from (the manifest).
+
+use crate::reports::{subdivision_figures, Totals};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use vasooli_domain::period::Period;
+use vasooli_domain::policy::Policy;
+use vasooli_domain::state::{Office, World};
+
+/// Version of the published document; a reader refuses any other.
+pub const FIGURES_FORMAT: u32 = 1;
+
+/// What one partition publishes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartitionFigures {
+    pub format: u32,
+    /// The partition's name.
+    pub partition: String,
+    /// The last position of the partition's log the figures reflect.
+    pub position: u64,
+    /// The office tree, by code.
+    pub offices: BTreeMap<String, Office>,
+    /// Per period (as written: `FY2025-26`, `FY2025-26-Q4`, `2026-03`), each subdivision's
+    /// figures; subdivisions whose figures are all zero are left out.
+    pub periods: BTreeMap<String, BTreeMap<String, Totals>>,
+}
+
+/// The figures of `periods` for a partition's world, reflecting log position `position`.
+pub fn partition_figures(
+    world: &World,
+    policy: &Policy,
+    partition: &str,
+    position: u64,
+    periods: &[Period],
+) -> PartitionFigures {
+    PartitionFigures {
+        format: FIGURES_FORMAT,
+        partition: partition.to_string(),
+        position,
+        offices: world.offices.clone(),
+        periods: periods
+            .iter()
+            .map(|period| {
+                (
+                    period.to_string(),
+                    subdivision_figures(world, policy, *period),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// One part headquarters' figures were computed from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    pub partition: String,
+    pub position: u64,
+}
+
+/// The sum of every partition's figures, and what it was computed from.
+#[derive(Clone, Debug)]
+pub struct Combined {
+    pub offices: BTreeMap<String, Office>,
+    /// The parts, in partition name order.
+    pub manifest: Vec<ManifestEntry>,
+    periods: BTreeMap<String, BTreeMap<String, Totals>>,
+}
+
+/// Why parts cannot be added up.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FiguresError {
+    #[error("no figures to combine")]
+    Empty,
+    #[error(
+        "partition {partition}: figures of format {found}, this version reads {FIGURES_FORMAT}"
+    )]
+    Format { partition: String, found: u32 },
+    #[error("partition {0} is given twice")]
+    Repeated(String),
+    #[error(
+        "partitions {first} and {second} disagree on office {office}: \
+         every partition must hold the same office tree"
+    )]
+    Offices {
+        first: String,
+        second: String,
+        office: String,
+    },
+    #[error(
+        "subdivision {subdivision} has figures in partitions {first} and {second} for \
+         {period}: a subdivision belongs to one partition"
+    )]
+    Overlap {
+        subdivision: String,
+        first: String,
+        second: String,
+        period: String,
+    },
+    #[error("partition {partition} published no figures for {period}")]
+    MissingPeriod { partition: String, period: String },
+}
+
+/// The first office on which two trees disagree (code, name, level or parent).
+fn office_difference(a: &BTreeMap<String, Office>, b: &BTreeMap<String, Office>) -> Option<String> {
+    let same = |x: &Office, y: &Office| {
+        x.code == y.code && x.name == y.name && x.level == y.level && x.parent == y.parent
+    };
+    a.keys()
+        .chain(b.keys())
+        .find(|code| match (a.get(*code), b.get(*code)) {
+            (Some(x), Some(y)) => !same(x, y),
+            _ => true,
+        })
+        .cloned()
+}
+
+/// Checks one part against the first: its format, its name (parts come sorted by name, so
+/// a repeat is the one before), its office tree.
+fn check_part(
+    first: &PartitionFigures,
+    before: Option<&PartitionFigures>,
+    part: &PartitionFigures,
+) -> Result<(), FiguresError> {
+    if part.format != FIGURES_FORMAT {
+        return Err(FiguresError::Format {
+            partition: part.partition.clone(),
+            found: part.format,
+        });
+    }
+    if before.is_some_and(|b| b.partition == part.partition) {
+        return Err(FiguresError::Repeated(part.partition.clone()));
+    }
+    match office_difference(&first.offices, &part.offices) {
+        Some(office) => Err(FiguresError::Offices {
+            first: first.partition.clone(),
+            second: part.partition.clone(),
+            office,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Adds the parts up. Every part must be of this format, name a different partition, hold
+/// the same office tree and publish the same periods; a subdivision may have figures in
+/// one part only.
+pub fn combine(mut parts: Vec<PartitionFigures>) -> Result<Combined, FiguresError> {
+    parts.sort_by(|a, b| a.partition.cmp(&b.partition));
+    let first = parts.first().ok_or(FiguresError::Empty)?;
+    let mut periods: BTreeMap<String, BTreeMap<String, Totals>> = BTreeMap::new();
+    // Which partition each (period, subdivision) came from.
+    let mut owners: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+    for (i, part) in parts.iter().enumerate() {
+        check_part(first, i.checked_sub(1).map(|b| &parts[b]), part)?;
+        for (period, subdivisions) in &part.periods {
+            let sums = periods.entry(period.clone()).or_default();
+            for (code, totals) in subdivisions {
+                if let Some(owner) = owners.insert((period, code), &part.partition) {
+                    return Err(FiguresError::Overlap {
+                        subdivision: code.clone(),
+                        first: owner.to_string(),
+                        second: part.partition.clone(),
+                        period: period.clone(),
+                    });
+                }
+                sums.entry(code.clone()).or_default().add(totals);
+            }
+        }
+    }
+    for part in &parts {
+        if let Some(period) = periods.keys().find(|p| !part.periods.contains_key(*p)) {
+            return Err(FiguresError::MissingPeriod {
+                partition: part.partition.clone(),
+                period: period.clone(),
+            });
+        }
+    }
+    let manifest = parts
+        .iter()
+        .map(|part| ManifestEntry {
+            partition: part.partition.clone(),
+            position: part.position,
+        })
+        .collect();
+    Ok(Combined {
+        offices: first.offices.clone(),
+        manifest,
+        periods,
+    })
+}
+
+impl Combined {
+    /// Every subdivision's summed figures for `period`.
+    pub fn period(&self, period: Period) -> Result<&BTreeMap<String, Totals>, FiguresError> {
+        let key = period.to_string();
+        self.periods
+            .get(&key)
+            .ok_or_else(|| FiguresError::MissingPeriod {
+                partition: self
+                    .manifest
+                    .iter()
+                    .map(|e| e.partition.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                period: key,
+            })
+    }
+}
