@@ -1,6 +1,6 @@
 //! One function per subcommand: read input, call the engine, print.
 
-use crate::{Cli, Command, Failure, Format, PolicyAction, SmsAction, TokensAction};
+use crate::{Cli, Command, Failure, Format, HqReport, PolicyAction, SmsAction, TokensAction};
 use anyhow::Context;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -110,6 +110,12 @@ pub(crate) fn sheet_name(cli: &Cli) -> String {
         Command::Statement { account } => format!("passbook {account}"),
         Command::Rankings { period, level } => format!("rankings {period} {level}"),
         Command::Awards { period, .. } => format!("awards {period}"),
+        Command::Hq {
+            report: HqReport::Rankings { period, level, .. },
+        } => format!("rankings {period} {level}"),
+        Command::Hq {
+            report: HqReport::Awards { period, .. },
+        } => format!("awards {period}"),
         Command::Camps { period, .. } => format!("camps {period}"),
         Command::Nightly { as_of } => format!("nightly {as_of}"),
         Command::Sms { .. } => "sms outbox".to_string(),
@@ -173,6 +179,28 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Awards { period, out } => {
             crate::commands::reports::awards(&cli, period, out.as_deref())
         }
+        Command::Figures {
+            periods,
+            partition,
+            out,
+        } => hq::figures(&cli, periods, partition.as_deref(), out.as_deref()),
+        Command::Hq {
+            report:
+                HqReport::Rankings {
+                    period,
+                    level,
+                    manifest,
+                    files,
+                },
+        } => hq::rankings(&cli, period, level, files, manifest.as_deref()),
+        Command::Hq {
+            report:
+                HqReport::Awards {
+                    period,
+                    manifest,
+                    files,
+                },
+        } => hq::awards(&cli, period, files, manifest.as_deref()),
         Command::Campaign { office, reverify } => {
             crate::commands::reports::campaign(&cli, office, *reverify)
         }
@@ -210,6 +238,7 @@ pub fn run(cli: Cli) -> Outcome {
 }
 
 pub mod demo;
+pub mod hq;
 pub mod reports;
 pub mod sms;
 

@@ -161,6 +161,25 @@ pub enum Command {
         #[arg(long, value_name = "FILE|-")]
         out: Option<PathBuf>,
     },
+    /// This data directory's figures for headquarters (JSON): each subdivision's billed,
+    /// collected, arrears, consumers, mobiles and grievances for each period asked and the
+    /// period before it, with the office tree and the log position they reflect.
+    Figures {
+        /// A month, quarter or financial year; repeat for more (e.g. --period FY2026-27-Q3).
+        #[arg(long = "period", value_name = "PERIOD", required = true)]
+        periods: Vec<String>,
+        /// The partition's name in the figures (default: the data directory's name).
+        #[arg(long, value_name = "NAME")]
+        partition: Option<String>,
+        /// Write to this file instead of standard output (e.g. --out north.json).
+        #[arg(long, value_name = "FILE|-")]
+        out: Option<PathBuf>,
+    },
+    /// Headquarters' rankings and awards from the figures every partition published.
+    Hq {
+        #[command(subcommand)]
+        report: HqReport,
+    },
     /// Mobile registration coverage below an office.
     Campaign {
         /// The office whose subdivisions are shown (e.g. --office Z-GRW).
@@ -228,6 +247,37 @@ pub enum Command {
     Policy {
         #[command(subcommand)]
         action: PolicyAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HqReport {
+    /// Office rankings for a period at a level, from partitions' figures.
+    Rankings {
+        /// A month, quarter or financial year (e.g. --period FY2026-27-Q3).
+        #[arg(long, value_name = "PERIOD")]
+        period: String,
+        /// Which offices are ranked: circle, division or subdivision (e.g. --level circle).
+        #[arg(long, value_name = "LEVEL")]
+        level: String,
+        /// Also write what the report was computed from (partitions and positions) as JSON.
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+        /// The figures files, one per partition (`vasooli figures --out FILE`).
+        #[arg(value_name = "FIGURES", required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Awards for a period, from partitions' figures (csv, json or table).
+    Awards {
+        /// A month, quarter or financial year (e.g. --period FY2026-27-Q3).
+        #[arg(long, value_name = "PERIOD")]
+        period: String,
+        /// Also write what the report was computed from (partitions and positions) as JSON.
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+        /// The figures files, one per partition (`vasooli figures --out FILE`).
+        #[arg(value_name = "FIGURES", required = true)]
+        files: Vec<PathBuf>,
     },
 }
 

@@ -14,7 +14,7 @@ use vasooli_projections::reports::{self, AwardRow, CampRow, CampaignRow, Ranking
 use vasooli_render::awards::awards_html;
 use vasooli_render::Record;
 
-fn parse_period(text: &str) -> Result<Period, Failure> {
+pub(crate) fn parse_period(text: &str) -> Result<Period, Failure> {
     text.parse::<Period>()
         .map_err(|e| usage(format!("--period: {e}")))
 }
