@@ -133,10 +133,16 @@ fn four_partitions_rank_and_award_as_one_process() {
     );
     assert!(consumers.iter().all(|&n| n > 0), "{consumers:?}");
 
-    let periods: Vec<Period> = ["FY2025-26", "FY2025-26-Q2", "FY2025-26-Q1", "2025-09", "2025-08"]
-        .iter()
-        .map(|p| p.parse().expect("period"))
-        .collect();
+    let periods: Vec<Period> = [
+        "FY2025-26",
+        "FY2025-26-Q2",
+        "FY2025-26-Q1",
+        "2025-09",
+        "2025-08",
+    ]
+    .iter()
+    .map(|p| p.parse().expect("period"))
+    .collect();
     let combined = combine(published(&utility, &periods)).expect("combine");
     assert_eq!(combined.manifest.len(), PARTITIONS);
     let (world, policy) = (utility.whole.world(), utility.whole.policy());
