@@ -69,10 +69,13 @@ fn open(cli: &Cli) -> Result<EngineRef, Failure> {
             shared.exclusive().map_err(engine_failure)?,
         ));
     }
+    open_own(cli).map(|engine| EngineRef::Own(Box::new(engine)))
+}
+
+/// The engine of this process (not the server's), for a command that writes on its own.
+fn open_own(cli: &Cli) -> Result<Engine, Failure> {
     let policy = load_policy(cli)?;
-    Engine::open(&cli.data, policy)
-        .map(|engine| EngineRef::Own(Box::new(engine)))
-        .map_err(engine_failure)
+    Engine::open(&cli.data, policy).map_err(engine_failure)
 }
 
 fn engine_failure(e: EngineError) -> Failure {
@@ -259,7 +262,6 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
     // Rows are parsed as the engine validates them, so the file's rows and the events they
     // become are never all in memory at once. A malformed record (wrong field count, invalid
     // UTF-8) is a row error like any other, so one pass reports every bad row.
-    let mut engine = open(cli)?;
     let location = name.clone();
     // Parsed on a thread of its own while the engine checks the rows already parsed.
     let rows = vasooli_engine::read_ahead::ReadAhead::new(rows.map(move |row| Input {
@@ -267,14 +269,19 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
         command: row.command,
     }));
     let writing = bar.clone();
-    let report = engine
-        .execute_with_progress(rows, &mut |done, total| {
-            if done == 0 {
-                show_writing(&writing, total as u64);
-            }
-            writing.set_position(done as u64);
-        })
-        .map_err(engine_failure);
+    let mut progress = |done: usize, total: usize| {
+        if done == 0 {
+            show_writing(&writing, total as u64);
+        }
+        writing.set_position(done as u64);
+    };
+    let report = match &cli.attached {
+        // Handed to the running server: its readers go on while the file is checked and
+        // written, and see all of it once it is.
+        Some(shared) => shared.bulk(|engine| engine.write_checked(rows, &mut progress)),
+        None => open_own(cli)?.execute_with_progress(rows, &mut progress),
+    }
+    .map_err(engine_failure);
     bar.finish_and_clear();
     let report = report?;
     outln!(
@@ -362,11 +369,10 @@ fn append(cli: &Cli, file: &str) -> Outcome {
             Err(e) => problems.push(LineProblem::not_json(&name, line_no, &e)),
         }
     }
-    let mut engine = open(cli)?;
     if !problems.is_empty() {
         // Lines that are not JSON reject the file; the others are still checked so that every
         // bad line is reported at once, in line order.
-        let refused = engine.validate(inputs).map_err(engine_failure)?;
+        let refused = open(cli)?.validate(inputs).map_err(engine_failure)?;
         problems.extend(refused.into_iter().map(|error| LineProblem {
             line: input_lines.get(&error.location).copied(),
             what: LineFault::Refused(error),
@@ -377,7 +383,11 @@ fn append(cli: &Cli, file: &str) -> Outcome {
             problems.iter().map(ToString::to_string).collect(),
         ));
     }
-    let report = engine.execute(inputs).map_err(engine_failure)?;
+    let report = match &cli.attached {
+        Some(shared) => shared.bulk(|engine| engine.write_checked(inputs, &mut |_, _| {})),
+        None => open_own(cli)?.execute(inputs),
+    }
+    .map_err(engine_failure)?;
     outln!(
         "read {}, appended {}, duplicates skipped {}",
         report.read,
@@ -465,8 +475,12 @@ impl std::fmt::Display for LineProblem {
 
 fn nightly(cli: &Cli, as_of: &str) -> Outcome {
     let date = parse_date(as_of).map_err(|e| usage(format!("--as-of: {e}")))?;
-    let mut engine = open(cli)?;
-    let summary = engine.nightly(date).map_err(engine_failure)?;
+    let summary = match &cli.attached {
+        // Handed to the running server: its readers go on while the run decides and appends.
+        Some(shared) => shared.nightly(date, |_| Ok::<(), EngineError>(())),
+        None => open_own(cli)?.nightly(date),
+    }
+    .map_err(engine_failure)?;
     if cli.format == Format::Table {
         print_nightly_summary(&summary, date);
         return Ok(());

@@ -565,6 +565,59 @@ impl Engine {
         })
     }
 
+    /// A bulk load checked and written with shared access: the world is left as it was, so
+    /// readers go on seeing it while the load is checked and written (the server's imports;
+    /// see [`crate::SharedEngine::bulk`]), and the caller reads what was written into the
+    /// world afterwards with [`Engine::read_written`]. All or nothing as
+    /// [`Engine::execute_with_progress`]: a rejected row or a conflict with what the log holds
+    /// writes nothing; a failure part-way leaves whole commits that rerunning completes.
+    pub fn write_checked(
+        &self,
+        inputs: impl IntoIterator<Item = Input>,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<ExecuteReport, EngineError> {
+        let mut batch = Batch::new(&self.world, &self.store, &self.policy, self.clock.today());
+        let Checked {
+            read,
+            duplicates,
+            errors,
+        } = batch.check(inputs)?;
+        if !errors.is_empty() {
+            return Err(EngineError::Rejected(errors));
+        }
+        let conflicts = batch.stored_conflicts();
+        if !conflicts.is_empty() {
+            return Err(EngineError::Rejected(conflicts));
+        }
+        let events = std::mem::take(&mut batch.events);
+        drop(batch);
+        let mut tally = PartsWritten {
+            total: events.len(),
+            ..PartsWritten::default()
+        };
+        progress(0, tally.total);
+        for part in events.chunks(COMMIT_CHUNK_EVENTS) {
+            let receipt = self.store.append(new_events(part)?)?;
+            tally.appended += receipt.appended;
+            tally.skipped += receipt.duplicates;
+            tally.written += part.len();
+            progress(tally.written, tally.total);
+        }
+        Ok(ExecuteReport {
+            read,
+            appended: tally.appended,
+            duplicates: duplicates + tally.skipped,
+            last_position: self.store.last_position(),
+        })
+    }
+
+    /// Reads into the world what was written with shared access, and saves a checkpoint when
+    /// one is due.
+    pub fn read_written(&mut self) -> Result<(), EngineError> {
+        self.catch_up()?;
+        self.maybe_checkpoint()
+    }
+
     /// Writes a bulk load's events in commits of [`COMMIT_CHUNK_EVENTS`], reading each into
     /// the world. While the writer makes one commit durable, this thread prepares the next
     /// and reads the last one into the world; a commit is handed over only once the one

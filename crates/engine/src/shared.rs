@@ -193,6 +193,30 @@ impl SharedEngine {
         Ok(completed?)
     }
 
+    /// Runs `write` (a bulk load, [`Engine::write_checked`]) holding the engine's one write
+    /// slot, with shared access: readers go on meanwhile and see the world from before it;
+    /// they wait only while what it wrote is read into the world, and then see all of it.
+    /// Other writes wait for the whole load.
+    pub fn bulk<T>(
+        &self,
+        write: impl FnOnce(&Engine) -> Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
+        self.check_poison()?;
+        let guard = self.engine.upgradable_read();
+        let watch = PanicWatch(&self.poisoned);
+        let written = write(&guard);
+        let mut guard = RwLockUpgradableReadGuard::upgrade(guard);
+        // Whatever was written, even by a load that failed part-way, is read in, so the
+        // world never lags the log.
+        let read = guard.read_written();
+        self.position
+            .store(guard.world().position, Ordering::Relaxed);
+        drop(watch);
+        let written = written?;
+        read?;
+        Ok(written)
+    }
+
     /// Executes the inputs `prepare` makes (holding the engine's one write slot, so it may
     /// judge them against the world, which no other write changes meanwhile; reads go on)
     /// together with whatever other writes are waiting: one durable commit serves them all,

@@ -199,3 +199,66 @@ fn reads_go_on_during_a_nightly_run_and_see_it_whole_or_not_at_all() {
         (Some(as_of), CONSUMERS)
     );
 }
+
+#[test]
+fn a_bulk_load_is_read_around_and_then_seen_whole() {
+    const PAYMENTS: usize = 25_000;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = shared_engine(dir.path());
+    let (started, load_started) = sync_channel::<()>(1);
+    let (release, released) = sync_channel::<()>(1);
+    let loader = {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            let rows: Vec<Value> = (0..PAYMENTS).map(payment).collect();
+            shared.bulk(|engine| {
+                let mut paused = false;
+                engine.write_checked(inputs(&rows), &mut |done, _total| {
+                    // Halfway through writing, the load waits until the test lets it go.
+                    if !paused && done > 0 {
+                        paused = true;
+                        started.send(()).unwrap();
+                        released.recv().unwrap();
+                    }
+                })
+            })
+        })
+    };
+    load_started
+        .recv_timeout(ANSWER_WAIT_MAX)
+        .expect("the load writes a first part");
+    let (answer, answered) = channel();
+    {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            let _ = answer.send(shared.read(payments_of_a1));
+        });
+    }
+    let seen = answered
+        .recv_timeout(ANSWER_WAIT_MAX)
+        .expect("a read is answered while the load is being written")
+        .unwrap();
+    assert_eq!(
+        seen, 0,
+        "the world from before the load, though part of it is durable"
+    );
+    release.send(()).unwrap();
+    let report = loader.join().unwrap().expect("the load is accepted");
+    assert_eq!((report.read, report.appended), (PAYMENTS, PAYMENTS));
+    assert_eq!(shared.read(payments_of_a1).unwrap(), PAYMENTS);
+
+    // A load with a bad row writes nothing.
+    let mut rows: Vec<Value> = (PAYMENTS..PAYMENTS + 10).map(payment).collect();
+    rows[7]["amount"] = json!("-5");
+    let refused = shared.bulk(|engine| engine.write_checked(inputs(&rows), &mut |_, _| {}));
+    assert!(
+        matches!(refused, Err(EngineError::Rejected(_))),
+        "{refused:?}"
+    );
+    assert_eq!(shared.read(payments_of_a1).unwrap(), PAYMENTS);
+    let position = shared.log_position();
+    assert_eq!(
+        shared.read(|e| e.store().last_position()).unwrap(),
+        position
+    );
+}
