@@ -82,6 +82,28 @@ fn load(env: &Env, subdivisions: &[&str]) {
     env.nightly("2026-05-31");
 }
 
+/// Writes the partition's figures for May 2026 and FY2026-27 (and the periods before them)
+/// to `NAME.json` beside its data, and returns the file.
+fn publish(env: &Env, name: &str) -> std::path::PathBuf {
+    let file = env.tmp.path().join(format!("{name}.json"));
+    let said = env.ok(&[
+        "figures",
+        "--period",
+        "2026-05",
+        "--period",
+        "FY2026-27",
+        "--partition",
+        name,
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        said.contains(&format!("figures of partition {name} at position")),
+        "{said}"
+    );
+    file
+}
+
 #[test]
 fn partitions_figures_rank_and_award_as_one_data_directory() {
     let whole = Env::new();
@@ -91,34 +113,8 @@ fn partitions_figures_rank_and_award_as_one_data_directory() {
     let south = Env::new();
     load(&south, &["S3"]);
 
-    let north_file = north.tmp.path().join("north.json");
-    let south_file = south.tmp.path().join("south.json");
-    let said = north.ok(&[
-        "figures",
-        "--period",
-        "2026-05",
-        "--period",
-        "FY2026-27",
-        "--partition",
-        "north",
-        "--out",
-        north_file.to_str().unwrap(),
-    ]);
-    assert!(
-        said.contains("figures of partition north at position"),
-        "{said}"
-    );
-    south.ok(&[
-        "figures",
-        "--period",
-        "2026-05",
-        "--period",
-        "FY2026-27",
-        "--partition",
-        "south",
-        "--out",
-        south_file.to_str().unwrap(),
-    ]);
+    let north_file = publish(&north, "north");
+    let south_file = publish(&south, "south");
     let files = [north_file.to_str().unwrap(), south_file.to_str().unwrap()];
 
     for (period, level) in [

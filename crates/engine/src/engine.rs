@@ -502,13 +502,13 @@ impl Engine {
         self.execute_batch(inputs, Some(progress))
     }
 
-    /// Validates a batch whole; with `progress` (a bulk load) writes more than
-    /// [`COMMIT_CHUNK_EVENTS`] events in parts, else as one commit.
-    fn execute_batch(
-        &mut self,
+    /// Checks every input against the world and the rest of the batch; the batch of events
+    /// to write, with how many inputs were read and how many the batch already holds, or
+    /// every row's error.
+    fn checked(
+        &self,
         inputs: impl IntoIterator<Item = Input>,
-        mut progress: Option<&mut dyn FnMut(usize, usize)>,
-    ) -> Result<ExecuteReport, EngineError> {
+    ) -> Result<(Batch<'_>, usize, usize), EngineError> {
         let mut batch = Batch::new(&self.world, &self.store, &self.policy, self.clock.today());
         let Checked {
             read,
@@ -518,6 +518,17 @@ impl Engine {
         if !errors.is_empty() {
             return Err(EngineError::Rejected(errors));
         }
+        Ok((batch, read, duplicates))
+    }
+
+    /// Validates a batch whole; with `progress` (a bulk load) writes more than
+    /// [`COMMIT_CHUNK_EVENTS`] events in parts, else as one commit.
+    fn execute_batch(
+        &mut self,
+        inputs: impl IntoIterator<Item = Input>,
+        mut progress: Option<&mut dyn FnMut(usize, usize)>,
+    ) -> Result<ExecuteReport, EngineError> {
+        let (mut batch, read, duplicates) = self.checked(inputs)?;
         if let (Some(progress), true) =
             (progress.as_mut(), batch.events.len() > COMMIT_CHUNK_EVENTS)
         {
@@ -576,15 +587,7 @@ impl Engine {
         inputs: impl IntoIterator<Item = Input>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ExecuteReport, EngineError> {
-        let mut batch = Batch::new(&self.world, &self.store, &self.policy, self.clock.today());
-        let Checked {
-            read,
-            duplicates,
-            errors,
-        } = batch.check(inputs)?;
-        if !errors.is_empty() {
-            return Err(EngineError::Rejected(errors));
-        }
+        let (mut batch, read, duplicates) = self.checked(inputs)?;
         let conflicts = batch.stored_conflicts();
         if !conflicts.is_empty() {
             return Err(EngineError::Rejected(conflicts));

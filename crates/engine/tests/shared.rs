@@ -35,6 +35,20 @@ fn payments_of_a1(engine: &Engine) -> usize {
         .map_or(0, |c| c.payments.len())
 }
 
+/// A1's payments as a reader on another thread sees them, which must be answered while
+/// `meanwhile` holds.
+fn read_on_another_thread(shared: &SharedEngine, meanwhile: &str) -> usize {
+    let (answer, answered) = channel();
+    let reader = shared.clone();
+    std::thread::spawn(move || {
+        let _ = answer.send(reader.read(payments_of_a1));
+    });
+    answered
+        .recv_timeout(ANSWER_WAIT_MAX)
+        .unwrap_or_else(|_| panic!("a read is answered while {meanwhile}"))
+        .unwrap()
+}
+
 #[test]
 fn a_read_is_answered_while_a_write_is_being_checked() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,17 +70,7 @@ fn a_read_is_answered_while_a_write_is_being_checked() {
     write_started
         .recv_timeout(ANSWER_WAIT_MAX)
         .expect("the write starts");
-    let (answer, answered) = channel();
-    {
-        let shared = shared.clone();
-        std::thread::spawn(move || {
-            let _ = answer.send(shared.read(payments_of_a1));
-        });
-    }
-    let seen = answered
-        .recv_timeout(ANSWER_WAIT_MAX)
-        .expect("a read is answered while the write is in progress")
-        .unwrap();
+    let seen = read_on_another_thread(&shared, "the write is in progress");
     assert_eq!(seen, 0, "the world from before the write");
     release.send(()).unwrap();
     let report = writer.join().unwrap().expect("the write is accepted");
@@ -227,17 +231,7 @@ fn a_bulk_load_is_read_around_and_then_seen_whole() {
     load_started
         .recv_timeout(ANSWER_WAIT_MAX)
         .expect("the load writes a first part");
-    let (answer, answered) = channel();
-    {
-        let shared = shared.clone();
-        std::thread::spawn(move || {
-            let _ = answer.send(shared.read(payments_of_a1));
-        });
-    }
-    let seen = answered
-        .recv_timeout(ANSWER_WAIT_MAX)
-        .expect("a read is answered while the load is being written")
-        .unwrap();
+    let seen = read_on_another_thread(&shared, "the load is being written");
     assert_eq!(
         seen, 0,
         "the world from before the load, though part of it is durable"
