@@ -114,7 +114,10 @@ fn partitions_figures_rank_and_award_as_one_data_directory() {
     load(&south, &["S3"]);
 
     let north_file = publish(&north, "north");
+    // A partition whose server runs publishes through it.
+    let server = common::Server::start(&south.data());
     let south_file = publish(&south, "south");
+    server.stop();
     let files = [north_file.to_str().unwrap(), south_file.to_str().unwrap()];
 
     for (period, level) in [
@@ -170,6 +173,28 @@ fn partitions_figures_rank_and_award_as_one_data_directory() {
         .collect();
     assert_eq!(parts, ["north", "south"]);
     assert!(manifest[0]["position"].as_u64().unwrap() > 0);
+
+    // HTML is for one data directory's awards: refused before anything is written.
+    let html_manifest = whole.tmp.path().join("html-manifest.json");
+    let mut args = vec![
+        "--format",
+        "html",
+        "hq",
+        "awards",
+        "--period",
+        "2026-05",
+        "--manifest",
+        html_manifest.to_str().unwrap(),
+    ];
+    args.extend(files);
+    let html = whole.go(&args);
+    assert_eq!(html.code, 2, "{}", html.stderr);
+    assert!(
+        html.stderr.contains("`hq awards` prints rows"),
+        "{}",
+        html.stderr
+    );
+    assert!(!html_manifest.exists());
 
     // The same partition twice, a file that is not figures, a period not published.
     let twice = whole.go(&[

@@ -59,6 +59,7 @@ fn forwardable(command: &Command) -> bool {
             | Command::Statement { .. }
             | Command::Rankings { .. }
             | Command::Awards { .. }
+            | Command::Figures { .. }
             | Command::Campaign { .. }
             | Command::Camps { .. }
             | Command::Sms { .. }

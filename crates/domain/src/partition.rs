@@ -4,8 +4,13 @@
 //! Every command but an office's registration concerns one consumer, camp or grievance, and
 //! so one subdivision and the division above it. A [`Router`] reads commands in the order
 //! they are applied and learns what later commands need: the office tree, each account's
-//! subdivision, and which account a bill, receipt or adjustment, or which subdivision a
-//! camp or grievance, belongs to.
+//! subdivision, which account a bill or receipt belongs to, and which subdivision a camp or
+//! grievance is in.
+//!
+//! What it learns first stays: a second registration of an office, account, bill, receipt,
+//! camp or grievance goes where the first went, so that the partition holding the first
+//! refuses it as one process over every event would. A grievance naming an account or camp
+//! of another division has no route: one partition could not check it.
 
 use crate::command::Command;
 use crate::ladder::account_of_notice;
@@ -36,10 +41,22 @@ pub struct Router {
     offices: HashMap<String, (Level, Option<String>)>,
     /// Account -> subdivision.
     accounts: HashMap<String, String>,
-    /// Bill or receipt number -> account.
-    documents: HashMap<String, String>,
-    /// Camp or grievance id -> subdivision.
-    places: HashMap<String, String>,
+    /// Bill number -> account.
+    bills: HashMap<String, String>,
+    /// Receipt number -> account.
+    receipts: HashMap<String, String>,
+    /// Camp id -> subdivision.
+    camps: HashMap<String, String>,
+    /// Grievance id -> subdivision.
+    grievances: HashMap<String, String>,
+}
+
+/// Records `value` under `key` unless something is recorded there already; the value
+/// recorded.
+fn first<'m>(map: &'m mut HashMap<String, String>, key: &str, value: &str) -> &'m str {
+    map.entry(key.to_string())
+        .or_insert_with(|| value.to_string())
+        .as_str()
 }
 
 fn unrouted(what: &'static str, key: &str) -> Unrouted {
@@ -47,6 +64,17 @@ fn unrouted(what: &'static str, key: &str) -> Unrouted {
         what,
         key: key.to_string(),
     }
+}
+
+/// What `map` (bills, receipts, camps or grievances) recorded for `key`.
+fn recorded<'m>(
+    map: &'m HashMap<String, String>,
+    what: &'static str,
+    key: &str,
+) -> Result<&'m str, Unrouted> {
+    map.get(key)
+        .map(String::as_str)
+        .ok_or_else(|| unrouted(what, key))
 }
 
 impl Router {
@@ -81,17 +109,33 @@ impl Router {
         Ok(Route::Division(self.division_of(subdivision)?))
     }
 
-    fn document(&self, what: &'static str, number: &str) -> Result<Route, Unrouted> {
-        let account = self
-            .documents
-            .get(number)
-            .ok_or_else(|| unrouted(what, number))?;
-        self.account(account)
+    fn in_subdivision(&self, subdivision: &str) -> Result<Route, Unrouted> {
+        Ok(Route::Division(self.division_of(subdivision)?))
     }
 
-    fn place(&self, what: &'static str, id: &str) -> Result<Route, Unrouted> {
-        let subdivision = self.places.get(id).ok_or_else(|| unrouted(what, id))?;
-        Ok(Route::Division(self.division_of(subdivision)?))
+    /// A grievance's route: its subdivision's division, which its account and camp, when it
+    /// names them, must share.
+    fn grievance(
+        &mut self,
+        grievance_id: &str,
+        subdivision: &str,
+        account_no: Option<&str>,
+        camp_id: Option<&str>,
+    ) -> Result<Route, Unrouted> {
+        let home = first(&mut self.grievances, grievance_id, subdivision).to_string();
+        let route = self.in_subdivision(&home)?;
+        let account = account_no.map(|a| self.account(a)).transpose()?;
+        let camp = match camp_id {
+            Some(c) => Some(self.in_subdivision(recorded(&self.camps, "camp", c)?)?),
+            None => None,
+        };
+        if [account, camp].into_iter().flatten().any(|r| r != route) {
+            return Err(unrouted(
+                "grievance naming an account or camp of another division",
+                grievance_id,
+            ));
+        }
+        Ok(route)
     }
 
     /// Where `command` goes; what it registers is remembered for the commands after it.
@@ -104,7 +148,9 @@ impl Router {
                 parent,
                 ..
             } => {
-                self.offices.insert(code.clone(), (*level, parent.clone()));
+                self.offices
+                    .entry(code.clone())
+                    .or_insert_with(|| (*level, parent.clone()));
                 Ok(Route::Everywhere)
             }
             C::RegisterConsumer {
@@ -112,32 +158,29 @@ impl Router {
                 subdivision,
                 ..
             } => {
-                let route = Route::Division(self.division_of(subdivision)?);
-                self.accounts
-                    .insert(account_no.clone(), subdivision.clone());
-                Ok(route)
+                let home = first(&mut self.accounts, account_no, subdivision).to_string();
+                self.in_subdivision(&home)
             }
             C::IssueBill {
-                bill_no: number,
-                account_no,
-                ..
-            }
-            | C::ReceivePayment {
-                receipt_no: number,
-                account_no,
-                ..
-            }
-            | C::PostAdjustment {
-                adjustment_no: number,
+                bill_no,
                 account_no,
                 ..
             } => {
-                let route = self.account(account_no)?;
-                self.documents.insert(number.clone(), account_no.clone());
-                Ok(route)
+                first(&mut self.bills, bill_no, account_no);
+                self.account(recorded(&self.bills, "bill", bill_no)?)
             }
-            C::ReviseBill { bill_no, .. } => self.document("bill", bill_no),
-            C::ReversePayment { receipt_no, .. } => self.document("receipt", receipt_no),
+            C::ReceivePayment {
+                receipt_no,
+                account_no,
+                ..
+            } => {
+                first(&mut self.receipts, receipt_no, account_no);
+                self.account(recorded(&self.receipts, "receipt", receipt_no)?)
+            }
+            C::ReviseBill { bill_no, .. } => self.account(recorded(&self.bills, "bill", bill_no)?),
+            C::ReversePayment { receipt_no, .. } => {
+                self.account(recorded(&self.receipts, "receipt", receipt_no)?)
+            }
             C::ServeNotice { notice_no, .. } => {
                 let account =
                     account_of_notice(notice_no).ok_or_else(|| unrouted("notice", notice_no))?;
@@ -148,23 +191,29 @@ impl Router {
                 subdivision,
                 ..
             } => {
-                let route = Route::Division(self.division_of(subdivision)?);
-                self.places.insert(camp_id.clone(), subdivision.clone());
-                Ok(route)
+                let home = first(&mut self.camps, camp_id, subdivision).to_string();
+                self.in_subdivision(&home)
             }
-            C::HoldCamp { camp_id, .. } => self.place("camp", camp_id),
+            C::HoldCamp { camp_id, .. } => {
+                self.in_subdivision(recorded(&self.camps, "camp", camp_id)?)
+            }
             C::RegisterGrievance {
                 grievance_id,
                 subdivision,
+                account_no,
+                camp_id,
                 ..
-            } => {
-                let route = Route::Division(self.division_of(subdivision)?);
-                self.places
-                    .insert(grievance_id.clone(), subdivision.clone());
-                Ok(route)
+            } => self.grievance(
+                grievance_id,
+                subdivision,
+                account_no.as_deref(),
+                camp_id.as_deref(),
+            ),
+            C::ResolveGrievance { grievance_id, .. } => {
+                self.in_subdivision(recorded(&self.grievances, "grievance", grievance_id)?)
             }
-            C::ResolveGrievance { grievance_id, .. } => self.place("grievance", grievance_id),
-            C::RegisterMobile { account_no, .. }
+            C::PostAdjustment { account_no, .. }
+            | C::RegisterMobile { account_no, .. }
             | C::Disconnect { account_no, .. }
             | C::Reconnect { account_no, .. }
             | C::PermanentlyDisconnect { account_no, .. }
@@ -236,8 +285,7 @@ mod tests {
             assert_eq!(router.route(&c), Ok(Route::Everywhere));
         }
         let d2 = Ok(Route::Division("D2".into()));
-        let consumer = consumer("A-1", "S2");
-        assert_eq!(router.route(&consumer), d2);
+        assert_eq!(router.route(&consumer("A-1", "S2")), d2);
         let issued = bill("B-1", "A-1");
         assert_eq!(router.route(&issued), d2);
         let revise = Command::ReviseBill {
@@ -262,6 +310,36 @@ mod tests {
             })
         );
         assert_eq!(router.division_of("S1"), Ok("D1".into()));
+
+        // What is learnt first stays: a second registration goes where the first went.
+        let d1 = Ok(Route::Division("D1".into()));
+        assert_eq!(router.route(&consumer("A-2", "S1")), d1);
+        assert_eq!(router.route(&consumer("A-2", "S2")), d1);
+        assert_eq!(router.route(&bill("B-9", "A-2")), d1);
+        // Numbers of different kinds do not collide: a receipt numbered like a bill.
+        let receipt = Command::ReceivePayment {
+            receipt_no: "B-1".into(),
+            account_no: "A-2".into(),
+            amount: Money::from_paise(100),
+            paid_on: date(3),
+            channel: crate::types::Channel::Upi,
+        };
+        assert_eq!(router.route(&receipt), d1);
+        assert_eq!(router.route(&revise), d2, "bill B-1 is still A-1's");
+        // A grievance naming an account of another division has no route.
+        let grievance = |id: &str, account: &str| Command::RegisterGrievance {
+            grievance_id: id.into(),
+            subdivision: "S1".into(),
+            category: crate::types::GrievanceCategory::Billing,
+            registered_on: date(4),
+            account_no: Some(account.into()),
+            camp_id: None,
+        };
+        assert_eq!(router.route(&grievance("G-1", "A-2")), d1);
+        assert_eq!(
+            router.route(&grievance("G-2", "A-1")).map_err(|e| e.key),
+            Err("G-2".to_string())
+        );
         assert!(router.division_of("Z").is_err(), "a zone has no division");
     }
 }

@@ -216,3 +216,49 @@ impl Combined {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::rankings_from;
+    use vasooli_domain::types::Level;
+    use vasooli_domain::Money;
+
+    fn office(code: &str, level: Level, parent: &str) -> (String, Office) {
+        let office = Office {
+            code: code.into(),
+            name: code.into(),
+            level,
+            parent: Some(parent.into()),
+            children: Vec::new(),
+        };
+        (code.to_string(), office)
+    }
+
+    #[test]
+    fn an_office_tree_with_a_cycle_ends_the_climb() {
+        // A subdivision under a division that names the subdivision as its parent: no
+        // circle above either.
+        let offices: BTreeMap<String, Office> = [
+            office("S1", Level::Subdivision, "D1"),
+            office("D1", Level::Division, "S1"),
+        ]
+        .into_iter()
+        .collect();
+        let figures: BTreeMap<String, Totals> = [(
+            "S1".to_string(),
+            Totals {
+                billed: Money::from_paise(100),
+                ..Totals::default()
+            },
+        )]
+        .into_iter()
+        .collect();
+        let period = "2026-05".parse().expect("period");
+        let policy = Policy::default();
+        assert!(rankings_from(&offices, &policy, period, Level::Circle, &figures).is_empty());
+        let divisions = rankings_from(&offices, &policy, period, Level::Division, &figures);
+        assert_eq!(divisions.len(), 1);
+        assert_eq!(divisions[0].billed, Money::from_paise(100));
+    }
+}

@@ -577,10 +577,14 @@ fn ancestor_at<'o>(
     level: Level,
 ) -> Option<&'o Office> {
     let mut office = offices.get(code)?;
-    while office.level != level {
+    // The tree has four levels; a longer climb is a cycle (the tree may come from files).
+    for _ in 0..Level::ALL.len() {
+        if office.level == level {
+            return Some(office);
+        }
         office = offices.get(office.parent.as_ref()?)?;
     }
-    Some(office)
+    (office.level == level).then_some(office)
 }
 
 /// Every subdivision's totals for `period`, in code order, leaving out subdivisions whose

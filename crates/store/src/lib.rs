@@ -81,7 +81,7 @@ pub const CHECKPOINT_EVERY_COMMITS: u64 = 65_536;
 /// ...or after this many events, whichever comes first. Bounds the tail replayed on open.
 /// A checkpoint writes the head of every stream touched since the last one, so its cost per
 /// event is the streams touched over the events between checkpoints: at 100,000 streams a
-/// checkpoint every 250,000 events rewrote nearly every head four times as often as one
+/// checkpoint every 250,000 events rewrote nearly every head eight times as often as one
 /// every 2,000,000 (see docs/STORE.md).
 pub const CHECKPOINT_EVERY_EVENTS: u64 = 2_000_000;
 /// ...or once this many streams have been touched since the last one. sled holds the

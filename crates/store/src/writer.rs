@@ -259,21 +259,24 @@ fn codec_err(e: crate::codec::CodecError) -> StoreError {
 
 impl Writer {
     fn new(shared: Arc<Shared>) -> Writer {
-        let heads = {
+        let (heads, tail) = {
             let index = shared.index.read_recovered();
-            index
+            let heads = index
                 .heads
                 .iter()
                 .map(|h| Head {
                     version: h.version,
                     ..Head::default()
                 })
-                .collect()
+                .collect();
+            (heads, shared.last_position() - index.checkpoint_position)
         };
         Writer {
             shared,
             commits_since_checkpoint: 0,
-            events_since_checkpoint: 0,
+            // The tail replayed on open counts towards the next checkpoint, so that crashes
+            // one after another never let the tail grow past the bound.
+            events_since_checkpoint: tail,
             heads,
             commit_seq: 0,
             group_seq: 0,
@@ -371,7 +374,7 @@ impl Writer {
             })
             .collect();
         self.commits_since_checkpoint = 0;
-        self.events_since_checkpoint = 0;
+        self.events_since_checkpoint = last.saturating_sub(index.checkpoint_position);
         *shared.keys.write_recovered() = keys;
         *shared.index.write_recovered() = index;
         *shared.sled.write_recovered() = Some(sled);

@@ -4,7 +4,7 @@
 use super::parse_level;
 use super::reports::{is_stdout, parse_period};
 use super::{load_policy, open, print, usage, Outcome, Record};
-use crate::{Cli, Failure};
+use crate::{Cli, Failure, Format};
 use anyhow::Context;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -54,7 +54,9 @@ pub fn figures(
 
 /// The data directory's own name, for a partition named by nothing else.
 fn default_partition_name(dir: &Path) -> String {
-    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    // Relative to the caller's directory, also when the server runs the command.
+    let dir = crate::out::resolve(dir);
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     dir.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "data".to_string())
@@ -118,16 +120,21 @@ pub fn rankings(
         .period(period)
         .map_err(|e| Failure::Rejected(vec![e.to_string()]))?;
     let rows = reports::rankings_from(&combined.offices, &policy, period, level, figures);
-    manifest(&combined, manifest_to)?;
     if rows.is_empty() {
         errln!("note: no office was billed in {period}: there is nothing to rank");
     }
     let records: Vec<Record> = rows.iter().map(RankingRow::to_record).collect();
-    print(cli, RankingRow::COLUMNS, &records)
+    print(cli, RankingRow::COLUMNS, &records)?;
+    manifest(&combined, manifest_to)
 }
 
 /// `vasooli hq awards`.
 pub fn awards(cli: &Cli, period: &str, files: &[PathBuf], manifest_to: Option<&Path>) -> Outcome {
+    if cli.format == Format::Html {
+        return Err(usage(
+            "`hq awards` prints rows: use --format csv, json, table or xlsx",
+        ));
+    }
     let period = parse_period(period)?;
     let policy = load_policy(cli)?;
     let combined = combined(files)?;
@@ -136,12 +143,12 @@ pub fn awards(cli: &Cli, period: &str, files: &[PathBuf], manifest_to: Option<&P
     let current = combined.period(period).map_err(rejected)?;
     let previous = combined.period(period.previous()).map_err(rejected)?;
     let rows = reports::awards_from(&combined.offices, &policy, period, current, previous);
-    manifest(&combined, manifest_to)?;
     if rows.is_empty() {
         return Err(usage(format!(
             "no office was billed in {period}: there is nothing to award"
         )));
     }
     let records: Vec<Record> = rows.iter().map(AwardRow::to_record).collect();
-    print(cli, AwardRow::COLUMNS, &records)
+    print(cli, AwardRow::COLUMNS, &records)?;
+    manifest(&combined, manifest_to)
 }
