@@ -156,6 +156,10 @@ fn owner(cli: &Cli, servers: &[String], partition: &str, addr: &str, lease_secon
     let data = cli.data.clone();
     let partition = partition.to_string();
     let outcome = runtime.block_on(async move {
+        // Ctrl-C stops a standby as well as an owner: listened for from the start.
+        let mut interrupt =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .context("listening for Ctrl-C")?;
         // Operations are retried through elections for no longer than a lease lasts.
         let log = ClusterLog::connect(config(servers, ttl.max(Duration::from_secs(2))))
             .await
@@ -183,7 +187,10 @@ fn owner(cli: &Cli, servers: &[String], partition: &str, addr: &str, lease_secon
                     }
                     // A standby keeps up, so that taking over replays little.
                     replica.catch_up().await.map_err(cluster_failure)?;
-                    tokio::time::sleep(poll).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(poll) => {}
+                        _ = interrupt.recv() => return Ok(()),
+                    }
                 }
                 Err(e) => return Err(cluster_failure(e)),
             }
@@ -225,7 +232,7 @@ fn owner(cli: &Cli, servers: &[String], partition: &str, addr: &str, lease_secon
                     Err(e) => Err(Failure::Runtime(e.into())),
                 };
             }
-            _ = tokio::signal::ctrl_c() => None,
+            _ = interrupt.recv() => None,
             reason = replica.wait_stopped() => Some(reason),
         };
         let _ = stop_tx.send(());
