@@ -1,9 +1,11 @@
 //! Failover between processes in cluster mode, with the real binary and three real
 //! JetStream servers on loopback: owner A imports a utility through its HTTP API and starts
 //! a nightly run, A is SIGKILLed, standby B takes the partition over (catches up, fences A)
-//! and runs the nightly again. B's events then equal those of one uninterrupted run in an
-//! ordinary data directory fed the same inputs, and A started again on its old directory
-//! comes up as a standby and writes nothing.
+//! and runs the nightly again. A started again on its old directory comes up as a standby
+//! and writes nothing. Then B stalls (SIGSTOP) past its lease: A takes over and fences it,
+//! and B, woken up, writes nothing, answers no write with success and exits 1. Both
+//! directories then hold the events of one uninterrupted run in an ordinary data directory
+//! fed the same inputs, each once.
 //!
 //! Skipped (with a message) without a server binary unless `CI` is set, when it fails.
 
@@ -24,6 +26,8 @@ const CONSUMERS: usize = 1500;
 /// A `vasooli cluster owner` process and the lines it prints.
 struct Owner {
     child: Child,
+    /// Where its standard error goes.
+    stderr: std::path::PathBuf,
     lines: Receiver<String>,
     seen: Vec<String>,
     addr: String,
@@ -31,6 +35,11 @@ struct Owner {
 
 impl Owner {
     fn start(data: &Path, servers: &str) -> Owner {
+        // DIR.stderr0, DIR.stderr1...: one file per process started on DIR.
+        let stderr = (0..)
+            .map(|n| data.with_extension(format!("stderr{n}")))
+            .find(|path| !path.exists())
+            .unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -55,7 +64,7 @@ impl Owner {
             .env("VASOOLI_LOG", "error")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .expect("the binary runs");
         let stdout = child.stdout.take().unwrap();
@@ -70,6 +79,7 @@ impl Owner {
         });
         Owner {
             child,
+            stderr,
             lines,
             seen: Vec::new(),
             addr,
@@ -112,21 +122,34 @@ impl Owner {
             .unwrap_or_else(|| panic!("POST {path} got no answer"))
     }
 
-    /// Stops the process as Ctrl-C does; its exit code.
-    fn interrupt(mut self) -> Option<i32> {
+    /// Waits (at most `within`) for the process to exit by itself: its exit code and what
+    /// it printed on standard error.
+    fn wait_exit(&mut self, within: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (
+                    status.code(),
+                    std::fs::read_to_string(&self.stderr).unwrap_or_default(),
+                );
+            }
+            assert!(Instant::now() < deadline, "the process did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&self, signal: &str) {
         let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(Instant::now() < deadline, "the owner did not stop");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    }
+
+    /// Stops the process as Ctrl-C does; its exit code.
+    fn interrupt(mut self) -> Option<i32> {
+        self.signal("-INT");
+        self.wait_exit(Duration::from_secs(20)).0
     }
 }
 
@@ -147,8 +170,9 @@ fn inputs() -> Vec<(&'static str, String)> {
                    SD-T1,Subdivision T1,subdivision,D-T\n\
                    SD-T2,Subdivision T2,subdivision,D-T\n"
         .to_string();
-    let mut consumers =
-        String::from("account_no,name,category,subdivision,load_kw,connected_on,mobile,language,address\n");
+    let mut consumers = String::from(
+        "account_no,name,category,subdivision,load_kw,connected_on,mobile,language,address\n",
+    );
     let mut bills = String::from("bill_no,account_no,period,issued_on,due_on,amount\n");
     let mut payments = String::from("receipt_no,account_no,amount,paid_on,channel\n");
     for i in 0..CONSUMERS {
@@ -268,13 +292,27 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
     let nightly_body = format!(r#"{{"as_of":"{AS_OF}"}}"#);
     let a_addr = a.addr.clone();
     let (token, body) = (a_token.clone(), nightly_body.clone());
-    let request =
-        std::thread::spawn(move || http(&a_addr, "POST", "/api/v1/nightly", Some(&token), Some(&body)));
+    let request = std::thread::spawn(move || {
+        http(
+            &a_addr,
+            "POST",
+            "/api/v1/nightly",
+            Some(&token),
+            Some(&body),
+        )
+    });
     std::thread::sleep(Duration::from_millis(150));
     a.child.kill().unwrap();
     let killed_at = Instant::now();
     a.child.wait().unwrap();
-    let _ = request.join();
+    let answered = request.join().unwrap();
+    eprintln!(
+        "the nightly run on A {}",
+        match &answered {
+            Some((status, _)) => format!("answered {status} before A was killed"),
+            None => "was cut off by the kill".to_string(),
+        }
+    );
 
     // B takes over: it owns the partition, at a sequence past everything A appended.
     let owned = b.wait_line(
@@ -306,34 +344,73 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
         again.printed()
     );
     assert_eq!(last_sequence(&servers), after_nightly, "the standby wrote");
-    assert_eq!(again.interrupt(), Some(0));
 
-    assert_eq!(b.interrupt(), Some(0), "B stops cleanly");
-    let got = events(&b_dir, &tmp.path().join("b.jsonl"));
+    // B stalls (SIGSTOP) past its lease: A takes the partition over and fences B. Woken up,
+    // B finds its lease lost or its append refused; it writes nothing, answers no write
+    // with success, and exits 1 saying why.
+    b.signal("-STOP");
+    let stalled_at = Instant::now();
+    let owned = again.wait_line(
+        &format!("owner of partition {PARTITION} at sequence "),
+        Duration::from_secs(60),
+    );
+    eprintln!(
+        "failover: A took over {:?} after B stalled",
+        stalled_at.elapsed()
+    );
+    again.wait_line("listening on http://", Duration::from_secs(30));
+    let fenced_b: u64 = owned.rsplit(' ').next().unwrap().parse().unwrap();
+    assert_eq!(fenced_b, after_nightly + 1, "{owned}");
+    b.signal("-CONT");
+    let late_payment = "receipt_no,account_no,amount,paid_on,channel\n\
+                        RLATE,UK7700000001,100.00,2026-06-01,upi\n";
+    let late = http(
+        &b.addr,
+        "POST",
+        "/api/v1/import/payments",
+        Some(&b_token),
+        Some(late_payment),
+    );
+    if let Some((status, body)) = &late {
+        assert_eq!(*status, 503, "B's late write: {body}");
+        assert!(body.contains("partition north"), "{body}");
+    }
+    let (code, stderr) = b.wait_exit(Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no longer owns partition north"),
+        "{stderr}"
+    );
+    eprintln!(
+        "B's late write: {:?}; B said: {}",
+        late.map(|(s, _)| s),
+        stderr.trim()
+    );
+    assert_eq!(
+        last_sequence(&servers),
+        fenced_b,
+        "B wrote after it was fenced"
+    );
+    assert_eq!(again.interrupt(), Some(0), "A stops cleanly");
+
+    let got = events(&a_dir, &tmp.path().join("a.jsonl"));
     let want = events(&whole, &tmp.path().join("whole.jsonl"));
     assert_eq!(got.len(), want.len(), "event counts differ");
-    assert!(got == want, "B's events differ from one uninterrupted run");
-    let nightly_events = want.iter().filter(|e| e.contains("nightly") || e.contains("Nightly")).count();
-    eprintln!(
-        "{} events, {nightly_events} naming the nightly run; log entries: {after_nightly}",
-        want.len()
+    assert!(
+        got == want,
+        "the owner's events differ from one uninterrupted run"
     );
-    // A's directory holds a prefix of the log: what it applied before it was killed, once.
-    let a_events = events(&a_dir, &tmp.path().join("a.jsonl"));
-    let mut left: std::collections::BTreeMap<&String, usize> = std::collections::BTreeMap::new();
-    for e in &got {
-        *left.entry(e).or_default() += 1;
-    }
-    for e in &a_events {
-        let n = left.get_mut(e).expect("A holds an event the log does not");
-        assert!(*n > 0, "A holds an event twice: {e}");
-        *n -= 1;
-    }
+    assert!(
+        events(&b_dir, &tmp.path().join("b.jsonl")) == want,
+        "B's events differ"
+    );
+    eprintln!("{} events; log entries: {fenced_b}", want.len());
     let defaulters = |data: &Path| {
         let run = vasooli(data, &["--format", "csv", "defaulters", "--office", "D-T"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         run.stdout
     };
+    assert_eq!(defaulters(&a_dir), defaulters(&whole));
     assert_eq!(defaulters(&b_dir), defaulters(&whole));
     drop(cluster);
 }

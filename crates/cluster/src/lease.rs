@@ -105,13 +105,13 @@ pub(crate) async fn last_of(kv: &kv::Store, key: &str) -> Result<Option<StreamMe
 }
 
 /// The keys of `kv` that hold a value.
-pub(crate) async fn keys_of(kv: &kv::Store, retry_for: Duration) -> Result<Vec<String>, ClusterError> {
+pub(crate) async fn keys_of(
+    kv: &kv::Store,
+    retry_for: Duration,
+) -> Result<Vec<String>, ClusterError> {
     use futures_util::TryStreamExt;
     retrying("list keys", retry_for, || async {
-        let keys = kv
-            .keys()
-            .await
-            .map_err(|e| Attempt::Retry(e.to_string()))?;
+        let keys = kv.keys().await.map_err(|e| Attempt::Retry(e.to_string()))?;
         keys.try_collect::<Vec<String>>()
             .await
             .map_err(|e| Attempt::Retry(e.to_string()))

@@ -20,7 +20,10 @@ fn commit(n: u64, hash: u64) -> NewCommit {
 }
 
 /// `store.append(commit)` on a blocking thread, as the engine's writes run.
-async fn append(store: &Store, commit: NewCommit) -> Result<vasooli_store::CommitReceipt, StoreError> {
+async fn append(
+    store: &Store,
+    commit: NewCommit,
+) -> Result<vasooli_store::CommitReceipt, StoreError> {
     let store = store.clone();
     tokio::task::spawn_blocking(move || store.append(commit))
         .await
@@ -81,9 +84,15 @@ async fn store_appends_go_through_the_log_and_a_fenced_owner_writes_no_more() {
     let e = append(a.store(), commit(3, 3))
         .await
         .expect_err("the fenced owner's append");
-    assert!(matches!(e, StoreError::Replication { stale: true, .. }), "{e:?}");
+    assert!(
+        matches!(e, StoreError::Replication { stale: true, .. }),
+        "{e:?}"
+    );
     let text = e.to_string();
-    assert!(text.contains("partition north") && !text.contains('\n'), "{text}");
+    assert!(
+        text.contains("partition north") && !text.contains('\n'),
+        "{text}"
+    );
     assert!(a.stopped().is_some());
     assert_eq!(events(a.store()), before);
     // From then on A refuses at once, without asking the log.

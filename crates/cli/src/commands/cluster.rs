@@ -26,7 +26,12 @@ pub enum ClusterAction {
     Owner {
         /// The cluster's servers, comma-separated (e.g. --servers
         /// nats://10.0.0.1:4222,nats://10.0.0.2:4222).
-        #[arg(long, value_name = "URL[,URL..]", value_delimiter = ',', required = true)]
+        #[arg(
+            long,
+            value_name = "URL[,URL..]",
+            value_delimiter = ',',
+            required = true
+        )]
         servers: Vec<String>,
         /// The partition to own (e.g. --partition north).
         #[arg(long, value_name = "P")]
@@ -35,7 +40,8 @@ pub enum ClusterAction {
         /// picks a free one (e.g. --addr 127.0.0.1:8080).
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
         addr: String,
-        /// How long the lease lasts unless renewed; it is renewed every third of it.
+        /// How long the lease lasts unless renewed, in seconds; it is renewed every third of
+        /// it (e.g. --lease-seconds 10).
         #[arg(long, default_value_t = 10, value_name = "N")]
         lease_seconds: u64,
     },
@@ -43,7 +49,12 @@ pub enum ClusterAction {
     /// of the log has read.
     Status {
         /// The cluster's servers, comma-separated.
-        #[arg(long, value_name = "URL[,URL..]", value_delimiter = ',', required = true)]
+        #[arg(
+            long,
+            value_name = "URL[,URL..]",
+            value_delimiter = ',',
+            required = true
+        )]
         servers: Vec<String>,
         /// Prints one JSON object instead of tables.
         #[arg(long)]
@@ -52,7 +63,12 @@ pub enum ClusterAction {
     /// Assigns a division to a partition (the partition map).
     Assign {
         /// The cluster's servers, comma-separated.
-        #[arg(long, value_name = "URL[,URL..]", value_delimiter = ',', required = true)]
+        #[arg(
+            long,
+            value_name = "URL[,URL..]",
+            value_delimiter = ',',
+            required = true
+        )]
         servers: Vec<String>,
         /// The division's code (e.g. D-DDN-1).
         #[arg(value_name = "DIVISION")]
@@ -138,7 +154,13 @@ fn holder_name() -> String {
     format!("process-{}-{nanos:08x}", std::process::id())
 }
 
-fn owner(cli: &Cli, servers: &[String], partition: &str, addr: &str, lease_seconds: u64) -> Outcome {
+fn owner(
+    cli: &Cli,
+    servers: &[String],
+    partition: &str,
+    addr: &str,
+    lease_seconds: u64,
+) -> Outcome {
     check_servers(servers)?;
     check_name("--partition", partition)?;
     let addr: std::net::SocketAddr = addr
@@ -199,14 +221,11 @@ fn owner(cli: &Cli, servers: &[String], partition: &str, addr: &str, lease_secon
         {
             let leases = leases.clone();
             let replica = Arc::clone(&replica);
-            let partition = partition.clone();
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(ttl / 3).await;
                     if let Err(e) = leases.renew(&mut lease).await {
-                        replica.stop(format!(
-                            "partition {partition}: the lease could not be renewed: {e}"
-                        ));
+                        replica.stop(format!("the lease could not be renewed: {e}"));
                         return;
                     }
                 }
@@ -293,7 +312,10 @@ fn status(servers: &[String], as_json: bool) -> Outcome {
                 "lag": r.lag,
             })).collect::<Vec<_>>(),
         });
-        outln!("{}", serde_json::to_string_pretty(&value).context("writing JSON")?);
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&value).context("writing JSON")?
+        );
         return Ok(());
     }
     let mut rows = vec![vec![
@@ -312,7 +334,9 @@ fn status(servers: &[String], as_json: bool) -> Outcome {
         rows.push(vec![
             name.clone(),
             holder.as_ref().map_or("-".to_string(), |(h, _)| h.clone()),
-            holder.as_ref().map_or("-".to_string(), |(_, t)| rfc3339(*t)),
+            holder
+                .as_ref()
+                .map_or("-".to_string(), |(_, t)| rfc3339(*t)),
             last.to_string(),
             if divisions.is_empty() {
                 "-".to_string()
@@ -373,7 +397,10 @@ fn assign(servers: &[String], division: &str, partition: &str) -> Outcome {
     runtime
         .block_on(async {
             let log = ClusterLog::connect(config(servers, Duration::from_secs(10))).await?;
-            PartitionMap::open(&log).await?.assign(division, partition).await
+            PartitionMap::open(&log)
+                .await?
+                .assign(division, partition)
+                .await
         })
         .map_err(cluster_failure)?;
     outln!("division {division} assigned to partition {partition}");
