@@ -264,6 +264,19 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
     let a_token = admin_token(&a_dir);
     let b_token = admin_token(&b_dir);
 
+    // The partition map: the division belongs to the partition.
+    let tmp_cwd = tmp.path().join("cwd");
+    let assigned = ok(
+        &tmp_cwd,
+        &["cluster", "assign", "--servers", &servers, "D-T", PARTITION],
+    );
+    assert_eq!(assigned.trim(), "division D-T assigned to partition north");
+    let bad = vasooli(
+        &tmp_cwd,
+        &["cluster", "assign", "--servers", &servers, "D T", PARTITION],
+    );
+    assert_eq!(bad.code, 3, "{}", bad.stderr);
+
     let mut a = Owner::start(&a_dir, &servers);
     a.wait_line(
         &format!("owner of partition {PARTITION} at sequence "),
@@ -286,6 +299,28 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
         ok(&whole, &["import", kind, file.to_str().unwrap()]);
     }
     let imported = last_sequence(&servers);
+    // The status names A's lease as the partition's owner, with the division, and every
+    // server of the log.
+    let a_holder = standby.rsplit(' ').next().unwrap();
+    let table = ok(&tmp_cwd, &["cluster", "status", "--servers", &servers]);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("north "))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(row.contains(a_holder) && row.contains("D-T"), "{table}");
+    assert!(
+        row.split_whitespace().any(|w| w == imported.to_string()),
+        "{table}"
+    );
+    eprintln!("{table}");
+    for node in cluster.nodes() {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with(&format!("{} ", node.name))),
+            "{table}"
+        );
+    }
     assert!(imported >= 5, "the imports reached the log: {imported}");
 
     // A starts the nightly run and is SIGKILLed while it runs (or right after it ends).

@@ -182,8 +182,9 @@ fn owner(
         let mut interrupt =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
                 .context("listening for Ctrl-C")?;
-        // Operations are retried through elections for no longer than a lease lasts.
-        let log = ClusterLog::connect(config(servers, ttl.max(Duration::from_secs(2))))
+        // Operations are retried through a leader's election (a few seconds), or for as long
+        // as a lease lasts when that is longer.
+        let log = ClusterLog::connect(config(servers, ttl.max(Duration::from_secs(10))))
             .await
             .map_err(cluster_failure)?;
         let leases = Leases::open(&log).await.map_err(cluster_failure)?;
