@@ -310,7 +310,7 @@ fn status(servers: &[String], as_json: bool) -> Outcome {
                 "server": r.server,
                 "leader": r.leader,
                 "current": r.current,
-                "lag": r.lag,
+                "lag": behind(r),
             })).collect::<Vec<_>>(),
         });
         outln!(
@@ -359,11 +359,17 @@ fn status(servers: &[String], as_json: bool) -> Outcome {
             r.server.clone(),
             if r.leader { "leader" } else { "follower" }.to_string(),
             if r.current { "yes" } else { "no" }.to_string(),
-            r.lag.map_or("-".to_string(), |l| l.to_string()),
+            behind(r).map_or("-".to_string(), |l| l.to_string()),
         ]);
     }
     print_table(&rows);
     Ok(())
+}
+
+/// Operations a server's copy is behind the leader's: the server reports none when it is
+/// current.
+fn behind(r: &vasooli_cluster::ReplicaState) -> Option<u64> {
+    r.lag.or(r.current.then_some(0))
 }
 
 /// Left-aligned columns, two spaces apart.
