@@ -427,6 +427,13 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
         "B wrote after it was fenced"
     );
     assert_eq!(again.interrupt(), Some(0), "A stops cleanly");
+    // Stopped on purpose, A gave its lease up: the partition has no owner now.
+    let status = ok(
+        &tmp_cwd,
+        &["cluster", "status", "--servers", &servers, "--json"],
+    );
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["partitions"][0]["owner"], Value::Null, "{status}");
 
     let got = events(&a_dir, &tmp.path().join("a.jsonl"));
     let want = events(&whole, &tmp.path().join("whole.jsonl"));

@@ -218,20 +218,25 @@ fn owner(
                 Err(e) => return Err(cluster_failure(e)),
             }
         };
-        // Renewed every third of its term; a failed renewal stops this owner's writes.
-        {
+        // Renewed every third of its term; a failed renewal stops this owner's writes. The
+        // task gives the lease back when asked, to be released on a clean stop.
+        let (release_tx, mut release_rx) = tokio::sync::oneshot::channel::<()>();
+        let renewal = {
             let leases = leases.clone();
             let replica = Arc::clone(&replica);
             tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(ttl / 3).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(ttl / 3) => {}
+                        _ = &mut release_rx => return Some(lease),
+                    }
                     if let Err(e) = leases.renew(&mut lease).await {
                         replica.stop(format!("the lease could not be renewed: {e}"));
-                        return;
+                        return None;
                     }
                 }
-            });
-        }
+            })
+        };
         let seq = replica.fence().await.map_err(cluster_failure)?;
         outln!("owner of partition {partition} at sequence {seq}");
         replica.route_store_appends(handle);
@@ -262,7 +267,17 @@ fn owner(
             Some(reason) => Err(Failure::Runtime(anyhow::anyhow!(
                 "{reason}; this process no longer owns partition {partition}"
             ))),
-            None => Ok(()),
+            None => {
+                // Stopped on purpose: the lease is given up, so a standby takes over at once
+                // rather than when it runs out.
+                let _ = release_tx.send(());
+                if let Ok(Some(lease)) = renewal.await {
+                    if let Err(e) = leases.release(lease).await {
+                        tracing::warn!("releasing the lease of partition {partition}: {e}");
+                    }
+                }
+                Ok(())
+            }
         }
     });
     // The runtime's blocking threads may wait on a request that will not come back.
