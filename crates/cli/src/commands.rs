@@ -221,6 +221,7 @@ pub fn run(cli: Cli) -> Outcome {
         } => sms::send(&cli, gateway, *timeout_ms, *in_flight),
         Command::Serve { addr } => serve(&cli, addr),
         Command::Tokens { action } => tokens(&cli, action),
+        Command::Cluster { action } => crate::commands::cluster::run(&cli, action),
         Command::Verify => verify(&cli),
         Command::Rebuild => rebuild(&cli),
         Command::Export { out } => export(&cli, out),
@@ -240,6 +241,7 @@ pub fn run(cli: Cli) -> Outcome {
     }
 }
 
+pub mod cluster;
 pub mod demo;
 pub mod hq;
 pub mod reports;

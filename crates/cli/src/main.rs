@@ -248,6 +248,12 @@ pub enum Command {
         #[command(subcommand)]
         action: PolicyAction,
     },
+    /// Cluster mode: a partition's owner, the cluster's state, the partition map (see
+    /// docs/CLUSTER.md).
+    Cluster {
+        #[command(subcommand)]
+        action: commands::cluster::ClusterAction,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -427,6 +433,7 @@ fn main() -> ExitCode {
     if !matches!(
         cli.command,
         Command::Serve { .. }
+            | Command::Cluster { .. }
             | Command::Sms {
                 action: SmsAction::Send { .. }
             }

@@ -104,6 +104,21 @@ pub(crate) async fn last_of(kv: &kv::Store, key: &str) -> Result<Option<StreamMe
     }
 }
 
+/// The keys of `kv` that hold a value.
+pub(crate) async fn keys_of(
+    kv: &kv::Store,
+    retry_for: Duration,
+) -> Result<Vec<String>, ClusterError> {
+    use futures_util::TryStreamExt;
+    retrying("list keys", retry_for, || async {
+        let keys = kv.keys().await.map_err(|e| Attempt::Retry(e.to_string()))?;
+        keys.try_collect::<Vec<String>>()
+            .await
+            .map_err(|e| Attempt::Retry(e.to_string()))
+    })
+    .await
+}
+
 /// Whether a key-value message is a delete or purge marker.
 pub(crate) fn is_removal(m: &StreamMessage) -> bool {
     m.headers
@@ -349,6 +364,17 @@ impl Leases {
                 holder: lease.holder.clone(),
             })),
         }
+    }
+
+    /// The names of the leases ever taken (held, expired or released).
+    pub async fn names(&self) -> Result<Vec<String>, ClusterError> {
+        let keys = keys_of(&self.kv, self.retry_for).await?;
+        let mut names: Vec<String> = keys
+            .into_iter()
+            .filter_map(|k| k.strip_prefix("lease.").map(str::to_string))
+            .collect();
+        names.sort();
+        Ok(names)
     }
 
     /// Gives `lease` up, so another may take it at once. Fails with

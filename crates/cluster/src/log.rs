@@ -263,7 +263,14 @@ impl ClusterLog {
             .js
             .publish_with_headers(subject.to_string(), headers, entry)
             .await
-            .map_err(|e| Attempt::Retry(e.to_string()))?;
+            .map_err(|e| match e.kind() {
+                // The connection knows the servers' limit: no retry changes it.
+                PublishErrorKind::MaxPayloadExceeded => Attempt::Fail(ClusterError::Refused {
+                    what: format!("append to partition {partition}"),
+                    reason: format!("{e} (raise the servers' max_payload)"),
+                }),
+                _ => Attempt::Retry(e.to_string()),
+            })?;
         match ack.await {
             Ok(ack) if ack.stream == self.config.stream => Ok(ack.sequence),
             Ok(ack) => Err(Attempt::Fail(ClusterError::Refused {

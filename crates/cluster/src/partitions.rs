@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 
-use crate::lease::{bucket, is_removal, last_of};
+use crate::lease::{bucket, is_removal, keys_of, last_of};
 use crate::log::{retrying, Attempt};
 use crate::{check_partition, ClusterError, ClusterLog};
 
@@ -78,5 +78,20 @@ impl PartitionMap {
             }
             _ => Ok(None),
         }
+    }
+
+    /// Every division assigned, with its partition, by division code.
+    pub async fn assignments(&self) -> Result<Vec<(String, String)>, ClusterError> {
+        let mut out = Vec::new();
+        for key in keys_of(&self.kv, self.retry_for).await? {
+            let Some(division) = key.strip_prefix("division.") else {
+                continue;
+            };
+            if let Some(partition) = self.partition_of(division).await? {
+                out.push((division.to_string(), partition));
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 }

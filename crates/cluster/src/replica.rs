@@ -1,10 +1,11 @@
 //! A partition's local store, fed from the replicated log exactly once.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use vasooli_store::{CommitReceipt, NewCommit, Store, StoreError};
+use vasooli_store::{AppendThrough, CommitReceipt, NewCommit, Store, StoreError};
 
 use crate::envelope::{self, CommitId};
 use crate::{check_partition, ClusterError, ClusterLog};
@@ -46,6 +47,11 @@ pub struct Replica {
     store: Store,
     /// Serializes applying (appends and catch-ups of this replica).
     apply: tokio::sync::Mutex<()>,
+    /// Why this replica may append no more (another owner appended, the lease was lost),
+    /// once that happened.
+    stopped: Mutex<Option<String>>,
+    /// Told when `stopped` is set.
+    stop_tx: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Replica {
@@ -83,6 +89,8 @@ impl Replica {
             partition: partition.to_string(),
             store,
             apply: tokio::sync::Mutex::new(()),
+            stopped: Mutex::new(None),
+            stop_tx: tokio::sync::watch::channel(false).0,
         }
     }
 
@@ -119,15 +127,29 @@ impl Replica {
         commit: NewCommit,
     ) -> Result<Appended, ClusterError> {
         let _applying = self.apply.lock().await;
+        if let Some(reason) = self.stopped() {
+            return Err(ClusterError::Refused {
+                what: format!("append to partition {}", self.partition),
+                reason,
+            });
+        }
         let entry = envelope::encode(id, &commit).map_err(|e| ClusterError::Refused {
             what: format!("append to partition {}", self.partition),
             reason: e.to_string(),
         })?;
         let covered = self.covered()?;
-        let seq = self
+        let seq = match self
             .log
             .append(&self.partition, id, Bytes::from(entry), covered)
-            .await?;
+            .await
+        {
+            Ok(seq) => seq,
+            Err(e @ ClusterError::StaleWriter { .. }) => {
+                self.stop(e.to_string());
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         if seq <= covered {
             // The log answered with an entry this replica already applied: the same
             // commit id within the duplicate window.
@@ -176,16 +198,89 @@ impl Replica {
         Ok(done)
     }
 
+    /// Makes this replica the partition's writer once its owner took the lease: catches up
+    /// to the partition's last entry, then appends a fencing entry (an empty commit)
+    /// conditional on that entry. From then on a former owner's append, conditional on an
+    /// older last sequence, is refused ([`ClusterError::StaleWriter`]). Returns the fencing
+    /// entry's sequence. Tried again (a few times) when another writer appended between
+    /// the catch-up and the fencing entry.
+    pub async fn fence(&self) -> Result<u64, ClusterError> {
+        let mut tries = 0;
+        loop {
+            self.catch_up().await?;
+            match self.append(NewCommit::new(Vec::new())).await {
+                Ok(appended) => return Ok(appended.seq),
+                Err(ClusterError::StaleWriter { .. }) if tries < 10 => {
+                    self.resume();
+                    tries += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Stops this replica's appends for `reason` (a lost lease, a refused append): every
+    /// later [`Replica::append`], and every store append handed to it, is refused.
+    pub fn stop(&self, reason: String) {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        if stopped.is_none() {
+            *stopped = Some(reason);
+            self.stop_tx.send_replace(true);
+        }
+    }
+
+    /// Why this replica stopped appending, if it did.
+    pub fn stopped(&self) -> Option<String> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Waits until this replica stops appending; returns why.
+    pub async fn wait_stopped(&self) -> String {
+        let mut rx = self.stop_tx.subscribe();
+        loop {
+            if let Some(reason) = self.stopped() {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                return "the replica closed".to_string();
+            }
+        }
+    }
+
+    fn resume(&self) {
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.stop_tx.send_replace(false);
+    }
+
+    /// Hands the local store's appends ([`Store::append`], [`Store::submit`]) to this
+    /// replica: each is appended to the partition's log (conditional on what this replica
+    /// applied), then applied locally. An engine on the store keeps calling the store and
+    /// writes through the log without knowing it. The appends run on `runtime`; the
+    /// thread that appends waits for them, so it must not be one of the runtime's async
+    /// workers (engine writes run on blocking threads).
+    pub fn route_store_appends(self: &Arc<Replica>, runtime: tokio::runtime::Handle) {
+        let through = Arc::new(ThroughLog {
+            replica: Arc::downgrade(self),
+            partition: self.partition.clone(),
+            runtime,
+        });
+        self.store.append_through(through);
+    }
+
     /// Applies `commit` as log entry `seq`. A commit the store refuses is recorded as
     /// covered by an empty commit and reported as [`ClusterError::CommitRefused`].
     async fn apply_one(&self, seq: u64, commit: NewCommit) -> Result<CommitReceipt, ClusterError> {
         let store = self.store.clone();
-        let outcome = blocking(move || store.append(commit.covering(seq))).await?;
+        let outcome = blocking(move || store.append_local(commit.covering(seq))).await?;
         match outcome {
             Ok(receipt) => Ok(receipt),
             Err(e) if refused_by_store(&e) => {
                 let store = self.store.clone();
-                blocking(move || store.append(NewCommit::new(Vec::new()).covering(seq))).await??;
+                blocking(move || store.append_local(NewCommit::new(Vec::new()).covering(seq)))
+                    .await??;
                 Err(ClusterError::CommitRefused {
                     partition: self.partition.clone(),
                     seq,
@@ -204,4 +299,41 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ClusterError::Store(StoreError::Io(std::io::Error::other(e.to_string()))))
+}
+
+/// The store hook of [`Replica::route_store_appends`].
+struct ThroughLog {
+    /// Weak: the replica holds the store, which holds this.
+    replica: Weak<Replica>,
+    partition: String,
+    runtime: tokio::runtime::Handle,
+}
+
+impl AppendThrough for ThroughLog {
+    fn append(&self, commit: NewCommit) -> Result<CommitReceipt, StoreError> {
+        let replication = |cause: String, stale: bool| StoreError::Replication {
+            partition: self.partition.clone(),
+            cause,
+            stale,
+        };
+        let Some(replica) = self.replica.upgrade() else {
+            return Err(StoreError::Closed);
+        };
+        if let Some(reason) = replica.stopped() {
+            return Err(replication(reason, true));
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let _ = tx.send(replica.append(commit).await);
+        });
+        match rx.recv() {
+            Ok(Ok(appended)) => Ok(appended.receipt),
+            // The log took it and every replica refuses it alike: the store's own answer.
+            Ok(Err(ClusterError::CommitRefused { source, .. })) => Err(source),
+            Ok(Err(ClusterError::Store(e))) => Err(e),
+            Ok(Err(e @ ClusterError::StaleWriter { .. })) => Err(replication(e.to_string(), true)),
+            Ok(Err(e)) => Err(replication(e.to_string(), false)),
+            Err(_) => Err(replication("the runtime stopped".to_string(), false)),
+        }
+    }
 }

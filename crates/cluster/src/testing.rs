@@ -117,6 +117,7 @@ impl TestCluster {
             let text = format!(
                 "server_name: {name}\n\
                  listen: 127.0.0.1:{client_port}\n\
+                 max_payload: 8MB\n\
                  jetstream {{\n  store_dir: \"{}\"\n  sync_interval: always\n  max_memory_store: 64MB\n  max_file_store: 2GB\n}}\n\
                  cluster {{\n  name: vasooli-test\n  listen: 127.0.0.1:{cluster_port}\n  routes: [{}]\n}}\n",
                 store.display(),

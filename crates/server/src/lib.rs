@@ -355,6 +355,27 @@ pub async fn serve_listener(
     Ok(())
 }
 
+/// Serves an engine the caller opened (in cluster mode, on a store whose appends go through
+/// the partition's replicated log): binds `addr`, prints `listening on http://ADDR` on
+/// stdout once bound, and serves until `shutdown` completes. The SMS sender does not run.
+pub async fn serve_engine(
+    engine: Engine,
+    addr: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = tokio::task::spawn_blocking(move || AppState::from_engine(engine)).await??;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{local}")?;
+        out.flush()?;
+    }
+    tracing::info!("listening on http://{local}");
+    serve_listener(listener, state, shutdown).await
+}
+
 /// What `vasooli serve` is given beside the data directory and the policy.
 #[derive(Clone, Default)]
 pub struct ServeOptions {

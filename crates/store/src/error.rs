@@ -96,6 +96,16 @@ pub enum StoreError {
     /// The writer thread is gone (the store is shutting down or a write failed earlier).
     #[error("store is closed")]
     Closed,
+    /// In cluster mode, the partition's replicated log refused the commit or could not be
+    /// reached (see [`crate::AppendThrough`]); nothing was recorded.
+    #[error("partition {partition}: the replicated log did not take the commit: {cause}")]
+    Replication {
+        partition: String,
+        /// Why, in one line.
+        cause: String,
+        /// Whether another owner appended since: this process may write no more.
+        stale: bool,
+    },
 }
 
 impl StoreError {
@@ -136,10 +146,12 @@ impl StoreError {
         }
     }
 
-    /// The storage fault, when this is one.
+    /// The storage fault, when this is one. A replicated log that did not take a commit
+    /// counts as storage unavailable.
     pub fn storage_fault(&self) -> Option<StorageFault> {
         match self {
             StoreError::Storage { fault, .. } => Some(*fault),
+            StoreError::Replication { .. } => Some(StorageFault::Unavailable),
             StoreError::Io(e) | StoreError::Sled(sled::Error::Io(e)) => Some(StorageFault::of(e)),
             _ => None,
         }
@@ -192,6 +204,15 @@ impl StoreError {
             StoreError::Codec(e) => StoreError::Codec(e.clone()),
             StoreError::ReservedTable(name) => StoreError::ReservedTable(name.clone()),
             StoreError::Closed => StoreError::Closed,
+            StoreError::Replication {
+                partition,
+                cause,
+                stale,
+            } => StoreError::Replication {
+                partition: partition.clone(),
+                cause: cause.clone(),
+                stale: *stale,
+            },
         }
     }
 }

@@ -198,6 +198,16 @@ impl NewCommit {
     }
 }
 
+/// Takes over a store's appends in cluster mode (see [`Store::append_through`]): appends
+/// the commit to the replicated log and applies it to the store with
+/// [`Store::append_local`]. Called from the thread that appends, which may block; never
+/// from an async task.
+pub trait AppendThrough: Send + Sync + 'static {
+    /// Appends `commit`; [`StoreError::Replication`] when the log refused it or could not
+    /// be reached.
+    fn append(&self, commit: NewCommit) -> Result<CommitReceipt, StoreError>;
+}
+
 /// A commit handed to the writer by [`Store::submit`], not yet answered.
 #[must_use = "a submitted commit's answer says whether it was written"]
 pub struct PendingCommit {
@@ -450,6 +460,8 @@ impl Shared {
 
 struct Inner {
     shared: Arc<Shared>,
+    /// Where [`Store::append`] and [`Store::submit`] hand commits in cluster mode.
+    through: RwLock<Option<Arc<dyn AppendThrough>>>,
     tx: SyncSender<writer::Command>,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// The data directory's lock, held while the store is open (dropped last).
@@ -595,6 +607,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 shared,
+                through: RwLock::new(None),
                 tx,
                 writer: Mutex::new(Some(handle)),
                 _lock: lock,
@@ -637,9 +650,35 @@ impl Store {
         self.inner.shared.db().expect("the log is open")
     }
 
-    /// Appends a commit atomically; returns once it is durable on disk.
+    /// Appends a commit atomically; returns once it is durable on disk. With a hook set by
+    /// [`Store::append_through`], the hook takes the commit instead (and applies it to this
+    /// store through [`Store::append_local`] once the replicated log took it).
     pub fn append(&self, commit: NewCommit) -> Result<CommitReceipt, StoreError> {
-        self.submit(commit)?.wait()
+        if let Some(through) = self.through() {
+            return through.append(commit);
+        }
+        self.append_local(commit)
+    }
+
+    /// Appends a commit to this store alone, whatever hook is set: how a replica applies
+    /// the entries of its partition's log.
+    pub fn append_local(&self, commit: NewCommit) -> Result<CommitReceipt, StoreError> {
+        self.submit_local(commit)?.wait()
+    }
+
+    /// Hands every later [`Store::append`] and [`Store::submit`] to `through` (cluster mode:
+    /// the partition's replicated log). Every clone of this store shares the hook.
+    pub fn append_through(&self, through: Arc<dyn AppendThrough>) {
+        *self.inner.through.write_recovered() = Some(through);
+    }
+
+    /// Removes the hook set by [`Store::append_through`]: appends are local again.
+    pub fn clear_append_through(&self) {
+        *self.inner.through.write_recovered() = None;
+    }
+
+    fn through(&self) -> Option<Arc<dyn AppendThrough>> {
+        self.inner.through.read_recovered().clone()
     }
 
     /// Hands a commit to the writer and returns at once; [`PendingCommit::wait`] answers as
@@ -647,7 +686,22 @@ impl Store {
     /// that must not see a later commit written after an earlier one failed waits for each
     /// before submitting the next, and does its other work (preparing the next commit,
     /// reading the last one) while the writer writes.
+    ///
+    /// With a hook set by [`Store::append_through`], the hook takes the commit at once and
+    /// the answer is ready when this returns.
     pub fn submit(&self, commit: NewCommit) -> Result<PendingCommit, StoreError> {
+        if let Some(through) = self.through() {
+            let (reply_tx, reply) = sync_channel(1);
+            let _ = reply_tx.send(through.append(commit));
+            return Ok(PendingCommit {
+                reply,
+                dir: self.inner.shared.dir.clone(),
+            });
+        }
+        self.submit_local(commit)
+    }
+
+    fn submit_local(&self, commit: NewCommit) -> Result<PendingCommit, StoreError> {
         let (reply_tx, reply) = sync_channel(1);
         self.inner
             .tx

@@ -1,0 +1,430 @@
+//! `vasooli cluster`: a partition's owner (or its standby), the cluster's state, the
+//! partition map. See docs/CLUSTER.md.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Subcommand;
+use serde_json::json;
+use vasooli_cluster::{
+    valid_partition_name, ClusterConfig, ClusterError, ClusterLog, Leases, PartitionMap, Replica,
+};
+use vasooli_engine::Engine;
+
+use crate::{Cli, Failure};
+
+type Outcome = Result<(), Failure>;
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterAction {
+    /// Owns a partition: waits for its lease as a standby, takes it, catches up, fences the
+    /// former owner and serves the HTTP API, every write going through the partition's log.
+    #[command(
+        after_help = "Example: vasooli cluster owner --servers nats://127.0.0.1:4222 --partition north --data north-a --addr 127.0.0.1:8080"
+    )]
+    Owner {
+        /// The cluster's servers, comma-separated (e.g. --servers
+        /// nats://10.0.0.1:4222,nats://10.0.0.2:4222).
+        #[arg(
+            long,
+            value_name = "URL[,URL..]",
+            value_delimiter = ',',
+            required = true
+        )]
+        servers: Vec<String>,
+        /// The partition to own (e.g. --partition north).
+        #[arg(long, value_name = "P")]
+        partition: String,
+        /// The address the API listens on once this process owns the partition; port 0
+        /// picks a free one (e.g. --addr 127.0.0.1:8080).
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
+        addr: String,
+        /// How long the lease lasts unless renewed, in seconds; it is renewed every third of
+        /// it (e.g. --lease-seconds 10).
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        lease_seconds: u64,
+    },
+    /// Every partition's owner, lease expiry and last sequence; how far each server's copy
+    /// of the log has read.
+    Status {
+        /// The cluster's servers, comma-separated.
+        #[arg(
+            long,
+            value_name = "URL[,URL..]",
+            value_delimiter = ',',
+            required = true
+        )]
+        servers: Vec<String>,
+        /// Prints one JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Assigns a division to a partition (the partition map).
+    Assign {
+        /// The cluster's servers, comma-separated.
+        #[arg(
+            long,
+            value_name = "URL[,URL..]",
+            value_delimiter = ',',
+            required = true
+        )]
+        servers: Vec<String>,
+        /// The division's code (e.g. D-DDN-1).
+        #[arg(value_name = "DIVISION")]
+        division: String,
+        /// The partition (e.g. north).
+        #[arg(value_name = "PARTITION")]
+        partition: String,
+    },
+}
+
+pub fn run(cli: &Cli, action: &ClusterAction) -> Outcome {
+    match action {
+        ClusterAction::Owner {
+            servers,
+            partition,
+            addr,
+            lease_seconds,
+        } => owner(cli, servers, partition, addr, *lease_seconds),
+        ClusterAction::Status { servers, json } => status(servers, *json),
+        ClusterAction::Assign {
+            servers,
+            division,
+            partition,
+        } => assign(servers, division, partition),
+    }
+}
+
+/// Refuses a name that cannot be a partition or division (exit 3).
+fn check_name(what: &str, name: &str) -> Outcome {
+    if valid_partition_name(name) {
+        Ok(())
+    } else {
+        Err(Failure::Rejected(vec![format!(
+            "{what} `{name}`: use 1 to 64 ASCII letters, digits, '-' or '_'"
+        )]))
+    }
+}
+
+/// Refuses a server list that names no `nats://host:port` URL (exit 3).
+fn check_servers(servers: &[String]) -> Outcome {
+    let bad: Vec<String> = servers
+        .iter()
+        .filter(|s| !is_server_url(s.trim()))
+        .map(|s| format!("--servers: `{s}` is not a server URL (nats://HOST:PORT)"))
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Rejected(bad))
+    }
+}
+
+/// `nats://HOST:PORT` (the scheme may be left out).
+fn is_server_url(s: &str) -> bool {
+    let rest = s.strip_prefix("nats://").unwrap_or(s);
+    rest.rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+}
+
+fn cluster_failure(e: ClusterError) -> Failure {
+    Failure::Runtime(anyhow::anyhow!(e))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+        .map_err(Failure::Runtime)
+}
+
+fn config(servers: &[String], retry_for: Duration) -> ClusterConfig {
+    let mut config = ClusterConfig::new(servers.iter().map(|s| s.trim().to_string()));
+    config.retry_for = retry_for;
+    config
+}
+
+/// This process's name as a lease holder: unique among the processes that contend.
+fn holder_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("process-{}-{nanos:08x}", std::process::id())
+}
+
+fn owner(
+    cli: &Cli,
+    servers: &[String],
+    partition: &str,
+    addr: &str,
+    lease_seconds: u64,
+) -> Outcome {
+    check_servers(servers)?;
+    check_name("--partition", partition)?;
+    let addr: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| Failure::Usage(format!("--addr: `{addr}`: {e}")))?;
+    if lease_seconds == 0 || lease_seconds > 3600 {
+        return Err(Failure::Usage(format!(
+            "--lease-seconds: {lease_seconds} is not between 1 and 3600"
+        )));
+    }
+    let policy = crate::commands::load_policy(cli)?;
+    let ttl = Duration::from_secs(lease_seconds);
+    let runtime = runtime()?;
+    let handle = runtime.handle().clone();
+    let data = cli.data.clone();
+    let partition = partition.to_string();
+    let outcome = runtime.block_on(async move {
+        // Ctrl-C stops a standby as well as an owner: listened for from the start.
+        let mut interrupt =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .context("listening for Ctrl-C")?;
+        // Operations are retried through a leader's election (a few seconds), or for as long
+        // as a lease lasts when that is longer.
+        let log = ClusterLog::connect(config(servers, ttl.max(Duration::from_secs(10))))
+            .await
+            .map_err(cluster_failure)?;
+        let leases = Leases::open(&log).await.map_err(cluster_failure)?;
+        let replica = {
+            let log = log.clone();
+            let partition = partition.clone();
+            tokio::task::spawn_blocking(move || Replica::open(log, &partition, &data))
+                .await
+                .map_err(|e| Failure::Runtime(e.into()))?
+                .map_err(cluster_failure)?
+        };
+        let replica = Arc::new(replica);
+        let holder = holder_name();
+        let poll = (ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
+        let mut announced = false;
+        let mut lease = loop {
+            match leases.acquire(&partition, &holder, ttl).await {
+                Ok(lease) => break lease,
+                Err(ClusterError::LeaseHeld { holder: held, .. }) => {
+                    if !announced {
+                        outln!("standby for partition {partition}, owner {held}");
+                        announced = true;
+                    }
+                    // A standby keeps up, so that taking over replays little.
+                    replica.catch_up().await.map_err(cluster_failure)?;
+                    tokio::select! {
+                        _ = tokio::time::sleep(poll) => {}
+                        _ = interrupt.recv() => return Ok(()),
+                    }
+                }
+                Err(e) => return Err(cluster_failure(e)),
+            }
+        };
+        // Renewed every third of its term; a failed renewal stops this owner's writes. The
+        // task gives the lease back when asked, to be released on a clean stop.
+        let (release_tx, mut release_rx) = tokio::sync::oneshot::channel::<()>();
+        let renewal = {
+            let leases = leases.clone();
+            let replica = Arc::clone(&replica);
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(ttl / 3) => {}
+                        _ = &mut release_rx => return Some(lease),
+                    }
+                    if let Err(e) = leases.renew(&mut lease).await {
+                        replica.stop(format!("the lease could not be renewed: {e}"));
+                        return None;
+                    }
+                }
+            })
+        };
+        let seq = replica.fence().await.map_err(cluster_failure)?;
+        outln!("owner of partition {partition} at sequence {seq}");
+        replica.route_store_appends(handle);
+        let store = replica.store().clone();
+        let engine = tokio::task::spawn_blocking(move || Engine::with_store(store, policy))
+            .await
+            .map_err(|e| Failure::Runtime(e.into()))?
+            .map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut server = tokio::spawn(vasooli_server::serve_engine(engine, addr, async move {
+            let _ = stop_rx.await;
+        }));
+        let reason = tokio::select! {
+            served = &mut server => {
+                return match served {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(Failure::Runtime(e)),
+                    Err(e) => Err(Failure::Runtime(e.into())),
+                };
+            }
+            _ = interrupt.recv() => None,
+            reason = replica.wait_stopped() => Some(reason),
+        };
+        let _ = stop_tx.send(());
+        // Requests in flight finish; a connection that lingers does not hold the exit up.
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        match reason {
+            Some(reason) => Err(Failure::Runtime(anyhow::anyhow!(
+                "{reason}; this process no longer owns partition {partition}"
+            ))),
+            None => {
+                // Stopped on purpose: the lease is given up, so a standby takes over at once
+                // rather than when it runs out.
+                let _ = release_tx.send(());
+                if let Ok(Some(lease)) = renewal.await {
+                    if let Err(e) = leases.release(lease).await {
+                        tracing::warn!("releasing the lease of partition {partition}: {e}");
+                    }
+                }
+                Ok(())
+            }
+        }
+    });
+    // The runtime's blocking threads may wait on a request that will not come back.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    outcome
+}
+
+fn status(servers: &[String], as_json: bool) -> Outcome {
+    check_servers(servers)?;
+    let runtime = runtime()?;
+    let (partitions, replicas, assignments) = runtime
+        .block_on(async {
+            let log = ClusterLog::connect(config(servers, Duration::from_secs(10))).await?;
+            let leases = Leases::open(&log).await?;
+            let map = PartitionMap::open(&log).await?;
+            let assignments = map.assignments().await?;
+            let mut names = leases.names().await?;
+            names.extend(assignments.iter().map(|(_, p)| p.clone()));
+            names.sort();
+            names.dedup();
+            let mut partitions = Vec::new();
+            for name in names {
+                let holder = leases.holder(&name).await?;
+                let last = log.last_seq(&name).await?;
+                partitions.push((name, holder, last));
+            }
+            let replicas = log.replica_states().await?;
+            Ok::<_, ClusterError>((partitions, replicas, assignments))
+        })
+        .map_err(cluster_failure)?;
+    let rfc3339 = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| t.to_string())
+    };
+    if as_json {
+        let value = json!({
+            "partitions": partitions.iter().map(|(name, holder, last)| json!({
+                "partition": name,
+                "owner": holder.as_ref().map(|(h, _)| h.clone()),
+                "lease_expires": holder.as_ref().map(|(_, t)| rfc3339(*t)),
+                "last_sequence": last,
+                "divisions": assignments.iter().filter(|(_, p)| p == name).map(|(d, _)| d.clone()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "servers": replicas.iter().map(|r| json!({
+                "server": r.server,
+                "leader": r.leader,
+                "current": r.current,
+                "lag": behind(r),
+            })).collect::<Vec<_>>(),
+        });
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&value).context("writing JSON")?
+        );
+        return Ok(());
+    }
+    let mut rows = vec![vec![
+        "partition".to_string(),
+        "owner".to_string(),
+        "lease_expires".to_string(),
+        "last_sequence".to_string(),
+        "divisions".to_string(),
+    ]];
+    for (name, holder, last) in &partitions {
+        let divisions: Vec<&str> = assignments
+            .iter()
+            .filter(|(_, p)| p == name)
+            .map(|(d, _)| d.as_str())
+            .collect();
+        rows.push(vec![
+            name.clone(),
+            holder.as_ref().map_or("-".to_string(), |(h, _)| h.clone()),
+            holder
+                .as_ref()
+                .map_or("-".to_string(), |(_, t)| rfc3339(*t)),
+            last.to_string(),
+            if divisions.is_empty() {
+                "-".to_string()
+            } else {
+                divisions.join(",")
+            },
+        ]);
+    }
+    print_table(&rows);
+    outln!("");
+    let mut rows = vec![vec![
+        "server".to_string(),
+        "role".to_string(),
+        "current".to_string(),
+        "behind".to_string(),
+    ]];
+    for r in &replicas {
+        rows.push(vec![
+            r.server.clone(),
+            if r.leader { "leader" } else { "follower" }.to_string(),
+            if r.current { "yes" } else { "no" }.to_string(),
+            behind(r).map_or("-".to_string(), |l| l.to_string()),
+        ]);
+    }
+    print_table(&rows);
+    Ok(())
+}
+
+/// Operations a server's copy is behind the leader's: the server reports none when it is
+/// current.
+fn behind(r: &vasooli_cluster::ReplicaState) -> Option<u64> {
+    r.lag.or(r.current.then_some(0))
+}
+
+/// Left-aligned columns, two spaces apart.
+fn print_table(rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |v| v.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, value) in row.iter().enumerate() {
+            if c + 1 < row.len() {
+                line.push_str(&format!("{value:<width$}  ", width = widths[c]));
+            } else {
+                line.push_str(value);
+            }
+        }
+        outln!("{line}");
+    }
+}
+
+fn assign(servers: &[String], division: &str, partition: &str) -> Outcome {
+    check_servers(servers)?;
+    check_name("division", division)?;
+    check_name("partition", partition)?;
+    let runtime = runtime()?;
+    runtime
+        .block_on(async {
+            let log = ClusterLog::connect(config(servers, Duration::from_secs(10))).await?;
+            PartitionMap::open(&log)
+                .await?
+                .assign(division, partition)
+                .await
+        })
+        .map_err(cluster_failure)?;
+    outln!("division {division} assigned to partition {partition}");
+    Ok(())
+}

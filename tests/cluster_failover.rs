@@ -1,0 +1,458 @@
+//! Failover between processes in cluster mode, with the real binary and three real
+//! JetStream servers on loopback: owner A imports a utility through its HTTP API and starts
+//! a nightly run, A is SIGKILLed, standby B takes the partition over (catches up, fences A)
+//! and runs the nightly again. A started again on its old directory comes up as a standby
+//! and writes nothing. Then B stalls (SIGSTOP) past its lease: A takes over and fences it,
+//! and B, woken up, writes nothing, answers no write with success and exits 1. Both
+//! directories then hold the events of one uninterrupted run in an ordinary data directory
+//! fed the same inputs, each once.
+//!
+//! Skipped (with a message) without a server binary unless `CI` is set, when it fails.
+
+mod common;
+
+use common::{http, ok, vasooli};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+const PARTITION: &str = "north";
+const AS_OF: &str = "2026-06-30";
+const CONSUMERS: usize = 1500;
+
+/// A `vasooli cluster owner` process and the lines it prints.
+struct Owner {
+    child: Child,
+    /// Where its standard error goes.
+    stderr: std::path::PathBuf,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    addr: String,
+}
+
+impl Owner {
+    fn start(data: &Path, servers: &str) -> Owner {
+        // DIR.stderr0, DIR.stderr1...: one file per process started on DIR.
+        let stderr = (0..)
+            .map(|n| data.with_extension(format!("stderr{n}")))
+            .find(|path| !path.exists())
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vasooli"))
+            .arg("--data")
+            .arg(data)
+            .args([
+                "cluster",
+                "owner",
+                "--servers",
+                servers,
+                "--partition",
+                PARTITION,
+                "--addr",
+                &addr,
+                "--lease-seconds",
+                "3",
+            ])
+            .env("VASOOLI_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("the binary runs");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Owner {
+            child,
+            stderr,
+            lines,
+            seen: Vec::new(),
+            addr,
+        }
+    }
+
+    /// Waits (at most `within`) for a line starting with `prefix`; returns it.
+    fn wait_line(&mut self, prefix: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        if let Some(line) = self.seen.iter().find(|l| l.starts_with(prefix)) {
+            return line.clone();
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.starts_with(prefix) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line `{prefix}...` within {within:?}; printed: {:?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// Every line printed so far.
+    fn printed(&mut self) -> Vec<String> {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+
+    fn post(&self, path: &str, token: &str, body: &str) -> (u16, String) {
+        http(&self.addr, "POST", path, Some(token), Some(body))
+            .unwrap_or_else(|| panic!("POST {path} got no answer"))
+    }
+
+    /// Waits (at most `within`) for the process to exit by itself: its exit code and what
+    /// it printed on standard error.
+    fn wait_exit(&mut self, within: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (
+                    status.code(),
+                    std::fs::read_to_string(&self.stderr).unwrap_or_default(),
+                );
+            }
+            assert!(Instant::now() < deadline, "the process did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Stops the process as Ctrl-C does; its exit code.
+    fn interrupt(mut self) -> Option<i32> {
+        self.signal("-INT");
+        self.wait_exit(Duration::from_secs(20)).0
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The utility: one division of two subdivisions, consumers with three months of bills and
+/// some payments.
+fn inputs() -> Vec<(&'static str, String)> {
+    let offices = "code,name,level,parent\n\
+                   Z-T,Zone T,zone,\n\
+                   C-T,Circle T,circle,Z-T\n\
+                   D-T,Division T,division,C-T\n\
+                   SD-T1,Subdivision T1,subdivision,D-T\n\
+                   SD-T2,Subdivision T2,subdivision,D-T\n"
+        .to_string();
+    let mut consumers = String::from(
+        "account_no,name,category,subdivision,load_kw,connected_on,mobile,language,address\n",
+    );
+    let mut bills = String::from("bill_no,account_no,period,issued_on,due_on,amount\n");
+    let mut payments = String::from("receipt_no,account_no,amount,paid_on,channel\n");
+    for i in 0..CONSUMERS {
+        let account = format!("UK77{i:08}");
+        let sub = if i % 2 == 0 { "SD-T1" } else { "SD-T2" };
+        let category = ["domestic", "non_domestic", "government"][i % 3];
+        consumers.push_str(&format!(
+            "{account},Consumer {i},{category},{sub},{}.5,2025-01-01,,en,\n",
+            1 + i % 7
+        ));
+        for (month, issued, due) in [
+            ("2026-03", "2026-03-05", "2026-03-20"),
+            ("2026-04", "2026-04-05", "2026-04-20"),
+            ("2026-05", "2026-05-05", "2026-05-20"),
+        ] {
+            let amount = 400 + (i * 37) % 9000;
+            bills.push_str(&format!(
+                "B{}{account},{account},{month},{issued},{due},{amount}.00\n",
+                month.replace('-', "")
+            ));
+        }
+        if i % 4 == 0 {
+            payments.push_str(&format!("R{account}1,{account},500.00,2026-03-10,upi\n"));
+        }
+    }
+    vec![
+        ("offices", offices),
+        ("consumers", consumers),
+        ("bills", bills),
+        ("payments", payments),
+    ]
+}
+
+/// The log's events without their recorded times, which differ between runs.
+fn events(data: &Path, out: &Path) -> Vec<String> {
+    ok(data, &["export", "--out", out.to_str().unwrap()]);
+    let mut lines: Vec<String> = std::fs::read_to_string(out)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line).unwrap();
+            format!("{} {}", v["stream"], v["event"])
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn admin_token(data: &Path) -> String {
+    ok(
+        data,
+        &["tokens", "create", "--role", "admin", "--name", "admin"],
+    )
+    .trim()
+    .to_string()
+}
+
+/// The partition's last sequence, as `vasooli cluster status --json` reports it.
+fn last_sequence(servers: &str) -> u64 {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ok(
+        tmp.path(),
+        &["cluster", "status", "--servers", servers, "--json"],
+    );
+    let status: Value = serde_json::from_str(&out).expect("status is JSON");
+    status["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["partition"] == PARTITION)
+        .and_then(|p| p["last_sequence"].as_u64())
+        .unwrap_or_else(|| panic!("no partition {PARTITION} in {out}"))
+}
+
+#[test]
+fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(cluster) = runtime.block_on(vasooli_cluster::testing::TestCluster::start()) else {
+        return;
+    };
+    let servers = cluster.urls().join(",");
+    let tmp = tempfile::tempdir().unwrap();
+    let (a_dir, b_dir, whole) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("whole"),
+    );
+    // Tokens are kept per data directory: each process gets its own.
+    let a_token = admin_token(&a_dir);
+    let b_token = admin_token(&b_dir);
+
+    // The partition map: the division belongs to the partition.
+    let tmp_cwd = tmp.path().join("cwd");
+    let assigned = ok(
+        &tmp_cwd,
+        &["cluster", "assign", "--servers", &servers, "D-T", PARTITION],
+    );
+    assert_eq!(assigned.trim(), "division D-T assigned to partition north");
+    let bad = vasooli(
+        &tmp_cwd,
+        &["cluster", "assign", "--servers", &servers, "D T", PARTITION],
+    );
+    assert_eq!(bad.code, 3, "{}", bad.stderr);
+
+    let mut a = Owner::start(&a_dir, &servers);
+    a.wait_line(
+        &format!("owner of partition {PARTITION} at sequence "),
+        Duration::from_secs(60),
+    );
+    a.wait_line("listening on http://", Duration::from_secs(30));
+    let mut b = Owner::start(&b_dir, &servers);
+    let standby = b.wait_line(
+        &format!("standby for partition {PARTITION}, owner "),
+        Duration::from_secs(60),
+    );
+    assert!(!b.printed().iter().any(|l| l.starts_with("owner of")));
+
+    // The inputs through A's API, and the same inputs into an ordinary data directory.
+    for (kind, csv) in inputs() {
+        let (status, body) = a.post(&format!("/api/v1/import/{kind}"), &a_token, &csv);
+        assert_eq!(status, 200, "import {kind}: {body}");
+        let file = tmp.path().join(format!("{kind}.csv"));
+        std::fs::write(&file, &csv).unwrap();
+        ok(&whole, &["import", kind, file.to_str().unwrap()]);
+    }
+    let imported = last_sequence(&servers);
+    // The status names A's lease as the partition's owner, with the division, and every
+    // server of the log.
+    let a_holder = standby.rsplit(' ').next().unwrap();
+    let table = ok(&tmp_cwd, &["cluster", "status", "--servers", &servers]);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("north "))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(row.contains(a_holder) && row.contains("D-T"), "{table}");
+    assert!(
+        row.split_whitespace().any(|w| w == imported.to_string()),
+        "{table}"
+    );
+    eprintln!("{table}");
+    for node in cluster.nodes() {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with(&format!("{} ", node.name))),
+            "{table}"
+        );
+    }
+    assert!(imported >= 5, "the imports reached the log: {imported}");
+
+    // A starts the nightly run and is SIGKILLed while it runs (or right after it ends).
+    let nightly_body = format!(r#"{{"as_of":"{AS_OF}"}}"#);
+    let a_addr = a.addr.clone();
+    let (token, body) = (a_token.clone(), nightly_body.clone());
+    let request = std::thread::spawn(move || {
+        http(
+            &a_addr,
+            "POST",
+            "/api/v1/nightly",
+            Some(&token),
+            Some(&body),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    a.child.kill().unwrap();
+    let killed_at = Instant::now();
+    a.child.wait().unwrap();
+    let answered = request.join().unwrap();
+    eprintln!(
+        "the nightly run on A {}",
+        match &answered {
+            Some((status, _)) => format!("answered {status} before A was killed"),
+            None => "was cut off by the kill".to_string(),
+        }
+    );
+
+    // B takes over: it owns the partition, at a sequence past everything A appended.
+    let owned = b.wait_line(
+        &format!("owner of partition {PARTITION} at sequence "),
+        Duration::from_secs(60),
+    );
+    let took_over = killed_at.elapsed();
+    b.wait_line("listening on http://", Duration::from_secs(30));
+    eprintln!("failover: B owned the partition {took_over:?} after A was killed ({standby})");
+    let fenced_at: u64 = owned.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(fenced_at > imported, "{owned} after {imported} entries");
+
+    let (status, summary) = b.post("/api/v1/nightly", &b_token, &nightly_body);
+    assert_eq!(status, 200, "nightly on B: {summary}");
+    ok(&whole, &["nightly", "--as-of", AS_OF]);
+    let after_nightly = last_sequence(&servers);
+    assert!(after_nightly >= fenced_at);
+
+    // A again, on its old directory: B holds the lease, so A is a standby and writes nothing.
+    let mut again = Owner::start(&a_dir, &servers);
+    again.wait_line(
+        &format!("standby for partition {PARTITION}, owner "),
+        Duration::from_secs(60),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !again.printed().iter().any(|l| l.starts_with("owner of")),
+        "{:?}",
+        again.printed()
+    );
+    assert_eq!(last_sequence(&servers), after_nightly, "the standby wrote");
+
+    // B stalls (SIGSTOP) past its lease: A takes the partition over and fences B. Woken up,
+    // B finds its lease lost or its append refused; it writes nothing, answers no write
+    // with success, and exits 1 saying why.
+    b.signal("-STOP");
+    let stalled_at = Instant::now();
+    let owned = again.wait_line(
+        &format!("owner of partition {PARTITION} at sequence "),
+        Duration::from_secs(60),
+    );
+    eprintln!(
+        "failover: A took over {:?} after B stalled",
+        stalled_at.elapsed()
+    );
+    again.wait_line("listening on http://", Duration::from_secs(30));
+    let fenced_b: u64 = owned.rsplit(' ').next().unwrap().parse().unwrap();
+    assert_eq!(fenced_b, after_nightly + 1, "{owned}");
+    b.signal("-CONT");
+    let late_payment = "receipt_no,account_no,amount,paid_on,channel\n\
+                        RLATE,UK7700000001,100.00,2026-06-01,upi\n";
+    let late = http(
+        &b.addr,
+        "POST",
+        "/api/v1/import/payments",
+        Some(&b_token),
+        Some(late_payment),
+    );
+    if let Some((status, body)) = &late {
+        assert_eq!(*status, 503, "B's late write: {body}");
+        assert!(body.contains("partition north"), "{body}");
+    }
+    let (code, stderr) = b.wait_exit(Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no longer owns partition north"),
+        "{stderr}"
+    );
+    eprintln!(
+        "B's late write: {:?}; B said: {}",
+        late.map(|(s, _)| s),
+        stderr.trim()
+    );
+    assert_eq!(
+        last_sequence(&servers),
+        fenced_b,
+        "B wrote after it was fenced"
+    );
+    assert_eq!(again.interrupt(), Some(0), "A stops cleanly");
+    // Stopped on purpose, A gave its lease up: the partition has no owner now.
+    let status = ok(
+        &tmp_cwd,
+        &["cluster", "status", "--servers", &servers, "--json"],
+    );
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["partitions"][0]["owner"], Value::Null, "{status}");
+
+    let got = events(&a_dir, &tmp.path().join("a.jsonl"));
+    let want = events(&whole, &tmp.path().join("whole.jsonl"));
+    assert_eq!(got.len(), want.len(), "event counts differ");
+    assert!(
+        got == want,
+        "the owner's events differ from one uninterrupted run"
+    );
+    assert!(
+        events(&b_dir, &tmp.path().join("b.jsonl")) == want,
+        "B's events differ"
+    );
+    eprintln!("{} events; log entries: {fenced_b}", want.len());
+    let defaulters = |data: &Path| {
+        let run = vasooli(data, &["--format", "csv", "defaulters", "--office", "D-T"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stdout
+    };
+    assert_eq!(defaulters(&a_dir), defaulters(&whole));
+    assert_eq!(defaulters(&b_dir), defaulters(&whole));
+    drop(cluster);
+}
