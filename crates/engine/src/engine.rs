@@ -444,6 +444,22 @@ impl Engine {
     /// Reads a plan's commit into the world, executes the batches that must go alone, and
     /// answers every batch.
     pub fn finish_group(&mut self, plan: GroupPlan) -> Vec<Result<ExecuteReport, EngineError>> {
+        let mut finished = self.read_group(plan);
+        for (index, inputs) in std::mem::take(&mut finished.alone) {
+            finished.results[index] = Some(self.execute(inputs));
+        }
+        answered(finished.results)
+    }
+
+    /// Executes one batch that had to go alone with shared access, as one commit: readers
+    /// go on meanwhile; the caller reads it into the world with [`Engine::read_written`].
+    pub fn write_alone(&self, inputs: Vec<Input>) -> Result<ExecuteReport, EngineError> {
+        self.write_checked_in(inputs, usize::MAX, &mut |_, _| {})
+    }
+
+    /// Reads a plan's commit into the world and answers its batches; the batches that must
+    /// go alone are left to the caller, in order ([`Engine::write_alone`]).
+    pub fn read_group(&mut self, plan: GroupPlan) -> FinishedGroup {
         let GroupPlan {
             mut results,
             mut alone,
@@ -476,10 +492,7 @@ impl Engine {
             Err(_) => alone.extend(accepted.into_iter().map(|(index, .., copy)| (index, copy))),
         }
         alone.sort_by_key(|(index, _)| *index);
-        for (index, inputs) in alone {
-            results[index] = Some(self.execute(inputs));
-        }
-        answered(results)
+        FinishedGroup { results, alone }
     }
 
     /// [`Engine::execute`], calling `progress(written, total)` as the batch's events are
@@ -587,6 +600,17 @@ impl Engine {
         inputs: impl IntoIterator<Item = Input>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ExecuteReport, EngineError> {
+        self.write_checked_in(inputs, COMMIT_CHUNK_EVENTS, progress)
+    }
+
+    /// [`Engine::write_checked`] in commits of at most `part_events` events (`usize::MAX`:
+    /// one commit, as an API request is).
+    fn write_checked_in(
+        &self,
+        inputs: impl IntoIterator<Item = Input>,
+        part_events: usize,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<ExecuteReport, EngineError> {
         let (mut batch, read, duplicates) = self.checked(inputs)?;
         let conflicts = batch.stored_conflicts();
         if !conflicts.is_empty() {
@@ -599,7 +623,7 @@ impl Engine {
             ..PartsWritten::default()
         };
         progress(0, tally.total);
-        for part in events.chunks(COMMIT_CHUNK_EVENTS) {
+        for part in events.chunks(part_events.max(1)) {
             let receipt = self.store.append(new_events(part)?)?;
             tally.appended += receipt.appended;
             tally.skipped += receipt.duplicates;
@@ -914,6 +938,20 @@ struct PartsWritten {
     written: usize,
     appended: usize,
     skipped: usize,
+}
+
+/// A group read into the world ([`Engine::read_group`]): the answers so far, and the
+/// batches still to execute one by one, in order.
+pub struct FinishedGroup {
+    pub results: Vec<Option<Result<ExecuteReport, EngineError>>>,
+    pub alone: Vec<(usize, Vec<Input>)>,
+}
+
+impl FinishedGroup {
+    /// Every batch's answer (a batch left unanswered is an error).
+    pub fn answers(self) -> Vec<Result<ExecuteReport, EngineError>> {
+        answered(self.results)
+    }
 }
 
 /// Batches validated together by [`Engine::plan_group`], waiting to be written and answered.

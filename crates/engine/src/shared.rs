@@ -5,7 +5,7 @@
 
 use crate::engine::{write_checkpoint, Engine, EngineError, ExecuteReport, Input};
 use crate::nightly::{self, NightlySummary};
-use parking_lot::{RwLock, RwLockUpgradableReadGuard};
+use parking_lot::{RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Weak};
@@ -307,8 +307,20 @@ fn run_writes(
         let mut plan = guard.plan_group(batches);
         guard.write_planned(&mut plan);
         let mut guard = RwLockUpgradableReadGuard::upgrade(guard);
-        let results = guard.finish_group(plan);
+        let mut finished = guard.read_group(plan);
         position.store(guard.world().position, Ordering::Relaxed);
+        // A batch that goes alone (a big request, or one whose keys the log already holds)
+        // is checked and written with readers going on too, and read in before the next.
+        let mut guard = RwLockWriteGuard::downgrade_to_upgradable(guard);
+        for (index, inputs) in std::mem::take(&mut finished.alone) {
+            let written = guard.write_alone(inputs);
+            let mut writing = RwLockUpgradableReadGuard::upgrade(guard);
+            let read = writing.read_written();
+            position.store(writing.world().position, Ordering::Relaxed);
+            guard = RwLockWriteGuard::downgrade_to_upgradable(writing);
+            finished.results[index] = Some(read.and(written));
+        }
+        let results = finished.answers();
         drop(watch);
         drop(guard);
         for (reply, result) in replies.into_iter().zip(results) {

@@ -256,3 +256,50 @@ fn a_bulk_load_is_read_around_and_then_seen_whole() {
         position
     );
 }
+
+#[test]
+fn a_request_too_big_to_share_a_commit_is_written_alone_and_seen_whole() {
+    // More inputs than a shared group takes from one request, alongside small requests.
+    const BIG: usize = vasooli_engine::engine::GROUP_BATCH_INPUTS_MAX * 3;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = shared_engine(dir.path());
+    let big: Vec<Value> = (0..BIG).map(payment).collect();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let shared = shared.clone();
+            let batch: Vec<Value> = match w {
+                0 => big.clone(),
+                // The first small request repeats one of the big one's payments: whichever
+                // comes second skips it as already recorded.
+                1 => vec![payment(BIG + 1), payment(0)],
+                n => vec![payment(BIG + n * 2), payment(BIG + n * 2 + 1)],
+            };
+            std::thread::spawn(move || {
+                shared.execute(move |_: &Engine| Ok::<_, EngineError>(inputs(&batch)))
+            })
+        })
+        .collect();
+    let mut last = 0;
+    while !writers.iter().all(|w| w.is_finished()) {
+        let seen = shared.read(payments_of_a1).unwrap();
+        assert!(seen >= last, "a read went back from {last} to {seen}");
+        assert!(
+            seen < 20 || seen >= BIG,
+            "a read saw part of the big request: {seen}"
+        );
+        last = seen;
+    }
+    let reports: Vec<_> = writers
+        .into_iter()
+        .map(|w| w.join().unwrap().expect("every request is accepted"))
+        .collect();
+    assert_eq!(reports[0].read, BIG);
+    let appended: usize = reports.iter().map(|r| r.appended).sum();
+    let skipped: usize = reports.iter().map(|r| r.duplicates).sum();
+    assert_eq!((appended, skipped), (BIG + 5, 1));
+    assert_eq!(shared.read(payments_of_a1).unwrap(), BIG + 5);
+    assert_eq!(
+        shared.log_position(),
+        shared.read(|e| e.store().last_position()).unwrap()
+    );
+}
