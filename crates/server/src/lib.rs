@@ -364,6 +364,12 @@ pub async fn serve_engine(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let state = tokio::task::spawn_blocking(move || AppState::from_engine(engine)).await??;
+    let listener = bind_and_say(addr).await?;
+    serve_listener(listener, state, shutdown).await
+}
+
+/// Binds `addr` and prints `listening on http://ADDR` on stdout (and in the log) once bound.
+async fn bind_and_say(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     {
@@ -373,7 +379,7 @@ pub async fn serve_engine(
         out.flush()?;
     }
     tracing::info!("listening on http://{local}");
-    serve_listener(listener, state, shutdown).await
+    Ok(listener)
 }
 
 /// What `vasooli serve` is given beside the data directory and the policy.
@@ -416,15 +422,7 @@ pub async fn serve_with(
         Some(on_open) => Some(on_open(&state.engine)?),
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{local}")?;
-        out.flush()?;
-    }
-    tracing::info!("listening on http://{local}");
+    let listener = bind_and_say(addr).await?;
     let send = state
         .engine
         .read(|engine| engine.policy().sms.send.clone())?;
