@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{http, ok, vasooli};
+use common::{events, http, ok, vasooli};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -204,21 +204,6 @@ fn inputs() -> Vec<(&'static str, String)> {
         ("bills", bills),
         ("payments", payments),
     ]
-}
-
-/// The log's events without their recorded times, which differ between runs.
-fn events(data: &Path, out: &Path) -> Vec<String> {
-    ok(data, &["export", "--out", out.to_str().unwrap()]);
-    let mut lines: Vec<String> = std::fs::read_to_string(out)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line).unwrap();
-            format!("{} {}", v["stream"], v["event"])
-        })
-        .collect();
-    lines.sort();
-    lines
 }
 
 fn admin_token(data: &Path) -> String {

@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{ok, vasooli};
-use serde_json::Value;
+use common::{events, ok, vasooli};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -23,21 +22,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
-}
-
-/// The log's events without their recorded times, which differ between runs.
-fn events(data: &Path, out: &Path) -> Vec<String> {
-    ok(data, &["export", "--out", out.to_str().unwrap()]);
-    let mut lines: Vec<String> = std::fs::read_to_string(out)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line).unwrap();
-            format!("{} {}", v["stream"], v["event"])
-        })
-        .collect();
-    lines.sort();
-    lines
 }
 
 #[test]

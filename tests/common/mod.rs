@@ -37,6 +37,22 @@ pub fn ok(data: &Path, args: &[&str]) -> String {
     run.stdout
 }
 
+/// The events of `data`'s log (exported to `out`) without their recorded times, which differ
+/// between runs: stream and event, one a line, sorted.
+pub fn events(data: &Path, out: &Path) -> Vec<String> {
+    ok(data, &["export", "--out", out.to_str().unwrap()]);
+    let mut lines: Vec<String> = fs::read_to_string(out)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            format!("{} {}", v["stream"], v["event"])
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
 /// Writes a file into `dir` and returns its path.
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
