@@ -40,12 +40,7 @@ impl Owner {
             .map(|n| data.with_extension(format!("stderr{n}")))
             .find(|path| !path.exists())
             .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = common::free_loopback_addr();
         let mut child = Command::new(env!("CARGO_BIN_EXE_vasooli"))
             .arg("--data")
             .arg(data)

@@ -129,6 +129,16 @@ pub fn sms_attempts(
     attempts
 }
 
+/// `127.0.0.1:PORT` with a port free a moment ago, for a server the test starts.
+pub fn free_loopback_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 /// `vasooli serve` on a free loopback port, until stopped or dropped (dropping kills it).
 pub struct Server {
     pub child: std::process::Child,
@@ -139,12 +149,7 @@ pub struct Server {
 impl Server {
     /// Starts the server on `data` and waits until `/health` answers.
     pub fn start(data: &Path) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = free_loopback_addr();
         let mut child = Command::new(env!("CARGO_BIN_EXE_vasooli"))
             .arg("--data")
             .arg(data)
