@@ -18,6 +18,24 @@ use vasooli_store::{NewCommit, NewEvent, RecordedEvent, Store};
 /// One cluster at a time: three servers each already share two cores with the build.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// One test's cluster: the turn that runs these tests one at a time, three servers, and a
+/// client of the log laid out under `stream`; `None` when no server binary is found (see
+/// [`TestCluster::start`]).
+async fn started(
+    stream: &str,
+) -> Option<(
+    tokio::sync::MutexGuard<'static, ()>,
+    TestCluster,
+    ClusterLog,
+)> {
+    let turn = ONE_AT_A_TIME.lock().await;
+    let cluster = TestCluster::start().await?;
+    let log = ClusterLog::connect(config(&cluster, stream))
+        .await
+        .expect("connect");
+    Some((turn, cluster, log))
+}
+
 fn config(cluster: &TestCluster, stream: &str) -> ClusterConfig {
     let mut config = ClusterConfig::new(cluster.urls());
     config.stream = stream.to_string();
@@ -160,13 +178,9 @@ async fn wait_all_current(log: &ClusterLog) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_stream_leader_mid_append_loses_no_acknowledged_commit_and_doubles_none() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let Some(mut cluster) = TestCluster::start().await else {
+    let Some((_turn, mut cluster, log)) = started("KILL").await else {
         return;
     };
-    let log = ClusterLog::connect(config(&cluster, "KILL"))
-        .await
-        .expect("connect");
     const COMMITS: u64 = 2000;
     let partition = "p1";
     // (sequence, commit id, when acknowledged) of every acknowledged append, in order.
@@ -311,13 +325,9 @@ async fn stopping_and_restarting_all_three_servers_keeps_every_acknowledged_comm
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_owner_is_refused_and_applies_nothing_locally() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let Some(cluster) = TestCluster::start().await else {
+    let Some((_turn, _servers, log)) = started("STALE").await else {
         return;
     };
-    let log = ClusterLog::connect(config(&cluster, "STALE"))
-        .await
-        .expect("connect");
     let leases = Leases::open(&log).await.expect("leases");
     let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let ttl = Duration::from_secs(2);
@@ -386,13 +396,9 @@ async fn a_stale_owner_is_refused_and_applies_nothing_locally() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_catches_up_to_a_byte_identical_store_and_a_second_catch_up_applies_nothing() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let Some(cluster) = TestCluster::start().await else {
+    let Some((_turn, _servers, log)) = started("CATCH").await else {
         return;
     };
-    let log = ClusterLog::connect(config(&cluster, "CATCH"))
-        .await
-        .expect("connect");
     let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let partition = "p4";
     let owner = Replica::open(log.clone(), partition, dirs.0.path()).expect("owner");
@@ -517,13 +523,9 @@ async fn a_commit_published_again_after_the_dedupe_window_is_skipped_by_the_natu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leases_are_taken_renewed_released_refused_while_held_and_taken_over_after_expiry() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let Some(cluster) = TestCluster::start().await else {
+    let Some((_turn, _servers, log)) = started("LEASE").await else {
         return;
     };
-    let log = ClusterLog::connect(config(&cluster, "LEASE"))
-        .await
-        .expect("connect");
     let leases = Leases::open(&log).await.expect("leases");
     let ttl = Duration::from_secs(3);
 
