@@ -18,6 +18,15 @@ use vasooli_store::{NewCommit, NewEvent, RecordedEvent, Store};
 /// One cluster at a time: three servers each already share two cores with the build.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Every event of a replica's local store, in log order.
+fn all_events(replica: &Replica) -> Vec<RecordedEvent> {
+    replica
+        .store()
+        .read_all(1)
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 /// One test's cluster: the turn that runs these tests one at a time, three servers, and a
 /// client of the log laid out under `stream`; `None` when no server binary is found (see
 /// [`TestCluster::start`]).
@@ -445,14 +454,7 @@ async fn a_standby_catches_up_to_a_byte_identical_store_and_a_second_catch_up_ap
     assert_eq!(standby.covered().unwrap(), covered);
     let more = standby.catch_up().await.expect("catch up after reopening");
     assert_eq!((more.commits, more.appended), (1, 2));
-    let owner_events: Vec<RecordedEvent> =
-        owner.store().read_all(1).collect::<Result<_, _>>().unwrap();
-    let standby_events: Vec<RecordedEvent> = standby
-        .store()
-        .read_all(1)
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(standby_events, owner_events);
+    assert_eq!(all_events(&standby), all_events(&owner));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -505,14 +507,8 @@ async fn a_commit_published_again_after_the_dedupe_window_is_skipped_by_the_natu
     let caught = standby.catch_up().await.expect("catch up");
     assert_eq!(caught.commits, 2);
     assert_eq!((caught.appended, caught.duplicates), (2, 2));
-    let owner_events: Vec<RecordedEvent> =
-        owner.store().read_all(1).collect::<Result<_, _>>().unwrap();
-    let standby_events: Vec<RecordedEvent> = standby
-        .store()
-        .read_all(1)
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(standby_events, owner_events);
+    let owner_events = all_events(&owner);
+    assert_eq!(all_events(&standby), owner_events);
     assert_eq!(
         owner_events.len(),
         2,
