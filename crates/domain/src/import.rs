@@ -31,6 +31,9 @@ pub struct CsvRow {
     pub command: Result<Command, Vec<FieldError>>,
     /// The record itself is not valid CSV.
     pub malformed: bool,
+    /// The record's cells by column name (empty when it is malformed): with the command's
+    /// type, the JSON object the command is read from.
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The rows of an import file as commands, in file order.
@@ -98,6 +101,7 @@ impl<R: Read> Iterator for CsvRows<R> {
                     line,
                     command: Command::from_fields(self.command_type, &fields),
                     malformed: false,
+                    fields,
                 })
             }
             Err(e) => {
@@ -108,6 +112,7 @@ impl<R: Read> Iterator for CsvRows<R> {
                     line,
                     command: Err(vec![FieldError::new("", csv_reason(&e))]),
                     malformed: true,
+                    fields: serde_json::Map::new(),
                 })
             }
         }

@@ -15,7 +15,8 @@
 use crate::command::Command;
 use crate::ladder::account_of_notice;
 use crate::types::Level;
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Where a command goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,9 +78,146 @@ fn recorded<'m>(
         .ok_or_else(|| unrouted(what, key))
 }
 
+/// The names a batch of commands refers to that a router must have seen to route them: asked
+/// of every partition before a batch is routed, since earlier batches registered them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lookup {
+    pub accounts: BTreeSet<String>,
+    pub bills: BTreeSet<String>,
+    pub receipts: BTreeSet<String>,
+    pub camps: BTreeSet<String>,
+    pub grievances: BTreeSet<String>,
+}
+
+impl Lookup {
+    /// Notes what `command` names: its own key where it registers one (a repeat goes where
+    /// the first went), and the account, bill, receipt, camp or grievance it refers to.
+    pub fn note(&mut self, command: &Command) {
+        use Command as C;
+        let mut account = |a: &str| {
+            self.accounts.insert(a.to_string());
+        };
+        match command {
+            C::RegisterOffice { .. } => {}
+            C::ServeNotice { notice_no, .. } => {
+                if let Some(a) = account_of_notice(notice_no) {
+                    account(a);
+                }
+            }
+            C::RegisterConsumer { account_no, .. }
+            | C::PostAdjustment { account_no, .. }
+            | C::RegisterMobile { account_no, .. }
+            | C::Disconnect { account_no, .. }
+            | C::Reconnect { account_no, .. }
+            | C::PermanentlyDisconnect { account_no, .. }
+            | C::IssueRecoveryCertificate { account_no, .. }
+            | C::RaiseDispute { account_no, .. }
+            | C::ResolveDispute { account_no, .. }
+            | C::GrantInstallmentPlan { account_no, .. }
+            | C::VoidAction { account_no, .. } => account(account_no),
+            C::IssueBill {
+                bill_no,
+                account_no,
+                ..
+            } => {
+                account(account_no);
+                self.bills.insert(bill_no.clone());
+            }
+            C::ReviseBill { bill_no, .. } => {
+                self.bills.insert(bill_no.clone());
+            }
+            C::ReceivePayment {
+                receipt_no,
+                account_no,
+                ..
+            } => {
+                account(account_no);
+                self.receipts.insert(receipt_no.clone());
+            }
+            C::ReversePayment { receipt_no, .. } => {
+                self.receipts.insert(receipt_no.clone());
+            }
+            C::ScheduleCamp { camp_id, .. } | C::HoldCamp { camp_id, .. } => {
+                self.camps.insert(camp_id.clone());
+            }
+            C::RegisterGrievance {
+                grievance_id,
+                account_no,
+                camp_id,
+                ..
+            } => {
+                if let Some(a) = account_no {
+                    account(a);
+                }
+                if let Some(c) = camp_id {
+                    self.camps.insert(c.clone());
+                }
+                self.grievances.insert(grievance_id.clone());
+            }
+            C::ResolveGrievance { grievance_id, .. } => {
+                self.grievances.insert(grievance_id.clone());
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+            && self.bills.is_empty()
+            && self.receipts.is_empty()
+            && self.camps.is_empty()
+            && self.grievances.is_empty()
+    }
+}
+
+/// One office of the tree, as a router needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownOffice {
+    pub code: String,
+    pub level: Level,
+    pub parent: Option<String>,
+}
+
+/// What one partition holds of a [`Lookup`]'s names, and its office tree.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Known {
+    pub offices: Vec<KnownOffice>,
+    /// Account -> subdivision.
+    pub accounts: BTreeMap<String, String>,
+    /// Bill number -> account.
+    pub bills: BTreeMap<String, String>,
+    /// Receipt number -> account.
+    pub receipts: BTreeMap<String, String>,
+    /// Camp id -> subdivision.
+    pub camps: BTreeMap<String, String>,
+    /// Grievance id -> subdivision.
+    pub grievances: BTreeMap<String, String>,
+}
+
 impl Router {
     pub fn new() -> Router {
         Router::default()
+    }
+
+    /// Learns what a partition holds, as if the commands that registered it had been routed
+    /// here (what was learnt first stays).
+    pub fn learn(&mut self, known: &Known) {
+        for office in &known.offices {
+            self.offices
+                .entry(office.code.clone())
+                .or_insert_with(|| (office.level, office.parent.clone()));
+        }
+        let pairs = [
+            (&mut self.accounts, &known.accounts),
+            (&mut self.bills, &known.bills),
+            (&mut self.receipts, &known.receipts),
+            (&mut self.camps, &known.camps),
+            (&mut self.grievances, &known.grievances),
+        ];
+        for (map, learnt) in pairs {
+            for (key, value) in learnt {
+                first(map, key, value);
+            }
+        }
     }
 
     /// The division at or above office `code`.
@@ -341,5 +479,79 @@ mod tests {
             Err("G-2".to_string())
         );
         assert!(router.division_of("Z").is_err(), "a zone has no division");
+    }
+
+    #[test]
+    fn a_router_taught_what_partitions_hold_routes_as_one_that_saw_the_registrations() {
+        let tree = [
+            office("Z", Level::Zone, None),
+            office("C", Level::Circle, Some("Z")),
+            office("D1", Level::Division, Some("C")),
+            office("D2", Level::Division, Some("C")),
+            office("S1", Level::Subdivision, Some("D1")),
+            office("S2", Level::Subdivision, Some("D2")),
+        ];
+        let mut seen = Router::new();
+        for c in tree
+            .iter()
+            .chain([&consumer("A-1", "S1"), &bill("B-1", "A-1")])
+        {
+            seen.route(c).expect("routed");
+        }
+        // What partition D1 would answer for a batch naming A-1, B-1 and an unknown bill.
+        let later = [
+            bill("B-1", "A-1"),
+            bill("B-2", "A-1"),
+            consumer("A-1", "S2"),
+        ];
+        let mut lookup = Lookup::default();
+        for c in &later {
+            lookup.note(c);
+        }
+        assert_eq!(
+            lookup.accounts.iter().collect::<Vec<_>>(),
+            ["A-1"],
+            "every account named, once"
+        );
+        assert_eq!(lookup.bills.iter().collect::<Vec<_>>(), ["B-1", "B-2"]);
+        let known = Known {
+            offices: ["Z", "C", "D1", "D2", "S1", "S2"]
+                .iter()
+                .zip([
+                    (Level::Zone, None),
+                    (Level::Circle, Some("Z")),
+                    (Level::Division, Some("C")),
+                    (Level::Division, Some("C")),
+                    (Level::Subdivision, Some("D1")),
+                    (Level::Subdivision, Some("D2")),
+                ])
+                .map(|(code, (level, parent))| KnownOffice {
+                    code: code.to_string(),
+                    level,
+                    parent: parent.map(str::to_string),
+                })
+                .collect(),
+            accounts: [("A-1".to_string(), "S1".to_string())].into(),
+            bills: [("B-1".to_string(), "A-1".to_string())].into(),
+            ..Known::default()
+        };
+        let mut taught = Router::new();
+        taught.learn(&known);
+        for c in &later {
+            // The second registration of A-1 names S2 yet goes where the first went.
+            assert_eq!(taught.route(c), seen.route(c), "{c:?}");
+        }
+        assert_eq!(
+            taught.route(&consumer("A-1", "S2")),
+            Ok(Route::Division("D1".into()))
+        );
+        // Learning again keeps what was learnt first.
+        let mut moved = known.clone();
+        moved.accounts.insert("A-1".into(), "S2".into());
+        taught.learn(&moved);
+        assert_eq!(
+            taught.route(&bill("B-3", "A-1")),
+            Ok(Route::Division("D1".into()))
+        );
     }
 }

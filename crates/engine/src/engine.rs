@@ -20,6 +20,7 @@ use vasooli_domain::command::{FieldError, FieldErrorKind};
 use vasooli_domain::dates::{check_after_connection, check_windows};
 use vasooli_domain::decide::{self, build_event, built, Rejection, RejectionKind, StateView};
 use vasooli_domain::event::{account_of_stream, Event, EventKey};
+use vasooli_domain::partition::{Known, KnownOffice, Lookup};
 use vasooli_domain::state::{Camp, Consumer, Grievance, SmsMessage, StoredConsumer, World};
 use vasooli_domain::types::KeyNamespace;
 use vasooli_domain::types::Level;
@@ -360,6 +361,56 @@ impl Engine {
             errors = batch.stored_conflicts();
         }
         Ok(errors)
+    }
+
+    /// What this engine holds of `lookup`'s names, and its office tree: what a router learns
+    /// from a partition before routing a batch (see [`vasooli_domain::partition`]).
+    pub fn known(&self, lookup: &Lookup) -> Result<Known, EngineError> {
+        let world = &self.world;
+        let offices = world
+            .offices
+            .values()
+            .map(|o| KnownOffice {
+                code: o.code.clone(),
+                level: o.level,
+                parent: o.parent.clone(),
+            })
+            .collect();
+        let accounts = lookup
+            .accounts
+            .iter()
+            .filter_map(|a| {
+                let consumer = world.stored_consumer(a)?;
+                Some((a.clone(), consumer.subdivision.to_string()))
+            })
+            .collect();
+        let account_of = |namespace: KeyNamespace, keys: &std::collections::BTreeSet<String>| {
+            let mut found = std::collections::BTreeMap::new();
+            for key in keys {
+                if let Some(entry) = self.store.lookup_key(namespace.as_str(), key)? {
+                    if let Some(account) = account_of_stream(&entry.stream) {
+                        found.insert(key.clone(), account.to_string());
+                    }
+                }
+            }
+            Ok::<_, EngineError>(found)
+        };
+        Ok(Known {
+            offices,
+            accounts,
+            bills: account_of(KeyNamespace::Bill, &lookup.bills)?,
+            receipts: account_of(KeyNamespace::Receipt, &lookup.receipts)?,
+            camps: lookup
+                .camps
+                .iter()
+                .filter_map(|c| Some((c.clone(), world.camps.get(c)?.subdivision.clone())))
+                .collect(),
+            grievances: lookup
+                .grievances
+                .iter()
+                .filter_map(|g| Some((g.clone(), world.grievances.get(g)?.subdivision.clone())))
+                .collect(),
+        })
     }
 
     /// Validates a whole batch; writes all of it or nothing.
