@@ -14,11 +14,14 @@
 //! - [`PartitionMap`]: which partition each division belongs to, kept in the cluster.
 //! - [`Replica`]: a partition's local store, applying the partition's log exactly once
 //!   (the sequence a commit covers is written in the same store batch as the commit).
+//! - [`ClusterLog::ask_owner`] and [`ClusterLog::answer_as_owner`]: requests to whichever
+//!   process owns a partition, through the cluster (how a routed import reaches it).
 
 pub mod envelope;
 mod error;
 mod lease;
 mod log;
+mod owner;
 mod partitions;
 mod replica;
 #[doc(hidden)]
@@ -27,6 +30,7 @@ pub mod testing;
 pub use error::ClusterError;
 pub use lease::{Lease, Leases};
 pub use log::{ClusterConfig, ClusterLog, ReplicaState};
+pub use owner::Answering;
 pub use partitions::PartitionMap;
 pub use replica::{Appended, CatchUp, Replica};
 
