@@ -245,6 +245,7 @@ pub mod cluster;
 pub mod demo;
 pub mod hq;
 pub mod reports;
+pub mod routed;
 pub mod sms;
 
 fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
@@ -296,7 +297,11 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
 }
 
 /// What is wrong with an import file's header line, as the user is told it.
-fn header_failure(kind: &str, name: &str, fault: vasooli_domain::import::HeaderFault) -> Failure {
+pub(crate) fn header_failure(
+    kind: &str,
+    name: &str,
+    fault: vasooli_domain::import::HeaderFault,
+) -> Failure {
     use vasooli_domain::import::HeaderFault;
     match fault {
         HeaderFault::UnknownKind => usage(format!("`{kind}` is not an import kind")),

@@ -76,6 +76,11 @@ impl AppState {
         })
     }
 
+    /// The engine every handler shares.
+    pub fn engine(&self) -> &SharedEngine {
+        &self.engine
+    }
+
     /// The gateways that may send delivery reports, with their secrets.
     pub fn with_dlr_secrets(mut self, secrets: dlr::DlrSecrets) -> AppState {
         self.dlr_secrets = Arc::new(secrets);
@@ -355,15 +360,15 @@ pub async fn serve_listener(
     Ok(())
 }
 
-/// Serves an engine the caller opened (in cluster mode, on a store whose appends go through
-/// the partition's replicated log): binds `addr`, prints `listening on http://ADDR` on
-/// stdout once bound, and serves until `shutdown` completes. The SMS sender does not run.
-pub async fn serve_engine(
-    engine: Engine,
+/// Serves a state the caller made from its own engine ([`AppState::from_engine`]; in
+/// cluster mode, on a store whose appends go through the partition's replicated log): binds
+/// `addr`, prints `listening on http://ADDR` on stdout once bound, and serves until
+/// `shutdown` completes. The SMS sender does not run.
+pub async fn serve_state(
+    state: AppState,
     addr: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let state = tokio::task::spawn_blocking(move || AppState::from_engine(engine)).await??;
     let listener = bind_and_say(addr).await?;
     serve_listener(listener, state, shutdown).await
 }

@@ -60,6 +60,27 @@ pub enum ClusterAction {
         #[arg(long)]
         json: bool,
     },
+    /// Imports a CSV file into the partitions: each row goes to the owner of its division's
+    /// partition; every part is checked before any is written.
+    #[command(
+        after_help = "Example: vasooli cluster import --servers nats://127.0.0.1:4222 bills bills-2026-10.csv"
+    )]
+    Import {
+        /// The cluster's servers, comma-separated.
+        #[arg(
+            long,
+            value_name = "URL[,URL..]",
+            value_delimiter = ',',
+            required = true
+        )]
+        servers: Vec<String>,
+        /// What the file holds: offices, consumers, bills, payments or mobiles.
+        #[arg(value_name = "KIND")]
+        kind: String,
+        /// The CSV file, with a header row.
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
     /// Assigns a division to a partition (the partition map).
     Assign {
         /// The cluster's servers, comma-separated.
@@ -88,6 +109,11 @@ pub fn run(cli: &Cli, action: &ClusterAction) -> Outcome {
             lease_seconds,
         } => owner(cli, servers, partition, addr, *lease_seconds),
         ClusterAction::Status { servers, json } => status(servers, *json),
+        ClusterAction::Import {
+            servers,
+            kind,
+            file,
+        } => crate::commands::routed::import(servers, kind, file),
         ClusterAction::Assign {
             servers,
             division,
@@ -108,7 +134,7 @@ fn check_name(what: &str, name: &str) -> Outcome {
 }
 
 /// Refuses a server list that names no `nats://host:port` URL (exit 3).
-fn check_servers(servers: &[String]) -> Outcome {
+pub(crate) fn check_servers(servers: &[String]) -> Outcome {
     let bad: Vec<String> = servers
         .iter()
         .filter(|s| !is_server_url(s.trim()))
@@ -128,11 +154,11 @@ fn is_server_url(s: &str) -> bool {
         .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
 }
 
-fn cluster_failure(e: ClusterError) -> Failure {
+pub(crate) fn cluster_failure(e: ClusterError) -> Failure {
     Failure::Runtime(anyhow::anyhow!(e))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -140,7 +166,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(Failure::Runtime)
 }
 
-fn config(servers: &[String], retry_for: Duration) -> ClusterConfig {
+pub(crate) fn config(servers: &[String], retry_for: Duration) -> ClusterConfig {
     let mut config = ClusterConfig::new(servers.iter().map(|s| s.trim().to_string()));
     config.retry_for = retry_for;
     config
@@ -176,6 +202,7 @@ fn owner(
     let runtime = runtime()?;
     let handle = runtime.handle().clone();
     let data = cli.data.clone();
+    let data_dir = cli.data.clone();
     let partition = partition.to_string();
     let outcome = runtime.block_on(async move {
         // Ctrl-C stops a standby as well as an owner: listened for from the start.
@@ -241,12 +268,42 @@ fn owner(
         outln!("owner of partition {partition} at sequence {seq}");
         replica.route_store_appends(handle);
         let store = replica.store().clone();
-        let engine = tokio::task::spawn_blocking(move || Engine::with_store(store, policy))
+        let state = tokio::task::spawn_blocking(move || {
+            let engine = Engine::with_store(store, policy).map_err(|e| anyhow::anyhow!(e))?;
+            vasooli_server::AppState::from_engine(engine)
+        })
+        .await
+        .map_err(|e| Failure::Runtime(e.into()))?
+        .map_err(Failure::Runtime)?;
+        // Routed imports reach this process through the cluster while it owns the partition.
+        let answering = {
+            let engine = state.engine().clone();
+            log.answer_as_owner(&partition, move |body| {
+                let engine = engine.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || {
+                        crate::commands::routed::answer(&engine, &body)
+                    })
+                    .await
+                    .unwrap_or_else(|e| {
+                        format!(r#"{{"answer":"failed","message":"the request failed: {e}"}}"#)
+                            .into_bytes()
+                    })
+                }
+            })
             .await
-            .map_err(|e| Failure::Runtime(e.into()))?
-            .map_err(|e| Failure::Runtime(anyhow::anyhow!(e)))?;
+            .map_err(cluster_failure)?
+        };
+        // Other commands against this directory are handed to this process, as to `serve`.
+        let socket = match crate::attach::listen(&data_dir, state.engine()) {
+            Ok(listening) => Some(listening),
+            Err(e) => {
+                tracing::warn!("commands cannot be handed to this owner: {e:#}");
+                None
+            }
+        };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let mut server = tokio::spawn(vasooli_server::serve_engine(engine, addr, async move {
+        let mut server = tokio::spawn(vasooli_server::serve_state(state, addr, async move {
             let _ = stop_rx.await;
         }));
         let reason = tokio::select! {
@@ -261,6 +318,10 @@ fn owner(
             reason = replica.wait_stopped() => Some(reason),
         };
         let _ = stop_tx.send(());
+        drop(answering);
+        if let Some(socket) = socket {
+            let _ = tokio::task::spawn_blocking(move || drop(socket)).await;
+        }
         // Requests in flight finish; a connection that lingers does not hold the exit up.
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
         match reason {
