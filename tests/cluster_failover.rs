@@ -11,149 +11,15 @@
 
 mod common;
 
+use common::owner::Owner;
 use common::{events, http, ok, vasooli};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 const PARTITION: &str = "north";
 const AS_OF: &str = "2026-06-30";
 const CONSUMERS: usize = 1500;
-
-/// A `vasooli cluster owner` process and the lines it prints.
-struct Owner {
-    child: Child,
-    /// Where its standard error goes.
-    stderr: std::path::PathBuf,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    addr: String,
-}
-
-impl Owner {
-    fn start(data: &Path, servers: &str) -> Owner {
-        // DIR.stderr0, DIR.stderr1...: one file per process started on DIR.
-        let stderr = (0..)
-            .map(|n| data.with_extension(format!("stderr{n}")))
-            .find(|path| !path.exists())
-            .unwrap();
-        let addr = common::free_loopback_addr();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vasooli"))
-            .arg("--data")
-            .arg(data)
-            .args([
-                "cluster",
-                "owner",
-                "--servers",
-                servers,
-                "--partition",
-                PARTITION,
-                "--addr",
-                &addr,
-                "--lease-seconds",
-                "3",
-            ])
-            .env("VASOOLI_LOG", "error")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .expect("the binary runs");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Owner {
-            child,
-            stderr,
-            lines,
-            seen: Vec::new(),
-            addr,
-        }
-    }
-
-    /// Waits (at most `within`) for a line starting with `prefix`; returns it.
-    fn wait_line(&mut self, prefix: &str, within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        if let Some(line) = self.seen.iter().find(|l| l.starts_with(prefix)) {
-            return line.clone();
-        }
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.starts_with(prefix) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line `{prefix}...` within {within:?}; printed: {:?}",
-                    self.seen
-                ),
-            }
-        }
-    }
-
-    /// Every line printed so far.
-    fn printed(&mut self) -> Vec<String> {
-        while let Ok(line) = self.lines.try_recv() {
-            self.seen.push(line);
-        }
-        self.seen.clone()
-    }
-
-    fn post(&self, path: &str, token: &str, body: &str) -> (u16, String) {
-        http(&self.addr, "POST", path, Some(token), Some(body))
-            .unwrap_or_else(|| panic!("POST {path} got no answer"))
-    }
-
-    /// Waits (at most `within`) for the process to exit by itself: its exit code and what
-    /// it printed on standard error.
-    fn wait_exit(&mut self, within: Duration) -> (Option<i32>, String) {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (
-                    status.code(),
-                    std::fs::read_to_string(&self.stderr).unwrap_or_default(),
-                );
-            }
-            assert!(Instant::now() < deadline, "the process did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Stops the process as Ctrl-C does; its exit code.
-    fn interrupt(mut self) -> Option<i32> {
-        self.signal("-INT");
-        self.wait_exit(Duration::from_secs(20)).0
-    }
-}
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The utility: one division of two subdivisions, consumers with three months of bills and
 /// some payments.
@@ -257,13 +123,13 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
     );
     assert_eq!(bad.code, 3, "{}", bad.stderr);
 
-    let mut a = Owner::start(&a_dir, &servers);
+    let mut a = Owner::start(&a_dir, &servers, PARTITION);
     a.wait_line(
         &format!("owner of partition {PARTITION} at sequence "),
         Duration::from_secs(60),
     );
     a.wait_line("listening on http://", Duration::from_secs(30));
-    let mut b = Owner::start(&b_dir, &servers);
+    let mut b = Owner::start(&b_dir, &servers, PARTITION);
     let standby = b.wait_line(
         &format!("standby for partition {PARTITION}, owner "),
         Duration::from_secs(60),
@@ -347,7 +213,7 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
     assert!(after_nightly >= fenced_at);
 
     // A again, on its old directory: B holds the lease, so A is a standby and writes nothing.
-    let mut again = Owner::start(&a_dir, &servers);
+    let mut again = Owner::start(&a_dir, &servers, PARTITION);
     again.wait_line(
         &format!("standby for partition {PARTITION}, owner "),
         Duration::from_secs(60),

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod env;
+pub mod owner;
 pub mod spec;
 
 use std::fs;

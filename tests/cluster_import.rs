@@ -1,0 +1,370 @@
+//! Routed imports in cluster mode, with the real binary and three real JetStream servers on
+//! loopback: two partition owners (north: division D-N, south: division D-S), every file
+//! imported with `vasooli cluster import`, and the same files imported into an ordinary
+//! data directory. A file with bad rows is refused with the very lines the ordinary import
+//! prints, and writes nothing; the bills are imported while the stream's leader is
+//! SIGKILLed, and imported again; the owners' events together are the ordinary directory's,
+//! each once, and headquarters' rankings over both partitions equal its rankings.
+//!
+//! Skipped (with a message) without a server binary unless `CI` is set, when it fails.
+
+mod common;
+
+use common::owner::Owner;
+use common::{events, ok, vasooli};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use vasooli_cluster::{ClusterConfig, ClusterLog};
+
+const CONSUMERS: usize = 6000;
+const AS_OF: &str = "2026-05-31";
+
+fn offices() -> String {
+    "code,name,level,parent\n\
+     Z-R,Zone R,zone,\n\
+     C-R,Circle R,circle,Z-R\n\
+     D-N,Division N,division,C-R\n\
+     D-S,Division S,division,C-R\n\
+     SD-N1,Subdivision N1,subdivision,D-N\n\
+     SD-N2,Subdivision N2,subdivision,D-N\n\
+     SD-S1,Subdivision S1,subdivision,D-S\n"
+        .to_string()
+}
+
+/// Consumers in three subdivisions (two in north, one in south), three months of bills and
+/// some payments.
+fn utility() -> (String, String, String) {
+    let mut consumers = String::from(
+        "account_no,name,category,subdivision,load_kw,connected_on,mobile,language,address\n",
+    );
+    let mut bills = String::from("bill_no,account_no,period,issued_on,due_on,amount\n");
+    let mut payments = String::from("receipt_no,account_no,amount,paid_on,channel\n");
+    for i in 0..CONSUMERS {
+        let account = format!("UK66{i:08}");
+        let sub = ["SD-N1", "SD-N2", "SD-S1"][i % 3];
+        let category = ["domestic", "non_domestic", "government", "agriculture"][i % 4];
+        consumers.push_str(&format!(
+            "{account},Consumer {i},{category},{sub},{}.5,2025-01-01,,hi,\n",
+            1 + i % 7
+        ));
+        for (month, issued, due) in [
+            ("2026-03", "2026-03-05", "2026-03-20"),
+            ("2026-04", "2026-04-05", "2026-04-20"),
+            ("2026-05", "2026-05-05", "2026-05-20"),
+        ] {
+            let amount = 300 + (i * 53) % 7000;
+            bills.push_str(&format!(
+                "B{}{account},{account},{month},{issued},{due},{amount}.00\n",
+                month.replace('-', "")
+            ));
+        }
+        if i % 5 < 3 {
+            let channel = ["upi", "counter_cash", "bbps"][i % 3];
+            payments.push_str(&format!(
+                "R{account},{account},{}.00,2026-04-1{},{channel}\n",
+                200 + i % 900,
+                i % 9
+            ));
+        }
+    }
+    (consumers, bills, payments)
+}
+
+/// Every partition's last sequence, by name, as `vasooli cluster status --json` reports it.
+fn last_sequences(cwd: &Path, servers: &str) -> Vec<(String, u64)> {
+    let out = ok(cwd, &["cluster", "status", "--servers", servers, "--json"]);
+    let status: Value = serde_json::from_str(&out).expect("status is JSON");
+    status["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["partition"].as_str().unwrap().to_string(),
+                p["last_sequence"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_routed_import_splits_files_by_division_and_survives_the_stream_leaders_death() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(mut cluster) = runtime.block_on(vasooli_cluster::testing::TestCluster::start()) else {
+        return;
+    };
+    let servers = cluster.urls().join(",");
+    let tmp = tempfile::tempdir().unwrap();
+    let (north_dir, south_dir, whole) = (
+        tmp.path().join("north"),
+        tmp.path().join("south"),
+        tmp.path().join("whole"),
+    );
+    let cwd = tmp.path().join("cwd");
+    for (division, partition) in [("D-N", "north"), ("D-S", "south")] {
+        ok(
+            &cwd,
+            &[
+                "cluster",
+                "assign",
+                "--servers",
+                &servers,
+                division,
+                partition,
+            ],
+        );
+    }
+    let mut north = Owner::start(&north_dir, &servers, "north");
+    let mut south = Owner::start(&south_dir, &servers, "south");
+    for owner in [&mut north, &mut south] {
+        owner.wait_line("listening on http://", Duration::from_secs(60));
+    }
+
+    let file = |name: &str, text: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let routed = |kind: &str, path: &str| {
+        vasooli(
+            &cwd,
+            &["cluster", "import", "--servers", &servers, kind, path],
+        )
+    };
+    let local = |kind: &str, path: &str| vasooli(&whole, &["import", kind, path]);
+
+    // Offices go to both partitions; the summary is the file's, as one directory's import.
+    let offices = file("offices.csv", &offices());
+    let got = routed("offices", &offices);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let want = local("offices", &offices);
+    assert_eq!(got.stdout, want.stdout);
+    assert_eq!(
+        got.stdout.trim(),
+        "read 7, appended 7, duplicates skipped 0"
+    );
+    assert!(
+        got.stderr.contains("partition north: read 7, appended 7")
+            && got.stderr.contains("partition south: read 7, appended 7"),
+        "{}",
+        got.stderr
+    );
+
+    // A file with bad rows: refused with the same lines as one directory's import, and
+    // nothing written anywhere.
+    let before = last_sequences(&cwd, &servers);
+    let bad = file(
+        "bad-consumers.csv",
+        "account_no,name,category,subdivision,load_kw,connected_on,mobile,language,address\n\
+         UK9900000001,Good,domestic,SD-N1,2,2025-01-01,,hi,\n\
+         UK9900000002,Bad load,domestic,SD-S1,-2,2025-01-01,,hi,\n\
+         UK9900000003,Nowhere,domestic,SD-X,2,2025-01-01,,hi,\n\
+         UK9900000004,Short row,domestic\n\
+         UK9900000005,Good,domestic,SD-S1,2,2025-01-01,,hi,\n",
+    );
+    let got = routed("consumers", &bad);
+    let want = local("consumers", &bad);
+    assert_eq!(want.code, 3, "{}", want.stderr);
+    assert_eq!(got.code, 3, "{}", got.stderr);
+    assert_eq!(
+        got.stderr, want.stderr,
+        "the same problems, in the same words"
+    );
+    assert!(got.stderr.contains("bad-consumers.csv:4"), "{}", got.stderr);
+    assert_eq!(
+        last_sequences(&cwd, &servers),
+        before,
+        "nothing was written"
+    );
+
+    let (consumers, bills, payments) = utility();
+    let consumers = file("consumers.csv", &consumers);
+    let got = routed("consumers", &consumers);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert_eq!(got.stdout, local("consumers", &consumers).stdout);
+    assert!(
+        got.stderr
+            .contains(&format!("partition north: read {}", CONSUMERS / 3 * 2))
+            && got
+                .stderr
+                .contains(&format!("partition south: read {}", CONSUMERS / 3)),
+        "{}",
+        got.stderr
+    );
+
+    // The bills, while the stream's leader is SIGKILLed: the import asks through the other
+    // two servers; the owners' appends wait out the election.
+    let leader = runtime.block_on(async {
+        let log = ClusterLog::connect(ClusterConfig::new(cluster.urls()))
+            .await
+            .unwrap();
+        log.leader().await.unwrap()
+    });
+    let leader = cluster
+        .index_of(&leader)
+        .expect("the leader is a test server");
+    let others: Vec<String> = (0..3)
+        .filter(|i| *i != leader)
+        .map(|i| cluster.url(i))
+        .collect();
+    let bills = file("bills.csv", &bills);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vasooli"))
+        .arg("--data")
+        .arg(&cwd)
+        .args([
+            "cluster",
+            "import",
+            "--servers",
+            &others.join(","),
+            "bills",
+            &bills,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = Vec::new();
+    let mut killed_at = std::time::Instant::now();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        said.push(line.clone());
+        let writing = line.contains(": writing ");
+        line.clear();
+        if writing {
+            cluster.kill(leader);
+            killed_at = std::time::Instant::now();
+            break;
+        }
+    }
+    assert!(cluster.nodes().len() == 3 && !cluster.is_running(leader));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}{rest}", said.concat());
+    let rows = CONSUMERS * 3;
+    assert_eq!(
+        stdout.trim(),
+        format!("read {rows}, appended {rows}, duplicates skipped 0"),
+        "{}{rest}",
+        said.concat()
+    );
+    eprintln!(
+        "bills imported {:?} after the leader was killed: {}{rest}",
+        killed_at.elapsed(),
+        said.concat()
+    );
+    runtime.block_on(cluster.restart(leader));
+    assert_eq!(local("bills", &bills).code, 0);
+
+    // The same file again: every row is skipped by the owners' natural-key index.
+    let again = routed("bills", &bills);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        again.stdout.trim(),
+        format!("read {rows}, appended 0, duplicates skipped {rows}")
+    );
+
+    let payments = file("payments.csv", &payments);
+    let got = routed("payments", &payments);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert_eq!(got.stdout, local("payments", &payments).stdout);
+
+    // The nightly run and the figures through each owner (handed to it over its socket),
+    // and headquarters' rankings over both: those of one directory.
+    ok(&whole, &["nightly", "--as-of", AS_OF]);
+    let mut files = Vec::new();
+    for (dir, name) in [(&north_dir, "north"), (&south_dir, "south")] {
+        ok(dir, &["nightly", "--as-of", AS_OF]);
+        let out = tmp.path().join(format!("{name}.json"));
+        ok(
+            dir,
+            &[
+                "figures",
+                "--period",
+                "2026-05",
+                "--partition",
+                name,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        files.push(out.to_str().unwrap().to_string());
+    }
+    for level in ["subdivision", "division"] {
+        let one = ok(
+            &whole,
+            &[
+                "--format", "csv", "rankings", "--period", "2026-05", "--level", level,
+            ],
+        );
+        let mut args = vec![
+            "--format", "csv", "hq", "rankings", "--period", "2026-05", "--level", level,
+        ];
+        args.extend(files.iter().map(String::as_str));
+        assert_eq!(ok(&whole, &args), one, "{level}");
+        assert!(one.lines().count() > 2, "{one}");
+    }
+
+    // The owners stopped, their events together are the ordinary directory's: offices in
+    // both, everything else in one, nothing twice.
+    assert_eq!(north.interrupt(), Some(0));
+    assert_eq!(south.interrupt(), Some(0));
+    let north_events = events(&north_dir, &tmp.path().join("north.jsonl"));
+    let south_events = events(&south_dir, &tmp.path().join("south.jsonl"));
+    let want = events(&whole, &tmp.path().join("whole.jsonl"));
+    for (name, got) in [("north", &north_events), ("south", &south_events)] {
+        let once: BTreeSet<&String> = got.iter().collect();
+        assert_eq!(once.len(), got.len(), "{name} holds an event twice");
+    }
+    let together: BTreeSet<&String> = north_events.iter().chain(&south_events).collect();
+    let want_set: BTreeSet<&String> = want.iter().collect();
+    assert!(
+        together == want_set,
+        "the partitions' events differ from one directory's"
+    );
+    // In both: the offices, and the mark of the nightly run each partition ran.
+    let north_set: BTreeSet<&String> = north_events.iter().collect();
+    let in_both: Vec<&String> = south_events
+        .iter()
+        .filter(|e| north_set.contains(e))
+        .collect();
+    assert_eq!(in_both.len(), 8, "{in_both:?}");
+    assert_eq!(
+        in_both
+            .iter()
+            .filter(|e| e.contains("\"office_registered\""))
+            .count(),
+        7,
+        "{in_both:?}"
+    );
+    assert!(
+        in_both
+            .iter()
+            .any(|e| e.contains("\"nightly_run_completed\"")),
+        "{in_both:?}"
+    );
+    let registered_in = |events: &[String], sub: &str| {
+        events
+            .iter()
+            .filter(|e| e.contains("\"consumer_registered\"") && e.contains(sub))
+            .count()
+    };
+    assert_eq!(
+        registered_in(&south_events, "SD-N"),
+        0,
+        "north consumers in south"
+    );
+    assert_eq!(
+        registered_in(&north_events, "SD-S"),
+        0,
+        "south consumers in north"
+    );
+    assert_eq!(registered_in(&north_events, "SD-N"), CONSUMERS / 3 * 2);
+    drop(cluster);
+}
