@@ -1,4 +1,5 @@
-//! Which partition each division belongs to, kept in the cluster.
+//! Which partition each division belongs to, kept in the cluster, and the nightly runs
+//! partitions' owners have started and not yet finished.
 
 use std::time::Duration;
 
@@ -78,6 +79,57 @@ impl PartitionMap {
             }
             _ => Ok(None),
         }
+    }
+
+    /// Records that `partition`'s owner started the nightly run of `as_of` (a date as
+    /// `YYYY-MM-DD`), or, with `None`, that the run it started has ended. A run that is
+    /// still marked when a new owner takes the partition over was left unfinished.
+    pub async fn mark_nightly(
+        &self,
+        partition: &str,
+        as_of: Option<&str>,
+    ) -> Result<(), ClusterError> {
+        check_partition(partition)?;
+        let key = format!("nightly.{partition}");
+        retrying(
+            &format!("mark the nightly run of partition {partition}"),
+            self.retry_for,
+            || async {
+                match as_of {
+                    Some(date) => self
+                        .kv
+                        .put(&key, Bytes::copy_from_slice(date.as_bytes()))
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| Attempt::Retry(e.to_string())),
+                    None => self
+                        .kv
+                        .delete(&key)
+                        .await
+                        .map_err(|e| Attempt::Retry(e.to_string())),
+                }
+            },
+        )
+        .await
+    }
+
+    /// The date of the nightly run `partition`'s owner started and did not finish, if any.
+    pub async fn unfinished_nightly(
+        &self,
+        partition: &str,
+    ) -> Result<Option<String>, ClusterError> {
+        check_partition(partition)?;
+        let key = format!("nightly.{partition}");
+        let found = retrying(
+            &format!("read the nightly mark of partition {partition}"),
+            self.retry_for,
+            || last_of(&self.kv, &key),
+        )
+        .await?;
+        Ok(match found {
+            Some(m) if !is_removal(&m) => Some(String::from_utf8_lossy(&m.payload).into_owned()),
+            _ => None,
+        })
     }
 
     /// Every division assigned, with its partition, by division code.

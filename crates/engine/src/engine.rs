@@ -153,6 +153,19 @@ pub struct Engine {
     checkpoint_position: u64,
     /// Where today's date comes from (the date windows, reports before any nightly run).
     clock: Clock,
+    /// Told when a nightly run starts and ends (a partition's owner records it in the
+    /// cluster, so that a run it leaves unfinished is finished by the next owner).
+    nightly_marks: Option<std::sync::Arc<dyn NightlyMarks>>,
+}
+
+/// Told when a nightly run starts (before it appends anything) and when it has ended (its
+/// last commit durable).
+pub trait NightlyMarks: Send + Sync {
+    /// An error stops the run before it appends anything.
+    fn started(&self, as_of: NaiveDate) -> Result<(), StoreError>;
+    /// An error is only logged: the run is done, and the mark left behind makes the next
+    /// owner run the date again, which appends nothing new.
+    fn finished(&self, as_of: NaiveDate) -> Result<(), StoreError>;
 }
 
 /// How far the world may run ahead of its saved checkpoint: opening replays at most this many
@@ -210,6 +223,7 @@ impl Engine {
             defer_checkpoints,
             checkpoint_position: 0,
             clock: Clock::from_env_or_system(),
+            nightly_marks: None,
         };
         engine.checkpoint_position = engine.world.position;
         engine.catch_up()?;
@@ -219,6 +233,15 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Who is told when a nightly run starts and ends.
+    pub fn set_nightly_marks(&mut self, marks: std::sync::Arc<dyn NightlyMarks>) {
+        self.nightly_marks = Some(marks);
+    }
+
+    pub fn nightly_marks(&self) -> Option<&dyn NightlyMarks> {
+        self.nightly_marks.as_deref()
     }
     pub fn world(&self) -> &World {
         &self.world

@@ -194,6 +194,9 @@ pub fn decide_and_append(
             )));
         }
     }
+    if let Some(marks) = engine.nightly_marks() {
+        marks.started(as_of)?;
+    }
     let new_date = world.last_nightly != Some(as_of);
     let consumers = world.consumers.len();
     let mut summary = NightlySummary {
@@ -223,6 +226,11 @@ pub fn decide_and_append(
         let payload = encode_event(&done).map_err(|e| EngineError::Corrupt(e.to_string()))?;
         engine.append_commits(&[(done, payload)])?;
         summary.appended += 1;
+    }
+    if let Some(marks) = engine.nightly_marks() {
+        if let Err(e) = marks.finished(as_of) {
+            tracing::warn!("the end of the nightly run of {as_of} was not recorded: {e}");
+        }
     }
     Ok(summary)
 }
