@@ -1,7 +1,7 @@
 //! Failover between processes in cluster mode, with the real binary and three real
 //! JetStream servers on loopback: owner A imports a utility through its HTTP API and starts
 //! a nightly run, A is SIGKILLed, standby B takes the partition over (catches up, fences A)
-//! and runs the nightly again. A started again on its old directory comes up as a standby
+//! and finishes the run A left unfinished, which the cluster marks. A started again on its old directory comes up as a standby
 //! and writes nothing. Then B stalls (SIGSTOP) past its lease: A takes over and fences it,
 //! and B, woken up, writes nothing, answers no write with success and exits 1. Both
 //! directories then hold the events of one uninterrupted run in an ordinary data directory
@@ -195,6 +195,28 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
         }
     );
 
+    // A run A started and did not finish is marked in the cluster. When the kill came after
+    // the run ended (or before it started), the mark is put back, as if A had died right
+    // after starting it: either way B must finish the run, once.
+    let map = runtime.block_on(async {
+        let log = vasooli_cluster::ClusterLog::connect(vasooli_cluster::ClusterConfig::new(
+            cluster.urls(),
+        ))
+        .await
+        .unwrap();
+        vasooli_cluster::PartitionMap::open(&log).await.unwrap()
+    });
+    let marked = runtime.block_on(map.unfinished_nightly(PARTITION)).unwrap();
+    if let (Some((200, _)), Some(date)) = (&answered, &marked) {
+        panic!("A answered its run yet left {date} marked");
+    }
+    if marked.is_none() {
+        runtime
+            .block_on(map.mark_nightly(PARTITION, Some(AS_OF)))
+            .unwrap();
+    }
+    eprintln!("the nightly mark after the kill: {marked:?}");
+
     // B takes over: it owns the partition, at a sequence past everything A appended.
     let owned = b.wait_line(
         &format!("owner of partition {PARTITION} at sequence "),
@@ -206,8 +228,16 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
     let fenced_at: u64 = owned.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(fenced_at > imported, "{owned} after {imported} entries");
 
-    let (status, summary) = b.post("/api/v1/nightly", &b_token, &nightly_body);
-    assert_eq!(status, 200, "nightly on B: {summary}");
+    // B finished the run before serving, and the mark is gone.
+    let finished = b.wait_line(
+        &format!("finished the nightly run of {AS_OF} left unfinished: "),
+        Duration::from_secs(5),
+    );
+    eprintln!("{finished}");
+    assert_eq!(
+        runtime.block_on(map.unfinished_nightly(PARTITION)).unwrap(),
+        None
+    );
     ok(&whole, &["nightly", "--as-of", AS_OF]);
     let after_nightly = last_sequence(&servers);
     assert!(after_nightly >= fenced_at);

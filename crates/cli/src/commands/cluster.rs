@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::NaiveDate;
 use clap::Subcommand;
 use serde_json::json;
 use vasooli_cluster::{
@@ -266,15 +267,49 @@ fn owner(
         };
         let seq = replica.fence().await.map_err(cluster_failure)?;
         outln!("owner of partition {partition} at sequence {seq}");
-        replica.route_store_appends(handle);
+        replica.route_store_appends(handle.clone());
         let store = replica.store().clone();
+        let map = PartitionMap::open(&log).await.map_err(cluster_failure)?;
+        let marks = Arc::new(ClusterNightlyMarks {
+            map: map.clone(),
+            partition: partition.clone(),
+            runtime: handle.clone(),
+        });
         let state = tokio::task::spawn_blocking(move || {
-            let engine = Engine::with_store(store, policy).map_err(|e| anyhow::anyhow!(e))?;
+            let mut engine = Engine::with_store(store, policy).map_err(|e| anyhow::anyhow!(e))?;
+            engine.set_nightly_marks(marks);
             vasooli_server::AppState::from_engine(engine)
         })
         .await
         .map_err(|e| Failure::Runtime(e.into()))?
         .map_err(Failure::Runtime)?;
+        // A nightly run the former owner started and did not finish is finished first: run
+        // again on its date, it appends what is missing.
+        if let Some(date) = map
+            .unfinished_nightly(&partition)
+            .await
+            .map_err(cluster_failure)?
+        {
+            let engine = state.engine().clone();
+            let as_of = NaiveDate::parse_from_str(&date, "%Y-%m-%d");
+            let resumed = tokio::task::spawn_blocking(move || {
+                let as_of = as_of.map_err(|e| anyhow::anyhow!("the mark `{date}`: {e}"))?;
+                engine
+                    .nightly(as_of, |_| Ok::<(), vasooli_engine::EngineError>(()))
+                    .map(|summary| (as_of, summary))
+                    .map_err(|e| anyhow::anyhow!(e))
+            })
+            .await
+            .map_err(|e| Failure::Runtime(e.into()))?;
+            match resumed {
+                Ok((as_of, summary)) => outln!(
+                    "finished the nightly run of {as_of} left unfinished: {} events appended",
+                    summary.appended
+                ),
+                // Marked still: the next owner tries again.
+                Err(e) => errln!("warning: the unfinished nightly run was not finished: {e:#}"),
+            }
+        }
         // Routed imports reach this process through the cluster while it owns the partition.
         let answering = {
             let engine = state.engine().clone();
@@ -488,4 +523,36 @@ fn assign(servers: &[String], division: &str, partition: &str) -> Outcome {
         .map_err(cluster_failure)?;
     outln!("division {division} assigned to partition {partition}");
     Ok(())
+}
+
+/// Records an owner's nightly runs in the cluster ([`PartitionMap::mark_nightly`]), so that
+/// the next owner finishes one this owner leaves unfinished. Called on the engine's blocking
+/// threads, never on the runtime's workers.
+struct ClusterNightlyMarks {
+    map: PartitionMap,
+    partition: String,
+    runtime: tokio::runtime::Handle,
+}
+
+impl ClusterNightlyMarks {
+    fn mark(&self, as_of: Option<NaiveDate>) -> Result<(), vasooli_store::StoreError> {
+        let date = as_of.map(|d| d.format("%Y-%m-%d").to_string());
+        self.runtime
+            .block_on(self.map.mark_nightly(&self.partition, date.as_deref()))
+            .map_err(|e| vasooli_store::StoreError::Replication {
+                partition: self.partition.clone(),
+                cause: e.to_string(),
+                stale: false,
+            })
+    }
+}
+
+impl vasooli_engine::NightlyMarks for ClusterNightlyMarks {
+    fn started(&self, as_of: NaiveDate) -> Result<(), vasooli_store::StoreError> {
+        self.mark(Some(as_of))
+    }
+
+    fn finished(&self, _as_of: NaiveDate) -> Result<(), vasooli_store::StoreError> {
+        self.mark(None)
+    }
 }
