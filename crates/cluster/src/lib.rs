@@ -12,6 +12,8 @@
 //! - [`Leases`]: one owner per partition, as a key of a replicated key-value bucket taken
 //!   and renewed by compare-and-swap, expiring by the cluster's clock.
 //! - [`PartitionMap`]: which partition each division belongs to, kept in the cluster.
+//! - [`FiguresBoard`]: the figures each partition publishes after its nightly runs, for
+//!   headquarters.
 //! - [`Replica`]: a partition's local store, applying the partition's log exactly once
 //!   (the sequence a commit covers is written in the same store batch as the commit).
 //! - [`ClusterLog::ask_owner`] and [`ClusterLog::answer_as_owner`]: requests to whichever
@@ -19,6 +21,7 @@
 
 pub mod envelope;
 mod error;
+mod figures;
 mod lease;
 mod log;
 mod owner;
@@ -28,6 +31,7 @@ mod replica;
 pub mod testing;
 
 pub use error::ClusterError;
+pub use figures::FiguresBoard;
 pub use lease::{Lease, Leases};
 pub use log::{ClusterConfig, ClusterLog, ReplicaState};
 pub use owner::Answering;

@@ -33,6 +33,8 @@ pub struct ClusterConfig {
     pub lease_bucket: String,
     /// Key-value bucket mapping divisions to partitions.
     pub partition_bucket: String,
+    /// Key-value bucket of the figures partitions publish for headquarters.
+    pub figures_bucket: String,
     /// How long an operation is retried while the cluster elects a leader or a server is
     /// down, before it fails as [`ClusterError::Unavailable`].
     pub retry_for: Duration,
@@ -51,6 +53,7 @@ impl ClusterConfig {
             duplicate_window: Duration::from_secs(120),
             lease_bucket: "vasooli_leases".to_string(),
             partition_bucket: "vasooli_partitions".to_string(),
+            figures_bucket: "vasooli_figures".to_string(),
             retry_for: Duration::from_secs(30),
             request_timeout: Duration::from_secs(3),
         }
