@@ -4,7 +4,9 @@
 //! data directory. A file with bad rows is refused with the very lines the ordinary import
 //! prints, and writes nothing; the bills are imported while the stream's leader is
 //! SIGKILLed, and imported again; the owners' events together are the ordinary directory's,
-//! each once, and headquarters' rankings over both partitions equal its rankings.
+//! each once, and headquarters' rankings and awards over both partitions, from files and
+//! from the figures the owners publish in the cluster after their nightly runs, equal its
+//! own.
 //!
 //! Skipped (with a message) without a server binary unless `CI` is set, when it fails.
 
@@ -309,6 +311,74 @@ fn a_routed_import_splits_files_by_division_and_survives_the_stream_leaders_deat
         args.extend(files.iter().map(String::as_str));
         assert_eq!(ok(&whole, &args), one, "{level}");
         assert!(one.lines().count() > 2, "{one}");
+    }
+
+    // The owners published the figures of their runs in the cluster: headquarters reads
+    // them from there, with the same result, once both have published.
+    let hq = |args: &[&str]| {
+        let mut all = vec!["--format", "csv", "hq"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--servers", &servers]);
+        vasooli(&cwd, &all)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let published = loop {
+        let run = hq(&["rankings", "--period", "2026-05", "--level", "subdivision"]);
+        if run.code == 0 || std::time::Instant::now() > deadline {
+            break run;
+        }
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("has published no figures"),
+            "{}",
+            run.stderr
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(published.code, 0, "{}", published.stderr);
+    for (period, level) in [
+        ("2026-05", "subdivision"),
+        ("FY2026-27-Q1", "division"),
+        ("FY2026-27", "circle"),
+    ] {
+        let one = ok(
+            &whole,
+            &[
+                "--format", "csv", "rankings", "--period", period, "--level", level,
+            ],
+        );
+        let run = hq(&["rankings", "--period", period, "--level", level]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, one, "{period} {level}");
+        assert!(
+            run.stderr
+                .contains("computed from 2 partitions: north at position")
+                && run.stderr.contains("south at position"),
+            "{}",
+            run.stderr
+        );
+    }
+    let awards = hq(&["awards", "--period", "2026-05"]);
+    assert_eq!(awards.code, 0, "{}", awards.stderr);
+    assert!(awards.stdout.lines().count() > 1, "{}", awards.stdout);
+    assert_eq!(
+        awards.stdout,
+        ok(
+            &whole,
+            &["--format", "csv", "awards", "--period", "2026-05"]
+        )
+    );
+    // A period no run fell in: refused, naming each partition.
+    let unpublished = hq(&["rankings", "--period", "2026-01", "--level", "division"]);
+    assert_eq!(unpublished.code, 3, "{}", unpublished.stderr);
+    for name in ["north", "south"] {
+        assert!(
+            unpublished.stderr.contains(&format!(
+                "partition {name} has published no figures for 2026-01"
+            )),
+            "{}",
+            unpublished.stderr
+        );
     }
 
     // The owners stopped, their events together are the ordinary directory's: offices in

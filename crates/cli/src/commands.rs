@@ -193,17 +193,19 @@ pub fn run(cli: Cli) -> Outcome {
                     period,
                     level,
                     manifest,
+                    servers,
                     files,
                 },
-        } => hq::rankings(&cli, period, level, files, manifest.as_deref()),
+        } => hq::rankings(&cli, period, level, (servers, files), manifest.as_deref()),
         Command::Hq {
             report:
                 HqReport::Awards {
                     period,
                     manifest,
+                    servers,
                     files,
                 },
-        } => hq::awards(&cli, period, files, manifest.as_deref()),
+        } => hq::awards(&cli, period, (servers, files), manifest.as_deref()),
         Command::Campaign { office, reverify } => {
             crate::commands::reports::campaign(&cli, office, *reverify)
         }

@@ -269,8 +269,17 @@ pub enum HqReport {
         /// Also write what the report was computed from (partitions and positions) as JSON.
         #[arg(long, value_name = "FILE")]
         manifest: Option<PathBuf>,
+        /// Reads every partition's published figures from the cluster at these servers
+        /// instead of files (comma-separated).
+        #[arg(
+            long,
+            value_name = "URL[,URL..]",
+            value_delimiter = ',',
+            conflicts_with = "files"
+        )]
+        servers: Vec<String>,
         /// The figures files, one per partition (`vasooli figures --out FILE`).
-        #[arg(value_name = "FIGURES", required = true)]
+        #[arg(value_name = "FIGURES", required_unless_present = "servers")]
         files: Vec<PathBuf>,
     },
     /// Awards for a period, from partitions' figures (csv, json or table).
@@ -281,8 +290,17 @@ pub enum HqReport {
         /// Also write what the report was computed from (partitions and positions) as JSON.
         #[arg(long, value_name = "FILE")]
         manifest: Option<PathBuf>,
+        /// Reads every partition's published figures from the cluster at these servers
+        /// instead of files (comma-separated).
+        #[arg(
+            long,
+            value_name = "URL[,URL..]",
+            value_delimiter = ',',
+            conflicts_with = "files"
+        )]
+        servers: Vec<String>,
         /// The figures files, one per partition (`vasooli figures --out FILE`).
-        #[arg(value_name = "FIGURES", required = true)]
+        #[arg(value_name = "FIGURES", required_unless_present = "servers")]
         files: Vec<PathBuf>,
     },
 }

@@ -310,6 +310,17 @@ fn owner(
                 Err(e) => errln!("warning: the unfinished nightly run was not finished: {e:#}"),
             }
         }
+        // The figures of each nightly run, for headquarters, published in the cluster.
+        let publisher = {
+            let board = vasooli_cluster::FiguresBoard::open(&log)
+                .await
+                .map_err(cluster_failure)?;
+            tokio::spawn(crate::commands::hq::publish_after_nightly(
+                board,
+                state.engine().clone(),
+                partition.clone(),
+            ))
+        };
         // Routed imports reach this process through the cluster while it owns the partition.
         let answering = {
             let engine = state.engine().clone();
@@ -353,6 +364,7 @@ fn owner(
             reason = replica.wait_stopped() => Some(reason),
         };
         let _ = stop_tx.send(());
+        publisher.abort();
         drop(answering);
         if let Some(socket) = socket {
             let _ = tokio::task::spawn_blocking(move || drop(socket)).await;

@@ -62,6 +62,160 @@ fn default_partition_name(dir: &Path) -> String {
         .unwrap_or_else(|| "data".to_string())
 }
 
+/// Where headquarters reads the partitions' figures: the cluster's servers, or files.
+type Sources<'a> = (&'a [String], &'a [PathBuf]);
+
+/// The partitions' figures of `period`, from the cluster or the files, added up.
+fn combined_from(sources: Sources<'_>, period: Period) -> Result<Combined, Failure> {
+    match sources {
+        (servers, _) if !servers.is_empty() => combined_from_cluster(servers, period),
+        (_, files) => combined(files),
+    }
+}
+
+/// The periods a nightly run of `as_of` publishes: its month, quarter and financial year.
+pub fn published_periods(as_of: chrono::NaiveDate) -> [Period; 3] {
+    use chrono::Datelike;
+    let start_year = if as_of.month() >= 4 {
+        as_of.year()
+    } else {
+        as_of.year() - 1
+    };
+    [
+        Period::month_of(as_of),
+        Period::FinancialQuarter {
+            start_year,
+            quarter: (as_of.month() + 8) % 12 / 3 + 1,
+        },
+        Period::FinancialYear { start_year },
+    ]
+}
+
+/// Publishes the partition's figures after each of its nightly runs, while the process owns
+/// the partition: for the run's month, quarter and financial year, each with the period
+/// before it (awards compare the two). Looks every half second; a publication that fails is
+/// tried again.
+pub async fn publish_after_nightly(
+    board: vasooli_cluster::FiguresBoard,
+    engine: vasooli_engine::SharedEngine,
+    partition: String,
+) {
+    let mut published = None;
+    loop {
+        let seen = engine
+            .read(|e| {
+                let world = e.world();
+                world
+                    .last_nightly
+                    .map(|as_of| (as_of, world.last_nightly_position))
+            })
+            .ok()
+            .flatten();
+        if let Some((as_of, _)) = seen.filter(|_| seen != published) {
+            let (engine, name) = (engine.clone(), partition.clone());
+            let documents = tokio::task::spawn_blocking(move || {
+                engine.read(|e| {
+                    let world = e.world();
+                    published_periods(as_of)
+                        .iter()
+                        .map(|period| {
+                            let figures = partition_figures(
+                                world,
+                                e.policy(),
+                                &name,
+                                world.position,
+                                &[*period, period.previous()],
+                            );
+                            (period.to_string(), serde_json::to_vec(&figures))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .await;
+            let mut done = true;
+            for (period, document) in documents.into_iter().flatten().flatten() {
+                let outcome = match document {
+                    Ok(document) => board
+                        .publish(&partition, &period, document)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = outcome {
+                    tracing::warn!("publishing the figures of {period}: {e}");
+                    done = false;
+                    break;
+                }
+            }
+            if done {
+                tracing::info!("published the figures of the nightly run of {as_of}");
+                published = seen;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// Every partition's figures of `period` as published in the cluster; a partition of the
+/// partition map that published none is refused (exit 3), so that no report leaves one out.
+fn combined_from_cluster(servers: &[String], period: Period) -> Result<Combined, Failure> {
+    use crate::commands::cluster::{check_servers, cluster_failure, config, runtime};
+    check_servers(servers)?;
+    let runtime = runtime()?;
+    let found = runtime.block_on(async {
+        let log = vasooli_cluster::ClusterLog::connect(config(
+            servers,
+            std::time::Duration::from_secs(30),
+        ))
+        .await?;
+        let map = vasooli_cluster::PartitionMap::open(&log).await?;
+        let board = vasooli_cluster::FiguresBoard::open(&log).await?;
+        let mut partitions: Vec<String> = map
+            .assignments()
+            .await?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        partitions.sort();
+        partitions.dedup();
+        let mut found = Vec::new();
+        for partition in partitions {
+            let document = board.read(&partition, &period.to_string()).await?;
+            found.push((partition, document));
+        }
+        Ok::<_, vasooli_cluster::ClusterError>(found)
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    let found = found.map_err(cluster_failure)?;
+    if found.is_empty() {
+        return Err(Failure::Runtime(anyhow::anyhow!(
+            "no division is assigned to a partition yet (vasooli cluster assign)"
+        )));
+    }
+    let mut parts = Vec::new();
+    let mut missing = Vec::new();
+    for (partition, document) in found {
+        let Some(document) = document else {
+            missing.push(format!(
+                "partition {partition} has published no figures for {period}: an owner \
+                 publishes the month, quarter and financial year of each nightly run; for \
+                 another period pass the files `vasooli figures` writes"
+            ));
+            continue;
+        };
+        let part: PartitionFigures = serde_json::from_slice(&document).map_err(|e| {
+            Failure::Runtime(anyhow::anyhow!(
+                "the figures partition {partition} published for {period} do not read: {e}"
+            ))
+        })?;
+        parts.push(part);
+    }
+    if !missing.is_empty() {
+        return Err(Failure::Rejected(missing));
+    }
+    combine(parts).map_err(|e| Failure::Rejected(vec![e.to_string()]))
+}
+
 /// Reads and adds up the figures files; a file that is not figures is rejected (exit 3)
 /// with its name, line and column.
 fn combined(files: &[PathBuf]) -> Result<Combined, Failure> {
@@ -109,13 +263,13 @@ pub fn rankings(
     cli: &Cli,
     period: &str,
     level: &str,
-    files: &[PathBuf],
+    sources: Sources<'_>,
     manifest_to: Option<&Path>,
 ) -> Outcome {
     let period = parse_period(period)?;
     let level = parse_level(level)?;
     let policy = load_policy(cli)?;
-    let combined = combined(files)?;
+    let combined = combined_from(sources, period)?;
     let figures = combined
         .period(period)
         .map_err(|e| Failure::Rejected(vec![e.to_string()]))?;
@@ -129,7 +283,12 @@ pub fn rankings(
 }
 
 /// `vasooli hq awards`.
-pub fn awards(cli: &Cli, period: &str, files: &[PathBuf], manifest_to: Option<&Path>) -> Outcome {
+pub fn awards(
+    cli: &Cli,
+    period: &str,
+    sources: Sources<'_>,
+    manifest_to: Option<&Path>,
+) -> Outcome {
     if cli.format == Format::Html {
         return Err(usage(
             "`hq awards` prints rows: use --format csv, json, table or xlsx",
@@ -137,7 +296,7 @@ pub fn awards(cli: &Cli, period: &str, files: &[PathBuf], manifest_to: Option<&P
     }
     let period = parse_period(period)?;
     let policy = load_policy(cli)?;
-    let combined = combined(files)?;
+    let combined = combined_from(sources, period)?;
     let rejected =
         |e: vasooli_projections::figures::FiguresError| Failure::Rejected(vec![e.to_string()]);
     let current = combined.period(period).map_err(rejected)?;
@@ -151,4 +310,22 @@ pub fn awards(cli: &Cli, period: &str, files: &[PathBuf], manifest_to: Option<&P
     let records: Vec<Record> = rows.iter().map(AwardRow::to_record).collect();
     print(cli, AwardRow::COLUMNS, &records)?;
     manifest(&combined, manifest_to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_publishes_its_month_quarter_and_financial_year() {
+        let at = |text: &str| {
+            published_periods(chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap())
+                .map(|p| p.to_string())
+        };
+        assert_eq!(at("2026-05-31"), ["2026-05", "FY2026-27-Q1", "FY2026-27"]);
+        assert_eq!(at("2026-07-01"), ["2026-07", "FY2026-27-Q2", "FY2026-27"]);
+        assert_eq!(at("2026-12-04"), ["2026-12", "FY2026-27-Q3", "FY2026-27"]);
+        assert_eq!(at("2027-03-31"), ["2027-03", "FY2026-27-Q4", "FY2026-27"]);
+        assert_eq!(at("2027-04-01"), ["2027-04", "FY2027-28-Q1", "FY2027-28"]);
+    }
 }
