@@ -156,6 +156,17 @@ pub struct Engine {
     /// Told when a nightly run starts and ends (a partition's owner records it in the
     /// cluster, so that a run it leaves unfinished is finished by the next owner).
     nightly_marks: Option<std::sync::Arc<dyn NightlyMarks>>,
+    /// The divisions this engine may record consumers, camps and grievances in (a
+    /// partition's owner: its partition's); every division when unset.
+    scope: Option<std::sync::Arc<dyn Scope>>,
+}
+
+/// Which divisions an engine may record consumers, camps and grievances in: a partition's
+/// owner holds only its partition's divisions, so that every subdivision's records are in one
+/// partition.
+pub trait Scope: Send + Sync {
+    /// Why `division` is not this engine's, if it is not.
+    fn holds(&self, division: &str) -> Result<(), String>;
 }
 
 /// Told when a nightly run starts (before it appends anything) and when it has ended (its
@@ -224,6 +235,7 @@ impl Engine {
             checkpoint_position: 0,
             clock: Clock::from_env_or_system(),
             nightly_marks: None,
+            scope: None,
         };
         engine.checkpoint_position = engine.world.position;
         engine.catch_up()?;
@@ -238,6 +250,11 @@ impl Engine {
     /// Who is told when a nightly run starts and ends.
     pub fn set_nightly_marks(&mut self, marks: std::sync::Arc<dyn NightlyMarks>) {
         self.nightly_marks = Some(marks);
+    }
+
+    /// Limits the divisions consumers, camps and grievances may be recorded in.
+    pub fn set_scope(&mut self, scope: std::sync::Arc<dyn Scope>) {
+        self.scope = Some(scope);
     }
 
     pub fn nightly_marks(&self) -> Option<&dyn NightlyMarks> {
@@ -377,7 +394,13 @@ impl Engine {
         &self,
         inputs: impl IntoIterator<Item = Input>,
     ) -> Result<Vec<RowError>, EngineError> {
-        let mut batch = Batch::new(&self.world, &self.store, &self.policy, self.clock.today());
+        let mut batch = Batch::new(
+            &self.world,
+            &self.store,
+            &self.policy,
+            self.clock.today(),
+            self.scope.as_deref(),
+        );
         let checked = batch.check(inputs)?;
         let mut errors = checked.errors;
         if errors.is_empty() {
@@ -477,7 +500,13 @@ impl Engine {
             payloads: Vec::new(),
             written: None,
         };
-        let mut batch = Batch::new(&self.world, &self.store, &self.policy, self.clock.today());
+        let mut batch = Batch::new(
+            &self.world,
+            &self.store,
+            &self.policy,
+            self.clock.today(),
+            self.scope.as_deref(),
+        );
         for (index, inputs) in batches.into_iter().enumerate() {
             if inputs.len() > GROUP_BATCH_INPUTS_MAX {
                 plan.alone.push((index, inputs));
@@ -596,7 +625,13 @@ impl Engine {
         &self,
         inputs: impl IntoIterator<Item = Input>,
     ) -> Result<(Batch<'_>, usize, usize), EngineError> {
-        let mut batch = Batch::new(&self.world, &self.store, &self.policy, self.clock.today());
+        let mut batch = Batch::new(
+            &self.world,
+            &self.store,
+            &self.policy,
+            self.clock.today(),
+            self.scope.as_deref(),
+        );
         let Checked {
             read,
             duplicates,
@@ -1229,6 +1264,8 @@ struct Batch<'a> {
     policy: &'a Policy,
     /// Today's date in India, for the date windows.
     today: NaiveDate,
+    /// The divisions this engine may record consumers, camps and grievances in.
+    scope: Option<&'a dyn Scope>,
     /// The accepted events, encoded: a bulk import holds a million of them, so they are kept
     /// as their compact payloads and decoded when a later command needs them.
     events: Vec<Box<[u8]>>,
@@ -1254,12 +1291,19 @@ struct Pending {
 type Refusal = (ErrorKind, String, String);
 
 impl<'a> Batch<'a> {
-    fn new(world: &'a World, store: &'a Store, policy: &'a Policy, today: NaiveDate) -> Batch<'a> {
+    fn new(
+        world: &'a World,
+        store: &'a Store,
+        policy: &'a Policy,
+        today: NaiveDate,
+        scope: Option<&'a dyn Scope>,
+    ) -> Batch<'a> {
         Batch {
             world,
             store,
             policy,
             today,
+            scope,
             events: Vec::new(),
             locations: Vec::new(),
             by_account: FxHashMap::default(),
@@ -1278,6 +1322,28 @@ impl<'a> Batch<'a> {
                 tracing::error!("batch event {index} does not decode: {e}");
                 None
             }
+        }
+    }
+
+    /// Refuses a registration in a subdivision whose division `scope` does not hold. A
+    /// subdivision this batch registers has no recorded division yet: refused too, so that
+    /// no record escapes the check (offices go first, in a request of their own).
+    fn check_scope(&self, scope: &dyn Scope, command: &Command) -> Result<(), Refusal> {
+        let subdivision = match command {
+            Command::RegisterConsumer { subdivision, .. }
+            | Command::ScheduleCamp { subdivision, .. }
+            | Command::RegisterGrievance { subdivision, .. } => subdivision,
+            _ => return Ok(()),
+        };
+        let refuse = |reason: String| (ErrorKind::Unprocessable, "subdivision".to_string(), reason);
+        match self.world.ancestor_at(subdivision, Level::Division) {
+            Some(division) => scope.holds(&division.code).map_err(refuse),
+            None if self.offices.contains_key(subdivision.as_str()) => Err(refuse(format!(
+                "office {subdivision} is registered in this same request: register offices \
+                 in a request of their own first"
+            ))),
+            // An unknown office: the rules refuse it.
+            None => Ok(()),
         }
     }
 
@@ -1387,6 +1453,9 @@ impl<'a> Batch<'a> {
             .next()
         {
             return Err((ErrorKind::Unprocessable, e.field, e.reason));
+        }
+        if let Some(scope) = self.scope {
+            self.check_scope(scope, command)?;
         }
         let event = match decide::check(self, command).and_then(|()| built(command, candidate)) {
             Ok(event) if !batch_conflict => event,

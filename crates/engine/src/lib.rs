@@ -15,5 +15,7 @@ pub mod shared;
 pub mod sms_queue;
 
 pub use clock::Clock;
-pub use engine::{Engine, EngineError, ErrorKind, ExecuteReport, Input, NightlyMarks, RowError};
+pub use engine::{
+    Engine, EngineError, ErrorKind, ExecuteReport, Input, NightlyMarks, RowError, Scope,
+};
 pub use shared::{Exclusive, SharedEngine};
