@@ -198,6 +198,29 @@ fn a_routed_import_splits_files_by_division_and_survives_the_stream_leaders_deat
         got.stderr
     );
 
+    // A south consumer handed to north's owner (its directory's socket) is refused: each
+    // partition records its own divisions only.
+    let before = last_sequences(&cwd, &servers);
+    let stray = file(
+        "stray.csv",
+        "account_no,name,category,subdivision,load_kw,connected_on\n\
+         UK9900000009,Stray,domestic,SD-S1,2,2025-01-01\n",
+    );
+    let refused = vasooli(&north_dir, &["import", "consumers", &stray]);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("stray.csv:2: subdivision: division D-S is in partition south, not north"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        last_sequences(&cwd, &servers),
+        before,
+        "nothing was written"
+    );
+
     // The bills, while the stream's leader is SIGKILLed: the import asks through the other
     // two servers; the owners' appends wait out the election.
     let leader = runtime.block_on(async {

@@ -275,9 +275,38 @@ fn owner(
             partition: partition.clone(),
             runtime: handle.clone(),
         });
+        // Consumers, camps and grievances only in this partition's divisions, as the
+        // partition map says (looked up again every two seconds).
+        let scope = Arc::new(ClusterScope {
+            partition: partition.clone(),
+            assigned: std::sync::RwLock::new(
+                map.assignments()
+                    .await
+                    .map_err(cluster_failure)?
+                    .into_iter()
+                    .collect(),
+            ),
+        });
+        let refresh = tokio::spawn({
+            let (map, scope) = (map.clone(), Arc::clone(&scope));
+            async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    match map.assignments().await {
+                        Ok(assigned) => {
+                            *scope.assigned.write().unwrap_or_else(|e| e.into_inner()) =
+                                assigned.into_iter().collect();
+                        }
+                        Err(e) => tracing::warn!("reading the partition map: {e}"),
+                    }
+                }
+            }
+        });
+        let engine_scope = Arc::clone(&scope);
         let state = tokio::task::spawn_blocking(move || {
             let mut engine = Engine::with_store(store, policy).map_err(|e| anyhow::anyhow!(e))?;
             engine.set_nightly_marks(marks);
+            engine.set_scope(engine_scope);
             vasooli_server::AppState::from_engine(engine)
         })
         .await
@@ -365,6 +394,7 @@ fn owner(
         };
         let _ = stop_tx.send(());
         publisher.abort();
+        refresh.abort();
         drop(answering);
         if let Some(socket) = socket {
             let _ = tokio::task::spawn_blocking(move || drop(socket)).await;
@@ -566,5 +596,30 @@ impl vasooli_engine::NightlyMarks for ClusterNightlyMarks {
 
     fn finished(&self, _as_of: NaiveDate) -> Result<(), vasooli_store::StoreError> {
         self.mark(None)
+    }
+}
+
+/// The divisions an owner may record consumers, camps and grievances in: those the partition
+/// map assigns to its partition.
+struct ClusterScope {
+    partition: String,
+    /// Division -> partition, as last read.
+    assigned: std::sync::RwLock<std::collections::HashMap<String, String>>,
+}
+
+impl vasooli_engine::Scope for ClusterScope {
+    fn holds(&self, division: &str) -> Result<(), String> {
+        let assigned = self.assigned.read().unwrap_or_else(|e| e.into_inner());
+        match assigned.get(division) {
+            Some(p) if *p == self.partition => Ok(()),
+            Some(p) => Err(format!(
+                "division {division} is in partition {p}, not {}: send it to that partition's \
+                 owner (vasooli cluster import routes a file)",
+                self.partition
+            )),
+            None => Err(format!(
+                "division {division} is in no partition (vasooli cluster assign)"
+            )),
+        }
     }
 }
