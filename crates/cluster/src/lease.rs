@@ -70,6 +70,15 @@ fn expires(written: OffsetDateTime, ttl_ms: u64) -> OffsetDateTime {
 
 /// Opens (creating if missing) a key-value bucket of the cluster, replicated like the log.
 pub(crate) async fn bucket(log: &ClusterLog, name: &str) -> Result<kv::Store, ClusterError> {
+    bucket_keeping(log, name, Duration::ZERO).await
+}
+
+/// [`bucket`] whose values are dropped `max_age` after they were written (zero: kept).
+pub(crate) async fn bucket_keeping(
+    log: &ClusterLog,
+    name: &str,
+    max_age: Duration,
+) -> Result<kv::Store, ClusterError> {
     let config = log.config().clone();
     let js = log.jetstream().clone();
     retrying(&format!("open bucket {name}"), config.retry_for, || {
@@ -79,6 +88,7 @@ pub(crate) async fn bucket(log: &ClusterLog, name: &str) -> Result<kv::Store, Cl
             history: 1,
             num_replicas: config.replicas,
             storage: StorageType::File,
+            max_age,
             ..Default::default()
         };
         async move {

@@ -12,6 +12,7 @@
 //! - [`Leases`]: one owner per partition, as a key of a replicated key-value bucket taken
 //!   and renewed by compare-and-swap, expiring by the cluster's clock.
 //! - [`PartitionMap`]: which partition each division belongs to, kept in the cluster.
+//! - [`ProgressBoard`]: how far each owner and standby has read its partition's log.
 //! - [`FiguresBoard`]: the figures each partition publishes after its nightly runs, for
 //!   headquarters.
 //! - [`Replica`]: a partition's local store, applying the partition's log exactly once
@@ -26,6 +27,7 @@ mod lease;
 mod log;
 mod owner;
 mod partitions;
+mod progress;
 mod replica;
 #[doc(hidden)]
 pub mod testing;
@@ -36,6 +38,7 @@ pub use lease::{Lease, Leases};
 pub use log::{ClusterConfig, ClusterLog, ReplicaState};
 pub use owner::Answering;
 pub use partitions::PartitionMap;
+pub use progress::{ProgressBoard, ReplicaProgress, PROGRESS_KEPT};
 pub use replica::{Appended, CatchUp, Replica};
 
 /// Whether `name` may be a partition name (it becomes the last token of a subject and
@@ -50,11 +53,17 @@ pub fn valid_partition_name(name: &str) -> bool {
 
 /// A partition name, or why it is not one.
 pub(crate) fn check_partition(name: &str) -> Result<(), ClusterError> {
+    check_name("partition", name)
+}
+
+/// A name that becomes one token of a subject or key (a partition, a lease holder), or why
+/// it cannot.
+pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), ClusterError> {
     if valid_partition_name(name) {
         Ok(())
     } else {
         Err(ClusterError::InvalidName {
-            what: "partition",
+            what,
             name: name.to_string(),
             why: "use 1 to 64 ASCII letters, digits, '-' or '_'",
         })

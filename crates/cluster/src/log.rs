@@ -35,6 +35,8 @@ pub struct ClusterConfig {
     pub partition_bucket: String,
     /// Key-value bucket of the figures partitions publish for headquarters.
     pub figures_bucket: String,
+    /// Key-value bucket of the owners' and standbys' progress reports.
+    pub progress_bucket: String,
     /// How long an operation is retried while the cluster elects a leader or a server is
     /// down, before it fails as [`ClusterError::Unavailable`].
     pub retry_for: Duration,
@@ -54,6 +56,7 @@ impl ClusterConfig {
             lease_bucket: "vasooli_leases".to_string(),
             partition_bucket: "vasooli_partitions".to_string(),
             figures_bucket: "vasooli_figures".to_string(),
+            progress_bucket: "vasooli_replicas".to_string(),
             retry_for: Duration::from_secs(30),
             request_timeout: Duration::from_secs(3),
         }
