@@ -10,9 +10,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
+/// More of the exposition, from whoever runs the server (a partition's owner: its partition).
+pub type ExtraMetrics = std::sync::Arc<dyn Fn() -> String + Send + Sync>;
+
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    extra: Mutex<Option<ExtraMetrics>>,
 }
 
 impl Metrics {
@@ -20,6 +24,13 @@ impl Metrics {
         if let Ok(mut map) = self.requests.lock() {
             *map.entry((method.to_string(), route.to_string(), status))
                 .or_default() += 1;
+        }
+    }
+
+    /// Adds what `extra` renders to every exposition.
+    pub fn set_extra(&self, extra: ExtraMetrics) {
+        if let Ok(mut slot) = self.extra.lock() {
+            *slot = Some(extra);
         }
     }
 
@@ -39,6 +50,10 @@ impl Metrics {
         out.push_str("# HELP vasooli_log_position The last position in the event log.\n");
         out.push_str("# TYPE vasooli_log_position gauge\n");
         let _ = writeln!(out, "vasooli_log_position {log_position}");
+        let extra = self.extra.lock().ok().and_then(|slot| slot.clone());
+        if let Some(extra) = extra {
+            out.push_str(&extra());
+        }
         out
     }
 }
