@@ -169,6 +169,49 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
     }
     assert!(imported >= 5, "the imports reached the log: {imported}");
 
+    // Each process reports how far it has read: A as owner, B as standby, B catching up to
+    // the log's end within a few seconds. A's metrics say what its directory covers.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let replicas = loop {
+        let out = ok(
+            &tmp_cwd,
+            &["cluster", "status", "--servers", &servers, "--json"],
+        );
+        let status: Value = serde_json::from_str(&out).unwrap();
+        let replicas = status["replicas"].as_array().cloned().unwrap_or_default();
+        let current = replicas.len() == 2 && replicas.iter().all(|r| r["behind"] == 0);
+        if current || Instant::now() > deadline {
+            break replicas;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let roles: Vec<(&str, &str, u64)> = replicas
+        .iter()
+        .map(|r| {
+            (
+                r["holder"].as_str().unwrap(),
+                r["role"].as_str().unwrap(),
+                r["behind"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(roles.len(), 2, "{replicas:?}");
+    assert!(roles.contains(&(a_holder, "owner", 0)), "{replicas:?}");
+    assert!(
+        roles
+            .iter()
+            .any(|(h, role, behind)| *h != a_holder && *role == "standby" && *behind == 0),
+        "{replicas:?}"
+    );
+    let (status, metrics) = common::http_get(&a.addr, "/metrics", None).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(&format!(
+            "vasooli_partition_covered_sequence{{partition=\"north\"}} {imported}"
+        )),
+        "{metrics}"
+    );
+
     // A starts the nightly run and is SIGKILLed while it runs (or right after it ends).
     let nightly_body = format!(r#"{{"as_of":"{AS_OF}"}}"#);
     let a_addr = a.addr.clone();

@@ -404,6 +404,16 @@ fn a_routed_import_splits_files_by_division_and_survives_the_stream_leaders_deat
         );
     }
 
+    // North's metrics count the requests it answered through the cluster.
+    let (status, metrics) = common::http_get(&north.addr, "/metrics", None).unwrap();
+    assert_eq!(status, 200);
+    for line in [
+        "vasooli_partition_requests_total{partition=\"north\",ask=\"check\",answer=\"problems\"} 1",
+        "vasooli_partition_requests_total{partition=\"north\",ask=\"write\",answer=\"written\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+
     // The owners stopped, their events together are the ordinary directory's: offices in
     // both, everything else in one, nothing twice.
     assert_eq!(north.interrupt(), Some(0));

@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use clap::Subcommand;
 use serde_json::json;
 use vasooli_cluster::{
-    valid_partition_name, ClusterConfig, ClusterError, ClusterLog, Leases, PartitionMap, Replica,
+    valid_partition_name, ClusterConfig, ClusterError, ClusterLog, Leases, PartitionMap,
+    ProgressBoard, Replica, ReplicaProgress,
 };
 use vasooli_engine::Engine;
 
@@ -226,6 +227,15 @@ fn owner(
         };
         let replica = Arc::new(replica);
         let holder = holder_name();
+        let owning = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let progress = ProgressBoard::open(&log).await.map_err(cluster_failure)?;
+        let reporter = report_progress(
+            progress.clone(),
+            Arc::clone(&replica),
+            holder.clone(),
+            Arc::clone(&owning),
+            &data_dir,
+        );
         let poll = (ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
         let mut announced = false;
         let mut lease = loop {
@@ -265,6 +275,7 @@ fn owner(
                 }
             })
         };
+        owning.store(true, std::sync::atomic::Ordering::Relaxed);
         let seq = replica.fence().await.map_err(cluster_failure)?;
         outln!("owner of partition {partition} at sequence {seq}");
         replica.route_store_appends(handle.clone());
@@ -351,13 +362,23 @@ fn owner(
             ))
         };
         // Routed imports reach this process through the cluster while it owns the partition.
+        let answered = Arc::new(crate::commands::routed::Answered::default());
+        state.metrics.set_extra(Arc::new({
+            let (replica, answered, partition) = (
+                Arc::clone(&replica),
+                Arc::clone(&answered),
+                partition.clone(),
+            );
+            move || partition_metrics(&partition, &replica, &answered)
+        }));
         let answering = {
             let engine = state.engine().clone();
+            let answered = Arc::clone(&answered);
             log.answer_as_owner(&partition, move |body| {
-                let engine = engine.clone();
+                let (engine, answered) = (engine.clone(), Arc::clone(&answered));
                 async move {
                     tokio::task::spawn_blocking(move || {
-                        crate::commands::routed::answer(&engine, &body)
+                        crate::commands::routed::answer(&engine, &body, &answered)
                     })
                     .await
                     .unwrap_or_else(|e| {
@@ -395,6 +416,7 @@ fn owner(
         let _ = stop_tx.send(());
         publisher.abort();
         refresh.abort();
+        reporter.abort();
         drop(answering);
         if let Some(socket) = socket {
             let _ = tokio::task::spawn_blocking(move || drop(socket)).await;
@@ -408,6 +430,7 @@ fn owner(
             None => {
                 // Stopped on purpose: the lease is given up, so a standby takes over at once
                 // rather than when it runs out.
+                let _ = progress.withdraw(&partition, &holder).await;
                 let _ = release_tx.send(());
                 if let Ok(Some(lease)) = renewal.await {
                     if let Err(e) = leases.release(lease).await {
@@ -426,7 +449,7 @@ fn owner(
 fn status(servers: &[String], as_json: bool) -> Outcome {
     check_servers(servers)?;
     let runtime = runtime()?;
-    let (partitions, replicas, assignments) = runtime
+    let (partitions, replicas, assignments, progress) = runtime
         .block_on(async {
             let log = ClusterLog::connect(config(servers, Duration::from_secs(10))).await?;
             let leases = Leases::open(&log).await?;
@@ -443,9 +466,17 @@ fn status(servers: &[String], as_json: bool) -> Outcome {
                 partitions.push((name, holder, last));
             }
             let replicas = log.replica_states().await?;
-            Ok::<_, ClusterError>((partitions, replicas, assignments))
+            let progress = ProgressBoard::open(&log).await?.list().await?;
+            Ok::<_, ClusterError>((partitions, replicas, assignments, progress))
         })
         .map_err(cluster_failure)?;
+    // How far a replica is behind its partition's last sequence in the log.
+    let behind_log = |r: &ReplicaProgress| {
+        partitions
+            .iter()
+            .find(|(name, _, _)| *name == r.partition)
+            .map(|(_, _, last)| last.saturating_sub(r.covered))
+    };
     let rfc3339 = |t: time::OffsetDateTime| {
         t.format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_else(|_| t.to_string())
@@ -458,6 +489,14 @@ fn status(servers: &[String], as_json: bool) -> Outcome {
                 "lease_expires": holder.as_ref().map(|(_, t)| rfc3339(*t)),
                 "last_sequence": last,
                 "divisions": assignments.iter().filter(|(_, p)| p == name).map(|(d, _)| d.clone()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "replicas": progress.iter().map(|r| json!({
+                "partition": r.partition,
+                "holder": r.holder,
+                "role": r.role,
+                "covered": r.covered,
+                "behind": behind_log(r),
+                "directory": r.directory,
             })).collect::<Vec<_>>(),
             "servers": replicas.iter().map(|r| json!({
                 "server": r.server,
@@ -500,6 +539,28 @@ fn status(servers: &[String], as_json: bool) -> Outcome {
         ]);
     }
     print_table(&rows);
+    if !progress.is_empty() {
+        outln!("");
+        let mut rows = vec![vec![
+            "partition".to_string(),
+            "holder".to_string(),
+            "role".to_string(),
+            "covered".to_string(),
+            "behind".to_string(),
+            "directory".to_string(),
+        ]];
+        for r in &progress {
+            rows.push(vec![
+                r.partition.clone(),
+                r.holder.clone(),
+                r.role.clone(),
+                r.covered.to_string(),
+                behind_log(r).map_or("-".to_string(), |b| b.to_string()),
+                r.directory.clone(),
+            ]);
+        }
+        print_table(&rows);
+    }
     outln!("");
     let mut rows = vec![vec![
         "server".to_string(),
@@ -622,4 +683,66 @@ impl vasooli_engine::Scope for ClusterScope {
             )),
         }
     }
+}
+
+/// Reports this process's progress on the partition (its role and the last sequence its
+/// directory covers) every second, until the task is aborted.
+fn report_progress(
+    board: ProgressBoard,
+    replica: Arc<Replica>,
+    holder: String,
+    owning: Arc<std::sync::atomic::AtomicBool>,
+    dir: &std::path::Path,
+) -> tokio::task::JoinHandle<()> {
+    let dir = crate::out::resolve(dir);
+    let directory = std::fs::canonicalize(&dir)
+        .unwrap_or(dir)
+        .display()
+        .to_string();
+    tokio::spawn(async move {
+        loop {
+            let role = if owning.load(std::sync::atomic::Ordering::Relaxed) {
+                "owner"
+            } else {
+                "standby"
+            };
+            match replica.covered() {
+                Ok(covered) => {
+                    let report = ReplicaProgress {
+                        partition: replica.partition().to_string(),
+                        holder: holder.clone(),
+                        role: role.to_string(),
+                        covered,
+                        directory: directory.clone(),
+                    };
+                    if let Err(e) = board.report(&report).await {
+                        tracing::debug!("reporting progress: {e}");
+                    }
+                }
+                Err(e) => tracing::warn!("reading the covered sequence: {e}"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+}
+
+/// An owner's lines of the metrics exposition: the sequence its directory covers, and the
+/// requests it answered through the cluster.
+fn partition_metrics(
+    partition: &str,
+    replica: &Replica,
+    answered: &crate::commands::routed::Answered,
+) -> String {
+    let mut out = String::from(
+        "# HELP vasooli_partition_covered_sequence The last sequence of the partition's log \
+         applied to this owner's directory.\n\
+         # TYPE vasooli_partition_covered_sequence gauge\n",
+    );
+    if let Ok(covered) = replica.covered() {
+        out.push_str(&format!(
+            "vasooli_partition_covered_sequence{{partition=\"{partition}\"}} {covered}\n"
+        ));
+    }
+    out.push_str(&answered.render(partition));
+    out
 }

@@ -106,34 +106,88 @@ fn inputs(rows: Vec<WireRow>) -> Vec<Input> {
         .collect()
 }
 
-/// The owner's answer to one request (blocking: it may wait for the engine's write slot).
-pub fn answer(engine: &SharedEngine, body: &[u8]) -> Vec<u8> {
-    let answer = match serde_json::from_slice::<Ask>(body) {
-        Err(e) => Answer::Failed {
-            message: format!("not a request to an owner: {e}"),
-        },
-        Ok(Ask::Known { lookup }) => match engine.read(|e| e.known(&lookup)).and_then(|k| k) {
-            Ok(known) => Answer::Known { known },
-            Err(e) => Answer::Failed {
-                message: e.to_string(),
-            },
-        },
-        Ok(Ask::Check { rows }) => {
-            match engine.read(|e| e.validate(inputs(rows))).and_then(|r| r) {
-                Ok(errors) => Answer::Checked {
-                    errors: wire_errors(errors),
-                },
-                Err(EngineError::Rejected(errors)) => Answer::Checked {
-                    errors: wire_errors(errors),
-                },
-                Err(e) => Answer::Failed {
-                    message: e.to_string(),
-                },
+/// The requests an owner answered, by kind and answer, for its metrics.
+#[derive(Default)]
+pub struct Answered {
+    counts: std::sync::Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+}
+
+impl Answered {
+    fn count(&self, ask: &'static str, answer: &Answer) {
+        let answer = match answer {
+            Answer::Known { .. } => "known",
+            Answer::Checked { errors } if errors.is_empty() => "checked",
+            Answer::Checked { .. } => "problems",
+            Answer::Written { .. } => "written",
+            Answer::Refused { .. } => "refused",
+            Answer::Failed { .. } => "failed",
+        };
+        if let Ok(mut counts) = self.counts.lock() {
+            *counts.entry((ask, answer)).or_default() += 1;
+        }
+    }
+
+    /// Prometheus lines: `vasooli_partition_requests_total{partition,ask,answer}`.
+    pub fn render(&self, partition: &str) -> String {
+        use std::fmt::Write;
+        let mut out = String::from(
+            "# HELP vasooli_partition_requests_total Requests to this partition's owner \
+             through the cluster, by kind and answer.\n\
+             # TYPE vasooli_partition_requests_total counter\n",
+        );
+        if let Ok(counts) = self.counts.lock() {
+            for ((ask, answer), n) in counts.iter() {
+                let _ = writeln!(
+                    out,
+                    "vasooli_partition_requests_total{{partition=\"{partition}\",ask=\"{ask}\",answer=\"{answer}\"}} {n}"
+                );
             }
+        }
+        out
+    }
+}
+
+/// The owner's answer to one request (blocking: it may wait for the engine's write slot).
+pub fn answer(engine: &SharedEngine, body: &[u8], answered: &Answered) -> Vec<u8> {
+    let (ask, answer) = decide(engine, body);
+    answered.count(ask, &answer);
+    serde_json::to_vec(&answer).unwrap_or_else(|e| {
+        format!(r#"{{"answer":"failed","message":"encoding the answer: {e}"}}"#).into_bytes()
+    })
+}
+
+/// The request's kind and its answer.
+fn decide(engine: &SharedEngine, body: &[u8]) -> (&'static str, Answer) {
+    let failed = |e: EngineError| Answer::Failed {
+        message: e.to_string(),
+    };
+    match serde_json::from_slice::<Ask>(body) {
+        Err(e) => (
+            "unreadable",
+            Answer::Failed {
+                message: format!("not a request to an owner: {e}"),
+            },
+        ),
+        Ok(Ask::Known { lookup }) => {
+            let known = engine.read(|e| e.known(&lookup)).and_then(|k| k);
+            (
+                "known",
+                known.map_or_else(failed, |known| Answer::Known { known }),
+            )
+        }
+        Ok(Ask::Check { rows }) => {
+            let checked = engine.read(|e| e.validate(inputs(rows))).and_then(|r| r);
+            let answer = match checked {
+                Ok(errors) | Err(EngineError::Rejected(errors)) => Answer::Checked {
+                    errors: wire_errors(errors),
+                },
+                Err(e) => failed(e),
+            };
+            ("check", answer)
         }
         Ok(Ask::Write { rows }) => {
             let rows = inputs(rows);
-            match engine.bulk(|e| e.write_checked(rows, &mut |_, _| {})) {
+            let answer = match engine.bulk(|e| e.write_checked(rows, &mut |_, _| {})) {
                 Ok(report) => Answer::Written {
                     read: report.read,
                     appended: report.appended,
@@ -142,15 +196,11 @@ pub fn answer(engine: &SharedEngine, body: &[u8]) -> Vec<u8> {
                 Err(EngineError::Rejected(errors)) => Answer::Refused {
                     errors: wire_errors(errors),
                 },
-                Err(e) => Answer::Failed {
-                    message: e.to_string(),
-                },
-            }
+                Err(e) => failed(e),
+            };
+            ("write", answer)
         }
-    };
-    serde_json::to_vec(&answer).unwrap_or_else(|e| {
-        format!(r#"{{"answer":"failed","message":"encoding the answer: {e}"}}"#).into_bytes()
-    })
+    }
 }
 
 /// One row of the file as read.
