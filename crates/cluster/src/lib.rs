@@ -13,6 +13,7 @@
 //!   and renewed by compare-and-swap, expiring by the cluster's clock.
 //! - [`PartitionMap`]: which partition each division belongs to, kept in the cluster.
 //! - [`ProgressBoard`]: how far each owner and standby has read its partition's log.
+//! - [`Snapshots`]: each partition's latest snapshot in the cluster's object store.
 //! - [`FiguresBoard`]: the figures each partition publishes after its nightly runs, for
 //!   headquarters.
 //! - [`Replica`]: a partition's local store, applying the partition's log exactly once
@@ -29,6 +30,7 @@ mod owner;
 mod partitions;
 mod progress;
 mod replica;
+mod snapshots;
 #[doc(hidden)]
 pub mod testing;
 
@@ -40,6 +42,7 @@ pub use owner::Answering;
 pub use partitions::PartitionMap;
 pub use progress::{ProgressBoard, ReplicaProgress, PROGRESS_KEPT};
 pub use replica::{Appended, CatchUp, Replica};
+pub use snapshots::{SnapshotInfo, Snapshots};
 
 /// Whether `name` may be a partition name (it becomes the last token of a subject and
 /// part of a key): 1 to 64 ASCII letters, digits, `-` or `_`.

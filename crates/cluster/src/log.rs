@@ -37,6 +37,8 @@ pub struct ClusterConfig {
     pub figures_bucket: String,
     /// Key-value bucket of the owners' and standbys' progress reports.
     pub progress_bucket: String,
+    /// Object store bucket of the partitions' snapshots.
+    pub snapshot_bucket: String,
     /// How long an operation is retried while the cluster elects a leader or a server is
     /// down, before it fails as [`ClusterError::Unavailable`].
     pub retry_for: Duration,
@@ -57,6 +59,7 @@ impl ClusterConfig {
             partition_bucket: "vasooli_partitions".to_string(),
             figures_bucket: "vasooli_figures".to_string(),
             progress_bucket: "vasooli_replicas".to_string(),
+            snapshot_bucket: "vasooli_snapshots".to_string(),
             retry_for: Duration::from_secs(30),
             request_timeout: Duration::from_secs(3),
         }
