@@ -60,10 +60,19 @@ pub fn verify_log(dir: &Path) -> Result<Result<LogFigures, Unsound>, EngineError
 /// exports byte for byte the same. Returns how many events.
 pub fn export_log(dir: &Path, out: &mut dyn Write) -> Result<u64, EngineError> {
     let store = Store::open(dir)?;
+    export_store(&store, u64::MAX, out)
+}
+
+/// [`export_log`] of an open store, up to position `upto` (a cluster snapshot: the events
+/// its covered sequence reflects).
+pub fn export_store(store: &Store, upto: u64, out: &mut dyn Write) -> Result<u64, EngineError> {
     let mut count = 0u64;
     let io = |e: std::io::Error| EngineError::Store(e.into());
     for recorded in store.read_all(1) {
         let recorded = recorded?;
+        if recorded.position > upto {
+            break;
+        }
         let event = decode_event(&recorded.payload)
             .map_err(|e| EngineError::Corrupt(format!("position {}: {e}", recorded.position)))?;
         let line = serde_json::json!({
@@ -79,6 +88,54 @@ pub fn export_log(dir: &Path, out: &mut dyn Write) -> Result<u64, EngineError> {
     }
     out.flush().map_err(io)?;
     Ok(count)
+}
+
+/// Reads an export (`name` for the messages): each event with its recorded time, or every
+/// problem found (`NAME:LINE: reason`, at most about 1,000).
+pub fn parse_export(
+    name: &str,
+    input: impl std::io::BufRead,
+) -> Result<Vec<(Event, i64)>, Vec<String>> {
+    use serde_json::Value;
+    let mut events: Vec<(Event, i64)> = Vec::new();
+    let mut errors = Vec::new();
+    for (index, line) in input.lines().enumerate() {
+        let line_no = index + 1;
+        let line = line.map_err(|e| vec![format!("{name}:{line_no}: {e}")])?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = serde_json::from_str::<Value>(&line)
+            .map_err(|e| format!("column {}: not valid JSON: {e}", e.column()))
+            .and_then(|v| {
+                let expected = events.len() as u64 + 1;
+                if v.get("position").and_then(Value::as_u64) != Some(expected) {
+                    return Err(format!("position: expected {expected}"));
+                }
+                let at = v
+                    .get("recorded_at_ms")
+                    .and_then(Value::as_i64)
+                    .ok_or("recorded_at_ms: is required")?;
+                let event: Event =
+                    serde_json::from_value(v.get("event").cloned().unwrap_or(Value::Null))
+                        .map_err(|e| format!("event: {e}"))?;
+                Ok((event, at))
+            });
+        match parsed {
+            Ok(e) => events.push(e),
+            Err(reason) => {
+                errors.push(format!("{name}:{line_no}: {reason}"));
+                if errors.len() > 1000 {
+                    break;
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(events)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Loads exported events (with their recorded times) into the empty data directory `dir`
