@@ -404,6 +404,73 @@ fn a_routed_import_splits_files_by_division_and_survives_the_stream_leaders_deat
         );
     }
 
+    // North uploaded a snapshot after its nightly run: a standby started on an empty
+    // directory loads it and replays only the log after it, ending with north's events.
+    let snapshots = runtime.block_on(async {
+        let log = ClusterLog::connect(ClusterConfig::new(cluster.urls()))
+            .await
+            .unwrap();
+        vasooli_cluster::Snapshots::open(&log).await.unwrap()
+    });
+    let north_last = last_sequences(&cwd, &servers)
+        .into_iter()
+        .find(|(p, _)| p == "north")
+        .unwrap()
+        .1;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let snapshot = loop {
+        let latest = runtime.block_on(snapshots.latest("north")).unwrap();
+        match latest {
+            Some(info) if info.covered == north_last => break info,
+            _ if std::time::Instant::now() > deadline => panic!("no snapshot: {latest:?}"),
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    };
+    let fresh_dir = tmp.path().join("north-fresh");
+    let mut fresh = Owner::start(&fresh_dir, &servers, "north");
+    let loaded = fresh.wait_line(
+        "loaded the snapshot of partition north at sequence ",
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        loaded,
+        format!(
+            "loaded the snapshot of partition north at sequence {} ({} events)",
+            snapshot.covered, snapshot.position
+        )
+    );
+    fresh.wait_line(
+        "standby for partition north, owner ",
+        Duration::from_secs(30),
+    );
+    // A write after the snapshot reaches the new standby through the log.
+    let late = file(
+        "late-payments.csv",
+        "receipt_no,account_no,amount,paid_on,channel\n\
+         RLATE1,UK6600000000,150.00,2026-05-30,upi\n",
+    );
+    assert_eq!(vasooli(&north_dir, &["import", "payments", &late]).code, 0);
+    assert_eq!(local("payments", &late).code, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = ok(
+            &cwd,
+            &["cluster", "status", "--servers", &servers, "--json"],
+        );
+        let status: Value = serde_json::from_str(&out).unwrap();
+        let caught_up = status["replicas"].as_array().unwrap().iter().any(|r| {
+            r["partition"] == "north"
+                && r["role"] == "standby"
+                && r["covered"].as_u64() > Some(snapshot.covered)
+                && r["behind"] == 0
+        });
+        if caught_up {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     // North's metrics count the requests it answered through the cluster.
     let (status, metrics) = common::http_get(&north.addr, "/metrics", None).unwrap();
     assert_eq!(status, 200);
@@ -416,9 +483,14 @@ fn a_routed_import_splits_files_by_division_and_survives_the_stream_leaders_deat
 
     // The owners stopped, their events together are the ordinary directory's: offices in
     // both, everything else in one, nothing twice.
+    assert_eq!(fresh.interrupt(), Some(0));
     assert_eq!(north.interrupt(), Some(0));
     assert_eq!(south.interrupt(), Some(0));
     let north_events = events(&north_dir, &tmp.path().join("north.jsonl"));
+    assert!(
+        events(&fresh_dir, &tmp.path().join("fresh.jsonl")) == north_events,
+        "the standby started from the snapshot holds other events than north"
+    );
     let south_events = events(&south_dir, &tmp.path().join("south.jsonl"));
     let want = events(&whole, &tmp.path().join("whole.jsonl"));
     for (name, got) in [("north", &north_events), ("south", &south_events)] {

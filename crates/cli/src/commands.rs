@@ -4,14 +4,12 @@ use crate::{Cli, Command, Failure, Format, HqReport, PolicyAction, SmsAction, To
 use anyhow::Context;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::Value;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::str::FromStr;
 use vasooli_domain::codec::parse_date;
 use vasooli_domain::command::{import_command_type, HeaderProblem};
-use vasooli_domain::event::Event;
 use vasooli_domain::types::{Level, SmsStatus, Stage, WorklistKind};
 use vasooli_domain::{Command as DomainCommand, Money, Policy};
 use vasooli_engine::{Engine, EngineError, Input};
@@ -249,6 +247,7 @@ pub mod hq;
 pub mod reports;
 pub mod routed;
 pub mod sms;
+pub mod snapshot;
 
 fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
     use vasooli_domain::import::CsvRows;
@@ -1050,43 +1049,8 @@ fn export(cli: &Cli, out: &Path) -> Outcome {
 fn restore(cli: &Cli, file: &Path) -> Outcome {
     let name = file.display().to_string();
     let handle = File::open(file).map_err(|e| usage(format!("{name}: {e}")))?;
-    let mut events: Vec<(Event, i64)> = Vec::new();
-    let mut errors = Vec::new();
-    for (index, line) in BufReader::new(handle).lines().enumerate() {
-        let line_no = index + 1;
-        let line = line.map_err(|e| Failure::Rejected(vec![format!("{name}:{line_no}: {e}")]))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let parsed = serde_json::from_str::<Value>(&line)
-            .map_err(|e| format!("column {}: not valid JSON: {e}", e.column()))
-            .and_then(|v| {
-                let expected = events.len() as u64 + 1;
-                if v.get("position").and_then(Value::as_u64) != Some(expected) {
-                    return Err(format!("position: expected {expected}"));
-                }
-                let at = v
-                    .get("recorded_at_ms")
-                    .and_then(Value::as_i64)
-                    .ok_or("recorded_at_ms: is required")?;
-                let event: Event =
-                    serde_json::from_value(v.get("event").cloned().unwrap_or(Value::Null))
-                        .map_err(|e| format!("event: {e}"))?;
-                Ok((event, at))
-            });
-        match parsed {
-            Ok(e) => events.push(e),
-            Err(reason) => {
-                errors.push(format!("{name}:{line_no}: {reason}"));
-                if errors.len() > 1000 {
-                    break;
-                }
-            }
-        }
-    }
-    if !errors.is_empty() {
-        return Err(Failure::Rejected(errors));
-    }
+    let events = vasooli_engine::log::parse_export(&name, BufReader::new(handle))
+        .map_err(Failure::Rejected)?;
     let count = events.len();
     vasooli_engine::log::restore_log(&cli.data, load_policy(cli)?, events)
         .map_err(engine_failure)?;

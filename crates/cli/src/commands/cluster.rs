@@ -10,7 +10,7 @@ use clap::Subcommand;
 use serde_json::json;
 use vasooli_cluster::{
     valid_partition_name, ClusterConfig, ClusterError, ClusterLog, Leases, PartitionMap,
-    ProgressBoard, Replica, ReplicaProgress,
+    ProgressBoard, Replica, ReplicaProgress, Snapshots,
 };
 use vasooli_engine::Engine;
 
@@ -217,15 +217,24 @@ fn owner(
             .await
             .map_err(cluster_failure)?;
         let leases = Leases::open(&log).await.map_err(cluster_failure)?;
-        let replica = {
-            let log = log.clone();
-            let partition = partition.clone();
-            tokio::task::spawn_blocking(move || Replica::open(log, &partition, &data))
+        let store = tokio::task::spawn_blocking(move || vasooli_store::Store::open(&data))
+            .await
+            .map_err(|e| Failure::Runtime(e.into()))?
+            .map_err(|e| Failure::Runtime(e.into()))?;
+        // An empty directory starts from the partition's latest snapshot, if it has one.
+        let snapshots = Snapshots::open(&log).await.map_err(cluster_failure)?;
+        if let Some(info) =
+            crate::commands::snapshot::load_into_empty(&snapshots, &partition, &store, &data_dir)
                 .await
-                .map_err(|e| Failure::Runtime(e.into()))?
-                .map_err(cluster_failure)?
-        };
-        let replica = Arc::new(replica);
+                .map_err(Failure::Runtime)?
+        {
+            outln!(
+                "loaded the snapshot of partition {partition} at sequence {} ({} events)",
+                info.covered,
+                info.position
+            );
+        }
+        let replica = Arc::new(Replica::with_store(log.clone(), &partition, store));
         let holder = holder_name();
         let owning = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let progress = ProgressBoard::open(&log).await.map_err(cluster_failure)?;
@@ -350,17 +359,16 @@ fn owner(
                 Err(e) => errln!("warning: the unfinished nightly run was not finished: {e:#}"),
             }
         }
-        // The figures of each nightly run, for headquarters, published in the cluster.
-        let publisher = {
-            let board = vasooli_cluster::FiguresBoard::open(&log)
+        // After each nightly run: the figures for headquarters, and a snapshot.
+        let publisher = tokio::spawn(after_nightly_runs(
+            vasooli_cluster::FiguresBoard::open(&log)
                 .await
-                .map_err(cluster_failure)?;
-            tokio::spawn(crate::commands::hq::publish_after_nightly(
-                board,
-                state.engine().clone(),
-                partition.clone(),
-            ))
-        };
+                .map_err(cluster_failure)?,
+            snapshots.clone(),
+            state.engine().clone(),
+            Arc::clone(&replica),
+            data_dir.clone(),
+        ));
         // Routed imports reach this process through the cluster while it owns the partition.
         let answered = Arc::new(crate::commands::routed::Answered::default());
         state.metrics.set_extra(Arc::new({
@@ -745,4 +753,56 @@ fn partition_metrics(
     }
     out.push_str(&answered.render(partition));
     out
+}
+
+/// While this process owns the partition: after each nightly run (looked for every half
+/// second, and the latest one at the start), publishes the partition's figures for
+/// headquarters and uploads a snapshot. What fails is tried again.
+async fn after_nightly_runs(
+    board: vasooli_cluster::FiguresBoard,
+    snapshots: Snapshots,
+    engine: vasooli_engine::SharedEngine,
+    replica: Arc<Replica>,
+    dir: std::path::PathBuf,
+) {
+    let partition = replica.partition().to_string();
+    let (mut published, mut snapshotted) = (None, None);
+    loop {
+        let seen = engine
+            .read(|e| {
+                let world = e.world();
+                world
+                    .last_nightly
+                    .map(|as_of| (as_of, world.last_nightly_position))
+            })
+            .ok()
+            .flatten();
+        if let Some((as_of, _)) = seen {
+            if published != seen {
+                match crate::commands::hq::publish_figures(&board, &engine, &partition, as_of).await
+                {
+                    Ok(()) => {
+                        tracing::info!("published the figures of the nightly run of {as_of}");
+                        published = seen;
+                    }
+                    Err(e) => tracing::warn!("{e}"),
+                }
+            }
+            if snapshotted != seen {
+                match crate::commands::snapshot::upload(&snapshots, &replica, &dir).await {
+                    Ok(info) => {
+                        tracing::info!(
+                            "uploaded the snapshot of partition {partition} at sequence {} ({} events, {} bytes)",
+                            info.covered,
+                            info.position,
+                            info.bytes
+                        );
+                        snapshotted = seen;
+                    }
+                    Err(e) => tracing::warn!("uploading the snapshot: {e:#}"),
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

@@ -91,69 +91,45 @@ pub fn published_periods(as_of: chrono::NaiveDate) -> [Period; 3] {
     ]
 }
 
-/// Publishes the partition's figures after each of its nightly runs, while the process owns
-/// the partition: for the run's month, quarter and financial year, each with the period
-/// before it (awards compare the two). Looks every half second; a publication that fails is
-/// tried again.
-pub async fn publish_after_nightly(
-    board: vasooli_cluster::FiguresBoard,
-    engine: vasooli_engine::SharedEngine,
-    partition: String,
-) {
-    let mut published = None;
-    loop {
-        let seen = engine
-            .read(|e| {
-                let world = e.world();
-                world
-                    .last_nightly
-                    .map(|as_of| (as_of, world.last_nightly_position))
-            })
-            .ok()
-            .flatten();
-        if let Some((as_of, _)) = seen.filter(|_| seen != published) {
-            let (engine, name) = (engine.clone(), partition.clone());
-            let documents = tokio::task::spawn_blocking(move || {
-                engine.read(|e| {
-                    let world = e.world();
-                    published_periods(as_of)
-                        .iter()
-                        .map(|period| {
-                            let figures = partition_figures(
-                                world,
-                                e.policy(),
-                                &name,
-                                world.position,
-                                &[*period, period.previous()],
-                            );
-                            (period.to_string(), serde_json::to_vec(&figures))
-                        })
-                        .collect::<Vec<_>>()
+/// Publishes the partition's figures for a nightly run of `as_of`: for the run's month,
+/// quarter and financial year, each with the period before it (awards compare the two), at
+/// the log position the engine has read.
+pub async fn publish_figures(
+    board: &vasooli_cluster::FiguresBoard,
+    engine: &vasooli_engine::SharedEngine,
+    partition: &str,
+    as_of: chrono::NaiveDate,
+) -> Result<(), String> {
+    let (engine, name) = (engine.clone(), partition.to_string());
+    let documents = tokio::task::spawn_blocking(move || {
+        engine.read(|e| {
+            let world = e.world();
+            published_periods(as_of)
+                .iter()
+                .map(|period| {
+                    let figures = partition_figures(
+                        world,
+                        e.policy(),
+                        &name,
+                        world.position,
+                        &[*period, period.previous()],
+                    );
+                    (period.to_string(), serde_json::to_vec(&figures))
                 })
-            })
-            .await;
-            let mut done = true;
-            for (period, document) in documents.into_iter().flatten().flatten() {
-                let outcome = match document {
-                    Ok(document) => board
-                        .publish(&partition, &period, document)
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                if let Err(e) = outcome {
-                    tracing::warn!("publishing the figures of {period}: {e}");
-                    done = false;
-                    break;
-                }
-            }
-            if done {
-                tracing::info!("published the figures of the nightly run of {as_of}");
-                published = seen;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                .collect::<Vec<_>>()
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    for (period, document) in documents {
+        let document = document.map_err(|e| e.to_string())?;
+        board
+            .publish(partition, &period, document)
+            .await
+            .map_err(|e| format!("publishing the figures of {period}: {e}"))?;
     }
+    Ok(())
 }
 
 /// Every partition's figures of `period` as published in the cluster; a partition of the
