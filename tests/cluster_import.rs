@@ -300,6 +300,50 @@ fn a_routed_import_splits_files_by_division_and_survives_the_stream_leaders_deat
     assert_eq!(got.code, 0, "{}", got.stderr);
     assert_eq!(got.stdout, local("payments", &payments).stdout);
 
+    // JSON commands, routed the same way: a file with a line that is not JSON and a command
+    // for an account no partition holds is refused in the words of one directory's append.
+    let camp = r#"{"type":"schedule_camp","camp_id":"CAMP-S1","subdivision":"SD-S1","on":"2026-05-10","venue":"Panchayat bhawan"}"#;
+    let grievance = r#"{"type":"register_grievance","grievance_id":"G-N2-1","subdivision":"SD-N2","category":"billing","registered_on":"2026-05-11","account_no":"UK6600000001"}"#;
+    let stranger = r#"{"type":"post_adjustment","adjustment_no":"ADJ-X","account_no":"UK6699999999","posted_on":"2026-05-12","amount":"-50.00","reason":"meter"}"#;
+    let bad = file(
+        "bad-commands.jsonl",
+        &format!("{camp}\n{{not json\n{grievance}\n{stranger}\n"),
+    );
+    let routed_append =
+        |path: &str| vasooli(&cwd, &["cluster", "append", "--servers", &servers, path]);
+    let got = routed_append(&bad);
+    let want = vasooli(&whole, &["append", &bad]);
+    assert_eq!(want.code, 3, "{}", want.stderr);
+    assert_eq!(got.code, 3, "{}", got.stderr);
+    assert_eq!(
+        got.stderr, want.stderr,
+        "the same problems, in the same words"
+    );
+    let good = file("commands.jsonl", &format!("{camp}\n{grievance}\n"));
+    let got = routed_append(&good);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert_eq!(got.stdout, ok(&whole, &["append", &good]));
+    assert!(
+        got.stderr.contains("partition north: read 1, appended 1")
+            && got.stderr.contains("partition south: read 1, appended 1"),
+        "{}",
+        got.stderr
+    );
+    let mixed = file(
+        "mixed.jsonl",
+        &format!(
+            "{}\n{camp}\n",
+            r#"{"type":"register_office","code":"SD-N3","name":"N3","level":"subdivision","parent":"D-N"}"#
+        ),
+    );
+    let refused = routed_append(&mixed);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("a file of their own"),
+        "{}",
+        refused.stderr
+    );
+
     // The nightly run and the figures through each owner (handed to it over its socket),
     // and headquarters' rankings over both: those of one directory.
     ok(&whole, &["nightly", "--as-of", AS_OF]);
@@ -475,7 +519,7 @@ fn a_routed_import_splits_files_by_division_and_survives_the_stream_leaders_deat
     let (status, metrics) = common::http_get(&north.addr, "/metrics", None).unwrap();
     assert_eq!(status, 200);
     for line in [
-        "vasooli_partition_requests_total{partition=\"north\",ask=\"check\",answer=\"problems\"} 1",
+        "vasooli_partition_requests_total{partition=\"north\",ask=\"check\",answer=\"problems\"} 2",
         "vasooli_partition_requests_total{partition=\"north\",ask=\"write\",answer=\"written\"}",
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");

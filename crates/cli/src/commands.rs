@@ -341,6 +341,35 @@ fn show_writing(bar: &indicatif::ProgressBar, total: u64) {
     bar.set_message("writing");
 }
 
+/// The JSON lines of `reader` (`name` for the messages): each command's location, line and
+/// object, and the problems of lines that are not JSON or too long. An unreadable line
+/// stops the reading with that problem.
+pub(crate) fn read_json_lines(
+    name: &str,
+    reader: impl Read,
+) -> Result<(Vec<(String, usize, serde_json::Value)>, Vec<LineProblem>), Failure> {
+    let mut commands = Vec::new();
+    let mut problems = Vec::new();
+    for (index, line) in BufReader::new(reader).lines().enumerate() {
+        let line_no = index + 1;
+        let line = line.map_err(|e| {
+            Failure::Rejected(vec![LineProblem::unreadable(name, line_no, &e).to_string()])
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        if line.len() > COMMAND_LINE_BYTES_MAX {
+            problems.push(LineProblem::too_long(name, line_no));
+            continue;
+        }
+        match vasooli_domain::command::parse_json(line.as_bytes()) {
+            Ok(value) => commands.push((format!("{name}:{line_no}"), line_no, value)),
+            Err(e) => problems.push(LineProblem::not_json(name, line_no, &e)),
+        }
+    }
+    Ok((commands, problems))
+}
+
 fn append(cli: &Cli, file: &str) -> Outcome {
     let (name, reader): (String, Box<dyn Read>) = if file == "-" {
         ("-".to_string(), crate::out::stdin())
@@ -349,33 +378,16 @@ fn append(cli: &Cli, file: &str) -> Outcome {
             .map_err(|e| usage(format!("{file}: {e}")))?;
         (file.to_string(), Box::new(handle))
     };
-    let mut inputs = Vec::new();
+    let (commands, mut problems) = read_json_lines(&name, reader)?;
     // The line each input came from, by the location it is reported at.
     let mut input_lines = std::collections::HashMap::new();
-    let mut problems = Vec::new();
-    for (index, line) in BufReader::new(reader).lines().enumerate() {
-        let line_no = index + 1;
-        let line = line.map_err(|e| {
-            Failure::Rejected(vec![LineProblem::unreadable(&name, line_no, &e).to_string()])
-        })?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        if line.len() > COMMAND_LINE_BYTES_MAX {
-            problems.push(LineProblem::too_long(&name, line_no));
-            continue;
-        }
-        match vasooli_domain::command::parse_json(line.as_bytes()) {
-            Ok(value) => {
-                let location = format!("{name}:{line_no}");
-                input_lines.insert(location.clone(), line_no);
-                inputs.push(Input {
-                    location,
-                    command: DomainCommand::from_json(&value),
-                });
-            }
-            Err(e) => problems.push(LineProblem::not_json(&name, line_no, &e)),
-        }
+    let mut inputs = Vec::new();
+    for (location, line_no, value) in commands {
+        input_lines.insert(location.clone(), line_no);
+        inputs.push(Input {
+            location,
+            command: DomainCommand::from_json(&value),
+        });
     }
     if !problems.is_empty() {
         // Lines that are not JSON reject the file; the others are still checked so that every
@@ -408,9 +420,9 @@ fn append(cli: &Cli, file: &str) -> Outcome {
 /// A problem with one line of a JSON Lines file, with the line (and column) it is at as
 /// numbers, so that problems found before the engine and by it can be put in line order.
 #[derive(Debug)]
-struct LineProblem {
+pub(crate) struct LineProblem {
     /// The line, counted from 1; `None` for a problem the engine placed at no line.
-    line: Option<usize>,
+    pub(crate) line: Option<usize>,
     what: LineFault,
 }
 

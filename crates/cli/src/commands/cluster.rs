@@ -83,6 +83,24 @@ pub enum ClusterAction {
         #[arg(value_name = "FILE")]
         file: std::path::PathBuf,
     },
+    /// Appends a JSON Lines file of commands to the partitions, routed as `cluster import`
+    /// routes a CSV file.
+    #[command(
+        after_help = "Example: vasooli cluster append --servers nats://127.0.0.1:4222 commands.jsonl"
+    )]
+    Append {
+        /// The cluster's servers, comma-separated.
+        #[arg(
+            long,
+            value_name = "URL[,URL..]",
+            value_delimiter = ',',
+            required = true
+        )]
+        servers: Vec<String>,
+        /// The JSON Lines file, one command a line.
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
     /// Assigns a division to a partition (the partition map).
     Assign {
         /// The cluster's servers, comma-separated.
@@ -116,6 +134,7 @@ pub fn run(cli: &Cli, action: &ClusterAction) -> Outcome {
             kind,
             file,
         } => crate::commands::routed::import(servers, kind, file),
+        ClusterAction::Append { servers, file } => crate::commands::routed::append(servers, file),
         ClusterAction::Assign {
             servers,
             division,

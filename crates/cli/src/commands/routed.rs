@@ -1,5 +1,5 @@
-//! `vasooli cluster import`: an import file split among the partitions' owners by division,
-//! and the owner's side of it. See docs/CLUSTER.md ("Routed imports").
+//! `vasooli cluster import` and `vasooli cluster append`: a file split among the partitions'
+//! owners by division, and the owner's side of it. See docs/CLUSTER.md ("Routed imports").
 //!
 //! The client reads the whole file, asks every partition's owner what it holds of the names
 //! the rows refer to (and its office tree), routes each row with
@@ -308,13 +308,58 @@ pub fn import(servers: &[String], kind: &str, file: &Path) -> Outcome {
             value: Value::Object(value),
         });
     }
-    let read = rows.len();
+    report(servers, rows, Vec::new(), kind == "offices")
+}
+
+/// `vasooli cluster append`: a JSON Lines file of commands, routed as [`import`] routes a
+/// CSV file. Offices go to every partition, so a file registering offices holds nothing
+/// else (the summary counts them once).
+pub fn append(servers: &[String], file: &Path) -> Outcome {
+    check_servers(servers)?;
+    let name = file.display().to_string();
+    let handle = std::fs::File::open(crate::out::resolve(file))
+        .map_err(|e| Failure::Usage(format!("{name}: {e}")))?;
+    let (commands, problems) = crate::commands::read_json_lines(&name, handle)?;
+    let problems: Vec<(String, String)> = problems
+        .iter()
+        .map(|p| (format!("{name}:{}", p.line.unwrap_or(0)), p.to_string()))
+        .collect();
+    let rows: Vec<Row> = commands
+        .into_iter()
+        .map(|(location, _, value)| Row {
+            location,
+            command: DomainCommand::from_json(&value),
+            value,
+        })
+        .collect();
+    let offices = rows
+        .iter()
+        .filter(|r| matches!(r.command, Ok(DomainCommand::RegisterOffice { .. })))
+        .count();
+    if offices > 0 && offices < rows.len() {
+        return Err(Failure::Usage(format!(
+            "{name}: register_office goes to every partition: put the {offices} offices in a \
+             file of their own"
+        )));
+    }
+    report(servers, rows, problems, offices > 0)
+}
+
+/// Routes and writes `rows`, then prints the summary; `everywhere`: every row went to every
+/// partition, whose counts are each the file's.
+fn report(
+    servers: &[String],
+    rows: Vec<Row>,
+    problems: Vec<(String, String)>,
+    everywhere: bool,
+) -> Outcome {
+    let read = rows.len() + problems.len();
     let runtime = runtime()?;
-    let outcome = runtime.block_on(route_and_write(servers, rows));
+    let outcome = runtime.block_on(route_and_write(servers, rows, problems));
     runtime.shutdown_timeout(Duration::from_secs(1));
     let written = outcome?;
     // Offices go to every partition: each one's counts are the file's.
-    let (appended, duplicates) = if kind == "offices" {
+    let (appended, duplicates) = if everywhere {
         written
             .first()
             .map_or((0, 0), |(_, _, appended, duplicates)| {
@@ -339,6 +384,7 @@ pub fn import(servers: &[String], kind: &str, file: &Path) -> Outcome {
 async fn route_and_write(
     servers: &[String],
     rows: Vec<Row>,
+    mut problems: Vec<(String, String)>,
 ) -> Result<Vec<(String, usize, usize, usize)>, Failure> {
     let log = ClusterLog::connect(config(servers, Duration::from_secs(30)))
         .await
@@ -390,7 +436,6 @@ async fn route_and_write(
     // Each row to its partition; a row that makes no command is reported here, one whose
     // names no partition holds goes to the first partition, which refuses it as one
     // process over every event would.
-    let mut problems: Vec<(String, String)> = Vec::new();
     let mut parts: BTreeMap<String, Vec<WireRow>> = BTreeMap::new();
     for row in rows {
         let command = match row.command {
@@ -432,6 +477,16 @@ async fn route_and_write(
                     ),
                 )),
             },
+            // No partition could check a grievance of one division naming another's
+            // account or camp.
+            Err(unrouted) if unrouted.what.starts_with("grievance naming") => problems.push((
+                row.location.clone(),
+                format!(
+                    "{}: grievance {} names an account or camp of another division than its \
+                     subdivision's: no one partition can check it",
+                    row.location, unrouted.key
+                ),
+            )),
             Err(_) => parts.entry(partitions[0].clone()).or_default().push(wire),
         }
     }
