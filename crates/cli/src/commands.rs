@@ -341,13 +341,16 @@ fn show_writing(bar: &indicatif::ProgressBar, total: u64) {
     bar.set_message("writing");
 }
 
+/// A command line of a JSON Lines file: its location (`FILE:LINE`), line and object.
+pub(crate) type JsonLine = (String, usize, serde_json::Value);
+
 /// The JSON lines of `reader` (`name` for the messages): each command's location, line and
 /// object, and the problems of lines that are not JSON or too long. An unreadable line
 /// stops the reading with that problem.
 pub(crate) fn read_json_lines(
     name: &str,
     reader: impl Read,
-) -> Result<(Vec<(String, usize, serde_json::Value)>, Vec<LineProblem>), Failure> {
+) -> Result<(Vec<JsonLine>, Vec<LineProblem>), Failure> {
     let mut commands = Vec::new();
     let mut problems = Vec::new();
     for (index, line) in BufReader::new(reader).lines().enumerate() {
