@@ -1,0 +1,143 @@
+//! The CSV files `vasooli import` reads, written from a generated utility's commands (for
+//! the benchmarks that time imports).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use vasooli_domain::command::{import_columns, Command};
+
+/// One CSV file per import kind, with the rows written so far.
+pub struct Csvs {
+    files: BTreeMap<&'static str, csv::Writer<BufWriter<File>>>,
+    rows: BTreeMap<&'static str, u64>,
+    zones: Vec<String>,
+}
+
+impl Csvs {
+    pub fn create(dir: &Path) -> Csvs {
+        let mut files = BTreeMap::new();
+        for kind in ["offices", "consumers", "bills", "payments", "mobiles"] {
+            let header = import_columns(kind).expect("an import kind");
+            let file = File::create(dir.join(format!("{kind}.csv"))).expect("create a CSV");
+            let mut writer = csv::Writer::from_writer(BufWriter::new(file));
+            writer.write_record(header).expect("write a header");
+            files.insert(kind, writer);
+        }
+        Csvs {
+            files,
+            rows: BTreeMap::new(),
+            zones: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, kind: &'static str, fields: &[&str]) {
+        let writer = self.files.get_mut(kind).expect("a known kind");
+        writer.write_record(fields).expect("write a row");
+        *self.rows.entry(kind).or_default() += 1;
+    }
+
+    /// Writes the commands the CSV files can carry; the rest (revisions, reversals, camps,
+    /// grievances) are left out of both sides alike.
+    pub fn write(&mut self, command: &Command) {
+        let date = |d: &NaiveDate| d.format("%Y-%m-%d").to_string();
+        match command {
+            Command::RegisterOffice {
+                code,
+                name,
+                level,
+                parent,
+            } => {
+                if parent.is_none() {
+                    self.zones.push(code.clone());
+                }
+                let level = level.as_str();
+                self.row(
+                    "offices",
+                    &[code, name, level, parent.as_deref().unwrap_or("")],
+                );
+            }
+            Command::RegisterConsumer {
+                account_no,
+                name,
+                category,
+                subdivision,
+                load_watts,
+                connected_on,
+                mobile,
+                language,
+                ..
+            } => {
+                let load_kw = format!("{}.{:03}", load_watts / 1000, load_watts % 1000);
+                self.row(
+                    "consumers",
+                    &[
+                        account_no,
+                        name,
+                        category.as_str(),
+                        subdivision,
+                        &load_kw,
+                        &date(connected_on),
+                        mobile.as_deref().unwrap_or(""),
+                        language.as_str(),
+                        "",
+                    ],
+                );
+            }
+            Command::RegisterMobile {
+                account_no,
+                mobile,
+                registered_on,
+                source,
+            } => self.row(
+                "mobiles",
+                &[account_no, mobile, &date(registered_on), source.as_str()],
+            ),
+            Command::IssueBill {
+                bill_no,
+                account_no,
+                period,
+                issued_on,
+                due_on,
+                amount,
+            } => self.row(
+                "bills",
+                &[
+                    bill_no,
+                    account_no,
+                    period,
+                    &date(issued_on),
+                    &date(due_on),
+                    &amount.to_string(),
+                ],
+            ),
+            Command::ReceivePayment {
+                receipt_no,
+                account_no,
+                amount,
+                paid_on,
+                channel,
+            } => self.row(
+                "payments",
+                &[
+                    receipt_no,
+                    account_no,
+                    &amount.to_string(),
+                    &date(paid_on),
+                    channel.as_str(),
+                ],
+            ),
+            _ => {}
+        }
+    }
+
+    /// Flushes the files: the rows written of each kind, and the zones' codes.
+    pub fn finish(self) -> (BTreeMap<&'static str, u64>, Vec<String>) {
+        for (_, mut writer) in self.files {
+            writer.flush().expect("flush a CSV");
+        }
+        (self.rows, self.zones)
+    }
+}
