@@ -13,6 +13,8 @@
 //!   and renewed by compare-and-swap, expiring by the cluster's clock.
 //! - [`PartitionMap`]: which partition each division belongs to, kept in the cluster.
 //! - [`ProgressBoard`]: how far each owner and standby has read its partition's log.
+//! - [`TokenBoard`]: each partition's API tokens, so that they work on whichever process
+//!   owns it.
 //! - [`Snapshots`]: each partition's latest snapshot in the cluster's object store.
 //! - [`FiguresBoard`]: the figures each partition publishes after its nightly runs, for
 //!   headquarters.
@@ -33,6 +35,7 @@ mod replica;
 mod snapshots;
 #[doc(hidden)]
 pub mod testing;
+mod tokens;
 
 pub use error::ClusterError;
 pub use figures::FiguresBoard;
@@ -43,6 +46,7 @@ pub use partitions::PartitionMap;
 pub use progress::{ProgressBoard, ReplicaProgress, PROGRESS_KEPT};
 pub use replica::{Appended, CatchUp, Replica};
 pub use snapshots::{SnapshotInfo, Snapshots};
+pub use tokens::TokenBoard;
 
 /// Whether `name` may be a partition name (it becomes the last token of a subject and
 /// part of a key): 1 to 64 ASCII letters, digits, `-` or `_`.

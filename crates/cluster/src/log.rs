@@ -39,6 +39,8 @@ pub struct ClusterConfig {
     pub progress_bucket: String,
     /// Object store bucket of the partitions' snapshots.
     pub snapshot_bucket: String,
+    /// Key-value bucket of the partitions' API tokens (hashes and holders).
+    pub token_bucket: String,
     /// How long an operation is retried while the cluster elects a leader or a server is
     /// down, before it fails as [`ClusterError::Unavailable`].
     pub retry_for: Duration,
@@ -60,6 +62,7 @@ impl ClusterConfig {
             figures_bucket: "vasooli_figures".to_string(),
             progress_bucket: "vasooli_replicas".to_string(),
             snapshot_bucket: "vasooli_snapshots".to_string(),
+            token_bucket: "vasooli_tokens".to_string(),
             retry_for: Duration::from_secs(30),
             request_timeout: Duration::from_secs(3),
         }
