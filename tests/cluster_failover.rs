@@ -106,7 +106,8 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
         tmp.path().join("b"),
         tmp.path().join("whole"),
     );
-    // Tokens are kept per data directory: each process gets its own.
+    // A's token, made before A first owns the partition, becomes the partition's; B's own,
+    // made before B starts, is replaced by the partition's once B stands by.
     let a_token = admin_token(&a_dir);
     let b_token = admin_token(&b_dir);
 
@@ -212,6 +213,23 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
         "{metrics}"
     );
 
+    // Tokens made and revoked through A while it owns the partition (handed to it over its
+    // socket) reach the cluster's copy, and B's table within a few seconds.
+    let later = ok(
+        &a_dir,
+        &["tokens", "create", "--role", "finance", "--name", "later"],
+    )
+    .trim()
+    .to_string();
+    let gone = ok(
+        &a_dir,
+        &["tokens", "create", "--role", "finance", "--name", "gone"],
+    )
+    .trim()
+    .to_string();
+    ok(&a_dir, &["tokens", "revoke", "gone"]);
+    std::thread::sleep(Duration::from_secs(3));
+
     // A starts the nightly run and is SIGKILLed while it runs (or right after it ends).
     let nightly_body = format!(r#"{{"as_of":"{AS_OF}"}}"#);
     let a_addr = a.addr.clone();
@@ -270,6 +288,20 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
     eprintln!("failover: B owned the partition {took_over:?} after A was killed ({standby})");
     let fenced_at: u64 = owned.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(fenced_at > imported, "{owned} after {imported} entries");
+    // The partition's tokens work on B; B's own and the revoked one do not.
+    let me = |token: &str| {
+        common::http_get(&b.addr, "/api/v1/me", Some(token))
+            .unwrap()
+            .0
+    };
+    assert_eq!(me(&a_token), 200, "A's token on B");
+    assert_eq!(me(&later), 200, "a token made through A, on B");
+    assert_eq!(me(&gone), 401, "a token revoked through A, on B");
+    assert_eq!(
+        me(&b_token),
+        401,
+        "B's own token, replaced by the partition's"
+    );
 
     // B finished the run before serving, and the mark is gone.
     let finished = b.wait_line(
@@ -322,7 +354,7 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
         &b.addr,
         "POST",
         "/api/v1/import/payments",
-        Some(&b_token),
+        Some(&a_token),
         Some(late_payment),
     );
     if let Some((status, body)) = &late {

@@ -248,6 +248,7 @@ pub mod reports;
 pub mod routed;
 pub mod sms;
 pub mod snapshot;
+pub mod token_copies;
 
 fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
     use vasooli_domain::import::CsvRows;

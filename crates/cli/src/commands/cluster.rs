@@ -264,6 +264,14 @@ fn owner(
             Arc::clone(&owning),
             &data_dir,
         );
+        // The partition's API tokens follow the cluster's copy while this process stands by.
+        let token_board = vasooli_cluster::TokenBoard::open(&log)
+            .await
+            .map_err(cluster_failure)?;
+        let token_table = replica
+            .store()
+            .table(vasooli_server::tokens::TOKENS_TREE)
+            .map_err(|e| Failure::Runtime(e.into()))?;
         let poll = (ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
         let mut announced = false;
         let mut lease = loop {
@@ -276,6 +284,15 @@ fn owner(
                     }
                     // A standby keeps up, so that taking over replays little.
                     replica.catch_up().await.map_err(cluster_failure)?;
+                    if let Err(e) = crate::commands::token_copies::copy_to_table(
+                        &token_board,
+                        &partition,
+                        &token_table,
+                    )
+                    .await
+                    {
+                        tracing::warn!("copying the tokens from the cluster: {e:#}");
+                    }
                     tokio::select! {
                         _ = tokio::time::sleep(poll) => {}
                         _ = interrupt.recv() => return Ok(()),
@@ -305,6 +322,18 @@ fn owner(
         };
         owning.store(true, std::sync::atomic::Ordering::Relaxed);
         let seq = replica.fence().await.map_err(cluster_failure)?;
+        // The tokens the former owner kept (revocations included), or, for the partition's
+        // first owner, this directory's.
+        crate::commands::token_copies::take_over(&token_board, &partition, &token_table)
+            .await
+            .map_err(Failure::Runtime)?;
+        let token_copier = crate::commands::token_copies::keep_copying(
+            token_board.clone(),
+            leases.clone(),
+            holder.clone(),
+            partition.clone(),
+            token_table.clone(),
+        );
         outln!("owner of partition {partition} at sequence {seq}");
         replica.route_store_appends(handle.clone());
         let store = replica.store().clone();
@@ -444,6 +473,7 @@ fn owner(
         publisher.abort();
         refresh.abort();
         reporter.abort();
+        token_copier.abort();
         drop(answering);
         if let Some(socket) = socket {
             let _ = tokio::task::spawn_blocking(move || drop(socket)).await;
