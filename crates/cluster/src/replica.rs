@@ -117,6 +117,14 @@ impl Replica {
         self.append_as(&envelope::new_commit_id(), commit).await
     }
 
+    /// The sequence this replica covers and its store's last position, read together: while
+    /// no commit is being applied, so that the position is the one the sequence left (a
+    /// snapshot's events and sequence).
+    pub async fn covered_with_position(&self) -> Result<(u64, u64), ClusterError> {
+        let _applying = self.apply.lock().await;
+        Ok((self.covered()?, self.store.last_position()))
+    }
+
     /// Appends `commit` as commit `id`, on condition that the last entry of the partition
     /// is the last this replica applied; once the log acknowledged it, applies it to the
     /// local store with its sequence. A replica behind the log (another owner appended)

@@ -3,7 +3,6 @@
 //! it. See docs/CLUSTER.md ("Snapshots").
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
 use vasooli_cluster::{Replica, SnapshotInfo, Snapshots};
@@ -81,29 +80,22 @@ pub async fn upload(
     dir: &Path,
 ) -> anyhow::Result<SnapshotInfo> {
     let file: PathBuf = crate::out::resolve(dir).join(UPLOAD_FILE);
+    // Read while no commit is being applied: the position is the one the sequence left.
+    let (covered, position) = replica.covered_with_position().await?;
     let (replica_for_export, export_to) = (std::sync::Arc::clone(replica), file.clone());
-    let (covered, position) = tokio::task::spawn_blocking(move || -> anyhow::Result<(u64, u64)> {
-        let store = replica_for_export.store();
-        // A commit and the sequence it covers are one sled batch: the last position read
-        // between two equal readings of the covered sequence is that sequence's.
-        let (covered, position) = loop {
-            let before = store.covered_sequence()?;
-            let position = store.last_position();
-            if store.covered_sequence()? == before {
-                break (before, position);
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let mut out = std::io::BufWriter::new(
             std::fs::File::create(&export_to)
                 .with_context(|| format!("creating {}", export_to.display()))?,
         );
-        let written = vasooli_engine::log::export_store(store, position, &mut out)?;
+        let written =
+            vasooli_engine::log::export_store(replica_for_export.store(), position, &mut out)?;
         anyhow::ensure!(
             written == position,
             "exported {written} events of {position}"
         );
-        Ok((covered, position))
+        std::io::Write::flush(&mut out)?;
+        Ok(())
     })
     .await??;
     let uploaded = snapshots
