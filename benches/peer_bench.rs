@@ -22,12 +22,9 @@ use std::path::Path;
 use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
-use vasooli_demo::{Generator, GeneratorConfig};
-
 #[path = "common/csvs.rs"]
 mod csvs;
-use csvs::Csvs;
+use csvs::{vasooli, Csvs};
 
 const DEFAULT_CONSUMERS: usize = 100_000;
 const AS_OF: &str = "2026-03-31";
@@ -36,24 +33,6 @@ const PERIODS: [(&str, &str, &str); 2] = [
     ("FY2025-26", "2025-04-01", "2026-03-31"),
     ("FY2025-26-Q4", "2026-01-01", "2026-03-31"),
 ];
-
-/// Runs the binary and returns its standard output and the time it took.
-fn vasooli(data: &Path, args: &[&str]) -> (String, Duration) {
-    let started = Instant::now();
-    let output = Process::new(env!("CARGO_BIN_EXE_vasooli"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .expect("run vasooli");
-    let took = started.elapsed();
-    assert!(
-        output.status.success(),
-        "vasooli {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (String::from_utf8(output.stdout).expect("UTF-8"), took)
-}
 
 type Rows = Vec<BTreeMap<String, String>>;
 
@@ -142,20 +121,7 @@ fn main() {
     .expect("write the policy");
 
     let started = Instant::now();
-    let generator = Generator::new(GeneratorConfig {
-        consumers,
-        months: 12,
-        seed: 42,
-        start: NaiveDate::from_ymd_opt(2025, 4, 1).expect("a date"),
-    });
-    let mut csvs = Csvs::create(&csv_dir);
-    generator
-        .for_each_batch(250_000, &mut |commands| {
-            commands.iter().for_each(|c| csvs.write(c));
-            Ok(())
-        })
-        .expect("generate");
-    let (rows, zones) = csvs.finish();
+    let (rows, zones) = Csvs::generate(&csv_dir, consumers);
     let total_rows: u64 = rows.values().sum();
     println!(
         "{consumers} consumers, 12 months: {total_rows} CSV rows {rows:?}, written in {:.1} s",

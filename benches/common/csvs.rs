@@ -1,10 +1,12 @@
-//! The CSV files `vasooli import` reads, written from a generated utility's commands (for
-//! the benchmarks that time imports).
+//! The CSV files `vasooli import` reads, written from a generated utility's commands, and
+//! a timed run of the binary (for the benchmarks that time imports).
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
+use std::process::Command as Process;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use vasooli_domain::command::{import_columns, Command};
@@ -17,6 +19,25 @@ pub struct Csvs {
 }
 
 impl Csvs {
+    /// Writes the files of a generated utility of `consumers` consumers and twelve months
+    /// from April 2025 into `dir`: the rows of each kind, and the zones' codes.
+    pub fn generate(dir: &Path, consumers: usize) -> (BTreeMap<&'static str, u64>, Vec<String>) {
+        let generator = vasooli_demo::Generator::new(vasooli_demo::GeneratorConfig {
+            consumers,
+            months: 12,
+            seed: 42,
+            start: NaiveDate::from_ymd_opt(2025, 4, 1).expect("a date"),
+        });
+        let mut csvs = Csvs::create(dir);
+        generator
+            .for_each_batch(250_000, &mut |commands| {
+                commands.iter().for_each(|c| csvs.write(c));
+                Ok(())
+            })
+            .expect("generate");
+        csvs.finish()
+    }
+
     pub fn create(dir: &Path) -> Csvs {
         let mut files = BTreeMap::new();
         for kind in ["offices", "consumers", "bills", "payments", "mobiles"] {
@@ -140,4 +161,22 @@ impl Csvs {
         }
         (self.rows, self.zones)
     }
+}
+
+/// Runs the binary and returns its standard output and the time it took.
+pub fn vasooli(data: &Path, args: &[&str]) -> (String, Duration) {
+    let started = Instant::now();
+    let output = Process::new(env!("CARGO_BIN_EXE_vasooli"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run vasooli");
+    let took = started.elapsed();
+    assert!(
+        output.status.success(),
+        "vasooli {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (String::from_utf8(output.stdout).expect("UTF-8"), took)
 }

@@ -247,6 +247,17 @@ impl Engine {
         &self.store
     }
 
+    /// An empty batch of commands to check against this engine's world.
+    fn batch(&self) -> Batch<'_> {
+        Batch::new(
+            &self.world,
+            &self.store,
+            &self.policy,
+            self.clock.today(),
+            self.scope.as_deref(),
+        )
+    }
+
     /// Who is told when a nightly run starts and ends.
     pub fn set_nightly_marks(&mut self, marks: std::sync::Arc<dyn NightlyMarks>) {
         self.nightly_marks = Some(marks);
@@ -394,13 +405,7 @@ impl Engine {
         &self,
         inputs: impl IntoIterator<Item = Input>,
     ) -> Result<Vec<RowError>, EngineError> {
-        let mut batch = Batch::new(
-            &self.world,
-            &self.store,
-            &self.policy,
-            self.clock.today(),
-            self.scope.as_deref(),
-        );
+        let mut batch = self.batch();
         let checked = batch.check(inputs)?;
         let mut errors = checked.errors;
         if errors.is_empty() {
@@ -500,13 +505,7 @@ impl Engine {
             payloads: Vec::new(),
             written: None,
         };
-        let mut batch = Batch::new(
-            &self.world,
-            &self.store,
-            &self.policy,
-            self.clock.today(),
-            self.scope.as_deref(),
-        );
+        let mut batch = self.batch();
         for (index, inputs) in batches.into_iter().enumerate() {
             if inputs.len() > GROUP_BATCH_INPUTS_MAX {
                 plan.alone.push((index, inputs));
@@ -625,13 +624,7 @@ impl Engine {
         &self,
         inputs: impl IntoIterator<Item = Input>,
     ) -> Result<(Batch<'_>, usize, usize), EngineError> {
-        let mut batch = Batch::new(
-            &self.world,
-            &self.store,
-            &self.policy,
-            self.clock.today(),
-            self.scope.as_deref(),
-        );
+        let mut batch = self.batch();
         let Checked {
             read,
             duplicates,

@@ -59,6 +59,19 @@ fn engine_with_an_overdue_bill(dir: &std::path::Path) -> Engine {
     engine
 }
 
+/// The engine of [`engine_with_an_overdue_bill`], telling a recorder (which refuses the
+/// start when `refuse`).
+fn recorded(dir: &std::path::Path, refuse: bool) -> (Engine, Arc<Recorder>) {
+    let mut engine = engine_with_an_overdue_bill(dir);
+    let recorder = Arc::new(Recorder {
+        store: engine.store().clone(),
+        calls: Mutex::new(Vec::new()),
+        refuse,
+    });
+    engine.set_nightly_marks(recorder.clone());
+    (engine, recorder)
+}
+
 fn date(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
 }
@@ -66,14 +79,8 @@ fn date(text: &str) -> NaiveDate {
 #[test]
 fn a_run_is_marked_before_it_appends_and_unmarked_once_it_is_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let mut engine = engine_with_an_overdue_bill(dir.path());
+    let (mut engine, recorder) = recorded(dir.path(), false);
     let before = engine.store().last_position();
-    let recorder = Arc::new(Recorder {
-        store: engine.store().clone(),
-        calls: Mutex::new(Vec::new()),
-        refuse: false,
-    });
-    engine.set_nightly_marks(recorder.clone());
     let summary = engine.nightly(date("2026-06-30")).expect("the run");
     assert!(summary.appended > 1, "the run levied and recorded itself");
     let after = engine.store().last_position();
@@ -90,14 +97,8 @@ fn a_run_is_marked_before_it_appends_and_unmarked_once_it_is_durable() {
 #[test]
 fn a_run_whose_mark_cannot_be_made_appends_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut engine = engine_with_an_overdue_bill(dir.path());
+    let (mut engine, recorder) = recorded(dir.path(), true);
     let before = engine.store().last_position();
-    let recorder = Arc::new(Recorder {
-        store: engine.store().clone(),
-        calls: Mutex::new(Vec::new()),
-        refuse: true,
-    });
-    engine.set_nightly_marks(recorder.clone());
     let refused = engine.nightly(date("2026-06-30"));
     assert!(
         matches!(

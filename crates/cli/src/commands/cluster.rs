@@ -18,6 +18,20 @@ use crate::{Cli, Failure};
 
 type Outcome = Result<(), Failure>;
 
+/// The cluster's servers, as every cluster command takes them.
+#[derive(clap::Args, Debug)]
+pub struct Servers {
+    /// The cluster's servers, comma-separated (e.g. --servers
+    /// nats://10.0.0.1:4222,nats://10.0.0.2:4222).
+    #[arg(
+        long = "servers",
+        value_name = "URL[,URL..]",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub urls: Vec<String>,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum ClusterAction {
     /// Owns a partition: waits for its lease as a standby, takes it, catches up, fences the
@@ -26,15 +40,8 @@ pub enum ClusterAction {
         after_help = "Example: vasooli cluster owner --servers nats://127.0.0.1:4222 --partition north --data north-a --addr 127.0.0.1:8080"
     )]
     Owner {
-        /// The cluster's servers, comma-separated (e.g. --servers
-        /// nats://10.0.0.1:4222,nats://10.0.0.2:4222).
-        #[arg(
-            long,
-            value_name = "URL[,URL..]",
-            value_delimiter = ',',
-            required = true
-        )]
-        servers: Vec<String>,
+        #[command(flatten)]
+        servers: Servers,
         /// The partition to own (e.g. --partition north).
         #[arg(long, value_name = "P")]
         partition: String,
@@ -50,14 +57,8 @@ pub enum ClusterAction {
     /// Every partition's owner, lease expiry and last sequence; how far each server's copy
     /// of the log has read.
     Status {
-        /// The cluster's servers, comma-separated.
-        #[arg(
-            long,
-            value_name = "URL[,URL..]",
-            value_delimiter = ',',
-            required = true
-        )]
-        servers: Vec<String>,
+        #[command(flatten)]
+        servers: Servers,
         /// Prints one JSON object instead of tables.
         #[arg(long)]
         json: bool,
@@ -68,14 +69,8 @@ pub enum ClusterAction {
         after_help = "Example: vasooli cluster import --servers nats://127.0.0.1:4222 bills bills-2026-10.csv"
     )]
     Import {
-        /// The cluster's servers, comma-separated.
-        #[arg(
-            long,
-            value_name = "URL[,URL..]",
-            value_delimiter = ',',
-            required = true
-        )]
-        servers: Vec<String>,
+        #[command(flatten)]
+        servers: Servers,
         /// What the file holds: offices, consumers, bills, payments or mobiles.
         #[arg(value_name = "KIND")]
         kind: String,
@@ -89,28 +84,16 @@ pub enum ClusterAction {
         after_help = "Example: vasooli cluster append --servers nats://127.0.0.1:4222 commands.jsonl"
     )]
     Append {
-        /// The cluster's servers, comma-separated.
-        #[arg(
-            long,
-            value_name = "URL[,URL..]",
-            value_delimiter = ',',
-            required = true
-        )]
-        servers: Vec<String>,
+        #[command(flatten)]
+        servers: Servers,
         /// The JSON Lines file, one command a line.
         #[arg(value_name = "FILE")]
         file: std::path::PathBuf,
     },
     /// Assigns a division to a partition (the partition map).
     Assign {
-        /// The cluster's servers, comma-separated.
-        #[arg(
-            long,
-            value_name = "URL[,URL..]",
-            value_delimiter = ',',
-            required = true
-        )]
-        servers: Vec<String>,
+        #[command(flatten)]
+        servers: Servers,
         /// The division's code (e.g. D-DDN-1).
         #[arg(value_name = "DIVISION")]
         division: String,
@@ -127,19 +110,21 @@ pub fn run(cli: &Cli, action: &ClusterAction) -> Outcome {
             partition,
             addr,
             lease_seconds,
-        } => owner(cli, servers, partition, addr, *lease_seconds),
-        ClusterAction::Status { servers, json } => status(servers, *json),
+        } => owner(cli, &servers.urls, partition, addr, *lease_seconds),
+        ClusterAction::Status { servers, json } => status(&servers.urls, *json),
         ClusterAction::Import {
             servers,
             kind,
             file,
-        } => crate::commands::routed::import(servers, kind, file),
-        ClusterAction::Append { servers, file } => crate::commands::routed::append(servers, file),
+        } => crate::commands::routed::import(&servers.urls, kind, file),
+        ClusterAction::Append { servers, file } => {
+            crate::commands::routed::append(&servers.urls, file)
+        }
         ClusterAction::Assign {
             servers,
             division,
             partition,
-        } => assign(servers, division, partition),
+        } => assign(&servers.urls, division, partition),
     }
 }
 
