@@ -446,11 +446,23 @@ impl Engine {
             }
             Ok::<_, EngineError>(found)
         };
+        let bills = account_of(KeyNamespace::Bill, &lookup.bills)?;
+        let receipts = account_of(KeyNamespace::Receipt, &lookup.receipts)?;
+        // Where the accounts of the bills and receipts found live, which a revision or a
+        // reversal names only through its bill or receipt.
+        let mut accounts: std::collections::BTreeMap<String, String> = accounts;
+        for account in bills.values().chain(receipts.values()) {
+            if let Some(consumer) = world.stored_consumer(account) {
+                accounts
+                    .entry(account.clone())
+                    .or_insert_with(|| consumer.subdivision.to_string());
+            }
+        }
         Ok(Known {
             offices,
             accounts,
-            bills: account_of(KeyNamespace::Bill, &lookup.bills)?,
-            receipts: account_of(KeyNamespace::Receipt, &lookup.receipts)?,
+            bills,
+            receipts,
             camps: lookup
                 .camps
                 .iter()
