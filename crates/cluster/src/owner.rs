@@ -148,13 +148,15 @@ impl ClusterLog {
                 let Some(reply) = message.reply else { continue };
                 let (client, answer) = (client.clone(), Arc::clone(&answer));
                 tokio::spawn(async move {
-                    let body = answer(message.payload.to_vec()).await;
+                    let mut body = answer(message.payload.to_vec()).await;
                     if body.len() > max {
+                        // An empty answer, at once, rather than none: the asker fails now
+                        // instead of waiting out its patience.
                         tracing::error!(
                             "an answer of {} bytes is larger than the cluster carries",
                             body.len()
                         );
-                        return;
+                        body.clear();
                     }
                     if let Err(e) = client.publish(reply, body.into()).await {
                         tracing::warn!("answering a request failed: {e}");

@@ -222,6 +222,12 @@ async fn ask(
         .ask_owner(partition, body, timeout, PATIENCE)
         .await
         .map_err(cluster_failure)?;
+    if answer.is_empty() {
+        return Err(Failure::Runtime(anyhow::anyhow!(
+            "the owner of partition {partition} could not send its answer (larger than the \
+             servers' max_payload): send the file in smaller parts"
+        )));
+    }
     let answer: Answer = serde_json::from_slice(&answer).map_err(|e| {
         Failure::Runtime(anyhow::anyhow!(
             "the owner of partition {partition} answered what is not an answer: {e}"
@@ -235,8 +241,9 @@ async fn ask(
     }
 }
 
-/// Runs `each` for every partition at once; the answers in `partitions`' order.
-async fn for_each_partition<T, F, Fut>(partitions: &[String], each: F) -> Result<Vec<T>, Failure>
+/// Runs `each` for every partition at once and waits for all of them (none is cut off by
+/// another's failure): the outcomes in `partitions`' order.
+async fn for_each_partition<T, F, Fut>(partitions: &[String], each: F) -> Vec<Result<T, Failure>>
 where
     T: Send + 'static,
     F: Fn(String) -> Fut,
@@ -246,11 +253,20 @@ where
         .iter()
         .map(|p| tokio::spawn(each(p.clone())))
         .collect();
-    let mut answers = Vec::new();
+    let mut outcomes = Vec::new();
     for task in tasks {
-        answers.push(task.await.map_err(|e| Failure::Runtime(e.into()))??);
+        outcomes.push(
+            task.await
+                .map_err(|e| Failure::Runtime(e.into()))
+                .and_then(|outcome| outcome),
+        );
     }
-    Ok(answers)
+    outcomes
+}
+
+/// Every outcome, or the first failure.
+fn all_ok<T>(outcomes: Vec<Result<T, Failure>>) -> Result<Vec<T>, Failure> {
+    outcomes.into_iter().collect()
 }
 
 /// Splits rows into requests of at most `max` bytes each (a row larger than that alone).
@@ -336,7 +352,13 @@ pub fn append(servers: &[String], file: &Path) -> Outcome {
         .iter()
         .filter(|r| matches!(r.command, Ok(DomainCommand::RegisterOffice { .. })))
         .count();
-    if offices > 0 && offices < rows.len() {
+    let others = rows
+        .iter()
+        .filter(
+            |r| matches!(&r.command, Ok(c) if !matches!(c, DomainCommand::RegisterOffice { .. })),
+        )
+        .count();
+    if offices > 0 && others > 0 {
         return Err(Failure::Usage(format!(
             "{name}: register_office goes to every partition: put the {offices} offices in a \
              file of their own"
@@ -427,7 +449,8 @@ async fn route_and_write(
                 }
             }
         })
-        .await?;
+        .await;
+        let answers = all_ok(answers)?;
         for known in &answers {
             router.learn(known);
         }
@@ -515,7 +538,8 @@ async fn route_and_write(
             Ok(errors)
         }
     })
-    .await?;
+    .await;
+    let checked = all_ok(checked)?;
     // An office's problem is found by every partition: said once.
     let mut seen = std::collections::HashSet::new();
     for e in checked.into_iter().flatten() {
@@ -577,8 +601,17 @@ async fn route_and_write(
             Ok((partition, read, appended, duplicates))
         }
     })
-    .await?;
-    Ok(written)
+    .await;
+    // Each partition's outcome is told, also when another's failed.
+    if written.iter().any(Result::is_err) {
+        for (partition, read, appended, duplicates) in written.iter().flatten() {
+            errln!(
+                "partition {partition}: read {read}, appended {appended}, duplicates skipped \
+                 {duplicates}"
+            );
+        }
+    }
+    all_ok(written)
 }
 
 fn unexpected(partition: &str) -> Failure {
