@@ -45,7 +45,11 @@ pub async fn load_into_empty(
     if snapshots.latest(partition).await?.is_none() {
         return Ok(None);
     }
-    std::fs::write(&mark, b"").with_context(|| format!("writing {}", mark.display()))?;
+    // Durable before the first event is: a load cut off by a power failure is still seen.
+    std::fs::File::create(&mark)
+        .and_then(|f| f.sync_all())
+        .and_then(|()| std::fs::File::open(&dir)?.sync_all())
+        .with_context(|| format!("writing {}", mark.display()))?;
     let file = dir.join(DOWNLOAD_FILE);
     let Some(info) = snapshots.download(partition, &file).await? else {
         std::fs::remove_file(&mark).ok();
