@@ -376,15 +376,25 @@ fn owner(
             let as_of = NaiveDate::parse_from_str(&date, "%Y-%m-%d");
             let resumed = tokio::task::spawn_blocking(move || {
                 let as_of = as_of.map_err(|e| anyhow::anyhow!("the mark `{date}`: {e}"))?;
+                // A mark older than the last run was left by an owner fenced before it ran:
+                // a later run superseded it.
+                let last = engine.read(|e| e.world().last_nightly)?;
+                if last.is_some_and(|last| last > as_of) {
+                    return Ok((as_of, None));
+                }
                 engine
                     .nightly(as_of, |_| Ok::<(), vasooli_engine::EngineError>(()))
-                    .map(|summary| (as_of, summary))
+                    .map(|summary| (as_of, Some(summary)))
                     .map_err(|e| anyhow::anyhow!(e))
             })
             .await
             .map_err(|e| Failure::Runtime(e.into()))?;
             match resumed {
-                Ok((as_of, summary)) => outln!(
+                Ok((_, None)) => map
+                    .mark_nightly(&partition, None)
+                    .await
+                    .map_err(cluster_failure)?,
+                Ok((as_of, Some(summary))) => outln!(
                     "finished the nightly run of {as_of} left unfinished: {} events appended",
                     summary.appended
                 ),
@@ -802,15 +812,20 @@ async fn after_nightly_runs(
     let partition = replica.partition().to_string();
     let (mut published, mut snapshotted) = (None, None);
     loop {
-        let seen = engine
-            .read(|e| {
+        // Off the runtime's workers: a read waits while a write is read into the world.
+        let reader = engine.clone();
+        let seen = tokio::task::spawn_blocking(move || {
+            reader.read(|e| {
                 let world = e.world();
                 world
                     .last_nightly
                     .map(|as_of| (as_of, world.last_nightly_position))
             })
-            .ok()
-            .flatten();
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
         if let Some((as_of, _)) = seen {
             if published != seen {
                 match crate::commands::hq::publish_figures(&board, &engine, &partition, as_of).await

@@ -92,8 +92,9 @@ pub fn published_periods(as_of: chrono::NaiveDate) -> [Period; 3] {
 }
 
 /// Publishes the partition's figures for a nightly run of `as_of`: for the run's month,
-/// quarter and financial year, each with the period before it (awards compare the two), at
-/// the log position the engine has read.
+/// quarter and financial year and the period before each, each document holding its
+/// period and the one before it (awards compare the two), at the log position the engine
+/// has read.
 pub async fn publish_figures(
     board: &vasooli_cluster::FiguresBoard,
     engine: &vasooli_engine::SharedEngine,
@@ -104,15 +105,18 @@ pub async fn publish_figures(
     let documents = tokio::task::spawn_blocking(move || {
         engine.read(|e| {
             let world = e.world();
+            // The periods before them too, so that their keys do not keep what an earlier
+            // run published once later runs have changed their figures.
             published_periods(as_of)
                 .iter()
+                .flat_map(|p| [*p, p.previous()])
                 .map(|period| {
                     let figures = partition_figures(
                         world,
                         e.policy(),
                         &name,
                         world.position,
-                        &[*period, period.previous()],
+                        &[period, period.previous()],
                     );
                     (period.to_string(), serde_json::to_vec(&figures))
                 })
@@ -174,7 +178,8 @@ fn combined_from_cluster(servers: &[String], period: Period) -> Result<Combined,
         let Some(document) = document else {
             missing.push(format!(
                 "partition {partition} has published no figures for {period}: an owner \
-                 publishes the month, quarter and financial year of each nightly run; for \
+                 publishes the month, quarter and financial year of each nightly run and the \
+                 period before each; for \
                  another period pass the files `vasooli figures` writes"
             ));
             continue;
