@@ -329,6 +329,25 @@ fn a_routed_import_splits_files_by_division_and_survives_the_stream_leaders_deat
         "{}",
         got.stderr
     );
+    // A revision and a reversal name only a bill and a receipt: they follow them to south.
+    let follow = file(
+        "follow.jsonl",
+        concat!(
+            r#"{"type":"revise_bill","bill_no":"B202603UK6600000002","revised_on":"2026-05-15","new_amount":"100.00","reason":"meter"}"#,
+            "\n",
+            r#"{"type":"reverse_payment","receipt_no":"RUK6600000002","reversed_on":"2026-05-16","reason":"cheque bounced"}"#,
+            "\n"
+        ),
+    );
+    let got = routed_append(&follow);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert_eq!(got.stdout, ok(&whole, &["append", &follow]));
+    assert!(
+        got.stderr.contains("partition south: read 2, appended 2")
+            && !got.stderr.contains("partition north"),
+        "{}",
+        got.stderr
+    );
     let mixed = file(
         "mixed.jsonl",
         &format!(
