@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 
-use crate::lease::{bucket, is_removal, last_of};
+use crate::lease::{bucket, value_of};
 use crate::log::{retrying, Attempt};
 use crate::{check_partition, ClusterError, ClusterLog};
 
@@ -78,15 +78,8 @@ impl FiguresBoard {
         period: &str,
     ) -> Result<Option<Vec<u8>>, ClusterError> {
         let key = key_of(partition, period)?;
-        let found = retrying(
-            &format!("read the figures of partition {partition} for {period}"),
-            self.retry_for,
-            || last_of(&self.kv, &key),
-        )
-        .await?;
-        Ok(match found {
-            Some(m) if !is_removal(&m) => Some(m.payload.to_vec()),
-            _ => None,
-        })
+        let what = format!("read the figures of partition {partition} for {period}");
+        let found = value_of(&self.kv, &key, &what, self.retry_for).await?;
+        Ok(found.map(|m| m.payload.to_vec()))
     }
 }

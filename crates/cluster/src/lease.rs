@@ -114,6 +114,18 @@ pub(crate) async fn last_of(kv: &kv::Store, key: &str) -> Result<Option<StreamMe
     }
 }
 
+/// The message holding `key`'s value in `kv`, unless the key is absent or removed: read
+/// from the bucket's leader, retried through elections for up to `retry_for`.
+pub(crate) async fn value_of(
+    kv: &kv::Store,
+    key: &str,
+    what: &str,
+    retry_for: Duration,
+) -> Result<Option<StreamMessage>, ClusterError> {
+    let found = retrying(what, retry_for, || last_of(kv, key)).await?;
+    Ok(found.filter(|m| !is_removal(m)))
+}
+
 /// The keys of `kv` that hold a value.
 pub(crate) async fn keys_of(
     kv: &kv::Store,

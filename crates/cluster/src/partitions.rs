@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 
-use crate::lease::{bucket, is_removal, keys_of, last_of};
+use crate::lease::{bucket, keys_of, value_of};
 use crate::log::{retrying, Attempt};
 use crate::{check_partition, ClusterError, ClusterLog};
 
@@ -61,22 +61,15 @@ impl PartitionMap {
     /// The partition `division` belongs to, if it was assigned one.
     pub async fn partition_of(&self, division: &str) -> Result<Option<String>, ClusterError> {
         let key = key_of(division)?;
-        let found = retrying(
-            &format!("look up division {division}"),
-            self.retry_for,
-            || last_of(&self.kv, &key),
-        )
-        .await?;
-        match found {
-            Some(m) if !is_removal(&m) => {
-                String::from_utf8(m.payload.to_vec())
-                    .map(Some)
-                    .map_err(|_| ClusterError::Corrupt {
-                        partition: key.clone(),
-                        seq: m.sequence,
-                        reason: "the partition name is not UTF-8".to_string(),
-                    })
-            }
+        let what = format!("look up division {division}");
+        match value_of(&self.kv, &key, &what, self.retry_for).await? {
+            Some(m) => String::from_utf8(m.payload.to_vec())
+                .map(Some)
+                .map_err(|_| ClusterError::Corrupt {
+                    partition: key.clone(),
+                    seq: m.sequence,
+                    reason: "the partition name is not UTF-8".to_string(),
+                }),
             _ => Ok(None),
         }
     }
@@ -120,16 +113,9 @@ impl PartitionMap {
     ) -> Result<Option<String>, ClusterError> {
         check_partition(partition)?;
         let key = format!("nightly.{partition}");
-        let found = retrying(
-            &format!("read the nightly mark of partition {partition}"),
-            self.retry_for,
-            || last_of(&self.kv, &key),
-        )
-        .await?;
-        Ok(match found {
-            Some(m) if !is_removal(&m) => Some(String::from_utf8_lossy(&m.payload).into_owned()),
-            _ => None,
-        })
+        let what = format!("read the nightly mark of partition {partition}");
+        let found = value_of(&self.kv, &key, &what, self.retry_for).await?;
+        Ok(found.map(|m| String::from_utf8_lossy(&m.payload).into_owned()))
     }
 
     /// Every division assigned, with its partition, by division code.

@@ -9,8 +9,7 @@ use async_nats::jetstream::kv;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::lease::{bucket_keeping, is_removal, keys_of, last_of};
-use crate::log::retrying;
+use crate::lease::{bucket_keeping, keys_of, value_of};
 use crate::{check_partition, ClusterError, ClusterLog};
 
 /// How long a report is kept unless renewed.
@@ -88,11 +87,8 @@ impl ProgressBoard {
     pub async fn list(&self) -> Result<Vec<ReplicaProgress>, ClusterError> {
         let mut out = Vec::new();
         for key in keys_of(&self.kv, self.retry_for).await? {
-            let found = retrying("read a progress report", self.retry_for, || {
-                last_of(&self.kv, &key)
-            })
-            .await?;
-            let Some(m) = found.filter(|m| !is_removal(m)) else {
+            let found = value_of(&self.kv, &key, "read a progress report", self.retry_for);
+            let Some(m) = found.await? else {
                 continue;
             };
             match serde_json::from_slice::<ReplicaProgress>(&m.payload) {

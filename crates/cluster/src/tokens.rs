@@ -10,8 +10,7 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 
-use crate::lease::{bucket, is_removal, keys_of, last_of};
-use crate::log::retrying;
+use crate::lease::{bucket, keys_of, value_of};
 use crate::{check_partition, ClusterError, ClusterLog};
 
 /// The tokens of every partition: key `tok.<partition>.<hash in hex>`, and
@@ -44,11 +43,8 @@ impl TokenBoard {
     pub async fn kept(&self, partition: &str) -> Result<bool, ClusterError> {
         check_partition(partition)?;
         let key = format!("init.{partition}");
-        let found = retrying("read the tokens' mark", self.retry_for, || {
-            last_of(&self.kv, &key)
-        })
-        .await?;
-        Ok(found.is_some_and(|m| !is_removal(&m)))
+        let found = value_of(&self.kv, &key, "read the tokens' mark", self.retry_for).await?;
+        Ok(found.is_some())
     }
 
     /// `partition`'s tokens: hash (hex) -> value.
@@ -60,9 +56,8 @@ impl TokenBoard {
             let Some(hash) = key.strip_prefix(&prefix) else {
                 continue;
             };
-            let found =
-                retrying("read a token", self.retry_for, || last_of(&self.kv, &key)).await?;
-            if let Some(m) = found.filter(|m| !is_removal(m)) {
+            let found = value_of(&self.kv, &key, "read a token", self.retry_for).await?;
+            if let Some(m) = found {
                 out.insert(hash.to_string(), m.payload.to_vec());
             }
         }
