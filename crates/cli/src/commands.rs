@@ -191,19 +191,28 @@ pub fn run(cli: Cli) -> Outcome {
                     period,
                     level,
                     manifest,
-                    servers,
-                    files,
+                    sources,
                 },
-        } => hq::rankings(&cli, period, level, (servers, files), manifest.as_deref()),
+        } => hq::rankings(
+            &cli,
+            period,
+            level,
+            (&sources.servers, &sources.files),
+            manifest.as_deref(),
+        ),
         Command::Hq {
             report:
                 HqReport::Awards {
                     period,
                     manifest,
-                    servers,
-                    files,
+                    sources,
                 },
-        } => hq::awards(&cli, period, (servers, files), manifest.as_deref()),
+        } => hq::awards(
+            &cli,
+            period,
+            (&sources.servers, &sources.files),
+            manifest.as_deref(),
+        ),
         Command::Campaign { office, reverify } => {
             crate::commands::reports::campaign(&cli, office, *reverify)
         }

@@ -256,6 +256,23 @@ pub enum Command {
     },
 }
 
+/// Where headquarters reads the partitions' figures: files, or the cluster.
+#[derive(clap::Args, Debug)]
+pub struct FiguresSources {
+    /// Reads every partition's published figures from the cluster at these servers
+    /// instead of files (comma-separated).
+    #[arg(
+        long,
+        value_name = "URL[,URL..]",
+        value_delimiter = ',',
+        conflicts_with = "files"
+    )]
+    pub servers: Vec<String>,
+    /// The figures files, one per partition (`vasooli figures --out FILE`).
+    #[arg(value_name = "FIGURES", required_unless_present = "servers")]
+    pub files: Vec<PathBuf>,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum HqReport {
     /// Office rankings for a period at a level, from partitions' figures.
@@ -269,18 +286,8 @@ pub enum HqReport {
         /// Also write what the report was computed from (partitions and positions) as JSON.
         #[arg(long, value_name = "FILE")]
         manifest: Option<PathBuf>,
-        /// Reads every partition's published figures from the cluster at these servers
-        /// instead of files (comma-separated).
-        #[arg(
-            long,
-            value_name = "URL[,URL..]",
-            value_delimiter = ',',
-            conflicts_with = "files"
-        )]
-        servers: Vec<String>,
-        /// The figures files, one per partition (`vasooli figures --out FILE`).
-        #[arg(value_name = "FIGURES", required_unless_present = "servers")]
-        files: Vec<PathBuf>,
+        #[command(flatten)]
+        sources: FiguresSources,
     },
     /// Awards for a period, from partitions' figures (csv, json or table).
     Awards {
@@ -290,18 +297,8 @@ pub enum HqReport {
         /// Also write what the report was computed from (partitions and positions) as JSON.
         #[arg(long, value_name = "FILE")]
         manifest: Option<PathBuf>,
-        /// Reads every partition's published figures from the cluster at these servers
-        /// instead of files (comma-separated).
-        #[arg(
-            long,
-            value_name = "URL[,URL..]",
-            value_delimiter = ',',
-            conflicts_with = "files"
-        )]
-        servers: Vec<String>,
-        /// The figures files, one per partition (`vasooli figures --out FILE`).
-        #[arg(value_name = "FIGURES", required_unless_present = "servers")]
-        files: Vec<PathBuf>,
+        #[command(flatten)]
+        sources: FiguresSources,
     },
 }
 
