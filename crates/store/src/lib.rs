@@ -804,6 +804,88 @@ impl Store {
     }
 }
 
+/// Read-only access to a data directory's log, for a command that reads a few streams'
+/// worth and the tail after a checkpoint: it opens the database and finds where the log
+/// ends, and does not load the stream heads or the natural-key index (which a [`Store`]
+/// loads to append, in time and memory that grow with the log). It takes the directory's
+/// lock as [`Store::open`] does, so nothing appends while it reads.
+pub struct LogReader {
+    shared: Arc<Shared>,
+    _lock: DirLock,
+}
+
+impl LogReader {
+    /// Opens the log in `dir` for reading (creating the directory if missing, as
+    /// [`Store::open`] does: an empty log).
+    pub fn open(dir: &Path) -> Result<LogReader, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(e).in_dir(dir))?;
+        let lock = DirLock::take(dir)?;
+        let opened = (|| {
+            let db = open_sled(&dir.join("log"), SLED_CACHE_BYTES)?;
+            let tree = db.open_tree(layout::LOG_TREE)?;
+            let last = read::last_position(&tree)?;
+            Ok::<_, StoreError>((SledDb { db, tree }, last))
+        })();
+        let (sled, last_position) = opened.map_err(|e| e.in_dir(dir))?;
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            sled: RwLock::new(Some(sled)),
+            last_position: AtomicU64::new(last_position),
+            index: RwLock::new(StreamIndex::default()),
+            keys: RwLock::new(keyindex::KeyIndex::default()),
+            key_memtable_entries: KEY_MEMTABLE_ENTRIES,
+            degraded: std::sync::atomic::AtomicBool::new(false),
+            notify_lock: Mutex::new(()),
+            notify: Condvar::new(),
+        });
+        Ok(LogReader {
+            shared,
+            _lock: lock,
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Position of the log's last event; 0 when it is empty.
+    pub fn last_position(&self) -> u64 {
+        self.shared.last_position()
+    }
+
+    /// Every event from `from_position` on, in order (as [`Store::read_all`]).
+    pub fn read_all(&self, from_position: u64) -> ReadAll {
+        ReadAll::new(&self.shared, from_position)
+    }
+}
+
+/// What reading a log in order needs: a [`Store`] or a [`LogReader`].
+pub trait LogRead {
+    /// Position of the last event.
+    fn last_position(&self) -> u64;
+    /// Every event from `from_position` on, in order.
+    fn read_all(&self, from_position: u64) -> ReadAll;
+}
+
+impl LogRead for Store {
+    fn last_position(&self) -> u64 {
+        Store::last_position(self)
+    }
+    fn read_all(&self, from_position: u64) -> ReadAll {
+        Store::read_all(self, from_position)
+    }
+}
+
+impl LogRead for LogReader {
+    fn last_position(&self) -> u64 {
+        LogReader::last_position(self)
+    }
+    fn read_all(&self, from_position: u64) -> ReadAll {
+        LogReader::read_all(self, from_position)
+    }
+}
+
 /// Verifies a store directory without opening it as a [`Store`] (which replays the log
 /// tail and fails on a damaged tail). Must not be used while a `Store` has it open.
 pub fn verify_dir(dir: &Path) -> Result<VerifyReport, StoreError> {

@@ -126,6 +126,22 @@ fn replay_log(
     Ok((last, tail_keys))
 }
 
+/// Where the log in `tree` ends: the last event of its last chunk (0 for an empty log).
+pub(crate) fn last_position(tree: &sled::Tree) -> Result<u64, StoreError> {
+    let start = layout::chunk_key(0);
+    let Some(item) = tree.range(&start[..]..&CHUNK_END[..]).next_back() else {
+        return Ok(0);
+    };
+    let (key, value) = item?;
+    let position =
+        layout::chunk_key_position(&key).ok_or_else(|| corrupt(0, "malformed chunk key"))?;
+    let chunk = decode_chunk(position, &value)?;
+    match chunk.events.len() as u64 {
+        0 => Err(corrupt(position, "the last chunk holds no events")),
+        n => Ok(position + n - 1),
+    }
+}
+
 /// The stream heads the checkpoint at `checkpoint` recorded.
 fn load_heads(tree: &sled::Tree, checkpoint: u64) -> Result<StreamIndex, StoreError> {
     let mut index = StreamIndex {
