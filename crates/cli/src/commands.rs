@@ -70,6 +70,48 @@ fn open(cli: &Cli) -> Result<EngineRef, Failure> {
     open_own(cli).map(|engine| EngineRef::Own(Box::new(engine)))
 }
 
+/// What a read of one office's consumers is answered from: the server's world when a server
+/// has the directory open, else the consumers below the office as the checkpoint's
+/// directories find them ([`vasooli_engine::ColdView`]), not the whole world.
+enum OfficeView {
+    Server(vasooli_engine::Exclusive),
+    Cold(Box<vasooli_engine::ColdView>),
+}
+
+impl OfficeView {
+    fn world(&self) -> &vasooli_domain::World {
+        match self {
+            OfficeView::Server(engine) => engine.world(),
+            OfficeView::Cold(view) => view.world(),
+        }
+    }
+
+    fn policy(&self) -> &vasooli_domain::Policy {
+        match self {
+            OfficeView::Server(engine) => engine.policy(),
+            OfficeView::Cold(view) => view.policy(),
+        }
+    }
+
+    fn as_of(&self) -> Result<chrono::NaiveDate, EngineError> {
+        match self {
+            OfficeView::Server(engine) => engine.as_of(),
+            OfficeView::Cold(view) => view.as_of(),
+        }
+    }
+}
+
+fn open_office(cli: &Cli, office: &str) -> Result<OfficeView, Failure> {
+    if let Some(shared) = &cli.attached {
+        return Ok(OfficeView::Server(
+            shared.exclusive().map_err(engine_failure)?,
+        ));
+    }
+    let view = vasooli_engine::ColdView::office(&cli.data, load_policy(cli)?, office)
+        .map_err(engine_failure)?;
+    Ok(OfficeView::Cold(Box::new(view)))
+}
+
 /// The engine of this process (not the server's), for a command that writes on its own.
 fn open_own(cli: &Cli) -> Result<Engine, Failure> {
     let policy = load_policy(cli)?;
@@ -660,16 +702,16 @@ fn defaulters(
         .map(lists::parse_stage)
         .transpose()
         .map_err(|e| usage(format!("--stage: {e}")))?;
-    let engine = open(cli)?;
-    let date = engine.as_of().map_err(engine_failure)?;
     let filter = lists::DefaulterFilter {
         min_arrears,
         stage,
         limit,
         offset: 0,
     };
+    let view = open_office(cli, office)?;
+    let date = view.as_of().map_err(engine_failure)?;
     let rows =
-        lists::defaulters(engine.world(), engine.policy(), office, date, &filter).map_err(usage)?;
+        lists::defaulters(view.world(), view.policy(), office, date, &filter).map_err(usage)?;
     let records: Vec<Record> = rows.iter().map(|r| r.to_record()).collect();
     print(cli, lists::DEFAULTER_COLUMNS, &records)
 }
@@ -680,19 +722,14 @@ fn worklist(cli: &Cli, office: &str, kind: &str, notices: Option<&Path>) -> Outc
     if notices.is_some() && DocumentKind::for_worklist(kind).is_none() {
         return Err(usage(format!("--notices: {}", NoDocuments(kind))));
     }
-    let engine = open(cli)?;
-    let date = engine.as_of().map_err(engine_failure)?;
-    let rows = lists::worklist(engine.world(), engine.policy(), office, kind, date, None, 0)
-        .map_err(usage)?;
+    let view = open_office(cli, office)?;
+    let date = view.as_of().map_err(engine_failure)?;
+    let rows =
+        lists::worklist(view.world(), view.policy(), office, kind, date, None, 0).map_err(usage)?;
     if let Some(path) = notices {
-        let html = vasooli_render::notices::render_notices(
-            engine.world(),
-            engine.policy(),
-            kind,
-            &rows,
-            date,
-        )
-        .map_err(|e| usage(format!("--notices: {e}")))?;
+        let html =
+            vasooli_render::notices::render_notices(view.world(), view.policy(), kind, &rows, date)
+                .map_err(|e| usage(format!("--notices: {e}")))?;
         if reports::is_stdout(path) {
             // The documents alone: the list would spoil the HTML.
             out!("{html}");
@@ -746,16 +783,33 @@ fn offices(cli: &Cli) -> Outcome {
 
 fn statement(cli: &Cli, account: &str) -> Outcome {
     use vasooli_projections::statement::{statement, StatementError};
-    let engine = open(cli)?;
-    let date = engine.report_date();
-    let statement = statement(
-        engine.world(),
-        &|m| engine.sms_text(m),
-        engine.policy(),
-        account,
-        date,
-    )
-    .map_err(|e| match e {
+    // A process of its own reads this one consumer, not the whole world; a server that has
+    // the directory open answers from its world.
+    let made = match &cli.attached {
+        Some(_) => {
+            let engine = open(cli)?;
+            let date = engine.report_date();
+            statement(
+                engine.world(),
+                &|m| engine.sms_text(m),
+                engine.policy(),
+                account,
+                date,
+            )
+        }
+        None => {
+            let view = vasooli_engine::ColdView::accounts(&cli.data, load_policy(cli)?, &[account])
+                .map_err(engine_failure)?;
+            statement(
+                view.world(),
+                &|m| view.sms_text(m),
+                view.policy(),
+                account,
+                view.report_date(),
+            )
+        }
+    };
+    let statement = made.map_err(|e| match e {
         StatementError::UnknownAccount(_) => usage(e.to_string()),
         StatementError::SmsText(_) => Failure::Runtime(e.into()),
     })?;

@@ -25,7 +25,9 @@ use vasooli_domain::state::{Camp, Consumer, Grievance, SmsMessage, StoredConsume
 use vasooli_domain::types::KeyNamespace;
 use vasooli_domain::types::Level;
 use vasooli_domain::{Command, Policy};
-use vasooli_store::{NaturalKey, NewCommit, NewEvent, SideDb, SideTable, Store, StoreError};
+use vasooli_store::{
+    LogRead, NaturalKey, NewCommit, NewEvent, SideDb, SideTable, Store, StoreError,
+};
 
 /// The projections' own database in the data directory. It is apart from the log's, so
 /// writing a checkpoint of tens of MB never holds up a flush of the log.
@@ -39,7 +41,12 @@ const WORLD_KEY: &[u8] = b"world-layout-7";
 /// What the keys of every layout's checkpoint start with.
 const WORLD_KEY_PREFIX: &[u8] = b"world-layout-";
 /// Consumers per part of a world checkpoint (about 20 MB encoded at 12 months' history).
-pub const CHECKPOINT_PART_CONSUMERS: usize = 16_384;
+pub const CHECKPOINT_PART_CONSUMERS: usize = 1_024;
+/// Buckets of a checkpoint's account directory: which part holds each account, so that a
+/// command about one consumer reads one part rather than the whole world (see
+/// [`crate::view::AccountView`]). Every bucket is written, empty or not, so a missing one
+/// means a checkpoint written without a directory.
+pub const CHECKPOINT_ACCOUNT_BUCKETS: u32 = 1024;
 /// A catch-up of at least this many events decodes on a second thread (see
 /// [`Engine::catch_up`]).
 const CATCH_UP_PIPELINE_EVENTS_MIN: u64 = 50_000;
@@ -301,62 +308,20 @@ impl Engine {
     /// Either way the events apply in log order, and on a damaged event the ones before it
     /// are applied and the error is returned.
     pub fn catch_up(&mut self) -> Result<u64, EngineError> {
-        let from = self.world.position + 1;
-        let tail = self
-            .store
-            .last_position()
-            .saturating_sub(self.world.position);
-        if tail < CATCH_UP_PIPELINE_EVENTS_MIN {
-            let mut count = 0;
-            for item in self.store.read_all(from).map(decode_recorded) {
-                let (position, event) = item?;
-                self.world.apply(position, &event);
-                count += 1;
-            }
-            return Ok(count);
-        }
-        let (store, world) = (&self.store, &mut self.world);
-        std::thread::scope(|scope| {
-            let (blocks, decoded) = std::sync::mpsc::sync_channel(CATCH_UP_BLOCKS_IN_FLIGHT);
-            scope.spawn(move || {
-                let mut block = Vec::with_capacity(CATCH_UP_BLOCK_EVENTS);
-                for item in store.read_all(from).map(decode_recorded) {
-                    match item {
-                        Ok(item) => block.push(item),
-                        Err(e) => {
-                            let _ = blocks.send(Ok(block));
-                            let _ = blocks.send(Err(e));
-                            return;
-                        }
-                    }
-                    if block.len() == CATCH_UP_BLOCK_EVENTS {
-                        let full = std::mem::replace(
-                            &mut block,
-                            Vec::with_capacity(CATCH_UP_BLOCK_EVENTS),
-                        );
-                        if blocks.send(Ok(full)).is_err() {
-                            return;
-                        }
-                    }
-                }
-                let _ = blocks.send(Ok(block));
-            });
-            let mut count = 0;
-            for block in decoded {
-                for (position, event) in block? {
-                    world.apply(position, &event);
-                    count += 1;
-                }
-            }
-            Ok(count)
-        })
+        catch_up_world(&self.store, &mut self.world)
     }
 
     /// Writes the world and its position to the projections tree, durably, encoding and
     /// writing one part at a time (so at most one part's bytes are held).
     pub fn save_checkpoint(&mut self) -> Result<(), EngineError> {
         let position = self.world.position;
-        write_parts(&self.projections, position, checkpoint_parts(&self.world))?;
+        let order = checkpoint_order(&self.world);
+        write_parts(
+            &self.projections,
+            position,
+            checkpoint_parts(&self.world, &order),
+            directory(&self.world, &order)?,
+        )?;
         self.checkpoint_written(position);
         Ok(())
     }
@@ -365,9 +330,11 @@ impl Engine {
     /// under a read lock and writes it with [`write_checkpoint`] holding no lock, so writes
     /// wait only for the encoding.
     pub fn encode_checkpoint(&self) -> Result<EncodedWorld, EngineError> {
+        let order = checkpoint_order(&self.world);
         Ok(EncodedWorld {
             position: self.world.position,
-            parts: checkpoint_parts(&self.world).collect::<Result<_, _>>()?,
+            parts: checkpoint_parts(&self.world, &order).collect::<Result<_, _>>()?,
+            directory: directory(&self.world, &order)?,
         })
     }
 
@@ -915,39 +882,99 @@ impl Engine {
     /// campaign): the last nightly run's, or before any run today's date in India (UTC+05:30),
     /// the utility's local date.
     pub fn report_date(&self) -> NaiveDate {
-        self.world
-            .last_nightly
-            .unwrap_or_else(|| self.clock.today())
+        report_date(&self.world, &self.clock)
     }
 
     /// A queued message's text, read from its `SmsQueued` event in the log (the world keeps
     /// where the text is, not the text).
     pub fn sms_text(&self, message: &SmsMessage) -> Result<String, SmsTextError> {
-        let not_found = || SmsTextError::NotAtPosition {
-            message_id: message.message_id.to_string(),
-            position: message.position,
-        };
-        let recorded = self
-            .store
-            .read_all(message.position)
-            .next()
-            .ok_or_else(not_found)??;
-        if recorded.position != message.position {
-            return Err(not_found());
-        }
-        match decode_event(&recorded.payload)? {
-            Event::SmsQueued(queued) if queued.message_id == message.message_id => Ok(queued.text),
-            _ => Err(not_found()),
-        }
+        sms_text(&self.store, message)
     }
 
     /// The date lists are computed as of: the last nightly run's.
     pub fn as_of(&self) -> Result<NaiveDate, EngineError> {
-        self.world.last_nightly.ok_or_else(|| {
-            EngineError::Usage(
-                "no nightly run yet: run `vasooli nightly --as-of DATE` first".into(),
-            )
-        })
+        as_of(&self.world)
+    }
+}
+
+/// Brings `world` up to the log's end (see [`Engine::catch_up`]).
+pub(crate) fn catch_up_world(
+    store: &(impl LogRead + Sync),
+    world: &mut World,
+) -> Result<u64, EngineError> {
+    let from = world.position + 1;
+    let tail = store.last_position().saturating_sub(world.position);
+    if tail < CATCH_UP_PIPELINE_EVENTS_MIN {
+        let mut count = 0;
+        for item in store.read_all(from).map(decode_recorded) {
+            let (position, event) = item?;
+            world.apply(position, &event);
+            count += 1;
+        }
+        return Ok(count);
+    }
+    std::thread::scope(|scope| {
+        let (blocks, decoded) = std::sync::mpsc::sync_channel(CATCH_UP_BLOCKS_IN_FLIGHT);
+        scope.spawn(move || {
+            let mut block = Vec::with_capacity(CATCH_UP_BLOCK_EVENTS);
+            for item in store.read_all(from).map(decode_recorded) {
+                match item {
+                    Ok(item) => block.push(item),
+                    Err(e) => {
+                        let _ = blocks.send(Ok(block));
+                        let _ = blocks.send(Err(e));
+                        return;
+                    }
+                }
+                if block.len() == CATCH_UP_BLOCK_EVENTS {
+                    let full =
+                        std::mem::replace(&mut block, Vec::with_capacity(CATCH_UP_BLOCK_EVENTS));
+                    if blocks.send(Ok(full)).is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = blocks.send(Ok(block));
+        });
+        let mut count = 0;
+        for block in decoded {
+            for (position, event) in block? {
+                world.apply(position, &event);
+                count += 1;
+            }
+        }
+        Ok(count)
+    })
+}
+
+/// [`Engine::as_of`] of `world`.
+pub(crate) fn as_of(world: &World) -> Result<NaiveDate, EngineError> {
+    world.last_nightly.ok_or_else(|| {
+        EngineError::Usage("no nightly run yet: run `vasooli nightly --as-of DATE` first".into())
+    })
+}
+
+/// [`Engine::report_date`] of `world` with `clock`.
+pub(crate) fn report_date(world: &World, clock: &Clock) -> NaiveDate {
+    world.last_nightly.unwrap_or_else(|| clock.today())
+}
+
+/// [`Engine::sms_text`] read from `store`.
+pub(crate) fn sms_text(store: &impl LogRead, message: &SmsMessage) -> Result<String, SmsTextError> {
+    let not_found = || SmsTextError::NotAtPosition {
+        message_id: message.message_id.to_string(),
+        position: message.position,
+    };
+    let recorded = store
+        .read_all(message.position)
+        .next()
+        .ok_or_else(not_found)??;
+    if recorded.position != message.position {
+        return Err(not_found());
+    }
+    match decode_event(&recorded.payload)? {
+        Event::SmsQueued(queued) if queued.message_id == message.message_id => Ok(queued.text),
+        _ => Err(not_found()),
     }
 }
 
@@ -1090,6 +1117,19 @@ pub struct EncodedWorld {
     /// The log position the world reflects.
     pub position: u64,
     pub parts: Vec<Vec<u8>>,
+    /// Where each account's and each subdivision's consumers are among the parts.
+    pub directory: Directory,
+}
+
+/// A checkpoint's directories, so that a command about one consumer or one office reads the
+/// parts that hold them rather than the whole world (see [`crate::view::ColdView`]).
+pub struct Directory {
+    /// For each of [`CHECKPOINT_ACCOUNT_BUCKETS`] buckets, the (account CRC, part) pairs of
+    /// the consumers in it.
+    pub accounts: Vec<Vec<u8>>,
+    /// Each subdivision with the first and last part holding its consumers (a checkpoint
+    /// writes consumers by subdivision).
+    pub subdivisions: Vec<u8>,
 }
 
 impl EncodedWorld {
@@ -1103,8 +1143,25 @@ impl EncodedWorld {
     }
 }
 
-/// The parts of a world's checkpoint, encoded one by one as they are taken.
-fn checkpoint_parts(world: &World) -> impl Iterator<Item = Result<Vec<u8>, EngineError>> + '_ {
+/// The order a checkpoint writes the world's consumers in: by subdivision, and within one
+/// in the world's order (registration), so that an office's consumers sit in few parts.
+/// Loading the whole world puts them back in the world's order.
+fn checkpoint_order(world: &World) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..world.consumers.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (&world.consumers[a as usize], &world.consumers[b as usize]);
+        let (sa, sb) = (a.subdivision.as_str(), b.subdivision.as_str());
+        sa.cmp(sb).then(a.position.cmp(&b.position))
+    });
+    order
+}
+
+/// The parts of a world's checkpoint, encoded one by one as they are taken: the consumers
+/// in `order` ([`checkpoint_order`]).
+fn checkpoint_parts<'w>(
+    world: &'w World,
+    order: &'w [u32],
+) -> impl Iterator<Item = Result<Vec<u8>, EngineError>> + 'w {
     let corrupt = |e: vasooli_domain::codec::CodecError| EngineError::Corrupt(e.to_string());
     let head = World {
         offices: world.offices.clone(),
@@ -1117,11 +1174,66 @@ fn checkpoint_parts(world: &World) -> impl Iterator<Item = Result<Vec<u8>, Engin
         position: world.position,
     };
     std::iter::once(encode_value(&head).map(sealed).map_err(corrupt)).chain(
-        world
-            .consumers
-            .chunks(CHECKPOINT_PART_CONSUMERS)
-            .map(move |block| encode_value(&block).map(sealed).map_err(corrupt)),
+        order.chunks(CHECKPOINT_PART_CONSUMERS).map(move |block| {
+            let block: Vec<&StoredConsumer> = block
+                .iter()
+                .map(|&i| &world.consumers[i as usize])
+                .collect();
+            encode_value(&block).map(sealed).map_err(corrupt)
+        }),
     )
+}
+
+/// The bucket of the checkpoint's account directory `account_no` is listed in, and the
+/// CRC-32 of its bytes that stands for it there (a fixed function, so that a checkpoint
+/// reads the same whatever build wrote it).
+fn account_bucket(account_no: &str) -> (u32, u32) {
+    let crc = crc32fast::hash(account_no.as_bytes());
+    (crc % CHECKPOINT_ACCOUNT_BUCKETS, crc)
+}
+
+/// The directories of a world's checkpoint whose consumers are written in `order`: for each
+/// account bucket the (account CRC, part) pairs of its consumers, and each subdivision's
+/// first and last part. Parts are numbered as the checkpoint numbers them (1 is the first
+/// part of consumers).
+fn directory(world: &World, order: &[u32]) -> Result<Directory, EngineError> {
+    let corrupt = |e: vasooli_domain::codec::CodecError| EngineError::Corrupt(e.to_string());
+    let mut buckets: Vec<Vec<(u32, u32)>> = vec![Vec::new(); CHECKPOINT_ACCOUNT_BUCKETS as usize];
+    let mut subdivisions: Vec<(String, u32, u32)> = Vec::new();
+    for (place, &index) in order.iter().enumerate() {
+        let consumer = &world.consumers[index as usize];
+        let part = 1 + (place / CHECKPOINT_PART_CONSUMERS) as u32;
+        let (bucket, crc) = account_bucket(&consumer.account_no);
+        buckets[bucket as usize].push((crc, part));
+        match subdivisions.last_mut() {
+            Some((code, _, last)) if code.as_str() == consumer.subdivision.as_str() => *last = part,
+            _ => subdivisions.push((consumer.subdivision.to_string(), part, part)),
+        }
+    }
+    Ok(Directory {
+        accounts: buckets
+            .iter()
+            .map(|bucket| encode_value(bucket).map(sealed).map_err(corrupt))
+            .collect::<Result<_, _>>()?,
+        subdivisions: encode_value(&subdivisions).map(sealed).map_err(corrupt)?,
+    })
+}
+
+/// The key of bucket `bucket` of checkpoint generation `generation`'s account directory.
+fn account_bucket_key(generation: u64, bucket: u32) -> Vec<u8> {
+    let mut key = checkpoint_part_key(generation, 0);
+    key.truncate(key.len() - 4);
+    key.extend_from_slice(b"acct");
+    key.extend_from_slice(&bucket.to_be_bytes());
+    key
+}
+
+/// The key of checkpoint generation `generation`'s subdivision directory.
+fn subdivisions_key(generation: u64) -> Vec<u8> {
+    let mut key = checkpoint_part_key(generation, 0);
+    key.truncate(key.len() - 4);
+    key.extend_from_slice(b"subdivisions");
+    key
 }
 
 /// A checkpoint part with the CRC-32 of its bytes after them. Journals are read back
@@ -1171,14 +1283,17 @@ pub fn write_checkpoint(projections: &SideDb, encoded: EncodedWorld) -> Result<(
         projections,
         encoded.position,
         encoded.parts.into_iter().map(Ok),
+        encoded.directory,
     )
 }
 
-/// [`write_checkpoint`] of the world at `position`, its parts taken one at a time.
+/// [`write_checkpoint`] of the world at `position`, its parts taken one at a time, then its
+/// account directory.
 fn write_parts(
     projections: &SideDb,
     position: u64,
     parts: impl Iterator<Item = Result<Vec<u8>, EngineError>>,
+    directory: Directory,
 ) -> Result<(), EngineError> {
     let _one_at_a_time = CHECKPOINT_WRITE
         .lock()
@@ -1193,6 +1308,10 @@ fn write_parts(
         table.insert(&checkpoint_part_key(generation, count), bytes?)?;
         count += 1;
     }
+    for (bucket, bytes) in directory.accounts.into_iter().enumerate() {
+        table.insert(&account_bucket_key(generation, bucket as u32), bytes)?;
+    }
+    table.insert(&subdivisions_key(generation), directory.subdivisions)?;
     projections.flush()?;
     let head = encode_value(&(generation, count, position))
         .map_err(|e| EngineError::Corrupt(e.to_string()))?;
@@ -1209,14 +1328,14 @@ fn write_parts(
     Ok(())
 }
 
-fn open_projections(dir: &Path) -> Result<SideDb, EngineError> {
+pub(crate) fn open_projections(dir: &Path) -> Result<SideDb, EngineError> {
     Ok(SideDb::open(
         &dir.join(PROJECTIONS_DIR),
         PROJECTIONS_CACHE_BYTES,
     )?)
 }
 
-fn load_checkpoint(projections: &SideDb) -> Option<World> {
+pub(crate) fn load_checkpoint(projections: &SideDb) -> Option<World> {
     let projections = projections.table();
     let (generation, count, _) = checkpoint_head(&projections)?;
     let part = |index: u32| -> Result<Vec<u8>, String> {
@@ -1236,6 +1355,11 @@ fn load_checkpoint(projections: &SideDb) -> Option<World> {
             let block: Vec<StoredConsumer> = decode_value(block).map_err(|e| e.to_string())?;
             world.consumers.extend(block);
         }
+        // Written by subdivision: back in the world's order (registration, as the log has
+        // them). A checkpoint written in the world's order is already sorted.
+        if !world.consumers.is_sorted_by_key(|c| c.position) {
+            world.consumers.sort_unstable_by_key(|c| c.position);
+        }
         world.index_accounts();
         Ok(world)
     })();
@@ -1246,6 +1370,71 @@ fn load_checkpoint(projections: &SideDb) -> Option<World> {
             None
         }
     }
+}
+
+/// The consumers a cold read needs: some accounts, or those below an office.
+#[derive(Clone, Copy, Debug)]
+pub enum Wanted<'a> {
+    Accounts(&'a [&'a str]),
+    Office(&'a str),
+}
+
+/// The checkpointed world with only the consumers `wanted` asks for (and some others that
+/// share their parts' places in the directories): its offices, camps, grievances and nightly
+/// runs whole, and of the consumers' parts only those the directories list. `None` when
+/// there is no checkpoint, or it has no directories, or a part it needs does not read back
+/// whole: the caller then loads the whole world.
+pub(crate) fn load_checkpoint_of(projections: &SideDb, wanted: Wanted<'_>) -> Option<World> {
+    let table = projections.table();
+    let (generation, count, _) = checkpoint_head(&table)?;
+    let read = |key: &[u8]| -> Option<Vec<u8>> {
+        let bytes = table.get(key).ok()??;
+        unsealed(&bytes).map(<[u8]>::to_vec)
+    };
+    let mut world: World = decode_value(&read(&checkpoint_part_key(generation, 0))?).ok()?;
+    let mut parts = std::collections::BTreeSet::new();
+    let keep: Box<dyn Fn(&StoredConsumer) -> bool> = match wanted {
+        Wanted::Accounts(accounts) => {
+            for account in accounts {
+                let (bucket, crc) = account_bucket(account);
+                let listed: Vec<(u32, u32)> =
+                    decode_value(&read(&account_bucket_key(generation, bucket))?).ok()?;
+                parts.extend(
+                    listed
+                        .into_iter()
+                        .filter(|&(c, _)| c == crc)
+                        .map(|(_, part)| part),
+                );
+            }
+            Box::new(move |c| accounts.contains(&c.account_no.as_ref()))
+        }
+        Wanted::Office(office) => {
+            let under: std::collections::BTreeSet<String> =
+                world.subdivisions_under(office).into_iter().collect();
+            let listed: Vec<(String, u32, u32)> =
+                decode_value(&read(&subdivisions_key(generation))?).ok()?;
+            for (code, first, last) in listed {
+                if under.contains(&code) {
+                    parts.extend(first..=last);
+                }
+            }
+            Box::new(move |c| under.contains(c.subdivision.as_str()))
+        }
+    };
+    let mut found: Vec<StoredConsumer> = Vec::new();
+    for part in parts {
+        if part == 0 || part >= count {
+            return None;
+        }
+        let block: Vec<StoredConsumer> =
+            decode_value(&read(&checkpoint_part_key(generation, part))?).ok()?;
+        found.extend(block.into_iter().filter(|c| keep(c)));
+    }
+    // In the world's order, as a whole load would have them.
+    found.sort_unstable_by_key(|c| c.position);
+    world.consumers = found;
+    world.index_accounts();
+    Some(world)
 }
 
 enum Accepted {

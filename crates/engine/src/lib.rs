@@ -13,9 +13,11 @@ pub mod nightly;
 pub mod read_ahead;
 pub mod shared;
 pub mod sms_queue;
+pub mod view;
 
 pub use clock::Clock;
 pub use engine::{
     Engine, EngineError, ErrorKind, ExecuteReport, Input, NightlyMarks, RowError, Scope,
 };
 pub use shared::{Exclusive, SharedEngine};
+pub use view::ColdView;

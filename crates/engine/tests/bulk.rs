@@ -385,7 +385,7 @@ fn a_long_catch_up_builds_the_world_the_writes_built() {
 #[test]
 fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     use vasooli_demo::{Generator, GeneratorConfig};
-    use vasooli_engine::engine::CHECKPOINT_PART_CONSUMERS;
+    use vasooli_engine::engine::{CHECKPOINT_ACCOUNT_BUCKETS, CHECKPOINT_PART_CONSUMERS};
 
     let consumers = 2 * CHECKPOINT_PART_CONSUMERS + 100;
     let generator = Generator::new(GeneratorConfig {
@@ -415,9 +415,11 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     };
     assert_eq!(
         keys(&engine).len(),
-        1 + 4,
-        "one head and the last save's four parts"
+        1 + 4 + CHECKPOINT_ACCOUNT_BUCKETS as usize + 1,
+        "one head, and the last save's four parts and its directories of accounts and subdivisions"
     );
+    // A part's key: the head's, `/`, the generation and the part's number.
+    let is_part = |k: &Vec<u8>| k.len() == b"world-layout-7/".len() + 8 + 4;
     let projections_dir = dir.path().join(vasooli_engine::engine::PROJECTIONS_DIR);
     drop(engine);
 
@@ -433,10 +435,7 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
         Some(engine.world().consumers[consumers - 1].position),
         "the account index is rebuilt"
     );
-    let part = keys(&engine)
-        .into_iter()
-        .find(|k| k.len() > b"world-layout-3".len())
-        .unwrap();
+    let part = keys(&engine).into_iter().find(is_part).unwrap();
     engine.projections_db().table().remove(&part).unwrap();
     engine.projections_db().flush().unwrap();
     drop(engine);
@@ -455,10 +454,7 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     // fails its CRC, the checkpoint is ignored and the log replayed, to the same world.
     let mut engine = engine;
     engine.save_checkpoint().unwrap();
-    let part = keys(&engine)
-        .into_iter()
-        .rfind(|k| k.len() > b"world-layout-3".len())
-        .unwrap();
+    let part = keys(&engine).into_iter().rfind(is_part).unwrap();
     let mut bytes = engine.projections_db().table().get(&part).unwrap().unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;

@@ -1,6 +1,6 @@
 //! Property tests of the ledger (docs/RULES.md) and of the engine's claim that figures are a
-//! pure function of the log: incremental projections equal a rebuild, and nightly runs every
-//! day levy what one run after a gap levies.
+//! pure function of the log: incremental projections equal a rebuild, a cold statement equals
+//! a warm one, and nightly runs every day levy what one run after a gap levies.
 
 use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use vasooli_domain::event::*;
 use vasooli_domain::ledger::{anniversary, ledger_as_of, Charges, LedgerView};
-use vasooli_domain::types::{Category, Channel, Language, Level, Stage};
+use vasooli_domain::types::{Category, Channel, Language, Level, Stage, WorklistKind};
 use vasooli_domain::{Command, Money, Policy, World};
-use vasooli_engine::{Engine, Input};
+use vasooli_engine::{ColdView, Engine, Input};
 use vasooli_projections::lists::{self, ConsumerRow, DefaulterFilter};
 
 fn base() -> NaiveDate {
@@ -761,6 +761,127 @@ proptest! {
         drop(engine);
         let engine = Engine::open(dir.path(), Policy::default()).expect("reopens");
         prop_assert_eq!(&incremental, &snapshot(&engine));
+    }
+}
+
+/// Each consumer's statement (and an unknown account's refusal) as the whole world answers it.
+fn warm_statements(engine: &Engine) -> Vec<Result<Value, String>> {
+    let world = engine.world();
+    let date = engine.report_date();
+    ACCOUNTS
+        .iter()
+        .map(|(a, _, _)| *a)
+        .chain(["E9"])
+        .map(|a| {
+            vasooli_projections::statement::statement(
+                world,
+                &|m| engine.sms_text(m),
+                engine.policy(),
+                a,
+                date,
+            )
+            .map(|s| serde_json::to_value(s).expect("a statement serializes"))
+            .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// The same statements, each from a process that reads that one consumer.
+fn cold_statements(dir: &std::path::Path) -> Vec<Result<Value, String>> {
+    ACCOUNTS
+        .iter()
+        .map(|(a, _, _)| *a)
+        .chain(["E9"])
+        .map(|a| {
+            let view = ColdView::accounts(dir, Policy::default(), &[a]).expect("opens");
+            assert!(
+                !view.loaded_whole(),
+                "the checkpoint has an account directory"
+            );
+            vasooli_projections::statement::statement(
+                view.world(),
+                &|m| view.sms_text(m),
+                view.policy(),
+                a,
+                view.report_date(),
+            )
+            .map(|s| serde_json::to_value(s).expect("a statement serializes"))
+            .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// Every office's defaulter list and worklists (and an unknown office's refusal), as
+/// `world` answers them on its last nightly run's date.
+fn office_lists(world: &World, policy: &Policy) -> Vec<Result<Vec<ConsumerRow>, String>> {
+    let date = world.last_nightly.expect("a nightly run");
+    let filter = DefaulterFilter {
+        min_arrears: Some(Money::from_paise(1)),
+        ..DefaulterFilter::default()
+    };
+    let mut out = Vec::new();
+    for office in ["Z1", "C1", "DV1", "SD1", "SD2", "NOPE"] {
+        out.push(lists::defaulters(world, policy, office, date, &filter));
+        for kind in WorklistKind::ALL {
+            out.push(lists::worklist(world, policy, office, *kind, date, None, 0));
+        }
+    }
+    out
+}
+
+/// The same lists, each office's from a process that reads that office's consumers.
+fn cold_office_lists(dir: &std::path::Path) -> Vec<Result<Vec<ConsumerRow>, String>> {
+    let mut out = Vec::new();
+    for office in ["Z1", "C1", "DV1", "SD1", "SD2", "NOPE"] {
+        let view = ColdView::office(dir, Policy::default(), office).expect("opens");
+        assert!(
+            !view.loaded_whole(),
+            "the checkpoint has a subdivision directory"
+        );
+        let lists = office_lists(view.world(), view.policy());
+        let per_office = 1 + WorklistKind::ALL.len();
+        let place = out.len() / per_office;
+        out.extend(lists.into_iter().skip(place * per_office).take(per_office));
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Proves that a cold statement (the checkpoint's offices and one consumer's part, then
+    /// the log after the checkpoint) equals the one the whole world answers, and so does
+    /// every office's cold defaulter list and worklist (the parts its subdivisions are in),
+    /// with the checkpoint taken after any step of the workload.
+    #[test]
+    fn cold_reads_equal_warm_ones(
+        steps in prop::collection::vec(step(), 1..5),
+        checkpoint_after in 0usize..5,
+    ) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut engine = Engine::open(dir.path(), Policy::default()).expect("opens");
+        execute(&mut engine, &setup_commands());
+        let mut workload = Workload::default();
+        let mut date = on(10);
+        for (index, step) in steps.iter().enumerate() {
+            if index == checkpoint_after.min(steps.len() - 1) {
+                engine.save_checkpoint().expect("checkpoint");
+            }
+            let commands: Vec<Value> = step.ops.iter().filter_map(|o| workload.command(o)).collect();
+            execute(&mut engine, &commands);
+            date = date + Days::new(step.advance_days.into());
+            engine.nightly(date).expect("nightly");
+            let actions = officer_actions(&engine, step.serve, step.disconnect);
+            execute(&mut engine, &actions);
+        }
+        let warm = warm_statements(&engine);
+        prop_assert!(warm[..ACCOUNTS.len()].iter().all(Result::is_ok));
+        prop_assert!(warm[ACCOUNTS.len()].is_err(), "E9 is nobody's account");
+        let lists = office_lists(engine.world(), engine.policy());
+        prop_assert!(lists.last().is_some_and(Result::is_err), "NOPE is no office");
+        drop(engine);
+        prop_assert_eq!(warm, cold_statements(dir.path()));
+        prop_assert_eq!(lists, cold_office_lists(dir.path()));
     }
 }
 

@@ -1,0 +1,103 @@
+//! A read-only view of some consumers, for a command about one account (`vasooli
+//! statement`) or one office's consumers (`vasooli defaulters`, `vasooli worklist`): it
+//! reads the checkpoint's offices, camps and nightly runs, the parts of consumers the
+//! checkpoint's directories name for what is asked, and the log after the checkpoint,
+//! instead of the whole world. What it answers about those consumers is what the whole
+//! world answers.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use vasooli_domain::state::{SmsMessage, World};
+use vasooli_domain::Policy;
+use vasooli_store::LogReader;
+
+use crate::engine::{
+    as_of, catch_up_world, load_checkpoint, load_checkpoint_of, open_projections, report_date,
+    sms_text, EngineError, SmsTextError, Wanted,
+};
+use crate::Clock;
+
+/// The world as far as some consumers go, read-only.
+pub struct ColdView {
+    log: LogReader,
+    world: World,
+    policy: Policy,
+    clock: Clock,
+    whole: bool,
+}
+
+impl ColdView {
+    /// Opens the data directory for questions about `accounts`: the world it holds has those
+    /// consumers (those the log knows), every office, camp and grievance, and the nightly
+    /// runs.
+    pub fn accounts(
+        dir: &Path,
+        policy: Policy,
+        accounts: &[&str],
+    ) -> Result<ColdView, EngineError> {
+        ColdView::open(dir, policy, Wanted::Accounts(accounts))
+    }
+
+    /// Opens the data directory for questions about the consumers below `office` (at any
+    /// level): the world it holds has those consumers, every office, camp and grievance, and
+    /// the nightly runs.
+    pub fn office(dir: &Path, policy: Policy, office: &str) -> Result<ColdView, EngineError> {
+        ColdView::open(dir, policy, Wanted::Office(office))
+    }
+
+    /// Without a checkpoint that has directories (one written before it had them, a damaged
+    /// part), the whole world is loaded, as [`crate::Engine::open`] does. Writes nothing: a
+    /// checkpoint is the business of a process that holds the whole world.
+    fn open(dir: &Path, policy: Policy, wanted: Wanted<'_>) -> Result<ColdView, EngineError> {
+        let log = LogReader::open(dir)?;
+        let projections = open_projections(log.dir())?;
+        let (world, whole) = match load_checkpoint_of(&projections, wanted) {
+            Some(world) => (world, false),
+            None => (load_checkpoint(&projections).unwrap_or_default(), true),
+        };
+        drop(projections);
+        let mut world = if world.position > log.last_position() {
+            World::default()
+        } else {
+            world
+        };
+        catch_up_world(&log, &mut world)?;
+        Ok(ColdView {
+            log,
+            world,
+            policy,
+            clock: Clock::from_env_or_system(),
+            whole,
+        })
+    }
+
+    /// The world as far as the consumers asked about go.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// Whether the whole world was loaded (no usable directory).
+    pub fn loaded_whole(&self) -> bool {
+        self.whole
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// As [`crate::Engine::report_date`].
+    pub fn report_date(&self) -> NaiveDate {
+        report_date(&self.world, &self.clock)
+    }
+
+    /// As [`crate::Engine::as_of`]: the last nightly run's date.
+    pub fn as_of(&self) -> Result<NaiveDate, EngineError> {
+        as_of(&self.world)
+    }
+
+    /// As [`crate::Engine::sms_text`].
+    pub fn sms_text(&self, message: &SmsMessage) -> Result<String, SmsTextError> {
+        sms_text(&self.log, message)
+    }
+}
