@@ -37,14 +37,19 @@ const PROJECTIONS_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// The key of the world's checkpoint names the layout of `World` it was written with: change
 /// it whenever a field of `World` or of anything it holds changes, so that a checkpoint of an
 /// older layout is never misread (it is ignored, and the world is replayed from the log).
-const WORLD_KEY: &[u8] = b"world-layout-7";
+/// Layout 8 writes the consumers by subdivision with directories beside the parts; an older
+/// binary would take its consumers' order for the world's, so it must not read it.
+const WORLD_KEY: &[u8] = b"world-layout-8";
+/// The layout before, read still (its consumers are in the world's order, without
+/// directories): loading it needs no replay, and the next checkpoint replaces it.
+const LEGACY_WORLD_KEY: &[u8] = b"world-layout-7";
 /// What the keys of every layout's checkpoint start with.
 const WORLD_KEY_PREFIX: &[u8] = b"world-layout-";
-/// Consumers per part of a world checkpoint (about 20 MB encoded at 12 months' history).
+/// Consumers per part of a world checkpoint (about 1.3 MB encoded at 12 months' history).
 pub const CHECKPOINT_PART_CONSUMERS: usize = 1_024;
 /// Buckets of a checkpoint's account directory: which part holds each account, so that a
 /// command about one consumer reads one part rather than the whole world (see
-/// [`crate::view::AccountView`]). Every bucket is written, empty or not, so a missing one
+/// [`crate::view::ColdView`]). Every bucket is written, empty or not, so a missing one
 /// means a checkpoint written without a directory.
 pub const CHECKPOINT_ACCOUNT_BUCKETS: u32 = 1024;
 /// A catch-up of at least this many events decodes on a second thread (see
@@ -315,13 +320,7 @@ impl Engine {
     /// writing one part at a time (so at most one part's bytes are held).
     pub fn save_checkpoint(&mut self) -> Result<(), EngineError> {
         let position = self.world.position;
-        let order = checkpoint_order(&self.world);
-        write_parts(
-            &self.projections,
-            position,
-            checkpoint_parts(&self.world, &order),
-            directory(&self.world, &order)?,
-        )?;
+        save_world(&self.projections, &self.world)?;
         self.checkpoint_written(position);
         Ok(())
     }
@@ -1110,7 +1109,7 @@ pub struct GroupPlan {
 }
 
 /// A world encoded for a checkpoint: part 0 is the world without its consumers, then one
-/// part per [`CHECKPOINT_PART_CONSUMERS`] consumers in order. No sled value is then larger
+/// part per [`CHECKPOINT_PART_CONSUMERS`] consumers, by subdivision. No sled value is then larger
 /// than one part, however big the utility; the account index is not stored (it is rebuilt
 /// from the consumers on load).
 pub struct EncodedWorld {
@@ -1253,7 +1252,12 @@ fn unsealed(part: &[u8]) -> Option<&[u8]> {
 
 /// The key of part `part` of checkpoint generation `generation`.
 fn checkpoint_part_key(generation: u64, part: u32) -> Vec<u8> {
-    let mut key = WORLD_KEY.to_vec();
+    part_key(WORLD_KEY, generation, part)
+}
+
+/// The key of part `part` of generation `generation` of a checkpoint of layout `layout`.
+fn part_key(layout: &[u8], generation: u64, part: u32) -> Vec<u8> {
+    let mut key = layout.to_vec();
     key.push(b'/');
     key.extend_from_slice(&generation.to_be_bytes());
     key.extend_from_slice(&part.to_be_bytes());
@@ -1262,7 +1266,12 @@ fn checkpoint_part_key(generation: u64, part: u32) -> Vec<u8> {
 
 /// The current checkpoint: its generation, number of parts and log position.
 fn checkpoint_head(projections: &SideTable) -> Option<(u64, u32, u64)> {
-    let bytes = projections.get(WORLD_KEY).ok()??;
+    head_of(projections, WORLD_KEY)
+}
+
+/// The head of the checkpoint of layout `layout`, if there is one.
+fn head_of(projections: &SideTable, layout: &[u8]) -> Option<(u64, u32, u64)> {
+    let bytes = projections.get(layout).ok()??;
     decode_value::<(u64, u32, u64)>(&bytes).ok()
 }
 
@@ -1328,6 +1337,23 @@ fn write_parts(
     Ok(())
 }
 
+/// Writes a checkpoint of `world` (encoding and writing one part at a time).
+pub(crate) fn save_world(projections: &SideDb, world: &World) -> Result<(), EngineError> {
+    let order = checkpoint_order(world);
+    write_parts(
+        projections,
+        world.position,
+        checkpoint_parts(world, &order),
+        directory(world, &order)?,
+    )
+}
+
+/// Whether the projections hold a checkpoint of any layout this build reads.
+pub(crate) fn has_checkpoint(projections: &SideDb) -> bool {
+    let table = projections.table();
+    head_of(&table, WORLD_KEY).is_some() || head_of(&table, LEGACY_WORLD_KEY).is_some()
+}
+
 pub(crate) fn open_projections(dir: &Path) -> Result<SideDb, EngineError> {
     Ok(SideDb::open(
         &dir.join(PROJECTIONS_DIR),
@@ -1337,10 +1363,13 @@ pub(crate) fn open_projections(dir: &Path) -> Result<SideDb, EngineError> {
 
 pub(crate) fn load_checkpoint(projections: &SideDb) -> Option<World> {
     let projections = projections.table();
-    let (generation, count, _) = checkpoint_head(&projections)?;
+    let (layout, (generation, count, _)) = match checkpoint_head(&projections) {
+        Some(head) => (WORLD_KEY, head),
+        None => (LEGACY_WORLD_KEY, head_of(&projections, LEGACY_WORLD_KEY)?),
+    };
     let part = |index: u32| -> Result<Vec<u8>, String> {
         projections
-            .get(&checkpoint_part_key(generation, index))
+            .get(&part_key(layout, generation, index))
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("part {index} of {count} is missing"))
     };

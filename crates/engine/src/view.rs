@@ -13,8 +13,8 @@ use vasooli_domain::Policy;
 use vasooli_store::LogReader;
 
 use crate::engine::{
-    as_of, catch_up_world, load_checkpoint, load_checkpoint_of, open_projections, report_date,
-    sms_text, EngineError, SmsTextError, Wanted,
+    as_of, catch_up_world, has_checkpoint, load_checkpoint, load_checkpoint_of, open_projections,
+    report_date, save_world, sms_text, EngineError, SmsTextError, Wanted,
 };
 use crate::Clock;
 
@@ -47,8 +47,9 @@ impl ColdView {
     }
 
     /// Without a checkpoint that has directories (one written before it had them, a damaged
-    /// part), the whole world is loaded, as [`crate::Engine::open`] does. Writes nothing: a
-    /// checkpoint is the business of a process that holds the whole world.
+    /// part), the whole world is loaded, as [`crate::Engine::open`] does, and a checkpoint
+    /// with directories written from it. Writes nothing else, and nothing at all when the
+    /// checkpoint served.
     fn open(dir: &Path, policy: Policy, wanted: Wanted<'_>) -> Result<ColdView, EngineError> {
         let log = LogReader::open(dir)?;
         let projections = open_projections(log.dir())?;
@@ -56,13 +57,22 @@ impl ColdView {
             Some(world) => (world, false),
             None => (load_checkpoint(&projections).unwrap_or_default(), true),
         };
-        drop(projections);
         let mut world = if world.position > log.last_position() {
             World::default()
         } else {
             world
         };
         catch_up_world(&log, &mut world)?;
+        // A checkpoint this view could not use (of the layout before directories, or with a
+        // damaged part) is replaced once, from the whole world just built, so that the next
+        // command reads only what it asks for. The directory's lock is held: nothing else
+        // writes. A failure (a read-only directory) leaves things as they were.
+        if whole && has_checkpoint(&projections) {
+            if let Err(e) = save_world(&projections, &world) {
+                tracing::info!("the checkpoint was not renewed: {e}");
+            }
+        }
+        drop(projections);
         Ok(ColdView {
             log,
             world,

@@ -5,9 +5,11 @@
 
 use serde_json::{json, Value};
 use vasooli_demo::{Generator, GeneratorConfig};
+use vasooli_domain::codec::{decode_value, encode_value};
+use vasooli_domain::state::StoredConsumer;
 use vasooli_domain::types::{Level, WorklistKind};
 use vasooli_domain::{Command, Policy};
-use vasooli_engine::engine::{CHECKPOINT_ACCOUNT_BUCKETS, CHECKPOINT_PART_CONSUMERS};
+use vasooli_engine::engine::CHECKPOINT_PART_CONSUMERS;
 use vasooli_engine::{ColdView, Engine, Input};
 use vasooli_projections::lists::{self, DefaulterFilter};
 use vasooli_projections::statement::statement;
@@ -146,7 +148,8 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
         out
     };
     let expected_lists: Vec<_> = offices.iter().map(|o| lists_of(world, o)).collect();
-    // Every subdivision's consumers (some straddle two parts).
+    // Every subdivision's consumers. The checkpoint was written before the last consumer
+    // came, by subdivision: some subdivision straddles two parts.
     let mut by_subdivision: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for c in &world.consumers {
         by_subdivision
@@ -154,10 +157,22 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
             .or_default()
             .push(c.account_no.to_string());
     }
+    let mut place = 0;
+    let straddling = by_subdivision
+        .iter()
+        .filter(|(_, accounts)| {
+            let checkpointed = accounts.iter().filter(|a| *a != "UKNEW0000001").count();
+            let (first, last) = (place, place + checkpointed - 1);
+            place += checkpointed;
+            first / CHECKPOINT_PART_CONSUMERS != last / CHECKPOINT_PART_CONSUMERS
+        })
+        .count();
+    assert!(straddling > 0, "a subdivision straddles two parts");
     let defaulters = expected_lists[0][0].as_ref().map_or(0, Vec::len);
     assert!(defaulters > 0, "the subdivision has defaulters");
     let last_position = engine.store().last_position();
     drop(engine);
+    let projections_before = projections(dir.path());
 
     for (code, accounts) in &by_subdivision {
         let view = ColdView::office(dir.path(), Policy::default(), code).unwrap();
@@ -197,29 +212,100 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
         assert_eq!(&cold(&view, account), expected, "{account}");
     }
 
-    // A checkpoint without an account directory (one written before it had one): the view
-    // loads the whole world, and answers the same.
-    let engine = Engine::open(dir.path(), Policy::default()).unwrap();
     assert_eq!(
-        engine.store().last_position(),
-        last_position,
+        projections(dir.path()),
+        projections_before,
         "the views wrote nothing"
     );
+
+    // A checkpoint of the layout before directories (consumers in the world's order, no
+    // directories, under its own key): a whole open reads it without replaying the log; a
+    // view loads the whole world, answers the same, and writes a checkpoint with directories
+    // in its place, which the next view reads through.
+    let engine = Engine::open(dir.path(), Policy::default()).unwrap();
+    assert_eq!(engine.store().last_position(), last_position);
+    let lag = engine.checkpoint_lag();
     let table = engine.projections_db().table();
-    let buckets: Vec<Vec<u8>> = table
-        .keys_with_prefix(b"world-layout-")
+    let head = table.get(b"world-layout-8").unwrap().expect("a checkpoint");
+    // The checkpoint's consumers, read back from its parts and put in the world's order,
+    // in parts as the old layout wrote them (16,384 consumers each).
+    let part_keys: Vec<Vec<u8>> = table
+        .keys_with_prefix(b"world-layout-8/")
         .unwrap()
         .into_iter()
-        .filter(|k| k.windows(4).any(|w| w == b"acct"))
+        .filter(|k| k.len() == b"world-layout-8/".len() + 12)
         .collect();
-    assert_eq!(buckets.len(), CHECKPOINT_ACCOUNT_BUCKETS as usize);
-    for key in &buckets {
-        table.remove(key).unwrap();
+    let unsealed = |bytes: Vec<u8>| bytes[..bytes.len() - 4].to_vec();
+    let mut legacy_parts = vec![table.get(&part_keys[0]).unwrap().unwrap()];
+    let mut stored: Vec<StoredConsumer> = Vec::new();
+    for key in &part_keys[1..] {
+        let bytes = unsealed(table.get(key).unwrap().unwrap());
+        stored.extend(decode_value::<Vec<StoredConsumer>>(&bytes).unwrap());
     }
+    assert_eq!(
+        stored.len(),
+        consumers,
+        "the checkpoint holds those before the tail"
+    );
+    stored.sort_by_key(|c| c.position);
+    legacy_parts.extend(stored.chunks(16_384).map(|block| {
+        let mut bytes = encode_value(&block).unwrap();
+        let crc = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        bytes
+    }));
+    for key in table.keys_with_prefix(b"world-layout-").unwrap() {
+        table.remove(&key).unwrap();
+    }
+    let head: (u64, u32, u64) = decode_value(&head).unwrap();
+    let legacy_head = (head.0, legacy_parts.len() as u32, head.2);
+    for (index, part) in legacy_parts.into_iter().enumerate() {
+        let key = [
+            b"world-layout-7/".as_slice(),
+            &head.0.to_be_bytes(),
+            &(index as u32).to_be_bytes(),
+        ]
+        .concat();
+        table.insert(&key, part).unwrap();
+    }
+    table
+        .insert(b"world-layout-7", encode_value(&legacy_head).unwrap())
+        .unwrap();
     engine.projections_db().flush().unwrap();
     drop((table, engine));
+    let engine = Engine::open(dir.path(), Policy::default()).unwrap();
+    assert_eq!(
+        engine.checkpoint_lag(),
+        lag,
+        "the old layout's checkpoint was read"
+    );
+    assert_eq!(warm(&engine, &accounts[1]), expected[1]);
+    drop(engine);
     let view = ColdView::accounts(dir.path(), Policy::default(), &[&accounts[1]]).unwrap();
     assert!(view.loaded_whole());
     assert_eq!(view.world().consumers.len(), consumers + 1);
     assert_eq!(cold(&view, &accounts[1]), expected[1]);
+    drop(view);
+    let keys: Vec<Vec<u8>> = projections(dir.path())
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        keys.iter().all(|k| !k.starts_with(b"world-layout-7")),
+        "the old one is gone"
+    );
+    let view = ColdView::accounts(dir.path(), Policy::default(), &[&accounts[1]]).unwrap();
+    assert!(
+        !view.loaded_whole(),
+        "the renewed checkpoint has directories"
+    );
+    assert_eq!(cold(&view, &accounts[1]), expected[1]);
+}
+
+/// Every entry of the projections' database.
+fn projections(dir: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let db =
+        vasooli_store::SideDb::open(&dir.join(vasooli_engine::engine::PROJECTIONS_DIR), 1 << 20)
+            .unwrap();
+    db.table().entries().unwrap()
 }

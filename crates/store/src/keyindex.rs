@@ -665,6 +665,11 @@ fn merge_runs(
     Ok(run)
 }
 
+/// Position up to which the key index's runs on disk hold every key (0 without any).
+pub(crate) fn covered_on_disk(tree: &sled::Tree) -> Result<u64, StoreError> {
+    Ok(read_manifest(tree)?.covered)
+}
+
 /// The key index's manifest (an empty one when there is none), made with this key hash.
 fn read_manifest(tree: &sled::Tree) -> Result<KeyIndexWire, StoreError> {
     let manifest = match tree.get(layout::KEY_INDEX_KEY)? {

@@ -823,7 +823,7 @@ impl LogReader {
         let opened = (|| {
             let db = open_sled(&dir.join("log"), SLED_CACHE_BYTES)?;
             let tree = db.open_tree(layout::LOG_TREE)?;
-            let last = read::last_position(&tree)?;
+            let last = read::checked_last_position(&tree)?;
             Ok::<_, StoreError>((SledDb { db, tree }, last))
         })();
         let (sled, last_position) = opened.map_err(|e| e.in_dir(dir))?;

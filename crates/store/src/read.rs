@@ -53,14 +53,7 @@ pub(crate) fn rebuild_index(
     keys: &RwLock<KeyIndex>,
     memtable_entries: usize,
 ) -> Result<(StreamIndex, u64), StoreError> {
-    let checkpoint = match tree.get(layout::CHECKPOINT_KEY)? {
-        Some(bytes) => {
-            let cp: CheckpointWire = codec::open_envelope(&bytes)
-                .map_err(|r| corrupt(0, format!("checkpoint marker: {r}")))?;
-            cp.position
-        }
-        None => 0,
-    };
+    let checkpoint = heads_checkpoint(tree)?;
     let mut index = load_heads(tree, checkpoint)?;
     let covered = keys.read_recovered().covered();
     let (last, tail_keys) = replay_log(
@@ -71,6 +64,26 @@ pub(crate) fn rebuild_index(
         checkpoint,
         covered,
     )?;
+    ends_after(last, checkpoint, covered)?;
+    keys.write_recovered().insert(tail_keys);
+    Ok((index, last))
+}
+
+/// The position the stream heads' checkpoint marker records (0 without one).
+fn heads_checkpoint(tree: &sled::Tree) -> Result<u64, StoreError> {
+    Ok(match tree.get(layout::CHECKPOINT_KEY)? {
+        Some(bytes) => {
+            let cp: CheckpointWire = codec::open_envelope(&bytes)
+                .map_err(|r| corrupt(0, format!("checkpoint marker: {r}")))?;
+            cp.position
+        }
+        None => 0,
+    })
+}
+
+/// Refuses a log that ends before what its heads' checkpoint or its key index recorded it
+/// held: events were lost.
+fn ends_after(last: u64, checkpoint: u64, covered: u64) -> Result<(), StoreError> {
     if last < checkpoint.max(covered) {
         return Err(corrupt(
             last + 1,
@@ -79,8 +92,19 @@ pub(crate) fn rebuild_index(
             ),
         ));
     }
-    keys.write_recovered().insert(tail_keys);
-    Ok((index, last))
+    Ok(())
+}
+
+/// Where the log in `tree` ends, checked as an open for writing checks it against the heads'
+/// checkpoint and the key index (see [`last_position`]).
+pub(crate) fn checked_last_position(tree: &sled::Tree) -> Result<u64, StoreError> {
+    let last = last_position(tree)?;
+    ends_after(
+        last,
+        heads_checkpoint(tree)?,
+        crate::keyindex::covered_on_disk(tree)?,
+    )?;
+    Ok(last)
 }
 
 /// Replays the log after the checkpoint or what the key index covers, whichever is earlier,
