@@ -11,12 +11,11 @@
 //! `COLD_BENCH_KEEP=1` keeps the data. Run with `cargo bench -p vasooli-cli --bench cold_bench`.
 
 use std::path::Path;
-use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
 #[path = "common/csvs.rs"]
 mod csvs;
-use csvs::{vasooli, Csvs};
+use csvs::{run_vasooli, vasooli, Csvs};
 
 const AS_OF: &str = "2026-03-31";
 
@@ -33,14 +32,7 @@ fn median(mut times: Vec<Duration>) -> f64 {
 fn timed(data: &Path, args: &[&str], runs: usize) -> Vec<Duration> {
     (0..runs)
         .map(|_| {
-            let started = Instant::now();
-            let output = Process::new(env!("CARGO_BIN_EXE_vasooli"))
-                .arg("--data")
-                .arg(data)
-                .args(args)
-                .output()
-                .expect("run vasooli");
-            let took = started.elapsed();
+            let (output, took) = run_vasooli(data, args);
             assert!(!output.stdout.is_empty() || !output.stderr.is_empty());
             took
         })
