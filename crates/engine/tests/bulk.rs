@@ -419,7 +419,7 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
         "one head, and the last save's four parts and its directories of accounts and subdivisions"
     );
     // A part's key: the head's, `/`, the generation and the part's number.
-    let is_part = |k: &Vec<u8>| k.len() == b"world-layout-7/".len() + 8 + 4;
+    let is_part = |k: &Vec<u8>| k.len() == b"world-layout-8/".len() + 8 + 4;
     let projections_dir = dir.path().join(vasooli_engine::engine::PROJECTIONS_DIR);
     drop(engine);
 
