@@ -70,46 +70,73 @@ fn open(cli: &Cli) -> Result<EngineRef, Failure> {
     open_own(cli).map(|engine| EngineRef::Own(Box::new(engine)))
 }
 
-/// What a read of one office's consumers is answered from: the server's world when a server
-/// has the directory open, else the consumers below the office as the checkpoint's
+/// What a read of one account or one office's consumers is answered from: the server's world
+/// when a server has the directory open, else only those consumers as the checkpoint's
 /// directories find them ([`vasooli_engine::ColdView`]), not the whole world.
-enum OfficeView {
+enum ReadView {
     Server(vasooli_engine::Exclusive),
     Cold(Box<vasooli_engine::ColdView>),
 }
 
-impl OfficeView {
+impl ReadView {
     fn world(&self) -> &vasooli_domain::World {
         match self {
-            OfficeView::Server(engine) => engine.world(),
-            OfficeView::Cold(view) => view.world(),
+            ReadView::Server(engine) => engine.world(),
+            ReadView::Cold(view) => view.world(),
         }
     }
 
     fn policy(&self) -> &vasooli_domain::Policy {
         match self {
-            OfficeView::Server(engine) => engine.policy(),
-            OfficeView::Cold(view) => view.policy(),
+            ReadView::Server(engine) => engine.policy(),
+            ReadView::Cold(view) => view.policy(),
         }
     }
 
     fn as_of(&self) -> Result<chrono::NaiveDate, EngineError> {
         match self {
-            OfficeView::Server(engine) => engine.as_of(),
-            OfficeView::Cold(view) => view.as_of(),
+            ReadView::Server(engine) => engine.as_of(),
+            ReadView::Cold(view) => view.as_of(),
+        }
+    }
+
+    fn report_date(&self) -> chrono::NaiveDate {
+        match self {
+            ReadView::Server(engine) => engine.report_date(),
+            ReadView::Cold(view) => view.report_date(),
+        }
+    }
+
+    fn sms_text(
+        &self,
+        message: &vasooli_domain::state::SmsMessage,
+    ) -> Result<String, vasooli_engine::engine::SmsTextError> {
+        match self {
+            ReadView::Server(engine) => engine.sms_text(message),
+            ReadView::Cold(view) => view.sms_text(message),
         }
     }
 }
 
-fn open_office(cli: &Cli, office: &str) -> Result<OfficeView, Failure> {
+/// The server's world, or the consumers `cold` reads from the data directory.
+fn open_read(
+    cli: &Cli,
+    cold: impl FnOnce(&Path, vasooli_domain::Policy) -> Result<vasooli_engine::ColdView, EngineError>,
+) -> Result<ReadView, Failure> {
     if let Some(shared) = &cli.attached {
-        return Ok(OfficeView::Server(
+        return Ok(ReadView::Server(
             shared.exclusive().map_err(engine_failure)?,
         ));
     }
-    let view = vasooli_engine::ColdView::office(&cli.data, load_policy(cli)?, office)
-        .map_err(engine_failure)?;
-    Ok(OfficeView::Cold(Box::new(view)))
+    let view = cold(&cli.data, load_policy(cli)?).map_err(engine_failure)?;
+    Ok(ReadView::Cold(Box::new(view)))
+}
+
+/// [`open_read`] for the consumers below `office`.
+fn open_office(cli: &Cli, office: &str) -> Result<ReadView, Failure> {
+    open_read(cli, |dir, policy| {
+        vasooli_engine::ColdView::office(dir, policy, office)
+    })
 }
 
 /// The engine of this process (not the server's), for a command that writes on its own.
@@ -783,32 +810,16 @@ fn offices(cli: &Cli) -> Outcome {
 
 fn statement(cli: &Cli, account: &str) -> Outcome {
     use vasooli_projections::statement::{statement, StatementError};
-    // A process of its own reads this one consumer, not the whole world; a server that has
-    // the directory open answers from its world.
-    let made = match &cli.attached {
-        Some(_) => {
-            let engine = open(cli)?;
-            let date = engine.report_date();
-            statement(
-                engine.world(),
-                &|m| engine.sms_text(m),
-                engine.policy(),
-                account,
-                date,
-            )
-        }
-        None => {
-            let view = vasooli_engine::ColdView::accounts(&cli.data, load_policy(cli)?, &[account])
-                .map_err(engine_failure)?;
-            statement(
-                view.world(),
-                &|m| view.sms_text(m),
-                view.policy(),
-                account,
-                view.report_date(),
-            )
-        }
-    };
+    let view = open_read(cli, |dir, policy| {
+        vasooli_engine::ColdView::accounts(dir, policy, &[account])
+    })?;
+    let made = statement(
+        view.world(),
+        &|m| view.sms_text(m),
+        view.policy(),
+        account,
+        view.report_date(),
+    );
     let statement = made.map_err(|e| match e {
         StatementError::UnknownAccount(_) => usage(e.to_string()),
         StatementError::SmsText(_) => Failure::Runtime(e.into()),
