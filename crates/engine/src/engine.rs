@@ -1220,8 +1220,7 @@ fn directory(world: &World, order: &[u32]) -> Result<Directory, EngineError> {
 
 /// The key of bucket `bucket` of checkpoint generation `generation`'s account directory.
 fn account_bucket_key(generation: u64, bucket: u32) -> Vec<u8> {
-    let mut key = checkpoint_part_key(generation, 0);
-    key.truncate(key.len() - 4);
+    let mut key = generation_prefix(WORLD_KEY, generation);
     key.extend_from_slice(b"acct");
     key.extend_from_slice(&bucket.to_be_bytes());
     key
@@ -1229,8 +1228,7 @@ fn account_bucket_key(generation: u64, bucket: u32) -> Vec<u8> {
 
 /// The key of checkpoint generation `generation`'s subdivision directory.
 fn subdivisions_key(generation: u64) -> Vec<u8> {
-    let mut key = checkpoint_part_key(generation, 0);
-    key.truncate(key.len() - 4);
+    let mut key = generation_prefix(WORLD_KEY, generation);
     key.extend_from_slice(b"subdivisions");
     key
 }
@@ -1257,10 +1255,17 @@ fn checkpoint_part_key(generation: u64, part: u32) -> Vec<u8> {
 
 /// The key of part `part` of generation `generation` of a checkpoint of layout `layout`.
 fn part_key(layout: &[u8], generation: u64, part: u32) -> Vec<u8> {
+    let mut key = generation_prefix(layout, generation);
+    key.extend_from_slice(&part.to_be_bytes());
+    key
+}
+
+/// What every key of generation `generation` of a checkpoint of layout `layout` starts with:
+/// its parts' and its directories'.
+fn generation_prefix(layout: &[u8], generation: u64) -> Vec<u8> {
     let mut key = layout.to_vec();
     key.push(b'/');
     key.extend_from_slice(&generation.to_be_bytes());
-    key.extend_from_slice(&part.to_be_bytes());
     key
 }
 
@@ -1326,10 +1331,9 @@ fn write_parts(
         .map_err(|e| EngineError::Corrupt(e.to_string()))?;
     table.insert(WORLD_KEY, head)?;
     projections.flush()?;
-    let current = checkpoint_part_key(generation, 0);
-    let current = &current[..current.len() - 4];
+    let current = generation_prefix(WORLD_KEY, generation);
     for key in table.keys_with_prefix(WORLD_KEY_PREFIX)? {
-        if key != WORLD_KEY && !key.starts_with(current) {
+        if key != WORLD_KEY && !key.starts_with(&current) {
             table.remove(&key)?;
         }
     }
