@@ -417,6 +417,29 @@ pub(crate) struct SledDb {
 }
 
 impl Shared {
+    /// The state of a log open in `dir` that ends at `last_position`, with its stream heads
+    /// and key index.
+    fn new(
+        dir: &Path,
+        sled: SledDb,
+        last_position: u64,
+        index: StreamIndex,
+        keys: RwLock<keyindex::KeyIndex>,
+        key_memtable_entries: usize,
+    ) -> Shared {
+        Shared {
+            dir: dir.to_path_buf(),
+            sled: RwLock::new(Some(sled)),
+            last_position: AtomicU64::new(last_position),
+            index: RwLock::new(index),
+            keys,
+            key_memtable_entries,
+            degraded: std::sync::atomic::AtomicBool::new(false),
+            notify_lock: Mutex::new(()),
+            notify: Condvar::new(),
+        }
+    }
+
     /// The log's tree, unless the database is being reopened.
     pub(crate) fn tree(&self) -> Result<sled::Tree, StoreError> {
         match &*self.sled.read_recovered() {
@@ -588,17 +611,14 @@ impl Store {
         let (sled, keys, index, last_position) =
             open_log(dir, memtable_entries).map_err(|e| e.in_dir(dir))?;
         let keys = RwLock::new(keys);
-        let shared = Arc::new(Shared {
-            dir: dir.to_path_buf(),
-            sled: RwLock::new(Some(sled)),
-            last_position: AtomicU64::new(last_position),
-            index: RwLock::new(index),
+        let shared = Arc::new(Shared::new(
+            dir,
+            sled,
+            last_position,
+            index,
             keys,
-            key_memtable_entries: memtable_entries,
-            degraded: std::sync::atomic::AtomicBool::new(false),
-            notify_lock: Mutex::new(()),
-            notify: Condvar::new(),
-        });
+            memtable_entries,
+        ));
         let (tx, rx) = sync_channel(WRITE_QUEUE_BOUND);
         let writer_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
@@ -827,17 +847,15 @@ impl LogReader {
             Ok::<_, StoreError>((SledDb { db, tree }, last))
         })();
         let (sled, last_position) = opened.map_err(|e| e.in_dir(dir))?;
-        let shared = Arc::new(Shared {
-            dir: dir.to_path_buf(),
-            sled: RwLock::new(Some(sled)),
-            last_position: AtomicU64::new(last_position),
-            index: RwLock::new(StreamIndex::default()),
-            keys: RwLock::new(keyindex::KeyIndex::default()),
-            key_memtable_entries: KEY_MEMTABLE_ENTRIES,
-            degraded: std::sync::atomic::AtomicBool::new(false),
-            notify_lock: Mutex::new(()),
-            notify: Condvar::new(),
-        });
+        // No heads and no key index: a reader never looks them up.
+        let shared = Arc::new(Shared::new(
+            dir,
+            sled,
+            last_position,
+            StreamIndex::default(),
+            RwLock::new(keyindex::KeyIndex::default()),
+            KEY_MEMTABLE_ENTRIES,
+        ));
         Ok(LogReader {
             shared,
             _lock: lock,
