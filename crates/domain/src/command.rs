@@ -447,6 +447,8 @@ pub struct LineBreaks {
     pending_cr: Option<u64>,
     /// Bytes seen so far.
     seen: u64,
+    /// Line breaks forgotten (see [`LineBreaks::forget_before`]), all before those kept.
+    forgotten_lines: u64,
 }
 
 impl LineBreaks {
@@ -488,9 +490,26 @@ impl LineBreaks {
             start += 1;
             next += 1;
         }
-        self.line_feeds.partition_point(|&lf| lf < start) as u64 + 1
+        self.forgotten_lines + self.line_feeds.partition_point(|&lf| lf < start) as u64 + 1
+    }
+
+    /// Forgets the breaks before byte `offset`, once no line before it will be asked for
+    /// again (a reader's records come in order), so that a file of any length is read in
+    /// bounded memory. The breaks are dropped in batches, keeping the cost linear.
+    pub fn forget_before(&mut self, offset: u64) {
+        let terminators = self.terminators.partition_point(|&t| t < offset);
+        if terminators < FORGET_BATCH || terminators * 2 < self.terminators.len() {
+            return;
+        }
+        let line_feeds = self.line_feeds.partition_point(|&lf| lf < offset);
+        self.terminators.drain(..terminators);
+        self.line_feeds.drain(..line_feeds);
+        self.forgotten_lines += line_feeds as u64;
     }
 }
+
+/// Breaks [`LineBreaks::forget_before`] lets go of at least at once.
+const FORGET_BATCH: usize = 4096;
 
 #[cfg(test)]
 mod load_tests {
@@ -547,6 +566,46 @@ mod line_breaks_tests {
         parts.push(&text[..7]);
         parts.push(&text[7..]);
         assert_eq!(parts.line_of(9), 4);
+    }
+
+    #[test]
+    fn forgetting_the_breaks_behind_changes_no_line_and_frees_them() {
+        // 30,000 lines with LF, CRLF, bare CR and empty lines mixed; every line's first byte
+        // asked in order, forgetting as a reader does, answers as the whole index does.
+        let mut text = Vec::new();
+        let mut starts = Vec::new();
+        for i in 0..30_000 {
+            starts.push(text.len() as u64);
+            text.extend_from_slice(format!("row{i},1").as_bytes());
+            text.extend_from_slice(match i % 4 {
+                0 => b"\n".as_slice(),
+                1 => b"\r\n",
+                2 => b"\r",
+                _ => b"\n\n",
+            });
+        }
+        let whole = LineBreaks::of(&text);
+        let mut forgetting = LineBreaks::default();
+        let mut fed = 0;
+        for &start in &starts {
+            // Read ahead of the record, as a buffered reader is.
+            let upto = (start as usize + 9_000).min(text.len());
+            if upto > fed {
+                forgetting.push(&text[fed..upto]);
+                fed = upto;
+            }
+            assert_eq!(
+                forgetting.line_of(start),
+                whole.line_of(start),
+                "at {start}"
+            );
+            forgetting.forget_before(start);
+        }
+        assert!(
+            forgetting.terminators.len() < 3 * super::FORGET_BATCH,
+            "{} breaks kept",
+            forgetting.terminators.len()
+        );
     }
 }
 

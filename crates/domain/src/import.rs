@@ -146,8 +146,13 @@ impl LineIndex {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The line of the record at `offset`; the rows come in order, so the breaks before it
+    /// are no longer needed.
     fn line_of(&self, offset: u64) -> u64 {
-        self.breaks().line_of(offset)
+        let mut breaks = self.breaks();
+        let line = breaks.line_of(offset);
+        breaks.forget_before(offset);
+        line
     }
 }
 
