@@ -29,6 +29,8 @@ use vasooli_store::{
     LogRead, NaturalKey, NewCommit, NewEvent, SideDb, SideTable, Store, StoreError,
 };
 
+pub mod stream;
+
 /// The projections' own database in the data directory. It is apart from the log's, so
 /// writing a checkpoint of tens of MB never holds up a flush of the log.
 pub const PROJECTIONS_DIR: &str = "projections";
@@ -231,6 +233,7 @@ impl Engine {
         policy: Policy,
         defer_checkpoints: bool,
     ) -> Result<Engine, EngineError> {
+        stream::remove_stale_spools(store.dir());
         let projections = open_projections(store.dir())?;
         let world = load_checkpoint(&projections).unwrap_or_default();
         let world = if world.position > store.last_position() {
@@ -631,7 +634,14 @@ impl Engine {
             }
             let events = std::mem::take(&mut batch.events);
             drop(batch);
-            return self.write_in_parts(events, read, duplicates, progress);
+            let total = events.len();
+            return self.write_in_parts(
+                &mut HeldChunks::new(events),
+                total,
+                read,
+                duplicates,
+                progress,
+            );
         }
         // One commit: the store skips what it already holds and refuses the whole commit if
         // a key is held with other content; only then are the keys looked up one by one to
@@ -725,29 +735,26 @@ impl Engine {
         self.maybe_checkpoint()
     }
 
-    /// Writes a bulk load's events in commits of [`COMMIT_CHUNK_EVENTS`], reading each into
+    /// Writes a bulk load's `total` events, in the commits `chunks` makes, reading each into
     /// the world. While the writer makes one commit durable, this thread prepares the next
     /// and reads the last one into the world; a commit is handed over only once the one
     /// before it is durable, so a failure leaves a prefix of whole commits, as one at a time
     /// would.
     fn write_in_parts(
         &mut self,
-        mut events: Vec<Box<[u8]>>,
+        chunks: &mut dyn Iterator<Item = Result<Vec<Vec<u8>>, EngineError>>,
+        total: usize,
         read: usize,
         duplicates: usize,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ExecuteReport, EngineError> {
         let mut tally = PartsWritten {
-            total: events.len(),
+            total,
             ..PartsWritten::default()
         };
         progress(0, tally.total);
-        // Written from the front, each part dropped once handed over, so the world grows as
-        // the batch shrinks.
-        events.reverse();
         let mut in_flight: Option<(vasooli_store::PendingCommit, usize)> = None;
-        let outcome = self.write_parts(&mut events, &mut in_flight, &mut tally, progress);
-        drop(events);
+        let outcome = self.write_parts(chunks, &mut in_flight, &mut tally, progress);
         if let Err(e) = outcome {
             // A commit handed over is written whatever happened here: wait for it and read
             // everything written into the world, so the world never lags the log.
@@ -771,19 +778,18 @@ impl Engine {
     /// flight, hands the next over, and reads the world up while it is written.
     fn write_parts(
         &mut self,
-        events: &mut Vec<Box<[u8]>>,
+        chunks: &mut dyn Iterator<Item = Result<Vec<Vec<u8>>, EngineError>>,
         in_flight: &mut Option<(vasooli_store::PendingCommit, usize)>,
         tally: &mut PartsWritten,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<(), EngineError> {
         loop {
-            let next = if events.is_empty() {
-                None
-            } else {
-                let mut chunk = events.split_off(events.len().saturating_sub(COMMIT_CHUNK_EVENTS));
-                chunk.reverse();
-                let len = chunk.len();
-                Some((into_new_events(chunk.into_iter().map(Vec::from))?, len))
+            let next = match chunks.next().transpose()? {
+                None => None,
+                Some(chunk) => {
+                    let len = chunk.len();
+                    Some((into_new_events(chunk.into_iter())?, len))
+                }
             };
             if let Some((pending, len)) = in_flight.take() {
                 let receipt = pending.wait()?;
@@ -1068,6 +1074,35 @@ fn new_event(event: &Event, payload: Vec<u8>, recorded_at_ms: i64) -> NewEvent {
         payload,
         recorded_at_ms,
         key,
+    }
+}
+
+/// A batch's events held in memory, taken from the front in commits of
+/// [`COMMIT_CHUNK_EVENTS`], each dropped once handed over, so that the world grows as the
+/// batch shrinks.
+struct HeldChunks {
+    /// The events, last first.
+    reversed: Vec<Box<[u8]>>,
+}
+
+impl HeldChunks {
+    fn new(mut events: Vec<Box<[u8]>>) -> HeldChunks {
+        events.reverse();
+        HeldChunks { reversed: events }
+    }
+}
+
+impl Iterator for HeldChunks {
+    type Item = Result<Vec<Vec<u8>>, EngineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.reversed.is_empty() {
+            return None;
+        }
+        let at = self.reversed.len().saturating_sub(COMMIT_CHUNK_EVENTS);
+        let mut chunk = self.reversed.split_off(at);
+        chunk.reverse();
+        Some(Ok(chunk.into_iter().map(Vec::from).collect()))
     }
 }
 
@@ -1504,6 +1539,12 @@ struct Batch<'a> {
     grievances: FxHashMap<String, Grievance>,
     /// Natural keys of the batch: content hash and the event's index.
     keys: FxHashMap<(KeyNamespace, String), (u64, u32)>,
+    /// A streamed import's spool: accepted events go to disk rather than to `events`, and
+    /// repeats of a key within the batch are found after the whole input is checked (see
+    /// [`stream`]).
+    spool: Option<stream::Spool>,
+    /// The natural key and content hash of the command [`Batch::accept_staged`] last saw.
+    last_key: Option<(EventKey, u64)>,
 }
 
 /// A consumer's events in the batch.
@@ -1538,6 +1579,8 @@ impl<'a> Batch<'a> {
             camps: FxHashMap::default(),
             grievances: FxHashMap::default(),
             keys: FxHashMap::default(),
+            spool: None,
+            last_key: None,
         }
     }
 
@@ -1594,16 +1637,7 @@ impl<'a> Batch<'a> {
                 Ok(c) => c,
                 Err(field_errors) => {
                     for e in field_errors {
-                        let kind = match e.kind {
-                            FieldErrorKind::Malformed => ErrorKind::Malformed,
-                            FieldErrorKind::Invalid => ErrorKind::Unprocessable,
-                        };
-                        checked.errors.push(RowError {
-                            location: input.location.clone(),
-                            field: e.field,
-                            reason: e.reason,
-                            kind,
-                        });
+                        checked.errors.push(field_error(&input.location, e));
                     }
                     continue;
                 }
@@ -1654,6 +1688,18 @@ impl<'a> Batch<'a> {
     }
 
     fn accept(&mut self, command: &Command, location: &str) -> Result<Accepted, Refusal> {
+        self.accept_staged(command, location)
+            .map_err(|(refusal, _)| refusal)
+    }
+
+    /// [`Batch::accept`], with each refusal told apart by whether an earlier accepted command
+    /// of the batch with the same key and other content would have made it a conflict (a
+    /// streamed import learns of such repeats only after the whole input is checked).
+    fn accept_staged(
+        &mut self,
+        command: &Command,
+        location: &str,
+    ) -> Result<Accepted, (Refusal, bool)> {
         // The event the command would record, built once: its key and content tell a repeat
         // within the batch (same content: a duplicate; other content: a conflict), and it is
         // the event recorded when the rules pass.
@@ -1665,8 +1711,9 @@ impl<'a> Batch<'a> {
             }
             _ => None,
         };
+        self.last_key.clone_from(&candidate_key);
         let mut batch_conflict = false;
-        if let Some((k, hash)) = &candidate_key {
+        if let (Some((k, hash)), None) = (&candidate_key, &self.spool) {
             match self.keys.get(&(k.namespace, k.key.clone())).map(|(h, _)| h) {
                 Some(h) if h == hash => return Ok(Accepted::Duplicate),
                 Some(_) => batch_conflict = true,
@@ -1679,35 +1726,49 @@ impl<'a> Batch<'a> {
             .into_iter()
             .next()
         {
-            return Err((ErrorKind::Unprocessable, e.field, e.reason));
+            return Err(((ErrorKind::Unprocessable, e.field, e.reason), false));
         }
         if let Some(scope) = self.scope {
-            self.check_scope(scope, command)?;
+            self.check_scope(scope, command).map_err(|r| (r, false))?;
         }
         let event = match decide::check(self, command).and_then(|()| built(command, candidate)) {
             Ok(event) if !batch_conflict => event,
             Ok(_) => {
                 let (k, _) = candidate_key.as_ref().expect("a conflict has a key");
-                return Err(conflict(k.namespace, &k.key));
+                return Err((conflict(k.namespace, &k.key), true));
             }
-            Err(r) => return self.refused(r, candidate_key.as_ref(), batch_conflict),
+            Err(r) => {
+                let replaceable = r.kind != RejectionKind::NotFound;
+                return self
+                    .refused(r, candidate_key.as_ref(), batch_conflict)
+                    .map_err(|refusal| (refusal, replaceable));
+            }
         };
         let connected_on = (!self.policy.dates.before_connection_allowed)
             .then(|| event.account_no().and_then(|a| self.connected_on(a)))
             .flatten();
         if let Some(connected_on) = connected_on {
             if let Some(e) = check_after_connection(command, connected_on) {
-                return Err((ErrorKind::Unprocessable, e.field, e.reason));
+                return Err(((ErrorKind::Unprocessable, e.field, e.reason), true));
             }
         }
         let payload = payload
-            .map_err(|e| (ErrorKind::Unprocessable, String::new(), e.to_string()))?
+            .map_err(|e| {
+                (
+                    (ErrorKind::Unprocessable, String::new(), e.to_string()),
+                    true,
+                )
+            })?
             .expect("an event was built, so it was encoded");
+        self.note(&event);
+        if let Some(spool) = &mut self.spool {
+            spool.push_event(&payload);
+            return Ok(Accepted::Event);
+        }
         let index = self.events.len() as u32;
         if let Some((k, hash)) = candidate_key {
             self.keys.insert((k.namespace, k.key), (hash, index));
         }
-        self.note(&event);
         self.events.push(payload.into_boxed_slice());
         self.locations.push(location.into());
         Ok(Accepted::Event)
@@ -1773,7 +1834,9 @@ impl<'a> Batch<'a> {
         let index = self.events.len() as u32;
         match event {
             Event::OfficeRegistered(e) => {
-                self.offices.insert(e.code.clone(), e.level);
+                // The first registration stands (a streamed import meets a conflicting repeat
+                // before it knows it is one).
+                self.offices.entry(e.code.clone()).or_insert(e.level);
             }
             Event::CampScheduled(e) => {
                 self.camps.insert(e.camp_id.clone(), Camp::scheduled(e));
@@ -1797,6 +1860,12 @@ impl<'a> Batch<'a> {
             _ => {}
         }
         if let Some(account) = event.account_no() {
+            // A streamed import's rules ask only whether a consumer is registered (see
+            // [`stream::streamable`]), so it keeps no other event of a consumer.
+            let streamed = self.spool.is_some();
+            if streamed && !matches!(event, Event::ConsumerRegistered(_)) {
+                return;
+            }
             if !self.by_account.contains_key(account) {
                 self.by_account
                     .insert(account.to_string(), Pending::default());
@@ -1806,11 +1875,29 @@ impl<'a> Batch<'a> {
                 .get_mut(account)
                 .expect("inserted just now if it was missing");
             if let Event::ConsumerRegistered(e) = event {
-                pending.registered = true;
-                pending.connected_on = Some(e.connected_on);
+                if !pending.registered {
+                    pending.registered = true;
+                    pending.connected_on = Some(e.connected_on);
+                }
             }
-            pending.events.push(index);
+            if !streamed {
+                pending.events.push(index);
+            }
         }
+    }
+}
+
+/// A field of an input that does not make a command, as a row error at `location`.
+fn field_error(location: &str, e: FieldError) -> RowError {
+    let kind = match e.kind {
+        FieldErrorKind::Malformed => ErrorKind::Malformed,
+        FieldErrorKind::Invalid => ErrorKind::Unprocessable,
+    };
+    RowError {
+        location: location.to_string(),
+        field: e.field,
+        reason: e.reason,
+        kind,
     }
 }
 

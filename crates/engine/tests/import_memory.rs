@@ -1,0 +1,198 @@
+//! A streamed import's memory is bounded by a window, not by the file: checking a file four
+//! times as long takes the same heap at its peak, while a one-batch check of the same rows
+//! grows with them (which shows the measure can see growth); writing it takes no more than
+//! the log itself keeps. The world is left as it was (shared access), so what is measured is
+//! the import's own memory.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::NaiveDate;
+use serde_json::json;
+use vasooli_domain::{Command, Policy};
+use vasooli_engine::{Clock, Engine, Input};
+use vasooli_store::{Store, StoreOptions};
+
+/// The system allocator, counting the bytes in use and the most ever in use.
+struct Counting;
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let pointer = unsafe { System.alloc(layout) };
+        if !pointer.is_null() {
+            let now = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        pointer
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(pointer, layout) };
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const CONSUMERS: usize = 500;
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 3, 1).expect("a date")
+}
+
+/// The store's own window, the natural keys and log pages it holds in memory, made small so
+/// that both files pass it many times over (its defaults are a million keys and 64 MiB).
+const KEY_MEMTABLE_ENTRIES: usize = 8_192;
+const CACHE_BYTES: u64 = 2 * 1024 * 1024;
+
+fn engine(dir: &std::path::Path) -> Engine {
+    let options = StoreOptions {
+        key_memtable_entries: KEY_MEMTABLE_ENTRIES,
+        cache_bytes: CACHE_BYTES,
+    };
+    let store = Store::open_with(dir, options).expect("opens");
+    let mut engine = Engine::with_store(store, Policy::default()).expect("opens");
+    engine.set_clock(Clock::Fixed(today()));
+    let mut commands = vec![
+        json!({"type": "register_office", "code": "Z1", "name": "Zone", "level": "zone"}),
+        json!({"type": "register_office", "code": "C1", "name": "Circle", "level": "circle", "parent": "Z1"}),
+        json!({"type": "register_office", "code": "DV1", "name": "Division", "level": "division", "parent": "C1"}),
+        json!({"type": "register_office", "code": "SD1", "name": "Subdivision", "level": "subdivision", "parent": "DV1"}),
+    ];
+    for c in 0..CONSUMERS {
+        commands.push(
+            json!({"type": "register_consumer", "account_no": format!("UK{c:08}"),
+            "name": "Consumer", "category": "domestic", "subdivision": "SD1",
+            "load_kw": "2.5", "connected_on": "2020-04-01"}),
+        );
+    }
+    let inputs = commands
+        .iter()
+        .map(|c| Input {
+            location: "seed".into(),
+            command: Command::from_json(c),
+        })
+        .collect();
+    engine.execute(inputs).expect("the seed is accepted");
+    engine
+}
+
+/// `rows` bills, made one at a time as they are read (as a file's rows are parsed).
+fn bills(rows: usize) -> impl Iterator<Item = Input> {
+    (0..rows).map(|i| {
+        let command = json!({"type": "issue_bill", "bill_no": format!("B{i:09}"),
+            "account_no": format!("UK{:08}", i % CONSUMERS), "period": "2026-02",
+            "issued_on": "2026-02-05", "due_on": "2026-02-20", "amount": "1234.50"});
+        Input {
+            location: format!("bills.csv:{}", i + 2),
+            command: Command::from_json(&command),
+        }
+    })
+}
+
+/// What `import` took: the most heap above what was in use when it started, and the heap
+/// it left in use (the log's own memory: sled's pages and the store's indexes).
+fn measure(import: impl FnOnce()) -> (usize, usize) {
+    let before = IN_USE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    import();
+    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(before);
+    let retained = IN_USE.load(Ordering::Relaxed).saturating_sub(before);
+    (peak, retained)
+}
+
+/// A row no file import takes, put last so that every row before it is checked and then
+/// nothing is written.
+fn refused_last() -> Input {
+    Input {
+        location: "bills.csv:end".into(),
+        command: Command::from_json(&json!({"type": "issue_bill"})),
+    }
+}
+
+const SHORT: usize = 40_000;
+const LONG: usize = 160_000;
+const MIB: usize = 1024 * 1024;
+
+/// One test, so that nothing else allocates while the heap is measured.
+#[test]
+fn a_streamed_import_is_bounded_by_a_window_not_by_the_file() {
+    checking_a_file_four_times_as_long_takes_the_same_memory();
+    importing_a_file_four_times_as_long_takes_no_more_memory_than_the_log_keeps();
+}
+
+fn checking_a_file_four_times_as_long_takes_the_same_memory() {
+    // Every row checked, none written: the peak is the check's alone.
+    let mut streamed = Vec::new();
+    for rows in [SHORT, LONG] {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let engine = engine(dir.path());
+        let (peak, _) = measure(|| {
+            let refused = engine.write_streamed(
+                bills(rows).chain(std::iter::once(refused_last())),
+                &mut |_, _| {},
+            );
+            assert!(refused.is_err(), "the last row is refused");
+        });
+        streamed.push(peak);
+    }
+    // The same rows checked as one batch in memory, which the measure sees grow.
+    let mut held = Vec::new();
+    for rows in [SHORT, LONG] {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let engine = engine(dir.path());
+        let (peak, _) = measure(|| {
+            let refused = engine.write_checked(
+                bills(rows).chain(std::iter::once(refused_last())),
+                &mut |_, _| {},
+            );
+            assert!(refused.is_err(), "the last row is refused");
+        });
+        held.push(peak);
+    }
+    eprintln!(
+        "peak heap of the check: streamed {} / {} KiB, one batch {} / {} KiB ({SHORT} / {LONG} rows)",
+        streamed[0] / 1024,
+        streamed[1] / 1024,
+        held[0] / 1024,
+        held[1] / 1024
+    );
+    assert!(
+        held[1] > held[0] + 12 * MIB,
+        "a one-batch check holds every row's event and key: {held:?}"
+    );
+    assert!(
+        streamed[1] < streamed[0] + MIB,
+        "a streamed check grew with the file: {streamed:?} bytes"
+    );
+}
+
+fn importing_a_file_four_times_as_long_takes_no_more_memory_than_the_log_keeps() {
+    // Written whole: what the import takes above what the log keeps afterwards (the
+    // store's pages and indexes, the same for any writer of these events) does not grow.
+    let mut own = Vec::new();
+    for rows in [SHORT, LONG] {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let engine = engine(dir.path());
+        let (peak, retained) = measure(|| {
+            let report = engine
+                .write_streamed(bills(rows), &mut |_, _| {})
+                .expect("the bills are accepted");
+            assert_eq!(report.appended, rows);
+        });
+        eprintln!(
+            "{rows} rows imported: peak {} KiB, kept by the log {} KiB",
+            peak / 1024,
+            retained / 1024
+        );
+        own.push(peak.saturating_sub(retained));
+    }
+    assert!(
+        own[1] < own[0] + 3 * MIB,
+        "the import's own memory grew with the file: {own:?} bytes"
+    );
+}
