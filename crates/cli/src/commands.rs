@@ -342,9 +342,10 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
     let bar = progress(total, "reading");
     let rows = CsvRows::open(kind, bar.wrap_read(handle))
         .map_err(|fault| header_failure(kind, &name, fault))?;
-    // Rows are parsed as the engine validates them, so the file's rows and the events they
-    // become are never all in memory at once. A malformed record (wrong field count, invalid
-    // UTF-8) is a row error like any other, so one pass reports every bad row.
+    // Rows are parsed as the engine validates them, and the events they become wait in a
+    // spool on disk until every row has passed, so memory is bounded by a window rather than
+    // by the file. A malformed record (wrong field count, invalid UTF-8) is a row error like
+    // any other, so one pass reports every bad row.
     let location = name.clone();
     // Parsed on a thread of its own while the engine checks the rows already parsed.
     let rows = vasooli_engine::read_ahead::ReadAhead::new(rows.map(move |row| Input {
@@ -361,8 +362,8 @@ fn import(cli: &Cli, kind: &str, file: &Path) -> Outcome {
     let report = match &cli.attached {
         // Handed to the running server: its readers go on while the file is checked and
         // written, and see all of it once it is.
-        Some(shared) => shared.bulk(|engine| engine.write_checked(rows, &mut progress)),
-        None => open_own(cli)?.execute_with_progress(rows, &mut progress),
+        Some(shared) => shared.bulk(|engine| engine.write_streamed(rows, &mut progress)),
+        None => open_own(cli)?.import_streamed(rows, &mut progress),
     }
     .map_err(engine_failure);
     bar.finish_and_clear();
