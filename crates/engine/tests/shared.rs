@@ -303,3 +303,124 @@ fn a_request_too_big_to_share_a_commit_is_written_alone_and_seen_whole() {
         shared.read(|e| e.store().last_position()).unwrap()
     );
 }
+
+mod property {
+    //! Reads during any sequence of writes (requests, which share commits, and bulk loads,
+    //! written in several commits) see the state before or after each write, never a mix.
+
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    /// One write: payments to A1 and to A2, as one request or as a bulk load.
+    #[derive(Clone, Debug)]
+    struct Write {
+        a1: usize,
+        a2: usize,
+        bulk: bool,
+    }
+
+    fn write() -> impl Strategy<Value = Write> {
+        prop_oneof![
+            (0..6usize, 0..6usize).prop_map(|(a1, a2)| Write {
+                a1,
+                a2,
+                bulk: false
+            }),
+            (0..6usize, 0..6usize).prop_map(|(a1, a2)| Write { a1, a2, bulk: true }),
+            // A bulk load past one commit of `COMMIT_CHUNK_EVENTS`.
+            (0..50usize).prop_map(|extra| Write {
+                a1: vasooli_engine::engine::COMMIT_CHUNK_EVENTS / 2 + extra,
+                a2: vasooli_engine::engine::COMMIT_CHUNK_EVENTS / 2 + 1,
+                bulk: true,
+            }),
+        ]
+    }
+
+    fn payments(write: &Write, first: usize) -> Vec<Value> {
+        let to = |account: &str, n: usize| {
+            json!({"type": "receive_payment", "receipt_no": format!("R{n:07}"),
+                   "account_no": account, "amount": "1.00", "paid_on": "2026-05-01",
+                   "channel": "upi"})
+        };
+        (0..write.a1)
+            .map(|i| to("A1", first + i))
+            .chain((0..write.a2).map(|i| to("A2", first + write.a1 + i)))
+            .collect()
+    }
+
+    /// What a reader sees: A1's and A2's payments and the world's position.
+    fn seen(engine: &Engine) -> (usize, usize, u64) {
+        let count = |account: &str| {
+            engine
+                .world()
+                .consumer(account)
+                .map_or(0, |c| c.payments.len())
+        };
+        (count("A1"), count("A2"), engine.world().position)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 12,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn reads_during_writes_see_each_write_whole_or_not_at_all(
+            writes in prop::collection::vec(write(), 1..6),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut engine = Engine::open(dir.path(), Policy::default()).unwrap();
+            let setup = common::offices_and_consumers(&["A1", "A2"]);
+            engine.execute(inputs(&setup)).expect("setup accepted");
+            let shared = SharedEngine::start(engine);
+            let done = Arc::new(AtomicBool::new(false));
+            let reader = {
+                let shared = shared.clone();
+                let done = Arc::clone(&done);
+                std::thread::spawn(move || {
+                    let mut states = Vec::new();
+                    while !done.load(Ordering::Acquire) {
+                        states.push(shared.read(seen).unwrap());
+                    }
+                    states
+                })
+            };
+            // The state after each prefix of the writes, as the writer goes.
+            let mut after = vec![shared.read(seen).unwrap()];
+            let mut first = 0;
+            for write in &writes {
+                let batch = payments(write, first);
+                first += batch.len();
+                if write.bulk {
+                    shared
+                        .bulk(|engine| engine.write_streamed(inputs(&batch), &mut |_, _| {}))
+                        .expect("a load is accepted");
+                } else {
+                    shared
+                        .execute(move |_: &Engine| Ok::<_, EngineError>(inputs(&batch)))
+                        .expect("a write is accepted");
+                }
+                after.push(shared.read(seen).unwrap());
+            }
+            done.store(true, Ordering::Release);
+            let states = reader.join().unwrap();
+            prop_assert!(!states.is_empty());
+            for (k, write) in writes.iter().enumerate() {
+                prop_assert_eq!(after[k + 1].0, after[k].0 + write.a1);
+                prop_assert_eq!(after[k + 1].1, after[k].1 + write.a2);
+            }
+            let mut last = 0;
+            for state in states {
+                let at = after.iter().position(|s| *s == state);
+                prop_assert!(at.is_some(), "a read saw {:?}, between the states {:?}", state, after);
+                let at = at.unwrap_or_default();
+                prop_assert!(at >= last, "a read went back to {:?}", state);
+                last = at;
+            }
+        }
+    }
+}
