@@ -404,8 +404,6 @@ pub(crate) struct Shared {
     pub keys: RwLock<keyindex::KeyIndex>,
     /// Keys the memtable holds before the writer writes it as a run.
     pub key_memtable_entries: usize,
-    /// sled's page cache, for a reopen after a failed write.
-    pub cache_bytes: u64,
     /// Set when a write failed, cleared when one succeeds.
     pub degraded: std::sync::atomic::AtomicBool,
     notify_lock: Mutex<()>,
@@ -427,7 +425,7 @@ impl Shared {
         last_position: u64,
         index: StreamIndex,
         keys: RwLock<keyindex::KeyIndex>,
-        options: StoreOptions,
+        key_memtable_entries: usize,
     ) -> Shared {
         Shared {
             dir: dir.to_path_buf(),
@@ -435,8 +433,7 @@ impl Shared {
             last_position: AtomicU64::new(last_position),
             index: RwLock::new(index),
             keys,
-            key_memtable_entries: options.key_memtable_entries,
-            cache_bytes: options.cache_bytes,
+            key_memtable_entries,
             degraded: std::sync::atomic::AtomicBool::new(false),
             notify_lock: Mutex::new(()),
             notify: Condvar::new(),
@@ -576,16 +573,12 @@ pub struct StoreOptions {
     /// the key index (16 bytes each on disk, about 40 in memory). Smaller values write
     /// runs (and merge them) more often; tests use a handful to exercise that.
     pub key_memtable_entries: usize,
-    /// Bytes of the log's pages sled keeps in memory: with the memtable, the store's memory
-    /// whatever the log's length. Tests make it small to show that bound.
-    pub cache_bytes: u64,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             key_memtable_entries: KEY_MEMTABLE_ENTRIES,
-            cache_bytes: SLED_CACHE_BYTES,
         }
     }
 }
@@ -616,7 +609,7 @@ impl Store {
         assert_eq!(lock.dir(), dir, "the lock held is the directory's own");
         let memtable_entries = options.key_memtable_entries.max(1);
         let (sled, keys, index, last_position) =
-            open_log(dir, memtable_entries, options.cache_bytes).map_err(|e| e.in_dir(dir))?;
+            open_log(dir, memtable_entries).map_err(|e| e.in_dir(dir))?;
         let keys = RwLock::new(keys);
         let shared = Arc::new(Shared::new(
             dir,
@@ -624,10 +617,7 @@ impl Store {
             last_position,
             index,
             keys,
-            StoreOptions {
-                key_memtable_entries: memtable_entries,
-                ..options
-            },
+            memtable_entries,
         ));
         let (tx, rx) = sync_channel(WRITE_QUEUE_BOUND);
         let writer_shared = Arc::clone(&shared);
@@ -864,7 +854,7 @@ impl LogReader {
             last_position,
             StreamIndex::default(),
             RwLock::new(keyindex::KeyIndex::default()),
-            StoreOptions::default(),
+            KEY_MEMTABLE_ENTRIES,
         ));
         Ok(LogReader {
             shared,
@@ -930,9 +920,8 @@ pub fn verify_dir(dir: &Path) -> Result<VerifyReport, StoreError> {
 pub(crate) fn open_log(
     dir: &Path,
     memtable_entries: usize,
-    cache_bytes: u64,
 ) -> Result<(SledDb, keyindex::KeyIndex, StreamIndex, u64), StoreError> {
-    let db = open_sled(&dir.join("log"), cache_bytes)?;
+    let db = open_sled(&dir.join("log"), SLED_CACHE_BYTES)?;
     let tree = db.open_tree(layout::LOG_TREE)?;
     let keys = RwLock::new(keyindex::KeyIndex::open(&tree)?);
     let (index, last_position) = read::rebuild_index(&tree, &keys, memtable_entries)?;

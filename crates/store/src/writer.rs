@@ -363,9 +363,8 @@ impl Writer {
         // Dropping the old database first releases its lock (sled's threads let go of it
         // shortly after; `open_sled` waits for that).
         drop(shared.sled.write_recovered().take());
-        let (sled, keys, index, last) =
-            crate::open_log(&shared.dir, shared.key_memtable_entries, shared.cache_bytes)
-                .map_err(|e| e.in_dir(&shared.dir))?;
+        let (sled, keys, index, last) = crate::open_log(&shared.dir, shared.key_memtable_entries)
+            .map_err(|e| e.in_dir(&shared.dir))?;
         self.heads = index
             .heads
             .iter()

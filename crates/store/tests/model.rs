@@ -183,10 +183,7 @@ proptest! {
         memtable in prop_oneof![Just(1usize), Just(2), Just(5), Just(1 << 20)],
     ) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let options = StoreOptions {
-            key_memtable_entries: memtable,
-            ..StoreOptions::default()
-        };
+        let options = StoreOptions { key_memtable_entries: memtable };
         let mut store = Store::open_with(dir.path(), options).expect("open");
         let mut model = Model::default();
         let mut counter = 0u64;
