@@ -30,6 +30,10 @@ pub struct Decision {
     pub stage: Stage,
     /// The consumer's overdue arrears after the run's levies.
     pub overdue_arrears: Money,
+    /// The first date after the run's on which a run could decide anything for the consumer,
+    /// or count it otherwise, unless something is recorded for it meanwhile (see
+    /// [`next_visit`]).
+    pub next_visit: NaiveDate,
 }
 
 /// The events decided so far, and the consumer as the later stages must see it.
@@ -73,11 +77,134 @@ pub fn decide_consumer(
     let stage = climb_ladder(&view, &ledger, as_of, policy, &mut events);
     let messages = queue_for_consumer(world, &view, as_of, policy, &events, camps_ahead);
     events.extend(messages);
+    let next_visit = next_visit(&view, as_of, policy, !events.is_empty());
     Decision {
         events,
         stage,
         overdue_arrears: ledger.overdue_arrears,
+        next_visit,
     }
+}
+
+/// The first date after `as_of` on which the nightly run's decision for `consumer` (its
+/// events, stage and overdue arrears) or what it counts of it (bills and payments in its
+/// window) could differ from `as_of`'s, as long as nothing is recorded for the consumer and
+/// the policy and camps stay as they are: so a run on an earlier date may skip it.
+///
+/// Every rule compares the run's date with a date of the consumer's history, moved by one
+/// of the policy's periods (days or months). So the answer is the earliest of every date of
+/// the history moved by every such period, and the day after each: more dates than the rules
+/// need, never fewer. `acted`: the run decided events for the consumer, dated on `as_of` (a
+/// notice, a closed case, a broken plan), which are not in `consumer`.
+pub fn next_visit(
+    consumer: &Consumer,
+    as_of: NaiveDate,
+    policy: &Policy,
+    acted: bool,
+) -> NaiveDate {
+    let offsets = day_offsets(policy);
+    let reach = offsets.iter().copied().max().unwrap_or(0);
+    let surcharges = !policy.lps_rate().is_zero();
+    let mut next = NaiveDate::MAX;
+    let mut consider = |date: Option<NaiveDate>| {
+        if let Some(date) = date.filter(|d| *d > as_of && *d < next) {
+            next = date;
+        }
+    };
+    let mut each_date = |date: NaiveDate, anniversaries: bool| {
+        // A date more than the longest period back can move no comparison any more.
+        if date + chrono::Duration::days(reach) > as_of {
+            for offset in &offsets {
+                consider(date.checked_add_signed(chrono::Duration::days(*offset)));
+            }
+        }
+        if anniversaries {
+            consider(first_anniversary_after(date, as_of));
+        }
+        // Two years past a due date (s.56(2)).
+        let limit = date.checked_add_months(chrono::Months::new(24));
+        consider(limit);
+        consider(limit.and_then(|d| d.succ_opt()));
+    };
+    if acted {
+        each_date(as_of, false);
+    }
+    each_date(consumer.connected_on, false);
+    for mobile in consumer.mobiles.iter() {
+        each_date(mobile.registered_on, false);
+    }
+    for bill in consumer.bills.iter() {
+        each_date(bill.issued_on, false);
+        each_date(bill.due_on, surcharges);
+        for revision in bill.revisions.iter() {
+            each_date(revision.revised_on, false);
+        }
+    }
+    for surcharge in consumer.surcharges.iter() {
+        each_date(surcharge.levied_on, false);
+    }
+    for adjustment in consumer.adjustments.iter() {
+        each_date(adjustment.posted_on, false);
+    }
+    for payment in consumer.payments.iter() {
+        each_date(payment.paid_on, false);
+        if let Some(reversed) = payment.reversed_on {
+            each_date(reversed, false);
+        }
+    }
+    for case in consumer.cases.iter() {
+        each_date(case.issued_on, false);
+        for date in [case.served_on, case.closed_on].into_iter().flatten() {
+            each_date(date, false);
+        }
+    }
+    for change in consumer.connection.iter() {
+        each_date(change.on, false);
+    }
+    for dispute in consumer.disputes.iter() {
+        each_date(dispute.on, false);
+        if let Some(resolved) = dispute.resolved_on {
+            each_date(resolved, false);
+        }
+    }
+    for plan in consumer.plans.iter() {
+        each_date(plan.granted_on, false);
+        for installment in &plan.installments {
+            each_date(installment.due_on, false);
+        }
+        if let Some(broken) = plan.broken_on {
+            each_date(broken, false);
+        }
+    }
+    next
+}
+
+/// Every period (in days, forward or back) a rule of the nightly run moves a date by, each
+/// with the day after it, so that a comparison by `<` and by `<=` are both covered.
+fn day_offsets(policy: &Policy) -> Vec<i64> {
+    let periods = [
+        0,
+        policy.notice.clear_days + 1,
+        policy.notice.min_days_overdue,
+        policy.permanent_disconnection.after_days,
+        PLAN_GRACE_DAYS as i64,
+        crate::sms_triggers::FIRST_RUN_WINDOW_DAYS as i64,
+        -policy.sms.reminder_days_before_due.max(0),
+    ];
+    let mut offsets: Vec<i64> = periods.iter().flat_map(|p| [*p, p + 1]).collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    offsets
+}
+
+/// The first monthly anniversary of `date` after `after` (see [`crate::ledger::anniversary`]).
+fn first_anniversary_after(date: NaiveDate, after: NaiveDate) -> Option<NaiveDate> {
+    use chrono::Datelike;
+    let months = (after.year() - date.year()) * 12 + after.month() as i32 - date.month() as i32;
+    let from = u32::try_from(months.max(1)).ok()?.saturating_sub(1).max(1);
+    (from..from + 4)
+        .filter_map(|k| crate::ledger::anniversary(date, k))
+        .find(|d| *d > after)
 }
 
 /// Levies each surcharge due by `as_of` that no earlier run assessed.
@@ -110,11 +237,16 @@ fn levy_surcharges(decided: &mut Decided<'_>, world: &World, as_of: NaiveDate, p
     }
 }
 
+/// Days after an instalment's due date that the plan holds unpaid.
+const PLAN_GRACE_DAYS: u64 = 15;
+
 /// The plan in force broken by `as_of`: its instalments due 15 days or more before are not
 /// all paid.
 fn broken_plan(consumer: &Consumer, as_of: NaiveDate) -> Option<Event> {
     let plan = consumer.plan_in_force(as_of)?;
-    let cutoff = as_of.checked_sub_days(Days::new(15)).unwrap_or(as_of);
+    let cutoff = as_of
+        .checked_sub_days(Days::new(PLAN_GRACE_DAYS))
+        .unwrap_or(as_of);
     let owed_by_now: Money = plan
         .installments
         .iter()
