@@ -173,6 +173,13 @@ pub struct Engine {
     /// The divisions this engine may record consumers, camps and grievances in (a
     /// partition's owner: its partition's); every division when unset.
     scope: Option<std::sync::Arc<dyn Scope>>,
+    /// Whether the nightly run visits only the consumers its agenda names (see
+    /// [`nightly::Agenda`]) rather than every consumer.
+    nightly_agenda: bool,
+    /// The last run's agenda, read from the projections' database when first asked for.
+    agenda: std::sync::OnceLock<Option<std::sync::Arc<nightly::Agenda>>>,
+    /// The agenda of a run decided and appended, until it is read into the world.
+    pending_agenda: std::sync::Mutex<Option<nightly::Agenda>>,
 }
 
 /// Which divisions an engine may record consumers, camps and grievances in: a partition's
@@ -251,6 +258,9 @@ impl Engine {
             clock: Clock::from_env_or_system(),
             nightly_marks: None,
             scope: None,
+            nightly_agenda: true,
+            agenda: std::sync::OnceLock::new(),
+            pending_agenda: std::sync::Mutex::new(None),
         };
         engine.checkpoint_position = engine.world.position;
         engine.catch_up()?;
@@ -271,6 +281,52 @@ impl Engine {
             self.clock.today(),
             self.scope.as_deref(),
         )
+    }
+
+    /// Whether the nightly run keeps and follows an agenda (the default), or visits every
+    /// consumer every time; both decide the same (a property test holds them equal).
+    pub fn set_nightly_agenda(&mut self, on: bool) {
+        self.nightly_agenda = on;
+    }
+
+    /// The last nightly run's agenda, when the run keeps one.
+    pub(crate) fn agenda(&self) -> Option<&nightly::Agenda> {
+        if !self.nightly_agenda {
+            return None;
+        }
+        self.agenda
+            .get_or_init(|| nightly::load_agenda(&self.projections).map(std::sync::Arc::new))
+            .as_deref()
+    }
+
+    /// Holds the agenda of a run being decided until the run is read into the world.
+    pub(crate) fn stage_agenda(&self, agenda: nightly::Agenda) {
+        *self
+            .pending_agenda
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(agenda);
+    }
+
+    /// Once a run is read into the world: its agenda (when it ended well) completed with the
+    /// consumers' journals as they now are, saved, and taken as the next run's.
+    pub(crate) fn settle_agenda(&mut self, ended_well: bool) {
+        let staged = self
+            .pending_agenda
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some(mut agenda) = staged.filter(|_| ended_well && self.nightly_agenda) else {
+            return;
+        };
+        if !agenda.settle(&self.world) {
+            return;
+        }
+        if let Err(e) = nightly::save_agenda(&self.projections, &agenda) {
+            tracing::warn!(
+                "the nightly run's agenda was not saved (the next run visits every consumer): {e}"
+            );
+        }
+        self.agenda = std::sync::OnceLock::from(Some(std::sync::Arc::new(agenda)));
     }
 
     /// Who is told when a nightly run starts and ends.
@@ -360,6 +416,7 @@ impl Engine {
     pub fn rebuild(&mut self) -> Result<u64, EngineError> {
         self.projections.table().clear()?;
         self.projections.flush()?;
+        self.agenda = std::sync::OnceLock::new();
         self.world = World::default();
         let count = self.catch_up()?;
         if !self.defer_checkpoints {
@@ -1271,14 +1328,14 @@ fn subdivisions_key(generation: u64) -> Vec<u8> {
 /// A checkpoint part with the CRC-32 of its bytes after them. Journals are read back
 /// without checks each time a consumer is needed, so a part is checked whole when loaded:
 /// a damaged byte that still decoded would otherwise cut a consumer's history short.
-fn sealed(mut bytes: Vec<u8>) -> Vec<u8> {
+pub(crate) fn sealed(mut bytes: Vec<u8>) -> Vec<u8> {
     let crc = crc32fast::hash(&bytes);
     bytes.extend_from_slice(&crc.to_le_bytes());
     bytes
 }
 
 /// The bytes of a part made by [`sealed`], if its CRC matches.
-fn unsealed(part: &[u8]) -> Option<&[u8]> {
+pub(crate) fn unsealed(part: &[u8]) -> Option<&[u8]> {
     let (bytes, crc) = part.split_at_checked(part.len().checked_sub(4)?)?;
     (crc32fast::hash(bytes).to_le_bytes() == crc).then_some(bytes)
 }

@@ -20,6 +20,7 @@ use vasooli_domain::codec::encode_event;
 use vasooli_domain::event::*;
 pub use vasooli_domain::nightly::{decide_consumer, Decision};
 use vasooli_domain::state::{Camp, Consumer, StoredConsumer, World};
+use vasooli_domain::types::Stage;
 use vasooli_domain::{Money, Policy};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,6 +34,9 @@ pub struct NightlySummary {
     pub plans_broken: usize,
     pub sms_queued: usize,
     pub stages: BTreeMap<&'static str, usize>,
+    /// Consumers the run decided; the others had nothing due by its date and nothing
+    /// recorded since the last run (its agenda), and were taken as that run left them.
+    pub visited: usize,
     /// The run's money, for the summary finance reads.
     pub money: NightlyMoney,
     pub elapsed_ms: u128,
@@ -64,20 +68,224 @@ struct Share {
     events: Vec<(Event, Vec<u8>)>,
     stages: BTreeMap<&'static str, usize>,
     money: NightlyMoney,
+    /// The agenda's entry of each consumer of the share, in order.
+    agenda: Vec<AgendaEntry>,
+    /// Consumers decided (the rest were skipped by the agenda).
+    visited: usize,
     error: Option<String>,
 }
 
+/// What a nightly run learned of each consumer, so that the next run decides only the
+/// consumers with something due by its date ([`vasooli_domain::nightly::next_visit`]),
+/// something recorded since (their journal grew), or a camp announced in their subdivision,
+/// and takes the rest as they were: no events, the same stage and overdue arrears, nothing
+/// billed or collected in its window. It holds for the run after the one that made it only
+/// (its date and log position) under the same policy; any other run visits everyone.
+#[derive(Clone, Debug)]
+pub struct Agenda {
+    as_of: NaiveDate,
+    /// The world's `last_nightly_position` once the run was read in.
+    position: u64,
+    /// [`policy_fingerprint`] of the policy it was decided under.
+    policy: u32,
+    entries: Vec<AgendaEntry>,
+}
+
+/// One consumer's line of the agenda.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct AgendaEntry {
+    /// The consumer's journal length after the run ([`JOURNAL_UNSETTLED`] until the run is
+    /// read into the world).
+    journal_len: u32,
+    /// The first date something may be due.
+    next: NaiveDate,
+    /// The stage it ended at (`None`: not connected by the run's date, counted nowhere).
+    stage: Option<Stage>,
+    overdue_arrears: Money,
+}
+
+/// A journal length not known yet: the consumer was decided by a run not yet read in.
+const JOURNAL_UNSETTLED: u32 = u32::MAX;
+
+impl Agenda {
+    /// The agenda that holds for a run on the world as it is under `policy`, if any.
+    fn for_run<'a>(agenda: Option<&'a Agenda>, world: &World, policy: u32) -> Option<&'a Agenda> {
+        agenda.filter(|a| {
+            world.last_nightly == Some(a.as_of)
+                && world.last_nightly_position == a.position
+                && a.policy == policy
+        })
+    }
+
+    /// The entry of the consumer at `index`, when it may be skipped: it changed in nothing
+    /// and nothing is due by `as_of`.
+    fn skips(
+        &self,
+        index: usize,
+        stored: &StoredConsumer,
+        as_of: NaiveDate,
+    ) -> Option<AgendaEntry> {
+        let entry = *self.entries.get(index)?;
+        (entry.journal_len as usize == stored.journal_len() && entry.next > as_of).then_some(entry)
+    }
+
+    /// Completes the agenda of a run just read into `world`; false when the world is not
+    /// the run's (it is then not kept).
+    pub(crate) fn settle(&mut self, world: &World) -> bool {
+        if world.last_nightly != Some(self.as_of) || self.entries.len() > world.consumers.len() {
+            return false;
+        }
+        self.position = world.last_nightly_position;
+        for (entry, stored) in self.entries.iter_mut().zip(&world.consumers) {
+            if entry.journal_len == JOURNAL_UNSETTLED {
+                let Ok(len) = u32::try_from(stored.journal_len()) else {
+                    return false;
+                };
+                entry.journal_len = len;
+            }
+        }
+        true
+    }
+}
+
+/// A fingerprint of a policy: the CRC-32 of its TOML.
+fn policy_fingerprint(policy: &Policy) -> u32 {
+    crc32fast::hash(policy.to_toml().as_bytes())
+}
+
+/// The key of the saved agenda's head in the projections' database, and what its parts'
+/// keys start with.
+const AGENDA_KEY: &[u8] = b"nightly-agenda";
+/// Consumers per saved part of the agenda.
+const AGENDA_PART_ENTRIES: usize = 65_536;
+/// Bytes of one saved entry: journal length, next date, stage, overdue arrears.
+const AGENDA_ENTRY_BYTES: usize = 4 + 4 + 1 + 8;
+
+fn agenda_part_key(generation: u64, part: u32) -> Vec<u8> {
+    let mut key = AGENDA_KEY.to_vec();
+    key.push(b'/');
+    key.extend_from_slice(&generation.to_be_bytes());
+    key.extend_from_slice(&part.to_be_bytes());
+    key
+}
+
+/// Saves `agenda` durably: its parts under a new generation, then the head naming it, then
+/// the parts of the one before are removed. A crash leaves the old agenda or the new one.
+pub(crate) fn save_agenda(
+    projections: &vasooli_store::SideDb,
+    agenda: &Agenda,
+) -> Result<(), EngineError> {
+    use chrono::Datelike;
+    let table = projections.table();
+    let old = table.keys_with_prefix(AGENDA_KEY)?;
+    let generation = projections.generate_id()?;
+    let mut parts = 0u32;
+    for chunk in agenda.entries.chunks(AGENDA_PART_ENTRIES) {
+        let mut bytes = Vec::with_capacity(chunk.len() * AGENDA_ENTRY_BYTES + 4);
+        for entry in chunk {
+            bytes.extend_from_slice(&entry.journal_len.to_le_bytes());
+            bytes.extend_from_slice(&entry.next.num_days_from_ce().to_le_bytes());
+            bytes.push(entry.stage.map_or(u8::MAX, Stage::index));
+            bytes.extend_from_slice(&entry.overdue_arrears.paise().to_le_bytes());
+        }
+        table.insert(
+            &agenda_part_key(generation, parts),
+            crate::engine::sealed(bytes),
+        )?;
+        parts += 1;
+    }
+    projections.flush()?;
+    let head = (
+        generation,
+        parts,
+        agenda.entries.len() as u64,
+        agenda.as_of.num_days_from_ce(),
+        agenda.position,
+        agenda.policy,
+    );
+    let head = vasooli_domain::codec::encode_value(&head)
+        .map_err(|e| EngineError::Corrupt(e.to_string()))?;
+    table.insert(AGENDA_KEY, head)?;
+    projections.flush()?;
+    for key in old.iter().filter(|k| k.as_slice() != AGENDA_KEY) {
+        table.remove(key)?;
+    }
+    Ok(())
+}
+
+/// The saved agenda, when there is a whole one.
+pub(crate) fn load_agenda(projections: &vasooli_store::SideDb) -> Option<Agenda> {
+    let table = projections.table();
+    let head = table.get(AGENDA_KEY).ok()??;
+    let (generation, parts, count, as_of, position, policy): (u64, u32, u64, i32, u64, u32) =
+        vasooli_domain::codec::decode_value(&head).ok()?;
+    let as_of = NaiveDate::from_num_days_from_ce_opt(as_of)?;
+    let mut entries = Vec::with_capacity(usize::try_from(count).ok()?);
+    for part in 0..parts {
+        let sealed = table.get(&agenda_part_key(generation, part)).ok()??;
+        let bytes = crate::engine::unsealed(&sealed)?;
+        for entry in bytes.chunks(AGENDA_ENTRY_BYTES) {
+            let entry: &[u8; AGENDA_ENTRY_BYTES] = entry.try_into().ok()?;
+            let next = i32::from_le_bytes(entry[4..8].try_into().ok()?);
+            entries.push(AgendaEntry {
+                journal_len: u32::from_le_bytes(entry[0..4].try_into().ok()?),
+                next: NaiveDate::from_num_days_from_ce_opt(next)?,
+                stage: match entry[8] {
+                    u8::MAX => None,
+                    index => Some(Stage::from_index(index)?),
+                },
+                overdue_arrears: Money::from_paise(i64::from_le_bytes(
+                    entry[9..17].try_into().ok()?,
+                )),
+            });
+        }
+    }
+    (entries.len() as u64 == count).then_some(Agenda {
+        as_of,
+        position,
+        policy,
+        entries,
+    })
+}
+
+/// Decides the consumers of `consumers` (the world's from index `first`) that `agenda` does
+/// not skip, and takes the skipped ones as the agenda has them.
 fn decide_share(
     world: &World,
+    first: usize,
     consumers: &[StoredConsumer],
     as_of: NaiveDate,
     policy: &Policy,
     camps: &HashMap<&str, Vec<&Camp>>,
+    agenda: Option<&Agenda>,
 ) -> Share {
     let mut share = Share::default();
     let since = window_start(world, as_of);
-    for stored in consumers {
+    for (offset, stored) in consumers.iter().enumerate() {
+        let camp_announced = camps.contains_key(stored.subdivision.as_str());
+        let skipped = agenda
+            .filter(|_| !camp_announced)
+            .and_then(|a| a.skips(first + offset, stored, as_of));
+        if let Some(entry) = skipped {
+            if let Some(stage) = entry.stage {
+                *share.stages.entry(stage.as_str()).or_insert(0) += 1;
+                *share
+                    .money
+                    .arrears_by_stage
+                    .entry(stage.as_str())
+                    .or_default() += entry.overdue_arrears;
+            }
+            share.agenda.push(entry);
+            continue;
+        }
+        share.visited += 1;
         if stored.connected_on > as_of {
+            share.agenda.push(AgendaEntry {
+                journal_len: JOURNAL_UNSETTLED,
+                next: stored.connected_on,
+                stage: None,
+                overdue_arrears: Money::ZERO,
+            });
             continue;
         }
         let consumer = &stored.consumer();
@@ -88,6 +296,12 @@ fn decide_share(
         let stage = decision.stage.as_str();
         *share.stages.entry(stage).or_insert(0) += 1;
         count_money(&mut share.money, consumer, &decision, since, as_of);
+        share.agenda.push(AgendaEntry {
+            journal_len: JOURNAL_UNSETTLED,
+            next: decision.next_visit,
+            stage: Some(decision.stage),
+            overdue_arrears: decision.overdue_arrears,
+        });
         for event in decision.events {
             match encode_event(&event) {
                 Ok(payload) => share.events.push((event, payload)),
@@ -156,13 +370,14 @@ pub fn run_in_blocks(
 
 /// Ends a run [`decide_and_append`] answered `decided` for: whatever was appended (all of the
 /// run, or the part before a failure) is read into the world, so the world never lags the
-/// log, and then the run's answer is given.
+/// log, the run's agenda is kept when it ended well, and then the run's answer is given.
 pub fn complete(
     engine: &mut Engine,
     decided: Result<NightlySummary, EngineError>,
     started: Instant,
 ) -> Result<NightlySummary, EngineError> {
     let finished = finish(engine);
+    engine.settle_agenda(decided.is_ok() && finished.is_ok());
     let mut summary = decided?;
     finished?;
     summary.elapsed_ms = started.elapsed().as_millis();
@@ -210,10 +425,28 @@ pub fn decide_and_append(
     // independent of each other (a block's events change no other consumer) and the run's own
     // record comes last, so the decisions and the log are the same as deciding everyone at
     // once, and a run cut off part-way is completed by running it again.
+    let policy_print = policy_fingerprint(engine.policy());
+    let agenda = Agenda::for_run(engine.agenda(), world, policy_print);
+    let mut next_agenda = Agenda {
+        as_of,
+        position: 0,
+        policy: policy_print,
+        entries: Vec::with_capacity(consumers),
+    };
+    let mut visited = 0;
     let mut from = 0;
     loop {
         let to = consumers.min(from + block);
-        let decided = decide_block(world, engine.policy(), from..to, as_of, &mut summary)?;
+        let decided = decide_block(
+            world,
+            engine.policy(),
+            from..to,
+            as_of,
+            &mut summary,
+            agenda,
+            &mut next_agenda.entries,
+            &mut visited,
+        )?;
         summary.appended += decided.len();
         engine.append_commits(&decided)?;
         from = to;
@@ -221,6 +454,7 @@ pub fn decide_and_append(
             break;
         }
     }
+    summary.visited = visited;
     if new_date || summary.appended > 0 {
         let done = Event::NightlyRunCompleted(NightlyRunCompleted { as_of });
         let payload = encode_event(&done).map_err(|e| EngineError::Corrupt(e.to_string()))?;
@@ -232,6 +466,7 @@ pub fn decide_and_append(
             tracing::warn!("the end of the nightly run of {as_of} was not recorded: {e}");
         }
     }
+    engine.stage_agenda(next_agenda);
     Ok(summary)
 }
 
@@ -245,25 +480,36 @@ pub fn finish(engine: &mut Engine) -> Result<(), EngineError> {
 /// Consumers decided between appends (see [`run`]).
 pub const NIGHTLY_BLOCK_CONSUMERS: usize = 25_000;
 
-/// Decides the consumers in `range` on threads and joins their events in consumer order, so
-/// the log does not depend on the thread count; counts stages and events into `summary`.
+/// Decides the consumers in `range` on threads (those `agenda` does not skip) and joins their
+/// events in consumer order, so the log does not depend on the thread count; counts stages
+/// and events into `summary`, and the consumers' agenda entries into `entries`.
+#[allow(clippy::too_many_arguments)]
 fn decide_block(
     world: &World,
     policy: &Policy,
     range: std::ops::Range<usize>,
     as_of: NaiveDate,
     summary: &mut NightlySummary,
+    agenda: Option<&Agenda>,
+    entries: &mut Vec<AgendaEntry>,
+    visited: &mut usize,
 ) -> Result<Vec<(Event, Vec<u8>)>, EngineError> {
+    let start = range.start;
     let camps = sms_queue::camps_ahead_by_subdivision(world, as_of, policy);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, NIGHTLY_THREADS_MAX);
     let block = &world.consumers[range];
     let chunk = block.len().div_ceil(threads).max(1);
+    let camps = &camps;
     let shares: Vec<Share> = std::thread::scope(|scope| {
         let handles: Vec<_> = block
             .chunks(chunk)
-            .map(|part| scope.spawn(|| decide_share(world, part, as_of, policy, &camps)))
+            .enumerate()
+            .map(|(n, part)| {
+                let first = start + n * chunk;
+                scope.spawn(move || decide_share(world, first, part, as_of, policy, camps, agenda))
+            })
             .collect();
         handles
             .into_iter()
@@ -283,6 +529,8 @@ fn decide_block(
         for (stage, count) in share.stages {
             *summary.stages.entry(stage).or_insert(0) += count;
         }
+        entries.extend(share.agenda);
+        *visited += share.visited;
         let money = &mut summary.money;
         money.billed += share.money.billed;
         money.collected += share.money.collected;

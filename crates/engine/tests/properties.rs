@@ -960,3 +960,114 @@ proptest! {
         }
     }
 }
+
+/// The log's events after the setup: stream, type and payload, in order.
+fn log_events(engine: &Engine) -> Vec<(String, String, Vec<u8>)> {
+    engine
+        .store()
+        .read_all(1)
+        .map(|e| {
+            let e = e.expect("the log reads");
+            (e.stream, e.event_type, e.payload)
+        })
+        .collect()
+}
+
+/// A run's summary without how many consumers it decided and how long it took.
+fn outcome(mut summary: vasooli_engine::nightly::NightlySummary) -> String {
+    summary.visited = 0;
+    summary.elapsed_ms = 0;
+    format!("{summary:?}")
+}
+
+/// A step of the agenda's workload: few commands, so that most consumers have nothing
+/// recorded between runs and the agenda skips them.
+fn agenda_step() -> impl Strategy<Value = Step> {
+    (
+        prop::collection::vec(op(-40..400), 0..3),
+        prop::bool::weighted(0.2),
+        1u8..41,
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(ops, reopen, advance_days, serve, disconnect)| Step {
+            ops,
+            reopen,
+            advance_days,
+            serve,
+            disconnect,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Proves that a nightly run following the last run's agenda (deciding only consumers
+    /// with something due or recorded since) decides exactly what a run over every consumer
+    /// decides: the same events in the same order, the same summary, the same lists. Batches,
+    /// runs at increasing dates (a day or many apart), officers' actions, mobiles (SMS), a
+    /// camp (its announcement) and reopening from the checkpoint (the agenda read back) mix.
+    #[test]
+    fn a_run_by_agenda_equals_a_run_over_everyone(
+        steps in prop::collection::vec(agenda_step(), 1..11),
+        short_steps in any::<bool>(),
+        periods in (5i64..50, 20i64..70, 0i64..8, 30i64..120),
+    ) {
+        // The policy's periods drawn too, so that no rule's date hides behind another's.
+        let (clear_days, min_days_overdue, reminder_days, after_days) = periods;
+        let mut policy = Policy::default();
+        policy.notice.clear_days = clear_days;
+        policy.notice.min_days_overdue = min_days_overdue;
+        policy.sms.reminder_days_before_due = reminder_days;
+        policy.permanent_disconnection.after_days = after_days;
+        let agenda_dir = tempfile::tempdir().expect("a temporary directory");
+        let full_dir = tempfile::tempdir().expect("a temporary directory");
+        let open = |dir: &std::path::Path, agenda: bool| {
+            let mut engine = Engine::open(dir, policy.clone()).expect("opens");
+            engine.set_nightly_agenda(agenda);
+            // After every run's date, so that none is refused as ahead of the calendar.
+            engine.set_clock(vasooli_engine::Clock::Fixed(on(480)));
+            engine
+        };
+        let mut by_agenda = open(agenda_dir.path(), true);
+        let mut full = open(full_dir.path(), false);
+        let mut setup = setup_commands();
+        for (i, (account, _, _)) in ACCOUNTS.iter().enumerate().take(3) {
+            setup.push(json!({"type": "register_mobile", "account_no": account,
+                "mobile": format!("98765000{i:02}"), "registered_on": on(-60).to_string(),
+                "source": "online"}));
+        }
+        setup.push(json!({"type": "schedule_camp", "camp_id": "CAMP-1", "subdivision": "SD1",
+            "on": on(45).to_string(), "venue": "Panchayat Bhawan"}));
+        execute(&mut by_agenda, &setup);
+        execute(&mut full, &setup);
+        let mut workload = Workload::default();
+        let mut date = on(10);
+        let mut skipped = 0;
+        for step in &steps {
+            let commands: Vec<Value> = step.ops.iter().filter_map(|o| workload.command(o)).collect();
+            execute(&mut by_agenda, &commands);
+            execute(&mut full, &commands);
+            if step.reopen {
+                drop(by_agenda);
+                by_agenda = open(agenda_dir.path(), true);
+                drop(full);
+                full = open(full_dir.path(), false);
+            }
+            let advance = if short_steps { 1 + step.advance_days % 8 } else { step.advance_days };
+            date = date + Days::new(advance.into());
+            let a = by_agenda.nightly(date).expect("nightly by agenda");
+            let f = full.nightly(date).expect("nightly over everyone");
+            skipped += f.visited - a.visited;
+            prop_assert_eq!(outcome(a), outcome(f), "the run of {}", date);
+            prop_assert_eq!(log_events(&by_agenda), log_events(&full), "the log after {}", date);
+            let actions = officer_actions(&full, step.serve, step.disconnect);
+            execute(&mut by_agenda, &actions);
+            execute(&mut full, &actions);
+        }
+        prop_assert_eq!(snapshot(&by_agenda), snapshot(&full));
+        if std::env::var_os("AGENDA_STATS").is_some() {
+            eprintln!("{} runs, {skipped} consumers skipped", steps.len());
+        }
+    }
+}

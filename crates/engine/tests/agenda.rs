@@ -1,0 +1,127 @@
+//! The nightly run by agenda, day by day through the steps of the ladder, beside a run over
+//! every consumer: the same summary and events each day, while it decides only the consumers
+//! with something due.
+
+mod common;
+
+use chrono::{Days, NaiveDate};
+use serde_json::json;
+use vasooli_domain::Policy;
+use vasooli_engine::nightly::NightlySummary;
+use vasooli_engine::{Clock, Engine};
+
+fn day(n: u64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, 1).expect("a date") + Days::new(n)
+}
+
+fn policy() -> Policy {
+    let mut policy = Policy::default();
+    policy.notice.clear_days = 10;
+    policy.notice.min_days_overdue = 20;
+    policy
+}
+
+/// Forty consumers, each billed on 2026-01-05 and due on 2026-01-20; A1 pays nothing, the
+/// others pay in full.
+fn utility(dir: &std::path::Path, agenda: bool) -> Engine {
+    let mut engine = Engine::open(dir, policy()).expect("opens");
+    engine.set_clock(Clock::Fixed(day(300)));
+    engine.set_nightly_agenda(agenda);
+    let accounts: Vec<String> = (1..=40).map(|n| format!("A{n}")).collect();
+    let names: Vec<&str> = accounts.iter().map(String::as_str).collect();
+    let mut commands = common::offices_and_consumers(&names);
+    for account in &accounts {
+        commands.push(
+            json!({"type": "issue_bill", "bill_no": format!("B-{account}"),
+            "account_no": account, "period": "2026-01", "issued_on": "2026-01-05",
+            "due_on": "2026-01-20", "amount": "5000.00"}),
+        );
+        if account != "A1" {
+            commands.push(
+                json!({"type": "receive_payment", "receipt_no": format!("R-{account}"),
+                "account_no": account, "amount": "5000.00", "paid_on": "2026-01-15",
+                "channel": "upi"}),
+            );
+        }
+    }
+    engine
+        .execute(common::inputs_from("setup", &commands))
+        .expect("the setup is accepted");
+    engine
+}
+
+fn outcome(mut summary: NightlySummary) -> String {
+    summary.visited = 0;
+    summary.elapsed_ms = 0;
+    format!("{summary:?}")
+}
+
+fn log(engine: &Engine) -> Vec<Vec<u8>> {
+    engine
+        .store()
+        .read_all(1)
+        .map(|e| e.expect("the log reads").payload)
+        .collect()
+}
+
+#[test]
+fn daily_runs_by_agenda_follow_the_ladder_as_runs_over_everyone_do() {
+    let agenda_dir = tempfile::tempdir().expect("a temporary directory");
+    let full_dir = tempfile::tempdir().expect("a temporary directory");
+    let mut by_agenda = utility(agenda_dir.path(), true);
+    let mut full = utility(full_dir.path(), false);
+    let mut visited = Vec::new();
+    // From before the due date, through the notice (20 days overdue: 2026-02-09), its
+    // service, the clear days (10) and the disconnection's first day, to past the second
+    // surcharge anniversary.
+    for n in 15..=80 {
+        let date = day(n);
+        if n == 45 {
+            // The engine is reopened: the agenda is read back from the projections.
+            drop(by_agenda);
+            by_agenda = Engine::open(agenda_dir.path(), policy()).expect("reopens");
+            by_agenda.set_clock(Clock::Fixed(day(300)));
+        }
+        let a = by_agenda.nightly(date).expect("a run by agenda");
+        let f = full.nightly(date).expect("a run over everyone");
+        assert_eq!(f.visited, 40, "a run over everyone decides everyone");
+        visited.push((n, a.visited));
+        assert_eq!(outcome(a), outcome(f), "the run of {date}");
+        assert_eq!(log(&by_agenda), log(&full), "the log after {date}");
+        if n == 42 {
+            // The officer serves A1's notice, on both.
+            let serve = |engine: &mut Engine| {
+                let notice = engine
+                    .world()
+                    .consumer("A1")
+                    .and_then(|c| c.cases.last().map(|case| case.notice_no.to_string()))
+                    .expect("A1 has a notice by now");
+                let command = json!({"type": "serve_notice", "notice_no": notice,
+                    "served_on": date.to_string(), "mode": "affixed"});
+                engine
+                    .execute(common::inputs_from("officer", &[command]))
+                    .expect("served");
+            };
+            serve(&mut by_agenda);
+            serve(&mut full);
+        }
+    }
+    let full_visits = visited.iter().filter(|(_, v)| *v == 40).count();
+    let quiet = visited.iter().filter(|(_, v)| *v <= 1).count();
+    assert!(
+        quiet > 40,
+        "most days decide at most A1: {visited:?} ({full_visits} days decided everyone)"
+    );
+    // Rules of the whole utility make the day after a policy change visit everyone.
+    drop(by_agenda);
+    let mut changed = policy();
+    changed.notice.clear_days = 12;
+    let mut by_agenda = Engine::open(agenda_dir.path(), changed).expect("reopens");
+    by_agenda.set_clock(Clock::Fixed(day(300)));
+    let after = by_agenda
+        .nightly(day(81))
+        .expect("a run under another policy");
+    assert_eq!(after.visited, 40);
+    let next = by_agenda.nightly(day(82)).expect("the run after");
+    assert!(next.visited < 40, "{}", next.visited);
+}
