@@ -88,113 +88,112 @@ pub fn decide_consumer(
 
 /// The first date after `as_of` on which the nightly run's decision for `consumer` (its
 /// events, stage and overdue arrears) or what it counts of it (bills and payments in its
-/// window) could differ from `as_of`'s, as long as nothing is recorded for the consumer and
-/// the policy and camps stay as they are: so a run on an earlier date may skip it.
+/// window) could differ from `as_of`'s, as long as nothing is recorded for it and the policy
+/// and camps stay as they are: so a run on an earlier date may skip it.
 ///
-/// Every rule compares the run's date with a date of the consumer's history, moved by one
-/// of the policy's periods (days or months). So the answer is the earliest of every date of
-/// the history moved by every such period, and the day after each: more dates than the rules
-/// need, never fewer. `acted`: the run decided events for the consumer, dated on `as_of` (a
-/// notice, a closed case, a broken plan), which are not in `consumer`.
+/// Every rule of the run compares its date with a date of the consumer's history, or with
+/// such a date moved by one of the policy's periods:
+///
+/// - every date of the history counts from its own day (a bill in the ledger and in the
+///   run's window from its issue, a payment from its day, a case closed, a plan broken, a
+///   dispute resolved, a mobile registered on theirs; an SMS trigger on its day);
+/// - a charge (a bill, a surcharge, a debit adjustment) is overdue from the day after it
+///   falls due, and counts towards the notice's minimum days overdue from its due date plus
+///   those days;
+/// - a bill's SMS reminder falls the policy's days before its due date, and each monthly
+///   anniversary of its due date levies a surcharge while surcharges are levied;
+/// - disconnection is allowed the day after a served notice's clear days, permanent
+///   disconnection falls due the policy's days after a disconnection, and a plan breaks
+///   15 days after an instalment falls due unpaid.
+///
+/// `acted`: the run decided events for the consumer; the day after is taken too.
 pub fn next_visit(
     consumer: &Consumer,
     as_of: NaiveDate,
     policy: &Policy,
     acted: bool,
 ) -> NaiveDate {
-    let offsets = day_offsets(policy);
-    let reach = offsets.iter().copied().max().unwrap_or(0);
     let surcharges = !policy.lps_rate().is_zero();
     let mut next = NaiveDate::MAX;
-    let mut consider = |date: Option<NaiveDate>| {
-        if let Some(date) = date.filter(|d| *d > as_of && *d < next) {
+    let mut on = |date: NaiveDate, days: i64| {
+        if let Some(date) = date
+            .checked_add_signed(chrono::Duration::days(days))
+            .filter(|d| *d > as_of && *d < next)
+        {
             next = date;
         }
     };
-    let mut each_date = |date: NaiveDate, anniversaries: bool| {
-        // A date more than the longest period back can move no comparison any more.
-        if date + chrono::Duration::days(reach) > as_of {
-            for offset in &offsets {
-                consider(date.checked_add_signed(chrono::Duration::days(*offset)));
-            }
-        }
-        if anniversaries {
-            consider(first_anniversary_after(date, as_of));
-        }
-        // Two years past a due date (s.56(2)).
-        let limit = date.checked_add_months(chrono::Months::new(24));
-        consider(limit);
-        consider(limit.and_then(|d| d.succ_opt()));
-    };
+    let overdue_after = policy.notice.min_days_overdue;
+    let reminder = -policy.sms.reminder_days_before_due.max(0);
     if acted {
-        each_date(as_of, false);
+        on(as_of, 1);
     }
-    each_date(consumer.connected_on, false);
+    on(consumer.connected_on, 0);
     for mobile in consumer.mobiles.iter() {
-        each_date(mobile.registered_on, false);
+        on(mobile.registered_on, 0);
     }
     for bill in consumer.bills.iter() {
-        each_date(bill.issued_on, false);
-        each_date(bill.due_on, surcharges);
+        on(bill.issued_on, 0);
+        for days in [0, 1, overdue_after, reminder] {
+            on(bill.due_on, days);
+        }
+        if surcharges {
+            if let Some(anniversary) = first_anniversary_after(bill.due_on, as_of) {
+                on(anniversary, 0);
+            }
+        }
         for revision in bill.revisions.iter() {
-            each_date(revision.revised_on, false);
+            on(revision.revised_on, 0);
         }
     }
     for surcharge in consumer.surcharges.iter() {
-        each_date(surcharge.levied_on, false);
+        for days in [0, 1, overdue_after] {
+            on(surcharge.levied_on, days);
+        }
     }
     for adjustment in consumer.adjustments.iter() {
-        each_date(adjustment.posted_on, false);
+        // A debit is a charge due on the day it is posted.
+        for days in [0, 1, overdue_after] {
+            on(adjustment.posted_on, days);
+        }
     }
     for payment in consumer.payments.iter() {
-        each_date(payment.paid_on, false);
+        on(payment.paid_on, 0);
         if let Some(reversed) = payment.reversed_on {
-            each_date(reversed, false);
+            on(reversed, 0);
         }
     }
     for case in consumer.cases.iter() {
-        each_date(case.issued_on, false);
-        for date in [case.served_on, case.closed_on].into_iter().flatten() {
-            each_date(date, false);
+        on(case.issued_on, 0);
+        if let Some(served) = case.served_on {
+            on(served, 0);
+            on(crate::ladder::disconnection_allowed_on(served, policy), 0);
+        }
+        if let Some(closed) = case.closed_on {
+            on(closed, 0);
         }
     }
     for change in consumer.connection.iter() {
-        each_date(change.on, false);
+        on(change.on, 0);
+        on(change.on, policy.permanent_disconnection.after_days);
     }
     for dispute in consumer.disputes.iter() {
-        each_date(dispute.on, false);
+        on(dispute.on, 0);
         if let Some(resolved) = dispute.resolved_on {
-            each_date(resolved, false);
+            on(resolved, 0);
         }
     }
     for plan in consumer.plans.iter() {
-        each_date(plan.granted_on, false);
+        on(plan.granted_on, 0);
         for installment in &plan.installments {
-            each_date(installment.due_on, false);
+            on(installment.due_on, 0);
+            on(installment.due_on, PLAN_GRACE_DAYS as i64);
         }
         if let Some(broken) = plan.broken_on {
-            each_date(broken, false);
+            on(broken, 0);
         }
     }
     next
-}
-
-/// Every period (in days, forward or back) a rule of the nightly run moves a date by, each
-/// with the day after it, so that a comparison by `<` and by `<=` are both covered.
-fn day_offsets(policy: &Policy) -> Vec<i64> {
-    let periods = [
-        0,
-        policy.notice.clear_days + 1,
-        policy.notice.min_days_overdue,
-        policy.permanent_disconnection.after_days,
-        PLAN_GRACE_DAYS as i64,
-        crate::sms_triggers::FIRST_RUN_WINDOW_DAYS as i64,
-        -policy.sms.reminder_days_before_due.max(0),
-    ];
-    let mut offsets: Vec<i64> = periods.iter().flat_map(|p| [*p, p + 1]).collect();
-    offsets.sort_unstable();
-    offsets.dedup();
-    offsets
 }
 
 /// The first monthly anniversary of `date` after `after` (see [`crate::ledger::anniversary`]).

@@ -1000,7 +1000,7 @@ fn agenda_step() -> impl Strategy<Value = Step> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     /// Proves that a nightly run following the last run's agenda (deciding only consumers
     /// with something due or recorded since) decides exactly what a run over every consumer
