@@ -3,7 +3,8 @@
 //! Generates a utility (`NIGHTLY_BENCH_CONSUMERS`, default 275,000; 12 months), loads it,
 //! and prints in one run: events generated, full rebuild throughput beside a raw replay of
 //! the same log (read and decode every event, nothing applied), the first nightly run (which
-//! assesses a year of anniversaries), one more day's nightly run, and peak memory.
+//! assesses a year of anniversaries), one more day's nightly run and thirty more by the
+//! agenda, then a day over every consumer (the baseline), and peak memory.
 
 use std::time::Instant;
 use vasooli_demo::{Generator, GeneratorConfig};
@@ -66,6 +67,27 @@ fn main() {
     let next_day = generator.end_date().succ_opt().expect("date");
     let one_day = engine.nightly(next_day).expect("nightly");
     let day_seconds = started.elapsed().as_secs_f64();
+    // A month of days by the agenda, then a day over every consumer, for the baseline of the
+    // same work done by visiting everyone.
+    let mut month = Vec::new();
+    let mut date = next_day;
+    for _ in 0..30 {
+        date = date.succ_opt().expect("date");
+        let started = Instant::now();
+        let day = engine.nightly(date).expect("nightly");
+        month.push((
+            date,
+            started.elapsed().as_secs_f64(),
+            day.visited,
+            day.appended,
+        ));
+    }
+    engine.set_nightly_agenda(false);
+    date = date.succ_opt().expect("date");
+    let started = Instant::now();
+    let everyone = engine.nightly(date).expect("nightly");
+    let everyone_seconds = started.elapsed().as_secs_f64();
+    engine.set_nightly_agenda(true);
     let total_events = engine.store().last_position();
 
     // Raw replay before and after the rebuild; the faster of the two is the baseline, so
@@ -95,8 +117,24 @@ fn main() {
         first.appended
     );
     println!(
-        "one more day's nightly run        {day_seconds:.2} s, {} events appended",
-        one_day.appended
+        "one more day's nightly run        {day_seconds:.2} s, {} events appended, {} of {consumers} consumers decided (by agenda)",
+        one_day.appended, one_day.visited
+    );
+    let total: f64 = month.iter().map(|(_, s, _, _)| s).sum();
+    let (busiest, most, busiest_visited, busiest_appended) = month
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("a month of runs");
+    let visited: usize = month.iter().map(|(_, _, v, _)| v).sum();
+    println!(
+        "30 more days by agenda            {total:.2} s in all ({:.3} s a day), {:.0} consumers decided a day; the longest {busiest}: {most:.2} s, {busiest_visited} decided, {busiest_appended} events appended",
+        total / 30.0,
+        visited as f64 / 30.0
+    );
+    println!(
+        "  {date} over everyone         {everyone_seconds:.2} s, {} events appended, {} consumers decided (baseline)",
+        everyone.appended, everyone.visited
     );
     println!("events in the log                 {total_events}");
     println!(
