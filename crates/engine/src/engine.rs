@@ -180,6 +180,8 @@ pub struct Engine {
     agenda: std::sync::OnceLock<Option<std::sync::Arc<nightly::Agenda>>>,
     /// The agenda of a run decided and appended, until it is read into the world.
     pending_agenda: std::sync::Mutex<Option<nightly::Agenda>>,
+    /// The agenda in `agenda` is not saved yet.
+    agenda_unsaved: std::sync::atomic::AtomicBool,
 }
 
 /// Which divisions an engine may record consumers, camps and grievances in: a partition's
@@ -261,6 +263,7 @@ impl Engine {
             nightly_agenda: true,
             agenda: std::sync::OnceLock::new(),
             pending_agenda: std::sync::Mutex::new(None),
+            agenda_unsaved: std::sync::atomic::AtomicBool::new(false),
         };
         engine.checkpoint_position = engine.world.position;
         engine.catch_up()?;
@@ -308,7 +311,8 @@ impl Engine {
     }
 
     /// Once a run is read into the world: its agenda (when it ended well) completed with the
-    /// consumers' journals as they now are, saved, and taken as the next run's.
+    /// consumers' journals as they now are and taken as the next run's (saved by
+    /// [`Engine::save_agenda`]).
     pub(crate) fn settle_agenda(&mut self, ended_well: bool) {
         let staged = self
             .pending_agenda
@@ -321,12 +325,27 @@ impl Engine {
         if !agenda.settle(&self.world) {
             return;
         }
-        if let Err(e) = nightly::save_agenda(&self.projections, &agenda) {
-            tracing::warn!(
-                "the nightly run's agenda was not saved (the next run visits every consumer): {e}"
-            );
-        }
         self.agenda = std::sync::OnceLock::from(Some(std::sync::Arc::new(agenda)));
+        self.agenda_unsaved
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Saves the last run's agenda to the projections' database, if it is not yet: shared
+    /// access is enough, so a server's readers go on meanwhile. A failure only costs the
+    /// next run in a new process a visit to every consumer.
+    pub fn save_agenda(&self) {
+        if !self
+            .agenda_unsaved
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        let Some(Some(agenda)) = self.agenda.get() else {
+            return;
+        };
+        if let Err(e) = nightly::save_agenda(&self.projections, agenda) {
+            tracing::warn!("the nightly run's agenda was not saved (the next run in a new process visits every consumer): {e}");
+        }
     }
 
     /// Who is told when a nightly run starts and ends.

@@ -148,9 +148,19 @@ impl Agenda {
     }
 }
 
-/// A fingerprint of a policy: the CRC-32 of its TOML.
+/// The rules an agenda was made by: change it whenever [`vasooli_domain::nightly::next_visit`]
+/// or a rule of the run that it follows changes, or the order of [`Stage::ALL`] (an entry
+/// stores a stage by its place there), so that an agenda a build with other rules saved is
+/// not followed (the next run then visits every consumer and saves a new one).
+const AGENDA_RULES_VERSION: u32 = 1;
+
+/// A fingerprint of the rules and the policy an agenda was made under: the CRC-32 of the
+/// rules' version and the policy's TOML.
 fn policy_fingerprint(policy: &Policy) -> u32 {
-    crc32fast::hash(policy.to_toml().as_bytes())
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&AGENDA_RULES_VERSION.to_le_bytes());
+    hasher.update(policy.to_toml().as_bytes());
+    hasher.finalize()
 }
 
 /// The key of the saved agenda's head in the projections' database, and what its parts'
@@ -365,7 +375,9 @@ pub fn run_in_blocks(
 ) -> Result<NightlySummary, EngineError> {
     let started = Instant::now();
     let decided = decide_and_append(engine, as_of, block);
-    complete(engine, decided, started)
+    let completed = complete(engine, decided, started);
+    engine.save_agenda();
+    completed
 }
 
 /// Ends a run [`decide_and_append`] answered `decided` for: whatever was appended (all of the

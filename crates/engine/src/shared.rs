@@ -189,6 +189,9 @@ impl SharedEngine {
         let completed = nightly::complete(&mut guard, decided, started);
         self.position
             .store(guard.world().position, Ordering::Relaxed);
+        // The run's agenda is saved with readers going on; other writes wait for it.
+        let guard = RwLockWriteGuard::downgrade_to_upgradable(guard);
+        guard.save_agenda();
         drop(watch);
         Ok(completed?)
     }
