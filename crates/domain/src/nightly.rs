@@ -116,8 +116,8 @@ pub fn next_visit(
     let surcharges = !policy.lps_rate().is_zero();
     let mut next = NaiveDate::MAX;
     let mut on = |date: NaiveDate, days: i64| {
-        if let Some(date) = date
-            .checked_add_signed(chrono::Duration::days(days))
+        if let Some(date) = chrono::TimeDelta::try_days(days)
+            .and_then(|delta| date.checked_add_signed(delta))
             .filter(|d| *d > as_of && *d < next)
         {
             next = date;
