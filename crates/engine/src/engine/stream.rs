@@ -431,11 +431,11 @@ impl Batch<'_> {
                         conflicts.push((record.row, conflict_error(&record)));
                     }
                     (Some(hash), _) if hash == record.content_hash => {
-                        *error_of(&mut pass.errors, record.row) = None;
+                        *error_of(&mut pass.errors, record.row)? = None;
                         pass.duplicates += 1;
                     }
                     (Some(_), Outcome::RefusedReplaceable) => {
-                        *error_of(&mut pass.errors, record.row) = Some(conflict_error(&record));
+                        *error_of(&mut pass.errors, record.row)? = Some(conflict_error(&record));
                     }
                     (Some(_), Outcome::RefusedFixed) => {}
                 }
@@ -490,24 +490,35 @@ impl Batch<'_> {
     }
 }
 
-/// The error of `row` among a first pass's errors: a refused row with a key has exactly one.
-fn error_of(errors: &mut [(u32, Option<RowError>)], row: u32) -> &mut Option<RowError> {
+/// The error of `row` among a first pass's errors: a refused row with a key has exactly one
+/// (a key file that says otherwise is damaged).
+fn error_of(
+    errors: &mut [(u32, Option<RowError>)],
+    row: u32,
+) -> Result<&mut Option<RowError>, EngineError> {
     let at = errors.partition_point(|(r, _)| *r < row);
-    &mut errors[at].1
+    match errors.get_mut(at) {
+        Some((r, error)) if *r == row => Ok(error),
+        _ => Err(EngineError::Corrupt(format!(
+            "the import's spool names row {row} as refused, but it was not"
+        ))),
+    }
 }
 
 impl Engine {
-    /// Checks a streamed import whole (see the module's notes); the spool is removed when
-    /// the returned batch is dropped.
+    /// Checks a streamed import whole (see the module's notes): what to append, and the
+    /// spool it is read from (removed when dropped). What the check kept of the file's rows
+    /// (the offices and consumers it registers) is let go before anything is written.
     fn check_streamed(
         &self,
         inputs: impl IntoIterator<Item = Input>,
-    ) -> Result<(Batch<'_>, Resolved), EngineError> {
+    ) -> Result<(Spool, Resolved), EngineError> {
         let mut batch = self.batch();
         batch.spool = Some(Spool::create(self.store.dir())?);
         let pass = batch.check_streamed(inputs)?;
         let resolved = batch.resolve_streamed(pass)?;
-        Ok((batch, resolved))
+        let spool = batch.spool.take().expect("a streamed batch has a spool");
+        Ok((spool, resolved))
     }
 
     /// A file import (the commands of [`streamable`]), streamed: memory is bounded by a
@@ -519,9 +530,7 @@ impl Engine {
         inputs: impl IntoIterator<Item = Input>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ExecuteReport, EngineError> {
-        let (batch, resolved) = self.check_streamed(inputs)?;
-        // The spool outlives the batch's borrow of the engine: the batch is taken apart.
-        let spool = batch.spool.expect("a streamed batch has a spool");
+        let (spool, resolved) = self.check_streamed(inputs)?;
         let Resolved {
             read,
             duplicates,
@@ -541,7 +550,7 @@ impl Engine {
         inputs: impl IntoIterator<Item = Input>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<ExecuteReport, EngineError> {
-        let (_batch, resolved) = self.check_streamed(inputs)?;
+        let (_spool, resolved) = self.check_streamed(inputs)?;
         let Resolved {
             read,
             duplicates,
