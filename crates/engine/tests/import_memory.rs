@@ -93,7 +93,7 @@ fn peak_of(import: impl FnOnce()) -> usize {
     PEAK.load(Ordering::Relaxed).saturating_sub(before)
 }
 
-/// A row no file import takes, put last so that every row before it is checked and then
+/// A bill missing its fields, put last so that every row before it is checked and then
 /// nothing is written.
 fn refused_last() -> Input {
     Input {

@@ -47,6 +47,9 @@ enum Row {
     Office {
         code: u8,
         parent: u8,
+        /// Registered as a division rather than a subdivision (a conflict with another row of
+        /// its code, or a level its parent does not take).
+        division: bool,
     },
     Consumer {
         account: u8,
@@ -75,7 +78,8 @@ enum Row {
 
 fn row() -> impl Strategy<Value = Row> {
     prop_oneof![
-        1 => (0..3u8, 0..2u8).prop_map(|(code, parent)| Row::Office { code, parent }),
+        1 => (0..3u8, 0..2u8, prop::bool::weighted(0.3))
+            .prop_map(|(code, parent, division)| Row::Office { code, parent, division }),
         2 => (0..5u8, 0..3u8, 0..3u8, 0..2u8).prop_map(|(account, subdivision, connected, name)| {
             Row::Consumer {
                 account,
@@ -112,9 +116,14 @@ const DUES: [&str; 4] = ["2025-03-16", "2025-06-20", "2025-11-20", "2027-06-16"]
 
 fn command(row: &Row) -> Value {
     match row {
-        Row::Office { code, parent } => json!({"type": "register_office",
+        Row::Office {
+            code,
+            parent,
+            division,
+        } => json!({"type": "register_office",
             "code": (["SD1", "SD2", "SD3"][*code as usize]), "name": "Subdivision",
-            "level": "subdivision", "parent": (["DV1", "DVX"][*parent as usize])}),
+            "level": (if *division { "division" } else { "subdivision" }),
+            "parent": (["DV1", "DVX", "C1"][*parent as usize + usize::from(*division && *parent == 0) * 2])}),
         Row::Consumer {
             account,
             subdivision,
@@ -341,8 +350,9 @@ fn the_first_registration_of_a_consumer_stands_for_the_rows_after_a_conflicting_
 }
 
 #[test]
-fn a_command_no_file_import_makes_is_refused_before_anything_is_spooled() {
+fn a_command_no_file_import_makes_is_refused_and_nothing_is_written() {
     let (_dir, mut engine) = seeded(true);
+    let before = log(&engine);
     let inputs = common::inputs_from(
         "file.csv",
         &[
@@ -354,4 +364,31 @@ fn a_command_no_file_import_makes_is_refused_before_anything_is_spooled() {
         panic!("a revision was taken by a file import");
     };
     assert!(message.contains("revise_bill"), "{message}");
+    assert_eq!(log(&engine), before);
+}
+
+#[test]
+fn repeats_across_commits_are_skipped_as_in_one_batch() {
+    // More events than one commit holds, every fifth row repeating the row three before it:
+    // the repeats are skipped wherever the commits fall, and the log is the one-batch's.
+    let rows = vasooli_engine::engine::COMMIT_CHUNK_EVENTS * 2 + 500;
+    let bills: Vec<Value> = (0..rows)
+        .map(|i| {
+            let n = if i % 5 == 4 { i - 3 } else { i };
+            json!({"type": "issue_bill", "bill_no": format!("BL-{n:06}"),
+                "account_no": (["A1", "A2"][n % 2]), "period": "2025-06",
+                "issued_on": "2025-06-05", "due_on": "2025-06-20", "amount": "10.00"})
+        })
+        .collect();
+    let (_one_dir, mut one) = seeded(false);
+    let (_streamed_dir, mut streamed) = seeded(false);
+    let expected = one
+        .execute_with_progress(common::inputs_from("bills.csv", &bills), &mut |_, _| {})
+        .expect("accepted as one batch");
+    let got = streamed
+        .import_streamed(common::inputs_from("bills.csv", &bills), &mut |_, _| {})
+        .expect("accepted streamed");
+    assert_eq!(got, expected);
+    assert_eq!(got.duplicates, rows / 5);
+    assert_eq!(log(&streamed), log(&one));
 }
