@@ -164,7 +164,7 @@ pub struct Engine {
     /// When set, checkpoints wait for `save_checkpoint` (bulk loads checkpoint once at the end).
     defer_checkpoints: bool,
     /// The log position the saved checkpoint reflects.
-    checkpoint_position: u64,
+    checkpoint_position: std::sync::atomic::AtomicU64,
     /// Where today's date comes from (the date windows, reports before any nightly run).
     clock: Clock,
     /// Told when a nightly run starts and ends (a partition's owner records it in the
@@ -256,7 +256,7 @@ impl Engine {
             world,
             policy,
             defer_checkpoints,
-            checkpoint_position: 0,
+            checkpoint_position: std::sync::atomic::AtomicU64::new(0),
             clock: Clock::from_env_or_system(),
             nightly_marks: None,
             scope: None,
@@ -265,7 +265,7 @@ impl Engine {
             pending_agenda: std::sync::Mutex::new(None),
             agenda_unsaved: std::sync::atomic::AtomicBool::new(false),
         };
-        engine.checkpoint_position = engine.world.position;
+        engine.checkpoint_written(engine.world.position);
         engine.catch_up()?;
         engine.maybe_checkpoint()?;
         Ok(engine)
@@ -415,9 +415,18 @@ impl Engine {
         })
     }
 
-    /// Notes that a checkpoint of the world at `position` is on disk.
-    pub fn checkpoint_written(&mut self, position: u64) {
-        self.checkpoint_position = self.checkpoint_position.max(position);
+    /// Notes that a checkpoint of the world at `position` is on disk. Shared access is
+    /// enough, so a server's checkpoint thread never waits for a write lock behind a long
+    /// import (readers would queue behind it).
+    pub fn checkpoint_written(&self, position: u64) {
+        self.checkpoint_position
+            .fetch_max(position, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// The log position of the last checkpoint on disk.
+    fn checkpoint_position(&self) -> u64 {
+        self.checkpoint_position
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The projections' database, for [`write_checkpoint`] from another thread.
@@ -427,7 +436,9 @@ impl Engine {
 
     /// How many events the world has run ahead of its saved checkpoint.
     pub fn checkpoint_lag(&self) -> u64 {
-        self.world.position.saturating_sub(self.checkpoint_position)
+        self.world
+            .position
+            .saturating_sub(self.checkpoint_position())
     }
 
     /// Drops every projection and replays the whole log from position 1, then saves a
@@ -928,7 +939,11 @@ impl Engine {
     /// Saves a checkpoint when the world has run far enough ahead of the last one.
     pub fn maybe_checkpoint(&mut self) -> Result<(), EngineError> {
         if !self.defer_checkpoints
-            && self.world.position - self.checkpoint_position >= CHECKPOINT_LAG_EVENTS_MAX
+            && self
+                .world
+                .position
+                .saturating_sub(self.checkpoint_position())
+                >= CHECKPOINT_LAG_EVENTS_MAX
         {
             self.save_checkpoint()?;
         }

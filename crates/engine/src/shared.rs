@@ -387,7 +387,7 @@ fn checkpoint_off_lock(engine: &RwLock<Engine>) {
     });
     match saved {
         Ok(position) => {
-            engine.write().checkpoint_written(position);
+            engine.read().checkpoint_written(position);
         }
         Err(e) => tracing::error!("saving the checkpoint failed: {e}"),
     }
