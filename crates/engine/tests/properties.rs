@@ -11,6 +11,9 @@ use vasooli_domain::ledger::{anniversary, ledger_as_of, Charges, LedgerView};
 use vasooli_domain::types::{Category, Channel, Language, Level, Stage, WorklistKind};
 use vasooli_domain::{Command, Money, Policy, World};
 use vasooli_engine::{ColdView, Engine, Input};
+
+mod common;
+use common::log_events;
 use vasooli_projections::lists::{self, ConsumerRow, DefaulterFilter};
 
 fn base() -> NaiveDate {
@@ -712,10 +715,21 @@ struct Step {
 }
 
 fn step() -> impl Strategy<Value = Step> {
+    step_of(op(-40..260), 0..12, any::<bool>(), 1u8..60)
+}
+
+/// A step of `ops` commands drawn from `op`, reopening when `reopen` says, the next run
+/// `advance` days on.
+fn step_of(
+    op: impl Strategy<Value = Op>,
+    ops: std::ops::Range<usize>,
+    reopen: impl Strategy<Value = bool>,
+    advance: std::ops::Range<u8>,
+) -> impl Strategy<Value = Step> {
     (
-        prop::collection::vec(op(-40..260), 0..12),
-        any::<bool>(),
-        1u8..60,
+        prop::collection::vec(op, ops),
+        reopen,
+        advance,
         any::<bool>(),
         any::<bool>(),
     )
@@ -961,18 +975,6 @@ proptest! {
     }
 }
 
-/// The log's events after the setup: stream, type and payload, in order.
-fn log_events(engine: &Engine) -> Vec<(String, String, Vec<u8>)> {
-    engine
-        .store()
-        .read_all(1)
-        .map(|e| {
-            let e = e.expect("the log reads");
-            (e.stream, e.event_type, e.payload)
-        })
-        .collect()
-}
-
 /// A run's summary without how many consumers it decided and how long it took.
 fn outcome(mut summary: vasooli_engine::nightly::NightlySummary) -> String {
     summary.visited = 0;
@@ -983,21 +985,8 @@ fn outcome(mut summary: vasooli_engine::nightly::NightlySummary) -> String {
 /// A step of the agenda's workload: few commands, so that most consumers have nothing
 /// recorded between runs and the agenda skips them.
 fn agenda_step() -> impl Strategy<Value = Step> {
-    (
-        prop::collection::vec(op(-40..400), 0..3),
-        prop::bool::weighted(0.2),
-        // 0: the same date run again.
-        0u8..41,
-        any::<bool>(),
-        any::<bool>(),
-    )
-        .prop_map(|(ops, reopen, advance_days, serve, disconnect)| Step {
-            ops,
-            reopen,
-            advance_days,
-            serve,
-            disconnect,
-        })
+    // An advance of 0: the same date run again.
+    step_of(op(-40..400), 0..3, prop::bool::weighted(0.2), 0u8..41)
 }
 
 proptest! {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::log_events as log;
+
 use chrono::NaiveDate;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -182,18 +184,6 @@ fn answer(result: Result<vasooli_engine::ExecuteReport, EngineError>) -> Result<
             .join("\n")),
         Err(other) => Err(format!("failed: {other}")),
     }
-}
-
-/// The log's events: stream, type and payload, in order.
-fn log(engine: &Engine) -> Vec<(String, String, Vec<u8>)> {
-    engine
-        .store()
-        .read_all(1)
-        .map(|e| {
-            let e = e.expect("the log reads");
-            (e.stream, e.event_type, e.payload)
-        })
-        .collect()
 }
 
 proptest! {

@@ -1,4 +1,5 @@
-//! Helpers shared by the engine's test files.
+//! Helpers shared by the engine's test files (each uses some of them).
+#![allow(dead_code)]
 
 use serde_json::{json, Value};
 use vasooli_domain::Command;
@@ -30,4 +31,16 @@ pub fn offices_and_consumers(accounts: &[&str]) -> Vec<Value> {
             "load_kw": "2.5", "connected_on": "2025-04-01"}));
     }
     commands
+}
+
+/// The log's events: stream, type and payload, in order.
+pub fn log_events(engine: &vasooli_engine::Engine) -> Vec<(String, String, Vec<u8>)> {
+    engine
+        .store()
+        .read_all(1)
+        .map(|e| {
+            let e = e.expect("the log reads");
+            (e.stream, e.event_type, e.payload)
+        })
+        .collect()
 }
