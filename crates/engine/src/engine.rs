@@ -938,13 +938,7 @@ impl Engine {
 
     /// Saves a checkpoint when the world has run far enough ahead of the last one.
     pub fn maybe_checkpoint(&mut self) -> Result<(), EngineError> {
-        if !self.defer_checkpoints
-            && self
-                .world
-                .position
-                .saturating_sub(self.checkpoint_position())
-                >= CHECKPOINT_LAG_EVENTS_MAX
-        {
+        if !self.defer_checkpoints && self.checkpoint_lag() >= CHECKPOINT_LAG_EVENTS_MAX {
             self.save_checkpoint()?;
         }
         Ok(())
