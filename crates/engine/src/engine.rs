@@ -1628,7 +1628,8 @@ struct Batch<'a> {
     /// repeats of a key within the batch are found after the whole input is checked (see
     /// [`stream`]).
     spool: Option<stream::Spool>,
-    /// The natural key and content hash of the command [`Batch::accept_staged`] last saw.
+    /// In a streamed batch, the natural key and content hash of the command
+    /// [`Batch::accept_staged`] last saw (a batch in memory keeps its keys in `keys`).
     last_key: Option<(EventKey, u64)>,
 }
 
@@ -1796,7 +1797,9 @@ impl<'a> Batch<'a> {
             }
             _ => None,
         };
-        self.last_key.clone_from(&candidate_key);
+        if self.spool.is_some() {
+            self.last_key.clone_from(&candidate_key);
+        }
         let mut batch_conflict = false;
         if let (Some((k, hash)), None) = (&candidate_key, &self.spool) {
             match self.keys.get(&(k.namespace, k.key.clone())).map(|(h, _)| h) {
