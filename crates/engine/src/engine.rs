@@ -723,7 +723,7 @@ impl Engine {
             drop(batch);
             let total = events.len();
             return self.write_in_parts(
-                &mut HeldChunks::new(events),
+                &mut HeldChunks::new(events, COMMIT_CHUNK_EVENTS),
                 total,
                 read,
                 duplicates,
@@ -795,24 +795,37 @@ impl Engine {
         }
         let events = std::mem::take(&mut batch.events);
         drop(batch);
+        let total = events.len();
+        let mut chunks = HeldChunks::new(events, part_events);
+        self.append_parts(&mut chunks, total, read, duplicates, progress)
+    }
+
+    /// Appends `total` events in the commits `chunks` makes, each durable before the next,
+    /// leaving the world as it is; the report of `read` inputs of which `duplicates` were
+    /// already skipped.
+    fn append_parts(
+        &self,
+        chunks: &mut dyn Iterator<Item = Result<Vec<Vec<u8>>, EngineError>>,
+        total: usize,
+        read: usize,
+        duplicates: usize,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<ExecuteReport, EngineError> {
         let mut tally = PartsWritten {
-            total: events.len(),
+            total,
             ..PartsWritten::default()
         };
-        progress(0, tally.total);
-        for part in events.chunks(part_events.max(1)) {
-            let receipt = self.store.append(new_events(part)?)?;
+        progress(0, total);
+        for chunk in chunks {
+            let chunk = chunk?;
+            let len = chunk.len();
+            let receipt = self.store.append(into_new_events(chunk.into_iter())?)?;
             tally.appended += receipt.appended;
             tally.skipped += receipt.duplicates;
-            tally.written += part.len();
-            progress(tally.written, tally.total);
+            tally.written += len;
+            progress(tally.written, total);
         }
-        Ok(ExecuteReport {
-            read,
-            appended: tally.appended,
-            duplicates: duplicates + tally.skipped,
-            last_position: self.store.last_position(),
-        })
+        Ok(tally.report(read, duplicates, self.store.last_position()))
     }
 
     /// Reads into the world what was written with shared access, and saves a checkpoint when
@@ -853,12 +866,7 @@ impl Engine {
         }
         self.catch_up()?;
         self.maybe_checkpoint()?;
-        Ok(ExecuteReport {
-            read,
-            appended: tally.appended,
-            duplicates: duplicates + tally.skipped,
-            last_position: self.store.last_position(),
-        })
+        Ok(tally.report(read, duplicates, self.store.last_position()))
     }
 
     /// [`Engine::write_in_parts`]'s loop: prepares the next commit, waits for the one in
@@ -1162,18 +1170,21 @@ fn new_event(event: &Event, payload: Vec<u8>, recorded_at_ms: i64) -> NewEvent {
     }
 }
 
-/// A batch's events held in memory, taken from the front in commits of
-/// [`COMMIT_CHUNK_EVENTS`], each dropped once handed over, so that the world grows as the
-/// batch shrinks.
+/// A batch's events held in memory, taken from the front in commits of at most `size`
+/// events, each dropped once handed over, so that the world grows as the batch shrinks.
 struct HeldChunks {
     /// The events, last first.
     reversed: Vec<Box<[u8]>>,
+    size: usize,
 }
 
 impl HeldChunks {
-    fn new(mut events: Vec<Box<[u8]>>) -> HeldChunks {
+    fn new(mut events: Vec<Box<[u8]>>, size: usize) -> HeldChunks {
         events.reverse();
-        HeldChunks { reversed: events }
+        HeldChunks {
+            reversed: events,
+            size: size.max(1),
+        }
     }
 }
 
@@ -1184,7 +1195,7 @@ impl Iterator for HeldChunks {
         if self.reversed.is_empty() {
             return None;
         }
-        let at = self.reversed.len().saturating_sub(COMMIT_CHUNK_EVENTS);
+        let at = self.reversed.len().saturating_sub(self.size);
         let mut chunk = self.reversed.split_off(at);
         chunk.reverse();
         Some(Ok(chunk.into_iter().map(Vec::from).collect()))
@@ -1198,6 +1209,19 @@ struct PartsWritten {
     written: usize,
     appended: usize,
     skipped: usize,
+}
+
+impl PartsWritten {
+    /// The report of a load of `read` inputs, `duplicates` of them skipped before writing,
+    /// once written up to `last_position`.
+    fn report(&self, read: usize, duplicates: usize, last_position: u64) -> ExecuteReport {
+        ExecuteReport {
+            read,
+            appended: self.appended,
+            duplicates: duplicates + self.skipped,
+            last_position,
+        }
+    }
 }
 
 /// A group read into the world ([`Engine::read_group`]): the answers so far, and the

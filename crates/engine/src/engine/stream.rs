@@ -16,8 +16,7 @@
 //! consumer or office is registered: so the batch keeps those and no event of the file.
 
 use super::{
-    conflict, into_new_events, Batch, Engine, EngineError, ExecuteReport, Input, PartsWritten,
-    RowError, COMMIT_CHUNK_EVENTS,
+    conflict, Batch, Engine, EngineError, ExecuteReport, Input, RowError, COMMIT_CHUNK_EVENTS,
 };
 use rustc_hash::FxHashMap;
 use std::fs::File;
@@ -555,28 +554,9 @@ impl Engine {
             read,
             duplicates,
             total,
-            chunks,
+            mut chunks,
         } = resolved;
-        let mut tally = PartsWritten {
-            total,
-            ..PartsWritten::default()
-        };
-        progress(0, total);
-        for chunk in chunks {
-            let chunk = chunk?;
-            let len = chunk.len();
-            let receipt = self.store.append(into_new_events(chunk.into_iter())?)?;
-            tally.appended += receipt.appended;
-            tally.skipped += receipt.duplicates;
-            tally.written += len;
-            progress(tally.written, total);
-        }
-        Ok(ExecuteReport {
-            read,
-            appended: tally.appended,
-            duplicates: duplicates + tally.skipped,
-            last_position: self.store.last_position(),
-        })
+        self.append_parts(&mut chunks, total, read, duplicates, progress)
     }
 }
 
