@@ -1397,8 +1397,9 @@ fn checkpoint_part_key(generation: u64, part: u32) -> Vec<u8> {
     part_key(WORLD_KEY, generation, part)
 }
 
-/// The key of part `part` of generation `generation` of a checkpoint of layout `layout`.
-fn part_key(layout: &[u8], generation: u64, part: u32) -> Vec<u8> {
+/// The key of part `part` of generation `generation` of a checkpoint of layout `layout` (or
+/// of another value saved in parts under the head `layout`).
+pub(crate) fn part_key(layout: &[u8], generation: u64, part: u32) -> Vec<u8> {
     let mut key = generation_prefix(layout, generation);
     key.extend_from_slice(&part.to_be_bytes());
     key
@@ -1475,13 +1476,26 @@ fn write_parts(
         .map_err(|e| EngineError::Corrupt(e.to_string()))?;
     table.insert(WORLD_KEY, head)?;
     projections.flush()?;
-    let current = generation_prefix(WORLD_KEY, generation);
-    for key in table.keys_with_prefix(WORLD_KEY_PREFIX)? {
-        if key != WORLD_KEY && !key.starts_with(&current) {
+    remove_other_generations(&table, WORLD_KEY_PREFIX, WORLD_KEY, generation)?;
+    projections.flush()?;
+    Ok(())
+}
+
+/// Removes every key starting with `prefix` but the head `head` and the keys of generation
+/// `generation` written under it: what a crash or an older layout left, and the generation
+/// the head named before.
+pub(crate) fn remove_other_generations(
+    table: &SideTable,
+    prefix: &[u8],
+    head: &[u8],
+    generation: u64,
+) -> Result<(), EngineError> {
+    let current = generation_prefix(head, generation);
+    for key in table.keys_with_prefix(prefix)? {
+        if key != head && !key.starts_with(&current) {
             table.remove(&key)?;
         }
     }
-    projections.flush()?;
     Ok(())
 }
 

@@ -171,23 +171,15 @@ const AGENDA_PART_ENTRIES: usize = 65_536;
 /// Bytes of one saved entry: journal length, next date, stage, overdue arrears.
 const AGENDA_ENTRY_BYTES: usize = 4 + 4 + 1 + 8;
 
-fn agenda_part_key(generation: u64, part: u32) -> Vec<u8> {
-    let mut key = AGENDA_KEY.to_vec();
-    key.push(b'/');
-    key.extend_from_slice(&generation.to_be_bytes());
-    key.extend_from_slice(&part.to_be_bytes());
-    key
-}
-
-/// Saves `agenda` durably: its parts under a new generation, then the head naming it, then
-/// the parts of the one before are removed. A crash leaves the old agenda or the new one.
+/// Saves `agenda` durably, as a checkpoint is: its parts under a new generation, then the
+/// head naming it, then the parts of the one before are removed. A crash leaves the old
+/// agenda or the new one.
 pub(crate) fn save_agenda(
     projections: &vasooli_store::SideDb,
     agenda: &Agenda,
 ) -> Result<(), EngineError> {
     use chrono::Datelike;
     let table = projections.table();
-    let old = table.keys_with_prefix(AGENDA_KEY)?;
     let generation = projections.generate_id()?;
     let mut parts = 0u32;
     for chunk in agenda.entries.chunks(AGENDA_PART_ENTRIES) {
@@ -199,7 +191,7 @@ pub(crate) fn save_agenda(
             bytes.extend_from_slice(&entry.overdue_arrears.paise().to_le_bytes());
         }
         table.insert(
-            &agenda_part_key(generation, parts),
+            &crate::engine::part_key(AGENDA_KEY, generation, parts),
             crate::engine::sealed(bytes),
         )?;
         parts += 1;
@@ -217,10 +209,7 @@ pub(crate) fn save_agenda(
         .map_err(|e| EngineError::Corrupt(e.to_string()))?;
     table.insert(AGENDA_KEY, head)?;
     projections.flush()?;
-    for key in old.iter().filter(|k| k.as_slice() != AGENDA_KEY) {
-        table.remove(key)?;
-    }
-    Ok(())
+    crate::engine::remove_other_generations(&table, AGENDA_KEY, AGENDA_KEY, generation)
 }
 
 /// The saved agenda, when there is a whole one.
@@ -232,7 +221,9 @@ pub(crate) fn load_agenda(projections: &vasooli_store::SideDb) -> Option<Agenda>
     let as_of = NaiveDate::from_num_days_from_ce_opt(as_of)?;
     let mut entries = Vec::with_capacity(usize::try_from(count).ok()?);
     for part in 0..parts {
-        let sealed = table.get(&agenda_part_key(generation, part)).ok()??;
+        let sealed = table
+            .get(&crate::engine::part_key(AGENDA_KEY, generation, part))
+            .ok()??;
         let bytes = crate::engine::unsealed(&sealed)?;
         for entry in bytes.chunks(AGENDA_ENTRY_BYTES) {
             let entry: &[u8; AGENDA_ENTRY_BYTES] = entry.try_into().ok()?;

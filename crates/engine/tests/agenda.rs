@@ -106,6 +106,13 @@ fn daily_runs_by_agenda_follow_the_ladder_as_runs_over_everyone_do() {
             serve(&mut full);
         }
     }
+    // Sixty-six runs saved an agenda each; only the last one's head and part are left.
+    let saved = by_agenda
+        .projections_db()
+        .table()
+        .keys_with_prefix(b"nightly-agenda")
+        .expect("the projections list");
+    assert_eq!(saved.len(), 2, "{saved:?}");
     let full_visits = visited.iter().filter(|(_, v)| *v == 40).count();
     let quiet = visited.iter().filter(|(_, v)| *v <= 1).count();
     assert!(
