@@ -104,6 +104,22 @@ struct AgendaEntry {
     overdue_arrears: Money,
 }
 
+impl Share {
+    /// Counts a consumer at the stage and overdue arrears its agenda entry holds (decided
+    /// now or skipped), and keeps the entry for the next run.
+    fn count(&mut self, entry: AgendaEntry) {
+        if let Some(stage) = entry.stage {
+            *self.stages.entry(stage.as_str()).or_insert(0) += 1;
+            *self
+                .money
+                .arrears_by_stage
+                .entry(stage.as_str())
+                .or_default() += entry.overdue_arrears;
+        }
+        self.agenda.push(entry);
+    }
+}
+
 /// A journal length not known yet: the consumer was decided by a run not yet read in.
 const JOURNAL_UNSETTLED: u32 = u32::MAX;
 
@@ -268,20 +284,12 @@ fn decide_share(
             .filter(|_| !camp_announced)
             .and_then(|a| a.skips(first + offset, stored, as_of));
         if let Some(entry) = skipped {
-            if let Some(stage) = entry.stage {
-                *share.stages.entry(stage.as_str()).or_insert(0) += 1;
-                *share
-                    .money
-                    .arrears_by_stage
-                    .entry(stage.as_str())
-                    .or_default() += entry.overdue_arrears;
-            }
-            share.agenda.push(entry);
+            share.count(entry);
             continue;
         }
         share.visited += 1;
         if stored.connected_on > as_of {
-            share.agenda.push(AgendaEntry {
+            share.count(AgendaEntry {
                 journal_len: JOURNAL_UNSETTLED,
                 next: stored.connected_on,
                 stage: None,
@@ -294,10 +302,8 @@ fn decide_share(
             .get(consumer.subdivision.as_str())
             .map_or(&[][..], Vec::as_slice);
         let decision = decide_consumer(world, consumer, as_of, policy, camps_ahead);
-        let stage = decision.stage.as_str();
-        *share.stages.entry(stage).or_insert(0) += 1;
         count_money(&mut share.money, consumer, &decision, since, as_of);
-        share.agenda.push(AgendaEntry {
+        share.count(AgendaEntry {
             journal_len: JOURNAL_UNSETTLED,
             next: decision.next_visit,
             stage: Some(decision.stage),
@@ -326,7 +332,8 @@ fn window_start(world: &World, as_of: NaiveDate) -> Option<NaiveDate> {
     }
 }
 
-/// Adds one consumer's bills, payments, levies and arrears to `money`.
+/// Adds one consumer's bills, payments and levies to `money` (its arrears are counted by
+/// stage with [`Share::count`]).
 fn count_money(
     money: &mut NightlyMoney,
     consumer: &Consumer,
@@ -348,10 +355,6 @@ fn count_money(
             money.surcharge_levied += levy.amount;
         }
     }
-    *money
-        .arrears_by_stage
-        .entry(decision.stage.as_str())
-        .or_default() += decision.overdue_arrears;
 }
 
 pub fn run(engine: &mut Engine, as_of: NaiveDate) -> Result<NightlySummary, EngineError> {
@@ -436,7 +439,6 @@ pub fn decide_and_append(
         policy: policy_print,
         entries: Vec::with_capacity(consumers),
     };
-    let mut visited = 0;
     let mut from = 0;
     loop {
         let to = consumers.min(from + block);
@@ -448,7 +450,6 @@ pub fn decide_and_append(
             &mut summary,
             agenda,
             &mut next_agenda.entries,
-            &mut visited,
         )?;
         summary.appended += decided.len();
         engine.append_commits(&decided)?;
@@ -457,7 +458,6 @@ pub fn decide_and_append(
             break;
         }
     }
-    summary.visited = visited;
     if new_date || summary.appended > 0 {
         let done = Event::NightlyRunCompleted(NightlyRunCompleted { as_of });
         let payload = encode_event(&done).map_err(|e| EngineError::Corrupt(e.to_string()))?;
@@ -486,7 +486,6 @@ pub const NIGHTLY_BLOCK_CONSUMERS: usize = 25_000;
 /// Decides the consumers in `range` on threads (those `agenda` does not skip) and joins their
 /// events in consumer order, so the log does not depend on the thread count; counts stages
 /// and events into `summary`, and the consumers' agenda entries into `entries`.
-#[allow(clippy::too_many_arguments)]
 fn decide_block(
     world: &World,
     policy: &Policy,
@@ -495,7 +494,6 @@ fn decide_block(
     summary: &mut NightlySummary,
     agenda: Option<&Agenda>,
     entries: &mut Vec<AgendaEntry>,
-    visited: &mut usize,
 ) -> Result<Vec<(Event, Vec<u8>)>, EngineError> {
     let start = range.start;
     let camps = sms_queue::camps_ahead_by_subdivision(world, as_of, policy);
@@ -533,7 +531,7 @@ fn decide_block(
             *summary.stages.entry(stage).or_insert(0) += count;
         }
         entries.extend(share.agenda);
-        *visited += share.visited;
+        summary.visited += share.visited;
         let money = &mut summary.money;
         money.billed += share.money.billed;
         money.collected += share.money.collected;
