@@ -132,11 +132,22 @@ pub fn next_visit(
     for mobile in consumer.mobiles.iter() {
         on(mobile.registered_on, 0);
     }
+    // Every charge by its due date: a bill's, a surcharge's (the day it is levied) and a
+    // debit adjustment's (the day it is posted).
+    let charges_due = consumer
+        .bills
+        .iter()
+        .map(|b| b.due_on)
+        .chain(consumer.surcharges.iter().map(|s| s.levied_on))
+        .chain(consumer.adjustments.iter().map(|a| a.posted_on));
+    for due in charges_due {
+        for days in [0, 1, overdue_after] {
+            on(due, days);
+        }
+    }
     for bill in consumer.bills.iter() {
         on(bill.issued_on, 0);
-        for days in [0, 1, overdue_after, reminder] {
-            on(bill.due_on, days);
-        }
+        on(bill.due_on, reminder);
         if surcharges {
             if let Some(anniversary) = first_anniversary_after(bill.due_on, as_of) {
                 on(anniversary, 0);
@@ -144,17 +155,6 @@ pub fn next_visit(
         }
         for revision in bill.revisions.iter() {
             on(revision.revised_on, 0);
-        }
-    }
-    for surcharge in consumer.surcharges.iter() {
-        for days in [0, 1, overdue_after] {
-            on(surcharge.levied_on, days);
-        }
-    }
-    for adjustment in consumer.adjustments.iter() {
-        // A debit is a charge due on the day it is posted.
-        for days in [0, 1, overdue_after] {
-            on(adjustment.posted_on, days);
         }
     }
     for payment in consumer.payments.iter() {
