@@ -140,16 +140,14 @@ impl Spool {
         }
     }
 
-    /// Spools an accepted event; its index.
-    pub(super) fn push_event(&mut self, payload: &[u8]) -> u32 {
-        let index = self.spooled;
+    /// Spools an accepted event (the `spooled`th, counting from 0).
+    pub(super) fn push_event(&mut self, payload: &[u8]) {
         self.spooled += 1;
         let written = self
             .events
             .write_all(&(payload.len() as u32).to_le_bytes())
             .and_then(|()| self.events.write_all(payload));
         self.note_failure(written);
-        index
     }
 
     /// Notes a row's natural key in its bucket.
@@ -213,27 +211,23 @@ impl Spool {
     }
 }
 
-fn take(bytes: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
-    (bytes.len() >= n).then(|| bytes.split_at(n))
-}
-
 fn read_u32(bytes: &[u8]) -> Option<(u32, &[u8])> {
-    let (head, rest) = take(bytes, 4)?;
+    let (head, rest) = bytes.split_at_checked(4)?;
     Some((u32::from_le_bytes(head.try_into().ok()?), rest))
 }
 
 fn read_key_record(bytes: &[u8]) -> Option<(KeyRecord, &[u8])> {
-    let (head, rest) = take(bytes, 2)?;
+    let (head, rest) = bytes.split_at_checked(2)?;
     let namespace = KeyNamespace::from_index(head[0])?;
     let outcome = Outcome::from_byte(head[1])?;
-    let (hash, rest) = take(rest, 8)?;
+    let (hash, rest) = rest.split_at_checked(8)?;
     let content_hash = u64::from_le_bytes(hash.try_into().ok()?);
     let (row, rest) = read_u32(rest)?;
     let (event, rest) = read_u32(rest)?;
     let (key_len, rest) = read_u32(rest)?;
-    let (key, rest) = take(rest, key_len as usize)?;
+    let (key, rest) = rest.split_at_checked(key_len as usize)?;
     let (location_len, rest) = read_u32(rest)?;
-    let (location, rest) = take(rest, location_len as usize)?;
+    let (location, rest) = rest.split_at_checked(location_len as usize)?;
     let record = KeyRecord {
         namespace,
         key: String::from_utf8(key.to_vec()).ok()?,
