@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::NaiveDate;
 use serde_json::json;
 use vasooli_domain::{Command, Policy};
-use vasooli_engine::{Clock, Engine, Input};
+use vasooli_engine::{Clock, Engine, EngineError, ExecuteReport, Input};
 
 /// The system allocator, counting the bytes in use and the most ever in use.
 struct Counting;
@@ -106,37 +106,31 @@ const SHORT: usize = 40_000;
 const LONG: usize = 160_000;
 const MIB: usize = 1024 * 1024;
 
+/// The check's peak heap for a file of each size, every row checked by `check` and the
+/// last refused, so that nothing is written.
+fn check_peaks(
+    check: impl Fn(&Engine, Box<dyn Iterator<Item = Input>>) -> Result<ExecuteReport, EngineError>,
+) -> Vec<usize> {
+    [SHORT, LONG]
+        .into_iter()
+        .map(|rows| {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let engine = engine(dir.path());
+            peak_of(|| {
+                let rows = Box::new(bills(rows).chain(std::iter::once(refused_last())));
+                assert!(check(&engine, rows).is_err(), "the last row is refused");
+            })
+        })
+        .collect()
+}
+
 /// The only test of this file, so that nothing else allocates while the heap is measured.
 #[test]
 fn checking_a_file_four_times_as_long_takes_the_same_memory() {
     // Every row checked, none written: the peak is the check's alone.
-    let mut streamed = Vec::new();
-    for rows in [SHORT, LONG] {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let engine = engine(dir.path());
-        let peak = peak_of(|| {
-            let refused = engine.write_streamed(
-                bills(rows).chain(std::iter::once(refused_last())),
-                &mut |_, _| {},
-            );
-            assert!(refused.is_err(), "the last row is refused");
-        });
-        streamed.push(peak);
-    }
+    let streamed = check_peaks(|engine, rows| engine.write_streamed(rows, &mut |_, _| {}));
     // The same rows checked as one batch in memory, which the measure sees grow.
-    let mut held = Vec::new();
-    for rows in [SHORT, LONG] {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let engine = engine(dir.path());
-        let peak = peak_of(|| {
-            let refused = engine.write_checked(
-                bills(rows).chain(std::iter::once(refused_last())),
-                &mut |_, _| {},
-            );
-            assert!(refused.is_err(), "the last row is refused");
-        });
-        held.push(peak);
-    }
+    let held = check_peaks(|engine, rows| engine.write_checked(rows, &mut |_, _| {}));
     eprintln!(
         "peak heap of the check: streamed {} / {} KiB, one batch {} / {} KiB ({SHORT} / {LONG} rows)",
         streamed[0] / 1024,
