@@ -1,0 +1,46 @@
+//! A run of the release binary timed, with its peak resident memory sampled while it runs.
+
+use std::path::Path;
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+/// The peak resident memory of process `pid` so far, in KiB (`VmHWM`).
+pub fn peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs the binary on `data` with `args` and the environment `env` (it must succeed): its
+/// standard output, the time it took and its peak resident memory in MiB, sampled every
+/// 20 ms while it runs.
+pub fn run_measured(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (String, Duration, f64) {
+    let started = Instant::now();
+    let mut child = Process::new(env!("CARGO_BIN_EXE_vasooli"))
+        .envs(env.iter().copied())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run vasooli");
+    let pid = child.id();
+    let mut peak = 0;
+    while child.try_wait().expect("wait").is_none() {
+        peak = peak.max(peak_kib(pid).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("the output");
+    let took = started.elapsed();
+    assert!(
+        output.status.success(),
+        "vasooli {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        String::from_utf8(output.stdout).expect("UTF-8"),
+        took,
+        peak as f64 / 1024.0,
+    )
+}
