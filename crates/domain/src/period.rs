@@ -97,6 +97,30 @@ impl Period {
             month: date.month(),
         }
     }
+
+    /// The financial year a date falls in (April to March).
+    pub fn financial_year_of(date: NaiveDate) -> Period {
+        Period::FinancialYear {
+            start_year: financial_start_year(date),
+        }
+    }
+
+    /// The financial quarter a date falls in (Q1 is April to June).
+    pub fn financial_quarter_of(date: NaiveDate) -> Period {
+        Period::FinancialQuarter {
+            start_year: financial_start_year(date),
+            quarter: (date.month() + 8) % 12 / 3 + 1,
+        }
+    }
+}
+
+/// The calendar year in which the financial year holding `date` starts.
+fn financial_start_year(date: NaiveDate) -> i32 {
+    if date.month() >= 4 {
+        date.year()
+    } else {
+        date.year() - 1
+    }
 }
 
 impl fmt::Display for Period {
@@ -173,6 +197,29 @@ mod tests {
 
     fn d(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn every_day_falls_in_its_month_quarter_and_financial_year() {
+        let mut date = d("2025-01-01");
+        while date <= d("2027-12-31") {
+            let (quarter, year) = (
+                Period::financial_quarter_of(date),
+                Period::financial_year_of(date),
+            );
+            assert!(quarter.contains(date) && year.contains(date), "{date}");
+            assert!(year.contains(quarter.first_day()) && year.contains(quarter.last_day()));
+            assert!(quarter.contains(Period::month_of(date).first_day()));
+            date = date.succ_opt().unwrap();
+        }
+        assert_eq!(
+            Period::financial_quarter_of(d("2026-03-31")).to_string(),
+            "FY2025-26-Q4"
+        );
+        assert_eq!(
+            Period::financial_year_of(d("2026-04-01")).to_string(),
+            "FY2026-27"
+        );
     }
 
     #[test]

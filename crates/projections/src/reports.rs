@@ -361,6 +361,19 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// Takes away figures [`Totals::add`] added before (a changed consumer's old share).
+    pub fn subtract(&mut self, other: &Totals) {
+        self.billed -= other.billed;
+        self.collected -= other.collected;
+        self.collected_digital -= other.collected_digital;
+        self.opening_arrears -= other.opening_arrears;
+        self.closing_arrears -= other.closing_arrears;
+        self.consumers_active -= other.consumers_active;
+        self.consumers_with_mobile -= other.consumers_with_mobile;
+        self.grievances_in_time -= other.grievances_in_time;
+        self.grievances_counted -= other.grievances_counted;
+    }
+
     /// Adds another part's figures (every figure is a sum).
     pub fn add(&mut self, other: &Totals) {
         self.billed += other.billed;
@@ -421,21 +434,50 @@ fn subdivision_totals(
     subdivisions: &Subdivisions,
     threads: usize,
 ) -> Vec<Totals> {
-    let mut totals = fold_consumers(
+    let mut totals = consumer_totals(world, &[span], subdivisions, threads)
+        .pop()
+        .expect("one span's totals");
+    add_grievances(world, policy, span, subdivisions, &mut totals);
+    totals
+}
+
+/// The consumers' share of the totals of every subdivision in `subdivisions` (all but the
+/// grievances), for each of `spans` in one pass over the consumers.
+fn consumer_totals(
+    world: &World,
+    spans: &[Span],
+    subdivisions: &Subdivisions,
+    threads: usize,
+) -> Vec<Vec<Totals>> {
+    fold_consumers(
         &world.consumers,
         threads,
-        || vec![Totals::default(); subdivisions.len()],
-        |totals: &mut Vec<Totals>, consumer| {
+        || vec![vec![Totals::default(); subdivisions.len()]; spans.len()],
+        |totals: &mut Vec<Vec<Totals>>, consumer| {
             if let Some(i) = subdivisions.position(&consumer.subdivision) {
-                totals[i].add_consumer(consumer, span);
+                for (span_totals, span) in totals.iter_mut().zip(spans) {
+                    span_totals[i].add_consumer(consumer, *span);
+                }
             }
         },
         |totals, part| {
-            for (total, figures) in totals.iter_mut().zip(&part) {
-                total.add(figures);
+            for (span_totals, span_part) in totals.iter_mut().zip(&part) {
+                for (total, figures) in span_totals.iter_mut().zip(span_part) {
+                    total.add(figures);
+                }
             }
         },
-    );
+    )
+}
+
+/// Adds the grievances' share of the totals of every subdivision in `subdivisions`.
+fn add_grievances(
+    world: &World,
+    policy: &Policy,
+    span: Span,
+    subdivisions: &Subdivisions,
+    totals: &mut [Totals],
+) {
     for grievance in world.grievances.values() {
         let Some(i) = subdivisions.position(&grievance.subdivision) else {
             continue;
@@ -445,7 +487,50 @@ fn subdivision_totals(
             totals[i].add_grievance(outcome);
         }
     }
-    totals
+}
+
+/// Totals by subdivision code, leaving out those that are all zero (they add nothing to any
+/// office).
+fn by_code(subdivisions: &Subdivisions, totals: Vec<Totals>) -> BTreeMap<String, Totals> {
+    subdivisions
+        .codes
+        .iter()
+        .zip(totals)
+        .filter(|(_, totals)| *totals != Totals::default())
+        .map(|(office, totals)| (office.code.clone(), totals))
+        .collect()
+}
+
+/// The consumers' share of every subdivision's figures (all but the grievances), for each of
+/// `periods`, in one pass over the world's consumers: with [`grievance_figures`], what
+/// [`subdivision_figures`] gives. The share is a sum over consumers, each depending on that
+/// consumer's history alone, so the share of a world whose consumers changed is the share
+/// before, less the changed consumers' share before, plus their share after.
+pub fn consumer_figures(world: &World, periods: &[Period]) -> Vec<BTreeMap<String, Totals>> {
+    let subdivisions = Subdivisions::all(world);
+    let spans: Vec<Span> = periods.iter().map(|p| Span::of(*p)).collect();
+    consumer_totals(
+        world,
+        &spans,
+        &subdivisions,
+        threads_for(world.consumers.len()),
+    )
+    .into_iter()
+    .map(|totals| by_code(&subdivisions, totals))
+    .collect()
+}
+
+/// The grievances' share of every subdivision's figures for `period` (see
+/// [`consumer_figures`]).
+pub fn grievance_figures(
+    world: &World,
+    policy: &Policy,
+    period: Period,
+) -> BTreeMap<String, Totals> {
+    let subdivisions = Subdivisions::all(world);
+    let mut totals = vec![Totals::default(); subdivisions.len()];
+    add_grievances(world, policy, Span::of(period), &subdivisions, &mut totals);
+    by_code(&subdivisions, totals)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -602,13 +687,7 @@ pub fn subdivision_figures(
         &subdivisions,
         threads_for(world.consumers.len()),
     );
-    subdivisions
-        .codes
-        .iter()
-        .zip(totals)
-        .filter(|(_, totals)| *totals != Totals::default())
-        .map(|(office, totals)| (office.code.clone(), totals))
-        .collect()
+    by_code(&subdivisions, totals)
 }
 
 /// The metrics of every office of `level` for `period`, in office code order, including
