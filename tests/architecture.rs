@@ -103,7 +103,10 @@ fn workspace_dependencies_point_one_way() {
         ("domain", &[][..]),
         ("store", &[][..]),
         ("projections", &["vasooli-domain"][..]),
-        ("engine", &["vasooli-domain", "vasooli-store"][..]),
+        (
+            "engine",
+            &["vasooli-domain", "vasooli-projections", "vasooli-store"][..],
+        ),
         ("render", &["vasooli-domain", "vasooli-projections"][..]),
         (
             "demo",

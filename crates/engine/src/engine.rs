@@ -63,7 +63,7 @@ const CATCH_UP_BLOCK_EVENTS: usize = 4_096;
 const CATCH_UP_BLOCKS_IN_FLIGHT: usize = 8;
 
 /// A recorded event decoded, with its position.
-fn decode_recorded(
+pub(crate) fn decode_recorded(
     recorded: Result<vasooli_store::RecordedEvent, StoreError>,
 ) -> Result<(u64, Event), EngineError> {
     let recorded = recorded?;
@@ -1273,6 +1273,10 @@ pub struct Directory {
     /// Each subdivision with the first and last part holding its consumers (a checkpoint
     /// writes consumers by subdivision).
     pub subdivisions: Vec<u8>,
+    /// The consumers' share of every subdivision's figures for the periods around the last
+    /// nightly run ([`crate::figures`]), so that rankings read cold need not read every
+    /// consumer.
+    pub figures: Vec<u8>,
 }
 
 impl EncodedWorld {
@@ -1359,6 +1363,7 @@ fn directory(world: &World, order: &[u32]) -> Result<Directory, EngineError> {
             .map(|bucket| encode_value(bucket).map(sealed).map_err(corrupt))
             .collect::<Result<_, _>>()?,
         subdivisions: encode_value(&subdivisions).map(sealed).map_err(corrupt)?,
+        figures: crate::figures::saved(world)?,
     })
 }
 
@@ -1374,6 +1379,13 @@ fn account_bucket_key(generation: u64, bucket: u32) -> Vec<u8> {
 fn subdivisions_key(generation: u64) -> Vec<u8> {
     let mut key = generation_prefix(WORLD_KEY, generation);
     key.extend_from_slice(b"subdivisions");
+    key
+}
+
+/// The key of checkpoint generation `generation`'s saved figures ([`crate::figures`]).
+pub(crate) fn figures_key(generation: u64) -> Vec<u8> {
+    let mut key = generation_prefix(WORLD_KEY, generation);
+    key.extend_from_slice(b"figures");
     key
 }
 
@@ -1415,7 +1427,7 @@ fn generation_prefix(layout: &[u8], generation: u64) -> Vec<u8> {
 }
 
 /// The current checkpoint: its generation, number of parts and log position.
-fn checkpoint_head(projections: &SideTable) -> Option<(u64, u32, u64)> {
+pub(crate) fn checkpoint_head(projections: &SideTable) -> Option<(u64, u32, u64)> {
     head_of(projections, WORLD_KEY)
 }
 
@@ -1471,6 +1483,7 @@ fn write_parts(
         table.insert(&account_bucket_key(generation, bucket as u32), bytes)?;
     }
     table.insert(&subdivisions_key(generation), directory.subdivisions)?;
+    table.insert(&figures_key(generation), directory.figures)?;
     projections.flush()?;
     let head = encode_value(&(generation, count, position))
         .map_err(|e| EngineError::Corrupt(e.to_string()))?;

@@ -4,10 +4,12 @@
 //! The nightly finance run and the SMS queue it fills are its own processes.
 //!
 //! Architecture invariant: this crate reaches the log only through `vasooli-store` and
-//! decides only through the pure rules of `vasooli-domain`.
+//! decides only through the pure rules of `vasooli-domain`; the pure read models of
+//! `vasooli-projections` give the figures its checkpoints save for cold reports.
 
 pub mod clock;
 pub mod engine;
+pub mod figures;
 pub mod log;
 pub mod nightly;
 pub mod read_ahead;
@@ -19,5 +21,6 @@ pub use clock::Clock;
 pub use engine::{
     Engine, EngineError, ErrorKind, ExecuteReport, Input, NightlyMarks, RowError, Scope,
 };
+pub use figures::OfficeFigures;
 pub use shared::{Exclusive, SharedEngine};
 pub use view::ColdView;

@@ -10,7 +10,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use vasooli_domain::state::{SmsMessage, World};
 use vasooli_domain::Policy;
-use vasooli_store::LogReader;
+use vasooli_store::{LogReader, SideDb};
 
 use crate::engine::{
     as_of, catch_up_world, has_checkpoint, load_checkpoint, load_checkpoint_of, open_projections,
@@ -25,6 +25,25 @@ pub struct ColdView {
     policy: Policy,
     clock: Clock,
     whole: bool,
+}
+
+/// `world` (a checkpoint's, or none) brought up to the log's end; a checkpoint ahead of the
+/// log is not used.
+pub(crate) fn caught_up(log: &LogReader, world: Option<World>) -> Result<World, EngineError> {
+    let mut world = world
+        .filter(|world| world.position <= log.last_position())
+        .unwrap_or_default();
+    catch_up_world(log, &mut world)?;
+    Ok(world)
+}
+
+/// Writes a checkpoint of the whole `world` a cold read has just built, in place of one it
+/// could not use. The directory's lock is held: nothing else writes. A failure (a read-only
+/// directory) leaves things as they were.
+pub(crate) fn renew_checkpoint(projections: &SideDb, world: &World) {
+    if let Err(e) = save_world(projections, world) {
+        tracing::info!("the checkpoint was not renewed: {e}");
+    }
 }
 
 impl ColdView {
@@ -54,23 +73,15 @@ impl ColdView {
         let log = LogReader::open(dir)?;
         let projections = open_projections(log.dir())?;
         let (world, whole) = match load_checkpoint_of(&projections, wanted) {
-            Some(world) => (world, false),
-            None => (load_checkpoint(&projections).unwrap_or_default(), true),
+            Some(world) => (Some(world), false),
+            None => (load_checkpoint(&projections), true),
         };
-        let mut world = if world.position > log.last_position() {
-            World::default()
-        } else {
-            world
-        };
-        catch_up_world(&log, &mut world)?;
+        let world = caught_up(&log, world)?;
         // A checkpoint this view could not use (of the layout before directories, or with a
         // damaged part) is replaced once, from the whole world just built, so that the next
-        // command reads only what it asks for. The directory's lock is held: nothing else
-        // writes. A failure (a read-only directory) leaves things as they were.
+        // command reads only what it asks for.
         if whole && has_checkpoint(&projections) {
-            if let Err(e) = save_world(&projections, &world) {
-                tracing::info!("the checkpoint was not renewed: {e}");
-            }
+            renew_checkpoint(&projections, &world);
         }
         drop(projections);
         Ok(ColdView {

@@ -6,11 +6,12 @@
 use serde_json::{json, Value};
 use vasooli_demo::{Generator, GeneratorConfig};
 use vasooli_domain::codec::{decode_value, encode_value};
+use vasooli_domain::period::Period;
 use vasooli_domain::state::StoredConsumer;
 use vasooli_domain::types::{Level, WorklistKind};
 use vasooli_domain::{Command, Policy};
 use vasooli_engine::engine::CHECKPOINT_PART_CONSUMERS;
-use vasooli_engine::{ColdView, Engine, Input};
+use vasooli_engine::{ColdView, Engine, Input, OfficeFigures};
 use vasooli_projections::lists::{self, DefaulterFilter};
 use vasooli_projections::statement::statement;
 
@@ -171,6 +172,14 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
     let defaulters = expected_lists[0][0].as_ref().map_or(0, Vec::len);
     assert!(defaulters > 0, "the subdivision has defaulters");
     let last_position = engine.store().last_position();
+    // The figures of rankings and awards, for periods the checkpoint saved.
+    let month = Period::month_of(end);
+    let figure_periods = [month, month.previous(), Period::financial_year_of(end)];
+    let expected_figures = OfficeFigures::of(engine.world(), engine.policy(), &figure_periods);
+    assert!(expected_figures
+        .periods
+        .iter()
+        .all(|figures| figures.values().any(|t| t.billed.is_positive())));
     drop(engine);
     let projections_before = projections(dir.path());
 
@@ -211,6 +220,18 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
         );
         assert_eq!(&cold(&view, account), expected, "{account}");
     }
+
+    let cold_figures =
+        OfficeFigures::read(dir.path(), &Policy::default(), &figure_periods).unwrap();
+    assert!(
+        !cold_figures.whole,
+        "read from the checkpoint's saved figures"
+    );
+    assert_eq!(cold_figures.periods, expected_figures.periods);
+    assert_eq!(
+        format!("{:?}", cold_figures.offices),
+        format!("{:?}", expected_figures.offices)
+    );
 
     assert_eq!(
         projections(dir.path()),
@@ -300,6 +321,31 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
         "the renewed checkpoint has directories"
     );
     assert_eq!(cold(&view, &accounts[1]), expected[1]);
+    drop(view);
+
+    // A checkpoint saved before checkpoints saved figures: rankings read the whole world,
+    // with the same figures, and renew the checkpoint once; the next read uses its figures.
+    let db = vasooli_store::SideDb::open(
+        &dir.path().join(vasooli_engine::engine::PROJECTIONS_DIR),
+        1 << 20,
+    )
+    .unwrap();
+    let saved: Vec<Vec<u8>> = db
+        .table()
+        .keys_with_prefix(b"world-layout-8/")
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.ends_with(b"figures"))
+        .collect();
+    assert_eq!(saved.len(), 1, "the checkpoint saved its figures");
+    db.table().remove(&saved[0]).unwrap();
+    db.flush().unwrap();
+    drop(db);
+    for whole in [true, false] {
+        let read = OfficeFigures::read(dir.path(), &Policy::default(), &figure_periods).unwrap();
+        assert_eq!(read.whole, whole);
+        assert_eq!(read.periods, expected_figures.periods);
+    }
 }
 
 /// Every entry of the projections' database.

@@ -8,9 +8,11 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use vasooli_domain::event::*;
 use vasooli_domain::ledger::{anniversary, ledger_as_of, Charges, LedgerView};
+use vasooli_domain::period::Period;
 use vasooli_domain::types::{Category, Channel, Language, Level, Stage, WorklistKind};
 use vasooli_domain::{Command, Money, Policy, World};
-use vasooli_engine::{ColdView, Engine, Input};
+use vasooli_engine::figures::saved_periods;
+use vasooli_engine::{ColdView, Engine, Input, OfficeFigures};
 
 mod common;
 use common::log_events;
@@ -905,6 +907,83 @@ proptest! {
         drop(engine);
         prop_assert_eq!(warm, cold_statements(dir.path()));
         prop_assert_eq!(lists, cold_office_lists(dir.path()));
+    }
+}
+
+/// A grievance in SD1, registered on day `day` (and resolved three days later when `resolved`).
+fn grievance(id: &str, day: i64, resolved: bool) -> Vec<Value> {
+    let mut out = vec![json!({"type": "register_grievance", "grievance_id": id,
+        "subdivision": "SD1", "category": "billing", "registered_on": on(day).to_string()})];
+    if resolved {
+        out.push(json!({"type": "resolve_grievance", "grievance_id": id,
+            "resolved_on": on(day + 3).to_string(), "note": "settled"}));
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Proves that the figures rankings and awards are computed from, read cold (the
+    /// checkpoint's saved figures, then the consumers the log changed after it, and the
+    /// grievances), equal those of the whole world for every period the checkpoint saved,
+    /// and that any other period is read from the whole world, with the same figures; with
+    /// the checkpoint taken after any step of the workload, and consumers registered, billed
+    /// and grievances registered and resolved after it.
+    #[test]
+    fn cold_ranking_figures_equal_warm_ones(
+        steps in prop::collection::vec(step(), 1..5),
+        checkpoint_after in 0usize..5,
+    ) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut engine = Engine::open(dir.path(), Policy::default()).expect("opens");
+        execute(&mut engine, &setup_commands());
+        execute(&mut engine, &grievance("G1", 12, false));
+        let mut workload = Workload::default();
+        let mut date = on(10);
+        let mut saved = Vec::new();
+        for (index, step) in steps.iter().enumerate() {
+            let commands: Vec<Value> = step.ops.iter().filter_map(|o| workload.command(o)).collect();
+            execute(&mut engine, &commands);
+            date = date + Days::new(step.advance_days.into());
+            engine.nightly(date).expect("nightly");
+            let actions = officer_actions(&engine, step.serve, step.disconnect);
+            execute(&mut engine, &actions);
+            if index == checkpoint_after.min(steps.len() - 1) {
+                engine.save_checkpoint().expect("checkpoint");
+                saved = saved_periods(date);
+                let mut after = grievance("G2", 20, true);
+                after.extend([
+                    json!({"type": "resolve_grievance", "grievance_id": "G1",
+                           "resolved_on": on(40).to_string(), "note": "late"}),
+                    json!({"type": "register_consumer", "account_no": "E5", "name": "E5",
+                           "category": "domestic", "subdivision": "SD2", "load_kw": "2",
+                           "connected_on": "2025-06-01"}),
+                    json!({"type": "issue_bill", "account_no": "E5", "bill_no": "B-E5",
+                           "period": "2025-06", "issued_on": on(5).to_string(),
+                           "due_on": on(20).to_string(), "amount": "2500.00"}),
+                ]);
+                execute(&mut engine, &after);
+            }
+        }
+        let mut periods = saved.clone();
+        periods.extend(saved_periods(date));
+        periods.push(Period::month_of(date + Days::new(400)));
+        let warm = OfficeFigures::of(engine.world(), engine.policy(), &periods);
+        let offices = engine.world().offices.clone();
+        prop_assert!(warm.periods.iter().any(|figures| figures.values().any(|t| t.grievances_counted > 0)));
+        drop(engine);
+        for (period, warm) in periods.iter().zip(&warm.periods) {
+            let cold = OfficeFigures::read(dir.path(), &Policy::default(), &[*period]).expect("reads");
+            prop_assert_eq!(&cold.periods[0], warm, "{}", period);
+            prop_assert_eq!(format!("{:?}", cold.offices), format!("{:?}", offices));
+            prop_assert_eq!(cold.whole, !saved.contains(period), "{}", period);
+        }
+        let (first, last) = (periods[0], periods[periods.len() - 1]);
+        let both = OfficeFigures::read(dir.path(), &Policy::default(), &[first, last]).expect("reads");
+        prop_assert!(both.whole, "a period not saved reads the whole world");
+        prop_assert_eq!(&both.periods[0], &warm.periods[0]);
+        prop_assert_eq!(&both.periods[1], &warm.periods[periods.len() - 1]);
     }
 }
 
