@@ -139,6 +139,29 @@ fn open_office(cli: &Cli, office: &str) -> Result<ReadView, Failure> {
     })
 }
 
+/// Every subdivision's figures for `periods`, which rankings and awards are computed from,
+/// with the policy and today's date: from the server's world when a server has the directory
+/// open, else read cold ([`vasooli_engine::OfficeFigures::read`]: the checkpoint's saved
+/// figures where they serve, not the whole world).
+fn open_figures(
+    cli: &Cli,
+    periods: &[vasooli_domain::period::Period],
+) -> Result<(vasooli_engine::OfficeFigures, Policy, chrono::NaiveDate), Failure> {
+    if let Some(shared) = &cli.attached {
+        let engine = shared.exclusive().map_err(engine_failure)?;
+        let figures = vasooli_engine::OfficeFigures::of(engine.world(), engine.policy(), periods);
+        return Ok((figures, engine.policy().clone(), engine.today()));
+    }
+    let policy = load_policy(cli)?;
+    let figures =
+        vasooli_engine::OfficeFigures::read(&cli.data, &policy, periods).map_err(engine_failure)?;
+    Ok((
+        figures,
+        policy,
+        vasooli_engine::Clock::from_env_or_system().today(),
+    ))
+}
+
 /// The engine of this process (not the server's), for a command that writes on its own.
 fn open_own(cli: &Cli) -> Result<Engine, Failure> {
     let policy = load_policy(cli)?;

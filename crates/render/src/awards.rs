@@ -8,10 +8,12 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
+use std::collections::BTreeMap;
 use vasooli_domain::period::Period;
+use vasooli_domain::state::Office;
 use vasooli_domain::types::Level;
-use vasooli_domain::{Policy, World};
-use vasooli_projections::reports::{self, Award, AwardRow, RankingRow};
+use vasooli_domain::Policy;
+use vasooli_projections::reports::{self, Award, AwardRow, RankingRow, Totals};
 
 /// Hindi and English names of a level, for headings.
 fn level_names(level: Level) -> (&'static str, &'static str) {
@@ -48,15 +50,17 @@ fn median(values: impl Iterator<Item = Option<Decimal>>) -> String {
     }
 }
 
-/// One self-contained page: for each level the winners with their metrics beside the level's
-/// median, and a bar chart of every ranked office's score with the medal winners marked. The
+/// One self-contained page, from the offices and every subdivision's figures for `period`
+/// (those the awards were made from): for each level the winners with their metrics beside
+/// the level's median, and a bar chart of every ranked office's score with the medal winners marked. The
 /// page says what the figures reflect: events dated up to `as_of` (the period's last day, or
 /// an earlier date while the period is still open, when the report is marked provisional).
 /// Labels are in Hindi and English; Hindi names are written as UTF-8 text.
 pub fn awards_html(
-    world: &World,
+    offices: &BTreeMap<String, Office>,
     policy: &Policy,
     period: Period,
+    figures: &BTreeMap<String, Totals>,
     as_of: NaiveDate,
     awards: &[AwardRow],
 ) -> String {
@@ -79,7 +83,7 @@ th{{background:#eee}}svg{{max-width:100%;height:auto}}td.code,td:nth-child(2){{w
     }
     html.push_str(&score_note(policy));
     for level in [Level::Circle, Level::Division, Level::Subdivision] {
-        let ranked = reports::rankings(world, policy, period, level);
+        let ranked = reports::rankings_from(offices, policy, period, level, figures);
         let (level_hi, level_en) = level_names(level);
         html.push_str(&format!(
             "<h2>{level_hi} / {level_en}</h2>\n<table><tr><th>पुरस्कार / award</th><th>कार्यालय / office</th><th>अंक / score</th><th>अंकों में परिवर्तन / score change</th><th>संग्रह दक्षता % / collection efficiency %</th><th>माध्यिका % / median %</th><th>बकाया में कमी % / arrears reduction %</th><th>माध्यिका % / median %</th></tr>\n"
@@ -452,7 +456,15 @@ mod tests {
         engine.nightly(last).unwrap();
         let period = Period::month_of(last);
         let awards = reports::awards(engine.world(), engine.policy(), period);
-        let html = awards_html(engine.world(), engine.policy(), period, last, &awards);
+        let figures = reports::subdivision_figures(engine.world(), engine.policy(), period);
+        let html = awards_html(
+            &engine.world().offices,
+            engine.policy(),
+            period,
+            &figures,
+            last,
+            &awards,
+        );
         let charts: Vec<&str> = html
             .split("<svg ")
             .skip(1)

@@ -1,7 +1,7 @@
 //! Office reports: rankings, awards (CSV, JSON, or one self-contained HTML file), the mobile
 //! campaign and the camp report.
 
-use super::{open, parse_level, print, usage, Outcome};
+use super::{open, open_figures, parse_level, print, usage, Outcome};
 use crate::{Cli, Failure, Format};
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -27,8 +27,14 @@ pub fn is_stdout(path: &Path) -> bool {
 pub fn rankings(cli: &Cli, period: &str, level: &str) -> Outcome {
     let period = parse_period(period)?;
     let level = parse_level(level)?;
-    let engine = open(cli)?;
-    let rows = reports::rankings(engine.world(), engine.policy(), period, level);
+    let (figures, policy, _) = open_figures(cli, &[period])?;
+    let rows = reports::rankings_from(
+        &figures.offices,
+        &policy,
+        period,
+        level,
+        &figures.periods[0],
+    );
     if rows.is_empty() {
         // An empty list is still an answer (a script reads the header), but say why.
         errln!("note: no office was billed in {period}: there is nothing to rank");
@@ -39,8 +45,9 @@ pub fn rankings(cli: &Cli, period: &str, level: &str) -> Outcome {
 
 pub fn awards(cli: &Cli, period: &str, out: Option<&Path>) -> Outcome {
     let period = parse_period(period)?;
-    let engine = open(cli)?;
-    let rows = reports::awards(engine.world(), engine.policy(), period);
+    let (figures, policy, today) = open_figures(cli, &[period, period.previous()])?;
+    let (current, previous) = (&figures.periods[0], &figures.periods[1]);
+    let rows = reports::awards_from(&figures.offices, &policy, period, current, previous);
     if rows.is_empty() {
         return Err(usage(format!(
             "no office was billed in {period}: there is nothing to award"
@@ -57,13 +64,7 @@ pub fn awards(cli: &Cli, period: &str, out: Option<&Path>) -> Outcome {
             Some("xlsx")
         );
     if html || cli.format == Format::Html || cli.format == Format::Table && out.is_some() && !xlsx {
-        let text = awards_html(
-            engine.world(),
-            engine.policy(),
-            period,
-            engine.today(),
-            &rows,
-        );
+        let text = awards_html(&figures.offices, &policy, period, current, today, &rows);
         match out.filter(|path| !is_stdout(path)) {
             Some(path) => {
                 std::fs::write(crate::out::resolve(path), text)
