@@ -7,7 +7,9 @@
 //! nightly run as of 2026-03-31 with the release binary, then times `COLD_BENCH_RUNS` (default
 //! 15) runs of each query and prints the medians, beside the same binary opening the
 //! directory and answering nothing (`statement` of an account nobody has: the store's and the
-//! checkpoint's open alone). The target: the largest size within 1.5 × the smallest.
+//! checkpoint's open alone), and the subdivision rankings and the awards of FY2025-26 (read
+//! from the figures the checkpoint saved). The target, for the statement and the defaulters:
+//! the largest size within 1.5 × the smallest.
 //! `COLD_BENCH_KEEP=1` keeps the data. Run with `cargo bench -p vasooli-cli --bench cold_bench`.
 
 use std::path::Path;
@@ -18,6 +20,8 @@ mod csvs;
 use csvs::{run_vasooli, vasooli, Csvs};
 
 const AS_OF: &str = "2026-03-31";
+/// The financial year ranked and awarded.
+const YEAR: &str = "FY2025-26";
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -56,6 +60,8 @@ struct Figures {
     consumers: usize,
     statement_ms: f64,
     defaulters_ms: f64,
+    rankings_ms: f64,
+    awards_ms: f64,
     open_ms: f64,
 }
 
@@ -100,18 +106,29 @@ fn main() {
             let args = ["--format", "csv", "defaulters", "--office", office];
             defaulters.extend(timed(&data, &args, runs));
         }
+        let rankings = ["rankings", "--level", "subdivision", "--period", YEAR];
+        let rankings = timed(&data, &rankings, runs);
+        let awards = timed(
+            &data,
+            &["--format", "csv", "awards", "--period", YEAR],
+            runs,
+        );
         let open = timed(&data, &["statement", "--account", "NOBODY"], runs);
         let row = Figures {
             consumers,
             statement_ms: median(statement),
             defaulters_ms: median(defaulters),
+            rankings_ms: median(rankings),
+            awards_ms: median(awards),
             open_ms: median(open),
         };
         println!(
             "  statement of one account {:>7.1} ms, defaulters of one subdivision {:>7.1} ms, \
-             open alone {:>7.1} ms (medians of {} runs)",
+             rankings {:>7.1} ms, awards {:>7.1} ms, open alone {:>7.1} ms (medians of {} runs)",
             row.statement_ms,
             row.defaulters_ms,
+            row.rankings_ms,
+            row.awards_ms,
             row.open_ms,
             runs * accounts.len()
         );
@@ -138,16 +155,22 @@ fn main() {
                 small.defaulters_ms,
                 large.defaulters_ms,
             ),
+            (
+                "subdivision rankings of the year",
+                small.rankings_ms,
+                large.rankings_ms,
+            ),
+            ("awards of the year", small.awards_ms, large.awards_ms),
             ("open alone (baseline)", small.open_ms, large.open_ms),
         ] {
+            let target = if what.starts_with("statement") || what.starts_with("defaulters") {
+                "<= 1.5x"
+            } else {
+                ""
+            };
             println!(
-                "{what:<34} {a:>8.1}ms {b:>8.1}ms {:>7.2}x {:>8}",
-                b / a,
-                if what.starts_with("open") {
-                    ""
-                } else {
-                    "<= 1.5x"
-                }
+                "{what:<34} {a:>8.1}ms {b:>8.1}ms {:>7.2}x {target:>8}",
+                b / a
             );
         }
     }
