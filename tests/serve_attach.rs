@@ -240,3 +240,21 @@ fn a_stale_socket_of_a_killed_server_is_not_in_the_way() {
     assert!(run.stdout.contains("duplicates"), "{}", run.stdout);
     server.stop();
 }
+
+/// A service manager stops the server with SIGTERM (systemd's `stop`, `docker stop`): it
+/// stops as on Ctrl-C, exiting 0 with its socket removed and a checkpoint of everything it
+/// wrote saved, so the next open replays nothing.
+#[test]
+fn sigterm_stops_the_server_as_ctrl_c_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    inputs(tmp.path());
+    let server = Server::start(&data);
+    let run = run_in(tmp.path(), &data, &["import", "offices", "offices.csv"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    server.stop_with("-TERM");
+    assert!(!data.join("serve.sock").exists());
+    let engine = vasooli_engine::Engine::open(&data, vasooli_domain::Policy::default()).unwrap();
+    assert!(engine.store().last_position() > 0);
+    assert_eq!(engine.checkpoint_lag(), 0, "the stop saved a checkpoint");
+}

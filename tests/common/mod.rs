@@ -183,13 +183,29 @@ impl Server {
     }
 
     /// Stops the server as Ctrl-C does and waits for it to exit.
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        self.stop_with("-INT");
+    }
+
+    /// Stops the server with `signal` (`-INT`, `-TERM`) and waits: it must exit 0.
+    pub fn stop_with(mut self, signal: &str) {
         let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        let status = self.child.wait().unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            // Drop kills it.
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "the server did not stop on {signal}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
         assert!(status.success(), "the server exited with {status}");
     }
 }

@@ -1211,9 +1211,8 @@ fn serve(cli: &Cli, addr: &str) -> Outcome {
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async {
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
+        let mut stop = crate::signals::StopSignals::listen().context("listening for signals")?;
+        let shutdown = async move { stop.recv().await };
         vasooli_server::serve_with(cli.data.clone(), policy, addr, options, shutdown).await
     })?;
     Ok(())

@@ -4,6 +4,7 @@
 mod out;
 mod attach;
 mod commands;
+mod signals;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -211,10 +211,8 @@ fn owner(
     let data_dir = cli.data.clone();
     let partition = partition.to_string();
     let outcome = runtime.block_on(async move {
-        // Ctrl-C stops a standby as well as an owner: listened for from the start.
-        let mut interrupt =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-                .context("listening for Ctrl-C")?;
+        // Ctrl-C or SIGTERM stops a standby as well as an owner: listened for from the start.
+        let mut stop = crate::signals::StopSignals::listen().context("listening for signals")?;
         // Operations are retried through a leader's election (a few seconds), or for as long
         // as a lease lasts when that is longer.
         let log = ClusterLog::connect(config(servers, ttl.max(Duration::from_secs(10))))
@@ -280,7 +278,7 @@ fn owner(
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(poll) => {}
-                        _ = interrupt.recv() => return Ok(()),
+                        _ = stop.recv() => return Ok(()),
                     }
                 }
                 Err(e) => return Err(cluster_failure(e)),
@@ -461,7 +459,7 @@ fn owner(
                     Err(e) => Err(Failure::Runtime(e.into())),
                 };
             }
-            _ = interrupt.recv() => None,
+            _ = stop.recv() => None,
             reason = replica.wait_stopped() => Some(reason),
         };
         let _ = stop_tx.send(());
