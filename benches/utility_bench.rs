@@ -20,7 +20,9 @@
 //!    memory, and the cold commands once more.
 //!
 //! The work directory (CSV files and data) is deleted at the end unless
-//! `UTILITY_BENCH_KEEP=1`; at full size it takes about 40 GB, so check `df` first. Run with
+//! `UTILITY_BENCH_KEEP=1`; at full size it takes about 40 GB, so check `df` first.
+//! `UTILITY_BENCH_WORK=DIR` goes on from a work directory an earlier run kept, after its first
+//! nightly run (the cold commands, the server and the days), and keeps it. Run with
 //! `cargo bench -p vasooli-cli --bench utility_bench`.
 
 use std::io::{BufRead, BufReader};
@@ -123,23 +125,10 @@ fn say(text: String) {
     println!("{text}");
 }
 
-fn main() {
-    let consumers: usize = std::env::var("UTILITY_BENCH_CONSUMERS")
-        .ok()
-        .map(|v| v.replace('_', "").parse().expect("a whole number"))
-        .unwrap_or(DEFAULT_CONSUMERS);
-    let keep = std::env::var_os("UTILITY_BENCH_KEEP").is_some();
-    let work = std::env::temp_dir().join(format!("vasooli-utility-{}", std::process::id()));
-    let (csv_dir, data) = (work.join("csv"), work.join("data"));
-    std::fs::create_dir_all(&csv_dir).expect("a work directory");
-    say(format!(
-        "utility_bench: {consumers} consumers, 12 months from 2025-04, seed 42, in {}",
-        work.display()
-    ));
-
-    // 1. The year's files, imported.
+/// Writes the year's CSV files and imports them into `data`; returns the events appended.
+fn load(csv_dir: &Path, data: &Path, consumers: usize) -> u64 {
     let started = Instant::now();
-    let (rows, _) = Csvs::generate(&csv_dir, consumers);
+    let (rows, _) = Csvs::generate(csv_dir, consumers);
     let total_rows: u64 = rows.values().sum();
     say(format!(
         "CSV files written: {total_rows} rows {rows:?} in {:.0} s",
@@ -148,7 +137,7 @@ fn main() {
     let (mut import, mut events, mut import_peak) = (Duration::ZERO, 0u64, 0f64);
     for kind in ["offices", "consumers", "mobiles", "bills", "payments"] {
         let file = csv_dir.join(format!("{kind}.csv"));
-        let (out, took, peak) = run(&data, &["import", kind, &file.to_string_lossy()]);
+        let (out, took, peak) = run(data, &["import", kind, &file.to_string_lossy()]);
         events += number_after(&out, "appended");
         import += took;
         import_peak = import_peak.max(peak);
@@ -163,13 +152,46 @@ fn main() {
          (targets: the year's load <= 120 s, >= 1,000,000 rows/s, peak <= 4096 MiB)",
         import.as_secs_f64()
     ));
-    let bytes = size_of(&data);
+    let bytes = size_of(data);
     say(format!(
         "data directory after the import: {:.2} GB for {events} events = {:.0} bytes an event \
          (target <= 100)",
         bytes as f64 / 1e9,
         bytes as f64 / events as f64
     ));
+
+    events
+}
+
+fn main() {
+    let consumers: usize = std::env::var("UTILITY_BENCH_CONSUMERS")
+        .ok()
+        .map(|v| v.replace('_', "").parse().expect("a whole number"))
+        .unwrap_or(DEFAULT_CONSUMERS);
+    let resumed = std::env::var_os("UTILITY_BENCH_WORK").map(std::path::PathBuf::from);
+    let keep = resumed.is_some() || std::env::var_os("UTILITY_BENCH_KEEP").is_some();
+    let work = resumed.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("vasooli-utility-{}", std::process::id()))
+    });
+    let (csv_dir, data) = (work.join("csv"), work.join("data"));
+    std::fs::create_dir_all(&csv_dir).expect("a work directory");
+    say(format!(
+        "utility_bench: {consumers} consumers, 12 months from 2025-04, seed 42, in {}",
+        work.display()
+    ));
+
+    // 1. The year's files, imported (or the kept directory's events counted).
+    let mut events = match &resumed {
+        None => load(&csv_dir, &data, consumers),
+        Some(_) => {
+            let log = vasooli_store::LogReader::open(&data).expect("the kept data directory");
+            say(format!(
+                "going on from the kept directory: {} events",
+                log.last_position()
+            ));
+            log.last_position()
+        }
+    };
 
     // 2. Cold commands on the loaded directory, and the first nightly run on its own.
     let consumers_csv = csv_dir.join("consumers.csv");
@@ -202,16 +224,18 @@ fn main() {
         ("subdivision rankings of the year", &rankings),
         ("awards of the year", &awards),
     ];
-    cold("after the import", &everyday[..1]);
-    cold("after the import", &headquarters);
-    let (out, took, peak) = run(&data, &["nightly", "--as-of", FIRST_RUN]);
-    let appended = number_after(&out, "events appended:");
-    events += appended;
-    say(format!(
-        "first nightly run {FIRST_RUN} (vasooli nightly on its own): {:.1} s, {appended} events \
-         appended, peak {peak:.0} MiB (target <= 60 s)",
-        took.as_secs_f64()
-    ));
+    if resumed.is_none() {
+        cold("after the import", &everyday[..1]);
+        cold("after the import", &headquarters);
+        let (out, took, peak) = run(&data, &["nightly", "--as-of", FIRST_RUN]);
+        let appended = number_after(&out, "events appended:");
+        events += appended;
+        say(format!(
+            "first nightly run {FIRST_RUN} (vasooli nightly on its own): {:.1} s, {appended} \
+             events appended, peak {peak:.0} MiB (target <= 60 s)",
+            took.as_secs_f64()
+        ));
+    }
     cold("after the first run", &everyday);
 
     // 3. The server, read while it runs the nights.

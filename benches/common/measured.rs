@@ -1,5 +1,6 @@
 //! A run of the release binary timed, with its peak resident memory sampled while it runs.
 
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ pub fn peak_kib(pid: u32) -> Option<u64> {
 
 /// Runs the binary on `data` with `args` and the environment `env` (it must succeed): its
 /// standard output, the time it took and its peak resident memory in MiB, sampled every
-/// 20 ms while it runs.
+/// 20 ms while it runs. Its output is read as it comes, so a long list never fills the pipe.
 pub fn run_measured(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (String, Duration, f64) {
     let started = Instant::now();
     let mut child = Process::new(env!("CARGO_BIN_EXE_vasooli"))
@@ -25,21 +26,36 @@ pub fn run_measured(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (String
         .stderr(Stdio::piped())
         .spawn()
         .expect("run vasooli");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).expect("the output");
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
     let pid = child.id();
     let mut peak = 0;
-    while child.try_wait().expect("wait").is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
         peak = peak.max(peak_kib(pid).unwrap_or(0));
         std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("the output");
+    };
     let took = started.elapsed();
+    let (stdout, stderr) = (
+        stdout.join().expect("stdout"),
+        stderr.join().expect("stderr"),
+    );
     assert!(
-        output.status.success(),
+        status.success(),
         "vasooli {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&stderr)
     );
     (
-        String::from_utf8(output.stdout).expect("UTF-8"),
+        String::from_utf8(stdout).expect("UTF-8"),
         took,
         peak as f64 / 1024.0,
     )
