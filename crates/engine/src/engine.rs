@@ -1385,7 +1385,7 @@ fn subdivisions_key(generation: u64) -> Vec<u8> {
 /// The key of checkpoint generation `generation`'s saved figures ([`crate::figures`]).
 pub(crate) fn figures_key(generation: u64) -> Vec<u8> {
     let mut key = generation_prefix(WORLD_KEY, generation);
-    key.extend_from_slice(b"figures");
+    key.extend_from_slice(crate::figures::FIGURES_KEY_NAME);
     key
 }
 
@@ -1599,18 +1599,25 @@ pub(crate) fn load_checkpoint_of(projections: &SideDb, wanted: Wanted<'_>) -> Op
     let mut parts = std::collections::BTreeSet::new();
     let keep: Box<dyn Fn(&StoredConsumer) -> bool> = match wanted {
         Wanted::Accounts(accounts) => {
+            // Each bucket read once, however many of the accounts it lists.
+            let mut crcs: std::collections::BTreeMap<u32, rustc_hash::FxHashSet<u32>> =
+                Default::default();
             for account in accounts {
                 let (bucket, crc) = account_bucket(account);
+                crcs.entry(bucket).or_default().insert(crc);
+            }
+            for (bucket, crcs) in crcs {
                 let listed: Vec<(u32, u32)> =
                     decode_value(&read(&account_bucket_key(generation, bucket))?).ok()?;
                 parts.extend(
                     listed
                         .into_iter()
-                        .filter(|&(c, _)| c == crc)
+                        .filter(|(c, _)| crcs.contains(c))
                         .map(|(_, part)| part),
                 );
             }
-            Box::new(move |c| accounts.contains(&c.account_no.as_ref()))
+            let accounts: rustc_hash::FxHashSet<&str> = accounts.iter().copied().collect();
+            Box::new(move |c| accounts.contains::<str>(&c.account_no))
         }
         Wanted::Office(office) => {
             let under: std::collections::BTreeSet<String> =
