@@ -1,6 +1,7 @@
 //! A bills file of ten million rows imported by the release binary, beside one of a million:
 //! the import's time and its peak memory at both sizes, beside the peak of a command that
-//! loads the world the import leaves (`rankings`): every consumer's bills, which any process
+//! loads the world the import leaves (`rankings`, with no nightly run to have saved its
+//! figures): every consumer's bills, which any process
 //! holding the world holds, whatever wrote it.
 //!
 //! For each size in `IMPORT_BENCH_ROWS` (default `1000000,10000000`) it writes a fresh data

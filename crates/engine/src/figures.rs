@@ -29,7 +29,7 @@ use vasooli_projections::reports::{
 use vasooli_store::{LogReader, SideDb};
 
 use crate::engine::{
-    catch_up_world, checkpoint_head, decode_recorded, figures_key, load_checkpoint,
+    catch_up_world, checkpoint_head, decode_recorded, figures_key, has_checkpoint, load_checkpoint,
     load_checkpoint_of, open_projections, sealed, unsealed, EngineError, Wanted,
 };
 use crate::view::{caught_up, renew_checkpoint};
@@ -40,12 +40,39 @@ const SAVED_PER_KIND: usize = 3;
 /// Most consumers the log may have changed after the checkpoint for its saved figures to
 /// serve; past this, the whole world is read.
 pub const CHANGED_CONSUMERS_MAX: usize = 50_000;
+/// What the saved figures are stored under in a checkpoint's generation. The version changes
+/// whenever what they hold or how a consumer's share is computed does: a checkpoint saved by
+/// a build with other figures then has none this build reads, and is replaced once.
+pub(crate) const FIGURES_KEY_NAME: &[u8] = b"figures-v1";
 
 /// What a checkpoint saves: each period (as written, `FY2025-26`) with the consumers' share
 /// of each subdivision's figures.
 #[derive(Default, Serialize, Deserialize)]
 struct Saved {
     periods: Vec<(String, BTreeMap<String, Totals>)>,
+}
+
+impl Saved {
+    /// The checkpoint's saved figures, with its log position, if it has whole ones this build
+    /// reads.
+    fn read(projections: &SideDb) -> Option<(u64, Saved)> {
+        let table = projections.table();
+        let (generation, _, position) = checkpoint_head(&table)?;
+        let bytes = table.get(&figures_key(generation)).ok()??;
+        let saved = decode_value::<Saved>(unsealed(&bytes)?).ok()?;
+        Some((position, saved))
+    }
+
+    fn holds(&self, periods: &[Period]) -> bool {
+        periods.iter().all(|period| self.share(*period).is_some())
+    }
+
+    /// The consumers' share of `period`.
+    fn share(&self, period: Period) -> Option<&BTreeMap<String, Totals>> {
+        let text = period.to_string();
+        let (_, share) = self.periods.iter().find(|(saved, _)| *saved == text)?;
+        Some(share)
+    }
 }
 
 /// The periods a checkpoint of a world whose last nightly run was on `date` saves: the month,
@@ -114,12 +141,18 @@ impl OfficeFigures {
             return Ok(figures);
         }
         let world = caught_up(&log, load_checkpoint(&projections))?;
-        // A checkpoint written before checkpoints saved figures is replaced once, so that the
-        // next report reads them.
-        let table = projections.table();
-        if checkpoint_head(&table).is_some_and(|(generation, _, _)| {
-            table.get(&figures_key(generation)).ok().flatten().is_none()
-        }) {
+        // The checkpoint is replaced, so that the next report of these periods reads saved
+        // figures, when it has none this build reads (saved by an earlier build, or damaged)
+        // or when it is older than the last nightly run and a checkpoint of the world now
+        // would save the periods asked.
+        let renewed_holds = world
+            .last_nightly
+            .is_some_and(|date| periods.iter().all(|p| saved_periods(date).contains(p)));
+        let stale = match Saved::read(&projections) {
+            None => true,
+            Some((_, saved)) => !saved.holds(periods) && renewed_holds,
+        };
+        if stale && has_checkpoint(&projections) {
             renew_checkpoint(&projections, &world);
         }
         Ok(OfficeFigures::of(&world, policy, periods))
@@ -134,26 +167,16 @@ fn from_saved(
     policy: &Policy,
     periods: &[Period],
 ) -> Result<Option<OfficeFigures>, EngineError> {
-    let table = projections.table();
-    let Some((generation, _, position)) = checkpoint_head(&table) else {
+    let Some((position, saved)) = Saved::read(projections) else {
         return Ok(None);
     };
-    let saved = table
-        .get(&figures_key(generation))
-        .ok()
-        .flatten()
-        .and_then(|bytes| decode_value::<Saved>(unsealed(&bytes)?).ok());
-    let Some(saved) = saved.filter(|_| position <= log.last_position()) else {
+    if position > log.last_position() || !saved.holds(periods) {
         return Ok(None);
-    };
-    let mut shares = Vec::with_capacity(periods.len());
-    for period in periods {
-        let text = period.to_string();
-        match saved.periods.iter().find(|(saved, _)| *saved == text) {
-            Some((_, share)) => shares.push(share.clone()),
-            None => return Ok(None),
-        }
     }
+    let shares: Vec<BTreeMap<String, Totals>> = periods
+        .iter()
+        .filter_map(|p| saved.share(*p).cloned())
+        .collect();
     // The consumers the log changed after the checkpoint (those it registered are read from
     // the log whatever is asked).
     let mut changed: FxHashSet<String> = FxHashSet::default();
@@ -207,4 +230,29 @@ fn from_saved(
         periods: figures,
         whole: false,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_after_the_years_last_run_saves_the_closed_year_and_the_one_before() {
+        let date = NaiveDate::from_ymd_opt(2026, 4, 30).expect("a date");
+        let saved: Vec<String> = saved_periods(date).iter().map(Period::to_string).collect();
+        assert_eq!(
+            saved,
+            [
+                "2026-04",
+                "2026-03",
+                "2026-02",
+                "FY2026-27-Q1",
+                "FY2025-26-Q4",
+                "FY2025-26-Q3",
+                "FY2026-27",
+                "FY2025-26",
+                "FY2024-25",
+            ]
+        );
+    }
 }

@@ -335,7 +335,7 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
         .keys_with_prefix(b"world-layout-8/")
         .unwrap()
         .into_iter()
-        .filter(|k| k.ends_with(b"figures"))
+        .filter(|k| k.ends_with(b"figures-v1"))
         .collect();
     assert_eq!(saved.len(), 1, "the checkpoint saved its figures");
     db.table().remove(&saved[0]).unwrap();
@@ -346,6 +346,42 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
         assert_eq!(read.whole, whole);
         assert_eq!(read.periods, expected_figures.periods);
     }
+
+    // A nightly run two months on, too small for a checkpoint: its month is read from the whole
+    // world once, which replaces the checkpoint; then from the saved figures.
+    let later = Period::month_of(end + chrono::Months::new(2));
+    let mut engine = Engine::open(dir.path(), Policy::default()).unwrap();
+    engine.nightly(later.last_day()).expect("nightly");
+    assert!(engine.checkpoint_lag() > 0, "no checkpoint after the run");
+    let expected = OfficeFigures::of(engine.world(), engine.policy(), &[later]);
+    drop(engine);
+    for whole in [true, false] {
+        let read = OfficeFigures::read(dir.path(), &Policy::default(), &[later]).unwrap();
+        assert_eq!(read.whole, whole, "{later}");
+        assert_eq!(read.periods, expected.periods);
+    }
+
+    // An office registered after the checkpoint: the whole world answers, the same.
+    let mut engine = Engine::open(dir.path(), Policy::default()).unwrap();
+    let division = engine
+        .world()
+        .ancestor_at(&subdivision, Level::Division)
+        .map(|o| o.code.clone())
+        .unwrap();
+    let office = json!({"type": "register_office", "code": "SD-NEW", "name": "New",
+                        "level": "subdivision", "parent": division});
+    engine
+        .execute(vec![Input {
+            location: "after".into(),
+            command: Command::from_json(&office),
+        }])
+        .expect("the office");
+    let expected = OfficeFigures::of(engine.world(), engine.policy(), &[later]);
+    drop(engine);
+    let read = OfficeFigures::read(dir.path(), &Policy::default(), &[later]).unwrap();
+    assert!(read.whole, "an office after the checkpoint");
+    assert_eq!(read.periods, expected.periods);
+    assert!(read.offices.contains_key("SD-NEW"));
 }
 
 /// Every entry of the projections' database.

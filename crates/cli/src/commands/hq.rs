@@ -75,19 +75,10 @@ fn combined_from(sources: Sources<'_>, period: Period) -> Result<Combined, Failu
 
 /// The periods a nightly run of `as_of` publishes: its month, quarter and financial year.
 pub fn published_periods(as_of: chrono::NaiveDate) -> [Period; 3] {
-    use chrono::Datelike;
-    let start_year = if as_of.month() >= 4 {
-        as_of.year()
-    } else {
-        as_of.year() - 1
-    };
     [
         Period::month_of(as_of),
-        Period::FinancialQuarter {
-            start_year,
-            quarter: (as_of.month() + 8) % 12 / 3 + 1,
-        },
-        Period::FinancialYear { start_year },
+        Period::financial_quarter_of(as_of),
+        Period::financial_year_of(as_of),
     ]
 }
 
