@@ -877,28 +877,8 @@ proptest! {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut engine = Engine::open(dir.path(), Policy::default()).expect("opens");
         execute(&mut engine, &setup_commands());
-        let mut workload = Workload::default();
-        let mut date = on(10);
-        for (index, step) in steps.iter().enumerate() {
-            if index == checkpoint_after.min(steps.len() - 1) {
-                engine.save_checkpoint().expect("checkpoint");
-                // A consumer the checkpoint does not hold: a cold read finds it in the log.
-                execute(&mut engine, &[
-                    json!({"type": "register_consumer", "account_no": "E5", "name": "E5",
-                           "category": "domestic", "subdivision": "SD2", "load_kw": "2",
-                           "connected_on": "2025-06-01"}),
-                    json!({"type": "issue_bill", "account_no": "E5", "bill_no": "B-E5",
-                           "period": "2025-06", "issued_on": on(5).to_string(),
-                           "due_on": on(20).to_string(), "amount": "2500.00"}),
-                ]);
-            }
-            let commands: Vec<Value> = step.ops.iter().filter_map(|o| workload.command(o)).collect();
-            execute(&mut engine, &commands);
-            date = date + Days::new(step.advance_days.into());
-            engine.nightly(date).expect("nightly");
-            let actions = officer_actions(&engine, step.serve, step.disconnect);
-            execute(&mut engine, &actions);
-        }
+        // A consumer the checkpoint does not hold: a cold read finds it in the log.
+        run_steps(&mut engine, &steps, checkpoint_after, |_| new_consumer_e5().to_vec());
         let warm = warm_statements(&engine);
         prop_assert!(warm[..=ACCOUNTS.len()].iter().all(Result::is_ok));
         prop_assert!(warm[ACCOUNTS.len() + 1].is_err(), "E9 is nobody's account");
@@ -908,6 +888,50 @@ proptest! {
         prop_assert_eq!(warm, cold_statements(dir.path()));
         prop_assert_eq!(lists, cold_office_lists(dir.path()));
     }
+}
+
+/// Runs the workload's `steps` on `engine` (each: its commands, a nightly run `advance_days`
+/// on, the officers' actions) and, after step `checkpoint_after` (the last, when there are
+/// fewer), saves a checkpoint and executes what `after_checkpoint` makes of that step's
+/// date. Returns the last run's date and the checkpoint's.
+fn run_steps(
+    engine: &mut Engine,
+    steps: &[Step],
+    checkpoint_after: usize,
+    after_checkpoint: impl Fn(NaiveDate) -> Vec<Value>,
+) -> (NaiveDate, NaiveDate) {
+    let mut workload = Workload::default();
+    let (mut date, mut checkpointed) = (on(10), on(10));
+    for (index, step) in steps.iter().enumerate() {
+        let commands: Vec<Value> = step
+            .ops
+            .iter()
+            .filter_map(|o| workload.command(o))
+            .collect();
+        execute(engine, &commands);
+        date = date + Days::new(step.advance_days.into());
+        engine.nightly(date).expect("nightly");
+        let actions = officer_actions(engine, step.serve, step.disconnect);
+        execute(engine, &actions);
+        if index == checkpoint_after.min(steps.len() - 1) {
+            engine.save_checkpoint().expect("checkpoint");
+            checkpointed = date;
+            execute(engine, &after_checkpoint(date));
+        }
+    }
+    (date, checkpointed)
+}
+
+/// A consumer registered and billed (one the checkpoint does not hold when run after it).
+fn new_consumer_e5() -> [Value; 2] {
+    [
+        json!({"type": "register_consumer", "account_no": "E5", "name": "E5",
+               "category": "domestic", "subdivision": "SD2", "load_kw": "2",
+               "connected_on": "2025-06-01"}),
+        json!({"type": "issue_bill", "account_no": "E5", "bill_no": "B-E5",
+               "period": "2025-06", "issued_on": on(5).to_string(),
+               "due_on": on(20).to_string(), "amount": "2500.00"}),
+    ]
 }
 
 /// A grievance in SD1, registered on day `day` (and resolved three days later when `resolved`).
@@ -940,42 +964,23 @@ proptest! {
         let mut engine = Engine::open(dir.path(), Policy::default()).expect("opens");
         execute(&mut engine, &setup_commands());
         execute(&mut engine, &grievance("G1", 12, false));
-        let mut workload = Workload::default();
-        let mut date = on(10);
-        let mut saved = Vec::new();
-        for (index, step) in steps.iter().enumerate() {
-            let commands: Vec<Value> = step.ops.iter().filter_map(|o| workload.command(o)).collect();
-            execute(&mut engine, &commands);
-            date = date + Days::new(step.advance_days.into());
-            engine.nightly(date).expect("nightly");
-            let actions = officer_actions(&engine, step.serve, step.disconnect);
-            execute(&mut engine, &actions);
-            if index == checkpoint_after.min(steps.len() - 1) {
-                engine.save_checkpoint().expect("checkpoint");
-                saved = saved_periods(date);
-                let mut after = grievance("G2", 20, true);
-                // Consumers the checkpoint holds change too: a mobile, a digital payment.
-                after.extend([
-                    json!({"type": "register_mobile", "account_no": "E3",
-                           "mobile": "9876500099", "registered_on": on(30).to_string(),
-                           "source": "online"}),
-                    json!({"type": "receive_payment", "account_no": "E1",
-                           "receipt_no": "R-AFTER", "paid_on": date.to_string(),
-                           "amount": "150.00", "channel": "upi"}),
-                ]);
-                after.extend([
-                    json!({"type": "resolve_grievance", "grievance_id": "G1",
-                           "resolved_on": on(40).to_string(), "note": "late"}),
-                    json!({"type": "register_consumer", "account_no": "E5", "name": "E5",
-                           "category": "domestic", "subdivision": "SD2", "load_kw": "2",
-                           "connected_on": "2025-06-01"}),
-                    json!({"type": "issue_bill", "account_no": "E5", "bill_no": "B-E5",
-                           "period": "2025-06", "issued_on": on(5).to_string(),
-                           "due_on": on(20).to_string(), "amount": "2500.00"}),
-                ]);
-                execute(&mut engine, &after);
-            }
-        }
+        let (date, checkpointed) = run_steps(&mut engine, &steps, checkpoint_after, |date| {
+            let mut after = grievance("G2", 20, true);
+            // Consumers the checkpoint holds change too: a mobile, a digital payment.
+            after.extend([
+                json!({"type": "register_mobile", "account_no": "E3",
+                       "mobile": "9876500099", "registered_on": on(30).to_string(),
+                       "source": "online"}),
+                json!({"type": "receive_payment", "account_no": "E1",
+                       "receipt_no": "R-AFTER", "paid_on": date.to_string(),
+                       "amount": "150.00", "channel": "upi"}),
+                json!({"type": "resolve_grievance", "grievance_id": "G1",
+                       "resolved_on": on(40).to_string(), "note": "late"}),
+            ]);
+            after.extend(new_consumer_e5());
+            after
+        });
+        let saved = saved_periods(checkpointed);
         let mut periods = saved.clone();
         periods.extend(saved_periods(date));
         periods.push(Period::month_of(date + Days::new(400)));
