@@ -415,8 +415,9 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     };
     assert_eq!(
         keys(&engine).len(),
-        1 + 4 + CHECKPOINT_ACCOUNT_BUCKETS as usize + 1,
-        "one head, and the last save's four parts and its directories of accounts and subdivisions"
+        1 + 4 + CHECKPOINT_ACCOUNT_BUCKETS as usize + 1 + 1,
+        "one head, and the last save's four parts, its directories of accounts and \
+         subdivisions, and its saved figures"
     );
     // A part's key: the head's, `/`, the generation and the part's number.
     let is_part = |k: &Vec<u8>| k.len() == b"world-layout-8/".len() + 8 + 4;
