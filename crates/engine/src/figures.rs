@@ -24,7 +24,7 @@ use vasooli_domain::period::Period;
 use vasooli_domain::state::{Office, World};
 use vasooli_domain::Policy;
 use vasooli_projections::reports::{
-    consumer_figures, grievance_figures, subdivision_figures, Totals,
+    consumer_figures, grievance_figures, subdivision_figures_of, Totals,
 };
 use vasooli_store::{LogReader, SideDb};
 
@@ -123,10 +123,7 @@ impl OfficeFigures {
     pub fn of(world: &World, policy: &Policy, periods: &[Period]) -> OfficeFigures {
         OfficeFigures {
             offices: world.offices.clone(),
-            periods: periods
-                .iter()
-                .map(|period| subdivision_figures(world, policy, *period))
-                .collect(),
+            periods: subdivision_figures_of(world, policy, periods),
             whole: true,
         }
     }

@@ -11,7 +11,7 @@
 //! is the one a single process over all the events gives. The combined figures name the parts
 //! and positions they were computed from (the manifest).
 
-use crate::reports::{subdivision_figures, Totals};
+use crate::reports::{subdivision_figures_of, Totals};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use vasooli_domain::period::Period;
@@ -51,12 +51,8 @@ pub fn partition_figures(
         offices: world.offices.clone(),
         periods: periods
             .iter()
-            .map(|period| {
-                (
-                    period.to_string(),
-                    subdivision_figures(world, policy, *period),
-                )
-            })
+            .map(Period::to_string)
+            .zip(subdivision_figures_of(world, policy, periods))
             .collect(),
     }
 }

@@ -672,6 +672,24 @@ fn ancestor_at<'o>(
     (office.level == level).then_some(office)
 }
 
+/// [`subdivision_figures`] of each of `periods`, in order, from one pass over the consumers.
+pub fn subdivision_figures_of(
+    world: &World,
+    policy: &Policy,
+    periods: &[Period],
+) -> Vec<BTreeMap<String, Totals>> {
+    consumer_figures(world, periods)
+        .into_iter()
+        .zip(periods)
+        .map(|(mut figures, period)| {
+            for (code, totals) in grievance_figures(world, policy, *period) {
+                figures.entry(code).or_default().add(&totals);
+            }
+            figures
+        })
+        .collect()
+}
+
 /// Every subdivision's totals for `period`, in code order, leaving out subdivisions whose
 /// figures are all zero (they add nothing to any office).
 pub fn subdivision_figures(
@@ -907,8 +925,12 @@ impl AwardRow {
 /// A gain must be above 0.00 as shown (two decimals): when no office improved there is no
 /// `most_improved` at that level.
 pub fn awards(world: &World, policy: &Policy, period: Period) -> Vec<AwardRow> {
-    let current = subdivision_figures(world, policy, period);
-    let previous = subdivision_figures(world, policy, period.previous());
+    let [current, previous] = <[_; 2]>::try_from(subdivision_figures_of(
+        world,
+        policy,
+        &[period, period.previous()],
+    ))
+    .expect("the figures of two periods");
     awards_from(&world.offices, policy, period, &current, &previous)
 }
 
@@ -2393,5 +2415,20 @@ mod tests {
         let four = subdivision_totals(&log.world, &Policy::default(), span, &subdivisions, 4);
         assert_eq!(one, four);
         assert!(one.iter().all(|t| t.billed.is_positive()));
+        // Many periods in one pass, each as on its own.
+        let periods = [
+            month("2026-10"),
+            month("2026-09"),
+            "FY2026-27".parse().unwrap(),
+        ];
+        let apart: Vec<_> = periods
+            .iter()
+            .map(|p| subdivision_figures(&log.world, &Policy::default(), *p))
+            .collect();
+        assert_eq!(
+            subdivision_figures_of(&log.world, &Policy::default(), &periods),
+            apart
+        );
+        assert!(!apart[0].is_empty(), "October has figures");
     }
 }
