@@ -1014,10 +1014,17 @@ fn checkpoint_entries<'a>(
         });
         tails[slot].1.push(chunk);
     }
-    let mut out = Vec::with_capacity(tails.len() + 1);
-    for (id, tail) in tails {
+    // Read the heads in key order: a checkpoint touches a few heads in most of the tree's
+    // leaves, and in key order each leaf is read from disk once rather than once per head
+    // when the heads do not fit in sled's cache.
+    let mut keyed: Vec<(Vec<u8>, u32, Vec<u64>)> = tails
+        .into_iter()
+        .map(|(id, tail)| (layout::stream_key(name(id)), id, tail))
+        .collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::with_capacity(keyed.len() + 1);
+    for (key, id, tail) in keyed {
         let stream = name(id);
-        let key = layout::stream_key(stream);
         let mut chunks = match tree.get(&key)? {
             Some(bytes) => {
                 let head: StreamWire =
