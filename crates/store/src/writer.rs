@@ -1000,30 +1000,27 @@ fn checkpoint_entries<'a>(
     version: impl Fn(u32) -> u64,
     position: u64,
 ) -> Result<Vec<KeyValue>, StoreError> {
-    // Stream id -> slot in `tails`.
+    // Stream id -> slot in `tails`, each tail with the key of its stream's head.
     let mut slots: FastMap<u32, usize> = FastMap::default();
-    let mut tails: Vec<(u32, Vec<u64>)> = Vec::new();
+    let mut tails: Vec<(Vec<u8>, u32, Vec<u64>)> = Vec::new();
     for &id in &index.touched {
         slots.insert(id, tails.len());
-        tails.push((id, index.heads[id as usize].tail_chunks.clone()));
+        let tail = index.heads[id as usize].tail_chunks.clone();
+        tails.push((layout::stream_key(name(id)), id, tail));
     }
     for &(id, chunk) in new_chunks {
         let slot = *slots.entry(id).or_insert_with(|| {
-            tails.push((id, Vec::new()));
+            tails.push((layout::stream_key(name(id)), id, Vec::new()));
             tails.len() - 1
         });
-        tails[slot].1.push(chunk);
+        tails[slot].2.push(chunk);
     }
     // Read the heads in key order: a checkpoint touches a few heads in most of the tree's
     // leaves, and in key order each leaf is read from disk once rather than once per head
     // when the heads do not fit in sled's cache.
-    let mut keyed: Vec<(Vec<u8>, u32, Vec<u64>)> = tails
-        .into_iter()
-        .map(|(id, tail)| (layout::stream_key(name(id)), id, tail))
-        .collect();
-    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut out = Vec::with_capacity(keyed.len() + 1);
-    for (key, id, tail) in keyed {
+    tails.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::with_capacity(tails.len() + 1);
+    for (key, id, tail) in tails {
         let stream = name(id);
         let mut chunks = match tree.get(&key)? {
             Some(bytes) => {
