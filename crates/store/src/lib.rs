@@ -82,12 +82,13 @@ pub const CHECKPOINT_EVERY_COMMITS: u64 = 65_536;
 /// A checkpoint writes the head of every stream touched since the last one, so its cost per
 /// event is the streams touched over the events between checkpoints: at 100,000 streams a
 /// checkpoint every 250,000 events rewrote nearly every head eight times as often as one
-/// every 2,000,000 (see docs/STORE.md).
+/// every 2,000,000; and where streams are millions (a utility's consumers, each billed once
+/// a month) the heads do not fit in sled's cache, so a checkpoint reads most of the tree's
+/// leaves that hold heads, and fewer, bigger checkpoints read each leaf fewer times (see
+/// docs/STORE.md). A checkpoint holds the ids of the streams it covers (4 bytes each) and
+/// one slice of their heads at a time, so covering more streams costs it little memory;
+/// the tails it writes (a chunk position per stream and chunk) are bounded by the events.
 pub const CHECKPOINT_EVERY_EVENTS: u64 = 2_000_000;
-/// ...or once this many streams have been touched since the last one. sled holds the
-/// nodes a checkpoint's writes replace for a while, so this bounds that transient where
-/// streams are many (a utility's millions of consumers) as the events bound used to.
-pub const CHECKPOINT_EVERY_STREAMS: usize = 250_000;
 /// The key index writes its memtable as a run, however few keys it holds, once the keys
 /// not in runs trail the log by this many events (so that open re-reads at most this much).
 pub const KEY_INDEX_LAG_EVENTS_MAX: u64 = 1_000_000;

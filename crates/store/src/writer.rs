@@ -13,9 +13,9 @@ use crate::keyindex::{self, KeyIndex};
 use crate::layout;
 use crate::{
     CommitReceipt, ExpectedVersion, NewCommit, Recover, Shared, StoreError, StreamIndex,
-    CHECKPOINT_EVERY_COMMITS, CHECKPOINT_EVERY_EVENTS, CHECKPOINT_EVERY_STREAMS, CHUNK_BYTES_MAX,
-    CHUNK_EVENTS_MAX, COMMIT_EVENTS_MAX, COMMIT_PAYLOAD_BYTES_MAX, GROUP_COMMITS_MAX,
-    GROUP_EVENTS_MAX, KEY_INDEX_LAG_EVENTS_MAX, NAME_BYTES_MAX, PAYLOAD_BYTES_MAX,
+    CHECKPOINT_EVERY_COMMITS, CHECKPOINT_EVERY_EVENTS, CHUNK_BYTES_MAX, CHUNK_EVENTS_MAX,
+    COMMIT_EVENTS_MAX, COMMIT_PAYLOAD_BYTES_MAX, GROUP_COMMITS_MAX, GROUP_EVENTS_MAX,
+    KEY_INDEX_LAG_EVENTS_MAX, NAME_BYTES_MAX, PAYLOAD_BYTES_MAX,
 };
 
 /// A sled key and value waiting to go into the group's batch.
@@ -418,18 +418,30 @@ impl Writer {
         let mut st = GroupState::new(tree.clone(), shared.last_position() + 1, index.heads.len());
         let outcomes = self.stage_group(&index, &keys, &mut st, &commits);
         let new_last = st.next_position - 1;
-        // Checkpoint entries too many for the group's batch, written after it.
+        // A checkpoint too big for the group's batch, written after it.
         let (mut checkpointed, separate_checkpoint) = if st.writes > 0 {
             self.group_checkpoint(&tree, &index, &mut st, new_last)
         } else {
-            (false, Vec::new())
+            (false, None)
         };
-        drop(index);
         drop(keys);
 
         if st.writes > 0 {
             let batch = std::mem::take(&mut st.batch);
-            let written = write_batch(&tree, &db, batch, separate_checkpoint, &mut checkpointed);
+            let heads = &self.heads;
+            let separate = separate_checkpoint.map(|plan| {
+                let (st, index, tree) = (&st, &index, &tree);
+                move || {
+                    plan.write(
+                        tree,
+                        index,
+                        |id| st.name(index, id),
+                        |id| heads[id as usize].version,
+                    )
+                }
+            });
+            let written = write_batch(&tree, &db, batch, separate, &mut checkpointed);
+            drop(index);
             if let Err(e) = written {
                 for (outcome, reply) in outcomes.into_iter().zip(replies) {
                     let _ = reply.send(outcome.and(Err(e.duplicate())));
@@ -437,6 +449,8 @@ impl Writer {
                 return Err(e);
             }
             self.publish(&st, new_last, checkpointed);
+        } else {
+            drop(index);
         }
         for (outcome, reply) in outcomes.into_iter().zip(replies) {
             let _ = reply.send(outcome);
@@ -485,46 +499,48 @@ impl Writer {
     }
 
     /// Counts the group towards the next checkpoint; when one is due, puts its stream head
-    /// entries in the group's batch, or returns them when too many for it. Returns whether
-    /// the heads are checkpointed with the group.
+    /// entries in the group's batch, or returns its plan when too many for it (written
+    /// after the group's batch, a slice at a time). Returns whether the heads are
+    /// checkpointed with the group.
     fn group_checkpoint(
         &mut self,
         tree: &sled::Tree,
         index: &StreamIndex,
         st: &mut GroupState<'_>,
         new_last: u64,
-    ) -> (bool, Vec<KeyValue>) {
+    ) -> (bool, Option<CheckpointPlan>) {
         self.commits_since_checkpoint += st.accepted_commits;
         self.events_since_checkpoint += st.appended_events;
-        // Streams the group touched that no earlier group had since the checkpoint are
-        // counted at most once per chunk, which is close enough for a trigger.
-        let streams = index.touched.len() + st.new_chunks.len();
         if self.commits_since_checkpoint < CHECKPOINT_EVERY_COMMITS
             && self.events_since_checkpoint < CHECKPOINT_EVERY_EVENTS
-            && streams < CHECKPOINT_EVERY_STREAMS
         {
-            return (false, Vec::new());
+            return (false, None);
         }
         let heads = &self.heads;
-        match checkpoint_entries(
+        let plan = CheckpointPlan::new(index, &st.new_chunks, |id| st.name(index, id), new_last);
+        if plan.entries() > CHECKPOINT_BATCH_ENTRIES {
+            return (true, Some(plan));
+        }
+        let mut entries = Vec::with_capacity(plan.entries());
+        let read = plan.heads(
             tree,
             index,
-            &st.new_chunks,
+            &plan.ids,
             |id| st.name(index, id),
             |id| heads[id as usize].version,
-            new_last,
-        ) {
-            Ok(entries) if entries.len() > CHECKPOINT_BATCH_ENTRIES => (true, entries),
-            Ok(entries) => {
-                for (k, v) in entries {
+            &mut entries,
+        );
+        match read.and_then(|()| plan.marker()) {
+            Ok(marker) => {
+                for (k, v) in entries.into_iter().chain([marker]) {
                     st.batch.insert(k, v);
                 }
-                (true, Vec::new())
+                (true, None)
             }
             // The log itself is fine; heads are rebuilt from a longer tail next open.
             Err(e) => {
                 tracing::error!(error = %e, "skipping stream head checkpoint");
-                (false, Vec::new())
+                (false, None)
             }
         }
     }
@@ -770,24 +786,23 @@ impl Writer {
                 tracing::error!(error = %e, "writing the key index's memtable failed");
             }
         }
-        let entries = {
+        let checkpointed = {
             let index = shared.index.read_recovered();
             if index.checkpoint_position == last && index.touched.is_empty() {
-                None
+                false
             } else {
-                Some(checkpoint_entries(
+                let plan = CheckpointPlan::new(&index, &[], |id| index.name(id), last);
+                plan.write(
                     &tree,
                     &index,
-                    &[],
                     |id| index.name(id),
                     |id| index.heads[id as usize].version,
-                    last,
-                )?)
+                )?;
+                true
             }
         };
-        match entries {
-            Some(entries) => {
-                apply_checkpoint(&tree, entries)?;
+        match checkpointed {
+            true => {
                 db.flush()?;
                 {
                     let mut index = shared.index.write_recovered();
@@ -797,7 +812,7 @@ impl Writer {
                 self.commits_since_checkpoint = 0;
                 self.events_since_checkpoint = 0;
             }
-            None => {
+            false => {
                 db.flush()?;
             }
         }
@@ -937,20 +952,20 @@ impl Chunks {
     }
 }
 
-/// Applies the group's batch, then the checkpoint entries too many for it, and flushes.
+/// Applies the group's batch, then writes the checkpoint too big for it, and flushes.
 /// A failed separate checkpoint is no failure of the group: it only clears `checkpointed`.
 fn write_batch(
     tree: &sled::Tree,
     db: &sled::Db,
     batch: sled::Batch,
-    separate_checkpoint: Vec<KeyValue>,
+    separate_checkpoint: Option<impl FnOnce() -> Result<(), StoreError>>,
     checkpointed: &mut bool,
 ) -> Result<(), StoreError> {
     tree.apply_batch(batch)
         .map_err(StoreError::from)
         .and_then(|()| {
-            if !separate_checkpoint.is_empty() {
-                if let Err(e) = apply_checkpoint(tree, separate_checkpoint) {
+            if let Some(write) = separate_checkpoint {
+                if let Err(e) = write() {
                     // Heads are rebuilt from a longer tail next open.
                     tracing::error!(error = %e, "stream head checkpoint failed");
                     *checkpointed = false;
@@ -977,79 +992,132 @@ fn write_run_if_due(shared: &Shared, tree: &sled::Tree) -> Result<(), StoreError
     Ok(())
 }
 
-/// Writes checkpoint entries (stream heads, the marker last) in batches of at most
-/// [`CHECKPOINT_BATCH_ENTRIES`]. A crash between batches leaves some heads newer than the
-/// marker, which is harmless: a head never describes more than the log durably holds
-/// (sled recovers a prefix of the batches), opening replays the log after the older
-/// marker and sets versions from the events, and chunk lists are merged and deduplicated.
-fn apply_checkpoint(tree: &sled::Tree, entries: Vec<KeyValue>) -> Result<(), StoreError> {
-    layout::apply_in_batches(tree, entries, CHECKPOINT_BATCH_ENTRIES, |batch, (k, v)| {
-        batch.insert(k, v)
-    })?;
-    Ok(())
+/// The stream heads a checkpoint rewrites: every stream touched since the last checkpoint
+/// (the index's tail lists) plus those of a pending group's `new_chunks`, in the order of
+/// their heads' keys, and the position its marker records.
+///
+/// A checkpoint reads each head back, adds its tail and writes it again, a slice of
+/// [`CHECKPOINT_BATCH_ENTRIES`] heads at a time, so what it holds is this list of ids and
+/// one slice of heads, however many streams it covers. In key order each of the tree's
+/// leaves is read once per checkpoint, which matters when the heads do not fit in sled's
+/// cache (a utility's millions of consumers).
+struct CheckpointPlan {
+    /// Stream ids, ordered by name (a head's key is its stream's name after a prefix).
+    ids: Vec<u32>,
+    /// Chunks a pending group adds, by stream id (ascending first positions).
+    group_chunks: FastMap<u32, Vec<u64>>,
+    position: u64,
 }
 
-/// Sled writes for the heads of every stream touched since the last checkpoint (the
-/// index's tail lists plus `new_chunks` of a pending group) and for the checkpoint marker
-/// at `position`. `name` and `version` give a stream id's name and current version.
-fn checkpoint_entries<'a>(
-    tree: &sled::Tree,
-    index: &StreamIndex,
-    new_chunks: &[(u32, u64)],
-    name: impl Fn(u32) -> &'a str,
-    version: impl Fn(u32) -> u64,
-    position: u64,
-) -> Result<Vec<KeyValue>, StoreError> {
-    // Stream id -> slot in `tails`, each tail with the key of its stream's head.
-    let mut slots: FastMap<u32, usize> = FastMap::default();
-    let mut tails: Vec<(Vec<u8>, u32, Vec<u64>)> = Vec::new();
-    for &id in &index.touched {
-        slots.insert(id, tails.len());
-        let tail = index.heads[id as usize].tail_chunks.clone();
-        tails.push((layout::stream_key(name(id)), id, tail));
-    }
-    for &(id, chunk) in new_chunks {
-        let slot = *slots.entry(id).or_insert_with(|| {
-            tails.push((layout::stream_key(name(id)), id, Vec::new()));
-            tails.len() - 1
-        });
-        tails[slot].2.push(chunk);
-    }
-    // Read the heads in key order: a checkpoint touches a few heads in most of the tree's
-    // leaves, and in key order each leaf is read from disk once rather than once per head
-    // when the heads do not fit in sled's cache.
-    tails.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut out = Vec::with_capacity(tails.len() + 1);
-    for (key, id, tail) in tails {
-        let stream = name(id);
-        let mut chunks = match tree.get(&key)? {
-            Some(bytes) => {
-                let head: StreamWire =
-                    codec::open_envelope(&bytes).map_err(|r| StoreError::Corrupt {
-                        position: index.checkpoint_position,
-                        reason: format!("stream head {stream:?}: {r}"),
-                    })?;
-                head.chunks
+impl CheckpointPlan {
+    fn new<'a>(
+        index: &StreamIndex,
+        new_chunks: &[(u32, u64)],
+        name: impl Fn(u32) -> &'a str,
+        position: u64,
+    ) -> CheckpointPlan {
+        let mut ids = index.touched.clone();
+        let mut group_chunks: FastMap<u32, Vec<u64>> = FastMap::default();
+        for &(id, chunk) in new_chunks {
+            let list = group_chunks.entry(id).or_default();
+            let tail = index.heads.get(id as usize).map(|h| &h.tail_chunks);
+            if list.is_empty() && tail.is_none_or(|t| t.is_empty()) {
+                ids.push(id);
             }
-            None => Vec::new(),
-        };
-        for c in tail {
-            if chunks.last().is_none_or(|last| *last < c) {
-                chunks.push(c);
-            }
+            list.push(chunk);
         }
-        out.push((
-            key,
-            codec::seal(&StreamWire {
+        ids.sort_unstable_by(|&a, &b| name(a).cmp(name(b)));
+        CheckpointPlan {
+            ids,
+            group_chunks,
+            position,
+        }
+    }
+
+    /// Sled writes of the checkpoint: a head per stream and the marker.
+    fn entries(&self) -> usize {
+        self.ids.len() + 1
+    }
+
+    /// Appends the new heads of streams `ids` to `out`. `name` and `version` give a stream
+    /// id's name and current version.
+    fn heads<'a>(
+        &self,
+        tree: &sled::Tree,
+        index: &StreamIndex,
+        ids: &[u32],
+        name: impl Fn(u32) -> &'a str,
+        version: impl Fn(u32) -> u64,
+        out: &mut Vec<KeyValue>,
+    ) -> Result<(), StoreError> {
+        for &id in ids {
+            let stream = name(id);
+            let key = layout::stream_key(stream);
+            let mut chunks = match tree.get(&key)? {
+                Some(bytes) => {
+                    let head: StreamWire =
+                        codec::open_envelope(&bytes).map_err(|r| StoreError::Corrupt {
+                            position: index.checkpoint_position,
+                            reason: format!("stream head {stream:?}: {r}"),
+                        })?;
+                    head.chunks
+                }
+                None => Vec::new(),
+            };
+            let tail = index
+                .heads
+                .get(id as usize)
+                .map(|h| h.tail_chunks.as_slice());
+            let group = self.group_chunks.get(&id).map(Vec::as_slice);
+            for &c in tail
+                .unwrap_or_default()
+                .iter()
+                .chain(group.unwrap_or_default())
+            {
+                if chunks.last().is_none_or(|last| *last < c) {
+                    chunks.push(c);
+                }
+            }
+            let value = codec::seal(&StreamWire {
                 version: version(id),
                 chunks,
             })
-            .map_err(codec_err)?,
-        ));
+            .map_err(codec_err)?;
+            out.push((key, value));
+        }
+        Ok(())
     }
-    out.push((
-        layout::CHECKPOINT_KEY.to_vec(),
-        codec::seal(&CheckpointWire { position }).map_err(codec_err)?,
-    ));
-    Ok(out)
+
+    /// The checkpoint marker, written after every head.
+    fn marker(&self) -> Result<KeyValue, StoreError> {
+        let position = self.position;
+        let value = codec::seal(&CheckpointWire { position }).map_err(codec_err)?;
+        Ok((layout::CHECKPOINT_KEY.to_vec(), value))
+    }
+
+    /// Writes the heads a slice at a time, then the marker. A crash between slices leaves
+    /// some heads newer than the marker, which is harmless: a head never describes more
+    /// than the log durably holds (sled recovers a prefix of the batches), opening replays
+    /// the log after the older marker and sets versions from the events, and chunk lists
+    /// are merged and deduplicated.
+    fn write<'a>(
+        &self,
+        tree: &sled::Tree,
+        index: &StreamIndex,
+        name: impl Fn(u32) -> &'a str + Copy,
+        version: impl Fn(u32) -> u64 + Copy,
+    ) -> Result<(), StoreError> {
+        let mut entries = Vec::with_capacity(CHECKPOINT_BATCH_ENTRIES.min(self.ids.len()));
+        for slice in self.ids.chunks(CHECKPOINT_BATCH_ENTRIES) {
+            self.heads(tree, index, slice, name, version, &mut entries)?;
+            let mut batch = sled::Batch::default();
+            for (k, v) in entries.drain(..) {
+                batch.insert(k, v);
+            }
+            tree.apply_batch(batch)?;
+        }
+        let (k, v) = self.marker()?;
+        tree.insert(k, v)?;
+        Ok(())
+    }
 }
