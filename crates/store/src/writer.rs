@@ -801,20 +801,15 @@ impl Writer {
                 true
             }
         };
-        match checkpointed {
-            true => {
-                db.flush()?;
-                {
-                    let mut index = shared.index.write_recovered();
-                    index.clear_tails();
-                    index.checkpoint_position = last;
-                }
-                self.commits_since_checkpoint = 0;
-                self.events_since_checkpoint = 0;
+        db.flush()?;
+        if checkpointed {
+            {
+                let mut index = shared.index.write_recovered();
+                index.clear_tails();
+                index.checkpoint_position = last;
             }
-            false => {
-                db.flush()?;
-            }
+            self.commits_since_checkpoint = 0;
+            self.events_since_checkpoint = 0;
         }
         Ok(())
     }
