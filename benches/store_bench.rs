@@ -5,12 +5,13 @@
 //! `cargo bench -p vasooli-store --bench store_bench`; set `STORE_BENCH_EVENTS` to change
 //! the event count (default 1,000,000), `STORE_BENCH_STREAMS` the number of streams they are
 //! spread over (default 10,000), `STORE_BENCH_ONLY_STORE=1` to skip the raw sled
-//! baselines, `STORE_BENCH_LIST=1` to list the store's files with their sizes.
+//! baselines, `STORE_BENCH_LIST=1` to list the store's files with their sizes,
+//! `STORE_BENCH_CHECKPOINT_EVENTS` the events between checkpoints of the stream heads.
 
 use std::path::Path;
 use std::time::Instant;
 
-use vasooli_store::{NewCommit, NewEvent, Store, LOG_TREE};
+use vasooli_store::{NewCommit, NewEvent, Store, StoreOptions, LOG_TREE};
 
 /// The allocator the `vasooli` binary uses, so that the store is measured as it runs.
 #[global_allocator]
@@ -32,6 +33,19 @@ fn streams() -> usize {
             .unwrap_or(DEFAULT_STREAMS)
     })
 }
+/// The store's settings: the defaults, with `STORE_BENCH_CHECKPOINT_EVENTS` as the events
+/// between checkpoints of the stream heads when it is set.
+fn options() -> StoreOptions {
+    let mut options = StoreOptions::default();
+    if let Some(n) = std::env::var("STORE_BENCH_CHECKPOINT_EVENTS")
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+    {
+        options.checkpoint_every_events = n;
+    }
+    options
+}
+
 const EVENT_TYPES: [&str; 3] = ["BillIssued", "PaymentReceived", "NoticeServed"];
 
 struct Row {
@@ -130,14 +144,19 @@ fn main() {
         .collect();
     let encoded_bytes;
     {
-        let store = Store::open(&store_dir).expect("open");
+        let store = Store::open_with(&store_dir, options()).expect("open");
         let t0 = Instant::now();
         for commit in commits {
             store.append(commit).expect("append");
         }
         let seconds = t0.elapsed().as_secs_f64();
         assert_eq!(store.last_position(), n as u64);
+        let t0 = Instant::now();
         store.flush().expect("flush");
+        println!(
+            "(a) then flush, a checkpoint of every head touched since the last: {:.1} s",
+            t0.elapsed().as_secs_f64()
+        );
         let tree = store.raw_db().open_tree(LOG_TREE).expect("tree");
         encoded_bytes = tree
             .scan_prefix(b"C")
@@ -163,7 +182,7 @@ fn main() {
 
     // (b) store replay with envelope decoding.
     {
-        let store = Store::open(&store_dir).expect("reopen");
+        let store = Store::open_with(&store_dir, options()).expect("reopen");
         let t0 = Instant::now();
         let mut count = 0usize;
         let mut bytes = 0usize;
@@ -182,11 +201,34 @@ fn main() {
         });
     }
 
+    // (b') opening after a crash that lost the heads' checkpoint: the whole log is the tail
+    // that open replays (after a real crash it is at most the events between checkpoints).
+    {
+        vasooli_store::wait_sled_closed(&store_dir.join("log")).expect("closed");
+        let db = sled::open(store_dir.join("log")).expect("sled");
+        db.open_tree(LOG_TREE)
+            .expect("tree")
+            .remove(b"Mcheckpoint")
+            .expect("remove the marker");
+        db.flush().expect("flush");
+        drop(db);
+        let t0 = Instant::now();
+        let store = Store::open_with(&store_dir, options()).expect("reopen");
+        let seconds = t0.elapsed().as_secs_f64();
+        assert_eq!(store.last_position(), n as u64);
+        rows.push(Row {
+            name: "(b') open replaying the whole log",
+            events: n,
+            seconds,
+            disk_bytes: None,
+        });
+    }
+
     // (a') the same events, each with a natural key (as almost every event of the domain
     // has): what the key index costs beside (a), and beside one sled key per event (c).
     let keyed_dir = root.path().join("store_keyed");
     {
-        let store = Store::open(&keyed_dir).expect("open");
+        let store = Store::open_with(&keyed_dir, options()).expect("open");
         let commits: Vec<NewCommit> = events
             .chunks(EVENTS_PER_COMMIT)
             .enumerate()

@@ -859,6 +859,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let options = StoreOptions {
             key_memtable_entries: 2,
+            ..StoreOptions::default()
         };
         let store = Store::open_with(dir.path(), options).expect("open");
         for n in 0..10u64 {
@@ -995,6 +996,7 @@ mod tests {
         // A memtable of one key: the new keys go to runs while the old ones stay in `K`.
         let options = StoreOptions {
             key_memtable_entries: 1,
+            ..StoreOptions::default()
         };
         let store = Store::open_with(dir.path(), options).expect("open");
         let events: Vec<_> = store.read_all(1).map(|e| e.expect("read")).collect();

@@ -13,9 +13,9 @@ use crate::keyindex::{self, KeyIndex};
 use crate::layout;
 use crate::{
     CommitReceipt, ExpectedVersion, NewCommit, Recover, Shared, StoreError, StreamIndex,
-    CHECKPOINT_EVERY_COMMITS, CHECKPOINT_EVERY_EVENTS, CHUNK_BYTES_MAX, CHUNK_EVENTS_MAX,
-    COMMIT_EVENTS_MAX, COMMIT_PAYLOAD_BYTES_MAX, GROUP_COMMITS_MAX, GROUP_EVENTS_MAX,
-    KEY_INDEX_LAG_EVENTS_MAX, NAME_BYTES_MAX, PAYLOAD_BYTES_MAX,
+    CHECKPOINT_EVERY_COMMITS, CHUNK_BYTES_MAX, CHUNK_EVENTS_MAX, COMMIT_EVENTS_MAX,
+    COMMIT_PAYLOAD_BYTES_MAX, GROUP_COMMITS_MAX, GROUP_EVENTS_MAX, KEY_INDEX_LAG_EVENTS_MAX,
+    NAME_BYTES_MAX, PAYLOAD_BYTES_MAX,
 };
 
 /// A sled key and value waiting to go into the group's batch.
@@ -512,7 +512,7 @@ impl Writer {
         self.commits_since_checkpoint += st.accepted_commits;
         self.events_since_checkpoint += st.appended_events;
         if self.commits_since_checkpoint < CHECKPOINT_EVERY_COMMITS
-            && self.events_since_checkpoint < CHECKPOINT_EVERY_EVENTS
+            && self.events_since_checkpoint < self.shared.checkpoint_every_events
         {
             return (false, None);
         }

@@ -369,6 +369,7 @@ fn natural_keys_in_runs_behave_like_keys_in_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let options = StoreOptions {
         key_memtable_entries: 1_000,
+        ..StoreOptions::default()
     };
     let store = Store::open_with(dir.path(), options).expect("open");
     let keyed = |n: u64, hash: u64| {
@@ -774,6 +775,7 @@ fn a_big_log_keeps_its_chunks_inline_in_sled() {
     // Runs of the key index written and merged along the way must stay inline too.
     let options = StoreOptions {
         key_memtable_entries: 2_000,
+        ..StoreOptions::default()
     };
     let store = Store::open_with(dir.path(), options).expect("open");
     // 40 MiB of events (200 bytes each) in commits of 10,000 across 1,000 streams, every

@@ -2,7 +2,7 @@
 //! streams they touch, and on `flush`; and that a checkpoint of more heads than one sled
 //! batch takes (written a slice at a time) gives every stream its events back.
 
-use vasooli_store::{NewCommit, NewEvent, Store, CHECKPOINT_EVERY_EVENTS, LOG_TREE};
+use vasooli_store::{NewCommit, NewEvent, Store, StoreOptions, LOG_TREE};
 
 const PER_COMMIT: usize = 10_000;
 
@@ -54,8 +54,13 @@ fn assert_stream(store: &Store, k: usize, streams: usize, events: usize) {
 #[test]
 fn many_streams_are_checkpointed_at_the_events_bound() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
-    let bound = CHECKPOINT_EVERY_EVENTS as usize;
+    // A bound below the default's, which would take a minute to reach here.
+    let bound = 2_000_000;
+    let options = StoreOptions {
+        checkpoint_every_events: bound as u64,
+        ..StoreOptions::default()
+    };
+    let store = Store::open_with(dir.path(), options).expect("open");
     // More streams than a checkpoint's sled batch holds many times over.
     let streams = 300_000;
     append(&store, 0..bound - PER_COMMIT, streams);

@@ -181,9 +181,14 @@ proptest! {
     fn store_matches_model(
         ops in proptest::collection::vec(op_strategy(), 1..25),
         memtable in prop_oneof![Just(1usize), Just(2), Just(5), Just(1 << 20)],
+        checkpoint_every in prop_oneof![Just(1u64), Just(3), Just(10), Just(u64::MAX)],
     ) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let options = StoreOptions { key_memtable_entries: memtable };
+        // Heads checkpointed after every group, every few events, or only on flush and close.
+        let options = StoreOptions {
+            key_memtable_entries: memtable,
+            checkpoint_every_events: checkpoint_every,
+        };
         let mut store = Store::open_with(dir.path(), options).expect("open");
         let mut model = Model::default();
         let mut counter = 0u64;
