@@ -728,6 +728,21 @@ impl Command {
         kind: &str,
         fields: &Map<String, Value>,
     ) -> Result<Command, Vec<FieldError>> {
+        Command::from_source(kind, Fields::Json(fields))
+    }
+
+    /// Parses a CSV record whose cells are the fields named by `headers`, as
+    /// [`Command::from_fields`] parses the same cells as JSON strings, without building them
+    /// into a JSON object first.
+    pub fn from_record(
+        kind: &str,
+        headers: &[String],
+        record: &csv::StringRecord,
+    ) -> Result<Command, Vec<FieldError>> {
+        Command::from_source(kind, Fields::Csv { headers, record })
+    }
+
+    fn from_source(kind: &str, fields: Fields<'_>) -> Result<Command, Vec<FieldError>> {
         let Some(CommandKind { keys, .. }) = command_kind(kind) else {
             let known: Vec<&str> = COMMAND_KINDS.iter().map(|k| k.name).collect();
             return Err(vec![FieldError::malformed(
@@ -742,7 +757,7 @@ impl Command {
         for key in fields.keys() {
             if !keys.iter().any(|k| k.trim_end_matches('?') == key) {
                 r.errors.push(FieldError::malformed(
-                    key.clone(),
+                    key.to_string(),
                     format!("is not a key of {kind}"),
                 ));
             }
@@ -760,8 +775,48 @@ impl Command {
     }
 }
 
+/// Where a command's fields are read from: a JSON object, or a CSV record's cells under its
+/// header's names (every cell a string).
+#[derive(Clone, Copy)]
+enum Fields<'a> {
+    Json(&'a Map<String, Value>),
+    Csv {
+        headers: &'a [String],
+        record: &'a csv::StringRecord,
+    },
+}
+
+/// One field's value.
+enum Field<'a> {
+    Json(&'a Value),
+    Text(&'a str),
+}
+
+impl<'a> Fields<'a> {
+    fn get(self, key: &str) -> Option<Field<'a>> {
+        match self {
+            Fields::Json(map) => map.get(key).map(Field::Json),
+            Fields::Csv { headers, record } => headers
+                .iter()
+                .position(|h| h == key)
+                .and_then(|i| record.get(i))
+                .map(Field::Text),
+        }
+    }
+
+    /// The names of the fields given, in the source's order.
+    fn keys(self) -> Box<dyn Iterator<Item = &'a str> + 'a> {
+        match self {
+            Fields::Json(map) => Box::new(map.keys().map(String::as_str)),
+            Fields::Csv { headers, record } => {
+                Box::new(headers.iter().take(record.len()).map(String::as_str))
+            }
+        }
+    }
+}
+
 struct Reader<'a> {
-    fields: &'a Map<String, Value>,
+    fields: Fields<'a>,
     errors: Vec<FieldError>,
 }
 
@@ -774,16 +829,18 @@ impl Reader<'_> {
     /// The text of a key; numbers are taken as their text. Empty text counts as absent.
     fn text_opt(&mut self, key: &str) -> Option<String> {
         match self.fields.get(key) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.trim().is_empty() => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            Some(_) => self.fail(key, "must be a string"),
+            None | Some(Field::Json(Value::Null)) => None,
+            Some(Field::Json(Value::String(s))) if s.trim().is_empty() => None,
+            Some(Field::Text(s)) if s.trim().is_empty() => None,
+            Some(Field::Json(Value::String(s))) => Some(s.clone()),
+            Some(Field::Text(s)) => Some(s.to_string()),
+            Some(Field::Json(Value::Number(n))) => Some(n.to_string()),
+            Some(Field::Json(_)) => self.fail(key, "must be a string"),
         }
     }
 
     fn text(&mut self, key: &str) -> Option<String> {
-        if !self.fields.contains_key(key) || matches!(self.fields.get(key), Some(Value::Null)) {
+        if matches!(self.fields.get(key), None | Some(Field::Json(Value::Null))) {
             return self.fail(key, "is required");
         }
         match self.text_opt(key) {
@@ -864,7 +921,7 @@ impl Reader<'_> {
 
     fn money(&mut self, key: &str) -> Option<Money> {
         let parsed = match self.fields.get(key) {
-            Some(Value::Number(n)) => {
+            Some(Field::Json(Value::Number(n))) => {
                 if let Some(i) = n.as_i64() {
                     Money::from_decimal_exact(Decimal::from(i)).map_err(|r| format!("`{n}` {r}"))
                 } else {
@@ -958,7 +1015,7 @@ impl Reader<'_> {
         let Some(value) = self.fields.get(key) else {
             return self.fail(key, "is required");
         };
-        let Value::Array(items) = value else {
+        let Field::Json(Value::Array(items)) = value else {
             return self.fail(key, "must be a list of {\"due_on\", \"amount\"}");
         };
         if items.is_empty() || items.len() > INSTALLMENTS_MAX {
@@ -974,7 +1031,7 @@ impl Reader<'_> {
                 return self.fail(&name, "must be an object");
             };
             let mut inner = Reader {
-                fields: map,
+                fields: Fields::Json(map),
                 errors: Vec::new(),
             };
             for k in map.keys().filter(|k| *k != "due_on" && *k != "amount") {
@@ -1001,7 +1058,7 @@ impl Reader<'_> {
     fn designations(&mut self, key: &str) -> Option<Vec<String>> {
         let list: Vec<String> = match self.fields.get(key) {
             None => return self.fail(key, "is required"),
-            Some(Value::Array(items)) => {
+            Some(Field::Json(Value::Array(items))) => {
                 let mut out = Vec::new();
                 for item in items {
                     match item {
@@ -1014,11 +1071,8 @@ impl Reader<'_> {
                 out
             }
             // CSV cells list designations separated by `;`.
-            Some(Value::String(s)) => s
-                .split(';')
-                .map(|d| d.trim().to_string())
-                .filter(|d| !d.is_empty())
-                .collect(),
+            Some(Field::Json(Value::String(s))) => split_designations(s),
+            Some(Field::Text(s)) => split_designations(s),
             Some(_) => return self.fail(key, "must be a list of designations such as \"SDO\""),
         };
         if list.len() > OFFICERS_PRESENT_MAX {
@@ -1042,6 +1096,14 @@ impl Reader<'_> {
         }
         Some(list)
     }
+}
+
+/// The designations a CSV cell lists, separated by `;`.
+fn split_designations(cell: &str) -> Vec<String> {
+    cell.split(';')
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+        .collect()
 }
 
 /// Reads the fields of a command of `kind`; `None` for an unknown kind or when a field is

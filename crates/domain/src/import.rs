@@ -31,8 +31,10 @@ pub struct CsvRow {
     pub command: Result<Command, Vec<FieldError>>,
     /// The record itself is not valid CSV.
     pub malformed: bool,
-    /// The record's cells by column name (empty when it is malformed): with the command's
-    /// type, the JSON object the command is read from.
+    /// The record's cells by column name, as JSON strings: with the command's type, the JSON
+    /// object that makes the same command. Empty when the record is malformed, and unless
+    /// the rows were opened with [`CsvRows::keeping_fields`] (the command is read from the
+    /// record itself).
     pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -44,6 +46,8 @@ pub struct CsvRows<R: Read> {
     command_type: &'static str,
     record: csv::StringRecord,
     stopped: bool,
+    /// Whether each row carries its cells as a JSON object too ([`CsvRow::fields`]).
+    keep_fields: bool,
 }
 
 impl<R: Read> CsvRows<R> {
@@ -75,7 +79,15 @@ impl<R: Read> CsvRows<R> {
             command_type,
             record: csv::StringRecord::new(),
             stopped: false,
+            keep_fields: false,
         })
+    }
+
+    /// Makes every row carry its cells as a JSON object ([`CsvRow::fields`]), for a caller
+    /// that passes the rows on as JSON.
+    pub fn keeping_fields(mut self) -> CsvRows<R> {
+        self.keep_fields = true;
+        self
     }
 }
 
@@ -94,12 +106,14 @@ impl<R: Read> Iterator for CsvRows<R> {
                     .position()
                     .map_or(0, |p| self.lines.line_of(p.byte()));
                 let mut fields = serde_json::Map::new();
-                for (header, value) in self.headers.iter().zip(self.record.iter()) {
-                    fields.insert(header.clone(), serde_json::Value::String(value.to_string()));
+                if self.keep_fields {
+                    for (header, value) in self.headers.iter().zip(self.record.iter()) {
+                        fields.insert(header.clone(), serde_json::Value::String(value.to_string()));
+                    }
                 }
                 Some(CsvRow {
                     line,
-                    command: Command::from_fields(self.command_type, &fields),
+                    command: Command::from_record(self.command_type, &self.headers, &self.record),
                     malformed: false,
                     fields,
                 })

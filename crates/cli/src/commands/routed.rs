@@ -313,7 +313,8 @@ pub fn import(servers: &[String], kind: &str, file: &Path) -> Outcome {
     let handle = std::fs::File::open(crate::out::resolve(file))
         .map_err(|e| Failure::Usage(format!("{name}: {e}")))?;
     let csv = CsvRows::open(kind, std::io::BufReader::new(handle))
-        .map_err(|fault| crate::commands::header_failure(kind, &name, fault))?;
+        .map_err(|fault| crate::commands::header_failure(kind, &name, fault))?
+        .keeping_fields();
     let mut rows = Vec::new();
     for row in csv {
         let mut value = row.fields;
