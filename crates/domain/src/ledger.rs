@@ -266,26 +266,40 @@ pub fn surcharges_due(
     }
     due.sort();
     let mut levies: Vec<Surcharge> = Vec::new();
-    for (day, index, k) in due {
-        let bill = &consumer.bills[index];
-        let ledger = ledger_as_of(consumer, day, Charges::All, &levies);
-        let unpaid_principal = ledger
-            .charges
-            .iter()
-            .find(
-                |c| matches!(&c.kind, ChargeKind::Bill { bill_no, .. } if *bill_no == bill.bill_no),
-            )
-            .map_or(Money::ZERO, |c| c.unpaid);
-        let amount = Money::from_decimal_rounded(unpaid_principal.to_decimal() * rate);
-        if amount.is_positive() {
-            levies.push(Surcharge {
-                bill: index as u32,
-                anniversary: k,
-                levied_on: day,
-                amount,
-                // Levies of one run follow everything already in the log.
-                position: u64::MAX - 1_000_000 + levies.len() as u64,
-            });
+    for day_dues in due.chunk_by(|a, b| a.0 == b.0) {
+        let day = day_dues[0].0;
+        // One ledger serves every levy of a day. A levy falls due on the day it is levied,
+        // and a bill's anniversaries come after its due date, so in the allocation order
+        // (due date first) a levy of this day follows every bill levied on this day and
+        // leaves what those bills have unpaid as it was.
+        let unpaid: Vec<Money> = {
+            let ledger = ledger_as_of(consumer, day, Charges::All, &levies);
+            day_dues
+                .iter()
+                .map(|&(_, index, _)| {
+                    let bill = &consumer.bills[index];
+                    ledger
+                        .charges
+                        .iter()
+                        .find(|c| {
+                            matches!(&c.kind, ChargeKind::Bill { bill_no, .. } if *bill_no == bill.bill_no)
+                        })
+                        .map_or(Money::ZERO, |c| c.unpaid)
+                })
+                .collect()
+        };
+        for (&(day, index, k), unpaid_principal) in day_dues.iter().zip(unpaid) {
+            let amount = Money::from_decimal_rounded(unpaid_principal.to_decimal() * rate);
+            if amount.is_positive() {
+                levies.push(Surcharge {
+                    bill: index as u32,
+                    anniversary: k,
+                    levied_on: day,
+                    amount,
+                    // Levies of one run follow everything already in the log.
+                    position: u64::MAX - 1_000_000 + levies.len() as u64,
+                });
+            }
         }
     }
     levies

@@ -1165,3 +1165,115 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// d. The levies a run decides: one ledger a day against one ledger a levy.
+// ---------------------------------------------------------------------------------------------
+
+/// The levies due on `date`, each from a ledger worked out afresh with the levies before it,
+/// as the rules state them (docs/RULES.md): the reference the run's one ledger a day must
+/// equal.
+fn levies_one_ledger_each(
+    consumer: &vasooli_domain::Consumer,
+    date: NaiveDate,
+    policy: &Policy,
+) -> Vec<vasooli_domain::state::Surcharge> {
+    use vasooli_domain::ledger::ChargeKind;
+    let rate = policy.lps_rate();
+    let mut due = Vec::new();
+    for (index, bill) in consumer.bills.iter().enumerate() {
+        for k in 1u32.. {
+            let Some(day) = anniversary(bill.due_on, k) else {
+                break;
+            };
+            if day > date {
+                break;
+            }
+            let levied = consumer
+                .surcharges
+                .iter()
+                .any(|s| s.bill == index as u32 && s.anniversary == k);
+            if day >= bill.issued_on && !levied {
+                due.push((day, index, k));
+            }
+        }
+    }
+    due.sort();
+    let mut levies: Vec<vasooli_domain::state::Surcharge> = Vec::new();
+    for (day, index, k) in due {
+        let bill = &consumer.bills[index];
+        let ledger = ledger_as_of(consumer, day, Charges::All, &levies);
+        let unpaid = ledger
+            .charges
+            .iter()
+            .find(
+                |c| matches!(&c.kind, ChargeKind::Bill { bill_no, .. } if *bill_no == bill.bill_no),
+            )
+            .map_or(Money::ZERO, |c| c.unpaid);
+        let amount = Money::from_decimal_rounded(unpaid.to_decimal() * rate);
+        if amount.is_positive() {
+            levies.push(vasooli_domain::state::Surcharge {
+                bill: index as u32,
+                anniversary: k,
+                levied_on: day,
+                amount,
+                position: u64::MAX - 1_000_000 + levies.len() as u64,
+            });
+        }
+    }
+    levies
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Proves that the run's levies, decided with one ledger for all the levies of a day,
+    /// equal those decided with a ledger worked out afresh for each levy, on random histories
+    /// (bills of any due date, so that several fall due on one day; revisions, payments,
+    /// reversals, adjustments, levies already recorded) at random dates up to two years on.
+    #[test]
+    fn one_ledger_a_day_levies_as_one_ledger_a_levy(
+        facts in prop::collection::vec(fact(), 0..40),
+        dates in prop::collection::vec(0i64..800, 1..4),
+    ) {
+        let (world, _) = world_of(&facts);
+        let consumer = world.consumer("P1").expect("registered");
+        let policy = Policy::default();
+        for date in dates.into_iter().map(on) {
+            let got = vasooli_domain::ledger::surcharges_due(&consumer, date, &policy, |_| None);
+            let want = levies_one_ledger_each(&consumer, date, &policy);
+            prop_assert_eq!(got, want, "as of {}", date);
+        }
+    }
+}
+
+/// The histories the property above runs on do have days with two levies or more, which is
+/// what it tests.
+#[test]
+fn levies_share_days_in_the_histories_generated() {
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(64));
+    let same_day = std::cell::Cell::new(0usize);
+    runner
+        .run(
+            &(prop::collection::vec(fact(), 0..40), 0i64..800),
+            |(facts, date)| {
+                let (world, _) = world_of(&facts);
+                let consumer = world.consumer("P1").expect("registered");
+                let levies = vasooli_domain::ledger::surcharges_due(
+                    &consumer,
+                    on(date),
+                    &Policy::default(),
+                    |_| None,
+                );
+                if levies.windows(2).any(|w| w[0].levied_on == w[1].levied_on) {
+                    same_day.set(same_day.get() + 1);
+                }
+                Ok(())
+            },
+        )
+        .expect("runs");
+    assert!(
+        same_day.get() > 0,
+        "no history of 64 had two levies on one day"
+    );
+}
