@@ -80,16 +80,16 @@ pub const NAME_BYTES_MAX: usize = 1024;
 pub const CHECKPOINT_EVERY_COMMITS: u64 = 65_536;
 /// ...or after this many events, whichever comes first. Bounds the tail replayed when the
 /// store is opened after a crash (a clean close checkpoints): at 2,750,000 streams an open
-/// replayed 11,000,000 events in 12.7 s, heads' load included. A checkpoint writes the head of every stream touched since the last one, so
-/// its cost per event is the streams touched over the events between checkpoints; where
-/// streams are millions (a utility's consumers, each billed once a month) the heads do not
-/// fit in sled's cache and a checkpoint reads back most of the tree's leaves that hold
-/// heads, whatever share of the streams it covers. At 2,750,000 streams one checkpoint
-/// costs about 26 s, and 11,000,000 events appended in 102 s with a checkpoint every
-/// 2,000,000 of them against 39 s with one every 8,000,000 (see docs/STORE.md). A
-/// checkpoint holds the ids of the streams it covers (4 bytes each) and one slice of their
-/// heads at a time; the tails it writes (a chunk position per stream and chunk, at most
-/// one per event) are bounded by this many events.
+/// replayed 11,000,000 events in 12.7 s, heads' load included. A checkpoint writes the head
+/// of every stream touched since the last one, so its cost per event is the streams touched
+/// over the events between checkpoints; where streams are millions (a utility's consumers,
+/// each billed once a month) the heads do not fit in sled's cache and a checkpoint reads
+/// back most of the tree's leaves that hold heads, whatever share of the streams it covers.
+/// At 2,750,000 streams one checkpoint costs about 26 s, and 11,000,000 events appended in
+/// 102 s with a checkpoint every 2,000,000 of them against 39 s with one every 8,000,000
+/// (see docs/STORE.md). A checkpoint holds the ids of the streams it covers (4 bytes each)
+/// and one slice of their heads at a time; the tails it writes (a chunk position per
+/// stream and chunk, at most one per event) are bounded by this many events.
 pub const CHECKPOINT_EVERY_EVENTS: u64 = 16_000_000;
 /// The key index writes its memtable as a run, however few keys it holds, once the keys
 /// not in runs trail the log by this many events (so that open re-reads at most this much).
@@ -423,14 +423,14 @@ pub(crate) struct SledDb {
 
 impl Shared {
     /// The state of a log open in `dir` that ends at `last_position`, with its stream heads
-    /// and key index.
+    /// and key index, kept with `options` (each at least 1).
     fn new(
         dir: &Path,
         sled: SledDb,
         last_position: u64,
         index: StreamIndex,
         keys: RwLock<keyindex::KeyIndex>,
-        key_memtable_entries: usize,
+        options: StoreOptions,
     ) -> Shared {
         Shared {
             dir: dir.to_path_buf(),
@@ -438,8 +438,8 @@ impl Shared {
             last_position: AtomicU64::new(last_position),
             index: RwLock::new(index),
             keys,
-            key_memtable_entries,
-            checkpoint_every_events: CHECKPOINT_EVERY_EVENTS,
+            key_memtable_entries: options.key_memtable_entries.max(1),
+            checkpoint_every_events: options.checkpoint_every_events.max(1),
             degraded: std::sync::atomic::AtomicBool::new(false),
             notify_lock: Mutex::new(()),
             notify: Condvar::new(),
@@ -619,13 +619,10 @@ impl Store {
 
     fn open_under(dir: &Path, options: StoreOptions, lock: DirLock) -> Result<Store, StoreError> {
         assert_eq!(lock.dir(), dir, "the lock held is the directory's own");
-        let memtable_entries = options.key_memtable_entries.max(1);
         let (sled, keys, index, last_position) =
-            open_log(dir, memtable_entries).map_err(|e| e.in_dir(dir))?;
+            open_log(dir, options.key_memtable_entries.max(1)).map_err(|e| e.in_dir(dir))?;
         let keys = RwLock::new(keys);
-        let mut shared = Shared::new(dir, sled, last_position, index, keys, memtable_entries);
-        shared.checkpoint_every_events = options.checkpoint_every_events.max(1);
-        let shared = Arc::new(shared);
+        let shared = Arc::new(Shared::new(dir, sled, last_position, index, keys, options));
         let (tx, rx) = sync_channel(WRITE_QUEUE_BOUND);
         let writer_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
@@ -861,7 +858,7 @@ impl LogReader {
             last_position,
             StreamIndex::default(),
             RwLock::new(keyindex::KeyIndex::default()),
-            KEY_MEMTABLE_ENTRIES,
+            StoreOptions::default(),
         ));
         Ok(LogReader {
             shared,
