@@ -77,6 +77,13 @@ impl LedgerView<'_> {
     pub fn aging_bucket(&self) -> &'static str {
         aging_bucket(self.days_overdue)
     }
+    /// The unpaid part of bill `bill_no` (nothing when the ledger does not hold it).
+    pub fn bill_unpaid(&self, bill_no: &str) -> Money {
+        self.charges
+            .iter()
+            .find(|c| matches!(&c.kind, ChargeKind::Bill { bill_no: b, .. } if *b == bill_no))
+            .map_or(Money::ZERO, |c| c.unpaid)
+    }
 }
 
 /// Which charges to count.
@@ -242,6 +249,45 @@ pub fn surcharges_due(
         // Every levy would be nothing, and a levy of nothing is not recorded.
         return Vec::new();
     }
+    let due = anniversaries_due(consumer, date, assessed_through);
+    let mut levies: Vec<Surcharge> = Vec::new();
+    for day_dues in due.chunk_by(|a, b| a.0 == b.0) {
+        let day = day_dues[0].0;
+        // One ledger serves every levy of a day. A levy falls due on the day it is levied,
+        // and a bill's anniversaries come after its due date, so in the allocation order
+        // (due date first) a levy of this day follows every bill levied on this day and
+        // leaves what those bills have unpaid as it was.
+        let unpaid: Vec<Money> = {
+            let ledger = ledger_as_of(consumer, day, Charges::All, &levies);
+            day_dues
+                .iter()
+                .map(|&(_, index, _)| ledger.bill_unpaid(&consumer.bills[index].bill_no))
+                .collect()
+        };
+        for (&(day, index, k), unpaid_principal) in day_dues.iter().zip(unpaid) {
+            let amount = Money::from_decimal_rounded(unpaid_principal.to_decimal() * rate);
+            if amount.is_positive() {
+                levies.push(Surcharge {
+                    bill: index as u32,
+                    anniversary: k,
+                    levied_on: day,
+                    amount,
+                    // Levies of one run follow everything already in the log.
+                    position: u64::MAX - 1_000_000 + levies.len() as u64,
+                });
+            }
+        }
+    }
+    levies
+}
+
+/// The anniversaries a run on `date` assesses for one consumer (see [`surcharges_due`]),
+/// in date order: (the day, the bill's place in `consumer.bills`, which anniversary).
+pub fn anniversaries_due(
+    consumer: &Consumer,
+    date: NaiveDate,
+    assessed_through: impl Fn(u64) -> Option<NaiveDate>,
+) -> Vec<(NaiveDate, usize, u32)> {
     let mut due: Vec<(NaiveDate, usize, u32)> = Vec::new();
     for (index, bill) in consumer.bills.iter().enumerate() {
         let after = assessed_through(bill.position);
@@ -265,44 +311,7 @@ pub fn surcharges_due(
         }
     }
     due.sort();
-    let mut levies: Vec<Surcharge> = Vec::new();
-    for day_dues in due.chunk_by(|a, b| a.0 == b.0) {
-        let day = day_dues[0].0;
-        // One ledger serves every levy of a day. A levy falls due on the day it is levied,
-        // and a bill's anniversaries come after its due date, so in the allocation order
-        // (due date first) a levy of this day follows every bill levied on this day and
-        // leaves what those bills have unpaid as it was.
-        let unpaid: Vec<Money> = {
-            let ledger = ledger_as_of(consumer, day, Charges::All, &levies);
-            day_dues
-                .iter()
-                .map(|&(_, index, _)| {
-                    let bill = &consumer.bills[index];
-                    ledger
-                        .charges
-                        .iter()
-                        .find(|c| {
-                            matches!(&c.kind, ChargeKind::Bill { bill_no, .. } if *bill_no == bill.bill_no)
-                        })
-                        .map_or(Money::ZERO, |c| c.unpaid)
-                })
-                .collect()
-        };
-        for (&(day, index, k), unpaid_principal) in day_dues.iter().zip(unpaid) {
-            let amount = Money::from_decimal_rounded(unpaid_principal.to_decimal() * rate);
-            if amount.is_positive() {
-                levies.push(Surcharge {
-                    bill: index as u32,
-                    anniversary: k,
-                    levied_on: day,
-                    amount,
-                    // Levies of one run follow everything already in the log.
-                    position: u64::MAX - 1_000_000 + levies.len() as u64,
-                });
-            }
-        }
-    }
-    levies
+    due
 }
 
 /// Whether a charge is more than two years past its due date (s.56(2)).

@@ -12,7 +12,7 @@
 //! earlier in this one) is never queued again, so a rerun queues no duplicate.
 
 use crate::event::{Event, SmsQueued};
-use crate::ledger::{ledger_as_of, ChargeKind, Charges};
+use crate::ledger::{ledger_as_of, Charges};
 use crate::policy::Policy;
 use crate::sms::render;
 use crate::state::{Bill, Camp, ConnectionChange, Consumer, World};
@@ -140,14 +140,7 @@ impl Queue<'_> {
             return;
         }
         let ledger = ledger_as_of(self.consumer, remind_on, Charges::All, &[]);
-        let unpaid = ledger
-            .charges
-            .iter()
-            .find(
-                |c| matches!(&c.kind, ChargeKind::Bill { bill_no, .. } if *bill_no == bill.bill_no),
-            )
-            .map(|c| c.unpaid)
-            .unwrap_or_default();
+        let unpaid = ledger.bill_unpaid(&bill.bill_no);
         if unpaid.is_positive() {
             self.queue(
                 format!("{account}-reminder-{}", bill.bill_no),

@@ -1178,38 +1178,11 @@ fn levies_one_ledger_each(
     date: NaiveDate,
     policy: &Policy,
 ) -> Vec<vasooli_domain::state::Surcharge> {
-    use vasooli_domain::ledger::ChargeKind;
     let rate = policy.lps_rate();
-    let mut due = Vec::new();
-    for (index, bill) in consumer.bills.iter().enumerate() {
-        for k in 1u32.. {
-            let Some(day) = anniversary(bill.due_on, k) else {
-                break;
-            };
-            if day > date {
-                break;
-            }
-            let levied = consumer
-                .surcharges
-                .iter()
-                .any(|s| s.bill == index as u32 && s.anniversary == k);
-            if day >= bill.issued_on && !levied {
-                due.push((day, index, k));
-            }
-        }
-    }
-    due.sort();
     let mut levies: Vec<vasooli_domain::state::Surcharge> = Vec::new();
-    for (day, index, k) in due {
-        let bill = &consumer.bills[index];
+    for (day, index, k) in vasooli_domain::ledger::anniversaries_due(consumer, date, |_| None) {
         let ledger = ledger_as_of(consumer, day, Charges::All, &levies);
-        let unpaid = ledger
-            .charges
-            .iter()
-            .find(
-                |c| matches!(&c.kind, ChargeKind::Bill { bill_no, .. } if *bill_no == bill.bill_no),
-            )
-            .map_or(Money::ZERO, |c| c.unpaid);
+        let unpaid = ledger.bill_unpaid(&consumer.bills[index].bill_no);
         let amount = Money::from_decimal_rounded(unpaid.to_decimal() * rate);
         if amount.is_positive() {
             levies.push(vasooli_domain::state::Surcharge {
