@@ -9,6 +9,7 @@ use crate::policy::Policy;
 use crate::state::{BillMonth, Consumer, Surcharge};
 use crate::types::aging_bucket;
 use chrono::{Months, NaiveDate};
+use rust_decimal::Decimal;
 
 /// What a charge is. Borrowed from the consumer's history, so computing a ledger allocates
 /// no strings (the nightly run computes several ledgers per consumer).
@@ -264,21 +265,31 @@ pub fn surcharges_due(
                 .map(|&(_, index, _)| ledger.bill_unpaid(&consumer.bills[index].bill_no))
                 .collect()
         };
-        for (&(day, index, k), unpaid_principal) in day_dues.iter().zip(unpaid) {
-            let amount = Money::from_decimal_rounded(unpaid_principal.to_decimal() * rate);
-            if amount.is_positive() {
-                levies.push(Surcharge {
-                    bill: index as u32,
-                    anniversary: k,
-                    levied_on: day,
-                    amount,
-                    // Levies of one run follow everything already in the log.
-                    position: u64::MAX - 1_000_000 + levies.len() as u64,
-                });
-            }
+        for (&due, unpaid_principal) in day_dues.iter().zip(unpaid) {
+            levies.extend(levy(due, unpaid_principal, rate, levies.len()));
         }
     }
     levies
+}
+
+/// The levy of anniversary `due` (the day, the bill's place, which anniversary) on a bill
+/// with `unpaid_principal` unpaid that day, at `rate`, as the run's levy number `earlier`
+/// (0 for its first); `None` when it comes to nothing.
+pub fn levy(
+    (day, index, k): (NaiveDate, usize, u32),
+    unpaid_principal: Money,
+    rate: Decimal,
+    earlier: usize,
+) -> Option<Surcharge> {
+    let amount = Money::from_decimal_rounded(unpaid_principal.to_decimal() * rate);
+    amount.is_positive().then_some(Surcharge {
+        bill: index as u32,
+        anniversary: k,
+        levied_on: day,
+        amount,
+        // Levies of one run follow everything already in the log.
+        position: u64::MAX - 1_000_000 + earlier as u64,
+    })
 }
 
 /// The anniversaries a run on `date` assesses for one consumer (see [`surcharges_due`]),

@@ -1183,16 +1183,8 @@ fn levies_one_ledger_each(
     for (day, index, k) in vasooli_domain::ledger::anniversaries_due(consumer, date, |_| None) {
         let ledger = ledger_as_of(consumer, day, Charges::All, &levies);
         let unpaid = ledger.bill_unpaid(&consumer.bills[index].bill_no);
-        let amount = Money::from_decimal_rounded(unpaid.to_decimal() * rate);
-        if amount.is_positive() {
-            levies.push(vasooli_domain::state::Surcharge {
-                bill: index as u32,
-                anniversary: k,
-                levied_on: day,
-                amount,
-                position: u64::MAX - 1_000_000 + levies.len() as u64,
-            });
-        }
+        let levy = vasooli_domain::ledger::levy((day, index, k), unpaid, rate, levies.len());
+        levies.extend(levy);
     }
     levies
 }
