@@ -302,7 +302,7 @@ pub fn anniversaries_due(
     let mut due: Vec<(NaiveDate, usize, u32)> = Vec::new();
     for (index, bill) in consumer.bills.iter().enumerate() {
         let after = assessed_through(bill.position);
-        for k in 1u32.. {
+        for k in after.map_or(1, |a| first_anniversary_from(bill.due_on, a)).. {
             let Some(day) = anniversary(bill.due_on, k) else {
                 break;
             };
@@ -325,9 +325,54 @@ pub fn anniversaries_due(
     due
 }
 
+/// The first anniversary of `due_on` that may fall after `after`: every earlier one falls in
+/// a month before `after`'s, so a run that assessed through `after` assessed it. (The `k`th
+/// anniversary falls in the `k`th month after the due date's, its day clamped to the month's
+/// end.)
+fn first_anniversary_from(due_on: NaiveDate, after: NaiveDate) -> u32 {
+    use chrono::Datelike;
+    let months = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
+    u32::try_from(months(after) - months(due_on))
+        .unwrap_or(0)
+        .max(1)
+}
+
 /// Whether a charge is more than two years past its due date (s.56(2)).
 pub fn over_two_years(due_on: NaiveDate, date: NaiveDate) -> bool {
     due_on
         .checked_add_months(Months::new(24))
         .is_some_and(|limit| limit < date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A date from 2000 to about 2060, month ends included.
+    fn date() -> impl Strategy<Value = NaiveDate> {
+        (2000i32..2060, 1u32..=12, 1u32..=31).prop_map(|(y, m, d)| {
+            (0..4)
+                .find_map(|back| NaiveDate::from_ymd_opt(y, m, d - back))
+                .expect("one of the month's last four days exists")
+        })
+    }
+
+    proptest! {
+        /// Starting at `first_anniversary_from` skips only anniversaries on or before
+        /// `after`, and no more than one anniversary short of the first after it.
+        #[test]
+        fn the_first_anniversary_from_a_date_skips_only_those_on_or_before_it(
+            due_on in date(),
+            after in date(),
+        ) {
+            let first = first_anniversary_from(due_on, after);
+            let first_after = (1u32..)
+                .find(|k| anniversary(due_on, *k).is_none_or(|day| day > after))
+                .expect("some anniversary falls after any date");
+            prop_assert!(first >= 1);
+            prop_assert!(first <= first_after, "{first} skips past {first_after}");
+            prop_assert!(first + 1 >= first_after, "{first} starts well before {first_after}");
+        }
+    }
 }
