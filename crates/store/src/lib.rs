@@ -91,6 +91,14 @@ pub const CHECKPOINT_EVERY_COMMITS: u64 = 65_536;
 /// and one slice of their heads at a time; the tails it writes (a chunk position per
 /// stream and chunk, at most one per event) are bounded by this many events.
 pub const CHECKPOINT_EVERY_EVENTS: u64 = 16_000_000;
+
+/// Default of [`StoreOptions::snapshot_after_events`]. sled 0.34 writes the snapshot of its
+/// page table only while it opens a database, after replaying every log segment written
+/// since the snapshot before; so the first open after a bulk write replays all of it (6 to
+/// 19 s after a full-size load, as the first command a user runs). A store that appended
+/// at least this many events closes by opening its database once more, taking that replay
+/// on itself (see docs/STORE.md, "sled's page-table snapshot at close").
+pub const SNAPSHOT_AFTER_EVENTS: u64 = 1_000_000;
 /// The key index writes its memtable as a run, however few keys it holds, once the keys
 /// not in runs trail the log by this many events (so that open re-reads at most this much).
 pub const KEY_INDEX_LAG_EVENTS_MAX: u64 = 1_000_000;
@@ -409,6 +417,9 @@ pub(crate) struct Shared {
     pub key_memtable_entries: usize,
     /// Events between checkpoints of the stream heads (see [`StoreOptions`]).
     pub checkpoint_every_events: u64,
+    /// Events appended since the open after which closing refreshes sled's snapshot (see
+    /// [`StoreOptions`]).
+    pub snapshot_after_events: u64,
     /// Set when a write failed, cleared when one succeeds.
     pub degraded: std::sync::atomic::AtomicBool,
     notify_lock: Mutex<()>,
@@ -440,6 +451,7 @@ impl Shared {
             keys,
             key_memtable_entries: options.key_memtable_entries.max(1),
             checkpoint_every_events: options.checkpoint_every_events.max(1),
+            snapshot_after_events: options.snapshot_after_events.max(1),
             degraded: std::sync::atomic::AtomicBool::new(false),
             notify_lock: Mutex::new(()),
             notify: Condvar::new(),
@@ -584,6 +596,11 @@ pub struct StoreOptions {
     /// millions and lengthens the log tail replayed when the store is opened after a crash
     /// (a clean close checkpoints).
     pub checkpoint_every_events: u64,
+    /// Events appended between opening and closing the store from which the close opens
+    /// sled's database once more, so that sled writes the snapshot of its page table then
+    /// rather than at the next open (default [`SNAPSHOT_AFTER_EVENTS`]): the next command
+    /// opens without replaying what this one wrote. `u64::MAX` never does.
+    pub snapshot_after_events: u64,
 }
 
 impl Default for StoreOptions {
@@ -591,6 +608,7 @@ impl Default for StoreOptions {
         StoreOptions {
             key_memtable_entries: KEY_MEMTABLE_ENTRIES,
             checkpoint_every_events: CHECKPOINT_EVERY_EVENTS,
+            snapshot_after_events: SNAPSHOT_AFTER_EVENTS,
         }
     }
 }

@@ -86,7 +86,9 @@ pub(crate) fn run(shared: Arc<Shared>, rx: Receiver<Command>) {
     }
     if let Err(e) = writer.checkpoint_and_flush() {
         tracing::error!(error = %e, "final store checkpoint failed");
+        return;
     }
+    writer.refresh_snapshot();
 }
 
 /// The appends waiting after `first`, up to a group's bounds, and the first command that
@@ -131,6 +133,8 @@ struct Writer {
     group_seq: u64,
     /// A write failed and the database could not be reopened yet.
     broken: bool,
+    /// The log's last position when the writer started.
+    opened_at: u64,
 }
 
 /// Writer-side state of one stream.
@@ -272,7 +276,6 @@ impl Writer {
             (heads, shared.last_position() - index.checkpoint_position)
         };
         Writer {
-            shared,
             commits_since_checkpoint: 0,
             // The tail replayed on open counts towards the next checkpoint, so that crashes
             // one after another never let the tail grow past the bound.
@@ -281,6 +284,24 @@ impl Writer {
             commit_seq: 0,
             group_seq: 0,
             broken: false,
+            opened_at: shared.last_position(),
+            shared,
+        }
+    }
+
+    /// At a clean close, after a long write: closes the log's database and opens it once
+    /// more, so that sled replays what was written and writes the snapshot of its page table
+    /// now (it writes one only while opening), rather than the next command's open doing so.
+    fn refresh_snapshot(&mut self) {
+        let appended = self.shared.last_position().saturating_sub(self.opened_at);
+        if appended < self.shared.snapshot_after_events {
+            return;
+        }
+        drop(self.shared.sled.write_recovered().take());
+        match crate::open_sled(&self.shared.dir.join("log"), crate::SLED_CACHE_BYTES) {
+            Ok(db) => drop(db),
+            // The next open replays the log's tail instead, as it would have.
+            Err(e) => tracing::warn!(error = %e, "the log's page-table snapshot was not refreshed"),
         }
     }
 

@@ -188,6 +188,7 @@ proptest! {
         let options = StoreOptions {
             key_memtable_entries: memtable,
             checkpoint_every_events: checkpoint_every,
+            ..StoreOptions::default()
         };
         let mut store = Store::open_with(dir.path(), options).expect("open");
         let mut model = Model::default();
