@@ -94,7 +94,7 @@ pub const CHECKPOINT_EVERY_EVENTS: u64 = 16_000_000;
 
 /// Default of [`StoreOptions::snapshot_after_events`]. sled 0.34 writes the snapshot of its
 /// page table only while it opens a database, after replaying every log segment written
-/// since the snapshot before; so the first open after a bulk write replays all of it (6 to
+/// since the snapshot before; so the first open after a bulk write replays all of it (5 to
 /// 19 s after a full-size load, as the first command a user runs). A store that appended
 /// at least this many events closes by opening its database once more, taking that replay
 /// on itself (see docs/STORE.md, "sled's page-table snapshot at close").
