@@ -328,8 +328,8 @@ pub fn anniversaries_due(
 /// The first anniversary of `due_on` that may fall after `after`: every earlier one falls in
 /// a month before `after`'s, so a run that assessed through `after` assessed it. (The `k`th
 /// anniversary falls in the `k`th month after the due date's, its day clamped to the month's
-/// end.)
-fn first_anniversary_from(due_on: NaiveDate, after: NaiveDate) -> u32 {
+/// end.) The first anniversary after `after` is this one or the next.
+pub(crate) fn first_anniversary_from(due_on: NaiveDate, after: NaiveDate) -> u32 {
     use chrono::Datelike;
     let months = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
     u32::try_from(months(after) - months(due_on))

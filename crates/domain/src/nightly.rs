@@ -196,12 +196,11 @@ pub fn next_visit(
     next
 }
 
-/// The first monthly anniversary of `date` after `after` (see [`crate::ledger::anniversary`]).
+/// The first monthly anniversary of `date` after `after` (see [`crate::ledger::anniversary`]):
+/// the one [`crate::ledger::first_anniversary_from`] names or the next.
 fn first_anniversary_after(date: NaiveDate, after: NaiveDate) -> Option<NaiveDate> {
-    use chrono::Datelike;
-    let months = (after.year() - date.year()) * 12 + after.month() as i32 - date.month() as i32;
-    let from = u32::try_from(months.max(1)).ok()?.saturating_sub(1).max(1);
-    (from..from + 4)
+    let from = crate::ledger::first_anniversary_from(date, after);
+    (from..from + 2)
         .filter_map(|k| crate::ledger::anniversary(date, k))
         .find(|d| *d > after)
 }
