@@ -863,7 +863,7 @@ impl LogReader {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(e).in_dir(dir))?;
         let lock = DirLock::take(dir)?;
         let opened = (|| {
-            let db = open_sled(&dir.join("log"), SLED_CACHE_BYTES)?;
+            let db = open_log_db(dir)?;
             let tree = db.open_tree(layout::LOG_TREE)?;
             let last = read::checked_last_position(&tree)?;
             Ok::<_, StoreError>((SledDb { db, tree }, last))
@@ -931,11 +931,16 @@ impl LogRead for LogReader {
 pub fn verify_dir(dir: &Path) -> Result<VerifyReport, StoreError> {
     // Waits for the lock like `open`, in case a store on `dir` was just dropped.
     let verified = (|| {
-        let db = open_sled(&dir.join("log"), SLED_CACHE_BYTES)?;
+        let db = open_log_db(dir)?;
         let tree = db.open_tree(layout::LOG_TREE)?;
         verify::verify_tree(&tree, None)
     })();
     verified.map_err(|e| e.in_dir(dir))
+}
+
+/// Opens the sled database of the log in `dir/log`, with the store's cache.
+pub(crate) fn open_log_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    open_sled(&dir.join("log"), SLED_CACHE_BYTES)
 }
 
 /// Opens the log in `dir/log` and rebuilds what the store keeps in memory.
@@ -943,7 +948,7 @@ pub(crate) fn open_log(
     dir: &Path,
     memtable_entries: usize,
 ) -> Result<(SledDb, keyindex::KeyIndex, StreamIndex, u64), StoreError> {
-    let db = open_sled(&dir.join("log"), SLED_CACHE_BYTES)?;
+    let db = open_log_db(dir)?;
     let tree = db.open_tree(layout::LOG_TREE)?;
     let keys = RwLock::new(keyindex::KeyIndex::open(&tree)?);
     let (index, last_position) = read::rebuild_index(&tree, &keys, memtable_entries)?;

@@ -298,7 +298,7 @@ impl Writer {
             return;
         }
         drop(self.shared.sled.write_recovered().take());
-        match crate::open_sled(&self.shared.dir.join("log"), crate::SLED_CACHE_BYTES) {
+        match crate::open_log_db(&self.shared.dir) {
             Ok(db) => drop(db),
             // The next open replays the log's tail instead, as it would have.
             Err(e) => tracing::warn!(error = %e, "the log's page-table snapshot was not refreshed"),
