@@ -39,12 +39,16 @@ const PROJECTIONS_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// The key of the world's checkpoint names the layout of `World` it was written with: change
 /// it whenever a field of `World` or of anything it holds changes, so that a checkpoint of an
 /// older layout is never misread (it is ignored, and the world is replayed from the log).
-/// Layout 8 writes the consumers by subdivision with directories beside the parts; an older
-/// binary would take its consumers' order for the world's, so it must not read it.
-const WORLD_KEY: &[u8] = b"world-layout-8";
-/// The layout before, read still (its consumers are in the world's order, without
-/// directories): loading it needs no replay, and the next checkpoint replaces it.
-const LEGACY_WORLD_KEY: &[u8] = b"world-layout-7";
+/// Layout 9 writes the parts to a file of their own beside the projections' database
+/// ([`SideDb::write_parts`]), and where each ends under the generation's key; an older
+/// binary would look for them in the database.
+const WORLD_KEY: &[u8] = b"world-layout-9";
+/// The name of a checkpoint's file of parts.
+const WORLD_PARTS_FILE: &str = "world-layout-9";
+/// The layouts before, read still, their parts in the database: 8 (the same parts and
+/// directories as 9) and 7 (its consumers in the world's order, without directories).
+/// Loading one needs no replay, and the next checkpoint replaces it.
+const LEGACY_WORLD_KEYS: [&[u8]; 2] = [b"world-layout-8", b"world-layout-7"];
 /// What the keys of every layout's checkpoint start with.
 const WORLD_KEY_PREFIX: &[u8] = b"world-layout-";
 /// Consumers per part of a world checkpoint (about 1.3 MB encoded at 12 months' history).
@@ -446,6 +450,7 @@ impl Engine {
     pub fn rebuild(&mut self) -> Result<u64, EngineError> {
         self.projections.table().clear()?;
         self.projections.flush()?;
+        self.projections.remove_parts(WORLD_PARTS_FILE, None)?;
         self.agenda = std::sync::OnceLock::new();
         self.world = World::default();
         let count = self.catch_up()?;
@@ -1404,9 +1409,81 @@ pub(crate) fn unsealed(part: &[u8]) -> Option<&[u8]> {
     (crc32fast::hash(bytes).to_le_bytes() == crc).then_some(bytes)
 }
 
-/// The key of part `part` of checkpoint generation `generation`.
-fn checkpoint_part_key(generation: u64, part: u32) -> Vec<u8> {
-    part_key(WORLD_KEY, generation, part)
+/// The key of where each part of checkpoint generation `generation` ends in its file.
+fn part_ends_key(generation: u64) -> Vec<u8> {
+    let mut key = generation_prefix(WORLD_KEY, generation);
+    key.extend_from_slice(b"part-ends");
+    key
+}
+
+/// Where a checkpoint's parts are read from: the file of its generation (this layout), or
+/// the projections' database (the layouts before).
+enum CheckpointParts {
+    File {
+        file: vasooli_store::PartsFile,
+        ends: Vec<u64>,
+    },
+    Table {
+        table: SideTable,
+        layout: &'static [u8],
+        generation: u64,
+    },
+}
+
+impl CheckpointParts {
+    /// The parts of the checkpoint of layout `layout`, generation `generation`, `count` of
+    /// them.
+    fn open(
+        projections: &SideDb,
+        layout: &'static [u8],
+        generation: u64,
+        count: u32,
+    ) -> Result<CheckpointParts, String> {
+        if layout != WORLD_KEY {
+            return Ok(CheckpointParts::Table {
+                table: projections.table(),
+                layout,
+                generation,
+            });
+        }
+        let ends = projections
+            .table()
+            .get(&part_ends_key(generation))
+            .map_err(|e| e.to_string())?
+            .ok_or("the parts' ends are missing")?;
+        let ends = unsealed(&ends).ok_or("the parts' ends fail their CRC")?;
+        let ends: Vec<u64> = decode_value(ends).map_err(|e| e.to_string())?;
+        if ends.len() != count as usize {
+            return Err(format!("{} parts' ends for {count} parts", ends.len()));
+        }
+        let file = projections
+            .read_parts(WORLD_PARTS_FILE, generation)
+            .map_err(|e| e.to_string())?;
+        Ok(CheckpointParts::File { file, ends })
+    }
+
+    /// Part `index`, checked against its CRC.
+    fn part(&self, index: u32) -> Result<Vec<u8>, String> {
+        let sealed = match self {
+            CheckpointParts::File { file, ends } => {
+                file.part(ends, index as usize).map_err(|e| e.to_string())?
+            }
+            CheckpointParts::Table {
+                table,
+                layout,
+                generation,
+            } => table
+                .get(&part_key(layout, *generation, index))
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("part {index} is missing"))?,
+        };
+        let mut bytes = sealed;
+        let len = unsealed(&bytes)
+            .ok_or_else(|| format!("part {index} fails its CRC"))?
+            .len();
+        bytes.truncate(len);
+        Ok(bytes)
+    }
 }
 
 /// The key of part `part` of generation `generation` of a checkpoint of layout `layout` (or
@@ -1474,11 +1551,10 @@ fn write_parts(
         return Ok(());
     }
     let generation = projections.generate_id()?;
-    let mut count = 0u32;
-    for bytes in parts {
-        table.insert(&checkpoint_part_key(generation, count), bytes?)?;
-        count += 1;
-    }
+    let ends = projections.write_parts(WORLD_PARTS_FILE, generation, parts)?;
+    let count = ends.len() as u32;
+    let ends = encode_value(&ends).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+    table.insert(&part_ends_key(generation), sealed(ends))?;
     for (bucket, bytes) in directory.accounts.into_iter().enumerate() {
         table.insert(&account_bucket_key(generation, bucket as u32), bytes)?;
     }
@@ -1490,6 +1566,7 @@ fn write_parts(
     table.insert(WORLD_KEY, head)?;
     projections.flush()?;
     remove_other_generations(&table, WORLD_KEY_PREFIX, WORLD_KEY, generation)?;
+    projections.remove_parts(WORLD_PARTS_FILE, Some(generation))?;
     projections.flush()?;
     Ok(())
 }
@@ -1526,7 +1603,9 @@ pub(crate) fn save_world(projections: &SideDb, world: &World) -> Result<(), Engi
 /// Whether the projections hold a checkpoint of any layout this build reads.
 pub(crate) fn has_checkpoint(projections: &SideDb) -> bool {
     let table = projections.table();
-    head_of(&table, WORLD_KEY).is_some() || head_of(&table, LEGACY_WORLD_KEY).is_some()
+    std::iter::once(WORLD_KEY)
+        .chain(LEGACY_WORLD_KEYS)
+        .any(|layout| head_of(&table, layout).is_some())
 }
 
 pub(crate) fn open_projections(dir: &Path) -> Result<SideDb, EngineError> {
@@ -1537,26 +1616,21 @@ pub(crate) fn open_projections(dir: &Path) -> Result<SideDb, EngineError> {
 }
 
 pub(crate) fn load_checkpoint(projections: &SideDb) -> Option<World> {
-    let projections = projections.table();
-    let (layout, (generation, count, _)) = match checkpoint_head(&projections) {
-        Some(head) => (WORLD_KEY, head),
-        None => (LEGACY_WORLD_KEY, head_of(&projections, LEGACY_WORLD_KEY)?),
-    };
-    let part = |index: u32| -> Result<Vec<u8>, String> {
-        projections
-            .get(&part_key(layout, generation, index))
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("part {index} of {count} is missing"))
-    };
-    let crc_fails = |index: u32| format!("part {index} of {count} fails its CRC");
+    let table = projections.table();
+    let (layout, (generation, count, _)) = std::iter::once(WORLD_KEY)
+        .chain(LEGACY_WORLD_KEYS)
+        .find_map(|layout| Some((layout, head_of(&table, layout)?)))?;
     let decoded = (|| -> Result<World, String> {
-        let head = part(0)?;
-        let head = unsealed(&head).ok_or_else(|| crc_fails(0))?;
-        let mut world: World = decode_value(head).map_err(|e| e.to_string())?;
+        let parts = CheckpointParts::open(projections, layout, generation, count)?;
+        let part = |index: u32| {
+            parts
+                .part(index)
+                .map_err(|e| format!("part {index} of {count}: {e}"))
+        };
+        let mut world: World = decode_value(&part(0)?).map_err(|e| e.to_string())?;
         for index in 1..count {
-            let block = part(index)?;
-            let block = unsealed(&block).ok_or_else(|| crc_fails(index))?;
-            let block: Vec<StoredConsumer> = decode_value(block).map_err(|e| e.to_string())?;
+            let block: Vec<StoredConsumer> =
+                decode_value(&part(index)?).map_err(|e| e.to_string())?;
             world.consumers.extend(block);
         }
         // Written by subdivision: back in the world's order (registration, as the log has
@@ -1595,7 +1669,8 @@ pub(crate) fn load_checkpoint_of(projections: &SideDb, wanted: Wanted<'_>) -> Op
         let bytes = table.get(key).ok()??;
         unsealed(&bytes).map(<[u8]>::to_vec)
     };
-    let mut world: World = decode_value(&read(&checkpoint_part_key(generation, 0))?).ok()?;
+    let source = CheckpointParts::open(projections, WORLD_KEY, generation, count).ok()?;
+    let mut world: World = decode_value(&source.part(0).ok()?).ok()?;
     let mut parts = std::collections::BTreeSet::new();
     let keep: Box<dyn Fn(&StoredConsumer) -> bool> = match wanted {
         Wanted::Accounts(accounts) => {
@@ -1637,8 +1712,7 @@ pub(crate) fn load_checkpoint_of(projections: &SideDb, wanted: Wanted<'_>) -> Op
         if part == 0 || part >= count {
             return None;
         }
-        let block: Vec<StoredConsumer> =
-            decode_value(&read(&checkpoint_part_key(generation, part))?).ok()?;
+        let block: Vec<StoredConsumer> = decode_value(&source.part(part).ok()?).ok()?;
         found.extend(block.into_iter().filter(|c| keep(c)));
     }
     // In the world's order, as a whole load would have them.

@@ -379,9 +379,10 @@ fn a_long_catch_up_builds_the_world_the_writes_built() {
     assert!(reopened == live, "the world after a short catch-up differs");
 }
 
-/// A world checkpoint is written in parts: reopening loads it whole (nothing replayed), a
-/// second save leaves only its own parts, and a checkpoint with a part missing is ignored
-/// (the world is replayed from the log instead).
+/// A world checkpoint is written in parts, to a file beside the projections' database:
+/// reopening loads it whole (nothing replayed), a second save leaves only its own file and
+/// keys, and a checkpoint with a part cut short or damaged is ignored (the world is replayed
+/// from the log instead).
 #[test]
 fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     use vasooli_demo::{Generator, GeneratorConfig};
@@ -415,13 +416,26 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     };
     assert_eq!(
         keys(&engine).len(),
-        1 + 4 + CHECKPOINT_ACCOUNT_BUCKETS as usize + 1 + 1,
-        "one head, and the last save's four parts, its directories of accounts and \
+        1 + 1 + CHECKPOINT_ACCOUNT_BUCKETS as usize + 1 + 1,
+        "one head, and the last save's ends of its parts, its directories of accounts and \
          subdivisions, and its saved figures"
     );
-    // A part's key: the head's, `/`, the generation and the part's number.
-    let is_part = |k: &Vec<u8>| k.len() == b"world-layout-8/".len() + 8 + 4;
     let projections_dir = dir.path().join(vasooli_engine::engine::PROJECTIONS_DIR);
+    // The parts: one file, the last save's, holding the head and the three blocks.
+    let parts_files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(projections_dir.join(vasooli_store::PARTS_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    let files = parts_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let parts_len = std::fs::metadata(&files[0]).unwrap().len();
+    assert_eq!(
+        parts_len as usize,
+        encoded.len(),
+        "the encoded parts, whole"
+    );
     drop(engine);
 
     // Reopened: the checkpoint is the whole world, so no event is replayed.
@@ -436,13 +450,17 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
         Some(engine.world().consumers[consumers - 1].position),
         "the account index is rebuilt"
     );
-    let part = keys(&engine).into_iter().find(is_part).unwrap();
-    engine.projections_db().table().remove(&part).unwrap();
-    engine.projections_db().flush().unwrap();
     drop(engine);
-    assert!(projections_dir.exists());
+    let file = parts_files().pop().unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(parts_len - 10)
+        .unwrap();
 
-    // A part missing: the checkpoint is ignored and the log replayed, to the same world.
+    // The last part cut short: the checkpoint is ignored and the log replayed, to the same
+    // world.
     let engine = Engine::open(dir.path(), Policy::default()).unwrap();
     assert_eq!(world_text(&engine), written);
     assert_eq!(
@@ -455,17 +473,16 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     // fails its CRC, the checkpoint is ignored and the log replayed, to the same world.
     let mut engine = engine;
     engine.save_checkpoint().unwrap();
-    let part = keys(&engine).into_iter().rfind(is_part).unwrap();
-    let mut bytes = engine.projections_db().table().get(&part).unwrap().unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x01;
-    engine
-        .projections_db()
-        .table()
-        .insert(&part, bytes)
-        .unwrap();
-    engine.projections_db().flush().unwrap();
     drop(engine);
+    let files = parts_files();
+    assert_eq!(files.len(), 1, "the cut file is gone: {files:?}");
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    assert_eq!(bytes.len() as u64, parts_len);
+    // Three quarters into the file: inside the second block of consumers (the head is
+    // small, the first two blocks hold 1,024 consumers each and the third 100).
+    let inside = bytes.len() * 3 / 4;
+    bytes[inside] ^= 0x01;
+    std::fs::write(&files[0], bytes).unwrap();
     let engine = Engine::open(dir.path(), Policy::default()).unwrap();
     assert_eq!(world_text(&engine), written);
     assert_eq!(

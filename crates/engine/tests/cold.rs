@@ -239,89 +239,129 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
         "the views wrote nothing"
     );
 
-    // A checkpoint of the layout before directories (consumers in the world's order, no
-    // directories, under its own key): a whole open reads it without replaying the log; a
-    // view loads the whole world, answers the same, and writes a checkpoint with directories
-    // in its place, which the next view reads through.
-    let engine = Engine::open(dir.path(), Policy::default()).unwrap();
-    assert_eq!(engine.store().last_position(), last_position);
-    let lag = engine.checkpoint_lag();
-    let table = engine.projections_db().table();
-    let head = table.get(b"world-layout-8").unwrap().expect("a checkpoint");
-    // The checkpoint's consumers, read back from its parts and put in the world's order,
-    // in parts as the old layout wrote them (16,384 consumers each).
-    let part_keys: Vec<Vec<u8>> = table
-        .keys_with_prefix(b"world-layout-8/")
-        .unwrap()
-        .into_iter()
-        .filter(|k| k.len() == b"world-layout-8/".len() + 12)
-        .collect();
-    let unsealed = |bytes: Vec<u8>| bytes[..bytes.len() - 4].to_vec();
-    let mut legacy_parts = vec![table.get(&part_keys[0]).unwrap().unwrap()];
-    let mut stored: Vec<StoredConsumer> = Vec::new();
-    for key in &part_keys[1..] {
-        let bytes = unsealed(table.get(key).unwrap().unwrap());
-        stored.extend(decode_value::<Vec<StoredConsumer>>(&bytes).unwrap());
+    // Checkpoints of the layouts before, their parts in the projections' database: 8 (the
+    // same parts and directories as now) and 7 (consumers in the world's order, in parts of
+    // 16,384, no directories). A whole open reads each without replaying the log; a view
+    // loads the whole world, answers the same, and writes a checkpoint of this layout in its
+    // place, which the next view reads through.
+    // (7 first: the checkpoint it is made from is the one written before the last consumer
+    // came.)
+    for legacy in [7, 8] {
+        let engine = Engine::open(dir.path(), Policy::default()).unwrap();
+        assert_eq!(engine.store().last_position(), last_position);
+        let lag = engine.checkpoint_lag();
+        let table = engine.projections_db().table();
+        let head = table.get(b"world-layout-9").unwrap().expect("a checkpoint");
+        let head: (u64, u32, u64) = decode_value(&head).unwrap();
+        let generation = head.0.to_be_bytes();
+        // The checkpoint's parts, cut from its file where its ends say.
+        let key = |layout: u32, name: &[u8]| {
+            [
+                format!("world-layout-{layout}/").as_bytes(),
+                &generation,
+                name,
+            ]
+            .concat()
+        };
+        let ends = table.get(&key(9, b"part-ends")).unwrap().expect("the ends");
+        let ends: Vec<u64> = decode_value(&ends[..ends.len() - 4]).unwrap();
+        assert_eq!(ends.len(), head.1 as usize);
+        let file = dir
+            .path()
+            .join(vasooli_engine::engine::PROJECTIONS_DIR)
+            .join(vasooli_store::PARTS_DIR)
+            .join(format!("world-layout-9.{:016x}", head.0));
+        let bytes = std::fs::read(&file).unwrap();
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        let mut start = 0;
+        for &end in &ends {
+            parts.push(bytes[start..end as usize].to_vec());
+            start = end as usize;
+        }
+        assert_eq!(start, bytes.len(), "the ends cover the file");
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        if legacy == 8 {
+            for name in table.keys_with_prefix(&key(9, b"")).unwrap() {
+                let rest = &name[key(9, b"").len()..];
+                if rest != b"part-ends" {
+                    entries.push((key(8, rest), table.get(&name).unwrap().unwrap()));
+                }
+            }
+        } else {
+            let unsealed = |bytes: &[u8]| bytes[..bytes.len() - 4].to_vec();
+            let mut stored: Vec<StoredConsumer> = Vec::new();
+            for part in &parts[1..] {
+                stored.extend(decode_value::<Vec<StoredConsumer>>(&unsealed(part)).unwrap());
+            }
+            assert_eq!(
+                stored.len(),
+                consumers,
+                "the checkpoint holds those before the tail"
+            );
+            stored.sort_by_key(|c| c.position);
+            parts.truncate(1);
+            parts.extend(stored.chunks(16_384).map(|block| {
+                let mut bytes = encode_value(&block).unwrap();
+                let crc = crc32fast::hash(&bytes);
+                bytes.extend_from_slice(&crc.to_le_bytes());
+                bytes
+            }));
+        }
+        let legacy_head = (head.0, parts.len() as u32, head.2);
+        for (index, part) in parts.into_iter().enumerate() {
+            entries.push((key(legacy, &(index as u32).to_be_bytes()), part));
+        }
+        for key in table.keys_with_prefix(b"world-layout-").unwrap() {
+            table.remove(&key).unwrap();
+        }
+        for (key, value) in entries {
+            table.insert(&key, value).unwrap();
+        }
+        table
+            .insert(
+                format!("world-layout-{legacy}").as_bytes(),
+                encode_value(&legacy_head).unwrap(),
+            )
+            .unwrap();
+        engine.projections_db().flush().unwrap();
+        drop((table, engine));
+        std::fs::remove_file(&file).unwrap();
+
+        let engine = Engine::open(dir.path(), Policy::default()).unwrap();
+        assert_eq!(
+            engine.checkpoint_lag(),
+            lag,
+            "layout {legacy}: the old layout's checkpoint was read"
+        );
+        assert_eq!(warm(&engine, &accounts[1]), expected[1]);
+        drop(engine);
+        let view = ColdView::accounts(dir.path(), Policy::default(), &[&accounts[1]]).unwrap();
+        assert!(view.loaded_whole());
+        assert_eq!(view.world().consumers.len(), consumers + 1);
+        assert_eq!(cold(&view, &accounts[1]), expected[1]);
+        drop(view);
+        let keys: Vec<Vec<u8>> = projections(dir.path())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let old = format!("world-layout-{legacy}");
+        assert!(
+            keys.iter().all(|k| !k.starts_with(old.as_bytes())),
+            "layout {legacy}: the old one is gone"
+        );
+        assert_eq!(
+            keys.iter().filter(|k| k.starts_with(b"file:")).count(),
+            1,
+            "layout {legacy}: one file of parts, the renewed checkpoint's"
+        );
+        let view = ColdView::accounts(dir.path(), Policy::default(), &[&accounts[1]]).unwrap();
+        assert!(
+            !view.loaded_whole(),
+            "layout {legacy}: the renewed checkpoint has directories"
+        );
+        assert_eq!(cold(&view, &accounts[1]), expected[1]);
+        drop(view);
     }
-    assert_eq!(
-        stored.len(),
-        consumers,
-        "the checkpoint holds those before the tail"
-    );
-    stored.sort_by_key(|c| c.position);
-    legacy_parts.extend(stored.chunks(16_384).map(|block| {
-        let mut bytes = encode_value(&block).unwrap();
-        let crc = crc32fast::hash(&bytes);
-        bytes.extend_from_slice(&crc.to_le_bytes());
-        bytes
-    }));
-    for key in table.keys_with_prefix(b"world-layout-").unwrap() {
-        table.remove(&key).unwrap();
-    }
-    let head: (u64, u32, u64) = decode_value(&head).unwrap();
-    let legacy_head = (head.0, legacy_parts.len() as u32, head.2);
-    for (index, part) in legacy_parts.into_iter().enumerate() {
-        let key = [
-            b"world-layout-7/".as_slice(),
-            &head.0.to_be_bytes(),
-            &(index as u32).to_be_bytes(),
-        ]
-        .concat();
-        table.insert(&key, part).unwrap();
-    }
-    table
-        .insert(b"world-layout-7", encode_value(&legacy_head).unwrap())
-        .unwrap();
-    engine.projections_db().flush().unwrap();
-    drop((table, engine));
-    let engine = Engine::open(dir.path(), Policy::default()).unwrap();
-    assert_eq!(
-        engine.checkpoint_lag(),
-        lag,
-        "the old layout's checkpoint was read"
-    );
-    assert_eq!(warm(&engine, &accounts[1]), expected[1]);
-    drop(engine);
-    let view = ColdView::accounts(dir.path(), Policy::default(), &[&accounts[1]]).unwrap();
-    assert!(view.loaded_whole());
-    assert_eq!(view.world().consumers.len(), consumers + 1);
-    assert_eq!(cold(&view, &accounts[1]), expected[1]);
-    drop(view);
-    let keys: Vec<Vec<u8>> = projections(dir.path())
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
-    assert!(
-        keys.iter().all(|k| !k.starts_with(b"world-layout-7")),
-        "the old one is gone"
-    );
-    let view = ColdView::accounts(dir.path(), Policy::default(), &[&accounts[1]]).unwrap();
-    assert!(
-        !view.loaded_whole(),
-        "the renewed checkpoint has directories"
-    );
-    assert_eq!(cold(&view, &accounts[1]), expected[1]);
-    drop(view);
 
     // A checkpoint saved before checkpoints saved figures: rankings read the whole world,
     // with the same figures, and renew the checkpoint once; the next read uses its figures.
@@ -332,7 +372,7 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
     .unwrap();
     let saved: Vec<Vec<u8>> = db
         .table()
-        .keys_with_prefix(b"world-layout-8/")
+        .keys_with_prefix(b"world-layout-9/")
         .unwrap()
         .into_iter()
         .filter(|k| k.ends_with(b"figures-v1"))
@@ -384,10 +424,20 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
     assert!(read.offices.contains_key("SD-NEW"));
 }
 
-/// Every entry of the projections' database.
+/// Every entry of the projections' database, then each file of parts beside it, as
+/// `file:` and its name, with its bytes.
 fn projections(dir: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let db =
-        vasooli_store::SideDb::open(&dir.join(vasooli_engine::engine::PROJECTIONS_DIR), 1 << 20)
-            .unwrap();
-    db.table().entries().unwrap()
+    let path = dir.join(vasooli_engine::engine::PROJECTIONS_DIR);
+    let db = vasooli_store::SideDb::open(&path, 1 << 20).unwrap();
+    let mut entries = db.table().entries().unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(path.join(vasooli_store::PARTS_DIR))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
+    files.sort_by_key(|e| e.file_name());
+    for file in files {
+        let name = format!("file:{}", file.file_name().to_string_lossy());
+        entries.push((name.into_bytes(), std::fs::read(file.path()).unwrap()));
+    }
+    entries
 }

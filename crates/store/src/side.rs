@@ -94,6 +94,138 @@ impl SideDb {
             Ok(())
         })
     }
+
+    /// The directory of the files [`SideDb::write_parts`] writes.
+    fn parts_dir(&self) -> PathBuf {
+        self.inner.path.join(PARTS_DIR)
+    }
+
+    /// The file of the parts `name` wrote under `generation`.
+    fn parts_path(&self, name: &str, generation: u64) -> PathBuf {
+        self.parts_dir().join(format!("{name}.{generation:016x}"))
+    }
+
+    /// Writes `parts` one after another to a file of their own, named by `name` and
+    /// `generation`, in the database's `parts/` directory, and makes it durable (the file,
+    /// then the directory) before returning where each part ends in it. For values of
+    /// megabytes that are written and read whole: in sled such a value goes to a blob file
+    /// whose page its cache keeps until the database closes, where a file's pages are the
+    /// kernel's to keep or drop. The caller names the generation in the database once this
+    /// returns, and removes the files of the others with [`SideDb::remove_parts`]; a
+    /// write that fails removes its file.
+    pub fn write_parts<E: From<StoreError>>(
+        &self,
+        name: &str,
+        generation: u64,
+        parts: impl Iterator<Item = Result<Vec<u8>, E>>,
+    ) -> Result<Vec<u64>, E> {
+        use std::io::Write;
+        let dir = self.parts_dir();
+        let fault = |e: std::io::Error| StoreError::Io(e).in_dir(&dir);
+        if !dir.is_dir() {
+            std::fs::create_dir_all(&dir).map_err(fault)?;
+            sync_dir(&self.inner.path).map_err(fault)?;
+        }
+        let path = self.parts_path(name, generation);
+        let written = (|| -> Result<Vec<u64>, E> {
+            let file = std::fs::File::create(&path).map_err(fault)?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            let mut ends = Vec::new();
+            let mut end = 0u64;
+            for part in parts {
+                let part = part?;
+                out.write_all(&part).map_err(fault)?;
+                end += part.len() as u64;
+                ends.push(end);
+            }
+            let file = out.into_inner().map_err(|e| fault(e.into_error()))?;
+            file.sync_all().map_err(fault)?;
+            sync_dir(&dir).map_err(fault)?;
+            Ok(ends)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+        written
+    }
+
+    /// The parts `name` wrote under `generation`, to read one at a time.
+    pub fn read_parts(&self, name: &str, generation: u64) -> Result<PartsFile, StoreError> {
+        let path = self.parts_path(name, generation);
+        let fault = |e: std::io::Error| StoreError::Io(e).in_dir(&path);
+        let file = std::fs::File::open(&path).map_err(fault)?;
+        let len = file.metadata().map_err(fault)?.len();
+        Ok(PartsFile { file, path, len })
+    }
+
+    /// Removes the files of parts of `name` but that of generation `keep`, if given: the
+    /// generations before, and any a failed or interrupted write left.
+    pub fn remove_parts(&self, name: &str, keep: Option<u64>) -> Result<(), StoreError> {
+        let dir = self.parts_dir();
+        let fault = |e: std::io::Error| StoreError::Io(e).in_dir(&dir);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(fault(e)),
+        };
+        let keep = keep.map(|generation| self.parts_path(name, generation));
+        let prefix = format!("{name}.");
+        for entry in entries {
+            let entry = entry.map_err(fault)?;
+            let file_name = entry.file_name();
+            let is_other = file_name
+                .to_str()
+                .and_then(|n| n.strip_prefix(&prefix))
+                .is_some_and(|g| g.len() == 16 && u64::from_str_radix(g, 16).is_ok());
+            if is_other && keep.as_ref() != Some(&entry.path()) {
+                std::fs::remove_file(entry.path()).map_err(fault)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The directory, inside a side database's, of the files of parts ([`SideDb::write_parts`]).
+pub const PARTS_DIR: &str = "parts";
+
+/// Makes a directory's entries durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// A file of parts written by [`SideDb::write_parts`], open for reading.
+pub struct PartsFile {
+    file: std::fs::File,
+    path: PathBuf,
+    /// The file's length when opened.
+    len: u64,
+}
+
+impl PartsFile {
+    /// Part `index`, given where each part ends ([`SideDb::write_parts`]'s answer).
+    pub fn part(&self, ends: &[u64], index: usize) -> Result<Vec<u8>, StoreError> {
+        use std::os::unix::fs::FileExt;
+        let end = *ends.get(index).ok_or_else(|| StoreError::Corrupt {
+            position: 0,
+            reason: format!("{}: no part {index} of {}", self.path.display(), ends.len()),
+        })?;
+        let start = index.checked_sub(1).map_or(0, |i| ends[i]);
+        if start > end || end > self.len {
+            return Err(StoreError::Corrupt {
+                position: 0,
+                reason: format!(
+                    "{}: part {index} is bytes {start}..{end} of {}",
+                    self.path.display(),
+                    self.len
+                ),
+            });
+        }
+        let mut bytes = vec![0; (end - start) as usize];
+        self.file
+            .read_exact_at(&mut bytes, start)
+            .map_err(|e| StoreError::Io(e).in_dir(&self.path))?;
+        Ok(bytes)
+    }
 }
 
 /// A key and its value.

@@ -1,0 +1,99 @@
+//! Files of parts beside a side database (`SideDb::write_parts`): what is written reads back
+//! part by part, a failed write leaves no file, ends that do not fit the file are refused
+//! without reading past it, and removing the other generations keeps the one named.
+
+use vasooli_store::{SideDb, StoreError, PARTS_DIR};
+
+fn parts(sizes: &[usize]) -> Vec<Vec<u8>> {
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| (0..n).map(|j| (i * 31 + j) as u8).collect())
+        .collect()
+}
+
+fn files(db_dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(db_dir.join(PARTS_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn parts_written_read_back_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = SideDb::open(dir.path(), 1 << 20).unwrap();
+    let written = parts(&[10, 0, 3_000_000, 1]);
+    let ends = db
+        .write_parts::<StoreError>("world", 7, written.clone().into_iter().map(Ok))
+        .unwrap();
+    assert_eq!(ends, vec![10, 10, 3_000_010, 3_000_011]);
+    let file = db.read_parts("world", 7).unwrap();
+    for (index, part) in written.iter().enumerate() {
+        assert_eq!(&file.part(&ends, index).unwrap(), part, "part {index}");
+    }
+    // Past the last part, or ends beyond the file: refused, nothing read.
+    assert!(matches!(
+        file.part(&ends, 4),
+        Err(StoreError::Corrupt { .. })
+    ));
+    let beyond = [10, 1 << 40];
+    let refused = file.part(&beyond, 1).unwrap_err().to_string();
+    assert!(refused.contains("of 3000011"), "{refused}");
+    // An end before its start.
+    assert!(file.part(&[10, 5], 1).is_err());
+    // A generation never written.
+    assert!(db.read_parts("world", 8).is_err());
+}
+
+#[test]
+fn a_failed_write_leaves_no_file_and_removal_keeps_the_one_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = SideDb::open(dir.path(), 1 << 20).unwrap();
+    for generation in [1, 2] {
+        db.write_parts::<StoreError>("world", generation, parts(&[5, 5]).into_iter().map(Ok))
+            .unwrap();
+    }
+    db.write_parts::<StoreError>("agenda", 3, parts(&[5]).into_iter().map(Ok))
+        .unwrap();
+    let failing = parts(&[100])
+        .into_iter()
+        .map(Ok)
+        .chain(std::iter::once(Err(StoreError::Closed)));
+    let failed = db.write_parts("world", 4, failing).unwrap_err();
+    assert!(matches!(failed, StoreError::Closed), "{failed}");
+    assert_eq!(
+        files(dir.path()),
+        [
+            "agenda.0000000000000003",
+            "world.0000000000000001",
+            "world.0000000000000002"
+        ],
+        "the failed write's file is gone"
+    );
+    // A file another program left: not one of ours, so kept.
+    std::fs::write(dir.path().join(PARTS_DIR).join("world.notes"), b"x").unwrap();
+    db.remove_parts("world", Some(2)).unwrap();
+    assert_eq!(
+        files(dir.path()),
+        [
+            "agenda.0000000000000003",
+            "world.0000000000000002",
+            "world.notes"
+        ]
+    );
+    let file = db.read_parts("world", 2).unwrap();
+    assert_eq!(file.part(&[5, 10], 1).unwrap(), parts(&[5, 5])[1]);
+    db.remove_parts("world", None).unwrap();
+    assert_eq!(
+        files(dir.path()),
+        ["agenda.0000000000000003", "world.notes"]
+    );
+    // Reopened: the database and the files beside it read as before.
+    drop(db);
+    let db = SideDb::open(dir.path(), 1 << 20).unwrap();
+    let file = db.read_parts("agenda", 3).unwrap();
+    assert_eq!(file.part(&[5], 0).unwrap(), parts(&[5])[0]);
+}
