@@ -451,6 +451,8 @@ impl Engine {
         self.projections.table().clear()?;
         self.projections.flush()?;
         self.projections.remove_parts(WORLD_PARTS_FILE, None)?;
+        self.projections
+            .remove_parts(nightly::AGENDA_PARTS_FILE, None)?;
         self.agenda = std::sync::OnceLock::new();
         self.world = World::default();
         let count = self.catch_up()?;

@@ -179,17 +179,23 @@ fn policy_fingerprint(policy: &Policy) -> u32 {
     hasher.finalize()
 }
 
-/// The key of the saved agenda's head in the projections' database, and what its parts'
-/// keys start with.
-const AGENDA_KEY: &[u8] = b"nightly-agenda";
+/// The key of the saved agenda's head in the projections' database. Its parts are in a file
+/// beside the database ([`AGENDA_PARTS_FILE`]), where each ends in the head.
+const AGENDA_KEY: &[u8] = b"nightly-agenda-2";
+/// The name of the saved agenda's file of parts ([`vasooli_store::SideDb::write_parts`]).
+pub(crate) const AGENDA_PARTS_FILE: &str = "nightly-agenda-2";
+/// What the keys of every layout of the saved agenda start with: an agenda of the layout
+/// before (`nightly-agenda`, its parts in the database) is not read (the next run visits
+/// everyone, as after a policy change) and is removed when the next is saved.
+const AGENDA_KEY_PREFIX: &[u8] = b"nightly-agenda";
 /// Consumers per saved part of the agenda.
 const AGENDA_PART_ENTRIES: usize = 65_536;
 /// Bytes of one saved entry: journal length, next date, stage, overdue arrears.
 const AGENDA_ENTRY_BYTES: usize = 4 + 4 + 1 + 8;
 
-/// Saves `agenda` durably, as a checkpoint is: its parts under a new generation, then the
-/// head naming it, then the parts of the one before are removed. A crash leaves the old
-/// agenda or the new one.
+/// Saves `agenda` durably, as a checkpoint is: its parts in a file of a new generation, then
+/// the head naming it, then the files and keys of the one before are removed. A crash leaves
+/// the old agenda or the new one.
 pub(crate) fn save_agenda(
     projections: &vasooli_store::SideDb,
     agenda: &Agenda,
@@ -197,8 +203,7 @@ pub(crate) fn save_agenda(
     use chrono::Datelike;
     let table = projections.table();
     let generation = projections.generate_id()?;
-    let mut parts = 0u32;
-    for chunk in agenda.entries.chunks(AGENDA_PART_ENTRIES) {
+    let parts = agenda.entries.chunks(AGENDA_PART_ENTRIES).map(|chunk| {
         let mut bytes = Vec::with_capacity(chunk.len() * AGENDA_ENTRY_BYTES + 4);
         for entry in chunk {
             bytes.extend_from_slice(&entry.journal_len.to_le_bytes());
@@ -206,16 +211,12 @@ pub(crate) fn save_agenda(
             bytes.push(entry.stage.map_or(u8::MAX, Stage::index));
             bytes.extend_from_slice(&entry.overdue_arrears.paise().to_le_bytes());
         }
-        table.insert(
-            &crate::engine::part_key(AGENDA_KEY, generation, parts),
-            crate::engine::sealed(bytes),
-        )?;
-        parts += 1;
-    }
-    projections.flush()?;
+        Ok::<_, EngineError>(crate::engine::sealed(bytes))
+    });
+    let ends = projections.write_parts(AGENDA_PARTS_FILE, generation, parts)?;
     let head = (
         generation,
-        parts,
+        ends,
         agenda.entries.len() as u64,
         agenda.as_of.num_days_from_ce(),
         agenda.position,
@@ -225,21 +226,22 @@ pub(crate) fn save_agenda(
         .map_err(|e| EngineError::Corrupt(e.to_string()))?;
     table.insert(AGENDA_KEY, head)?;
     projections.flush()?;
-    crate::engine::remove_other_generations(&table, AGENDA_KEY, AGENDA_KEY, generation)
+    crate::engine::remove_other_generations(&table, AGENDA_KEY_PREFIX, AGENDA_KEY, generation)?;
+    projections.remove_parts(AGENDA_PARTS_FILE, Some(generation))?;
+    Ok(())
 }
 
 /// The saved agenda, when there is a whole one.
 pub(crate) fn load_agenda(projections: &vasooli_store::SideDb) -> Option<Agenda> {
     let table = projections.table();
     let head = table.get(AGENDA_KEY).ok()??;
-    let (generation, parts, count, as_of, position, policy): (u64, u32, u64, i32, u64, u32) =
+    let (generation, ends, count, as_of, position, policy): (u64, Vec<u64>, u64, i32, u64, u32) =
         vasooli_domain::codec::decode_value(&head).ok()?;
     let as_of = NaiveDate::from_num_days_from_ce_opt(as_of)?;
-    let mut entries = Vec::with_capacity(usize::try_from(count).ok()?);
-    for part in 0..parts {
-        let sealed = table
-            .get(&crate::engine::part_key(AGENDA_KEY, generation, part))
-            .ok()??;
+    let file = projections.read_parts(AGENDA_PARTS_FILE, generation).ok()?;
+    let mut entries = Vec::with_capacity(usize::try_from(count).ok()?.min(1 << 24));
+    for part in 0..ends.len() {
+        let sealed = file.part(&ends, part).ok()?;
         let bytes = crate::engine::unsealed(&sealed)?;
         for entry in bytes.chunks(AGENDA_ENTRY_BYTES) {
             let entry: &[u8; AGENDA_ENTRY_BYTES] = entry.try_into().ok()?;

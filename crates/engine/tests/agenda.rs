@@ -106,19 +106,38 @@ fn daily_runs_by_agenda_follow_the_ladder_as_runs_over_everyone_do() {
             serve(&mut full);
         }
     }
-    // Sixty-six runs saved an agenda each; only the last one's head and part are left.
+    // Sixty-six runs saved an agenda each; only the last one's head and file of parts are
+    // left.
     let saved = by_agenda
         .projections_db()
         .table()
         .keys_with_prefix(b"nightly-agenda")
         .expect("the projections list");
-    assert_eq!(saved.len(), 2, "{saved:?}");
+    assert_eq!(saved, [b"nightly-agenda-2".to_vec()]);
+    let files: Vec<String> = std::fs::read_dir(
+        agenda_dir
+            .path()
+            .join(vasooli_engine::engine::PROJECTIONS_DIR)
+            .join(vasooli_store::PARTS_DIR),
+    )
+    .expect("the files of parts")
+    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    .filter(|name| name.starts_with("nightly-agenda"))
+    .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
     let full_visits = visited.iter().filter(|(_, v)| *v == 40).count();
     let quiet = visited.iter().filter(|(_, v)| *v <= 1).count();
     assert!(
         quiet > 40,
         "most days decide at most A1: {visited:?} ({full_visits} days decided everyone)"
     );
+    // Reopened under the same policy: the saved agenda is read back from its file, so the
+    // next day does not visit everyone.
+    drop(by_agenda);
+    let mut by_agenda = Engine::open(agenda_dir.path(), policy()).expect("reopens");
+    by_agenda.set_clock(Clock::Fixed(day(300)));
+    let reopened = by_agenda.nightly(day(81)).expect("a run after reopening");
+    assert!(reopened.visited < 40, "{}", reopened.visited);
     // Rules of the whole utility make the day after a policy change visit everyone.
     drop(by_agenda);
     let mut changed = policy();
@@ -126,9 +145,9 @@ fn daily_runs_by_agenda_follow_the_ladder_as_runs_over_everyone_do() {
     let mut by_agenda = Engine::open(agenda_dir.path(), changed).expect("reopens");
     by_agenda.set_clock(Clock::Fixed(day(300)));
     let after = by_agenda
-        .nightly(day(81))
+        .nightly(day(82))
         .expect("a run under another policy");
     assert_eq!(after.visited, 40);
-    let next = by_agenda.nightly(day(82)).expect("the run after");
+    let next = by_agenda.nightly(day(83)).expect("the run after");
     assert!(next.visited < 40, "{}", next.visited);
 }
