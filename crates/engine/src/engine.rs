@@ -407,16 +407,12 @@ impl Engine {
         Ok(())
     }
 
-    /// The world encoded for a checkpoint, in parts (see [`EncodedWorld`]). A server takes it
-    /// under a read lock and writes it with [`write_checkpoint`] holding no lock, so writes
-    /// wait only for the encoding.
+    /// The world encoded for a checkpoint, its parts written to their file as they are
+    /// encoded, not yet durable (see [`EncodedWorld`]). A server takes it under a read lock
+    /// and writes it with [`write_checkpoint`] (syncing the file, then naming it) holding no
+    /// lock, so writes wait only for the encoding, and the process holds one part at a time.
     pub fn encode_checkpoint(&self) -> Result<EncodedWorld, EngineError> {
-        let order = checkpoint_order(&self.world);
-        Ok(EncodedWorld {
-            position: self.world.position,
-            parts: checkpoint_parts(&self.world, &order).collect::<Result<_, _>>()?,
-            directory: directory(&self.world, &order)?,
-        })
+        encode_world(&self.projections, &self.world)
     }
 
     /// Notes that a checkpoint of the world at `position` is on disk. Shared access is
@@ -450,9 +446,7 @@ impl Engine {
     pub fn rebuild(&mut self) -> Result<u64, EngineError> {
         self.projections.table().clear()?;
         self.projections.flush()?;
-        self.projections.remove_parts(WORLD_PARTS_FILE, None)?;
-        self.projections
-            .remove_parts(nightly::AGENDA_PARTS_FILE, None)?;
+        self.projections.clear_parts()?;
         self.agenda = std::sync::OnceLock::new();
         self.world = World::default();
         let count = self.catch_up()?;
@@ -1260,19 +1254,22 @@ pub struct GroupPlan {
 }
 
 /// A world encoded for a checkpoint: part 0 is the world without its consumers, then one
-/// part per [`CHECKPOINT_PART_CONSUMERS`] consumers, by subdivision. No sled value is then larger
-/// than one part, however big the utility; the account index is not stored (it is rebuilt
-/// from the consumers on load).
+/// part per [`CHECKPOINT_PART_CONSUMERS`] consumers, by subdivision, written to the file of
+/// parts of a new generation but not yet made durable or named ([`write_checkpoint`] does
+/// both; dropped unwritten, the file is removed). The account index is not stored (it is
+/// rebuilt from the consumers on load).
 pub struct EncodedWorld {
     /// The log position the world reflects.
     pub position: u64,
-    pub parts: Vec<Vec<u8>>,
+    generation: u64,
+    parts: vasooli_store::PartsWriter,
     /// Where each account's and each subdivision's consumers are among the parts.
     pub directory: Directory,
 }
 
 /// A checkpoint's directories, so that a command about one consumer or one office reads the
 /// parts that hold them rather than the whole world (see [`crate::view::ColdView`]).
+#[derive(Default)]
 pub struct Directory {
     /// For each of [`CHECKPOINT_ACCOUNT_BUCKETS`] buckets, the (account CRC, part) pairs of
     /// the consumers in it.
@@ -1289,12 +1286,34 @@ pub struct Directory {
 impl EncodedWorld {
     /// Encoded bytes in all parts.
     pub fn len(&self) -> usize {
-        self.parts.iter().map(Vec::len).sum()
+        self.parts.bytes() as usize
     }
 
     pub fn is_empty(&self) -> bool {
         self.parts.is_empty()
     }
+
+    /// How many parts.
+    pub fn part_count(&self) -> usize {
+        self.parts.len()
+    }
+}
+
+/// Encodes `world` for a checkpoint, writing each part to a new file of parts of the
+/// projections' database as it is encoded ([`EncodedWorld`]).
+fn encode_world(projections: &SideDb, world: &World) -> Result<EncodedWorld, EngineError> {
+    let order = checkpoint_order(world);
+    let generation = projections.generate_id()?;
+    let mut parts = projections.begin_parts(WORLD_PARTS_FILE, generation)?;
+    for part in checkpoint_parts(world, &order) {
+        parts.push(&part?)?;
+    }
+    Ok(EncodedWorld {
+        position: world.position,
+        generation,
+        parts,
+        directory: directory(world, &order)?,
+    })
 }
 
 /// The order a checkpoint writes the world's consumers in: by subdivision, and within one
@@ -1523,37 +1542,26 @@ static CHECKPOINT_WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Writes an encoded world checkpoint ([`Engine::encode_checkpoint`]) durably to the
 /// projections' database ([`Engine::projections_db`]).
 ///
-/// The parts are written under a new generation and made durable before the head naming
+/// The parts, in the file of their generation, are made durable before the head naming
 /// that generation is written, so a crash at any point leaves either the previous checkpoint
-/// whole or the new one whole. Then the previous generation's parts (and checkpoints of
-/// older layouts) are removed. Writes are taken one at a time, each under a generation
+/// whole or the new one whole. Then the previous generation's keys and file (and checkpoints
+/// of older layouts) are removed. Writes are taken one at a time, each under a generation
 /// number of its own, and a checkpoint older than the one on disk is not written.
-pub fn write_checkpoint(projections: &SideDb, encoded: EncodedWorld) -> Result<(), EngineError> {
-    write_parts(
-        projections,
-        encoded.position,
-        encoded.parts.into_iter().map(Ok),
-        encoded.directory,
-    )
-}
-
-/// [`write_checkpoint`] of the world at `position`, its parts taken one at a time, then its
-/// account directory.
-fn write_parts(
+pub fn write_checkpoint(
     projections: &SideDb,
-    position: u64,
-    parts: impl Iterator<Item = Result<Vec<u8>, EngineError>>,
-    directory: Directory,
+    mut encoded: EncodedWorld,
 ) -> Result<(), EngineError> {
     let _one_at_a_time = CHECKPOINT_WRITE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let table = projections.table();
+    let (position, generation) = (encoded.position, encoded.generation);
     if checkpoint_head(&table).is_some_and(|(_, _, on_disk)| on_disk > position) {
         return Ok(());
     }
-    let generation = projections.generate_id()?;
-    let ends = projections.write_parts(WORLD_PARTS_FILE, generation, parts)?;
+    let ends = encoded.parts.finish()?;
+    let directory = std::mem::take(&mut encoded.directory);
+    // Until the head is written, a failure here drops the writer, which removes the file.
     let count = ends.len() as u32;
     let ends = encode_value(&ends).map_err(|e| EngineError::Corrupt(e.to_string()))?;
     table.insert(&part_ends_key(generation), sealed(ends))?;
@@ -1565,11 +1573,18 @@ fn write_parts(
     projections.flush()?;
     let head = encode_value(&(generation, count, position))
         .map_err(|e| EngineError::Corrupt(e.to_string()))?;
+    encoded.parts.keep();
     table.insert(WORLD_KEY, head)?;
     projections.flush()?;
-    remove_other_generations(&table, WORLD_KEY_PREFIX, WORLD_KEY, generation)?;
-    projections.remove_parts(WORLD_PARTS_FILE, Some(generation))?;
-    projections.flush()?;
+    // The checkpoint is whole and durable: what is left is tidying, which the next
+    // checkpoint does again if it fails now.
+    let tidied = remove_other_generations(&table, WORLD_KEY_PREFIX, WORLD_KEY, generation)
+        .and_then(|()| Ok(projections.remove_parts(WORLD_PARTS_FILE, Some(generation))?))
+        .and_then(|()| Ok(projections.flush()?));
+    if let Err(e) = tidied {
+        tracing::warn!("the checkpoint before the one saved was not all removed: {e}");
+    }
+    drop(encoded);
     Ok(())
 }
 
@@ -1593,13 +1608,7 @@ pub(crate) fn remove_other_generations(
 
 /// Writes a checkpoint of `world` (encoding and writing one part at a time).
 pub(crate) fn save_world(projections: &SideDb, world: &World) -> Result<(), EngineError> {
-    let order = checkpoint_order(world);
-    write_parts(
-        projections,
-        world.position,
-        checkpoint_parts(world, &order),
-        directory(world, &order)?,
-    )
+    write_checkpoint(projections, encode_world(projections, world)?)
 }
 
 /// Whether the projections hold a checkpoint of any layout this build reads.

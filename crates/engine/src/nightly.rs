@@ -213,10 +213,11 @@ pub(crate) fn save_agenda(
         }
         Ok::<_, EngineError>(crate::engine::sealed(bytes))
     });
-    let ends = projections.write_parts(AGENDA_PARTS_FILE, generation, parts)?;
+    // Until the head is written, a failure drops the writer, which removes the file.
+    let mut written = projections.write_parts(AGENDA_PARTS_FILE, generation, parts)?;
     let head = (
         generation,
-        ends,
+        written.ends().to_vec(),
         agenda.entries.len() as u64,
         agenda.as_of.num_days_from_ce(),
         agenda.position,
@@ -224,10 +225,15 @@ pub(crate) fn save_agenda(
     );
     let head = vasooli_domain::codec::encode_value(&head)
         .map_err(|e| EngineError::Corrupt(e.to_string()))?;
+    written.keep();
     table.insert(AGENDA_KEY, head)?;
     projections.flush()?;
-    crate::engine::remove_other_generations(&table, AGENDA_KEY_PREFIX, AGENDA_KEY, generation)?;
-    projections.remove_parts(AGENDA_PARTS_FILE, Some(generation))?;
+    let tidied =
+        crate::engine::remove_other_generations(&table, AGENDA_KEY_PREFIX, AGENDA_KEY, generation)
+            .and_then(|()| Ok(projections.remove_parts(AGENDA_PARTS_FILE, Some(generation))?));
+    if let Err(e) = tidied {
+        tracing::warn!("the agenda before the one saved was not all removed: {e}");
+    }
     Ok(())
 }
 
@@ -239,7 +245,9 @@ pub(crate) fn load_agenda(projections: &vasooli_store::SideDb) -> Option<Agenda>
         vasooli_domain::codec::decode_value(&head).ok()?;
     let as_of = NaiveDate::from_num_days_from_ce_opt(as_of)?;
     let file = projections.read_parts(AGENDA_PARTS_FILE, generation).ok()?;
-    let mut entries = Vec::with_capacity(usize::try_from(count).ok()?.min(1 << 24));
+    // No more entries than the file holds, whatever the head says.
+    let room = file.len() / AGENDA_ENTRY_BYTES as u64;
+    let mut entries = Vec::with_capacity(usize::try_from(count.min(room)).ok()?);
     for part in 0..ends.len() {
         let sealed = file.part(&ends, part).ok()?;
         let bytes = crate::engine::unsealed(&sealed)?;

@@ -338,8 +338,9 @@ fn run_writes(
 /// [`CHECKPOINT_LAG_EVENTS_MAX`](crate::engine::CHECKPOINT_LAG_EVENTS_MAX) events ahead of
 /// its checkpoint and nothing was written for a second; under writes that never pause, once
 /// it has run [`CHECKPOINT_BUSY_LAG_EVENTS`] ahead (a restart then replays at most that many
-/// events). The encoded world is written holding no lock, into the projections' own
-/// database, so the log's flushes are not held up. Ends with the engine.
+/// events). The parts go to their file as they are encoded, so the process holds one at a
+/// time; the file is made durable and named in the projections' own database holding no
+/// lock, so the log's flushes are not held up. Ends with the engine.
 fn run_checkpoints(engine: Weak<RwLock<Engine>>, poisoned: Arc<AtomicBool>) {
     let lag_max = crate::engine::CHECKPOINT_LAG_EVENTS_MAX;
     let mut last_seen = None;
@@ -363,7 +364,8 @@ fn run_checkpoints(engine: Weak<RwLock<Engine>>, poisoned: Arc<AtomicBool>) {
     }
 }
 
-/// Encodes the world under a read lock and writes it holding none.
+/// Encodes the world under a read lock (into its file of parts) and makes it durable and
+/// names it holding none.
 fn checkpoint_off_lock(engine: &RwLock<Engine>) {
     let started = Instant::now();
     let encoded = {

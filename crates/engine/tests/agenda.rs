@@ -69,6 +69,15 @@ fn daily_runs_by_agenda_follow_the_ladder_as_runs_over_everyone_do() {
     let agenda_dir = tempfile::tempdir().expect("a temporary directory");
     let full_dir = tempfile::tempdir().expect("a temporary directory");
     let mut by_agenda = utility(agenda_dir.path(), true);
+    // An agenda an older build saved, its part in the database: not read, and removed with
+    // the first agenda saved.
+    let table = by_agenda.projections_db().table();
+    table
+        .insert(b"nightly-agenda", b"an older build's head".to_vec())
+        .unwrap();
+    let old_part = [b"nightly-agenda/".as_slice(), &[0u8; 12]].concat();
+    table.insert(&old_part, vec![0; 21]).unwrap();
+    drop(table);
     let mut full = utility(full_dir.path(), false);
     let mut visited = Vec::new();
     // From before the due date, through the notice (20 days overdue: 2026-02-09), its

@@ -400,10 +400,13 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     assert_eq!(engine.world().consumers.len(), consumers);
     let encoded = engine.encode_checkpoint().unwrap();
     assert_eq!(
-        encoded.parts.len(),
+        encoded.part_count(),
         1 + 3,
         "the head and three blocks of consumers"
     );
+    let encoded_len = encoded.len();
+    // Encoded but never written: its file goes with it.
+    drop(encoded);
     engine.save_checkpoint().unwrap();
     engine.save_checkpoint().unwrap();
     let written = world_text(&engine);
@@ -431,11 +434,7 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     let files = parts_files();
     assert_eq!(files.len(), 1, "{files:?}");
     let parts_len = std::fs::metadata(&files[0]).unwrap().len();
-    assert_eq!(
-        parts_len as usize,
-        encoded.len(),
-        "the encoded parts, whole"
-    );
+    assert_eq!(parts_len as usize, encoded_len, "the encoded parts, whole");
     drop(engine);
 
     // Reopened: the checkpoint is the whole world, so no event is replayed.
@@ -490,6 +489,35 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
         engine.store().last_position(),
         "replayed from the log, not read from the damaged part"
     );
+
+    // A file an interrupted checkpoint left, never named: ignored, and removed by the next.
+    let mut engine = engine;
+    engine.save_checkpoint().unwrap();
+    drop(engine);
+    let parts_dir = projections_dir.join(vasooli_store::PARTS_DIR);
+    let orphan = parts_dir.join("world-layout-9.00000000000000ff");
+    std::fs::write(&orphan, b"half a checkpoint").unwrap();
+    let mut engine = Engine::open(dir.path(), Policy::default()).unwrap();
+    assert_eq!(
+        engine.checkpoint_lag(),
+        0,
+        "loaded from the named checkpoint"
+    );
+    engine.save_checkpoint().unwrap();
+    assert!(!orphan.exists(), "the next checkpoint removed it");
+    drop(engine);
+
+    // The file the head names missing: the log is replayed, to the same world.
+    let files = parts_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::remove_file(&files[0]).unwrap();
+    let engine = Engine::open(dir.path(), Policy::default()).unwrap();
+    assert_eq!(world_text(&engine), written);
+    assert_eq!(
+        engine.checkpoint_lag(),
+        engine.store().last_position(),
+        "replayed from the log"
+    );
 }
 
 /// A checkpoint encoded earlier and written late (a server's checkpoint thread finishing
@@ -508,6 +536,18 @@ fn an_older_checkpoint_written_late_does_not_replace_a_newer_one() {
     let written_before = older.position;
     vasooli_engine::engine::write_checkpoint(engine.projections_db(), older).unwrap();
     drop(engine);
+    // The older one's parts, written to their file as they were encoded, were kept while the
+    // newer checkpoint removed the other files, and removed once it was not written.
+    let files: Vec<_> = std::fs::read_dir(
+        dir.path()
+            .join(vasooli_engine::engine::PROJECTIONS_DIR)
+            .join(vasooli_store::PARTS_DIR),
+    )
+    .unwrap()
+    .map(|e| e.unwrap().file_name())
+    .filter(|name| name.to_string_lossy().starts_with("world-"))
+    .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
 
     let engine = Engine::open(dir.path(), Policy::default()).unwrap();
     assert!(engine.world().position > written_before);

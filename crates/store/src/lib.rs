@@ -42,7 +42,7 @@ pub use dirlock::{describe_holder, wait_sled_closed, DirLock, LOCK_FILE};
 pub use error::{StorageFault, StoreError};
 pub use keyindex::KeyIndexStats;
 pub use read::ReadAll;
-pub use side::{PartsFile, SideDb, SideTable, PARTS_DIR};
+pub use side::{PartsFile, PartsWriter, SideDb, SideTable, PARTS_DIR};
 pub use verify::{Problem, VerifyReport};
 pub use writer::PROBE_FREE_BYTES;
 

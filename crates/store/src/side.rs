@@ -111,42 +111,47 @@ impl SideDb {
     /// megabytes that are written and read whole: in sled such a value goes to a blob file
     /// whose page its cache keeps until the database closes, where a file's pages are the
     /// kernel's to keep or drop. The caller names the generation in the database once this
-    /// returns, and removes the files of the others with [`SideDb::remove_parts`]; a
-    /// write that fails removes its file.
+    /// is about to name it ([`PartsWriter::keep`]), and removes the files of the others with
+    /// [`SideDb::remove_parts`]; a write that fails, or a writer dropped before it is kept,
+    /// removes its file. ([`SideDb::begin_parts`] is the same in steps.)
     pub fn write_parts<E: From<StoreError>>(
         &self,
         name: &str,
         generation: u64,
         parts: impl Iterator<Item = Result<Vec<u8>, E>>,
-    ) -> Result<Vec<u64>, E> {
-        use std::io::Write;
+    ) -> Result<PartsWriter, E> {
+        let mut writer = self.begin_parts(name, generation)?;
+        for part in parts {
+            writer.push(&part?)?;
+        }
+        writer.finish()?;
+        Ok(writer)
+    }
+
+    /// Starts the file of parts of `name` and `generation` ([`SideDb::write_parts`]), to be
+    /// given its parts one at a time with [`PartsWriter::push`] and made durable with
+    /// [`PartsWriter::finish`]. Until the writer is dropped, [`SideDb::remove_parts`] in
+    /// this process leaves its file alone; dropped before [`PartsWriter::keep`], it removes
+    /// its file.
+    pub fn begin_parts(&self, name: &str, generation: u64) -> Result<PartsWriter, StoreError> {
         let dir = self.parts_dir();
         let fault = |e: std::io::Error| StoreError::Io(e).in_dir(&dir);
-        if !dir.is_dir() {
-            std::fs::create_dir_all(&dir).map_err(fault)?;
-            sync_dir(&self.inner.path).map_err(fault)?;
-        }
+        // The directory's entry is synced every time, in case a crash came between its
+        // making and its sync.
+        std::fs::create_dir_all(&dir).map_err(fault)?;
+        sync_dir(&self.inner.path).map_err(fault)?;
         let path = self.parts_path(name, generation);
-        let written = (|| -> Result<Vec<u64>, E> {
-            let file = std::fs::File::create(&path).map_err(fault)?;
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            let mut ends = Vec::new();
-            let mut end = 0u64;
-            for part in parts {
-                let part = part?;
-                out.write_all(&part).map_err(fault)?;
-                end += part.len() as u64;
-                ends.push(end);
-            }
-            let file = out.into_inner().map_err(|e| fault(e.into_error()))?;
-            file.sync_all().map_err(fault)?;
-            sync_dir(&dir).map_err(fault)?;
-            Ok(ends)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&path);
-        }
-        written
+        writing().push(path.clone());
+        let mut writer = PartsWriter {
+            out: None,
+            path,
+            dir: dir.clone(),
+            ends: Vec::new(),
+            kept: false,
+        };
+        let file = std::fs::File::create(&writer.path).map_err(fault)?;
+        writer.out = Some(std::io::BufWriter::with_capacity(1 << 20, file));
+        Ok(writer)
     }
 
     /// The parts `name` wrote under `generation`, to read one at a time.
@@ -161,6 +166,28 @@ impl SideDb {
     /// Removes the files of parts of `name` but that of generation `keep`, if given: the
     /// generations before, and any a failed or interrupted write left.
     pub fn remove_parts(&self, name: &str, keep: Option<u64>) -> Result<(), StoreError> {
+        let keep = keep.map(|generation| self.parts_path(name, generation));
+        let prefix = format!("{name}.");
+        self.remove_files_of_parts(|file_name, path| {
+            let is_other = file_name
+                .strip_prefix(&prefix)
+                .is_some_and(|g| g.len() == 16 && u64::from_str_radix(g, 16).is_ok());
+            is_other && keep.as_deref() != Some(path)
+        })
+    }
+
+    /// Removes every file of parts but those being written: after the database was
+    /// cleared, none is named.
+    pub fn clear_parts(&self) -> Result<(), StoreError> {
+        self.remove_files_of_parts(|_, _| true)
+    }
+
+    /// Removes the files of the `parts/` directory that `remove` picks (by name and path),
+    /// but those being written.
+    fn remove_files_of_parts(
+        &self,
+        remove: impl Fn(&str, &Path) -> bool,
+    ) -> Result<(), StoreError> {
         let dir = self.parts_dir();
         let fault = |e: std::io::Error| StoreError::Io(e).in_dir(&dir);
         let entries = match std::fs::read_dir(&dir) {
@@ -168,17 +195,15 @@ impl SideDb {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(fault(e)),
         };
-        let keep = keep.map(|generation| self.parts_path(name, generation));
-        let prefix = format!("{name}.");
+        let in_progress = writing().clone();
         for entry in entries {
             let entry = entry.map_err(fault)?;
-            let file_name = entry.file_name();
-            let is_other = file_name
-                .to_str()
-                .and_then(|n| n.strip_prefix(&prefix))
-                .is_some_and(|g| g.len() == 16 && u64::from_str_radix(g, 16).is_ok());
-            if is_other && keep.as_ref() != Some(&entry.path()) {
-                std::fs::remove_file(entry.path()).map_err(fault)?;
+            let path = entry.path();
+            let Some(file_name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if remove(&file_name, &path) && !in_progress.contains(&path) {
+                std::fs::remove_file(&path).map_err(fault)?;
             }
         }
         Ok(())
@@ -187,6 +212,91 @@ impl SideDb {
 
 /// The directory, inside a side database's, of the files of parts ([`SideDb::write_parts`]).
 pub const PARTS_DIR: &str = "parts";
+
+/// The files of parts this process is writing ([`SideDb::begin_parts`]), which
+/// [`SideDb::remove_parts`] leaves alone. (Only one process opens a database.)
+fn writing() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    static WRITING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    WRITING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A file of parts being written ([`SideDb::begin_parts`]).
+#[derive(Debug)]
+pub struct PartsWriter {
+    out: Option<std::io::BufWriter<std::fs::File>>,
+    path: PathBuf,
+    dir: PathBuf,
+    ends: Vec<u64>,
+    /// Named by its caller: the file stays when the writer is dropped.
+    kept: bool,
+}
+
+impl PartsWriter {
+    fn fault(&self, e: std::io::Error) -> StoreError {
+        StoreError::Io(e).in_dir(&self.dir)
+    }
+
+    /// Appends the next part.
+    pub fn push(&mut self, part: &[u8]) -> Result<(), StoreError> {
+        use std::io::Write;
+        let out = self.out.as_mut().ok_or(StoreError::Closed)?;
+        if let Err(e) = out.write_all(part) {
+            return Err(self.fault(e));
+        }
+        self.ends
+            .push(self.ends.last().copied().unwrap_or(0) + part.len() as u64);
+        Ok(())
+    }
+
+    /// Parts pushed so far.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Bytes pushed so far.
+    pub fn bytes(&self) -> u64 {
+        self.ends.last().copied().unwrap_or(0)
+    }
+
+    /// Where each part pushed ends in the file.
+    pub fn ends(&self) -> &[u64] {
+        &self.ends
+    }
+
+    /// Makes the file durable (the file, then its directory) and returns where each part
+    /// ends.
+    pub fn finish(&mut self) -> Result<Vec<u64>, StoreError> {
+        let out = self.out.take().ok_or(StoreError::Closed)?;
+        let file = out.into_inner().map_err(|e| self.fault(e.into_error()))?;
+        file.sync_all().map_err(|e| self.fault(e))?;
+        sync_dir(&self.dir).map_err(|e| self.fault(e))?;
+        Ok(self.ends.clone())
+    }
+
+    /// The caller is naming the file (its head is being written): it stays when the writer
+    /// is dropped. Until then a dropped writer removes it, so that a write given up on a
+    /// full disk does not leave a file the size of what it wrote.
+    pub fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for PartsWriter {
+    fn drop(&mut self) {
+        if !self.kept {
+            drop(self.out.take());
+            let _ = std::fs::remove_file(&self.path);
+        }
+        let mut writing = writing();
+        if let Some(at) = writing.iter().position(|p| p == &self.path) {
+            writing.swap_remove(at);
+        }
+    }
+}
 
 /// Makes a directory's entries durable.
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -202,7 +312,16 @@ pub struct PartsFile {
 }
 
 impl PartsFile {
-    /// Part `index`, given where each part ends ([`SideDb::write_parts`]'s answer).
+    /// The file's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Part `index`, given where each part ends ([`PartsWriter::finish`]'s answer).
     pub fn part(&self, ends: &[u64], index: usize) -> Result<Vec<u8>, StoreError> {
         use std::os::unix::fs::FileExt;
         let end = *ends.get(index).ok_or_else(|| StoreError::Corrupt {
