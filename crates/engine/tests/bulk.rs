@@ -434,6 +434,18 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     let files = parts_files();
     assert_eq!(files.len(), 1, "{files:?}");
     let parts_len = std::fs::metadata(&files[0]).unwrap().len();
+    // Opens the directory, which must replay the log to the same world rather than read
+    // the checkpoint, for the reason given.
+    let replayed = |why: &str| -> Engine {
+        let engine = Engine::open(dir.path(), Policy::default()).unwrap();
+        assert_eq!(world_text(&engine), written, "{why}");
+        assert_eq!(
+            engine.checkpoint_lag(),
+            engine.store().last_position(),
+            "replayed from the log: {why}"
+        );
+        engine
+    };
     assert_eq!(parts_len as usize, encoded_len, "the encoded parts, whole");
     drop(engine);
 
@@ -458,15 +470,8 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
         .set_len(parts_len - 10)
         .unwrap();
 
-    // The last part cut short: the checkpoint is ignored and the log replayed, to the same
-    // world.
-    let engine = Engine::open(dir.path(), Policy::default()).unwrap();
-    assert_eq!(world_text(&engine), written);
-    assert_eq!(
-        engine.checkpoint_lag(),
-        engine.store().last_position(),
-        "replayed from the log"
-    );
+    // The last part cut short: the checkpoint is ignored and the log replayed.
+    let engine = replayed("the last part cut short");
 
     // A byte of a part damaged where it still decodes (inside a consumer's journal): the part
     // fails its CRC, the checkpoint is ignored and the log replayed, to the same world.
@@ -482,13 +487,7 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     let inside = bytes.len() * 3 / 4;
     bytes[inside] ^= 0x01;
     std::fs::write(&files[0], bytes).unwrap();
-    let engine = Engine::open(dir.path(), Policy::default()).unwrap();
-    assert_eq!(world_text(&engine), written);
-    assert_eq!(
-        engine.checkpoint_lag(),
-        engine.store().last_position(),
-        "replayed from the log, not read from the damaged part"
-    );
+    let engine = replayed("a damaged part");
 
     // A file an interrupted checkpoint left, never named: ignored, and removed by the next.
     let mut engine = engine;
@@ -511,13 +510,7 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     let files = parts_files();
     assert_eq!(files.len(), 1, "{files:?}");
     std::fs::remove_file(&files[0]).unwrap();
-    let engine = Engine::open(dir.path(), Policy::default()).unwrap();
-    assert_eq!(world_text(&engine), written);
-    assert_eq!(
-        engine.checkpoint_lag(),
-        engine.store().last_position(),
-        "replayed from the log"
-    );
+    drop(replayed("the file missing"));
 }
 
 /// A checkpoint encoded earlier and written late (a server's checkpoint thread finishing

@@ -350,7 +350,9 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
             "layout {legacy}: the old one is gone"
         );
         assert_eq!(
-            keys.iter().filter(|k| k.starts_with(b"file:world-")).count(),
+            keys.iter()
+                .filter(|k| k.starts_with(b"file:world-"))
+                .count(),
             1,
             "layout {legacy}: one file of parts, the renewed checkpoint's"
         );
