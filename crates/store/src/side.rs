@@ -110,8 +110,8 @@ impl SideDb {
     /// then the directory) before returning where each part ends in it. For values of
     /// megabytes that are written and read whole: in sled such a value goes to a blob file
     /// whose page its cache keeps until the database closes, where a file's pages are the
-    /// kernel's to keep or drop. The caller names the generation in the database once this
-    /// is about to name it ([`PartsWriter::keep`]), and removes the files of the others with
+    /// kernel's to keep or drop. The caller marks the writer kept ([`PartsWriter::keep`]) as
+    /// it names the generation in the database, then removes the files of the others with
     /// [`SideDb::remove_parts`]; a write that fails, or a writer dropped before it is kept,
     /// removes its file. ([`SideDb::begin_parts`] is the same in steps.)
     pub fn write_parts<E: From<StoreError>>(
