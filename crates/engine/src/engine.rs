@@ -1576,34 +1576,44 @@ pub fn write_checkpoint(
     encoded.parts.keep();
     table.insert(WORLD_KEY, head)?;
     projections.flush()?;
-    // The checkpoint is whole and durable: what is left is tidying, which the next
-    // checkpoint does again if it fails now.
-    let tidied = remove_other_generations(&table, WORLD_KEY_PREFIX, WORLD_KEY, generation)
-        .and_then(|()| Ok(projections.remove_parts(WORLD_PARTS_FILE, Some(generation))?))
-        .and_then(|()| Ok(projections.flush()?));
-    if let Err(e) = tidied {
-        tracing::warn!("the checkpoint before the one saved was not all removed: {e}");
-    }
+    remove_other_generations(
+        projections,
+        WORLD_KEY_PREFIX,
+        WORLD_KEY,
+        WORLD_PARTS_FILE,
+        generation,
+    );
     drop(encoded);
     Ok(())
 }
 
-/// Removes every key starting with `prefix` but the head `head` and the keys of generation
-/// `generation` written under it: what a crash or an older layout left, and the generation
-/// the head named before.
+/// Once the head `head` durably names generation `generation`: removes every key starting
+/// with `prefix` but the head and the keys of that generation, and every file of parts
+/// `parts_file` but that generation's (what a crash or an older layout left, and the
+/// generation the head named before). A failure is only logged: what was saved is whole,
+/// and the next save tidies again.
 pub(crate) fn remove_other_generations(
-    table: &SideTable,
+    projections: &SideDb,
     prefix: &[u8],
     head: &[u8],
+    parts_file: &str,
     generation: u64,
-) -> Result<(), EngineError> {
+) {
+    let table = projections.table();
     let current = generation_prefix(head, generation);
-    for key in table.keys_with_prefix(prefix)? {
-        if key != head && !key.starts_with(&current) {
-            table.remove(&key)?;
+    let tidied = (|| -> Result<(), StoreError> {
+        for key in table.keys_with_prefix(prefix)? {
+            if key != head && !key.starts_with(&current) {
+                table.remove(&key)?;
+            }
         }
+        projections.remove_parts(parts_file, Some(generation))?;
+        projections.flush()
+    })();
+    if let Err(e) = tidied {
+        let head = String::from_utf8_lossy(head);
+        tracing::warn!("what {head} named before was not all removed: {e}");
     }
-    Ok(())
 }
 
 /// Writes a checkpoint of `world` (encoding and writing one part at a time).

@@ -228,12 +228,13 @@ pub(crate) fn save_agenda(
     written.keep();
     table.insert(AGENDA_KEY, head)?;
     projections.flush()?;
-    let tidied =
-        crate::engine::remove_other_generations(&table, AGENDA_KEY_PREFIX, AGENDA_KEY, generation)
-            .and_then(|()| Ok(projections.remove_parts(AGENDA_PARTS_FILE, Some(generation))?));
-    if let Err(e) = tidied {
-        tracing::warn!("the agenda before the one saved was not all removed: {e}");
-    }
+    crate::engine::remove_other_generations(
+        projections,
+        AGENDA_KEY_PREFIX,
+        AGENDA_KEY,
+        AGENDA_PARTS_FILE,
+        generation,
+    );
     Ok(())
 }
 
