@@ -13,9 +13,19 @@ use bincode::{BorrowDecode, Encode};
 /// Format of every envelope written by this version of the crate, chunks excepted.
 pub(crate) const FORMAT_VERSION: u8 = 1;
 
-/// Format of chunk envelopes: 2 since events carry their natural key. Chunks of format 1
-/// (events without keys, written before) still decode, see [`open_chunk`].
-pub(crate) const CHUNK_FORMAT_VERSION: u8 = 2;
+/// Format of the chunk envelopes this version writes: 3, a format-2 body compressed as one
+/// LZ4 block (see [`ChunkBuilder::finish_into`]). Chunks of format 2 (the same body stored
+/// as it is) and of format 1 (events without keys) still decode, see [`decode_chunk_body`].
+pub(crate) const CHUNK_FORMAT_VERSION: u8 = 3;
+
+/// Format of a chunk body stored as it is, events with their natural keys.
+const CHUNK_PLAIN_FORMAT: u8 = 2;
+
+/// Largest body a compressed chunk may claim. A chunk holds at most `CHUNK_BYTES_MAX` of
+/// events or one event (a payload of at most `PAYLOAD_BYTES_MAX` and four names of at most
+/// `NAME_BYTES_MAX`), so this is far above any chunk written; it only keeps a corrupt
+/// length from allocating more.
+const CHUNK_PLAIN_BYTES_MAX: usize = 32 * 1024 * 1024;
 
 /// Envelope header: one format byte plus a 4-byte CRC.
 const HEADER_LEN: usize = 5;
@@ -200,6 +210,9 @@ pub enum CodecError {
     Decode(String),
     #[error("{0} trailing bytes after body")]
     Trailing(usize),
+    /// A compressed chunk whose block does not expand to the length it claims.
+    #[error("compressed chunk: {0}")]
+    Compressed(String),
     /// The bincode encoder's reason.
     #[error("{0}")]
     Encode(String),
@@ -235,6 +248,11 @@ fn seal_versioned<T: Encode>(value: &T, version: u8, out: &mut Vec<u8>) -> Resul
 pub(crate) struct ChunkBuilder {
     events: Vec<u8>,
     count: u64,
+    /// The uncompressed body, reused from chunk to chunk.
+    plain: Vec<u8>,
+    /// The compressed block, reused too: a block can take more than the body while it is
+    /// written, and the chunk's own value is then allocated at its exact size.
+    block: Vec<u8>,
 }
 
 impl ChunkBuilder {
@@ -254,7 +272,8 @@ impl ChunkBuilder {
     }
 
     /// Writes the envelope of the chunk holding the pushed events into `out` (cleared
-    /// first) and empties the builder.
+    /// first) and empties the builder: `[3][crc32 of the rest][body length: u32 LE][the body
+    /// as one LZ4 block]`, where the body is that of a format-2 chunk.
     pub(crate) fn finish_into(
         &mut self,
         commit_first: u64,
@@ -262,23 +281,46 @@ impl ChunkBuilder {
         first_position: u64,
         out: &mut Vec<u8>,
     ) -> Result<(), CodecError> {
-        out.clear();
-        out.reserve(HEADER_LEN + 4 * 9 + self.events.len());
-        out.push(CHUNK_FORMAT_VERSION);
-        out.extend_from_slice(&[0u8; 4]);
+        self.plain.clear();
+        self.plain.reserve(4 * 9 + self.events.len());
         bincode::encode_into_std_write(
             (commit_first, commit_last, first_position, self.count),
-            out,
+            &mut self.plain,
             config(),
         )
         .map_err(|e| CodecError::Encode(e.to_string()))?;
-        out.extend_from_slice(&self.events);
+        self.plain.extend_from_slice(&self.events);
+        let plain_len = u32::try_from(self.plain.len())
+            .ok()
+            .filter(|n| *n as usize <= CHUNK_PLAIN_BYTES_MAX)
+            .ok_or_else(|| CodecError::Encode(format!("a chunk of {} bytes", self.plain.len())))?;
+        self.block.resize(
+            lz4_flex::block::get_maximum_output_size(self.plain.len()),
+            0,
+        );
+        let compressed = lz4_flex::block::compress_into(&self.plain, &mut self.block)
+            .map_err(|e| CodecError::Encode(e.to_string()))?;
+        out.clear();
+        out.reserve_exact(HEADER_LEN + 4 + compressed);
+        out.push(CHUNK_FORMAT_VERSION);
+        out.extend_from_slice(&[0u8; 4]);
+        out.extend_from_slice(&plain_len.to_le_bytes());
+        out.extend_from_slice(&self.block[..compressed]);
         let crc = crc32fast::hash(&out[HEADER_LEN..]);
         out[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
         self.events.clear();
         self.count = 0;
         Ok(())
     }
+}
+
+/// Seals `chunk` as format 2 stored it, its body uncompressed: how logs written before
+/// chunks were compressed hold them (for tests that make such a log).
+#[cfg(test)]
+pub(crate) fn seal_plain_chunk(chunk: &ChunkWire<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    seal_versioned(chunk, CHUNK_PLAIN_FORMAT, &mut out).expect("a chunk encodes");
+    out
 }
 
 /// Checks the envelope's CRC; returns its format byte and body. Never panics.
@@ -318,33 +360,72 @@ pub(crate) fn open_envelope<'a, T: BorrowDecode<'a, ()>>(bytes: &'a [u8]) -> Res
     decode_body(body)
 }
 
-/// Checks and decodes a chunk envelope of either format. Never panics on arbitrary bytes.
-pub(crate) fn open_chunk(bytes: &[u8]) -> Result<ChunkWire<'_>, CodecError> {
-    match bytes.first() {
-        Some(&CHUNK_FORMAT_VERSION) => decode_body(check_envelope(bytes)?.1),
-        Some(1) => {
-            let old: ChunkWireV1<'_> = decode_body(check_envelope(bytes)?.1)?;
-            Ok(ChunkWire {
-                commit_first: old.commit_first,
-                commit_last: old.commit_last,
-                first_position: old.first_position,
-                events: old
-                    .events
-                    .into_iter()
-                    .map(|e| EventWire {
-                        stream: e.stream,
-                        stream_version: e.stream_version,
-                        event_type: e.event_type,
-                        recorded_at_ms: e.recorded_at_ms,
-                        payload: e.payload,
-                        key: None,
-                    })
-                    .collect(),
-            })
+/// Checks a chunk envelope of any format and decodes it, expanding a compressed body into
+/// `plain` (cleared first) and borrowing from it; the others borrow from `bytes`. Never
+/// panics on arbitrary bytes.
+pub(crate) fn open_chunk<'a>(
+    bytes: &'a [u8],
+    plain: &'a mut Vec<u8>,
+) -> Result<ChunkWire<'a>, CodecError> {
+    let (format, body) = match bytes.first() {
+        None => return Err(CodecError::TooShort(0)),
+        Some(&format @ (1 | CHUNK_PLAIN_FORMAT | CHUNK_FORMAT_VERSION)) => {
+            (format, check_envelope(bytes)?.1)
         }
-        Some(other) => Err(CodecError::UnknownChunkVersion(*other)),
-        None => Err(CodecError::TooShort(0)),
+        Some(other) => return Err(CodecError::UnknownChunkVersion(*other)),
+    };
+    if format != CHUNK_FORMAT_VERSION {
+        return decode_chunk_body(format, body);
     }
+    expand(body, plain)?;
+    decode_chunk_body(CHUNK_PLAIN_FORMAT, plain)
+}
+
+/// Expands a compressed chunk's body (`[length: u32 LE][LZ4 block]`) into `plain`.
+fn expand(body: &[u8], plain: &mut Vec<u8>) -> Result<(), CodecError> {
+    let Some((len, block)) = body.split_first_chunk::<4>() else {
+        return Err(CodecError::TooShort(body.len() + HEADER_LEN));
+    };
+    let len = u32::from_le_bytes(*len) as usize;
+    if len > CHUNK_PLAIN_BYTES_MAX {
+        return Err(CodecError::Compressed(format!(
+            "claims {len} bytes, more than a chunk holds"
+        )));
+    }
+    plain.clear();
+    plain.resize(len, 0);
+    match lz4_flex::block::decompress_into(block, plain) {
+        Ok(n) if n == len => Ok(()),
+        Ok(n) => Err(CodecError::Compressed(format!(
+            "expands to {n} bytes, not the {len} it claims"
+        ))),
+        Err(e) => Err(CodecError::Compressed(e.to_string())),
+    }
+}
+
+/// Decodes an uncompressed chunk body of format 1 or 2.
+fn decode_chunk_body(format: u8, body: &[u8]) -> Result<ChunkWire<'_>, CodecError> {
+    if format == CHUNK_PLAIN_FORMAT {
+        return decode_body(body);
+    }
+    let old: ChunkWireV1<'_> = decode_body(body)?;
+    Ok(ChunkWire {
+        commit_first: old.commit_first,
+        commit_last: old.commit_last,
+        first_position: old.first_position,
+        events: old
+            .events
+            .into_iter()
+            .map(|e| EventWire {
+                stream: e.stream,
+                stream_version: e.stream_version,
+                event_type: e.event_type,
+                recorded_at_ms: e.recorded_at_ms,
+                payload: e.payload,
+                key: None,
+            })
+            .collect(),
+    })
 }
 
 #[cfg(test)]
@@ -372,16 +453,42 @@ mod tests {
             open_envelope::<CheckpointWire>(&other_version).err(),
             Some(CodecError::UnknownVersion(99))
         );
-        assert_eq!(open_chunk(&[]).err(), Some(CodecError::TooShort(0)));
+        let mut plain = Vec::new();
         assert_eq!(
-            open_chunk(&[77, 0, 0, 0, 0]).err(),
+            open_chunk(&[], &mut plain).err(),
+            Some(CodecError::TooShort(0))
+        );
+        assert_eq!(
+            open_chunk(&[77, 0, 0, 0, 0], &mut plain).err(),
             Some(CodecError::UnknownChunkVersion(77))
         );
     }
 
-    fn seal_chunk(chunk: &ChunkWire<'_>) -> Vec<u8> {
+    use super::seal_plain_chunk as seal_chunk;
+
+    /// A chunk as this version writes it: compressed.
+    fn build_chunk(chunk: &ChunkWire<'_>) -> Vec<u8> {
+        let mut builder = ChunkBuilder::default();
+        for event in &chunk.events {
+            builder.push(event).expect("push");
+        }
         let mut out = Vec::new();
-        seal_versioned(chunk, CHUNK_FORMAT_VERSION, &mut out).expect("encode");
+        builder
+            .finish_into(
+                chunk.commit_first,
+                chunk.commit_last,
+                chunk.first_position,
+                &mut out,
+            )
+            .expect("finish");
+        out
+    }
+
+    /// Seals `body` as a format-3 envelope with a correct CRC.
+    fn compressed_envelope(body: &[u8]) -> Vec<u8> {
+        let mut out = vec![CHUNK_FORMAT_VERSION];
+        out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+        out.extend_from_slice(body);
         out
     }
 
@@ -404,16 +511,71 @@ mod tests {
                 }),
             }],
         };
-        let bytes = seal_chunk(&chunk);
-        let back = open_chunk(&bytes).expect("decode");
-        assert_eq!(back, chunk);
-        for i in 0..bytes.len() {
-            let mut bad = bytes.clone();
-            bad[i] ^= 0x41;
-            assert!(open_chunk(&bad).is_err(), "flip at {i}");
+        let mut plain = Vec::new();
+        for bytes in [seal_chunk(&chunk), build_chunk(&chunk)] {
+            let back = open_chunk(&bytes, &mut plain).expect("decode");
+            assert_eq!(back, chunk);
+            for i in 0..bytes.len() {
+                let mut bad = bytes.clone();
+                bad[i] ^= 0x41;
+                assert!(open_chunk(&bad, &mut plain).is_err(), "flip at {i}");
+            }
+            assert!(open_chunk(&bytes[..3], &mut plain).is_err());
         }
-        assert!(open_chunk(&bytes[..3]).is_err());
-        assert!(open_chunk(&[]).is_err());
+        assert_eq!(build_chunk(&chunk)[0], 3);
+        assert_eq!(seal_chunk(&chunk)[0], 2);
+    }
+
+    #[test]
+    fn a_compressed_chunk_that_does_not_expand_as_it_claims_is_refused() {
+        let chunk = ChunkWire {
+            commit_first: 1,
+            commit_last: 1,
+            first_position: 1,
+            events: vec![EventWire {
+                stream: "consumer-UK0001",
+                stream_version: 1,
+                event_type: "bill_issued",
+                recorded_at_ms: 1_750_000_000_000,
+                payload: &[7; 300],
+                key: None,
+            }],
+        };
+        let built = build_chunk(&chunk);
+        let body = &built[HEADER_LEN..];
+        let claimed = u32::from_le_bytes(body[..4].try_into().expect("4 bytes"));
+        // The events repeat, so the block is shorter than what it expands to.
+        assert!(body.len() < claimed as usize, "{} >= {claimed}", body.len());
+        let mut plain = Vec::new();
+        let with_length = |len: u32| {
+            let mut b = len.to_le_bytes().to_vec();
+            b.extend_from_slice(&body[4..]);
+            compressed_envelope(&b)
+        };
+        for len in [claimed - 1, claimed + 1, 0] {
+            assert!(
+                matches!(
+                    open_chunk(&with_length(len), &mut plain),
+                    Err(CodecError::Compressed(_))
+                ),
+                "claimed {len}"
+            );
+        }
+        // A length beyond any chunk is refused before anything is allocated.
+        plain = Vec::new();
+        assert!(matches!(
+            open_chunk(&with_length(u32::MAX), &mut plain),
+            Err(CodecError::Compressed(_))
+        ));
+        assert_eq!(plain.capacity(), 0);
+        // Too short to hold a length; a block that is no LZ4 block.
+        assert!(open_chunk(&compressed_envelope(&[1, 0]), &mut plain).is_err());
+        assert!(open_chunk(&compressed_envelope(&[9, 0, 0, 0, 0xff, 0xff]), &mut plain).is_err());
+        // The right length decodes.
+        assert_eq!(
+            open_chunk(&with_length(claimed), &mut plain).expect("decode"),
+            chunk
+        );
     }
 
     #[test]
@@ -432,7 +594,8 @@ mod tests {
         };
         let bytes = seal(&old).expect("encode");
         assert_eq!(bytes[0], 1);
-        let back = open_chunk(&bytes).expect("decode");
+        let mut plain = Vec::new();
+        let back = open_chunk(&bytes, &mut plain).expect("decode");
         assert_eq!(
             (back.commit_first, back.commit_last, back.first_position),
             (7, 9, 8)
@@ -448,10 +611,13 @@ mod tests {
                 key: None,
             }]
         );
-        // A format-2 body is not a format-1 chunk, whatever its CRC says.
+        // A format-2 body is not a format-1 chunk, whatever its CRC says, nor a format-3 one.
         let mut relabelled = seal_chunk(&back);
+        let mut scratch = Vec::new();
         relabelled[0] = 1;
-        assert!(open_chunk(&relabelled).is_err());
+        assert!(open_chunk(&relabelled, &mut scratch).is_err());
+        relabelled[0] = 3;
+        assert!(open_chunk(&relabelled, &mut scratch).is_err());
         // Other envelopes do not accept the chunk format.
         assert!(open_envelope::<CheckpointWire>(&seal_chunk(&back)).is_err());
     }
@@ -497,7 +663,12 @@ mod tests {
                 first_position: 300,
                 events: events[..n].to_vec(),
             });
-            assert_eq!(out, expected, "{n} events");
+            // The compressed body expands to exactly the body format 2 stored.
+            let (format, body) = check_envelope(&out).expect("envelope");
+            assert_eq!(format, CHUNK_FORMAT_VERSION);
+            let mut plain = Vec::new();
+            expand(body, &mut plain).expect("expand");
+            assert_eq!(plain, expected[HEADER_LEN..], "{n} events");
         }
     }
 }

@@ -759,7 +759,8 @@ fn recorded_key(
         position,
         reason: "malformed chunk key".to_owned(),
     })?;
-    let chunk = decode_chunk(first, &bytes)?;
+    let mut plain = Vec::new();
+    let chunk = decode_chunk(first, &bytes, &mut plain)?;
     let Some(event) = chunk.events.get((position - first) as usize) else {
         return Err(StoreError::Corrupt {
             position,
@@ -948,6 +949,68 @@ mod tests {
             false_positives > 100,
             "{false_positives}: are probes being made?"
         );
+    }
+
+    /// A log written before chunks were compressed: its format-2 chunks still read, by
+    /// position and by stream, their keys still count, and new chunks follow them.
+    #[test]
+    fn a_log_of_uncompressed_chunks_still_reads_and_dedupes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paid = |account: u64, n: u64| {
+            NewEvent::new(
+                format!("acct-{account}"),
+                "Paid",
+                format!("payment {n} of account {account}").into_bytes(),
+                n as i64,
+            )
+            .with_key("receipt", format!("R-{n}"), n)
+        };
+        {
+            let store = Store::open(dir.path()).expect("open");
+            for n in 0..40u64 {
+                store
+                    .append(NewCommit::new(vec![paid(n % 3, n), paid(7, 1000 + n)]))
+                    .expect("append");
+            }
+            store.flush().expect("flush");
+            let tree = store.raw_db().open_tree(layout::LOG_TREE).expect("tree");
+            let chunks: Vec<_> = tree
+                .scan_prefix([layout::CHUNK_PREFIX])
+                .collect::<Result<_, _>>()
+                .expect("chunks");
+            assert_eq!(chunks.len(), 40);
+            let mut plain = Vec::new();
+            for (key, value) in chunks {
+                assert_eq!(value[0], codec::CHUNK_FORMAT_VERSION);
+                let chunk = codec::open_chunk(&value, &mut plain).expect("chunk");
+                let old = codec::seal_plain_chunk(&chunk);
+                assert_eq!(old[0], 2);
+                assert!(old.len() > value.len(), "compressed chunks are smaller");
+                tree.insert(key, old).expect("rewrite");
+            }
+            store.flush().expect("flush");
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        let events: Vec<_> = store.read_all(1).map(|e| e.expect("read")).collect();
+        assert_eq!(events.len(), 80);
+        assert_eq!(events[79].payload, b"payment 1039 of account 7");
+        let stream = store.read_stream("acct-1").expect("stream");
+        assert_eq!(stream.len(), 13);
+        assert_eq!(stream[12].payload, b"payment 37 of account 1");
+        let r = store
+            .append(NewCommit::new(vec![paid(1, 37)]))
+            .expect("repeat");
+        assert_eq!((r.appended, r.duplicates), (0, 1));
+        let r = store
+            .append(NewCommit::new(vec![paid(1, 40)]))
+            .expect("new");
+        assert_eq!((r.appended, r.first_position), (1, 81));
+        let stream = store.read_stream("acct-1").expect("stream");
+        assert_eq!(stream.len(), 14);
+        assert_eq!(stream[13].payload, b"payment 40 of account 1");
+        let report = store.verify().expect("verify");
+        assert!(report.is_ok(), "{report:?}");
+        assert_eq!(report.events, 81);
     }
 
     /// A log written before events carried their keys: format-1 chunks and one sled key

@@ -16,8 +16,13 @@ fn corrupt(position: u64, reason: impl std::fmt::Display) -> StoreError {
 }
 
 /// Decodes a chunk value stored under the key for `position`, checking it claims that position.
-pub(crate) fn decode_chunk(position: u64, bytes: &[u8]) -> Result<ChunkWire<'_>, StoreError> {
-    let chunk: ChunkWire<'_> = codec::open_chunk(bytes).map_err(|r| corrupt(position, r))?;
+/// A compressed chunk is expanded into `plain`, which the events then borrow from.
+pub(crate) fn decode_chunk<'a>(
+    position: u64,
+    bytes: &'a [u8],
+    plain: &'a mut Vec<u8>,
+) -> Result<ChunkWire<'a>, StoreError> {
+    let chunk: ChunkWire<'_> = codec::open_chunk(bytes, plain).map_err(|r| corrupt(position, r))?;
     if chunk.first_position != position {
         return Err(corrupt(
             position,
@@ -121,6 +126,7 @@ fn replay_log(
     let from = checkpoint.min(covered);
     let mut last = from;
     let mut tail_keys = Vec::new();
+    let mut plain = Vec::new();
     let start = layout::chunk_key(from + 1);
     for item in tree.range(&start[..]..&CHUNK_END[..]) {
         let (key, value) = item?;
@@ -135,7 +141,7 @@ fn replay_log(
                 ),
             ));
         }
-        let chunk = decode_chunk(position, &value)?;
+        let chunk = decode_chunk(position, &value, &mut plain)?;
         replay_chunk(index, &mut tail_keys, &chunk, position, checkpoint, covered);
         last = position + chunk.events.len() as u64 - 1;
         if tail_keys.len() >= 4096 {
@@ -159,7 +165,8 @@ pub(crate) fn last_position(tree: &sled::Tree) -> Result<u64, StoreError> {
     let (key, value) = item?;
     let position =
         layout::chunk_key_position(&key).ok_or_else(|| corrupt(0, "malformed chunk key"))?;
-    let chunk = decode_chunk(position, &value)?;
+    let mut plain = Vec::new();
+    let chunk = decode_chunk(position, &value, &mut plain)?;
     match chunk.events.len() as u64 {
         0 => Err(corrupt(position, "the last chunk holds no events")),
         n => Ok(position + n - 1),
@@ -230,6 +237,8 @@ pub struct ReadAll {
     /// Position the next chunk must start at; catches gaps while streaming.
     expected_next: Option<u64>,
     done: bool,
+    /// A compressed chunk's body, expanded; reused from chunk to chunk.
+    plain: Vec<u8>,
 }
 
 impl ReadAll {
@@ -244,6 +253,7 @@ impl ReadAll {
             buffered: Vec::new().into_iter(),
             expected_next: None,
             done: from > cap,
+            plain: Vec::new(),
         }
     }
 
@@ -285,7 +295,7 @@ impl ReadAll {
                 ));
             }
         }
-        let chunk = decode_chunk(position, &value)?;
+        let chunk = decode_chunk(position, &value, &mut self.plain)?;
         let mut out = Vec::with_capacity(chunk.events.len());
         for (i, ev) in chunk.events.iter().enumerate() {
             let p = position + i as u64;
@@ -354,11 +364,12 @@ pub(crate) fn read_stream(shared: &Shared, stream: &str) -> Result<Vec<RecordedE
     chunks.sort_unstable();
     chunks.dedup();
     let mut out = Vec::new();
+    let mut plain = Vec::new();
     for position in chunks.into_iter().filter(|p| *p <= cap) {
         let bytes = tree
             .get(layout::chunk_key(position))?
             .ok_or_else(|| corrupt(position, format!("chunk of stream {stream:?} missing")))?;
-        let chunk = decode_chunk(position, &bytes)?;
+        let chunk = decode_chunk(position, &bytes, &mut plain)?;
         for (i, ev) in chunk.events.iter().enumerate() {
             let p = position + i as u64;
             if ev.stream == stream && p <= cap {

@@ -141,6 +141,7 @@ fn walk_log(
         log_keys: (0, 0),
     };
     let start = layout::chunk_key(0);
+    let mut plain = Vec::new();
     for item in tree.range(&start[..]..&CHUNK_END[..]) {
         let (key, value) = item?;
         let Some(position) = layout::chunk_key_position(&key) else {
@@ -151,7 +152,7 @@ fn walk_log(
             // Written by an append that is still in flight; not part of this snapshot.
             break;
         }
-        walk.chunk(position, &value, report)?;
+        walk.chunk(position, &value, &mut plain, report)?;
     }
     if let Some((first, last)) = walk.open_commit {
         report.problem(first, format!("commit {first}..={last} is incomplete"));
@@ -165,6 +166,7 @@ impl LogWalk {
         &mut self,
         position: u64,
         value: &[u8],
+        plain: &mut Vec<u8>,
         report: &mut VerifyReport,
     ) -> Result<(), StoreError> {
         if self.resync {
@@ -177,7 +179,7 @@ impl LogWalk {
             );
             self.lenient = true;
         }
-        let chunk = match decode_chunk(position, value) {
+        let chunk = match decode_chunk(position, value, plain) {
             Ok(chunk) => chunk,
             Err(StoreError::Corrupt { reason, .. }) => {
                 report.problem(position, reason);
