@@ -5,8 +5,8 @@
 //! domain layer for idempotent imports.
 //!
 //! Design in one paragraph: every commit gets gap-free global positions; its events are
-//! encoded into one sled value per chunk of at most [`CHUNK_BYTES_MAX`] (4 KiB), keyed
-//! by the chunk's first position (big-endian). A single writer thread owns the write path
+//! encoded into chunks of at most [`CHUNK_BYTES_MAX`] (4 KiB), each compressed into one sled
+//! value keyed by the chunk's first position (big-endian). A single writer thread owns the write path
 //! and does group commit: it drains queued commits, validates each (expected versions,
 //! natural keys) against the state left by the ones before it, writes all accepted ones
 //! with one atomic `apply_batch`, calls `flush` once and then answers every caller.
@@ -70,7 +70,9 @@ pub const CHUNK_EVENTS_MAX: usize = 4096;
 /// 120 KiB chunks, reading a log kept every chunk it had read in memory. At 4 KiB a full
 /// leaf stays inline and reading 4.8 GB of chunks held about 0.5 GiB; appends run slower
 /// than with 120 KiB chunks (0.93-1.28 M events/s against 1.38-1.62 M/s) and take
-/// 1.6-1.9x the encoded bytes on disk (1.35-1.6x before). See docs/STORE.md.
+/// 1.6-1.9x the encoded bytes on disk (1.35-1.6x before). The limit counts the events'
+/// bytes before the chunk is compressed, so a chunk of incompressible events is no bigger.
+/// See docs/STORE.md.
 pub const CHUNK_BYTES_MAX: usize = 4 * 1024;
 /// Largest payload of a single event.
 pub const PAYLOAD_BYTES_MAX: usize = 16 * 1024 * 1024;
