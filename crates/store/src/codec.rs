@@ -27,6 +27,11 @@ const CHUNK_PLAIN_FORMAT: u8 = 2;
 /// length from allocating more.
 const CHUNK_PLAIN_BYTES_MAX: usize = 32 * 1024 * 1024;
 
+/// Most bytes an LZ4 block can expand to per byte of it: a match's length grows by at most
+/// 255 for each byte spent on it (one more keeps the bound loose). A length claimed beyond
+/// this for the block at hand is refused before anything is allocated.
+const LZ4_EXPANSION_MAX: usize = 256;
+
 /// Envelope header: one format byte plus a 4-byte CRC.
 const HEADER_LEN: usize = 5;
 
@@ -248,7 +253,7 @@ fn seal_versioned<T: Encode>(value: &T, version: u8, out: &mut Vec<u8>) -> Resul
 pub(crate) struct ChunkBuilder {
     events: Vec<u8>,
     count: u64,
-    /// The uncompressed body, reused from chunk to chunk.
+    /// The uncompressed body, reused from chunk to chunk of the builder's commit.
     plain: Vec<u8>,
     /// The compressed block, reused too: a block can take more than the body while it is
     /// written, and the chunk's own value is then allocated at its exact size.
@@ -390,6 +395,17 @@ fn expand(body: &[u8], plain: &mut Vec<u8>) -> Result<(), CodecError> {
     if len > CHUNK_PLAIN_BYTES_MAX {
         return Err(CodecError::Compressed(format!(
             "claims {len} bytes, more than a chunk holds"
+        )));
+    }
+    if len
+        > block
+            .len()
+            .saturating_mul(LZ4_EXPANSION_MAX)
+            .saturating_add(64)
+    {
+        return Err(CodecError::Compressed(format!(
+            "claims {len} bytes from a block of {}, more than it can expand to",
+            block.len()
         )));
     }
     plain.clear();
@@ -568,6 +584,17 @@ mod tests {
             Err(CodecError::Compressed(_))
         ));
         assert_eq!(plain.capacity(), 0);
+        // A short block claiming more than any block of its size expands to: refused before
+        // anything is allocated.
+        let mut empty = Vec::new();
+        assert!(matches!(
+            open_chunk(
+                &compressed_envelope(&[0, 0, 0, 2, 0x1f, 0xff, 0xff, 0xff, 0xff, 0]),
+                &mut empty
+            ),
+            Err(CodecError::Compressed(_))
+        ));
+        assert_eq!(empty.capacity(), 0);
         // Too short to hold a length; a block that is no LZ4 block.
         assert!(open_chunk(&compressed_envelope(&[1, 0]), &mut plain).is_err());
         assert!(open_chunk(&compressed_envelope(&[9, 0, 0, 0, 0xff, 0xff]), &mut plain).is_err());
@@ -576,6 +603,46 @@ mod tests {
             open_chunk(&with_length(claimed), &mut plain).expect("decode"),
             chunk
         );
+    }
+
+    /// The biggest event the store takes, alone in its chunk: a payload of
+    /// `PAYLOAD_BYTES_MAX` and four names of `NAME_BYTES_MAX`, its payload incompressible
+    /// (the block outgrows the body) or all zeros (LZ4's highest ratio).
+    #[test]
+    fn the_biggest_event_round_trips_compressible_or_not() {
+        let name = "n".repeat(crate::NAME_BYTES_MAX);
+        let mut noise = vec![0u8; crate::PAYLOAD_BYTES_MAX];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for b in &mut noise {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        let zeros = vec![0u8; crate::PAYLOAD_BYTES_MAX];
+        let mut plain = Vec::new();
+        for payload in [&noise, &zeros] {
+            let chunk = ChunkWire {
+                commit_first: 1,
+                commit_last: 1,
+                first_position: 1,
+                events: vec![EventWire {
+                    stream: &name,
+                    stream_version: 1,
+                    event_type: &name,
+                    recorded_at_ms: 0,
+                    payload,
+                    key: Some(EventKeyWire {
+                        namespace: &name,
+                        key: &name,
+                        content_hash: 1,
+                    }),
+                }],
+            };
+            let built = build_chunk(&chunk);
+            assert_eq!(open_chunk(&built, &mut plain).expect("decode"), chunk);
+            assert!(plain.len() > crate::PAYLOAD_BYTES_MAX);
+        }
     }
 
     #[test]
