@@ -15,7 +15,7 @@ pub(crate) const FORMAT_VERSION: u8 = 1;
 
 /// Format of the chunk envelopes this version writes: 3, a format-2 body compressed as one
 /// LZ4 block (see [`ChunkBuilder::finish_into`]). Chunks of format 2 (the same body stored
-/// as it is) and of format 1 (events without keys) still decode, see [`decode_chunk_body`].
+/// as it is) and of format 1 (events without keys) still decode, see [`open_chunk`].
 pub(crate) const CHUNK_FORMAT_VERSION: u8 = 3;
 
 /// Format of a chunk body stored as it is, events with their natural keys.
@@ -372,18 +372,16 @@ pub(crate) fn open_chunk<'a>(
     bytes: &'a [u8],
     plain: &'a mut Vec<u8>,
 ) -> Result<ChunkWire<'a>, CodecError> {
-    let (format, body) = match bytes.first() {
-        None => return Err(CodecError::TooShort(0)),
-        Some(&format @ (1 | CHUNK_PLAIN_FORMAT | CHUNK_FORMAT_VERSION)) => {
-            (format, check_envelope(bytes)?.1)
+    match bytes.first() {
+        None => Err(CodecError::TooShort(0)),
+        Some(&CHUNK_FORMAT_VERSION) => {
+            expand(check_envelope(bytes)?.1, plain)?;
+            decode_body(plain)
         }
-        Some(other) => return Err(CodecError::UnknownChunkVersion(*other)),
-    };
-    if format != CHUNK_FORMAT_VERSION {
-        return decode_chunk_body(format, body);
+        Some(&CHUNK_PLAIN_FORMAT) => decode_body(check_envelope(bytes)?.1),
+        Some(1) => decode_format_1(check_envelope(bytes)?.1),
+        Some(other) => Err(CodecError::UnknownChunkVersion(*other)),
     }
-    expand(body, plain)?;
-    decode_chunk_body(CHUNK_PLAIN_FORMAT, plain)
 }
 
 /// Expands a compressed chunk's body (`[length: u32 LE][LZ4 block]`) into `plain`.
@@ -419,11 +417,8 @@ fn expand(body: &[u8], plain: &mut Vec<u8>) -> Result<(), CodecError> {
     }
 }
 
-/// Decodes an uncompressed chunk body of format 1 or 2.
-fn decode_chunk_body(format: u8, body: &[u8]) -> Result<ChunkWire<'_>, CodecError> {
-    if format == CHUNK_PLAIN_FORMAT {
-        return decode_body(body);
-    }
+/// Decodes a format-1 chunk's body: its events carry no natural key.
+fn decode_format_1(body: &[u8]) -> Result<ChunkWire<'_>, CodecError> {
     let old: ChunkWireV1<'_> = decode_body(body)?;
     Ok(ChunkWire {
         commit_first: old.commit_first,
@@ -502,10 +497,7 @@ mod tests {
 
     /// Seals `body` as a format-3 envelope with a correct CRC.
     fn compressed_envelope(body: &[u8]) -> Vec<u8> {
-        let mut out = vec![CHUNK_FORMAT_VERSION];
-        out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
-        out.extend_from_slice(body);
-        out
+        crate::fuzzing::envelope(&[&[CHUNK_FORMAT_VERSION][..], body].concat())
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::read::decode_chunk;
 
 /// Makes `bytes` an envelope with a correct CRC: its first byte is the format, the rest the
 /// body.
-fn envelope(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn envelope(bytes: &[u8]) -> Vec<u8> {
     let Some((&format, body)) = bytes.split_first() else {
         return Vec::new();
     };
