@@ -6,10 +6,10 @@
 //!
 //! Design in one paragraph: every commit gets gap-free global positions; its events are
 //! encoded into chunks of at most [`CHUNK_BYTES_MAX`] (4 KiB), each compressed into one sled
-//! value keyed by the chunk's first position (big-endian). A single writer thread owns the write path
-//! and does group commit: it drains queued commits, validates each (expected versions,
-//! natural keys) against the state left by the ones before it, writes all accepted ones
-//! with one atomic `apply_batch`, calls `flush` once and then answers every caller.
+//! value keyed by the chunk's first position (big-endian). A single writer thread owns the
+//! write path and does group commit: it drains queued commits, validates each (expected
+//! versions, natural keys) against the state left by the ones before it, writes all accepted
+//! ones with one atomic `apply_batch`, calls `flush` once and then answers every caller.
 //! Stream heads live in memory and are checkpointed into the same tree every so often;
 //! opening the store loads the checkpoint and replays the log tail after it.
 //! See `docs/STORE.md` for the on-disk format.
