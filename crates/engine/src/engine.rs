@@ -1649,6 +1649,15 @@ pub(crate) fn load_checkpoint(projections: &SideDb) -> Option<World> {
                 .map_err(|e| format!("part {index} of {count}: {e}"))
         };
         let mut world: World = decode_value(&part(0)?).map_err(|e| e.to_string())?;
+        // Every part after the first holds a part's worth of consumers (the last fewer):
+        // reserved at once, so the list is not doubled past its length (at 2,750,000
+        // consumers a doubled list has 4,194,304 places of 80 bytes, and both copies are
+        // live while it grows). A count too big to reserve is left to the parts to prove.
+        let _ = world.consumers.try_reserve_exact(
+            (count as usize)
+                .saturating_sub(1)
+                .saturating_mul(CHECKPOINT_PART_CONSUMERS),
+        );
         for index in 1..count {
             let block: Vec<StoredConsumer> =
                 decode_value(&part(index)?).map_err(|e| e.to_string())?;
