@@ -346,17 +346,20 @@ impl StoredConsumer {
         self.journal.len()
     }
 
-    fn record(&mut self, position: u64, event: &Event) {
+    /// Appends the record of `event` to the journal; returns its length (0 when the event
+    /// leaves no record).
+    fn record(&mut self, position: u64, event: &Event) -> usize {
         JOURNAL_SCRATCH.with_borrow_mut(|record| {
             journal::encode(self.base(), position, event, record);
             if record.is_empty() {
-                return;
+                return 0;
             }
             let mut journal = Vec::from(std::mem::take(&mut self.journal));
             journal.reserve_exact(record.len());
             journal.extend_from_slice(record);
             self.journal = journal.into_boxed_slice();
-        });
+            record.len()
+        })
     }
 }
 
@@ -605,9 +608,57 @@ pub struct World {
     pub last_nightly_position: u64,
     /// Position of the last event applied.
     pub position: u64,
+    /// Bytes appended to journals since they were last compacted, and the growth at which
+    /// [`World::apply`] compacts them next ([`World::compact_journals`]).
+    #[serde(skip)]
+    pub journal_growth: JournalGrowth,
+}
+
+/// Journal growth at which journals are compacted however small they are.
+pub const JOURNAL_COMPACT_MIN_BYTES: u64 = 4 << 20;
+
+/// How much the world's journals grew since they were last compacted.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JournalGrowth {
+    /// Bytes appended since the last compaction.
+    pub grown: u64,
+    /// Bytes every journal held at the last compaction (0 before the first).
+    pub live_at_compaction: u64,
+}
+
+impl JournalGrowth {
+    /// Whether the journals are due a compaction: once they grew by a quarter of what they
+    /// held at the last one, and at least [`JOURNAL_COMPACT_MIN_BYTES`]. Each compaction
+    /// copies what is live, so its cost is at most four bytes copied per byte appended.
+    pub fn due(&self) -> bool {
+        self.grown >= JOURNAL_COMPACT_MIN_BYTES.max(self.live_at_compaction / 4)
+    }
 }
 
 impl World {
+    /// Copies every journal into a new allocation of its exact size, then frees the old.
+    ///
+    /// A journal grows by a record at a time, each growth a new block of the next size
+    /// class when the old one is full. Journals that stop growing (a consumer who does not
+    /// pay, or is not levied on) keep the blocks they were given early, each in a page
+    /// shared with many that moved on: those pages stay allocated for a few live bytes,
+    /// and the allocator can give their free room only to requests of the same small
+    /// size, which the growing journals have left behind. Copying all of them fills the
+    /// free room of the pages they now need, and empties the old pages whole, so that
+    /// they go back to the system.
+    pub fn compact_journals(&mut self) {
+        let mut live = 0u64;
+        for consumer in &mut self.consumers {
+            let copy: Box<[u8]> = Box::from(&*consumer.journal);
+            live += copy.len() as u64;
+            consumer.journal = copy;
+        }
+        self.journal_growth = JournalGrowth {
+            grown: 0,
+            live_at_compaction: live,
+        };
+    }
+
     /// A consumer with its full history.
     pub fn consumer(&self, account_no: &str) -> Option<Consumer> {
         self.stored_consumer(account_no)
@@ -751,8 +802,13 @@ impl World {
                 let Some(account) = other.account_no() else {
                     return;
                 };
-                if let Some(consumer) = self.consumer_mut(account) {
-                    consumer.record(position, other);
+                let Some(consumer) = self.consumer_mut(account) else {
+                    return;
+                };
+                let grown = consumer.record(position, other);
+                self.journal_growth.grown += grown as u64;
+                if self.journal_growth.due() {
+                    self.compact_journals();
                 }
             }
         }
@@ -880,6 +936,94 @@ mod tests {
         world.index_accounts();
         assert_eq!(world.stored_consumer("B9").map(|c| c.position), Some(10));
         assert_eq!(world.stored_consumer("A1").map(|c| c.position), Some(1));
+    }
+
+    fn payment(account_no: &str, n: u64) -> Event {
+        Event::PaymentReceived(PaymentReceived {
+            receipt_no: format!("R{n:07}"),
+            account_no: account_no.into(),
+            amount: Money::from_paise(100 + n as i64),
+            paid_on: NaiveDate::from_ymd_opt(2025, 4, 2).expect("a date"),
+            channel: Channel::Upi,
+        })
+    }
+
+    #[test]
+    fn journals_are_compacted_once_grown_by_a_quarter_and_keep_every_byte() {
+        let accounts: Vec<String> = (0..50).map(|i| format!("A{i:03}")).collect();
+        let mut world = World::default();
+        let mut position = 0;
+        for account in &accounts {
+            position += 1;
+            world.apply(position, &registration(account));
+        }
+        let mut compactions = Vec::new();
+        let mut n = 0u64;
+        // Until the journals were compacted three times: the first at the minimum growth,
+        // the next ones at a quarter of what was live.
+        while compactions.len() < 3 && n < 3_000_000 {
+            let before = world.journal_growth;
+            position += 1;
+            n += 1;
+            world.apply(position, &payment(&accounts[(n % 50) as usize], n));
+            let after = world.journal_growth;
+            assert!(!after.due(), "apply leaves no compaction due");
+            if after.live_at_compaction != before.live_at_compaction {
+                let live: u64 = world.consumers.iter().map(|c| c.journal_len() as u64).sum();
+                assert_eq!(after.live_at_compaction, live);
+                assert_eq!(after.grown, 0);
+                compactions.push((before.grown, before.live_at_compaction));
+            }
+        }
+        assert_eq!(compactions.len(), 3, "compacted within {n} payments");
+        // Each was due at the record that made it so, not before.
+        let (grown, live) = compactions[0];
+        assert_eq!(live, 0);
+        assert!(grown < JOURNAL_COMPACT_MIN_BYTES && grown + 64 >= JOURNAL_COMPACT_MIN_BYTES);
+        for &(grown, live) in &compactions[1..] {
+            let due_at = JOURNAL_COMPACT_MIN_BYTES.max(live / 4);
+            assert!(
+                grown < due_at && grown + 64 >= due_at,
+                "{grown} of {due_at}"
+            );
+        }
+        // Nothing recorded was lost or changed: every payment is read back.
+        let mut read = 0;
+        for (i, account) in accounts.iter().enumerate() {
+            let consumer = world.consumer(account).expect("registered");
+            let expected: Vec<u64> = (1..=n).filter(|k| k % 50 == i as u64).collect();
+            assert_eq!(consumer.payments.len(), expected.len(), "{account}");
+            for (p, k) in consumer.payments.iter().zip(expected) {
+                assert_eq!(p.receipt_no.as_str(), format!("R{k:07}"));
+                assert_eq!(p.amount, Money::from_paise(100 + k as i64));
+            }
+            read += consumer.payments.len() as u64;
+        }
+        assert_eq!(read, n);
+
+        // An explicit compaction copies every journal byte for byte.
+        let journals: Vec<Box<[u8]>> = world.consumers.iter().map(|c| c.journal.clone()).collect();
+        world.compact_journals();
+        for (consumer, journal) in world.consumers.iter().zip(&journals) {
+            assert_eq!(&consumer.journal, journal);
+        }
+    }
+
+    #[test]
+    fn journals_are_due_a_compaction_at_a_quarter_of_what_was_live_and_at_least_the_minimum() {
+        let growth = |grown, live_at_compaction| JournalGrowth {
+            grown,
+            live_at_compaction,
+        };
+        let min = JOURNAL_COMPACT_MIN_BYTES;
+        assert!(!growth(min - 1, 0).due());
+        assert!(growth(min, 0).due());
+        assert!(
+            !growth(min - 1, min).due(),
+            "a small world waits for the minimum"
+        );
+        assert!(!growth(2 * min - 1, 8 * min).due());
+        assert!(growth(2 * min, 8 * min).due());
     }
 }
 

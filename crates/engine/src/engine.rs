@@ -1345,6 +1345,7 @@ fn checkpoint_parts<'w>(
         last_nightly: world.last_nightly,
         last_nightly_position: world.last_nightly_position,
         position: world.position,
+        journal_growth: Default::default(),
     };
     std::iter::once(encode_value(&head).map(sealed).map_err(corrupt)).chain(
         order.chunks(CHECKPOINT_PART_CONSUMERS).map(move |block| {
