@@ -1653,7 +1653,8 @@ pub(crate) fn load_checkpoint(projections: &SideDb) -> Option<World> {
         // Every part after the first holds a part's worth of consumers (the last fewer):
         // reserved at once, so the list is not doubled past its length (at 2,750,000
         // consumers a doubled list has 4,194,304 places of 80 bytes, and both copies are
-        // live while it grows). A count too big to reserve is left to the parts to prove.
+        // live while it grows). Checkpoints of older layouts with bigger parts reserve too
+        // little and grow as before; a count too big to reserve is left to the parts.
         let _ = world.consumers.try_reserve_exact(
             (count as usize)
                 .saturating_sub(1)
