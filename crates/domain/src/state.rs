@@ -624,16 +624,22 @@ pub struct JournalGrowth {
     pub grown: u64,
     /// Bytes the journals held at the last compaction, or when they were read from a
     /// checkpoint, with the first records of consumers registered since.
-    pub live_at_compaction: u64,
+    pub held: u64,
 }
 
 impl JournalGrowth {
+    /// Journals just compacted, or just read into blocks of their size: `held` bytes, none
+    /// grown since.
+    pub fn holding(held: u64) -> JournalGrowth {
+        JournalGrowth { grown: 0, held }
+    }
+
     /// Whether the journals are due a compaction: once they grew by a quarter of what they
     /// held at the last one, and at least [`JOURNAL_COMPACT_MIN_BYTES`]. Each compaction
     /// copies what is live (what was held and the growth, at least a quarter of it), so its
     /// cost is at most five bytes copied per byte appended.
     pub fn due(&self) -> bool {
-        self.grown >= JOURNAL_COMPACT_MIN_BYTES.max(self.live_at_compaction / 4)
+        self.grown >= JOURNAL_COMPACT_MIN_BYTES.max(self.held / 4)
     }
 }
 
@@ -655,10 +661,7 @@ impl World {
             live += copy.len() as u64;
             consumer.journal = copy;
         }
-        self.journal_growth = JournalGrowth {
-            grown: 0,
-            live_at_compaction: live,
-        };
+        self.journal_growth = JournalGrowth::holding(live);
     }
 
     /// A consumer with its full history.
@@ -712,10 +715,7 @@ impl World {
             live += consumer.journal.len() as u64;
         }
         self.account_index = index;
-        self.journal_growth = JournalGrowth {
-            grown: 0,
-            live_at_compaction: live,
-        };
+        self.journal_growth = JournalGrowth::holding(live);
     }
 
     /// Every subdivision at or below an office, in code order.
@@ -785,7 +785,7 @@ impl World {
                     };
                     // A new journal's first block: counted as held, not as growth.
                     let held = stored.record(position, event);
-                    self.journal_growth.live_at_compaction += held as u64;
+                    self.journal_growth.held += held as u64;
                     self.push_consumer(stored);
                 }
             }
@@ -970,7 +970,7 @@ mod tests {
             world.apply(position, &registration(account));
         }
         let registered: u64 = world.consumers.iter().map(|c| c.journal_len() as u64).sum();
-        assert_eq!(world.journal_growth.live_at_compaction, registered);
+        assert_eq!(world.journal_growth.held, registered);
         assert_eq!(
             world.journal_growth.grown, 0,
             "registrations are held, not growth"
@@ -986,11 +986,11 @@ mod tests {
             world.apply(position, &payment(&accounts[(n % 50) as usize], n));
             let after = world.journal_growth;
             assert!(!after.due(), "apply leaves no compaction due");
-            if after.live_at_compaction != before.live_at_compaction {
+            if after.held != before.held {
                 let live: u64 = world.consumers.iter().map(|c| c.journal_len() as u64).sum();
-                assert_eq!(after.live_at_compaction, live);
+                assert_eq!(after.held, live);
                 assert_eq!(after.grown, 0);
-                compactions.push((before.grown, before.live_at_compaction));
+                compactions.push((before.grown, before.held));
             }
         }
         assert_eq!(compactions.len(), 6, "compacted within {n} payments");
@@ -1038,16 +1038,13 @@ mod tests {
         let live: u64 = world.consumers.iter().map(|c| c.journal_len() as u64).sum();
         world.journal_growth = JournalGrowth::default();
         world.index_accounts();
-        assert_eq!(world.journal_growth.live_at_compaction, live);
+        assert_eq!(world.journal_growth.held, live);
         assert_eq!(world.journal_growth.grown, 0);
     }
 
     #[test]
     fn journals_are_due_a_compaction_at_a_quarter_of_what_was_live_and_at_least_the_minimum() {
-        let growth = |grown, live_at_compaction| JournalGrowth {
-            grown,
-            live_at_compaction,
-        };
+        let growth = |grown, held| JournalGrowth { grown, held };
         let min = JOURNAL_COMPACT_MIN_BYTES;
         assert!(!growth(min - 1, 0).due());
         assert!(growth(min, 0).due());
