@@ -288,7 +288,7 @@ pub fn levy(
         levied_on: day,
         amount,
         // Levies of one run follow everything already in the log.
-        position: u64::MAX - 1_000_000 + earlier as u64,
+        position: crate::nightly::RUN_POSITIONS + earlier as u64,
     })
 }
 

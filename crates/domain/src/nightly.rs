@@ -53,6 +53,26 @@ impl Decided<'_> {
     }
 }
 
+/// What a run needs of the run before it: its date and the log position of its record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LastRun {
+    /// The previous run's date (`None`: this is the first run).
+    pub on: Option<NaiveDate>,
+    /// The log position of the previous run's record: a charge or trigger at an earlier
+    /// position was there for that run to see.
+    pub position: u64,
+}
+
+impl LastRun {
+    /// The last run `world` has read in.
+    pub fn of(world: &World) -> LastRun {
+        LastRun {
+            on: world.last_nightly,
+            position: world.last_nightly_position,
+        }
+    }
+}
+
 /// The events the run decides for one consumer, and the stage it ends at.
 pub fn decide_consumer(
     world: &World,
@@ -61,11 +81,24 @@ pub fn decide_consumer(
     policy: &Policy,
     camps_ahead: &[&Camp],
 ) -> Decision {
+    decide_view(LastRun::of(world), consumer, as_of, policy, camps_ahead).0
+}
+
+/// [`decide_consumer`] after `last`, with the consumer as its later stages saw it (the
+/// levies and a broken plan applied: the first events of the decision, as many as the
+/// number returned).
+fn decide_view<'a>(
+    last: LastRun,
+    consumer: &'a Consumer,
+    as_of: NaiveDate,
+    policy: &Policy,
+    camps_ahead: &[&Camp],
+) -> (Decision, Cow<'a, Consumer>, usize) {
     let mut decided = Decided {
         consumer: Cow::Borrowed(consumer),
         events: Vec::new(),
     };
-    levy_surcharges(&mut decided, world, as_of, policy);
+    levy_surcharges(&mut decided, last, as_of, policy);
     if let Some(broken) = broken_plan(&decided.consumer, as_of) {
         decided.apply(0, broken);
     }
@@ -74,16 +107,81 @@ pub fn decide_consumer(
         mut events,
     } = decided;
     let ledger = ledger_as_of(&view, as_of, Charges::All, &[]);
+    // The levies and a broken plan are on the view already; the later stages' events are not.
+    let applied = events.len();
     let stage = climb_ladder(&view, &ledger, as_of, policy, &mut events);
-    let messages = queue_for_consumer(world, &view, as_of, policy, &events, camps_ahead);
+    let messages = queue_for_consumer(last, &view, as_of, policy, &events, camps_ahead);
     events.extend(messages);
     let next_visit = next_visit(&view, as_of, policy, !events.is_empty());
-    Decision {
+    let decision = Decision {
         events,
         stage,
         overdue_arrears: ledger.overdue_arrears,
         next_visit,
+    };
+    (decision, view, applied)
+}
+
+/// Where a consumer's events of one run are placed in its history until they are in the log:
+/// after everything already there (a run's levies are placed from here too, see
+/// [`crate::ledger::levy`]).
+pub(crate) const RUN_POSITIONS: u64 = u64::MAX - 1_000_000;
+
+/// What the run on the day after a run's date decides for a consumer the run left as it
+/// is, when that decides nothing and counts none of its bills or payments: the run after
+/// may then skip the consumer as long as nothing is recorded for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DayAfter {
+    /// The stage it is at that day.
+    pub stage: Stage,
+    /// Its overdue arrears that day.
+    pub overdue_arrears: Money,
+    /// The first date after that day on which a run could decide or count anything for it
+    /// ([`next_visit`]).
+    pub next_visit: NaiveDate,
+}
+
+/// [`decide_consumer`], and when its next visit falls on the day after `as_of`, what a run
+/// that day would decide for the consumer as this run leaves it (if nothing is recorded for
+/// it meanwhile): a [`DayAfter`] when that is nothing, so that the run after this one need not
+/// decide it again just because a levy falls overdue or a due date passes. Costs one more
+/// decision for those consumers, on the consumer already read.
+pub fn decide_consumer_ahead(
+    world: &World,
+    consumer: &Consumer,
+    as_of: NaiveDate,
+    policy: &Policy,
+    camps_ahead: &[&Camp],
+) -> (Decision, Option<DayAfter>) {
+    let (decision, mut view, applied) =
+        decide_view(LastRun::of(world), consumer, as_of, policy, camps_ahead);
+    let Some(day_after) = as_of.succ_opt().filter(|d| *d == decision.next_visit) else {
+        return (decision, None);
+    };
+    // The consumer as the run leaves it: every decided event applied, the `n`th at
+    // `RUN_POSITIONS + n`, after everything already in the log and in the order the run
+    // appends them (the levies are there already, placed the same way).
+    for (n, event) in decision.events.iter().enumerate().skip(applied) {
+        if let Some(change) = Change::of(RUN_POSITIONS + n as u64, event) {
+            view.to_mut().apply(change);
+        }
     }
+    // The run after this one: its record follows every event of this one. A camp announced
+    // in the consumer's subdivision makes that run decide it anyway, so none is counted here.
+    let after = LastRun {
+        on: Some(as_of),
+        position: u64::MAX,
+    };
+    let counted = view.bills.iter().any(|b| b.issued_on == day_after)
+        || view.payments.iter().any(|p| p.paid_on == day_after);
+    let (ahead, _, _) = decide_view(after, &view, day_after, policy, &[]);
+    let quiet = ahead.events.is_empty() && !counted;
+    let day_after = quiet.then_some(DayAfter {
+        stage: ahead.stage,
+        overdue_arrears: ahead.overdue_arrears,
+        next_visit: ahead.next_visit,
+    });
+    (decision, day_after)
 }
 
 /// The first date after `as_of` on which the nightly run's decision for `consumer` (its
@@ -206,9 +304,9 @@ fn first_anniversary_after(date: NaiveDate, after: NaiveDate) -> Option<NaiveDat
 }
 
 /// Levies each surcharge due by `as_of` that no earlier run assessed.
-fn levy_surcharges(decided: &mut Decided<'_>, world: &World, as_of: NaiveDate, policy: &Policy) {
-    let previous_run = world.last_nightly;
-    let previous_position = world.last_nightly_position;
+fn levy_surcharges(decided: &mut Decided<'_>, last: LastRun, as_of: NaiveDate, policy: &Policy) {
+    let previous_run = last.on;
+    let previous_position = last.position;
     let consumer = decided.consumer.as_ref();
     let levies = surcharges_due(consumer, as_of, policy, |position| {
         if position < previous_position {

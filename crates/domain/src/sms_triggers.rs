@@ -13,6 +13,7 @@
 
 use crate::event::{Event, SmsQueued};
 use crate::ledger::{ledger_as_of, Charges};
+use crate::nightly::LastRun;
 use crate::policy::Policy;
 use crate::sms::render;
 use crate::state::{Bill, Camp, ConnectionChange, Consumer, World};
@@ -25,7 +26,7 @@ pub const FIRST_RUN_WINDOW_DAYS: u64 = 7;
 /// The messages one consumer's triggers queue on `as_of`; `decided` are the events the run
 /// decided for it before (a notice it issues is a trigger).
 pub fn queue_for_consumer(
-    world: &World,
+    last: LastRun,
     consumer: &Consumer,
     as_of: NaiveDate,
     policy: &Policy,
@@ -36,13 +37,13 @@ pub fn queue_for_consumer(
         return Vec::new();
     };
     let mut q = Queue {
-        world,
+        last,
         consumer,
         as_of,
         policy,
         mobile,
-        after: world
-            .last_nightly
+        after: last
+            .on
             .unwrap_or_else(|| as_of - Days::new(FIRST_RUN_WINDOW_DAYS)),
         out: Vec::new(),
     };
@@ -58,7 +59,7 @@ pub fn queue_for_consumer(
 
 /// The messages of one consumer, queued so far.
 struct Queue<'a> {
-    world: &'a World,
+    last: LastRun,
     consumer: &'a Consumer,
     as_of: NaiveDate,
     policy: &'a Policy,
@@ -78,9 +79,7 @@ impl Queue<'_> {
     /// the last week. The first run has no previous one and keeps to its window rather than
     /// messaging all history; an old backlog imported late is not messaged.
     fn recorded_due(&self, d: NaiveDate, position: u64) -> bool {
-        let world = self.world;
-        let recorded_since_last_run =
-            world.last_nightly.is_some() && position > world.last_nightly_position;
+        let recorded_since_last_run = self.last.on.is_some() && position > self.last.position;
         let late_from = self.as_of - Days::new(FIRST_RUN_WINDOW_DAYS);
         self.in_window(d) || (d > late_from && d <= self.as_of && recorded_since_last_run)
     }

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 use vasooli_domain::codec::encode_event;
 use vasooli_domain::event::*;
-pub use vasooli_domain::nightly::{decide_consumer, Decision};
+pub use vasooli_domain::nightly::{decide_consumer, decide_consumer_ahead, DayAfter, Decision};
 use vasooli_domain::state::{Camp, Consumer, StoredConsumer, World};
 use vasooli_domain::types::Stage;
 use vasooli_domain::{Money, Policy};
@@ -79,8 +79,11 @@ struct Share {
 /// consumers with something due by its date ([`vasooli_domain::nightly::next_visit`]),
 /// something recorded since (their journal grew), or a camp announced in their subdivision,
 /// and takes the rest as they were: no events, the same stage and overdue arrears, nothing
-/// billed or collected in its window. It holds for the run after the one that made it only
-/// (its date and log position) under the same policy; any other run visits everyone.
+/// billed or collected in its window. Where a consumer's date was the day after the run's,
+/// the run looked that day ahead ([`decide_consumer_ahead`]) and, when nothing happens then,
+/// the entry holds that day's stage, arrears and next date instead. It holds for the run
+/// after the one that made it only (its date and log position) under the same policy; any
+/// other run visits everyone.
 #[derive(Clone, Debug)]
 pub struct Agenda {
     as_of: NaiveDate,
@@ -102,21 +105,53 @@ struct AgendaEntry {
     /// The stage it ended at (`None`: not connected by the run's date, counted nowhere).
     stage: Option<Stage>,
     overdue_arrears: Money,
+    /// The entry is what a run on the day after the run's date decides ([`DayAfter`]): nothing,
+    /// the stage and overdue arrears above. It holds for the runs after that date, not for a
+    /// rerun of the date itself, which decides the consumer.
+    day_after: bool,
+}
+
+impl AgendaEntry {
+    /// The entry of a consumer the run decided: what the run on the day after would decide,
+    /// when the run looked ahead and found nothing, or else what this run decided.
+    fn decided(decision: &Decision, day_after: Option<DayAfter>) -> AgendaEntry {
+        match day_after {
+            Some(d) => AgendaEntry {
+                journal_len: JOURNAL_UNSETTLED,
+                next: d.next_visit,
+                stage: Some(d.stage),
+                overdue_arrears: d.overdue_arrears,
+                day_after: true,
+            },
+            None => AgendaEntry {
+                journal_len: JOURNAL_UNSETTLED,
+                next: decision.next_visit,
+                stage: Some(decision.stage),
+                overdue_arrears: decision.overdue_arrears,
+                day_after: false,
+            },
+        }
+    }
 }
 
 impl Share {
-    /// Counts a consumer at the stage and overdue arrears its agenda entry holds (decided
-    /// now or skipped), and keeps the entry for the next run.
+    /// Counts a consumer the agenda skipped at the stage and overdue arrears its entry holds,
+    /// and keeps the entry for the next run.
     fn count(&mut self, entry: AgendaEntry) {
-        if let Some(stage) = entry.stage {
+        self.count_at(entry.stage, entry.overdue_arrears);
+        self.agenda.push(entry);
+    }
+
+    /// Counts a consumer at `stage` with `overdue_arrears` (`None`: counted nowhere).
+    fn count_at(&mut self, stage: Option<Stage>, overdue_arrears: Money) {
+        if let Some(stage) = stage {
             *self.stages.entry(stage.as_str()).or_insert(0) += 1;
             *self
                 .money
                 .arrears_by_stage
                 .entry(stage.as_str())
-                .or_default() += entry.overdue_arrears;
+                .or_default() += overdue_arrears;
         }
-        self.agenda.push(entry);
     }
 }
 
@@ -142,7 +177,9 @@ impl Agenda {
         as_of: NaiveDate,
     ) -> Option<AgendaEntry> {
         let entry = *self.entries.get(index)?;
-        (entry.journal_len as usize == stored.journal_len() && entry.next > as_of).then_some(entry)
+        let unchanged = entry.journal_len as usize == stored.journal_len();
+        let holds = entry.next > as_of && (!entry.day_after || as_of > self.as_of);
+        (unchanged && holds).then_some(entry)
     }
 
     /// Completes the agenda of a run just read into `world`; false when the world is not
@@ -168,7 +205,7 @@ impl Agenda {
 /// or a rule of the run that it follows changes, or the order of [`Stage::ALL`] (an entry
 /// stores a stage by its place there), so that an agenda a build with other rules saved is
 /// not followed (the next run then visits every consumer and saves a new one).
-const AGENDA_RULES_VERSION: u32 = 1;
+const AGENDA_RULES_VERSION: u32 = 2;
 
 /// A fingerprint of the rules and the policy an agenda was made under: the CRC-32 of the
 /// rules' version and the policy's TOML.
@@ -190,8 +227,14 @@ pub(crate) const AGENDA_PARTS_FILE: &str = "nightly-agenda-2";
 const AGENDA_KEY_PREFIX: &[u8] = b"nightly-agenda";
 /// Consumers per saved part of the agenda.
 const AGENDA_PART_ENTRIES: usize = 65_536;
-/// Bytes of one saved entry: journal length, next date, stage, overdue arrears.
+/// Bytes of one saved entry: journal length, next date, stage (its index, or
+/// [`AGENDA_NO_STAGE`]; with [`AGENDA_DAY_AFTER`] set for an entry of the day after),
+/// overdue arrears.
 const AGENDA_ENTRY_BYTES: usize = 4 + 4 + 1 + 8;
+/// The stage byte of an entry with no stage.
+const AGENDA_NO_STAGE: u8 = u8::MAX;
+/// The bit of the stage byte set for an entry of the day after ([`AgendaEntry::day_after`]).
+const AGENDA_DAY_AFTER: u8 = 0x80;
 
 /// Saves `agenda` durably, as a checkpoint is: its parts in a file of a new generation, then
 /// the head naming it, then the files and keys of the one before are removed. A crash leaves
@@ -208,7 +251,12 @@ pub(crate) fn save_agenda(
         for entry in chunk {
             bytes.extend_from_slice(&entry.journal_len.to_le_bytes());
             bytes.extend_from_slice(&entry.next.num_days_from_ce().to_le_bytes());
-            bytes.push(entry.stage.map_or(u8::MAX, Stage::index));
+            let stage = entry.stage.map_or(AGENDA_NO_STAGE, Stage::index);
+            bytes.push(if entry.day_after {
+                stage | AGENDA_DAY_AFTER
+            } else {
+                stage
+            });
             bytes.extend_from_slice(&entry.overdue_arrears.paise().to_le_bytes());
         }
         Ok::<_, EngineError>(crate::engine::sealed(bytes))
@@ -259,12 +307,13 @@ pub(crate) fn load_agenda(projections: &vasooli_store::SideDb) -> Option<Agenda>
                 journal_len: u32::from_le_bytes(entry[0..4].try_into().ok()?),
                 next: NaiveDate::from_num_days_from_ce_opt(next)?,
                 stage: match entry[8] {
-                    u8::MAX => None,
-                    index => Some(Stage::from_index(index)?),
+                    AGENDA_NO_STAGE => None,
+                    byte => Some(Stage::from_index(byte & !AGENDA_DAY_AFTER)?),
                 },
                 overdue_arrears: Money::from_paise(i64::from_le_bytes(
                     entry[9..17].try_into().ok()?,
                 )),
+                day_after: entry[8] != AGENDA_NO_STAGE && entry[8] & AGENDA_DAY_AFTER != 0,
             });
         }
     }
@@ -305,6 +354,7 @@ fn decide_share(
                 next: stored.connected_on,
                 stage: None,
                 overdue_arrears: Money::ZERO,
+                day_after: false,
             });
             continue;
         }
@@ -312,14 +362,13 @@ fn decide_share(
         let camps_ahead = camps
             .get(consumer.subdivision.as_str())
             .map_or(&[][..], Vec::as_slice);
-        let decision = decide_consumer(world, consumer, as_of, policy, camps_ahead);
+        let (decision, day_after) =
+            decide_consumer_ahead(world, consumer, as_of, policy, camps_ahead);
         count_money(&mut share.money, consumer, &decision, since, as_of);
-        share.count(AgendaEntry {
-            journal_len: JOURNAL_UNSETTLED,
-            next: decision.next_visit,
-            stage: Some(decision.stage),
-            overdue_arrears: decision.overdue_arrears,
-        });
+        share.count_at(Some(decision.stage), decision.overdue_arrears);
+        share
+            .agenda
+            .push(AgendaEntry::decided(&decision, day_after));
         for event in decision.events {
             match encode_event(&event) {
                 Ok(payload) => share.events.push((event, payload)),

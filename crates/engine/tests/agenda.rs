@@ -24,6 +24,11 @@ fn policy() -> Policy {
 /// Forty consumers, each billed on 2026-01-05 and due on 2026-01-20; A1 pays nothing, the
 /// others pay in full.
 fn utility(dir: &std::path::Path, agenda: bool) -> Engine {
+    utility_paying(dir, agenda, |account| account != "A1")
+}
+
+/// [`utility`], where the consumers `pays` names pay in full and the others nothing.
+fn utility_paying(dir: &std::path::Path, agenda: bool, pays: impl Fn(&str) -> bool) -> Engine {
     let mut engine = Engine::open(dir, policy()).expect("opens");
     engine.set_clock(Clock::Fixed(day(300)));
     engine.set_nightly_agenda(agenda);
@@ -36,7 +41,7 @@ fn utility(dir: &std::path::Path, agenda: bool) -> Engine {
             "account_no": account, "period": "2026-01", "issued_on": "2026-01-05",
             "due_on": "2026-01-20", "amount": "5000.00"}),
         );
-        if account != "A1" {
+        if pays(account) {
             commands.push(
                 json!({"type": "receive_payment", "receipt_no": format!("R-{account}"),
                 "account_no": account, "amount": "5000.00", "paid_on": "2026-01-15",
@@ -159,4 +164,50 @@ fn daily_runs_by_agenda_follow_the_ladder_as_runs_over_everyone_do() {
     assert_eq!(after.visited, 40);
     let next = by_agenda.nightly(day(83)).expect("the run after");
     assert!(next.visited < 40, "{}", next.visited);
+}
+
+/// The first run, on the first anniversary of the bills' due date, levies a surcharge on
+/// every consumer and issues each a notice; the next day, when the levies fall overdue, the
+/// run by agenda decides none of them again (the first run looked a day ahead) and still
+/// answers what a run over everyone answers. A rerun of the first run's date decides them
+/// all, since what the agenda holds for them is the day after's.
+#[test]
+fn the_day_after_a_run_that_levied_on_everyone_decides_no_one_again() {
+    let agenda_dir = tempfile::tempdir().expect("a temporary directory");
+    let full_dir = tempfile::tempdir().expect("a temporary directory");
+    let mut by_agenda = utility_paying(agenda_dir.path(), true, |_| false);
+    let mut full = utility_paying(full_dir.path(), false, |_| false);
+    // 2026-02-20: the first anniversary of the due date, 31 days overdue.
+    let first = day(50);
+    let mut run = |date: NaiveDate| {
+        let a = by_agenda.nightly(date).expect("a run by agenda");
+        let f = full.nightly(date).expect("a run over everyone");
+        assert_eq!(f.visited, 40, "a run over everyone decides everyone");
+        let visited = a.visited;
+        let levied = a.surcharges;
+        assert_eq!(outcome(a), outcome(f), "the run of {date}");
+        assert_eq!(log(&by_agenda), log(&full), "the log after {date}");
+        (visited, levied)
+    };
+    assert_eq!(run(first), (40, 40), "the first run levies on everyone");
+    assert_eq!(
+        run(first),
+        (40, 0),
+        "a rerun of its date decides everyone again"
+    );
+    assert_eq!(run(day(51)), (0, 0), "the day after decides no one");
+    // The next anniversary levies again. The days in between decide no one but 2026-03-12,
+    // when the levy of 2026-02-20 has been overdue for the notice's minimum days.
+    let between: Vec<(u64, usize)> = (52..78)
+        .map(|n| (n, run(day(n))))
+        .filter(|(_, (visited, _))| *visited > 0)
+        .map(|(n, (visited, _))| (n, visited))
+        .collect();
+    assert_eq!(between, [(70, 40)]);
+    assert_eq!(
+        run(day(78)),
+        (40, 40),
+        "2026-03-20 levies the second surcharge"
+    );
+    assert_eq!(run(day(79)), (0, 0));
 }
