@@ -146,6 +146,10 @@ pub struct DayAfter {
 /// it meanwhile): a [`DayAfter`] when that is nothing, so that the run after this one need not
 /// decide it again just because a levy falls overdue or a due date passes. Costs one more
 /// decision for those consumers, on the consumer already read.
+///
+/// A rerun of the last run's date does not look ahead: it may append nothing, and then
+/// records no completion, so the run after it sees the last run's record where it was, with
+/// whatever was recorded since (a late payment, a bill) after it and still to be messaged.
 pub fn decide_consumer_ahead(
     world: &World,
     consumer: &Consumer,
@@ -153,9 +157,11 @@ pub fn decide_consumer_ahead(
     policy: &Policy,
     camps_ahead: &[&Camp],
 ) -> (Decision, Option<DayAfter>) {
-    let (decision, mut view, applied) =
-        decide_view(LastRun::of(world), consumer, as_of, policy, camps_ahead);
-    let Some(day_after) = as_of.succ_opt().filter(|d| *d == decision.next_visit) else {
+    let last = LastRun::of(world);
+    let (decision, mut view, applied) = decide_view(last, consumer, as_of, policy, camps_ahead);
+    let rerun = last.on == Some(as_of);
+    let day_after = as_of.succ_opt().filter(|d| *d == decision.next_visit);
+    let Some(day_after) = day_after.filter(|_| !rerun) else {
         return (decision, None);
     };
     // The consumer as the run leaves it: every decided event applied, the `n`th at
@@ -166,8 +172,9 @@ pub fn decide_consumer_ahead(
             view.to_mut().apply(change);
         }
     }
-    // The run after this one: its record follows every event of this one. A camp announced
-    // in the consumer's subdivision makes that run decide it anyway, so none is counted here.
+    // The run after this one: this one's record (a run on a new date always writes one)
+    // follows every event so far. A camp announced in the consumer's subdivision makes that
+    // run decide it anyway, so none is counted here.
     let after = LastRun {
         on: Some(as_of),
         position: u64::MAX,

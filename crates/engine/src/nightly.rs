@@ -8,7 +8,8 @@
 //! 5. completion: record the run, so the next one knows what was assessed.
 //!
 //! Each stage decides from the consumer's history plus the events earlier stages decided for
-//! it, in the domain's pure [`decide_consumer`]; the events are then appended and the world
+//! it, in the domain's pure [`decide_consumer`] (through [`decide_consumer_ahead`], which also
+//! looks a day ahead for the next run's agenda); the events are then appended and the world
 //! brought up to date from the log.
 
 use crate::engine::{Engine, EngineError};
@@ -102,7 +103,8 @@ struct AgendaEntry {
     journal_len: u32,
     /// The first date something may be due.
     next: NaiveDate,
-    /// The stage it ended at (`None`: not connected by the run's date, counted nowhere).
+    /// The stage it ended at, or is at on the day after ([`AgendaEntry::day_after`]); `None`:
+    /// not connected by the run's date, counted nowhere.
     stage: Option<Stage>,
     overdue_arrears: Money,
     /// The entry is what a run on the day after the run's date decides ([`DayAfter`]): nothing,
@@ -135,8 +137,8 @@ impl AgendaEntry {
 }
 
 impl Share {
-    /// Counts a consumer the agenda skipped at the stage and overdue arrears its entry holds,
-    /// and keeps the entry for the next run.
+    /// Counts a consumer at the stage and overdue arrears its entry holds (one the agenda
+    /// skipped, or one not yet connected), and keeps the entry for the next run.
     fn count(&mut self, entry: AgendaEntry) {
         self.count_at(entry.stage, entry.overdue_arrears);
         self.agenda.push(entry);
@@ -393,7 +395,7 @@ fn window_start(world: &World, as_of: NaiveDate) -> Option<NaiveDate> {
 }
 
 /// Adds one consumer's bills, payments and levies to `money` (its arrears are counted by
-/// stage with [`Share::count`]).
+/// stage with [`Share::count_at`]).
 fn count_money(
     money: &mut NightlyMoney,
     consumer: &Consumer,
