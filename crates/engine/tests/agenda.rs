@@ -166,48 +166,115 @@ fn daily_runs_by_agenda_follow_the_ladder_as_runs_over_everyone_do() {
     assert!(next.visited < 40, "{}", next.visited);
 }
 
+/// Runs `date` on both engines and holds their summaries and logs equal; answers how many
+/// consumers the run by agenda decided and how many surcharges it levied.
+fn run_both(by_agenda: &mut Engine, full: &mut Engine, date: NaiveDate) -> (usize, usize) {
+    let a = by_agenda.nightly(date).expect("a run by agenda");
+    let f = full.nightly(date).expect("a run over everyone");
+    assert_eq!(f.visited, 40, "a run over everyone decides everyone");
+    let decided = (a.visited, a.surcharges);
+    assert_eq!(outcome(a), outcome(f), "the run of {date}");
+    assert_eq!(log(by_agenda), log(full), "the log after {date}");
+    decided
+}
+
 /// The first run, on the first anniversary of the bills' due date, levies a surcharge on
 /// every consumer and issues each a notice; the next day, when the levies fall overdue, the
 /// run by agenda decides none of them again (the first run looked a day ahead) and still
-/// answers what a run over everyone answers. A rerun of the first run's date decides them
-/// all, since what the agenda holds for them is the day after's.
+/// answers what a run over everyone answers. What the agenda then holds is the day after's,
+/// so a rerun of a date decides those consumers, after a reopening too (the agenda read back).
 #[test]
 fn the_day_after_a_run_that_levied_on_everyone_decides_no_one_again() {
     let agenda_dir = tempfile::tempdir().expect("a temporary directory");
     let full_dir = tempfile::tempdir().expect("a temporary directory");
     let mut by_agenda = utility_paying(agenda_dir.path(), true, |_| false);
     let mut full = utility_paying(full_dir.path(), false, |_| false);
+    let mut run = |by_agenda: &mut Engine, n: u64| run_both(by_agenda, &mut full, day(n));
     // 2026-02-20: the first anniversary of the due date, 31 days overdue.
-    let first = day(50);
-    let mut run = |date: NaiveDate| {
-        let a = by_agenda.nightly(date).expect("a run by agenda");
-        let f = full.nightly(date).expect("a run over everyone");
-        assert_eq!(f.visited, 40, "a run over everyone decides everyone");
-        let visited = a.visited;
-        let levied = a.surcharges;
-        assert_eq!(outcome(a), outcome(f), "the run of {date}");
-        assert_eq!(log(&by_agenda), log(&full), "the log after {date}");
-        (visited, levied)
-    };
-    assert_eq!(run(first), (40, 40), "the first run levies on everyone");
     assert_eq!(
-        run(first),
-        (40, 0),
-        "a rerun of its date decides everyone again"
+        run(&mut by_agenda, 50),
+        (40, 40),
+        "the first run levies on everyone"
     );
-    assert_eq!(run(day(51)), (0, 0), "the day after decides no one");
+    assert_eq!(
+        run(&mut by_agenda, 51),
+        (0, 0),
+        "the day after decides no one"
+    );
+    drop(by_agenda);
+    let mut by_agenda = Engine::open(agenda_dir.path(), policy()).expect("reopens");
+    by_agenda.set_clock(Clock::Fixed(day(300)));
+    assert_eq!(
+        run(&mut by_agenda, 51),
+        (40, 0),
+        "a rerun of the day decides the consumers the agenda holds the day after's of"
+    );
     // The next anniversary levies again. The days in between decide no one but 2026-03-12,
     // when the levy of 2026-02-20 has been overdue for the notice's minimum days.
     let between: Vec<(u64, usize)> = (52..78)
-        .map(|n| (n, run(day(n))))
-        .filter(|(_, (visited, _))| *visited > 0)
-        .map(|(n, (visited, _))| (n, visited))
+        .map(|n| (n, run(&mut by_agenda, n).0))
+        .filter(|(_, visited)| *visited > 0)
         .collect();
     assert_eq!(between, [(70, 40)]);
+    assert_eq!(run(&mut by_agenda, 78), (40, 40), "2026-03-20 levies again");
+    assert_eq!(run(&mut by_agenda, 79), (0, 0));
+}
+
+/// What a run cannot take as the day after's: a bill issued that day (the next run counts it
+/// as billed), and, on a rerun of a date, a payment recorded since the last run that the run
+/// after messages once the consumer's mobile starts. The runs by agenda decide them as the
+/// runs over everyone do.
+#[test]
+fn the_day_after_is_decided_when_a_bill_falls_in_it_or_the_run_was_a_rerun() {
+    let agenda_dir = tempfile::tempdir().expect("a temporary directory");
+    let full_dir = tempfile::tempdir().expect("a temporary directory");
+    let mut by_agenda = utility_paying(agenda_dir.path(), true, |_| false);
+    let mut full = utility_paying(full_dir.path(), false, |_| false);
+    let record = |engines: [&mut Engine; 2], commands: &[serde_json::Value]| {
+        for engine in engines {
+            engine
+                .execute(common::inputs_from("recorded", commands))
+                .expect("recorded");
+        }
+    };
+    // A2's next bill is issued on the day after the first run.
+    let bill = json!({"type": "issue_bill", "bill_no": "B-A2-02", "account_no": "A2",
+        "period": "2026-02", "issued_on": day(51).to_string(), "due_on": "2026-03-08",
+        "amount": "700.00"});
+    record([&mut by_agenda, &mut full], &[bill]);
+    assert_eq!(run_both(&mut by_agenda, &mut full, day(50)), (40, 40));
+    let next = run_both(&mut by_agenda, &mut full, day(51));
     assert_eq!(
-        run(day(78)),
-        (40, 40),
-        "2026-03-20 levies the second surcharge"
+        next,
+        (1, 0),
+        "the day after decides A2 alone, whose bill it counts"
     );
-    assert_eq!(run(day(79)), (0, 0));
+    // After the run of the 51st: A3 pays late, dated that day, and registers a mobile from
+    // the 52nd. The rerun of the 51st sends A3 nothing (no mobile yet) and appends nothing;
+    // the run of the 52nd messages the payment, recorded after the last run's record.
+    let late = [
+        json!({"type": "receive_payment", "receipt_no": "R-A3", "account_no": "A3",
+            "amount": "1000.00", "paid_on": day(51).to_string(), "channel": "upi"}),
+        json!({"type": "register_mobile", "account_no": "A3", "mobile": "9876500003",
+            "registered_on": day(52).to_string(), "source": "online"}),
+    ];
+    record([&mut by_agenda, &mut full], &late);
+    assert_eq!(run_both(&mut by_agenda, &mut full, day(51)).1, 0);
+    let before = sms_of(&full, "A3");
+    run_both(&mut by_agenda, &mut full, day(52));
+    assert_eq!(
+        sms_of(&full, "A3"),
+        before + 1,
+        "the late payment is messaged"
+    );
+}
+
+/// How many SMS messages have been queued for `account`.
+fn sms_of(engine: &Engine, account: &str) -> usize {
+    engine
+        .world()
+        .consumer(account)
+        .expect("registered")
+        .sms
+        .len()
 }

@@ -1103,6 +1103,7 @@ proptest! {
         short_steps in any::<bool>(),
         periods in (5i64..50, 20i64..70, 0i64..8, 30i64..120),
         surcharges in prop::bool::weighted(0.8),
+        mobile_from in 10i64..80,
     ) {
         // The policy's periods drawn too, so that no rule's date hides behind another's.
         let (clear_days, min_days_overdue, reminder_days, after_days) = periods;
@@ -1126,9 +1127,12 @@ proptest! {
         let mut by_agenda = open(agenda_dir.path(), true);
         let mut full = open(full_dir.path(), false);
         let mut setup = setup_commands();
+        // The third consumer's mobile starts between the runs, so that what was recorded
+        // before it (a payment, a bill) is messaged by the run that sees it start.
         for (i, (account, _, _)) in ACCOUNTS.iter().enumerate().take(3) {
+            let from = if i == 2 { mobile_from } else { -60 };
             setup.push(json!({"type": "register_mobile", "account_no": account,
-                "mobile": format!("98765000{i:02}"), "registered_on": on(-60).to_string(),
+                "mobile": format!("98765000{i:02}"), "registered_on": on(from).to_string(),
                 "source": "online"}));
         }
         setup.push(json!({"type": "schedule_camp", "camp_id": "CAMP-1", "subdivision": "SD1",
