@@ -166,6 +166,16 @@ fn daily_runs_by_agenda_follow_the_ladder_as_runs_over_everyone_do() {
     assert!(next.visited < 40, "{}", next.visited);
 }
 
+/// Two utilities where no one pays, one running by agenda and one over everyone, each with
+/// the directory it is in.
+fn unpaid_pair() -> (tempfile::TempDir, Engine, tempfile::TempDir, Engine) {
+    let agenda_dir = tempfile::tempdir().expect("a temporary directory");
+    let full_dir = tempfile::tempdir().expect("a temporary directory");
+    let by_agenda = utility_paying(agenda_dir.path(), true, |_| false);
+    let full = utility_paying(full_dir.path(), false, |_| false);
+    (agenda_dir, by_agenda, full_dir, full)
+}
+
 /// Runs `date` on both engines and holds their summaries and logs equal; answers how many
 /// consumers the run by agenda decided and how many surcharges it levied.
 fn run_both(by_agenda: &mut Engine, full: &mut Engine, date: NaiveDate) -> (usize, usize) {
@@ -185,10 +195,7 @@ fn run_both(by_agenda: &mut Engine, full: &mut Engine, date: NaiveDate) -> (usiz
 /// so a rerun of a date decides those consumers, after a reopening too (the agenda read back).
 #[test]
 fn the_day_after_a_run_that_levied_on_everyone_decides_no_one_again() {
-    let agenda_dir = tempfile::tempdir().expect("a temporary directory");
-    let full_dir = tempfile::tempdir().expect("a temporary directory");
-    let mut by_agenda = utility_paying(agenda_dir.path(), true, |_| false);
-    let mut full = utility_paying(full_dir.path(), false, |_| false);
+    let (agenda_dir, mut by_agenda, _full_dir, mut full) = unpaid_pair();
     let mut run = |by_agenda: &mut Engine, n: u64| run_both(by_agenda, &mut full, day(n));
     // 2026-02-20: the first anniversary of the due date, 31 days overdue.
     assert_eq!(
@@ -226,10 +233,7 @@ fn the_day_after_a_run_that_levied_on_everyone_decides_no_one_again() {
 /// runs over everyone do.
 #[test]
 fn the_day_after_is_decided_when_a_bill_falls_in_it_or_the_run_was_a_rerun() {
-    let agenda_dir = tempfile::tempdir().expect("a temporary directory");
-    let full_dir = tempfile::tempdir().expect("a temporary directory");
-    let mut by_agenda = utility_paying(agenda_dir.path(), true, |_| false);
-    let mut full = utility_paying(full_dir.path(), false, |_| false);
+    let (_agenda_dir, mut by_agenda, _full_dir, mut full) = unpaid_pair();
     let record = |engines: [&mut Engine; 2], commands: &[serde_json::Value]| {
         for engine in engines {
             engine
