@@ -109,7 +109,8 @@ struct AgendaEntry {
     overdue_arrears: Money,
     /// The entry is what a run on the day after the run's date decides ([`DayAfter`]): nothing,
     /// the stage and overdue arrears above. It holds for the runs after that date, not for a
-    /// rerun of the date itself, which decides the consumer.
+    /// rerun, which decides the consumer: a rerun of that date, or of a later run's date when
+    /// the later run skipped the consumer and carried the entry over (only cautious there).
     day_after: bool,
 }
 

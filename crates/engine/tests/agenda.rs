@@ -192,7 +192,8 @@ fn run_both(by_agenda: &mut Engine, full: &mut Engine, date: NaiveDate) -> (usiz
 /// every consumer and issues each a notice; the next day, when the levies fall overdue, the
 /// run by agenda decides none of them again (the first run looked a day ahead) and still
 /// answers what a run over everyone answers. What the agenda then holds is the day after's,
-/// so a rerun of a date decides those consumers, after a reopening too (the agenda read back).
+/// so a rerun of a date decides those consumers; here the rerun comes after a reopening, so
+/// what is held survives the agenda's saving and reading back.
 #[test]
 fn the_day_after_a_run_that_levied_on_everyone_decides_no_one_again() {
     let (agenda_dir, mut by_agenda, _full_dir, mut full) = unpaid_pair();
@@ -263,7 +264,9 @@ fn the_day_after_is_decided_when_a_bill_falls_in_it_or_the_run_was_a_rerun() {
             "registered_on": day(52).to_string(), "source": "online"}),
     ];
     record([&mut by_agenda, &mut full], &late);
+    let logged = log(&by_agenda).len();
     assert_eq!(run_both(&mut by_agenda, &mut full, day(51)).1, 0);
+    assert_eq!(log(&by_agenda).len(), logged, "the rerun appends nothing");
     let before = sms_of(&full, "A3");
     run_both(&mut by_agenda, &mut full, day(52));
     assert_eq!(
