@@ -299,6 +299,8 @@ fn nightly_dates_are_checked_and_reruns_append_nothing() {
     seed(dir.path(), &data);
     let first = ok(&data, &["nightly", "--as-of", "2026-09-30"]);
     assert!(first.contains("events appended"), "{first}");
+    // The first run has no agenda to follow: it decides both consumers.
+    assert!(first.contains("\nconsumers decided: 2\n"), "{first}");
     let before = ok(&data, &["verify"]);
     let again = ok(&data, &["nightly", "--as-of", "2026-09-30"]);
     assert!(again.contains("events appended: 0"), "{again}");

@@ -651,6 +651,8 @@ fn print_nightly_summary(summary: &vasooli_engine::nightly::NightlySummary, as_o
         rupees(money.collected),
         rupees(money.surcharge_levied)
     );
+    // The others had nothing due by the date and nothing recorded since the last run.
+    outln!("consumers decided: {}", summary.visited);
     outln!("elapsed: {} ms", summary.elapsed_ms);
 }
 
