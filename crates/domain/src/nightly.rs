@@ -46,10 +46,16 @@ impl Decided<'_> {
     /// Records an event later stages must see: applied to (a copy of) the consumer.
     /// `position` places a levy among the consumer's charges.
     fn apply(&mut self, position: u64, event: Event) {
-        if let Some(change) = Change::of(position, &event) {
-            self.consumer.to_mut().apply(change);
-        }
+        apply_to(&mut self.consumer, position, &event);
         self.events.push(event);
+    }
+}
+
+/// Applies an event at `position` to (a copy of) `consumer`, as the log will once it is
+/// appended; events that change no history leave it borrowed.
+fn apply_to(consumer: &mut Cow<'_, Consumer>, position: u64, event: &Event) {
+    if let Some(change) = Change::of(position, event) {
+        consumer.to_mut().apply(change);
     }
 }
 
@@ -168,9 +174,7 @@ pub fn decide_consumer_ahead(
     // `RUN_POSITIONS + n`, after everything already in the log and in the order the run
     // appends them (the levies are there already, placed the same way).
     for (n, event) in decision.events.iter().enumerate().skip(applied) {
-        if let Some(change) = Change::of(RUN_POSITIONS + n as u64, event) {
-            view.to_mut().apply(change);
-        }
+        apply_to(&mut view, RUN_POSITIONS + n as u64, event);
     }
     // The run after this one: this one's record (a run on a new date always writes one)
     // follows every event so far. A camp announced in the consumer's subdivision makes that

@@ -118,21 +118,20 @@ impl AgendaEntry {
     /// The entry of a consumer the run decided: what the run on the day after would decide,
     /// when the run looked ahead and found nothing, or else what this run decided.
     fn decided(decision: &Decision, day_after: Option<DayAfter>) -> AgendaEntry {
-        match day_after {
-            Some(d) => AgendaEntry {
-                journal_len: JOURNAL_UNSETTLED,
-                next: d.next_visit,
-                stage: Some(d.stage),
-                overdue_arrears: d.overdue_arrears,
-                day_after: true,
-            },
-            None => AgendaEntry {
-                journal_len: JOURNAL_UNSETTLED,
-                next: decision.next_visit,
-                stage: Some(decision.stage),
-                overdue_arrears: decision.overdue_arrears,
-                day_after: false,
-            },
+        let (next, stage, overdue_arrears) = match day_after {
+            Some(d) => (d.next_visit, d.stage, d.overdue_arrears),
+            None => (
+                decision.next_visit,
+                decision.stage,
+                decision.overdue_arrears,
+            ),
+        };
+        AgendaEntry {
+            journal_len: JOURNAL_UNSETTLED,
+            next,
+            stage: Some(stage),
+            overdue_arrears,
+            day_after: day_after.is_some(),
         }
     }
 }
