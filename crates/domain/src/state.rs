@@ -960,6 +960,11 @@ mod tests {
         })
     }
 
+    /// Bytes every consumer's journal holds.
+    fn journal_bytes(world: &World) -> u64 {
+        world.consumers.iter().map(|c| c.journal_len() as u64).sum()
+    }
+
     #[test]
     fn journals_are_compacted_once_grown_by_a_quarter_and_keep_every_byte() {
         let accounts: Vec<String> = (0..50).map(|i| format!("A{i:03}")).collect();
@@ -969,7 +974,7 @@ mod tests {
             position += 1;
             world.apply(position, &registration(account));
         }
-        let registered: u64 = world.consumers.iter().map(|c| c.journal_len() as u64).sum();
+        let registered = journal_bytes(&world);
         assert_eq!(world.journal_growth.held, registered);
         assert_eq!(
             world.journal_growth.grown, 0,
@@ -987,7 +992,7 @@ mod tests {
             let after = world.journal_growth;
             assert!(!after.due(), "apply leaves no compaction due");
             if after.held != before.held {
-                let live: u64 = world.consumers.iter().map(|c| c.journal_len() as u64).sum();
+                let live = journal_bytes(&world);
                 assert_eq!(after.held, live);
                 assert_eq!(after.grown, 0);
                 compactions.push((before.grown, before.held));
@@ -1035,7 +1040,7 @@ mod tests {
         }
 
         // A world read from a checkpoint counts what its journals hold, as if compacted.
-        let live: u64 = world.consumers.iter().map(|c| c.journal_len() as u64).sum();
+        let live = journal_bytes(&world);
         world.journal_growth = JournalGrowth::default();
         world.index_accounts();
         assert_eq!(world.journal_growth.held, live);

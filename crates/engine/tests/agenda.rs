@@ -55,6 +55,14 @@ fn utility_paying(dir: &std::path::Path, agenda: bool, pays: impl Fn(&str) -> bo
     engine
 }
 
+/// The engine of `dir` opened again under the same policy and clock: its agenda is read
+/// back from the projections.
+fn reopen(dir: &std::path::Path) -> Engine {
+    let mut engine = Engine::open(dir, policy()).expect("reopens");
+    engine.set_clock(Clock::Fixed(day(300)));
+    engine
+}
+
 fn outcome(mut summary: NightlySummary) -> String {
     summary.visited = 0;
     summary.elapsed_ms = 0;
@@ -93,8 +101,7 @@ fn daily_runs_by_agenda_follow_the_ladder_as_runs_over_everyone_do() {
         if n == 45 {
             // The engine is reopened: the agenda is read back from the projections.
             drop(by_agenda);
-            by_agenda = Engine::open(agenda_dir.path(), policy()).expect("reopens");
-            by_agenda.set_clock(Clock::Fixed(day(300)));
+            by_agenda = reopen(agenda_dir.path());
         }
         let a = by_agenda.nightly(date).expect("a run by agenda");
         let f = full.nightly(date).expect("a run over everyone");
@@ -148,8 +155,7 @@ fn daily_runs_by_agenda_follow_the_ladder_as_runs_over_everyone_do() {
     // Reopened under the same policy: the saved agenda is read back from its file, so the
     // next day does not visit everyone.
     drop(by_agenda);
-    let mut by_agenda = Engine::open(agenda_dir.path(), policy()).expect("reopens");
-    by_agenda.set_clock(Clock::Fixed(day(300)));
+    let mut by_agenda = reopen(agenda_dir.path());
     let reopened = by_agenda.nightly(day(81)).expect("a run after reopening");
     assert!(reopened.visited < 40, "{}", reopened.visited);
     // Rules of the whole utility make the day after a policy change visit everyone.
@@ -210,8 +216,7 @@ fn the_day_after_a_run_that_levied_on_everyone_decides_no_one_again() {
         "the day after decides no one"
     );
     drop(by_agenda);
-    let mut by_agenda = Engine::open(agenda_dir.path(), policy()).expect("reopens");
-    by_agenda.set_clock(Clock::Fixed(day(300)));
+    let mut by_agenda = reopen(agenda_dir.path());
     assert_eq!(
         run(&mut by_agenda, 51),
         (40, 0),
