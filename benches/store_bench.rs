@@ -208,7 +208,7 @@ fn main() {
         let db = sled::open(store_dir.join("log")).expect("sled");
         db.open_tree(LOG_TREE)
             .expect("tree")
-            .remove(b"Mcheckpoint")
+            .remove(b"Mheads")
             .expect("remove the marker");
         db.flush().expect("flush");
         drop(db);

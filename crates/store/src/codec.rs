@@ -145,6 +145,45 @@ pub(crate) struct CheckpointWire {
     pub position: u64,
 }
 
+/// The stream heads' marker: the `H`, `N` and `L` entries describe streams `0..streams`
+/// (in the order they first appeared in the log) as of `position`.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
+pub(crate) struct HeadsWire {
+    pub position: u64,
+    pub streams: u64,
+}
+
+/// The versions of one block of streams (`heads::BLOCK_STREAMS` of them, the last block
+/// fewer), and how many `L` entries the block has, which tells a checkpoint when to merge
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
+pub(crate) struct HeadBlockWire {
+    pub versions: Vec<u64>,
+    pub lists: u32,
+}
+
+/// The names of one block of streams, in the order of their ids.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
+pub(crate) struct NameBlockWire<'a> {
+    pub names: Vec<&'a str>,
+}
+
+/// Chunks holding events of some streams of one block: what one checkpoint added, or
+/// several merged.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
+pub(crate) struct ListBlockWire {
+    pub streams: Vec<ListWire>,
+}
+
+/// The chunks of one stream, by its place in its block: the first chunk's position, then
+/// the distance of each next one from the one before (ascending).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
+pub(crate) struct ListWire {
+    pub slot: u32,
+    pub first: u64,
+    pub gaps: Vec<u64>,
+}
+
 /// The replicated-log sequence the commits so far cover (cluster mode).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
 pub(crate) struct CoveredWire {

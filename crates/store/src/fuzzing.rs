@@ -3,7 +3,11 @@
 //! envelope whose CRC this module fixes first (a value with a wrong CRC is refused before
 //! decoding, which would hide the decoder from the fuzzer).
 
-use crate::codec::{self, CheckpointWire, ChunkBuilder, StreamWire};
+use crate::codec::{
+    self, CheckpointWire, ChunkBuilder, HeadBlockWire, HeadsWire, ListBlockWire, NameBlockWire,
+    StreamWire,
+};
+use crate::heads;
 use crate::read::decode_chunk;
 
 /// Makes `bytes` an envelope with a correct CRC: its first byte is the format, the rest the
@@ -54,22 +58,41 @@ pub fn chunk(bytes: &[u8]) {
     }
 }
 
-/// The checkpoint's parts: the marker and a stream head. Each that decodes seals to bytes
-/// that decode to the same value; the first input byte picks which.
+/// The stream heads' parts: the markers, a head block's versions, names and chunk lists,
+/// and a stream head of the older layout. Each that decodes seals to bytes that decode to
+/// the same value; the first input byte picks which.
 pub fn checkpoint(bytes: &[u8]) {
     let Some((&pick, rest)) = bytes.split_first() else {
         return;
     };
     let value = envelope(rest);
-    if pick % 2 == 0 {
-        if let Ok(marker) = codec::open_envelope::<CheckpointWire>(&value) {
-            let sealed = codec::seal(&marker).expect("a marker encodes");
-            let back: CheckpointWire = codec::open_envelope(&sealed).expect("decodes");
-            assert_eq!(marker, back);
+    /// A value that decodes seals to bytes that decode to the same value.
+    macro_rules! round_trip {
+        ($wire:ty) => {
+            if let Ok(decoded) = codec::open_envelope::<$wire>(&value) {
+                let sealed = codec::seal(&decoded).expect("a decoded value encodes");
+                let back: $wire = codec::open_envelope(&sealed).expect("decodes");
+                assert_eq!(decoded, back);
+            }
+        };
+    }
+    match pick % 6 {
+        0 => round_trip!(CheckpointWire),
+        1 => round_trip!(StreamWire),
+        2 => round_trip!(HeadsWire),
+        3 => round_trip!(HeadBlockWire),
+        4 => round_trip!(NameBlockWire<'_>),
+        _ => {
+            round_trip!(ListBlockWire);
+            if let Ok(lists) = codec::open_envelope::<ListBlockWire>(&value) {
+                // A list's chunks, stored again, read back the same.
+                for list in &lists.streams {
+                    if let Some(chunks) = heads::list_chunks(list) {
+                        let again = heads::list_wire(list.slot, &chunks).expect("not empty");
+                        assert_eq!(&again, list);
+                    }
+                }
+            }
         }
-    } else if let Ok(head) = codec::open_envelope::<StreamWire>(&value) {
-        let sealed = codec::seal(&head).expect("a stream head encodes");
-        let back: StreamWire = codec::open_envelope(&sealed).expect("decodes");
-        assert_eq!(head, back);
     }
 }

@@ -9,8 +9,12 @@
 //! | `C`    | first position, u64 big-endian             | `ChunkWire`      |
 //! | `I`    | key-index run id u64 BE, block number u32 BE | `KeyBlockWire` |
 //! | `K`    | namespace length u32 BE, namespace, key    | `KeyWire` (format-1 logs only; no longer written) |
-//! | `S`    | stream name                                | `StreamWire`     |
-//! | `M`    | `checkpoint`                               | `CheckpointWire` |
+//! | `H`    | block number u32 BE                        | `HeadBlockWire`  |
+//! | `N`    | block number u32 BE                        | `NameBlockWire`  |
+//! | `L`    | block number u32 BE, checkpoint position u64 BE, part u16 BE | `ListBlockWire` |
+//! | `M`    | `heads`                                    | `HeadsWire`      |
+//! | `S`    | stream name                                | `StreamWire` (logs written before head blocks; converted on open) |
+//! | `M`    | `checkpoint`                               | `CheckpointWire` (the same) |
 //! | `M`    | `keyindex`                                 | `KeyIndexWire`   |
 //! | `M`    | `covered`                                  | `CoveredWire`    |
 //!
@@ -23,6 +27,10 @@ pub(crate) const CHUNK_PREFIX: u8 = b'C';
 pub(crate) const KEY_PREFIX: u8 = b'K';
 pub(crate) const STREAM_PREFIX: u8 = b'S';
 pub(crate) const CHECKPOINT_KEY: &[u8] = b"Mcheckpoint";
+pub(crate) const HEAD_BLOCK_PREFIX: u8 = b'H';
+pub(crate) const NAME_BLOCK_PREFIX: u8 = b'N';
+pub(crate) const LIST_PREFIX: u8 = b'L';
+pub(crate) const HEADS_KEY: &[u8] = b"Mheads";
 pub(crate) const KEY_BLOCK_PREFIX: u8 = b'I';
 pub(crate) const KEY_INDEX_KEY: &[u8] = b"Mkeyindex";
 /// The highest replicated-log sequence applied (cluster mode), written with the commit
@@ -121,9 +129,33 @@ pub(crate) fn natural_key(namespace: &str, key: &str) -> Vec<u8> {
     k
 }
 
-pub(crate) fn stream_key(stream: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + stream.len());
-    k.push(STREAM_PREFIX);
-    k.extend_from_slice(stream.as_bytes());
+/// Key of block `block`'s entry under `prefix` (`H`, `N`, or the start of its `L` entries).
+pub(crate) fn block_key(prefix: u8, block: u32) -> [u8; 5] {
+    let mut k = [0u8; 5];
+    k[0] = prefix;
+    k[1..].copy_from_slice(&block.to_be_bytes());
     k
+}
+
+/// Key of part `part` of the chunk lists block `block` got from the checkpoint at `position`.
+pub(crate) fn list_key(block: u32, position: u64, part: u16) -> [u8; 15] {
+    let mut k = [0u8; 15];
+    k[..5].copy_from_slice(&block_key(LIST_PREFIX, block));
+    k[5..13].copy_from_slice(&position.to_be_bytes());
+    k[13..].copy_from_slice(&part.to_be_bytes());
+    k
+}
+
+/// Block number, checkpoint position and part of an `L` key.
+pub(crate) fn list_key_parts(key: &[u8]) -> Option<(u32, u64, u16)> {
+    if key.len() != 15 || key[0] != LIST_PREFIX {
+        return None;
+    }
+    let block = u32::from_be_bytes(key[1..5].try_into().ok()?);
+    let position = u64::from_be_bytes(key[5..13].try_into().ok()?);
+    Some((
+        block,
+        position,
+        u16::from_be_bytes(key[13..].try_into().ok()?),
+    ))
 }

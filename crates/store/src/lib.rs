@@ -21,6 +21,7 @@ mod error;
 mod fasthash;
 #[doc(hidden)]
 pub mod fuzzing;
+mod heads;
 mod keyindex;
 mod layout;
 mod read;
@@ -110,6 +111,10 @@ pub const REPORTED_PROBLEMS_MAX: usize = 1000;
 /// Name of the sled tree holding the log (chunks, key index, heads). Every tree name
 /// starting with `log_` is reserved for the store.
 pub const LOG_TREE: &str = layout::LOG_TREE;
+/// Streams whose heads share one block on disk (a sled entry of names, one of versions, and
+/// the chunk lists checkpoints add): stream `i`, in the order streams first appear in the
+/// log, lives in block `i / HEAD_BLOCK_STREAMS`.
+pub const HEAD_BLOCK_STREAMS: u32 = heads::BLOCK_STREAMS;
 
 /// Sled page cache size. Replay and appends stream through; a modest cache is enough.
 const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -289,9 +294,10 @@ impl<T> Recover<T> for RwLock<T> {
 
 /// Per-stream state shared between the writer (sole mutator) and readers.
 ///
-/// Streams are numbered in the order they are first seen (ids are process-local, never
-/// stored), so the writer resolves a stream name once per event and then works on plain
-/// vectors instead of several string-keyed hash maps.
+/// Streams are numbered in the order they first appear in the log, so the writer resolves
+/// a stream name once per event and then works on plain vectors instead of several
+/// string-keyed hash maps; the head blocks on disk keep that order (stream `i` is in block
+/// `i / HEAD_BLOCK_STREAMS`, see `heads`).
 ///
 /// A utility has a stream per consumer, millions of them, so names are kept once, end to end
 /// in one string, and found by their hash: 30 to 40 bytes a stream rather than the 90 of a
@@ -308,8 +314,13 @@ pub(crate) struct StreamIndex {
     pub heads: Vec<StreamHead>,
     /// Ids whose `tail_chunks` is not empty, in no particular order.
     pub touched: Vec<u32>,
-    /// Position up to which the `S` entries in sled are exact.
+    /// Position up to which the head blocks in sled are exact.
     pub checkpoint_position: u64,
+    /// Streams the head blocks in sled hold (ids below it are named on disk).
+    pub checkpoint_streams: u32,
+    /// Each head block's count of chunk-list entries, as the open read it (the writer keeps
+    /// its own from there).
+    pub lists: Vec<u32>,
 }
 
 /// In-memory head of one stream.

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use crate::codec::{self, CheckpointWire, ChunkWire, EventWire, StreamWire};
+use crate::codec::{self, ChunkWire, EventWire};
 use crate::keyindex::{self, KeyIndex};
 use crate::layout::{self, CHUNK_END};
 use crate::{RecordedEvent, Recover, Shared, StoreError, StreamIndex};
@@ -58,8 +58,10 @@ pub(crate) fn rebuild_index(
     keys: &RwLock<KeyIndex>,
     memtable_entries: usize,
 ) -> Result<(StreamIndex, u64), StoreError> {
-    let checkpoint = heads_checkpoint(tree)?;
-    let mut index = load_heads(tree, checkpoint)?;
+    crate::heads::convert_old_heads(tree)?;
+    let (checkpoint, streams) = crate::heads::marker(tree)?;
+    let streams = streams.ok_or_else(|| corrupt(checkpoint, "stream heads not converted"))?;
+    let mut index = crate::heads::load(tree, checkpoint, streams)?;
     let covered = keys.read_recovered().covered();
     let (last, tail_keys) = replay_log(
         tree,
@@ -76,14 +78,7 @@ pub(crate) fn rebuild_index(
 
 /// The position the stream heads' checkpoint marker records (0 without one).
 fn heads_checkpoint(tree: &sled::Tree) -> Result<u64, StoreError> {
-    Ok(match tree.get(layout::CHECKPOINT_KEY)? {
-        Some(bytes) => {
-            let cp: CheckpointWire = codec::open_envelope(&bytes)
-                .map_err(|r| corrupt(0, format!("checkpoint marker: {r}")))?;
-            cp.position
-        }
-        None => 0,
-    })
+    Ok(crate::heads::marker(tree)?.0)
 }
 
 /// Refuses a log that ends before what its heads' checkpoint or its key index recorded it
@@ -171,28 +166,6 @@ pub(crate) fn last_position(tree: &sled::Tree) -> Result<u64, StoreError> {
         0 => Err(corrupt(position, "the last chunk holds no events")),
         n => Ok(position + n - 1),
     }
-}
-
-/// The stream heads the checkpoint at `checkpoint` recorded.
-fn load_heads(tree: &sled::Tree, checkpoint: u64) -> Result<StreamIndex, StoreError> {
-    let mut index = StreamIndex {
-        checkpoint_position: checkpoint,
-        ..StreamIndex::default()
-    };
-    for item in tree.scan_prefix([layout::STREAM_PREFIX]) {
-        let (key, value) = item?;
-        let name = std::str::from_utf8(&key[1..])
-            .map_err(|_| corrupt(checkpoint, "stream head key is not UTF-8"))?;
-        let head: StreamWire = codec::open_envelope(&value)
-            .map_err(|r| corrupt(checkpoint, format!("stream head {name:?}: {r}")))?;
-        match index.id(name) {
-            Some(id) => index.heads[id as usize].version = head.version,
-            None => {
-                index.add_stream(name, head.version);
-            }
-        }
-    }
-    Ok(index)
 }
 
 /// Replays one chunk at `position`: its events after the checkpoint move their streams'
@@ -344,19 +317,9 @@ pub(crate) fn read_stream(shared: &Shared, stream: &str) -> Result<Vec<RecordedE
         // chunks vanish between them; duplicates from overlap are removed below.
         let index = shared.index.read_recovered();
         let cap = shared.last_position();
-        let mut chunks = match tree.get(layout::stream_key(stream))? {
-            Some(bytes) => {
-                let head: StreamWire = codec::open_envelope(&bytes).map_err(|r| {
-                    corrupt(
-                        index.checkpoint_position,
-                        format!("stream head {stream:?}: {r}"),
-                    )
-                })?;
-                head.chunks
-            }
-            None => Vec::new(),
-        };
+        let mut chunks = Vec::new();
         if let Some(id) = index.id(stream) {
+            chunks = crate::heads::chunks_of(&tree, id, index.checkpoint_position)?;
             chunks.extend_from_slice(&index.heads[id as usize].tail_chunks);
         }
         (chunks, cap)

@@ -6,8 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{self, CheckpointWire, ChunkWire, EventWire, KeyIndexWire, KeyWire, StreamWire};
+use crate::codec::{
+    self, CheckpointWire, ChunkWire, EventWire, HeadBlockWire, HeadsWire, KeyIndexWire, KeyWire,
+    ListBlockWire, NameBlockWire, StreamWire,
+};
 use crate::fasthash::FastMap;
+use crate::heads;
 use crate::keyindex;
 use crate::layout::{self, CHUNK_END};
 use crate::read::decode_chunk;
@@ -84,11 +88,12 @@ pub(crate) fn verify_tree(
         }
     }
     check_key_entries(tree, last, &in_flight, &mut report)?;
-    let Some(checkpoint) = check_checkpoint(tree, last, &in_flight, &mut report)? else {
+    let Some((checkpoint, streams)) = check_checkpoint(tree, last, &in_flight, &mut report)? else {
         // A checkpoint is being written concurrently: heads are ahead of the snapshot.
         return Ok(report);
     };
     check_stream_heads(tree, checkpoint, last, &walk.versions, &mut report)?;
+    check_head_blocks(tree, checkpoint, streams, last, &walk.versions, &mut report)?;
     Ok(report)
 }
 
@@ -319,27 +324,130 @@ fn check_key_entries(
     Ok(())
 }
 
-/// The checkpoint's position (0 without a usable one), or `None` when a checkpoint is
+/// The heads' checkpoint position (0 without a usable one) and the streams its head blocks
+/// hold (0 for a log whose heads are still `S` entries), or `None` when a checkpoint is
 /// being written concurrently and the stream heads cannot be checked.
 fn check_checkpoint(
     tree: &sled::Tree,
     last: u64,
     in_flight: &impl Fn(u64) -> bool,
     report: &mut VerifyReport,
-) -> Result<Option<u64>, StoreError> {
-    let mut checkpoint = 0;
-    if let Some(value) = tree.get(layout::CHECKPOINT_KEY)? {
-        match codec::open_envelope::<CheckpointWire>(&value) {
-            Ok(cp) if in_flight(cp.position) => return Ok(None),
-            Ok(cp) if cp.position > last => report.problem(
-                cp.position,
-                format!("checkpoint beyond the log (last {last})"),
-            ),
-            Ok(cp) => checkpoint = cp.position,
-            Err(reason) => report.problem(0, format!("checkpoint marker: {reason}")),
+) -> Result<Option<(u64, u64)>, StoreError> {
+    let marker = if let Some(value) = tree.get(layout::HEADS_KEY)? {
+        codec::open_envelope::<HeadsWire>(&value).map(|m| (m.position, m.streams))
+    } else if let Some(value) = tree.get(layout::CHECKPOINT_KEY)? {
+        codec::open_envelope::<CheckpointWire>(&value).map(|cp| (cp.position, 0))
+    } else {
+        return Ok(Some((0, 0)));
+    };
+    Ok(match marker {
+        Ok((position, _)) if in_flight(position) => None,
+        Ok((position, _)) if position > last => {
+            report.problem(position, format!("checkpoint beyond the log (last {last})"));
+            Some((0, 0))
+        }
+        Ok(found) => Some(found),
+        Err(reason) => {
+            report.problem(0, format!("checkpoint marker: {reason}"));
+            Some((0, 0))
+        }
+    })
+}
+
+/// Checks the head blocks of the first `streams` streams (names, versions against what the
+/// log walk saw) and every chunk list.
+fn check_head_blocks(
+    tree: &sled::Tree,
+    checkpoint: u64,
+    streams: u64,
+    last: u64,
+    versions: &FastMap<String, u64>,
+    report: &mut VerifyReport,
+) -> Result<(), StoreError> {
+    let mut seen: FastMap<String, ()> = FastMap::default();
+    for block in 0..heads::blocks_for(streams) {
+        let start = u64::from(block) * u64::from(heads::BLOCK_STREAMS);
+        let count = (streams - start).min(u64::from(heads::BLOCK_STREAMS)) as usize;
+        let names = tree.get(layout::block_key(layout::NAME_BLOCK_PREFIX, block))?;
+        let head = tree.get(layout::block_key(layout::HEAD_BLOCK_PREFIX, block))?;
+        let (Some(names), Some(head)) = (names, head) else {
+            report.problem(checkpoint, format!("stream heads of block {block} missing"));
+            continue;
+        };
+        let names = match codec::open_envelope::<NameBlockWire<'_>>(&names) {
+            Ok(n) if n.names.len() >= count => n.names,
+            Ok(_) => {
+                report.problem(checkpoint, format!("block {block} names too few streams"));
+                continue;
+            }
+            Err(reason) => {
+                report.problem(
+                    checkpoint,
+                    format!("stream names of block {block}: {reason}"),
+                );
+                continue;
+            }
+        };
+        let head = match codec::open_envelope::<HeadBlockWire>(&head) {
+            Ok(h) if h.versions.len() >= count => h,
+            Ok(_) => {
+                report.problem(
+                    checkpoint,
+                    format!("block {block} versions too few streams"),
+                );
+                continue;
+            }
+            Err(reason) => {
+                report.problem(
+                    checkpoint,
+                    format!("stream versions of block {block}: {reason}"),
+                );
+                continue;
+            }
+        };
+        for (name, version) in names.iter().zip(&head.versions).take(count) {
+            if seen.insert((*name).to_owned(), ()).is_some() {
+                report.problem(checkpoint, format!("stream {name:?} named twice"));
+            }
+            let actual = versions.get(*name).copied().unwrap_or(0);
+            if *version > actual {
+                report.problem(
+                    checkpoint,
+                    format!("stream head {name:?} at version {version} but log has {actual}"),
+                );
+            }
         }
     }
-    Ok(Some(checkpoint))
+    for item in tree.scan_prefix([layout::LIST_PREFIX]) {
+        let (key, value) = item?;
+        let Some((block, _, _)) = layout::list_key_parts(&key) else {
+            report.problem(checkpoint, "malformed chunk list key".to_owned());
+            continue;
+        };
+        let lists = match codec::open_envelope::<ListBlockWire>(&value) {
+            Ok(lists) => lists,
+            Err(reason) => {
+                report.problem(
+                    checkpoint,
+                    format!("chunk lists of block {block}: {reason}"),
+                );
+                continue;
+            }
+        };
+        for list in &lists.streams {
+            match heads::list_chunks(list) {
+                Some(chunks) => {
+                    if let Some(c) = chunks.iter().find(|c| **c == 0 || **c > last) {
+                        report.problem(*c, format!("block {block} lists a missing chunk"));
+                    }
+                }
+                None => {
+                    report.problem(checkpoint, format!("chunk list of block {block} overflows"))
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks every stream head against the versions the log walk saw.

@@ -7,8 +7,9 @@
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
-use crate::codec::{self, CheckpointWire, ChunkBuilder, EventKeyWire, EventWire, StreamWire};
+use crate::codec::{ChunkBuilder, EventKeyWire, EventWire};
 use crate::fasthash::FastMap;
+use crate::heads::CheckpointPlan;
 use crate::keyindex::{self, KeyIndex};
 use crate::layout;
 use crate::{
@@ -135,6 +136,8 @@ struct Writer {
     broken: bool,
     /// The log's last position when the writer started.
     opened_at: u64,
+    /// Each head block's count of chunk-list entries (see [`crate::heads`]).
+    lists: Vec<u32>,
 }
 
 /// Writer-side state of one stream.
@@ -263,7 +266,7 @@ fn codec_err(e: crate::codec::CodecError) -> StoreError {
 
 impl Writer {
     fn new(shared: Arc<Shared>) -> Writer {
-        let (heads, tail) = {
+        let (heads, tail, lists) = {
             let index = shared.index.read_recovered();
             let heads = index
                 .heads
@@ -273,7 +276,11 @@ impl Writer {
                     ..Head::default()
                 })
                 .collect();
-            (heads, shared.last_position() - index.checkpoint_position)
+            (
+                heads,
+                shared.last_position() - index.checkpoint_position,
+                index.lists.clone(),
+            )
         };
         Writer {
             commits_since_checkpoint: 0,
@@ -285,6 +292,7 @@ impl Writer {
             group_seq: 0,
             broken: false,
             opened_at: shared.last_position(),
+            lists,
             shared,
         }
     }
@@ -396,6 +404,7 @@ impl Writer {
             .collect();
         self.commits_since_checkpoint = 0;
         self.events_since_checkpoint = last.saturating_sub(index.checkpoint_position);
+        self.lists = index.lists.clone();
         *shared.keys.write_recovered() = keys;
         *shared.index.write_recovered() = index;
         *shared.sled.write_recovered() = Some(sled);
@@ -538,22 +547,25 @@ impl Writer {
             return (false, None);
         }
         let heads = &self.heads;
-        let plan = CheckpointPlan::new(index, &st.new_chunks, |id| st.name(index, id), new_last);
-        if plan.entries() > CHECKPOINT_BATCH_ENTRIES {
+        let plan = CheckpointPlan::new(
+            index,
+            &st.new_chunks,
+            heads.len() as u32,
+            &mut self.lists,
+            new_last,
+        );
+        if plan.entries() > CHECKPOINT_BATCH_ENTRIES || plan.merges() {
             return (true, Some(plan));
         }
-        let mut entries = Vec::with_capacity(plan.entries());
-        let read = plan.heads(
+        let writes = plan.all_writes(
             tree,
             index,
-            &plan.ids,
             |id| st.name(index, id),
             |id| heads[id as usize].version,
-            &mut entries,
         );
-        match read.and_then(|()| plan.marker()) {
-            Ok(marker) => {
-                for (k, v) in entries.into_iter().chain([marker]) {
+        match writes {
+            Ok(entries) => {
+                for (k, v) in entries {
                     st.batch.insert(k, v);
                 }
                 (true, None)
@@ -580,6 +592,7 @@ impl Writer {
             if checkpointed {
                 index.clear_tails();
                 index.checkpoint_position = new_last;
+                index.checkpoint_streams = index.heads.len() as u32;
             } else {
                 for &(id, chunk) in &st.new_chunks {
                     index.push_tail_chunk(id, chunk);
@@ -812,7 +825,8 @@ impl Writer {
             if index.checkpoint_position == last && index.touched.is_empty() {
                 false
             } else {
-                let plan = CheckpointPlan::new(&index, &[], |id| index.name(id), last);
+                let streams = index.heads.len() as u32;
+                let plan = CheckpointPlan::new(&index, &[], streams, &mut self.lists, last);
                 plan.write(
                     &tree,
                     &index,
@@ -828,6 +842,7 @@ impl Writer {
                 let mut index = shared.index.write_recovered();
                 index.clear_tails();
                 index.checkpoint_position = last;
+                index.checkpoint_streams = index.heads.len() as u32;
             }
             self.commits_since_checkpoint = 0;
             self.events_since_checkpoint = 0;
@@ -1006,134 +1021,4 @@ fn write_run_if_due(shared: &Shared, tree: &sled::Tree) -> Result<(), StoreError
         KeyIndex::write_run(&shared.keys, tree, last)?;
     }
     Ok(())
-}
-
-/// The stream heads a checkpoint rewrites: every stream touched since the last checkpoint
-/// (the index's tail lists) plus those of a pending group's `new_chunks`, in the order of
-/// their heads' keys, and the position its marker records.
-///
-/// A checkpoint reads each head back, adds its tail and writes it again, a slice of
-/// [`CHECKPOINT_BATCH_ENTRIES`] heads at a time, so what it holds is this list of ids and
-/// one slice of heads, however many streams it covers. In key order each of the tree's
-/// leaves is read once per checkpoint, which matters when the heads do not fit in sled's
-/// cache (a utility's millions of consumers).
-struct CheckpointPlan {
-    /// Stream ids, ordered by name (a head's key is its stream's name after a prefix).
-    ids: Vec<u32>,
-    /// Chunks a pending group adds, by stream id (ascending first positions).
-    group_chunks: FastMap<u32, Vec<u64>>,
-    position: u64,
-}
-
-impl CheckpointPlan {
-    fn new<'a>(
-        index: &StreamIndex,
-        new_chunks: &[(u32, u64)],
-        name: impl Fn(u32) -> &'a str,
-        position: u64,
-    ) -> CheckpointPlan {
-        let mut ids = index.touched.clone();
-        let mut group_chunks: FastMap<u32, Vec<u64>> = FastMap::default();
-        for &(id, chunk) in new_chunks {
-            let list = group_chunks.entry(id).or_default();
-            let tail = index.heads.get(id as usize).map(|h| &h.tail_chunks);
-            if list.is_empty() && tail.is_none_or(|t| t.is_empty()) {
-                ids.push(id);
-            }
-            list.push(chunk);
-        }
-        ids.sort_unstable_by(|&a, &b| name(a).cmp(name(b)));
-        CheckpointPlan {
-            ids,
-            group_chunks,
-            position,
-        }
-    }
-
-    /// Sled writes of the checkpoint: a head per stream and the marker.
-    fn entries(&self) -> usize {
-        self.ids.len() + 1
-    }
-
-    /// Appends the new heads of streams `ids` to `out`. `name` and `version` give a stream
-    /// id's name and current version.
-    fn heads<'a>(
-        &self,
-        tree: &sled::Tree,
-        index: &StreamIndex,
-        ids: &[u32],
-        name: impl Fn(u32) -> &'a str,
-        version: impl Fn(u32) -> u64,
-        out: &mut Vec<KeyValue>,
-    ) -> Result<(), StoreError> {
-        for &id in ids {
-            let stream = name(id);
-            let key = layout::stream_key(stream);
-            let mut chunks = match tree.get(&key)? {
-                Some(bytes) => {
-                    let head: StreamWire =
-                        codec::open_envelope(&bytes).map_err(|r| StoreError::Corrupt {
-                            position: index.checkpoint_position,
-                            reason: format!("stream head {stream:?}: {r}"),
-                        })?;
-                    head.chunks
-                }
-                None => Vec::new(),
-            };
-            let tail = index
-                .heads
-                .get(id as usize)
-                .map(|h| h.tail_chunks.as_slice());
-            let group = self.group_chunks.get(&id).map(Vec::as_slice);
-            for &c in tail
-                .unwrap_or_default()
-                .iter()
-                .chain(group.unwrap_or_default())
-            {
-                if chunks.last().is_none_or(|last| *last < c) {
-                    chunks.push(c);
-                }
-            }
-            let value = codec::seal(&StreamWire {
-                version: version(id),
-                chunks,
-            })
-            .map_err(codec_err)?;
-            out.push((key, value));
-        }
-        Ok(())
-    }
-
-    /// The checkpoint marker, written after every head.
-    fn marker(&self) -> Result<KeyValue, StoreError> {
-        let position = self.position;
-        let value = codec::seal(&CheckpointWire { position }).map_err(codec_err)?;
-        Ok((layout::CHECKPOINT_KEY.to_vec(), value))
-    }
-
-    /// Writes the heads a slice at a time, then the marker. A crash between slices leaves
-    /// some heads newer than the marker, which is harmless: a head never describes more
-    /// than the log durably holds (sled recovers a prefix of the batches), opening replays
-    /// the log after the older marker and sets versions from the events, and chunk lists
-    /// are merged and deduplicated.
-    fn write<'a>(
-        &self,
-        tree: &sled::Tree,
-        index: &StreamIndex,
-        name: impl Fn(u32) -> &'a str + Copy,
-        version: impl Fn(u32) -> u64 + Copy,
-    ) -> Result<(), StoreError> {
-        let mut entries = Vec::with_capacity(CHECKPOINT_BATCH_ENTRIES.min(self.ids.len()));
-        for slice in self.ids.chunks(CHECKPOINT_BATCH_ENTRIES) {
-            self.heads(tree, index, slice, name, version, &mut entries)?;
-            let mut batch = sled::Batch::default();
-            for (k, v) in entries.drain(..) {
-                batch.insert(k, v);
-            }
-            tree.apply_batch(batch)?;
-        }
-        let (k, v) = self.marker()?;
-        tree.insert(k, v)?;
-        Ok(())
-    }
 }
