@@ -2,8 +2,9 @@
 //! in blocks of [`BLOCK_STREAMS`] streams so that a checkpoint covering millions of streams
 //! writes thousands of sled entries rather than millions.
 //!
-//! Streams are numbered in the order they first appear in the log, and stream `id` lives in
-//! block `id / BLOCK_STREAMS`:
+//! Streams are numbered in the order they first appear in the log (in a log converted from
+//! the older layout, the streams it held then come first, in the order of their names), and
+//! stream `id` lives in block `id / BLOCK_STREAMS`:
 //!
 //! - `N` + block: the block's names (written when the block gains a stream);
 //! - `H` + block: the block's versions and how many `L` entries it has;
@@ -141,6 +142,16 @@ fn list_parts(lists: &BTreeMap<u32, Vec<u64>>) -> Vec<ListBlockWire> {
         parts.push(part);
     }
     parts
+}
+
+/// Part `part` of a block's chunk lists as its key numbers it: a block whose lists fill
+/// more than 65,535 parts (256 MiB) is refused rather than written over itself.
+fn part_number(part: usize, block: u32) -> Result<u16, StoreError> {
+    u16::try_from(part).map_err(|_| {
+        StoreError::Codec(codec::CodecError::Encode(format!(
+            "the chunk lists of stream block {block} fill more than 65,535 parts"
+        )))
+    })
 }
 
 /// The heads' marker, in either layout: the position the heads are exact as of and, for
@@ -382,7 +393,7 @@ impl CheckpointPlan {
             }
             let parts = list_parts(&lists);
             for (part, lists) in parts.iter().enumerate() {
-                let key = layout::list_key(block, self.position, part as u16);
+                let key = layout::list_key(block, self.position, part_number(part, block)?);
                 // An entry merged here and written again under the same key stays.
                 merged.retain(|k| k[..] != key[..]);
                 out.push((key.to_vec(), codec::seal(lists).map_err(codec_err)?));
@@ -473,7 +484,14 @@ impl CheckpointPlan {
         }
         let (k, v) = self.marker()?;
         tree.insert(k, v)?;
-        layout::apply_in_batches(tree, removals, BATCH_BLOCKS, |batch, key| batch.remove(key))?;
+        // The checkpoint holds from here: entries left by a failed removal only list chunks
+        // twice (a later checkpoint at the same position must not think it failed, and
+        // write over the merged entries when their sources are partly gone).
+        if let Err(e) =
+            layout::apply_in_batches(tree, removals, BATCH_BLOCKS, |batch, key| batch.remove(key))
+        {
+            tracing::warn!(error = %e, "removing merged chunk lists failed; they stay");
+        }
         Ok(())
     }
 }
@@ -523,11 +541,18 @@ pub(crate) fn convert_old_heads(tree: &sled::Tree) -> Result<(), StoreError> {
         let value = codec::seal(&HeadsWire { position, streams }).map_err(codec_err)?;
         tree.insert(layout::HEADS_KEY, value)?;
     }
-    let old: Vec<sled::IVec> = tree
-        .scan_prefix([layout::STREAM_PREFIX])
-        .keys()
-        .collect::<Result<_, _>>()?;
-    layout::apply_in_batches(tree, old, 4096, |batch, key| batch.remove(key))?;
+    // The old entries go a slice at a time, never all their keys in memory at once.
+    loop {
+        let old: Vec<sled::IVec> = tree
+            .scan_prefix([layout::STREAM_PREFIX])
+            .keys()
+            .take(4096)
+            .collect::<Result<_, _>>()?;
+        if old.is_empty() {
+            break;
+        }
+        layout::apply_in_batches(tree, old, 4096, |batch, key| batch.remove(key))?;
+    }
     tree.remove(layout::CHECKPOINT_KEY)?;
     Ok(())
 }
@@ -574,7 +599,7 @@ impl Block {
         ));
         for (part, lists) in list_parts(&block.lists).iter().enumerate() {
             out.push((
-                layout::list_key(number, position, part as u16).to_vec(),
+                layout::list_key(number, position, part_number(part, number)?).to_vec(),
                 codec::seal(lists).map_err(codec_err)?,
             ));
         }
@@ -722,6 +747,42 @@ mod tests {
             .iter()
             .zip([8, 208, 408, 608, 808])
             .all(|(c, p)| *c <= p && p - c < 89));
+    }
+
+    #[test]
+    fn a_missing_or_damaged_head_block_is_reported_and_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = Store::open(dir.path()).expect("open");
+            append(&store, 0..1_000, 300);
+            store.flush().expect("flush");
+            let report = store.verify().expect("verify");
+            assert!(report.is_ok(), "{report:?}");
+            let tree = store.raw_db().open_tree(layout::LOG_TREE).expect("tree");
+            // The names of streams 128..256 gone; a chunk list of block 2 damaged.
+            tree.remove(layout::block_key(NAME_BLOCK_PREFIX, 1))
+                .expect("remove");
+            let key = tree
+                .scan_prefix(layout::block_key(LIST_PREFIX, 2))
+                .keys()
+                .next()
+                .expect("an entry")
+                .expect("key");
+            let mut value = tree.get(&key).expect("get").expect("value").to_vec();
+            *value.last_mut().expect("bytes") ^= 0xFF;
+            tree.insert(key, value).expect("insert");
+            let report = store.verify().expect("verify");
+            let reasons: Vec<&str> = report.problems.iter().map(|p| p.reason.as_str()).collect();
+            assert_eq!(report.problems.len(), 2, "{reasons:?}");
+            assert!(reasons[0].contains("block 1 missing"), "{reasons:?}");
+            assert!(reasons[1].contains("chunk lists of block 2"), "{reasons:?}");
+        }
+        match Store::open(dir.path()) {
+            Err(StoreError::Corrupt { reason, .. }) => {
+                assert!(reason.contains("names of block 1 missing"), "{reason}")
+            }
+            other => panic!("opened: {:?}", other.map(|s| s.last_position())),
+        }
     }
 
     #[test]

@@ -294,7 +294,8 @@ impl<T> Recover<T> for RwLock<T> {
 
 /// Per-stream state shared between the writer (sole mutator) and readers.
 ///
-/// Streams are numbered in the order they first appear in the log, so the writer resolves
+/// Streams are numbered in the order they first appear in the log (see `heads` for a log
+/// converted from the older layout), so the writer resolves
 /// a stream name once per event and then works on plain vectors instead of several
 /// string-keyed hash maps; the head blocks on disk keep that order (stream `i` is in block
 /// `i / HEAD_BLOCK_STREAMS`, see `heads`).
