@@ -786,6 +786,38 @@ mod tests {
     }
 
     #[test]
+    fn a_block_naming_streams_of_another_is_reported_and_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = Store::open(dir.path()).expect("open");
+            append(&store, 0..1_000, 300);
+            store.flush().expect("flush");
+            let tree = store.raw_db().open_tree(layout::LOG_TREE).expect("tree");
+            // Block 1 given block 0's names: streams s0.. named twice, s128.. not at all.
+            let names = tree
+                .get(layout::block_key(NAME_BLOCK_PREFIX, 0))
+                .expect("get")
+                .expect("block 0");
+            tree.insert(layout::block_key(NAME_BLOCK_PREFIX, 1), names)
+                .expect("insert");
+            let report = store.verify().expect("verify");
+            assert!(
+                report
+                    .problems
+                    .iter()
+                    .any(|p| p.reason.contains("named twice")),
+                "{report:?}"
+            );
+        }
+        match Store::open(dir.path()) {
+            Err(StoreError::Corrupt { reason, .. }) => {
+                assert!(reason.contains("named twice"), "{reason}")
+            }
+            other => panic!("opened: {:?}", other.map(|s| s.last_position())),
+        }
+    }
+
+    #[test]
     fn long_chunk_lists_are_split_into_parts_and_read_back_whole() {
         let mut lists = BTreeMap::new();
         // One stream with 5,000 chunks far apart, then two short ones.
