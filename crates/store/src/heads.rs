@@ -38,8 +38,13 @@ pub(crate) const BLOCK_STREAMS: u32 = 128;
 /// `L` entries a block may have before a checkpoint merges them into one.
 pub(crate) const LISTS_MAX: u32 = 8;
 
-/// Blocks one batch of a checkpoint writes (a few entries each).
-const BATCH_BLOCKS: usize = 1024;
+/// Most entries one batch of a checkpoint writes (sled keeps every node version replaced
+/// during a batch until it ends), as the writer's group batch holds at most
+/// `CHECKPOINT_BATCH_ENTRIES` of them; a block's entries are never split between batches.
+const BATCH_ENTRIES: usize = 4096;
+
+/// Bytes a chunk takes in a stored list at most (a gap of up to 2^32 positions).
+const LIST_BYTES_PER_CHUNK: usize = 5;
 
 /// Most bytes of chunk lists in one `L` entry: a block's lists are split into parts of
 /// about this size, so that a leaf of sled's tree (up to 17 values) stays far below the
@@ -252,6 +257,8 @@ pub(crate) struct CheckpointPlan {
     streams: u32,
     /// Streams whose names are on disk already.
     named: u32,
+    /// The chunks listed for the touched streams, in all.
+    chunks: usize,
     position: u64,
 }
 
@@ -267,6 +274,12 @@ impl CheckpointPlan {
         position: u64,
     ) -> CheckpointPlan {
         let mut ids = index.touched.clone();
+        let mut chunks: usize = ids
+            .iter()
+            .filter_map(|&id| index.heads.get(id as usize))
+            .map(|h| h.tail_chunks.len())
+            .sum();
+        chunks += new_chunks.len();
         let mut group_chunks: FastMap<u32, Vec<u64>> = FastMap::default();
         for &(id, chunk) in new_chunks {
             let list = group_chunks.entry(id).or_default();
@@ -308,13 +321,16 @@ impl CheckpointPlan {
             blocks,
             streams,
             named,
+            chunks,
             position,
         }
     }
 
-    /// Most sled writes of the checkpoint: three per block and the marker.
+    /// Most sled writes of the checkpoint, about: a block's `H` and `N`, the parts of the
+    /// lists it adds, and the marker.
     pub(crate) fn entries(&self) -> usize {
-        self.blocks.len() * 3 + 1
+        let parts = (self.chunks * LIST_BYTES_PER_CHUNK).div_ceil(LIST_PART_BYTES);
+        self.blocks.len() * 3 + parts + 1
     }
 
     /// Whether the checkpoint merges some block's `L` entries (it then removes the merged
@@ -466,30 +482,33 @@ impl CheckpointPlan {
     ) -> Result<(), StoreError> {
         let mut entries = Vec::new();
         let mut removals = Vec::new();
-        for slice in self.blocks.chunks(BATCH_BLOCKS) {
+        for (i, block) in self.blocks.iter().enumerate() {
+            let block = std::slice::from_ref(block);
             self.block_writes(
                 tree,
                 index,
-                slice,
+                block,
                 name,
                 version,
                 &mut entries,
                 &mut removals,
             )?;
-            let mut batch = sled::Batch::default();
-            for (k, v) in entries.drain(..) {
-                batch.insert(k, v);
+            if entries.len() >= BATCH_ENTRIES || i + 1 == self.blocks.len() {
+                let mut batch = sled::Batch::default();
+                for (k, v) in entries.drain(..) {
+                    batch.insert(k, v);
+                }
+                tree.apply_batch(batch)?;
             }
-            tree.apply_batch(batch)?;
         }
         let (k, v) = self.marker()?;
         tree.insert(k, v)?;
         // The checkpoint holds from here: entries left by a failed removal only list chunks
         // twice (a later checkpoint at the same position must not think it failed, and
         // write over the merged entries when their sources are partly gone).
-        if let Err(e) =
-            layout::apply_in_batches(tree, removals, BATCH_BLOCKS, |batch, key| batch.remove(key))
-        {
+        if let Err(e) = layout::apply_in_batches(tree, removals, BATCH_ENTRIES, |batch, key| {
+            batch.remove(key)
+        }) {
             tracing::warn!(error = %e, "removing merged chunk lists failed; they stay");
         }
         Ok(())
@@ -524,11 +543,11 @@ pub(crate) fn convert_old_heads(tree: &sled::Tree) -> Result<(), StoreError> {
             streams += 1;
             if block.names.len() == BLOCK_STREAMS as usize {
                 block.take_writes(blocks_for(streams) - 1, position, &mut writes)?;
-                if writes.len() >= 3 * BATCH_BLOCKS {
+                if writes.len() >= BATCH_ENTRIES {
                     layout::apply_in_batches(
                         tree,
                         writes.drain(..),
-                        3 * BATCH_BLOCKS,
+                        BATCH_ENTRIES,
                         |b, (k, v)| b.insert(k, v),
                     )?;
                 }
@@ -537,7 +556,7 @@ pub(crate) fn convert_old_heads(tree: &sled::Tree) -> Result<(), StoreError> {
         if !block.names.is_empty() {
             block.take_writes(blocks_for(streams) - 1, position, &mut writes)?;
         }
-        layout::apply_in_batches(tree, writes, 3 * BATCH_BLOCKS, |b, (k, v)| b.insert(k, v))?;
+        layout::apply_in_batches(tree, writes, BATCH_ENTRIES, |b, (k, v)| b.insert(k, v))?;
         let value = codec::seal(&HeadsWire { position, streams }).map_err(codec_err)?;
         tree.insert(layout::HEADS_KEY, value)?;
     }
