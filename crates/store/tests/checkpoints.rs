@@ -102,8 +102,9 @@ fn few_streams_are_not_checkpointed_before_the_events_bound() {
 #[test]
 fn a_flush_checkpoints_heads_in_slices_and_later_chunks_join_them() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // More blocks of heads than one of the checkpoint's batches holds (1,024 blocks).
-    let streams = 140_007;
+    // More blocks of heads than one of the checkpoint's batches holds (4,096 entries, a
+    // block taking three or more).
+    let streams = 300_007;
     {
         let store = Store::open(dir.path()).expect("open");
         // Two slices of blocks, written by the flush; then more chunks for every stream,
@@ -122,8 +123,8 @@ fn a_flush_checkpoints_heads_in_slices_and_later_chunks_join_them() {
         499,
         500,
         4096,
-        131_071,
         131_072,
+        299_999,
         streams - 1,
     ] {
         assert_stream(&store, k, streams, 2 * streams + 500);
