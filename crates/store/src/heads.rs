@@ -768,16 +768,31 @@ mod tests {
             .all(|(c, p)| *c <= p && p - c < 89));
     }
 
+    /// A store in `dir` holding 1,000 events over 300 streams (three blocks), checkpointed,
+    /// and its log's tree.
+    fn checkpointed_store(dir: &std::path::Path) -> (Store, sled::Tree) {
+        let store = Store::open(dir).expect("open");
+        append(&store, 0..1_000, 300);
+        store.flush().expect("flush");
+        let report = store.verify().expect("verify");
+        assert!(report.is_ok(), "{report:?}");
+        let tree = store.raw_db().open_tree(layout::LOG_TREE).expect("tree");
+        (store, tree)
+    }
+
+    /// Opening `dir` fails as corrupt, for a reason that says `what`.
+    fn assert_refused(dir: &std::path::Path, what: &str) {
+        match Store::open(dir) {
+            Err(StoreError::Corrupt { reason, .. }) => assert!(reason.contains(what), "{reason}"),
+            other => panic!("opened: {:?}", other.map(|s| s.last_position())),
+        }
+    }
+
     #[test]
     fn a_missing_or_damaged_head_block_is_reported_and_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         {
-            let store = Store::open(dir.path()).expect("open");
-            append(&store, 0..1_000, 300);
-            store.flush().expect("flush");
-            let report = store.verify().expect("verify");
-            assert!(report.is_ok(), "{report:?}");
-            let tree = store.raw_db().open_tree(layout::LOG_TREE).expect("tree");
+            let (store, tree) = checkpointed_store(dir.path());
             // The names of streams 128..256 gone; a chunk list of block 2 damaged.
             tree.remove(layout::block_key(NAME_BLOCK_PREFIX, 1))
                 .expect("remove");
@@ -796,22 +811,14 @@ mod tests {
             assert!(reasons[0].contains("block 1 missing"), "{reasons:?}");
             assert!(reasons[1].contains("chunk lists of block 2"), "{reasons:?}");
         }
-        match Store::open(dir.path()) {
-            Err(StoreError::Corrupt { reason, .. }) => {
-                assert!(reason.contains("names of block 1 missing"), "{reason}")
-            }
-            other => panic!("opened: {:?}", other.map(|s| s.last_position())),
-        }
+        assert_refused(dir.path(), "names of block 1 missing");
     }
 
     #[test]
     fn a_block_naming_streams_of_another_is_reported_and_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         {
-            let store = Store::open(dir.path()).expect("open");
-            append(&store, 0..1_000, 300);
-            store.flush().expect("flush");
-            let tree = store.raw_db().open_tree(layout::LOG_TREE).expect("tree");
+            let (store, tree) = checkpointed_store(dir.path());
             // Block 1 given block 0's names: streams s0.. named twice, s128.. not at all.
             let names = tree
                 .get(layout::block_key(NAME_BLOCK_PREFIX, 0))
@@ -828,12 +835,7 @@ mod tests {
                 "{report:?}"
             );
         }
-        match Store::open(dir.path()) {
-            Err(StoreError::Corrupt { reason, .. }) => {
-                assert!(reason.contains("named twice"), "{reason}")
-            }
-            other => panic!("opened: {:?}", other.map(|s| s.last_position())),
-        }
+        assert_refused(dir.path(), "named twice");
     }
 
     #[test]
