@@ -184,6 +184,17 @@ pub(crate) struct ListWire {
     pub gaps: Vec<u64>,
 }
 
+/// Bytes the body codec takes for the integer `n` (bincode's variable-length integers), to
+/// size what is about to be encoded.
+pub(crate) fn varint_len(n: u64) -> usize {
+    match n {
+        0..=250 => 1,
+        251..=0xFFFF => 3,
+        0x1_0000..=0xFFFF_FFFF => 5,
+        _ => 9,
+    }
+}
+
 /// The replicated-log sequence the commits so far cover (cluster mode).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
 pub(crate) struct CoveredWire {
@@ -481,6 +492,28 @@ fn decode_format_1(body: &[u8]) -> Result<ChunkWire<'_>, CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn varint_len_is_what_the_codec_writes() {
+        for n in [
+            0,
+            1,
+            250,
+            251,
+            0xFFFF,
+            0x1_0000,
+            0xFFFF_FFFF,
+            0x1_0000_0000,
+            u64::MAX,
+        ] {
+            let sealed = seal(&HeadsWire {
+                position: n,
+                streams: 7,
+            })
+            .expect("seal");
+            assert_eq!(sealed.len(), HEADER_LEN + varint_len(n) + 1, "{n}");
+        }
+    }
 
     #[test]
     fn each_fault_of_a_stored_value_has_its_own_kind() {

@@ -101,16 +101,6 @@ pub(crate) fn list_chunks(list: &ListWire) -> Option<Vec<u64>> {
     Some(out)
 }
 
-/// Bytes bincode's variable-length encoding takes for `n`.
-fn varint_len(n: u64) -> usize {
-    match n {
-        0..=250 => 1,
-        251..=0xFFFF => 3,
-        0x1_0000..=0xFFFF_FFFF => 5,
-        _ => 9,
-    }
-}
-
 /// A block's chunk lists (by slot, each ascending without repeats) as `L` entries of about
 /// [`LIST_PART_BYTES`] each; a long list continues in the next part.
 fn list_parts(lists: &BTreeMap<u32, Vec<u64>>) -> Vec<ListBlockWire> {
@@ -123,10 +113,10 @@ fn list_parts(lists: &BTreeMap<u32, Vec<u64>>) -> Vec<ListBlockWire> {
         let mut rest = chunks.as_slice();
         while !rest.is_empty() {
             // A stream's list costs its slot, first chunk and count, then a gap per chunk.
-            let mut size = varint_len(u64::from(slot)) + varint_len(rest[0]) + 5;
+            let mut size = codec::varint_len(u64::from(slot)) + codec::varint_len(rest[0]) + 5;
             let mut take = 1;
             while take < rest.len() && bytes + size < LIST_PART_BYTES {
-                size += varint_len(rest[take] - rest[take - 1]);
+                size += codec::varint_len(rest[take] - rest[take - 1]);
                 take += 1;
             }
             part.streams.extend(list_wire(slot, &rest[..take]));
