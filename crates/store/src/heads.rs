@@ -7,13 +7,15 @@
 //! stream `id` lives in block `id / BLOCK_STREAMS`:
 //!
 //! - `N` + block: the block's names (written when the block gains a stream);
-//! - `H` + block: the block's versions and how many `L` entries it has;
-//! - `L` + block + checkpoint position: the chunks each stream of the block touched got
-//!   from that checkpoint (the chunks since the one before). Once a block has more than
-//!   [`LISTS_MAX`] of them, the checkpoint merges them into one.
+//! - `H` + block: the block's versions, and how many checkpoints added an `L` entry to it
+//!   since its entries were last merged;
+//! - `L` + block + checkpoint position + part: the chunks each stream of the block touched
+//!   got from that checkpoint (the chunks since the one before), in parts of at most about
+//!   [`LIST_PART_BYTES`]. Once more than [`LISTS_MAX`] checkpoints added one, the next merges
+//!   the block's small entries into one.
 //! - `Mheads`: the position the heads are exact as of, and how many streams they hold.
 //!
-//! A checkpoint writes its blocks a slice at a time, then the marker. A crash in between
+//! A checkpoint writes its blocks in batches of about [`BATCH_ENTRIES`], then the marker. A crash in between
 //! leaves some blocks newer than the marker, which is harmless: opening reads the first
 //! `streams` names and versions the marker gives and replays the log after its position,
 //! which sets each version from the events and lists the chunks again; chunk lists are
@@ -149,6 +151,88 @@ fn part_number(part: usize, block: u32) -> Result<u16, StoreError> {
     })
 }
 
+/// Streams `block * BLOCK_STREAMS ..` of `streams`, as many as the block holds.
+pub(crate) fn block_count(block: u32, streams: u64) -> usize {
+    let start = u64::from(block) * u64::from(BLOCK_STREAMS);
+    (streams - start).min(u64::from(BLOCK_STREAMS)) as usize
+}
+
+/// Reads block `block`'s names and versions, handing the first `count` streams' to
+/// `stream` in order; returns the block's count of `L` entries. The inner error says what is
+/// wrong with the block (missing, damaged, too short) or what `stream` refused.
+pub(crate) fn visit_block(
+    tree: &sled::Tree,
+    block: u32,
+    count: usize,
+    mut stream: impl FnMut(&str, u64) -> Result<(), String>,
+) -> Result<Result<u32, String>, StoreError> {
+    let Some(names) = tree.get(layout::block_key(NAME_BLOCK_PREFIX, block))? else {
+        return Ok(Err(format!("stream names of block {block} missing")));
+    };
+    let Some(head) = tree.get(layout::block_key(HEAD_BLOCK_PREFIX, block))? else {
+        return Ok(Err(format!("stream versions of block {block} missing")));
+    };
+    let names = match codec::open_envelope::<NameBlockWire<'_>>(&names) {
+        Ok(n) => n.names,
+        Err(r) => return Ok(Err(format!("stream names of block {block}: {r}"))),
+    };
+    let head = match codec::open_envelope::<HeadBlockWire>(&head) {
+        Ok(h) => h,
+        Err(r) => return Ok(Err(format!("stream versions of block {block}: {r}"))),
+    };
+    if names.len() < count || head.versions.len() < count {
+        return Ok(Err(format!(
+            "block {block} holds fewer than its {count} streams"
+        )));
+    }
+    for (name, version) in names.iter().zip(&head.versions).take(count) {
+        if let Err(r) = stream(name, *version) {
+            return Ok(Err(r));
+        }
+    }
+    Ok(Ok(head.lists))
+}
+
+/// The chunk lists of one `L` entry of block `block`, by slot; the error says what is wrong
+/// with it.
+pub(crate) fn decode_lists(block: u32, value: &[u8]) -> Result<Vec<(u32, Vec<u64>)>, String> {
+    let lists: ListBlockWire =
+        codec::open_envelope(value).map_err(|r| format!("chunk lists of block {block}: {r}"))?;
+    lists
+        .streams
+        .iter()
+        .map(|list| {
+            list_chunks(list)
+                .map(|chunks| (list.slot, chunks))
+                .ok_or_else(|| format!("chunk list of block {block} overflows"))
+        })
+        .collect()
+}
+
+/// Appends block `block`'s entries for a checkpoint at `position`: its chunk `lists` (by
+/// slot, each ascending without repeats) in parts, its versions and count of `L` entries,
+/// and its names when given.
+fn block_entries(
+    block: u32,
+    position: u64,
+    lists: &BTreeMap<u32, Vec<u64>>,
+    head: &HeadBlockWire,
+    names: Option<Vec<&str>>,
+    out: &mut Vec<KeyValue>,
+) -> Result<(), StoreError> {
+    for (part, lists) in list_parts(lists).iter().enumerate() {
+        let key = layout::list_key(block, position, part_number(part, block)?);
+        out.push((key.to_vec(), codec::seal(lists).map_err(codec_err)?));
+    }
+    let value = codec::seal(head).map_err(codec_err)?;
+    out.push((layout::block_key(HEAD_BLOCK_PREFIX, block).to_vec(), value));
+    if let Some(names) = names {
+        let value = codec::seal(&NameBlockWire { names }).map_err(codec_err)?;
+        out.push((layout::block_key(NAME_BLOCK_PREFIX, block).to_vec(), value));
+    }
+    Ok(())
+}
+
 /// The heads' marker, in either layout: the position the heads are exact as of and, for
 /// head blocks, how many streams they hold (`None` for a log still in `S` entries).
 pub(crate) fn marker(tree: &sled::Tree) -> Result<(u64, Option<u64>), StoreError> {
@@ -180,33 +264,15 @@ pub(crate) fn load(
         ..StreamIndex::default()
     };
     for block in 0..blocks_for(streams) {
-        let start = u64::from(block) * u64::from(BLOCK_STREAMS);
-        let count = (streams - start).min(u64::from(BLOCK_STREAMS)) as usize;
-        let missing =
-            |what: &str| corrupt(position, format!("stream {what} of block {block} missing"));
-        let names = tree
-            .get(layout::block_key(NAME_BLOCK_PREFIX, block))?
-            .ok_or_else(|| missing("names"))?;
-        let names: NameBlockWire<'_> = codec::open_envelope(&names)
-            .map_err(|r| corrupt(position, format!("stream names of block {block}: {r}")))?;
-        let head = tree
-            .get(layout::block_key(HEAD_BLOCK_PREFIX, block))?
-            .ok_or_else(|| missing("versions"))?;
-        let head: HeadBlockWire = codec::open_envelope(&head)
-            .map_err(|r| corrupt(position, format!("stream versions of block {block}: {r}")))?;
-        if names.names.len() < count || head.versions.len() < count {
-            return Err(corrupt(
-                position,
-                format!("block {block} holds fewer than its {count} streams"),
-            ));
-        }
-        for (name, version) in names.names.iter().zip(&head.versions).take(count) {
+        let lists = visit_block(tree, block, block_count(block, streams), |name, version| {
             if index.id(name).is_some() {
-                return Err(corrupt(position, format!("stream {name:?} named twice")));
+                return Err(format!("stream {name:?} named twice"));
             }
-            index.add_stream(name, *version);
-        }
-        index.lists.push(head.lists);
+            index.add_stream(name, version);
+            Ok(())
+        })?
+        .map_err(|r| corrupt(position, r))?;
+        index.lists.push(lists);
     }
     Ok(index)
 }
@@ -217,12 +283,9 @@ pub(crate) fn chunks_of(tree: &sled::Tree, id: u32, position: u64) -> Result<Vec
     let mut chunks = Vec::new();
     for item in tree.scan_prefix(layout::block_key(LIST_PREFIX, block)) {
         let (_, value) = item?;
-        let lists: ListBlockWire = codec::open_envelope(&value)
-            .map_err(|r| corrupt(position, format!("chunk lists of block {block}: {r}")))?;
-        for list in lists.streams.iter().filter(|l| l.slot == slot) {
-            chunks.extend(list_chunks(list).ok_or_else(|| {
-                corrupt(position, format!("chunk list of block {block} overflows"))
-            })?);
+        let lists = decode_lists(block, &value).map_err(|r| corrupt(position, r))?;
+        for (_, listed) in lists.into_iter().filter(|(s, _)| *s == slot) {
+            chunks.extend(listed);
         }
     }
     chunks.sort_unstable();
@@ -378,17 +441,9 @@ impl CheckpointPlan {
                     if value.len() >= LIST_SETTLED_BYTES {
                         continue;
                     }
-                    let old: ListBlockWire = codec::open_envelope(&value).map_err(|r| {
-                        corrupt(self.position, format!("chunk lists of block {block}: {r}"))
-                    })?;
-                    for list in &old.streams {
-                        let chunks = list_chunks(list).ok_or_else(|| {
-                            corrupt(
-                                self.position,
-                                format!("chunk list of block {block} overflows"),
-                            )
-                        })?;
-                        lists.entry(list.slot).or_default().extend(chunks);
+                    let old = decode_lists(block, &value).map_err(|r| corrupt(self.position, r))?;
+                    for (slot, chunks) in old {
+                        lists.entry(slot).or_default().extend(chunks);
                     }
                     merged.push(old_key.to_vec());
                 }
@@ -397,26 +452,16 @@ impl CheckpointPlan {
                 chunks.sort_unstable();
                 chunks.dedup();
             }
-            let parts = list_parts(&lists);
-            for (part, lists) in parts.iter().enumerate() {
-                let key = layout::list_key(block, self.position, part_number(part, block)?);
-                // An entry merged here and written again under the same key stays.
-                merged.retain(|k| k[..] != key[..]);
-                out.push((key.to_vec(), codec::seal(lists).map_err(codec_err)?));
-            }
-            removals.extend(merged);
-            let versions = (start..end).map(&version).collect();
-            let value = codec::seal(&HeadBlockWire {
-                versions,
+            let head = HeadBlockWire {
+                versions: (start..end).map(&version).collect(),
                 lists: count,
-            })
-            .map_err(codec_err)?;
-            out.push((layout::block_key(HEAD_BLOCK_PREFIX, block).to_vec(), value));
-            if end > self.named {
-                let names = (start..end).map(&name).collect();
-                let value = codec::seal(&NameBlockWire { names }).map_err(codec_err)?;
-                out.push((layout::block_key(NAME_BLOCK_PREFIX, block).to_vec(), value));
-            }
+            };
+            let names = (end > self.named).then(|| (start..end).map(&name).collect());
+            let written = out.len();
+            block_entries(block, self.position, &lists, &head, names, out)?;
+            // An entry merged here and written again under the same key stays.
+            merged.retain(|k| out[written..].iter().all(|(key, _)| key != k));
+            removals.extend(merged);
         }
         Ok(())
     }
@@ -592,27 +637,12 @@ impl Block {
         out: &mut Vec<KeyValue>,
     ) -> Result<(), StoreError> {
         let block = std::mem::take(self);
+        let head = HeadBlockWire {
+            versions: block.versions,
+            lists: u32::from(!block.lists.is_empty()),
+        };
         let names = block.names.iter().map(String::as_str).collect();
-        let has_lists = !block.lists.is_empty();
-        out.push((
-            layout::block_key(NAME_BLOCK_PREFIX, number).to_vec(),
-            codec::seal(&NameBlockWire { names }).map_err(codec_err)?,
-        ));
-        out.push((
-            layout::block_key(HEAD_BLOCK_PREFIX, number).to_vec(),
-            codec::seal(&HeadBlockWire {
-                versions: block.versions,
-                lists: u32::from(has_lists),
-            })
-            .map_err(codec_err)?,
-        ));
-        for (part, lists) in list_parts(&block.lists).iter().enumerate() {
-            out.push((
-                layout::list_key(number, position, part_number(part, number)?).to_vec(),
-                codec::seal(lists).map_err(codec_err)?,
-            ));
-        }
-        Ok(())
+        block_entries(number, position, &block.lists, &head, Some(names), out)
     }
 }
 

@@ -6,10 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{
-    self, CheckpointWire, ChunkWire, EventWire, HeadBlockWire, HeadsWire, KeyIndexWire, KeyWire,
-    ListBlockWire, NameBlockWire, StreamWire,
-};
+use crate::codec::{self, ChunkWire, EventWire, KeyIndexWire, KeyWire, StreamWire};
 use crate::fasthash::FastMap;
 use crate::heads;
 use crate::keyindex;
@@ -350,12 +347,10 @@ fn check_checkpoint(
     in_flight: &impl Fn(u64) -> bool,
     report: &mut VerifyReport,
 ) -> Result<Option<(u64, u64)>, StoreError> {
-    let marker = if let Some(value) = tree.get(layout::HEADS_KEY)? {
-        codec::open_envelope::<HeadsWire>(&value).map(|m| (m.position, m.streams))
-    } else if let Some(value) = tree.get(layout::CHECKPOINT_KEY)? {
-        codec::open_envelope::<CheckpointWire>(&value).map(|cp| (cp.position, 0))
-    } else {
-        return Ok(Some((0, 0)));
+    let marker = match heads::marker(tree) {
+        Ok((position, streams)) => Ok((position, streams.unwrap_or(0))),
+        Err(StoreError::Corrupt { reason, .. }) => Err(reason),
+        Err(e) => return Err(e),
     };
     Ok(match marker {
         Ok((position, _)) if in_flight(position) => None,
@@ -365,7 +360,7 @@ fn check_checkpoint(
         }
         Ok(found) => Some(found),
         Err(reason) => {
-            report.problem(0, format!("checkpoint marker: {reason}"));
+            report.problem(0, reason);
             Some((0, 0))
         }
     })
@@ -384,56 +379,23 @@ fn check_head_blocks(
 ) -> Result<(), StoreError> {
     let mut seen: FastMap<String, ()> = FastMap::default();
     for block in 0..heads::blocks_for(streams) {
-        let start = u64::from(block) * u64::from(heads::BLOCK_STREAMS);
-        let count = (streams - start).min(u64::from(heads::BLOCK_STREAMS)) as usize;
-        let names = tree.get(layout::block_key(layout::NAME_BLOCK_PREFIX, block))?;
-        let head = tree.get(layout::block_key(layout::HEAD_BLOCK_PREFIX, block))?;
-        let (Some(names), Some(head)) = (names, head) else {
-            report.problem(checkpoint, format!("stream heads of block {block} missing"));
-            continue;
-        };
-        let names = match codec::open_envelope::<NameBlockWire<'_>>(&names) {
-            Ok(n) if n.names.len() >= count => n.names,
-            Ok(_) => {
-                report.problem(checkpoint, format!("block {block} names too few streams"));
-                continue;
+        let count = heads::block_count(block, streams);
+        let mut found = Vec::new();
+        let visited = heads::visit_block(tree, block, count, |name, version| {
+            if seen.insert(name.to_owned(), ()).is_some() {
+                found.push(format!("stream {name:?} named twice"));
             }
-            Err(reason) => {
-                report.problem(
-                    checkpoint,
-                    format!("stream names of block {block}: {reason}"),
-                );
-                continue;
+            let actual = versions.get(name).copied().unwrap_or(0);
+            if version > actual {
+                found.push(format!(
+                    "stream head {name:?} at version {version} but log has {actual}"
+                ));
             }
-        };
-        let head = match codec::open_envelope::<HeadBlockWire>(&head) {
-            Ok(h) if h.versions.len() >= count => h,
-            Ok(_) => {
-                report.problem(
-                    checkpoint,
-                    format!("block {block} versions too few streams"),
-                );
-                continue;
-            }
-            Err(reason) => {
-                report.problem(
-                    checkpoint,
-                    format!("stream versions of block {block}: {reason}"),
-                );
-                continue;
-            }
-        };
-        for (name, version) in names.iter().zip(&head.versions).take(count) {
-            if seen.insert((*name).to_owned(), ()).is_some() {
-                report.problem(checkpoint, format!("stream {name:?} named twice"));
-            }
-            let actual = versions.get(*name).copied().unwrap_or(0);
-            if *version > actual {
-                report.problem(
-                    checkpoint,
-                    format!("stream head {name:?} at version {version} but log has {actual}"),
-                );
-            }
+            Ok(())
+        })?;
+        found.extend(visited.err());
+        for reason in found {
+            report.problem(checkpoint, reason);
         }
     }
     for item in tree.scan_prefix([layout::LIST_PREFIX]) {
@@ -445,27 +407,14 @@ fn check_head_blocks(
         if in_flight(position) {
             continue;
         }
-        let lists = match codec::open_envelope::<ListBlockWire>(&value) {
-            Ok(lists) => lists,
-            Err(reason) => {
-                report.problem(
-                    checkpoint,
-                    format!("chunk lists of block {block}: {reason}"),
-                );
-                continue;
-            }
-        };
-        for list in &lists.streams {
-            match heads::list_chunks(list) {
-                Some(chunks) => {
-                    if let Some(c) = chunks.iter().find(|c| **c == 0 || **c > last) {
-                        report.problem(*c, format!("block {block} lists a missing chunk"));
-                    }
-                }
-                None => {
-                    report.problem(checkpoint, format!("chunk list of block {block} overflows"))
+        match heads::decode_lists(block, &value) {
+            Ok(lists) => {
+                let chunks = lists.iter().flat_map(|(_, chunks)| chunks);
+                if let Some(c) = chunks.into_iter().find(|c| **c == 0 || **c > last) {
+                    report.problem(*c, format!("block {block} lists a missing chunk"));
                 }
             }
+            Err(reason) => report.problem(checkpoint, reason),
         }
     }
     Ok(())
