@@ -420,6 +420,18 @@ fn check_ledger(view: &LedgerView, model: &Model, date: NaiveDate) -> Result<(),
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
+    /// The content hash the engine gives its events' keys is the one the store leaves out of
+    /// its chunks (and computes again from the payload when asked), so no event carries it.
+    #[test]
+    fn the_engine_hashes_keys_as_the_store_leaves_them_out(
+        bytes in prop::collection::vec(any::<u8>(), 0..300),
+    ) {
+        prop_assert_eq!(
+            vasooli_domain::codec::content_hash(&bytes),
+            vasooli_store::payload_hash(&bytes)
+        );
+    }
+
     /// Proves §4's allocation on random histories (bills, revisions, payments, reversals,
     /// adjustments both ways, surcharges) at random dates and at every due date and the day
     /// after: totals match the facts dated on or before the date, the unpaid parts sum to

@@ -770,8 +770,9 @@ fn recorded_key(
     Ok(event
         .key
         .filter(|k| k.namespace == namespace && k.key == key)
-        .map(|k| KeyEntry {
-            content_hash: k.content_hash,
+        .and_then(|_| event.content_hash())
+        .map(|content_hash| KeyEntry {
+            content_hash,
             stream: event.stream.to_owned(),
             position,
         }))
@@ -951,8 +952,9 @@ mod tests {
         );
     }
 
-    /// A log written before chunks were compressed: its format-2 chunks still read, by
-    /// position and by stream, their keys still count, and new chunks follow them.
+    /// A log written before chunks were compressed, or before they left out shared times
+    /// and payload hashes: its format-2 and format-3 chunks still read, by position and by
+    /// stream, their keys still count, and new chunks follow them.
     #[test]
     fn a_log_of_uncompressed_chunks_still_reads_and_dedupes() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -980,12 +982,19 @@ mod tests {
                 .expect("chunks");
             assert_eq!(chunks.len(), 40);
             let mut plain = Vec::new();
-            for (key, value) in chunks {
+            for (n, (key, value)) in chunks.into_iter().enumerate() {
                 assert_eq!(value[0], codec::CHUNK_FORMAT_VERSION);
                 let chunk = codec::open_chunk(&value, &mut plain).expect("chunk");
-                let old = codec::seal_plain_chunk(&chunk);
-                assert_eq!(old[0], 2);
-                assert!(old.len() > value.len(), "compressed chunks are smaller");
+                // Every other chunk as format 2 wrote it, the rest as format 3.
+                let old = if n % 2 == 0 {
+                    codec::seal_plain_chunk(&codec::to_v2(&chunk))
+                } else {
+                    codec::seal_v3_chunk(&codec::to_v2(&chunk))
+                };
+                assert_eq!(old[0], if n % 2 == 0 { 2 } else { 3 });
+                if n % 2 == 0 {
+                    assert!(old.len() > value.len(), "compressed chunks are smaller");
+                }
                 tree.insert(key, old).expect("rewrite");
             }
             store.flush().expect("flush");

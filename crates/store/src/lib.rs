@@ -15,7 +15,7 @@
 //! See `docs/STORE.md` for the on-disk format.
 
 mod codec;
-pub use codec::{decode_commit, encode_commit, CodecError};
+pub use codec::{decode_commit, encode_commit, payload_hash, CodecError};
 mod dirlock;
 mod error;
 mod fasthash;

@@ -7,7 +7,7 @@
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
-use crate::codec::{ChunkBuilder, EventKeyWire, EventWire};
+use crate::codec::{payload_hash, ChunkBuilder, EventKeyWire, EventWire};
 use crate::fasthash::FastMap;
 use crate::heads::CheckpointPlan;
 use crate::keyindex::{self, KeyIndex};
@@ -908,7 +908,8 @@ fn event_wire(ev: &crate::NewEvent, stream_version: u64) -> EventWire<'_> {
         key: ev.key.as_ref().map(|nk| EventKeyWire {
             namespace: &nk.namespace,
             key: &nk.key,
-            content_hash: nk.content_hash,
+            // Stored only where the payload does not tell it.
+            content_hash: (nk.content_hash != payload_hash(&ev.payload)).then_some(nk.content_hash),
         }),
     }
 }

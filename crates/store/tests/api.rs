@@ -5,8 +5,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use vasooli_store::{
-    ExpectedVersion, NewCommit, NewEvent, RecordedEvent, Store, StoreError, StoreOptions,
-    CHUNK_EVENTS_MAX, COMMIT_EVENTS_MAX, LOG_TREE,
+    payload_hash, ExpectedVersion, NewCommit, NewEvent, RecordedEvent, Store, StoreError,
+    StoreOptions, CHUNK_EVENTS_MAX, COMMIT_EVENTS_MAX, LOG_TREE,
 };
 
 fn ev(stream: &str, ty: &str, payload: &str) -> NewEvent {
@@ -246,6 +246,62 @@ fn concurrent_appends_are_gap_free() {
         let versions: Vec<u64> = s.iter().map(|e| e.stream_version).collect();
         assert_eq!(versions, (1..=s.len() as u64).collect::<Vec<_>>());
     }
+    assert!(store.verify().expect("verify").is_ok());
+}
+
+/// A key whose content hash is the payload's own (`payload_hash`, as the engine hashes its
+/// events) is stored without it: it still answers lookups with that hash, dedupes the same
+/// event and refuses other content, also once read back from disk; a key whose hash is
+/// anything else keeps it.
+#[test]
+fn keys_hashed_by_their_payload_keep_their_hash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let own = |payload: &str, key: &str| {
+        ev("acct-5", "Paid", payload).with_key("payment", key, payload_hash(payload.as_bytes()))
+    };
+    {
+        let store = Store::open(dir.path()).expect("open");
+        let r = store
+            .append(NewCommit::new(vec![
+                own("p1", "TXN-1"),
+                ev("acct-5", "Paid", "p2").with_key("payment", "TXN-2", 7),
+            ]))
+            .expect("append");
+        assert_eq!(r.appended, 2);
+        store.flush().expect("flush");
+    }
+    let store = Store::open(dir.path()).expect("reopen");
+    let entry = store
+        .lookup_key("payment", "TXN-1")
+        .expect("lookup")
+        .expect("present");
+    assert_eq!(
+        (entry.content_hash, entry.position),
+        (payload_hash(b"p1"), 1)
+    );
+    let entry = store
+        .lookup_key("payment", "TXN-2")
+        .expect("lookup")
+        .expect("present");
+    assert_eq!((entry.content_hash, entry.position), (7, 2));
+    let r = store
+        .append(NewCommit::new(vec![own("p1", "TXN-1")]))
+        .expect("duplicate");
+    assert_eq!((r.appended, r.duplicates), (0, 1));
+    let err = store
+        .append(NewCommit::new(vec![own("p1 changed", "TXN-1")]))
+        .expect_err("conflict");
+    assert!(matches!(err, StoreError::KeyConflict { .. }), "{err:?}");
+    // The hash the payload tells is not taken for one handed in that differs.
+    let err = store
+        .append(NewCommit::new(vec![ev("acct-5", "Paid", "p2").with_key(
+            "payment",
+            "TXN-2",
+            payload_hash(b"p2"),
+        )]))
+        .expect_err("conflict");
+    assert!(matches!(err, StoreError::KeyConflict { .. }), "{err:?}");
+    assert_eq!(store.last_position(), 2);
     assert!(store.verify().expect("verify").is_ok());
 }
 
