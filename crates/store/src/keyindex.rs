@@ -492,7 +492,18 @@ impl KeyIndex {
         namespace: &str,
         key: &str,
     ) -> Result<Option<KeyEntry>, StoreError> {
-        for position in self.positions_of(tree, key_hash(namespace, key))? {
+        self.find_hashed(tree, key_hash(namespace, key), namespace, key)
+    }
+
+    /// [`KeyIndex::find`] of a key whose [`key_hash`] is `hash`.
+    pub(crate) fn find_hashed(
+        &self,
+        tree: &sled::Tree,
+        hash: u64,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<KeyEntry>, StoreError> {
+        for position in self.positions_of(tree, hash)? {
             if let Some(entry) = recorded_key(tree, position, namespace, key)? {
                 return Ok(Some(entry));
             }

@@ -131,7 +131,9 @@ pub enum ExpectedVersion {
 }
 
 /// Idempotency key of an event: same `(namespace, key)` with the same hash is a duplicate
-/// (skipped), with a different hash a conflict (whole commit rejected).
+/// (skipped), with a different hash a conflict (whole commit rejected). Any hash will do; a
+/// `content_hash` that is [`payload_hash`] of the event's payload costs the chunk one byte
+/// instead of ten.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NaturalKey {
     pub namespace: String,
@@ -229,17 +231,17 @@ pub trait AppendThrough: Send + Sync + 'static {
 /// A commit handed to the writer by [`Store::submit`], not yet answered.
 #[must_use = "a submitted commit's answer says whether it was written"]
 pub struct PendingCommit {
-    reply: std::sync::mpsc::Receiver<Result<CommitReceipt, StoreError>>,
+    reply: std::sync::mpsc::Receiver<writer::Answer>,
     dir: std::path::PathBuf,
 }
 
 impl PendingCommit {
-    /// Waits until the commit is durable on disk (or refused).
+    /// Waits until the commit is durable on disk (or refused). The commit the writer hands
+    /// back is freed here, on the caller's thread.
     pub fn wait(self) -> Result<CommitReceipt, StoreError> {
-        self.reply
-            .recv()
-            .map_err(|_| StoreError::Closed)?
-            .map_err(|e| e.in_dir(&self.dir))
+        let (outcome, commit) = self.reply.recv().map_err(|_| StoreError::Closed)?;
+        drop(commit);
+        outcome.map_err(|e| e.in_dir(&self.dir))
     }
 }
 
@@ -748,7 +750,7 @@ impl Store {
     pub fn submit(&self, commit: NewCommit) -> Result<PendingCommit, StoreError> {
         if let Some(through) = self.through() {
             let (reply_tx, reply) = sync_channel(1);
-            let _ = reply_tx.send(through.append(commit));
+            let _ = reply_tx.send((through.append(commit), None));
             return Ok(PendingCommit {
                 reply,
                 dir: self.inner.shared.dir.clone(),

@@ -13,8 +13,8 @@ use crate::heads::CheckpointPlan;
 use crate::keyindex::{self, KeyIndex};
 use crate::layout;
 use crate::{
-    CommitReceipt, ExpectedVersion, NewCommit, Recover, Shared, StoreError, StreamIndex,
-    CHECKPOINT_EVERY_COMMITS, CHUNK_BYTES_MAX, CHUNK_EVENTS_MAX, COMMIT_EVENTS_MAX,
+    CommitReceipt, ExpectedVersion, NaturalKey, NewCommit, Recover, Shared, StoreError,
+    StreamIndex, CHECKPOINT_EVERY_COMMITS, CHUNK_BYTES_MAX, CHUNK_EVENTS_MAX, COMMIT_EVENTS_MAX,
     COMMIT_PAYLOAD_BYTES_MAX, GROUP_COMMITS_MAX, GROUP_EVENTS_MAX, KEY_INDEX_LAG_EVENTS_MAX,
     NAME_BYTES_MAX, PAYLOAD_BYTES_MAX,
 };
@@ -22,7 +22,12 @@ use crate::{
 /// A sled key and value waiting to go into the group's batch.
 type KeyValue = (Vec<u8>, Vec<u8>);
 
-type AppendReply = SyncSender<Result<CommitReceipt, StoreError>>;
+/// The writer's answer to an append, with the commit handed back (once written) for the
+/// caller to free: the writer thread, which bounds a bulk load, does not spend its time
+/// freeing what another thread allocated.
+pub(crate) type Answer = (Result<CommitReceipt, StoreError>, Option<NewCommit>);
+
+type AppendReply = SyncSender<Answer>;
 
 /// Requests to the writer thread.
 pub(crate) enum Command {
@@ -166,8 +171,8 @@ struct GroupState<'g> {
     new_ids: FastMap<&'g str, u32>,
     /// Ids whose version changed in the group.
     touched: Vec<u32>,
-    /// Natural keys written by earlier commits of the group: sled key -> content hash.
-    keys: FastMap<Vec<u8>, u64>,
+    /// Natural keys written by earlier commits of the group.
+    keys: KeysSeen<'g>,
     /// (key hash, position) of every natural key written in the group, for the key index.
     key_entries: Vec<(u64, u64)>,
     /// (stream id, chunk first position) for every stream of every new chunk.
@@ -187,7 +192,7 @@ impl<'g> GroupState<'g> {
             new_names: Vec::new(),
             new_ids: FastMap::default(),
             touched: Vec::new(),
-            keys: FastMap::default(),
+            keys: KeysSeen::default(),
             key_entries: Vec::new(),
             new_chunks: Vec::new(),
             batch: sled::Batch::default(),
@@ -325,7 +330,7 @@ impl Writer {
             }
             Err(e) => {
                 for (_, reply) in group {
-                    let _ = reply.send(Err(e.duplicate()));
+                    let _ = reply.send((Err(e.duplicate()), None));
                 }
             }
         }
@@ -474,7 +479,7 @@ impl Writer {
             drop(index);
             if let Err(e) = written {
                 for (outcome, reply) in outcomes.into_iter().zip(replies) {
-                    let _ = reply.send(outcome.and(Err(e.duplicate())));
+                    let _ = reply.send((outcome.and(Err(e.duplicate())), None));
                 }
                 return Err(e);
             }
@@ -482,12 +487,11 @@ impl Writer {
         } else {
             drop(index);
         }
-        for (outcome, reply) in outcomes.into_iter().zip(replies) {
-            let _ = reply.send(outcome);
-        }
-        // `commits` (borrowed by `st`) is freed only now, after every caller was answered.
+        // `st` borrows the commits; each goes back with its answer, for its caller to free.
         drop(st);
-        drop(commits);
+        for ((outcome, reply), commit) in outcomes.into_iter().zip(replies).zip(commits) {
+            let _ = reply.send((outcome, Some(commit)));
+        }
         write_run_if_due(&shared, &tree)
     }
 
@@ -622,12 +626,13 @@ impl Writer {
         keys: &KeyIndex,
         st: &mut GroupState<'g>,
         commit: &'g NewCommit,
-    ) -> Result<(CommitReceipt, Vec<KeyValue>, Vec<(Vec<u8>, u64)>), StoreError> {
+    ) -> Result<(CommitReceipt, Vec<KeyValue>, KeysSeen<'g>), StoreError> {
         check_limits(commit)?;
         self.check_expectations(index, st, commit)?;
         // Natural keys: decide which events are kept.
         let mut keep = vec![true; commit.events.len()];
-        let (duplicates, commit_keys) = new_keys(keys, st, commit, &mut keep)?;
+        let mut hashes = vec![0u64; commit.events.len()];
+        let (duplicates, commit_keys) = new_keys(keys, st, commit, &mut keep, &mut hashes)?;
         let appended = keep.iter().filter(|k| **k).count();
         if appended == 0 {
             let last = st.next_position - 1;
@@ -637,7 +642,7 @@ impl Writer {
                 appended: 0,
                 duplicates,
             };
-            return Ok((receipt, Vec::new(), Vec::new()));
+            return Ok((receipt, Vec::new(), KeysSeen::default()));
         }
 
         self.commit_seq += 1;
@@ -648,7 +653,7 @@ impl Writer {
             new_names: st.new_names.len(),
             heads: Vec::new(),
         };
-        match self.encode(index, st, commit, &keep, appended, &mut undo) {
+        match self.encode(index, st, commit, &keep, &hashes, appended, &mut undo) {
             Ok(writes) => {
                 let receipt = CommitReceipt {
                     first_position: st.next_position,
@@ -657,7 +662,7 @@ impl Writer {
                     duplicates,
                 };
                 // `commit_keys` holds exactly the keys this commit records.
-                Ok((receipt, writes, commit_keys.into_iter().collect()))
+                Ok((receipt, writes, commit_keys))
             }
             Err(e) => {
                 self.roll_back(st, undo);
@@ -718,6 +723,7 @@ impl Writer {
         st: &mut GroupState<'g>,
         commit: &'g NewCommit,
         keep: &[bool],
+        key_hashes: &[u64],
         appended: usize,
         undo: &mut Undo,
     ) -> Result<Vec<KeyValue>, StoreError> {
@@ -753,9 +759,8 @@ impl Writer {
                 .push(&event_wire(ev, stream_version))
                 .map_err(codec_err)?;
             chunks.bytes += event_bytes;
-            if let Some(nk) = &ev.key {
-                st.key_entries
-                    .push((keyindex::key_hash(&nk.namespace, &nk.key), position));
+            if ev.key.is_some() {
+                st.key_entries.push((key_hashes[i], position));
             }
             position += 1;
         }
@@ -856,25 +861,69 @@ impl Writer {
 /// heads of 100,000 streams in one batch cost hundreds of MiB.
 const CHECKPOINT_BATCH_ENTRIES: usize = 4096;
 
+/// Natural keys recorded by the events of a group, or of a commit, so far: found by their
+/// key hash (the key index's) without copying them, a second key with a hash already
+/// taken kept in `more`.
+#[derive(Default)]
+struct KeysSeen<'g> {
+    first: FastMap<u64, &'g NaturalKey>,
+    more: Vec<(u64, &'g NaturalKey)>,
+}
+
+impl<'g> KeysSeen<'g> {
+    /// The content hash recorded with `key`, whose key hash is `hash`, if it was recorded.
+    fn get(&self, hash: u64, key: &NaturalKey) -> Option<u64> {
+        let same = |k: &&NaturalKey| k.namespace == key.namespace && k.key == key.key;
+        match self.first.get(&hash) {
+            None => None,
+            Some(k) if same(k) => Some(k.content_hash),
+            Some(_) => self
+                .more
+                .iter()
+                .find(|(h, k)| *h == hash && same(k))
+                .map(|(_, k)| k.content_hash),
+        }
+    }
+
+    /// Records `key` (not recorded yet), whose key hash is `hash`.
+    fn insert(&mut self, hash: u64, key: &'g NaturalKey) {
+        match self.first.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(key);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.more.push((hash, key)),
+        }
+    }
+
+    /// Records the keys of `other` (none of them recorded here).
+    fn extend(&mut self, other: KeysSeen<'g>) {
+        for (hash, key) in other.first.into_iter().chain(other.more) {
+            self.insert(hash, key);
+        }
+    }
+}
+
 /// Decides which of the commit's events are kept: an event whose natural key is recorded
 /// (in the store, the group or the commit) with the same content is a duplicate and is
 /// dropped, with another content a conflict. Returns the duplicates and the keys the commit
-/// records.
-fn new_keys(
+/// records, and puts each keyed event's key hash in `hashes`.
+fn new_keys<'g>(
     keys: &KeyIndex,
-    st: &GroupState<'_>,
-    commit: &NewCommit,
+    st: &GroupState<'g>,
+    commit: &'g NewCommit,
     keep: &mut [bool],
-) -> Result<(usize, FastMap<Vec<u8>, u64>), StoreError> {
+    hashes: &mut [u64],
+) -> Result<(usize, KeysSeen<'g>), StoreError> {
     let mut duplicates = 0usize;
-    let mut commit_keys: FastMap<Vec<u8>, u64> = FastMap::default();
+    let mut commit_keys = KeysSeen::default();
     for (i, ev) in commit.events.iter().enumerate() {
         let Some(nk) = &ev.key else { continue };
-        let k = layout::natural_key(&nk.namespace, &nk.key);
-        let existing = match commit_keys.get(&k).or_else(|| st.keys.get(&k)) {
-            Some(h) => Some(*h),
+        let hash = keyindex::key_hash(&nk.namespace, &nk.key);
+        hashes[i] = hash;
+        let existing = match commit_keys.get(hash, nk).or_else(|| st.keys.get(hash, nk)) {
+            Some(h) => Some(h),
             None => keys
-                .find(&st.tree, &nk.namespace, &nk.key)?
+                .find_hashed(&st.tree, hash, &nk.namespace, &nk.key)?
                 .map(|entry| entry.content_hash),
         };
         match existing {
@@ -888,9 +937,7 @@ fn new_keys(
                     key: nk.key.clone(),
                 })
             }
-            None => {
-                commit_keys.insert(k, nk.content_hash);
-            }
+            None => commit_keys.insert(hash, nk),
         }
     }
     Ok((duplicates, commit_keys))
@@ -1022,4 +1069,38 @@ fn write_run_if_due(shared: &Shared, tree: &sled::Tree) -> Result<(), StoreError
         KeyIndex::write_run(&shared.keys, tree, last)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys are told apart by their text, not by their hash: two keys that share a hash
+    /// each keep their own content hash, and a third with that hash is not taken for either.
+    #[test]
+    fn keys_seen_tell_apart_keys_that_share_a_hash() {
+        let key = |namespace: &str, key: &str, content_hash: u64| NaturalKey {
+            namespace: namespace.into(),
+            key: key.into(),
+            content_hash,
+        };
+        let (a, b, c) = (
+            key("bill", "A", 1),
+            key("bill", "B", 2),
+            key("receipt", "A", 3),
+        );
+        let mut seen = KeysSeen::default();
+        seen.insert(7, &a);
+        let mut later = KeysSeen::default();
+        later.insert(7, &b);
+        later.insert(9, &c);
+        seen.extend(later);
+        assert_eq!(seen.get(7, &a), Some(1));
+        assert_eq!(seen.get(7, &b), Some(2));
+        assert_eq!(seen.get(9, &c), Some(3));
+        // The same text under another hash, or another text under a hash taken: not seen.
+        assert_eq!(seen.get(8, &a), None);
+        assert_eq!(seen.get(7, &c), None);
+        assert_eq!(seen.get(9, &a), None);
+    }
 }
