@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use vasooli_store::{NewCommit, NewEvent, Store, StoreOptions, LOG_TREE};
+use vasooli_store::{payload_hash, NewCommit, NewEvent, Store, StoreOptions, LOG_TREE};
 
 /// The allocator the `vasooli` binary uses, so that the store is measured as it runs.
 #[global_allocator]
@@ -239,7 +239,9 @@ fn main() {
                         .enumerate()
                         .map(|(i, e)| {
                             let n = c * EVENTS_PER_COMMIT + i;
-                            e.clone().with_key("receipt", format!("R{n:09}"), n as u64)
+                            // Hashed as the engine hashes its events' content.
+                            let hash = payload_hash(&e.payload);
+                            e.clone().with_key("receipt", format!("R{n:09}"), hash)
                         })
                         .collect(),
                 )
