@@ -84,9 +84,9 @@ pub(crate) struct EventKeyWire<'a> {
     pub content_hash: Option<u64>,
 }
 
-/// The content hash a natural key is stored without (see [`EventKeyWire::content_hash`]):
-/// the 64-bit FNV-1a hash of the payload, which is what the engine hands in as the
-/// content hash of its events' keys.
+/// The content hash a natural key is stored without: the 64-bit FNV-1a hash of the
+/// payload, which is what the engine hands in as the content hash of its events' keys.
+/// A key with any other content hash keeps it in its chunk.
 pub fn payload_hash(bytes: &[u8]) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -190,11 +190,121 @@ pub(crate) struct ChunkWireV1<'a> {
     pub events: Vec<EventWireV1<'a>>,
 }
 
-/// One block of a key-index run: up to `keyindex::BLOCK_ENTRIES` entries of 16 bytes
-/// (key hash, then position, both u64 big-endian), in ascending order.
+/// One block of a key-index run as format 1 stored it: up to `keyindex::BLOCK_ENTRIES`
+/// entries of 16 bytes (key hash, then position, both u64 big-endian), in ascending order.
+/// Blocks are now written in [`KEY_BLOCK_FORMAT`] ([`seal_key_block`]); these still decode.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, BorrowDecode)]
 pub(crate) struct KeyBlockWire<'a> {
     pub entries: &'a [u8],
+}
+
+/// Bytes of one entry of a format-1 key-index block.
+const KEY_ENTRY_BYTES: usize = 16;
+
+/// Format of the key-index blocks this version writes: `[2][crc32 of the rest][body]`,
+/// where the body is the number of entries, then each entry's hash as its distance from
+/// the hash before (the first block's first hash from 0) and its position, every number an
+/// unsigned LEB128 varint. A block's hashes are sorted and close together, so a distance
+/// takes five to seven bytes where the hash took eight, and a position three or four.
+pub(crate) const KEY_BLOCK_FORMAT: u8 = 2;
+
+/// Most entries a key-index block may claim (far above what one holds); keeps a damaged
+/// count from allocating more.
+const KEY_BLOCK_ENTRIES_MAX: u64 = 1 << 16;
+
+/// Appends `n` as an unsigned LEB128 varint.
+fn put_leb128(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Reads an unsigned LEB128 varint from the front of `bytes`, moving past it: none when it
+/// is cut short or does not fit 64 bits.
+fn take_leb128(bytes: &mut &[u8]) -> Option<u64> {
+    let mut n = 0u64;
+    for (i, &byte) in bytes.iter().enumerate().take(10) {
+        let bits = u64::from(byte & 0x7f);
+        if i == 9 && bits > 1 {
+            return None;
+        }
+        n |= bits << (7 * i);
+        if byte & 0x80 == 0 {
+            *bytes = &bytes[i + 1..];
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// Seals a key-index block of `entries` (`(key hash, position)`, ascending) in
+/// [`KEY_BLOCK_FORMAT`] into `out` (cleared first).
+pub(crate) fn seal_key_block(entries: &[(u64, u64)], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&[KEY_BLOCK_FORMAT, 0, 0, 0, 0]);
+    put_leb128(out, entries.len() as u64);
+    let mut before = 0u64;
+    for &(hash, position) in entries {
+        put_leb128(out, hash.wrapping_sub(before));
+        put_leb128(out, position);
+        before = hash;
+    }
+    let crc = crc32fast::hash(&out[HEADER_LEN..]);
+    out[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The entries of a key-index block of either format, in their order: at least one, each
+/// hash at or above the one before. Never panics on arbitrary bytes.
+pub(crate) fn open_key_block(bytes: &[u8]) -> Result<Vec<(u64, u64)>, CodecError> {
+    match bytes.first() {
+        Some(&KEY_BLOCK_FORMAT) => {
+            let (_, mut body) = check_envelope(bytes)?;
+            let cut = || CodecError::Decode("a key-index block cut short".into());
+            let count = take_leb128(&mut body).ok_or_else(cut)?;
+            if count == 0 || count > KEY_BLOCK_ENTRIES_MAX || count > body.len() as u64 {
+                return Err(CodecError::Decode(format!(
+                    "a key-index block of {count} entries in {} bytes",
+                    body.len()
+                )));
+            }
+            let mut entries = Vec::with_capacity(count as usize);
+            let mut hash = 0u64;
+            for _ in 0..count {
+                let gap = take_leb128(&mut body).ok_or_else(cut)?;
+                hash = hash
+                    .checked_add(gap)
+                    .ok_or_else(|| CodecError::Decode("a key-index hash beyond 64 bits".into()))?;
+                let position = take_leb128(&mut body).ok_or_else(cut)?;
+                entries.push((hash, position));
+            }
+            if !body.is_empty() {
+                return Err(CodecError::Trailing(body.len()));
+            }
+            Ok(entries)
+        }
+        _ => {
+            let wire: KeyBlockWire<'_> = open_envelope(bytes)?;
+            if wire.entries.is_empty() || !wire.entries.len().is_multiple_of(KEY_ENTRY_BYTES) {
+                return Err(CodecError::Decode(format!(
+                    "a key-index block of {} bytes",
+                    wire.entries.len()
+                )));
+            }
+            Ok(wire
+                .entries
+                .chunks_exact(KEY_ENTRY_BYTES)
+                .map(|e| {
+                    let mut h = [0u8; 8];
+                    let mut p = [0u8; 8];
+                    h.copy_from_slice(&e[..8]);
+                    p.copy_from_slice(&e[8..]);
+                    (u64::from_be_bytes(h), u64::from_be_bytes(p))
+                })
+                .collect())
+        }
+    }
 }
 
 /// One run of the key index, as listed in the manifest.
@@ -680,6 +790,104 @@ mod tests {
             .expect("seal");
             assert_eq!(sealed.len(), HEADER_LEN + varint_len(n) + 1, "{n}");
         }
+    }
+
+    /// A key-index block comes back as it went in, whatever its hashes and positions; a
+    /// format-1 block still reads; damage of any kind is refused, never a panic.
+    #[test]
+    fn key_blocks_round_trip_and_refuse_damage() {
+        let mut spread: Vec<(u64, u64)> = (0..256u64)
+            .map(|i| {
+                (
+                    i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                    (i * 7_919) % 98_000_000,
+                )
+            })
+            .collect();
+        spread.sort_unstable();
+        let blocks: Vec<Vec<(u64, u64)>> = vec![
+            vec![(0, 0)],
+            vec![(u64::MAX, u64::MAX)],
+            vec![(5, 1), (5, 9), (6, 2), (u64::MAX - 1, 0), (u64::MAX, 3)],
+            spread.clone(),
+        ];
+        let mut out = Vec::new();
+        for entries in &blocks {
+            seal_key_block(entries, &mut out);
+            assert_eq!(out[0], KEY_BLOCK_FORMAT);
+            assert_eq!(&open_key_block(&out).expect("decode"), entries);
+            for i in 0..out.len() {
+                let mut bad = out.clone();
+                bad[i] ^= 0x41;
+                assert!(open_key_block(&bad).is_err(), "flip at {i}");
+            }
+            for cut in 0..out.len() {
+                assert!(open_key_block(&out[..cut]).is_err(), "cut at {cut}");
+            }
+            // As format 1 stored it.
+            let fixed: Vec<u8> = entries
+                .iter()
+                .flat_map(|(h, p)| h.to_be_bytes().into_iter().chain(p.to_be_bytes()))
+                .collect();
+            let old = seal(&KeyBlockWire { entries: &fixed }).expect("seal");
+            assert_eq!(&open_key_block(&old).expect("decode format 1"), entries);
+        }
+        // 256 keys of a run of a hundred million, at positions below 2^27: the hash's
+        // distance takes 6 bytes of LEB128 where the hash took 8, the position 4 where it
+        // took 8.
+        let mut big: Vec<(u64, u64)> = (0..256u64)
+            .map(|i| {
+                (
+                    (1 << 62) + i * (1 << 37) + (i * i % 1000),
+                    (i * 524_287) % (1 << 27),
+                )
+            })
+            .collect();
+        big.sort_unstable();
+        seal_key_block(&big, &mut out);
+        assert!(
+            out.len() <= HEADER_LEN + 2 + 8 + 4 + 255 * 10,
+            "{} bytes",
+            out.len()
+        );
+        assert!(out.len() < 256 * 16 * 2 / 3, "{} bytes", out.len());
+        // Bodies that are no block, each with a right CRC.
+        let body =
+            |bytes: &[u8]| crate::fuzzing::envelope(&[&[KEY_BLOCK_FORMAT][..], bytes].concat());
+        let eleven = [0xff; 11];
+        for (bytes, what) in [
+            (&[0u8][..], "no entries"),
+            (&[3, 1, 1][..], "more entries than bytes"),
+            (&[2, 1, 1, 1][..], "an entry cut short"),
+            (&[1, 1, 1, 0][..], "a byte left over"),
+            (
+                &[
+                    1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0,
+                ][..],
+                "a varint beyond 64 bits",
+            ),
+            (&eleven[..], "a varint that never ends"),
+            (
+                &[
+                    2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 1, 0,
+                ][..],
+                "hashes that add up beyond 64 bits",
+            ),
+            (
+                &[0xff, 0xff, 0xff, 0xff, 0x0f][..],
+                "a count beyond any block",
+            ),
+        ] {
+            assert!(open_key_block(&body(bytes)).is_err(), "{what}");
+        }
+        // The largest hash, as one distance: 64 bits in ten bytes.
+        assert_eq!(
+            open_key_block(&body(&[
+                1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 7
+            ]))
+            .expect("decode"),
+            vec![(u64::MAX, 7)]
+        );
     }
 
     #[test]

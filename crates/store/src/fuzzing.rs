@@ -60,12 +60,21 @@ pub fn chunk(bytes: &[u8]) {
 
 /// The stream heads' parts: the markers, a head block's versions, names and chunk lists,
 /// and a stream head of the older layout. Each that decodes seals to bytes that decode to
-/// the same value; the first input byte picks which.
+/// the same value; the first input byte picks which. And the key index's blocks, of either
+/// format: one that decodes seals to a block of the current format with the same entries.
 pub fn checkpoint(bytes: &[u8]) {
     let Some((&pick, rest)) = bytes.split_first() else {
         return;
     };
     let value = envelope(rest);
+    if let Ok(entries) = codec::open_key_block(&value) {
+        let mut sealed = Vec::new();
+        codec::seal_key_block(&entries, &mut sealed);
+        assert_eq!(
+            codec::open_key_block(&sealed).expect("a sealed block decodes"),
+            entries
+        );
+    }
     /// A value that decodes seals to bytes that decode to the same value.
     macro_rules! round_trip {
         ($wire:ty) => {

@@ -8,7 +8,8 @@
 //!
 //! - every event carries its natural key inside its chunk, so the log itself is the
 //!   durable record of every key;
-//! - an entry of the index is 16 bytes, `(hash of namespace and key, position)`;
+//! - an entry of the index is `(hash of namespace and key, position)`, stored in about ten
+//!   bytes (each hash as its distance from the one before, see [`codec::seal_key_block`]);
 //! - entries of keys recorded after the last *run* are held in memory (the memtable, a hash
 //!   map) and re-read from the log's tail on open;
 //! - when the memtable reaches its bound it is written to sled as a sorted *run* of
@@ -30,13 +31,13 @@
 
 use std::collections::hash_map::Entry;
 
-use crate::codec::{self, KeyBlockWire, KeyIndexWire, KeyRunWire, KeyWire};
+use crate::codec::{self, KeyIndexWire, KeyRunWire, KeyWire};
 use crate::fasthash::FastMap;
 use crate::layout;
 use crate::read::decode_chunk;
 use crate::{KeyEntry, Recover, StoreError};
 
-/// Entries per block of a run (16 bytes each: a block is 4 KiB, like a chunk).
+/// Entries per block of a run (about ten bytes each, at most 4 KiB as format 1 stored them).
 pub(crate) const BLOCK_ENTRIES: usize = 256;
 /// Runs of one level merged into one run of the next.
 pub(crate) const TIER_RUNS: usize = 4;
@@ -47,8 +48,6 @@ const BLOOM_PROBES: u32 = 7;
 /// Most sled writes per batch while writing or removing a run (sled keeps every node
 /// version replaced during a batch until it ends).
 const RUN_BATCH_KEYS: usize = 1024;
-/// Bytes of one entry in a block.
-const ENTRY_BYTES: usize = 16;
 
 /// Version of [`key_hash`], recorded in the manifest: runs made with another hash are
 /// treated as damaged, so the index is rebuilt from the log.
@@ -180,7 +179,7 @@ impl Run {
 /// Builds a run block by block while its entries arrive in order.
 struct RunBuilder {
     run: Run,
-    block: Vec<u8>,
+    block: Vec<(u64, u64)>,
     batch: sled::Batch,
     in_batch: usize,
     last: Option<(u64, u64)>,
@@ -196,7 +195,7 @@ impl RunBuilder {
                 fences: Vec::new(),
                 bloom: Bloom::with_entries(expected_entries),
             },
-            block: Vec::with_capacity(BLOCK_ENTRIES * ENTRY_BYTES),
+            block: Vec::with_capacity(BLOCK_ENTRIES),
             batch: sled::Batch::default(),
             in_batch: 0,
             last: None,
@@ -214,11 +213,10 @@ impl RunBuilder {
         if self.block.is_empty() {
             self.run.fences.push(entry.0);
         }
-        self.block.extend_from_slice(&entry.0.to_be_bytes());
-        self.block.extend_from_slice(&entry.1.to_be_bytes());
+        self.block.push(entry);
         self.run.bloom.insert(entry.0);
         self.run.entries += 1;
-        if self.block.len() == BLOCK_ENTRIES * ENTRY_BYTES {
+        if self.block.len() == BLOCK_ENTRIES {
             self.finish_block(tree)?;
         }
         Ok(())
@@ -226,10 +224,8 @@ impl RunBuilder {
 
     fn finish_block(&mut self, tree: &sled::Tree) -> Result<(), StoreError> {
         let number = self.run.fences.len() as u32 - 1;
-        let value = codec::seal(&KeyBlockWire {
-            entries: &self.block,
-        })
-        .map_err(StoreError::Codec)?;
+        let mut value = Vec::with_capacity(16 + self.block.len() * 12);
+        codec::seal_key_block(&self.block, &mut value);
         self.batch
             .insert(&layout::key_block(self.run.id, number)[..], value);
         self.block.clear();
@@ -290,26 +286,9 @@ fn corrupt_run(run_id: u64, reason: impl std::fmt::Display) -> StoreError {
     }
 }
 
-/// Decodes a block's entries.
+/// Decodes a block's entries (a block of either format, see [`codec::open_key_block`]).
 pub(crate) fn decode_block(run_id: u64, bytes: &[u8]) -> Result<Vec<(u64, u64)>, StoreError> {
-    let wire: KeyBlockWire<'_> = codec::open_envelope(bytes).map_err(|r| corrupt_run(run_id, r))?;
-    if wire.entries.is_empty() || !wire.entries.len().is_multiple_of(ENTRY_BYTES) {
-        return Err(corrupt_run(
-            run_id,
-            format!("block of {} bytes", wire.entries.len()),
-        ));
-    }
-    Ok(wire
-        .entries
-        .chunks_exact(ENTRY_BYTES)
-        .map(|e| {
-            let mut h = [0u8; 8];
-            let mut p = [0u8; 8];
-            h.copy_from_slice(&e[..8]);
-            p.copy_from_slice(&e[8..]);
-            (u64::from_be_bytes(h), u64::from_be_bytes(p))
-        })
-        .collect())
+    codec::open_key_block(bytes).map_err(|r| corrupt_run(run_id, r))
 }
 
 /// The index. Shared behind a lock: the writer thread is its only mutator.
@@ -865,6 +844,78 @@ mod tests {
         assert_ne!(key_hash("bill", ""), key_hash("bill\0", ""));
     }
 
+    /// Runs whose blocks are of format 1 (16 fixed bytes an entry) still answer, merge
+    /// with runs of the current format into runs of the current format (here until none
+    /// is left), and pass verify.
+    #[test]
+    fn runs_of_format_1_blocks_still_answer_and_merge() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = StoreOptions {
+            key_memtable_entries: 3,
+            ..StoreOptions::default()
+        };
+        let paid = |n: u64| {
+            NewEvent::new("acct-1", "Paid", vec![n as u8, 1], 1).with_key(
+                "receipt",
+                format!("R-{n}"),
+                n,
+            )
+        };
+        {
+            let store = Store::open_with(dir.path(), options).expect("open");
+            for n in 0..12u64 {
+                store.append(NewCommit::new(vec![paid(n)])).expect("append");
+            }
+            store.flush().expect("flush");
+            let tree = store.raw_db().open_tree(layout::LOG_TREE).expect("tree");
+            let blocks: Vec<_> = tree
+                .scan_prefix([layout::KEY_BLOCK_PREFIX])
+                .collect::<Result<_, _>>()
+                .expect("blocks");
+            assert!(!blocks.is_empty());
+            for (key, value) in blocks {
+                assert_eq!(value[0], codec::KEY_BLOCK_FORMAT);
+                let entries: Vec<u8> = decode_block(0, &value)
+                    .expect("block")
+                    .into_iter()
+                    .flat_map(|(h, p)| h.to_be_bytes().into_iter().chain(p.to_be_bytes()))
+                    .collect();
+                let old = codec::seal(&codec::KeyBlockWire { entries: &entries }).expect("seal");
+                assert_eq!(old[0], 1);
+                tree.insert(key, old).expect("rewrite");
+            }
+            store.flush().expect("flush");
+        }
+        let store = Store::open_with(dir.path(), options).expect("reopen");
+        // More keys: runs of the new format, merged with the old ones as levels fill.
+        for n in 12..80u64 {
+            store.append(NewCommit::new(vec![paid(n)])).expect("append");
+        }
+        for n in 0..80u64 {
+            let entry = store
+                .lookup_key("receipt", &format!("R-{n}"))
+                .expect("lookup")
+                .expect("recorded");
+            assert_eq!((entry.position, entry.content_hash), (n + 1, n));
+        }
+        let r = store
+            .append(NewCommit::new(vec![paid(3), paid(30)]))
+            .expect("append");
+        assert_eq!((r.appended, r.duplicates), (0, 2));
+        store.flush().expect("flush");
+        let tree = store.raw_db().open_tree(layout::LOG_TREE).expect("tree");
+        let formats: std::collections::BTreeSet<u8> = tree
+            .scan_prefix([layout::KEY_BLOCK_PREFIX])
+            .map(|item| item.expect("block").1[0])
+            .collect();
+        // The old runs were merged away into runs of the current format.
+        assert_eq!(
+            formats,
+            std::collections::BTreeSet::from([codec::KEY_BLOCK_FORMAT])
+        );
+        assert!(store.verify().expect("verify").is_ok());
+    }
+
     /// Runs made with another key hash would answer "not recorded" for every key they
     /// hold: the manifest says which hash made them, and another one rebuilds the index.
     #[test]
@@ -903,7 +954,7 @@ mod tests {
                 entries.extend_from_slice(&(!hash).to_be_bytes());
                 entries.extend_from_slice(&position.to_be_bytes());
             }
-            let block = KeyBlockWire { entries: &entries };
+            let block = codec::KeyBlockWire { entries: &entries };
             tree.insert(key, codec::seal(&block).expect("seal"))
                 .expect("insert");
         }
