@@ -1,7 +1,8 @@
 //! On-disk encoding of everything the store writes into sled.
 //!
 //! Every stored value is an envelope `[format version: u8][crc32 of the rest: u32 LE][body]`.
-//! The body is currently encoded with bincode 2; this module is the only place that
+//! The body is encoded with bincode 2 (a chunk's compressed with LZ4 first; a key-index
+//! block's as LEB128 varints, see [`seal_key_block`]); this module is the only place that
 //! names bincode, so the body codec can be replaced by bumping [`FORMAT_VERSION`] and
 //! teaching [`open_envelope`] to dispatch on it, without touching the rest of the crate.
 //!
@@ -10,7 +11,8 @@
 
 use bincode::{BorrowDecode, Encode};
 
-/// Format of every envelope written by this version of the crate, chunks excepted.
+/// Format of every envelope written by this version of the crate, chunks and key-index
+/// blocks excepted ([`CHUNK_FORMAT_VERSION`], [`KEY_BLOCK_FORMAT`]).
 pub(crate) const FORMAT_VERSION: u8 = 1;
 
 /// Format of the chunk envelopes this version writes: 4, a body compressed as one LZ4
@@ -203,7 +205,7 @@ const KEY_ENTRY_BYTES: usize = 16;
 
 /// Format of the key-index blocks this version writes: `[2][crc32 of the rest][body]`,
 /// where the body is the number of entries, then each entry's hash as its distance from
-/// the hash before (the first block's first hash from 0) and its position, every number an
+/// the hash before (a block's first hash from 0) and its position, every number an
 /// unsigned LEB128 varint. A block's hashes are sorted and close together, so a distance
 /// takes five to seven bytes where the hash took eight, and a position three or four.
 pub(crate) const KEY_BLOCK_FORMAT: u8 = 2;
@@ -239,9 +241,23 @@ fn take_leb128(bytes: &mut &[u8]) -> Option<u64> {
     None
 }
 
+/// `entries` if each is above the one before (as a run writes them), else why not.
+fn ascending(entries: Vec<(u64, u64)>) -> Result<Vec<(u64, u64)>, CodecError> {
+    if entries.windows(2).any(|pair| pair[1] <= pair[0]) {
+        return Err(CodecError::Decode(
+            "a key-index block whose entries are out of order".into(),
+        ));
+    }
+    Ok(entries)
+}
+
 /// Seals a key-index block of `entries` (`(key hash, position)`, ascending) in
 /// [`KEY_BLOCK_FORMAT`] into `out` (cleared first).
 pub(crate) fn seal_key_block(entries: &[(u64, u64)], out: &mut Vec<u8>) {
+    debug_assert!(
+        entries.windows(2).all(|pair| pair[0] < pair[1]),
+        "a key-index block's entries ascend"
+    );
     out.clear();
     out.extend_from_slice(&[KEY_BLOCK_FORMAT, 0, 0, 0, 0]);
     put_leb128(out, entries.len() as u64);
@@ -256,7 +272,7 @@ pub(crate) fn seal_key_block(entries: &[(u64, u64)], out: &mut Vec<u8>) {
 }
 
 /// The entries of a key-index block of either format, in their order: at least one, each
-/// hash at or above the one before. Never panics on arbitrary bytes.
+/// above the one before. Never panics on arbitrary bytes.
 pub(crate) fn open_key_block(bytes: &[u8]) -> Result<Vec<(u64, u64)>, CodecError> {
     match bytes.first() {
         Some(&KEY_BLOCK_FORMAT) => {
@@ -282,7 +298,7 @@ pub(crate) fn open_key_block(bytes: &[u8]) -> Result<Vec<(u64, u64)>, CodecError
             if !body.is_empty() {
                 return Err(CodecError::Trailing(body.len()));
             }
-            Ok(entries)
+            ascending(entries)
         }
         _ => {
             let wire: KeyBlockWire<'_> = open_envelope(bytes)?;
@@ -292,7 +308,7 @@ pub(crate) fn open_key_block(bytes: &[u8]) -> Result<Vec<(u64, u64)>, CodecError
                     wire.entries.len()
                 )));
             }
-            Ok(wire
+            let entries = wire
                 .entries
                 .chunks_exact(KEY_ENTRY_BYTES)
                 .map(|e| {
@@ -302,7 +318,8 @@ pub(crate) fn open_key_block(bytes: &[u8]) -> Result<Vec<(u64, u64)>, CodecError
                     p.copy_from_slice(&e[8..]);
                     (u64::from_be_bytes(h), u64::from_be_bytes(p))
                 })
-                .collect())
+                .collect();
+            ascending(entries)
         }
     }
 }
@@ -831,6 +848,20 @@ mod tests {
                 .collect();
             let old = seal(&KeyBlockWire { entries: &fixed }).expect("seal");
             assert_eq!(&open_key_block(&old).expect("decode format 1"), entries);
+        }
+        // Blocks of entries out of order are refused, in either format: hashes going down,
+        // a position going down under one hash, an entry repeated.
+        for entries in [[(5u64, 0u64), (3, 0)], [(5, 9), (5, 1)], [(5, 1), (5, 1)]] {
+            let fixed: Vec<u8> = entries
+                .iter()
+                .flat_map(|(h, p)| h.to_be_bytes().into_iter().chain(p.to_be_bytes()))
+                .collect();
+            let old = seal(&KeyBlockWire { entries: &fixed }).expect("seal");
+            assert!(open_key_block(&old).is_err(), "{entries:?} as format 1");
+        }
+        for bytes in [[2u8, 5, 9, 0, 1], [2, 5, 1, 0, 1]] {
+            let block = crate::fuzzing::envelope(&[&[KEY_BLOCK_FORMAT][..], &bytes[..]].concat());
+            assert!(open_key_block(&block).is_err(), "{bytes:?} as format 2");
         }
         // 256 keys of a run of a hundred million, at positions below 2^27: the hash's
         // distance takes 6 bytes of LEB128 where the hash took 8, the position 4 where it

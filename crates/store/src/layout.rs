@@ -6,8 +6,8 @@
 //!
 //! | prefix | key rest                                   | value            |
 //! |--------|--------------------------------------------|------------------|
-//! | `C`    | first position, u64 big-endian             | `ChunkWire`      |
-//! | `I`    | key-index run id u64 BE, block number u32 BE | `KeyBlockWire` |
+//! | `C`    | first position, u64 big-endian             | chunk (`ChunkBuilder`, read with `open_chunk`) |
+//! | `I`    | key-index run id u64 BE, block number u32 BE | key-index block (`seal_key_block`, read with `open_key_block`) |
 //! | `K`    | namespace length u32 BE, namespace, key    | `KeyWire` (format-1 logs only; no longer written) |
 //! | `H`    | block number u32 BE                        | `HeadBlockWire`  |
 //! | `N`    | block number u32 BE                        | `NameBlockWire`  |

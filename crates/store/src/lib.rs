@@ -604,7 +604,7 @@ pub(crate) fn open_sled(path: &Path, cache_bytes: u64) -> Result<sled::Db, Store
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
     /// Natural keys held in memory before they are written to sled as a sorted run of
-    /// the key index (16 bytes each on disk, about 40 in memory). Smaller values write
+    /// the key index (about 10 bytes each on disk, about 40 in memory). Smaller values write
     /// runs (and merge them) more often; tests use a handful to exercise that.
     pub key_memtable_entries: usize,
     /// Events appended between two checkpoints of the stream heads (default
@@ -747,6 +747,10 @@ impl Store {
     ///
     /// With a hook set by [`Store::append_through`], the hook takes the commit at once and
     /// the answer is ready when this returns.
+    ///
+    /// The written commit comes back with its answer and is freed by `wait` (or when the
+    /// `PendingCommit` is dropped), on the caller's thread: a caller holding many answers
+    /// unread holds their commits too.
     pub fn submit(&self, commit: NewCommit) -> Result<PendingCommit, StoreError> {
         if let Some(through) = self.through() {
             let (reply_tx, reply) = sync_channel(1);

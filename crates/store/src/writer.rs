@@ -53,8 +53,9 @@ const PROBE_TREE: &str = "log_probe";
 /// saying whether a natural key follows.
 const EVENT_OVERHEAD_BYTES: usize = 46;
 /// Upper bound of a natural key's bytes in a chunk besides its namespace and key: two
-/// lengths and the content hash, varints of at most 9 bytes each.
-const KEY_OVERHEAD_BYTES: usize = 27;
+/// lengths and the content hash, varints of at most 9 bytes each, and the tag saying
+/// whether the hash is stored.
+const KEY_OVERHEAD_BYTES: usize = 28;
 
 pub(crate) fn run(shared: Arc<Shared>, rx: Receiver<Command>) {
     let mut writer = Writer::new(shared);
@@ -444,12 +445,20 @@ impl Writer {
     fn write_group(&mut self, group: Vec<(NewCommit, AppendReply)>) -> Result<(), StoreError> {
         let shared = Arc::clone(&self.shared);
         let (commits, replies): (Vec<NewCommit>, Vec<AppendReply>) = group.into_iter().unzip();
+        let (tree, db) = match shared.tree().and_then(|tree| Ok((tree, shared.db()?))) {
+            Ok(both) => both,
+            Err(e) => {
+                // Every caller hears why, not only that the writer went away.
+                for reply in replies {
+                    let _ = reply.send((Err(e.duplicate()), None));
+                }
+                return Err(e);
+            }
+        };
         let index = shared.index.read_recovered();
         let keys = shared.keys.read_recovered();
         self.group_seq += 1;
         debug_assert_eq!(self.heads.len(), index.heads.len());
-        let tree = shared.tree()?;
-        let db = shared.db()?;
         let mut st = GroupState::new(tree.clone(), shared.last_position() + 1, index.heads.len());
         let outcomes = self.stage_group(&index, &keys, &mut st, &commits);
         let new_last = st.next_position - 1;
@@ -1074,6 +1083,43 @@ fn write_run_if_due(shared: &Shared, tree: &sled::Tree) -> Result<(), StoreError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The writer stores a key's content hash only where the payload does not tell it; the
+    /// times, stored as distances, come back whole.
+    #[test]
+    fn a_payload_hash_and_a_shared_time_are_not_stored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::Store::open(dir.path()).expect("open");
+        let own = crate::NewEvent::new("acct-1", "Paid", b"p1".to_vec(), 1_796_544_236_322)
+            .with_key("receipt", "R-1", payload_hash(b"p1"));
+        let other = crate::NewEvent::new("acct-1", "Paid", b"p2".to_vec(), 1_796_544_236_322)
+            .with_key("receipt", "R-2", 7);
+        let later = crate::NewEvent::new("acct-1", "Paid", b"p3".to_vec(), 1_796_544_236_329);
+        store
+            .append(NewCommit::new(vec![own, other, later]))
+            .expect("append");
+        store.flush().expect("flush");
+        let tree = store.raw_db().open_tree(layout::LOG_TREE).expect("tree");
+        let (_, value) = tree
+            .scan_prefix([layout::CHUNK_PREFIX])
+            .next()
+            .expect("a chunk")
+            .expect("read");
+        assert_eq!(value[0], crate::codec::CHUNK_FORMAT_VERSION);
+        let mut plain = Vec::new();
+        let chunk = crate::codec::open_chunk(&value, &mut plain).expect("decode");
+        let hashes: Vec<_> = chunk
+            .events
+            .iter()
+            .map(|e| e.key.map(|k| k.content_hash))
+            .collect();
+        assert_eq!(hashes, vec![Some(None), Some(Some(7)), None]);
+        let times: Vec<i64> = chunk.events.iter().map(|e| e.recorded_at_ms).collect();
+        assert_eq!(
+            times,
+            vec![1_796_544_236_322, 1_796_544_236_322, 1_796_544_236_329]
+        );
+    }
 
     /// Keys are told apart by their text, not by their hash: two keys that share a hash
     /// each keep their own content hash, and a third with that hash is not taken for either.
