@@ -258,8 +258,7 @@ pub(crate) fn seal_key_block(entries: &[(u64, u64)], out: &mut Vec<u8>) {
         entries.windows(2).all(|pair| pair[0] < pair[1]),
         "a key-index block's entries ascend"
     );
-    out.clear();
-    out.extend_from_slice(&[KEY_BLOCK_FORMAT, 0, 0, 0, 0]);
+    begin_envelope(out, KEY_BLOCK_FORMAT);
     put_leb128(out, entries.len() as u64);
     let mut before = 0u64;
     for &(hash, position) in entries {
@@ -267,8 +266,7 @@ pub(crate) fn seal_key_block(entries: &[(u64, u64)], out: &mut Vec<u8>) {
         put_leb128(out, position);
         before = hash;
     }
-    let crc = crc32fast::hash(&out[HEADER_LEN..]);
-    out[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+    end_envelope(out);
 }
 
 /// The entries of a key-index block of either format, in their order: at least one, each
@@ -445,12 +443,12 @@ pub fn encode_commit(commit: &crate::NewCommit) -> Result<Vec<u8>, CodecError> {
         events: &commit.events,
         expectations: &commit.expectations,
     };
-    let mut out = vec![FORMAT_VERSION, 0, 0, 0, 0];
+    let mut out = Vec::new();
+    begin_envelope(&mut out, FORMAT_VERSION);
     let encoded = bincode::serde::encode_to_vec(&body, config())
         .map_err(|e| CodecError::Encode(e.to_string()))?;
     out.extend_from_slice(&encoded);
-    let crc = crc32fast::hash(&out[HEADER_LEN..]);
-    out[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+    end_envelope(&mut out);
     Ok(out)
 }
 
@@ -508,14 +506,25 @@ pub(crate) fn seal_into<T: Encode>(value: &T, out: &mut Vec<u8>) -> Result<(), C
 }
 
 fn seal_versioned<T: Encode>(value: &T, version: u8, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    begin_envelope(out, version);
+    bincode::encode_into_std_write(value, out, config())
+        .map_err(|e| CodecError::Encode(e.to_string()))?;
+    end_envelope(out);
+    Ok(())
+}
+
+/// Starts an envelope of format `version` in `out` (cleared first): the format byte and
+/// room for the CRC, which [`end_envelope`] fills once the body follows.
+fn begin_envelope(out: &mut Vec<u8>, version: u8) {
     out.clear();
     out.push(version);
     out.extend_from_slice(&[0u8; 4]);
-    bincode::encode_into_std_write(value, out, config())
-        .map_err(|e| CodecError::Encode(e.to_string()))?;
+}
+
+/// Ends an envelope [`begin_envelope`] started: the CRC of the body written after it.
+fn end_envelope(out: &mut [u8]) {
     let crc = crc32fast::hash(&out[HEADER_LEN..]);
     out[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
-    Ok(())
 }
 
 /// Builds a chunk envelope event by event, without collecting [`EventWire`]s first.
@@ -592,14 +601,11 @@ impl ChunkBuilder {
         );
         let compressed = lz4_flex::block::compress_into(&self.plain, &mut self.block)
             .map_err(|e| CodecError::Encode(e.to_string()))?;
-        out.clear();
-        out.reserve_exact(HEADER_LEN + 4 + compressed);
-        out.push(CHUNK_FORMAT_VERSION);
-        out.extend_from_slice(&[0u8; 4]);
+        begin_envelope(out, CHUNK_FORMAT_VERSION);
+        out.reserve_exact(4 + compressed);
         out.extend_from_slice(&plain_len.to_le_bytes());
         out.extend_from_slice(&self.block[..compressed]);
-        let crc = crc32fast::hash(&out[HEADER_LEN..]);
-        out[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+        end_envelope(out);
         self.events.clear();
         self.count = 0;
         Ok(())
@@ -648,11 +654,11 @@ pub(crate) fn to_v2<'a>(chunk: &ChunkWire<'a>) -> ChunkWireV2<'a> {
 pub(crate) fn seal_v3_chunk(chunk: &ChunkWireV2<'_>) -> Vec<u8> {
     let plain = seal_plain_chunk(chunk);
     let body = &plain[HEADER_LEN..];
-    let mut out = vec![CHUNK_V2_COMPRESSED_FORMAT, 0, 0, 0, 0];
+    let mut out = Vec::new();
+    begin_envelope(&mut out, CHUNK_V2_COMPRESSED_FORMAT);
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&lz4_flex::block::compress(body));
-    let crc = crc32fast::hash(&out[HEADER_LEN..]);
-    out[1..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+    end_envelope(&mut out);
     out
 }
 
