@@ -42,9 +42,15 @@ const PROJECTIONS_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// Layout 9 writes the parts to a file of their own beside the projections' database
 /// ([`SideDb::write_parts`]), and where each ends under the generation's key; an older
 /// binary would look for them in the database.
+/// Parts are compressed with zstd (their ends under `zstd-part-ends`, [`compressed_ends_key`]);
+/// those of checkpoints written before are not (`part-ends`), and still read.
 const WORLD_KEY: &[u8] = b"world-layout-9";
 /// The name of a checkpoint's file of parts.
 const WORLD_PARTS_FILE: &str = "world-layout-9";
+/// The zstd level a checkpoint's parts are compressed at: the fastest, which halves them.
+const WORLD_PART_LEVEL: i32 = 1;
+/// Parts encoded but not yet compressed and written, while a checkpoint is encoded.
+const WORLD_PARTS_IN_FLIGHT: usize = 2;
 /// The layouts before, read still, their parts in the database: 8 (the same parts and
 /// directories as 9) and 7 (its consumers in the world's order, without directories).
 /// Loading one needs no replay, and the next checkpoint replaces it.
@@ -1305,9 +1311,37 @@ fn encode_world(projections: &SideDb, world: &World) -> Result<EncodedWorld, Eng
     let order = checkpoint_order(world);
     let generation = projections.generate_id()?;
     let mut parts = projections.begin_parts(WORLD_PARTS_FILE, generation)?;
-    for part in checkpoint_parts(world, &order) {
-        parts.push(&part?)?;
-    }
+    // This thread encodes the parts while another compresses and writes them.
+    std::thread::scope(|scope| -> Result<(), EngineError> {
+        let (encoded, to_write) = std::sync::mpsc::sync_channel::<Vec<u8>>(WORLD_PARTS_IN_FLIGHT);
+        let parts = &mut parts;
+        let writer = scope.spawn(move || -> Result<(), EngineError> {
+            for part in to_write {
+                parts.push(&compressed_part(&part)?)?;
+            }
+            Ok(())
+        });
+        let mut encoding = Ok(());
+        for part in checkpoint_parts(world, &order) {
+            match part {
+                // A writer that stopped has its own error, taken below.
+                Ok(part) => {
+                    if encoded.send(part).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    encoding = Err(e);
+                    break;
+                }
+            }
+        }
+        drop(encoded);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(EngineError::Corrupt("compressing a part failed".into())));
+        encoding.and(written)
+    })?;
     Ok(EncodedWorld {
         position: world.position,
         generation,
@@ -1330,7 +1364,8 @@ fn checkpoint_order(world: &World) -> Vec<u32> {
 }
 
 /// The parts of a world's checkpoint, encoded one by one as they are taken: the consumers
-/// in `order` ([`checkpoint_order`]).
+/// in `order` ([`checkpoint_order`]). Each is compressed and sealed with
+/// [`compressed_part`] before it is written.
 fn checkpoint_parts<'w>(
     world: &'w World,
     order: &'w [u32],
@@ -1347,13 +1382,13 @@ fn checkpoint_parts<'w>(
         position: world.position,
         journal_growth: Default::default(),
     };
-    std::iter::once(encode_value(&head).map(sealed).map_err(corrupt)).chain(
+    std::iter::once(encode_value(&head).map_err(corrupt)).chain(
         order.chunks(CHECKPOINT_PART_CONSUMERS).map(move |block| {
             let block: Vec<&StoredConsumer> = block
                 .iter()
                 .map(|&i| &world.consumers[i as usize])
                 .collect();
-            encode_value(&block).map(sealed).map_err(corrupt)
+            encode_value(&block).map_err(corrupt)
         }),
     )
 }
@@ -1431,10 +1466,48 @@ pub(crate) fn unsealed(part: &[u8]) -> Option<&[u8]> {
     (crc32fast::hash(bytes).to_le_bytes() == crc).then_some(bytes)
 }
 
-/// The key of where each part of checkpoint generation `generation` ends in its file.
+/// A checkpoint part as written to its file: `bytes` compressed with zstd, then
+/// [`sealed`], so that damage is found before anything is expanded.
+fn compressed_part(bytes: &[u8]) -> Result<Vec<u8>, EngineError> {
+    zstd::bulk::compress(bytes, WORLD_PART_LEVEL)
+        .map(sealed)
+        .map_err(|e| EngineError::Corrupt(format!("compressing a checkpoint part: {e}")))
+}
+
+/// The most a part may claim to expand to: a part holds [`CHECKPOINT_PART_CONSUMERS`]
+/// consumers, a few MB.
+const WORLD_PART_BYTES_MAX: u64 = 1 << 30;
+
+/// The bytes of a part made by [`compressed_part`]: checked against its CRC, then expanded
+/// into a buffer of the size its frame states (refused above [`WORLD_PART_BYTES_MAX`]).
+fn expanded_part(part: &[u8]) -> Result<Vec<u8>, String> {
+    let compressed = unsealed(part).ok_or("it fails its CRC")?;
+    let size = match zstd::zstd_safe::get_frame_content_size(compressed) {
+        Ok(Some(size)) if size <= WORLD_PART_BYTES_MAX => size as usize,
+        Ok(Some(size)) => return Err(format!("it claims {size} bytes expanded")),
+        _ => return Err("it is not a zstd frame that states its size".into()),
+    };
+    let bytes =
+        zstd::bulk::decompress(compressed, size).map_err(|e| format!("it does not expand: {e}"))?;
+    if bytes.len() != size {
+        return Err(format!("{} bytes expanded, {size} stated", bytes.len()));
+    }
+    Ok(bytes)
+}
+
+/// The key of where each part of checkpoint generation `generation` ends in its file, for
+/// the parts of checkpoints written before parts were compressed.
 fn part_ends_key(generation: u64) -> Vec<u8> {
     let mut key = generation_prefix(WORLD_KEY, generation);
     key.extend_from_slice(b"part-ends");
+    key
+}
+
+/// The key of where each part of checkpoint generation `generation` ends in its file, its
+/// parts compressed ([`compressed_part`]).
+fn compressed_ends_key(generation: u64) -> Vec<u8> {
+    let mut key = generation_prefix(WORLD_KEY, generation);
+    key.extend_from_slice(b"zstd-part-ends");
     key
 }
 
@@ -1444,6 +1517,8 @@ enum CheckpointParts {
     File {
         file: vasooli_store::PartsFile,
         ends: Vec<u64>,
+        /// Parts compressed ([`compressed_part`]); checkpoints written before are not.
+        compressed: bool,
     },
     Table {
         table: SideTable,
@@ -1468,11 +1543,15 @@ impl CheckpointParts {
                 generation,
             });
         }
-        let ends = projections
-            .table()
-            .get(&part_ends_key(generation))
-            .map_err(|e| e.to_string())?
-            .ok_or("the parts' ends are missing")?;
+        let table = projections.table();
+        let get = |key: Vec<u8>| table.get(&key).map_err(|e| e.to_string());
+        let (ends, compressed) = match get(compressed_ends_key(generation))? {
+            Some(ends) => (ends, true),
+            None => (
+                get(part_ends_key(generation))?.ok_or("the parts' ends are missing")?,
+                false,
+            ),
+        };
         let ends = unsealed(&ends).ok_or("the parts' ends fail their CRC")?;
         let ends: Vec<u64> = decode_value(ends).map_err(|e| e.to_string())?;
         if ends.len() != count as usize {
@@ -1481,14 +1560,26 @@ impl CheckpointParts {
         let file = projections
             .read_parts(WORLD_PARTS_FILE, generation)
             .map_err(|e| e.to_string())?;
-        Ok(CheckpointParts::File { file, ends })
+        Ok(CheckpointParts::File {
+            file,
+            ends,
+            compressed,
+        })
     }
 
     /// Part `index`, checked against its CRC.
     fn part(&self, index: u32) -> Result<Vec<u8>, String> {
         let sealed = match self {
-            CheckpointParts::File { file, ends } => {
-                file.part(ends, index as usize).map_err(|e| e.to_string())?
+            CheckpointParts::File {
+                file,
+                ends,
+                compressed,
+            } => {
+                let part = file.part(ends, index as usize).map_err(|e| e.to_string())?;
+                if *compressed {
+                    return expanded_part(&part).map_err(|e| format!("part {index}: {e}"));
+                }
+                part
             }
             CheckpointParts::Table {
                 table,
@@ -1565,7 +1656,7 @@ pub fn write_checkpoint(
     // Until the head is written, a failure here drops the writer, which removes the file.
     let count = ends.len() as u32;
     let ends = encode_value(&ends).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-    table.insert(&part_ends_key(generation), sealed(ends))?;
+    table.insert(&compressed_ends_key(generation), sealed(ends))?;
     for (bucket, bytes) in directory.accounts.into_iter().enumerate() {
         table.insert(&account_bucket_key(generation, bucket as u32), bytes)?;
     }
@@ -1660,11 +1751,26 @@ pub(crate) fn load_checkpoint(projections: &SideDb) -> Option<World> {
                 .saturating_sub(1)
                 .saturating_mul(CHECKPOINT_PART_CONSUMERS),
         );
-        for index in 1..count {
-            let block: Vec<StoredConsumer> =
-                decode_value(&part(index)?).map_err(|e| e.to_string())?;
-            world.consumers.extend(block);
-        }
+        // Another thread reads and expands the parts while this one decodes them.
+        std::thread::scope(|scope| -> Result<(), String> {
+            let (read, expanded) = std::sync::mpsc::sync_channel(WORLD_PARTS_IN_FLIGHT);
+            let part = &part;
+            scope.spawn(move || {
+                for index in 1..count {
+                    let bytes = part(index);
+                    let failed = bytes.is_err();
+                    if read.send(bytes).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            for bytes in expanded {
+                let block: Vec<StoredConsumer> =
+                    decode_value(&bytes?).map_err(|e| e.to_string())?;
+                world.consumers.extend(block);
+            }
+            Ok(())
+        })?;
         // Written by subdivision: back in the world's order (registration, as the log has
         // them). A checkpoint written in the world's order is already sorted.
         if !world.consumers.is_sorted_by_key(|c| c.position) {
@@ -2299,4 +2405,37 @@ pub fn restore_events(store: &Store, events: Vec<(Event, i64)>) -> Result<(), En
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compressed_part_expands_to_its_bytes_and_damage_is_refused_before_expanding() {
+        let bytes: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 977).to_le_bytes())
+            .collect();
+        let part = compressed_part(&bytes).unwrap();
+        assert!(part.len() < bytes.len() / 2, "{} bytes", part.len());
+        assert_eq!(expanded_part(&part).unwrap(), bytes);
+
+        let mut flipped = part.clone();
+        flipped[part.len() / 2] ^= 0x10;
+        assert_eq!(expanded_part(&flipped).unwrap_err(), "it fails its CRC");
+        assert!(expanded_part(&part[..3]).is_err(), "shorter than a CRC");
+
+        // Sealed whole but not a frame, or a frame claiming more than a part may hold.
+        let plain = sealed(bytes.clone());
+        assert!(expanded_part(&plain).unwrap_err().contains("zstd frame"));
+        let mut claim = zstd::bulk::compress(&bytes, WORLD_PART_LEVEL).unwrap();
+        // The frame header after its magic number: single segment, an 8-byte content size.
+        assert_eq!(&claim[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
+        let descriptor = claim[4];
+        assert_eq!(descriptor >> 6, 2, "a 4-byte content size");
+        let at = if descriptor & 0x20 != 0 { 5 } else { 6 };
+        claim[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let claimed = expanded_part(&sealed(claim)).unwrap_err();
+        assert!(claimed.contains("claims"), "{claimed}");
+    }
 }

@@ -26,6 +26,31 @@ fn load_generated(engine: &mut Engine, generator: &Generator) {
         .expect("the generated utility loads");
 }
 
+/// `bytes` with the CRC-32 of them after them, as a checkpoint seals a part.
+fn sealed(mut bytes: Vec<u8>) -> Vec<u8> {
+    let crc = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    bytes
+}
+
+/// The parts of a checkpoint's file, cut where `ends` say, each checked, expanded and sealed
+/// again: the parts as checkpoints held them before parts were compressed.
+fn plain_parts(file: &[u8], ends: &[u64]) -> Vec<Vec<u8>> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for &end in ends {
+        let part = &file[start..end as usize];
+        let (compressed, crc) = part.split_at(part.len() - 4);
+        assert_eq!(crc32fast::hash(compressed).to_le_bytes(), crc, "sealed");
+        let plain = zstd::stream::decode_all(compressed).expect("a zstd frame");
+        assert!(plain.len() > part.len(), "the part was compressed");
+        parts.push(sealed(plain));
+        start = end as usize;
+    }
+    assert_eq!(start, file.len(), "the ends cover the file");
+    parts
+}
+
 fn warm(engine: &Engine, account: &str) -> Result<Value, String> {
     statement(
         engine.world(),
@@ -263,7 +288,10 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
             ]
             .concat()
         };
-        let ends = table.get(&key(9, b"part-ends")).unwrap().expect("the ends");
+        let ends = table
+            .get(&key(9, b"zstd-part-ends"))
+            .unwrap()
+            .expect("the ends");
         let ends: Vec<u64> = decode_value(&ends[..ends.len() - 4]).unwrap();
         assert_eq!(ends.len(), head.1 as usize);
         let file = dir
@@ -272,18 +300,13 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
             .join(vasooli_store::PARTS_DIR)
             .join(format!("world-layout-9.{:016x}", head.0));
         let bytes = std::fs::read(&file).unwrap();
-        let mut parts: Vec<Vec<u8>> = Vec::new();
-        let mut start = 0;
-        for &end in &ends {
-            parts.push(bytes[start..end as usize].to_vec());
-            start = end as usize;
-        }
-        assert_eq!(start, bytes.len(), "the ends cover the file");
+        // Compressed; the layouts before hold them plain.
+        let mut parts = plain_parts(&bytes, &ends);
         let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         if legacy == 8 {
             for name in table.keys_with_prefix(&key(9, b"")).unwrap() {
                 let rest = &name[key(9, b"").len()..];
-                if rest != b"part-ends" {
+                if rest != b"zstd-part-ends" {
                     entries.push((key(8, rest), table.get(&name).unwrap().unwrap()));
                 }
             }
@@ -300,12 +323,11 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
             );
             stored.sort_by_key(|c| c.position);
             parts.truncate(1);
-            parts.extend(stored.chunks(16_384).map(|block| {
-                let mut bytes = encode_value(&block).unwrap();
-                let crc = crc32fast::hash(&bytes);
-                bytes.extend_from_slice(&crc.to_le_bytes());
-                bytes
-            }));
+            parts.extend(
+                stored
+                    .chunks(16_384)
+                    .map(|block| sealed(encode_value(&block).unwrap())),
+            );
         }
         let legacy_head = (head.0, parts.len() as u32, head.2);
         for (index, part) in parts.into_iter().enumerate() {
@@ -360,6 +382,62 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
         assert!(
             !view.loaded_whole(),
             "layout {legacy}: the renewed checkpoint has directories"
+        );
+        assert_eq!(cold(&view, &accounts[1]), expected[1]);
+        drop(view);
+    }
+
+    // A checkpoint of this layout written before its parts were compressed: plain parts,
+    // their ends under `part-ends`. It reads as it is, whole and through its directories.
+    {
+        let engine = Engine::open(dir.path(), Policy::default()).unwrap();
+        let lag = engine.checkpoint_lag();
+        let table = engine.projections_db().table();
+        let head = table.get(b"world-layout-9").unwrap().expect("a checkpoint");
+        let head: (u64, u32, u64) = decode_value(&head).unwrap();
+        let prefix = [b"world-layout-9/".as_slice(), &head.0.to_be_bytes()].concat();
+        let key = |name: &[u8]| [prefix.as_slice(), name].concat();
+        let ends = table
+            .get(&key(b"zstd-part-ends"))
+            .unwrap()
+            .expect("the ends");
+        let ends: Vec<u64> = decode_value(&ends[..ends.len() - 4]).unwrap();
+        let file = dir
+            .path()
+            .join(vasooli_engine::engine::PROJECTIONS_DIR)
+            .join(vasooli_store::PARTS_DIR)
+            .join(format!("world-layout-9.{:016x}", head.0));
+        let compressed = std::fs::read(&file).unwrap();
+        let (mut plain, mut plain_ends) = (Vec::new(), Vec::new());
+        for part in plain_parts(&compressed, &ends) {
+            plain.extend_from_slice(&part);
+            plain_ends.push(plain.len() as u64);
+        }
+        assert!(plain.len() > compressed.len());
+        table.remove(&key(b"zstd-part-ends")).unwrap();
+        table
+            .insert(
+                &key(b"part-ends"),
+                sealed(encode_value(&plain_ends).unwrap()),
+            )
+            .unwrap();
+        engine.projections_db().flush().unwrap();
+        drop((table, engine));
+        std::fs::write(&file, &plain).unwrap();
+
+        let engine = Engine::open(dir.path(), Policy::default()).unwrap();
+        assert_eq!(
+            engine.checkpoint_lag(),
+            lag,
+            "the plain checkpoint was read"
+        );
+        assert_eq!(engine.world().consumers.len(), consumers + 1);
+        assert_eq!(warm(&engine, &accounts[1]), expected[1]);
+        drop(engine);
+        let view = ColdView::accounts(dir.path(), Policy::default(), &[&accounts[1]]).unwrap();
+        assert!(
+            !view.loaded_whole(),
+            "read through the plain checkpoint's directories"
         );
         assert_eq!(cold(&view, &accounts[1]), expected[1]);
         drop(view);
