@@ -779,13 +779,13 @@ mod tests {
         let index = load(&tree, 1_000, 200).expect("load");
         assert_eq!(index.heads.len(), 200);
         assert_eq!(index.version("s7"), Some(5));
-        // Its five events (positions 8, 208, ..., 808) are in five chunks of at most 89.
+        // Its five events (positions 8, 208, ..., 808) are in five chunks of at most 133.
         let chunks = chunks_of(&tree, index.id("s7").expect("s7"), 1_000).expect("chunks");
         assert_eq!(chunks.len(), 5, "{chunks:?}");
         assert!(chunks
             .iter()
             .zip([8, 208, 408, 608, 808])
-            .all(|(c, p)| *c <= p && p - c < 89));
+            .all(|(c, p)| *c <= p && p - c < 133));
     }
 
     /// A store in `dir` holding 1,000 events over 300 streams (three blocks), checkpointed,
