@@ -72,9 +72,9 @@ pub const CHUNK_EVENTS_MAX: usize = 4096;
 /// 4,000 bytes a full leaf stays inline and reading 4.8 GB of them held about 0.5 GiB. The
 /// limit counts the events' bytes before the chunk is compressed, so a chunk of
 /// incompressible events is no bigger (a leaf of 17 is then about 100 KB, still inline);
-/// LZ4 stores the engine's events in about half, so a chunk takes about 3 KB. 6 KiB rather
-/// than 4 KiB (before the chunks were compressed) keeps sled's log about 7 % smaller, as
-/// sled rewrites a leaf as it fills and splits whatever the size of its values.
+/// the engine's chunks take about 1.3 KB each once compressed. 6 KiB rather than 4 KiB
+/// (set before the chunks were compressed) keeps sled's log about 7 % smaller, as sled
+/// rewrites a leaf as it fills and splits whatever the size of its values.
 /// See docs/STORE.md.
 pub const CHUNK_BYTES_MAX: usize = 6 * 1024;
 /// Largest payload of a single event.
