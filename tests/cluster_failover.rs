@@ -212,6 +212,26 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
         )),
         "{metrics}"
     );
+    // Each process's replica metrics, standby as well as owner, without a token.
+    a.wait_line("metrics on http://", Duration::from_secs(5));
+    b.wait_line("metrics on http://", Duration::from_secs(5));
+    let replica = |process: &Owner| {
+        let (status, metrics) =
+            common::http_get(&process.metrics_addr, "/metrics", None).expect("the metrics answer");
+        assert_eq!(status, 200, "{metrics}");
+        metrics
+    };
+    for (process, role) in [(&a, 1), (&b, 0)] {
+        let metrics = replica(process);
+        for line in [
+            format!("vasooli_replica_owner{{partition=\"north\"}} {role}"),
+            format!("vasooli_replica_covered_sequence{{partition=\"north\"}} {imported}"),
+            format!("vasooli_replica_last_sequence{{partition=\"north\"}} {imported}"),
+            "vasooli_replica_behind_entries{partition=\"north\"} 0".to_string(),
+        ] {
+            assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+        }
+    }
 
     // Tokens made and revoked through A while it owns the partition (handed to it over its
     // socket) reach the cluster's copy, and B's table within a few seconds.
@@ -288,6 +308,13 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
     eprintln!("failover: B owned the partition {took_over:?} after A was killed ({standby})");
     let fenced_at: u64 = owned.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(fenced_at > imported, "{owned} after {imported} entries");
+    let metrics = replica(&b);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "vasooli_replica_owner{partition=\"north\"} 1"),
+        "B owns: {metrics}"
+    );
     // The partition's tokens work on B; B's own and the revoked one do not.
     let me = |token: &str| {
         common::http_get(&b.addr, "/api/v1/me", Some(token))
@@ -406,4 +433,32 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
     assert_eq!(defaulters(&a_dir), defaulters(&whole));
     assert_eq!(defaulters(&b_dir), defaulters(&whole));
     drop(cluster);
+}
+
+#[test]
+fn an_owner_refuses_an_address_it_cannot_read_before_it_reaches_the_cluster() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    for flag in ["--addr", "--metrics-addr"] {
+        let run = vasooli(
+            &data,
+            &[
+                "cluster",
+                "owner",
+                "--servers",
+                "nats://127.0.0.1:9",
+                "--partition",
+                PARTITION,
+                flag,
+                "nowhere",
+            ],
+        );
+        assert_eq!(run.code, 2, "{flag}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{flag}: `nowhere`")),
+            "{}",
+            run.stderr
+        );
+        assert!(!data.exists(), "{flag}: nothing written");
+    }
 }

@@ -14,6 +14,8 @@ pub struct Owner {
     lines: Receiver<String>,
     seen: Vec<String>,
     pub addr: String,
+    /// Where it serves its replica metrics (`--metrics-addr`), from the start.
+    pub metrics_addr: String,
 }
 
 impl Owner {
@@ -25,6 +27,7 @@ impl Owner {
             .find(|path| !path.exists())
             .unwrap();
         let addr = super::free_loopback_addr();
+        let metrics_addr = super::free_loopback_addr();
         let mut child = Command::new(env!("CARGO_BIN_EXE_vasooli"))
             .arg("--data")
             .arg(data)
@@ -39,6 +42,8 @@ impl Owner {
                 &addr,
                 "--lease-seconds",
                 "3",
+                "--metrics-addr",
+                &metrics_addr,
             ])
             .env("VASOOLI_LOG", "error")
             .stdin(Stdio::null())
@@ -62,6 +67,7 @@ impl Owner {
             lines,
             seen: Vec::new(),
             addr,
+            metrics_addr,
         }
     }
 

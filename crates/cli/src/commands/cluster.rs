@@ -53,6 +53,11 @@ pub enum ClusterAction {
         /// it (e.g. --lease-seconds 10).
         #[arg(long, default_value_t = 10, value_name = "N")]
         lease_seconds: u64,
+        /// Also serves this process's replica metrics (`/metrics`, no token) on this address
+        /// from the start, while it stands by as well as once it owns the partition; port 0
+        /// picks a free one (e.g. --metrics-addr 127.0.0.1:9464).
+        #[arg(long, value_name = "IP:PORT")]
+        metrics_addr: Option<String>,
     },
     /// Every partition's owner, lease expiry and last sequence; how far each server's copy
     /// of the log has read.
@@ -110,7 +115,15 @@ pub fn run(cli: &Cli, action: &ClusterAction) -> Outcome {
             partition,
             addr,
             lease_seconds,
-        } => owner(cli, &servers.urls, partition, addr, *lease_seconds),
+            metrics_addr,
+        } => owner(
+            cli,
+            &servers.urls,
+            partition,
+            addr,
+            *lease_seconds,
+            metrics_addr.as_deref(),
+        ),
         ClusterAction::Status { servers, json } => status(&servers.urls, *json),
         ClusterAction::Import {
             servers,
@@ -192,12 +205,19 @@ fn owner(
     partition: &str,
     addr: &str,
     lease_seconds: u64,
+    metrics_addr: Option<&str>,
 ) -> Outcome {
     check_servers(servers)?;
     check_name("--partition", partition)?;
     let addr: std::net::SocketAddr = addr
         .parse()
         .map_err(|e| Failure::Usage(format!("--addr: `{addr}`: {e}")))?;
+    let metrics_addr: Option<std::net::SocketAddr> = metrics_addr
+        .map(|a| {
+            a.parse()
+                .map_err(|e| Failure::Usage(format!("--metrics-addr: `{a}`: {e}")))
+        })
+        .transpose()?;
     if lease_seconds == 0 || lease_seconds > 3600 {
         return Err(Failure::Usage(format!(
             "--lease-seconds: {lease_seconds} is not between 1 and 3600"
@@ -239,6 +259,14 @@ fn owner(
         let replica = Arc::new(Replica::with_store(log.clone(), &partition, store));
         let holder = holder_name();
         let owning = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let _metrics = match metrics_addr {
+            Some(at) => Some(
+                serve_replica_metrics(at, Arc::clone(&replica), Arc::clone(&owning))
+                    .await
+                    .map_err(Failure::Runtime)?,
+            ),
+            None => None,
+        };
         let progress = ProgressBoard::open(&log).await.map_err(cluster_failure)?;
         let reporter = report_progress(
             progress.clone(),
@@ -774,6 +802,88 @@ fn report_progress(
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     })
+}
+
+/// Serves `--metrics-addr`: a task answering `GET /metrics` with [`replica_metrics`] until
+/// the returned handle is dropped. Prints the address it listens on.
+async fn serve_replica_metrics(
+    at: std::net::SocketAddr,
+    replica: Arc<Replica>,
+    owning: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<AbortOnDrop> {
+    let listener = tokio::net::TcpListener::bind(at)
+        .await
+        .with_context(|| format!("--metrics-addr: listening on {at}"))?;
+    outln!("metrics on http://{}/metrics", listener.local_addr()?);
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let (replica, owning) = (Arc::clone(&replica), Arc::clone(&owning));
+            async move {
+                let owner = owning.load(std::sync::atomic::Ordering::Relaxed);
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    replica_metrics(&replica, owner).await,
+                )
+            }
+        }),
+    );
+    Ok(AbortOnDrop(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!("serving the replica's metrics: {e}");
+        }
+    })))
+}
+
+/// A task stopped when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A replica's metrics, owner or standby: its role, the last sequence of the partition's log
+/// its directory covers, the log's last sequence and how far behind it the directory is
+/// (left out while the cluster does not answer, within two seconds).
+async fn replica_metrics(replica: &Replica, owner: bool) -> String {
+    let partition = replica.partition();
+    let mut out = String::from(
+        "# HELP vasooli_replica_owner Whether this process owns the partition (1) or stands by (0).\n\
+         # TYPE vasooli_replica_owner gauge\n",
+    );
+    out.push_str(&format!(
+        "vasooli_replica_owner{{partition=\"{partition}\"}} {}\n",
+        u8::from(owner)
+    ));
+    let Ok(covered) = replica.covered() else {
+        return out;
+    };
+    out.push_str(&format!(
+        "# HELP vasooli_replica_covered_sequence The last sequence of the partition's log \
+         applied to this process's directory.\n\
+         # TYPE vasooli_replica_covered_sequence gauge\n\
+         vasooli_replica_covered_sequence{{partition=\"{partition}\"}} {covered}\n"
+    ));
+    let last =
+        tokio::time::timeout(Duration::from_secs(2), replica.log().last_seq(partition)).await;
+    if let Ok(Ok(last)) = last {
+        out.push_str(&format!(
+            "# HELP vasooli_replica_last_sequence The partition log's last sequence.\n\
+             # TYPE vasooli_replica_last_sequence gauge\n\
+             vasooli_replica_last_sequence{{partition=\"{partition}\"}} {last}\n\
+             # HELP vasooli_replica_behind_entries Entries of the partition's log this \
+             process's directory has not applied yet.\n\
+             # TYPE vasooli_replica_behind_entries gauge\n\
+             vasooli_replica_behind_entries{{partition=\"{partition}\"}} {}\n",
+            last.saturating_sub(covered)
+        ));
+    }
+    out
 }
 
 /// An owner's lines of the metrics exposition: the sequence its directory covers, and the
