@@ -47,7 +47,8 @@ const PROJECTIONS_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 const WORLD_KEY: &[u8] = b"world-layout-9";
 /// The name of a checkpoint's file of parts.
 const WORLD_PARTS_FILE: &str = "world-layout-9";
-/// The zstd level a checkpoint's parts are compressed at: the fastest, which halves them.
+/// The zstd level a checkpoint's parts are compressed at: the fastest of the standard
+/// levels, which halves them.
 const WORLD_PART_LEVEL: i32 = 1;
 /// Parts encoded but not yet compressed and written, while a checkpoint is encoded.
 const WORLD_PARTS_IN_FLIGHT: usize = 2;
@@ -404,8 +405,8 @@ impl Engine {
         catch_up_world(&self.store, &mut self.world)
     }
 
-    /// Writes the world and its position to the projections tree, durably, encoding and
-    /// writing one part at a time (so at most one part's bytes are held).
+    /// Writes the world and its position to the projections tree, durably, encoding,
+    /// compressing and writing a part at a time (so a few parts' bytes are held at most).
     pub fn save_checkpoint(&mut self) -> Result<(), EngineError> {
         let position = self.world.position;
         save_world(&self.projections, &self.world)?;
@@ -416,7 +417,8 @@ impl Engine {
     /// The world encoded for a checkpoint, its parts written to their file as they are
     /// encoded, not yet durable (see [`EncodedWorld`]). A server takes it under a read lock
     /// and writes it with [`write_checkpoint`] (syncing the file, then naming it) holding no
-    /// lock, so writes wait only for the encoding, and the process holds one part at a time.
+    /// lock, so writes wait only for the encoding and compressing, and the process holds a
+    /// few parts at a time.
     pub fn encode_checkpoint(&self) -> Result<EncodedWorld, EngineError> {
         encode_world(&self.projections, &self.world)
     }
@@ -1315,12 +1317,15 @@ fn encode_world(projections: &SideDb, world: &World) -> Result<EncodedWorld, Eng
     std::thread::scope(|scope| -> Result<(), EngineError> {
         let (encoded, to_write) = std::sync::mpsc::sync_channel::<Vec<u8>>(WORLD_PARTS_IN_FLIGHT);
         let parts = &mut parts;
-        let writer = scope.spawn(move || -> Result<(), EngineError> {
-            for part in to_write {
-                parts.push(&compressed_part(&part)?)?;
-            }
-            Ok(())
-        });
+        let writer = std::thread::Builder::new()
+            .name("checkpoint-writer".into())
+            .spawn_scoped(scope, move || -> Result<(), EngineError> {
+                for part in to_write {
+                    parts.push(&compressed_part(&part)?)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| EngineError::Corrupt(format!("starting the checkpoint's writer: {e}")))?;
         let mut encoding = Ok(());
         for part in checkpoint_parts(world, &order) {
             match part {
@@ -1339,7 +1344,10 @@ fn encode_world(projections: &SideDb, world: &World) -> Result<EncodedWorld, Eng
         drop(encoded);
         let written = writer
             .join()
-            .unwrap_or_else(|_| Err(EngineError::Corrupt("compressing a part failed".into())));
+            .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked));
+        if let (Err(_), Err(e)) = (&encoding, &written) {
+            tracing::warn!("writing the checkpoint's parts failed too: {e}");
+        }
         encoding.and(written)
     })?;
     Ok(EncodedWorld {
@@ -1469,6 +1477,13 @@ pub(crate) fn unsealed(part: &[u8]) -> Option<&[u8]> {
 /// A checkpoint part as written to its file: `bytes` compressed with zstd, then
 /// [`sealed`], so that damage is found before anything is expanded.
 fn compressed_part(bytes: &[u8]) -> Result<Vec<u8>, EngineError> {
+    if bytes.len() as u64 > WORLD_PART_BYTES_MAX {
+        // It would be refused on load, and every open would replay the log instead.
+        return Err(EngineError::Corrupt(format!(
+            "a checkpoint part of {} bytes, more than a part may hold ({WORLD_PART_BYTES_MAX})",
+            bytes.len()
+        )));
+    }
     zstd::bulk::compress(bytes, WORLD_PART_LEVEL)
         .map(sealed)
         .map_err(|e| EngineError::Corrupt(format!("compressing a checkpoint part: {e}")))
@@ -1577,7 +1592,7 @@ impl CheckpointParts {
             } => {
                 let part = file.part(ends, index as usize).map_err(|e| e.to_string())?;
                 if *compressed {
-                    return expanded_part(&part).map_err(|e| format!("part {index}: {e}"));
+                    return expanded_part(&part);
                 }
                 part
             }
@@ -1708,7 +1723,7 @@ pub(crate) fn remove_other_generations(
     }
 }
 
-/// Writes a checkpoint of `world` (encoding and writing one part at a time).
+/// Writes a checkpoint of `world` (encoding, compressing and writing a part at a time).
 pub(crate) fn save_world(projections: &SideDb, world: &World) -> Result<(), EngineError> {
     write_checkpoint(projections, encode_world(projections, world)?)
 }
@@ -1755,15 +1770,18 @@ pub(crate) fn load_checkpoint(projections: &SideDb) -> Option<World> {
         std::thread::scope(|scope| -> Result<(), String> {
             let (read, expanded) = std::sync::mpsc::sync_channel(WORLD_PARTS_IN_FLIGHT);
             let part = &part;
-            scope.spawn(move || {
-                for index in 1..count {
-                    let bytes = part(index);
-                    let failed = bytes.is_err();
-                    if read.send(bytes).is_err() || failed {
-                        return;
+            std::thread::Builder::new()
+                .name("checkpoint-reader".into())
+                .spawn_scoped(scope, move || {
+                    for index in 1..count {
+                        let bytes = part(index);
+                        let failed = bytes.is_err();
+                        if read.send(bytes).is_err() || failed {
+                            return;
+                        }
                     }
-                }
-            });
+                })
+                .map_err(|e| format!("starting the checkpoint's reader: {e}"))?;
             for bytes in expanded {
                 let block: Vec<StoredConsumer> =
                     decode_value(&bytes?).map_err(|e| e.to_string())?;

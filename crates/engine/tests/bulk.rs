@@ -473,8 +473,9 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     // The last part cut short: the checkpoint is ignored and the log replayed.
     let engine = replayed("the last part cut short");
 
-    // A byte of a part damaged where it still decodes (inside a consumer's journal): the part
-    // fails its CRC, the checkpoint is ignored and the log replayed, to the same world.
+    // A byte of a part damaged (its compressed bytes, inside a block of consumers): the part
+    // fails its CRC before anything is expanded, the checkpoint is ignored and the log
+    // replayed, to the same world.
     let mut engine = engine;
     engine.save_checkpoint().unwrap();
     drop(engine);
@@ -483,7 +484,8 @@ fn a_checkpoint_in_parts_loads_whole_and_a_damaged_one_is_replayed() {
     let mut bytes = std::fs::read(&files[0]).unwrap();
     assert_eq!(bytes.len() as u64, parts_len);
     // Three quarters into the file: inside the second block of consumers (the head is
-    // small, the first two blocks hold 1,024 consumers each and the third 100).
+    // small, the first two blocks hold 1,024 consumers each and the third 100, compressed
+    // alike).
     let inside = bytes.len() * 3 / 4;
     bytes[inside] ^= 0x01;
     std::fs::write(&files[0], bytes).unwrap();

@@ -466,6 +466,17 @@ fn cold_statements_and_office_lists_read_their_parts_and_equal_the_warm_ones() {
         assert_eq!(read.whole, whole);
         assert_eq!(read.periods, expected_figures.periods);
     }
+    // The checkpoint renewed in place of the plain one is compressed, and the plain one's
+    // keys are gone.
+    let keys: Vec<Vec<u8>> = projections(dir.path())
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with(b"world-layout-9/"))
+        .collect();
+    let ends = |name: &[u8]| keys.iter().filter(|k| k.ends_with(name)).count();
+    assert_eq!(ends(b"zstd-part-ends"), 1, "{keys:?}");
+    // The compressed parts' key ends so too: no other.
+    assert_eq!(ends(b"part-ends"), 1, "only the compressed parts' ends");
 
     // A nightly run two months on, too small for a checkpoint: its month is read from the whole
     // world once, which replaces the checkpoint; then from the saved figures.

@@ -836,12 +836,25 @@ fn a_big_log_keeps_its_chunks_inline_in_sled() {
     let store = Store::open_with(dir.path(), options).expect("open");
     // 40 MiB of events (200 bytes each) in commits of 10,000 across 1,000 streams, every
     // tenth with a natural key: enough leaves of chunks for sled to have split many times.
-    let payload = "x".repeat(200);
+    // The payloads are pseudo-random hex digits, which LZ4 cannot shrink (it only finds
+    // repeats), so every chunk is as big as the limit lets it be.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut payload = move || -> String {
+        (0..200)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from_digit((state >> 60) as u32, 16).expect("a hex digit")
+            })
+            .collect()
+    };
+    let mut stored_bytes = 0;
     for commit in 0..20 {
         let events: Vec<_> = (0..10_000)
             .map(|i| {
                 let n = commit * 10_000 + i;
-                let event = ev(&format!("acct-{}", n % 1000), "Billed", &payload);
+                let event = ev(&format!("acct-{}", n % 1000), "Billed", &payload());
                 if n % 10 == 0 {
                     event.with_key("bill", format!("B{n}"), 1)
                 } else {
@@ -852,6 +865,14 @@ fn a_big_log_keeps_its_chunks_inline_in_sled() {
         store.append(NewCommit::new(events)).expect("append");
     }
     store.flush().expect("flush");
+    for item in store.raw_db().open_tree(LOG_TREE).expect("log tree").iter() {
+        let (key, value) = item.expect("read");
+        if key.first() == Some(&b'C') {
+            stored_bytes += value.len();
+        }
+    }
+    // The chunks were stored about as big as their events: nothing shrank them.
+    assert!(stored_bytes > 40_000_000, "{stored_bytes} bytes of chunks");
     let blobs = dir.path().join("log").join("blobs");
     let files: Vec<_> = std::fs::read_dir(&blobs)
         .expect("sled creates blobs/ when it opens")
