@@ -2,7 +2,8 @@
 //! JetStream servers on loopback: owner A imports a utility through its HTTP API and starts
 //! a nightly run, A is SIGKILLed, standby B takes the partition over (catches up, fences A)
 //! and finishes the run A left unfinished, which the cluster marks. A started again on its old directory comes up as a standby
-//! and writes nothing. Then B stalls (SIGSTOP) past its lease: A takes over and fences it,
+//! and writes nothing. While standing by, B (`--standby-reads`) answers reads as A does and
+//! refuses writes; once it owns the partition the same server takes writes. Then B stalls (SIGSTOP) past its lease: A takes over and fences it,
 //! and B, woken up, writes nothing, answers no write with success and exits 1. Both
 //! directories then hold the events of one uninterrupted run in an ordinary data directory
 //! fed the same inputs, each once.
@@ -130,7 +131,8 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
         Duration::from_secs(60),
     );
     a.wait_line("listening on http://", Duration::from_secs(30));
-    let mut b = Owner::start(&b_dir, &servers, PARTITION);
+    // B serves reads while it stands by.
+    let mut b = Owner::start_with(&b_dir, &servers, PARTITION, &["--standby-reads"]);
     let standby = b.wait_line(
         &format!("standby for partition {PARTITION}, owner "),
         Duration::from_secs(60),
@@ -232,6 +234,42 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
             assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
         }
     }
+
+    // B, standing by, answers reads from its copy as A does, with the partition's token,
+    // and refuses writes (503, naming the partition) without appending anything.
+    b.wait_line("listening on http://", Duration::from_secs(30));
+    for path in [
+        "/api/v1/consumers/UK7700000007".to_string(),
+        "/api/v1/offices/SD-T1/campaign".to_string(),
+    ] {
+        let on_a = common::http_get(&a.addr, &path, Some(&a_token)).unwrap();
+        assert_eq!(on_a.0, 200, "{path} on A: {}", on_a.1);
+        // The standby reads what its catch-up applied a moment after applying it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let on_b = loop {
+            let on_b = common::http_get(&b.addr, &path, Some(&a_token)).unwrap();
+            if on_b == on_a || Instant::now() > deadline {
+                break on_b;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert_eq!(on_b, on_a, "{path} on the standby");
+    }
+    let refused = http(
+        &b.addr,
+        "POST",
+        "/api/v1/import/payments",
+        Some(&a_token),
+        Some("receipt_no,account_no,amount,paid_on,channel\nRSTANDBY1,UK7700000007,100.00,2026-06-01,upi\n"),
+    )
+    .unwrap();
+    assert_eq!(refused.0, 503, "a write on the standby: {}", refused.1);
+    assert!(refused.1.contains("north"), "{}", refused.1);
+    assert_eq!(
+        last_sequence(&servers),
+        imported,
+        "the standby appended nothing"
+    );
 
     // Tokens made and revoked through A while it owns the partition (handed to it over its
     // socket) reach the cluster's copy, and B's table within a few seconds.

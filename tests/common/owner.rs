@@ -21,6 +21,11 @@ pub struct Owner {
 impl Owner {
     /// Starts `vasooli cluster owner` for `partition` on `data`, with a lease of 3 s.
     pub fn start(data: &Path, servers: &str, partition: &str) -> Owner {
+        Owner::start_with(data, servers, partition, &[])
+    }
+
+    /// [`Owner::start`] with more arguments (e.g. `--standby-reads`).
+    pub fn start_with(data: &Path, servers: &str, partition: &str, more: &[&str]) -> Owner {
         // DIR.stderr0, DIR.stderr1...: one file per process started on DIR.
         let stderr = (0..)
             .map(|n| data.with_extension(format!("stderr{n}")))
@@ -45,6 +50,7 @@ impl Owner {
                 "--metrics-addr",
                 &metrics_addr,
             ])
+            .args(more)
             .env("VASOOLI_LOG", "error")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

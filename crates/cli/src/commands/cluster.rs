@@ -58,6 +58,11 @@ pub enum ClusterAction {
         /// picks a free one (e.g. --metrics-addr 127.0.0.1:9464).
         #[arg(long, value_name = "IP:PORT")]
         metrics_addr: Option<String>,
+        /// While another process owns the partition, serves the API's reads on --addr from
+        /// this process's copy, kept up with the log; writes answer 503. Once it owns the
+        /// partition the same server goes on, taking writes.
+        #[arg(long)]
+        standby_reads: bool,
     },
     /// Every partition's owner, lease expiry and last sequence; how far each server's copy
     /// of the log has read.
@@ -116,6 +121,7 @@ pub fn run(cli: &Cli, action: &ClusterAction) -> Outcome {
             addr,
             lease_seconds,
             metrics_addr,
+            standby_reads,
         } => owner(
             cli,
             &servers.urls,
@@ -123,6 +129,7 @@ pub fn run(cli: &Cli, action: &ClusterAction) -> Outcome {
             addr,
             *lease_seconds,
             metrics_addr.as_deref(),
+            *standby_reads,
         ),
         ClusterAction::Status { servers, json } => status(&servers.urls, *json),
         ClusterAction::Import {
@@ -206,6 +213,7 @@ fn owner(
     addr: &str,
     lease_seconds: u64,
     metrics_addr: Option<&str>,
+    standby_reads: bool,
 ) -> Outcome {
     check_servers(servers)?;
     check_name("--partition", partition)?;
@@ -285,6 +293,8 @@ fn owner(
             .map_err(|e| Failure::Runtime(e.into()))?;
         let poll = (ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
         let mut announced = false;
+        // With --standby-reads: the engine and server that serve reads while standing by.
+        let mut standby: Option<StandbyServer> = None;
         let mut lease = loop {
             match leases.acquire(&partition, &holder, ttl).await {
                 Ok(lease) => break lease,
@@ -293,8 +303,18 @@ fn owner(
                         outln!("standby for partition {partition}, owner {held}");
                         announced = true;
                     }
+                    if standby_reads && standby.is_none() {
+                        standby = Some(
+                            StandbyServer::start(&replica, policy.clone(), addr, &held).await?,
+                        );
+                    }
                     // A standby keeps up, so that taking over replays little.
-                    replica.catch_up().await.map_err(cluster_failure)?;
+                    let caught = replica.catch_up().await.map_err(cluster_failure)?;
+                    if let Some(standby) = &standby {
+                        if caught.commits > 0 {
+                            standby.read_written().await;
+                        }
+                    }
                     if let Err(e) = crate::commands::token_copies::copy_to_table(
                         &token_board,
                         &partition,
@@ -306,7 +326,12 @@ fn owner(
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(poll) => {}
-                        _ = stop.recv() => return Ok(()),
+                        _ = stop.recv() => {
+                            if let Some(standby) = standby.take() {
+                                standby.stop().await;
+                            }
+                            return Ok(());
+                        }
                     }
                 }
                 Err(e) => return Err(cluster_failure(e)),
@@ -346,7 +371,6 @@ fn owner(
             token_table.clone(),
         );
         outln!("owner of partition {partition} at sequence {seq}");
-        replica.route_store_appends(handle.clone());
         let store = replica.store().clone();
         let map = PartitionMap::open(&log).await.map_err(cluster_failure)?;
         let marks = Arc::new(ClusterNightlyMarks {
@@ -382,15 +406,40 @@ fn owner(
             }
         });
         let engine_scope = Arc::clone(&scope);
-        let state = tokio::task::spawn_blocking(move || {
-            let mut engine = Engine::with_store(store, policy).map_err(|e| anyhow::anyhow!(e))?;
-            engine.set_nightly_marks(marks);
-            engine.set_scope(engine_scope);
-            vasooli_server::AppState::from_engine(engine)
-        })
-        .await
-        .map_err(|e| Failure::Runtime(e.into()))?
-        .map_err(Failure::Runtime)?;
+        let (state, serving) = match standby.take() {
+            // The standby's engine goes on as the owner's: it reads what the catch-up and the
+            // fencing entry added, and takes the partition's rules before any write reaches
+            // it (the store refuses writes until they are routed through the log, below).
+            Some(standby) => {
+                let engine = standby.state.engine().clone();
+                tokio::task::spawn_blocking(move || {
+                    engine.write(|e| {
+                        e.set_nightly_marks(marks);
+                        e.set_scope(engine_scope);
+                        e.read_written()
+                    })
+                })
+                .await
+                .map_err(|e| Failure::Runtime(e.into()))?
+                .and_then(|read| read)
+                .map_err(|e| Failure::Runtime(e.into()))?;
+                (standby.state, Some((standby.stop, standby.server)))
+            }
+            None => {
+                let state = tokio::task::spawn_blocking(move || {
+                    let mut engine =
+                        Engine::with_store(store, policy).map_err(|e| anyhow::anyhow!(e))?;
+                    engine.set_nightly_marks(marks);
+                    engine.set_scope(engine_scope);
+                    vasooli_server::AppState::from_engine(engine)
+                })
+                .await
+                .map_err(|e| Failure::Runtime(e.into()))?
+                .map_err(Failure::Runtime)?;
+                (state, None)
+            }
+        };
+        replica.route_store_appends(handle.clone());
         // A nightly run the former owner started and did not finish is finished first: run
         // again on its date, it appends what is missing.
         if let Some(date) = map
@@ -475,10 +524,16 @@ fn owner(
                 None
             }
         };
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let mut server = tokio::spawn(vasooli_server::serve_state(state, addr, async move {
-            let _ = stop_rx.await;
-        }));
+        let (stop_tx, mut server) = match serving {
+            Some(serving) => serving,
+            None => {
+                let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+                let server = tokio::spawn(vasooli_server::serve_state(state, addr, async move {
+                    let _ = stop_rx.await;
+                }));
+                (stop_tx, server)
+            }
+        };
         let reason = tokio::select! {
             served = &mut server => {
                 return match served {
@@ -802,6 +857,93 @@ fn report_progress(
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     })
+}
+
+/// With `--standby-reads`: the API served from a standby's copy of the partition, every write
+/// refused, until the process owns the partition and the same server takes writes.
+struct StandbyServer {
+    state: vasooli_server::AppState,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl StandbyServer {
+    /// Opens the engine on the replica's store, makes the store refuse every write (naming
+    /// `owner`), and serves the API on `addr`.
+    async fn start(
+        replica: &Arc<Replica>,
+        policy: vasooli_domain::Policy,
+        addr: std::net::SocketAddr,
+        owner: &str,
+    ) -> Result<StandbyServer, Failure> {
+        let store = replica.store().clone();
+        store.append_through(Arc::new(StandbyRefusal {
+            partition: replica.partition().to_string(),
+            owner: owner.to_string(),
+        }));
+        let state = tokio::task::spawn_blocking(move || {
+            let engine = Engine::with_store(store, policy).map_err(|e| anyhow::anyhow!(e))?;
+            vasooli_server::AppState::from_engine(engine)
+        })
+        .await
+        .map_err(|e| Failure::Runtime(e.into()))?
+        .map_err(Failure::Runtime)?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(vasooli_server::serve_state(
+            state.clone(),
+            addr,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Ok(StandbyServer {
+            state,
+            stop,
+            server,
+        })
+    }
+
+    /// Reads into the served world what the catch-up added to the store.
+    async fn read_written(&self) {
+        let engine = self.state.engine().clone();
+        let read = tokio::task::spawn_blocking(move || engine.write(|e| e.read_written())).await;
+        match read {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e)) | Err(e)) => {
+                tracing::warn!("reading the log into the standby's world: {e}")
+            }
+            Err(e) => tracing::warn!("reading the log into the standby's world: {e}"),
+        }
+    }
+
+    /// Stops serving: requests in flight finish (for up to 5 s).
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
+    }
+}
+
+/// The store's hook while a standby serves reads: no write is recorded, since only the
+/// partition's owner may append to its log.
+struct StandbyRefusal {
+    partition: String,
+    owner: String,
+}
+
+impl vasooli_store::AppendThrough for StandbyRefusal {
+    fn append(
+        &self,
+        _: vasooli_store::NewCommit,
+    ) -> Result<vasooli_store::CommitReceipt, vasooli_store::StoreError> {
+        Err(vasooli_store::StoreError::Replication {
+            partition: self.partition.clone(),
+            cause: format!(
+                "this process stands by; {} owns the partition and takes its writes",
+                self.owner
+            ),
+            stale: false,
+        })
+    }
 }
 
 /// Serves `--metrics-addr`: a task answering `GET /metrics` with [`replica_metrics`] until
