@@ -237,7 +237,7 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
 
     // B, standing by, answers reads from its copy as A does, with the partition's token,
     // and refuses writes (503, naming the partition) without appending anything.
-    b.wait_line("listening on http://", Duration::from_secs(30));
+    b.wait_line("serving reads on http://", Duration::from_secs(30));
     for path in [
         "/api/v1/consumers/UK7700000007".to_string(),
         "/api/v1/offices/SD-T1/campaign".to_string(),
@@ -368,10 +368,19 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
         "B's own token, replaced by the partition's"
     );
 
-    // B finished the run before serving, and the mark is gone.
+    // B finished the run before taking writes, and the mark is gone.
     let finished = b.wait_line(
         &format!("finished the nightly run of {AS_OF} left unfinished: "),
-        Duration::from_secs(5),
+        Duration::from_secs(30),
+    );
+    let printed = b.printed();
+    let order: Vec<&String> = printed
+        .iter()
+        .filter(|l| l.starts_with("finished the nightly run") || l.starts_with("listening on"))
+        .collect();
+    assert!(
+        order.len() == 2 && order[0].starts_with("finished"),
+        "{order:?}"
     );
     eprintln!("{finished}");
     assert_eq!(
@@ -379,6 +388,24 @@ fn a_killed_owner_is_replaced_by_its_standby_and_fenced() {
         None
     );
     ok(&whole, &["nightly", "--as-of", AS_OF]);
+    // The server that served reads while B stood by now takes writes.
+    let taken = "receipt_no,account_no,amount,paid_on,channel\n\
+                 RTAKEN1,UK7700000003,250.00,2026-07-01,upi\n";
+    let (status, body) = http(
+        &b.addr,
+        "POST",
+        "/api/v1/import/payments",
+        Some(&a_token),
+        Some(taken),
+    )
+    .unwrap();
+    assert_eq!(
+        status, 200,
+        "a write on B once it owns the partition: {body}"
+    );
+    let file = tmp.path().join("taken.csv");
+    std::fs::write(&file, taken).unwrap();
+    ok(&whole, &["import", "payments", file.to_str().unwrap()]);
     let after_nightly = last_sequence(&servers);
     assert!(after_nightly >= fenced_at);
 

@@ -53,6 +53,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// The SMS gateways' secrets for delivery reports.
     dlr_secrets: Arc<dlr::DlrSecrets>,
+    /// Why writes are refused, while they are ([`AppState::close_writes`]).
+    writes_closed: Arc<std::sync::RwLock<Option<String>>>,
 }
 
 impl AppState {
@@ -73,7 +75,33 @@ impl AppState {
             tokens,
             metrics: Arc::new(metrics::Metrics::default()),
             dlr_secrets: Arc::new(dlr::DlrSecrets::default()),
+            writes_closed: Arc::default(),
         })
+    }
+
+    /// Refuses every authenticated write request (commands, imports, nightly runs) with 503
+    /// `storage_unavailable` saying `why`, until [`AppState::open_writes`]; reads go on. A
+    /// cluster standby serving reads closes them, and opens them once it owns the partition.
+    pub fn close_writes(&self, why: impl Into<String>) {
+        *self
+            .writes_closed
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why.into());
+    }
+
+    /// Takes write requests again (see [`AppState::close_writes`]).
+    pub fn open_writes(&self) {
+        *self
+            .writes_closed
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    fn writes_closed(&self) -> Option<String> {
+        self.writes_closed
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The engine every handler shares.
@@ -251,8 +279,29 @@ async fn method_not_allowed(State(state): State<AppState>, uri: Uri, parts: Part
     )
 }
 
+/// Answers a write request 503 while writes are closed ([`AppState::close_writes`]), once
+/// its caller is known: an unknown one gets the route's own 401 first.
+async fn writes_gate(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(why) = state.writes_closed() else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    if caller_of(&parts, &state).is_ok() {
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", why)
+            .into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
+}
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
+    let gate = || axum::middleware::from_fn_with_state(state.clone(), writes_gate);
     // Reads answer 408 past their deadline; writes are finished once started (see `guard`).
     let reads = Router::new()
         .route("/api/v1/offices/{code}/defaulters", get(api::defaulters))
@@ -283,15 +332,21 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route(
             "/api/v1/commands",
-            post(api::commands).layer(DefaultBodyLimit::max(COMMANDS_BODY_MAX)),
+            post(api::commands)
+                .layer(DefaultBodyLimit::max(COMMANDS_BODY_MAX))
+                .layer(gate()),
         )
         .route(
             "/api/v1/import/{kind}",
-            post(api::import).layer(DefaultBodyLimit::max(IMPORT_BODY_MAX)),
+            post(api::import)
+                .layer(DefaultBodyLimit::max(IMPORT_BODY_MAX))
+                .layer(gate()),
         )
         .route(
             "/api/v1/nightly",
-            post(api::nightly).layer(DefaultBodyLimit::max(NIGHTLY_BODY_MAX)),
+            post(api::nightly)
+                .layer(DefaultBodyLimit::max(NIGHTLY_BODY_MAX))
+                .layer(gate()),
         )
         .route(
             "/sms/dlr/{gateway}",

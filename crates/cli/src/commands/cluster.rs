@@ -45,8 +45,9 @@ pub enum ClusterAction {
         /// The partition to own (e.g. --partition north).
         #[arg(long, value_name = "P")]
         partition: String,
-        /// The address the API listens on once this process owns the partition; port 0
-        /// picks a free one (e.g. --addr 127.0.0.1:8080).
+        /// The address the API listens on once this process owns the partition (with
+        /// --standby-reads, from when it stands by, for reads); port 0 picks a free one (e.g.
+        /// --addr 127.0.0.1:8080).
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
         addr: String,
         /// How long the lease lasts unless renewed, in seconds; it is renewed every third of
@@ -303,26 +304,37 @@ fn owner(
                         outln!("standby for partition {partition}, owner {held}");
                         announced = true;
                     }
-                    if standby_reads && standby.is_none() {
-                        standby = Some(
-                            StandbyServer::start(&replica, policy.clone(), addr, &held).await?,
-                        );
-                    }
                     // A standby keeps up, so that taking over replays little.
                     let caught = replica.catch_up().await.map_err(cluster_failure)?;
-                    if let Some(standby) = &standby {
-                        if caught.commits > 0 {
-                            standby.read_written().await;
-                        }
-                    }
-                    if let Err(e) = crate::commands::token_copies::copy_to_table(
+                    let tokens_copied = match crate::commands::token_copies::copy_to_table(
                         &token_board,
                         &partition,
                         &token_table,
                     )
                     .await
                     {
-                        tracing::warn!("copying the tokens from the cluster: {e:#}");
+                        // Current once the cluster keeps the partition's table.
+                        Ok(_) => token_board.kept(&partition).await.unwrap_or(false),
+                        Err(e) => {
+                            tracing::warn!("copying the tokens from the cluster: {e:#}");
+                            false
+                        }
+                    };
+                    match &standby {
+                        Some(standby) => {
+                            standby.owned_by(&held);
+                            if caught.commits > 0 {
+                                standby.caught_up();
+                            }
+                        }
+                        // Reads are served once the copy and the partition's tokens are
+                        // current, never with this directory's own tokens.
+                        None if standby_reads && tokens_copied => {
+                            standby = Some(
+                                StandbyServer::start(&replica, policy.clone(), addr, &held).await?,
+                            );
+                        }
+                        None => {}
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(poll) => {}
@@ -411,6 +423,10 @@ fn owner(
             // fencing entry added, and takes the partition's rules before any write reaches
             // it (the store refuses writes until they are routed through the log, below).
             Some(standby) => {
+                let standby = standby.taking_over();
+                standby.state.close_writes(format!(
+                    "this process is taking partition {partition} over; it takes writes in a moment"
+                ));
                 let engine = standby.state.engine().clone();
                 tokio::task::spawn_blocking(move || {
                     engine.write(|e| {
@@ -423,7 +439,8 @@ fn owner(
                 .map_err(|e| Failure::Runtime(e.into()))?
                 .and_then(|read| read)
                 .map_err(|e| Failure::Runtime(e.into()))?;
-                (standby.state, Some((standby.stop, standby.server)))
+                let serving = (standby.stop, standby.server, standby.local);
+                (standby.state, Some(serving))
             }
             None => {
                 let state = tokio::task::spawn_blocking(move || {
@@ -525,7 +542,12 @@ fn owner(
             }
         };
         let (stop_tx, mut server) = match serving {
-            Some(serving) => serving,
+            // The standby's server goes on, taking writes from now on.
+            Some((stop_tx, server, local)) => {
+                state.open_writes();
+                outln!("listening on http://{local}");
+                (stop_tx, server)
+            }
             None => {
                 let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
                 let server = tokio::spawn(vasooli_server::serve_state(state, addr, async move {
@@ -865,21 +887,39 @@ struct StandbyServer {
     state: vasooli_server::AppState,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The address it listens on.
+    local: std::net::SocketAddr,
+    partition: String,
+    /// Who owns the partition, as the refusals say.
+    owner: Arc<std::sync::Mutex<String>>,
+    /// Wakes the task that reads what the catch-ups apply into the served world.
+    wake: Arc<tokio::sync::Notify>,
+    reader: Option<AbortOnDrop>,
 }
 
 impl StandbyServer {
-    /// Opens the engine on the replica's store, makes the store refuse every write (naming
-    /// `owner`), and serves the API on `addr`.
+    /// Opens the engine on the replica's store, makes the store refuse every write and the
+    /// API every write request (naming `owner`), binds `addr` and serves the API there.
     async fn start(
         replica: &Arc<Replica>,
         policy: vasooli_domain::Policy,
         addr: std::net::SocketAddr,
         owner: &str,
     ) -> Result<StandbyServer, Failure> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--addr: listening on {addr}"))
+            .map_err(Failure::Runtime)?;
+        let local = listener
+            .local_addr()
+            .context("the address listened on")
+            .map_err(Failure::Runtime)?;
+        let partition = replica.partition().to_string();
+        let owner = Arc::new(std::sync::Mutex::new(owner.to_string()));
         let store = replica.store().clone();
         store.append_through(Arc::new(StandbyRefusal {
-            partition: replica.partition().to_string(),
-            owner: owner.to_string(),
+            partition: partition.clone(),
+            owner: Arc::clone(&owner),
         }));
         let state = tokio::task::spawn_blocking(move || {
             let engine = Engine::with_store(store, policy).map_err(|e| anyhow::anyhow!(e))?;
@@ -888,32 +928,55 @@ impl StandbyServer {
         .await
         .map_err(|e| Failure::Runtime(e.into()))?
         .map_err(Failure::Runtime)?;
+        state.close_writes(standby_refusal(&partition, &lock(&owner)));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(vasooli_server::serve_state(
+        let server = tokio::spawn(vasooli_server::serve_listener(
+            listener,
             state.clone(),
-            addr,
             async move {
                 let _ = stopped.await;
             },
         ));
+        outln!("serving reads on http://{local} while standing by");
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let reader = AbortOnDrop(tokio::spawn(read_into_world(
+            state.clone(),
+            replica.store().clone(),
+            Arc::clone(&wake),
+        )));
         Ok(StandbyServer {
             state,
             stop,
             server,
+            local,
+            partition,
+            owner,
+            wake,
+            reader: Some(reader),
         })
     }
 
-    /// Reads into the served world what the catch-up added to the store.
-    async fn read_written(&self) {
-        let engine = self.state.engine().clone();
-        let read = tokio::task::spawn_blocking(move || engine.write(|e| e.read_written())).await;
-        match read {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e)) | Err(e)) => {
-                tracing::warn!("reading the log into the standby's world: {e}")
-            }
-            Err(e) => tracing::warn!("reading the log into the standby's world: {e}"),
+    /// The partition's owner is `owner` (as the lease says): refusals name it.
+    fn owned_by(&self, owner: &str) {
+        let mut known = lock(&self.owner);
+        if *known != owner {
+            *known = owner.to_string();
+            self.state
+                .close_writes(standby_refusal(&self.partition, owner));
         }
+    }
+
+    /// A catch-up applied entries: the served world reads them soon after.
+    fn caught_up(&self) {
+        self.wake.notify_one();
+    }
+
+    /// This process took the lease: the world stops following the catch-ups on its own
+    /// (the owner reads them in under the write lock), and writes stay refused until the
+    /// caller opens them.
+    fn taking_over(mut self) -> StandbyServer {
+        self.reader = None;
+        self
     }
 
     /// Stops serving: requests in flight finish (for up to 5 s).
@@ -923,11 +986,51 @@ impl StandbyServer {
     }
 }
 
+/// What a standby answers a write: it stands by, and who owns the partition.
+fn standby_refusal(partition: &str, owner: &str) -> String {
+    format!(
+        "this process stands by for partition {partition}; {owner} owns it and takes its writes"
+    )
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reads into a standby's served world what the catch-ups add to its store: when woken, and
+/// every second whatever happened (so a read that failed is tried again).
+async fn read_into_world(
+    state: vasooli_server::AppState,
+    store: vasooli_store::Store,
+    wake: Arc<tokio::sync::Notify>,
+) {
+    loop {
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let engine = state.engine().clone();
+        if engine.log_position() >= store.last_position() {
+            continue;
+        }
+        let read = tokio::task::spawn_blocking(move || engine.write(|e| e.read_written())).await;
+        match read {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e)) | Err(e)) => {
+                tracing::warn!("reading the log into the standby's world: {e}")
+            }
+            Err(e) => tracing::warn!("reading the log into the standby's world: {e}"),
+        }
+    }
+}
+
 /// The store's hook while a standby serves reads: no write is recorded, since only the
 /// partition's owner may append to its log.
 struct StandbyRefusal {
     partition: String,
-    owner: String,
+    owner: Arc<std::sync::Mutex<String>>,
 }
 
 impl vasooli_store::AppendThrough for StandbyRefusal {
@@ -937,10 +1040,7 @@ impl vasooli_store::AppendThrough for StandbyRefusal {
     ) -> Result<vasooli_store::CommitReceipt, vasooli_store::StoreError> {
         Err(vasooli_store::StoreError::Replication {
             partition: self.partition.clone(),
-            cause: format!(
-                "this process stands by; {} owns the partition and takes its writes",
-                self.owner
-            ),
+            cause: standby_refusal(&self.partition, &lock(&self.owner)),
             stale: false,
         })
     }
