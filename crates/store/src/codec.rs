@@ -648,6 +648,17 @@ pub(crate) fn to_v2<'a>(chunk: &ChunkWire<'a>) -> ChunkWireV2<'a> {
     }
 }
 
+/// Seals a key-index block of `entries`, in the order given, as format 1 stored it: 16
+/// fixed bytes an entry (for tests that make such a log).
+#[cfg(test)]
+pub(crate) fn seal_format_1_key_block(entries: &[(u64, u64)]) -> Vec<u8> {
+    let fixed: Vec<u8> = entries
+        .iter()
+        .flat_map(|(h, p)| h.to_be_bytes().into_iter().chain(p.to_be_bytes()))
+        .collect();
+    seal(&KeyBlockWire { entries: &fixed }).expect("a format-1 block seals")
+}
+
 /// Seals `chunk` as format 3 stored it: a format-2 body compressed as one LZ4 block (for
 /// tests that make such a log).
 #[cfg(test)]
@@ -848,21 +859,13 @@ mod tests {
                 assert!(open_key_block(&out[..cut]).is_err(), "cut at {cut}");
             }
             // As format 1 stored it.
-            let fixed: Vec<u8> = entries
-                .iter()
-                .flat_map(|(h, p)| h.to_be_bytes().into_iter().chain(p.to_be_bytes()))
-                .collect();
-            let old = seal(&KeyBlockWire { entries: &fixed }).expect("seal");
+            let old = seal_format_1_key_block(entries);
             assert_eq!(&open_key_block(&old).expect("decode format 1"), entries);
         }
         // Blocks of entries out of order are refused, in either format: hashes going down,
         // a position going down under one hash, an entry repeated.
         for entries in [[(5u64, 0u64), (3, 0)], [(5, 9), (5, 1)], [(5, 1), (5, 1)]] {
-            let fixed: Vec<u8> = entries
-                .iter()
-                .flat_map(|(h, p)| h.to_be_bytes().into_iter().chain(p.to_be_bytes()))
-                .collect();
-            let old = seal(&KeyBlockWire { entries: &fixed }).expect("seal");
+            let old = seal_format_1_key_block(&entries);
             assert!(open_key_block(&old).is_err(), "{entries:?} as format 1");
         }
         for bytes in [[2u8, 5, 9, 0, 1], [2, 5, 1, 0, 1]] {

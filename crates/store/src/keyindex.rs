@@ -875,12 +875,7 @@ mod tests {
             assert!(!blocks.is_empty());
             for (key, value) in blocks {
                 assert_eq!(value[0], codec::KEY_BLOCK_FORMAT);
-                let entries: Vec<u8> = decode_block(0, &value)
-                    .expect("block")
-                    .into_iter()
-                    .flat_map(|(h, p)| h.to_be_bytes().into_iter().chain(p.to_be_bytes()))
-                    .collect();
-                let old = codec::seal(&codec::KeyBlockWire { entries: &entries }).expect("seal");
+                let old = codec::seal_format_1_key_block(&decode_block(0, &value).expect("block"));
                 assert_eq!(old[0], 1);
                 tree.insert(key, old).expect("rewrite");
             }
@@ -949,13 +944,12 @@ mod tests {
             .collect::<Result<_, _>>()
             .expect("blocks");
         for (key, value) in blocks {
-            let mut entries = Vec::new();
-            for (hash, position) in decode_block(0, &value).expect("block") {
-                entries.extend_from_slice(&(!hash).to_be_bytes());
-                entries.extend_from_slice(&position.to_be_bytes());
-            }
-            let block = codec::KeyBlockWire { entries: &entries };
-            tree.insert(key, codec::seal(&block).expect("seal"))
+            let entries: Vec<(u64, u64)> = decode_block(0, &value)
+                .expect("block")
+                .into_iter()
+                .map(|(hash, position)| (!hash, position))
+                .collect();
+            tree.insert(key, codec::seal_format_1_key_block(&entries))
                 .expect("insert");
         }
         manifest.hash_version = KEY_HASH_VERSION + 1;
