@@ -941,7 +941,6 @@ impl StandbyServer {
         let wake = Arc::new(tokio::sync::Notify::new());
         let reader = AbortOnDrop(tokio::spawn(read_into_world(
             state.clone(),
-            replica.store().clone(),
             Arc::clone(&wake),
         )));
         Ok(StandbyServer {
@@ -1001,18 +1000,14 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Reads into a standby's served world what the catch-ups add to its store: when woken, and
 /// every second whatever happened (so a read that failed is tried again).
-async fn read_into_world(
-    state: vasooli_server::AppState,
-    store: vasooli_store::Store,
-    wake: Arc<tokio::sync::Notify>,
-) {
+async fn read_into_world(state: vasooli_server::AppState, wake: Arc<tokio::sync::Notify>) {
     loop {
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
         let engine = state.engine().clone();
-        if engine.log_position() >= store.last_position() {
+        if engine.log_position() >= state.store().last_position() {
             continue;
         }
         let read = tokio::task::spawn_blocking(move || engine.write(|e| e.read_written())).await;
