@@ -344,6 +344,7 @@ pub fn run(cli: Cli) -> Outcome {
 
 pub mod cluster;
 pub mod demo;
+pub mod gateway;
 pub mod hq;
 pub mod reports;
 pub mod routed;

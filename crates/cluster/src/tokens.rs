@@ -64,6 +64,18 @@ impl TokenBoard {
         Ok(out)
     }
 
+    /// The value kept for the token hashed to `hash` (hex) in `partition`, if it is kept.
+    pub async fn token(
+        &self,
+        partition: &str,
+        hash: &str,
+    ) -> Result<Option<Vec<u8>>, ClusterError> {
+        check_partition(partition)?;
+        let key = format!("tok.{partition}.{hash}");
+        let found = value_of(&self.kv, &key, "read a token", self.retry_for).await?;
+        Ok(found.map(|m| m.payload.to_vec()))
+    }
+
     /// Makes `partition`'s tokens here equal `local` (hash in hex -> value), and marks them
     /// kept.
     pub async fn copy_from(

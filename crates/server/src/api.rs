@@ -608,7 +608,7 @@ struct Params {
     map: BTreeMap<String, String>,
 }
 
-pub(crate) type RawQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
+pub type RawQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
 impl Params {
     /// A query that may hold only the keys the `known` query types document.
@@ -682,7 +682,7 @@ impl Params {
 }
 
 /// A list's answer: JSON objects keyed by column, or CSV with a header row.
-pub(crate) struct Listing {
+pub struct Listing {
     format: Format,
     columns: Vec<&'static str>,
     records: Vec<Record>,
@@ -1236,30 +1236,90 @@ pub(crate) async fn rankings(
     Caller(caller): Caller,
     query: RawQuery,
 ) -> Result<Listing, ApiError> {
-    access::require_utility_reader(&caller)?;
-    let params = Params::parse(query, &[keys::<ListQuery>(), keys::<RankingsFilter>()])?;
-    let format = params.format()?;
-    let period = params.period()?;
-    let level = match params.get("level").map(Level::from_str) {
-        None => Level::Subdivision,
-        Some(Ok(level)) if level != Level::Zone => level,
-        Some(_) => {
-            return Err(ApiError::malformed(
-                "level: not one of circle, division, subdivision",
-            ))
-        }
-    };
-    let paging = params.page()?;
+    let ask = ReportAsk::rankings(&caller, query)?;
     state
         .read(move |engine| {
-            let rows = reports::rankings(engine.world(), engine.policy(), period, level);
-            Ok(Listing {
-                format,
-                columns: reports::RankingRow::COLUMNS.to_vec(),
-                records: page(rows, paging).iter().map(|r| r.to_record()).collect(),
-            })
+            let rows = reports::rankings(engine.world(), engine.policy(), ask.period, ask.level);
+            Ok(ask.ranked(rows))
         })
         .await
+}
+
+/// A rankings or awards request's query, read and checked as `GET /api/v1/rankings` and
+/// `GET /api/v1/awards` read it, for an answer whose rows are made elsewhere than from this
+/// process's world (headquarters over several partitions' figures).
+pub struct ReportAsk {
+    pub period: Period,
+    /// The level ranked (subdivision for awards, which name their own levels).
+    pub level: Level,
+    format: Format,
+    paging: (usize, usize),
+}
+
+impl ReportAsk {
+    /// The query of `GET /api/v1/rankings` (level defaults to subdivision), for a caller who
+    /// may read the utility's reports.
+    pub fn rankings(caller: &TokenInfo, query: RawQuery) -> Result<ReportAsk, ApiError> {
+        access::require_utility_reader(caller)?;
+        let params = Params::parse(query, &[keys::<ListQuery>(), keys::<RankingsFilter>()])?;
+        let format = params.format()?;
+        let period = params.period()?;
+        let level = match params.get("level").map(Level::from_str) {
+            None => Level::Subdivision,
+            Some(Ok(level)) if level != Level::Zone => level,
+            Some(_) => {
+                return Err(ApiError::malformed(
+                    "level: not one of circle, division, subdivision",
+                ))
+            }
+        };
+        let paging = params.page()?;
+        Ok(ReportAsk {
+            period,
+            level,
+            format,
+            paging,
+        })
+    }
+
+    /// The query of `GET /api/v1/awards`, for a caller who may read the utility's reports.
+    pub fn awards(caller: &TokenInfo, query: RawQuery) -> Result<ReportAsk, ApiError> {
+        access::require_utility_reader(caller)?;
+        let params = Params::parse(query, &[keys::<ListQuery>(), keys::<PeriodFilter>()])?;
+        let format = params.format()?;
+        let period = params.period()?;
+        let paging = params.page()?;
+        Ok(ReportAsk {
+            period,
+            level: Level::Subdivision,
+            format,
+            paging,
+        })
+    }
+
+    /// The page of `rows` asked for, in the format asked for.
+    pub fn ranked(&self, rows: Vec<reports::RankingRow>) -> Listing {
+        Listing {
+            format: self.format,
+            columns: reports::RankingRow::COLUMNS.to_vec(),
+            records: page(rows, self.paging)
+                .iter()
+                .map(|r| r.to_record())
+                .collect(),
+        }
+    }
+
+    /// The page of `rows` asked for, in the format asked for.
+    pub fn awarded(&self, rows: Vec<reports::AwardRow>) -> Listing {
+        Listing {
+            format: self.format,
+            columns: reports::AwardRow::COLUMNS.to_vec(),
+            records: page(rows, self.paging)
+                .iter()
+                .map(|r| r.to_record())
+                .collect(),
+        }
+    }
 }
 
 /// `GET /api/v1/awards?period=`.
@@ -1286,19 +1346,11 @@ pub(crate) async fn awards(
     Caller(caller): Caller,
     query: RawQuery,
 ) -> Result<Listing, ApiError> {
-    access::require_utility_reader(&caller)?;
-    let params = Params::parse(query, &[keys::<ListQuery>(), keys::<PeriodFilter>()])?;
-    let format = params.format()?;
-    let period = params.period()?;
-    let paging = params.page()?;
+    let ask = ReportAsk::awards(&caller, query)?;
     state
         .read(move |engine| {
-            let rows = reports::awards(engine.world(), engine.policy(), period);
-            Ok(Listing {
-                format,
-                columns: reports::AwardRow::COLUMNS.to_vec(),
-                records: page(rows, paging).iter().map(|r| r.to_record()).collect(),
-            })
+            let rows = reports::awards(engine.world(), engine.policy(), ask.period);
+            Ok(ask.awarded(rows))
         })
         .await
 }

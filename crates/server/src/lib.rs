@@ -9,6 +9,7 @@
 
 pub mod access;
 mod api;
+pub use api::{Listing, RawQuery, ReportAsk};
 pub mod dlr;
 pub mod error;
 pub mod guard;

@@ -96,6 +96,12 @@ fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// The key a token is kept under, in hex: what the cluster's copy of a partition's tokens is
+/// keyed by.
+pub fn hash_hex(token: &str) -> String {
+    hex(&hash(token))
+}
+
 /// Why a token could not be created or revoked: the request (exit 2 from the CLI) or the
 /// store (exit 1).
 #[derive(Debug, thiserror::Error)]

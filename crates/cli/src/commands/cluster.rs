@@ -101,6 +101,20 @@ pub enum ClusterAction {
         #[arg(value_name = "FILE")]
         file: std::path::PathBuf,
     },
+    /// Serves one HTTP API for every partition: each request goes to the owner of the
+    /// partition it concerns, through the cluster; rankings and awards come from every
+    /// partition's figures, a nightly run runs on every partition.
+    #[command(
+        after_help = "Example: vasooli cluster gateway --servers nats://127.0.0.1:4222 --addr 127.0.0.1:8000"
+    )]
+    Gateway {
+        #[command(flatten)]
+        servers: Servers,
+        /// The address the API listens on; port 0 picks a free one (e.g. --addr
+        /// 127.0.0.1:8000).
+        #[arg(long, default_value = "127.0.0.1:8000", value_name = "IP:PORT")]
+        addr: String,
+    },
     /// Assigns a division to a partition (the partition map).
     Assign {
         #[command(flatten)]
@@ -146,6 +160,10 @@ pub fn run(cli: &Cli, action: &ClusterAction) -> Outcome {
             division,
             partition,
         } => assign(&servers.urls, division, partition),
+        ClusterAction::Gateway { servers, addr } => {
+            let policy = crate::commands::load_policy(cli)?;
+            crate::commands::gateway::run(&servers.urls, addr, policy)
+        }
     }
 }
 
@@ -517,9 +535,15 @@ fn owner(
         let answering = {
             let engine = state.engine().clone();
             let answered = Arc::clone(&answered);
+            // Requests the gateway hands on are answered by this process's own API.
+            let app = vasooli_server::router(state.clone());
+            let max = log.request_bytes_max();
             log.answer_as_owner(&partition, move |body| {
-                let (engine, answered) = (engine.clone(), Arc::clone(&answered));
+                let (engine, answered, app) = (engine.clone(), Arc::clone(&answered), app.clone());
                 async move {
+                    if crate::commands::gateway::is_http(&body) {
+                        return crate::commands::gateway::answer(app, body, max).await;
+                    }
                     tokio::task::spawn_blocking(move || {
                         crate::commands::routed::answer(&engine, &body, &answered)
                     })

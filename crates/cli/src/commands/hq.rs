@@ -133,14 +133,28 @@ fn combined_from_cluster(servers: &[String], period: Period) -> Result<Combined,
     use crate::commands::cluster::{check_servers, cluster_failure, config, runtime};
     check_servers(servers)?;
     let runtime = runtime()?;
-    let found = runtime.block_on(async {
+    let combined = runtime.block_on(async {
         let log = vasooli_cluster::ClusterLog::connect(config(
             servers,
             std::time::Duration::from_secs(30),
         ))
-        .await?;
-        let map = vasooli_cluster::PartitionMap::open(&log).await?;
-        let board = vasooli_cluster::FiguresBoard::open(&log).await?;
+        .await
+        .map_err(cluster_failure)?;
+        combined_in_cluster(&log, period).await
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    combined
+}
+
+/// [`combined_from_cluster`] over a connection made already.
+pub(crate) async fn combined_in_cluster(
+    log: &vasooli_cluster::ClusterLog,
+    period: Period,
+) -> Result<Combined, Failure> {
+    use crate::commands::cluster::cluster_failure;
+    let found = async {
+        let map = vasooli_cluster::PartitionMap::open(log).await?;
+        let board = vasooli_cluster::FiguresBoard::open(log).await?;
         let mut partitions: Vec<String> = map
             .assignments()
             .await?
@@ -155,8 +169,8 @@ fn combined_from_cluster(servers: &[String], period: Period) -> Result<Combined,
             found.push((partition, document));
         }
         Ok::<_, vasooli_cluster::ClusterError>(found)
-    });
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    }
+    .await;
     let found = found.map_err(cluster_failure)?;
     if found.is_empty() {
         return Err(Failure::Runtime(anyhow::anyhow!(

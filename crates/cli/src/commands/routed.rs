@@ -217,9 +217,35 @@ async fn ask(
     ask: &Ask,
     timeout: Duration,
 ) -> Result<Answer, Failure> {
+    ask_within(log, partition, ask, timeout, PATIENCE).await
+}
+
+/// What `partition`'s owner holds of `lookup`'s names, and its office tree; asked again for
+/// as long as `patience` lasts while the partition has no owner.
+pub(crate) async fn known(
+    log: &ClusterLog,
+    partition: &str,
+    lookup: Lookup,
+    patience: Duration,
+) -> Result<Known, Failure> {
+    let asked = Ask::Known { lookup };
+    match ask_within(log, partition, &asked, READ_TIMEOUT, patience).await? {
+        Answer::Known { known } => Ok(known),
+        _ => Err(unexpected(partition)),
+    }
+}
+
+/// [`ask`], repeated for as long as `patience` lasts.
+async fn ask_within(
+    log: &ClusterLog,
+    partition: &str,
+    ask: &Ask,
+    timeout: Duration,
+    patience: Duration,
+) -> Result<Answer, Failure> {
     let body = serde_json::to_vec(ask).map_err(|e| Failure::Runtime(e.into()))?;
     let answer = log
-        .ask_owner(partition, body, timeout, PATIENCE)
+        .ask_owner(partition, body, timeout, patience)
         .await
         .map_err(cluster_failure)?;
     if answer.is_empty() {

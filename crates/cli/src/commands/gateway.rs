@@ -1,0 +1,842 @@
+//! `vasooli cluster gateway`: one HTTP API in front of every partition. See docs/CLUSTER.md
+//! ("One API for every partition").
+//!
+//! The gateway holds no data. It checks the caller's token against the tokens every
+//! partition keeps in the cluster, finds the partition a request concerns (an account's, an
+//! office's division's, the one the commands of a batch route to), and hands the request to
+//! that partition's owner through the cluster, on the subject routed imports use, with the
+//! caller it authenticated. The owner answers it with its own API, so the answer (status,
+//! body, checks and their order after the token) is the one the owner gives its own callers.
+//! Rankings and awards are computed by the gateway from the figures every partition
+//! published; a nightly run is run by every owner.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use vasooli_cluster::{ClusterLog, PartitionMap, TokenBoard};
+use vasooli_domain::import::CsvRows;
+use vasooli_domain::partition::{KnownOffice, Lookup, Route, Router};
+use vasooli_domain::types::Level;
+use vasooli_domain::Command as DomainCommand;
+use vasooli_domain::Policy;
+use vasooli_projections::reports;
+use vasooli_server::error::ApiError;
+use vasooli_server::tokens::{hash_hex, TokenInfo};
+use vasooli_server::{bearer_token, Caller, ReportAsk};
+
+use crate::commands::cluster::{cluster_failure, config};
+use crate::Failure;
+
+/// What every request handed to an owner as HTTP starts with; the rest of the owner's
+/// requests are JSON, which never does.
+const HTTP_MAGIC: &[u8] = b"vasooli-http 1\n";
+/// The largest request body the gateway takes: an import's, as the owners' API.
+const BODY_MAX: usize = 8 << 20;
+/// How long an owner may take to answer a read or a write of commands or rows before the
+/// request is sent again (a write sent again skips what it wrote as duplicates).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a nightly run may take before it is asked again (run again, it appends only
+/// what is missing).
+const NIGHTLY_TIMEOUT: Duration = Duration::from_secs(3600);
+/// How long a request waits for a partition that has no owner (a failover in progress).
+const PATIENCE: Duration = Duration::from_secs(60);
+/// How long the partition map is used before it is read again.
+const MAP_FOR: Duration = Duration::from_secs(2);
+
+/// A request as it travels to an owner: after [`HTTP_MAGIC`], this as one JSON line, then
+/// the body's bytes.
+#[derive(Serialize, Deserialize)]
+struct Head {
+    method: String,
+    /// The path and query.
+    uri: String,
+    content_type: Option<String>,
+    /// Who the gateway authenticated; the owner answers as to a caller with this token.
+    caller: Option<TokenInfo>,
+}
+
+/// An owner's answer as it travels back: this as one JSON line, then the body's bytes.
+#[derive(Serialize, Deserialize)]
+struct AnswerHead {
+    status: u16,
+    content_type: Option<String>,
+}
+
+/// Whether a request to an owner is one the gateway handed on.
+pub fn is_http(body: &[u8]) -> bool {
+    body.starts_with(HTTP_MAGIC)
+}
+
+fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = bytes.iter().position(|&b| b == b'\n')?;
+    Some((&bytes[..end], &bytes[end + 1..]))
+}
+
+fn encode_answer(status: StatusCode, content_type: Option<String>, body: &[u8]) -> Vec<u8> {
+    let head = AnswerHead {
+        status: status.as_u16(),
+        content_type,
+    };
+    let mut out = serde_json::to_vec(&head).unwrap_or_default();
+    out.push(b'\n');
+    out.extend_from_slice(body);
+    out
+}
+
+fn malformed_answer(message: &str) -> Vec<u8> {
+    encode_answer(
+        StatusCode::BAD_REQUEST,
+        Some("application/json".to_string()),
+        error_body("malformed", message).as_bytes(),
+    )
+}
+
+/// The owner's side: answers a request the gateway handed on with `app`, this process's
+/// API, as if `caller` had called it. An answer larger than `max` bytes (what the cluster
+/// carries) is refused in its stead, naming its size.
+pub async fn answer(app: axum::Router, request: Vec<u8>, max: usize) -> Vec<u8> {
+    use tower::ServiceExt;
+    let Some((head, body)) = request
+        .strip_prefix(HTTP_MAGIC)
+        .and_then(split_line)
+        .and_then(|(head, body)| Some((serde_json::from_slice::<Head>(head).ok()?, body)))
+    else {
+        return malformed_answer("not a request the gateway hands on");
+    };
+    let mut builder = axum::http::Request::builder()
+        .method(head.method.as_str())
+        .uri(head.uri.as_str());
+    if let Some(content_type) = &head.content_type {
+        builder = builder.header(header::CONTENT_TYPE, content_type);
+    }
+    let Ok(mut http) = builder.body(Body::from(body.to_vec())) else {
+        return malformed_answer("the request's method or path does not read");
+    };
+    if let Some(caller) = head.caller {
+        http.extensions_mut().insert(Caller(caller));
+    }
+    let response = match app.oneshot(http).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match axum::body::to_bytes(response.into_body(), usize::MAX).await {
+        Ok(body) => body,
+        Err(e) => {
+            return encode_answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some("application/json".to_string()),
+                error_body("internal", &format!("reading the answer failed: {e}")).as_bytes(),
+            )
+        }
+    };
+    if body.len() + 256 > max {
+        let message = format!(
+            "the answer takes {} bytes, more than the cluster carries ({max}): ask for fewer rows \
+             (limit and offset)",
+            body.len()
+        );
+        return encode_answer(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("application/json".to_string()),
+            error_body("unprocessable", &message).as_bytes(),
+        );
+    }
+    encode_answer(status, content_type, &body)
+}
+
+fn error_body(code: &str, message: &str) -> String {
+    serde_json::json!({"error": {"code": code, "message": message}}).to_string()
+}
+
+/// The gateway: the cluster, and what it read of it lately.
+struct Gateway {
+    log: ClusterLog,
+    map: PartitionMap,
+    tokens: TokenBoard,
+    policy: Policy,
+    /// Division -> partition, and when it was read.
+    assigned: Mutex<Option<(Instant, HashMap<String, String>)>>,
+}
+
+/// Where a request goes.
+enum Target {
+    One(String),
+    /// A nightly run: every partition.
+    Every,
+    /// Rankings or awards, from the partitions' published figures.
+    Headquarters {
+        awards: bool,
+    },
+}
+
+impl Gateway {
+    /// Division -> partition, read again once [`MAP_FOR`] passed.
+    async fn assigned(&self) -> Result<HashMap<String, String>, ApiError> {
+        if let Ok(kept) = self.assigned.lock() {
+            if let Some((at, map)) = kept.as_ref() {
+                if at.elapsed() < MAP_FOR {
+                    return Ok(map.clone());
+                }
+            }
+        }
+        let map: HashMap<String, String> = self
+            .map
+            .assignments()
+            .await
+            .map_err(|e| unavailable(&e.to_string()))?
+            .into_iter()
+            .collect();
+        if let Ok(mut kept) = self.assigned.lock() {
+            *kept = Some((Instant::now(), map.clone()));
+        }
+        Ok(map)
+    }
+
+    /// Every partition, by name.
+    async fn partitions(&self) -> Result<Vec<String>, ApiError> {
+        let set: BTreeSet<String> = self.assigned().await?.into_values().collect();
+        if set.is_empty() {
+            return Err(unavailable(
+                "no division is assigned to a partition yet (vasooli cluster assign)",
+            ));
+        }
+        Ok(set.into_iter().collect())
+    }
+
+    /// The caller of `headers`' token and the first partition (by name) that keeps it.
+    async fn authenticate(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<(TokenInfo, String), ApiError> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized(
+                "an Authorization: Bearer TOKEN header is required",
+            ));
+        };
+        let token = value.to_str().ok().and_then(bearer_token).unwrap_or("");
+        let hash = hash_hex(token);
+        let partitions = self.partitions().await?;
+        let lookups = partitions.iter().map(|p| self.tokens.token(p, &hash));
+        let found = futures_util::future::join_all(lookups).await;
+        for (partition, found) in partitions.iter().zip(found) {
+            let found = found.map_err(|e| unavailable(&e.to_string()))?;
+            if let Some(info) = found.and_then(|v| serde_json::from_slice::<TokenInfo>(&v).ok()) {
+                return Ok((info, partition.clone()));
+            }
+        }
+        Err(ApiError::unauthorized("the token is unknown or revoked"))
+    }
+
+    /// What every partition holds of `lookup`'s names (and, from each, the office tree).
+    async fn known(
+        &self,
+        partitions: &[String],
+        lookup: &Lookup,
+    ) -> Result<Vec<vasooli_domain::partition::Known>, ApiError> {
+        let asks = partitions
+            .iter()
+            .map(|p| crate::commands::routed::known(&self.log, p, lookup.clone(), PATIENCE));
+        futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .zip(partitions)
+            .map(|(known, p)| known.map_err(|e| failure_error(p, e)))
+            .collect()
+    }
+
+    /// The one partition `commands` route to (or `home` when none routes anywhere: the
+    /// partition of the caller's token answers for them as one process would).
+    async fn route_commands(
+        &self,
+        commands: &[DomainCommand],
+        home: &str,
+    ) -> Result<String, ApiError> {
+        let partitions = self.partitions().await?;
+        let assigned = self.assigned().await?;
+        let mut lookup = Lookup::default();
+        for command in commands {
+            lookup.note(command);
+        }
+        let mut router = Router::new();
+        for known in self.known(&partitions, &lookup).await? {
+            router.learn(&known);
+        }
+        let mut targets = BTreeSet::new();
+        for command in commands {
+            match router.route(command) {
+                Ok(Route::Everywhere) => {
+                    return Err(ApiError::unprocessable(
+                        "register_office goes to every partition: register offices with \
+                         vasooli cluster import or vasooli cluster append",
+                    ))
+                }
+                Ok(Route::Division(division)) => match assigned.get(&division) {
+                    Some(partition) => {
+                        targets.insert(partition.clone());
+                    }
+                    None => {
+                        return Err(ApiError::unprocessable(format!(
+                            "division {division} is in no partition (vasooli cluster assign)"
+                        )))
+                    }
+                },
+                Err(unrouted) if unrouted.what.starts_with("grievance naming") => {
+                    return Err(ApiError::unprocessable(format!(
+                        "grievance {} names an account or camp of another division than its \
+                         subdivision's: no one partition can check it",
+                        unrouted.key
+                    )))
+                }
+                // Names no partition holds: the caller's partition refuses it.
+                Err(_) => {}
+            }
+        }
+        match targets.len() {
+            0 => Ok(home.to_string()),
+            1 => Ok(targets.into_iter().next().unwrap_or_default()),
+            _ => Err(ApiError::unprocessable(format!(
+                "the request concerns partitions {}, and is all or nothing only within one: \
+                 send each partition's part as a request of its own, or the whole with \
+                 vasooli cluster import or vasooli cluster append",
+                targets.into_iter().collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// The partition that holds office `code`'s lists: that of the division at or above
+    /// it, or of every division below it when they are all in one partition.
+    async fn office_partition(&self, code: &str, home: &str) -> Result<String, ApiError> {
+        let assigned = self.assigned().await?;
+        let known = self
+            .known(&[home.to_string()], &Lookup::default())
+            .await?
+            .pop()
+            .unwrap_or_default();
+        let Some(divisions) = divisions_of(&known.offices, code) else {
+            return Ok(home.to_string());
+        };
+        let partitions: BTreeSet<&String> = divisions
+            .iter()
+            .filter_map(|division| assigned.get(division))
+            .collect();
+        match partitions.len() {
+            0 => Ok(home.to_string()),
+            1 => Ok(partitions.into_iter().next().cloned().unwrap_or_default()),
+            _ => Err(ApiError::unprocessable(format!(
+                "office {code} has divisions in partitions {}: ask for each of its divisions",
+                partitions
+                    .into_iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// The partition holding `account_no`, else `home`.
+    async fn account_partition(&self, account_no: &str, home: &str) -> Result<String, ApiError> {
+        let partitions = self.partitions().await?;
+        let mut lookup = Lookup::default();
+        lookup.accounts.insert(account_no.to_string());
+        let known = self.known(&partitions, &lookup).await?;
+        Ok(partitions
+            .into_iter()
+            .zip(known)
+            .find(|(_, k)| k.accounts.contains_key(account_no))
+            .map_or_else(|| home.to_string(), |(p, _)| p))
+    }
+
+    /// Where `method path` with `body` goes.
+    async fn target(
+        &self,
+        method: &Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: &Bytes,
+        home: &str,
+    ) -> Result<Target, ApiError> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let decoded = |s: &str| {
+            percent_decode(s).ok_or_else(|| ApiError::malformed("a path that does not decode"))
+        };
+        let home_target = || Ok(Target::One(home.to_string()));
+        match (method, segments.as_slice()) {
+            (&Method::GET, ["api", "v1", "consumers", account]) => {
+                let account = decoded(account)?;
+                Ok(Target::One(self.account_partition(&account, home).await?))
+            }
+            (&Method::GET, ["api", "v1", "offices", code, ..]) => {
+                let code = decoded(code)?;
+                Ok(Target::One(self.office_partition(&code, home).await?))
+            }
+            (&Method::GET, ["api", "v1", "rankings"]) => Ok(Target::Headquarters { awards: false }),
+            (&Method::GET, ["api", "v1", "awards"]) => Ok(Target::Headquarters { awards: true }),
+            (&Method::POST, ["api", "v1", "nightly"]) => Ok(Target::Every),
+            (&Method::POST, ["api", "v1", "commands"]) => {
+                let Some(commands) = commands_of(body) else {
+                    return home_target();
+                };
+                Ok(Target::One(self.route_commands(&commands, home).await?))
+            }
+            (&Method::POST, ["api", "v1", "import", kind]) => {
+                let _ = content_type;
+                let Some(commands) = rows_of(kind, body) else {
+                    return home_target();
+                };
+                Ok(Target::One(self.route_commands(&commands, home).await?))
+            }
+            _ => home_target(),
+        }
+    }
+
+    /// Hands the request to `partition`'s owner and gives back its answer.
+    async fn forward(
+        &self,
+        partition: &str,
+        head: &Head,
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<Response, ApiError> {
+        let mut request = HTTP_MAGIC.to_vec();
+        request.extend(serde_json::to_vec(head).map_err(|e| ApiError::internal(e.to_string()))?);
+        request.push(b'\n');
+        request.extend_from_slice(body);
+        let max = self.log.request_bytes_max();
+        if request.len() > max {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "the request takes {} bytes, more than the cluster carries ({max}): send \
+                     it in parts, or the file with vasooli cluster import",
+                    request.len()
+                ),
+            ));
+        }
+        let answer = self
+            .log
+            .ask_owner(partition, request, timeout, PATIENCE)
+            .await
+            .map_err(|e| unavailable(&format!("partition {partition}: {e}")))?;
+        let (head, body) = split_line(&answer)
+            .and_then(|(head, body)| Some((serde_json::from_slice::<AnswerHead>(head).ok()?, body)))
+            .ok_or_else(|| {
+                ApiError::internal(format!(
+                    "the owner of partition {partition} answered what is not an answer"
+                ))
+            })?;
+        let status = StatusCode::from_u16(head.status)
+            .map_err(|e| ApiError::internal(format!("partition {partition}: {e}")))?;
+        let mut response = Response::new(Body::from(body.to_vec()));
+        *response.status_mut() = status;
+        if let Some(value) = head
+            .content_type
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            response.headers_mut().insert(header::CONTENT_TYPE, value);
+        }
+        Ok(response)
+    }
+
+    /// A nightly run on every partition, at once: the sum of their summaries, with each one's
+    /// under `partitions`; the first refusal, by partition name, when one refuses.
+    async fn nightly(&self, head: &Head, body: &[u8]) -> Result<Response, ApiError> {
+        let partitions = self.partitions().await?;
+        let runs = partitions
+            .iter()
+            .map(|p| self.forward(p, head, body, NIGHTLY_TIMEOUT));
+        let answers = futures_util::future::join_all(runs).await;
+        let mut summaries = serde_json::Map::new();
+        let mut total: Option<Value> = None;
+        let mut refused: Option<(String, StatusCode, Value)> = None;
+        for (partition, answer) in partitions.iter().zip(answers) {
+            let response = answer?;
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            if status != StatusCode::OK {
+                if refused.is_none() {
+                    refused = Some((partition.clone(), status, value));
+                }
+                continue;
+            }
+            total = Some(match total {
+                None => value.clone(),
+                Some(sum) => add(sum, &value),
+            });
+            summaries.insert(partition.clone(), value);
+        }
+        if let Some((partition, status, value)) = refused {
+            let message = value["error"]["message"].as_str().unwrap_or("");
+            let code = value["error"]["code"].as_str().unwrap_or("internal");
+            let done: Vec<&str> = summaries.keys().map(String::as_str).collect();
+            let done = if done.is_empty() {
+                "none".to_string()
+            } else {
+                done.join(", ")
+            };
+            return Ok(refusal(
+                status,
+                code,
+                &format!(
+                    "partition {partition}: {message} (the run finished on: {done}; the same \
+                     request again finishes the rest)"
+                ),
+            ));
+        }
+        let mut total = total.unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut total {
+            map.insert("partitions".to_string(), Value::Object(summaries));
+        }
+        Ok(axum::Json(total).into_response())
+    }
+
+    /// Rankings or awards from every partition's published figures.
+    async fn headquarters(
+        &self,
+        caller: &TokenInfo,
+        uri: &axum::http::Uri,
+        awards: bool,
+    ) -> Result<Response, ApiError> {
+        let query = Query::try_from_uri(uri);
+        let ask = if awards {
+            ReportAsk::awards(caller, query)?
+        } else {
+            ReportAsk::rankings(caller, query)?
+        };
+        let combined = crate::commands::hq::combined_in_cluster(&self.log, ask.period)
+            .await
+            .map_err(|f| match f {
+                Failure::Rejected(lines) => ApiError::unprocessable(lines.join("; ")),
+                Failure::Usage(line) => ApiError::unprocessable(line),
+                Failure::Runtime(e) => unavailable(&format!("{e:#}")),
+            })?;
+        let figures = combined
+            .period(ask.period)
+            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+        let listing = if awards {
+            let prior = combined
+                .period(ask.period.previous())
+                .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+            let rows =
+                reports::awards_from(&combined.offices, &self.policy, ask.period, figures, prior);
+            ask.awarded(rows)
+        } else {
+            let rows = reports::rankings_from(
+                &combined.offices,
+                &self.policy,
+                ask.period,
+                ask.level,
+                figures,
+            );
+            ask.ranked(rows)
+        };
+        Ok(listing.into_response())
+    }
+
+    async fn handle(&self, request: Request) -> Result<Response, ApiError> {
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path().to_string();
+        let uri = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| path.clone(), |pq| pq.as_str().to_string());
+        if path == "/health" {
+            self.partitions().await?;
+            return Ok(axum::Json(serde_json::json!({"status": "ok"})).into_response());
+        }
+        let open_page = matches!(
+            path.as_str(),
+            "/" | "/page.js" | "/page.css" | "/api/openapi.json"
+        );
+        if !open_page && !path.starts_with("/api/v1/") {
+            return Err(ApiError::not_found(format!("no route for {path}")));
+        }
+        let (caller, home) = if open_page {
+            (None, self.partitions().await?.remove(0))
+        } else {
+            let (caller, home) = self.authenticate(&parts.headers).await?;
+            (Some(caller), home)
+        };
+        let body = axum::body::to_bytes(body, BODY_MAX).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is over {BODY_MAX} bytes"),
+            )
+        })?;
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let head = Head {
+            method: parts.method.to_string(),
+            uri,
+            content_type: content_type.clone(),
+            caller: caller.clone(),
+        };
+        let target = match &caller {
+            None => Target::One(home),
+            Some(_) => {
+                self.target(&parts.method, &path, content_type.as_deref(), &body, &home)
+                    .await?
+            }
+        };
+        match (target, caller) {
+            (Target::One(partition), _) => {
+                self.forward(&partition, &head, &body, REQUEST_TIMEOUT)
+                    .await
+            }
+            (Target::Every, _) => self.nightly(&head, &body).await,
+            (Target::Headquarters { awards }, Some(caller)) => {
+                self.headquarters(&caller, &parts.uri, awards).await
+            }
+            (Target::Headquarters { .. }, None) => {
+                Err(ApiError::unauthorized("a token is required"))
+            }
+        }
+    }
+}
+
+/// Adds the numbers of `b` to those of `a`, key by key, through nested objects; what is not
+/// a number (the date) stays `a`'s.
+fn add(a: Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_u64(), y.as_u64()) {
+            (Some(x), Some(y)) => Value::from(x + y),
+            _ => Value::Number(x),
+        },
+        (Value::Object(mut x), Value::Object(y)) => {
+            for (key, value) in y {
+                let sum = match x.remove(key) {
+                    Some(mine) => add(mine, value),
+                    None => value.clone(),
+                };
+                x.insert(key.clone(), sum);
+            }
+            Value::Object(x)
+        }
+        (a, _) => a,
+    }
+}
+
+/// The commands of a body of `POST /api/v1/commands`, when every one of them reads (else the
+/// owner answers the faults).
+fn commands_of(body: &Bytes) -> Option<Vec<DomainCommand>> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let values = match value {
+        Value::Array(values) => values,
+        one => vec![one],
+    };
+    values
+        .iter()
+        .map(|v| DomainCommand::from_json(v).ok())
+        .collect()
+}
+
+/// The commands a CSV body of kind `kind` makes, when every row makes one.
+fn rows_of(kind: &str, body: &Bytes) -> Option<Vec<DomainCommand>> {
+    let rows = CsvRows::open(kind, std::io::Cursor::new(body.as_ref())).ok()?;
+    rows.map(|row| row.command.ok()).collect()
+}
+
+/// The divisions office `code` lists: the one at or above it, or every one below it; `None`
+/// for an office the tree does not hold.
+fn divisions_of(offices: &[KnownOffice], code: &str) -> Option<BTreeSet<String>> {
+    let by_code: BTreeMap<&str, &KnownOffice> =
+        offices.iter().map(|o| (o.code.as_str(), o)).collect();
+    let office = by_code.get(code)?;
+    // At or above: climb to the division.
+    let mut current = *office;
+    for _ in 0..=Level::ALL.len() {
+        if current.level == Level::Division {
+            return Some(BTreeSet::from([current.code.clone()]));
+        }
+        match current.parent.as_deref().and_then(|p| by_code.get(p)) {
+            Some(parent) => current = parent,
+            None => break,
+        }
+    }
+    // Above a division: every division with `code` above it.
+    let below = offices
+        .iter()
+        .filter(|o| o.level == Level::Division)
+        .filter(|division| {
+            let mut at = division.parent.as_deref();
+            for _ in 0..=Level::ALL.len() {
+                match at {
+                    Some(p) if p == code => return true,
+                    Some(p) => at = by_code.get(p).and_then(|o| o.parent.as_deref()),
+                    None => return false,
+                }
+            }
+            false
+        })
+        .map(|d| d.code.clone())
+        .collect();
+    Some(below)
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn unavailable(message: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_unavailable",
+        message.to_string(),
+    )
+}
+
+fn failure_error(partition: &str, failure: Failure) -> ApiError {
+    match failure {
+        Failure::Runtime(e) => unavailable(&format!("partition {partition}: {e:#}")),
+        Failure::Usage(line) => unavailable(&format!("partition {partition}: {line}")),
+        Failure::Rejected(lines) => {
+            unavailable(&format!("partition {partition}: {}", lines.join("; ")))
+        }
+    }
+}
+
+fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
+    let mut response = Response::new(Body::from(error_body(code, message)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    match gateway.handle(request).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `vasooli cluster gateway`: serves the API of every partition on `addr` until Ctrl-C.
+pub fn run(servers: &[String], addr: &str, policy: Policy) -> Result<(), Failure> {
+    crate::commands::cluster::check_servers(servers)?;
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|e| Failure::Usage(format!("--addr `{addr}`: {e}")))?;
+    let runtime = crate::commands::cluster::runtime()?;
+    let outcome = runtime.block_on(async {
+        let log = ClusterLog::connect(config(servers, Duration::from_secs(30)))
+            .await
+            .map_err(cluster_failure)?;
+        let gateway = Arc::new(Gateway {
+            map: PartitionMap::open(&log).await.map_err(cluster_failure)?,
+            tokens: TokenBoard::open(&log).await.map_err(cluster_failure)?,
+            log,
+            policy,
+            assigned: Mutex::new(None),
+        });
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| Failure::Usage(format!("--addr {addr}: {e}")))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Failure::Runtime(e.into()))?;
+        outln!("gateway listening on http://{local}");
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(gateway)
+            .layer(axum::middleware::from_fn(
+                vasooli_server::guard::header_limits,
+            ))
+            .layer(axum::middleware::from_fn(
+                vasooli_server::guard::json_errors,
+            ));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|e| Failure::Runtime(e.into()))
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn office(code: &str, level: Level, parent: Option<&str>) -> KnownOffice {
+        KnownOffice {
+            code: code.to_string(),
+            level,
+            parent: parent.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn an_office_lists_the_division_above_it_or_the_divisions_below_it() {
+        let tree = vec![
+            office("Z", Level::Zone, None),
+            office("C1", Level::Circle, Some("Z")),
+            office("C2", Level::Circle, Some("Z")),
+            office("D1", Level::Division, Some("C1")),
+            office("D2", Level::Division, Some("C1")),
+            office("D3", Level::Division, Some("C2")),
+            office("S1", Level::Subdivision, Some("D1")),
+        ];
+        let set = |codes: &[&str]| codes.iter().map(|c| c.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(divisions_of(&tree, "S1"), Some(set(&["D1"])));
+        assert_eq!(divisions_of(&tree, "D2"), Some(set(&["D2"])));
+        assert_eq!(divisions_of(&tree, "C1"), Some(set(&["D1", "D2"])));
+        assert_eq!(divisions_of(&tree, "Z"), Some(set(&["D1", "D2", "D3"])));
+        assert_eq!(divisions_of(&tree, "NOPE"), None);
+    }
+
+    #[test]
+    fn summaries_add_up_number_by_number_and_keep_the_date() {
+        let a = serde_json::json!({"as_of": "2026-05-31", "appended": 3, "stages": {"notice": 1}});
+        let b = serde_json::json!({"as_of": "2026-05-31", "appended": 4, "stages": {"notice": 2, "final": 1}});
+        assert_eq!(
+            add(a, &b),
+            serde_json::json!({"as_of": "2026-05-31", "appended": 7, "stages": {"notice": 3, "final": 1}})
+        );
+    }
+
+    #[test]
+    fn a_request_handed_on_is_told_from_the_owners_json_requests() {
+        assert!(is_http(b"vasooli-http 1\n{}\n"));
+        assert!(!is_http(br#"{"op":"known"}"#));
+        assert_eq!(percent_decode("UK%2057"), Some("UK 57".to_string()));
+        assert_eq!(percent_decode("%zz"), None);
+    }
+}

@@ -1,0 +1,475 @@
+//! One HTTP API for every partition (`vasooli cluster gateway`), with the real binary and
+//! three real JetStream servers on loopback: two partition owners (north: division D-N,
+//! south: division D-S) fed with `vasooli cluster import`, the same files imported into an
+//! ordinary data directory, and a gateway in front of the owners. Through the gateway, with
+//! a token made on north only: the nightly run runs on both partitions; a south account's
+//! statement, a south subdivision's defaulters and the rankings and awards over both
+//! partitions equal the ordinary directory's; commands and an import of one partition are
+//! written there, while a request spanning both is refused and writes nothing; an officer's
+//! scope, unknown tokens, unknown accounts and revoked tokens answer as one process does.
+//!
+//! Skipped (with a message) without a server binary unless `CI` is set, when it fails.
+
+mod common;
+
+use common::owner::Owner;
+use common::{http, http_get, ok};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CONSUMERS: usize = 600;
+const AS_OF: &str = "2026-05-31";
+
+fn offices() -> &'static str {
+    "code,name,level,parent\n\
+     Z-R,Zone R,zone,\n\
+     C-R,Circle R,circle,Z-R\n\
+     D-N,Division N,division,C-R\n\
+     D-S,Division S,division,C-R\n\
+     SD-N1,Subdivision N1,subdivision,D-N\n\
+     SD-N2,Subdivision N2,subdivision,D-N\n\
+     SD-S1,Subdivision S1,subdivision,D-S\n"
+}
+
+/// Consumers in three subdivisions (two in north, one in south), three months of bills and
+/// some payments.
+fn utility() -> [(&'static str, String); 3] {
+    let mut consumers = String::from(
+        "account_no,name,category,subdivision,load_kw,connected_on,mobile,language,address\n",
+    );
+    let mut bills = String::from("bill_no,account_no,period,issued_on,due_on,amount\n");
+    let mut payments = String::from("receipt_no,account_no,amount,paid_on,channel\n");
+    for i in 0..CONSUMERS {
+        let account = format!("UK68{i:08}");
+        let sub = ["SD-N1", "SD-N2", "SD-S1"][i % 3];
+        let category = ["domestic", "non_domestic", "government", "agriculture"][i % 4];
+        consumers.push_str(&format!(
+            "{account},Consumer {i},{category},{sub},{}.5,2025-01-01,,hi,\n",
+            1 + i % 7
+        ));
+        for (month, issued, due) in [
+            ("2026-03", "2026-03-05", "2026-03-20"),
+            ("2026-04", "2026-04-05", "2026-04-20"),
+            ("2026-05", "2026-05-05", "2026-05-20"),
+        ] {
+            let amount = 300 + (i * 53) % 7000;
+            bills.push_str(&format!(
+                "B{}{account},{account},{month},{issued},{due},{amount}.00\n",
+                month.replace('-', "")
+            ));
+        }
+        if i % 5 < 3 {
+            let channel = ["upi", "counter_cash", "bbps"][i % 3];
+            payments.push_str(&format!(
+                "R{account},{account},{}.00,2026-04-1{},{channel}\n",
+                200 + i % 900,
+                i % 9
+            ));
+        }
+    }
+    [
+        ("consumers", consumers),
+        ("bills", bills),
+        ("payments", payments),
+    ]
+}
+
+/// A `vasooli cluster gateway` process; killed when dropped.
+struct Gateway {
+    child: Child,
+    addr: String,
+}
+
+impl Gateway {
+    fn start(cwd: &Path, servers: &str) -> Gateway {
+        let addr = common::free_loopback_addr();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vasooli"))
+            .arg("--data")
+            .arg(cwd)
+            .args(["cluster", "gateway", "--servers", servers, "--addr", &addr])
+            .env("VASOOLI_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the binary runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), format!("gateway listening on http://{addr}"));
+        Gateway { child, addr }
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        http_get(&self.addr, path, token).unwrap_or_else(|| panic!("GET {path}: no answer"))
+    }
+
+    fn post(&self, path: &str, token: &str, body: &str) -> (u16, String) {
+        http(&self.addr, "POST", path, Some(token), Some(body))
+            .unwrap_or_else(|| panic!("POST {path}: no answer"))
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn a_gateway_serves_every_partition_as_one_api() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(cluster) = runtime.block_on(vasooli_cluster::testing::TestCluster::start()) else {
+        return;
+    };
+    let servers = cluster.urls().join(",");
+    let tmp = tempfile::tempdir().unwrap();
+    let (north_dir, south_dir, whole) = (
+        tmp.path().join("north"),
+        tmp.path().join("south"),
+        tmp.path().join("whole"),
+    );
+    let cwd = tmp.path().join("cwd");
+    for (division, partition) in [("D-N", "north"), ("D-S", "south")] {
+        ok(
+            &cwd,
+            &[
+                "cluster",
+                "assign",
+                "--servers",
+                &servers,
+                division,
+                partition,
+            ],
+        );
+    }
+    let mut north = Owner::start(&north_dir, &servers, "north");
+    let mut south = Owner::start(&south_dir, &servers, "south");
+    for owner in [&mut north, &mut south] {
+        owner.wait_line("listening on http://", Duration::from_secs(60));
+    }
+    let file = |name: &str, text: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let mut inputs = vec![("offices", offices().to_string())];
+    inputs.extend(utility());
+    for (kind, text) in &inputs {
+        let path = file(&format!("{kind}.csv"), text);
+        ok(
+            &cwd,
+            &["cluster", "import", "--servers", &servers, kind, &path],
+        );
+        ok(&whole, &["import", kind, &path]);
+    }
+
+    // Tokens made on north only, handed to the running owner.
+    let token = |args: &[&str]| {
+        let mut all = vec!["tokens", "create"];
+        all.extend_from_slice(args);
+        ok(&north_dir, &all).trim().to_string()
+    };
+    let finance = token(&["--role", "finance", "--name", "fin"]);
+    let officer = token(&["--role", "officer", "--office", "SD-N1", "--name", "off-n1"]);
+    let doomed = token(&["--role", "hq", "--name", "doomed"]);
+
+    let gateway = Gateway::start(&cwd, &servers);
+    assert_eq!(
+        gateway.get("/health", None),
+        (200, r#"{"status":"ok"}"#.to_string())
+    );
+    // The owner copies its tokens into the cluster every second.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while gateway.get("/api/v1/me", Some(&finance)).0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the token never reached the cluster"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, body) = gateway.get("/api/v1/me", None);
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(json(&body)["error"]["code"], "unauthorized");
+    let (status, _) = gateway.get("/api/v1/consumers/UK6800000002", Some("vso_not-a-token"));
+    assert_eq!(status, 401);
+
+    // The nightly run, on both partitions at once: each one's summary and their sum.
+    let (status, body) = gateway.post(
+        "/api/v1/nightly",
+        &finance,
+        &format!(r#"{{"as_of":"{AS_OF}"}}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let summary = json(&body);
+    ok(&whole, &["nightly", "--as-of", AS_OF]);
+    let (n, s) = (
+        &summary["partitions"]["north"],
+        &summary["partitions"]["south"],
+    );
+    assert!(n["appended"].as_u64().unwrap() > 0, "{body}");
+    assert!(s["appended"].as_u64().unwrap() > 0, "{body}");
+    for key in [
+        "appended",
+        "surcharges",
+        "notices",
+        "sms_queued",
+        "events_read",
+    ] {
+        assert_eq!(
+            summary[key].as_u64(),
+            Some(n[key].as_u64().unwrap() + s[key].as_u64().unwrap()),
+            "{key}: {body}"
+        );
+    }
+    assert_eq!(summary["as_of"], AS_OF);
+    // A date before the last run's: every partition refuses it, and the answer names the
+    // first.
+    let (status, body) = gateway.post("/api/v1/nightly", &finance, r#"{"as_of":"2026-05-01"}"#);
+    assert_eq!(status, 422, "{body}");
+    let message = json(&body)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.starts_with("partition north: ") && message.contains("the run finished on: none"),
+        "{message}"
+    );
+    let (status, _) = gateway.post("/api/v1/nightly", &officer, r#"{"as_of":"2026-05-31"}"#);
+    assert_eq!(status, 403);
+
+    // A south account's statement and a south subdivision's defaulters, with north's token:
+    // the ordinary directory's.
+    let south_account = "UK6800000002";
+    let (status, body) = gateway.get(
+        &format!("/api/v1/consumers/{south_account}"),
+        Some(&finance),
+    );
+    assert_eq!(status, 200, "{body}");
+    let want = ok(
+        &whole,
+        &["--format", "json", "statement", "--account", south_account],
+    );
+    assert_eq!(json(&body), json(&want));
+    let (status, body) = gateway.get(
+        "/api/v1/offices/SD-S1/defaulters?format=csv&limit=10000",
+        Some(&finance),
+    );
+    assert_eq!(status, 200, "{body}");
+    let want = ok(
+        &whole,
+        &["--format", "csv", "defaulters", "--office", "SD-S1"],
+    );
+    assert_eq!(body, want);
+    assert!(body.lines().count() > 10, "{body}");
+    let (status, body) = gateway.get(
+        "/api/v1/offices/D-N/defaulters?format=csv&limit=10000",
+        Some(&finance),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        ok(
+            &whole,
+            &["--format", "csv", "defaulters", "--office", "D-N"]
+        )
+    );
+    // The circle above both divisions is in two partitions: refused, naming them.
+    let (status, body) = gateway.get("/api/v1/offices/C-R/defaulters", Some(&finance));
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        json(&body)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("partitions north, south"),
+        "{body}"
+    );
+
+    // An officer of SD-N1 reads its own office, and nothing of south's, existing or not.
+    let (status, _) = gateway.get("/api/v1/offices/SD-N1/defaulters", Some(&officer));
+    assert_eq!(status, 200);
+    for path in [
+        "/api/v1/consumers/UK6800000002",
+        "/api/v1/consumers/UK6899999999",
+        "/api/v1/offices/SD-S1/defaulters",
+    ] {
+        let (status, body) = gateway.get(path, Some(&officer));
+        assert_eq!(status, 403, "{path}: {body}");
+    }
+    let (status, body) = gateway.get("/api/v1/consumers/UK6899999999", Some(&finance));
+    assert_eq!(status, 404, "{body}");
+    // Rankings are for the utility's readers only.
+    let (status, _) = gateway.get("/api/v1/rankings?period=2026-05", Some(&officer));
+    assert_eq!(status, 403);
+
+    // Rankings and awards over both partitions, once both published their figures: the
+    // ordinary directory's.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rankings = loop {
+        let (status, body) = gateway.get(
+            "/api/v1/rankings?period=2026-05&level=subdivision&format=csv",
+            Some(&finance),
+        );
+        if status == 200 {
+            break body;
+        }
+        assert_eq!(status, 422, "{body}");
+        assert!(body.contains("has published no figures"), "{body}");
+        assert!(Instant::now() < deadline, "{body}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let want = ok(
+        &whole,
+        &[
+            "--format",
+            "csv",
+            "rankings",
+            "--period",
+            "2026-05",
+            "--level",
+            "subdivision",
+        ],
+    );
+    assert_eq!(rankings, want);
+    assert_eq!(rankings.lines().count(), 4, "{rankings}");
+    let (status, body) = gateway.get(
+        "/api/v1/rankings?period=FY2026-27&level=division&format=csv",
+        Some(&finance),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        ok(
+            &whole,
+            &[
+                "--format",
+                "csv",
+                "rankings",
+                "--period",
+                "FY2026-27",
+                "--level",
+                "division"
+            ]
+        )
+    );
+    let (status, body) = gateway.get("/api/v1/awards?period=2026-05&format=csv", Some(&finance));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        ok(
+            &whole,
+            &["--format", "csv", "awards", "--period", "2026-05"]
+        )
+    );
+    let (status, body) = gateway.get("/api/v1/rankings?period=2026-05&level=zone", Some(&finance));
+    assert_eq!(status, 400, "{body}");
+
+    // Commands of one partition are written there; a batch spanning both is refused whole.
+    let payment = |receipt: &str, account: &str| {
+        format!(
+            r#"{{"type":"receive_payment","receipt_no":"{receipt}","account_no":"{account}","amount":"150.00","paid_on":"2026-05-30","channel":"upi"}}"#
+        )
+    };
+    let last_positions = || {
+        let out = ok(
+            &cwd,
+            &["cluster", "status", "--servers", &servers, "--json"],
+        );
+        let status = json(&out);
+        status["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["partition"].to_string(),
+                    p["last_sequence"].as_u64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = last_positions();
+    let both = format!(
+        "[{},{}]",
+        payment("RG-1", "UK6800000000"),
+        payment("RG-2", south_account)
+    );
+    let (status, body) = gateway.post("/api/v1/commands", &finance, &both);
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("partitions north, south"), "{body}");
+    assert_eq!(last_positions(), before, "nothing was written");
+    let (status, body) = gateway.post(
+        "/api/v1/commands",
+        &finance,
+        &payment("RG-2", south_account),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["appended"], 1, "{body}");
+    let (status, body) = gateway.post(
+        "/api/v1/commands",
+        &finance,
+        &payment("RG-2", south_account),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["duplicates"], 1, "{body}");
+    // Written on south, and only there.
+    let statement = ok(
+        &south_dir,
+        &["--format", "json", "statement", "--account", south_account],
+    );
+    assert!(statement.contains("RG-2"), "{statement}");
+    // The owner answers for what no partition holds: the account is unknown.
+    let (status, body) = gateway.post(
+        "/api/v1/commands",
+        &finance,
+        &payment("RG-3", "UK6899999999"),
+    );
+    assert_eq!(status, 404, "{body}");
+    // An import whose rows are all north's goes to north.
+    let (status, body) = gateway.post(
+        "/api/v1/import/payments",
+        &finance,
+        "receipt_no,account_no,amount,paid_on,channel\n\
+         RG-4,UK6800000000,100.00,2026-05-30,upi\n\
+         RG-5,UK6800000001,100.00,2026-05-30,upi\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["appended"], 2, "{body}");
+    let statement = ok(
+        &north_dir,
+        &["--format", "json", "statement", "--account", "UK6800000001"],
+    );
+    assert!(statement.contains("RG-5"), "{statement}");
+    // An officer's command outside its office: 403, as on one process.
+    let (status, body) = gateway.post(
+        "/api/v1/commands",
+        &officer,
+        &payment("RG-6", south_account),
+    );
+    assert_eq!(status, 403, "{body}");
+
+    // A token revoked on north stops working through the gateway once the owner copied its
+    // table into the cluster.
+    assert_eq!(gateway.get("/api/v1/me", Some(&doomed)).0, 200);
+    ok(&north_dir, &["tokens", "revoke", "doomed"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while gateway.get("/api/v1/me", Some(&doomed)).0 != 401 {
+        assert!(Instant::now() < deadline, "the revoked token still works");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The owners stop cleanly.
+    drop(gateway);
+    assert_eq!(north.interrupt(), Some(0));
+    assert_eq!(south.interrupt(), Some(0));
+    drop(cluster);
+}
