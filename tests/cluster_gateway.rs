@@ -457,6 +457,30 @@ fn a_gateway_serves_every_partition_as_one_api() {
     );
     assert_eq!(status, 403, "{body}");
 
+    // South's owner dies: the gateway's requests reach its standby once it took over,
+    // with no address to change.
+    let mut south_b = Owner::start(&tmp.path().join("south-b"), &servers, "south");
+    south_b.wait_line("standby for partition south", Duration::from_secs(60));
+    let (_, before_kill) = gateway.get(
+        &format!("/api/v1/consumers/{south_account}"),
+        Some(&finance),
+    );
+    south.signal("-KILL");
+    let (status, body) = gateway.get(
+        &format!("/api/v1/consumers/{south_account}"),
+        Some(&finance),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body), json(&before_kill));
+    south_b.wait_line("listening on http://", Duration::from_secs(60));
+    let (status, body) = gateway.post(
+        "/api/v1/commands",
+        &finance,
+        &payment("RG-7", south_account),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["appended"], 1, "{body}");
+
     // A token revoked on north stops working through the gateway once the owner copied its
     // table into the cluster.
     assert_eq!(gateway.get("/api/v1/me", Some(&doomed)).0, 200);
@@ -470,6 +494,14 @@ fn a_gateway_serves_every_partition_as_one_api() {
     // The owners stop cleanly.
     drop(gateway);
     assert_eq!(north.interrupt(), Some(0));
-    assert_eq!(south.interrupt(), Some(0));
+    assert_eq!(south_b.interrupt(), Some(0));
+    let statement = ok(
+        &tmp.path().join("south-b"),
+        &["--format", "json", "statement", "--account", south_account],
+    );
+    assert!(
+        statement.contains("RG-7") && statement.contains("RG-2"),
+        "{statement}"
+    );
     drop(cluster);
 }
