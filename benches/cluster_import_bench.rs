@@ -134,7 +134,134 @@ fn main() {
         all_rows as f64 / routed_total,
         routed_total / local_total
     );
+    api_through_the_gateway(&servers, &csv_dir, &cwd, &east, &owners[0].addr, &divisions);
     drop(owners);
     drop(cluster);
     let _ = std::fs::remove_dir_all(&work);
+}
+
+/// How many reads of each kind are timed, one after another.
+const READS: usize = 1_000;
+
+/// The statement and the defaulter list of east's accounts and subdivisions, asked of
+/// east's owner directly (the baseline) and through a gateway in front of both partitions,
+/// after a nightly run through the gateway.
+fn api_through_the_gateway(
+    servers: &str,
+    csv_dir: &Path,
+    cwd: &Path,
+    east: &Path,
+    east_addr: &str,
+    divisions: &[String],
+) {
+    // East's divisions, its subdivisions and its accounts.
+    let east_divisions: Vec<&String> = divisions.iter().step_by(2).collect();
+    let mut offices = csv::Reader::from_path(csv_dir.join("offices.csv")).expect("offices");
+    let subdivisions: Vec<String> = offices
+        .records()
+        .map(|r| r.expect("a row"))
+        .filter(|r| r.get(2) == Some("subdivision"))
+        .filter(|r| east_divisions.iter().any(|d| Some(d.as_str()) == r.get(3)))
+        .map(|r| r.get(0).expect("a code").to_string())
+        .collect();
+    let mut consumers = csv::Reader::from_path(csv_dir.join("consumers.csv")).expect("consumers");
+    let accounts: Vec<String> = consumers
+        .records()
+        .map(|r| r.expect("a row"))
+        .filter(|r| subdivisions.iter().any(|s| Some(s.as_str()) == r.get(3)))
+        .map(|r| r.get(0).expect("an account").to_string())
+        .take(READS)
+        .collect();
+    assert!(!accounts.is_empty() && !subdivisions.is_empty());
+
+    let (token, _) = vasooli(
+        east,
+        &["tokens", "create", "--role", "finance", "--name", "bench"],
+    );
+    let token = token.trim().to_string();
+    let gateway_addr = common::free_loopback_addr();
+    let mut gateway = std::process::Command::new(env!("CARGO_BIN_EXE_vasooli"))
+        .arg("--data")
+        .arg(cwd)
+        .args([
+            "cluster",
+            "gateway",
+            "--servers",
+            servers,
+            "--addr",
+            &gateway_addr,
+        ])
+        .env("VASOOLI_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the gateway starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(gateway.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("the gateway's first line");
+    assert!(line.starts_with("gateway listening on"), "{line}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while common::http_get(&gateway_addr, "/api/v1/me", Some(&token)).map(|a| a.0) != Some(200) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the token never reached the cluster"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let started = std::time::Instant::now();
+    let (status, body) = common::http(
+        &gateway_addr,
+        "POST",
+        "/api/v1/nightly",
+        Some(&token),
+        Some(r#"{"as_of":"2026-03-31"}"#),
+    )
+    .expect("an answer");
+    assert_eq!(status, 200, "{body}");
+    println!(
+        "\nnightly run of both partitions through the gateway: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    println!(
+        "{READS} reads each, one after another: {:<22} {:>9} {:>9} {:>9} {:>9}",
+        "", "p50 ms", "p99 ms", "mean ms", "reads/s"
+    );
+    let statement = |i: usize| format!("/api/v1/consumers/{}", accounts[i % accounts.len()]);
+    let defaulters = |i: usize| {
+        format!(
+            "/api/v1/offices/{}/defaulters?limit=100",
+            subdivisions[i % subdivisions.len()]
+        )
+    };
+    let paths: [(&str, &dyn Fn(usize) -> String); 2] = [
+        ("statement", &statement),
+        ("defaulters (100 rows)", &defaulters),
+    ];
+    for (what, path) in paths {
+        for (via, addr) in [("owner", east_addr), ("gateway", gateway_addr.as_str())] {
+            let mut took = Vec::with_capacity(READS);
+            for i in 0..READS {
+                let started = std::time::Instant::now();
+                let (status, body) =
+                    common::http_get(addr, &path(i), Some(&token)).expect("an answer");
+                took.push(started.elapsed().as_secs_f64() * 1e3);
+                assert_eq!(status, 200, "{via} {what}: {body}");
+            }
+            let total: f64 = took.iter().sum();
+            took.sort_by(f64::total_cmp);
+            println!(
+                "{:<63} {:>9.2} {:>9.2} {:>9.2} {:>9.0}",
+                format!("{what}, {via}"),
+                took[READS / 2],
+                took[READS * 99 / 100],
+                total / READS as f64,
+                READS as f64 / (total / 1e3)
+            );
+        }
+    }
+    let _ = gateway.kill();
+    let _ = gateway.wait();
 }

@@ -40,16 +40,24 @@ use crate::Failure;
 const HTTP_MAGIC: &[u8] = b"vasooli-http 1\n";
 /// The largest request body the gateway takes: an import's, as the owners' API.
 const BODY_MAX: usize = 8 << 20;
-/// How long an owner may take to answer a read or a write of commands or rows before the
-/// request is sent again (a write sent again skips what it wrote as duplicates).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long an owner may take to answer a read before it is asked again: an owner that died
+/// with the request never answers it, and a read may be asked twice.
+const READ_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long an owner may take to answer a write of commands or rows before the request is
+/// sent again (a write sent again skips what it wrote as duplicates).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a nightly run may take before it is asked again (run again, it appends only
 /// what is missing).
 const NIGHTLY_TIMEOUT: Duration = Duration::from_secs(3600);
 /// How long a request waits for a partition that has no owner (a failover in progress).
 const PATIENCE: Duration = Duration::from_secs(60);
-/// How long the partition map is used before it is read again.
+/// How long the partition map and the office tree are used before they are read again.
 const MAP_FOR: Duration = Duration::from_secs(2);
+/// How long a token found is trusted before it is looked up again: a revocation reaches the
+/// cluster within a second or two anyway (the owners copy their tables every second).
+const TOKEN_FOR: Duration = Duration::from_secs(1);
+/// How many tokens and accounts are kept at most; past that the cache starts again.
+const KEPT_MAX: usize = 100_000;
 
 /// A request as it travels to an owner: after [`HTTP_MAGIC`], this as one JSON line, then
 /// the body's bytes.
@@ -170,6 +178,23 @@ struct Gateway {
     policy: Policy,
     /// Division -> partition, and when it was read.
     assigned: Mutex<Option<(Instant, HashMap<String, String>)>>,
+    /// The office tree, and when it was read.
+    offices: Mutex<Option<(Instant, Vec<KnownOffice>)>>,
+    /// Token hash -> its holder, the partition keeping it, and when it was looked up.
+    callers: Mutex<HashMap<String, (Instant, TokenInfo, String)>>,
+    /// Account -> the partition holding it. An account stays where it was registered, so
+    /// what was found stays true.
+    accounts: Mutex<HashMap<String, String>>,
+}
+
+/// Keeps `key -> value` in `map`, starting the map again once it holds [`KEPT_MAX`].
+fn keep<V>(map: &Mutex<HashMap<String, V>>, key: &str, value: V) {
+    if let Ok(mut map) = map.lock() {
+        if map.len() >= KEPT_MAX {
+            map.clear();
+        }
+        map.insert(key.to_string(), value);
+    }
 }
 
 /// Where a request goes.
@@ -229,12 +254,24 @@ impl Gateway {
         };
         let token = value.to_str().ok().and_then(bearer_token).unwrap_or("");
         let hash = hash_hex(token);
+        if let Ok(callers) = self.callers.lock() {
+            if let Some((at, info, home)) = callers.get(&hash) {
+                if at.elapsed() < TOKEN_FOR {
+                    return Ok((info.clone(), home.clone()));
+                }
+            }
+        }
         let partitions = self.partitions().await?;
         let lookups = partitions.iter().map(|p| self.tokens.token(p, &hash));
         let found = futures_util::future::join_all(lookups).await;
         for (partition, found) in partitions.iter().zip(found) {
             let found = found.map_err(|e| unavailable(&e.to_string()))?;
             if let Some(info) = found.and_then(|v| serde_json::from_slice::<TokenInfo>(&v).ok()) {
+                keep(
+                    &self.callers,
+                    &hash,
+                    (Instant::now(), info.clone(), partition.clone()),
+                );
                 return Ok((info, partition.clone()));
             }
         }
@@ -321,12 +358,8 @@ impl Gateway {
     /// it, or of every division below it when they are all in one partition.
     async fn office_partition(&self, code: &str, home: &str) -> Result<String, ApiError> {
         let assigned = self.assigned().await?;
-        let known = self
-            .known(&[home.to_string()], &Lookup::default())
-            .await?
-            .pop()
-            .unwrap_or_default();
-        let Some(divisions) = divisions_of(&known.offices, code) else {
+        let offices = self.offices(home).await?;
+        let Some(divisions) = divisions_of(&offices, code) else {
             return Ok(home.to_string());
         };
         let partitions: BTreeSet<&String> = divisions
@@ -347,17 +380,54 @@ impl Gateway {
         }
     }
 
+    /// The office tree as `home`'s owner holds it (every partition holds all of it), read
+    /// again once [`MAP_FOR`] passed.
+    async fn offices(&self, home: &str) -> Result<Vec<KnownOffice>, ApiError> {
+        if let Ok(kept) = self.offices.lock() {
+            if let Some((at, offices)) = kept.as_ref() {
+                if at.elapsed() < MAP_FOR {
+                    return Ok(offices.clone());
+                }
+            }
+        }
+        let offices = self
+            .known(&[home.to_string()], &Lookup::default())
+            .await?
+            .pop()
+            .unwrap_or_default()
+            .offices;
+        if let Ok(mut kept) = self.offices.lock() {
+            *kept = Some((Instant::now(), offices.clone()));
+        }
+        Ok(offices)
+    }
+
     /// The partition holding `account_no`, else `home`.
     async fn account_partition(&self, account_no: &str, home: &str) -> Result<String, ApiError> {
+        if let Some(found) = self
+            .accounts
+            .lock()
+            .ok()
+            .and_then(|accounts| accounts.get(account_no).cloned())
+        {
+            return Ok(found);
+        }
         let partitions = self.partitions().await?;
         let mut lookup = Lookup::default();
         lookup.accounts.insert(account_no.to_string());
         let known = self.known(&partitions, &lookup).await?;
-        Ok(partitions
+        let found = partitions
             .into_iter()
             .zip(known)
             .find(|(_, k)| k.accounts.contains_key(account_no))
-            .map_or_else(|| home.to_string(), |(p, _)| p))
+            .map(|(p, _)| p);
+        match found {
+            Some(partition) => {
+                keep(&self.accounts, account_no, partition.clone());
+                Ok(partition)
+            }
+            None => Ok(home.to_string()),
+        }
     }
 
     /// Where `method path` with `body` goes.
@@ -601,8 +671,12 @@ impl Gateway {
         };
         match (target, caller) {
             (Target::One(partition), _) => {
-                self.forward(&partition, &head, &body, REQUEST_TIMEOUT)
-                    .await
+                let timeout = if parts.method == Method::GET {
+                    READ_TIMEOUT
+                } else {
+                    WRITE_TIMEOUT
+                };
+                self.forward(&partition, &head, &body, timeout).await
             }
             (Target::Every, _) => self.nightly(&head, &body).await,
             (Target::Headquarters { awards }, Some(caller)) => {
@@ -763,6 +837,9 @@ pub fn run(servers: &[String], addr: &str, policy: Policy) -> Result<(), Failure
             log,
             policy,
             assigned: Mutex::new(None),
+            offices: Mutex::new(None),
+            callers: Mutex::new(HashMap::new()),
+            accounts: Mutex::new(HashMap::new()),
         });
         let listener = tokio::net::TcpListener::bind(addr)
             .await
