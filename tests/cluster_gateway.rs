@@ -121,6 +121,21 @@ impl Drop for Gateway {
     }
 }
 
+/// The status line and header fields of a `GET` of `path`.
+fn raw_head(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    text.split("\r\n\r\n").next().unwrap_or("").to_string()
+}
+
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
@@ -181,6 +196,8 @@ fn a_gateway_serves_every_partition_as_one_api() {
     };
     let finance = token(&["--role", "finance", "--name", "fin"]);
     let officer = token(&["--role", "officer", "--office", "SD-N1", "--name", "off-n1"]);
+    let officer_s1 = token(&["--role", "officer", "--office", "SD-S1", "--name", "off-s1"]);
+    let hq = token(&["--role", "hq", "--name", "hq"]);
     let doomed = token(&["--role", "hq", "--name", "doomed"]);
 
     let gateway = Gateway::start(&cwd, &servers);
@@ -211,7 +228,24 @@ fn a_gateway_serves_every_partition_as_one_api() {
     );
     assert_eq!(status, 200, "{body}");
     let summary = json(&body);
-    ok(&whole, &["nightly", "--as-of", AS_OF]);
+    let one = json(&ok(
+        &whole,
+        &["--format", "json", "nightly", "--as-of", AS_OF],
+    ));
+    let one = if one.is_array() { one[0].clone() } else { one };
+    // The rupees are the ordinary directory's: the partitions' amounts added up.
+    for key in ["billed", "collected", "surcharge_levied"] {
+        assert_eq!(summary[key], one[key], "{key}: {body}");
+    }
+    let stages = summary["arrears_by_stage"].as_object().unwrap();
+    assert!(!stages.is_empty(), "{body}");
+    for (stage, arrears) in stages {
+        assert_eq!(arrears, &one[format!("{stage}_arrears")], "{stage}: {body}");
+    }
+    assert_eq!(
+        summary["surcharges"].to_string(),
+        one["surcharges"].to_string().trim_matches('"')
+    );
     let (n, s) = (
         &summary["partitions"]["north"],
         &summary["partitions"]["south"],
@@ -305,8 +339,29 @@ fn a_gateway_serves_every_partition_as_one_api() {
         let (status, body) = gateway.get(path, Some(&officer));
         assert_eq!(status, 403, "{path}: {body}");
     }
+    // The circle above both: outside the officer's office comes first (403), as on one
+    // process, rather than the refusal of an office in two partitions.
+    let (status, body) = gateway.get("/api/v1/offices/C-R/defaulters", Some(&officer));
+    assert_eq!(status, 403, "{body}");
+    // An officer of south's subdivision, with a token made on north, reads south's account
+    // (answered by south, which holds it) and not north's.
+    let (status, body) = gateway.get(
+        &format!("/api/v1/consumers/{south_account}"),
+        Some(&officer_s1),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["account_no"], south_account, "{body}");
+    let (status, _) = gateway.get("/api/v1/consumers/UK6800000000", Some(&officer_s1));
+    assert_eq!(status, 403);
     let (status, body) = gateway.get("/api/v1/consumers/UK6899999999", Some(&finance));
     assert_eq!(status, 404, "{body}");
+    // The owner's answer comes with its header fields: the page's content security policy.
+    let head = raw_head(&gateway.addr, "/");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-security-policy:"),
+        "{head}"
+    );
     // Rankings are for the utility's readers only.
     let (status, _) = gateway.get("/api/v1/rankings?period=2026-05", Some(&officer));
     assert_eq!(status, 403);
@@ -406,6 +461,11 @@ fn a_gateway_serves_every_partition_as_one_api() {
     let (status, body) = gateway.post("/api/v1/commands", &finance, &both);
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("partitions north, south"), "{body}");
+    // A token that may not write hears that first.
+    let (status, body) = gateway.post("/api/v1/commands", &hq, &both);
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = gateway.post("/api/v1/commands", &officer, &both);
+    assert_eq!(status, 403, "{body}");
     assert_eq!(last_positions(), before, "nothing was written");
     let (status, body) = gateway.post(
         "/api/v1/commands",

@@ -359,13 +359,17 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::track,
         ));
-    api.fallback(fallback)
-        .layer(RequestBodyTimeoutLayer::new(guard::BODY_IDLE_TIMEOUT))
+    guarded(api.fallback(fallback)).with_state(state)
+}
+
+/// `app` behind the server's guards: a body that stops arriving, request heads over the
+/// caps, errors as the one JSON body, a trace span per request.
+pub fn guarded<S: Clone + Send + Sync + 'static>(app: Router<S>) -> Router<S> {
+    app.layer(RequestBodyTimeoutLayer::new(guard::BODY_IDLE_TIMEOUT))
         .layer(axum::middleware::from_fn(guard::header_limits))
         .layer(axum::middleware::from_fn(guard::json_errors))
         // The span holds the method and path only: no query, no headers, so no tokens.
         .layer(TraceLayer::new_for_http().make_span_with(guard::span))
-        .with_state(state)
 }
 
 /// Serves `listener` until `shutdown` completes, then lets requests in flight finish and
@@ -376,7 +380,25 @@ pub async fn serve_listener(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = router(state.clone());
+    serve_app(listener, router(state.clone()), shutdown).await?;
+    // A checkpoint on the way out, so that the next start replays little.
+    let engine = state.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = engine.checkpoint_now() {
+            tracing::error!("saving the checkpoint failed: {e}");
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets requests in flight
+/// finish. Each connection speaks HTTP/1.1 with the caps and deadline of [`guard::http1`].
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
     let http1 = guard::http1();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -405,14 +427,6 @@ pub async fn serve_listener(
     }
     drop(listener);
     connections.shutdown().await;
-    // A checkpoint on the way out, so that the next start replays little.
-    let engine = state.engine.clone();
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = engine.checkpoint_now() {
-            tracing::error!("saving the checkpoint failed: {e}");
-        }
-    })
-    .await?;
     Ok(())
 }
 

@@ -26,7 +26,7 @@ use vasooli_domain::import::CsvRows;
 use vasooli_domain::partition::{KnownOffice, Lookup, Route, Router};
 use vasooli_domain::types::Level;
 use vasooli_domain::Command as DomainCommand;
-use vasooli_domain::Policy;
+use vasooli_domain::{Money, Policy};
 use vasooli_projections::reports;
 use vasooli_server::error::ApiError;
 use vasooli_server::tokens::{hash_hex, TokenInfo};
@@ -51,6 +51,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 const NIGHTLY_TIMEOUT: Duration = Duration::from_secs(3600);
 /// How long a request waits for a partition that has no owner (a failover in progress).
 const PATIENCE: Duration = Duration::from_secs(60);
+/// What a request's head may take of a message through the cluster, beside its body.
+const HEAD_BYTES_MAX: usize = 16 << 10;
 /// How long the partition map and the office tree are used before they are read again.
 const MAP_FOR: Duration = Duration::from_secs(2);
 /// How long a token found is trusted before it is looked up again: a revocation reaches the
@@ -75,7 +77,17 @@ struct Head {
 #[derive(Serialize, Deserialize)]
 struct AnswerHead {
     status: u16,
-    content_type: Option<String>,
+    /// Every header field of the answer but those of its transfer (length, encoding,
+    /// connection), in order.
+    headers: Vec<(String, String)>,
+}
+
+/// Header fields that describe a message's transfer, not its content: not carried.
+fn is_transfer_field(name: &str) -> bool {
+    matches!(
+        name,
+        "content-length" | "transfer-encoding" | "connection" | "keep-alive"
+    )
 }
 
 /// Whether a request to an owner is one the gateway handed on.
@@ -88,10 +100,10 @@ fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&bytes[..end], &bytes[end + 1..]))
 }
 
-fn encode_answer(status: StatusCode, content_type: Option<String>, body: &[u8]) -> Vec<u8> {
+fn encode_answer(status: StatusCode, headers: Vec<(String, String)>, body: &[u8]) -> Vec<u8> {
     let head = AnswerHead {
         status: status.as_u16(),
-        content_type,
+        headers,
     };
     let mut out = serde_json::to_vec(&head).unwrap_or_default();
     out.push(b'\n');
@@ -99,10 +111,14 @@ fn encode_answer(status: StatusCode, content_type: Option<String>, body: &[u8]) 
     out
 }
 
+fn json_headers() -> Vec<(String, String)> {
+    vec![("content-type".to_string(), "application/json".to_string())]
+}
+
 fn malformed_answer(message: &str) -> Vec<u8> {
     encode_answer(
         StatusCode::BAD_REQUEST,
-        Some("application/json".to_string()),
+        json_headers(),
         error_body("malformed", message).as_bytes(),
     )
 }
@@ -136,17 +152,18 @@ pub async fn answer(app: axum::Router, request: Vec<u8>, max: usize) -> Vec<u8> 
         Err(never) => match never {},
     };
     let status = response.status();
-    let content_type = response
+    let headers: Vec<(String, String)> = response
         .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+        .iter()
+        .filter(|(name, _)| !is_transfer_field(name.as_str()))
+        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+        .collect();
     let body = match axum::body::to_bytes(response.into_body(), usize::MAX).await {
         Ok(body) => body,
         Err(e) => {
             return encode_answer(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                Some("application/json".to_string()),
+                json_headers(),
                 error_body("internal", &format!("reading the answer failed: {e}")).as_bytes(),
             )
         }
@@ -159,11 +176,11 @@ pub async fn answer(app: axum::Router, request: Vec<u8>, max: usize) -> Vec<u8> 
         );
         return encode_answer(
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some("application/json".to_string()),
+            json_headers(),
             error_body("unprocessable", &message).as_bytes(),
         );
     }
-    encode_answer(status, content_type, &body)
+    encode_answer(status, headers, &body)
 }
 
 fn error_body(code: &str, message: &str) -> String {
@@ -205,6 +222,13 @@ enum Target {
     /// Rankings or awards, from the partitions' published figures.
     Headquarters {
         awards: bool,
+    },
+    /// A read the gateway refuses (an office in several partitions), once the owner of
+    /// `check_on` answered it without an error of its own: the caller's scope and the query
+    /// are checked first, as one process checks them.
+    Refused {
+        check_on: String,
+        refusal: ApiError,
     },
 }
 
@@ -296,16 +320,23 @@ impl Gateway {
     }
 
     /// The one partition `commands` route to (or `home` when none routes anywhere: the
-    /// partition of the caller's token answers for them as one process would).
+    /// partition of the caller's token answers for them as one process would). `commands`
+    /// are those of the request that read, each with its index; `values` the request's
+    /// objects, all of them. Before refusing a request the owners could not take (one spanning
+    /// partitions, an office's registration), the caller's role and an officer's office are
+    /// checked, so that a caller who may not send the commands hears that first (403), as
+    /// from one process.
     async fn route_commands(
         &self,
-        commands: &[DomainCommand],
+        caller: &TokenInfo,
+        values: &[Value],
+        commands: &[(usize, DomainCommand)],
         home: &str,
     ) -> Result<String, ApiError> {
         let partitions = self.partitions().await?;
         let assigned = self.assigned().await?;
         let mut lookup = Lookup::default();
-        for command in commands {
+        for (_, command) in commands {
             lookup.note(command);
         }
         let mut router = Router::new();
@@ -313,60 +344,94 @@ impl Gateway {
             router.learn(&known);
         }
         let mut targets = BTreeSet::new();
-        for command in commands {
-            match router.route(command) {
-                Ok(Route::Everywhere) => {
-                    return Err(ApiError::unprocessable(
-                        "register_office goes to every partition: register offices with \
-                         vasooli cluster import or vasooli cluster append",
-                    ))
-                }
-                Ok(Route::Division(division)) => match assigned.get(&division) {
-                    Some(partition) => {
-                        targets.insert(partition.clone());
-                    }
-                    None => {
-                        return Err(ApiError::unprocessable(format!(
+        let mut refusal: Option<ApiError> = None;
+        // The division each command routes to, for an officer's office.
+        let mut divisions: Vec<(usize, &DomainCommand, String)> = Vec::new();
+        for (index, command) in commands {
+            let refused = match router.route(command) {
+                Ok(Route::Everywhere) => Some(ApiError::unprocessable(
+                    "register_office goes to every partition: register offices with \
+                     vasooli cluster import or vasooli cluster append",
+                )),
+                Ok(Route::Division(division)) => {
+                    let refused = match assigned.get(&division) {
+                        Some(partition) => {
+                            targets.insert(partition.clone());
+                            None
+                        }
+                        None => Some(ApiError::unprocessable(format!(
                             "division {division} is in no partition (vasooli cluster assign)"
-                        )))
-                    }
-                },
+                        ))),
+                    };
+                    divisions.push((*index, command, division));
+                    refused
+                }
                 Err(unrouted) if unrouted.what.starts_with("grievance naming") => {
-                    return Err(ApiError::unprocessable(format!(
+                    Some(ApiError::unprocessable(format!(
                         "grievance {} names an account or camp of another division than its \
                          subdivision's: no one partition can check it",
                         unrouted.key
                     )))
                 }
                 // Names no partition holds: the caller's partition refuses it.
-                Err(_) => {}
+                Err(_) => None,
+            };
+            if refusal.is_none() {
+                refusal = refused;
             }
         }
-        match targets.len() {
-            0 => Ok(home.to_string()),
-            1 => Ok(targets.into_iter().next().unwrap_or_default()),
-            _ => Err(ApiError::unprocessable(format!(
+        if refusal.is_none() && targets.len() > 1 {
+            refusal = Some(ApiError::unprocessable(format!(
                 "the request concerns partitions {}, and is all or nothing only within one: \
                  send each partition's part as a request of its own, or the whole with \
                  vasooli cluster import or vasooli cluster append",
-                targets.into_iter().collect::<Vec<_>>().join(", ")
-            ))),
+                targets
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
         }
+        let Some(refusal) = refusal else {
+            return Ok(targets
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| home.to_string()));
+        };
+        vasooli_server::access::check_command_roles(caller, values)?;
+        if caller.role == vasooli_server::tokens::Role::Officer {
+            let office = caller.office.as_deref().unwrap_or("");
+            let within = divisions_of(&self.offices(home).await?, office).unwrap_or_default();
+            if let Some((index, command, _)) =
+                divisions.iter().find(|(_, _, d)| !within.contains(d))
+            {
+                return Err(ApiError::forbidden(format!(
+                    "commands[{index}]: {} acts outside office {office}",
+                    command.type_name()
+                )));
+            }
+        }
+        Err(refusal)
     }
 
     /// The partition that holds office `code`'s lists: that of the division at or above
-    /// it, or of every division below it when they are all in one partition.
-    async fn office_partition(&self, code: &str, home: &str) -> Result<String, ApiError> {
+    /// it, or of every division below it when they are all in one partition. When they are
+    /// in several, the refusal to give (`Err` within).
+    async fn office_partition(
+        &self,
+        code: &str,
+        home: &str,
+    ) -> Result<Result<String, ApiError>, ApiError> {
         let assigned = self.assigned().await?;
         let offices = self.offices(home).await?;
         let Some(divisions) = divisions_of(&offices, code) else {
-            return Ok(home.to_string());
+            return Ok(Ok(home.to_string()));
         };
         let partitions: BTreeSet<&String> = divisions
             .iter()
             .filter_map(|division| assigned.get(division))
             .collect();
-        match partitions.len() {
+        Ok(match partitions.len() {
             0 => Ok(home.to_string()),
             1 => Ok(partitions.into_iter().next().cloned().unwrap_or_default()),
             _ => Err(ApiError::unprocessable(format!(
@@ -377,7 +442,7 @@ impl Gateway {
                     .collect::<Vec<_>>()
                     .join(", ")
             ))),
-        }
+        })
     }
 
     /// The office tree as `home`'s owner holds it (every partition holds all of it), read
@@ -412,62 +477,103 @@ impl Gateway {
         {
             return Ok(found);
         }
+        use futures_util::stream::{FuturesUnordered, StreamExt};
         let partitions = self.partitions().await?;
         let mut lookup = Lookup::default();
         lookup.accounts.insert(account_no.to_string());
-        let known = self.known(&partitions, &lookup).await?;
-        let found = partitions
-            .into_iter()
-            .zip(known)
-            .find(|(_, k)| k.accounts.contains_key(account_no))
-            .map(|(p, _)| p);
-        match found {
-            Some(partition) => {
-                keep(&self.accounts, account_no, partition.clone());
-                Ok(partition)
+        // The first partition found holding it answers: a partition without an owner for
+        // the moment holds up only the accounts no other partition holds.
+        let mut asks: FuturesUnordered<_> = partitions
+            .iter()
+            .map(|partition| {
+                let lookup = lookup.clone();
+                async move {
+                    let known =
+                        crate::commands::routed::known(&self.log, partition, lookup, PATIENCE)
+                            .await;
+                    (partition, known)
+                }
+            })
+            .collect();
+        let mut failed = None;
+        while let Some((partition, known)) = asks.next().await {
+            match known {
+                Ok(known) if known.accounts.contains_key(account_no) => {
+                    keep(&self.accounts, account_no, partition.clone());
+                    return Ok(partition.clone());
+                }
+                Ok(_) => {}
+                Err(e) => failed = failed.or(Some(failure_error(partition, e))),
             }
+        }
+        match failed {
+            Some(e) => Err(e),
             None => Ok(home.to_string()),
         }
     }
 
-    /// Where `method path` with `body` goes.
+    /// Where `method path` with `body` goes, for `caller`.
     async fn target(
         &self,
+        caller: &TokenInfo,
         method: &Method,
         path: &str,
-        content_type: Option<&str>,
         body: &Bytes,
         home: &str,
     ) -> Result<Target, ApiError> {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let decoded = |s: &str| {
-            percent_decode(s).ok_or_else(|| ApiError::malformed("a path that does not decode"))
-        };
         let home_target = || Ok(Target::One(home.to_string()));
-        match (method, segments.as_slice()) {
-            (&Method::GET, ["api", "v1", "consumers", account]) => {
-                let account = decoded(account)?;
-                Ok(Target::One(self.account_partition(&account, home).await?))
-            }
-            (&Method::GET, ["api", "v1", "offices", code, ..]) => {
-                let code = decoded(code)?;
-                Ok(Target::One(self.office_partition(&code, home).await?))
-            }
-            (&Method::GET, ["api", "v1", "rankings"]) => Ok(Target::Headquarters { awards: false }),
-            (&Method::GET, ["api", "v1", "awards"]) => Ok(Target::Headquarters { awards: true }),
-            (&Method::POST, ["api", "v1", "nightly"]) => Ok(Target::Every),
-            (&Method::POST, ["api", "v1", "commands"]) => {
-                let Some(commands) = commands_of(body) else {
+        let read = method == Method::GET || method == Method::HEAD;
+        match segments.as_slice() {
+            ["api", "v1", "consumers", account] if read => {
+                // A path that does not decode is the owner's to refuse.
+                let Some(account) = percent_decode(account) else {
                     return home_target();
                 };
-                Ok(Target::One(self.route_commands(&commands, home).await?))
+                Ok(Target::One(self.account_partition(&account, home).await?))
             }
-            (&Method::POST, ["api", "v1", "import", kind]) => {
-                let _ = content_type;
+            ["api", "v1", "offices", code, ..] if read => {
+                let Some(code) = percent_decode(code) else {
+                    return home_target();
+                };
+                Ok(match self.office_partition(&code, home).await? {
+                    Ok(partition) => Target::One(partition),
+                    Err(refusal) => Target::Refused {
+                        check_on: home.to_string(),
+                        refusal,
+                    },
+                })
+            }
+            ["api", "v1", "rankings"] if read => Ok(Target::Headquarters { awards: false }),
+            ["api", "v1", "awards"] if read => Ok(Target::Headquarters { awards: true }),
+            ["api", "v1", "nightly"] if method == Method::POST => Ok(Target::Every),
+            ["api", "v1", "commands"] if method == Method::POST => {
+                let Some((values, commands)) = commands_of(body) else {
+                    return home_target();
+                };
+                let partition = self
+                    .route_commands(caller, &values, &commands, home)
+                    .await?;
+                Ok(Target::One(partition))
+            }
+            ["api", "v1", "import", kind] if method == Method::POST => {
                 let Some(commands) = rows_of(kind, body) else {
                     return home_target();
                 };
-                Ok(Target::One(self.route_commands(&commands, home).await?))
+                let refused = |e: ApiError| match vasooli_server::access::check_import(caller, kind)
+                {
+                    Err(first) => first,
+                    Ok(()) => e,
+                };
+                let values: Vec<Value> = commands
+                    .iter()
+                    .map(|(_, c)| serde_json::json!({"type": c.type_name()}))
+                    .collect();
+                let partition = self
+                    .route_commands(caller, &values, &commands, home)
+                    .await
+                    .map_err(refused)?;
+                Ok(Target::One(partition))
             }
             _ => home_target(),
         }
@@ -513,11 +619,13 @@ impl Gateway {
             .map_err(|e| ApiError::internal(format!("partition {partition}: {e}")))?;
         let mut response = Response::new(Body::from(body.to_vec()));
         *response.status_mut() = status;
-        if let Some(value) = head
-            .content_type
-            .and_then(|c| HeaderValue::from_str(&c).ok())
-        {
-            response.headers_mut().insert(header::CONTENT_TYPE, value);
+        for (name, value) in head.headers {
+            if let (Ok(name), Ok(value)) = (
+                header::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                response.headers_mut().append(name, value);
+            }
         }
         Ok(response)
     }
@@ -644,12 +752,38 @@ impl Gateway {
             let (caller, home) = self.authenticate(&parts.headers).await?;
             (Some(caller), home)
         };
-        let body = axum::body::to_bytes(body, BODY_MAX).await.map_err(|_| {
+        // A body the cluster could not carry is refused before anything is looked up.
+        let max = self
+            .log
+            .request_bytes_max()
+            .saturating_sub(HEAD_BYTES_MAX)
+            .min(BODY_MAX);
+        let too_large = || {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("the body is over {BODY_MAX} bytes"),
+                format!(
+                    "the body is over {max} bytes, the most a request through the cluster \
+                     carries: send it in parts, or a file with vasooli cluster import"
+                ),
             )
+        };
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > max) {
+            return Err(too_large());
+        }
+        let body = axum::body::to_bytes(body, max).await.map_err(|e| {
+            if std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"))
+                || e.to_string().contains("length limit")
+            {
+                too_large()
+            } else {
+                ApiError::malformed(format!("the body did not arrive whole: {e}"))
+            }
         })?;
         let content_type = parts
             .headers
@@ -664,19 +798,25 @@ impl Gateway {
         };
         let target = match &caller {
             None => Target::One(home),
-            Some(_) => {
-                self.target(&parts.method, &path, content_type.as_deref(), &body, &home)
+            Some(caller) => {
+                self.target(caller, &parts.method, &path, &body, &home)
                     .await?
             }
         };
+        let timeout = if parts.method == Method::GET || parts.method == Method::HEAD {
+            READ_TIMEOUT
+        } else {
+            WRITE_TIMEOUT
+        };
         match (target, caller) {
-            (Target::One(partition), _) => {
-                let timeout = if parts.method == Method::GET {
-                    READ_TIMEOUT
+            (Target::One(partition), _) => self.forward(&partition, &head, &body, timeout).await,
+            (Target::Refused { check_on, refusal }, _) => {
+                let answer = self.forward(&check_on, &head, &body, timeout).await?;
+                if answer.status().is_success() {
+                    Err(refusal)
                 } else {
-                    WRITE_TIMEOUT
-                };
-                self.forward(&partition, &head, &body, timeout).await
+                    Ok(answer)
+                }
             }
             (Target::Every, _) => self.nightly(&head, &body).await,
             (Target::Headquarters { awards }, Some(caller)) => {
@@ -689,19 +829,28 @@ impl Gateway {
     }
 }
 
-/// Adds the numbers of `b` to those of `a`, key by key, through nested objects; what is not
-/// a number (the date) stays `a`'s.
+/// Adds the numbers and amounts of `b` to those of `a`, key by key, through nested
+/// objects; `counted_from` is the earlier of the two (none when either has none); any other
+/// value (the date) stays `a`'s.
 fn add(a: Value, b: &Value) -> Value {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => match (x.as_u64(), y.as_u64()) {
             (Some(x), Some(y)) => Value::from(x + y),
             _ => Value::Number(x),
         },
+        (Value::String(x), Value::String(y)) => match (Money::parse(&x), Money::parse(y)) {
+            (Ok(x), Ok(y)) => Value::String((x + y).to_string()),
+            _ => Value::String(x),
+        },
         (Value::Object(mut x), Value::Object(y)) => {
             for (key, value) in y {
-                let sum = match x.remove(key) {
-                    Some(mine) => add(mine, value),
-                    None => value.clone(),
+                let sum = match (key.as_str(), x.remove(key)) {
+                    ("counted_from", Some(mine)) => match (mine.as_str(), value.as_str()) {
+                        (Some(m), Some(v)) => Value::from(m.min(v)),
+                        _ => Value::Null,
+                    },
+                    (_, Some(mine)) => add(mine, value),
+                    (_, None) => value.clone(),
                 };
                 x.insert(key.clone(), sum);
             }
@@ -711,24 +860,33 @@ fn add(a: Value, b: &Value) -> Value {
     }
 }
 
-/// The commands of a body of `POST /api/v1/commands`, when every one of them reads (else the
-/// owner answers the faults).
-fn commands_of(body: &Bytes) -> Option<Vec<DomainCommand>> {
+/// The objects of a body of `POST /api/v1/commands`, and the commands of those that read,
+/// each with its index (the owner answers for those that do not); `None` for a body that
+/// is not JSON.
+#[allow(clippy::type_complexity)]
+fn commands_of(body: &Bytes) -> Option<(Vec<Value>, Vec<(usize, DomainCommand)>)> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let values = match value {
         Value::Array(values) => values,
         one => vec![one],
     };
-    values
+    let commands = values
         .iter()
-        .map(|v| DomainCommand::from_json(v).ok())
-        .collect()
+        .enumerate()
+        .filter_map(|(i, v)| Some((i, DomainCommand::from_json(v).ok()?)))
+        .collect();
+    Some((values, commands))
 }
 
-/// The commands a CSV body of kind `kind` makes, when every row makes one.
-fn rows_of(kind: &str, body: &Bytes) -> Option<Vec<DomainCommand>> {
+/// The commands the rows of a CSV body of kind `kind` make, for those that make one, each
+/// with its row's index; `None` for a header that does not read.
+fn rows_of(kind: &str, body: &Bytes) -> Option<Vec<(usize, DomainCommand)>> {
     let rows = CsvRows::open(kind, std::io::Cursor::new(body.as_ref())).ok()?;
-    rows.map(|row| row.command.ok()).collect()
+    Some(
+        rows.enumerate()
+            .filter_map(|(i, row)| Some((i, row.command.ok()?)))
+            .collect(),
+    )
 }
 
 /// The divisions office `code` lists: the one at or above it, or every one below it; `None`
@@ -768,14 +926,19 @@ fn divisions_of(offices: &[KnownOffice], code: &str) -> Option<BTreeSet<String>>
     Some(below)
 }
 
+/// A path segment with its `%XX` escapes decoded; `None` when an escape is not two hex
+/// digits or the result is not UTF-8.
 fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -848,21 +1011,12 @@ pub fn run(servers: &[String], addr: &str, policy: Policy) -> Result<(), Failure
             .local_addr()
             .map_err(|e| Failure::Runtime(e.into()))?;
         outln!("gateway listening on http://{local}");
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(gateway)
-            .layer(axum::middleware::from_fn(
-                vasooli_server::guard::header_limits,
-            ))
-            .layer(axum::middleware::from_fn(
-                vasooli_server::guard::json_errors,
-            ));
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| Failure::Runtime(e.into()))
+        let app = vasooli_server::guarded(axum::Router::new().fallback(handle)).with_state(gateway);
+        vasooli_server::serve_app(listener, app, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(Failure::Runtime)
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     outcome
@@ -901,12 +1055,27 @@ mod tests {
 
     #[test]
     fn summaries_add_up_number_by_number_and_keep_the_date() {
-        let a = serde_json::json!({"as_of": "2026-05-31", "appended": 3, "stages": {"notice": 1}});
-        let b = serde_json::json!({"as_of": "2026-05-31", "appended": 4, "stages": {"notice": 2, "final": 1}});
+        let a = serde_json::json!({
+            "as_of": "2026-05-31", "appended": 3, "stages": {"notice": 1},
+            "billed": "100.50", "arrears_by_stage": {"clear": "10.00"},
+            "counted_from": "2026-05-02",
+        });
+        let b = serde_json::json!({
+            "as_of": "2026-05-31", "appended": 4, "stages": {"notice": 2, "final": 1},
+            "billed": "0.75", "arrears_by_stage": {"clear": "5.25", "disconnected": "1.00"},
+            "counted_from": "2026-05-01",
+        });
         assert_eq!(
-            add(a, &b),
-            serde_json::json!({"as_of": "2026-05-31", "appended": 7, "stages": {"notice": 3, "final": 1}})
+            add(a.clone(), &b),
+            serde_json::json!({
+                "as_of": "2026-05-31", "appended": 7, "stages": {"notice": 3, "final": 1},
+                "billed": "101.25", "arrears_by_stage": {"clear": "15.25", "disconnected": "1.00"},
+                "counted_from": "2026-05-01",
+            })
         );
+        // A first run on either side counts everything: no day counted from.
+        let first = serde_json::json!({"counted_from": null});
+        assert_eq!(add(a, &first)["counted_from"], Value::Null);
     }
 
     #[test]
@@ -915,5 +1084,6 @@ mod tests {
         assert!(!is_http(br#"{"op":"known"}"#));
         assert_eq!(percent_decode("UK%2057"), Some("UK 57".to_string()));
         assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%+5"), None);
     }
 }
