@@ -317,8 +317,73 @@ fn a_gateway_serves_every_partition_as_one_api() {
             &["--format", "csv", "defaulters", "--office", "D-N"]
         )
     );
-    // The circle above both divisions is in two partitions: refused, naming them.
-    let (status, body) = gateway.get("/api/v1/offices/C-R/defaulters", Some(&finance));
+    // The circle above both divisions is in two partitions: its lists are both partitions'
+    // rows merged, as one directory lists them, a page at a time too.
+    let (status, body) = gateway.get(
+        "/api/v1/offices/C-R/defaulters?format=csv&limit=10000",
+        Some(&finance),
+    );
+    assert_eq!(status, 200, "{body}");
+    let whole_list = ok(
+        &whole,
+        &["--format", "csv", "defaulters", "--office", "C-R"],
+    );
+    assert_eq!(body, whole_list);
+    let lines: Vec<&str> = whole_list.lines().collect();
+    assert!(lines.len() > 100, "{whole_list}");
+    let (status, body) = gateway.get(
+        "/api/v1/offices/C-R/defaulters?format=csv&offset=40&limit=25",
+        Some(&finance),
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut want = vec![lines[0]];
+    want.extend(&lines[41..66]);
+    assert_eq!(body.lines().collect::<Vec<_>>(), want);
+    let (status, body) = gateway.get(
+        "/api/v1/offices/C-R/defaulters?offset=40&limit=25",
+        Some(&finance),
+    );
+    assert_eq!(status, 200, "{body}");
+    let accounts: Vec<String> = json(&body)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["account_no"].as_str().unwrap().to_string())
+        .collect();
+    let want: Vec<String> = lines[41..66]
+        .iter()
+        .map(|line| line.split(',').next().unwrap().to_string())
+        .collect();
+    assert_eq!(accounts, want);
+    let (status, body) = gateway.get(
+        "/api/v1/offices/Z-R/worklists/serve_notice?format=csv&limit=10000",
+        Some(&finance),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        ok(
+            &whole,
+            &[
+                "--format",
+                "csv",
+                "worklist",
+                "--office",
+                "Z-R",
+                "--kind",
+                "serve_notice"
+            ]
+        )
+    );
+    assert!(body.lines().count() > 10, "{body}");
+    // Past the first 10,000 rows, and the reports that cannot be merged: refused, naming
+    // the partitions.
+    let (status, body) = gateway.get(
+        "/api/v1/offices/C-R/defaulters?offset=9995&limit=10",
+        Some(&finance),
+    );
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = gateway.get("/api/v1/offices/C-R/campaign", Some(&finance));
     assert_eq!(status, 422, "{body}");
     assert!(
         json(&body)["error"]["message"]
@@ -327,6 +392,11 @@ fn a_gateway_serves_every_partition_as_one_api() {
             .contains("partitions north, south"),
         "{body}"
     );
+    // A query one process refuses is refused alike.
+    let (status, _) = gateway.get("/api/v1/offices/C-R/defaulters?limit=x", Some(&finance));
+    assert_eq!(status, 400);
+    let (status, _) = gateway.get("/api/v1/offices/C-R/defaulters?stage=nope", Some(&finance));
+    assert_eq!(status, 400);
 
     // An officer of SD-N1 reads its own office, and nothing of south's, existing or not.
     let (status, _) = gateway.get("/api/v1/offices/SD-N1/defaulters", Some(&officer));

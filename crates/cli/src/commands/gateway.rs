@@ -53,6 +53,9 @@ const NIGHTLY_TIMEOUT: Duration = Duration::from_secs(3600);
 const PATIENCE: Duration = Duration::from_secs(60);
 /// What a request's head may take of a message through the cluster, beside its body.
 const HEAD_BYTES_MAX: usize = 16 << 10;
+/// A list's rows when `limit` is not given, and the most one request may ask for (as `serve`).
+const LIST_LIMIT_DEFAULT: usize = 1_000;
+const LIST_LIMIT_MAX: usize = 10_000;
 /// How long the partition map and the office tree are used before they are read again.
 const MAP_FOR: Duration = Duration::from_secs(2);
 /// How long a token found is trusted before it is looked up again: a revocation reaches the
@@ -222,6 +225,11 @@ enum Target {
     /// Rankings or awards, from the partitions' published figures.
     Headquarters {
         awards: bool,
+    },
+    /// A list of an office whose divisions are in several partitions, in the order of the
+    /// defaulter list: each partition's rows merged.
+    Merged {
+        partitions: Vec<String>,
     },
     /// A read the gateway refuses (an office in several partitions), once the owner of
     /// `check_on` answered it without an error of its own: the caller's scope and the query
@@ -421,7 +429,7 @@ impl Gateway {
         &self,
         code: &str,
         home: &str,
-    ) -> Result<Result<String, ApiError>, ApiError> {
+    ) -> Result<Result<String, Vec<String>>, ApiError> {
         let assigned = self.assigned().await?;
         let offices = self.offices(home).await?;
         let Some(divisions) = divisions_of(&offices, code) else {
@@ -434,14 +442,7 @@ impl Gateway {
         Ok(match partitions.len() {
             0 => Ok(home.to_string()),
             1 => Ok(partitions.into_iter().next().cloned().unwrap_or_default()),
-            _ => Err(ApiError::unprocessable(format!(
-                "office {code} has divisions in partitions {}: ask for each of its divisions",
-                partitions
-                    .into_iter()
-                    .map(String::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+            _ => Err(partitions.into_iter().cloned().collect()),
         })
     }
 
@@ -532,15 +533,23 @@ impl Gateway {
                 };
                 Ok(Target::One(self.account_partition(&account, home).await?))
             }
-            ["api", "v1", "offices", code, ..] if read => {
+            ["api", "v1", "offices", code, rest @ ..] if read => {
                 let Some(code) = percent_decode(code) else {
                     return home_target();
                 };
                 Ok(match self.office_partition(&code, home).await? {
                     Ok(partition) => Target::One(partition),
-                    Err(refusal) => Target::Refused {
+                    // Lists in the order of the defaulters' can be merged; the rest cannot.
+                    Err(partitions) if matches!(rest, ["defaulters"] | ["worklists", _]) => {
+                        Target::Merged { partitions }
+                    }
+                    Err(partitions) => Target::Refused {
                         check_on: home.to_string(),
-                        refusal,
+                        refusal: ApiError::unprocessable(format!(
+                            "office {code} has divisions in partitions {}: ask for each of its \
+                             divisions",
+                            partitions.join(", ")
+                        )),
                     },
                 })
             }
@@ -685,6 +694,122 @@ impl Gateway {
         Ok(axum::Json(total).into_response())
     }
 
+    /// A list of an office whose divisions are in `partitions`: each partition's first
+    /// `offset + limit` rows, merged in the lists' order (overdue arrears, largest first,
+    /// then account number) and paged. A query the gateway cannot read, and any refusal of a
+    /// partition, is answered as the owner of `home` (or the partition refusing) answers it.
+    async fn merged(
+        &self,
+        partitions: &[String],
+        home: &str,
+        uri: &axum::http::Uri,
+        head: &Head,
+        timeout: Duration,
+    ) -> Result<Response, ApiError> {
+        let as_one = || async { self.forward(home, head, &[], timeout).await };
+        let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(uri) else {
+            return as_one().await;
+        };
+        let value = |key: &str| {
+            let mut found = pairs.iter().filter(|(k, _)| k == key);
+            match (found.next(), found.next()) {
+                (None, _) => Ok(None),
+                (Some((_, v)), None) => Ok(Some(v.as_str())),
+                _ => Err(()),
+            }
+        };
+        let number = |key: &str, default: usize| match value(key) {
+            Ok(None) => Some(default),
+            Ok(Some(v)) => v.parse::<usize>().ok(),
+            Err(()) => None,
+        };
+        let (Some(limit), Some(offset), Ok(format)) = (
+            number("limit", LIST_LIMIT_DEFAULT),
+            number("offset", 0),
+            value("format"),
+        ) else {
+            return as_one().await;
+        };
+        let csv = match format {
+            None | Some("json") => false,
+            Some("csv") => true,
+            Some(_) => return as_one().await,
+        };
+        if limit > LIST_LIMIT_MAX {
+            return as_one().await;
+        }
+        let rows = offset.saturating_add(limit);
+        if rows > LIST_LIMIT_MAX {
+            // Checked by one partition first: a query it refuses is refused as it says.
+            let answer = as_one().await?;
+            if !answer.status().is_success() {
+                return Ok(answer);
+            }
+            return Err(ApiError::unprocessable(format!(
+                "a list spanning partitions is merged from each one's first {LIST_LIMIT_MAX} \
+                 rows: offset + limit may be {LIST_LIMIT_MAX} at most; ask for each division"
+            )));
+        }
+        // Each partition's first `rows` rows, with the rest of the query as it was.
+        let mut query: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, _)| k != "limit" && k != "offset")
+            .cloned()
+            .collect();
+        query.push(("limit".to_string(), rows.to_string()));
+        let path = uri.path();
+        let each = Head {
+            uri: format!(
+                "{path}?{}",
+                query
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+                    .collect::<Vec<_>>()
+                    .join("&")
+            ),
+            method: head.method.clone(),
+            content_type: head.content_type.clone(),
+            caller: head.caller.clone(),
+        };
+        // The partition of the caller's token first: its refusal is the one given.
+        let mut order: Vec<&str> = vec![home];
+        order.extend(partitions.iter().map(String::as_str).filter(|p| *p != home));
+        let answers = futures_util::future::join_all(
+            order.iter().map(|p| self.forward(p, &each, &[], timeout)),
+        )
+        .await;
+        let mut bodies = Vec::new();
+        let mut first: Option<Response> = None;
+        for (index, answer) in answers.into_iter().enumerate() {
+            let answer = answer?;
+            if !answer.status().is_success() {
+                return Ok(answer);
+            }
+            let (parts, body) = answer.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            // Only partitions that hold a division below the office give rows.
+            if partitions.iter().any(|p| p == order[index]) {
+                bodies.push(body);
+            }
+            if first.is_none() {
+                first = Some(Response::from_parts(parts, Body::empty()));
+            }
+        }
+        let merged = if csv {
+            merge_csv(&bodies, offset, limit)
+        } else {
+            merge_json(&bodies, offset, limit)
+        }
+        .map_err(|e| ApiError::internal(format!("merging the partitions' lists: {e}")))?;
+        let (mut parts, _) = first
+            .ok_or_else(|| ApiError::internal("no partition answered"))?
+            .into_parts();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        Ok(Response::from_parts(parts, Body::from(merged)))
+    }
+
     /// Rankings or awards from every partition's published figures.
     async fn headquarters(
         &self,
@@ -797,7 +922,7 @@ impl Gateway {
             caller: caller.clone(),
         };
         let target = match &caller {
-            None => Target::One(home),
+            None => Target::One(home.clone()),
             Some(caller) => {
                 self.target(caller, &parts.method, &path, &body, &home)
                     .await?
@@ -810,6 +935,10 @@ impl Gateway {
         };
         match (target, caller) {
             (Target::One(partition), _) => self.forward(&partition, &head, &body, timeout).await,
+            (Target::Merged { partitions }, _) => {
+                self.merged(&partitions, &home, &parts.uri, &head, timeout)
+                    .await
+            }
             (Target::Refused { check_on, refusal }, _) => {
                 let answer = self.forward(&check_on, &head, &body, timeout).await?;
                 if answer.status().is_success() {
@@ -858,6 +987,84 @@ fn add(a: Value, b: &Value) -> Value {
         }
         (a, _) => a,
     }
+}
+
+/// A list's order: overdue arrears, largest first, then account number.
+fn list_order(a: (&str, &str), b: (&str, &str)) -> std::cmp::Ordering {
+    let arrears = |text: &str| Money::parse(text).unwrap_or(Money::ZERO);
+    arrears(b.0).cmp(&arrears(a.0)).then_with(|| a.1.cmp(b.1))
+}
+
+/// JSON lists (arrays of objects) merged in the lists' order, then paged.
+fn merge_json(bodies: &[Bytes], offset: usize, limit: usize) -> Result<Vec<u8>, String> {
+    let mut rows: Vec<Value> = Vec::new();
+    for body in bodies {
+        let part: Vec<Value> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        rows.extend(part);
+    }
+    let key = |row: &Value| {
+        (
+            row["overdue_arrears"].as_str().unwrap_or("0").to_string(),
+            row["account_no"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    rows.sort_by(|a, b| {
+        let (a, b) = (key(a), key(b));
+        list_order((&a.0, &a.1), (&b.0, &b.1))
+    });
+    let page: Vec<Value> = rows.into_iter().skip(offset).take(limit).collect();
+    serde_json::to_vec(&page).map_err(|e| e.to_string())
+}
+
+/// CSV lists (a header row, then rows) merged in the lists' order, then paged.
+fn merge_csv(bodies: &[Bytes], offset: usize, limit: usize) -> Result<Vec<u8>, String> {
+    let mut header: Option<csv::StringRecord> = None;
+    let mut rows: Vec<csv::StringRecord> = Vec::new();
+    for body in bodies {
+        let mut reader = csv::Reader::from_reader(body.as_ref());
+        let this = reader.headers().map_err(|e| e.to_string())?.clone();
+        match &header {
+            Some(h) if *h != this => return Err("the partitions' columns differ".to_string()),
+            Some(_) => {}
+            None => header = Some(this),
+        }
+        for record in reader.records() {
+            rows.push(record.map_err(|e| e.to_string())?);
+        }
+    }
+    let header = header.ok_or("no list")?;
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or(format!("no column {name}"))
+    };
+    let (arrears, account) = (column("overdue_arrears")?, column("account_no")?);
+    rows.sort_by(|a, b| {
+        list_order(
+            (a.get(arrears).unwrap_or("0"), a.get(account).unwrap_or("")),
+            (b.get(arrears).unwrap_or("0"), b.get(account).unwrap_or("")),
+        )
+    });
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(&header).map_err(|e| e.to_string())?;
+    for row in rows.into_iter().skip(offset).take(limit) {
+        writer.write_record(&row).map_err(|e| e.to_string())?;
+    }
+    writer.into_inner().map_err(|e| e.to_string())
+}
+
+/// `text` with every byte but unreserved characters percent-encoded, for a query.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The objects of a body of `POST /api/v1/commands`, and the commands of those that read,
@@ -1076,6 +1283,33 @@ mod tests {
         // A first run on either side counts everything: no day counted from.
         let first = serde_json::json!({"counted_from": null});
         assert_eq!(add(a, &first)["counted_from"], Value::Null);
+    }
+
+    #[test]
+    fn lists_merge_by_arrears_then_account_and_are_paged() {
+        let a = Bytes::from(
+            r#"[{"account_no":"A2","overdue_arrears":"900.00"},{"account_no":"A4","overdue_arrears":"50.00"}]"#,
+        );
+        let b = Bytes::from(
+            r#"[{"account_no":"A1","overdue_arrears":"900.00"},{"account_no":"A3","overdue_arrears":"1000.00"}]"#,
+        );
+        let merged: Vec<Value> =
+            serde_json::from_slice(&merge_json(&[a, b], 1, 2).unwrap()).unwrap();
+        let accounts: Vec<&str> = merged
+            .iter()
+            .map(|r| r["account_no"].as_str().unwrap())
+            .collect();
+        assert_eq!(accounts, ["A1", "A2"]);
+        let a = Bytes::from("account_no,overdue_arrears\nA2,900.00\nA4,50.00\n");
+        let b = Bytes::from("account_no,overdue_arrears\nA1,900.00\nA3,\"1,000.00\"\n");
+        let merged = merge_csv(&[a.clone(), b], 0, 10).unwrap();
+        // "1,000.00" is no amount: it sorts as none, last.
+        assert_eq!(
+            String::from_utf8(merged).unwrap(),
+            "account_no,overdue_arrears\nA1,900.00\nA2,900.00\nA4,50.00\nA3,\"1,000.00\"\n"
+        );
+        let other = Bytes::from("account_no,name\nA9,x\n");
+        assert!(merge_csv(&[a, other], 0, 10).is_err());
     }
 
     #[test]
