@@ -527,3 +527,76 @@ fn an_owner_refuses_an_address_it_cannot_read_before_it_reaches_the_cluster() {
         assert!(!data.exists(), "{flag}: nothing written");
     }
 }
+
+#[test]
+fn an_owner_that_fails_after_fencing_gives_its_lease_up_at_once() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(cluster) = runtime.block_on(vasooli_cluster::testing::TestCluster::start()) else {
+        return;
+    };
+    let servers = cluster.urls().join(",");
+    let tmp = tempfile::tempdir().unwrap();
+    // The address is taken: the owner fences, then cannot listen.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data = tmp.path().join("a");
+    let mut a = std::process::Command::new(env!("CARGO_BIN_EXE_vasooli"))
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "cluster",
+            "owner",
+            "--servers",
+            &servers,
+            "--partition",
+            PARTITION,
+            "--addr",
+            &addr,
+            "--lease-seconds",
+            "60",
+        ])
+        .env("VASOOLI_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = a.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the owner did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = a.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("owner of partition {PARTITION} at sequence")),
+        "{stdout}"
+    );
+    // A lease of 60 s, given up: the partition has no owner now, and another process takes
+    // it at once.
+    let out = ok(
+        tmp.path(),
+        &["cluster", "status", "--servers", &servers, "--json"],
+    );
+    let status: Value = serde_json::from_str(&out).unwrap();
+    let owner = status["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["partition"] == PARTITION)
+        .map(|p| p["owner"].clone());
+    assert!(owner.is_none_or(|o| o.is_null()), "{out}");
+    let mut b = Owner::start(&tmp.path().join("b"), &servers, PARTITION);
+    b.wait_line(
+        &format!("owner of partition {PARTITION} at sequence"),
+        Duration::from_secs(10),
+    );
+    drop(taken);
+    drop(cluster);
+}

@@ -387,237 +387,251 @@ fn owner(
             })
         };
         owning.store(true, std::sync::atomic::Ordering::Relaxed);
-        let seq = replica.fence().await.map_err(cluster_failure)?;
-        // The tokens the former owner kept (revocations included), or, for the partition's
-        // first owner, this directory's.
-        crate::commands::token_copies::take_over(&token_board, &partition, &token_table)
-            .await
-            .map_err(Failure::Runtime)?;
-        let token_copier = crate::commands::token_copies::keep_copying(
-            token_board.clone(),
-            leases.clone(),
-            holder.clone(),
-            partition.clone(),
-            token_table.clone(),
-        );
-        outln!("owner of partition {partition} at sequence {seq}");
-        let store = replica.store().clone();
-        let map = PartitionMap::open(&log).await.map_err(cluster_failure)?;
-        let marks = Arc::new(ClusterNightlyMarks {
-            map: map.clone(),
-            partition: partition.clone(),
-            runtime: handle.clone(),
-        });
-        // Consumers, camps and grievances only in this partition's divisions, as the
-        // partition map says (looked up again every two seconds).
-        let scope = Arc::new(ClusterScope {
-            partition: partition.clone(),
-            assigned: std::sync::RwLock::new(
-                map.assignments()
-                    .await
-                    .map_err(cluster_failure)?
-                    .into_iter()
-                    .collect(),
-            ),
-        });
-        let refresh = tokio::spawn({
-            let (map, scope) = (map.clone(), Arc::clone(&scope));
-            async move {
-                loop {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    match map.assignments().await {
-                        Ok(assigned) => {
-                            *scope.assigned.write().unwrap_or_else(|e| e.into_inner()) =
-                                assigned.into_iter().collect();
+        // Everything from the fencing on: how it ended (a reason when this process lost the
+        // partition), or why it failed.
+        let owned: Result<Option<String>, Failure> = async {
+            let seq = replica.fence().await.map_err(cluster_failure)?;
+            // The tokens the former owner kept (revocations included), or, for the partition's
+            // first owner, this directory's.
+            crate::commands::token_copies::take_over(&token_board, &partition, &token_table)
+                .await
+                .map_err(Failure::Runtime)?;
+            let token_copier = crate::commands::token_copies::keep_copying(
+                token_board.clone(),
+                leases.clone(),
+                holder.clone(),
+                partition.clone(),
+                token_table.clone(),
+            );
+            outln!("owner of partition {partition} at sequence {seq}");
+            let store = replica.store().clone();
+            let map = PartitionMap::open(&log).await.map_err(cluster_failure)?;
+            let marks = Arc::new(ClusterNightlyMarks {
+                map: map.clone(),
+                partition: partition.clone(),
+                runtime: handle.clone(),
+            });
+            // Consumers, camps and grievances only in this partition's divisions, as the
+            // partition map says (looked up again every two seconds).
+            let scope = Arc::new(ClusterScope {
+                partition: partition.clone(),
+                assigned: std::sync::RwLock::new(
+                    map.assignments()
+                        .await
+                        .map_err(cluster_failure)?
+                        .into_iter()
+                        .collect(),
+                ),
+            });
+            let refresh = tokio::spawn({
+                let (map, scope) = (map.clone(), Arc::clone(&scope));
+                async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        match map.assignments().await {
+                            Ok(assigned) => {
+                                *scope.assigned.write().unwrap_or_else(|e| e.into_inner()) =
+                                    assigned.into_iter().collect();
+                            }
+                            Err(e) => tracing::warn!("reading the partition map: {e}"),
                         }
-                        Err(e) => tracing::warn!("reading the partition map: {e}"),
                     }
                 }
-            }
-        });
-        let engine_scope = Arc::clone(&scope);
-        let (state, serving) = match standby.take() {
-            // The standby's engine goes on as the owner's: it reads what the catch-up and the
-            // fencing entry added, and takes the partition's rules before any write reaches
-            // it (the store refuses writes until they are routed through the log, below).
-            Some(standby) => {
-                let standby = standby.taking_over();
-                standby.state.close_writes(format!(
+            });
+            let engine_scope = Arc::clone(&scope);
+            let (state, serving) = match standby.take() {
+                // The standby's engine goes on as the owner's: it reads what the catch-up and the
+                // fencing entry added, and takes the partition's rules before any write reaches
+                // it (the store refuses writes until they are routed through the log, below).
+                Some(standby) => {
+                    let standby = standby.taking_over();
+                    standby.state.close_writes(format!(
                     "this process is taking partition {partition} over; it takes writes in a moment"
                 ));
-                let engine = standby.state.engine().clone();
-                tokio::task::spawn_blocking(move || {
-                    engine.write(|e| {
-                        e.set_nightly_marks(marks);
-                        e.set_scope(engine_scope);
-                        e.read_written()
+                    let engine = standby.state.engine().clone();
+                    tokio::task::spawn_blocking(move || {
+                        engine.write(|e| {
+                            e.set_nightly_marks(marks);
+                            e.set_scope(engine_scope);
+                            e.read_written()
+                        })
                     })
-                })
-                .await
-                .map_err(|e| Failure::Runtime(e.into()))?
-                .and_then(|read| read)
-                .map_err(|e| Failure::Runtime(e.into()))?;
-                let serving = (standby.stop, standby.server, standby.local);
-                (standby.state, Some(serving))
-            }
-            None => {
-                let state = tokio::task::spawn_blocking(move || {
-                    let mut engine =
-                        Engine::with_store(store, policy).map_err(|e| anyhow::anyhow!(e))?;
-                    engine.set_nightly_marks(marks);
-                    engine.set_scope(engine_scope);
-                    vasooli_server::AppState::from_engine(engine)
-                })
-                .await
-                .map_err(|e| Failure::Runtime(e.into()))?
-                .map_err(Failure::Runtime)?;
-                (state, None)
-            }
-        };
-        replica.route_store_appends(handle.clone());
-        // A nightly run the former owner started and did not finish is finished first: run
-        // again on its date, it appends what is missing.
-        if let Some(date) = map
-            .unfinished_nightly(&partition)
-            .await
-            .map_err(cluster_failure)?
-        {
-            let engine = state.engine().clone();
-            let as_of = NaiveDate::parse_from_str(&date, "%Y-%m-%d");
-            let resumed = tokio::task::spawn_blocking(move || {
-                let as_of = as_of.map_err(|e| anyhow::anyhow!("the mark `{date}`: {e}"))?;
-                // A mark older than the last run was left by an owner fenced before it ran:
-                // a later run superseded it.
-                let last = engine.read(|e| e.world().last_nightly)?;
-                if last.is_some_and(|last| last > as_of) {
-                    return Ok((as_of, None));
+                    .await
+                    .map_err(|e| Failure::Runtime(e.into()))?
+                    .and_then(|read| read)
+                    .map_err(|e| Failure::Runtime(e.into()))?;
+                    let serving = (standby.stop, standby.server, standby.local);
+                    (standby.state, Some(serving))
                 }
-                engine
-                    .nightly(as_of, |_| Ok::<(), vasooli_engine::EngineError>(()))
-                    .map(|summary| (as_of, Some(summary)))
-                    .map_err(|e| anyhow::anyhow!(e))
-            })
-            .await
-            .map_err(|e| Failure::Runtime(e.into()))?;
-            match resumed {
-                Ok((_, None)) => map
-                    .mark_nightly(&partition, None)
+                None => {
+                    let state = tokio::task::spawn_blocking(move || {
+                        let mut engine =
+                            Engine::with_store(store, policy).map_err(|e| anyhow::anyhow!(e))?;
+                        engine.set_nightly_marks(marks);
+                        engine.set_scope(engine_scope);
+                        vasooli_server::AppState::from_engine(engine)
+                    })
+                    .await
+                    .map_err(|e| Failure::Runtime(e.into()))?
+                    .map_err(Failure::Runtime)?;
+                    (state, None)
+                }
+            };
+            replica.route_store_appends(handle.clone());
+            // A nightly run the former owner started and did not finish is finished first: run
+            // again on its date, it appends what is missing.
+            if let Some(date) = map
+                .unfinished_nightly(&partition)
+                .await
+                .map_err(cluster_failure)?
+            {
+                let engine = state.engine().clone();
+                let as_of = NaiveDate::parse_from_str(&date, "%Y-%m-%d");
+                let resumed = tokio::task::spawn_blocking(move || {
+                    let as_of = as_of.map_err(|e| anyhow::anyhow!("the mark `{date}`: {e}"))?;
+                    // A mark older than the last run was left by an owner fenced before it ran:
+                    // a later run superseded it.
+                    let last = engine.read(|e| e.world().last_nightly)?;
+                    if last.is_some_and(|last| last > as_of) {
+                        return Ok((as_of, None));
+                    }
+                    engine
+                        .nightly(as_of, |_| Ok::<(), vasooli_engine::EngineError>(()))
+                        .map(|summary| (as_of, Some(summary)))
+                        .map_err(|e| anyhow::anyhow!(e))
+                })
+                .await
+                .map_err(|e| Failure::Runtime(e.into()))?;
+                match resumed {
+                    Ok((_, None)) => map
+                        .mark_nightly(&partition, None)
+                        .await
+                        .map_err(cluster_failure)?,
+                    Ok((as_of, Some(summary))) => outln!(
+                        "finished the nightly run of {as_of} left unfinished: {} events appended",
+                        summary.appended
+                    ),
+                    // Marked still: the next owner tries again.
+                    Err(e) => errln!("warning: the unfinished nightly run was not finished: {e:#}"),
+                }
+            }
+            // After each nightly run: the figures for headquarters, and a snapshot.
+            let publisher = tokio::spawn(after_nightly_runs(
+                vasooli_cluster::FiguresBoard::open(&log)
                     .await
                     .map_err(cluster_failure)?,
-                Ok((as_of, Some(summary))) => outln!(
-                    "finished the nightly run of {as_of} left unfinished: {} events appended",
-                    summary.appended
-                ),
-                // Marked still: the next owner tries again.
-                Err(e) => errln!("warning: the unfinished nightly run was not finished: {e:#}"),
-            }
-        }
-        // After each nightly run: the figures for headquarters, and a snapshot.
-        let publisher = tokio::spawn(after_nightly_runs(
-            vasooli_cluster::FiguresBoard::open(&log)
-                .await
-                .map_err(cluster_failure)?,
-            snapshots.clone(),
-            state.engine().clone(),
-            Arc::clone(&replica),
-            data_dir.clone(),
-        ));
-        // Routed imports reach this process through the cluster while it owns the partition.
-        let answered = Arc::new(crate::commands::routed::Answered::default());
-        state.metrics.set_extra(Arc::new({
-            let (replica, answered, partition) = (
+                snapshots.clone(),
+                state.engine().clone(),
                 Arc::clone(&replica),
-                Arc::clone(&answered),
-                partition.clone(),
-            );
-            move || partition_metrics(&partition, &replica, &answered)
-        }));
-        let answering = {
-            let engine = state.engine().clone();
-            let answered = Arc::clone(&answered);
-            // Requests the gateway hands on are answered by this process's own API.
-            let app = vasooli_server::router(state.clone());
-            let max = log.request_bytes_max();
-            log.answer_as_owner(&partition, move |body| {
-                let (engine, answered, app) = (engine.clone(), Arc::clone(&answered), app.clone());
-                async move {
-                    if crate::commands::gateway::is_http(&body) {
-                        return crate::commands::gateway::answer(app, body, max).await;
+                data_dir.clone(),
+            ));
+            // Routed imports reach this process through the cluster while it owns the partition.
+            let answered = Arc::new(crate::commands::routed::Answered::default());
+            state.metrics.set_extra(Arc::new({
+                let (replica, answered, partition) = (
+                    Arc::clone(&replica),
+                    Arc::clone(&answered),
+                    partition.clone(),
+                );
+                move || partition_metrics(&partition, &replica, &answered)
+            }));
+            let answering = {
+                let engine = state.engine().clone();
+                let answered = Arc::clone(&answered);
+                // Requests the gateway hands on are answered by this process's own API.
+                let app = vasooli_server::router(state.clone());
+                let max = log.request_bytes_max();
+                log.answer_as_owner(&partition, move |body| {
+                    let (engine, answered, app) =
+                        (engine.clone(), Arc::clone(&answered), app.clone());
+                    async move {
+                        if crate::commands::gateway::is_http(&body) {
+                            return crate::commands::gateway::answer(app, body, max).await;
+                        }
+                        tokio::task::spawn_blocking(move || {
+                            crate::commands::routed::answer(&engine, &body, &answered)
+                        })
+                        .await
+                        .unwrap_or_else(|e| {
+                            format!(r#"{{"answer":"failed","message":"the request failed: {e}"}}"#)
+                                .into_bytes()
+                        })
                     }
-                    tokio::task::spawn_blocking(move || {
-                        crate::commands::routed::answer(&engine, &body, &answered)
-                    })
-                    .await
-                    .unwrap_or_else(|e| {
-                        format!(r#"{{"answer":"failed","message":"the request failed: {e}"}}"#)
-                            .into_bytes()
-                    })
+                })
+                .await
+                .map_err(cluster_failure)?
+            };
+            // Other commands against this directory are handed to this process, as to `serve`.
+            let socket = match crate::attach::listen(&data_dir, state.engine()) {
+                Ok(listening) => Some(listening),
+                Err(e) => {
+                    tracing::warn!("commands cannot be handed to this owner: {e:#}");
+                    None
                 }
-            })
-            .await
-            .map_err(cluster_failure)?
-        };
-        // Other commands against this directory are handed to this process, as to `serve`.
-        let socket = match crate::attach::listen(&data_dir, state.engine()) {
-            Ok(listening) => Some(listening),
-            Err(e) => {
-                tracing::warn!("commands cannot be handed to this owner: {e:#}");
-                None
+            };
+            let (stop_tx, mut server) = match serving {
+                // The standby's server goes on, taking writes from now on.
+                Some((stop_tx, server, local)) => {
+                    state.open_writes();
+                    outln!("listening on http://{local}");
+                    (stop_tx, server)
+                }
+                None => {
+                    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+                    let server =
+                        tokio::spawn(vasooli_server::serve_state(state, addr, async move {
+                            let _ = stop_rx.await;
+                        }));
+                    (stop_tx, server)
+                }
+            };
+            let reason = tokio::select! {
+                served = &mut server => {
+                    return match served {
+                        Ok(Ok(())) => Ok(None),
+                        Ok(Err(e)) => Err(Failure::Runtime(e)),
+                        Err(e) => Err(Failure::Runtime(e.into())),
+                    };
+                }
+                _ = stop.recv() => None,
+                reason = replica.wait_stopped() => Some(reason),
+            };
+            let _ = stop_tx.send(());
+            publisher.abort();
+            refresh.abort();
+            reporter.abort();
+            token_copier.abort();
+            drop(answering);
+            if let Some(socket) = socket {
+                let _ = tokio::task::spawn_blocking(move || drop(socket)).await;
             }
-        };
-        let (stop_tx, mut server) = match serving {
-            // The standby's server goes on, taking writes from now on.
-            Some((stop_tx, server, local)) => {
-                state.open_writes();
-                outln!("listening on http://{local}");
-                (stop_tx, server)
-            }
-            None => {
-                let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-                let server = tokio::spawn(vasooli_server::serve_state(state, addr, async move {
-                    let _ = stop_rx.await;
-                }));
-                (stop_tx, server)
-            }
-        };
-        let reason = tokio::select! {
-            served = &mut server => {
-                return match served {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(Failure::Runtime(e)),
-                    Err(e) => Err(Failure::Runtime(e.into())),
-                };
-            }
-            _ = stop.recv() => None,
-            reason = replica.wait_stopped() => Some(reason),
-        };
-        let _ = stop_tx.send(());
-        publisher.abort();
-        refresh.abort();
-        reporter.abort();
-        token_copier.abort();
-        drop(answering);
-        if let Some(socket) = socket {
-            let _ = tokio::task::spawn_blocking(move || drop(socket)).await;
+            // Requests in flight finish; a connection that lingers does not hold the exit up.
+            let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+            Ok(reason)
         }
-        // Requests in flight finish; a connection that lingers does not hold the exit up.
-        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
-        match reason {
-            Some(reason) => Err(Failure::Runtime(anyhow::anyhow!(
-                "{reason}; this process no longer owns partition {partition}"
-            ))),
-            None => {
-                // Stopped on purpose: the lease is given up, so a standby takes over at once
-                // rather than when it runs out.
-                let _ = progress.withdraw(&partition, &holder).await;
-                let _ = release_tx.send(());
-                if let Ok(Some(lease)) = renewal.await {
-                    if let Err(e) = leases.release(lease).await {
-                        tracing::warn!("releasing the lease of partition {partition}: {e}");
-                    }
-                }
-                Ok(())
+        .await;
+        let failed = match owned {
+            Ok(Some(reason)) => {
+                return Err(Failure::Runtime(anyhow::anyhow!(
+                    "{reason}; this process no longer owns partition {partition}"
+                )))
             }
+            Ok(None) => None,
+            Err(failure) => Some(failure),
+        };
+        // Stopped on purpose, or failed while it still held the partition (its engine would
+        // not open, its API could not listen): the lease is given up, so a standby takes
+        // over at once rather than when it runs out.
+        let _ = progress.withdraw(&partition, &holder).await;
+        let _ = release_tx.send(());
+        if let Ok(Some(lease)) = renewal.await {
+            if let Err(e) = leases.release(lease).await {
+                tracing::warn!("releasing the lease of partition {partition}: {e}");
+            }
+        }
+        match failed {
+            Some(failure) => Err(failure),
+            None => Ok(()),
         }
     });
     // The runtime's blocking threads may wait on a request that will not come back.
