@@ -376,6 +376,15 @@ fn a_gateway_serves_every_partition_as_one_api() {
         )
     );
     assert!(body.lines().count() > 10, "{body}");
+    let (status, _) = http(
+        &gateway.addr,
+        "HEAD",
+        "/api/v1/offices/C-R/defaulters?offset=40&limit=25",
+        Some(&finance),
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200);
     // Past the first 10,000 rows, and the reports that cannot be merged: refused, naming
     // the partitions.
     let (status, body) = gateway.get(
@@ -531,6 +540,15 @@ fn a_gateway_serves_every_partition_as_one_api() {
     let (status, body) = gateway.post("/api/v1/commands", &finance, &both);
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("partitions north, south"), "{body}");
+    // A command that does not read comes before the refusal, as on one process: 400.
+    let unreadable = format!(
+        "[{},{},{{\"type\":\"no_such_command\"}}]",
+        payment("RG-1", "UK6800000000"),
+        payment("RG-2", south_account)
+    );
+    let (status, body) = gateway.post("/api/v1/commands", &finance, &unreadable);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(last_positions(), before, "nothing was written");
     // A token that may not write hears that first.
     let (status, body) = gateway.post("/api/v1/commands", &hq, &both);
     assert_eq!(status, 403, "{body}");

@@ -208,6 +208,17 @@ impl Leases {
             .map_err(|e| Attempt::Retry(e.to_string()))
     }
 
+    /// The holder the lease of `name` names, expired or not (`None` when it was never taken
+    /// or was released): a change of it is a change of owner. Cheaper than [`Leases::holder`],
+    /// which also reads the cluster's time.
+    pub async fn recorded_holder(&self, name: &str) -> Result<Option<String>, ClusterError> {
+        let key = key_of(name)?;
+        Ok(match self.current(&key).await? {
+            Current::Held { value, .. } => Some(value.holder),
+            Current::Absent | Current::Released(_) => None,
+        })
+    }
+
     /// The holder of lease `name` and until when, if it is held and not expired.
     pub async fn holder(
         &self,

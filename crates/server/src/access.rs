@@ -190,6 +190,25 @@ fn subdivision_of(world: &World, batch: &[Value], command: &Value) -> Option<Str
     }
 }
 
+/// Whether the caller's role may send a command of type `kind`; `None` for a type no
+/// command has (malformed, whoever sends it).
+fn role_may_send(caller: &TokenInfo, kind: &str) -> Option<bool> {
+    let known = command_kind(kind)?;
+    Some(match caller.role {
+        Role::Admin | Role::Finance => true,
+        Role::Hq => false,
+        Role::Officer => known.officer,
+        Role::Ingest => known.ingest,
+    })
+}
+
+fn may_not_send(caller: &TokenInfo, index: usize, kind: &str) -> ApiError {
+    ApiError::forbidden(format!(
+        "commands[{index}]: a {} token may not send {kind}",
+        caller.role
+    ))
+}
+
 /// The part of [`check_commands`] that needs no world: whether the caller's role may send
 /// each command of the batch (an officer's office is not checked).
 pub fn check_command_roles(caller: &TokenInfo, batch: &[Value]) -> Result<(), ApiError> {
@@ -198,18 +217,8 @@ pub fn check_command_roles(caller: &TokenInfo, batch: &[Value]) -> Result<(), Ap
         let Some(kind) = text(command, "type") else {
             continue;
         };
-        let known = command_kind(kind);
-        let allowed = match caller.role {
-            Role::Admin | Role::Finance => true,
-            Role::Hq => false,
-            Role::Officer => known.is_some_and(|k| k.officer),
-            Role::Ingest => known.is_some_and(|k| k.ingest),
-        };
-        if !allowed && known.is_some() {
-            return Err(ApiError::forbidden(format!(
-                "commands[{index}]: a {} token may not send {kind}",
-                caller.role
-            )));
+        if role_may_send(caller, kind) == Some(false) {
+            return Err(may_not_send(caller, index, kind));
         }
     }
     Ok(())
@@ -222,22 +231,11 @@ pub fn check_commands(caller: &TokenInfo, world: &World, batch: &[Value]) -> Res
         let Some(kind) = text(command, "type") else {
             continue;
         };
-        let known = command_kind(kind);
-        let allowed = match caller.role {
-            Role::Admin | Role::Finance => true,
-            Role::Hq => false,
-            Role::Officer => known.is_some_and(|k| k.officer),
-            Role::Ingest => known.is_some_and(|k| k.ingest),
-        };
-        if !allowed {
-            if known.is_some() {
-                return Err(ApiError::forbidden(format!(
-                    "commands[{index}]: a {} token may not send {kind}",
-                    caller.role
-                )));
-            }
+        match role_may_send(caller, kind) {
+            Some(true) => {}
+            Some(false) => return Err(may_not_send(caller, index, kind)),
             // An unknown type is malformed, whoever sends it.
-            continue;
+            None => continue,
         }
         if caller.role == Role::Officer {
             let office = officer_office(caller);

@@ -622,6 +622,7 @@ fn owner(
         // Stopped on purpose, or failed while it still held the partition (its engine would
         // not open, its API could not listen): the lease is given up, so a standby takes
         // over at once rather than when it runs out.
+        reporter.abort();
         let _ = progress.withdraw(&partition, &holder).await;
         let _ = release_tx.send(());
         if let Ok(Some(lease)) = renewal.await {

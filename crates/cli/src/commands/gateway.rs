@@ -40,15 +40,14 @@ use crate::Failure;
 const HTTP_MAGIC: &[u8] = b"vasooli-http 1\n";
 /// The largest request body the gateway takes: an import's, as the owners' API.
 const BODY_MAX: usize = 8 << 20;
-/// How long an owner may take to answer a read before it is asked again: an owner that died
-/// with the request never answers it, and a read may be asked twice.
-const READ_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long an owner may take to answer a write of commands or rows before the request is
-/// sent again (a write sent again skips what it wrote as duplicates).
-const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long a nightly run may take before it is asked again (run again, it appends only
-/// what is missing).
+/// How long an owner may take to answer a request: past the owner's own deadline for reads
+/// (120 s, then 408), and a write's, which has none, within reason.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(130);
+/// How long a nightly run may take.
 const NIGHTLY_TIMEOUT: Duration = Duration::from_secs(3600);
+/// How often the partition's lease is looked at while a request waits for its owner: an
+/// owner that died with the request never answers it, and the lease names its successor.
+const OWNER_WATCH: Duration = Duration::from_millis(500);
 /// How long a request waits for a partition that has no owner (a failover in progress).
 const PATIENCE: Duration = Duration::from_secs(60);
 /// What a request's head may take of a message through the cluster, beside its body.
@@ -171,11 +170,12 @@ pub async fn answer(app: axum::Router, request: Vec<u8>, max: usize) -> Vec<u8> 
             )
         }
     };
-    if body.len() + 256 > max {
+    let answer = encode_answer(status, headers, &body);
+    if answer.len() > max {
         let message = format!(
             "the answer takes {} bytes, more than the cluster carries ({max}): ask for fewer rows \
              (limit and offset)",
-            body.len()
+            answer.len()
         );
         return encode_answer(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -183,7 +183,7 @@ pub async fn answer(app: axum::Router, request: Vec<u8>, max: usize) -> Vec<u8> 
             error_body("unprocessable", &message).as_bytes(),
         );
     }
-    encode_answer(status, headers, &body)
+    answer
 }
 
 fn error_body(code: &str, message: &str) -> String {
@@ -195,6 +195,7 @@ struct Gateway {
     log: ClusterLog,
     map: PartitionMap,
     tokens: TokenBoard,
+    leases: vasooli_cluster::Leases,
     policy: Policy,
     /// Division -> partition, and when it was read.
     assigned: Mutex<Option<(Instant, HashMap<String, String>)>>,
@@ -339,6 +340,7 @@ impl Gateway {
         caller: &TokenInfo,
         values: &[Value],
         commands: &[(usize, DomainCommand)],
+        unreadable: bool,
         home: &str,
     ) -> Result<String, ApiError> {
         let partitions = self.partitions().await?;
@@ -418,6 +420,11 @@ impl Gateway {
                     command.type_name()
                 )));
             }
+        }
+        // Commands or rows that do not read come next (400): the partition of the token
+        // answers them, writing nothing, since a request is all or nothing.
+        if unreadable {
+            return Ok(home.to_string());
         }
         Err(refusal)
     }
@@ -557,18 +564,27 @@ impl Gateway {
             ["api", "v1", "awards"] if read => Ok(Target::Headquarters { awards: true }),
             ["api", "v1", "nightly"] if method == Method::POST => Ok(Target::Every),
             ["api", "v1", "commands"] if method == Method::POST => {
+                // A role that may not write is told so before any partition is asked.
+                if vasooli_server::access::require_writer(caller).is_err() {
+                    return home_target();
+                }
                 let Some((values, commands)) = commands_of(body) else {
                     return home_target();
                 };
+                let unreadable = commands.len() < values.len();
                 let partition = self
-                    .route_commands(caller, &values, &commands, home)
+                    .route_commands(caller, &values, &commands, unreadable, home)
                     .await?;
                 Ok(Target::One(partition))
             }
             ["api", "v1", "import", kind] if method == Method::POST => {
-                let Some(commands) = rows_of(kind, body) else {
+                if vasooli_server::access::check_import(caller, kind).is_err() {
+                    return home_target();
+                }
+                let Some((rows, commands)) = rows_of(kind, body) else {
                     return home_target();
                 };
+                let unreadable = commands.len() < rows;
                 let refused = |e: ApiError| match vasooli_server::access::check_import(caller, kind)
                 {
                     Err(first) => first,
@@ -579,7 +595,7 @@ impl Gateway {
                     .map(|(_, c)| serde_json::json!({"type": c.type_name()}))
                     .collect();
                 let partition = self
-                    .route_commands(caller, &values, &commands, home)
+                    .route_commands(caller, &values, &commands, unreadable, home)
                     .await
                     .map_err(refused)?;
                 Ok(Target::One(partition))
@@ -589,6 +605,9 @@ impl Gateway {
     }
 
     /// Hands the request to `partition`'s owner and gives back its answer.
+    /// While the request waits, the partition's lease is watched: when another process
+    /// takes the partition over, a read is asked again of it, and a write answers 503 at once
+    /// (it may have been written; sent again, what was written is skipped as duplicates).
     async fn forward(
         &self,
         partition: &str,
@@ -612,11 +631,24 @@ impl Gateway {
                 ),
             ));
         }
-        let answer = self
-            .log
-            .ask_owner(partition, request, timeout, PATIENCE)
-            .await
-            .map_err(|e| unavailable(&format!("partition {partition}: {e}")))?;
+        let read = head.method == "GET" || head.method == "HEAD";
+        let answer = loop {
+            let holder = self.leases.recorded_holder(partition).await.ok().flatten();
+            tokio::select! {
+                answer = self.log.ask_owner(partition, request.clone(), timeout, PATIENCE) => {
+                    break answer.map_err(|e| unavailable(&format!("partition {partition}: {e}")))?;
+                }
+                () = self.owner_changes(partition, holder) => {
+                    if !read {
+                        return Err(unavailable(&format!(
+                            "partition {partition}: its owner changed while the write was in \
+                             progress; it may have been written, and the same request again \
+                             skips what was as duplicates"
+                        )));
+                    }
+                }
+            }
+        };
         let (head, body) = split_line(&answer)
             .and_then(|(head, body)| Some((serde_json::from_slice::<AnswerHead>(head).ok()?, body)))
             .ok_or_else(|| {
@@ -639,6 +671,19 @@ impl Gateway {
         Ok(response)
     }
 
+    /// Completes once the lease of `partition` names another holder than `holder` (never,
+    /// while no one holds it).
+    async fn owner_changes(&self, partition: &str, holder: Option<String>) {
+        loop {
+            tokio::time::sleep(OWNER_WATCH).await;
+            if let Ok(Some(now)) = self.leases.recorded_holder(partition).await {
+                if Some(&now) != holder.as_ref() {
+                    return;
+                }
+            }
+        }
+    }
+
     /// A nightly run on every partition, at once: the sum of their summaries, with each one's
     /// under `partitions`; the first refusal, by partition name, when one refuses.
     async fn nightly(&self, head: &Head, body: &[u8]) -> Result<Response, ApiError> {
@@ -651,7 +696,8 @@ impl Gateway {
         let mut total: Option<Value> = None;
         let mut refused: Option<(String, StatusCode, Value)> = None;
         for (partition, answer) in partitions.iter().zip(answers) {
-            let response = answer?;
+            // A partition that could not be reached is reported as one that refused.
+            let response = answer.unwrap_or_else(IntoResponse::into_response);
             let status = response.status();
             let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
                 .await
@@ -763,11 +809,16 @@ impl Gateway {
                 "{path}?{}",
                 query
                     .iter()
-                    .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+                    .map(|(k, v)| format!(
+                        "{}={}",
+                        vasooli_render::upi::percent_encode(k),
+                        vasooli_render::upi::percent_encode(v)
+                    ))
                     .collect::<Vec<_>>()
                     .join("&")
             ),
-            method: head.method.clone(),
+            // A HEAD is asked as a GET, to have rows to merge; the answer's body is dropped.
+            method: "GET".to_string(),
             content_type: head.content_type.clone(),
             caller: head.caller.clone(),
         };
@@ -928,11 +979,7 @@ impl Gateway {
                     .await?
             }
         };
-        let timeout = if parts.method == Method::GET || parts.method == Method::HEAD {
-            READ_TIMEOUT
-        } else {
-            WRITE_TIMEOUT
-        };
+        let timeout = REQUEST_TIMEOUT;
         match (target, caller) {
             (Target::One(partition), _) => self.forward(&partition, &head, &body, timeout).await,
             (Target::Merged { partitions }, _) => {
@@ -1054,19 +1101,6 @@ fn merge_csv(bodies: &[Bytes], offset: usize, limit: usize) -> Result<Vec<u8>, S
     writer.into_inner().map_err(|e| e.to_string())
 }
 
-/// `text` with every byte but unreserved characters percent-encoded, for a query.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// The objects of a body of `POST /api/v1/commands`, and the commands of those that read,
 /// each with its index (the owner answers for those that do not); `None` for a body that
 /// is not JSON.
@@ -1085,15 +1119,20 @@ fn commands_of(body: &Bytes) -> Option<(Vec<Value>, Vec<(usize, DomainCommand)>)
     Some((values, commands))
 }
 
-/// The commands the rows of a CSV body of kind `kind` make, for those that make one, each
-/// with its row's index; `None` for a header that does not read.
-fn rows_of(kind: &str, body: &Bytes) -> Option<Vec<(usize, DomainCommand)>> {
+/// How many rows a CSV body of kind `kind` has, and the commands of those that make one,
+/// each with its row's index; `None` for a header that does not read.
+#[allow(clippy::type_complexity)]
+fn rows_of(kind: &str, body: &Bytes) -> Option<(usize, Vec<(usize, DomainCommand)>)> {
     let rows = CsvRows::open(kind, std::io::Cursor::new(body.as_ref())).ok()?;
-    Some(
-        rows.enumerate()
-            .filter_map(|(i, row)| Some((i, row.command.ok()?)))
-            .collect(),
-    )
+    let mut count = 0;
+    let mut commands = Vec::new();
+    for (i, row) in rows.enumerate() {
+        count += 1;
+        if let Ok(command) = row.command {
+            commands.push((i, command));
+        }
+    }
+    Some((count, commands))
 }
 
 /// The divisions office `code` lists: the one at or above it, or every one below it; `None`
@@ -1204,6 +1243,9 @@ pub fn run(servers: &[String], addr: &str, policy: Policy) -> Result<(), Failure
         let gateway = Arc::new(Gateway {
             map: PartitionMap::open(&log).await.map_err(cluster_failure)?,
             tokens: TokenBoard::open(&log).await.map_err(cluster_failure)?,
+            leases: vasooli_cluster::Leases::open(&log)
+                .await
+                .map_err(cluster_failure)?,
             log,
             policy,
             assigned: Mutex::new(None),
