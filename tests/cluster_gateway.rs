@@ -12,6 +12,7 @@
 
 mod common;
 
+use common::divisions;
 use common::owner::Owner;
 use common::{http, http_get, ok};
 use serde_json::Value;
@@ -22,60 +23,6 @@ use std::time::{Duration, Instant};
 
 const CONSUMERS: usize = 600;
 const AS_OF: &str = "2026-05-31";
-
-fn offices() -> &'static str {
-    "code,name,level,parent\n\
-     Z-R,Zone R,zone,\n\
-     C-R,Circle R,circle,Z-R\n\
-     D-N,Division N,division,C-R\n\
-     D-S,Division S,division,C-R\n\
-     SD-N1,Subdivision N1,subdivision,D-N\n\
-     SD-N2,Subdivision N2,subdivision,D-N\n\
-     SD-S1,Subdivision S1,subdivision,D-S\n"
-}
-
-/// Consumers in three subdivisions (two in north, one in south), three months of bills and
-/// some payments.
-fn utility() -> [(&'static str, String); 3] {
-    let mut consumers = String::from(
-        "account_no,name,category,subdivision,load_kw,connected_on,mobile,language,address\n",
-    );
-    let mut bills = String::from("bill_no,account_no,period,issued_on,due_on,amount\n");
-    let mut payments = String::from("receipt_no,account_no,amount,paid_on,channel\n");
-    for i in 0..CONSUMERS {
-        let account = format!("UK68{i:08}");
-        let sub = ["SD-N1", "SD-N2", "SD-S1"][i % 3];
-        let category = ["domestic", "non_domestic", "government", "agriculture"][i % 4];
-        consumers.push_str(&format!(
-            "{account},Consumer {i},{category},{sub},{}.5,2025-01-01,,hi,\n",
-            1 + i % 7
-        ));
-        for (month, issued, due) in [
-            ("2026-03", "2026-03-05", "2026-03-20"),
-            ("2026-04", "2026-04-05", "2026-04-20"),
-            ("2026-05", "2026-05-05", "2026-05-20"),
-        ] {
-            let amount = 300 + (i * 53) % 7000;
-            bills.push_str(&format!(
-                "B{}{account},{account},{month},{issued},{due},{amount}.00\n",
-                month.replace('-', "")
-            ));
-        }
-        if i % 5 < 3 {
-            let channel = ["upi", "counter_cash", "bbps"][i % 3];
-            payments.push_str(&format!(
-                "R{account},{account},{}.00,2026-04-1{},{channel}\n",
-                200 + i % 900,
-                i % 9
-            ));
-        }
-    }
-    [
-        ("consumers", consumers),
-        ("bills", bills),
-        ("payments", payments),
-    ]
-}
 
 /// A `vasooli cluster gateway` process; killed when dropped.
 struct Gateway {
@@ -154,31 +101,14 @@ fn a_gateway_serves_every_partition_as_one_api() {
         tmp.path().join("whole"),
     );
     let cwd = tmp.path().join("cwd");
-    for (division, partition) in [("D-N", "north"), ("D-S", "south")] {
-        ok(
-            &cwd,
-            &[
-                "cluster",
-                "assign",
-                "--servers",
-                &servers,
-                division,
-                partition,
-            ],
-        );
-    }
-    let mut north = Owner::start(&north_dir, &servers, "north");
-    let mut south = Owner::start(&south_dir, &servers, "south");
-    for owner in [&mut north, &mut south] {
-        owner.wait_line("listening on http://", Duration::from_secs(60));
-    }
+    let (north, south) = divisions::two_owners(&cwd, &servers, &north_dir, &south_dir);
     let file = |name: &str, text: &str| {
         let path = tmp.path().join(name);
         std::fs::write(&path, text).unwrap();
         path.to_str().unwrap().to_string()
     };
-    let mut inputs = vec![("offices", offices().to_string())];
-    inputs.extend(utility());
+    let mut inputs = vec![("offices", divisions::offices().to_string())];
+    inputs.extend(divisions::utility("UK68", CONSUMERS));
     for (kind, text) in &inputs {
         let path = file(&format!("{kind}.csv"), text);
         ok(
@@ -283,6 +213,17 @@ fn a_gateway_serves_every_partition_as_one_api() {
 
     // A south account's statement and a south subdivision's defaulters, with north's token:
     // the ordinary directory's.
+    // A CSV answer of the gateway to the finance token equals the ordinary directory's to the
+    // same command, and lists something.
+    let as_whole = |path: &str, args: &[&str]| -> String {
+        let (status, body) = gateway.get(path, Some(&finance));
+        assert_eq!(status, 200, "{path}: {body}");
+        let mut all = vec!["--format", "csv"];
+        all.extend_from_slice(args);
+        assert_eq!(body, ok(&whole, &all), "{path}");
+        assert!(body.lines().count() > 1, "{path}: {body}");
+        body
+    };
     let south_account = "UK6800000002";
     let (status, body) = gateway.get(
         &format!("/api/v1/consumers/{south_account}"),
@@ -294,28 +235,14 @@ fn a_gateway_serves_every_partition_as_one_api() {
         &["--format", "json", "statement", "--account", south_account],
     );
     assert_eq!(json(&body), json(&want));
-    let (status, body) = gateway.get(
+    let body = as_whole(
         "/api/v1/offices/SD-S1/defaulters?format=csv&limit=10000",
-        Some(&finance),
+        &["defaulters", "--office", "SD-S1"],
     );
-    assert_eq!(status, 200, "{body}");
-    let want = ok(
-        &whole,
-        &["--format", "csv", "defaulters", "--office", "SD-S1"],
-    );
-    assert_eq!(body, want);
     assert!(body.lines().count() > 10, "{body}");
-    let (status, body) = gateway.get(
+    as_whole(
         "/api/v1/offices/D-N/defaulters?format=csv&limit=10000",
-        Some(&finance),
-    );
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body,
-        ok(
-            &whole,
-            &["--format", "csv", "defaulters", "--office", "D-N"]
-        )
+        &["defaulters", "--office", "D-N"],
     );
     // The circle above both divisions is in two partitions: its lists are both partitions'
     // rows merged, as one directory lists them, a page at a time too.
@@ -355,25 +282,9 @@ fn a_gateway_serves_every_partition_as_one_api() {
         .map(|line| line.split(',').next().unwrap().to_string())
         .collect();
     assert_eq!(accounts, want);
-    let (status, body) = gateway.get(
+    let body = as_whole(
         "/api/v1/offices/Z-R/worklists/serve_notice?format=csv&limit=10000",
-        Some(&finance),
-    );
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body,
-        ok(
-            &whole,
-            &[
-                "--format",
-                "csv",
-                "worklist",
-                "--office",
-                "Z-R",
-                "--kind",
-                "serve_notice"
-            ]
-        )
+        &["worklist", "--office", "Z-R", "--kind", "serve_notice"],
     );
     assert!(body.lines().count() > 10, "{body}");
     let (status, _) = http(
@@ -475,34 +386,13 @@ fn a_gateway_serves_every_partition_as_one_api() {
     );
     assert_eq!(rankings, want);
     assert_eq!(rankings.lines().count(), 4, "{rankings}");
-    let (status, body) = gateway.get(
+    as_whole(
         "/api/v1/rankings?period=FY2026-27&level=division&format=csv",
-        Some(&finance),
+        &["rankings", "--period", "FY2026-27", "--level", "division"],
     );
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body,
-        ok(
-            &whole,
-            &[
-                "--format",
-                "csv",
-                "rankings",
-                "--period",
-                "FY2026-27",
-                "--level",
-                "division"
-            ]
-        )
-    );
-    let (status, body) = gateway.get("/api/v1/awards?period=2026-05&format=csv", Some(&finance));
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body,
-        ok(
-            &whole,
-            &["--format", "csv", "awards", "--period", "2026-05"]
-        )
+    as_whole(
+        "/api/v1/awards?period=2026-05&format=csv",
+        &["awards", "--period", "2026-05"],
     );
     let (status, body) = gateway.get("/api/v1/rankings?period=2026-05&level=zone", Some(&finance));
     assert_eq!(status, 400, "{body}");

@@ -12,6 +12,7 @@
 
 mod common;
 
+use common::divisions;
 use common::owner::Owner;
 use common::{events, ok, vasooli};
 use serde_json::Value;
@@ -24,57 +25,6 @@ use vasooli_cluster::{ClusterConfig, ClusterLog};
 
 const CONSUMERS: usize = 6000;
 const AS_OF: &str = "2026-05-31";
-
-fn offices() -> String {
-    "code,name,level,parent\n\
-     Z-R,Zone R,zone,\n\
-     C-R,Circle R,circle,Z-R\n\
-     D-N,Division N,division,C-R\n\
-     D-S,Division S,division,C-R\n\
-     SD-N1,Subdivision N1,subdivision,D-N\n\
-     SD-N2,Subdivision N2,subdivision,D-N\n\
-     SD-S1,Subdivision S1,subdivision,D-S\n"
-        .to_string()
-}
-
-/// Consumers in three subdivisions (two in north, one in south), three months of bills and
-/// some payments.
-fn utility() -> (String, String, String) {
-    let mut consumers = String::from(
-        "account_no,name,category,subdivision,load_kw,connected_on,mobile,language,address\n",
-    );
-    let mut bills = String::from("bill_no,account_no,period,issued_on,due_on,amount\n");
-    let mut payments = String::from("receipt_no,account_no,amount,paid_on,channel\n");
-    for i in 0..CONSUMERS {
-        let account = format!("UK66{i:08}");
-        let sub = ["SD-N1", "SD-N2", "SD-S1"][i % 3];
-        let category = ["domestic", "non_domestic", "government", "agriculture"][i % 4];
-        consumers.push_str(&format!(
-            "{account},Consumer {i},{category},{sub},{}.5,2025-01-01,,hi,\n",
-            1 + i % 7
-        ));
-        for (month, issued, due) in [
-            ("2026-03", "2026-03-05", "2026-03-20"),
-            ("2026-04", "2026-04-05", "2026-04-20"),
-            ("2026-05", "2026-05-05", "2026-05-20"),
-        ] {
-            let amount = 300 + (i * 53) % 7000;
-            bills.push_str(&format!(
-                "B{}{account},{account},{month},{issued},{due},{amount}.00\n",
-                month.replace('-', "")
-            ));
-        }
-        if i % 5 < 3 {
-            let channel = ["upi", "counter_cash", "bbps"][i % 3];
-            payments.push_str(&format!(
-                "R{account},{account},{}.00,2026-04-1{},{channel}\n",
-                200 + i % 900,
-                i % 9
-            ));
-        }
-    }
-    (consumers, bills, payments)
-}
 
 /// Every partition's last sequence, by name, as `vasooli cluster status --json` reports it.
 fn last_sequences(cwd: &Path, servers: &str) -> Vec<(String, u64)> {
@@ -107,24 +57,7 @@ fn a_routed_import_splits_files_by_division_and_survives_the_stream_leaders_deat
         tmp.path().join("whole"),
     );
     let cwd = tmp.path().join("cwd");
-    for (division, partition) in [("D-N", "north"), ("D-S", "south")] {
-        ok(
-            &cwd,
-            &[
-                "cluster",
-                "assign",
-                "--servers",
-                &servers,
-                division,
-                partition,
-            ],
-        );
-    }
-    let mut north = Owner::start(&north_dir, &servers, "north");
-    let mut south = Owner::start(&south_dir, &servers, "south");
-    for owner in [&mut north, &mut south] {
-        owner.wait_line("listening on http://", Duration::from_secs(60));
-    }
+    let (north, south) = divisions::two_owners(&cwd, &servers, &north_dir, &south_dir);
 
     let file = |name: &str, text: &str| {
         let path = tmp.path().join(name);
@@ -140,7 +73,7 @@ fn a_routed_import_splits_files_by_division_and_survives_the_stream_leaders_deat
     let local = |kind: &str, path: &str| vasooli(&whole, &["import", kind, path]);
 
     // Offices go to both partitions; the summary is the file's, as one directory's import.
-    let offices = file("offices.csv", &offices());
+    let offices = file("offices.csv", divisions::offices());
     let got = routed("offices", &offices);
     assert_eq!(got.code, 0, "{}", got.stderr);
     let want = local("offices", &offices);
@@ -183,7 +116,7 @@ fn a_routed_import_splits_files_by_division_and_survives_the_stream_leaders_deat
         "nothing was written"
     );
 
-    let (consumers, bills, payments) = utility();
+    let [(_, consumers), (_, bills), (_, payments)] = divisions::utility("UK66", CONSUMERS);
     let consumers = file("consumers.csv", &consumers);
     let got = routed("consumers", &consumers);
     assert_eq!(got.code, 0, "{}", got.stderr);

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests that run the `vasooli` binary.
 #![allow(dead_code)]
 
+pub mod divisions;
 pub mod env;
 pub mod owner;
 pub mod spec;
