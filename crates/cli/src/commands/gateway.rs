@@ -633,12 +633,11 @@ impl Gateway {
         }
         let read = head.method == "GET" || head.method == "HEAD";
         let answer = loop {
-            let holder = self.leases.recorded_holder(partition).await.ok().flatten();
             tokio::select! {
                 answer = self.log.ask_owner(partition, request.clone(), timeout, PATIENCE) => {
                     break answer.map_err(|e| unavailable(&format!("partition {partition}: {e}")))?;
                 }
-                () = self.owner_changes(partition, holder) => {
+                () = self.owner_changes(partition) => {
                     if !read {
                         return Err(unavailable(&format!(
                             "partition {partition}: its owner changed while the write was in \
@@ -671,9 +670,13 @@ impl Gateway {
         Ok(response)
     }
 
-    /// Completes once the lease of `partition` names another holder than `holder` (never,
-    /// while no one holds it).
-    async fn owner_changes(&self, partition: &str, holder: Option<String>) {
+    /// Completes once the lease of `partition` names another holder than it did when this
+    /// was called (never, while no one holds it, or when the lease cannot be read). The lease
+    /// is first read alongside the request, so that a request answered at once costs no more.
+    async fn owner_changes(&self, partition: &str) {
+        let Ok(holder) = self.leases.recorded_holder(partition).await else {
+            return std::future::pending().await;
+        };
         loop {
             tokio::time::sleep(OWNER_WATCH).await;
             if let Ok(Some(now)) = self.leases.recorded_holder(partition).await {
