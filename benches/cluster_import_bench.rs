@@ -142,6 +142,8 @@ fn main() {
 
 /// How many reads of each kind are timed, one after another.
 const READS: usize = 1_000;
+/// How many clients read at once in the last part.
+const CLIENTS: usize = 8;
 
 /// The statement and the defaulter list of east's accounts and subdivisions, asked of
 /// east's owner directly (the baseline) and through a gateway in front of both partitions,
@@ -264,6 +266,51 @@ fn api_through_the_gateway(
                 READS as f64 / (total / 1e3)
             );
         }
+    }
+    // The same statements asked by several clients at once.
+    println!(
+        "{CLIENTS} clients at once, {} reads each: {:<25} {:>9} {:>9} {:>9}",
+        READS / CLIENTS,
+        "",
+        "p50 ms",
+        "p99 ms",
+        "reads/s"
+    );
+    for (via, addr) in [("owner", east_addr), ("gateway", gateway_addr.as_str())] {
+        let started = std::time::Instant::now();
+        let mut took: Vec<f64> = std::thread::scope(|scope| {
+            let clients: Vec<_> = (0..CLIENTS)
+                .map(|client| {
+                    let (accounts, token) = (&accounts, &token);
+                    scope.spawn(move || {
+                        (0..READS / CLIENTS)
+                            .map(|i| {
+                                let account = &accounts[(client + i * CLIENTS) % accounts.len()];
+                                let path = format!("/api/v1/consumers/{account}");
+                                let started = std::time::Instant::now();
+                                let (status, body) =
+                                    common::http_get(addr, &path, Some(token)).expect("an answer");
+                                assert_eq!(status, 200, "{via}: {body}");
+                                started.elapsed().as_secs_f64() * 1e3
+                            })
+                            .collect::<Vec<f64>>()
+                    })
+                })
+                .collect();
+            clients
+                .into_iter()
+                .flat_map(|c| c.join().expect("a client"))
+                .collect()
+        });
+        let wall = started.elapsed().as_secs_f64();
+        took.sort_by(f64::total_cmp);
+        println!(
+            "{:<63} {:>9.2} {:>9.2} {:>9.0}",
+            format!("statement, {via}"),
+            took[took.len() / 2],
+            took[took.len() * 99 / 100],
+            took.len() as f64 / wall
+        );
     }
     let _ = gateway.kill();
     let _ = gateway.wait();
