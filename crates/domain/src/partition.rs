@@ -87,6 +87,11 @@ pub struct Lookup {
     pub receipts: BTreeSet<String>,
     pub camps: BTreeSet<String>,
     pub grievances: BTreeSet<String>,
+    /// The office tree is not wanted in the answer (a lookup of names alone). Left out of
+    /// the request when false, and ignored by a partition that does not know it: the tree
+    /// then comes anyway.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub without_offices: bool,
 }
 
 impl Lookup {

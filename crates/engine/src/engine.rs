@@ -486,6 +486,7 @@ impl Engine {
         let offices = world
             .offices
             .values()
+            .filter(|_| !lookup.without_offices)
             .map(|o| KnownOffice {
                 code: o.code.clone(),
                 level: o.level,

@@ -211,3 +211,54 @@ fn four_partitions_rank_and_award_as_one_process() {
         Err(FiguresError::MissingPeriod { partition, .. }) if partition == "p2"
     ));
 }
+
+#[test]
+fn a_partition_names_what_it_holds_with_or_without_its_office_tree() {
+    let config = GeneratorConfig {
+        consumers: 50,
+        months: 1,
+        seed: 7,
+        start: NaiveDate::from_ymd_opt(2025, 4, 1).expect("a date"),
+    };
+    let mut dirs = Vec::new();
+    let mut engine = open(&mut dirs);
+    let mut accounts = Vec::new();
+    Generator::new(config)
+        .for_each_month(5_000, &mut |batch| {
+            for command in &batch.commands {
+                if let Command::RegisterConsumer { account_no, .. } = command {
+                    accounts.push(account_no.clone());
+                }
+            }
+            engine
+                .execute(Input::all_at("one", batch.commands))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .expect("the generated utility runs");
+    let mut lookup = vasooli_domain::partition::Lookup::default();
+    lookup.accounts.insert(accounts[0].clone());
+    lookup.accounts.insert("UK-NOBODY".to_string());
+    let known = engine.known(&lookup).expect("known");
+    assert!(!known.offices.is_empty());
+    assert_eq!(known.accounts.len(), 1, "{:?}", known.accounts);
+    assert!(known.accounts.contains_key(&accounts[0]));
+    // Without the tree: the same names, no offices; a request without the flag reads as
+    // one that wants the tree, and a request that does not want it says so.
+    let bare = vasooli_domain::partition::Lookup {
+        without_offices: true,
+        ..lookup.clone()
+    };
+    let names_only = engine.known(&bare).expect("known");
+    assert!(names_only.offices.is_empty());
+    assert_eq!(names_only.accounts, known.accounts);
+    let plain = serde_json::to_string(&lookup).expect("json");
+    assert!(!plain.contains("without_offices"), "{plain}");
+    assert_eq!(
+        serde_json::from_str::<vasooli_domain::partition::Lookup>(&plain).expect("reads"),
+        lookup
+    );
+    assert!(serde_json::to_string(&bare)
+        .expect("json")
+        .contains("\"without_offices\":true"));
+}

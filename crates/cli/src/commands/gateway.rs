@@ -487,7 +487,10 @@ impl Gateway {
         }
         use futures_util::stream::{FuturesUnordered, StreamExt};
         let partitions = self.partitions().await?;
-        let mut lookup = Lookup::default();
+        let mut lookup = Lookup {
+            without_offices: true,
+            ..Lookup::default()
+        };
         lookup.accounts.insert(account_no.to_string());
         // The first partition found holding it answers: a partition without an owner for
         // the moment holds up only the accounts no other partition holds.
