@@ -239,16 +239,27 @@ pub fn bearer_token(value: &str) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-fn authenticate(headers: &axum::http::HeaderMap, state: &AppState) -> Result<TokenInfo, ApiError> {
+/// The token a request presents: 401 without an `Authorization` header; a header of another
+/// scheme presents the empty token, which no token matches.
+pub fn presented_token(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::unauthorized(
             "an Authorization: Bearer TOKEN header is required",
         ));
     };
-    let token = value.to_str().ok().and_then(bearer_token).unwrap_or("");
+    Ok(value.to_str().ok().and_then(bearer_token).unwrap_or(""))
+}
+
+/// The answer to a token no table holds.
+pub fn unknown_token() -> ApiError {
+    ApiError::unauthorized("the token is unknown or revoked")
+}
+
+fn authenticate(headers: &axum::http::HeaderMap, state: &AppState) -> Result<TokenInfo, ApiError> {
+    let token = presented_token(headers)?;
     match tokens::lookup(&state.tokens, token) {
         Ok(Some(info)) => Ok(info),
-        Ok(None) => Err(ApiError::unauthorized("the token is unknown or revoked")),
+        Ok(None) => Err(unknown_token()),
         Err(e) => Err(error::storage(&e)
             .unwrap_or_else(|| ApiError::internal(format!("reading the tokens failed: {e}")))),
     }

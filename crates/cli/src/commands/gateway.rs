@@ -30,7 +30,7 @@ use vasooli_domain::{Money, Policy};
 use vasooli_projections::reports;
 use vasooli_server::error::ApiError;
 use vasooli_server::tokens::{hash_hex, TokenInfo};
-use vasooli_server::{bearer_token, Caller, ReportAsk};
+use vasooli_server::{presented_token, unknown_token, Caller, ReportAsk};
 
 use crate::commands::cluster::{cluster_failure, config};
 use crate::Failure;
@@ -102,27 +102,32 @@ fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&bytes[..end], &bytes[end + 1..]))
 }
 
-fn encode_answer(status: StatusCode, headers: Vec<(String, String)>, body: &[u8]) -> Vec<u8> {
-    let head = AnswerHead {
+/// A response as it travels back to the gateway: its status, its header fields but those of
+/// the transfer, and its body.
+async fn encode_answer(response: Response) -> Vec<u8> {
+    let status = response.status();
+    let headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| !is_transfer_field(name.as_str()))
+        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+        .collect();
+    let body = match axum::body::to_bytes(response.into_body(), usize::MAX).await {
+        Ok(body) => body,
+        Err(e) => {
+            // An error's body is made in memory: this does not fail again.
+            let failed = ApiError::internal(format!("reading the answer failed: {e}"));
+            return Box::pin(encode_answer(failed.into_response())).await;
+        }
+    };
+    let mut out = serde_json::to_vec(&AnswerHead {
         status: status.as_u16(),
         headers,
-    };
-    let mut out = serde_json::to_vec(&head).unwrap_or_default();
+    })
+    .unwrap_or_default();
     out.push(b'\n');
-    out.extend_from_slice(body);
+    out.extend_from_slice(&body);
     out
-}
-
-fn json_headers() -> Vec<(String, String)> {
-    vec![("content-type".to_string(), "application/json".to_string())]
-}
-
-fn malformed_answer(message: &str) -> Vec<u8> {
-    encode_answer(
-        StatusCode::BAD_REQUEST,
-        json_headers(),
-        error_body("malformed", message).as_bytes(),
-    )
 }
 
 /// The owner's side: answers a request the gateway handed on with `app`, this process's
@@ -135,7 +140,8 @@ pub async fn answer(app: axum::Router, request: Vec<u8>, max: usize) -> Vec<u8> 
         .and_then(split_line)
         .and_then(|(head, body)| Some((serde_json::from_slice::<Head>(head).ok()?, body)))
     else {
-        return malformed_answer("not a request the gateway hands on");
+        let refused = ApiError::malformed("not a request the gateway hands on");
+        return encode_answer(refused.into_response()).await;
     };
     let mut builder = axum::http::Request::builder()
         .method(head.method.as_str())
@@ -144,7 +150,8 @@ pub async fn answer(app: axum::Router, request: Vec<u8>, max: usize) -> Vec<u8> 
         builder = builder.header(header::CONTENT_TYPE, content_type);
     }
     let Ok(mut http) = builder.body(Body::from(body.to_vec())) else {
-        return malformed_answer("the request's method or path does not read");
+        let refused = ApiError::malformed("the request's method or path does not read");
+        return encode_answer(refused.into_response()).await;
     };
     if let Some(caller) = head.caller {
         http.extensions_mut().insert(Caller(caller));
@@ -153,41 +160,16 @@ pub async fn answer(app: axum::Router, request: Vec<u8>, max: usize) -> Vec<u8> 
         Ok(response) => response,
         Err(never) => match never {},
     };
-    let status = response.status();
-    let headers: Vec<(String, String)> = response
-        .headers()
-        .iter()
-        .filter(|(name, _)| !is_transfer_field(name.as_str()))
-        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
-        .collect();
-    let body = match axum::body::to_bytes(response.into_body(), usize::MAX).await {
-        Ok(body) => body,
-        Err(e) => {
-            return encode_answer(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json_headers(),
-                error_body("internal", &format!("reading the answer failed: {e}")).as_bytes(),
-            )
-        }
-    };
-    let answer = encode_answer(status, headers, &body);
+    let answer = encode_answer(response).await;
     if answer.len() > max {
-        let message = format!(
+        let refused = ApiError::unprocessable(format!(
             "the answer takes {} bytes, more than the cluster carries ({max}): ask for fewer rows \
              (limit and offset)",
             answer.len()
-        );
-        return encode_answer(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json_headers(),
-            error_body("unprocessable", &message).as_bytes(),
-        );
+        ));
+        return encode_answer(refused.into_response()).await;
     }
     answer
-}
-
-fn error_body(code: &str, message: &str) -> String {
-    serde_json::json!({"error": {"code": code, "message": message}}).to_string()
 }
 
 /// The gateway: the cluster, and what it read of it lately.
@@ -197,15 +179,38 @@ struct Gateway {
     tokens: TokenBoard,
     leases: vasooli_cluster::Leases,
     policy: Policy,
-    /// Division -> partition, and when it was read.
-    assigned: Mutex<Option<(Instant, HashMap<String, String>)>>,
-    /// The office tree, and when it was read.
-    offices: Mutex<Option<(Instant, Vec<KnownOffice>)>>,
+    /// Division -> partition.
+    assigned: Fresh<HashMap<String, String>>,
+    /// The office tree.
+    offices: Fresh<Vec<KnownOffice>>,
     /// Token hash -> its holder, the partition keeping it, and when it was looked up.
     callers: Mutex<HashMap<String, (Instant, TokenInfo, String)>>,
     /// Account -> the partition holding it. An account stays where it was registered, so
     /// what was found stays true.
     accounts: Mutex<HashMap<String, String>>,
+}
+
+/// A value read from the cluster, and when it was read.
+struct Fresh<T>(Mutex<Option<(Instant, T)>>);
+
+impl<T: Clone> Fresh<T> {
+    fn new() -> Fresh<T> {
+        Fresh(Mutex::new(None))
+    }
+
+    /// The value, if it was read less than `within` ago.
+    fn within(&self, within: Duration) -> Option<T> {
+        let kept = self.0.lock().ok()?;
+        let (at, value) = kept.as_ref()?;
+        (at.elapsed() < within).then(|| value.clone())
+    }
+
+    /// Keeps `value`, read now.
+    fn put(&self, value: &T) {
+        if let Ok(mut kept) = self.0.lock() {
+            *kept = Some((Instant::now(), value.clone()));
+        }
+    }
 }
 
 /// Keeps `key -> value` in `map`, starting the map again once it holds [`KEPT_MAX`].
@@ -244,12 +249,8 @@ enum Target {
 impl Gateway {
     /// Division -> partition, read again once [`MAP_FOR`] passed.
     async fn assigned(&self) -> Result<HashMap<String, String>, ApiError> {
-        if let Ok(kept) = self.assigned.lock() {
-            if let Some((at, map)) = kept.as_ref() {
-                if at.elapsed() < MAP_FOR {
-                    return Ok(map.clone());
-                }
-            }
+        if let Some(map) = self.assigned.within(MAP_FOR) {
+            return Ok(map);
         }
         let map: HashMap<String, String> = self
             .map
@@ -258,9 +259,7 @@ impl Gateway {
             .map_err(|e| unavailable(&e.to_string()))?
             .into_iter()
             .collect();
-        if let Ok(mut kept) = self.assigned.lock() {
-            *kept = Some((Instant::now(), map.clone()));
-        }
+        self.assigned.put(&map);
         Ok(map)
     }
 
@@ -280,13 +279,7 @@ impl Gateway {
         &self,
         headers: &axum::http::HeaderMap,
     ) -> Result<(TokenInfo, String), ApiError> {
-        let Some(value) = headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::unauthorized(
-                "an Authorization: Bearer TOKEN header is required",
-            ));
-        };
-        let token = value.to_str().ok().and_then(bearer_token).unwrap_or("");
-        let hash = hash_hex(token);
+        let hash = hash_hex(presented_token(headers)?);
         if let Ok(callers) = self.callers.lock() {
             if let Some((at, info, home)) = callers.get(&hash) {
                 if at.elapsed() < TOKEN_FOR {
@@ -308,7 +301,7 @@ impl Gateway {
                 return Ok((info, partition.clone()));
             }
         }
-        Err(ApiError::unauthorized("the token is unknown or revoked"))
+        Err(unknown_token())
     }
 
     /// What every partition holds of `lookup`'s names (and, from each, the office tree).
@@ -456,12 +449,8 @@ impl Gateway {
     /// The office tree as `home`'s owner holds it (every partition holds all of it), read
     /// again once [`MAP_FOR`] passed.
     async fn offices(&self, home: &str) -> Result<Vec<KnownOffice>, ApiError> {
-        if let Ok(kept) = self.offices.lock() {
-            if let Some((at, offices)) = kept.as_ref() {
-                if at.elapsed() < MAP_FOR {
-                    return Ok(offices.clone());
-                }
-            }
+        if let Some(offices) = self.offices.within(MAP_FOR) {
+            return Ok(offices);
         }
         let offices = self
             .known(&[home.to_string()], &Lookup::default())
@@ -469,9 +458,7 @@ impl Gateway {
             .pop()
             .unwrap_or_default()
             .offices;
-        if let Ok(mut kept) = self.offices.lock() {
-            *kept = Some((Instant::now(), offices.clone()));
-        }
+        self.offices.put(&offices);
         Ok(offices)
     }
 
@@ -721,23 +708,24 @@ impl Gateway {
             });
             summaries.insert(partition.clone(), value);
         }
-        if let Some((partition, status, value)) = refused {
-            let message = value["error"]["message"].as_str().unwrap_or("");
-            let code = value["error"]["code"].as_str().unwrap_or("internal");
+        if let Some((partition, status, mut value)) = refused {
             let done: Vec<&str> = summaries.keys().map(String::as_str).collect();
             let done = if done.is_empty() {
                 "none".to_string()
             } else {
                 done.join(", ")
             };
-            return Ok(refusal(
-                status,
-                code,
-                &format!(
-                    "partition {partition}: {message} (the run finished on: {done}; the same \
-                     request again finishes the rest)"
-                ),
-            ));
+            // The partition's own error body, its message saying whose it is.
+            let message = format!(
+                "partition {partition}: {} (the run finished on: {done}; the same request \
+                 again finishes the rest)",
+                value["error"]["message"].as_str().unwrap_or("")
+            );
+            if !value["error"].is_object() {
+                value = serde_json::json!({"error": {"code": "internal"}});
+            }
+            value["error"]["message"] = Value::from(message);
+            return Ok((status, axum::Json(value)).into_response());
         }
         let mut total = total.unwrap_or(Value::Null);
         if let Value::Object(map) = &mut total {
@@ -1218,16 +1206,6 @@ fn failure_error(partition: &str, failure: Failure) -> ApiError {
     }
 }
 
-fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
-    let mut response = Response::new(Body::from(error_body(code, message)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
 async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     match gateway.handle(request).await {
         Ok(response) => response,
@@ -1254,8 +1232,8 @@ pub fn run(servers: &[String], addr: &str, policy: Policy) -> Result<(), Failure
                 .map_err(cluster_failure)?,
             log,
             policy,
-            assigned: Mutex::new(None),
-            offices: Mutex::new(None),
+            assigned: Fresh::new(),
+            offices: Fresh::new(),
             callers: Mutex::new(HashMap::new()),
             accounts: Mutex::new(HashMap::new()),
         });
