@@ -1260,19 +1260,40 @@ impl ReportAsk {
     /// The query of `GET /api/v1/rankings` (level defaults to subdivision), for a caller who
     /// may read the utility's reports.
     pub fn rankings(caller: &TokenInfo, query: RawQuery) -> Result<ReportAsk, ApiError> {
+        ReportAsk::read(
+            caller,
+            query,
+            keys::<RankingsFilter>(),
+            |params| match params.get("level").map(Level::from_str) {
+                None => Ok(Level::Subdivision),
+                Some(Ok(level)) if level != Level::Zone => Ok(level),
+                Some(_) => Err(ApiError::malformed(
+                    "level: not one of circle, division, subdivision",
+                )),
+            },
+        )
+    }
+
+    /// The query of `GET /api/v1/awards`, for a caller who may read the utility's reports.
+    pub fn awards(caller: &TokenInfo, query: RawQuery) -> Result<ReportAsk, ApiError> {
+        ReportAsk::read(caller, query, keys::<PeriodFilter>(), |_| {
+            Ok(Level::Subdivision)
+        })
+    }
+
+    /// The caller's role, then the query: its keys (a list's and `filter`), format, period,
+    /// level and page, checked in that order.
+    fn read(
+        caller: &TokenInfo,
+        query: RawQuery,
+        filter: Vec<String>,
+        level: impl FnOnce(&Params) -> Result<Level, ApiError>,
+    ) -> Result<ReportAsk, ApiError> {
         access::require_utility_reader(caller)?;
-        let params = Params::parse(query, &[keys::<ListQuery>(), keys::<RankingsFilter>()])?;
+        let params = Params::parse(query, &[keys::<ListQuery>(), filter])?;
         let format = params.format()?;
         let period = params.period()?;
-        let level = match params.get("level").map(Level::from_str) {
-            None => Level::Subdivision,
-            Some(Ok(level)) if level != Level::Zone => level,
-            Some(_) => {
-                return Err(ApiError::malformed(
-                    "level: not one of circle, division, subdivision",
-                ))
-            }
-        };
+        let level = level(&params)?;
         let paging = params.page()?;
         Ok(ReportAsk {
             period,
@@ -1282,42 +1303,34 @@ impl ReportAsk {
         })
     }
 
-    /// The query of `GET /api/v1/awards`, for a caller who may read the utility's reports.
-    pub fn awards(caller: &TokenInfo, query: RawQuery) -> Result<ReportAsk, ApiError> {
-        access::require_utility_reader(caller)?;
-        let params = Params::parse(query, &[keys::<ListQuery>(), keys::<PeriodFilter>()])?;
-        let format = params.format()?;
-        let period = params.period()?;
-        let paging = params.page()?;
-        Ok(ReportAsk {
-            period,
-            level: Level::Subdivision,
-            format,
-            paging,
-        })
-    }
-
     /// The page of `rows` asked for, in the format asked for.
     pub fn ranked(&self, rows: Vec<reports::RankingRow>) -> Listing {
-        Listing {
-            format: self.format,
-            columns: reports::RankingRow::COLUMNS.to_vec(),
-            records: page(rows, self.paging)
-                .iter()
-                .map(|r| r.to_record())
-                .collect(),
-        }
+        self.listing(
+            reports::RankingRow::COLUMNS,
+            rows,
+            reports::RankingRow::to_record,
+        )
     }
 
     /// The page of `rows` asked for, in the format asked for.
     pub fn awarded(&self, rows: Vec<reports::AwardRow>) -> Listing {
+        self.listing(
+            reports::AwardRow::COLUMNS,
+            rows,
+            reports::AwardRow::to_record,
+        )
+    }
+
+    fn listing<R>(
+        &self,
+        columns: &[&'static str],
+        rows: Vec<R>,
+        record: impl Fn(&R) -> Record,
+    ) -> Listing {
         Listing {
             format: self.format,
-            columns: reports::AwardRow::COLUMNS.to_vec(),
-            records: page(rows, self.paging)
-                .iter()
-                .map(|r| r.to_record())
-                .collect(),
+            columns: columns.to_vec(),
+            records: page(rows, self.paging).iter().map(record).collect(),
         }
     }
 }
