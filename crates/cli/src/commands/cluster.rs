@@ -1107,8 +1107,9 @@ async fn serve_replica_metrics(
             }
         }),
     );
+    // Served as the API is, with its caps on each connection.
     Ok(AbortOnDrop(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = vasooli_server::serve_app(listener, app, std::future::pending()).await {
             tracing::warn!("serving the replica's metrics: {e}");
         }
     })))
