@@ -483,16 +483,19 @@ impl Engine {
     /// from a partition before routing a batch (see [`vasooli_domain::partition`]).
     pub fn known(&self, lookup: &Lookup) -> Result<Known, EngineError> {
         let world = &self.world;
-        let offices = world
-            .offices
-            .values()
-            .filter(|_| !lookup.without_offices)
-            .map(|o| KnownOffice {
-                code: o.code.clone(),
-                level: o.level,
-                parent: o.parent.clone(),
-            })
-            .collect();
+        let offices = if lookup.without_offices {
+            Vec::new()
+        } else {
+            world
+                .offices
+                .values()
+                .map(|o| KnownOffice {
+                    code: o.code.clone(),
+                    level: o.level,
+                    parent: o.parent.clone(),
+                })
+                .collect()
+        };
         let accounts = lookup
             .accounts
             .iter()
