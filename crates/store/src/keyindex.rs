@@ -33,6 +33,7 @@ use std::collections::hash_map::Entry;
 
 use crate::codec::{self, KeyIndexWire, KeyRunWire, KeyWire};
 use crate::fasthash::FastMap;
+use crate::files::{LogTree, RunFiles, RunWriter};
 use crate::layout;
 use crate::read::decode_chunk;
 use crate::{KeyEntry, Recover, StoreError};
@@ -180,6 +181,8 @@ impl Run {
 struct RunBuilder {
     run: Run,
     block: Vec<(u64, u64)>,
+    /// The run's file, once its first block is written to one.
+    file: Option<RunWriter>,
     batch: sled::Batch,
     in_batch: usize,
     last: Option<(u64, u64)>,
@@ -196,13 +199,14 @@ impl RunBuilder {
                 bloom: Bloom::with_entries(expected_entries),
             },
             block: Vec::with_capacity(BLOCK_ENTRIES),
+            file: None,
             batch: sled::Batch::default(),
             in_batch: 0,
             last: None,
         }
     }
 
-    fn push(&mut self, tree: &sled::Tree, entry: (u64, u64)) -> Result<(), StoreError> {
+    fn push(&mut self, tree: &LogTree, entry: (u64, u64)) -> Result<(), StoreError> {
         if self.last.is_some_and(|last| last >= entry) {
             return Err(StoreError::Corrupt {
                 position: entry.1,
@@ -222,12 +226,20 @@ impl RunBuilder {
         Ok(())
     }
 
-    fn finish_block(&mut self, tree: &sled::Tree) -> Result<(), StoreError> {
+    fn finish_block(&mut self, tree: &LogTree) -> Result<(), StoreError> {
         let number = self.run.fences.len() as u32 - 1;
         let mut value = Vec::with_capacity(16 + self.block.len() * 12);
         codec::seal_key_block(&self.block, &mut value);
-        self.batch
-            .insert(&layout::key_block(self.run.id, number)[..], value);
+        let key = layout::key_block(self.run.id, number);
+        if tree.in_files() {
+            if self.file.is_none() {
+                self.file = Some(tree.runs().create(self.run.id)?);
+            }
+            let file = self.file.as_mut().expect("just made");
+            self.batch.insert(&key[..], &file.push(&value)?[..]);
+        } else {
+            self.batch.insert(&key[..], value);
+        }
         self.block.clear();
         self.in_batch += 1;
         if self.in_batch == RUN_BATCH_KEYS {
@@ -237,9 +249,14 @@ impl RunBuilder {
         Ok(())
     }
 
-    fn finish(mut self, tree: &sled::Tree) -> Result<Run, StoreError> {
+    /// Writes the last block; the run is durable when this returns (its file synced before
+    /// the last of its pointers goes to sled, and before any manifest lists it).
+    fn finish(mut self, tree: &LogTree) -> Result<Run, StoreError> {
         if !self.block.is_empty() {
             self.finish_block(tree)?;
+        }
+        if let Some(file) = self.file.take() {
+            file.finish()?;
         }
         if self.in_batch > 0 {
             tree.apply_batch(std::mem::take(&mut self.batch))?;
@@ -251,18 +268,22 @@ impl RunBuilder {
 /// Reads one run's entries in order.
 struct RunReader {
     iter: sled::Iter,
+    runs: std::sync::Arc<RunFiles>,
     run_id: u64,
     block: Vec<(u64, u64)>,
     next: usize,
+    read: Vec<u8>,
 }
 
 impl RunReader {
-    fn new(tree: &sled::Tree, run_id: u64) -> RunReader {
+    fn new(tree: &LogTree, run_id: u64) -> RunReader {
         RunReader {
             iter: tree.range(layout::key_block(run_id, 0)..layout::key_block(run_id + 1, 0)),
+            runs: std::sync::Arc::clone(tree.runs()),
             run_id,
             block: Vec::new(),
             next: 0,
+            read: Vec::new(),
         }
     }
 
@@ -272,7 +293,8 @@ impl RunReader {
                 return Ok(None);
             };
             let (_, value) = item?;
-            self.block = decode_block(self.run_id, &value)?;
+            let value = self.runs.resolve(self.run_id, &value, &mut self.read)?;
+            self.block = decode_block(self.run_id, value)?;
             self.next = 0;
         }
         Ok(Some(self.block[self.next]))
@@ -324,7 +346,7 @@ impl KeyIndex {
     /// Loads the manifest and every listed run's filters; removes blocks of unlisted runs.
     /// A damaged manifest or run is not fatal: the index is dropped (every block removed)
     /// and rebuilt from the keys stored in the log, which the open's replay does.
-    pub(crate) fn open(tree: &sled::Tree) -> Result<KeyIndex, StoreError> {
+    pub(crate) fn open(tree: &LogTree) -> Result<KeyIndex, StoreError> {
         let legacy = tree
             .scan_prefix([layout::KEY_PREFIX])
             .next()
@@ -333,6 +355,11 @@ impl KeyIndex {
         match KeyIndex::load(tree) {
             Ok((mut index, orphans)) => {
                 remove_keys(tree, orphans)?;
+                for run in tree.runs().on_disk()? {
+                    if !index.runs.iter().any(|r| r.id == run) {
+                        tree.runs().remove(run)?;
+                    }
+                }
                 index.legacy = legacy;
                 Ok(index)
             }
@@ -346,6 +373,11 @@ impl KeyIndex {
                     .collect::<Result<Vec<_>, _>>()?;
                 remove_keys(tree, blocks)?;
                 tree.remove(layout::KEY_INDEX_KEY)?;
+                // Run files go after the manifest: the blocks naming them are gone already.
+                tree.flush()?;
+                for run in tree.runs().on_disk()? {
+                    tree.runs().remove(run)?;
+                }
                 Ok(KeyIndex {
                     legacy,
                     ..KeyIndex::default()
@@ -356,7 +388,7 @@ impl KeyIndex {
     }
 
     /// The index the manifest describes, and the keys of blocks it does not list.
-    fn load(tree: &sled::Tree) -> Result<(KeyIndex, Vec<sled::IVec>), StoreError> {
+    fn load(tree: &LogTree) -> Result<(KeyIndex, Vec<sled::IVec>), StoreError> {
         let manifest = read_manifest(tree)?;
         let mut runs: Vec<RunBuilder> = manifest
             .runs
@@ -426,8 +458,9 @@ impl KeyIndex {
     }
 
     /// Positions recorded under `hash`: candidates, to be confirmed against the log.
-    fn positions_of(&self, tree: &sled::Tree, hash: u64) -> Result<Vec<u64>, StoreError> {
+    fn positions_of(&self, tree: &LogTree, hash: u64) -> Result<Vec<u64>, StoreError> {
         let mut out: Vec<u64> = Vec::new();
+        let mut read = Vec::new();
         if let Some(&first) = self.memtable.get(&hash) {
             out.push(first);
             // Only a hash already in the map has further positions.
@@ -452,8 +485,9 @@ impl KeyIndex {
                 let bytes = tree
                     .get(layout::key_block(run.id, block as u32))?
                     .ok_or_else(|| corrupt_run(run.id, format!("block {block} missing")))?;
+                let bytes = tree.runs().resolve(run.id, &bytes, &mut read)?;
                 out.extend(
-                    decode_block(run.id, &bytes)?
+                    decode_block(run.id, bytes)?
                         .into_iter()
                         .filter(|(h, _)| *h == hash)
                         .map(|(_, position)| position),
@@ -467,7 +501,7 @@ impl KeyIndex {
     /// Where `namespace`/`key` was recorded, if it was.
     pub(crate) fn find(
         &self,
-        tree: &sled::Tree,
+        tree: &LogTree,
         namespace: &str,
         key: &str,
     ) -> Result<Option<KeyEntry>, StoreError> {
@@ -477,7 +511,7 @@ impl KeyIndex {
     /// [`KeyIndex::find`] of a key whose [`key_hash`] is `hash`.
     pub(crate) fn find_hashed(
         &self,
-        tree: &sled::Tree,
+        tree: &LogTree,
         hash: u64,
         namespace: &str,
         key: &str,
@@ -510,7 +544,7 @@ impl KeyIndex {
     /// `lock` once written, and blocks of merged runs are removed after that.
     pub(crate) fn write_run(
         lock: &std::sync::RwLock<KeyIndex>,
-        tree: &sled::Tree,
+        tree: &LogTree,
         position: u64,
     ) -> Result<(), StoreError> {
         // The writer is the only mutator, so what it reads here stays true while it writes.
@@ -550,6 +584,10 @@ impl KeyIndex {
             index.memtable.retain(|_, p| *p > position);
             index.memtable_more.retain(|&(_, p)| p > position);
         }
+        if !merged_away.is_empty() {
+            // The files of the runs merged away go only once no durable manifest lists them.
+            tree.flush()?;
+        }
         for id in merged_away {
             // Only garbage is left behind by a failure here; open removes it.
             if let Err(e) = remove_run(tree, id) {
@@ -563,7 +601,7 @@ impl KeyIndex {
     /// and the run (none when the memtable is empty: the manifest only moves `covered` on).
     fn flush_memtable(
         lock: &std::sync::RwLock<KeyIndex>,
-        tree: &sled::Tree,
+        tree: &LogTree,
     ) -> Result<(u64, Option<Run>), StoreError> {
         let index = lock.read_recovered();
         if index.memtable_len() == 0 {
@@ -588,7 +626,7 @@ impl KeyIndex {
     /// `merged_away`.
     fn merge_full_levels(
         lock: &std::sync::RwLock<KeyIndex>,
-        tree: &sled::Tree,
+        tree: &LogTree,
         mut new_run: Option<Run>,
         next_id: &mut u64,
         merged_away: &mut Vec<u64>,
@@ -621,7 +659,7 @@ impl KeyIndex {
 
 /// Merges the runs `inputs` (id, entries) into run `id` of `level`, in key order.
 fn merge_runs(
-    tree: &sled::Tree,
+    tree: &LogTree,
     inputs: &[(u64, u64)],
     id: u64,
     level: u32,
@@ -687,8 +725,9 @@ fn read_manifest(tree: &sled::Tree) -> Result<KeyIndexWire, StoreError> {
 
 /// Reads every block into the fences, bloom filter and count of its run in `runs`; returns
 /// the keys of blocks of runs not listed there.
-fn load_blocks(tree: &sled::Tree, runs: &mut [RunBuilder]) -> Result<Vec<sled::IVec>, StoreError> {
+fn load_blocks(tree: &LogTree, runs: &mut [RunBuilder]) -> Result<Vec<sled::IVec>, StoreError> {
     let mut orphans = Vec::new();
+    let mut read = Vec::new();
     for item in tree.scan_prefix([layout::KEY_BLOCK_PREFIX]) {
         let (key, value) = item?;
         let Some((run_id, block)) = layout::key_block_parts(&key) else {
@@ -705,7 +744,8 @@ fn load_blocks(tree: &sled::Tree, runs: &mut [RunBuilder]) -> Result<Vec<sled::I
                 format!("block {block} out of sequence"),
             ));
         }
-        let entries = decode_block(run_id, &value)?;
+        let value = tree.runs().resolve(run_id, &value, &mut read)?;
+        let entries = decode_block(run_id, value)?;
         run.fences.push(entries[0].0);
         for (hash, _) in &entries {
             run.bloom.insert(*hash);
@@ -720,17 +760,18 @@ fn remove_keys(tree: &sled::Tree, keys: Vec<sled::IVec>) -> Result<(), StoreErro
     Ok(())
 }
 
-fn remove_run(tree: &sled::Tree, id: u64) -> Result<(), StoreError> {
+fn remove_run(tree: &LogTree, id: u64) -> Result<(), StoreError> {
     let blocks = tree
         .range(layout::key_block(id, 0)..layout::key_block(id + 1, 0))
         .keys()
         .collect::<Result<Vec<_>, _>>()?;
-    remove_keys(tree, blocks)
+    remove_keys(tree, blocks)?;
+    tree.runs().remove(id)
 }
 
 /// The key recorded with the event at `position`, if it is `namespace`/`key`.
 fn recorded_key(
-    tree: &sled::Tree,
+    tree: &LogTree,
     position: u64,
     namespace: &str,
     key: &str,
@@ -749,8 +790,9 @@ fn recorded_key(
         position,
         reason: "malformed chunk key".to_owned(),
     })?;
-    let mut plain = Vec::new();
-    let chunk = decode_chunk(first, &bytes, &mut plain)?;
+    let (mut plain, mut read) = (Vec::new(), Vec::new());
+    let bytes = tree.chunk(first, &bytes, &mut read)?;
+    let chunk = decode_chunk(first, bytes, &mut plain)?;
     let Some(event) = chunk.events.get((position - first) as usize) else {
         return Err(StoreError::Corrupt {
             position,
@@ -781,6 +823,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = sled::open(dir.path()).expect("sled");
         let tree = db.open_tree("t").expect("tree");
+        // Its blocks in a run file, as the store writes them.
+        let tree = LogTree::open(dir.path(), tree, true).expect("files");
         let hash = 1u64 << 40;
         let mut entries: Vec<(u64, u64)> = Vec::new();
         for p in 0..300 {
@@ -862,7 +906,12 @@ mod tests {
             )
         };
         {
-            let store = Store::open_with(dir.path(), options).expect("open");
+            // Blocks inside sled, as logs made before the run files keep them.
+            let inside = StoreOptions {
+                blocks_in_files: false,
+                ..options
+            };
+            let store = Store::open_with(dir.path(), inside).expect("open");
             for n in 0..12u64 {
                 store.append(NewCommit::new(vec![paid(n)])).expect("append");
             }
@@ -899,11 +948,20 @@ mod tests {
         assert_eq!((r.appended, r.duplicates), (0, 2));
         store.flush().expect("flush");
         let tree = store.raw_db().open_tree(layout::LOG_TREE).expect("tree");
+        let log = store.inner.shared.tree().expect("log");
+        let mut read = Vec::new();
         let formats: std::collections::BTreeSet<u8> = tree
             .scan_prefix([layout::KEY_BLOCK_PREFIX])
-            .map(|item| item.expect("block").1[0])
+            .map(|item| {
+                let (key, value) = item.expect("block");
+                assert_eq!(value.len(), 13, "a block in a run file");
+                let (run, _) = layout::key_block_parts(&key).expect("a block key");
+                log.runs()
+                    .resolve(run, &value, &mut read)
+                    .expect("its file")[0]
+            })
             .collect();
-        // The old runs were merged away into runs of the current format.
+        // The old runs were merged away into runs of the current format, in files.
         assert_eq!(
             formats,
             std::collections::BTreeSet::from([codec::KEY_BLOCK_FORMAT])
@@ -943,8 +1001,15 @@ mod tests {
             .scan_prefix([layout::KEY_BLOCK_PREFIX])
             .collect::<Result<_, _>>()
             .expect("blocks");
+        let log = store.inner.shared.tree().expect("log");
+        let mut read = Vec::new();
         for (key, value) in blocks {
-            let entries: Vec<(u64, u64)> = decode_block(0, &value)
+            let (run, _) = layout::key_block_parts(&key).expect("a block key");
+            let value = log
+                .runs()
+                .resolve(run, &value, &mut read)
+                .expect("its file");
+            let entries: Vec<(u64, u64)> = decode_block(0, value)
                 .expect("block")
                 .into_iter()
                 .map(|(hash, position)| (!hash, position))
@@ -955,7 +1020,7 @@ mod tests {
         manifest.hash_version = KEY_HASH_VERSION + 1;
         tree.insert(layout::KEY_INDEX_KEY, codec::seal(&manifest).expect("seal"))
             .expect("insert");
-        drop(tree);
+        drop((tree, log));
         drop(store);
         let store = Store::open_with(dir.path(), options).expect("reopen");
         for n in 0..10u64 {
@@ -1037,10 +1102,13 @@ mod tests {
                 .collect::<Result<_, _>>()
                 .expect("chunks");
             assert_eq!(chunks.len(), 40);
-            let mut plain = Vec::new();
+            let log = store.inner.shared.tree().expect("log");
+            let (mut plain, mut read) = (Vec::new(), Vec::new());
             for (n, (key, value)) in chunks.into_iter().enumerate() {
+                let position = layout::chunk_key_position(&key).expect("a chunk key");
+                let value = log.chunk(position, &value, &mut read).expect("in the file");
                 assert_eq!(value[0], codec::CHUNK_FORMAT_VERSION);
-                let chunk = codec::open_chunk(&value, &mut plain).expect("chunk");
+                let chunk = codec::open_chunk(value, &mut plain).expect("chunk");
                 // Every other chunk as format 2 wrote it, the rest as format 3.
                 let old = if n % 2 == 0 {
                     codec::seal_plain_chunk(&codec::to_v2(&chunk))

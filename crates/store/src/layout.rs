@@ -6,8 +6,8 @@
 //!
 //! | prefix | key rest                                   | value            |
 //! |--------|--------------------------------------------|------------------|
-//! | `C`    | first position, u64 big-endian             | chunk (`ChunkBuilder`, read with `open_chunk`) |
-//! | `I`    | key-index run id u64 BE, block number u32 BE | key-index block (`seal_key_block`, read with `open_key_block`) |
+//! | `C`    | first position, u64 big-endian             | where the chunk is in `log/chunks` (`files::pointer`); in older logs the chunk itself (`ChunkBuilder`, read with `open_chunk`) |
+//! | `I`    | key-index run id u64 BE, block number u32 BE | where the block is in the run's file (`files::pointer`); in older logs the block itself (`seal_key_block`, read with `open_key_block`) |
 //! | `K`    | namespace length u32 BE, namespace, key    | `KeyWire` (format-1 logs only; no longer written) |
 //! | `H`    | block number u32 BE                        | `HeadBlockWire`  |
 //! | `N`    | block number u32 BE                        | `NameBlockWire`  |
@@ -18,7 +18,9 @@
 //! | `M`    | `keyindex`                                 | `KeyIndexWire`   |
 //! | `M`    | `covered`                                  | `CoveredWire`    |
 //!
-//! Big-endian positions make sled's byte order equal to position order.
+//! Big-endian positions make sled's byte order equal to position order. The bytes of chunks
+//! and key-index blocks live in files beside sled (see `files.rs`), written and synced
+//! before the batch naming them.
 
 /// Name of the sled tree holding the log. Other crates must not use names starting with `log_`.
 pub(crate) const LOG_TREE: &str = "log_v1";

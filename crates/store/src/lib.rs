@@ -15,6 +15,7 @@
 //! See `docs/STORE.md` for the on-disk format.
 
 mod codec;
+mod files;
 pub use codec::{decode_commit, encode_commit, payload_hash, CodecError};
 mod dirlock;
 mod error;
@@ -41,6 +42,7 @@ use serde::{Deserialize, Serialize};
 
 pub use dirlock::{describe_holder, wait_sled_closed, DirLock, LOCK_FILE};
 pub use error::{StorageFault, StoreError};
+pub use files::{CHUNKS_FILE, RUNS_DIR};
 pub use keyindex::KeyIndexStats;
 pub use read::ReadAll;
 pub use side::{PartsFile, PartsWriter, SideDb, SideTable, PARTS_DIR};
@@ -438,6 +440,8 @@ pub(crate) struct Shared {
     /// Events appended since the open after which closing refreshes sled's snapshot (see
     /// [`StoreOptions`]).
     pub snapshot_after_events: u64,
+    /// Whether chunks and key-index blocks go to files (see [`StoreOptions::blocks_in_files`]).
+    pub blocks_in_files: bool,
     /// Set when a write failed, cleared when one succeeds.
     pub degraded: std::sync::atomic::AtomicBool,
     notify_lock: Mutex<()>,
@@ -447,7 +451,7 @@ pub(crate) struct Shared {
 /// An open sled database and the log's tree in it.
 pub(crate) struct SledDb {
     pub db: sled::Db,
-    pub tree: sled::Tree,
+    pub tree: files::LogTree,
 }
 
 impl Shared {
@@ -470,6 +474,7 @@ impl Shared {
             key_memtable_entries: options.key_memtable_entries.max(1),
             checkpoint_every_events: options.checkpoint_every_events.max(1),
             snapshot_after_events: options.snapshot_after_events.max(1),
+            blocks_in_files: options.blocks_in_files,
             degraded: std::sync::atomic::AtomicBool::new(false),
             notify_lock: Mutex::new(()),
             notify: Condvar::new(),
@@ -477,7 +482,7 @@ impl Shared {
     }
 
     /// The log's tree, unless the database is being reopened.
-    pub(crate) fn tree(&self) -> Result<sled::Tree, StoreError> {
+    pub(crate) fn tree(&self) -> Result<files::LogTree, StoreError> {
         match &*self.sled.read_recovered() {
             Some(s) => Ok(s.tree.clone()),
             None => Err(self.reopening()),
@@ -619,6 +624,11 @@ pub struct StoreOptions {
     /// rather than at the next open (default [`SNAPSHOT_AFTER_EVENTS`]): the next command
     /// opens without replaying what this one wrote. `u64::MAX` never does.
     pub snapshot_after_events: u64,
+    /// Whether the log's chunks and the key index's blocks go to files of the store's own
+    /// beside sled (the default; see `docs/STORE.md`) or, as logs made before them kept
+    /// them, inside sled: kept for comparison and for tests of such logs, which are read
+    /// either way.
+    pub blocks_in_files: bool,
 }
 
 impl Default for StoreOptions {
@@ -627,6 +637,7 @@ impl Default for StoreOptions {
             key_memtable_entries: KEY_MEMTABLE_ENTRIES,
             checkpoint_every_events: CHECKPOINT_EVERY_EVENTS,
             snapshot_after_events: SNAPSHOT_AFTER_EVENTS,
+            blocks_in_files: true,
         }
     }
 }
@@ -655,8 +666,12 @@ impl Store {
 
     fn open_under(dir: &Path, options: StoreOptions, lock: DirLock) -> Result<Store, StoreError> {
         assert_eq!(lock.dir(), dir, "the lock held is the directory's own");
-        let (sled, keys, index, last_position) =
-            open_log(dir, options.key_memtable_entries.max(1)).map_err(|e| e.in_dir(dir))?;
+        let (sled, keys, index, last_position) = open_log(
+            dir,
+            options.key_memtable_entries.max(1),
+            options.blocks_in_files,
+        )
+        .map_err(|e| e.in_dir(dir))?;
         let keys = RwLock::new(keys);
         let shared = Arc::new(Shared::new(dir, sled, last_position, index, keys, options));
         let (tx, rx) = sync_channel(WRITE_QUEUE_BOUND);
@@ -886,7 +901,7 @@ impl LogReader {
         let lock = DirLock::take(dir)?;
         let opened = (|| {
             let db = open_log_db(dir)?;
-            let tree = db.open_tree(layout::LOG_TREE)?;
+            let tree = open_log_tree(dir, &db, true)?;
             let last = read::checked_last_position(&tree)?;
             Ok::<_, StoreError>((SledDb { db, tree }, last))
         })();
@@ -954,7 +969,7 @@ pub fn verify_dir(dir: &Path) -> Result<VerifyReport, StoreError> {
     // Waits for the lock like `open`, in case a store on `dir` was just dropped.
     let verified = (|| {
         let db = open_log_db(dir)?;
-        let tree = db.open_tree(layout::LOG_TREE)?;
+        let tree = open_log_tree(dir, &db, true)?;
         verify::verify_tree(&tree, None)
     })();
     verified.map_err(|e| e.in_dir(dir))
@@ -965,13 +980,21 @@ pub(crate) fn open_log_db(dir: &Path) -> Result<sled::Db, StoreError> {
     open_sled(&dir.join("log"), SLED_CACHE_BYTES)
 }
 
-/// Opens the log in `dir/log` and rebuilds what the store keeps in memory.
+/// The log's tree in `db` (the database of `dir/log`), with its files; new chunks and
+/// blocks go to them when `in_files`.
+fn open_log_tree(dir: &Path, db: &sled::Db, in_files: bool) -> Result<files::LogTree, StoreError> {
+    files::LogTree::open(&dir.join("log"), db.open_tree(layout::LOG_TREE)?, in_files)
+}
+
+/// Opens the log in `dir/log` to write it and rebuilds what the store keeps in memory.
 pub(crate) fn open_log(
     dir: &Path,
     memtable_entries: usize,
+    in_files: bool,
 ) -> Result<(SledDb, keyindex::KeyIndex, StreamIndex, u64), StoreError> {
     let db = open_log_db(dir)?;
-    let tree = db.open_tree(layout::LOG_TREE)?;
+    let tree = open_log_tree(dir, &db, in_files)?;
+    tree.chunks().trim()?;
     let keys = RwLock::new(keyindex::KeyIndex::open(&tree)?);
     let (index, last_position) = read::rebuild_index(&tree, &keys, memtable_entries)?;
     let keys = keys.into_inner().unwrap_or_else(|p| p.into_inner());

@@ -4,6 +4,7 @@
 use std::sync::{Arc, RwLock};
 
 use crate::codec::{self, ChunkWire, EventWire};
+use crate::files::LogTree;
 use crate::keyindex::{self, KeyIndex};
 use crate::layout::{self, CHUNK_END};
 use crate::{RecordedEvent, Recover, Shared, StoreError, StreamIndex};
@@ -54,7 +55,7 @@ fn to_recorded(position: u64, ev: &EventWire<'_>) -> RecordedEvent {
 /// runs do not hold into `keys`' memtable, writing it as a run whenever it holds
 /// `memtable_entries` (a key index rebuilt from the whole log never sits in memory whole).
 pub(crate) fn rebuild_index(
-    tree: &sled::Tree,
+    tree: &LogTree,
     keys: &RwLock<KeyIndex>,
     memtable_entries: usize,
 ) -> Result<(StreamIndex, u64), StoreError> {
@@ -97,7 +98,7 @@ fn ends_after(last: u64, checkpoint: u64, covered: u64) -> Result<(), StoreError
 
 /// Where the log in `tree` ends, checked as an open for writing checks it against the heads'
 /// checkpoint and the key index (see [`last_position`]).
-pub(crate) fn checked_last_position(tree: &sled::Tree) -> Result<u64, StoreError> {
+pub(crate) fn checked_last_position(tree: &LogTree) -> Result<u64, StoreError> {
     let last = last_position(tree)?;
     ends_after(
         last,
@@ -111,7 +112,7 @@ pub(crate) fn checked_last_position(tree: &sled::Tree) -> Result<u64, StoreError
 /// into `index` and `keys` (see [`rebuild_index`]); returns the last position and the keys
 /// read since the memtable last took them.
 fn replay_log(
-    tree: &sled::Tree,
+    tree: &LogTree,
     keys: &RwLock<KeyIndex>,
     memtable_entries: usize,
     index: &mut StreamIndex,
@@ -122,6 +123,7 @@ fn replay_log(
     let mut last = from;
     let mut tail_keys = Vec::new();
     let mut plain = Vec::new();
+    let mut read = Vec::new();
     let start = layout::chunk_key(from + 1);
     for item in tree.range(&start[..]..&CHUNK_END[..]) {
         let (key, value) = item?;
@@ -136,7 +138,8 @@ fn replay_log(
                 ),
             ));
         }
-        let chunk = decode_chunk(position, &value, &mut plain)?;
+        let value = tree.chunk(position, &value, &mut read)?;
+        let chunk = decode_chunk(position, value, &mut plain)?;
         replay_chunk(index, &mut tail_keys, &chunk, position, checkpoint, covered);
         last = position + chunk.events.len() as u64 - 1;
         if tail_keys.len() >= 4096 {
@@ -152,7 +155,7 @@ fn replay_log(
 }
 
 /// Where the log in `tree` ends: the last event of its last chunk (0 for an empty log).
-pub(crate) fn last_position(tree: &sled::Tree) -> Result<u64, StoreError> {
+pub(crate) fn last_position(tree: &LogTree) -> Result<u64, StoreError> {
     let start = layout::chunk_key(0);
     let Some(item) = tree.range(&start[..]..&CHUNK_END[..]).next_back() else {
         return Ok(0);
@@ -160,8 +163,9 @@ pub(crate) fn last_position(tree: &sled::Tree) -> Result<u64, StoreError> {
     let (key, value) = item?;
     let position =
         layout::chunk_key_position(&key).ok_or_else(|| corrupt(0, "malformed chunk key"))?;
-    let mut plain = Vec::new();
-    let chunk = decode_chunk(position, &value, &mut plain)?;
+    let (mut plain, mut read) = (Vec::new(), Vec::new());
+    let value = tree.chunk(position, &value, &mut read)?;
+    let chunk = decode_chunk(position, value, &mut plain)?;
     match chunk.events.len() as u64 {
         0 => Err(corrupt(position, "the last chunk holds no events")),
         n => Ok(position + n - 1),
@@ -201,7 +205,7 @@ fn replay_chunk(
 /// Iterator over the global log, see [`crate::Store::read_all`].
 pub struct ReadAll {
     /// The log's tree, or why it could not be had (yielded as the first item).
-    tree: Result<sled::Tree, Option<StoreError>>,
+    tree: Result<LogTree, Option<StoreError>>,
     from: u64,
     /// Last position to yield: the durable last position when the iterator was created.
     cap: u64,
@@ -212,6 +216,8 @@ pub struct ReadAll {
     done: bool,
     /// A compressed chunk's body, expanded; reused from chunk to chunk.
     plain: Vec<u8>,
+    /// A chunk read from the chunk file; reused from chunk to chunk.
+    read: Vec<u8>,
 }
 
 impl ReadAll {
@@ -227,6 +233,7 @@ impl ReadAll {
             expected_next: None,
             done: from > cap,
             plain: Vec::new(),
+            read: Vec::new(),
         }
     }
 
@@ -268,7 +275,8 @@ impl ReadAll {
                 ));
             }
         }
-        let chunk = decode_chunk(position, &value, &mut self.plain)?;
+        let value = tree.chunk(position, &value, &mut self.read)?;
+        let chunk = decode_chunk(position, value, &mut self.plain)?;
         let mut out = Vec::with_capacity(chunk.events.len());
         for (i, ev) in chunk.events.iter().enumerate() {
             let p = position + i as u64;
@@ -327,12 +335,13 @@ pub(crate) fn read_stream(shared: &Shared, stream: &str) -> Result<Vec<RecordedE
     chunks.sort_unstable();
     chunks.dedup();
     let mut out = Vec::new();
-    let mut plain = Vec::new();
+    let (mut plain, mut read) = (Vec::new(), Vec::new());
     for position in chunks.into_iter().filter(|p| *p <= cap) {
         let bytes = tree
             .get(layout::chunk_key(position))?
             .ok_or_else(|| corrupt(position, format!("chunk of stream {stream:?} missing")))?;
-        let chunk = decode_chunk(position, &bytes, &mut plain)?;
+        let bytes = tree.chunk(position, &bytes, &mut read)?;
+        let chunk = decode_chunk(position, bytes, &mut plain)?;
         for (i, ev) in chunk.events.iter().enumerate() {
             let p = position + i as u64;
             if ev.stream == stream && p <= cap {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, ChunkWire, EventWire, KeyIndexWire, KeyWire, StreamWire};
 use crate::fasthash::FastMap;
+use crate::files::LogTree;
 use crate::heads;
 use crate::keyindex;
 use crate::layout::{self, CHUNK_END};
@@ -51,7 +52,7 @@ impl VerifyReport {
 
 /// Walks the log tree. `expected_last` is the last position the open store believes in.
 pub(crate) fn verify_tree(
-    tree: &sled::Tree,
+    tree: &LogTree,
     expected_last: Option<u64>,
 ) -> Result<VerifyReport, StoreError> {
     let mut report = VerifyReport::default();
@@ -145,7 +146,7 @@ struct LogWalk {
 /// Walks every chunk of the log up to `expected_last`, reporting gaps, damaged chunks,
 /// broken commits and stream versions out of order.
 fn walk_log(
-    tree: &sled::Tree,
+    tree: &LogTree,
     expected_last: Option<u64>,
     covered: u64,
     report: &mut VerifyReport,
@@ -160,7 +161,7 @@ fn walk_log(
         log_keys: (0, 0),
     };
     let start = layout::chunk_key(0);
-    let mut plain = Vec::new();
+    let (mut plain, mut read) = (Vec::new(), Vec::new());
     for item in tree.range(&start[..]..&CHUNK_END[..]) {
         let (key, value) = item?;
         let Some(position) = layout::chunk_key_position(&key) else {
@@ -171,7 +172,19 @@ fn walk_log(
             // Written by an append that is still in flight; not part of this snapshot.
             break;
         }
-        walk.chunk(position, &value, &mut plain, report)?;
+        let value = match tree.chunk(position, &value, &mut read) {
+            Ok(value) => value,
+            Err(StoreError::Corrupt { position, reason }) => {
+                // As a chunk that does not decode: the walk goes on from the next one.
+                report.problem(position, reason);
+                walk.resync = true;
+                walk.lenient = true;
+                walk.open_commit = None;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        walk.chunk(position, value, &mut plain, report)?;
     }
     if let Some((first, last)) = walk.open_commit {
         report.problem(first, format!("commit {first}..={last} is incomplete"));
@@ -285,7 +298,7 @@ impl LogWalk {
 /// Checks the key index's runs against the keyed events the log walk tallied; returns
 /// what is wrong, to be reported only if the manifest did not change meanwhile.
 fn check_key_runs(
-    tree: &sled::Tree,
+    tree: &LogTree,
     manifest: &KeyIndexWire,
     last: u64,
     log_keys: (u64, u64),
@@ -456,11 +469,12 @@ fn check_stream_heads(
 /// Walks the blocks of every run the manifest lists; returns the count and fingerprint sum
 /// of their entries and adds what is wrong with them to `found`.
 fn verify_runs(
-    tree: &sled::Tree,
+    tree: &LogTree,
     manifest: &KeyIndexWire,
     found: &mut Vec<Problem>,
 ) -> Result<(u64, u64), StoreError> {
     let mut total = (0u64, 0u64);
+    let mut read = Vec::new();
     for run in &manifest.runs {
         let mut problem = |reason: String| {
             found.push(Problem {
@@ -481,7 +495,11 @@ fn verify_runs(
                 break;
             }
             blocks += 1;
-            let decoded = match keyindex::decode_block(run.id, &value) {
+            let decoded = match tree
+                .runs()
+                .resolve(run.id, &value, &mut read)
+                .and_then(|value| keyindex::decode_block(run.id, value))
+            {
                 Ok(d) => d,
                 Err(e) => {
                     problem(format!("block {}: {e}", blocks - 1));

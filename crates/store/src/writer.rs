@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::codec::{payload_hash, ChunkBuilder, EventKeyWire, EventWire};
 use crate::fasthash::FastMap;
+use crate::files::{self, LogTree};
 use crate::heads::CheckpointPlan;
 use crate::keyindex::{self, KeyIndex};
 use crate::layout;
@@ -163,7 +164,12 @@ struct Head {
 /// so the hot path allocates no per-event strings.
 struct GroupState<'g> {
     /// The log's tree for this group.
-    tree: sled::Tree,
+    tree: LogTree,
+    /// The group's chunks, one after another, to append to the chunk file before its batch
+    /// (empty when chunks go inside sled).
+    chunk_bytes: Vec<u8>,
+    /// Where `chunk_bytes` go in the chunk file.
+    chunk_file_end: u64,
     next_position: u64,
     /// Streams known to the shared index when the group started; ids from here on are
     /// streams first seen in this group, named by `new_names`.
@@ -185,9 +191,12 @@ struct GroupState<'g> {
 }
 
 impl<'g> GroupState<'g> {
-    fn new(tree: sled::Tree, next_position: u64, known: usize) -> Self {
+    fn new(tree: LogTree, next_position: u64, known: usize) -> Self {
+        let chunk_file_end = tree.chunks().end();
         GroupState {
             tree,
+            chunk_bytes: Vec::new(),
+            chunk_file_end,
             next_position,
             known: known as u32,
             new_names: Vec::new(),
@@ -398,8 +407,12 @@ impl Writer {
         // Dropping the old database first releases its lock (sled's threads let go of it
         // shortly after; `open_sled` waits for that).
         drop(shared.sled.write_recovered().take());
-        let (sled, keys, index, last) = crate::open_log(&shared.dir, shared.key_memtable_entries)
-            .map_err(|e| e.in_dir(&shared.dir))?;
+        let (sled, keys, index, last) = crate::open_log(
+            &shared.dir,
+            shared.key_memtable_entries,
+            shared.blocks_in_files,
+        )
+        .map_err(|e| e.in_dir(&shared.dir))?;
         self.heads = index
             .heads
             .iter()
@@ -484,7 +497,11 @@ impl Writer {
                     )
                 }
             });
-            let written = write_batch(&tree, &db, batch, separate, &mut checkpointed);
+            // The chunks are durable before the batch that names them.
+            let written = tree
+                .chunks()
+                .append(&st.chunk_bytes)
+                .and_then(|()| write_batch(&tree, &db, batch, separate, &mut checkpointed));
             drop(index);
             if let Err(e) = written {
                 for (outcome, reply) in outcomes.into_iter().zip(replies) {
@@ -519,7 +536,15 @@ impl Writer {
                 .stage(index, keys, st, commit)
                 .map(|(receipt, writes, keys)| {
                     for (k, v) in writes {
-                        st.batch.insert(k, v);
+                        if st.tree.in_files() && layout::chunk_key_position(&k).is_some() {
+                            // The chunk goes to the file; sled keeps where.
+                            let offset = st.chunk_file_end + st.chunk_bytes.len() as u64;
+                            st.chunk_bytes.extend_from_slice(&v);
+                            let len = u32::try_from(v.len()).expect("a chunk is under 4 GiB");
+                            st.batch.insert(k, &files::pointer(offset, len)[..]);
+                        } else {
+                            st.batch.insert(k, v);
+                        }
                         st.writes += 1;
                     }
                     st.keys.extend(keys);
@@ -1066,7 +1091,7 @@ fn write_batch(
 /// A full memtable becomes a run; and however few keys it holds, the keys after the runs
 /// are written (or the manifest moved on, if there are none) once they trail the log by
 /// `KEY_INDEX_LAG_EVENTS_MAX`, which bounds what open re-reads.
-fn write_run_if_due(shared: &Shared, tree: &sled::Tree) -> Result<(), StoreError> {
+fn write_run_if_due(shared: &Shared, tree: &LogTree) -> Result<(), StoreError> {
     let (memtable, covered) = {
         let keys = shared.keys.read_recovered();
         (keys.memtable_len(), keys.covered())
@@ -1100,14 +1125,18 @@ mod tests {
             .expect("append");
         store.flush().expect("flush");
         let tree = store.raw_db().open_tree(layout::LOG_TREE).expect("tree");
-        let (_, value) = tree
+        let (key, value) = tree
             .scan_prefix([layout::CHUNK_PREFIX])
             .next()
             .expect("a chunk")
             .expect("read");
+        let position = layout::chunk_key_position(&key).expect("a chunk key");
+        let log = store.inner.shared.tree().expect("log");
+        let mut read = Vec::new();
+        let value = log.chunk(position, &value, &mut read).expect("in the file");
         assert_eq!(value[0], crate::codec::CHUNK_FORMAT_VERSION);
         let mut plain = Vec::new();
-        let chunk = crate::codec::open_chunk(&value, &mut plain).expect("decode");
+        let chunk = crate::codec::open_chunk(value, &mut plain).expect("decode");
         let hashes: Vec<_> = chunk
             .events
             .iter()

@@ -821,16 +821,18 @@ fn subscription_wakes_on_append() {
     assert_eq!(store.subscribe().wait_beyond(1, Duration::from_secs(20)), 2);
 }
 
-/// Chunks are small enough that sled keeps every leaf of the log inline in its segments:
-/// a leaf holds up to 17 values, and one above a quarter of a segment goes to a file of its
-/// own under `blobs/`, which sled's cache then counts by its pointer's size and hardly
-/// ever evicts (reading such a log keeps all of it in memory).
+/// Where chunks are kept inside sled (logs made before the chunk file), they are small
+/// enough that sled keeps every leaf of the log inline in its segments: a leaf holds up to
+/// 17 values, and one above a quarter of a segment goes to a file of its own under
+/// `blobs/`, which sled's cache then counts by its pointer's size and hardly ever evicts
+/// (reading such a log keeps all of it in memory).
 #[test]
 fn a_big_log_keeps_its_chunks_inline_in_sled() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Runs of the key index written and merged along the way must stay inline too.
     let options = StoreOptions {
         key_memtable_entries: 2_000,
+        blocks_in_files: false,
         ..StoreOptions::default()
     };
     let store = Store::open_with(dir.path(), options).expect("open");

@@ -1,0 +1,474 @@
+//! The log's chunks and the key index's runs in files of the store's own, beside sled.
+//!
+//! Chunks and key-index blocks are written once and never changed, but sled 0.34 keeps a
+//! value inside its leaf node, writes the whole leaf again as it fills and splits, and
+//! cleans a segment of its log only once half of it or less is live: copied into a fresh
+//! database in key order, the key index's blocks and the chunk lists of a log of 2.4 M
+//! events (41 MB) took 95 MB of sled's file. So the store keeps these values in files and
+//! keeps in sled, under the value's key, only where it is: a [`POINTER_LEN`]-byte value
+//! ([`pointer`]).
+//!
+//! - The chunks go to `log/chunks`, one after another. A group's chunks are appended and
+//!   synced before the sled batch naming them is applied and flushed, so every chunk sled
+//!   names is durable. What a crash leaves in the file after the last chunk sled names
+//!   belongs to no commit: the next append overwrites it, and opening the store to write
+//!   cuts it off ([`ChunkFile::trim`]).
+//! - Each run of the key index goes to a file of its own, `log/keys/<run id>.run`, synced
+//!   before the manifest lists the run, and removed once the manifest that stopped listing
+//!   it is durable ([`RunFiles`]); files of runs the manifest does not list are removed on
+//!   open.
+//!
+//! Values written inside sled (by logs made before these files, or with
+//! [`crate::StoreOptions::blocks_in_files`] off) are read as they always were: a pointer's
+//! first byte is one no chunk or block format uses.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::fasthash::FastMap;
+
+use crate::error::StorageFault;
+use crate::{layout, StoreError};
+
+/// Name of the file in the log's directory (`DIR/log`).
+pub const CHUNKS_FILE: &str = "chunks";
+
+/// Directory of the key index's run files in the log's directory.
+pub const RUNS_DIR: &str = "keys";
+
+/// First byte of a pointer value; no chunk format (1 to 4) nor key-block format (1, 2)
+/// uses it.
+const POINTER_TAG: u8 = 0xFC;
+/// Length of a pointer value: the tag, the offset (u64 BE) and the length (u32 BE).
+pub(crate) const POINTER_LEN: usize = 13;
+
+/// The value kept in sled for a chunk of `len` bytes at `offset` of the file.
+pub(crate) fn pointer(offset: u64, len: u32) -> [u8; POINTER_LEN] {
+    let mut p = [0u8; POINTER_LEN];
+    p[0] = POINTER_TAG;
+    p[1..9].copy_from_slice(&offset.to_be_bytes());
+    p[9..].copy_from_slice(&len.to_be_bytes());
+    p
+}
+
+/// The offset and length a pointer value names, or `None` when `value` is a chunk itself.
+pub(crate) fn pointer_parts(value: &[u8]) -> Option<(u64, u32)> {
+    if value.len() != POINTER_LEN || value[0] != POINTER_TAG {
+        return None;
+    }
+    let offset = u64::from_be_bytes(value[1..9].try_into().ok()?);
+    let len = u32::from_be_bytes(value[9..].try_into().ok()?);
+    Some((offset, len))
+}
+
+/// The open chunk file of a log.
+pub(crate) struct ChunkFile {
+    path: PathBuf,
+    /// `None` when there is none and none can be made (a log made before the chunk file,
+    /// on a read-only file system): reading a chunk that names the file then fails.
+    file: Option<File>,
+    /// Where the next chunk goes: the end of the last chunk sled names, or, when sled's
+    /// last chunk is inside sled, the file's length.
+    end: AtomicU64,
+}
+
+fn storage(path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Storage {
+        dir: path.to_path_buf(),
+        fault: StorageFault::of(&source),
+        source,
+    }
+}
+
+impl ChunkFile {
+    /// Opens (creating if missing) the chunk file of the log whose sled database is in
+    /// `log_dir` and whose tree is `tree`.
+    pub(crate) fn open(log_dir: &Path, tree: &sled::Tree) -> Result<ChunkFile, StoreError> {
+        let path = log_dir.join(CHUNKS_FILE);
+        let existed = path.exists();
+        let file = match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+        {
+            Ok(file) => Some(file),
+            // A read-only file system or directory: reads still work, writes fail as sled's do.
+            Err(e) => match File::open(&path) {
+                Ok(file) => Some(file),
+                Err(missing) if missing.kind() == std::io::ErrorKind::NotFound => {
+                    tracing::debug!(path = %path.display(), "no chunk file and none can be made: {e}");
+                    None
+                }
+                Err(_) => return Err(storage(&path, e)),
+            },
+        };
+        let len = match &file {
+            Some(file) => file.metadata().map_err(|e| storage(&path, e))?.len(),
+            None => 0,
+        };
+        if !existed && file.is_some() {
+            // The new file's name is durable before any chunk in it is.
+            File::open(log_dir)
+                .and_then(|dir| dir.sync_all())
+                .map_err(|e| storage(log_dir, e))?;
+        }
+        let start = layout::chunk_key(0);
+        let last = tree.range(&start[..]..&layout::CHUNK_END[..]).next_back();
+        let end = match last {
+            Some(item) => {
+                let (key, value) = item?;
+                match pointer_parts(&value) {
+                    Some((offset, size)) => {
+                        let end = offset + u64::from(size);
+                        if end > len {
+                            let position = layout::chunk_key_position(&key).unwrap_or(0);
+                            return Err(StoreError::Corrupt {
+                                position,
+                                reason: format!(
+                                    "{} holds {len} bytes; the log's last chunk ends at byte {end}",
+                                    path.display()
+                                ),
+                            });
+                        }
+                        end
+                    }
+                    None => len,
+                }
+            }
+            None => 0,
+        };
+        Ok(ChunkFile {
+            path,
+            file,
+            end: AtomicU64::new(end),
+        })
+    }
+
+    /// Cuts off what follows the last chunk sled names (left by a write that a crash or a
+    /// failure stopped before sled named it), and syncs the cut.
+    pub(crate) fn trim(&self) -> Result<(), StoreError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let end = self.end.load(Ordering::Acquire);
+        let len = file.metadata().map_err(|e| storage(&self.path, e))?.len();
+        if len > end {
+            tracing::info!(
+                path = %self.path.display(),
+                bytes = len - end,
+                "cutting off chunk bytes no commit names"
+            );
+            file.set_len(end)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| storage(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// The file, or why there is none.
+    fn file(&self) -> Result<&File, StoreError> {
+        self.file.as_ref().ok_or_else(|| {
+            storage(
+                &self.path,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the chunk file is missing and could not be created",
+                ),
+            )
+        })
+    }
+
+    /// Where the next chunk goes.
+    pub(crate) fn end(&self) -> u64 {
+        self.end.load(Ordering::Acquire)
+    }
+
+    /// Appends `bytes` (a group's chunks, one after another) at the end and syncs them;
+    /// the end moves on only once they are durable. Only the store's writer appends.
+    pub(crate) fn append(&self, bytes: &[u8]) -> Result<(), StoreError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let file = self.file()?;
+        let end = self.end();
+        file.write_all_at(bytes, end)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| storage(&self.path, e))?;
+        self.end.store(end + bytes.len() as u64, Ordering::Release);
+        Ok(())
+    }
+
+    /// The chunk stored under `position`: `value` itself when the chunk is inside sled,
+    /// else its bytes read from the file into `buf`.
+    pub(crate) fn resolve<'v>(
+        &self,
+        position: u64,
+        value: &'v [u8],
+        buf: &'v mut Vec<u8>,
+    ) -> Result<&'v [u8], StoreError> {
+        let Some((offset, len)) = pointer_parts(value) else {
+            return Ok(value);
+        };
+        read_at(self.file()?, &self.path, position, offset, len, buf)
+    }
+}
+
+/// Reads `len` bytes at `offset` of `file` (named `path`) into `buf`; bytes past the file's
+/// end are damage, reported at `position`.
+fn read_at<'v>(
+    file: &File,
+    path: &Path,
+    position: u64,
+    offset: u64,
+    len: u32,
+    buf: &'v mut Vec<u8>,
+) -> Result<&'v [u8], StoreError> {
+    buf.clear();
+    buf.resize(len as usize, 0);
+    match file.read_exact_at(buf, offset) {
+        Ok(()) => Ok(&buf[..]),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(StoreError::Corrupt {
+            position,
+            reason: format!(
+                "bytes {offset}..{} of {} are past the file's end",
+                offset + u64::from(len),
+                path.display()
+            ),
+        }),
+        Err(e) => Err(storage(path, e)),
+    }
+}
+
+/// The files of the key index's runs, one a run, opened when first read.
+pub(crate) struct RunFiles {
+    dir: PathBuf,
+    open: Mutex<FastMap<u64, Arc<File>>>,
+}
+
+impl RunFiles {
+    fn new(dir: PathBuf) -> RunFiles {
+        RunFiles {
+            dir,
+            open: Mutex::new(FastMap::default()),
+        }
+    }
+
+    fn path(&self, run: u64) -> PathBuf {
+        self.dir.join(format!("{run:016x}.run"))
+    }
+
+    /// A new, empty file for `run` (replacing one a crash left).
+    pub(crate) fn create(&self, run: u64) -> Result<RunWriter, StoreError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| storage(&self.dir, e))?;
+        let path = self.path(run);
+        let file = File::create(&path).map_err(|e| storage(&path, e))?;
+        self.forget(run);
+        Ok(RunWriter {
+            out: std::io::BufWriter::with_capacity(64 << 10, file),
+            path,
+            dir: self.dir.clone(),
+            written: 0,
+        })
+    }
+
+    fn forget(&self, run: u64) {
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&run);
+    }
+
+    fn file(&self, run: u64) -> Result<Arc<File>, StoreError> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(file) = open.get(&run) {
+            return Ok(Arc::clone(file));
+        }
+        let path = self.path(run);
+        let file = match File::open(&path) {
+            Ok(file) => Arc::new(file),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Corrupt {
+                    position: 0,
+                    reason: format!("key index run {run}: {} is missing", path.display()),
+                })
+            }
+            Err(e) => return Err(storage(&path, e)),
+        };
+        open.insert(run, Arc::clone(&file));
+        Ok(file)
+    }
+
+    /// The block of `run` stored as `value`: `value` itself when the block is inside sled,
+    /// else its bytes read from the run's file into `buf`.
+    pub(crate) fn resolve<'v>(
+        &self,
+        run: u64,
+        value: &'v [u8],
+        buf: &'v mut Vec<u8>,
+    ) -> Result<&'v [u8], StoreError> {
+        let Some((offset, len)) = pointer_parts(value) else {
+            return Ok(value);
+        };
+        let file = self.file(run)?;
+        read_at(&file, &self.path(run), 0, offset, len, buf).map_err(|e| match e {
+            StoreError::Corrupt { reason, .. } => StoreError::Corrupt {
+                position: 0,
+                reason: format!("key index run {run}: {reason}"),
+            },
+            other => other,
+        })
+    }
+
+    /// Removes the file of `run` (none is fine).
+    pub(crate) fn remove(&self, run: u64) -> Result<(), StoreError> {
+        self.forget(run);
+        let path = self.path(run);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(storage(&path, e)),
+        }
+    }
+
+    /// The runs that have a file.
+    pub(crate) fn on_disk(&self) -> Result<Vec<u64>, StoreError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(storage(&self.dir, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| storage(&self.dir, e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if let Some(id) = name
+                .strip_suffix(".run")
+                .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A run's file being written: its blocks one after another.
+pub(crate) struct RunWriter {
+    out: std::io::BufWriter<File>,
+    path: PathBuf,
+    dir: PathBuf,
+    written: u64,
+}
+
+impl RunWriter {
+    /// Appends `block`; returns the pointer sled keeps for it.
+    pub(crate) fn push(&mut self, block: &[u8]) -> Result<[u8; POINTER_LEN], StoreError> {
+        let len = u32::try_from(block.len()).expect("a block is under 4 GiB");
+        self.out
+            .write_all(block)
+            .map_err(|e| storage(&self.path, e))?;
+        let at = pointer(self.written, len);
+        self.written += u64::from(len);
+        Ok(at)
+    }
+
+    /// Writes what is buffered and syncs the file and its directory: the run is durable.
+    pub(crate) fn finish(self) -> Result<(), StoreError> {
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| storage(&self.path, e.into_error()))?;
+        file.sync_data().map_err(|e| storage(&self.path, e))?;
+        File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| storage(&self.dir, e))
+    }
+}
+
+/// The log's tree with its chunk file and run files: what reads a chunk or a key-index
+/// block needs. It derefs to the tree.
+#[derive(Clone)]
+pub(crate) struct LogTree {
+    tree: sled::Tree,
+    chunks: Arc<ChunkFile>,
+    runs: Arc<RunFiles>,
+    /// Whether new chunks and blocks go to the files (else inside sled).
+    in_files: bool,
+}
+
+impl LogTree {
+    /// The tree `tree` of the database in `log_dir`, with its files; new values go to the
+    /// files when `in_files`.
+    pub(crate) fn open(
+        log_dir: &Path,
+        tree: sled::Tree,
+        in_files: bool,
+    ) -> Result<LogTree, StoreError> {
+        let chunks = Arc::new(ChunkFile::open(log_dir, &tree)?);
+        let runs = Arc::new(RunFiles::new(log_dir.join(RUNS_DIR)));
+        Ok(LogTree {
+            tree,
+            chunks,
+            runs,
+            in_files,
+        })
+    }
+
+    /// The chunk file.
+    pub(crate) fn chunks(&self) -> &ChunkFile {
+        &self.chunks
+    }
+
+    /// The key index's run files.
+    pub(crate) fn runs(&self) -> &Arc<RunFiles> {
+        &self.runs
+    }
+
+    /// Whether new chunks and blocks go to the files.
+    pub(crate) fn in_files(&self) -> bool {
+        self.in_files
+    }
+
+    /// See [`ChunkFile::resolve`].
+    pub(crate) fn chunk<'v>(
+        &self,
+        position: u64,
+        value: &'v [u8],
+        buf: &'v mut Vec<u8>,
+    ) -> Result<&'v [u8], StoreError> {
+        self.chunks.resolve(position, value, buf)
+    }
+}
+
+impl std::ops::Deref for LogTree {
+    type Target = sled::Tree;
+
+    fn deref(&self) -> &sled::Tree {
+        &self.tree
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pointer_reads_back_and_no_chunk_reads_as_one() {
+        let p = pointer(0x0102_0304_0506_0708, 4321);
+        assert_eq!(pointer_parts(&p), Some((0x0102_0304_0506_0708, 4321)));
+        // A chunk of any format starts with its format byte, 1 to 4.
+        for format in 1..=4u8 {
+            let mut value = p;
+            value[0] = format;
+            assert_eq!(pointer_parts(&value), None);
+        }
+        assert_eq!(pointer_parts(&p[..12]), None);
+    }
+}
