@@ -37,6 +37,13 @@ use crate::{layout, StoreError};
 /// Name of the file in the log's directory (`DIR/log`).
 pub const CHUNKS_FILE: &str = "chunks";
 
+/// Largest chunk a pointer may name: a chunk of one event of the largest payload, however
+/// badly it compresses, with room to spare. A damaged pointer never allocates more.
+const CHUNK_VALUE_MAX: usize = 2 * crate::PAYLOAD_BYTES_MAX + (1 << 20);
+/// Largest key-index block a pointer may name (a block holds 256 entries of at most 20
+/// bytes).
+const BLOCK_VALUE_MAX: usize = 64 << 10;
+
 /// Directory of the key index's run files in the log's directory.
 pub const RUNS_DIR: &str = "keys";
 
@@ -76,6 +83,13 @@ pub(crate) struct ChunkFile {
     end: AtomicU64,
 }
 
+/// Syncs directory `dir`, so that the names of files made in it are durable.
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| storage(dir, e))
+}
+
 fn storage(path: &Path, source: std::io::Error) -> StoreError {
     StoreError::Storage {
         dir: path.to_path_buf(),
@@ -85,39 +99,39 @@ fn storage(path: &Path, source: std::io::Error) -> StoreError {
 }
 
 impl ChunkFile {
-    /// Opens (creating if missing) the chunk file of the log whose sled database is in
-    /// `log_dir` and whose tree is `tree`.
-    pub(crate) fn open(log_dir: &Path, tree: &sled::Tree) -> Result<ChunkFile, StoreError> {
+    /// Opens the chunk file of the log whose sled database is in `log_dir` and whose tree
+    /// is `tree`: to write it when `writable` (creating it if missing; a file that cannot
+    /// be opened so is an error), else to read it (a missing file is none, and nothing is
+    /// created).
+    pub(crate) fn open(
+        log_dir: &Path,
+        tree: &sled::Tree,
+        writable: bool,
+    ) -> Result<ChunkFile, StoreError> {
         let path = log_dir.join(CHUNKS_FILE);
-        let existed = path.exists();
-        let file = match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-        {
-            Ok(file) => Some(file),
-            // A read-only file system or directory: reads still work, writes fail as sled's do.
-            Err(e) => match File::open(&path) {
+        let file = if writable {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| storage(&path, e))?;
+            // The file's name is durable before any chunk in it is (synced on every open
+            // for writing, so a crash right after a creation is covered by the next).
+            sync_dir(log_dir)?;
+            Some(file)
+        } else {
+            match File::open(&path) {
                 Ok(file) => Some(file),
-                Err(missing) if missing.kind() == std::io::ErrorKind::NotFound => {
-                    tracing::debug!(path = %path.display(), "no chunk file and none can be made: {e}");
-                    None
-                }
-                Err(_) => return Err(storage(&path, e)),
-            },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(storage(&path, e)),
+            }
         };
         let len = match &file {
             Some(file) => file.metadata().map_err(|e| storage(&path, e))?.len(),
             None => 0,
         };
-        if !existed && file.is_some() {
-            // The new file's name is durable before any chunk in it is.
-            File::open(log_dir)
-                .and_then(|dir| dir.sync_all())
-                .map_err(|e| storage(log_dir, e))?;
-        }
         let start = layout::chunk_key(0);
         let last = tree.range(&start[..]..&layout::CHUNK_END[..]).next_back();
         let end = match last {
@@ -125,7 +139,7 @@ impl ChunkFile {
                 let (key, value) = item?;
                 match pointer_parts(&value) {
                     Some((offset, size)) => {
-                        let end = offset + u64::from(size);
+                        let end = offset.saturating_add(u64::from(size));
                         if end > len {
                             let position = layout::chunk_key_position(&key).unwrap_or(0);
                             return Err(StoreError::Corrupt {
@@ -189,14 +203,21 @@ impl ChunkFile {
         self.end.load(Ordering::Acquire)
     }
 
-    /// Appends `bytes` (a group's chunks, one after another) at the end and syncs them;
-    /// the end moves on only once they are durable. Only the store's writer appends.
-    pub(crate) fn append(&self, bytes: &[u8]) -> Result<(), StoreError> {
+    /// Appends `bytes` (a group's chunks, one after another, whose pointers were made for
+    /// offset `at`) at the end and syncs them; the end moves on only once they are durable.
+    /// Only the store's writer appends.
+    pub(crate) fn append(&self, at: u64, bytes: &[u8]) -> Result<(), StoreError> {
         if bytes.is_empty() {
             return Ok(());
         }
         let file = self.file()?;
         let end = self.end();
+        if end != at {
+            return Err(StoreError::Io(std::io::Error::other(format!(
+                "{}: chunks made for byte {at} while the file ends at {end}",
+                self.path.display()
+            ))));
+        }
         file.write_all_at(bytes, end)
             .and_then(|()| file.sync_data())
             .map_err(|e| storage(&self.path, e))?;
@@ -215,6 +236,16 @@ impl ChunkFile {
         let Some((offset, len)) = pointer_parts(value) else {
             return Ok(value);
         };
+        let end = self.end();
+        if len as usize > CHUNK_VALUE_MAX || offset.saturating_add(u64::from(len)) > end {
+            return Err(StoreError::Corrupt {
+                position,
+                reason: format!(
+                    "a chunk of {len} bytes at byte {offset} of {}, which holds the log's chunks up to byte {end}",
+                    self.path.display()
+                ),
+            });
+        }
         read_at(self.file()?, &self.path, position, offset, len, buf)
     }
 }
@@ -265,7 +296,12 @@ impl RunFiles {
 
     /// A new, empty file for `run` (replacing one a crash left).
     pub(crate) fn create(&self, run: u64) -> Result<RunWriter, StoreError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| storage(&self.dir, e))?;
+        if !self.dir.exists() {
+            std::fs::create_dir_all(&self.dir).map_err(|e| storage(&self.dir, e))?;
+            if let Some(parent) = self.dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
         let path = self.path(run);
         let file = File::create(&path).map_err(|e| storage(&path, e))?;
         self.forget(run);
@@ -315,6 +351,12 @@ impl RunFiles {
         let Some((offset, len)) = pointer_parts(value) else {
             return Ok(value);
         };
+        if len as usize > BLOCK_VALUE_MAX {
+            return Err(StoreError::Corrupt {
+                position: 0,
+                reason: format!("key index run {run}: a block of {len} bytes"),
+            });
+        }
         let file = self.file(run)?;
         read_at(&file, &self.path(run), 0, offset, len, buf).map_err(|e| match e {
             StoreError::Corrupt { reason, .. } => StoreError::Corrupt {
@@ -327,13 +369,15 @@ impl RunFiles {
 
     /// Removes the file of `run` (none is fine).
     pub(crate) fn remove(&self, run: u64) -> Result<(), StoreError> {
-        self.forget(run);
         let path = self.path(run);
-        match std::fs::remove_file(&path) {
+        let removed = match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(storage(&path, e)),
-        }
+        };
+        // After the removal, so that no reader opens the file again meanwhile.
+        self.forget(run);
+        removed
     }
 
     /// The runs that have a file.
@@ -386,9 +430,7 @@ impl RunWriter {
             .into_inner()
             .map_err(|e| storage(&self.path, e.into_error()))?;
         file.sync_data().map_err(|e| storage(&self.path, e))?;
-        File::open(&self.dir)
-            .and_then(|dir| dir.sync_all())
-            .map_err(|e| storage(&self.dir, e))
+        sync_dir(&self.dir)
     }
 }
 
@@ -404,20 +446,20 @@ pub(crate) struct LogTree {
 }
 
 impl LogTree {
-    /// The tree `tree` of the database in `log_dir`, with its files; new values go to the
-    /// files when `in_files`.
+    /// The tree `tree` of the database in `log_dir`, with its files, to write (new values
+    /// going to the files when `in_files`) or, with `None`, to read only.
     pub(crate) fn open(
         log_dir: &Path,
         tree: sled::Tree,
-        in_files: bool,
+        in_files: Option<bool>,
     ) -> Result<LogTree, StoreError> {
-        let chunks = Arc::new(ChunkFile::open(log_dir, &tree)?);
+        let chunks = Arc::new(ChunkFile::open(log_dir, &tree, in_files.is_some())?);
         let runs = Arc::new(RunFiles::new(log_dir.join(RUNS_DIR)));
         Ok(LogTree {
             tree,
             chunks,
             runs,
-            in_files,
+            in_files: in_files.unwrap_or(true),
         })
     }
 

@@ -901,7 +901,7 @@ impl LogReader {
         let lock = DirLock::take(dir)?;
         let opened = (|| {
             let db = open_log_db(dir)?;
-            let tree = open_log_tree(dir, &db, true)?;
+            let tree = open_log_tree(dir, &db, None)?;
             let last = read::checked_last_position(&tree)?;
             Ok::<_, StoreError>((SledDb { db, tree }, last))
         })();
@@ -969,7 +969,7 @@ pub fn verify_dir(dir: &Path) -> Result<VerifyReport, StoreError> {
     // Waits for the lock like `open`, in case a store on `dir` was just dropped.
     let verified = (|| {
         let db = open_log_db(dir)?;
-        let tree = open_log_tree(dir, &db, true)?;
+        let tree = open_log_tree(dir, &db, None)?;
         verify::verify_tree(&tree, None)
     })();
     verified.map_err(|e| e.in_dir(dir))
@@ -980,9 +980,13 @@ pub(crate) fn open_log_db(dir: &Path) -> Result<sled::Db, StoreError> {
     open_sled(&dir.join("log"), SLED_CACHE_BYTES)
 }
 
-/// The log's tree in `db` (the database of `dir/log`), with its files; new chunks and
-/// blocks go to them when `in_files`.
-fn open_log_tree(dir: &Path, db: &sled::Db, in_files: bool) -> Result<files::LogTree, StoreError> {
+/// The log's tree in `db` (the database of `dir/log`), with its files: to write, new chunks
+/// and blocks going to them when `in_files`, or with `None` to read only.
+fn open_log_tree(
+    dir: &Path,
+    db: &sled::Db,
+    in_files: Option<bool>,
+) -> Result<files::LogTree, StoreError> {
     files::LogTree::open(&dir.join("log"), db.open_tree(layout::LOG_TREE)?, in_files)
 }
 
@@ -993,8 +997,15 @@ pub(crate) fn open_log(
     in_files: bool,
 ) -> Result<(SledDb, keyindex::KeyIndex, StreamIndex, u64), StoreError> {
     let db = open_log_db(dir)?;
-    let tree = open_log_tree(dir, &db, in_files)?;
-    tree.chunks().trim()?;
+    let tree = open_log_tree(dir, &db, Some(in_files))?;
+    // Cut off what no chunk owns, only once the last chunk reads back where sled says it
+    // is (a damaged pointer must not cut the file short).
+    match read::last_position(&tree) {
+        Ok(_) => tree.chunks().trim()?,
+        Err(e) => {
+            tracing::warn!(error = %e, "the log's last chunk does not read back; its file is left as it is")
+        }
+    }
     let keys = RwLock::new(keyindex::KeyIndex::open(&tree)?);
     let (index, last_position) = read::rebuild_index(&tree, &keys, memtable_entries)?;
     let keys = keys.into_inner().unwrap_or_else(|p| p.into_inner());

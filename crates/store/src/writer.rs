@@ -500,7 +500,7 @@ impl Writer {
             // The chunks are durable before the batch that names them.
             let written = tree
                 .chunks()
-                .append(&st.chunk_bytes)
+                .append(st.chunk_file_end, &st.chunk_bytes)
                 .and_then(|()| write_batch(&tree, &db, batch, separate, &mut checkpointed));
             drop(index);
             if let Err(e) = written {

@@ -201,7 +201,33 @@ fn a_damaged_chunk_file_is_reported_not_panicked() {
         Ok(_) => panic!("a chunk file cut short is noticed on open"),
         Err(e) => e.to_string(),
     };
-    assert!(err.contains("chunks") && err.contains("bytes"), "{err}");
+    assert!(
+        err.contains(&format!("holds {mid} bytes")) && err.contains("last chunk ends at byte"),
+        "{err}"
+    );
+    // Nothing was cut or written: the file is as it was left.
+    assert_eq!(std::fs::metadata(&file).expect("file").len(), mid as u64);
+}
+
+#[test]
+fn a_chunk_file_that_cannot_be_written_stops_an_open_and_says_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = Store::open(dir.path()).expect("open");
+        append(&store, 0, 100, 100);
+    }
+    // In its place, something no file can be opened over (root ignores permissions).
+    let file = chunks_file(dir.path());
+    std::fs::remove_file(&file).expect("remove");
+    std::fs::create_dir(&file).expect("a directory where the file was");
+    let err = match Store::open(dir.path()) {
+        Ok(_) => panic!("a chunk file that cannot be opened to write is noticed on open"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains(&file.display().to_string()) && err.to_lowercase().contains("directory"),
+        "{err}"
+    );
 }
 
 /// The runs that have a file in `dir`'s log.
@@ -304,6 +330,10 @@ fn an_unlisted_run_file_goes_and_a_damaged_one_rebuilds_the_index() {
             .any(|p| p.reason.contains("key index run")),
         "{report:?}"
     );
+    let failed = (0..2_000u64)
+        .filter(|i| store.lookup_key("bill", &format!("B{i:06}")).is_err())
+        .count();
+    assert!(failed > 0, "a lookup reading the damaged block fails");
     drop(store);
     // Opened again, the index is rebuilt from the keys the log holds.
     let store = Store::open_with(dir.path(), options).expect("opens despite the damage");
