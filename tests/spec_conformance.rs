@@ -3289,14 +3289,21 @@ fn verify_detects_damaged_bytes() {
     env.offices();
     env.append_ok(&[consumer("VD1", "domestic", "S1", None)]);
     assert_eq!(env.run(&["verify"]).status.code(), Some(0));
-    // The store is a sled database somewhere under the data directory. Damage one byte in the
-    // middle of its largest stored value (the log's events are by far the largest values).
+    // The store is a sled database somewhere under the data directory, with the log's events
+    // in a file beside it (`chunks`) or, in logs made before that file, in its largest stored
+    // values. Damage one byte in the middle of them.
     let db_dir = fs::read_dir(env.data())
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.join("conf").exists())
         .unwrap_or_else(|| env.data());
-    {
+    let chunks = db_dir.join("chunks");
+    if fs::metadata(&chunks).is_ok_and(|m| m.len() > 100) {
+        let mut bytes = fs::read(&chunks).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x55;
+        fs::write(&chunks, bytes).unwrap();
+    } else {
         let db = sled::open(&db_dir).expect("open sled");
         let mut largest: Option<(sled::Tree, sled::IVec, Vec<u8>)> = None;
         for name in db.tree_names() {

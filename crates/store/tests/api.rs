@@ -418,7 +418,7 @@ fn natural_keys_dedupe_and_conflict() {
     assert!(store.verify().expect("verify").is_ok());
 }
 
-/// Keys beyond the memtable go to sorted runs in sled, which merge as they accumulate;
+/// Keys beyond the memtable go to sorted runs, which merge as they accumulate;
 /// lookups, duplicates, conflicts, reopening and `verify` all see the same keys.
 #[test]
 fn natural_keys_in_runs_behave_like_keys_in_memory() {
