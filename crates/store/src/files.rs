@@ -3,8 +3,8 @@
 //! Chunks and key-index blocks are written once and never changed, but sled 0.34 keeps a
 //! value inside its leaf node, writes the whole leaf again as it fills and splits, and
 //! cleans a segment of its log only once half of it or less is live: copied into a fresh
-//! database in key order, the key index's blocks and the chunk lists of a log of 2.4 M
-//! events (41 MB) took 95 MB of sled's file. So the store keeps these values in files and
+//! database in key order, the 41 MB of key-index blocks, chunk lists, head blocks and chunk
+//! pointers of a log of 2.4 M events took 95 MB of sled's file. So the store keeps these values in files and
 //! keeps in sled, under the value's key, only where it is: a [`POINTER_LEN`]-byte value
 //! ([`pointer`]).
 //!
@@ -15,8 +15,8 @@
 //!   cuts it off ([`ChunkFile::trim`]).
 //! - Each run of the key index goes to a file of its own, `log/keys/<run id>.run`, synced
 //!   before the manifest lists the run, and removed once the manifest that stopped listing
-//!   it is durable ([`RunFiles`]); files of runs the manifest does not list are removed on
-//!   open.
+//!   it is durable ([`RunFiles`]); files of runs the manifest does not list are removed by
+//!   the next open for writing.
 //!
 //! Values written inside sled (by logs made before these files, or with
 //! [`crate::StoreOptions::blocks_in_files`] off) are read as they always were: a pointer's
@@ -75,8 +75,8 @@ pub(crate) fn pointer_parts(value: &[u8]) -> Option<(u64, u32)> {
 /// The open chunk file of a log.
 pub(crate) struct ChunkFile {
     path: PathBuf,
-    /// `None` when there is none and none can be made (a log made before the chunk file,
-    /// on a read-only file system): reading a chunk that names the file then fails.
+    /// `None` when the log was opened to read and has no chunk file (one made before it):
+    /// reading a chunk that names the file then fails.
     file: Option<File>,
     /// Where the next chunk goes: the end of the last chunk sled names, or, when sled's
     /// last chunk is inside sled, the file's length.
@@ -190,10 +190,7 @@ impl ChunkFile {
         self.file.as_ref().ok_or_else(|| {
             storage(
                 &self.path,
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "the chunk file is missing and could not be created",
-                ),
+                std::io::Error::new(std::io::ErrorKind::NotFound, "the chunk file is missing"),
             )
         })
     }

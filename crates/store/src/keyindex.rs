@@ -35,7 +35,7 @@ use crate::codec::{self, KeyIndexWire, KeyRunWire, KeyWire};
 use crate::fasthash::FastMap;
 use crate::files::{LogTree, RunFiles, RunWriter};
 use crate::layout;
-use crate::read::decode_chunk;
+use crate::read::{stored_chunk, ChunkBuffers};
 use crate::{KeyEntry, Recover, StoreError};
 
 /// Entries per block of a run (about ten bytes each, at most 4 KiB as format 1 stored them).
@@ -794,9 +794,8 @@ fn recorded_key(
         position,
         reason: "malformed chunk key".to_owned(),
     })?;
-    let (mut plain, mut read) = (Vec::new(), Vec::new());
-    let bytes = tree.chunk(first, &bytes, &mut read)?;
-    let chunk = decode_chunk(first, bytes, &mut plain)?;
+    let mut buffers = ChunkBuffers::default();
+    let chunk = stored_chunk(tree, first, &bytes, &mut buffers)?;
     let Some(event) = chunk.events.get((position - first) as usize) else {
         return Err(StoreError::Corrupt {
             position,

@@ -39,6 +39,26 @@ pub(crate) fn decode_chunk<'a>(
     Ok(chunk)
 }
 
+/// What reading stored chunks one after another reuses: a chunk's bytes read from the
+/// chunk file, and a compressed chunk's body expanded.
+#[derive(Default)]
+pub(crate) struct ChunkBuffers {
+    read: Vec<u8>,
+    plain: Vec<u8>,
+}
+
+/// Decodes the chunk `tree` keeps under `position` as `value` (where it is in the chunk file,
+/// or, in older logs, the chunk itself), as [`decode_chunk`] does.
+pub(crate) fn stored_chunk<'a>(
+    tree: &LogTree,
+    position: u64,
+    value: &'a [u8],
+    buffers: &'a mut ChunkBuffers,
+) -> Result<ChunkWire<'a>, StoreError> {
+    let bytes = tree.chunk(position, value, &mut buffers.read)?;
+    decode_chunk(position, bytes, &mut buffers.plain)
+}
+
 fn to_recorded(position: u64, ev: &EventWire<'_>) -> RecordedEvent {
     RecordedEvent {
         position,
@@ -122,8 +142,7 @@ fn replay_log(
     let from = checkpoint.min(covered);
     let mut last = from;
     let mut tail_keys = Vec::new();
-    let mut plain = Vec::new();
-    let mut read = Vec::new();
+    let mut buffers = ChunkBuffers::default();
     let start = layout::chunk_key(from + 1);
     for item in tree.range(&start[..]..&CHUNK_END[..]) {
         let (key, value) = item?;
@@ -138,8 +157,7 @@ fn replay_log(
                 ),
             ));
         }
-        let value = tree.chunk(position, &value, &mut read)?;
-        let chunk = decode_chunk(position, value, &mut plain)?;
+        let chunk = stored_chunk(tree, position, &value, &mut buffers)?;
         replay_chunk(index, &mut tail_keys, &chunk, position, checkpoint, covered);
         last = position + chunk.events.len() as u64 - 1;
         if tail_keys.len() >= 4096 {
@@ -163,9 +181,8 @@ pub(crate) fn last_position(tree: &LogTree) -> Result<u64, StoreError> {
     let (key, value) = item?;
     let position =
         layout::chunk_key_position(&key).ok_or_else(|| corrupt(0, "malformed chunk key"))?;
-    let (mut plain, mut read) = (Vec::new(), Vec::new());
-    let value = tree.chunk(position, &value, &mut read)?;
-    let chunk = decode_chunk(position, value, &mut plain)?;
+    let mut buffers = ChunkBuffers::default();
+    let chunk = stored_chunk(tree, position, &value, &mut buffers)?;
     match chunk.events.len() as u64 {
         0 => Err(corrupt(position, "the last chunk holds no events")),
         n => Ok(position + n - 1),
@@ -214,10 +231,8 @@ pub struct ReadAll {
     /// Position the next chunk must start at; catches gaps while streaming.
     expected_next: Option<u64>,
     done: bool,
-    /// A compressed chunk's body, expanded; reused from chunk to chunk.
-    plain: Vec<u8>,
-    /// A chunk read from the chunk file; reused from chunk to chunk.
-    read: Vec<u8>,
+    /// Reused from chunk to chunk.
+    buffers: ChunkBuffers,
 }
 
 impl ReadAll {
@@ -232,8 +247,7 @@ impl ReadAll {
             buffered: Vec::new().into_iter(),
             expected_next: None,
             done: from > cap,
-            plain: Vec::new(),
-            read: Vec::new(),
+            buffers: ChunkBuffers::default(),
         }
     }
 
@@ -275,8 +289,7 @@ impl ReadAll {
                 ));
             }
         }
-        let value = tree.chunk(position, &value, &mut self.read)?;
-        let chunk = decode_chunk(position, value, &mut self.plain)?;
+        let chunk = stored_chunk(tree, position, &value, &mut self.buffers)?;
         let mut out = Vec::with_capacity(chunk.events.len());
         for (i, ev) in chunk.events.iter().enumerate() {
             let p = position + i as u64;
@@ -335,13 +348,12 @@ pub(crate) fn read_stream(shared: &Shared, stream: &str) -> Result<Vec<RecordedE
     chunks.sort_unstable();
     chunks.dedup();
     let mut out = Vec::new();
-    let (mut plain, mut read) = (Vec::new(), Vec::new());
+    let mut buffers = ChunkBuffers::default();
     for position in chunks.into_iter().filter(|p| *p <= cap) {
         let bytes = tree
             .get(layout::chunk_key(position))?
             .ok_or_else(|| corrupt(position, format!("chunk of stream {stream:?} missing")))?;
-        let bytes = tree.chunk(position, &bytes, &mut read)?;
-        let chunk = decode_chunk(position, bytes, &mut plain)?;
+        let chunk = stored_chunk(&tree, position, &bytes, &mut buffers)?;
         for (i, ev) in chunk.events.iter().enumerate() {
             let p = position + i as u64;
             if ev.stream == stream && p <= cap {

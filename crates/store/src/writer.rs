@@ -535,8 +535,9 @@ impl Writer {
             let outcome = self
                 .stage(index, keys, st, commit)
                 .map(|(receipt, writes, keys)| {
+                    // Every write a commit stages is one of its chunks.
                     for (k, v) in writes {
-                        if st.tree.in_files() && layout::chunk_key_position(&k).is_some() {
+                        if st.tree.in_files() {
                             // The chunk goes to the file; sled keeps where.
                             let offset = st.chunk_file_end + st.chunk_bytes.len() as u64;
                             st.chunk_bytes.extend_from_slice(&v);
