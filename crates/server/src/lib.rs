@@ -9,7 +9,7 @@
 
 pub mod access;
 mod api;
-pub use api::{Listing, RawQuery, ReportAsk};
+pub use api::{Listing, RawQuery, ReportAsk, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX};
 pub mod dlr;
 pub mod error;
 pub mod guard;
