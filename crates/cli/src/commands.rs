@@ -346,6 +346,7 @@ pub mod cluster;
 pub mod demo;
 pub mod gateway;
 pub mod hq;
+pub mod moving;
 pub mod reports;
 pub mod routed;
 pub mod sms;

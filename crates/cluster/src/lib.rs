@@ -58,6 +58,36 @@ pub fn valid_partition_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The name of `partition`'s log of `generation`, the last token of its subject: the
+/// partition's name for the first generation, `<partition>~<generation>` after a move of a
+/// division rebuilt it (no partition name holds a `~`).
+pub fn log_name(partition: &str, generation: u64) -> String {
+    if generation == 0 {
+        partition.to_string()
+    } else {
+        format!("{partition}~{generation}")
+    }
+}
+
+/// A log's name ([`log_name`]), or why it is not one.
+pub(crate) fn check_log_name(name: &str) -> Result<(), ClusterError> {
+    let (partition, generation) = match name.split_once('~') {
+        Some((partition, generation)) => (partition, Some(generation)),
+        None => (name, None),
+    };
+    check_partition(partition)?;
+    match generation {
+        Some(g) if g.is_empty() || g.starts_with('0') || !g.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(ClusterError::InvalidName {
+                what: "log",
+                name: name.to_string(),
+                why: "a partition's name, then `~` and a generation from 1",
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A partition name, or why it is not one.
 pub(crate) fn check_partition(name: &str) -> Result<(), ClusterError> {
     check_name("partition", name)
@@ -74,5 +104,24 @@ pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), ClusterEr
             name: name.to_string(),
             why: "use 1 to 64 ASCII letters, digits, '-' or '_'",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_is_named_by_its_partition_and_generation() {
+        assert_eq!(log_name("north", 0), "north");
+        assert_eq!(log_name("north", 12), "north~12");
+        for name in ["north", "north~1", "north~12", "a-b_c~3"] {
+            assert!(check_log_name(name).is_ok(), "{name}");
+        }
+        for name in [
+            "", "~1", "north~", "north~0", "north~01", "north~x", "no.rth~1", "n~1~2",
+        ] {
+            assert!(check_log_name(name).is_err(), "{name}");
+        }
     }
 }

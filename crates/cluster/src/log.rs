@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 use crate::envelope::{commit_id_hex, CommitId};
-use crate::{check_partition, ClusterError};
+use crate::ClusterError;
 
 /// Where the cluster is and how the log is laid out in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,9 +227,11 @@ impl ClusterLog {
         &self.client
     }
 
-    /// The subject of `partition`.
+    /// The subject of `partition`'s log, named as [`crate::log_name`] names it (the
+    /// partition's name for its first generation). Every method taking a partition takes
+    /// such a name.
     pub fn subject(&self, partition: &str) -> Result<String, ClusterError> {
-        check_partition(partition)?;
+        crate::check_log_name(partition)?;
         Ok(format!("{}.{partition}", self.config.subject_prefix))
     }
 
@@ -438,6 +440,25 @@ impl ClusterLog {
                 None => return Ok(out),
             }
         }
+    }
+
+    /// Removes every entry of the log `partition` names (a log a cut-off move of a division
+    /// began to write, before it is written again).
+    pub async fn purge(&self, partition: &str) -> Result<(), ClusterError> {
+        let subject = self.subject(partition)?;
+        retrying(
+            &format!("purge log {partition}"),
+            self.config.retry_for,
+            || async {
+                self.stream
+                    .purge()
+                    .filter(subject.clone())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Attempt::Retry(e.to_string()))
+            },
+        )
+        .await
     }
 
     /// The stream's replica group: who leads, who is current.

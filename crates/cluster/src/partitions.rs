@@ -83,25 +83,10 @@ impl PartitionMap {
         as_of: Option<&str>,
     ) -> Result<(), ClusterError> {
         check_partition(partition)?;
-        let key = format!("nightly.{partition}");
-        retrying(
+        self.put(
+            format!("nightly.{partition}"),
+            as_of.map(str::to_string),
             &format!("mark the nightly run of partition {partition}"),
-            self.retry_for,
-            || async {
-                match as_of {
-                    Some(date) => self
-                        .kv
-                        .put(&key, Bytes::copy_from_slice(date.as_bytes()))
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| Attempt::Retry(e.to_string())),
-                    None => self
-                        .kv
-                        .delete(&key)
-                        .await
-                        .map_err(|e| Attempt::Retry(e.to_string())),
-                }
-            },
         )
         .await
     }
@@ -116,6 +101,89 @@ impl PartitionMap {
         let what = format!("read the nightly mark of partition {partition}");
         let found = value_of(&self.kv, &key, &what, self.retry_for).await?;
         Ok(found.map(|m| String::from_utf8_lossy(&m.payload).into_owned()))
+    }
+
+    /// The generation of `partition`'s log (0 until a move of a division rebuilt it): its
+    /// owner and standbys follow the log [`crate::log_name`] names for it.
+    pub async fn generation(&self, partition: &str) -> Result<u64, ClusterError> {
+        check_partition(partition)?;
+        let key = format!("generation.{partition}");
+        let what = format!("read the generation of partition {partition}");
+        match value_of(&self.kv, &key, &what, self.retry_for).await? {
+            Some(m) => std::str::from_utf8(&m.payload)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| ClusterError::Corrupt {
+                    partition: key.clone(),
+                    seq: m.sequence,
+                    reason: "the generation is not a number".to_string(),
+                }),
+            None => Ok(0),
+        }
+    }
+
+    /// Records that `partition`'s log is now that of `generation`.
+    pub async fn set_generation(
+        &self,
+        partition: &str,
+        generation: u64,
+    ) -> Result<(), ClusterError> {
+        check_partition(partition)?;
+        self.put(
+            format!("generation.{partition}"),
+            Some(generation.to_string()),
+            &format!("record the generation of partition {partition}"),
+        )
+        .await
+    }
+
+    /// Every partition whose log a move rebuilt (it may hold no division now), by name.
+    pub async fn rebuilt(&self) -> Result<Vec<String>, ClusterError> {
+        let mut out: Vec<String> = keys_of(&self.kv, self.retry_for)
+            .await?
+            .into_iter()
+            .filter_map(|k| k.strip_prefix("generation.").map(str::to_string))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// The move of a division under way (as its mover wrote it), if one is: key `move`.
+    /// While it stands, neither partition it names is taken over.
+    pub async fn move_under_way(&self) -> Result<Option<String>, ClusterError> {
+        let found = value_of(&self.kv, "move", "read the move under way", self.retry_for).await?;
+        Ok(found.map(|m| String::from_utf8_lossy(&m.payload).into_owned()))
+    }
+
+    /// Records the move under way (`Some`), or that it ended (`None`).
+    pub async fn mark_move(&self, what: Option<String>) -> Result<(), ClusterError> {
+        self.put("move".to_string(), what, "record the move under way")
+            .await
+    }
+
+    /// Writes `value` at `key`, or deletes the key with `None`.
+    async fn put(
+        &self,
+        key: String,
+        value: Option<String>,
+        what: &str,
+    ) -> Result<(), ClusterError> {
+        retrying(what, self.retry_for, || async {
+            match &value {
+                Some(value) => self
+                    .kv
+                    .put(&key, Bytes::copy_from_slice(value.as_bytes()))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Attempt::Retry(e.to_string())),
+                None => self
+                    .kv
+                    .delete(&key)
+                    .await
+                    .map_err(|e| Attempt::Retry(e.to_string())),
+            }
+        })
+        .await
     }
 
     /// Every division assigned, with its partition, by division code.

@@ -44,6 +44,10 @@ pub struct CatchUp {
 pub struct Replica {
     log: ClusterLog,
     partition: String,
+    /// The partition's log this replica reads and appends to: its generation's
+    /// ([`crate::log_name`]).
+    log_name: String,
+    generation: u64,
     store: Store,
     /// Serializes applying (appends and catch-ups of this replica).
     apply: tokio::sync::Mutex<()>,
@@ -87,6 +91,8 @@ impl Replica {
         Replica {
             log,
             partition: partition.to_string(),
+            log_name: partition.to_string(),
+            generation: 0,
             store,
             apply: tokio::sync::Mutex::new(()),
             stopped: Mutex::new(None),
@@ -96,6 +102,24 @@ impl Replica {
 
     pub fn partition(&self) -> &str {
         &self.partition
+    }
+
+    /// This replica, on the partition's log of `generation` (0, the first, unless a move of
+    /// a division rebuilt the partition's log).
+    pub fn with_generation(mut self, generation: u64) -> Replica {
+        self.log_name = crate::log_name(&self.partition, generation);
+        self.generation = generation;
+        self
+    }
+
+    /// The generation of the partition's log this replica follows.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The name of the partition's log this replica follows ([`crate::log_name`]).
+    pub fn log_name(&self) -> &str {
+        &self.log_name
     }
 
     pub fn store(&self) -> &Store {
@@ -148,7 +172,7 @@ impl Replica {
         let covered = self.covered()?;
         let seq = match self
             .log
-            .append(&self.partition, id, Bytes::from(entry), covered)
+            .append(&self.log_name, id, Bytes::from(entry), covered)
             .await
         {
             Ok(seq) => seq,
@@ -179,7 +203,7 @@ impl Replica {
             covered,
             ..CatchUp::default()
         };
-        let entries = self.log.read_from(&self.partition, covered + 1);
+        let entries = self.log.read_from(&self.log_name, covered + 1);
         futures_util::pin_mut!(entries);
         while let Some(entry) = entries.next().await {
             let (seq, bytes) = entry?;

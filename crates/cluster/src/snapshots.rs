@@ -25,6 +25,10 @@ pub struct SnapshotInfo {
     pub position: u64,
     /// Its size in bytes.
     pub bytes: u64,
+    /// The generation of the partition's log it was taken from (0 when its metadata does not
+    /// say: taken before any move of a division); a snapshot of another generation than the
+    /// partition's is not loaded.
+    pub generation: u64,
 }
 
 /// The cluster's snapshots, one object per partition.
@@ -43,6 +47,7 @@ fn info_of(info: &object_store::ObjectInfo) -> Option<SnapshotInfo> {
         covered: number(info, "covered")?,
         position: number(info, "position")?,
         bytes: info.size as u64,
+        generation: number(info, "generation").unwrap_or(0),
     })
 }
 
@@ -77,11 +82,12 @@ impl Snapshots {
         })
     }
 
-    /// Uploads `file` as `partition`'s snapshot, reflecting log sequence `covered` and
-    /// holding `position` events; it replaces the one before once stored whole.
+    /// Uploads `file` as `partition`'s snapshot, reflecting sequence `covered` of its log of
+    /// `generation` and holding `position` events; it replaces the one before once stored whole.
     pub async fn upload(
         &self,
         partition: &str,
+        generation: u64,
         covered: u64,
         position: u64,
         file: &Path,
@@ -103,6 +109,7 @@ impl Snapshots {
                 metadata: [
                     ("covered".to_string(), covered.to_string()),
                     ("position".to_string(), position.to_string()),
+                    ("generation".to_string(), generation.to_string()),
                 ]
                 .into(),
                 ..Default::default()

@@ -10,6 +10,7 @@ pub mod command;
 pub mod correction;
 pub mod dates;
 pub mod decide;
+pub mod division_move;
 pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;

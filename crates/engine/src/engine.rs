@@ -2397,6 +2397,24 @@ impl StateView for Batch<'_> {
     }
 }
 
+/// `event`, recorded at `recorded_at_ms`, as the store keeps it: its stream, type, encoded
+/// payload and natural key.
+pub fn stored_event(event: &Event, recorded_at_ms: i64) -> Result<NewEvent, EngineError> {
+    let payload = encode_event(event).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+    let key = event.natural_key().map(|k| NaturalKey {
+        namespace: k.namespace.as_str().to_string(),
+        key: k.key,
+        content_hash: content_hash(&payload),
+    });
+    Ok(NewEvent {
+        stream: event.stream(),
+        event_type: event.type_name().to_string(),
+        payload,
+        recorded_at_ms,
+        key,
+    })
+}
+
 /// Appends exported events to an empty store in their order, with their recorded times, so
 /// that the restored log exports byte for byte as the original.
 pub fn restore_events(store: &Store, events: Vec<(Event, i64)>) -> Result<(), EngineError> {
@@ -2404,19 +2422,7 @@ pub fn restore_events(store: &Store, events: Vec<(Event, i64)>) -> Result<(), En
     while pending.peek().is_some() {
         let mut chunk = Vec::new();
         for (event, recorded_at_ms) in pending.by_ref().take(COMMIT_CHUNK_EVENTS) {
-            let payload = encode_event(&event).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-            let key = event.natural_key().map(|k| NaturalKey {
-                namespace: k.namespace.as_str().to_string(),
-                key: k.key,
-                content_hash: content_hash(&payload),
-            });
-            chunk.push(NewEvent {
-                stream: event.stream(),
-                event_type: event.type_name().to_string(),
-                payload,
-                recorded_at_ms,
-                key,
-            });
+            chunk.push(stored_event(&event, recorded_at_ms)?);
         }
         let before = store.last_position();
         let receipt = store.append(NewCommit::new(chunk))?;

@@ -115,6 +115,21 @@ pub enum ClusterAction {
         #[arg(long, default_value = "127.0.0.1:8000", value_name = "IP:PORT")]
         addr: String,
     },
+    /// Moves a division and its events to another partition: both partitions' logs are
+    /// written again without and with it, while their owners are stopped.
+    #[command(
+        after_help = "Example: vasooli cluster move --servers nats://127.0.0.1:4222 D-DDN-RURAL --to south"
+    )]
+    Move {
+        #[command(flatten)]
+        servers: Servers,
+        /// The division's code (e.g. D-DDN-RURAL).
+        #[arg(value_name = "DIVISION")]
+        division: String,
+        /// The partition it moves to (e.g. --to south).
+        #[arg(long, value_name = "PARTITION")]
+        to: String,
+    },
     /// Assigns a division to a partition (the partition map).
     Assign {
         #[command(flatten)]
@@ -160,6 +175,11 @@ pub fn run(cli: &Cli, action: &ClusterAction) -> Outcome {
             division,
             partition,
         } => assign(&servers.urls, division, partition),
+        ClusterAction::Move {
+            servers,
+            division,
+            to,
+        } => crate::commands::moving::run(cli, &servers.urls, division, to),
         ClusterAction::Gateway { servers, addr } => {
             let policy = crate::commands::load_policy(cli)?;
             crate::commands::gateway::run(&servers.urls, addr, policy)
@@ -168,7 +188,7 @@ pub fn run(cli: &Cli, action: &ClusterAction) -> Outcome {
 }
 
 /// Refuses a name that cannot be a partition or division (exit 3).
-fn check_name(what: &str, name: &str) -> Outcome {
+pub(crate) fn check_name(what: &str, name: &str) -> Outcome {
     if valid_partition_name(name) {
         Ok(())
     } else {
@@ -266,16 +286,21 @@ fn owner(
             .await
             .map_err(cluster_failure)?;
         let leases = Leases::open(&log).await.map_err(cluster_failure)?;
+        let map = PartitionMap::open(&log).await.map_err(cluster_failure)?;
         let store = tokio::task::spawn_blocking(move || vasooli_store::Store::open(&data))
             .await
             .map_err(|e| Failure::Runtime(e.into()))?
             .map_err(|e| Failure::Runtime(e.into()))?;
+        // The directory follows the partition's log of one generation: the current one.
+        let generation = map.generation(&partition).await.map_err(cluster_failure)?;
+        crate::commands::moving::check_directory(&data_dir, &store, &partition, generation)?;
         // An empty directory starts from the partition's latest snapshot, if it has one.
         let snapshots = Snapshots::open(&log).await.map_err(cluster_failure)?;
-        if let Some(info) =
-            crate::commands::snapshot::load_into_empty(&snapshots, &partition, &store, &data_dir)
-                .await
-                .map_err(Failure::Runtime)?
+        if let Some(info) = crate::commands::snapshot::load_into_empty(
+            &snapshots, &partition, generation, &store, &data_dir,
+        )
+        .await
+        .map_err(Failure::Runtime)?
         {
             outln!(
                 "loaded the snapshot of partition {partition} at sequence {} ({} events)",
@@ -283,7 +308,9 @@ fn owner(
                 info.position
             );
         }
-        let replica = Arc::new(Replica::with_store(log.clone(), &partition, store));
+        let replica = Arc::new(
+            Replica::with_store(log.clone(), &partition, store).with_generation(generation),
+        );
         let holder = holder_name();
         let owning = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let _metrics = match metrics_addr {
@@ -315,8 +342,38 @@ fn owner(
         // With --standby-reads: the engine and server that serve reads while standing by.
         let mut standby: Option<StandbyServer> = None;
         let mut lease = loop {
-            match leases.acquire(&partition, &holder, ttl).await {
-                Ok(lease) => break lease,
+            // Not while a move of a division in or out of the partition is under way (its
+            // mover holds the lease; this covers a mover cut off, whose lease ran out).
+            let acquired = match crate::commands::moving::under_way(&map, &partition)
+                .await
+                .map_err(cluster_failure)?
+            {
+                Some(the_move) => Err(ClusterError::LeaseHeld {
+                    name: partition.clone(),
+                    holder: the_move,
+                    expires_at: time::OffsetDateTime::now_utc(),
+                }),
+                None => leases.acquire(&partition, &holder, ttl).await,
+            };
+            match acquired {
+                Ok(lease) => {
+                    // A move may have begun, or ended, since: the partition is taken over on
+                    // the log this directory follows, with no move under way.
+                    let now = map.generation(&partition).await.map_err(cluster_failure)?;
+                    let moving = crate::commands::moving::under_way(&map, &partition)
+                        .await
+                        .map_err(cluster_failure)?;
+                    if now == generation && moving.is_none() {
+                        break lease;
+                    }
+                    leases.release(lease).await.map_err(cluster_failure)?;
+                    if now != generation {
+                        return Err(Failure::Runtime(anyhow::anyhow!(
+                            "{}",
+                            crate::commands::moving::rebuilt(&partition, generation, now)
+                        )));
+                    }
+                }
                 Err(ClusterError::LeaseHeld { holder: held, .. }) => {
                     if !announced {
                         outln!("standby for partition {partition}, owner {held}");
@@ -405,7 +462,6 @@ fn owner(
             );
             outln!("owner of partition {partition} at sequence {seq}");
             let store = replica.store().clone();
-            let map = PartitionMap::open(&log).await.map_err(cluster_failure)?;
             let marks = Arc::new(ClusterNightlyMarks {
                 map: map.clone(),
                 partition: partition.clone(),
@@ -651,13 +707,17 @@ fn status(servers: &[String], as_json: bool) -> Outcome {
             let assignments = map.assignments().await?;
             let mut names = leases.names().await?;
             names.extend(assignments.iter().map(|(_, p)| p.clone()));
+            names.extend(map.rebuilt().await?);
             names.sort();
             names.dedup();
             let mut partitions = Vec::new();
             for name in names {
                 let holder = leases.holder(&name).await?;
-                let last = log.last_seq(&name).await?;
-                partitions.push((name, holder, last));
+                let generation = map.generation(&name).await?;
+                let last = log
+                    .last_seq(&vasooli_cluster::log_name(&name, generation))
+                    .await?;
+                partitions.push((name, holder, last, generation));
             }
             let replicas = log.replica_states().await?;
             let progress = ProgressBoard::open(&log).await?.list().await?;
@@ -668,8 +728,8 @@ fn status(servers: &[String], as_json: bool) -> Outcome {
     let behind_log = |r: &ReplicaProgress| {
         partitions
             .iter()
-            .find(|(name, _, _)| *name == r.partition)
-            .map(|(_, _, last)| last.saturating_sub(r.covered))
+            .find(|(name, _, _, _)| *name == r.partition)
+            .map(|(_, _, last, _)| last.saturating_sub(r.covered))
     };
     let rfc3339 = |t: time::OffsetDateTime| {
         t.format(&time::format_description::well_known::Rfc3339)
@@ -677,11 +737,12 @@ fn status(servers: &[String], as_json: bool) -> Outcome {
     };
     if as_json {
         let value = json!({
-            "partitions": partitions.iter().map(|(name, holder, last)| json!({
+            "partitions": partitions.iter().map(|(name, holder, last, generation)| json!({
                 "partition": name,
                 "owner": holder.as_ref().map(|(h, _)| h.clone()),
                 "lease_expires": holder.as_ref().map(|(_, t)| rfc3339(*t)),
                 "last_sequence": last,
+                "generation": generation,
                 "divisions": assignments.iter().filter(|(_, p)| p == name).map(|(d, _)| d.clone()).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "replicas": progress.iter().map(|r| json!({
@@ -712,7 +773,7 @@ fn status(servers: &[String], as_json: bool) -> Outcome {
         "last_sequence".to_string(),
         "divisions".to_string(),
     ]];
-    for (name, holder, last) in &partitions {
+    for (name, holder, last, _) in &partitions {
         let divisions: Vec<&str> = assignments
             .iter()
             .filter(|(_, p)| p == name)
@@ -1146,8 +1207,11 @@ async fn replica_metrics(replica: &Replica, owner: bool) -> String {
          # TYPE vasooli_replica_covered_sequence gauge\n\
          vasooli_replica_covered_sequence{{partition=\"{partition}\"}} {covered}\n"
     ));
-    let last =
-        tokio::time::timeout(Duration::from_secs(2), replica.log().last_seq(partition)).await;
+    let last = tokio::time::timeout(
+        Duration::from_secs(2),
+        replica.log().last_seq(replica.log_name()),
+    )
+    .await;
     if let Ok(Ok(last)) = last {
         out.push_str(&format!(
             "# HELP vasooli_replica_last_sequence The partition log's last sequence.\n\

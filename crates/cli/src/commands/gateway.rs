@@ -204,10 +204,18 @@ impl<T: Clone> Fresh<T> {
         (at.elapsed() < within).then(|| value.clone())
     }
 
-    /// Keeps `value`, read now.
-    fn put(&self, value: &T) {
-        if let Ok(mut kept) = self.0.lock() {
-            *kept = Some((Instant::now(), value.clone()));
+    /// Keeps `value`, read now; whether it differs from the value kept before.
+    fn put(&self, value: &T) -> bool
+    where
+        T: PartialEq,
+    {
+        match self.0.lock() {
+            Ok(mut kept) => {
+                let changed = kept.as_ref().is_none_or(|(_, before)| before != value);
+                *kept = Some((Instant::now(), value.clone()));
+                changed
+            }
+            Err(_) => true,
         }
     }
 }
@@ -258,7 +266,12 @@ impl Gateway {
             .map_err(|e| unavailable(&e.to_string()))?
             .into_iter()
             .collect();
-        self.assigned.put(&map);
+        if self.assigned.put(&map) {
+            // A division moved: an account may be in another partition than found before.
+            if let Ok(mut accounts) = self.accounts.lock() {
+                accounts.clear();
+            }
+        }
         Ok(map)
     }
 

@@ -18,11 +18,12 @@ const DOWNLOAD_FILE: &str = "snapshot-download.jsonl";
 
 /// Loads `partition`'s latest snapshot into `store` when the store is empty (a new standby
 /// on a new machine): what it loaded, or `None` when the store holds events already or the
-/// partition has no snapshot. A store holding part of a snapshot (a load cut off) is refused
+/// partition has no snapshot of its log's `generation`. A store holding part of a snapshot (a load cut off) is refused
 /// with what to do.
 pub async fn load_into_empty(
     snapshots: &Snapshots,
     partition: &str,
+    generation: u64,
     store: &Store,
     dir: &Path,
 ) -> anyhow::Result<Option<SnapshotInfo>> {
@@ -42,7 +43,11 @@ pub async fn load_into_empty(
         }
         return Ok(None);
     }
-    if snapshots.latest(partition).await?.is_none() {
+    if snapshots
+        .latest(partition)
+        .await?
+        .is_none_or(|info| info.generation != generation)
+    {
         return Ok(None);
     }
     // Durable before the first event is: a load cut off by a power failure is still seen.
@@ -51,9 +56,13 @@ pub async fn load_into_empty(
         .and_then(|()| std::fs::File::open(&dir)?.sync_all())
         .with_context(|| format!("writing {}", mark.display()))?;
     let file = dir.join(DOWNLOAD_FILE);
-    let Some(info) = snapshots.download(partition, &file).await? else {
-        std::fs::remove_file(&mark).ok();
-        return Ok(None);
+    let info = match snapshots.download(partition, &file).await? {
+        Some(info) if info.generation == generation => info,
+        _ => {
+            std::fs::remove_file(&file).ok();
+            std::fs::remove_file(&mark).ok();
+            return Ok(None);
+        }
     };
     let (store, name, loaded_file) = (store.clone(), file.display().to_string(), file.clone());
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
@@ -103,7 +112,13 @@ pub async fn upload(
     })
     .await??;
     let uploaded = snapshots
-        .upload(replica.partition(), covered, position, &file)
+        .upload(
+            replica.partition(),
+            replica.generation(),
+            covered,
+            position,
+            &file,
+        )
         .await;
     std::fs::remove_file(&file).ok();
     Ok(uploaded?)
