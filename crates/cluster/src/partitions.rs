@@ -155,10 +155,28 @@ impl PartitionMap {
         Ok(found.map(|m| String::from_utf8_lossy(&m.payload).into_owned()))
     }
 
-    /// Records the move under way (`Some`), or that it ended (`None`).
-    pub async fn mark_move(&self, what: Option<String>) -> Result<(), ClusterError> {
-        self.put("move".to_string(), what, "record the move under way")
-            .await
+    /// Records `what` as the move under way, unless one is recorded already: whether it
+    /// was recorded (false: another move is under way).
+    pub async fn begin_move(&self, what: &str) -> Result<bool, ClusterError> {
+        use async_nats::jetstream::kv::CreateErrorKind;
+        let value = Bytes::copy_from_slice(what.as_bytes());
+        retrying("record the move under way", self.retry_for, || async {
+            match self.kv.create("move", value.clone()).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(Attempt::Retry(e.to_string())),
+            }
+        })
+        .await
+    }
+
+    /// Removes the record of the move `what`, if it is the one recorded.
+    pub async fn end_move(&self, what: &str) -> Result<(), ClusterError> {
+        if self.move_under_way().await?.as_deref() == Some(what) {
+            self.put("move".to_string(), None, "remove the record of the move")
+                .await?;
+        }
+        Ok(())
     }
 
     /// Writes `value` at `key`, or deletes the key with `None`.

@@ -36,6 +36,8 @@ pub struct MovePlan {
     pub moved: usize,
     /// How many of its consumers.
     pub consumers: usize,
+    /// The date of the last nightly run either partition holds.
+    pub last_run: Option<NaiveDate>,
 }
 
 /// The dates of the nightly runs `events` hold, in their order.
@@ -112,6 +114,26 @@ pub fn plan_move(
         return Ok(None);
     }
     let goes = |event: &Event| streams.contains(&event.stream());
+    // A grievance stays with the account and the camp it names (an owner checks only the
+    // grievance's own subdivision, so one may name another division's).
+    for (event, _) in &from_events {
+        let Event::GrievanceRegistered(g) = event else {
+            continue;
+        };
+        let named = [
+            g.account_no.as_deref().map(StreamId::Consumer),
+            g.camp_id.as_deref().map(StreamId::Camp),
+        ];
+        for other in named.into_iter().flatten() {
+            if streams.contains(&other.to_string()) != goes(event) {
+                return Err(format!(
+                    "grievance {} of subdivision {} names {other}, of another division: \
+                     moving {division} would part them",
+                    g.grievance_id, g.subdivision
+                ));
+            }
+        }
+    }
 
     // What the receiving partition holds must not meet what comes.
     let mut to_streams: HashSet<String> = HashSet::new();
@@ -150,6 +172,7 @@ pub fn plan_move(
 
     let moved = from_events.iter().filter(|(e, _)| goes(e)).count();
     let (from_runs, to_runs) = (run_dates(&from_events), run_dates(&to_events));
+    let last_run = from_runs.iter().chain(&to_runs).max().copied();
     let joined = if fresh {
         // A partition holding offices alone takes the division with the giving partition's
         // runs and whatever offices it lacks, in the giving partition's order.
@@ -212,6 +235,7 @@ pub fn plan_move(
         joined,
         moved,
         consumers,
+        last_run,
     }))
 }
 
@@ -414,6 +438,24 @@ mod tests {
             .collect();
         let refused = plan_move("D-S", ("north", north()), ("east", without)).unwrap_err();
         assert!(refused.contains("office SD-S1"), "{refused}");
+        // A grievance of D-N naming a consumer of D-S.
+        let mut named = north();
+        named.push((
+            Event::GrievanceRegistered(GrievanceRegistered {
+                grievance_id: "G1".into(),
+                subdivision: "SD-N1".into(),
+                account_no: Some("A".into()),
+                camp_id: None,
+                category: crate::types::GrievanceCategory::Billing,
+                registered_on: day(3),
+            }),
+            5,
+        ));
+        let refused = plan_move("D-S", ("north", named), ("east", east())).unwrap_err();
+        assert!(
+            refused.contains("grievance G1 of subdivision SD-N1 names consumer-A"),
+            "{refused}"
+        );
         // Not a division, or not known.
         let refused = plan_move("SD-S1", ("north", north()), ("east", east())).unwrap_err();
         assert!(refused.contains("not a division"), "{refused}");

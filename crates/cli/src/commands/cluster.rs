@@ -129,6 +129,10 @@ pub enum ClusterAction {
         /// The partition it moves to (e.g. --to south).
         #[arg(long, value_name = "PARTITION")]
         to: String,
+        /// Gives up this move, cut off before it switched over: its record in the cluster
+        /// and the logs it began to write go, and both partitions go on as they were.
+        #[arg(long)]
+        abandon: bool,
     },
     /// Assigns a division to a partition (the partition map).
     Assign {
@@ -179,7 +183,8 @@ pub fn run(cli: &Cli, action: &ClusterAction) -> Outcome {
             servers,
             division,
             to,
-        } => crate::commands::moving::run(cli, &servers.urls, division, to),
+            abandon,
+        } => crate::commands::moving::run(cli, &servers.urls, division, to, *abandon),
         ClusterAction::Gateway { servers, addr } => {
             let policy = crate::commands::load_policy(cli)?;
             crate::commands::gateway::run(&servers.urls, addr, policy)
@@ -342,6 +347,18 @@ fn owner(
         // With --standby-reads: the engine and server that serve reads while standing by.
         let mut standby: Option<StandbyServer> = None;
         let mut lease = loop {
+            // A move of a division wrote the partition's log again: this directory follows
+            // the former one, which nothing appends to any more.
+            let now = map.generation(&partition).await.map_err(cluster_failure)?;
+            if now != generation {
+                if let Some(standby) = standby.take() {
+                    standby.stop().await;
+                }
+                return Err(Failure::Runtime(anyhow::anyhow!(
+                    "{}",
+                    crate::commands::moving::rebuilt(&partition, generation, now)
+                )));
+            }
             // Not while a move of a division in or out of the partition is under way (its
             // mover holds the lease; this covers a mover cut off, whose lease ran out).
             let acquired = match crate::commands::moving::under_way(&map, &partition)
@@ -358,21 +375,22 @@ fn owner(
             match acquired {
                 Ok(lease) => {
                     // A move may have begun, or ended, since: the partition is taken over on
-                    // the log this directory follows, with no move under way.
-                    let now = map.generation(&partition).await.map_err(cluster_failure)?;
-                    let moving = crate::commands::moving::under_way(&map, &partition)
-                        .await
-                        .map_err(cluster_failure)?;
-                    if now == generation && moving.is_none() {
+                    // the log this directory follows, with no move under way. Otherwise the
+                    // lease goes back, and the next pass says why.
+                    let checked = async {
+                        Ok::<_, ClusterError>((
+                            map.generation(&partition).await?,
+                            crate::commands::moving::under_way(&map, &partition).await?,
+                        ))
+                    }
+                    .await;
+                    if matches!(&checked, Ok((now, None)) if *now == generation) {
                         break lease;
                     }
-                    leases.release(lease).await.map_err(cluster_failure)?;
-                    if now != generation {
-                        return Err(Failure::Runtime(anyhow::anyhow!(
-                            "{}",
-                            crate::commands::moving::rebuilt(&partition, generation, now)
-                        )));
+                    if let Err(e) = leases.release(lease).await {
+                        tracing::warn!("giving the lease of partition {partition} back: {e}");
                     }
+                    checked.map_err(cluster_failure)?;
                 }
                 Err(ClusterError::LeaseHeld { holder: held, .. }) => {
                     if !announced {

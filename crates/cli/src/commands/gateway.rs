@@ -184,8 +184,9 @@ struct Gateway {
     offices: Fresh<Vec<KnownOffice>>,
     /// Token hash -> its holder, the partition keeping it, and when it was looked up.
     callers: Mutex<HashMap<String, (Instant, TokenInfo, String)>>,
-    /// Account -> the partition holding it. An account stays where it was registered, so
-    /// what was found stays true.
+    /// Account -> the partition holding it. An account stays where it was registered until
+    /// its division moves, so what was found stays true until the partition map changes
+    /// (then this is emptied).
     accounts: Mutex<HashMap<String, String>>,
 }
 

@@ -4,19 +4,19 @@
 //!
 //! Both partitions' logs are written again, each as a new generation (a subject of its own),
 //! from their events as the partitions' stores hold them; the partition map then names the
-//! new generations and the division's new partition at once for the processes that read it.
-//! The move holds both partitions' leases throughout, so nothing else writes to either, and
-//! records itself in the cluster first, so that a move cut off is finished by running it
-//! again and neither partition is taken over meanwhile.
+//! new generations and the division's new partition. The move holds both partitions' leases
+//! throughout and fences their logs, so nothing else writes to either; it records itself in
+//! the cluster before it writes, so that a move cut off is finished by running it again (or
+//! given up with `--abandon` before it switched over), and neither partition is taken over
+//! meanwhile.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use vasooli_cluster::{
-    envelope, ClusterError, ClusterLog, Leases, PartitionMap, Replica, Snapshots,
+    envelope, ClusterError, ClusterLog, Lease, Leases, PartitionMap, Replica, Snapshots,
 };
 use vasooli_domain::division_move::{plan_move, MovePlan, Recorded};
 use vasooli_store::{NewCommit, Store};
@@ -32,26 +32,31 @@ const LEASE: Duration = Duration::from_secs(60);
 const ENTRY_EVENTS: usize = 10_000;
 
 /// The move under way, as recorded in the cluster (key `move` of the partition map's
-/// bucket): `DIVISION FROM TO FROM_GENERATION TO_GENERATION`.
-#[derive(Debug, PartialEq)]
+/// bucket): `DIVISION FROM TO FROM_GENERATION TO_GENERATION LAST_RUN` (`-`: none).
+#[derive(Clone, Debug, PartialEq)]
 struct Intent {
     division: String,
     from: String,
     to: String,
     from_generation: u64,
     to_generation: u64,
+    last_run: Option<chrono::NaiveDate>,
 }
 
 impl Intent {
     fn parse(text: &str) -> Option<Intent> {
         let parts: Vec<&str> = text.split(' ').collect();
         match parts[..] {
-            [division, from, to, fg, tg] => Some(Intent {
+            [division, from, to, fg, tg, last_run] => Some(Intent {
                 division: division.to_string(),
                 from: from.to_string(),
                 to: to.to_string(),
                 from_generation: fg.parse().ok()?,
                 to_generation: tg.parse().ok()?,
+                last_run: match last_run {
+                    "-" => None,
+                    date => Some(date.parse().ok()?),
+                },
             }),
             _ => None,
         }
@@ -59,8 +64,13 @@ impl Intent {
 
     fn text(&self) -> String {
         format!(
-            "{} {} {} {} {}",
-            self.division, self.from, self.to, self.from_generation, self.to_generation
+            "{} {} {} {} {} {}",
+            self.division,
+            self.from,
+            self.to,
+            self.from_generation,
+            self.to_generation,
+            self.last_run.map_or("-".to_string(), |d| d.to_string())
         )
     }
 }
@@ -69,31 +79,112 @@ fn rejected(line: String) -> Failure {
     Failure::Rejected(vec![line])
 }
 
-pub fn run(cli: &Cli, servers: &[String], division: &str, to: &str) -> Outcome {
+pub fn run(cli: &Cli, servers: &[String], division: &str, to: &str, abandon: bool) -> Outcome {
     check_servers(servers)?;
     check_name("division", division)?;
     check_name("partition", to)?;
     let work = crate::out::resolve(&cli.data).join(format!("move-{division}"));
     let runtime = runtime()?;
-    let outcome = runtime.block_on(move_division(servers, division, to, &work));
+    let outcome = runtime.block_on(async {
+        let log = ClusterLog::connect(config(servers, Duration::from_secs(30)))
+            .await
+            .map_err(cluster_failure)?;
+        let map = PartitionMap::open(&log).await.map_err(cluster_failure)?;
+        if abandon {
+            abandon_move(&log, &map, division, to).await
+        } else {
+            move_division(&log, &map, division, to, &work).await
+        }
+    });
     runtime.shutdown_timeout(Duration::from_secs(1));
     outcome
 }
 
-async fn move_division(servers: &[String], division: &str, to: &str, work: &Path) -> Outcome {
-    let log = ClusterLog::connect(config(servers, Duration::from_secs(30)))
+/// The move of `division` to `to` recorded as under way, if that is the one recorded;
+/// another move recorded is a refusal.
+async fn recorded(map: &PartitionMap, division: &str, to: &str) -> Result<Option<Intent>, Failure> {
+    match map.move_under_way().await.map_err(cluster_failure)? {
+        None => Ok(None),
+        Some(text) => match Intent::parse(&text) {
+            Some(i) if i.division == division && i.to == to => Ok(Some(i)),
+            _ => Err(rejected(format!(
+                "another move is under way (`{text}`): run it again to finish it, or give it up \
+                 with --abandon, first"
+            ))),
+        },
+    }
+}
+
+/// Gives up the move of `division` to `to` cut off before it switched over.
+async fn abandon_move(log: &ClusterLog, map: &PartitionMap, division: &str, to: &str) -> Outcome {
+    let Some(intent) = recorded(map, division, to).await? else {
+        return Err(rejected(format!(
+            "no move of division {division} to partition {to} is under way"
+        )));
+    };
+    if switched(map, &intent).await? {
+        return Err(rejected(format!(
+            "the move of division {division} to partition {to} began to switch over: run it \
+             again to finish it"
+        )));
+    }
+    for (partition, generation) in [
+        (&intent.from, intent.from_generation),
+        (&intent.to, intent.to_generation),
+    ] {
+        log.purge(&vasooli_cluster::log_name(partition, generation))
+            .await
+            .map_err(cluster_failure)?;
+    }
+    map.end_move(&intent.text())
         .await
         .map_err(cluster_failure)?;
-    let map = PartitionMap::open(&log).await.map_err(cluster_failure)?;
-    let leases = Leases::open(&log).await.map_err(cluster_failure)?;
-    let under_way = map.move_under_way().await.map_err(cluster_failure)?;
-    let intent = match under_way.as_deref().map(|t| (t, Intent::parse(t))) {
-        Some((_, Some(i))) if i.division == division && i.to == to => i,
-        Some((text, _)) => {
-            return Err(rejected(format!(
-                "another move is under way (`{text}`): run it again to finish it first"
-            )))
-        }
+    outln!(
+        "gave up the move of division {division} from partition {} to {to}: nothing was switched \
+         over",
+        intent.from
+    );
+    Ok(())
+}
+
+/// Whether the switch-over of `intent` began (a partition's log is at its new generation).
+async fn switched(map: &PartitionMap, intent: &Intent) -> Result<bool, Failure> {
+    Ok(map
+        .generation(&intent.from)
+        .await
+        .map_err(cluster_failure)?
+        == intent.from_generation
+        || map.generation(&intent.to).await.map_err(cluster_failure)? == intent.to_generation)
+}
+
+/// How a move ended.
+enum Ended {
+    /// The division held nothing in the giving partition: only the partition map changed.
+    Nothing { from: String },
+    /// Both logs written and switched over.
+    Moved { intent: Intent, plan: Counts },
+    /// A move cut off after it began to switch over, finished.
+    Finished { intent: Intent },
+}
+
+/// What a move wrote: events moved, consumers moved, and each log's events.
+struct Counts {
+    moved: usize,
+    consumers: usize,
+    stays: usize,
+    joined: usize,
+}
+
+async fn move_division(
+    log: &ClusterLog,
+    map: &PartitionMap,
+    division: &str,
+    to: &str,
+    work: &Path,
+) -> Outcome {
+    let resumed = recorded(map, division, to).await?;
+    let from = match &resumed {
+        Some(intent) => intent.from.clone(),
         None => {
             let from = map
                 .partition_of(division)
@@ -110,146 +201,90 @@ async fn move_division(servers: &[String], division: &str, to: &str, work: &Path
                     "division {division} is in partition {to} already"
                 )));
             }
-            Intent {
-                division: division.to_string(),
-                to: to.to_string(),
-                from_generation: map.generation(&from).await.map_err(cluster_failure)? + 1,
-                to_generation: map.generation(to).await.map_err(cluster_failure)? + 1,
-                from,
-            }
+            from
         }
     };
-    let held = Held::take(&leases, &intent).await?;
-    let moved = moving(&log, &map, &intent, &held, work).await;
-    held.give_back(&leases).await;
-    let moved = moved?;
+    let leases = Leases::open(log).await.map_err(cluster_failure)?;
+    let held = Held::take(&leases, division, &from, to).await?;
+    let ended = moving(log, map, division, &from, to, resumed, &held, work).await;
+    held.give_back().await;
     std::fs::remove_dir_all(work).ok();
-    match moved {
-        None => outln!(
-            "division {division} moved to partition {to}: partition {} held nothing of it",
-            intent.from
-        ),
-        Some(done) => {
+    let (intent, counts) = match ended? {
+        Ended::Nothing { from } => {
             outln!(
-                "division {division} moved from partition {} to {to}: {} events of {} consumers",
-                intent.from,
-                done.moved,
-                done.consumers
+                "division {division} moved to partition {to}: partition {from} held nothing of it"
             );
-            for (partition, generation, events) in [
-                (&intent.from, intent.from_generation, done.stays),
-                (&intent.to, intent.to_generation, done.joined),
-            ] {
-                outln!("partition {partition}: log generation {generation}, {events} events");
-            }
+            return Ok(());
+        }
+        Ended::Moved { intent, plan } => (intent, Some(plan)),
+        Ended::Finished { intent } => (intent, None),
+    };
+    match counts {
+        Some(c) => {
             outln!(
-                "start the owners and standbys of partitions {} and {to} again on empty directories",
-                intent.from
+                "division {division} moved from partition {from} to {to}: {} events of {} consumers",
+                c.moved,
+                c.consumers
+            );
+            outln!(
+                "partition {from}: log generation {}, {} events",
+                intent.from_generation,
+                c.stays
+            );
+            outln!(
+                "partition {to}: log generation {}, {} events",
+                intent.to_generation,
+                c.joined
             );
         }
+        None => outln!(
+            "finished moving division {division} from partition {from} to {to}: both logs had \
+             been written whole (generations {} and {})",
+            intent.from_generation,
+            intent.to_generation
+        ),
     }
+    outln!(
+        "start the owners and standbys of partitions {from} and {to} again on empty directories"
+    );
     Ok(())
 }
 
-/// What a move wrote: events moved, consumers moved, and each log's events.
-struct Moved {
-    moved: usize,
-    consumers: usize,
-    stays: usize,
-    joined: usize,
-}
-
-/// Both partitions' leases, renewed every third of their term while the move runs.
-struct Held {
-    lost: Arc<AtomicBool>,
-    renewal: Option<tokio::task::JoinHandle<Vec<vasooli_cluster::Lease>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Held {
-    async fn take(leases: &Leases, intent: &Intent) -> Result<Held, Failure> {
-        let holder = format!("move-{}-{}", intent.division, std::process::id());
-        let mut taken = Vec::new();
-        for partition in [&intent.from, &intent.to] {
-            match leases.acquire(partition, &holder, LEASE).await {
-                Ok(lease) => taken.push(lease),
-                Err(e) => {
-                    for lease in taken {
-                        let _ = leases.release(lease).await;
-                    }
-                    return Err(match e {
-                        ClusterError::LeaseHeld { holder, .. } => rejected(format!(
-                            "partition {partition} is owned by {holder}: stop its owner and its \
-                             standbys before moving a division (the move takes the partition's \
-                             lease while it runs)"
-                        )),
-                        e => cluster_failure(e),
-                    });
-                }
-            }
-        }
-        let lost = Arc::new(AtomicBool::new(false));
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let renewal = tokio::spawn({
-            let (leases, lost) = (leases.clone(), Arc::clone(&lost));
-            let mut held = taken;
-            async move {
-                loop {
-                    tokio::select! {
-                        _ = tokio::time::sleep(LEASE / 3) => {}
-                        _ = &mut stopped => return held,
-                    }
-                    for lease in &mut held {
-                        if let Err(e) = leases.renew(lease).await {
-                            tracing::warn!("renewing the lease of {}: {e}", lease.name);
-                            lost.store(true, Ordering::SeqCst);
-                        }
-                    }
-                }
-            }
-        });
-        Ok(Held {
-            lost,
-            renewal: Some(renewal),
-            stop: Some(stop),
-        })
-    }
-
-    /// Whether both leases are still this move's.
-    fn still_held(&self) -> Result<(), Failure> {
-        if self.lost.load(Ordering::SeqCst) {
-            return Err(Failure::Runtime(anyhow::anyhow!(
-                "the move lost a partition's lease; nothing was switched over: run it again"
-            )));
-        }
-        Ok(())
-    }
-
-    async fn give_back(mut self, leases: &Leases) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let held = match self.renewal.take() {
-            Some(renewal) => renewal.await.unwrap_or_default(),
-            None => Vec::new(),
-        };
-        for lease in held {
-            if let Err(e) = leases.release(lease).await {
-                tracing::warn!("releasing a lease after the move: {e}");
-            }
-        }
-    }
-}
-
-/// The move itself, once both leases are held: `None` when the division held nothing.
+/// The move itself, once both leases are held.
+#[allow(clippy::too_many_arguments)]
 async fn moving(
     log: &ClusterLog,
     map: &PartitionMap,
-    intent: &Intent,
+    division: &str,
+    from: &str,
+    to: &str,
+    resumed: Option<Intent>,
     held: &Held,
     work: &Path,
-) -> Result<Option<Moved>, Failure> {
-    let Intent { from, to, .. } = intent;
+) -> Result<Ended, Failure> {
+    // With the leases held, what was read before holds still.
+    if recorded(map, division, to).await? != resumed
+        || (resumed.is_none()
+            && map
+                .partition_of(division)
+                .await
+                .map_err(cluster_failure)?
+                .as_deref()
+                != Some(from))
+    {
+        return Err(rejected(
+            "the partition map changed while the move began: run it again".to_string(),
+        ));
+    }
+    if let Some(intent) = &resumed {
+        if switched(map, intent).await? {
+            held.confirm().await?;
+            finish(log, map, intent, true).await?;
+            return Ok(Ended::Finished {
+                intent: intent.clone(),
+            });
+        }
+    }
     for partition in [from, to] {
         if let Some(date) = map
             .unfinished_nightly(partition)
@@ -262,40 +297,71 @@ async fn moving(
             )));
         }
     }
-    map.mark_move(Some(intent.text()))
-        .await
-        .map_err(cluster_failure)?;
     let (from_now, to_now) = (
         map.generation(from).await.map_err(cluster_failure)?,
         map.generation(to).await.map_err(cluster_failure)?,
     );
-    // A move cut off after it began to switch over wrote both logs whole: it only finishes.
-    let switching = from_now == intent.from_generation || to_now == intent.to_generation;
-    let mut done = None;
-    if !switching {
-        std::fs::remove_dir_all(work).ok();
-        let snapshots = Snapshots::open(log).await.map_err(cluster_failure)?;
-        let from_events = read_partition(log, &snapshots, from, from_now, &work.join(from)).await?;
-        let to_events = read_partition(log, &snapshots, to, to_now, &work.join(to)).await?;
-        let division = intent.division.clone();
-        let (from_name, to_name) = (from.clone(), to.clone());
-        let plan = tokio::task::spawn_blocking(move || {
-            plan_move(&division, (&from_name, from_events), (&to_name, to_events))
-        })
-        .await
-        .map_err(|e| Failure::Runtime(e.into()))?
-        .map_err(rejected)?;
-        let Some(MovePlan {
-            stays,
-            joined,
-            moved,
-            consumers,
-        }) = plan
-        else {
-            finish(log, map, intent, false).await?;
-            return Ok(None);
-        };
-        let (stays_count, joined_count) = (stays.len(), joined.len());
+    std::fs::remove_dir_all(work).ok();
+    let snapshots = Snapshots::open(log).await.map_err(cluster_failure)?;
+    let from_events = read_partition(log, &snapshots, from, from_now, &work.join(from)).await?;
+    let to_events = read_partition(log, &snapshots, to, to_now, &work.join(to)).await?;
+    let (name, from_name, to_name) = (division.to_string(), from.to_string(), to.to_string());
+    let plan = tokio::task::spawn_blocking(move || {
+        plan_move(&name, (&from_name, from_events), (&to_name, to_events))
+    })
+    .await
+    .map_err(|e| Failure::Runtime(e.into()))?
+    .map_err(rejected)?;
+    let Some(MovePlan {
+        stays,
+        joined,
+        moved,
+        consumers,
+        last_run,
+    }) = plan
+    else {
+        held.confirm().await?;
+        map.assign(division, to).await.map_err(cluster_failure)?;
+        if let Some(intent) = &resumed {
+            map.end_move(&intent.text())
+                .await
+                .map_err(cluster_failure)?;
+        }
+        return Ok(Ended::Nothing {
+            from: from.to_string(),
+        });
+    };
+    let intent = Intent {
+        division: division.to_string(),
+        from: from.to_string(),
+        to: to.to_string(),
+        from_generation: from_now + 1,
+        to_generation: to_now + 1,
+        last_run,
+    };
+    if resumed.as_ref() != Some(&intent) {
+        if let Some(before) = &resumed {
+            map.end_move(&before.text())
+                .await
+                .map_err(cluster_failure)?;
+        }
+        if !map
+            .begin_move(&intent.text())
+            .await
+            .map_err(cluster_failure)?
+        {
+            return Err(rejected(
+                "another move began meanwhile: run this one again once it ended".to_string(),
+            ));
+        }
+    }
+    let counts = Counts {
+        moved,
+        consumers,
+        stays: stays.len(),
+        joined: joined.len(),
+    };
+    let written = async {
         for (partition, generation, events) in [
             (from, intent.from_generation, stays),
             (to, intent.to_generation, joined),
@@ -304,41 +370,34 @@ async fn moving(
             let count = events.len() as u64;
             write_log(log, &name, events).await?;
             // Read back into a store of its own: every event is there, once.
-            let check = work.join(&name);
-            let replica = replica(log, partition, generation, &check)?;
+            let replica = replica(log, partition, generation, &work.join(&name))?;
             replica.catch_up().await.map_err(cluster_failure)?;
             let found = replica.store().last_position();
             if found != count {
                 return Err(Failure::Runtime(anyhow::anyhow!(
-                    "log {name} reads back {found} events of the {count} written; nothing was \
-                     switched over: run the move again"
+                    "log {name} reads back {found} events of the {count} written"
                 )));
             }
         }
-        done = Some(Moved {
-            moved,
-            consumers,
-            stays: stays_count,
-            joined: joined_count,
-        });
+        held.confirm().await
     }
-    held.still_held()?;
-    finish(log, map, intent, true).await?;
-    if done.is_none() {
-        outln!("finished the move cut off before: both partitions' logs were written whole");
+    .await;
+    if let Err(failure) = written {
+        // Nothing was switched over: the partitions go on with the logs they had.
+        map.end_move(&intent.text()).await.ok();
+        return Err(failure);
     }
-    Ok(done)
+    finish(log, map, &intent, true).await?;
+    Ok(Ended::Moved {
+        intent,
+        plan: counts,
+    })
 }
 
-/// Switches over: the new generations (when the logs were rebuilt), the division's
-/// partition, the figures each partition published before (a new owner publishes again),
-/// and the end of the move.
-async fn finish(
-    log: &ClusterLog,
-    map: &PartitionMap,
-    intent: &Intent,
-    rebuilt: bool,
-) -> Result<(), Failure> {
+/// Switches over: the new generations, the division's partition, the figures of the
+/// periods each new owner publishes again (those published before name the partitions'
+/// former divisions), and the end of the move.
+async fn finish(log: &ClusterLog, map: &PartitionMap, intent: &Intent, rebuilt: bool) -> Outcome {
     let Intent { from, to, .. } = intent;
     if rebuilt {
         map.set_generation(from, intent.from_generation)
@@ -351,19 +410,105 @@ async fn finish(
     map.assign(&intent.division, to)
         .await
         .map_err(cluster_failure)?;
-    if rebuilt {
-        // Figures published before the move name the partitions' former divisions.
-        let log_figures = vasooli_cluster::FiguresBoard::open(log)
+    if let Some(last_run) = intent.last_run {
+        let periods: Vec<String> = crate::commands::hq::republished_periods(last_run)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let board = vasooli_cluster::FiguresBoard::open(log)
             .await
             .map_err(cluster_failure)?;
         for partition in [from, to] {
-            log_figures
-                .withdraw_all(partition)
+            board
+                .withdraw(partition, &periods)
                 .await
                 .map_err(cluster_failure)?;
         }
     }
-    map.mark_move(None).await.map_err(cluster_failure)
+    map.end_move(&intent.text()).await.map_err(cluster_failure)
+}
+
+/// Both partitions' leases, renewed every third of their term while the move runs.
+struct Held {
+    leases: Leases,
+    held: Arc<tokio::sync::Mutex<Vec<Lease>>>,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+impl Held {
+    async fn take(leases: &Leases, division: &str, from: &str, to: &str) -> Result<Held, Failure> {
+        let holder = format!("move-{division}-{}", std::process::id());
+        let mut taken = Vec::new();
+        for partition in [from, to] {
+            match leases.acquire(partition, &holder, LEASE).await {
+                Ok(lease) => taken.push(lease),
+                Err(e) => {
+                    for lease in taken {
+                        let _ = leases.release(lease).await;
+                    }
+                    return Err(match e {
+                        ClusterError::LeaseHeld { holder, .. } if holder.starts_with("move-") => {
+                            rejected(format!(
+                                "partition {partition} is held by another move ({holder}): wait \
+                                 for it to end or, if it was cut off, for its lease to run out \
+                                 (at most a minute), then run that move again"
+                            ))
+                        }
+                        ClusterError::LeaseHeld { holder, .. } => rejected(format!(
+                            "partition {partition} is owned by {holder}: stop its owner and its \
+                             standbys before moving a division (the move takes the partition's \
+                             lease while it runs)"
+                        )),
+                        e => cluster_failure(e),
+                    });
+                }
+            }
+        }
+        let held = Arc::new(tokio::sync::Mutex::new(taken));
+        let renewal = tokio::spawn({
+            let (leases, held) = (leases.clone(), Arc::clone(&held));
+            async move {
+                loop {
+                    tokio::time::sleep(LEASE / 3).await;
+                    for lease in held.lock().await.iter_mut() {
+                        if let Err(e) = leases.renew(lease).await {
+                            tracing::warn!("renewing the lease of {}: {e}", lease.name);
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Held {
+            leases: leases.clone(),
+            held,
+            renewal,
+        })
+    }
+
+    /// Renews both leases now: a success proves nobody took either since this move took it
+    /// (a renewal swaps on the revision the move last wrote).
+    async fn confirm(&self) -> Outcome {
+        for lease in self.held.lock().await.iter_mut() {
+            self.leases.renew(lease).await.map_err(|e| {
+                Failure::Runtime(anyhow::anyhow!(
+                    "the move lost the lease of partition {} ({e}); nothing was switched over: \
+                     run it again",
+                    lease.name
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn give_back(self) {
+        self.renewal.abort();
+        let _ = self.renewal.await;
+        for lease in self.held.lock().await.drain(..) {
+            if let Err(e) = self.leases.release(lease).await {
+                tracing::warn!("releasing a lease after the move: {e}");
+            }
+        }
+    }
 }
 
 /// A replica of `partition`'s log of `generation` in the empty directory `dir`.
@@ -378,7 +523,9 @@ fn replica(
 }
 
 /// Every event `partition`'s log of `generation` holds, as a store fed from it holds them
-/// (its latest snapshot, then the log after it), with their recorded times.
+/// (its latest snapshot, then the log after it), with their recorded times. The log is
+/// fenced first (an empty entry appended on condition of its last), so that a former owner
+/// that has not yet noticed it lost the partition can append nothing after what is read.
 async fn read_partition(
     log: &ClusterLog,
     snapshots: &Snapshots,
@@ -396,7 +543,7 @@ async fn read_partition(
     )
     .await
     .map_err(Failure::Runtime)?;
-    replica.catch_up().await.map_err(cluster_failure)?;
+    replica.fence().await.map_err(cluster_failure)?;
     let store = replica.store().clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Recorded>> {
         let mut events = Vec::new();
@@ -416,7 +563,7 @@ async fn read_partition(
 
 /// Writes `events` as the log `name` (emptied first: a move cut off may have begun it), in
 /// entries of at most [`ENTRY_EVENTS`] events and half the servers' largest message.
-async fn write_log(log: &ClusterLog, name: &str, events: Vec<Recorded>) -> Result<(), Failure> {
+async fn write_log(log: &ClusterLog, name: &str, events: Vec<Recorded>) -> Outcome {
     log.purge(name).await.map_err(cluster_failure)?;
     let bytes_max = log.request_bytes_max() / 2;
     let mut last = 0;
@@ -494,6 +641,14 @@ pub fn check_directory(
             .map_err(|e| Failure::Runtime(e.into()))?
             == 0;
     let had = match recorded.as_deref().map(str::trim) {
+        // An empty directory follows the current log, whatever it followed before.
+        Some(_) | None if empty => {
+            let text = format!("{partition} {generation}\n");
+            std::fs::write(&file, text)
+                .and_then(|()| std::fs::File::open(&file)?.sync_all())
+                .with_context(|| format!("writing {}", file.display()))?;
+            generation
+        }
         Some(text) => {
             let (name, number) = text.split_once(' ').unwrap_or((text, ""));
             let number: u64 = number.parse().map_err(|_| {
@@ -509,13 +664,6 @@ pub fn check_directory(
                 )));
             }
             number
-        }
-        None if empty => {
-            let text = format!("{partition} {generation}\n");
-            std::fs::write(&file, text)
-                .and_then(|()| std::fs::File::open(&file)?.sync_all())
-                .with_context(|| format!("writing {}", file.display()))?;
-            generation
         }
         None => 0,
     };
