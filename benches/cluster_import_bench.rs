@@ -23,6 +23,9 @@ use vasooli_cluster::testing::TestCluster;
 mod csvs;
 use csvs::{vasooli, Csvs};
 
+#[path = "common/measured.rs"]
+mod measured;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 use common::owner::Owner;
@@ -143,8 +146,9 @@ fn main() {
 }
 
 /// Starts an owner of each of `partitions` on an empty directory under `work` and waits
-/// until every one listens; the time it took.
-fn owners_listening(servers: &str, work: &Path, partitions: &[&str], name: &str) -> f64 {
+/// until every one listens: the time it took, and the largest peak resident memory among
+/// them then (MiB).
+fn owners_listening(servers: &str, work: &Path, partitions: &[&str], name: &str) -> (f64, f64) {
     let started = std::time::Instant::now();
     let mut owners: Vec<Owner> = partitions
         .iter()
@@ -154,10 +158,16 @@ fn owners_listening(servers: &str, work: &Path, partitions: &[&str], name: &str)
         owner.wait_line("listening on http://", Duration::from_secs(1800));
     }
     let took = started.elapsed().as_secs_f64();
+    let peak = owners
+        .iter()
+        .filter_map(|o| measured::peak_kib(o.child.id()))
+        .max()
+        .unwrap_or(0) as f64
+        / 1024.0;
     for owner in owners {
         assert_eq!(owner.interrupt(), Some(0));
     }
-    took
+    (took, peak)
 }
 
 /// `vasooli cluster move` of `division` from east to west with both owners stopped, beside an
@@ -167,8 +177,8 @@ fn move_a_division(servers: &str, cwd: &Path, work: &Path, owners: [Owner; 2], d
     for owner in owners {
         assert_eq!(owner.interrupt(), Some(0));
     }
-    let replay = owners_listening(servers, work, &["east"], "replay");
-    let (moved, took) = vasooli(
+    let (replay, replay_peak) = owners_listening(servers, work, &["east"], "replay");
+    let (moved, took, peak) = measured::run_measured(
         cwd,
         &[
             "cluster",
@@ -179,13 +189,20 @@ fn move_a_division(servers: &str, cwd: &Path, work: &Path, owners: [Owner; 2], d
             "--to",
             "west",
         ],
+        &[],
     );
     let took = took.as_secs_f64();
-    let after = owners_listening(servers, work, &["east", "west"], "moved");
+    let (after, after_peak) = owners_listening(servers, work, &["east", "west"], "moved");
     println!("\n{}", moved.trim_end());
-    println!("move: {took:.2} s");
-    println!("baseline, an owner of east on an empty directory until it listens (replays east's log): {replay:.2} s");
-    println!("after the move, owners of east and west on empty directories until both listen: {after:.2} s");
+    println!("move: {took:.2} s, peak {peak:.0} MiB");
+    println!(
+        "baseline, an owner of east on an empty directory until it listens (replays east's \
+         log): {replay:.2} s, peak {replay_peak:.0} MiB"
+    );
+    println!(
+        "after the move, owners of east and west on empty directories until both listen: \
+         {after:.2} s, peak {after_peak:.0} MiB (the larger)"
+    );
 }
 
 /// How many reads of each kind are timed, one after another.

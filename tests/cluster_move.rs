@@ -111,6 +111,27 @@ fn a_division_moves_with_its_events_and_back() {
     };
     let before = status(&cwd);
     assert_eq!(before["partitions"][1]["divisions"][0], "D-S");
+    // Both owners have published their run's figures before they stop.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while vasooli(
+        &cwd,
+        &[
+            "hq",
+            "rankings",
+            "--period",
+            "2026-05",
+            "--level",
+            "division",
+            "--servers",
+            &servers,
+        ],
+    )
+    .code
+        != 0
+    {
+        assert!(Instant::now() < deadline, "the owners published no figures");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert_eq!(north.interrupt(), Some(0));
     assert_eq!(south.interrupt(), Some(0));
     let north_before = exported(&dir("north1"), &dir("north1.jsonl"));
@@ -135,6 +156,34 @@ fn a_division_moves_with_its_events_and_back() {
         assert_eq!(after["partitions"][p]["generation"], 1, "{after}");
     }
     assert_eq!(after["partitions"][0]["divisions"][1], "D-S", "{after}");
+
+    // The figures the owners published before the move were moved with the division: with
+    // no owner running, headquarters' rankings over the partitions are one directory's.
+    for (period, level) in [("2026-05", "subdivision"), ("FY2026-27-Q1", "division")] {
+        let one = ok(
+            &whole,
+            &[
+                "--format", "csv", "rankings", "--period", period, "--level", level,
+            ],
+        );
+        let run = vasooli(
+            &cwd,
+            &[
+                "--format",
+                "csv",
+                "hq",
+                "rankings",
+                "--period",
+                period,
+                "--level",
+                level,
+                "--servers",
+                &servers,
+            ],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, one, "{period} {level}");
+    }
 
     // A directory following the former log is refused, and says what to do.
     let mut stale = Owner::start(&dir("north1"), &servers, "north");
@@ -240,8 +289,8 @@ fn a_division_moves_with_its_events_and_back() {
     // was, position for position.
     // A move back cut off before it switched over: its record left in the cluster, the
     // next generation of south's log begun. No process takes north over meanwhile; the move
-    // run again writes the log afresh and finishes, and the process waiting then finds its
-    // directory behind.
+    // run again writes south's log as the generation after the one begun, and finishes; the
+    // process waiting then finds its directory behind.
     runtime.block_on(async {
         use vasooli_cluster::{envelope, ClusterConfig, ClusterLog, PartitionMap};
         let log = ClusterLog::connect(ClusterConfig::new(cluster.urls()))
@@ -250,7 +299,7 @@ fn a_division_moves_with_its_events_and_back() {
         assert!(PartitionMap::open(&log)
             .await
             .unwrap()
-            .begin_move(&format!("D-S north south 2 2 {AS_OF}"))
+            .begin_move("D-S north south 2 2 cutoff1")
             .await
             .unwrap());
         let begun = vasooli_store::NewCommit::new(vec![vasooli_store::NewEvent::new(
@@ -265,7 +314,7 @@ fn a_division_moves_with_its_events_and_back() {
     });
     let mut waiting = Owner::start(&dir("north2"), &servers, "north");
     waiting.wait_line(
-        "standby for partition north, owner the move of division D-S from north to south",
+        "waiting for the move of division D-S from north to south to end",
         Duration::from_secs(30),
     );
     let back = move_to("south");
@@ -291,6 +340,7 @@ fn a_division_moves_with_its_events_and_back() {
     assert!(south_back[south_before.len()].contains("RLATE"));
     let after = status(&cwd);
     assert_eq!(after["partitions"][0]["generation"], 2, "{after}");
+    assert_eq!(after["partitions"][1]["generation"], 3, "{after}");
     assert_eq!(after["partitions"][1]["divisions"][0], "D-S", "{after}");
 
     // A move the plan refuses (north ran once more, south did not) changes nothing and leaves
@@ -339,20 +389,20 @@ fn a_division_moves_with_its_events_and_back() {
             .await
             .unwrap();
         let map = PartitionMap::open(&log).await.unwrap();
-        assert!(map
-            .begin_move("D-N north south 3 3 2026-06-30")
-            .await
-            .unwrap());
+        assert!(map.begin_move("D-N north south 3 4 cutoff2").await.unwrap());
     });
     let mut waiting = Owner::start(&dir("north3"), &servers, "north");
     waiting.wait_line(
-        "standby for partition north, owner the move of division D-N from north to south",
+        "waiting for the move of division D-N from north to south to end",
         Duration::from_secs(30),
     );
     let other = move_to("north");
     assert_eq!(other.code, 3, "{}", other.stderr);
     assert!(
-        other.stderr.contains("another move is under way"),
+        other.stderr.contains(
+            "the move of division D-N from partition north to south is under way: run \
+             `vasooli cluster move D-N --to south` again"
+        ),
         "{}",
         other.stderr
     );

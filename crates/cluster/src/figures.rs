@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 
-use crate::lease::{bucket, value_of};
+use crate::lease::{bucket, keys_of, value_of};
 use crate::log::{retrying, Attempt};
 use crate::{check_partition, ClusterError, ClusterLog};
 
@@ -71,19 +71,17 @@ impl FiguresBoard {
         .await
     }
 
-    /// Removes `partition`'s publications of `periods` (its divisions changed: a move).
-    pub async fn withdraw(&self, partition: &str, periods: &[String]) -> Result<(), ClusterError> {
-        for period in periods {
-            let key = key_of(partition, period)?;
-            retrying(&format!("remove {key}"), self.retry_for, || async {
-                self.kv
-                    .delete(&key)
-                    .await
-                    .map_err(|e| Attempt::Retry(e.to_string()))
-            })
-            .await?;
-        }
-        Ok(())
+    /// Every period `partition` has published figures for, as written.
+    pub async fn published(&self, partition: &str) -> Result<Vec<String>, ClusterError> {
+        check_partition(partition)?;
+        let prefix = format!("figures.{partition}.");
+        let mut periods: Vec<String> = keys_of(&self.kv, self.retry_for)
+            .await?
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
+            .collect();
+        periods.sort();
+        Ok(periods)
     }
 
     /// The figures `partition` last published for `period`, if any.

@@ -258,3 +258,149 @@ mod tests {
         assert_eq!(divisions[0].billed, Money::from_paise(100));
     }
 }
+
+/// Moves the figures of `division`'s subdivisions out of `from` (a partition's published
+/// document for one period) into `to`, the receiving partition's document for the same
+/// period, or a new document of partition `to_name` holding those figures alone when it has
+/// none. A move of a division between partitions rewrites what both published so, so that
+/// their sums stay the utility's.
+pub fn move_division_figures(
+    division: &str,
+    from: &mut PartitionFigures,
+    to: Option<PartitionFigures>,
+    to_name: &str,
+) -> PartitionFigures {
+    let within = |code: &str| {
+        let mut at = Some(code);
+        for _ in 0..16 {
+            match at {
+                Some(c) if c == division => return true,
+                Some(c) => at = from.offices.get(c).and_then(|o| o.parent.as_deref()),
+                None => return false,
+            }
+        }
+        false
+    };
+    let moving: BTreeMap<String, Vec<String>> = from
+        .periods
+        .iter()
+        .map(|(period, subdivisions)| {
+            let codes = subdivisions.keys().filter(|c| within(c)).cloned().collect();
+            (period.clone(), codes)
+        })
+        .collect();
+    let mut to = to.unwrap_or_else(|| PartitionFigures {
+        format: FIGURES_FORMAT,
+        partition: to_name.to_string(),
+        position: 0,
+        offices: from.offices.clone(),
+        periods: BTreeMap::new(),
+    });
+    for (period, codes) in moving {
+        let target = to.periods.entry(period.clone()).or_default();
+        if let Some(source) = from.periods.get_mut(&period) {
+            for code in codes {
+                if let Some(totals) = source.remove(&code) {
+                    target.insert(code, totals);
+                }
+            }
+        }
+    }
+    to
+}
+
+#[cfg(test)]
+mod move_tests {
+    use super::*;
+    use vasooli_domain::money::Money;
+    use vasooli_domain::types::Level;
+
+    fn office(code: &str, level: Level, parent: Option<&str>) -> (String, Office) {
+        let office = Office {
+            code: code.into(),
+            name: code.into(),
+            level,
+            parent: parent.map(Into::into),
+            children: Vec::new(),
+        };
+        (code.to_string(), office)
+    }
+
+    fn totals(paise: i64) -> Totals {
+        Totals {
+            billed: Money::from_paise(paise),
+            ..Totals::default()
+        }
+    }
+
+    fn document(partition: &str, rows: &[(&str, &str, i64)]) -> PartitionFigures {
+        let mut periods: BTreeMap<String, BTreeMap<String, Totals>> = BTreeMap::new();
+        for (period, code, paise) in rows {
+            periods
+                .entry(period.to_string())
+                .or_default()
+                .insert(code.to_string(), totals(*paise));
+        }
+        PartitionFigures {
+            format: FIGURES_FORMAT,
+            partition: partition.into(),
+            position: 7,
+            offices: [
+                office("C", Level::Circle, None),
+                office("D-N", Level::Division, Some("C")),
+                office("D-S", Level::Division, Some("C")),
+                office("SD-N1", Level::Subdivision, Some("D-N")),
+                office("SD-S1", Level::Subdivision, Some("D-S")),
+            ]
+            .into_iter()
+            .collect(),
+            periods,
+        }
+    }
+
+    #[test]
+    fn a_division_s_figures_move_and_the_sums_stay() {
+        let mut north = document(
+            "north",
+            &[
+                ("2026-05", "SD-N1", 100),
+                ("2026-05", "SD-S1", 200),
+                ("2026-04", "SD-S1", 50),
+            ],
+        );
+        let east = document("east", &[("2026-05", "SD-E1", 1), ("2026-04", "SD-E1", 2)]);
+        let before = combine(vec![north.clone(), east.clone()]).unwrap();
+        let east = move_division_figures("D-S", &mut north, Some(east), "east");
+        assert_eq!(
+            north.periods["2026-05"].keys().collect::<Vec<_>>(),
+            ["SD-N1"]
+        );
+        assert!(north.periods["2026-04"].is_empty());
+        assert_eq!(
+            east.periods["2026-05"]["SD-S1"].billed,
+            Money::from_paise(200)
+        );
+        assert_eq!(
+            east.periods["2026-04"]["SD-S1"].billed,
+            Money::from_paise(50)
+        );
+        assert_eq!(
+            east.position, 7,
+            "the receiving document keeps its position"
+        );
+        let after = combine(vec![north.clone(), east]).unwrap();
+        assert_eq!(
+            format!("{:?}", before.periods),
+            format!("{:?}", after.periods)
+        );
+        // A partition that published nothing for the period gets a document of its own.
+        let mut north = document("north", &[("2026-05", "SD-S1", 200)]);
+        let spare = move_division_figures("D-S", &mut north, None, "spare");
+        assert_eq!(spare.partition, "spare");
+        assert_eq!(office_difference(&spare.offices, &north.offices), None);
+        assert_eq!(
+            spare.periods["2026-05"]["SD-S1"].billed,
+            Money::from_paise(200)
+        );
+    }
+}

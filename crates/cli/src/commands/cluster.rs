@@ -296,6 +296,22 @@ fn owner(
             .await
             .map_err(|e| Failure::Runtime(e.into()))?
             .map_err(|e| Failure::Runtime(e.into()))?;
+        // Not while a move of a division in or out of the partition is under way: it decides
+        // which log the partition has.
+        let mut told = false;
+        while let Some(the_move) = crate::commands::moving::under_way(&map, &partition)
+            .await
+            .map_err(cluster_failure)?
+        {
+            if !told {
+                outln!("waiting for {the_move} to end");
+                told = true;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.recv() => return Ok(()),
+            }
+        }
         // The directory follows the partition's log of one generation: the current one.
         let generation = map.generation(&partition).await.map_err(cluster_failure)?;
         crate::commands::moving::check_directory(&data_dir, &store, &partition, generation)?;

@@ -8,7 +8,9 @@
 //! throughout and fences their logs, so nothing else writes to either; it records itself in
 //! the cluster before it writes, so that a move cut off is finished by running it again (or
 //! given up with `--abandon` before it switched over), and neither partition is taken over
-//! meanwhile.
+//! meanwhile. Each run of a move has an id of its own, in its record, its leases' holder
+//! name and nowhere else: a run that was paused past its leases finds its record replaced and
+//! its leases taken, and writes only to logs no one follows.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,9 +18,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use vasooli_cluster::{
-    envelope, ClusterError, ClusterLog, Lease, Leases, PartitionMap, Replica, Snapshots,
+    envelope, ClusterError, ClusterLog, FiguresBoard, Lease, Leases, PartitionMap, Replica,
+    Snapshots,
 };
 use vasooli_domain::division_move::{plan_move, MovePlan, Recorded};
+use vasooli_projections::figures::{move_division_figures, PartitionFigures};
 use vasooli_store::{NewCommit, Store};
 
 use super::cluster::{check_name, check_servers, cluster_failure, config, runtime};
@@ -32,7 +36,7 @@ const LEASE: Duration = Duration::from_secs(60);
 const ENTRY_EVENTS: usize = 10_000;
 
 /// The move under way, as recorded in the cluster (key `move` of the partition map's
-/// bucket): `DIVISION FROM TO FROM_GENERATION TO_GENERATION LAST_RUN` (`-`: none).
+/// bucket): `DIVISION FROM TO FROM_GENERATION TO_GENERATION RUN`.
 #[derive(Clone, Debug, PartialEq)]
 struct Intent {
     division: String,
@@ -40,23 +44,21 @@ struct Intent {
     to: String,
     from_generation: u64,
     to_generation: u64,
-    last_run: Option<chrono::NaiveDate>,
+    /// The run that recorded it.
+    run: String,
 }
 
 impl Intent {
     fn parse(text: &str) -> Option<Intent> {
         let parts: Vec<&str> = text.split(' ').collect();
         match parts[..] {
-            [division, from, to, fg, tg, last_run] => Some(Intent {
+            [division, from, to, fg, tg, run] => Some(Intent {
                 division: division.to_string(),
                 from: from.to_string(),
                 to: to.to_string(),
                 from_generation: fg.parse().ok()?,
                 to_generation: tg.parse().ok()?,
-                last_run: match last_run {
-                    "-" => None,
-                    date => Some(date.parse().ok()?),
-                },
+                run: run.to_string(),
             }),
             _ => None,
         }
@@ -65,12 +67,7 @@ impl Intent {
     fn text(&self) -> String {
         format!(
             "{} {} {} {} {} {}",
-            self.division,
-            self.from,
-            self.to,
-            self.from_generation,
-            self.to_generation,
-            self.last_run.map_or("-".to_string(), |d| d.to_string())
+            self.division, self.from, self.to, self.from_generation, self.to_generation, self.run
         )
     }
 }
@@ -90,14 +87,51 @@ pub fn run(cli: &Cli, servers: &[String], division: &str, to: &str, abandon: boo
             .await
             .map_err(cluster_failure)?;
         let map = PartitionMap::open(&log).await.map_err(cluster_failure)?;
-        if abandon {
-            abandon_move(&log, &map, division, to).await
+        let leases = Leases::open(&log).await.map_err(cluster_failure)?;
+        let resumed = recorded(&map, division, to).await?;
+        let from = match &resumed {
+            Some(intent) => intent.from.clone(),
+            None if abandon => {
+                return Err(rejected(format!(
+                    "no move of division {division} to partition {to} is under way"
+                )))
+            }
+            None => from_partition(&map, division, to).await?,
+        };
+        // This run's id: 12 hex digits of a new commit id (random).
+        let run = envelope::commit_id_hex(&envelope::new_commit_id())[..12].to_string();
+        let held = Held::take(&leases, division, &run, &from, to).await?;
+        let ended = if abandon {
+            abandoning(&map, division, to, resumed, &held).await
         } else {
-            move_division(&log, &map, division, to, &work).await
-        }
+            moving(&log, &map, division, &from, to, resumed, &held, &run, &work).await
+        };
+        held.give_back().await;
+        std::fs::remove_dir_all(&work).ok();
+        report(division, &from, to, ended?);
+        Ok(())
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     outcome
+}
+
+/// The partition holding `division`, which must not be `to`.
+async fn from_partition(map: &PartitionMap, division: &str, to: &str) -> Result<String, Failure> {
+    let from = map
+        .partition_of(division)
+        .await
+        .map_err(cluster_failure)?
+        .ok_or_else(|| {
+            rejected(format!(
+                "division {division} is in no partition: give it one with `vasooli cluster assign`"
+            ))
+        })?;
+    if from == to {
+        return Err(rejected(format!(
+            "division {division} is in partition {to} already"
+        )));
+    }
+    Ok(from)
 }
 
 /// The move of `division` to `to` recorded as under way, if that is the one recorded;
@@ -107,44 +141,18 @@ async fn recorded(map: &PartitionMap, division: &str, to: &str) -> Result<Option
         None => Ok(None),
         Some(text) => match Intent::parse(&text) {
             Some(i) if i.division == division && i.to == to => Ok(Some(i)),
-            _ => Err(rejected(format!(
-                "another move is under way (`{text}`): run it again to finish it, or give it up \
-                 with --abandon, first"
+            Some(i) => Err(rejected(format!(
+                "the move of division {} from partition {} to {} is under way: run `vasooli \
+                 cluster move {} --to {}` again to finish it, or give it up with --abandon, \
+                 first",
+                i.division, i.from, i.to, i.division, i.to
+            ))),
+            None => Err(rejected(format!(
+                "the cluster records a move under way that this version does not read \
+                 (`{text}`)"
             ))),
         },
     }
-}
-
-/// Gives up the move of `division` to `to` cut off before it switched over.
-async fn abandon_move(log: &ClusterLog, map: &PartitionMap, division: &str, to: &str) -> Outcome {
-    let Some(intent) = recorded(map, division, to).await? else {
-        return Err(rejected(format!(
-            "no move of division {division} to partition {to} is under way"
-        )));
-    };
-    if switched(map, &intent).await? {
-        return Err(rejected(format!(
-            "the move of division {division} to partition {to} began to switch over: run it \
-             again to finish it"
-        )));
-    }
-    for (partition, generation) in [
-        (&intent.from, intent.from_generation),
-        (&intent.to, intent.to_generation),
-    ] {
-        log.purge(&vasooli_cluster::log_name(partition, generation))
-            .await
-            .map_err(cluster_failure)?;
-    }
-    map.end_move(&intent.text())
-        .await
-        .map_err(cluster_failure)?;
-    outln!(
-        "gave up the move of division {division} from partition {} to {to}: nothing was switched \
-         over",
-        intent.from
-    );
-    Ok(())
 }
 
 /// Whether the switch-over of `intent` began (a partition's log is at its new generation).
@@ -160,11 +168,13 @@ async fn switched(map: &PartitionMap, intent: &Intent) -> Result<bool, Failure> 
 /// How a move ended.
 enum Ended {
     /// The division held nothing in the giving partition: only the partition map changed.
-    Nothing { from: String },
+    Nothing,
     /// Both logs written and switched over.
-    Moved { intent: Intent, plan: Counts },
+    Moved { intent: Intent, counts: Counts },
     /// A move cut off after it began to switch over, finished.
     Finished { intent: Intent },
+    /// A move cut off before it switched over, given up.
+    Abandoned,
 }
 
 /// What a move wrote: events moved, consumers moved, and each log's events.
@@ -175,79 +185,98 @@ struct Counts {
     joined: usize,
 }
 
-async fn move_division(
-    log: &ClusterLog,
-    map: &PartitionMap,
-    division: &str,
-    to: &str,
-    work: &Path,
-) -> Outcome {
-    let resumed = recorded(map, division, to).await?;
-    let from = match &resumed {
-        Some(intent) => intent.from.clone(),
-        None => {
-            let from = map
-                .partition_of(division)
-                .await
-                .map_err(cluster_failure)?
-                .ok_or_else(|| {
-                    rejected(format!(
-                        "division {division} is in no partition: give it one with `vasooli \
-                         cluster assign`"
-                    ))
-                })?;
-            if from == to {
-                return Err(rejected(format!(
-                    "division {division} is in partition {to} already"
-                )));
-            }
-            from
-        }
-    };
-    let leases = Leases::open(log).await.map_err(cluster_failure)?;
-    let held = Held::take(&leases, division, &from, to).await?;
-    let ended = moving(log, map, division, &from, to, resumed, &held, work).await;
-    held.give_back().await;
-    std::fs::remove_dir_all(work).ok();
-    let (intent, counts) = match ended? {
-        Ended::Nothing { from } => {
+fn report(division: &str, from: &str, to: &str, ended: Ended) {
+    match ended {
+        Ended::Nothing => {
             outln!(
                 "division {division} moved to partition {to}: partition {from} held nothing of it"
             );
-            return Ok(());
+            return;
         }
-        Ended::Moved { intent, plan } => (intent, Some(plan)),
-        Ended::Finished { intent } => (intent, None),
-    };
-    match counts {
-        Some(c) => {
+        Ended::Abandoned => {
             outln!(
-                "division {division} moved from partition {from} to {to}: {} events of {} consumers",
-                c.moved,
-                c.consumers
+                "gave up the move of division {division} from partition {from} to {to}: nothing \
+                 was switched over"
+            );
+            return;
+        }
+        Ended::Moved { intent, counts } => {
+            outln!(
+                "division {division} moved from partition {from} to {to}: {} events of {} \
+                 consumers",
+                counts.moved,
+                counts.consumers
             );
             outln!(
                 "partition {from}: log generation {}, {} events",
                 intent.from_generation,
-                c.stays
+                counts.stays
             );
             outln!(
                 "partition {to}: log generation {}, {} events",
                 intent.to_generation,
-                c.joined
+                counts.joined
             );
         }
-        None => outln!(
-            "finished moving division {division} from partition {from} to {to}: both logs had \
-             been written whole (generations {} and {})",
-            intent.from_generation,
-            intent.to_generation
-        ),
+        Ended::Finished { intent } => {
+            outln!(
+                "finished moving division {division} from partition {from} to {to}: both logs \
+                 had been written whole (generations {} and {})",
+                intent.from_generation,
+                intent.to_generation
+            );
+        }
     }
     outln!(
         "start the owners and standbys of partitions {from} and {to} again on empty directories"
     );
-    Ok(())
+}
+
+/// Gives up a move cut off before it switched over, holding both leases (so not one that
+/// runs still).
+async fn abandoning(
+    map: &PartitionMap,
+    division: &str,
+    to: &str,
+    resumed: Option<Intent>,
+    held: &Held,
+) -> Result<Ended, Failure> {
+    let recorded_now = recorded(map, division, to).await?;
+    let Some(intent) = resumed.filter(|i| recorded_now.as_ref() == Some(i)) else {
+        return Err(rejected(
+            "the record of the move changed meanwhile: look again with `vasooli cluster status`"
+                .to_string(),
+        ));
+    };
+    if switched(map, &intent).await? {
+        return Err(rejected(format!(
+            "the move of division {division} to partition {to} began to switch over: run it \
+             again to finish it"
+        )));
+    }
+    held.confirm("nothing was given up").await?;
+    map.end_move(&intent.text())
+        .await
+        .map_err(cluster_failure)?;
+    Ok(Ended::Abandoned)
+}
+
+/// The first generation after `after` whose log is empty (a move cut off may have begun
+/// one, and no log is ever emptied).
+async fn free_generation(
+    log: &ClusterLog,
+    partition: &str,
+    after: u64,
+) -> Result<u64, ClusterError> {
+    let mut generation = after + 1;
+    while log
+        .last_seq(&vasooli_cluster::log_name(partition, generation))
+        .await?
+        > 0
+    {
+        generation += 1;
+    }
+    Ok(generation)
 }
 
 /// The move itself, once both leases are held.
@@ -260,17 +289,12 @@ async fn moving(
     to: &str,
     resumed: Option<Intent>,
     held: &Held,
+    run: &str,
     work: &Path,
 ) -> Result<Ended, Failure> {
     // With the leases held, what was read before holds still.
     if recorded(map, division, to).await? != resumed
-        || (resumed.is_none()
-            && map
-                .partition_of(division)
-                .await
-                .map_err(cluster_failure)?
-                .as_deref()
-                != Some(from))
+        || (resumed.is_none() && from_partition(map, division, to).await? != from)
     {
         return Err(rejected(
             "the partition map changed while the move began: run it again".to_string(),
@@ -278,8 +302,9 @@ async fn moving(
     }
     if let Some(intent) = &resumed {
         if switched(map, intent).await? {
-            held.confirm().await?;
-            finish(log, map, intent, true).await?;
+            held.confirm("the switch-over was not finished: run the move again")
+                .await?;
+            finish(log, map, intent).await?;
             return Ok(Ended::Finished {
                 intent: intent.clone(),
             });
@@ -317,43 +342,49 @@ async fn moving(
         joined,
         moved,
         consumers,
-        last_run,
+        ..
     }) = plan
     else {
-        held.confirm().await?;
+        held.confirm("the partition map was not changed: run the move again")
+            .await?;
         map.assign(division, to).await.map_err(cluster_failure)?;
         if let Some(intent) = &resumed {
             map.end_move(&intent.text())
                 .await
                 .map_err(cluster_failure)?;
         }
-        return Ok(Ended::Nothing {
-            from: from.to_string(),
-        });
+        return Ok(Ended::Nothing);
     };
     let intent = Intent {
         division: division.to_string(),
         from: from.to_string(),
         to: to.to_string(),
-        from_generation: from_now + 1,
-        to_generation: to_now + 1,
-        last_run,
+        from_generation: free_generation(log, from, from_now)
+            .await
+            .map_err(cluster_failure)?,
+        to_generation: free_generation(log, to, to_now)
+            .await
+            .map_err(cluster_failure)?,
+        run: run.to_string(),
     };
-    if resumed.as_ref() != Some(&intent) {
-        if let Some(before) = &resumed {
-            map.end_move(&before.text())
-                .await
-                .map_err(cluster_failure)?;
-        }
-        if !map
-            .begin_move(&intent.text())
+    // This run records itself, in place of the run it takes over from.
+    if let Some(before) = &resumed {
+        map.end_move(&before.text())
+            .await
+            .map_err(cluster_failure)?;
+    }
+    let text = intent.text();
+    if !map.begin_move(&text).await.map_err(cluster_failure)?
+        && map
+            .move_under_way()
             .await
             .map_err(cluster_failure)?
-        {
-            return Err(rejected(
-                "another move began meanwhile: run this one again once it ended".to_string(),
-            ));
-        }
+            .as_deref()
+            != Some(&text)
+    {
+        return Err(rejected(
+            "another move began meanwhile: run this one again once it ended".to_string(),
+        ));
     }
     let counts = Counts {
         moved,
@@ -379,53 +410,104 @@ async fn moving(
                 )));
             }
         }
-        held.confirm().await
+        held.confirm("nothing was switched over").await
     }
     .await;
     if let Err(failure) = written {
         // Nothing was switched over: the partitions go on with the logs they had.
-        map.end_move(&intent.text()).await.ok();
-        return Err(failure);
+        return Err(match map.end_move(&text).await {
+            Ok(()) => failure,
+            Err(e) => Failure::Runtime(anyhow::anyhow!(
+                "{}; and the record of the move could not be removed ({e}): run the move again, \
+                 or give it up with --abandon",
+                failure_text(&failure)
+            )),
+        });
     }
-    finish(log, map, &intent, true).await?;
-    Ok(Ended::Moved {
-        intent,
-        plan: counts,
-    })
+    finish(log, map, &intent).await?;
+    Ok(Ended::Moved { intent, counts })
 }
 
-/// Switches over: the new generations, the division's partition, the figures of the
-/// periods each new owner publishes again (those published before name the partitions'
-/// former divisions), and the end of the move.
-async fn finish(log: &ClusterLog, map: &PartitionMap, intent: &Intent, rebuilt: bool) -> Outcome {
-    let Intent { from, to, .. } = intent;
-    if rebuilt {
-        map.set_generation(from, intent.from_generation)
-            .await
-            .map_err(cluster_failure)?;
-        map.set_generation(to, intent.to_generation)
-            .await
-            .map_err(cluster_failure)?;
+/// A failure's message, for a line that adds to it.
+fn failure_text(failure: &Failure) -> String {
+    match failure {
+        Failure::Runtime(e) => format!("{e:#}"),
+        Failure::Usage(line) => line.clone(),
+        Failure::Rejected(lines) => lines.join("; "),
     }
+}
+
+/// Switches over, once the record is found to be this move's still: the new generations,
+/// the division's partition, the figures both partitions published (the division's move
+/// from one's documents to the other's), and the end of the move. Each step may be done
+/// again: a run cut off in the middle is finished by the next.
+async fn finish(log: &ClusterLog, map: &PartitionMap, intent: &Intent) -> Outcome {
+    let Intent { from, to, .. } = intent;
+    if map.move_under_way().await.map_err(cluster_failure)? != Some(intent.text()) {
+        return Err(Failure::Runtime(anyhow::anyhow!(
+            "the record of this move was replaced or removed meanwhile: it switches nothing over"
+        )));
+    }
+    map.set_generation(from, intent.from_generation)
+        .await
+        .map_err(cluster_failure)?;
+    map.set_generation(to, intent.to_generation)
+        .await
+        .map_err(cluster_failure)?;
     map.assign(&intent.division, to)
         .await
         .map_err(cluster_failure)?;
-    if let Some(last_run) = intent.last_run {
-        let periods: Vec<String> = crate::commands::hq::republished_periods(last_run)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        let board = vasooli_cluster::FiguresBoard::open(log)
+    move_figures(log, intent).await?;
+    map.end_move(&intent.text()).await.map_err(cluster_failure)
+}
+
+/// Moves the division's figures from every document the giving partition published to the
+/// receiving partition's document of the same period (written first: cut off between the
+/// two, headquarters refuses the period as published twice, and the next run finishes it).
+async fn move_figures(log: &ClusterLog, intent: &Intent) -> Outcome {
+    let board = FiguresBoard::open(log).await.map_err(cluster_failure)?;
+    let read = |bytes: Vec<u8>, partition: &str, period: &str| {
+        serde_json::from_slice::<PartitionFigures>(&bytes).map_err(|e| {
+            Failure::Runtime(anyhow::anyhow!(
+                "the figures of partition {partition} for {period} do not read: {e}"
+            ))
+        })
+    };
+    let write = |figures: &PartitionFigures| {
+        serde_json::to_vec(figures).map_err(|e| Failure::Runtime(e.into()))
+    };
+    for period in board
+        .published(&intent.from)
+        .await
+        .map_err(cluster_failure)?
+    {
+        let Some(bytes) = board
+            .read(&intent.from, &period)
+            .await
+            .map_err(cluster_failure)?
+        else {
+            continue;
+        };
+        let mut from = read(bytes, &intent.from, &period)?;
+        let to = match board
+            .read(&intent.to, &period)
+            .await
+            .map_err(cluster_failure)?
+        {
+            Some(bytes) => Some(read(bytes, &intent.to, &period)?),
+            None => None,
+        };
+        let to = move_division_figures(&intent.division, &mut from, to, &intent.to);
+        board
+            .publish(&intent.to, &period, write(&to)?)
             .await
             .map_err(cluster_failure)?;
-        for partition in [from, to] {
-            board
-                .withdraw(partition, &periods)
-                .await
-                .map_err(cluster_failure)?;
-        }
+        board
+            .publish(&intent.from, &period, write(&from)?)
+            .await
+            .map_err(cluster_failure)?;
     }
-    map.end_move(&intent.text()).await.map_err(cluster_failure)
+    Ok(())
 }
 
 /// Both partitions' leases, renewed every third of their term while the move runs.
@@ -436,8 +518,14 @@ struct Held {
 }
 
 impl Held {
-    async fn take(leases: &Leases, division: &str, from: &str, to: &str) -> Result<Held, Failure> {
-        let holder = format!("move-{division}-{}", std::process::id());
+    async fn take(
+        leases: &Leases,
+        division: &str,
+        run: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Held, Failure> {
+        let holder = format!("move-{division}-{run}");
         let mut taken = Vec::new();
         for partition in [from, to] {
             match leases.acquire(partition, &holder, LEASE).await {
@@ -449,9 +537,9 @@ impl Held {
                     return Err(match e {
                         ClusterError::LeaseHeld { holder, .. } if holder.starts_with("move-") => {
                             rejected(format!(
-                                "partition {partition} is held by another move ({holder}): wait \
-                                 for it to end or, if it was cut off, for its lease to run out \
-                                 (at most a minute), then run that move again"
+                                "partition {partition} is held by another run of a move \
+                                 ({holder}): wait for it to end or, if it was cut off, for its \
+                                 lease to run out (at most a minute), then run the move again"
                             ))
                         }
                         ClusterError::LeaseHeld { holder, .. } => rejected(format!(
@@ -485,14 +573,13 @@ impl Held {
         })
     }
 
-    /// Renews both leases now: a success proves nobody took either since this move took it
-    /// (a renewal swaps on the revision the move last wrote).
-    async fn confirm(&self) -> Outcome {
+    /// Renews both leases now: a success proves nobody took either since this run took it
+    /// (a renewal swaps on the revision the run last wrote). A failure says `what_then`.
+    async fn confirm(&self, what_then: &str) -> Outcome {
         for lease in self.held.lock().await.iter_mut() {
             self.leases.renew(lease).await.map_err(|e| {
                 Failure::Runtime(anyhow::anyhow!(
-                    "the move lost the lease of partition {} ({e}); nothing was switched over: \
-                     run it again",
+                    "the move lost the lease of partition {} ({e}); {what_then}",
                     lease.name
                 ))
             })?;
@@ -500,10 +587,12 @@ impl Held {
         Ok(())
     }
 
+    /// Stops the renewals (none is in flight: each holds the lock throughout) and releases
+    /// both leases.
     async fn give_back(self) {
+        let mut held = self.held.lock().await;
         self.renewal.abort();
-        let _ = self.renewal.await;
-        for lease in self.held.lock().await.drain(..) {
+        for lease in held.drain(..) {
             if let Err(e) = self.leases.release(lease).await {
                 tracing::warn!("releasing a lease after the move: {e}");
             }
@@ -561,10 +650,11 @@ async fn read_partition(
     .map_err(Failure::Runtime)
 }
 
-/// Writes `events` as the log `name` (emptied first: a move cut off may have begun it), in
-/// entries of at most [`ENTRY_EVENTS`] events and half the servers' largest message.
+/// Writes `events` as the log `name`, which must be empty: in entries of at most
+/// [`ENTRY_EVENTS`] events and half the servers' largest message, the first on condition
+/// that the log is empty and each on condition of the one before, so that two runs never
+/// write one log.
 async fn write_log(log: &ClusterLog, name: &str, events: Vec<Recorded>) -> Outcome {
-    log.purge(name).await.map_err(cluster_failure)?;
     let bytes_max = log.request_bytes_max() / 2;
     let mut last = 0;
     let mut pending = events.into_iter().peekable();
