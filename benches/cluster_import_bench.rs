@@ -178,7 +178,7 @@ fn move_a_division(servers: &str, cwd: &Path, work: &Path, owners: [Owner; 2], d
         assert_eq!(owner.interrupt(), Some(0));
     }
     let (replay, replay_peak) = owners_listening(servers, work, &["east"], "replay");
-    let (moved, took, peak) = measured::run_measured(
+    let (moved, took, peak, steps) = measured::run_measured_with_stderr(
         cwd,
         &[
             "cluster",
@@ -194,6 +194,7 @@ fn move_a_division(servers: &str, cwd: &Path, work: &Path, owners: [Owner; 2], d
     let took = took.as_secs_f64();
     let (after, after_peak) = owners_listening(servers, work, &["east", "west"], "moved");
     println!("\n{}", moved.trim_end());
+    println!("{}", steps.trim_end());
     println!("move: {took:.2} s, peak {peak:.0} MiB");
     println!(
         "baseline, an owner of east on an empty directory until it listens (replays east's \

@@ -9,7 +9,8 @@
 //! is routed to north. D-S then moves back, the move cut off once and run again (no owner
 //! takes a partition over meanwhile): each partition's log is, event for event and position
 //! for position, what it was before the first move. A move the plan refuses leaves nothing
-//! behind, and one cut off before it switched over is given up with `--abandon`.
+//! behind, and one cut off before it switched over is given up with `--abandon`. Last, D-N
+//! moves to a partition that never existed, whose owner lists it as one directory does.
 //!
 //! Skipped (with a message) without a server binary unless `CI` is set, when it fails.
 
@@ -426,5 +427,34 @@ fn a_division_moves_with_its_events_and_back() {
     );
     waiting.wait_line("listening on http://", Duration::from_secs(60));
     assert_eq!(waiting.interrupt(), Some(0));
+
+    // Into a partition that never existed: it takes north's runs with the division, and
+    // its owner's lists are one directory's.
+    ok(&whole, &["nightly", "--as-of", "2026-06-30"]);
+    let fresh = vasooli(
+        &cwd,
+        &[
+            "cluster",
+            "move",
+            "--servers",
+            &servers,
+            "D-N",
+            "--to",
+            "east",
+        ],
+    );
+    assert_eq!(fresh.code, 0, "{}", fresh.stderr);
+    assert!(
+        fresh.stdout.contains("partition east: log generation 1"),
+        "{}",
+        fresh.stdout
+    );
+    let mut east = Owner::start(&dir("east1"), &servers, "east");
+    east.wait_line("listening on http://", Duration::from_secs(60));
+    let division_n = |data: &Path| ok(data, &["--format", "csv", "defaulters", "--office", "D-N"]);
+    let whole_n = division_n(&whole);
+    assert!(whole_n.lines().count() > 10, "{whole_n}");
+    assert_eq!(division_n(&dir("east1")), whole_n);
+    assert_eq!(east.interrupt(), Some(0));
     drop(cluster);
 }

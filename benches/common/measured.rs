@@ -1,5 +1,8 @@
 //! A run of the release binary timed, with its peak resident memory sampled while it runs.
 
+// Each benchmark uses some of these.
+#![allow(dead_code)]
+
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command as Process, Stdio};
@@ -16,6 +19,16 @@ pub fn peak_kib(pid: u32) -> Option<u64> {
 /// standard output, the time it took and its peak resident memory in MiB, sampled every
 /// 20 ms while it runs. Its output is read as it comes, so a long list never fills the pipe.
 pub fn run_measured(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (String, Duration, f64) {
+    let (stdout, took, peak, _) = run_measured_with_stderr(data, args, env);
+    (stdout, took, peak)
+}
+
+/// [`run_measured`], with the standard error too.
+pub fn run_measured_with_stderr(
+    data: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (String, Duration, f64, String) {
     let started = Instant::now();
     let mut child = Process::new(env!("CARGO_BIN_EXE_vasooli"))
         .envs(env.iter().copied())
@@ -58,5 +71,6 @@ pub fn run_measured(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (String
         String::from_utf8(stdout).expect("UTF-8"),
         took,
         peak as f64 / 1024.0,
+        String::from_utf8_lossy(&stderr).into_owned(),
     )
 }

@@ -14,7 +14,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use vasooli_cluster::{
@@ -331,12 +331,14 @@ async fn moving(
     let from_events = read_partition(log, &snapshots, from, from_now, &work.join(from)).await?;
     let to_events = read_partition(log, &snapshots, to, to_now, &work.join(to)).await?;
     let (name, from_name, to_name) = (division.to_string(), from.to_string(), to.to_string());
+    let started = Instant::now();
     let plan = tokio::task::spawn_blocking(move || {
         plan_move(&name, (&from_name, from_events), (&to_name, to_events))
     })
     .await
     .map_err(|e| Failure::Runtime(e.into()))?
     .map_err(rejected)?;
+    errln!("planned ({})", seconds(started));
     let Some(MovePlan {
         stays,
         joined,
@@ -399,11 +401,21 @@ async fn moving(
         ] {
             let name = vasooli_cluster::log_name(partition, generation);
             let count = events.len() as u64;
-            write_log(log, &name, events).await?;
+            let started = Instant::now();
+            let entries = write_log(log, &name, events).await?;
+            errln!(
+                "wrote log {name}: {count} events in {entries} entries ({})",
+                seconds(started)
+            );
             // Read back into a store of its own: every event is there, once.
+            let started = Instant::now();
             let replica = replica(log, partition, generation, &work.join(&name))?;
             replica.catch_up().await.map_err(cluster_failure)?;
             let found = replica.store().last_position();
+            errln!(
+                "read log {name} back: {found} events ({})",
+                seconds(started)
+            );
             if found != count {
                 return Err(Failure::Runtime(anyhow::anyhow!(
                     "log {name} reads back {found} events of the {count} written"
@@ -622,6 +634,7 @@ async fn read_partition(
     generation: u64,
     dir: &Path,
 ) -> Result<Vec<Recorded>, Failure> {
+    let started = Instant::now();
     let replica = replica(log, partition, generation, dir)?;
     crate::commands::snapshot::load_into_empty(
         snapshots,
@@ -634,7 +647,7 @@ async fn read_partition(
     .map_err(Failure::Runtime)?;
     replica.fence().await.map_err(cluster_failure)?;
     let store = replica.store().clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Recorded>> {
+    let events = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Recorded>> {
         let mut events = Vec::new();
         for recorded in store.read_all(1) {
             let recorded = recorded?;
@@ -647,16 +660,29 @@ async fn read_partition(
     .await
     .map_err(|e| Failure::Runtime(e.into()))?
     .with_context(|| format!("reading partition {partition}"))
-    .map_err(Failure::Runtime)
+    .map_err(Failure::Runtime);
+    if let Ok(events) = &events {
+        errln!(
+            "read partition {partition}: {} events ({})",
+            events.len(),
+            seconds(started)
+        );
+    }
+    events
 }
 
-/// Writes `events` as the log `name`, which must be empty: in entries of at most
+/// The time since `started`, as `N.N s`.
+fn seconds(started: Instant) -> String {
+    format!("{:.1} s", started.elapsed().as_secs_f64())
+}
+
+/// Writes `events` as the log `name`, which must be empty (how many entries): in entries of at most
 /// [`ENTRY_EVENTS`] events and half the servers' largest message, the first on condition
 /// that the log is empty and each on condition of the one before, so that two runs never
 /// write one log.
-async fn write_log(log: &ClusterLog, name: &str, events: Vec<Recorded>) -> Outcome {
+async fn write_log(log: &ClusterLog, name: &str, events: Vec<Recorded>) -> Result<u64, Failure> {
     let bytes_max = log.request_bytes_max() / 2;
-    let mut last = 0;
+    let (mut last, mut entries) = (0, 0);
     let mut pending = events.into_iter().peekable();
     while pending.peek().is_some() {
         let (mut chunk, mut bytes) = (Vec::new(), 0usize);
@@ -678,8 +704,9 @@ async fn write_log(log: &ClusterLog, name: &str, events: Vec<Recorded>) -> Outco
             .append(name, &id, entry.into(), last)
             .await
             .map_err(cluster_failure)?;
+        entries += 1;
     }
-    Ok(())
+    Ok(entries)
 }
 
 /// The move under way that concerns `partition`, said in words, if one is.
