@@ -97,7 +97,9 @@ pub fn plan_move(
         }
         false
     };
-    let mut streams: HashSet<String> = HashSet::new();
+    // The streams that go: those of the consumers, camps and grievances registered in the
+    // division's subdivisions.
+    let mut streams: HashSet<StreamId<'_>> = HashSet::new();
     let mut consumers = 0;
     for (event, _) in &from_events {
         let subdivision = match event {
@@ -106,17 +108,22 @@ pub fn plan_move(
             Event::GrievanceRegistered(e) => &e.subdivision,
             _ => continue,
         };
-        if within(subdivision) && streams.insert(event.stream()) {
+        if within(subdivision) && streams.insert(event.stream_id()) {
             consumers += usize::from(matches!(event, Event::ConsumerRegistered(_)));
         }
     }
     if streams.is_empty() {
         return Ok(None);
     }
-    let goes = |event: &Event| streams.contains(&event.stream());
+    // Whether each event of `from` goes.
+    let goes: Vec<bool> = from_events
+        .iter()
+        .map(|(e, _)| streams.contains(&e.stream_id()))
+        .collect();
+    let moved = goes.iter().filter(|g| **g).count();
     // A grievance stays with the account and the camp it names (an owner checks only the
     // grievance's own subdivision, so one may name another division's).
-    for (event, _) in &from_events {
+    for ((event, _), going) in from_events.iter().zip(&goes) {
         let Event::GrievanceRegistered(g) = event else {
             continue;
         };
@@ -125,7 +132,7 @@ pub fn plan_move(
             g.camp_id.as_deref().map(StreamId::Camp),
         ];
         for other in named.into_iter().flatten() {
-            if streams.contains(&other.to_string()) != goes(event) {
+            if streams.contains(&other) != *going {
                 return Err(format!(
                     "grievance {} of subdivision {} names {other}, of another division: \
                      moving {division} would part them",
@@ -136,59 +143,46 @@ pub fn plan_move(
     }
 
     // What the receiving partition holds must not meet what comes.
-    let mut to_streams: HashSet<String> = HashSet::new();
-    let mut to_keys: HashSet<(&'static str, String)> = HashSet::new();
     let mut to_offices: HashSet<String> = HashSet::new();
     let mut fresh = true;
-    for (event, _) in &to_events {
-        match event {
-            Event::OfficeRegistered(o) => {
-                to_offices.insert(o.code.clone());
+    {
+        let mut to_streams: HashSet<StreamId<'_>> = HashSet::new();
+        let mut to_keys: HashSet<(&'static str, String)> = HashSet::new();
+        for (event, _) in &to_events {
+            match event {
+                Event::OfficeRegistered(o) => {
+                    to_offices.insert(o.code.clone());
+                }
+                _ => fresh = false,
             }
-            _ => fresh = false,
+            to_streams.insert(event.stream_id());
+            if let Some(key) = event.natural_key() {
+                to_keys.insert((key.namespace.as_str(), key.key));
+            }
         }
-        to_streams.insert(event.stream());
-        if let Some(key) = event.natural_key() {
-            to_keys.insert((key.namespace.as_str(), key.key));
-        }
-    }
-    for (event, _) in from_events.iter().filter(|(e, _)| goes(e)) {
-        let stream = event.stream();
-        if to_streams.contains(&stream) {
-            return Err(format!(
-                "{stream} is in partition {to} already, and in {from}'s division {division}"
-            ));
-        }
-        if let Some(key) = event.natural_key() {
-            if to_keys.contains(&(key.namespace.as_str(), key.key.clone())) {
+        for ((event, _), _) in from_events.iter().zip(&goes).filter(|(_, g)| **g) {
+            let stream = event.stream_id();
+            if to_streams.contains(&stream) {
                 return Err(format!(
-                    "{} {} is recorded in partition {to} already, and in {from}'s division {division}",
-                    key.namespace.as_str(),
-                    key.key
+                    "{stream} is in partition {to} already, and in {from}'s division {division}"
                 ));
+            }
+            if let Some(key) = event.natural_key() {
+                let namespace = key.namespace.as_str();
+                if to_keys.contains(&(namespace, key.key.clone())) {
+                    return Err(format!(
+                        "{namespace} {} is recorded in partition {to} already, and in {from}'s \
+                         division {division}",
+                        key.key
+                    ));
+                }
             }
         }
     }
 
-    let moved = from_events.iter().filter(|(e, _)| goes(e)).count();
     let (from_runs, to_runs) = (run_dates(&from_events), run_dates(&to_events));
     let last_run = from_runs.iter().chain(&to_runs).max().copied();
-    let joined = if fresh {
-        // A partition holding offices alone takes the division with the giving partition's
-        // runs and whatever offices it lacks, in the giving partition's order.
-        let mut joined = to_events;
-        joined.extend(
-            from_events
-                .iter()
-                .filter(|(e, _)| match e {
-                    Event::OfficeRegistered(o) => !to_offices.contains(&o.code),
-                    Event::NightlyRunCompleted(_) => true,
-                    other => goes(other),
-                })
-                .cloned(),
-        );
-        joined
-    } else {
+    if !fresh {
         if from_runs != to_runs {
             return Err(format!(
                 "partition {from} has {} and {to} has {}: a division moves between partitions \
@@ -207,17 +201,39 @@ pub fn plan_move(
                  office tree into every partition first"
             ));
         }
-        // The division's events between each two runs, from the giving partition.
-        let mut between: Vec<Vec<Recorded>> = vec![Vec::new()];
-        for (event, at) in &from_events {
-            if matches!(event.stream_id(), StreamId::Nightly) {
-                between.push(Vec::new());
-            } else if goes(event) {
-                if let Some(part) = between.last_mut() {
-                    part.push((event.clone(), *at));
-                }
+    }
+
+    // One pass over `from`: what stays, and what joins `to` (for a partition of offices
+    // alone: the offices it lacks, the runs and the division's events, in `from`'s order;
+    // else the division's events between each two runs).
+    let mut stays = Vec::with_capacity(from_events.len() - moved);
+    let mut extra: Vec<Recorded> = Vec::new();
+    let mut between: Vec<Vec<Recorded>> = vec![Vec::new()];
+    for ((event, at), going) in from_events.into_iter().zip(goes) {
+        if going {
+            match between.last_mut() {
+                Some(part) if !fresh => part.push((event, at)),
+                _ => extra.push((event, at)),
             }
+            continue;
         }
+        let is_run = matches!(event.stream_id(), StreamId::Nightly);
+        if fresh {
+            let lacked =
+                matches!(&event, Event::OfficeRegistered(o) if !to_offices.contains(&o.code));
+            if is_run || lacked {
+                extra.push((event.clone(), at));
+            }
+        } else if is_run {
+            between.push(Vec::new());
+        }
+        stays.push((event, at));
+    }
+    let joined = if fresh {
+        let mut joined = to_events;
+        joined.extend(extra);
+        joined
+    } else {
         let mut parts = between.into_iter();
         let mut joined = Vec::with_capacity(to_events.len() + moved);
         for (event, at) in to_events {
@@ -229,7 +245,6 @@ pub fn plan_move(
         joined.extend(parts.flatten());
         joined
     };
-    let stays = from_events.into_iter().filter(|(e, _)| !goes(e)).collect();
     Ok(Some(MovePlan {
         stays,
         joined,
