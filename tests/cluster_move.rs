@@ -88,12 +88,21 @@ fn a_division_moves_with_its_events_and_back() {
     for name in ["north1", "south1"] {
         ok(&dir(name), &["nightly", "--as-of", AS_OF]);
     }
-    let move_to = |to: &str| {
-        vasooli(
-            &cwd,
-            &["cluster", "move", "--servers", &servers, "D-S", "--to", to],
-        )
+    // `vasooli cluster move` of a division to a partition, with more arguments.
+    let move_division = |division: &str, to: &str, more: &[&str]| {
+        let mut args = vec![
+            "cluster",
+            "move",
+            "--servers",
+            servers.as_str(),
+            division,
+            "--to",
+            to,
+        ];
+        args.extend_from_slice(more);
+        vasooli(&cwd, &args)
     };
+    let move_to = |to: &str| move_division("D-S", to, &[]);
 
     // Refused while the owners hold their partitions: nothing changes.
     let refused = move_to("north");
@@ -350,18 +359,7 @@ fn a_division_moves_with_its_events_and_back() {
     north.wait_line("listening on http://", Duration::from_secs(60));
     ok(&dir("north3"), &["nightly", "--as-of", "2026-06-30"]);
     assert_eq!(north.interrupt(), Some(0));
-    let refused = vasooli(
-        &cwd,
-        &[
-            "cluster",
-            "move",
-            "--servers",
-            &servers,
-            "D-N",
-            "--to",
-            "south",
-        ],
-    );
+    let refused = move_division("D-N", "south", &[]);
     assert_eq!(refused.code, 3, "{}", refused.stderr);
     assert!(
         refused
@@ -407,19 +405,7 @@ fn a_division_moves_with_its_events_and_back() {
         "{}",
         other.stderr
     );
-    let abandoned = vasooli(
-        &cwd,
-        &[
-            "cluster",
-            "move",
-            "--servers",
-            &servers,
-            "D-N",
-            "--to",
-            "south",
-            "--abandon",
-        ],
-    );
+    let abandoned = move_division("D-N", "south", &["--abandon"]);
     assert_eq!(abandoned.code, 0, "{}", abandoned.stderr);
     assert_eq!(
         abandoned.stdout.trim(),
@@ -431,18 +417,7 @@ fn a_division_moves_with_its_events_and_back() {
     // Into a partition that never existed: it takes north's runs with the division, and
     // its owner's lists are one directory's.
     ok(&whole, &["nightly", "--as-of", "2026-06-30"]);
-    let fresh = vasooli(
-        &cwd,
-        &[
-            "cluster",
-            "move",
-            "--servers",
-            &servers,
-            "D-N",
-            "--to",
-            "east",
-        ],
-    );
+    let fresh = move_division("D-N", "east", &[]);
     assert_eq!(fresh.code, 0, "{}", fresh.stderr);
     assert!(
         fresh.stdout.contains("partition east: log generation 1"),
