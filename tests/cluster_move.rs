@@ -327,6 +327,26 @@ fn a_division_moves_with_its_events_and_back() {
         "waiting for the move of division D-S from north to south to end",
         Duration::from_secs(30),
     );
+    // Headquarters does not add figures up while they move.
+    let moving = vasooli(
+        &cwd,
+        &[
+            "hq",
+            "rankings",
+            "--period",
+            "2026-05",
+            "--level",
+            "division",
+            "--servers",
+            &servers,
+        ],
+    );
+    assert_eq!(moving.code, 3, "{}", moving.stderr);
+    assert!(
+        moving.stderr.contains("a division is moving"),
+        "{}",
+        moving.stderr
+    );
     let back = move_to("south");
     assert_eq!(back.code, 0, "{}", back.stderr);
     assert!(
@@ -400,7 +420,7 @@ fn a_division_moves_with_its_events_and_back() {
     assert!(
         other.stderr.contains(
             "the move of division D-N from partition north to south is under way: run \
-             `vasooli cluster move D-N --to south` again"
+             `vasooli cluster move --servers URL[,URL..] D-N --to south` again"
         ),
         "{}",
         other.stderr

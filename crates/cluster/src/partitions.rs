@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 
-use crate::lease::{bucket, keys_of, value_of};
+use crate::lease::{bucket, is_removal, keys_of, last_of, value_of};
 use crate::log::{retrying, Attempt};
 use crate::{check_partition, ClusterError, ClusterLog};
 
@@ -122,13 +122,74 @@ impl PartitionMap {
         }
     }
 
-    /// Records that `partition`'s log is now that of `generation`.
-    pub async fn set_generation(
+    /// The generation of `partition`'s log and the revision of its key (`None`: never
+    /// written), for [`PartitionMap::set_generation_if`].
+    pub async fn generation_revision(
+        &self,
+        partition: &str,
+    ) -> Result<(u64, Option<u64>), ClusterError> {
+        check_partition(partition)?;
+        let key = format!("generation.{partition}");
+        let what = format!("read the generation of partition {partition}");
+        match value_of(&self.kv, &key, &what, self.retry_for).await? {
+            Some(m) => std::str::from_utf8(&m.payload)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(|generation| (generation, Some(m.sequence)))
+                .ok_or_else(|| ClusterError::Corrupt {
+                    partition: key.clone(),
+                    seq: m.sequence,
+                    reason: "the generation is not a number".to_string(),
+                }),
+            None => Ok((0, None)),
+        }
+    }
+
+    /// Records that `partition`'s log is now that of `generation`, on condition that its key
+    /// is still at `revision` (as [`PartitionMap::generation_revision`] read it): whether it
+    /// was recorded. A write whose answer was lost, found made when tried again, counts.
+    pub async fn set_generation_if(
         &self,
         partition: &str,
         generation: u64,
-    ) -> Result<(), ClusterError> {
+        revision: Option<u64>,
+    ) -> Result<bool, ClusterError> {
         check_partition(partition)?;
+        let key = format!("generation.{partition}");
+        let value = Bytes::from(generation.to_string());
+        let what = format!("record the generation of partition {partition}");
+        retrying(&what, self.retry_for, || async {
+            let written = match revision {
+                Some(revision) => self
+                    .kv
+                    .update(&key, value.clone(), revision)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.kind() == kv::UpdateErrorKind::WrongLastRevision),
+                None => self
+                    .kv
+                    .create(&key, value.clone())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.kind() == kv::CreateErrorKind::AlreadyExists),
+            };
+            match written {
+                Ok(()) => Ok(true),
+                Err(true) => match last_of(&self.kv, &key).await? {
+                    Some(m) => Ok(m.payload == value),
+                    None => Ok(false),
+                },
+                Err(false) => Err(Attempt::Retry(format!("{what}: not acknowledged"))),
+            }
+        })
+        .await
+    }
+
+    /// Writes `partition`'s generation again as it is, so that a write conditional on the
+    /// revision read before fails (a move given up: a run of it paused meanwhile must not
+    /// switch over).
+    pub async fn touch_generation(&self, partition: &str) -> Result<(), ClusterError> {
+        let (generation, _) = self.generation_revision(partition).await?;
         self.put(
             format!("generation.{partition}"),
             Some(generation.to_string()),
@@ -170,13 +231,21 @@ impl PartitionMap {
         .await
     }
 
-    /// Removes the record of the move `what`, if it is the one recorded.
+    /// Removes the record of the move `what`, if it is the one recorded: on condition that
+    /// the record is still at the revision where it was found to be `what`, so that a record
+    /// written since stays.
     pub async fn end_move(&self, what: &str) -> Result<(), ClusterError> {
-        if self.move_under_way().await?.as_deref() == Some(what) {
-            self.put("move".to_string(), None, "remove the record of the move")
-                .await?;
-        }
-        Ok(())
+        retrying("remove the record of the move", self.retry_for, || async {
+            match last_of(&self.kv, "move").await? {
+                Some(m) if !is_removal(&m) && m.payload == what.as_bytes() => self
+                    .kv
+                    .delete_expect_revision("move", Some(m.sequence))
+                    .await
+                    .map_err(|e| Attempt::Retry(e.to_string())),
+                _ => Ok(()),
+            }
+        })
+        .await
     }
 
     /// Writes `value` at `key`, or deletes the key with `None`.

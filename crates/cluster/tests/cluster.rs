@@ -615,6 +615,32 @@ async fn leases_are_taken_renewed_released_refused_while_held_and_taken_over_aft
         map.assign("D 1", "north").await,
         Err(ClusterError::InvalidName { .. })
     ));
+
+    // Generations: written on condition of the revision read, so a writer that read an older
+    // one writes nothing.
+    assert_eq!(map.generation_revision("north").await.unwrap(), (0, None));
+    assert!(map.set_generation_if("north", 1, None).await.unwrap());
+    let (one, read) = map.generation_revision("north").await.unwrap();
+    assert_eq!((one, map.generation("north").await.unwrap()), (1, 1));
+    assert!(!map.set_generation_if("north", 5, None).await.unwrap());
+    map.touch_generation("north").await.unwrap();
+    assert!(!map.set_generation_if("north", 2, read).await.unwrap());
+    assert_eq!(map.generation("north").await.unwrap(), 1);
+    let (_, now) = map.generation_revision("north").await.unwrap();
+    assert!(map.set_generation_if("north", 2, now).await.unwrap());
+    assert_eq!(map.generation("north").await.unwrap(), 2);
+    assert_eq!(map.rebuilt().await.unwrap(), ["north"]);
+    // One move at a time; a record is removed only by the move it names.
+    assert!(map.begin_move("D101 north south 3 1 aa").await.unwrap());
+    assert!(!map.begin_move("D102 south north 1 3 bb").await.unwrap());
+    map.end_move("D102 south north 1 3 bb").await.unwrap();
+    assert_eq!(
+        map.move_under_way().await.unwrap().as_deref(),
+        Some("D101 north south 3 1 aa")
+    );
+    map.end_move("D101 north south 3 1 aa").await.unwrap();
+    assert_eq!(map.move_under_way().await.unwrap(), None);
+    assert!(map.begin_move("D102 south north 1 3 bb").await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

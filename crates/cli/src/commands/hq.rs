@@ -159,8 +159,23 @@ pub(crate) async fn combined_in_cluster(
     period: Period,
 ) -> Result<Combined, Failure> {
     use crate::commands::cluster::cluster_failure;
+    // While a division moves, its figures move between two partitions' documents.
+    let map = vasooli_cluster::PartitionMap::open(log)
+        .await
+        .map_err(cluster_failure)?;
+    if map
+        .move_under_way()
+        .await
+        .map_err(cluster_failure)?
+        .is_some()
+    {
+        return Err(Failure::Rejected(vec![
+            "a division is moving between partitions (vasooli cluster move): its figures move \
+             with it; ask again once the move has ended"
+                .to_string(),
+        ]));
+    }
     let found = async {
-        let map = vasooli_cluster::PartitionMap::open(log).await?;
         let board = vasooli_cluster::FiguresBoard::open(log).await?;
         let mut partitions: Vec<String> = map
             .assignments()

@@ -143,8 +143,8 @@ async fn recorded(map: &PartitionMap, division: &str, to: &str) -> Result<Option
             Some(i) if i.division == division && i.to == to => Ok(Some(i)),
             Some(i) => Err(rejected(format!(
                 "the move of division {} from partition {} to {} is under way: run `vasooli \
-                 cluster move {} --to {}` again to finish it, or give it up with --abandon, \
-                 first",
+                 cluster move --servers URL[,URL..] {} --to {}` again to finish it, or give it \
+                 up with --abandon, first",
                 i.division, i.from, i.to, i.division, i.to
             ))),
             None => Err(rejected(format!(
@@ -255,6 +255,13 @@ async fn abandoning(
         )));
     }
     held.confirm("nothing was given up").await?;
+    // A run of the move paused meanwhile finds the generations written since it read them,
+    // and switches nothing over.
+    for partition in [&intent.from, &intent.to] {
+        map.touch_generation(partition)
+            .await
+            .map_err(cluster_failure)?;
+    }
     map.end_move(&intent.text())
         .await
         .map_err(cluster_failure)?;
@@ -302,9 +309,19 @@ async fn moving(
     }
     if let Some(intent) = &resumed {
         if switched(map, intent).await? {
+            let revisions = [
+                map.generation_revision(from)
+                    .await
+                    .map_err(cluster_failure)?
+                    .1,
+                map.generation_revision(to)
+                    .await
+                    .map_err(cluster_failure)?
+                    .1,
+            ];
             held.confirm("the switch-over was not finished: run the move again")
                 .await?;
-            finish(log, map, intent).await?;
+            finish(log, map, intent, revisions).await?;
             return Ok(Ended::Finished {
                 intent: intent.clone(),
             });
@@ -322,9 +339,11 @@ async fn moving(
             )));
         }
     }
-    let (from_now, to_now) = (
-        map.generation(from).await.map_err(cluster_failure)?,
-        map.generation(to).await.map_err(cluster_failure)?,
+    let ((from_now, from_revision), (to_now, to_revision)) = (
+        map.generation_revision(from)
+            .await
+            .map_err(cluster_failure)?,
+        map.generation_revision(to).await.map_err(cluster_failure)?,
     );
     std::fs::remove_dir_all(work).ok();
     let snapshots = Snapshots::open(log).await.map_err(cluster_failure)?;
@@ -436,7 +455,7 @@ async fn moving(
             )),
         });
     }
-    finish(log, map, &intent).await?;
+    finish(log, map, &intent, [from_revision, to_revision]).await?;
     Ok(Ended::Moved { intent, counts })
 }
 
@@ -449,23 +468,41 @@ fn failure_text(failure: &Failure) -> String {
     }
 }
 
-/// Switches over, once the record is found to be this move's still: the new generations,
-/// the division's partition, the figures both partitions published (the division's move
-/// from one's documents to the other's), and the end of the move. Each step may be done
-/// again: a run cut off in the middle is finished by the next.
-async fn finish(log: &ClusterLog, map: &PartitionMap, intent: &Intent) -> Outcome {
+/// Switches over, once the record is found to be this move's still: the new generations
+/// (each on condition that its key is at the `revisions` this run read, under its leases:
+/// not after another run took the move over or it was given up), the division's partition,
+/// the figures both partitions published (the division's move from one's documents to the
+/// other's), and the end of the move. Each step may be done again: a run cut off in the
+/// middle is finished by the next.
+async fn finish(
+    log: &ClusterLog,
+    map: &PartitionMap,
+    intent: &Intent,
+    revisions: [Option<u64>; 2],
+) -> Outcome {
     let Intent { from, to, .. } = intent;
     if map.move_under_way().await.map_err(cluster_failure)? != Some(intent.text()) {
         return Err(Failure::Runtime(anyhow::anyhow!(
             "the record of this move was replaced or removed meanwhile: it switches nothing over"
         )));
     }
-    map.set_generation(from, intent.from_generation)
-        .await
-        .map_err(cluster_failure)?;
-    map.set_generation(to, intent.to_generation)
-        .await
-        .map_err(cluster_failure)?;
+    for ((partition, generation), revision) in
+        [(from, intent.from_generation), (to, intent.to_generation)]
+            .into_iter()
+            .zip(revisions)
+    {
+        if !map
+            .set_generation_if(partition, generation, revision)
+            .await
+            .map_err(cluster_failure)?
+        {
+            return Err(Failure::Runtime(anyhow::anyhow!(
+                "partition {partition}'s generation was written since this run read it (the \
+                 move was taken over by another run or given up): this run switches nothing \
+                 more over"
+            )));
+        }
+    }
     map.assign(&intent.division, to)
         .await
         .map_err(cluster_failure)?;
@@ -476,38 +513,54 @@ async fn finish(log: &ClusterLog, map: &PartitionMap, intent: &Intent) -> Outcom
 /// Moves the division's figures from every document the giving partition published to the
 /// receiving partition's document of the same period (written first: cut off between the
 /// two, headquarters refuses the period as published twice, and the next run finishes it).
+/// A receiving partition that published nothing gets a document for each period; one that
+/// published other periods but not this one keeps lacking it (headquarters refused the
+/// period before the move, and still does), and the giving partition's document stays as it
+/// was. A document that does not read is left as it is, with a warning.
 async fn move_figures(log: &ClusterLog, intent: &Intent) -> Outcome {
     let board = FiguresBoard::open(log).await.map_err(cluster_failure)?;
-    let read = |bytes: Vec<u8>, partition: &str, period: &str| {
-        serde_json::from_slice::<PartitionFigures>(&bytes).map_err(|e| {
-            Failure::Runtime(anyhow::anyhow!(
-                "the figures of partition {partition} for {period} do not read: {e}"
-            ))
-        })
+    let read = |bytes: Option<Vec<u8>>, partition: &str, period: &str| {
+        let bytes = bytes?;
+        match serde_json::from_slice::<PartitionFigures>(&bytes) {
+            Ok(figures) => Some(figures),
+            Err(e) => {
+                errln!(
+                    "warning: the figures of partition {partition} for {period} do not read \
+                     ({e}): left as they are"
+                );
+                None
+            }
+        }
     };
     let write = |figures: &PartitionFigures| {
         serde_json::to_vec(figures).map_err(|e| Failure::Runtime(e.into()))
     };
+    let to_published = board.published(&intent.to).await.map_err(cluster_failure)?;
     for period in board
         .published(&intent.from)
         .await
         .map_err(cluster_failure)?
     {
-        let Some(bytes) = board
+        let found = board
             .read(&intent.from, &period)
             .await
-            .map_err(cluster_failure)?
-        else {
+            .map_err(cluster_failure)?;
+        let Some(mut from) = read(found, &intent.from, &period) else {
             continue;
         };
-        let mut from = read(bytes, &intent.from, &period)?;
-        let to = match board
-            .read(&intent.to, &period)
-            .await
-            .map_err(cluster_failure)?
-        {
-            Some(bytes) => Some(read(bytes, &intent.to, &period)?),
-            None => None,
+        let to = if to_published.contains(&period) {
+            let found = board
+                .read(&intent.to, &period)
+                .await
+                .map_err(cluster_failure)?;
+            match read(found, &intent.to, &period) {
+                Some(to) => Some(to),
+                None => continue,
+            }
+        } else if to_published.is_empty() {
+            None
+        } else {
+            continue;
         };
         let to = move_division_figures(&intent.division, &mut from, to, &intent.to);
         board
@@ -683,19 +736,30 @@ fn seconds(started: Instant) -> String {
 async fn write_log(log: &ClusterLog, name: &str, events: Vec<Recorded>) -> Result<u64, Failure> {
     let bytes_max = log.request_bytes_max() / 2;
     let (mut last, mut entries) = (0, 0);
-    let mut pending = events.into_iter().peekable();
-    while pending.peek().is_some() {
+    let mut pending = events.into_iter();
+    // An event encoded that did not fit the entry before.
+    let mut carried = None;
+    loop {
         let (mut chunk, mut bytes) = (Vec::new(), 0usize);
-        while let Some((event, at)) = pending.peek() {
-            let stored = vasooli_engine::engine::stored_event(event, *at)
-                .map_err(|e| Failure::Runtime(e.into()))?;
+        loop {
+            let stored = match carried.take() {
+                Some(stored) => stored,
+                None => match pending.next() {
+                    Some((event, at)) => vasooli_engine::engine::stored_event(&event, at)
+                        .map_err(|e| Failure::Runtime(e.into()))?,
+                    None => break,
+                },
+            };
             let size = stored.payload.len() + stored.stream.len() + 64;
             if !chunk.is_empty() && (chunk.len() == ENTRY_EVENTS || bytes + size > bytes_max) {
+                carried = Some(stored);
                 break;
             }
             bytes += size;
             chunk.push(stored);
-            pending.next();
+        }
+        if chunk.is_empty() {
+            break;
         }
         let id = envelope::new_commit_id();
         let entry = envelope::encode(&id, &NewCommit::new(chunk))
