@@ -119,26 +119,27 @@ fn a_division_moves_with_its_events_and_back() {
         let out = ok(cwd, &["cluster", "status", "--servers", &servers, "--json"]);
         serde_json::from_str(&out).unwrap()
     };
+    // Headquarters' division rankings of May over the partitions' published figures.
+    let hq_divisions = || {
+        vasooli(
+            &cwd,
+            &[
+                "hq",
+                "rankings",
+                "--period",
+                "2026-05",
+                "--level",
+                "division",
+                "--servers",
+                &servers,
+            ],
+        )
+    };
     let before = status(&cwd);
     assert_eq!(before["partitions"][1]["divisions"][0], "D-S");
     // Both owners have published their run's figures before they stop.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while vasooli(
-        &cwd,
-        &[
-            "hq",
-            "rankings",
-            "--period",
-            "2026-05",
-            "--level",
-            "division",
-            "--servers",
-            &servers,
-        ],
-    )
-    .code
-        != 0
-    {
+    while hq_divisions().code != 0 {
         assert!(Instant::now() < deadline, "the owners published no figures");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -328,19 +329,7 @@ fn a_division_moves_with_its_events_and_back() {
         Duration::from_secs(30),
     );
     // Headquarters does not add figures up while they move.
-    let moving = vasooli(
-        &cwd,
-        &[
-            "hq",
-            "rankings",
-            "--period",
-            "2026-05",
-            "--level",
-            "division",
-            "--servers",
-            &servers,
-        ],
-    );
+    let moving = hq_divisions();
     assert_eq!(moving.code, 3, "{}", moving.stderr);
     assert!(
         moving.stderr.contains("a division is moving"),

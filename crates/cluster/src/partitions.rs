@@ -106,20 +106,7 @@ impl PartitionMap {
     /// The generation of `partition`'s log (0 until a move of a division rebuilt it): its
     /// owner and standbys follow the log [`crate::log_name`] names for it.
     pub async fn generation(&self, partition: &str) -> Result<u64, ClusterError> {
-        check_partition(partition)?;
-        let key = format!("generation.{partition}");
-        let what = format!("read the generation of partition {partition}");
-        match value_of(&self.kv, &key, &what, self.retry_for).await? {
-            Some(m) => std::str::from_utf8(&m.payload)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| ClusterError::Corrupt {
-                    partition: key.clone(),
-                    seq: m.sequence,
-                    reason: "the generation is not a number".to_string(),
-                }),
-            None => Ok(0),
-        }
+        Ok(self.generation_revision(partition).await?.0)
     }
 
     /// The generation of `partition`'s log and the revision of its key (`None`: never
