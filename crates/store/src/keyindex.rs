@@ -294,8 +294,7 @@ impl RunReader {
                 return Ok(None);
             };
             let (_, value) = item?;
-            let value = self.runs.resolve(self.run_id, &value, &mut self.read)?;
-            self.block = decode_block(self.run_id, value)?;
+            self.block = stored_block(&self.runs, self.run_id, &value, &mut self.read)?;
             self.next = 0;
         }
         Ok(Some(self.block[self.next]))
@@ -312,6 +311,17 @@ fn corrupt_run(run_id: u64, reason: impl std::fmt::Display) -> StoreError {
 /// Decodes a block's entries (a block of either format, see [`codec::open_key_block`]).
 pub(crate) fn decode_block(run_id: u64, bytes: &[u8]) -> Result<Vec<(u64, u64)>, StoreError> {
     codec::open_key_block(bytes).map_err(|r| corrupt_run(run_id, r))
+}
+
+/// Decodes the block of run `run_id` that sled keeps as `value` (where it is in the run's
+/// file, or, in older logs, the block itself), reading it into `read` when it is in the file.
+pub(crate) fn stored_block(
+    runs: &RunFiles,
+    run_id: u64,
+    value: &[u8],
+    read: &mut Vec<u8>,
+) -> Result<Vec<(u64, u64)>, StoreError> {
+    decode_block(run_id, runs.resolve(run_id, value, read)?)
 }
 
 /// The index. Shared behind a lock: the writer thread is its only mutator.
@@ -489,9 +499,8 @@ impl KeyIndex {
                 let bytes = tree
                     .get(layout::key_block(run.id, block as u32))?
                     .ok_or_else(|| corrupt_run(run.id, format!("block {block} missing")))?;
-                let bytes = tree.runs().resolve(run.id, &bytes, &mut read)?;
                 out.extend(
-                    decode_block(run.id, bytes)?
+                    stored_block(tree.runs(), run.id, &bytes, &mut read)?
                         .into_iter()
                         .filter(|(h, _)| *h == hash)
                         .map(|(_, position)| position),
@@ -748,8 +757,7 @@ fn load_blocks(tree: &LogTree, runs: &mut [RunBuilder]) -> Result<Vec<sled::IVec
                 format!("block {block} out of sequence"),
             ));
         }
-        let value = tree.runs().resolve(run_id, &value, &mut read)?;
-        let entries = decode_block(run_id, value)?;
+        let entries = stored_block(tree.runs(), run_id, &value, &mut read)?;
         run.fences.push(entries[0].0);
         for (hash, _) in &entries {
             run.bloom.insert(*hash);
@@ -1008,11 +1016,7 @@ mod tests {
         let mut read = Vec::new();
         for (key, value) in blocks {
             let (run, _) = layout::key_block_parts(&key).expect("a block key");
-            let value = log
-                .runs()
-                .resolve(run, &value, &mut read)
-                .expect("its file");
-            let entries: Vec<(u64, u64)> = decode_block(0, value)
+            let entries: Vec<(u64, u64)> = stored_block(log.runs(), run, &value, &mut read)
                 .expect("block")
                 .into_iter()
                 .map(|(hash, position)| (!hash, position))

@@ -495,11 +495,7 @@ fn verify_runs(
                 break;
             }
             blocks += 1;
-            let decoded = match tree
-                .runs()
-                .resolve(run.id, &value, &mut read)
-                .and_then(|value| keyindex::decode_block(run.id, value))
-            {
+            let decoded = match keyindex::stored_block(tree.runs(), run.id, &value, &mut read) {
                 Ok(d) => d,
                 Err(e) => {
                     problem(format!("block {}: {e}", blocks - 1));
