@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use vasooli_domain::period::Period;
 use vasooli_domain::policy::Policy;
 use vasooli_domain::state::{Office, World};
+use vasooli_domain::types::Level;
 
 /// Version of the published document; a reader refuses any other.
 pub const FIGURES_FORMAT: u32 = 1;
@@ -271,15 +272,8 @@ pub fn move_division_figures(
     to_name: &str,
 ) -> PartitionFigures {
     let within = |code: &str| {
-        let mut at = Some(code);
-        for _ in 0..16 {
-            match at {
-                Some(c) if c == division => return true,
-                Some(c) => at = from.offices.get(c).and_then(|o| o.parent.as_deref()),
-                None => return false,
-            }
-        }
-        false
+        crate::reports::ancestor_at(&from.offices, code, Level::Division)
+            .is_some_and(|office| office.code == division)
     };
     let moving: BTreeMap<String, Vec<String>> = from
         .periods
@@ -313,7 +307,6 @@ pub fn move_division_figures(
 mod move_tests {
     use super::*;
     use vasooli_domain::money::Money;
-    use vasooli_domain::types::Level;
 
     fn office(code: &str, level: Level, parent: Option<&str>) -> (String, Office) {
         let office = Office {

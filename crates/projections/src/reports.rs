@@ -656,7 +656,7 @@ fn roll_up<'t>(
 }
 
 /// The office of `level` at or above `code`.
-fn ancestor_at<'o>(
+pub(crate) fn ancestor_at<'o>(
     offices: &'o BTreeMap<String, Office>,
     code: &str,
     level: Level,
