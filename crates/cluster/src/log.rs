@@ -442,25 +442,6 @@ impl ClusterLog {
         }
     }
 
-    /// Removes every entry of the log `partition` names (a log a cut-off move of a division
-    /// began to write, before it is written again).
-    pub async fn purge(&self, partition: &str) -> Result<(), ClusterError> {
-        let subject = self.subject(partition)?;
-        retrying(
-            &format!("purge log {partition}"),
-            self.config.retry_for,
-            || async {
-                self.stream
-                    .purge()
-                    .filter(subject.clone())
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| Attempt::Retry(e.to_string()))
-            },
-        )
-        .await
-    }
-
     /// The stream's replica group: who leads, who is current.
     pub async fn replica_states(&self) -> Result<Vec<ReplicaState>, ClusterError> {
         let info = retrying("stream info", self.config.retry_for, || async {

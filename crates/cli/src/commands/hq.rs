@@ -82,16 +82,6 @@ pub fn published_periods(as_of: chrono::NaiveDate) -> [Period; 3] {
     ]
 }
 
-/// Every period a nightly run of `as_of` publishes: those of [`published_periods`] and the
-/// period before each, so that their keys do not keep what an earlier run published once
-/// later runs have changed their figures.
-pub fn republished_periods(as_of: chrono::NaiveDate) -> Vec<Period> {
-    published_periods(as_of)
-        .iter()
-        .flat_map(|p| [*p, p.previous()])
-        .collect()
-}
-
 /// Publishes the partition's figures for a nightly run of `as_of`: for the run's month,
 /// quarter and financial year and the period before each, each document holding its
 /// period and the one before it (awards compare the two), at the log position the engine
@@ -106,8 +96,11 @@ pub async fn publish_figures(
     let documents = tokio::task::spawn_blocking(move || {
         engine.read(|e| {
             let world = e.world();
-            republished_periods(as_of)
-                .into_iter()
+            // The periods before them too, so that their keys do not keep what an earlier
+            // run published once later runs have changed their figures.
+            published_periods(as_of)
+                .iter()
+                .flat_map(|p| [*p, p.previous()])
                 .map(|period| {
                     let figures = partition_figures(
                         world,

@@ -64,6 +64,12 @@ impl Intent {
         }
     }
 
+    /// Whether its switch-over began: a partition's log is at the generation it names, given
+    /// both partitions' `generations` now.
+    fn switched(&self, generations: [(u64, Option<u64>); 2]) -> bool {
+        generations[0].0 == self.from_generation || generations[1].0 == self.to_generation
+    }
+
     fn text(&self) -> String {
         format!(
             "{} {} {} {} {} {}",
@@ -155,14 +161,19 @@ async fn recorded(map: &PartitionMap, division: &str, to: &str) -> Result<Option
     }
 }
 
-/// Whether the switch-over of `intent` began (a partition's log is at its new generation).
-async fn switched(map: &PartitionMap, intent: &Intent) -> Result<bool, Failure> {
-    Ok(map
-        .generation(&intent.from)
-        .await
-        .map_err(cluster_failure)?
-        == intent.from_generation
-        || map.generation(&intent.to).await.map_err(cluster_failure)? == intent.to_generation)
+/// Both partitions' generations and the revisions of their keys, as the partition map has
+/// them now.
+async fn generations(
+    map: &PartitionMap,
+    from: &str,
+    to: &str,
+) -> Result<[(u64, Option<u64>); 2], Failure> {
+    Ok([
+        map.generation_revision(from)
+            .await
+            .map_err(cluster_failure)?,
+        map.generation_revision(to).await.map_err(cluster_failure)?,
+    ])
 }
 
 /// How a move ended.
@@ -248,7 +259,7 @@ async fn abandoning(
                 .to_string(),
         ));
     };
-    if switched(map, &intent).await? {
+    if intent.switched(generations(map, &intent.from, &intent.to).await?) {
         return Err(rejected(format!(
             "the move of division {division} to partition {to} began to switch over: run it \
              again to finish it"
@@ -307,18 +318,10 @@ async fn moving(
             "the partition map changed while the move began: run it again".to_string(),
         ));
     }
+    let now = generations(map, from, to).await?;
+    let revisions = now.map(|(_, revision)| revision);
     if let Some(intent) = &resumed {
-        if switched(map, intent).await? {
-            let revisions = [
-                map.generation_revision(from)
-                    .await
-                    .map_err(cluster_failure)?
-                    .1,
-                map.generation_revision(to)
-                    .await
-                    .map_err(cluster_failure)?
-                    .1,
-            ];
+        if intent.switched(now) {
             held.confirm("the switch-over was not finished: run the move again")
                 .await?;
             finish(log, map, intent, revisions).await?;
@@ -339,12 +342,7 @@ async fn moving(
             )));
         }
     }
-    let ((from_now, from_revision), (to_now, to_revision)) = (
-        map.generation_revision(from)
-            .await
-            .map_err(cluster_failure)?,
-        map.generation_revision(to).await.map_err(cluster_failure)?,
-    );
+    let [(from_now, _), (to_now, _)] = now;
     std::fs::remove_dir_all(work).ok();
     let snapshots = Snapshots::open(log).await.map_err(cluster_failure)?;
     let from_events = read_partition(log, &snapshots, from, from_now, &work.join(from)).await?;
@@ -455,7 +453,7 @@ async fn moving(
             )),
         });
     }
-    finish(log, map, &intent, [from_revision, to_revision]).await?;
+    finish(log, map, &intent, revisions).await?;
     Ok(Ended::Moved { intent, counts })
 }
 

@@ -18,8 +18,8 @@ const DOWNLOAD_FILE: &str = "snapshot-download.jsonl";
 
 /// Loads `partition`'s latest snapshot into `store` when the store is empty (a new standby
 /// on a new machine): what it loaded, or `None` when the store holds events already or the
-/// partition has no snapshot of its log's `generation`. A store holding part of a snapshot (a load cut off) is refused
-/// with what to do.
+/// partition has no snapshot of its log's `generation`. A store holding part of a snapshot
+/// (a load cut off) is refused with what to do.
 pub async fn load_into_empty(
     snapshots: &Snapshots,
     partition: &str,
