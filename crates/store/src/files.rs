@@ -4,9 +4,9 @@
 //! value inside its leaf node, writes the whole leaf again as it fills and splits, and
 //! cleans a segment of its log only once half of it or less is live: copied into a fresh
 //! database in key order, the 41 MB of key-index blocks, chunk lists, head blocks and chunk
-//! pointers of a log of 2.4 M events took 95 MB of sled's file. So the store keeps these values in files and
-//! keeps in sled, under the value's key, only where it is: a [`POINTER_LEN`]-byte value
-//! ([`pointer`]).
+//! pointers of a log of 2.4 M events took 95 MB of sled's file. So the store keeps these
+//! values in files and keeps in sled, under the value's key, only where it is: a
+//! [`POINTER_LEN`]-byte value ([`pointer`]).
 //!
 //! - The chunks go to `log/chunks`, one after another. A group's chunks are appended and
 //!   synced before the sled batch naming them is applied and flushed, so every chunk sled

@@ -130,7 +130,7 @@ pub enum ClusterAction {
         #[arg(long, value_name = "PARTITION")]
         to: String,
         /// Gives up this move, cut off before it switched over: its record in the cluster
-        /// and the logs it began to write go, and both partitions go on as they were.
+        /// goes, and both partitions go on with the logs they had.
         #[arg(long)]
         abandon: bool,
     },

@@ -727,10 +727,10 @@ fn seconds(started: Instant) -> String {
     format!("{:.1} s", started.elapsed().as_secs_f64())
 }
 
-/// Writes `events` as the log `name`, which must be empty (how many entries): in entries of at most
-/// [`ENTRY_EVENTS`] events and half the servers' largest message, the first on condition
-/// that the log is empty and each on condition of the one before, so that two runs never
-/// write one log.
+/// Writes `events` as the log `name`, which must be empty; returns how many entries. Entries
+/// hold at most [`ENTRY_EVENTS`] events and half the servers' largest message; the first is
+/// appended on condition that the log is empty and each next on condition of the one
+/// before, so that two runs never write one log.
 async fn write_log(log: &ClusterLog, name: &str, events: Vec<Recorded>) -> Result<u64, Failure> {
     let bytes_max = log.request_bytes_max() / 2;
     let (mut last, mut entries) = (0, 0);
