@@ -30,6 +30,12 @@ fn key_of(division: &str) -> Result<String, ClusterError> {
     }
 }
 
+/// The key of `partition`'s log generation.
+fn generation_key(partition: &str) -> Result<String, ClusterError> {
+    check_partition(partition)?;
+    Ok(format!("generation.{partition}"))
+}
+
 impl PartitionMap {
     /// The map of the cluster `log` is connected to (its bucket created if missing).
     pub async fn open(log: &ClusterLog) -> Result<PartitionMap, ClusterError> {
@@ -44,16 +50,10 @@ impl PartitionMap {
     pub async fn assign(&self, division: &str, partition: &str) -> Result<(), ClusterError> {
         let key = key_of(division)?;
         check_partition(partition)?;
-        retrying(
+        self.put(
+            key,
+            Some(partition.to_string()),
             &format!("assign division {division}"),
-            self.retry_for,
-            || async {
-                self.kv
-                    .put(&key, Bytes::copy_from_slice(partition.as_bytes()))
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| Attempt::Retry(e.to_string()))
-            },
         )
         .await
     }
@@ -115,8 +115,7 @@ impl PartitionMap {
         &self,
         partition: &str,
     ) -> Result<(u64, Option<u64>), ClusterError> {
-        check_partition(partition)?;
-        let key = format!("generation.{partition}");
+        let key = generation_key(partition)?;
         let what = format!("read the generation of partition {partition}");
         match value_of(&self.kv, &key, &what, self.retry_for).await? {
             Some(m) => std::str::from_utf8(&m.payload)
@@ -141,8 +140,7 @@ impl PartitionMap {
         generation: u64,
         revision: Option<u64>,
     ) -> Result<bool, ClusterError> {
-        check_partition(partition)?;
-        let key = format!("generation.{partition}");
+        let key = generation_key(partition)?;
         let value = Bytes::from(generation.to_string());
         let what = format!("record the generation of partition {partition}");
         retrying(&what, self.retry_for, || async {
@@ -178,7 +176,7 @@ impl PartitionMap {
     pub async fn touch_generation(&self, partition: &str) -> Result<(), ClusterError> {
         let (generation, _) = self.generation_revision(partition).await?;
         self.put(
-            format!("generation.{partition}"),
+            generation_key(partition)?,
             Some(generation.to_string()),
             &format!("record the generation of partition {partition}"),
         )
@@ -206,12 +204,11 @@ impl PartitionMap {
     /// Records `what` as the move under way, unless one is recorded already: whether it
     /// was recorded (false: another move is under way).
     pub async fn begin_move(&self, what: &str) -> Result<bool, ClusterError> {
-        use async_nats::jetstream::kv::CreateErrorKind;
         let value = Bytes::copy_from_slice(what.as_bytes());
         retrying("record the move under way", self.retry_for, || async {
             match self.kv.create("move", value.clone()).await {
                 Ok(_) => Ok(true),
-                Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(false),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
                 Err(e) => Err(Attempt::Retry(e.to_string())),
             }
         })
