@@ -734,41 +734,39 @@ fn seconds(started: Instant) -> String {
 async fn write_log(log: &ClusterLog, name: &str, events: Vec<Recorded>) -> Result<u64, Failure> {
     let bytes_max = log.request_bytes_max() / 2;
     let (mut last, mut entries) = (0, 0);
-    let mut pending = events.into_iter();
-    // An event encoded that did not fit the entry before.
-    let mut carried = None;
-    loop {
-        let (mut chunk, mut bytes) = (Vec::new(), 0usize);
-        loop {
-            let stored = match carried.take() {
-                Some(stored) => stored,
-                None => match pending.next() {
-                    Some((event, at)) => vasooli_engine::engine::stored_event(&event, at)
-                        .map_err(|e| Failure::Runtime(e.into()))?,
-                    None => break,
-                },
-            };
-            let size = stored.payload.len() + stored.stream.len() + 64;
-            if !chunk.is_empty() && (chunk.len() == ENTRY_EVENTS || bytes + size > bytes_max) {
-                carried = Some(stored);
-                break;
-            }
-            bytes += size;
-            chunk.push(stored);
+    let (mut chunk, mut bytes) = (Vec::new(), 0usize);
+    for (event, at) in events {
+        let stored = vasooli_engine::engine::stored_event(&event, at)
+            .map_err(|e| Failure::Runtime(e.into()))?;
+        let size = stored.payload.len() + stored.stream.len() + 64;
+        if !chunk.is_empty() && (chunk.len() == ENTRY_EVENTS || bytes + size > bytes_max) {
+            last = append_entry(log, name, std::mem::take(&mut chunk), last).await?;
+            (entries, bytes) = (entries + 1, 0);
         }
-        if chunk.is_empty() {
-            break;
-        }
-        let id = envelope::new_commit_id();
-        let entry = envelope::encode(&id, &NewCommit::new(chunk))
-            .map_err(|e| Failure::Runtime(anyhow::anyhow!("log {name}: {e}")))?;
-        last = log
-            .append(name, &id, entry.into(), last)
-            .await
-            .map_err(cluster_failure)?;
+        bytes += size;
+        chunk.push(stored);
+    }
+    if !chunk.is_empty() {
+        append_entry(log, name, chunk, last).await?;
         entries += 1;
     }
     Ok(entries)
+}
+
+/// Appends `events` as one entry of the log `name`, on condition that its last entry is
+/// `last`; the entry's sequence.
+async fn append_entry(
+    log: &ClusterLog,
+    name: &str,
+    events: Vec<vasooli_store::NewEvent>,
+    last: u64,
+) -> Result<u64, Failure> {
+    let id = envelope::new_commit_id();
+    let entry = envelope::encode(&id, &NewCommit::new(events))
+        .map_err(|e| Failure::Runtime(anyhow::anyhow!("log {name}: {e}")))?;
+    log.append(name, &id, entry.into(), last)
+        .await
+        .map_err(cluster_failure)
 }
 
 /// The move under way that concerns `partition`, said in words, if one is.
