@@ -375,18 +375,19 @@ fn owner(
                     crate::commands::moving::rebuilt(&partition, generation, now)
                 )));
             }
-            // Not while a move of a division in or out of the partition is under way (its
-            // mover holds the lease; this covers a mover cut off, whose lease ran out).
+            // The lease, or who holds the partition: its owner, or a move of a division in or
+            // out of it (the mover holds the lease; this covers a mover cut off, whose lease
+            // ran out).
             let acquired = match crate::commands::moving::under_way(&map, &partition)
                 .await
                 .map_err(cluster_failure)?
             {
-                Some(the_move) => Err(ClusterError::LeaseHeld {
-                    name: partition.clone(),
-                    holder: the_move,
-                    expires_at: time::OffsetDateTime::now_utc(),
-                }),
-                None => leases.acquire(&partition, &holder, ttl).await,
+                Some(the_move) => Err(the_move),
+                None => match leases.acquire(&partition, &holder, ttl).await {
+                    Ok(lease) => Ok(lease),
+                    Err(ClusterError::LeaseHeld { holder: held, .. }) => Err(held),
+                    Err(e) => return Err(cluster_failure(e)),
+                },
             };
             match acquired {
                 Ok(lease) => {
@@ -408,7 +409,7 @@ fn owner(
                     }
                     checked.map_err(cluster_failure)?;
                 }
-                Err(ClusterError::LeaseHeld { holder: held, .. }) => {
+                Err(held) => {
                     if !announced {
                         outln!("standby for partition {partition}, owner {held}");
                         announced = true;
@@ -455,7 +456,6 @@ fn owner(
                         }
                     }
                 }
-                Err(e) => return Err(cluster_failure(e)),
             }
         };
         // Renewed every third of its term; a failed renewal stops this owner's writes. The
