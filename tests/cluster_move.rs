@@ -119,19 +119,30 @@ fn a_division_moves_with_its_events_and_back() {
         let out = ok(cwd, &["cluster", "status", "--servers", &servers, "--json"]);
         serde_json::from_str(&out).unwrap()
     };
-    // Headquarters' division rankings of May over the partitions' published figures.
-    let hq_divisions = || {
+    // Headquarters' rankings (CSV) of a period and level over the partitions' published
+    // figures, and those of the ordinary directory.
+    let hq_rankings = |period: &str, level: &str| {
         vasooli(
             &cwd,
             &[
+                "--format",
+                "csv",
                 "hq",
                 "rankings",
                 "--period",
-                "2026-05",
+                period,
                 "--level",
-                "division",
+                level,
                 "--servers",
                 &servers,
+            ],
+        )
+    };
+    let one_directory = |period: &str, level: &str| {
+        ok(
+            &whole,
+            &[
+                "--format", "csv", "rankings", "--period", period, "--level", level,
             ],
         )
     };
@@ -139,7 +150,7 @@ fn a_division_moves_with_its_events_and_back() {
     assert_eq!(before["partitions"][1]["divisions"][0], "D-S");
     // Both owners have published their run's figures before they stop.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while hq_divisions().code != 0 {
+    while hq_rankings("2026-05", "division").code != 0 {
         assert!(Instant::now() < deadline, "the owners published no figures");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -171,29 +182,9 @@ fn a_division_moves_with_its_events_and_back() {
     // The figures the owners published before the move were moved with the division: with
     // no owner running, headquarters' rankings over the partitions are one directory's.
     for (period, level) in [("2026-05", "subdivision"), ("FY2026-27-Q1", "division")] {
-        let one = ok(
-            &whole,
-            &[
-                "--format", "csv", "rankings", "--period", period, "--level", level,
-            ],
-        );
-        let run = vasooli(
-            &cwd,
-            &[
-                "--format",
-                "csv",
-                "hq",
-                "rankings",
-                "--period",
-                period,
-                "--level",
-                level,
-                "--servers",
-                &servers,
-            ],
-        );
+        let run = hq_rankings(period, level);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert_eq!(run.stdout, one, "{period} {level}");
+        assert_eq!(run.stdout, one_directory(period, level), "{period} {level}");
     }
 
     // A directory following the former log is refused, and says what to do.
@@ -214,42 +205,16 @@ fn a_division_moves_with_its_events_and_back() {
     assert!(circle.lines().count() > 10, "{circle}");
     assert_eq!(defaulters(&dir("north2")), circle);
     // Headquarters over both, from the figures each new owner published as it took over.
-    let one = ok(
-        &whole,
-        &[
-            "--format",
-            "csv",
-            "rankings",
-            "--period",
-            "2026-05",
-            "--level",
-            "subdivision",
-        ],
-    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let ranked = loop {
-        let run = vasooli(
-            &cwd,
-            &[
-                "--format",
-                "csv",
-                "hq",
-                "rankings",
-                "--period",
-                "2026-05",
-                "--level",
-                "subdivision",
-                "--servers",
-                &servers,
-            ],
-        );
+        let run = hq_rankings("2026-05", "subdivision");
         if run.code == 0 || Instant::now() > deadline {
             break run;
         }
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(ranked.code, 0, "{}", ranked.stderr);
-    assert_eq!(ranked.stdout, one);
+    assert_eq!(ranked.stdout, one_directory("2026-05", "subdivision"));
     // A payment for a D-S account is routed to north now.
     let payment = dir("late-payment.csv");
     std::fs::write(
@@ -329,7 +294,7 @@ fn a_division_moves_with_its_events_and_back() {
         Duration::from_secs(30),
     );
     // Headquarters does not add figures up while they move.
-    let moving = hq_divisions();
+    let moving = hq_rankings("2026-05", "division");
     assert_eq!(moving.code, 3, "{}", moving.stderr);
     assert!(
         moving.stderr.contains("a division is moving"),
